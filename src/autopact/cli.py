@@ -1,0 +1,126 @@
+"""Command-line interface: ``autopact data summary``, ``autopact data validate PATH``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from autopact.assumptions import AssumptionError, parse_settings
+from autopact.data import MarketDataError, load_market, summarize
+
+app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
+                  no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Inspect and validate market data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+SetOption = Annotated[list[str], typer.Option("--set", help="Change a named assumption: --set price_level=msrp")]
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/bold red] {error}", markup=True, highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _load(year: int, path: Optional[Path], settings: list[str]):
+    try:
+        return load_market(year=year, path=path, assumptions=parse_settings(settings))
+    except (MarketDataError, AssumptionError) as error:
+        _fail(error)
+
+
+def _units_table(title: str, units: dict[str, int], total: int) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(title.split(" by ")[-1].capitalize())
+    table.add_column("Units", justify="right")
+    table.add_column("Share", justify="right")
+    for name, value in units.items():
+        table.add_row(name, f"{value:,}", f"{value / total:.1%}")
+    return table
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    covered, total = s["units_total"], s["market_total_units"]
+    out.print(f"[bold]autopact: US new light-vehicle market {s['year']}[/bold]  ({s['source']})")
+    head = Table(show_header=False, box=None)
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("Products", f"{s['products']:,}")
+    head.add_row("Units covered", f"{covered:,} of {total:,} ({s['units_covered_share']:.1%} of the 2025 market)")
+    head.add_row("Uncovered units", f"{s['uncovered_units']:,} (nameplates with no sourced 2025 volume)")
+    head.add_row("Potential market", f"{s['market_size_households']:,} households; outside-good share "
+                                      f"{s['outside_good_share']:.1%}")
+    head.add_row("BEV", f"{s['bev_products']} products, {s['bev_units']:,} units "
+                        f"({s['bev_share_of_covered_units']:.1%} of covered; market total "
+                        f"{s['bev_units_market_total']:,})")
+    r = s["remainder_rows"]
+    head.add_row("Brand remainder rows", f"{r['choice']}: {r['products']} 'Other <brand>' products, "
+                                         f"{r['units_kept'] + r['units_dropped']:,} units "
+                                         f"({r['share_of_market']:.1%} of market), {r['units_dropped']:,} dropped")
+    pr = s["prices"]
+    head.add_row("Prices", f"{pr['price_level']} level, {pr['basis']}; scale on MSRP {pr['scale_factor_on_msrp']:.3f}; "
+                           f"mean ${pr['units_weighted_mean_price']:,.0f} (mean base MSRP "
+                           f"${pr['units_weighted_mean_msrp']:,.0f})")
+    head.add_row("Imputed prices", f"{s['imputed_price_products']} products, "
+                                   f"{s['imputed_price_units_share']:.1%} of covered units")
+    head.add_row("Imputed characteristics", ", ".join(
+        f"{k} {v:.1%}" for k, v in s["imputed_units_share_by_field"].items() if k != "msrp")
+        + " of covered units")
+    out.print(head)
+    out.print(_units_table("Units by nationality", s["units_by_nationality"], covered))
+    out.print(_units_table("Units by firm", s["units_by_firm"], covered))
+    out.print(_units_table("Units by powertrain", s["units_by_powertrain"], covered))
+    assumptions = Table(title="Named assumptions (change with --set NAME=VALUE)", title_justify="left")
+    for column in ("Name", "Value", "Source"):
+        assumptions.add_column(column, overflow="fold")
+    for a in s["assumptions"]:
+        assumptions.add_row(a["name"], str(a["value"]), a["source"])
+    out.print(assumptions)
+    weak = Table(title="Data-build parameters that are derived or not high-confidence (reference_parameters.csv)",
+                 title_justify="left")
+    for column in ("Name", "Value", "Confidence", "Source"):
+        weak.add_column(column, overflow="fold")
+    for a in s["data_assumptions"]:
+        weak.add_row(a["name"], f"{a['value']:g}", a["confidence"], a["source"])
+    out.print(weak)
+
+
+@data_app.command("summary")
+def data_summary(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
+    path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own instead of the bundled one.")] = None,
+    settings: SetOption = [],  # noqa: B006 - typer needs a literal default
+) -> None:
+    """Summarise the market: coverage, EVs, units by firm and nationality, imputation, assumptions."""
+    summary = summarize(_load(year, path, settings))
+    if json_output:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary)
+
+
+@data_app.command("validate")
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="Products CSV to validate.")],
+    settings: SetOption = [],  # noqa: B006
+) -> None:
+    """Validate a products CSV against autopact's schema; exit status 2 and a list of problems if invalid."""
+    market = _load(2025, path, settings)
+    out.print(f"[green]valid:[/green] {path} ({len(market.products)} products, "
+              f"{int(market.products['units'].sum()):,} units)")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,201 @@
+"""Load the bundled 2025 US new-vehicle market (or a user's CSV) into a validated ``Market``.
+
+The bundled files under ``autopact/data/bundled`` are built by ``tools/build_data.py`` from the
+sourced raw data; ``PROVENANCE.md`` beside them documents every step. Nothing here reads
+outside the package unless the caller passes a path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from autopact.assumptions import Assumption, resolve
+from autopact.data.schema import DataIssue, MarketDataError, validate_products
+
+BUNDLED_YEARS = (2025,)
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled data file (``products_2025.csv``, ``market_facts.csv``, ...)."""
+    return Path(str(resources.files("autopact.data").joinpath("bundled", name)))
+
+
+def read_bundled(name: str) -> pd.DataFrame:
+    return pd.read_csv(bundled_path(name))
+
+
+def reference_parameters() -> pd.DataFrame:
+    """Sourced constants used to build the data (CPI, destination charge, fuel prices, ...), by name."""
+    return read_bundled("reference_parameters.csv").set_index("name")
+
+
+class MarketFacts(BaseModel):
+    """Market-level facts for one year, each traceable to ``market_facts.csv`` or the reference parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    year: int
+    total_units: float
+    total_units_source: str
+    bev_units: float
+    bev_units_source: str
+    bev_units_cox: float | None
+    bev_share: float
+    average_transaction_price: float
+    average_transaction_price_source: str
+    households: float
+    households_source: str
+    sales_by_company: dict[str, float]
+
+
+def market_facts(year: int = 2025) -> MarketFacts:
+    """The bundled market facts for ``year`` (ANL totals; Cox/KBB BEV and price figures)."""
+    facts = read_bundled("market_facts.csv")
+    ref = reference_parameters()
+    this_year = facts[facts["year"].astype(str) == str(year)]
+
+    def row(metric: str, source_has: str = "") -> pd.Series:
+        rows = this_year[(this_year["metric"] == metric) & this_year["source"].str.contains(source_has, regex=False)]
+        if rows.empty:
+            raise MarketDataError([DataIssue("market_facts.csv", None, "metric", metric,
+                                             f"no {year} value found")])
+        return rows.iloc[0]
+
+    total = row("total_new_light_vehicle_sales", "Open-EV-Charts")
+    bev = row("bev_sales", "Open-EV-Charts")
+    cox = this_year[(this_year["metric"] == "bev_sales") & this_year["scope"].str.contains("Cox", regex=False)]
+    companies = this_year[this_year["metric"] == "sales_by_company"]
+    return MarketFacts(
+        year=year,
+        total_units=float(total["value"]), total_units_source=str(total["source"]),
+        bev_units=float(bev["value"]), bev_units_source=str(bev["source"]),
+        bev_units_cox=float(cox["value"].iloc[0]) if len(cox) else None,
+        bev_share=float(bev["value"]) / float(total["value"]),
+        average_transaction_price=float(ref.loc["atp_2025_usd", "value"]),
+        average_transaction_price_source=str(ref.loc["atp_2025_usd", "source"]),
+        households=float(ref.loc["households_2024", "value"]),
+        households_source=str(ref.loc["households_2024", "source"]),
+        sales_by_company={str(s): float(v) for s, v in zip(companies["scope"], companies["value"])},
+    )
+
+
+@dataclass
+class Market:
+    """One market-year: validated products plus facts and the assumptions they were loaded under.
+
+    ``products`` has one row per product, with ``units``, ``shares`` (units over the potential
+    market, households) and ``prices`` (on the level chosen by the ``price_level`` assumption)
+    besides every source and imputation column of the data file.
+    """
+
+    products: pd.DataFrame
+    facts: MarketFacts
+    assumptions: dict[str, Assumption]
+    source: str
+    price_scale: float = 1.0
+    dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def market_size(self) -> float:
+        return float(self.assumptions["market_size_households"].value)
+
+    @property
+    def shares(self) -> np.ndarray:
+        return self.products["shares"].to_numpy(float)
+
+    @property
+    def prices(self) -> np.ndarray:
+        return self.products["prices"].to_numpy(float)
+
+    @property
+    def units(self) -> np.ndarray:
+        return self.products["units"].to_numpy(float)
+
+
+def load_market(year: int = 2025, path: str | Path | None = None,
+                assumptions: dict[str, Any] | None = None) -> Market:
+    """Load and validate a market.
+
+    With no ``path``, the bundled market of ``year``; with a ``path``, a user's products CSV with
+    the same columns (see ``autopact.data.schema.REQUIRED_COLUMNS``), validated the same way.
+    ``assumptions`` overrides named assumptions (``autopact.assumptions.DEFAULTS``).
+    Raises ``MarketDataError`` listing every problem; nothing is returned half-loaded.
+    """
+    resolved = resolve(assumptions)
+    if path is None:
+        if year not in BUNDLED_YEARS:
+            raise MarketDataError([DataIssue("(bundled data)", None, "year", year,
+                                             f"no bundled market for this year; bundled: {list(BUNDLED_YEARS)}")])
+        file = bundled_path(f"products_{year}.csv")
+    else:
+        file = Path(path)
+    label = file.name
+    try:
+        table = pd.read_csv(file)
+    except FileNotFoundError:
+        raise MarketDataError([DataIssue(str(file), None, None, None, "file not found")]) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise MarketDataError([DataIssue(str(file), None, None, None, f"not a readable CSV: {error}")]) from None
+    facts = market_facts(year)
+    market_size = float(resolved["market_size_households"].value)
+    issues = validate_products(table, label, float(resolved["market_total_units"].value), market_size)
+    if issues:
+        raise MarketDataError(issues)
+    dropped = pd.DataFrame()
+    if resolved["remainder_rows"].value == "drop" and "row_type" in table.columns:
+        dropped = table[table["row_type"] == "brand_residual"]
+        table = table[table["row_type"] != "brand_residual"].reset_index(drop=True)
+    table = table.copy()
+    table["units"] = table["units"].astype(int)
+    table["shares"] = table["units"] / market_size
+    scale = 1.0
+    if resolved["price_level"].value == "transaction":
+        mean_msrp = float(np.average(table["msrp_usd"], weights=table["units"]))
+        scale = facts.average_transaction_price / mean_msrp
+    table["prices"] = table["msrp_usd"] * scale
+    return Market(products=table, facts=facts, assumptions=resolved, source=str(file),
+                  price_scale=scale, dropped=dropped)
+
+
+def load_chinese_candidates() -> pd.DataFrame:
+    """Chinese-group candidate entrants with raw prices, parsed numbers and EPA-equivalent range."""
+    return _checked("chinese_models.csv", key="candidate_id", required=("maker_group", "brand", "model",
+                                                                          "powertrain", "sources"))
+
+
+def load_tariff_parameters() -> pd.DataFrame:
+    """Tariff, quota and credit parameters (US, Canada, Mexico, EU), one named row each, with sources."""
+    return _checked("tariff_parameters.csv", key="name", required=("instrument", "rate_or_value", "source"))
+
+
+def load_costs() -> pd.DataFrame:
+    """Cost parameters (battery packs and cells, labour, shipping, capacity), one named row each."""
+    return _checked("costs.csv", key="name", required=("category", "item", "value", "unit", "source"))
+
+
+def load_firms() -> pd.DataFrame:
+    """Parent companies with their controlling owner and nationality, with sources."""
+    return _checked("firms.csv", key="parent_company", required=("nationality", "owner_country", "source"))
+
+
+def _checked(name: str, key: str, required: tuple[str, ...]) -> pd.DataFrame:
+    table = read_bundled(name)
+    issues = [DataIssue(name, None, c, None, "required column is missing") for c in (key, *required)
+              if c not in table.columns]
+    if not issues:
+        for position, row in table.iterrows():
+            for column in (key, *required):
+                if pd.isna(row[column]) or not str(row[column]).strip():
+                    issues.append(DataIssue(name, int(position) + 2, column, None, "value is missing"))
+        for position in table.index[table[key].duplicated()]:
+            issues.append(DataIssue(name, int(position) + 2, key, table.at[position, key], "duplicate key"))
+    if issues:
+        raise MarketDataError(issues)
+    return table.set_index(key, drop=False)

@@ -1,0 +1,402 @@
+"""Rebuild autopact's bundled data (src/autopact/data/bundled/) from the raw, sourced files.
+
+Usage:  python tools/build_data.py [--shared ../shared/data]
+
+The raw files live outside the package (``../shared/data/us_market`` and
+``../shared/data/policy_and_costs``); the package never reads them at run time.
+Every transformation below is documented in ``src/autopact/data/bundled/PROVENANCE.md``;
+each constant used here is read from ``tools/reference_parameters.csv`` (value + source),
+never typed into the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "src" / "autopact" / "data" / "bundled"
+TOOLS = ROOT / "tools"
+
+POWERTRAIN_CLASSES = ("ICE", "HEV", "PHEV", "BEV", "FCEV")
+
+# Brands sold as premium divisions (a classification, not a number; see PROVENANCE.md).
+LUXURY_MAKES = {
+    "Acura", "Alfa Romeo", "Audi", "BMW", "Cadillac", "Genesis", "Infiniti", "Jaguar",
+    "Land Rover", "Lexus", "Lincoln", "Lucid", "Maserati", "Mercedes-Benz", "Polestar",
+    "Porsche", "Rolls-Royce", "Volvo",
+}
+
+# Each brand-residual row names the nameplates it contains; those that appear in the raw
+# file without a 2025 volume lend it their characteristics (PROVENANCE.md, "Remainder rows").
+RESIDUAL_COMPONENTS = {
+    "Ford": [("Ford", "Escape"), ("Ford", "Expedition"), ("Ford", "Explorer")],
+    "Cadillac": [("Cadillac", "Escalade IQ / IQL"), ("Cadillac", "Vistiq")],
+    "Chevrolet/GMC/Buick": [("Chevrolet", m) for m in ("Blazer", "Corvette", "Malibu", "Suburban", "Tahoe")],
+    "Jeep/Ram/Chrysler/Dodge/Fiat/Alfa Romeo": [
+        ("Dodge", "Charger Daytona (BEV) / Charger Sixpack (ICE)"),
+        ("Maserati", "GranTurismo/GranCabrio/Grecale Folgore"),
+    ],
+    "Mercedes-Benz": [("Mercedes-Benz", "C-Class"), ("Mercedes-Benz", "GLC (incl. Coupe)")],
+}
+# Residuals without such rows take their brand's named rows (units-weighted); the makes used:
+RESIDUAL_BRANDS = {
+    "Kia": ["Kia"], "BMW": ["BMW"], "Audi": ["Audi"],
+    "Chevrolet/GMC/Buick": ["Chevrolet", "GMC", "Buick"],
+    "Jeep/Ram/Chrysler/Dodge/Fiat/Alfa Romeo": ["Jeep", "Ram", "Chrysler", "Dodge", "Fiat", "Alfa Romeo"],
+    "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"],
+}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def first_number(text) -> float:
+    """First number in a cell such as '15-26', '72.6-78', '~45000', '>=50000', '1,300'."""
+    if pd.isna(text):
+        return np.nan
+    match = re.search(r"\d[\d,]*(?:\.\d+)?", str(text))
+    return float(match.group(0).replace(",", "")) if match else np.nan
+
+
+def range_midpoint(text) -> float:
+    """Midpoint of an 'a-b' range cell; a single number is returned as is."""
+    if pd.isna(text):
+        return np.nan
+    numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(text))]
+    return float(np.mean(numbers[:2])) if numbers else np.nan
+
+
+def reference_parameters() -> pd.DataFrame:
+    table = pd.read_csv(TOOLS / "reference_parameters.csv")
+    return table.set_index("name")
+
+
+def powertrain_class(offered: str) -> str:
+    """Primary powertrain class of a nameplate from the list of powertrains it offers.
+
+    A single entry is itself. A list containing ICE is classed ICE (the conventional
+    version is the base offering; the raw data give no sales split). 'HEV;PHEV;BEV'
+    (Kia Niro family) is classed HEV, its base version.
+    """
+    parts = [p.strip() for p in str(offered).split(";")]
+    if len(parts) == 1:
+        return parts[0]
+    if "ICE" in parts:
+        return "ICE"
+    return parts[0]
+
+
+def msrp_year(text) -> float:
+    year = first_number(text)
+    return year if 2000 <= year <= 2030 else np.nan
+
+
+def destination_basis(text) -> tuple[str, float]:
+    """('included'|'excluded'|'not stated', stated destination amount in USD or NaN)."""
+    if pd.isna(text):
+        return "not stated", np.nan
+    s = str(text).lower()
+    amount = re.search(r"\$([\d,]+)", s)
+    value = float(amount.group(1).replace(",", "")) if amount else np.nan
+    if s.startswith("yes"):
+        return "included", value
+    if s.startswith("no"):
+        return "excluded", value
+    return "not stated", np.nan
+
+
+def normalise_prices(products: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
+    """Base MSRP in 2025 dollars, excluding the destination charge.
+
+    msrp_2025 = (quoted - destination if the quote includes it) * CPI_2025 / CPI_year.
+    Quotes that include destination without stating the amount subtract the cited
+    average destination charge; quotes that do not say are kept as quoted and flagged.
+    """
+    out = products.copy()
+    cpi = {int(n[-4:]): ref.loc[n, "value"] for n in ref.index if n.startswith("cpi_new_vehicles_")}
+    out["msrp_model_year"] = out["msrp_model_year_raw"].map(msrp_year)
+    basis = out["msrp_includes_destination_raw"].map(destination_basis)
+    out["msrp_destination_basis"] = [b for b, _ in basis]
+    stated = np.array([v for _, v in basis])
+    quoted = out["msrp_quoted_usd"].to_numpy(float)
+    included = out["msrp_destination_basis"].eq("included").to_numpy()
+    default_destination = ref.loc["destination_charge_2025_usd", "value"]
+    deduction = np.where(included, np.where(np.isnan(stated), default_destination, stated), 0.0)
+    explicit_excl = out["msrp_excl_destination_raw"].to_numpy(float)
+    excl = np.where(~np.isnan(explicit_excl), explicit_excl, quoted - deduction)
+    year = out["msrp_model_year"].fillna(2025).astype(int)
+    factor = year.map(lambda y: cpi[2025] / cpi[y]).to_numpy(float)
+    out["msrp_inflation_factor"] = np.where(np.isnan(quoted), np.nan, factor)
+    out["msrp_usd"] = excl * out["msrp_inflation_factor"]
+    flags = []
+    for has_price, yr, dest in zip(~np.isnan(quoted), out["msrp_model_year"], out["msrp_destination_basis"]):
+        f = []
+        if has_price and np.isnan(yr):
+            f.append("model year not stated: taken as 2025")
+        if has_price and dest == "not stated":
+            f.append("destination inclusion not stated: kept as quoted")
+        flags.append("; ".join(f))
+    out["msrp_flags"] = flags
+    return out
+
+
+def hedonic_design(df: pd.DataFrame, with_hp: bool, with_price: bool = False) -> np.ndarray:
+    cols = [np.ones(len(df)), np.log(df["footprint_sqft"].to_numpy(float)), df["luxury"].astype(float).to_numpy()]
+    for seg in ("SUV-crossover", "pickup", "van"):
+        cols.append(df["segment"].eq(seg).astype(float).to_numpy())
+    for pt in ("HEV", "PHEV", "BEV"):
+        cols.append(df["powertrain"].eq(pt).astype(float).to_numpy())
+    if with_hp:
+        cols.append(np.log(df["horsepower"].to_numpy(float)))
+    if with_price:
+        cols.append(np.log(df["msrp_usd"].to_numpy(float)))
+    return np.column_stack(cols)
+
+
+def ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = y - x @ beta
+    r2 = 1 - resid @ resid / ((y - y.mean()) @ (y - y.mean()))
+    return beta, float(r2)
+
+
+def impute(products: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    """Fill missing size, efficiency, price and horsepower; flag every filled cell."""
+    df = products.copy()
+    # 1. Length and width: median of the same segment and powertrain class, else segment.
+    for col in ("length_in", "width_in"):
+        df[f"{col}_imputed"] = df[col].isna()
+        by_group = df.groupby(["segment", "powertrain"])[col].transform("median")
+        by_segment = df.groupby("segment")[col].transform("median")
+        df[col] = df[col].fillna(by_group).fillna(by_segment)
+    df["footprint_sqft"] = df["length_in"] * df["width_in"] / 144.0
+    df["footprint_imputed"] = df["length_in_imputed"] | df["width_in_imputed"]
+    log.append(f"size: {int(df['footprint_imputed'].sum())} rows filled by segment x powertrain median")
+    # 2. Efficiency (MPG, or MPGe for BEV): median of segment and powertrain class, else powertrain.
+    df["efficiency_imputed"] = df["efficiency_mpg_or_mpge"].isna()
+    by_group = df.groupby(["segment", "powertrain"])["efficiency_mpg_or_mpge"].transform("median")
+    by_pt = df.groupby("powertrain")["efficiency_mpg_or_mpge"].transform("median")
+    df["efficiency_mpg_or_mpge"] = df["efficiency_mpg_or_mpge"].fillna(by_group).fillna(by_pt)
+    log.append(f"efficiency: {int(df['efficiency_imputed'].sum())} rows filled by segment x powertrain median")
+    # 3. Price: hedonic OLS of log MSRP on size, segment, powertrain, luxury (+ log hp where known).
+    df["msrp_imputed"] = df["msrp_usd"].isna()
+    df["horsepower_imputed"] = df["horsepower"].isna()
+    fit = df[~df["msrp_imputed"] & ~df["footprint_imputed"]]
+    fit_hp = fit[fit["horsepower"].notna()]
+    beta_hp, r2_hp = ols(hedonic_design(fit_hp, True), np.log(fit_hp["msrp_usd"]))
+    beta, r2 = ols(hedonic_design(fit, False), np.log(fit["msrp_usd"]))
+    need_hp = df["msrp_imputed"] & df["horsepower"].notna()
+    need = df["msrp_imputed"] & df["horsepower"].isna()
+    df.loc[need_hp, "msrp_usd"] = np.exp(hedonic_design(df[need_hp], True) @ beta_hp)
+    df.loc[need, "msrp_usd"] = np.exp(hedonic_design(df[need], False) @ beta)
+    df.loc[need_hp, "msrp_imputation"] = f"hedonic OLS with log hp (n={len(fit_hp)}, R2={r2_hp:.2f})"
+    df.loc[need, "msrp_imputation"] = f"hedonic OLS without hp (n={len(fit)}, R2={r2:.2f})"
+    log.append(f"msrp: {int(need_hp.sum())} rows by hedonic OLS with hp (n={len(fit_hp)}, R2={r2_hp:.3f}); "
+               f"{int(need.sum())} rows without hp (n={len(fit)}, R2={r2:.3f})")
+    # 4. Horsepower: OLS of log hp on log price, size, segment, powertrain, luxury.
+    fit = df[~df["horsepower_imputed"] & ~df["msrp_imputed"] & ~df["footprint_imputed"]]
+    beta, r2 = ols(hedonic_design(fit, False, True), np.log(fit["horsepower"]))
+    need = df["horsepower_imputed"]
+    df.loc[need, "horsepower"] = np.exp(hedonic_design(df[need], False, True) @ beta)
+    df.loc[need, "horsepower_imputation"] = f"OLS on log price and size (n={len(fit)}, R2={r2:.2f})"
+    log.append(f"horsepower: {int(need.sum())} rows by OLS on log price and size (n={len(fit)}, R2={r2:.3f})")
+    return df
+
+
+def build_residuals(raw: pd.DataFrame, filled: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    """Turn each brand residual into an explicit 'other <brand>' product."""
+    numeric = ["msrp_usd", "horsepower", "length_in", "width_in", "footprint_sqft", "efficiency_mpg_or_mpge"]
+    rows = []
+    for _, r in raw[raw["row_type"] == "brand_residual"].iterrows():
+        make = r["make"]
+        keys = set(RESIDUAL_COMPONENTS.get(make, []))
+        is_component = np.array([k in keys for k in zip(filled["make"], filled["model"])], dtype=bool)
+        comps = filled[is_component & filled["units"].isna().to_numpy()]
+        row = {k: r[k] for k in ("make", "parent_company")}
+        row["row_type"] = "brand_residual"
+        row["model"] = f"Other {make}"
+        row["residual_description"] = r["model"]
+        if len(comps):
+            method = "mean of the unallocated nameplates it names: " + ", ".join(comps["model"])
+            row.update({c: comps[c].mean() for c in numeric})
+            row["segment"] = comps["segment"].mode().iloc[0]
+            row["powertrain"] = comps["powertrain"].mode().iloc[0]
+            row["powertrains_offered"] = ";".join(sorted(set(";".join(comps["powertrains_offered"]).split(";"))))
+        else:
+            brand = filled[filled["make"].isin(RESIDUAL_BRANDS[make]) & filled["units"].notna()]
+            w = brand["units"].to_numpy(float)
+            method = "units-weighted mean of the brand's named rows"
+            row.update({c: float(np.average(brand[c], weights=w)) for c in numeric})
+            row["segment"] = brand.groupby("segment")["units"].sum().idxmax()
+            row["powertrain"] = brand.groupby("powertrain")["units"].sum().idxmax()
+            row["powertrains_offered"] = "mixed"
+        row["luxury"] = make in LUXURY_MAKES
+        row["units"] = r["us_sales_units"]
+        for k in ("sales_basis", "sales_confidence", "sales_source", "notes"):
+            row[k] = r[k]
+        for k in ("msrp_imputed", "horsepower_imputed", "length_in_imputed", "width_in_imputed",
+                  "footprint_imputed", "efficiency_imputed"):
+            row[k] = True
+        row["msrp_imputation"] = row["horsepower_imputation"] = method
+        row["assembly_countries"] = np.nan
+        rows.append(row)
+        log.append(f"residual {make}: {int(r['us_sales_units'])} units as 'Other {make}' ({method})")
+    return pd.DataFrame(rows)
+
+
+def fuel_cost(df: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
+    """US dollars per mile: gasoline price / MPG, or electricity price x 33.705 kWh / MPGe."""
+    gas = ref.loc["gasoline_price_2025_usd_per_gallon", "value"]
+    kwh = ref.loc["electricity_price_2025_usd_per_kwh", "value"]
+    kwh_per_gallon = ref.loc["epa_kwh_per_gallon_equivalent", "value"]
+    electric = df["powertrain"].eq("BEV")
+    return pd.Series(np.where(electric, kwh * kwh_per_gallon, gas) / df["efficiency_mpg_or_mpge"], index=df.index)
+
+
+def efficiency(raw: pd.DataFrame, pt: pd.Series) -> pd.Series:
+    gas = raw["combined_mpg_gas_range"].map(range_midpoint)
+    hybrid = raw["combined_mpg_strong_hybrid_range"].map(range_midpoint)
+    phev = raw["phev_composite_mpge_range"].map(range_midpoint)
+    bev = raw["bev_combined_mpge_range"].map(range_midpoint)
+    return pd.Series(np.select(
+        [pt.eq("BEV"), pt.eq("PHEV"), pt.eq("HEV")],
+        [bev, phev.fillna(hybrid).fillna(gas), hybrid.fillna(gas)], gas), index=raw.index)
+
+
+def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    raw = pd.read_csv(shared / "us_market" / "products_2025.csv")
+    models = raw[raw["row_type"] == "model"].copy()
+    df = pd.DataFrame({
+        "row_type": "model",
+        "make": models["make"], "parent_company": models["parent_company"], "model": models["model"],
+        "segment": models["segment_body"], "powertrains_offered": models["powertrain"],
+        "powertrain": models["powertrain"].map(powertrain_class),
+        "luxury": models["make"].isin(LUXURY_MAKES),
+        "units": models["us_sales_units"],
+        "sales_basis": models["sales_basis"], "sales_confidence": models["sales_confidence"],
+        "sales_source": models["sales_source"],
+        "msrp_quoted_usd": models["base_msrp_usd"], "msrp_model_year_raw": models["msrp_model_year"],
+        "msrp_trim": models["msrp_trim"], "msrp_includes_destination_raw": models["msrp_includes_destination"],
+        "msrp_excl_destination_raw": models["msrp_excl_destination_usd"], "msrp_source": models["msrp_source"],
+        "horsepower": models["horsepower"], "curb_weight_lb": models["curb_weight_lb"],
+        "spec_source": models["spec_source"], "spec_model_year": models["spec_model_year"],
+        "length_in": models["length_in"], "width_in": models["width_in"], "height_in": models["height_in"],
+        "size_source": models["size_source"], "epa_class_2025": models["epa_class_2025"],
+        "combined_mpg_gas_range": models["combined_mpg_gas_range"],
+        "combined_mpg_strong_hybrid_range": models["combined_mpg_strong_hybrid_range"],
+        "phev_composite_mpge_range": models["phev_composite_mpge_range"],
+        "phev_electric_range_mi_range": models["phev_electric_range_mi_range"],
+        "bev_combined_mpge_range": models["bev_combined_mpge_range"],
+        "efficiency_source": models["efficiency_source"],
+        "range_miles_epa": models["range_miles_epa_max"], "range_source_note": models["range_source_note"],
+        "battery_kwh": models["battery_kwh"].map(first_number), "battery_kwh_raw": models["battery_kwh"],
+        "assembly_countries": models["final_assembly_country"], "assembly_source": models["assembly_source"],
+        "notes": models["notes"],
+    })
+    df["efficiency_mpg_or_mpge"] = efficiency(models, df["powertrain"])
+    df = normalise_prices(df, ref)
+    df = impute(df, log)
+    residuals = build_residuals(raw, df, log)
+    dropped = df[df["units"].isna()]
+    log.append(f"dropped {len(dropped)} named rows without a 2025 volume (their units, where known, "
+               "sit in a brand residual): " + "; ".join(dropped["make"] + " " + dropped["model"]))
+    df = pd.concat([df[df["units"].notna()], residuals], ignore_index=True)
+    df["assembled_in_us"] = df["assembly_countries"].map(
+        lambda s: pd.NA if pd.isna(s) else "United States" in str(s)).astype("boolean")
+    df["fuel_cost_usd_per_mile"] = fuel_cost(df, ref)
+    nat = firms.set_index("parent_company")
+    df["firm_nationality"] = df["parent_company"].map(nat["nationality"])
+    df["firm_country"] = df["parent_company"].map(nat["owner_country"])
+    df["product_id"] = (df["make"].map(slug) + "--" + df["model"].map(slug) + "--" + df["powertrain"].str.lower())
+    df["units"] = df["units"].astype(int)
+    first = ["product_id", "row_type", "make", "parent_company", "firm_nationality", "firm_country", "model", "segment",
+             "powertrain", "powertrains_offered", "luxury", "units", "msrp_usd", "msrp_imputed",
+             "msrp_imputation", "msrp_flags", "horsepower", "horsepower_imputed", "horsepower_imputation",
+             "length_in", "length_in_imputed", "width_in", "width_in_imputed", "footprint_sqft",
+             "footprint_imputed", "curb_weight_lb", "efficiency_mpg_or_mpge", "efficiency_imputed",
+             "fuel_cost_usd_per_mile", "range_miles_epa", "battery_kwh", "assembly_countries",
+             "assembled_in_us"]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def build_market_facts(shared: Path, ref: pd.DataFrame) -> pd.DataFrame:
+    facts = pd.read_csv(shared / "us_market" / "market_facts.csv")
+    return facts
+
+
+def build_chinese_models(shared: Path, ref: pd.DataFrame) -> pd.DataFrame:
+    """Keep every raw column; add parsed numbers and an EPA-equivalent range."""
+    raw = pd.read_csv(shared / "policy_and_costs" / "chinese_models.csv")
+    out = raw.copy()
+    out.insert(0, "candidate_id", (raw["brand"].map(slug) + "--" + raw["model"].map(slug) + "--"
+                                    + raw["variant"].fillna("base").map(slug)).str.slice(0, 80))
+    out["battery_kwh_first"] = raw["battery_kwh"].map(first_number)
+    out["range_km_first"] = raw["range_km"].map(first_number)
+    out["power_kw_first"] = raw["power_kw"].map(first_number)
+    out["price_china_cny_first"] = raw["price_china_cny"].map(first_number)
+    out["price_europe_first"] = raw["price_europe"].map(first_number)
+    factors = {"CLTC": ref.loc["range_factor_cltc_to_epa", "value"],
+               "WLTP": ref.loc["range_factor_wltp_to_epa", "value"],
+               "NEDC": ref.loc["range_factor_nedc_to_epa", "value"]}
+    km_per_mile = ref.loc["km_per_mile", "value"]
+    cycles = raw["range_cycle"].fillna("").str.upper()
+    cycle = cycles.map(lambda c: next((k for k in factors if c.startswith(k)), ""))
+    is_ev_range = ~raw["range_km"].fillna("").str.contains("EV-only|total", case=False)
+    out["range_cycle_parsed"] = cycle.where(cycle != "", "unconverted")
+    factor = cycle.map(factors).astype(float)
+    out["range_miles_epa_equivalent"] = np.where(is_ev_range, out["range_km_first"] * factor / km_per_mile, np.nan)
+    out["range_conversion_note"] = np.where(
+        np.isnan(out["range_miles_epa_equivalent"]),
+        "not converted: cycle unknown, mixed, or range is PHEV/EREV total or EV-only",
+        "first quoted range x " + cycle + "-to-EPA factor (reference_parameters.csv) / km per mile")
+    return out
+
+
+def named(table: pd.DataFrame, parts: list[str]) -> pd.Series:
+    names = table[parts].fillna("").astype(str).agg(" ".join, axis=1).map(slug).str.slice(0, 90)
+    dup = names.groupby(names).cumcount()
+    return names.where(dup == 0, names + "-" + (dup + 1).astype(str))
+
+
+def build_parameters(shared: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tariffs = pd.read_csv(shared / "policy_and_costs" / "tariff_parameters.csv")
+    tariffs.insert(0, "name", named(tariffs, ["jurisdiction", "instrument", "product_scope", "origin", "effective_from"]))
+    tariffs["value_numeric"] = pd.to_numeric(tariffs["rate_or_value"], errors="coerce")
+    costs = pd.read_csv(shared / "policy_and_costs" / "costs.csv")
+    costs.insert(0, "name", named(costs, ["category", "item", "region", "year"]))
+    costs["value_numeric"] = pd.to_numeric(costs["value"], errors="coerce")
+    return tariffs, costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    args = parser.parse_args()
+    ref = reference_parameters()
+    firms = pd.read_csv(TOOLS / "firms.csv")
+    log: list[str] = []
+    products = build_products(args.shared, ref, firms, log)
+    BUNDLED.mkdir(parents=True, exist_ok=True)
+    products.to_csv(BUNDLED / "products_2025.csv", index=False)
+    build_market_facts(args.shared, ref).to_csv(BUNDLED / "market_facts.csv", index=False)
+    build_chinese_models(args.shared, ref).to_csv(BUNDLED / "chinese_models.csv", index=False)
+    tariffs, costs = build_parameters(args.shared)
+    tariffs.to_csv(BUNDLED / "tariff_parameters.csv", index=False)
+    costs.to_csv(BUNDLED / "costs.csv", index=False)
+    firms.to_csv(BUNDLED / "firms.csv", index=False)
+    ref.reset_index().to_csv(BUNDLED / "reference_parameters.csv", index=False)
+    income = pd.read_csv(args.shared / "us_market" / "consumer_income.csv")
+    income.to_csv(BUNDLED / "consumer_income.csv", index=False)
+    pd.read_csv(args.shared / "us_market" / "us_plants.csv").to_csv(BUNDLED / "us_plants.csv", index=False)
+    (BUNDLED / "build_log.md").write_text("# Build log (tools/build_data.py)\n\n" + "\n".join(f"- {x}" for x in log) + "\n")
+    print("\n".join(log))
+
+
+if __name__ == "__main__":
+    main()
