@@ -93,6 +93,9 @@ def powertrain_class(offered: str) -> str:
 
 
 def msrp_year(text) -> float:
+    """Model year of a quoted price; 'not stated ...' is NaN even when the note names a year."""
+    if pd.isna(text) or str(text).strip().lower().startswith("not stated"):
+        return np.nan
     year = first_number(text)
     return year if 2000 <= year <= 2030 else np.nan
 
@@ -106,7 +109,7 @@ def destination_basis(text) -> tuple[str, float]:
     value = float(amount.group(1).replace(",", "")) if amount else np.nan
     if s.startswith("yes"):
         return "included", value
-    if s.startswith("no"):
+    if s.startswith("no ") or s == "no":
         return "excluded", value
     return "not stated", np.nan
 
@@ -377,24 +380,26 @@ def build_parameters(shared: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=BUNDLED, help="output folder (default: the package's)")
     args = parser.parse_args()
+    out = args.out
     ref = reference_parameters()
     firms = pd.read_csv(TOOLS / "firms.csv")
     log: list[str] = []
     products = build_products(args.shared, ref, firms, log)
-    BUNDLED.mkdir(parents=True, exist_ok=True)
-    products.to_csv(BUNDLED / "products_2025.csv", index=False)
-    build_market_facts(args.shared, ref).to_csv(BUNDLED / "market_facts.csv", index=False)
-    build_chinese_models(args.shared, ref).to_csv(BUNDLED / "chinese_models.csv", index=False)
+    out.mkdir(parents=True, exist_ok=True)
+    products.to_csv(out / "products_2025.csv", index=False)
+    build_market_facts(args.shared, ref).to_csv(out / "market_facts.csv", index=False)
+    build_chinese_models(args.shared, ref).to_csv(out / "chinese_models.csv", index=False)
     tariffs, costs = build_parameters(args.shared)
-    tariffs.to_csv(BUNDLED / "tariff_parameters.csv", index=False)
-    costs.to_csv(BUNDLED / "costs.csv", index=False)
-    firms.to_csv(BUNDLED / "firms.csv", index=False)
-    ref.reset_index().to_csv(BUNDLED / "reference_parameters.csv", index=False)
+    tariffs.to_csv(out / "tariff_parameters.csv", index=False)
+    costs.to_csv(out / "costs.csv", index=False)
+    firms.to_csv(out / "firms.csv", index=False)
+    ref.reset_index().to_csv(out / "reference_parameters.csv", index=False)
     income = pd.read_csv(args.shared / "us_market" / "consumer_income.csv")
-    income.to_csv(BUNDLED / "consumer_income.csv", index=False)
-    pd.read_csv(args.shared / "us_market" / "us_plants.csv").to_csv(BUNDLED / "us_plants.csv", index=False)
-    (BUNDLED / "build_log.md").write_text("# Build log (tools/build_data.py)\n\n" + "\n".join(f"- {x}" for x in log) + "\n")
+    income.to_csv(out / "consumer_income.csv", index=False)
+    pd.read_csv(args.shared / "us_market" / "us_plants.csv").to_csv(out / "us_plants.csv", index=False)
+    (out / "build_log.md").write_text("# Build log (tools/build_data.py)\n\n" + "\n".join(f"- {x}" for x in log) + "\n")
     print("\n".join(log))
 
 
