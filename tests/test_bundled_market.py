@@ -126,4 +126,7 @@ def test_summary_has_the_documented_keys(market):
     assert s["products"] == len(market.products)
     assert sum(s["units_by_nationality"].values()) == s["units_total"]
     assert 0 < s["imputed_price_units_share"] < 0.25
+    recon = {r["firm"]: r["ratio"] for r in s["company_reconciliation"]}
+    assert recon["Ford Motor Co."] == pytest.approx(1.0, abs=1e-3)
+    assert recon["Hyundai Motor Group"] < 0.7  # Hyundai-brand nameplates lack 2025 volumes: a stated gap
     assert {a["name"] for a in s["assumptions"]} >= {"price_level", "market_size_households", "remainder_rows"}

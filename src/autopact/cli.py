@@ -77,6 +77,12 @@ def _print_summary(s: dict[str, Any]) -> None:
     out.print(_units_table("Units by nationality", s["units_by_nationality"], covered))
     out.print(_units_table("Units by firm", s["units_by_firm"], covered))
     out.print(_units_table("Units by powertrain", s["units_by_powertrain"], covered))
+    check = Table(title="Our units against official 2025 company totals (market_facts.csv)", title_justify="left")
+    for column in ("Firm", "Ours", "Official", "Ratio"):
+        check.add_column(column, justify="left" if column == "Firm" else "right")
+    for r in s["company_reconciliation"]:
+        check.add_row(r["firm"], f"{r['units']:,}", f"{r['official']:,}", f"{r['ratio']:.3f}")
+    out.print(check)
     assumptions = Table(title="Named assumptions (change with --set NAME=VALUE)", title_justify="left")
     for column in ("Name", "Value", "Source"):
         assumptions.add_column(column, overflow="fold")

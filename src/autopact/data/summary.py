@@ -45,10 +45,12 @@ def summarize(market: Market) -> dict[str, Any]:
         "bev_units": int(units[bev].sum()),
         "bev_share_of_covered_units": float(units[bev].sum() / covered),
         "bev_units_market_total": int(market.facts.bev_units),
+        "bev_share_market": market.facts.bev_share,
         "bev_units_covered_share": float(units[bev].sum() / market.facts.bev_units),
         "units_by_powertrain": {k: int(v) for k, v in units.groupby(p["powertrain"]).sum().items()},
         "units_by_segment": {k: int(v) for k, v in units.groupby(p["segment"]).sum().items()},
         "units_by_firm": {k: int(v) for k, v in by_firm.items()},
+        "company_reconciliation": _reconcile(by_firm, market),
         "units_by_nationality": {k: int(v) for k, v in by_nat.items()},
         "imputed_price_products": int(price_imputed.sum()),
         "imputed_price_units_share": float(units[price_imputed].sum() / covered),
@@ -78,6 +80,33 @@ def summarize(market: Market) -> dict[str, Any]:
         "data_assumptions": _data_assumptions(),
     }
     return summary
+
+
+# Parent companies whose official 2025 US total (market_facts.csv, sales_by_company) has the same scope.
+COMPANY_TOTALS = {
+    "General Motors": "General Motors (Chevrolet, GMC, Buick, Cadillac)",
+    "Toyota Motor Corp.": "Toyota Motor North America (Toyota + Lexus)",
+    "Ford Motor Co.": "Ford Motor Co. (Ford + Lincoln)",
+    "Honda Motor Co.": "American Honda (Honda + Acura)",
+    "Stellantis": "Stellantis / FCA US",
+    "Tesla": "Tesla (estimate)",
+    "Mazda Motor Corp.": "Mazda North American Operations (US)",
+    "Nissan Motor Co.": "Nissan Group (Nissan + Infiniti)",
+    "Mercedes-Benz Group": "Mercedes-Benz USA passenger vehicles",
+    "Hyundai Motor Group": "Hyundai Motor Group (Hyundai + Kia + Genesis)",
+}
+
+
+def _reconcile(by_firm: pd.Series, market: Market) -> list[dict[str, Any]]:
+    """Our units by firm against each firm's official 2025 US total, where one of the same scope exists."""
+    rows = []
+    for firm, company in COMPANY_TOTALS.items():
+        official = market.facts.sales_by_company.get(company)
+        if official is None or firm not in by_firm.index:
+            continue
+        rows.append({"firm": firm, "units": int(by_firm[firm]), "official": int(official),
+                     "official_scope": company, "ratio": float(by_firm[firm] / official)})
+    return rows
 
 
 def _data_assumptions() -> list[dict[str, Any]]:
