@@ -1,0 +1,5 @@
+"""Errors that autopact raises instead of returning a result that is not one."""
+
+
+class ConvergenceError(RuntimeError):
+    """An iterative solver (share inversion, equilibrium prices, calibration) did not reach its tolerance."""
