@@ -12,6 +12,7 @@ from rich.table import Table
 
 from autopact.assumptions import AssumptionError, parse_settings
 from autopact.data import MarketDataError, load_market, summarize
+from autopact.errors import ConvergenceError
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -122,6 +123,68 @@ def data_validate(
     market = _load(2025, path, settings)
     out.print(f"[green]valid:[/green] {path} ({len(market.products)} products, "
               f"{int(market.products['units'].sum()):,} units)")
+
+
+@app.command("calibrate")
+def calibrate_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    draws: Annotated[int, typer.Option(help="Simulated households (scrambled Halton draws).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+    targets: Annotated[Optional[Path], typer.Option(help="Targets CSV replacing the bundled one.")] = None,
+    fix: Annotated[list[str], typer.Option("--fix", help="Hold a parameter fixed: --fix rho=0")] = [],  # noqa: B006
+    year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
+    path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own.")] = None,
+    settings: SetOption = [],  # noqa: B006
+) -> None:
+    """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
+    from autopact.calibration import CalibrationError, calibrate, load_targets
+
+    market = _load(year, path, settings)
+    try:
+        fixed = {k: float(v) for k, v in parse_settings(fix).items()}
+        table = load_targets(str(targets)) if targets else None
+        with err.status(f"calibrating on {draws} simulated households ..."):
+            result = calibrate(market, targets=table, fixed=fixed, draws=draws, seed=seed)
+    except (CalibrationError, AssumptionError, ConvergenceError, ValueError) as error:
+        _fail(error)
+    report = result.to_dict()
+    if json_output:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    _print_calibration(report)
+
+
+def _print_calibration(r: dict[str, Any]) -> None:
+    params = Table(title="Parameters", title_justify="left")
+    for column in ("Name", "Value", ""):
+        params.add_column(column)
+    for name, value in r["parameters"].items():
+        params.add_row(name, f"{value:.6g}", "fixed" if name in r["fixed_parameters"] else "calibrated")
+    out.print(params)
+    targets = Table(title="Targets", title_justify="left")
+    for column in ("Target", "Value", "Achieved", "Gap", "Source"):
+        targets.add_column(column, overflow="fold")
+    for t in r["targets"]:
+        targets.add_row(t["name"], f"{t['target']:.3g}", f"{t['achieved']:.3g}", f"{t['relative_gap']:+.0%}",
+                        t["source"][:90])
+    out.print(targets)
+    out.print(f"max share error (relative): {r['max_share_error']:.2e}   households: {r['households']['draws']}"
+              f" (seed {r['households']['seed']})   optimiser: {r['optimizer']['message']}")
+    dist = Table(title="Own-price elasticities and Lerner indices (p05 / p25 / p50 / p75 / p95)", title_justify="left")
+    dist.add_column("")
+    dist.add_column("Distribution")
+    dist.add_row("own elasticity", " / ".join(f"{v:.2f}" for v in r["own_elasticity_distribution"].values()))
+    dist.add_row("Lerner index", " / ".join(f"{v:.2f}" for v in r["lerner_distribution"].values()))
+    out.print(dist)
+    seg = Table(title="By segment (units-weighted)", title_justify="left")
+    for column in ("Segment", "Products", "Own elasticity", "Lerner", "Lerner range", "Markup"):
+        seg.add_column(column)
+    for name, v in r["by_segment"].items():
+        seg.add_row(name, str(v["products"]), f"{v['own_elasticity_mean']:.2f}", f"{v['lerner_mean']:.2f}",
+                    f"{v['lerner_min']:.2f}-{v['lerner_max']:.2f}", f"${v['markup_mean_usd']:,.0f}")
+    out.print(seg)
+    for warning in r["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
 def main() -> None:

@@ -89,6 +89,18 @@ class Demand:
                        nests=np.asarray(nests, int), _cache={})
 
 
+def _exp(x: np.ndarray) -> np.ndarray:
+    """exp(x) with exp(x) < e^-250 (below 1e-108 of the largest term) set to exactly 0.
+
+    Such terms cannot change a share at double precision, but left in they become subnormal
+    numbers downstream, which slow every later product of arrays several times over.
+    """
+    tiny = x < -250.0
+    e = np.exp(np.where(tiny, -250.0, x))  # never form a subnormal, even transiently
+    e[tiny] = 0.0
+    return e
+
+
 def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """V_ij = delta_j - (alpha_i - alpha) p_j + sum_k sigma_k nu_ik x_jk, shape (I, J)."""
     return delta[None, :] - (demand.pi / demand.income)[:, None] * prices[None, :] + demand.taste
@@ -103,22 +115,36 @@ def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> 
     rho = demand.rho
     if rho == 0:
         top = np.maximum(v.max(axis=1, keepdims=True), 0.0)
-        e = np.exp(v - top)
+        e = _exp(v - top)
         s = e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
         return s, s
-    scaled = v / (1 - rho)
-    top = scaled.max(axis=1, keepdims=True)
-    e = np.exp(scaled - top)  # exp(V/(1-rho)) / exp(top)
-    nest = demand.nest_matrix
-    nest_sums = e @ nest  # (I, G): sum_{k in g} exp(V_ik/(1-rho)) / exp(top)
-    conditional = e / (nest_sums @ nest.T)
-    # IV_ig = (1-rho) (log nest_sum + top); P(g) = exp(IV_ig) / (1 + sum_h exp(IV_ih))
-    with np.errstate(divide="ignore"):
-        iv = (1 - rho) * (np.log(nest_sums) + top)
+    conditional, iv = _within_nests(v / (1 - rho), demand)
     iv_top = np.maximum(iv.max(axis=1, keepdims=True), 0.0)
-    ev = np.exp(iv - iv_top)
+    ev = _exp(iv - iv_top)
     nest_probability = ev / (np.exp(-iv_top) + ev.sum(axis=1, keepdims=True))
+    nest = demand.nest_matrix
     return conditional * (nest_probability @ nest.T), conditional
+
+
+def _within_nests(scaled: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray]:
+    """Within-nest shares s_{ij|g} (I, J) and inclusive values IV_ig (I, G) from V / (1 - rho).
+
+    The largest scaled utility of each nest is subtracted before exponentiating, so a nest far
+    below another neither underflows to 0/0 nor overflows.
+    """
+    groups = demand.nest_matrix.shape[1]
+    top = np.full((scaled.shape[0], groups), -np.inf)
+    for g in range(groups):
+        members = demand.nests == g
+        if members.any():
+            top[:, g] = scaled[:, members].max(axis=1)
+    top_j = top[:, demand.nests]
+    e = _exp(scaled - top_j)
+    nest_sums = e @ demand.nest_matrix
+    conditional = e / nest_sums[:, demand.nests]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iv = (1 - demand.rho) * (np.log(nest_sums) + np.where(np.isfinite(top), top, 0.0))
+    return conditional, np.where(np.isfinite(top), iv, -np.inf)
 
 
 def shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
@@ -130,11 +156,7 @@ def shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
 def log_sum(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """Inclusive value of the whole choice set for each household, log(1 + sum_g exp(IV_ig)) (I,)."""
     v = utilities(delta, prices, demand)
-    rho = demand.rho
-    scaled = v / (1 - rho)
-    top = scaled.max(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        iv = (1 - rho) * (np.log(np.exp(scaled - top) @ demand.nest_matrix) + top) if rho else v
+    iv = _within_nests(v / (1 - demand.rho), demand)[1] if demand.rho else v
     iv_top = np.maximum(iv.max(axis=1), 0.0)
     return iv_top + np.log(np.exp(-iv_top) + np.exp(iv - iv_top[:, None]).sum(axis=1))
 

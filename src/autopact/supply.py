@@ -125,3 +125,97 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
         prices = costs + zeta
     raise ConvergenceError(f"equilibrium prices did not converge in {max_iterations} iterations "
                            f"(max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
+
+
+@dataclass(frozen=True)
+class CapacityConstraint:
+    """At most ``capacity`` units (not shares) of the products in ``products`` (indices): a plant or a quota."""
+
+    name: str
+    products: np.ndarray
+    capacity: float
+
+
+@dataclass(frozen=True)
+class ConstrainedEquilibrium:
+    """Equilibrium with capacity constraints: which bind and their shadow costs (dollars per unit)."""
+
+    equilibrium: Equilibrium
+    shadow_costs: dict[str, float]
+    binding: dict[str, bool]
+    units: dict[str, float]
+    solves: int
+
+
+def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
+                      constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
+                      capacity_tol: float = 1e-9, max_rounds: int = 200) -> ConstrainedEquilibrium:
+    """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
+
+    Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
+    (the quota model of the R ``trade`` package; a firm facing a binding capacity prices as if its
+    marginal cost were c + lambda). Complementary slackness: lambda_G (K_G - q_G) = 0. Solved by
+    Gauss-Seidel over constraints, each lambda_G by bracketing root-finding on q_G(lambda) = K_G,
+    until every q_G <= K_G (1 + capacity_tol) and every binding constraint is met within
+    capacity_tol relative. Raises ConvergenceError otherwise.
+    """
+    from scipy.optimize import brentq
+
+    lam = {c.name: 0.0 for c in constraints}
+    state = {"prices": None, "solves": 0}
+
+    def equilibrium() -> Equilibrium:
+        shadow = np.zeros_like(costs)
+        for c in constraints:
+            shadow[c.products] += lam[c.name]
+        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol)
+        state["prices"], state["solves"] = eq.prices, state["solves"] + 1
+        return replace_shadow(eq, shadow)
+
+    def excess(c: CapacityConstraint, value: float) -> float:
+        lam[c.name] = value
+        eq = equilibrium()
+        return market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+
+    eq = equilibrium()
+    for _ in range(max_rounds):
+        done = True
+        for c in constraints:
+            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
+                done = False
+                if excess(c, 0.0) <= 0:  # slack without its shadow cost: release it
+                    lam[c.name] = 0.0
+                else:
+                    high = max(1000.0, 2 * lam[c.name])
+                    while excess(c, high) > 0:
+                        high *= 2
+                        if high > 1e9:
+                            raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
+                    lam[c.name] = brentq(lambda v: excess(c, v), 0.0, high, xtol=1e-9, rtol=1e-12)
+                eq = equilibrium()
+        if done:
+            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+            return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 for c in constraints}, units,
+                                          state["solves"])
+    raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
+
+
+def replace_shadow(eq: Equilibrium, shadow: np.ndarray) -> Equilibrium:
+    """The equilibrium with its shadow costs recorded (markups then exclude them)."""
+    from dataclasses import replace as dc_replace
+
+    return dc_replace(eq, markups=eq.markups - shadow, shadow_costs=shadow)
+
+
+def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,
+                 nests: np.ndarray, new_xi: np.ndarray, new_costs: np.ndarray, new_owners: np.ndarray,
+                 new_characteristics: np.ndarray, new_nests: np.ndarray, demand: Demand
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Demand]:
+    """Entry: append new products (mean utility net of price, marginal cost, owner, characteristics,
+    nest) to a market. Returns (xi, costs, owners, demand) over the enlarged product set."""
+    new_characteristics = np.atleast_2d(np.asarray(new_characteristics, float))
+    return (np.concatenate([xi, new_xi]), np.concatenate([costs, new_costs]),
+            np.concatenate([owners, new_owners]),
+            demand.with_products(np.vstack([characteristics, new_characteristics]),
+                                 np.concatenate([nests, new_nests])))

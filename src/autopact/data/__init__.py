@@ -1,6 +1,7 @@
 """Market data: the bundled, sourced 2025 US new-vehicle market and the loaders that validate it."""
 
 from autopact.data.market import (
+    income_distribution,
     Market,
     MarketFacts,
     bundled_path,
@@ -16,7 +17,7 @@ from autopact.data.schema import DataIssue, MarketDataError, validate_products
 from autopact.data.summary import summarize
 
 __all__ = [
-    "DataIssue", "Market", "MarketDataError", "MarketFacts", "bundled_path", "load_chinese_candidates",
+    "DataIssue", "Market", "income_distribution", "MarketDataError", "MarketFacts", "bundled_path", "load_chinese_candidates",
     "load_costs", "load_firms", "load_market", "load_tariff_parameters", "market_facts",
     "reference_parameters", "summarize", "validate_products",
 ]

@@ -199,3 +199,34 @@ def _checked(name: str, key: str, required: tuple[str, ...]) -> pd.DataFrame:
     if issues:
         raise MarketDataError(issues)
     return table.set_index(key, drop=False)
+
+
+def income_distribution() -> "IncomeDistribution":
+    """US household income distribution (Census P60-282, income year 2023, in 2023 dollars).
+
+    CDF points: the upper bounds of Table A-2's nine brackets (shares cumulated) up to $200,000,
+    then the 90th and 95th percentiles of Table A-4a; above the 95th percentile a Pareto tail
+    with index a = m / (m - x95), which makes the tail's mean equal the published mean income of
+    the top 5% (m = $526,200, Table A-4b).
+    """
+    from autopact.households import IncomeDistribution
+
+    table = read_bundled("consumer_income.csv")
+    year = table["period"].astype(str).str.startswith("income year 2023")
+    brackets = table[year & (table["metric"] == "share_of_households")].sort_values("bracket_low_usd")
+    bounded = brackets[brackets["bracket_high_usd"].notna()]
+    incomes = [0.0, *(bounded["bracket_high_usd"].to_numpy(float) + 1.0)]
+    cdf = [0.0, *(np.cumsum(bounded["value"].to_numpy(float)) / 100.0)]
+
+    def value(metric: str) -> float:
+        rows = table[year & (table["metric"] == metric)]
+        if rows.empty:
+            raise MarketDataError([DataIssue("consumer_income.csv", None, "metric", metric, "value not found")])
+        return float(rows["value"].iloc[0])
+
+    incomes += [value("household_income_at_p90"), value("household_income_at_p95")]
+    cdf += [0.90, 0.95]
+    top_mean = value("mean_income_top_5_percent")
+    tail_index = top_mean / (top_mean - incomes[-1])
+    return IncomeDistribution(np.array(incomes), np.array(cdf), tail_index,
+                              source="US Census Bureau P60-282 Tables A-2, A-4a, A-4b (income year 2023)")
