@@ -18,7 +18,7 @@ iterated until the FOC residual, relative to shares, is below a stated tolerance
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +98,7 @@ class Equilibrium:
     max_foc_residual: float
     converged: bool
     shadow_costs: np.ndarray | None = None
+    priced_out: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
 
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
@@ -112,17 +113,24 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     prices = np.array(costs if initial is None else initial, float)
     prices = np.where(np.isfinite(prices), prices, costs)
     t = 1 + taxes.ad_valorem
+    # A product whose share underflows to zero (priced out, e.g. by a prohibitive tariff) has no
+    # defined FOC; it is held at the small-share logit limit c + 1/alpha-bar and left out of the
+    # residual. Equilibrium.priced_out lists such products.
+    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
     residual = np.inf
     for iteration in range(1, max_iterations + 1):
         consumer = taxes.consumer_prices(prices)
         s, lam, gamma = jacobian_parts(xi - demand.alpha * consumer, consumer, demand)
         margin = prices - costs
         foc = s + t * (lam * margin - (ownership * gamma.T) @ margin)
-        residual = float(np.max(np.abs(foc / s)))
+        live = s > 0
+        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
         if residual < tol:
-            return Equilibrium(prices, consumer, s, margin, iteration, residual, True)
-        zeta = ((ownership * gamma.T) @ margin - s / t) / lam
-        prices = costs + zeta
+            return Equilibrium(prices, consumer, s, margin, iteration, residual, True,
+                               priced_out=np.flatnonzero(~live))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeta = ((ownership * gamma.T) @ margin - s / t) / lam
+        prices = costs + np.where(live, zeta, limit_markup)
     raise ConvergenceError(f"equilibrium prices did not converge in {max_iterations} iterations "
                            f"(max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
 
