@@ -50,6 +50,8 @@ def main() -> None:
     products = pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION)
     agents = pd.read_csv(pyblp.data.BLP_AGENTS_LOCATION)
     agents = agents[["market_ids", "weights", "nodes0", "nodes1", "nodes2", "income"]].copy()
+    # autopact requires integration weights that sum to one in each market; both sides get the same.
+    agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
     nested = args.rho > 0
     if nested:
         products["nesting_ids"] = (products["hpwt"] > products["hpwt"].median()).astype(int)
@@ -94,7 +96,7 @@ def main() -> None:
         inputs.append(dict(rows=rows, demand_args=demand_args, costs=costs, xi=delta + ALPHA * prices,
                            prices=prices, ownership=ownership_matrix(merger_ids[rows]), taxes=Taxes.none(J)))
 
-    def run_ours() -> tuple[np.ndarray, int]:
+    def run_ours() -> tuple[np.ndarray, int, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
         out = np.empty(len(products))
         iterations = 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -94,6 +93,8 @@ def load_data() -> tuple[pd.DataFrame, pd.DataFrame]:
     # Two nests: high versus low horsepower per weight.
     products["nesting_ids"] = (products["hpwt"] > products["hpwt"].median()).astype(int)
     agents = agents[["market_ids", "weights", "nodes0", "nodes1", "nodes2", "income"]].copy()
+    # autopact requires integration weights that sum to one in each market; both sides get the same.
+    agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
     return products, agents
 
 

@@ -158,3 +158,37 @@ def test_entry_takes_sales_from_incumbents_and_a_prohibitive_cost_changes_nothin
             assert (lost > 0).all() and after.shares[8] > 1e-3
         else:
             assert np.max(np.abs(lost)) < 1e-12
+
+
+def test_warm_start_from_a_priced_out_state_still_solves():
+    """A product priced out at the starting prices must still be re-solved when its cost falls."""
+    demand = plain_logit(1.0, 3)
+    xi, costs = np.array([5.0, 4.0, 3.0]), np.array([1.0, 1.0, 1.0])
+    omega = ownership_matrix(np.arange(3))
+    stale_start = np.array([1000.0, 3.0, 3.0])
+    eq = solve_prices(costs, xi, demand, omega, Taxes.none(3), initial=stale_start)
+    fresh = solve_prices(costs, xi, demand, omega, Taxes.none(3))
+    assert eq.prices == pytest.approx(fresh.prices, rel=1e-10) and len(eq.priced_out) == 0
+
+
+def test_mild_capacity_constraint_on_a_small_logit_market():
+    demand = plain_logit(1.0, 3)
+    xi, costs, market = np.array([5.0, 4.0, 3.0]), np.array([1.0, 1.0, 1.0]), 100.0
+    omega = ownership_matrix(np.arange(3))
+    free = solve_prices(costs, xi, demand, omega, Taxes.none(3))
+    capacity = 0.9 * market * free.shares[0]
+    result = solve_constrained(costs, xi, demand, omega, Taxes.none(3),
+                               [CapacityConstraint("plant", np.array([0]), capacity)], market)
+    assert result.units["plant"] == pytest.approx(capacity, rel=1e-8)
+    lam = result.shadow_costs["plant"]
+    eq = result.equilibrium
+    # markups exclude the shadow cost: p - c - lambda is the FOC markup 1 / (alpha (1 - s))
+    assert eq.markups[0] == pytest.approx(eq.prices[0] - costs[0] - lam)
+    assert eq.markups[0] == pytest.approx(1 / (1 - eq.shares[0]), rel=1e-9)
+
+
+def test_household_weights_must_sum_to_one():
+    from autopact.demand import Demand
+    with pytest.raises(ValueError, match="weights"):
+        Demand(alpha=1.0, pi=0.0, sigma=np.zeros(0), rho=0.0, characteristics=np.zeros((2, 0)),
+               nests=np.zeros(2, int), weights=np.array([0.154]), income=np.ones(1), nu=np.zeros((1, 0)))

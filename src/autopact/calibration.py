@@ -129,7 +129,7 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
     s, lam, gamma = jacobian_parts(delta, p, demand)
     jac = np.diag(lam) - gamma
     own = np.diag(jac) * p / s
-    individual, _ = individual_shares(delta, p, demand)
+    individual = individual_shares(delta, p, demand)[0]
     bev = arrays.powertrain == "BEV"
     values = []
     for row in targets.itertuples():

@@ -13,6 +13,10 @@ eps_ij is a nested extreme-value error with nesting parameter rho in [0, 1) over
     s_ij = exp(V_ij / (1 - rho)) / exp(IV_ig / (1 - rho)) * exp(IV_ig) / (1 + sum_h exp(IV_ih))
     IV_ig = (1 - rho) log sum_{k in g} exp(V_ik / (1 - rho))
 
+A second level (subnests h within nests g, such as powertrain within segment; Verboven 1996's
+two-level nested logit) adds rho_within >= rho: products first compete within their subnest
+with parameter rho_within, subnests within their nest with rho.
+
 Plain logit: no heterogeneity (pi = 0, sigma = 0) and rho = 0. Nested logit: rho > 0 without
 heterogeneity. ``alpha`` is a positive number: demand falls as price rises.
 """
@@ -40,6 +44,8 @@ class Demand:
         weights: integration weights of the households (I,), summing to 1.
         income: household income in dollars (I,).
         nu: standard-normal taste draws (I, K).
+        subnests: optional second-level nest of each product (J,), 0..H-1, each inside one nest.
+        rho_within: nesting parameter of the subnests, rho <= rho_within < 1 (required with subnests).
     """
 
     alpha: float
@@ -51,6 +57,8 @@ class Demand:
     weights: np.ndarray
     income: np.ndarray
     nu: np.ndarray
+    subnests: np.ndarray | None = None
+    rho_within: float | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +66,15 @@ class Demand:
             raise ValueError(f"alpha must be positive (utility per dollar), got {self.alpha}")
         if not 0 <= self.rho < 1:
             raise ValueError(f"rho must lie in [0, 1), got {self.rho}")
+        weights = np.asarray(self.weights, float)
+        if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and abs(weights.sum() - 1) < 1e-8):
+            raise ValueError(f"household weights must be non-negative and sum to 1, got sum {weights.sum():.6g}")
+        if self.subnests is not None:
+            if self.rho_within is None or not self.rho <= self.rho_within < 1:
+                raise ValueError(f"rho_within must lie in [rho, 1) = [{self.rho}, 1), got {self.rho_within}")
+            pairs = np.unique(np.column_stack([self.subnests, self.nests]), axis=0)
+            if len(np.unique(pairs[:, 0])) != len(pairs):
+                raise ValueError("each subnest must lie inside a single nest")
         if self.characteristics.shape[1] != len(self.sigma) or self.nu.shape[1] != len(self.sigma):
             raise ValueError("characteristics, nu and sigma must agree on the number of random coefficients")
 
@@ -77,28 +94,44 @@ class Demand:
     def nest_matrix(self) -> np.ndarray:
         """Indicator (J, G) of each product's nest."""
         if "nest_matrix" not in self._cache:
-            groups = int(self.nests.max()) + 1 if len(self.nests) else 0
-            matrix = np.zeros((len(self.nests), groups))
-            matrix[np.arange(len(self.nests)), self.nests] = 1.0
-            self._cache["nest_matrix"] = matrix
+            self._cache["nest_matrix"] = _indicator(self.nests)
         return self._cache["nest_matrix"]
 
-    def with_products(self, characteristics: np.ndarray, nests: np.ndarray) -> "Demand":
+    @property
+    def lowest_rho(self) -> float:
+        """The nesting parameter of the innermost level (rho_within with subnests, else rho)."""
+        return self.rho if self.subnests is None else float(self.rho_within)
+
+    @property
+    def subnest_matrix(self) -> np.ndarray:
+        """Indicator (J, H) of each product's subnest."""
+        if "subnest_matrix" not in self._cache:
+            self._cache["subnest_matrix"] = _indicator(self.subnests)
+        return self._cache["subnest_matrix"]
+
+    def with_products(self, characteristics: np.ndarray, nests: np.ndarray,
+                      subnests: np.ndarray | None = None) -> "Demand":
         """The same households and parameters over another product set (entry, exit)."""
-        return replace(self, characteristics=np.asarray(characteristics, float),
-                       nests=np.asarray(nests, int), _cache={})
+        return replace(self, characteristics=np.asarray(characteristics, float), nests=np.asarray(nests, int),
+                       subnests=None if subnests is None else np.asarray(subnests, int), _cache={})
+
+
+def _indicator(groups: np.ndarray) -> np.ndarray:
+    count = int(groups.max()) + 1 if len(groups) else 0
+    matrix = np.zeros((len(groups), count))
+    matrix[np.arange(len(groups)), groups] = 1.0
+    return matrix
 
 
 def _exp(x: np.ndarray) -> np.ndarray:
-    """exp(x) with exp(x) < e^-250 (below 1e-108 of the largest term) set to exactly 0.
+    """exp(max(x, -250)): terms below e^-250 (1e-109 of the largest, which is exp(0) = 1 after the
+    caller subtracts it) are raised to e^-250 instead of underflowing.
 
-    Such terms cannot change a share at double precision, but left in they become subnormal
-    numbers downstream, which slow every later product of arrays several times over.
+    The change is far below double precision in any share, but it keeps every later product of
+    arrays free of subnormal numbers, which slow floating-point arithmetic many times over, and it
+    keeps a priced-out product's share positive, so its first-order condition stays defined.
     """
-    tiny = x < -250.0
-    e = np.exp(np.where(tiny, -250.0, x))  # never form a subnormal, even transiently
-    e[tiny] = 0.0
-    return e
+    return np.exp(np.maximum(x, -250.0))
 
 
 def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
@@ -106,57 +139,79 @@ def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarr
     return delta[None, :] - (demand.pi / demand.income)[:, None] * prices[None, :] + demand.taste
 
 
-def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray]:
-    """Choice probabilities s_ij (I, J) and within-nest shares s_{ij|g} (I, J).
+def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Choice probabilities s_ij (I, J), within-nest shares s_{ij|g} and within-subnest shares s_{ij|h}.
 
-    Computed with the largest utility subtracted per household, so no exponential overflows.
+    Without subnests s_{ij|h} is s_{ij|g}; without nesting both are s_ij. Each level subtracts its
+    largest term before exponentiating, so nothing overflows and no nest underflows to 0/0.
     """
     v = utilities(delta, prices, demand)
-    rho = demand.rho
-    if rho == 0:
+    if demand.rho == 0 and demand.subnests is None:
         top = np.maximum(v.max(axis=1, keepdims=True), 0.0)
         e = _exp(v - top)
         s = e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
-        return s, s
-    conditional, iv = _within_nests(v / (1 - rho), demand)
-    iv_top = np.maximum(iv.max(axis=1, keepdims=True), 0.0)
-    ev = _exp(iv - iv_top)
+        return s, s, s
+    nest_iv, within_nest, within_subnest = _inclusive_values(v, demand)
+    iv_top = np.maximum(nest_iv.max(axis=1, keepdims=True), 0.0)
+    ev = _exp(nest_iv - iv_top)
     nest_probability = ev / (np.exp(-iv_top) + ev.sum(axis=1, keepdims=True))
-    nest = demand.nest_matrix
-    return conditional * (nest_probability @ nest.T), conditional
+    return within_nest * nest_probability[:, demand.nests], within_nest, within_subnest
 
 
-def _within_nests(scaled: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray]:
-    """Within-nest shares s_{ij|g} (I, J) and inclusive values IV_ig (I, G) from V / (1 - rho).
+def _group_log_sum(x: np.ndarray, groups: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Within-group shares exp(x_j) / sum_{k in g(j)} exp(x_k) (I, n) and log sums (I, count).
 
-    The largest scaled utility of each nest is subtracted before exponentiating, so a nest far
-    below another neither underflows to 0/0 nor overflows.
+    The largest x of each row is subtracted before exponentiating (``_exp`` bounds the rest).
+    """
+    indicator = _indicator_of(groups, count)
+    top = x.max(axis=1, keepdims=True)
+    e = _exp(x - top)
+    sums = e @ indicator
+    with np.errstate(divide="ignore"):
+        log_sums = np.log(sums) + top
+    with np.errstate(divide="ignore", invalid="ignore"):
+        within = e / (sums @ indicator.T)
+    return within, log_sums
+
+
+def _indicator_of(groups: np.ndarray, count: int) -> np.ndarray:
+    matrix = np.zeros((len(groups), count))
+    matrix[np.arange(len(groups)), groups] = 1.0
+    return matrix
+
+
+def _inclusive_values(v: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nest inclusive values IV_ig (I, G), within-nest shares s_{ij|g} and within-subnest shares s_{ij|h}.
+
+    One level: IV_g = (1 - rho) log sum_{k in g} exp(V_k / (1 - rho)).
+    Two levels: IV_h = (1 - rho_w) log sum_{k in h} exp(V_k / (1 - rho_w)), then
+    IV_g = (1 - rho) log sum_{h in g} exp(IV_h / (1 - rho)) and s_{j|g} = s_{j|h} s_{h|g}.
     """
     groups = demand.nest_matrix.shape[1]
-    top = np.full((scaled.shape[0], groups), -np.inf)
-    for g in range(groups):
-        members = demand.nests == g
-        if members.any():
-            top[:, g] = scaled[:, members].max(axis=1)
-    top_j = top[:, demand.nests]
-    e = _exp(scaled - top_j)
-    nest_sums = e @ demand.nest_matrix
-    conditional = e / nest_sums[:, demand.nests]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iv = (1 - demand.rho) * (np.log(nest_sums) + np.where(np.isfinite(top), top, 0.0))
-    return conditional, np.where(np.isfinite(top), iv, -np.inf)
+    if demand.subnests is None:
+        within, log_sums = _group_log_sum(v / (1 - demand.rho), demand.nests, groups)
+        return (1 - demand.rho) * log_sums, within, within
+    rho_w = float(demand.rho_within)
+    subnest_count = demand.subnest_matrix.shape[1]
+    within_subnest, log_sums = _group_log_sum(v / (1 - rho_w), demand.subnests, subnest_count)
+    subnest_iv = (1 - rho_w) * log_sums
+    parent = np.zeros(subnest_count, int)
+    parent[demand.subnests] = demand.nests
+    subnest_share, nest_log_sums = _group_log_sum(subnest_iv / (1 - demand.rho), parent, groups)
+    within_nest = within_subnest * subnest_share[:, demand.subnests]
+    return (1 - demand.rho) * nest_log_sums, within_nest, within_subnest
 
 
 def shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """Market shares s_j = sum_i w_i s_ij (J,)."""
-    s, _ = individual_shares(delta, prices, demand)
-    return demand.weights @ s
+    return demand.weights @ individual_shares(delta, prices, demand)[0]
 
 
 def log_sum(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """Inclusive value of the whole choice set for each household, log(1 + sum_g exp(IV_ig)) (I,)."""
     v = utilities(delta, prices, demand)
-    iv = _within_nests(v / (1 - demand.rho), demand)[1] if demand.rho else v
+    iv = v if demand.rho == 0 and demand.subnests is None else _inclusive_values(v, demand)[0]
     iv_top = np.maximum(iv.max(axis=1), 0.0)
     return iv_top + np.log(np.exp(-iv_top) + np.exp(iv - iv_top[:, None]).sum(axis=1))
 
@@ -177,16 +232,22 @@ def jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> tup
         ds_j/dp_k = sum_i w_i (-alpha_i) s_ij [1(j=k)/(1-rho) - rho/(1-rho) 1(g_j=g_k) s_{ik|g} - s_ik]
         Lambda_j  = sum_i w_i (-alpha_i) s_ij / (1 - rho)
         Gamma_jk  = sum_i w_i (-alpha_i) s_ij [s_ik + rho/(1-rho) 1(g_j=g_k) s_{ik|g}]
+    With subnests (Verboven 1996) Lambda uses 1/(1 - rho_w) and Gamma gains
+        + (1/(1-rho_w) - 1/(1-rho)) 1(h_j=h_k) s_{ik|h}.
     Both Lambda and Gamma are negative: demand falls with price.
     """
-    s, conditional = individual_shares(delta, prices, demand)
+    s, within_nest, within_subnest = individual_shares(delta, prices, demand)
     scaled = (demand.weights * -demand.price_sensitivity)[:, None] * s  # w_i (-alpha_i) s_ij
     rho = demand.rho
-    lam = scaled.sum(axis=0) / (1 - rho)
+    lam = scaled.sum(axis=0) / (1 - demand.lowest_rho)
     gamma = scaled.T @ s
     if rho:
         nest = demand.nest_matrix
-        gamma += rho / (1 - rho) * (scaled.T @ conditional) * (nest @ nest.T)
+        gamma += rho / (1 - rho) * (scaled.T @ within_nest) * (nest @ nest.T)
+    if demand.subnests is not None:
+        sub = demand.subnest_matrix
+        coefficient = 1 / (1 - demand.lowest_rho) - 1 / (1 - rho)
+        gamma += coefficient * (scaled.T @ within_subnest) * (sub @ sub.T)
     return demand.weights @ s, lam, gamma
 
 
@@ -227,21 +288,28 @@ def invert_shares(observed: np.ndarray, prices: np.ndarray, demand: Demand, tol:
     """Mean utilities delta with s(delta) = observed shares; returns (delta, iterations).
 
     Without random coefficients the inversion is closed-form (Berry 1994):
-        delta_j = log s_j - log s_0 - rho log s_{j|g}.
-    Otherwise the BLP contraction delta <- delta + (1 - rho)(log s_obs - log s(delta))
+        delta_j = log s_j - log s_0 - rho log s_{j|g}
+    (two levels: - rho_w log s_{j|h} - rho log s_{h|g}, Verboven 1996).
+    Otherwise the BLP contraction delta <- delta + (1 - rho_w)(log s_obs - log s(delta))
     accelerated by SQUAREM (Varadhan and Roland 2008), until max |log s_obs - log s(delta)| < tol.
     Raises ConvergenceError when the tolerance is not met.
     """
     observed = np.asarray(observed, float)
     log_obs = np.log(observed)
-    nest = demand.nest_matrix
-    log_outside = np.log(1.0 - observed.sum())
-    nest_shares = observed @ nest if demand.rho else observed
-    within = np.log(observed) - np.log(nest_shares @ nest.T) if demand.rho else 0.0
-    closed = log_obs - log_outside - demand.rho * within
+    closed = log_obs - np.log(1.0 - observed.sum())
+    if demand.rho or demand.subnests is not None:
+        nest = demand.nest_matrix
+        nest_share = (observed @ nest) @ nest.T
+        if demand.subnests is None:
+            closed -= demand.rho * (log_obs - np.log(nest_share))
+        else:
+            sub = demand.subnest_matrix
+            subnest_share = (observed @ sub) @ sub.T
+            closed -= (demand.lowest_rho * (log_obs - np.log(subnest_share))
+                       + demand.rho * (np.log(subnest_share) - np.log(nest_share)))
     if demand.pi == 0 and not np.any(demand.sigma):
         return closed, 0
-    step = 1.0 - demand.rho
+    step = 1.0 - demand.lowest_rho
 
     def contraction(d: np.ndarray) -> np.ndarray:
         return d + step * (log_obs - np.log(shares(d, prices, demand)))
