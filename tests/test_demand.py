@@ -99,3 +99,48 @@ def test_bad_parameters_are_refused():
         Demand(**{**demand.__dict__, "rho": 1.0, "_cache": {}})
     with pytest.raises(ValueError, match="alpha"):
         Demand(**{**demand.__dict__, "alpha": -0.1, "_cache": {}})
+
+
+def _two_level(pi=0.0, sigma=(0.0, 0.0), rho=0.3, rho_within=0.6, seed=2):
+    from dataclasses import replace
+    demand, xi, prices = synthetic_demand(products=9, pi=pi, sigma=sigma, rho=rho, seed=seed, nests=2)
+    subnests = np.array([0, 1, 0, 1, 2, 3, 2, 3, 0])  # nests are j % 2: subnests 0, 2 in nest 0; 1, 3 in nest 1
+    nests = np.array([0, 1, 0, 1, 0, 1, 0, 1, 0])
+    return replace(demand, nests=nests, subnests=subnests, rho_within=rho_within, _cache={}), xi, prices
+
+
+@pytest.mark.parametrize("pi, sigma", [(0.0, (0.0, 0.0)), (5.0, (1.0, 0.7))])
+def test_two_level_nested_logit_jacobian_and_inversion(pi, sigma):
+    demand, xi, prices = _two_level(pi=pi, sigma=sigma)
+    analytic = price_jacobian(xi - demand.alpha * prices, prices, demand)
+    h = 1e-5
+    numeric = np.empty_like(analytic)
+    for k in range(len(prices)):
+        up, down = prices.copy(), prices.copy()
+        up[k] += h
+        down[k] -= h
+        numeric[:, k] = (full_shares(xi, up, demand) - full_shares(xi, down, demand)) / (2 * h)
+    assert np.max(np.abs(analytic - numeric)) < 1e-7 * np.max(np.abs(analytic))
+    delta = xi - demand.alpha * prices
+    observed = shares(delta, prices, demand)
+    recovered, iterations = invert_shares(observed, prices, demand)
+    assert recovered == pytest.approx(delta, abs=1e-9)
+    assert (iterations == 0) == (pi == 0.0)
+
+
+def test_two_level_reduces_to_one_level_when_rho_within_equals_rho():
+    demand, xi, prices = _two_level(rho=0.4, rho_within=0.4)
+    from dataclasses import replace
+    one = replace(demand, subnests=None, rho_within=None, _cache={})
+    delta = xi - demand.alpha * prices
+    assert shares(delta, prices, demand) == pytest.approx(shares(delta, prices, one), rel=1e-13)
+    assert price_jacobian(delta, prices, demand) == pytest.approx(price_jacobian(delta, prices, one), rel=1e-12)
+
+
+def test_subnests_must_nest_and_rho_within_must_exceed_rho():
+    demand, _, _ = _two_level()
+    from dataclasses import replace
+    with pytest.raises(ValueError, match="rho_within"):
+        replace(demand, rho_within=0.1, _cache={})
+    with pytest.raises(ValueError, match="single nest"):
+        replace(demand, subnests=np.zeros(9, int), _cache={})

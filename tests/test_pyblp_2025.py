@@ -14,12 +14,17 @@ from autopact.demand import elasticities, invert_shares, price_jacobian, shares
 from autopact.households import draw_households
 from autopact.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 
-PARAMETERS = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3}
+MODELS = {
+    "logit": {"alpha": 1.2e-4, "pi": 0.0, "sigma_bev": 0.0, "sigma_size": 0.0, "rho": 0.0},
+    "nested_logit": {"alpha": 8e-5, "pi": 0.0, "sigma_bev": 0.0, "sigma_size": 0.0, "rho": 0.4},
+    "rc_nested_logit": {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3},
+}
 TOL = 1e-8
 
 
-@pytest.fixture(scope="module")
-def both():
+@pytest.fixture(scope="module", params=list(MODELS))
+def both(request):
+    PARAMETERS = MODELS[request.param]
     market = load_market(2025)
     arrays = MarketArrays.from_market(market)
     households = draw_households(income_distribution(), 300, 2, seed=11)
@@ -37,6 +42,8 @@ def both():
     product_data = pd.DataFrame({
         "market_ids": 2025, "firm_ids": arrays.owners, "shares": arrays.shares, "prices": arrays.prices,
         "bev": arrays.characteristics[:, 0], "size": arrays.characteristics[:, 1], "nesting_ids": arrays.nests})
+    if not PARAMETERS["rho"]:
+        product_data = product_data.drop(columns="nesting_ids")
     agent_data = pd.DataFrame({"market_ids": 2025, "weights": households.weights, "income": households.income,
                                "nodes0": 0.0, "nodes1": households.nu[:, 0], "nodes2": households.nu[:, 1]})
     pyblp.options.verbose = False
@@ -44,8 +51,9 @@ def both():
                             product_data, pyblp.Formulation("0 + I(1 / income)"), agent_data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        rho = PARAMETERS["rho"] if PARAMETERS["rho"] else None
         results = problem.solve(sigma=np.diag([0.0, PARAMETERS["sigma_bev"], PARAMETERS["sigma_size"]]),
-                                pi=np.array([[-PARAMETERS["pi"]], [0.0], [0.0]]), rho=PARAMETERS["rho"],
+                                pi=np.array([[-PARAMETERS["pi"]], [0.0], [0.0]]), rho=rho,
                                 beta=[-PARAMETERS["alpha"]], method="1s",
                                 optimization=pyblp.Optimization("return"),
                                 iteration=pyblp.Iteration("squarem", {"atol": 1e-14}), check_optimality="gradient")
