@@ -295,6 +295,12 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
         gap = (value - row.value) / abs(row.value)
         if abs(gap) > 0.10:
             warnings.append(f"target {row.name} missed by {gap:+.0%}: achieved {value:.3g}, target {row.value:.3g}")
+    for i in free:
+        name = PARAMETERS[i]
+        for bound, side in ((LOWER[i], "lower"), (UPPER[i], "upper")):
+            if abs(theta[name] - bound * SCALE[i]) <= 1e-6 * max(abs(bound * SCALE[i]), SCALE[i]):
+                warnings.append(f"parameter {name} is at its {side} bound ({bound * SCALE[i]:g}): "
+                                "the targets push it beyond the admissible range")
     if not optimizer["success"]:
         warnings.append(f"optimiser did not report success: {optimizer['message']}")
     return CalibrationResult(parameters=theta, fixed=fixed, targets=targets.reset_index(drop=True),
