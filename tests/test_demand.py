@@ -144,3 +144,13 @@ def test_subnests_must_nest_and_rho_within_must_exceed_rho():
         replace(demand, rho_within=0.1, _cache={})
     with pytest.raises(ValueError, match="single nest"):
         replace(demand, subnests=np.zeros(9, int), _cache={})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_newton_and_contraction_inversions_agree(seed):
+    demand, xi, prices = synthetic_demand(seed=seed, rho=0.5, pi=8.0, sigma=(2.0, 1.0))
+    observed = shares(xi - demand.alpha * prices, prices, demand)
+    newton, newton_steps = invert_shares(observed, prices, demand, method="newton")
+    contraction, contraction_steps = invert_shares(observed, prices, demand, method="contraction")
+    assert newton == pytest.approx(contraction, abs=1e-11)
+    assert newton_steps < contraction_steps

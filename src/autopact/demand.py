@@ -236,8 +236,15 @@ def jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> tup
         + (1/(1-rho_w) - 1/(1-rho)) 1(h_j=h_k) s_{ik|h}.
     Both Lambda and Gamma are negative: demand falls with price.
     """
+    return _jacobian_parts(delta, prices, demand, -demand.price_sensitivity)
+
+
+def _jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand, slope: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``jacobian_parts`` for the derivative with respect to a variable that moves household i's
+    utility of each product by slope_i per unit: -alpha_i for price, 1 for delta."""
     s, within_nest, within_subnest = individual_shares(delta, prices, demand)
-    scaled = (demand.weights * -demand.price_sensitivity)[:, None] * s  # w_i (-alpha_i) s_ij
+    scaled = (demand.weights * slope)[:, None] * s  # w_i slope_i s_ij
     rho = demand.rho
     lam = scaled.sum(axis=0) / (1 - demand.lowest_rho)
     gamma = scaled.T @ s
@@ -284,16 +291,22 @@ def aggregate_elasticity(delta: np.ndarray, prices: np.ndarray, demand: Demand) 
 
 
 def invert_shares(observed: np.ndarray, prices: np.ndarray, demand: Demand, tol: float = 1e-13,
-                  max_iterations: int = 5000, initial: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+                  max_iterations: int = 5000, initial: np.ndarray | None = None,
+                  method: str = "newton") -> tuple[np.ndarray, int]:
     """Mean utilities delta with s(delta) = observed shares; returns (delta, iterations).
 
     Without random coefficients the inversion is closed-form (Berry 1994):
         delta_j = log s_j - log s_0 - rho log s_{j|g}
     (two levels: - rho_w log s_{j|h} - rho log s_{h|g}, Verboven 1996).
-    Otherwise the BLP contraction delta <- delta + (1 - rho_w)(log s_obs - log s(delta))
-    accelerated by SQUAREM (Varadhan and Roland 2008), until max |log s_obs - log s(delta)| < tol.
+    Otherwise ``method`` "contraction" iterates the BLP contraction
+    delta <- delta + (1 - rho_w)(log s_obs - log s(delta)) accelerated by SQUAREM (Varadhan and
+    Roland 2008); "newton" (default) takes Newton steps on log s(delta) = log s_obs with the
+    analytic Jacobian ds/ddelta, halving a step that does not reduce the error and falling back to
+    the contraction if Newton stalls. Both stop when max |log s_obs - log s(delta)| < tol.
     Raises ConvergenceError when the tolerance is not met.
     """
+    if method not in ("newton", "contraction"):
+        raise ValueError(f"method must be 'newton' or 'contraction', got {method!r}")
     observed = np.asarray(observed, float)
     log_obs = np.log(observed)
     closed = log_obs - np.log(1.0 - observed.sum())
@@ -315,7 +328,12 @@ def invert_shares(observed: np.ndarray, prices: np.ndarray, demand: Demand, tol:
         return d + step * (log_obs - np.log(shares(d, prices, demand)))
 
     delta = closed if initial is None else np.asarray(initial, float)
-    for iteration in range(1, max_iterations + 1):
+    newton_steps = 0
+    if method == "newton":
+        delta, newton_steps, solved = _newton_inversion(log_obs, delta, prices, demand, tol)
+        if solved:
+            return delta, newton_steps
+    for iteration in range(newton_steps + 1, max_iterations + 1):
         d1 = contraction(delta)
         r = d1 - delta
         if np.max(np.abs(r)) / step < tol:
@@ -332,3 +350,33 @@ def invert_shares(observed: np.ndarray, prices: np.ndarray, demand: Demand, tol:
     error = np.max(np.abs(log_obs - np.log(shares(delta, prices, demand))))
     raise ConvergenceError(f"share inversion did not converge in {max_iterations} iterations "
                            f"(max log-share error {error:.2e}, tolerance {tol:.0e})")
+
+
+def _newton_inversion(log_obs: np.ndarray, delta: np.ndarray, prices: np.ndarray, demand: Demand,
+                      tol: float, max_steps: int = 50) -> tuple[np.ndarray, int, bool]:
+    """Newton's method on log s(delta) = log s_obs: delta += (ds/ddelta)^{-1} (s (log s_obs - log s)).
+
+    Returns (delta, steps, solved); unsolved when a halved step still fails to reduce the error.
+    """
+    ones = np.ones_like(demand.weights)
+    s, lam, gamma = _jacobian_parts(delta, prices, demand, ones)
+    error = log_obs - np.log(s)
+    for step in range(1, max_steps + 1):
+        if np.max(np.abs(error)) < tol:
+            return delta, step - 1, True
+        try:
+            direction = np.linalg.solve(np.diag(lam) - gamma, s * error)
+        except np.linalg.LinAlgError:
+            return delta, step, False
+        length = 1.0
+        for _ in range(8):
+            candidate = delta + length * direction
+            s_new, lam_new, gamma_new = _jacobian_parts(candidate, prices, demand, ones)
+            error_new = log_obs - np.log(s_new)
+            if np.all(np.isfinite(error_new)) and np.max(np.abs(error_new)) < np.max(np.abs(error)):
+                break
+            length /= 2
+        else:
+            return delta, step, False
+        delta, s, lam, gamma, error = candidate, s_new, lam_new, gamma_new, error_new
+    return delta, max_steps, bool(np.max(np.abs(error)) < tol)
