@@ -16,12 +16,8 @@ def full_shares(xi, consumer_prices, demand):
     return shares(xi - demand.alpha * consumer_prices, consumer_prices, demand)
 
 
-@pytest.mark.parametrize("rho, pi, sigma", [(0.0, 0.0, (0.0, 0.0)), (0.5, 0.0, (0.0, 0.0)),
-                                            (0.0, 4.0, (1.0, 0.5)), (0.4, 6.0, (1.5, 0.8))])
-def test_price_jacobian_matches_central_finite_differences(rho, pi, sigma):
-    demand, xi, prices = synthetic_demand(rho=rho, pi=pi, sigma=sigma)
+def assert_jacobian_matches_finite_differences(xi, prices, demand, h=1e-5):
     analytic = price_jacobian(xi - demand.alpha * prices, prices, demand)
-    h = 1e-5
     numeric = np.empty_like(analytic)
     for k in range(len(prices)):
         up, down = prices.copy(), prices.copy()
@@ -29,6 +25,13 @@ def test_price_jacobian_matches_central_finite_differences(rho, pi, sigma):
         down[k] -= h
         numeric[:, k] = (full_shares(xi, up, demand) - full_shares(xi, down, demand)) / (2 * h)
     assert np.max(np.abs(analytic - numeric)) < 1e-7 * np.max(np.abs(analytic))
+
+
+@pytest.mark.parametrize("rho, pi, sigma", [(0.0, 0.0, (0.0, 0.0)), (0.5, 0.0, (0.0, 0.0)),
+                                            (0.0, 4.0, (1.0, 0.5)), (0.4, 6.0, (1.5, 0.8))])
+def test_price_jacobian_matches_central_finite_differences(rho, pi, sigma):
+    demand, xi, prices = synthetic_demand(rho=rho, pi=pi, sigma=sigma)
+    assert_jacobian_matches_finite_differences(xi, prices, demand)
 
 
 def test_consumer_surplus_gradient_is_minus_market_shares_with_constant_alpha():
@@ -112,15 +115,7 @@ def _two_level(pi=0.0, sigma=(0.0, 0.0), rho=0.3, rho_within=0.6, seed=2):
 @pytest.mark.parametrize("pi, sigma", [(0.0, (0.0, 0.0)), (5.0, (1.0, 0.7))])
 def test_two_level_nested_logit_jacobian_and_inversion(pi, sigma):
     demand, xi, prices = _two_level(pi=pi, sigma=sigma)
-    analytic = price_jacobian(xi - demand.alpha * prices, prices, demand)
-    h = 1e-5
-    numeric = np.empty_like(analytic)
-    for k in range(len(prices)):
-        up, down = prices.copy(), prices.copy()
-        up[k] += h
-        down[k] -= h
-        numeric[:, k] = (full_shares(xi, up, demand) - full_shares(xi, down, demand)) / (2 * h)
-    assert np.max(np.abs(analytic - numeric)) < 1e-7 * np.max(np.abs(analytic))
+    assert_jacobian_matches_finite_differences(xi, prices, demand)
     delta = xi - demand.alpha * prices
     observed = shares(delta, prices, demand)
     recovered, iterations = invert_shares(observed, prices, demand)
