@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -161,12 +162,13 @@ def _print_calibration(r: dict[str, Any]) -> None:
     for name, value in r["parameters"].items():
         params.add_row(name, f"{value:.6g}", "fixed" if name in r["fixed_parameters"] else "calibrated")
     out.print(params)
-    targets = Table(title="Targets", title_justify="left")
+    targets = Table(title="Targets (full sources: --json or calibration_targets.csv)", title_justify="left")
     for column in ("Target", "Value", "Achieved", "Gap", "Source"):
         targets.add_column(column, overflow="fold")
     for t in r["targets"]:
+        cited = re.match(r"^[^(]*\([^)]*\)", t["source"])
         targets.add_row(t["name"], f"{t['target']:.3g}", f"{t['achieved']:.3g}", f"{t['relative_gap']:+.0%}",
-                        t["source"][:90])
+                        cited.group(0) if cited else t["source"][:60])
     out.print(targets)
     out.print(f"max share error (relative): {r['max_share_error']:.2e}   households: {r['households']['draws']}"
               f" (seed {r['households']['seed']})   optimiser: {r['optimizer']['message']}")
