@@ -307,3 +307,54 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
                              achieved=achieved, delta=delta, costs=costs, markups=markups, demand=demand,
                              arrays=arrays, households=households, max_share_error=max_share_error,
                              optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings)
+
+
+def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int) -> str:
+    """Hash of everything a calibration depends on: products, assumptions, targets, draws, seed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    digest.update(market.products.to_csv(index=False).encode())
+    digest.update(repr(sorted((a.name, a.value) for a in market.assumptions.values())).encode())
+    digest.update(targets.to_csv(index=False).encode())
+    digest.update(f"{draws}:{seed}".encode())
+    return digest.hexdigest()[:16]
+
+
+def save_calibration(result: CalibrationResult, market: Market, path: str) -> None:
+    """Write the calibrated parameters and the fingerprint of what they were fitted on (JSON)."""
+    import json
+    from pathlib import Path
+
+    record = {"fingerprint": fingerprint(market, result.targets, len(result.households.weights),
+                                         result.households.seed),
+              "draws": len(result.households.weights), "seed": result.households.seed,
+              "parameters": result.parameters, "achieved": dict(zip(result.targets["name"], result.achieved.tolist())),
+              "optimizer": result.optimizer}
+    Path(path).write_text(json.dumps(record, indent=2, default=str))
+
+
+def calibrated_market(market: Market, draws: int = 1000, seed: int = 0, stored: str | None = None) -> CalibrationResult:
+    """The market calibrated to the bundled targets, reusing stored parameters when they were fitted
+    on exactly this market, these assumptions, targets, draws and seed (``fingerprint``).
+
+    Looks in ``stored`` (a JSON from ``save_calibration``), then the bundled
+    ``calibration_2025.json``; otherwise calibrates from scratch (about a minute at 1000 draws).
+    Reusing parameters still inverts shares and recovers costs, so the fit is exact either way.
+    """
+    import json
+    from pathlib import Path
+
+    from autopact.data.market import bundled_path
+
+    targets = load_targets()
+    wanted = fingerprint(market, targets, draws, seed)
+    for candidate in (stored, str(bundled_path(f"calibration_{market.facts.year}.json"))):
+        if candidate and Path(candidate).exists():
+            record = json.loads(Path(candidate).read_text())
+            if record.get("fingerprint") == wanted:
+                result = calibrate(market, targets=targets, fixed=record["parameters"], draws=draws, seed=seed)
+                result.fixed = {}
+                result.optimizer = {**record["optimizer"], "stored": candidate}
+                return result
+    return calibrate(market, targets=targets, draws=draws, seed=seed)

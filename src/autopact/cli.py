@@ -133,6 +133,7 @@ def calibrate_command(
     seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
     targets: Annotated[Optional[Path], typer.Option(help="Targets CSV replacing the bundled one.")] = None,
     fix: Annotated[list[str], typer.Option("--fix", help="Hold a parameter fixed: --fix rho=0")] = [],  # noqa: B006
+    save: Annotated[Optional[Path], typer.Option(help="Save the calibrated parameters (JSON) for reuse.")] = None,
     year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
     path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own.")] = None,
     settings: SetOption = [],  # noqa: B006
@@ -148,6 +149,10 @@ def calibrate_command(
             result = calibrate(market, targets=table, fixed=fixed, draws=draws, seed=seed)
     except (CalibrationError, AssumptionError, ConvergenceError, ValueError) as error:
         _fail(error)
+    if save:
+        from autopact.calibration import save_calibration
+
+        save_calibration(result, market, str(save))
     report = result.to_dict()
     if json_output:
         print(json.dumps(report, indent=2, default=str))
