@@ -1,0 +1,206 @@
+"""Outcomes: solve one state of the market and measure it; compare scenario with baseline.
+
+Definitions (all annual, 2025 dollars at the model's price level):
+- units q_j = M s_j; average price = units-weighted consumer price; BEV share = BEV units / units.
+- consumer surplus: M sum_i w_i log(1 + sum_g exp(IV_ig)) / alpha_i (only changes are meaningful);
+  by income group the same sum over the households in the group, per household.
+- profit of product j: (p_j - c_j) q_j, with c_j including tariffs; split to owners by profit
+  shares (joint ventures to their parents), totalled by firm and by the owner's nationality.
+- tariff revenue: sum_j (tau_j v_j + T_j) q_j over customs values v_j (plus in-quota rates).
+- US-assembled units: q_j times the share of j's listed assembly countries that is the US;
+  US assembly jobs = those units / vehicles per assembly worker (policy parameter).
+- HHI on owners' unit shares, joint-venture units attributed by profit shares, 0 to 10,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autopact.demand import log_sum
+from autopact.policy import US, State, origin_weights, tariff_rates
+from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
+
+INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
+                 (200_000, np.inf, "$200k and over"))
+
+
+def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, costs: np.ndarray,
+                 stakes: pd.DataFrame, cal, taxes: Taxes, initial: np.ndarray | None, owners: np.ndarray,
+                 kappa: np.ndarray | None, quotas: list | None = None, params: dict | None = None,
+                 extra_rules: list | None = None, capacities: list | None = None) -> State:
+    """Solve the Bertrand-Nash equilibrium of this product set (with quotas and capacities)."""
+    from autopact.policy import _characteristics, _nests
+
+    demand = cal.demand.with_products(_characteristics(products), _nests(products, cal))
+    omega = ownership_matrix(owners, kappa)
+    market_size = cal.arrays.market_size
+    constraints = [CapacityConstraint(f"plant: {pid}", np.flatnonzero(products["product_id"].eq(pid).to_numpy()), cap)
+                   for pid, cap in (capacities or [])]
+    rates = products["tariff_rate"].to_numpy(float).copy()
+    regimes = []
+    for quota in quotas or []:
+        in_group = (origin.get(quota.origin, pd.Series(0.0, index=origin.index)).to_numpy() == 1.0)
+        if quota.powertrain:
+            in_group &= products["powertrain"].isin(quota.powertrain).to_numpy()
+        group = np.flatnonzero(in_group)
+        value = products["customs_value"].to_numpy(float)
+        full_cost = costs.copy()
+        low_cost = costs.copy()
+        low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
+        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial)
+        if market_size * low.shares[group].sum() <= quota.quantity:
+            costs, regime = low_cost, "below quota: all imports at the in-quota rate"
+            rates[group] = quota.in_quota_pct / 100
+        else:
+            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial)
+            if market_size * high.shares[group].sum() >= quota.quantity:
+                regime = "above quota: the marginal import pays the full rate"
+            else:
+                costs, regime = low_cost, "at quota: imports equal the quota, rationed by a shadow cost"
+                rates[group] = quota.in_quota_pct / 100
+                constraints.append(CapacityConstraint(f"quota: {quota.name}", group, quota.quantity))
+        regimes.append({"name": quota.name, "products": len(group), "quantity": quota.quantity,
+                        "in_quota_pct": quota.in_quota_pct, "regime": regime, "group": group,
+                        "full_rates": products["tariff_rate"].to_numpy(float)[group]})
+    if constraints:
+        result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size)
+        eq = result.equilibrium
+        constraint_report = [{"name": c.name, "binding": result.binding[c.name],
+                              "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
+                              "capacity": c.capacity} for c in constraints]
+    else:
+        eq, constraint_report = solve_prices(costs, xi, demand, omega, taxes, initial=initial), []
+    units = market_size * eq.shares
+    value = products["customs_value"].to_numpy(float)
+    revenue = (rates * value + products["tariff_specific"].to_numpy(float)) * units
+    quota_rent = np.zeros(len(products))
+    for r in regimes:  # above quota: the quota's units pay the in-quota rate (the rent goes to importers)
+        if r["regime"].startswith("above"):
+            g = r["group"]
+            imports = units[g].sum()
+            in_share = r["quantity"] / imports if imports > 0 else 0.0
+            paid = (in_share * r["in_quota_pct"] / 100 + (1 - in_share) * r["full_rates"]) * value[g] * units[g]
+            quota_rent[g] = revenue[g] - paid
+            revenue[g] = paid
+    us_share = origin[US].to_numpy() if US in origin.columns else np.zeros(len(products))
+    solved = products.assign(price=eq.prices, consumer_price=eq.consumer_prices, units=units, cost=costs,
+                             markup=eq.markups, profit=(eq.prices - costs) * units + quota_rent,
+                             tariff_revenue=revenue, us_assembled_units=us_share * units)
+    per_household = log_sum(xi - demand.alpha * eq.consumer_prices, eq.consumer_prices, demand) / demand.price_sensitivity
+    solver = {"converged": bool(eq.converged), "iterations": int(eq.iterations),
+              "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out]}
+    for r in regimes:
+        r.pop("group"), r.pop("full_rates")
+    return State(solved, per_household, stakes, solver, constraint_report + regimes)
+
+
+def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
+    """The headline numbers of one state (the JSON contract's baseline/counterfactual objects)."""
+    p = state.products
+    units = p["units"].to_numpy()
+    total = float(units.sum())
+    by_owner = state.stakes.mul(units, axis=0).sum()
+    nationality_of = _nationality_of_owner(p, state.stakes)
+    by_nationality = by_owner.groupby(nationality_of).sum()
+    shares = by_owner / total
+    households = cal.households
+    cs_total = float(cal.arrays.market_size * households.weights @ state.consumer_surplus)
+    by_income = {}
+    for low, high, label in INCOME_GROUPS:
+        members = (households.income >= low) & (households.income < high)
+        by_income[label] = float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
+    weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
+    return {
+        "total_units": total,
+        "average_price_usd": weighted("consumer_price"),
+        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total),
+        "consumer_surplus_usd": cs_total,
+        "consumer_surplus_per_household_by_income_usd": by_income,
+        "total_profit_usd": float(p["profit"].sum()),
+        "tariff_revenue_usd": float(p["tariff_revenue"].sum()),
+        "us_assembled_units": float(p["us_assembled_units"].sum()),
+        "us_assembly_jobs": float(p["us_assembled_units"].sum() / params["vehicles_per_assembly_worker"]),
+        "hhi": float(10_000 * (shares ** 2).sum()),
+        "units_share_by_nationality": {k: float(v / total) for k, v in by_nationality.items()},
+        "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
+        "gm_share": float(shares.get("General Motors", 0.0)),
+        "ford_share": float(shares.get("Ford Motor Co.", 0.0)),
+        "average_price_by_segment_usd": {s: weighted("consumer_price", p["segment"].eq(s))
+                                         for s in sorted(p["segment"].unique())},
+        "average_price_by_powertrain_usd": {s: weighted("consumer_price", p["powertrain"].eq(s))
+                                            for s in sorted(p["powertrain"].unique())},
+        "units_by_segment": {s: float(p.loc[p["segment"].eq(s), "units"].sum()) for s in sorted(p["segment"].unique())},
+    }
+
+
+def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> pd.Series:
+    """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
+    direct = products.loc[~products["owner"].str.endswith(" JV")].groupby("owner")["nationality"].first()
+    return pd.Series({o: direct.get(o, "China") for o in stakes.columns})
+
+
+def firm_table(base: State, cf: State) -> list[dict[str, Any]]:
+    """Units and profits by firm (joint-venture profits split to parents), baseline and scenario."""
+    owners = sorted(set(base.stakes.columns) | set(cf.stakes.columns))
+    nationality = {**_nationality_of_owner(base.products, base.stakes), **_nationality_of_owner(cf.products, cf.stakes)}
+
+    def totals(state: State, column: str) -> pd.Series:
+        return state.stakes.mul(state.products[column].to_numpy(), axis=0).sum()
+
+    ub, uc = totals(base, "units"), totals(cf, "units")
+    pb, pc = totals(base, "profit"), totals(cf, "profit")
+    rows = [{"firm": o, "nationality": nationality.get(o, "China"),
+             "units_baseline": float(ub.get(o, 0.0)), "units_counterfactual": float(uc.get(o, 0.0)),
+             "profit_baseline_usd": float(pb.get(o, 0.0)), "profit_counterfactual_usd": float(pc.get(o, 0.0))}
+            for o in owners]
+    return sorted(rows, key=lambda r: -r["units_counterfactual"])
+
+
+def difference(a: Any, b: Any) -> Any:
+    """b - a for numbers and (recursively) dicts of numbers; keys missing on one side count as 0."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        a, b = a or {}, b or {}
+        return {k: difference(a.get(k, 0.0), b.get(k, 0.0)) for k in sorted(set(a) | set(b))}
+    return float(b) - float(a)
+
+
+def result_json(result) -> dict[str, Any]:
+    """The JSON contract: scenario, baseline, counterfactual, change, firms, products, assumptions, solver."""
+    from autopact.policy import policy_parameters
+
+    cal, params = result.calibration, result.parameters
+    base, cf = metrics(result.baseline, cal, params), metrics(result.counterfactual, cal, params)
+    change = difference(base, cf)
+    table = policy_parameters()
+    assumptions = [{"name": a.name, "value": a.value, "source": a.source, "kind": "market assumption"}
+                   for a in result.market.assumptions.values()]
+    assumptions += [{"name": name, "value": params[name], "unit": row["unit"], "source": row["source"],
+                     "confidence": row["confidence"], "kind": "policy parameter",
+                     "changed_by_scenario": name in result.scenario.parameters}
+                    for name, row in table.iterrows()]
+    assumptions += [{"name": "calibration", "value": cal.parameters, "kind": "demand parameters",
+                     "source": "autopact calibrate (targets in calibration_targets.csv)"}]
+    keep = ["product_id", "name", "owner", "nationality", "segment", "powertrain", "entrant", "price",
+            "consumer_price", "units", "cost", "profit", "tariff_rate", "tariff_revenue", "us_assembled_units"]
+    base_p = result.baseline.products.set_index("product_id")
+    products = []
+    for row in result.counterfactual.products[keep].to_dict(orient="records"):
+        before = base_p.loc[row["product_id"]] if row["product_id"] in base_p.index else None
+        row["price_baseline"] = None if before is None else float(before["price"])
+        row["units_baseline"] = None if before is None else float(before["units"])
+        products.append({k: (bool(v) if isinstance(v, (np.bool_,)) else v) for k, v in row.items()})
+    return {
+        "scenario": {"name": result.scenario.name, "description": result.scenario.description,
+                     "definition": result.scenario.model_dump(mode="json"), "excluded": result.excluded},
+        "baseline": base, "counterfactual": cf, "change": change,
+        "firms": firm_table(result.baseline, result.counterfactual),
+        "products": products,
+        "entrant_costs": result.entrant_costs,
+        "constraints": result.counterfactual.constraints,
+        "assumptions": assumptions,
+        "solver": {**result.counterfactual.solver, "baseline": result.baseline.solver,
+                   "hedonic_r2": result.hedonic_r2},
+    }

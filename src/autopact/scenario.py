@@ -1,0 +1,194 @@
+"""Scenario files: a policy regime and which Chinese makers enter the US, how and with whom.
+
+A scenario is YAML validated by pydantic: unknown fields, negative tariffs, bad shares and
+unknown models or firms are refused with a message naming the field and the value. A scenario
+never executes code and reads no file other than itself. Every lever has a documented default:
+the tariff rates and cost components are the named parameters of
+``data/bundled/policy_parameters.csv`` (each with its source), overridable under ``parameters``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
+Segment = Literal["car", "SUV-crossover", "pickup", "van"]
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; the message names the field and the bad value."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TariffRule(Strict):
+    """An additional tariff on vehicles matching every given filter (None = any)."""
+
+    name: str
+    origin: list[str] | None = Field(None, description="assembly countries, e.g. ['China', 'Mexico']")
+    nationality: list[str] | None = Field(None, description="controlling owner's nationality, e.g. ['China']")
+    powertrain: list[Powertrain] | None = None
+    segment: list[Segment] | None = None
+    ad_valorem_pct: float = Field(0.0, ge=0, description="percent of customs value")
+    specific_usd: float = Field(0.0, ge=0, description="dollars per vehicle")
+
+
+class Quota(Strict):
+    """A tariff-rate quota: ``quantity`` vehicles a year from ``origin`` pay ``in_quota_pct`` instead
+    of the origin's full stack; vehicles beyond it pay the full stack (Canada's 2026 deal:
+    49,000 Chinese EVs at 6.1%)."""
+
+    name: str
+    origin: str = "China"
+    powertrain: list[Powertrain] | None = None
+    quantity: float = Field(ge=0)
+    in_quota_pct: float = Field(ge=0)
+
+
+class ConnectedVehicleRule(Strict):
+    """BIS connected-vehicle rule: sales by Chinese-controlled makers barred (from MY2027)."""
+
+    enabled: bool = False
+    applies_to_joint_ventures: bool = True
+    applies_to_incumbents: bool = True
+
+
+class LocalProduction(Strict):
+    """Entry allowed only with US assembly; entrants that would import are left out (and listed)."""
+
+    required: bool = False
+
+
+class Entrant(Strict):
+    """A Chinese candidate model entering the US market."""
+
+    candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
+    maker: str = Field(description="the Chinese firm, e.g. BYD")
+    assembly: Literal["import", "own_us_plant", "partner_us_plant"] = "import"
+    partner: str | None = Field(None, description="US partner: a parent company in the 2025 market")
+    profit_shares: dict[str, float] | None = Field(
+        None, description="profit split between maker and partner; must sum to 1 (default: all to the maker)")
+    dealers: Literal["own", "partner"] = "own"
+    battery_origin: Literal["china", "us"] = "china"
+    capacity: float | None = Field(None, gt=0, description="plant capacity, vehicles a year")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Entrant":
+        if self.assembly == "partner_us_plant" and not self.partner:
+            raise ValueError("assembly 'partner_us_plant' needs a partner")
+        if self.dealers == "partner" and not self.partner:
+            raise ValueError("dealers 'partner' needs a partner")
+        if self.profit_shares is not None:
+            owners = {self.maker, *( [self.partner] if self.partner else [])}
+            unknown = set(self.profit_shares) - owners
+            if unknown:
+                raise ValueError(f"profit_shares names {sorted(unknown)}, who are neither maker nor partner")
+            if any(v < 0 for v in self.profit_shares.values()):
+                raise ValueError(f"profit_shares must not be negative: {self.profit_shares}")
+            total = sum(self.profit_shares.values())
+            if abs(total - 1) > 1e-9:
+                raise ValueError(f"profit_shares must sum to 1, got {total:g}")
+        return self
+
+    def shares(self) -> dict[str, float]:
+        return dict(self.profit_shares) if self.profit_shares else {self.maker: 1.0}
+
+
+class NewProduct(Strict):
+    """A new product of an incumbent (e.g. Ford's Universal EV pickup): characteristics borrowed
+    from a named comparable product, marginal cost implied by the announced price."""
+
+    name: str
+    firm: str = Field(description="parent company in the 2025 market")
+    segment: Segment
+    powertrain: Powertrain
+    like: str = Field(description="product_id whose size and horsepower the new product takes")
+    announced_price_usd: float = Field(gt=0, description="announced base price (base-MSRP level)")
+    price_source: str = Field(min_length=1)
+    assembled_in_us: bool = True
+
+
+class Synergy(Strict):
+    """A percentage change in a firm's marginal costs (e.g. cheaper LFP cells under licence)."""
+
+    firm: str
+    change_pct: float = Field(ge=-90, le=100)
+    powertrain: list[Powertrain] | None = None
+    reason: str = Field(min_length=1)
+
+
+class Scenario(Strict):
+    """A policy scenario, compared with the 2025 baseline in the same run."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    year: int = 2025
+    parameters: dict[str, float] = Field(default_factory=dict)
+    extra_tariffs: list[TariffRule] = Field(default_factory=list)
+    quotas: list[Quota] = Field(default_factory=list)
+    connected_vehicle_rule: ConnectedVehicleRule = ConnectedVehicleRule()
+    local_production: LocalProduction = LocalProduction()
+    entrants: list[Entrant] = Field(default_factory=list)
+    new_products: list[NewProduct] = Field(default_factory=list)
+    synergies: list[Synergy] = Field(default_factory=list)
+    assumptions: dict[str, Any] = Field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, values: dict[str, float]) -> dict[str, float]:
+        from autopact.policy import policy_parameters
+
+        known = policy_parameters()
+        for name, value in values.items():
+            if name not in known.index:
+                raise ValueError(f"unknown parameter {name!r}; known: {', '.join(known.index)}")
+            if value < 0:
+                raise ValueError(f"parameter {name} must not be negative, got {value}")
+        return values
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario names and their YAML files."""
+    folder = resources.files("autopact").joinpath("scenarios")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def _location(error: dict) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def parse_scenario(data: Any, label: str) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{label}: a scenario must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        value = first.get("input")
+        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise ScenarioError(f"{label}: {_location(first)}: {message}{shown}") from None
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A bundled scenario by name, or a YAML file by path."""
+    bundled = bundled_scenarios()
+    path = bundled.get(name_or_path, Path(name_or_path))
+    if not path.exists():
+        raise ScenarioError(f"no bundled scenario or file named {name_or_path!r}; bundled: {', '.join(sorted(bundled))}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{path.name}: not valid YAML: {error}") from None
+    return parse_scenario(data, path.name)
