@@ -194,6 +194,127 @@ def _print_calibration(r: dict[str, Any]) -> None:
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
+@app.command("scenarios")
+def scenarios_command(
+    candidates: Annotated[bool, typer.Option("--candidates", help="List the Chinese candidate models instead.")] = False,
+) -> None:
+    """List the bundled scenarios, one line each (or the candidate models entrants can name)."""
+    from autopact.data import load_chinese_candidates
+    from autopact.scenario import bundled_scenarios, load_scenario
+
+    table = Table(show_header=True)
+    if candidates:
+        for column in ("candidate", "powertrain", "segment", "China price (CNY)"):
+            table.add_column(column)
+        for _, row in load_chinese_candidates().iterrows():
+            table.add_row(row["candidate_id"], str(row["powertrain"]), str(row["segment_body"]),
+                          "" if row["price_china_cny_first"] != row["price_china_cny_first"]
+                          else f"{row['price_china_cny_first']:,.0f}")
+    else:
+        table.add_column("scenario")
+        table.add_column("what it asks")
+        for name, path in sorted(bundled_scenarios().items()):
+            table.add_row(name, load_scenario(str(path)).description)
+    out.print(table)
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a YAML file.")],
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result as JSON here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+    draws: Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+) -> None:
+    """Solve a scenario against the 2025 baseline and report prices, sales, shares, welfare, jobs."""
+    from autopact.calibration import CalibrationError, calibrated_market
+    from autopact.outcomes import result_json
+    from autopact.policy import rank_partnerships, scenario_variants, simulate
+    from autopact.scenario import ScenarioError, load_scenario
+
+    try:
+        parsed = load_scenario(scenario)
+        runs = scenario_variants(parsed)
+        with err.status("loading the market and its calibration ...") as status:
+            market = load_market(parsed.year, assumptions=parsed.assumptions)
+            calibration = calibrated_market(market, draws=draws, seed=seed)
+            results = []
+            for k, (label, variant) in enumerate(runs, 1):
+                status.update(f"solving {label} ({k}/{len(runs)}) ...")
+                results.append((label, result_json(simulate(variant, market, calibration))))
+    except (ScenarioError, MarketDataError, AssumptionError, CalibrationError, ConvergenceError) as error:
+        _fail(error)
+    document = results[0][1] if len(results) == 1 else {
+        **results[0][1], "variants": [{"variant": label, **r} for label, r in results],
+        "ranking": rank_partnerships(results)}
+    for label, result in results:
+        _print_result(label, result)
+    if len(results) > 1:
+        _print_ranking(document["ranking"])
+    if json_path:
+        _write_atomically(json_path, json.dumps(document, indent=2, default=str))
+        err.print(f"wrote {json_path}")
+    if report:
+        from autopact.report import html_report
+
+        _write_atomically(report, html_report(document))
+        err.print(f"wrote {report}")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".partial")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def _money(value: float) -> str:
+    sign = "-" if value < 0 else ("+" if value > 0 else "")
+    value = abs(value)
+    return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"
+
+
+def _print_result(label: str, r: dict[str, Any]) -> None:
+    b, c, d = r["baseline"], r["counterfactual"], r["change"]
+    table = Table(title=f"{label}: {r['scenario']['description']}", title_justify="left")
+    for column in ("", "2025 baseline", "scenario", "change"):
+        table.add_column(column, justify="left" if not column else "right")
+    rows = [("new vehicles sold", "total_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("average price", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("BEV share", "bev_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
+            ("consumer surplus (change)", "consumer_surplus_usd", None, _money),
+            ("variable profit, all firms", "total_profit_usd", _money, _money),
+            ("tariff revenue", "tariff_revenue_usd", _money, _money),
+            ("US-assembled units", "us_assembled_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("US assembly jobs", "us_assembly_jobs", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("HHI", "hhi", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.1f}"),
+            ("GM share of units", "gm_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
+            ("Ford share of units", "ford_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp")]
+    for name, key, level, delta in rows:
+        table.add_row(name, level(b[key]) if level else "", level(c[key]) if level else "", delta(d[key]))
+    for nationality, share in sorted(c["units_share_by_nationality"].items(), key=lambda kv: -kv[1]):
+        table.add_row(f"share of units: {nationality}", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
+                      f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
+    out.print(table)
+    for note in r["scenario"]["excluded"]:
+        out.print(f"excluded: {note}")
+    for constraint in r.get("constraints", []):
+        out.print(f"constraint: {constraint}")
+    s = r["solver"]
+    out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
+              f"max |FOC/s| {s['max_foc_residual']:.1e}")
+
+
+def _print_ranking(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="Ranking by the US partner's profit change", title_justify="left")
+    for column in ("variant", "partner", "partner profit", "consumer surplus", "US jobs", "rivals' losses"):
+        table.add_column(column, justify="left" if column in ("variant", "partner") else "right")
+    for r in rows:
+        table.add_row(r["variant"], r["partner"], _money(r["partner_profit_change_usd"]),
+                      _money(r["consumer_surplus_change_usd"]), f"{r['us_assembly_jobs_change']:+,.0f}",
+                      _money(r["rivals_profit_losses_usd"]))
+    out.print(table)
+
+
 def main() -> None:
     app()
 

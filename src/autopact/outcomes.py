@@ -111,7 +111,8 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
     by_income = {}
     for low, high, label in INCOME_GROUPS:
         members = (households.income >= low) & (households.income < high)
-        by_income[label] = float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
+        by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
+                            if members.any() else None)  # no simulated household in the group
     weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
     return {
         "total_units": total,
@@ -164,6 +165,8 @@ def difference(a: Any, b: Any) -> Any:
     if isinstance(a, dict) or isinstance(b, dict):
         a, b = a or {}, b or {}
         return {k: difference(a.get(k, 0.0), b.get(k, 0.0)) for k in sorted(set(a) | set(b))}
+    if a is None or b is None:
+        return None
     return float(b) - float(a)
 
 

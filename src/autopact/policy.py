@@ -445,3 +445,40 @@ def _characteristics(products: pd.DataFrame) -> np.ndarray:
 
 def _nests(products: pd.DataFrame, cal: CalibrationResult) -> np.ndarray:
     return np.array([cal.arrays.nest_names.index(s) for s in products["segment"]])
+
+
+def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
+    """The scenario itself (when it changes anything) and each named variant laid over it."""
+    from autopact.scenario import parse_scenario
+
+    base = scenario.model_dump(exclude={"variants"})
+    runs = []
+    defaults = Scenario(name=scenario.name).model_dump(exclude={"variants", "name", "description"})
+    if {k: v for k, v in base.items() if k not in ("name", "description")} != defaults or not scenario.variants:
+        runs.append((scenario.name, scenario))
+    for label, overlay in scenario.variants.items():
+        unknown = set(overlay) - set(base)
+        if unknown:
+            raise ScenarioError(f"variants.{label}: unknown field(s) {sorted(unknown)}")
+        runs.append((label, parse_scenario({**base, **overlay, "name": f"{scenario.name}/{label}"},
+                                           f"variants.{label}")))
+    return runs
+
+
+def rank_partnerships(results: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Rank variants by the US partner's profit change, then consumer surplus, jobs, rivals' losses."""
+    rows = []
+    for label, result in results:
+        entrants = result["scenario"]["definition"]["entrants"]
+        partners = {e["partner"] for e in entrants if e.get("partner")}
+        makers = {e["maker"] for e in entrants}
+        firms = {f["firm"]: f for f in result["firms"]}
+        change = lambda f: firms[f]["profit_counterfactual_usd"] - firms[f]["profit_baseline_usd"] if f in firms else 0.0  # noqa: E731
+        rivals = sum(min(0.0, change(f)) for f in firms if f not in partners | makers and not f.endswith(" JV"))
+        rows.append({"variant": label, "partner": ", ".join(sorted(partners)) or "-",
+                     "maker": ", ".join(sorted(makers)) or "-",
+                     "partner_profit_change_usd": sum(change(p) for p in partners),
+                     "consumer_surplus_change_usd": result["change"]["consumer_surplus_usd"],
+                     "us_assembly_jobs_change": result["change"]["us_assembly_jobs"],
+                     "rivals_profit_losses_usd": rivals})
+    return sorted(rows, key=lambda r: -r["partner_profit_change_usd"])

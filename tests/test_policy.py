@@ -1,0 +1,159 @@
+"""Policy scenarios: the baseline reproduces itself, theory's signs hold, bad scenarios are refused."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autopact.calibration import calibrated_market
+from autopact.data import load_market
+from autopact.outcomes import result_json
+from autopact.policy import simulate
+from autopact.scenario import ScenarioError, bundled_scenarios, load_scenario, parse_scenario
+
+CONTRACT = ("total_units", "average_price_usd", "bev_share", "consumer_surplus_usd", "total_profit_usd",
+            "tariff_revenue_usd", "us_assembled_units", "us_assembly_jobs", "hhi", "units_share_by_nationality")
+DOLPHIN = "byd--dolphin--active-44-9-kwh"
+
+
+@pytest.fixture(scope="module")
+def context():
+    market = load_market(2025)
+    return market, calibrated_market(market)
+
+
+def run(context, **fields):
+    market, cal = context
+    return result_json(simulate(parse_scenario({"name": "test", **fields}, "test"), market, cal))
+
+
+def test_baseline_reproduces_the_baseline_and_honours_the_contract(context):
+    r = run(context)
+    assert set(r) >= {"scenario", "baseline", "counterfactual", "change", "firms", "products", "assumptions", "solver"}
+    for block in ("baseline", "counterfactual", "change"):
+        assert set(r[block]) >= set(CONTRACT)
+    assert r["solver"]["converged"] and r["solver"]["max_foc_residual"] < 1e-10
+    assert abs(r["change"]["total_units"]) < 1e-6 * r["baseline"]["total_units"]
+    assert abs(r["change"]["average_price_usd"]) < 1e-6
+    assert abs(r["change"]["consumer_surplus_usd"]) < 1e-8 * abs(r["baseline"]["consumer_surplus_usd"])
+    firm = r["firms"][0]
+    assert set(firm) >= {"firm", "nationality", "units_baseline", "units_counterfactual", "profit_baseline_usd",
+                         "profit_counterfactual_usd"}
+    assert r["baseline"]["total_units"] == pytest.approx(context[0].units.sum(), rel=1e-9)
+
+
+def test_a_higher_tariff_on_a_group_lowers_its_units(context):
+    rule = {"name": "japan", "origin": ["Japan"], "ad_valorem_pct": 20}
+    r = run(context, extra_tariffs=[rule])
+    products = {p["product_id"]: p for p in r["products"]}
+    market = context[0].products.set_index("product_id")
+    japan_only = [pid for pid, countries in market["assembly_countries"].items() if countries == "Japan"]
+    assert japan_only
+    for pid in japan_only:
+        assert products[pid]["units"] < products[pid]["units_baseline"]
+    assert r["change"]["tariff_revenue_usd"] > 0 and r["change"]["consumer_surplus_usd"] < 0
+
+
+@pytest.fixture(scope="module")
+def logit_context():
+    from autopact.calibration import calibrate
+    market = load_market(2025)
+    return market, calibrate(market, draws=5, fixed={"alpha": 1e-4, "pi": 0.0, "sigma_bev": 0.0,
+                                                     "sigma_size": 0.0, "rho": 0.0})
+
+
+def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_context):
+    """Under logit every rival loses (prices are strategic complements and entry lowers each
+    rival's demand). With income-dependent price sensitivity an entrant can take a rival's most
+    price-sensitive buyers and let it raise prices, so there only the rivals' total must fall."""
+    entrants = [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "own_us_plant"}]
+    logit = run(logit_context, entrants=entrants)
+    assert logit["change"]["consumer_surplus_usd"] > 0
+    for firm in logit["firms"]:
+        if firm["firm"] != "BYD":
+            assert firm["profit_counterfactual_usd"] < firm["profit_baseline_usd"], firm["firm"]
+    rc = run(context, entrants=entrants)
+    assert rc["change"]["consumer_surplus_usd"] > 0
+    rivals = [f for f in rc["firms"] if f["firm"] != "BYD"]
+    assert sum(f["profit_counterfactual_usd"] for f in rivals) < sum(f["profit_baseline_usd"] for f in rivals)
+
+
+def test_a_joint_venture_prices_higher_than_an_independent_entrant(context):
+    independent = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
+                                          "partner": "Ford Motor Co.", "dealers": "partner"}])
+    joint = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
+                                    "partner": "Ford Motor Co.", "dealers": "partner",
+                                    "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}])
+    price = lambda r: next(p["price"] for p in r["products"] if p["entrant"])  # noqa: E731
+    assert price(joint) > price(independent)
+
+
+def test_connected_vehicle_rule_bars_chinese_controlled_makers(context):
+    r = run(context, connected_vehicle_rule={"enabled": True},
+            entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "own_us_plant"}])
+    assert not any(p["entrant"] for p in r["products"])
+    assert not any(p["nationality"] == "China" for p in r["products"])
+    assert any("connected-vehicle" in note for note in r["scenario"]["excluded"])
+
+
+def test_quota_regimes_and_revenue(context):
+    entrants = [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}]
+    loose = run(context, entrants=entrants,
+                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 5e6, "in_quota_pct": 2.5}])
+    tight = run(context, entrants=entrants,
+                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 1.0, "in_quota_pct": 2.5}])
+    assert loose["constraints"][0]["regime"].startswith("below")
+    assert not tight["constraints"][0]["regime"].startswith("below")
+    dolphin = lambda r: next(p for p in r["products"] if p["entrant"])  # noqa: E731
+    assert dolphin(loose)["units"] > dolphin(tight)["units"]
+
+
+def test_every_bundled_scenario_runs_and_converges(context):
+    for name in sorted(bundled_scenarios()):
+        scenario = load_scenario(name)
+        from autopact.policy import scenario_variants
+        for label, variant in scenario_variants(scenario):
+            r = result_json(simulate(variant, *context))
+            assert r["solver"]["converged"], (name, label)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: x\nbogus: 1\n", "bogus: unknown field"),
+    ("name: x\nextra_tariffs: [{name: t, ad_valorem_pct: -5}]\n", "extra_tariffs.0.ad_valorem_pct"),
+    ("name: x\nquotas: [{name: q, quantity: -1, in_quota_pct: 2}]\n", "quotas.0.quantity"),
+    ("name: x\nentrants: [{candidate: byd--dolphin--active-44-9-kwh, maker: BYD, partner: Ford Motor Co., "
+     "profit_shares: {BYD: 0.6, Ford Motor Co.: 0.6}}]\n", "profit_shares must sum to 1"),
+    ("name: x\nparameters: {warp_speed: 3}\n", "unknown parameter 'warp_speed'"),
+])
+def test_bad_scenarios_are_refused_with_the_field_named(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        load_scenario(str(path))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("name: x\nentrants: [{candidate: nope--model, maker: BYD}]\n", "unknown candidate 'nope--model'"),
+    ("name: x\nentrants: [{candidate: byd--dolphin--active-44-9-kwh, maker: BYD, assembly: partner_us_plant, "
+     "partner: Acme Motors}]\n", "unknown firm 'Acme Motors'"),
+])
+def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, text, expected):
+    path, out = tmp_path / "bad.yaml", tmp_path / "out.json"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "autopact.cli", "simulate", str(path), "--json", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and expected in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
+    assert len([line for line in result.stderr.strip().splitlines() if line.startswith("error")]) == 1
+
+
+def test_cli_simulate_writes_the_json_contract(tmp_path):
+    out = tmp_path / "r.json"
+    result = subprocess.run([sys.executable, "-m", "autopact.cli", "simulate", "no-section-232", "--json", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    r = json.loads(out.read_text())
+    assert r["change"]["tariff_revenue_usd"] < 0 and r["change"]["total_units"] > 0
+    assert np.isfinite(r["change"]["consumer_surplus_usd"])
