@@ -399,6 +399,7 @@ def main() -> None:
     income = pd.read_csv(args.shared / "us_market" / "consumer_income.csv")
     income.to_csv(out / "consumer_income.csv", index=False)
     pd.read_csv(args.shared / "us_market" / "us_plants.csv").to_csv(out / "us_plants.csv", index=False)
+    pd.read_csv(args.shared / "policy_and_costs" / "ev_global.csv").to_csv(out / "ev_global.csv", index=False)
     (out / "build_log.md").write_text("# Build log (tools/build_data.py)\n\n" + "\n".join(f"- {x}" for x in log) + "\n")
     print("\n".join(log))
 

@@ -1,0 +1,163 @@
+"""A self-contained HTML report of a simulation (charts inline with plotly; no network needed)."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from autopact import __version__
+from autopact.data.market import read_bundled
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
+table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.5rem 0}th,td{padding:.3rem .5rem;border-bottom:1px solid #eaeef2;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}.muted{color:#57606a;font-size:.85rem}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.note{background:#fff8c5;padding:.5rem .8rem;border-radius:6px}
+td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break:break-word}
+"""
+
+
+def _money(v: float | None) -> str:
+    if v is None:
+        return "n/a"
+    sign = "-" if v < 0 else "+"
+    return f"{sign}${abs(v) / 1e9:,.2f}bn" if abs(v) >= 1e8 else f"{sign}${abs(v):,.0f}"
+
+
+def _figure(fig: go.Figure, title: str) -> str:
+    fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=360, template="plotly_white")
+    return fig.to_html(full_html=False, include_plotlyjs=False)
+
+
+def _headline(r: dict[str, Any]) -> str:
+    b, c, d = r["baseline"], r["counterfactual"], r["change"]
+    rows = [("New vehicles sold", "total_units", "{:,.0f}", "{:+,.0f}"),
+            ("Average price paid", "average_price_usd", "${:,.0f}", "{:+,.0f}"),
+            ("BEV share of sales", "bev_share", "{:.2%}", None),
+            ("US-assembled vehicles", "us_assembled_units", "{:,.0f}", "{:+,.0f}"),
+            ("US assembly jobs", "us_assembly_jobs", "{:,.0f}", "{:+,.0f}"),
+            ("Tariff revenue", "tariff_revenue_usd", None, None),
+            ("Variable profit, all firms", "total_profit_usd", None, None),
+            ("HHI (0-10,000)", "hhi", "{:,.0f}", "{:+,.1f}"),
+            ("GM share of units", "gm_share", "{:.2%}", None),
+            ("Ford share of units", "ford_share", "{:.2%}", None)]
+    body = []
+    for name, key, level, delta in rows:
+        fmt = (lambda v: _money(v)) if level is None else level.format
+        change = _money(d[key]) if level is None else (f"{d[key] * 100:+.2f} pp" if delta is None else delta.format(d[key]))
+        body.append(f"<tr><td>{name}</td><td>{fmt(b[key])}</td><td>{fmt(c[key])}</td><td>{change}</td></tr>")
+    body.append(f"<tr><td>Consumer surplus (change)</td><td></td><td></td><td>{_money(d['consumer_surplus_usd'])}</td></tr>")
+    return ("<table><tr><th></th><th>2025 baseline</th><th>Scenario</th><th>Change</th></tr>"
+            + "".join(body) + "</table>")
+
+
+def _welfare(r: dict[str, Any]) -> go.Figure:
+    us = sum(f["profit_counterfactual_usd"] - f["profit_baseline_usd"] for f in r["firms"] if f["nationality"] == "US")
+    foreign = sum(f["profit_counterfactual_usd"] - f["profit_baseline_usd"] for f in r["firms"] if f["nationality"] != "US")
+    parts = {"Consumers": r["change"]["consumer_surplus_usd"], "US firms": us, "Foreign firms": foreign,
+             "Government (tariffs)": r["change"]["tariff_revenue_usd"]}
+    fig = go.Figure(go.Bar(x=list(parts), y=[v / 1e9 for v in parts.values()],
+                           marker_color=["#2f81f7", "#1a7f37", "#bf8700", "#8250df"]))
+    fig.update_yaxes(title="change, $ billion a year")
+    return fig
+
+
+def _context() -> tuple[go.Figure, go.Figure]:
+    ev = read_bundled("ev_global.csv")
+    bev = ev[(ev["region"] == "Global") & (ev["metric"] == "BEV sales") & ev["period"].str.contains("Q")].copy()
+    bev["value"] = pd.to_numeric(bev["value"].astype(str).str.replace("~", ""), errors="coerce")
+    bev = bev.dropna(subset=["value"]).sort_values("period")
+    quarters = go.Figure(go.Bar(x=bev["period"], y=bev["value"], marker_color="#2f81f7",
+                                hovertext=bev["source_org"] + " (" + bev["derived"].astype(str) + ")"))
+    quarters.update_yaxes(title="million BEVs (TrendForce; 2023 quarters derived)")
+    brands = ev[ev["metric"] == "Global brand sales (JATO)"].copy()
+    brands["value"] = pd.to_numeric(brands["value"], errors="coerce")
+    rivals = go.Figure([go.Bar(name=region, x=group["period"], y=group["value"] / 1e6)
+                        for region, group in brands.groupby("region")])
+    rivals.update_yaxes(title="million vehicles (JATO brand sales)")
+    return quarters, rivals
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], source_column: str | None = None) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key, "")
+            text = f"{value:,.4g}" if isinstance(value, float) else html.escape(str(value))
+            cls = ' class="src"' if key == source_column else ""
+            cells.append(f"<td{cls}>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def html_report(r: dict[str, Any]) -> str:
+    """The report for one result document (the JSON of ``autopact simulate``)."""
+    b, c = r["baseline"], r["counterfactual"]
+    nationalities = sorted(set(b["units_share_by_nationality"]) | set(c["units_share_by_nationality"]),
+                           key=lambda n: -c["units_share_by_nationality"].get(n, 0))
+    shares = go.Figure([go.Bar(name=label, x=nationalities, y=[100 * block["units_share_by_nationality"].get(n, 0)
+                                                               for n in nationalities])
+                        for label, block in (("2025 baseline", b), ("scenario", c))])
+    shares.update_yaxes(title="% of units")
+    firms = sorted(r["firms"], key=lambda f: -abs(f["units_counterfactual"] - f["units_baseline"]))[:15]
+    by_firm = go.Figure(go.Bar(x=[f["firm"] for f in firms],
+                               y=[f["units_counterfactual"] - f["units_baseline"] for f in firms], marker_color="#1a7f37"))
+    by_firm.update_yaxes(title="change in units a year")
+    segments = sorted(c["average_price_by_segment_usd"])
+    prices = go.Figure(go.Bar(x=segments, y=[c["average_price_by_segment_usd"][s] - b["average_price_by_segment_usd"].get(s, 0)
+                                             for s in segments], marker_color="#bf8700"))
+    prices.update_yaxes(title="change in average price paid, $")
+    quarters, rivals = _context()
+    entrants = r.get("entrant_costs", [])
+    solver = r["solver"]
+    sections = [
+        f"<h1>autopact: {html.escape(r['scenario']['name'])}</h1>",
+        f"<p>{html.escape(r['scenario']['description'])}</p>",
+        f"<p class='muted'>US new light-vehicle market, 2025 baseline and scenario solved in the same run. "
+        f"autopact {__version__}, report of {date.today().isoformat()}. Money in 2025 dollars a year at the "
+        f"model's price level (see assumptions).</p>",
+        "<h2>Headline numbers</h2>", _headline(r),
+        "".join(f"<p class='note'>Excluded: {html.escape(x)}</p>" for x in r["scenario"]["excluded"]),
+        "<h2>Who sells, who gains</h2><div class='grid'>",
+        _figure(shares, "Share of units by nationality of the controlling owner"),
+        _figure(by_firm, "Change in units by firm (joint ventures split by profit share)"),
+        _figure(prices, "Change in average price by segment"),
+        _figure(_welfare(r), "Welfare: consumers, firms, government"), "</div>",
+        "<h2>Firms</h2>",
+        _table([{**f, "units_change": f["units_counterfactual"] - f["units_baseline"],
+                 "profit_change": _money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"])} for f in r["firms"]],
+               [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", "Units 2025"),
+                ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
+    ]
+    if entrants:
+        sections += ["<h2>Entrants' marginal cost, built from components ($ per vehicle)</h2>",
+                     _table(entrants, [(k, k.replace("_", " ")) for k in entrants[0] if k != "product_id"])]
+    if r.get("ranking"):
+        sections += ["<h2>Ranking of the pairings</h2>",
+                     _table([{**x, **{k: _money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
+                            [(k, k.replace("_", " ")) for k in r["ranking"][0]])]
+    if r.get("constraints"):
+        sections += ["<h2>Quotas and capacity</h2>", _table(r["constraints"], [(k, k) for k in r["constraints"][0]])]
+    sections += [
+        "<h2>Context</h2><div class='grid'>", _figure(quarters, "Global BEV sales by quarter"),
+        _figure(rivals, "BYD and Ford brand: global sales"), "</div>",
+        "<h2>Assumptions and sources</h2>",
+        _table([{**a, "value": str(a["value"])} for a in r["assumptions"]],
+               [("name", "Name"), ("value", "Value"), ("kind", "Kind"), ("source", "Source")], source_column="source"),
+        "<h2>Solver diagnostics</h2>",
+        f"<p>Scenario equilibrium: converged {solver['converged']} after {solver['iterations']} evaluations of the "
+        f"zeta-markup map, largest first-order-condition residual relative to shares {solver['max_foc_residual']:.1e}. "
+        f"Baseline: {solver['baseline']['iterations']} evaluation(s), residual {solver['baseline']['max_foc_residual']:.1e}. "
+        f"Hedonic fit of mean utilities for entrants: R<sup>2</sup> {solver['hedonic_r2']:.2f}.</p>",
+    ]
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>autopact: "
+            f"{html.escape(r['scenario']['name'])}</title><style>{STYLE}</style>"
+            f"<script>{get_plotlyjs()}</script></head><body>{''.join(sections)}</body></html>")
