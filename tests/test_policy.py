@@ -157,3 +157,18 @@ def test_cli_simulate_writes_the_json_contract(tmp_path):
     r = json.loads(out.read_text())
     assert r["change"]["tariff_revenue_usd"] < 0 and r["change"]["total_units"] > 0
     assert np.isfinite(r["change"]["consumer_surplus_usd"])
+
+
+def test_html_report_is_self_contained_and_complete(context, tmp_path):
+    from autopact.report import html_report
+    r = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
+                                "partner": "Ford Motor Co.", "dealers": "partner",
+                                "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}])
+    page = html_report(r)
+    for section in ("Headline numbers", "Share of units by nationality", "Welfare", "Assumptions and sources",
+                    "Solver diagnostics", "Entrants' marginal cost", "Global BEV sales by quarter"):
+        assert section in page
+    import re
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # plotly.js is inline, nothing is fetched
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", page)
+    assert page.count("Plotly.newPlot") >= 6

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.demand import log_sum
-from autopact.policy import US, State, origin_weights, tariff_rates
+from autopact.policy import NEW_BRAND_MAKES, US, State
 from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 
 INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
@@ -184,6 +184,19 @@ def result_json(result) -> dict[str, Any]:
                      "confidence": row["confidence"], "kind": "policy parameter",
                      "changed_by_scenario": name in result.scenario.parameters}
                     for name, row in table.iterrows()]
+    choices = {
+        "assembly_origin_weights": ("equal shares of the listed assembly countries (NHTSA AALA MY2024 lists them "
+                                    "without volumes); unknown assembly: the owner's home country"),
+        "customs_value": "the importer's marginal cost before tariffs (vertically integrated importer)",
+        "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
+        "entrant_brand_term": (f"young US brands' mean hedonic residual ({', '.join(NEW_BRAND_MAKES)}), or the US "
+                               "partner's own mean residual when the partner's dealers sell the model"),
+        "entrant_trim_mix": f"entrants' home-based costs scaled by the market's price scale ({result.market.price_scale:.3f}), as base MSRPs are",
+        "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
+        "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",
+    }
+    assumptions += [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.policy / autopact.outcomes"}
+                    for k, v in choices.items()]
     assumptions += [{"name": "calibration", "value": cal.parameters, "kind": "demand parameters",
                      "source": "autopact calibrate (targets in calibration_targets.csv)"}]
     keep = ["product_id", "name", "owner", "nationality", "segment", "powertrain", "entrant", "price",

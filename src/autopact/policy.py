@@ -1,6 +1,6 @@
 """Policy: turn a scenario into costs, products and ownership, solve, and compare with the baseline.
 
-Where each lever enters (``docs/economics.md`` of the project's shared notes):
+Where each lever enters (the project's economics reference sheet):
 - A tariff is levied on the customs value of an imported vehicle; for a vertically integrated
   importer that is the vehicle's cost before tariff, so it raises marginal cost:
   c_j = c0_j (1 + tau_j) + T_j, where tau_j averages the rates of the countries that assemble j

@@ -32,7 +32,7 @@ def _money(v: float | None) -> str:
 
 def _figure(fig: go.Figure, title: str) -> str:
     fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=360, template="plotly_white")
-    return fig.to_html(full_html=False, include_plotlyjs=False)
+    return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
 
 
 def _headline(r: dict[str, Any]) -> str:
@@ -91,7 +91,10 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], source_co
         cells = []
         for key, _ in columns:
             value = row.get(key, "")
-            text = f"{value:,.4g}" if isinstance(value, float) else html.escape(str(value))
+            if isinstance(value, float):
+                text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+            else:
+                text = html.escape(str(value))
             cls = ' class="src"' if key == source_column else ""
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -139,7 +142,8 @@ def html_report(r: dict[str, Any]) -> str:
     ]
     if entrants:
         sections += ["<h2>Entrants' marginal cost, built from components ($ per vehicle)</h2>",
-                     _table(entrants, [(k, k.replace("_", " ")) for k in entrants[0] if k != "product_id"])]
+                     _table(entrants, [(k, k.replace("_", " ").replace("brand term", "brand term (utility)"))
+                                       for k in entrants[0] if k != "product_id"])]
     if r.get("ranking"):
         sections += ["<h2>Ranking of the pairings</h2>",
                      _table([{**x, **{k: _money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
