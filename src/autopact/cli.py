@@ -267,8 +267,8 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def _money(value: float) -> str:
-    sign = "-" if value < 0 else ("+" if value > 0 else "")
+def _money(value: float, signed: bool = True) -> str:
+    sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
     value = abs(value)
     return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"
 
@@ -282,8 +282,8 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
             ("average price", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("BEV share", "bev_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
             ("consumer surplus (change)", "consumer_surplus_usd", None, _money),
-            ("variable profit, all firms", "total_profit_usd", _money, _money),
-            ("tariff revenue", "tariff_revenue_usd", _money, _money),
+            ("variable profit, all firms", "total_profit_usd", lambda v: _money(v, False), _money),
+            ("tariff revenue", "tariff_revenue_usd", lambda v: _money(v, False), _money),
             ("US-assembled units", "us_assembled_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("US assembly jobs", "us_assembly_jobs", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("HHI", "hhi", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.1f}"),

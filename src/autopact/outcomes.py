@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.demand import log_sum
-from autopact.policy import NEW_BRAND_MAKES, US, State
+from autopact.policy import NEW_BRAND_MAKES, US, State, origin_weights
 from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 
 INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
@@ -113,6 +113,9 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
         members = (households.income >= low) & (households.income < high)
         by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
                             if members.any() else None)  # no simulated household in the group
+    origin = origin_weights(p["assembly_countries"], p["home_country"])
+    by_assembly = origin.mul(units, axis=0).sum()
+    profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
     weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
     return {
         "total_units": total,
@@ -133,6 +136,8 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
                                          for s in sorted(p["segment"].unique())},
         "average_price_by_powertrain_usd": {s: weighted("consumer_price", p["powertrain"].eq(s))
                                             for s in sorted(p["powertrain"].unique())},
+        "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
+        "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
         "units_by_segment": {s: float(p.loc[p["segment"].eq(s), "units"].sum()) for s in sorted(p["segment"].unique())},
     }
 

@@ -23,10 +23,10 @@ td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break
 """
 
 
-def _money(v: float | None) -> str:
+def _money(v: float | None, signed: bool = True) -> str:
     if v is None:
         return "n/a"
-    sign = "-" if v < 0 else "+"
+    sign = "-" if v < 0 else ("+" if signed else "")
     return f"{sign}${abs(v) / 1e9:,.2f}bn" if abs(v) >= 1e8 else f"{sign}${abs(v):,.0f}"
 
 
@@ -49,7 +49,7 @@ def _headline(r: dict[str, Any]) -> str:
             ("Ford share of units", "ford_share", "{:.2%}", None)]
     body = []
     for name, key, level, delta in rows:
-        fmt = (lambda v: _money(v)) if level is None else level.format
+        fmt = (lambda v: _money(v, False)) if level is None else level.format
         change = _money(d[key]) if level is None else (f"{d[key] * 100:+.2f} pp" if delta is None else delta.format(d[key]))
         body.append(f"<tr><td>{name}</td><td>{fmt(b[key])}</td><td>{fmt(c[key])}</td><td>{change}</td></tr>")
     body.append(f"<tr><td>Consumer surplus (change)</td><td></td><td></td><td>{_money(d['consumer_surplus_usd'])}</td></tr>")
@@ -134,6 +134,15 @@ def html_report(r: dict[str, Any]) -> str:
         _figure(by_firm, "Change in units by firm (joint ventures split by profit share)"),
         _figure(prices, "Change in average price by segment"),
         _figure(_welfare(r), "Welfare: consumers, firms, government"), "</div>",
+        "<h2>Consumers by household income, and profits by nationality</h2>",
+        _table([{"group": g, "change": r["change"]["consumer_surplus_per_household_by_income_usd"].get(g)}
+                for g in r["counterfactual"]["consumer_surplus_per_household_by_income_usd"]],
+               [("group", "Household income"), ("change", "Consumer surplus change per household, $ a year")]),
+        _table([{"nationality": n, "baseline": _money(b["profit_by_nationality_usd"].get(n, 0.0), False),
+                 "scenario": _money(v, False), "change": _money(v - b["profit_by_nationality_usd"].get(n, 0.0))}
+                for n, v in sorted(c["profit_by_nationality_usd"].items(), key=lambda kv: -kv[1])],
+               [("nationality", "Owners' nationality"), ("baseline", "Variable profit 2025"),
+                ("scenario", "Scenario"), ("change", "Change")]),
         "<h2>Firms</h2>",
         _table([{**f, "units_change": f["units_counterfactual"] - f["units_baseline"],
                  "profit_change": _money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"])} for f in r["firms"]],
