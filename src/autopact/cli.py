@@ -268,6 +268,8 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def _money(value: float, signed: bool = True) -> str:
+    if abs(value) < 0.5:
+        return "$0"
     sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
     value = abs(value)
     return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"

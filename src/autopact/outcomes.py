@@ -73,6 +73,17 @@ def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, c
                               "capacity": c.capacity} for c in constraints]
     else:
         eq, constraint_report = solve_prices(costs, xi, demand, omega, taxes, initial=initial), []
+    for r in regimes:
+        report = next((c for c in constraint_report if c["name"] == f"quota: {r['name']}"), None)
+        if report is not None:
+            r["shadow_cost_usd"] = report["shadow_cost_usd"]
+            gap = (r["full_rates"] - r["in_quota_pct"] / 100) * products["customs_value"].to_numpy(float)[r["group"]]
+            over = int((gap < report["shadow_cost_usd"]).sum())
+            if over:
+                r["warning"] = (f"the quota's shadow cost exceeds the full-tariff saving of {over} of its "
+                                f"{len(r['group'])} products; their marginal units would rather pay the full "
+                                "tariff, which this one-price quota model does not capture (it overstates "
+                                "their cost at the margin)")
     units = market_size * eq.shares
     value = products["customs_value"].to_numpy(float)
     revenue = (rates * value + products["tariff_specific"].to_numpy(float)) * units

@@ -73,7 +73,7 @@ def origin_weights(countries: pd.Series, home: pd.Series) -> pd.DataFrame:
 
 
 def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, float],
-                 rules: list, quota_rates: dict[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 rules: list) -> tuple[np.ndarray, np.ndarray]:
     """Ad valorem tariff (fraction of customs value) and specific tariff (dollars) of each product."""
     rate = np.zeros(len(table))
     ev = table["powertrain"].isin(["BEV", "PHEV"]).to_numpy()
@@ -101,8 +101,6 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
             if rule.origin else np.ones(len(table))
         rate += match * share * rule.ad_valorem_pct
         specific += match * share * rule.specific_usd
-    for j, quota_rate in (quota_rates or {}).items():
-        rate[j] = quota_rate
     return rate / 100.0, specific
 
 

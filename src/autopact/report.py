@@ -26,6 +26,8 @@ td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break
 def _money(v: float | None, signed: bool = True) -> str:
     if v is None:
         return "n/a"
+    if abs(v) < 0.5:
+        return "$0"
     sign = "-" if v < 0 else ("+" if signed else "")
     return f"{sign}${abs(v) / 1e9:,.2f}bn" if abs(v) >= 1e8 else f"{sign}${abs(v):,.0f}"
 
@@ -158,7 +160,9 @@ def html_report(r: dict[str, Any]) -> str:
                      _table([{**x, **{k: _money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
                             [(k, k.replace("_", " ")) for k in r["ranking"][0]])]
     if r.get("constraints"):
-        sections += ["<h2>Quotas and capacity</h2>", _table(r["constraints"], [(k, k) for k in r["constraints"][0]])]
+        keys = list(dict.fromkeys(k for row in r["constraints"] for k in row))
+        sections += ["<h2>Quotas and capacity</h2>",
+                     _table(r["constraints"], [(k, k.replace("_", " ")) for k in keys], source_column="warning")]
     sections += [
         "<h2>Context</h2><div class='grid'>", _figure(quarters, "Global BEV sales by quarter"),
         _figure(rivals, "BYD and Ford brand: global sales"), "</div>",
