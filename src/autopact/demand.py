@@ -46,6 +46,8 @@ class Demand:
         nu: standard-normal taste draws (I, K).
         subnests: optional second-level nest of each product (J,), 0..H-1, each inside one nest.
         rho_within: nesting parameter of the subnests, rho <= rho_within < 1 (required with subnests).
+        price_deviation: optional household deviations alpha_i - alpha (I,) replacing pi / income,
+            for estimation with general random coefficients on price (then pi and income are unused).
     """
 
     alpha: float
@@ -59,6 +61,7 @@ class Demand:
     nu: np.ndarray
     subnests: np.ndarray | None = None
     rho_within: float | None = None
+    price_deviation: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,7 +84,17 @@ class Demand:
     @property
     def price_sensitivity(self) -> np.ndarray:
         """alpha_i = alpha + pi / y_i for each household (I,)."""
-        return self.alpha + self.pi / self.income
+        return self.alpha + self.deviation
+
+    @property
+    def deviation(self) -> np.ndarray:
+        """alpha_i - alpha for each household: pi / y_i, or the given price_deviation."""
+        return self.pi / self.income if self.price_deviation is None else self.price_deviation
+
+    @property
+    def heterogeneous(self) -> bool:
+        """Whether households differ (random coefficients), so shares need simulation."""
+        return bool(np.any(self.deviation != 0) or np.any(self.sigma * np.any(self.nu != 0, axis=0)))
 
     @property
     def taste(self) -> np.ndarray:
@@ -136,7 +149,7 @@ def _exp(x: np.ndarray) -> np.ndarray:
 
 def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """V_ij = delta_j - (alpha_i - alpha) p_j + sum_k sigma_k nu_ik x_jk, shape (I, J)."""
-    return delta[None, :] - (demand.pi / demand.income)[:, None] * prices[None, :] + demand.taste
+    return delta[None, :] - demand.deviation[:, None] * prices[None, :] + demand.taste
 
 
 def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand
@@ -320,7 +333,7 @@ def invert_shares(observed: np.ndarray, prices: np.ndarray, demand: Demand, tol:
             subnest_share = (observed @ sub) @ sub.T
             closed -= (demand.lowest_rho * (log_obs - np.log(subnest_share))
                        + demand.rho * (np.log(subnest_share) - np.log(nest_share)))
-    if demand.pi == 0 and not np.any(demand.sigma):
+    if not demand.heterogeneous:
         return closed, 0
     step = 1.0 - demand.lowest_rho
 

@@ -1,0 +1,302 @@
+"""Estimation: BLP-style GMM of logit, nested logit and random-coefficients (nested) logit demand.
+
+Following Berry, Levinsohn and Pakes (1995) and PyBLP's conventions (Conlon and Gortmaker 2020),
+so a PyBLP problem moves across with the same formulas and data columns:
+
+    delta_jt(theta) = log-share inversion of s_jt at nonlinear parameters theta = (sigma, pi, rho)
+    xi(theta)       = delta(theta) - X1 beta(theta),  beta(theta) = (X1'Z W Z'X1)^{-1} X1'Z W Z'delta
+    g(theta)        = Z'xi / N,   objective q = N g' W g,  gradient 2 N G' W g, G = Z' M d delta / N,
+
+where M = I - X1 (X1'ZWZ'X1)^{-1} X1'ZWZ' concentrates out beta and d delta/d theta =
+-(ds/d delta)^{-1} ds/d theta (implicit function theorem) is analytic for sigma and pi; a central
+difference of the inversion serves rho. Household coefficients on the X2 characteristics are
+sigma_k nu_ik + sum_d pi_kd d_id. One-step GMM uses W = (Z'Z/N)^{-1}; two-step updates it to
+the inverse of the (robust, unadjusted or clustered) moment covariance S at the one-step xi.
+Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
+
+Demand-side estimation only; the joint supply side of PyBLP's BLP 1995 example is not here yet.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy.optimize import minimize
+
+from autopact.demand import Demand, _jacobian_parts, individual_shares, invert_shares
+from autopact.errors import ConvergenceError
+
+
+class EstimationError(ValueError):
+    """Bad estimation input: a formula, a column or a starting value."""
+
+
+@dataclass
+class Market:
+    """One market's arrays for estimation."""
+
+    rows: np.ndarray  # positions of its products in the stacked data
+    shares: np.ndarray
+    prices: np.ndarray
+    x2: np.ndarray  # (J, K2) characteristics with random coefficients (may include prices)
+    nests: np.ndarray
+    weights: np.ndarray
+    nodes: np.ndarray  # (I, K2)
+    demographics: np.ndarray  # (I, D)
+
+
+@dataclass
+class Problem:
+    """Stacked product data, instruments and per-market agent data; ``formulations`` are patsy strings."""
+
+    x1: np.ndarray
+    z: np.ndarray
+    x1_names: list[str]
+    x2_names: list[str]
+    demographic_names: list[str]
+    markets: list[Market]
+    clusters: np.ndarray | None
+    nested: bool
+
+    @classmethod
+    def build(cls, products: pd.DataFrame, x1: str, x2: str | None = None, agents: pd.DataFrame | None = None,
+              demographics: str | None = None, instruments: list[str] | None = None) -> "Problem":
+        """PyBLP-style set-up: X1 (linear), X2 (random coefficients) and agent formulas over data frames.
+
+        Instruments: the exogenous X1 columns (all but prices) plus ``instruments`` (default: every
+        products column named demand_instruments*), as in PyBLP.
+        """
+        for column in ("market_ids", "shares", "prices"):
+            if column not in products.columns:
+                raise EstimationError(f"products: required column {column!r} is missing")
+        try:
+            x1_frame = patsy.dmatrix(x1, products, return_type="dataframe")
+            x2_frame = patsy.dmatrix(x2, products, return_type="dataframe") if x2 else pd.DataFrame(index=products.index)
+        except patsy.PatsyError as error:
+            raise EstimationError(f"formula: {error}") from None
+        names = instruments if instruments is not None else [c for c in products.columns if c.startswith("demand_instruments")]
+        exogenous = x1_frame.drop(columns=[c for c in x1_frame.columns if c == "prices"])
+        z = np.column_stack([exogenous.to_numpy(float), products[names].to_numpy(float)])
+        nested = "nesting_ids" in products.columns
+        nests_all = pd.factorize(products["nesting_ids"])[0] if nested else np.zeros(len(products), int)
+        demographic_names: list[str] = []
+        markets = []
+        for market_id, rows in products.groupby("market_ids", sort=False).indices.items():
+            if x2_frame.shape[1]:
+                if agents is None:
+                    raise EstimationError("random coefficients (X2) need agent data with weights and nodes")
+                a = agents[agents["market_ids"] == market_id]
+                node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1])]
+                missing = [c for c in ["weights", *node_columns] if c not in a.columns]
+                if missing:
+                    raise EstimationError(f"agents: missing column(s) {missing}")
+                d = patsy.dmatrix(demographics, a, return_type="dataframe") if demographics else pd.DataFrame(index=a.index)
+                demographic_names = list(d.columns)
+                weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
+            else:
+                weights, nodes, dem = np.ones(1), np.zeros((1, 0)), np.zeros((1, 0))
+            markets.append(Market(rows=np.asarray(rows), shares=products["shares"].to_numpy(float)[rows],
+                                  prices=products["prices"].to_numpy(float)[rows],
+                                  x2=x2_frame.to_numpy(float)[rows], nests=pd.factorize(nests_all[rows])[0],
+                                  weights=weights, nodes=nodes, demographics=dem))
+        clusters = products["clustering_ids"].to_numpy() if "clustering_ids" in products.columns else None
+        return cls(x1_frame.to_numpy(float), z, list(x1_frame.columns), list(x2_frame.columns), demographic_names,
+                   markets, clusters, nested)
+
+
+@dataclass
+class Parameters:
+    """Which nonlinear parameters are free: nonzero starting sigma (diagonal), pi entries, and rho."""
+
+    sigma: np.ndarray  # (K2,) diagonal
+    pi: np.ndarray  # (K2, D)
+    rho: float | None
+
+    def vector(self) -> np.ndarray:
+        parts = [self.sigma[self.sigma != 0], self.pi[self.pi != 0]]
+        return np.concatenate(parts + ([np.array([self.rho])] if self.rho is not None else []))
+
+    def labels(self, problem: Problem) -> list[str]:
+        labels = [f"sigma[{problem.x2_names[k]}]" for k in np.flatnonzero(self.sigma)]
+        labels += [f"pi[{problem.x2_names[k]}, {problem.demographic_names[d]}]" for k, d in zip(*np.nonzero(self.pi))]
+        return labels + (["rho"] if self.rho is not None else [])
+
+    def with_vector(self, theta: np.ndarray) -> "Parameters":
+        sigma, pi = self.sigma.copy(), self.pi.copy()
+        n_sigma, n_pi = int((sigma != 0).sum()), int((pi != 0).sum())
+        sigma[sigma != 0] = theta[:n_sigma]
+        pi[pi != 0] = theta[n_sigma:n_sigma + n_pi]
+        return Parameters(sigma, pi, float(theta[-1]) if self.rho is not None else None)
+
+
+def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np.ndarray, np.ndarray]:
+    """Demand for one market and the derivative of utilities with respect to each free theta (Q, I, J)."""
+    coefficients = market.nodes * p.sigma + market.demographics @ p.pi.T  # (I, K2)
+    price = names.index("prices") if "prices" in names else None
+    others = [k for k in range(len(names)) if k != price]
+    deviation = -coefficients[:, price] if price is not None else np.zeros(len(market.weights))
+    demand = Demand(alpha=1.0, pi=0.0, sigma=np.ones(len(others)), rho=p.rho or 0.0,
+                    characteristics=market.x2[:, others], nests=market.nests, weights=market.weights,
+                    income=np.ones(len(market.weights)), nu=coefficients[:, others], price_deviation=deviation)
+    # alpha=1 is a placeholder: delta is inverted directly and only alpha_i - alpha enters utilities.
+    derivatives = [market.nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma)]
+    derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi))]
+    return demand, np.array(derivatives).reshape(len(derivatives), *market.nodes.shape[:1], len(market.shares)), \
+        market.x2
+
+
+def _share_gradient(delta: np.ndarray, market: Market, demand: Demand, dv: np.ndarray) -> np.ndarray:
+    """ds_j/d theta_q = sum_i w_i sum_l (ds_ij/dV_il) dV_il/d theta_q for each q (J, Q); one nesting level."""
+    s, within, _ = individual_shares(delta, market.prices, demand)
+    rho = demand.rho
+    out = np.empty((len(delta), len(dv)))
+    nest = demand.nest_matrix
+    for q, v in enumerate(dv):
+        total = (s * v).sum(axis=1, keepdims=True)
+        term = v / (1 - rho) - total
+        if rho:
+            term -= rho / (1 - rho) * ((within * v) @ nest) @ nest.T
+        out[:, q] = market.weights @ (s * term)
+    return out
+
+
+@dataclass
+class EstimationResult:
+    """Estimates, standard errors and diagnostics (never returned for a failed optimisation)."""
+
+    labels: list[str]
+    theta: np.ndarray
+    beta: np.ndarray
+    beta_labels: list[str]
+    theta_se: np.ndarray
+    beta_se: np.ndarray
+    objective: float
+    gradient_norm: float
+    converged: bool
+    iterations: int
+    evaluations: int
+    seconds: float
+    W: np.ndarray
+    xi: np.ndarray
+    delta: np.ndarray
+    steps: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"nonlinear": {k: {"estimate": float(v), "se": float(e)} for k, v, e in
+                              zip(self.labels, self.theta, self.theta_se)},
+                "linear": {k: {"estimate": float(v), "se": float(e)} for k, v, e in
+                           zip(self.beta_labels, self.beta, self.beta_se)},
+                "objective": self.objective, "gradient_norm": self.gradient_norm, "converged": self.converged,
+                "iterations": self.iterations, "evaluations": self.evaluations, "steps": self.steps,
+                "seconds": self.seconds}
+
+
+def _covariance_of_moments(xi: np.ndarray, z: np.ndarray, kind: str, clusters: np.ndarray | None) -> np.ndarray:
+    n = len(xi)
+    if kind == "unadjusted":
+        return float(xi @ xi / n - (xi.mean()) ** 2) * (z.T @ z) / n
+    g = z * xi[:, None]
+    g = g - g.mean(axis=0)
+    if kind == "clustered":
+        if clusters is None:
+            raise EstimationError("clustered weighting needs a clustering_ids column")
+        g = pd.DataFrame(g).groupby(clusters).sum().to_numpy()
+    return g.T @ g / n
+
+
+def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray | None = None,
+             rho: float | None = None, method: Literal["1s", "2s"] = "2s",
+             weighting: Literal["robust", "unadjusted", "clustered"] = "robust",
+             se_type: Literal["robust", "unadjusted", "clustered"] = "robust",
+             bounds: dict[str, tuple[float, float]] | None = None, gtol: float = 1e-8,
+             inversion_tol: float = 1e-14, max_iterations: int = 1000) -> EstimationResult:
+    """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
+
+    Raises ConvergenceError when the optimiser does not report convergence.
+    """
+    began = time.perf_counter()
+    k2, d = len(problem.x2_names), len(problem.demographic_names)
+    start = Parameters(np.zeros(k2) if sigma is None else np.diag(np.atleast_2d(sigma)).astype(float) if np.ndim(sigma) == 2
+                       else np.asarray(sigma, float),
+                       np.zeros((k2, d)) if pi is None else np.asarray(pi, float).reshape(k2, d), rho)
+    if rho is not None and not problem.nested:
+        raise EstimationError("rho needs a nesting_ids column")
+    x1, z, n = problem.x1, problem.z, len(problem.x1)
+    W = np.linalg.inv(z.T @ z / n)
+    state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0}
+
+    def deltas(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
+        delta = np.empty(n)
+        jac = np.zeros((n, len(p.vector())))
+        for m, market in enumerate(problem.markets):
+            demand, dv, _ = _demand(market, p, problem.x2_names)
+            try:
+                d_m, _ = invert_shares(market.shares, market.prices, demand, tol=inversion_tol,
+                                       initial=state["delta"][m])
+            except ConvergenceError:
+                return np.full(n, np.nan), jac
+            state["delta"][m] = d_m
+            delta[market.rows] = d_m
+            if want_gradient and len(dv):
+                ones = np.ones_like(market.weights)
+                _, lam, gamma = _jacobian_parts(d_m, market.prices, demand, ones)
+                jac[market.rows, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
+        return delta, jac
+
+    def objective(theta: np.ndarray, W: np.ndarray) -> tuple[float, np.ndarray]:
+        state["evaluations"] += 1
+        p = start.with_vector(theta)
+        delta, jac = deltas(p, True)
+        if not np.all(np.isfinite(delta)):
+            return 1e10, np.zeros_like(theta)
+        if p.rho is not None:  # d delta / d rho by a central difference of the inversion
+            h = 1e-6
+            up, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] + h]), False)
+            down, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
+            jac[:, -1] = (up - down) / (2 * h)
+            deltas(p, False)  # restore warm starts at theta
+        xz = x1.T @ z
+        beta = np.linalg.solve(xz @ W @ xz.T, xz @ W @ (z.T @ delta))
+        xi = delta - x1 @ beta
+        g = z.T @ xi / n
+        projector = jac - x1 @ np.linalg.solve(xz @ W @ xz.T, xz @ W @ (z.T @ jac))
+        G = z.T @ projector / n
+        state.update(beta=beta, xi=xi, last_delta=delta, jac=jac)
+        return float(n * g @ W @ g), 2 * n * G.T @ W @ g  # PyBLP's scale: N g'Wg
+
+    labels = start.labels(problem)
+    limits = [(bounds or {}).get(label, (0.0, 0.99) if label == "rho" else (None, None)) for label in labels]
+    theta = start.vector()
+    steps = 2 if method == "2s" else 1
+    iterations = 0
+    result = None
+    for step in range(steps):
+        if len(theta):
+            result = minimize(objective, theta, args=(W,), jac=True, method="L-BFGS-B", bounds=limits,
+                              options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iterations, "maxfun": 10 * max_iterations})
+            if not result.success and "ABNORMAL" not in str(result.message):
+                raise ConvergenceError(f"GMM step {step + 1} did not converge: {result.message}")
+            theta, iterations = result.x, iterations + result.nit
+        objective(theta, W)
+        if step == 0 and steps == 2:
+            W = np.linalg.inv(_covariance_of_moments(state["xi"], z, weighting, problem.clusters))
+    value, gradient = objective(theta, W)
+    if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
+        raise ConvergenceError(f"GMM did not converge: gradient norm {np.max(np.abs(gradient)):.2e} at objective {value:.4g}")
+    # standard errors over (theta, beta): G = [Z' d delta/d theta, -Z'X1] / N
+    xi, jac = state["xi"], state["jac"]
+    G = np.column_stack([z.T @ jac / n, -z.T @ x1 / n])
+    S = _covariance_of_moments(xi, z, se_type, problem.clusters)
+    bread = np.linalg.inv(G.T @ W @ G)
+    covariance = bread if se_type == "unadjusted" and method == "2s" and weighting == "unadjusted" else \
+        bread @ G.T @ W @ S @ W @ G @ bread
+    se = np.sqrt(np.diag(covariance) / n)
+    return EstimationResult(labels, theta, state["beta"], problem.x1_names, se[:len(theta)], se[len(theta):],
+                            value, float(np.max(np.abs(gradient))) if len(theta) else 0.0, True, iterations,
+                            state["evaluations"], time.perf_counter() - began, W, xi, state["last_delta"], steps)
