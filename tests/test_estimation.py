@@ -105,3 +105,22 @@ def test_bad_inputs_are_named(blp):
         Problem.build(products.drop(columns="shares"), X1)
     with pytest.raises(EstimationError, match="agent data"):
         Problem.build(products, X1, "0 + hpwt")
+
+
+def test_cli_estimate_from_a_config_file(blp, tmp_path):
+    import json
+    import subprocess
+    import sys
+    blp[0].to_csv(tmp_path / "products.csv", index=False)
+    (tmp_path / "logit.yaml").write_text('products: products.csv\nx1: "1 + prices + hpwt + air + mpd + space"\n')
+    result = subprocess.run([sys.executable, "-m", "autopact.cli", "estimate", str(tmp_path / "logit.yaml"), "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    reference = pyblp.Problem(pyblp.Formulation(X1), blp[0]).solve(method="2s")
+    assert report["linear"]["prices"]["estimate"] == pytest.approx(float(reference.beta[1, 0]), rel=1e-8)
+    assert report["converged"] and "seconds" in report
+    (tmp_path / "bad.yaml").write_text('products: products.csv\nx1: "1 + prices"\nbogus: 1\n')
+    bad = subprocess.run([sys.executable, "-m", "autopact.cli", "estimate", str(tmp_path / "bad.yaml")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "bogus" in bad.stderr and "Traceback" not in bad.stderr
