@@ -172,3 +172,45 @@ def test_html_report_is_self_contained_and_complete(context, tmp_path):
     assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # plotly.js is inline, nothing is fetched
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", page)
     assert page.count("Plotly.newPlot") >= 6
+
+
+def test_review_fixes_tariffs_fall_on_imports_only_and_on_entrants_too(context):
+    bev_tax = run(context, extra_tariffs=[{"name": "bev", "powertrain": ["BEV"], "ad_valorem_pct": 50}])
+    model_y = next(p for p in bev_tax["products"] if p["product_id"] == "tesla--model-y--bev")
+    assert model_y["tariff_rate"] == 0 and model_y["tariff_revenue"] == 0  # US-built
+    per_vehicle = run(context, extra_tariffs=[{"name": "cn", "origin": ["China"], "specific_usd": 10_000}],
+                      entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}])
+    plain = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}])
+    cost = lambda r: next(p["cost"] for p in r["products"] if p["entrant"])  # noqa: E731
+    assert cost(per_vehicle) == pytest.approx(cost(plain) + 10_000)
+
+
+def test_review_fixes_validation(context, tmp_path):
+    for text, expected in [
+        ("name: x\nparameters: {mfn_passenger_pct: .nan}\n", "finite"),
+        ("name: x\nparameters: {home_margin_share: 2}\n", "must not exceed 1"),
+        ("name: x\nparameters: {fx_cny_per_usd: 0}\n", "must be positive"),
+        ("name: x\nvariants: {v: {assumptions: {price_level: msrp}}}\n", "variants.v.assumptions"),
+        ("name: x\nentrants: [{candidate: " + DOLPHIN + ", maker: BYD}, {candidate: " + DOLPHIN + ", maker: BYD}]\n",
+         "enters twice"),
+    ]:
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        with pytest.raises(ScenarioError, match=expected):
+            load_scenario(str(path))
+    with pytest.raises(ScenarioError, match="unknown country 'china'"):
+        run(context, extra_tariffs=[{"name": "t", "origin": ["china"], "ad_valorem_pct": 5}])
+
+
+def test_review_fixes_two_new_products_solve_their_costs_jointly(context):
+    from autopact.supply import foc_residual  # noqa: F401  (the check below recomputes FOCs via the result)
+    r = run(context, new_products=[
+        {"name": "A", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV", "like": "ford--ranger--ice",
+         "announced_price_usd": 30000, "price_source": "test"},
+        {"name": "B", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV", "like": "ford--maverick--ice",
+         "announced_price_usd": 32000, "price_source": "test"}])
+    new = [p for p in r["products"] if p["entrant"]]
+    assert len(new) == 2 and all(p["cost"] > 0 for p in new)
+    with pytest.raises(ScenarioError, match="price is too low"):
+        run(context, new_products=[{"name": "C", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV",
+                                    "like": "ford--ranger--ice", "announced_price_usd": 3000, "price_source": "test"}])

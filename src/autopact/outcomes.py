@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.demand import log_sum
-from autopact.policy import NEW_BRAND_MAKES, US, State, origin_weights
+from autopact.policy import NEW_BRAND_MAKES, US, State
 from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 
 INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
@@ -105,7 +105,7 @@ def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, c
               "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out]}
     for r in regimes:
         r.pop("group"), r.pop("full_rates")
-    return State(solved, per_household, stakes, solver, constraint_report + regimes)
+    return State(solved, per_household, stakes, solver, constraint_report + regimes, origin)
 
 
 def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
@@ -124,8 +124,7 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
         members = (households.income >= low) & (households.income < high)
         by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
                             if members.any() else None)  # no simulated household in the group
-    origin = origin_weights(p["assembly_countries"], p["home_country"])
-    by_assembly = origin.mul(units, axis=0).sum()
+    by_assembly = state.origin.mul(units, axis=0).sum()
     profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
     weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
     return {

@@ -59,16 +59,19 @@ class Products:
     nests: np.ndarray
 
 
-def origin_weights(countries: pd.Series, home: pd.Series) -> pd.DataFrame:
-    """Equal weights over the listed assembly countries; the owner's home country when unknown."""
+def origin_weights(countries: pd.Series, home: pd.Series, unknown_import_share: float = 0.0) -> pd.DataFrame:
+    """Equal weights over the listed assembly countries. Where none is listed, the policy parameter
+    ``unknown_assembly_import_share`` goes to the owner's home country and the rest to the US."""
     lists = [
-        [c.strip() for c in str(listed).split(";")] if isinstance(listed, str) and listed.strip() else [str(h)]
+        [(c.strip(), 1.0 / len(str(listed).split(";"))) for c in str(listed).split(";")]
+        if isinstance(listed, str) and listed.strip()
+        else [(str(h), unknown_import_share), (US, 1.0 - unknown_import_share)]
         for listed, h in zip(countries, home)]
-    names = sorted({c for row in lists for c in row})
+    names = sorted({c for row in lists for c, _ in row})
     weights = np.zeros((len(lists), len(names)))
     for i, row in enumerate(lists):
-        for c in row:
-            weights[i, names.index(c)] += 1.0 / len(row)
+        for c, w in row:
+            weights[i, names.index(c)] += w
     return pd.DataFrame(weights, columns=names, index=countries.index)
 
 
@@ -82,8 +85,10 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
     for country in origin.columns:
         if country == US:
             continue
-        layer = mfn + params["section_232_autos_pct"] * (params["usmca_non_us_content_share"]
-                                                          if country in USMCA else 1.0)
+        # USMCA-qualifying vehicles from Mexico and Canada enter free of MFN duty and pay Section 232
+        # on their non-US content only
+        layer = (0.0 if country in USMCA else mfn) + params["section_232_autos_pct"] * (
+            params["usmca_non_us_content_share"] if country in USMCA else 1.0)
         if country == "China":
             layer = layer + np.where(ev, params["section_301_china_ev_pct"], params["section_301_china_vehicle_pct"])
             layer = layer + params["ieepa_china_pct"]
@@ -97,8 +102,9 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
             match &= table["powertrain"].isin(rule.powertrain).to_numpy()
         if rule.segment:
             match &= table["segment"].isin(rule.segment).to_numpy()
-        share = origin[[c for c in origin.columns if c in rule.origin]].sum(axis=1).to_numpy() \
-            if rule.origin else np.ones(len(table))
+        # a tariff falls on imports only: the matching origins, never US assembly
+        chosen = [c for c in origin.columns if c != US and (not rule.origin or c in rule.origin)]
+        share = origin[chosen].sum(axis=1).to_numpy()
         rate += match * share * rule.ad_valorem_pct
         specific += match * share * rule.specific_usd
     return rate / 100.0, specific
@@ -211,6 +217,7 @@ class State:
     stakes: pd.DataFrame  # (J, owners) profit shares of each product
     solver: dict[str, Any]
     constraints: list[dict[str, Any]] = field(default_factory=list)
+    origin: pd.DataFrame | None = None  # (J, countries) assembly weights
 
 
 @dataclass
@@ -256,8 +263,11 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
     params = _params(scenario)
     base_params = _params(Scenario(name="baseline"))
     table = _incumbents(cal, market)
-    origin = origin_weights(table["assembly_countries"], table["home_country"])
-    base_rate, base_specific = tariff_rates(table, origin, base_params, [])
+    origin = origin_weights(table["assembly_countries"], table["home_country"], params["unknown_assembly_import_share"])
+    base_origin = origin_weights(table["assembly_countries"], table["home_country"],
+                                 base_params["unknown_assembly_import_share"])
+    _check_names(scenario, table, origin)
+    base_rate, base_specific = tariff_rates(table, base_origin, base_params, [])
     base_cost = (cal.costs - base_specific) / (1 + base_rate)
     units = market.units
     hedonic = Hedonic.fit(table, cal.xi, units)
@@ -265,7 +275,7 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
     stakes0 = pd.get_dummies(table["owner"]).astype(float)
     baseline = solved_state(table.assign(tariff_rate=base_rate, tariff_specific=base_specific,
                                          customs_value=base_cost, base_cost=base_cost),
-                            origin, cal.xi, cal.costs, stakes0, cal, Taxes.none(len(table)), initial=cal.arrays.prices,
+                            base_origin, cal.xi, cal.costs, stakes0, cal, Taxes.none(len(table)), initial=cal.arrays.prices,
                             owners=owners0, kappa=None)
 
     # ---- counterfactual product set -------------------------------------------------------------
@@ -286,27 +296,30 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
             continue
         row = candidates.loc[entrant.candidate]
         traits = _candidate_characteristics(row, width_fit)
-        shares = entrant.shares()
+        shares = {holder: share for holder, share in entrant.shares().items() if share > 0}
         chinese_share = shares.get(entrant.maker, 0.0)
-        owner = entrant.maker if len(shares) == 1 else f"{entrant.partner}-{entrant.maker} JV"
+        owner = next(iter(shares)) if len(shares) == 1 else f"{entrant.partner}-{entrant.maker} JV"
         if scenario.connected_vehicle_rule.enabled and (
-                len(shares) == 1 or (scenario.connected_vehicle_rule.applies_to_joint_ventures
-                                     and chinese_share >= params["connected_vehicle_threshold"])):
+                chinese_share == 1.0 or (scenario.connected_vehicle_rule.applies_to_joint_ventures
+                                         and chinese_share >= params["connected_vehicle_threshold"])):
             excluded.append(f"{entrant.candidate} ({owner}): barred by the connected-vehicle rule")
             continue
         assembly = "China" if entrant.assembly == "import" else US
         entry = {"product_id": f"entrant--{entrant.candidate}", "name": f"{row['brand']} {row['model']}",
                  "make": str(row["brand"]), "owner": owner,
-                 "nationality": "China" if chinese_share >= 0.5 else table.loc[table["owner"] == entrant.partner,
-                                                                                "nationality"].iloc[0],
+                 "nationality": "China" if chinese_share >= params["connected_vehicle_threshold"]
+                 else table.loc[table["owner"] == entrant.partner, "nationality"].iloc[0],
                  "home_country": "China", "luxury": False, "assembly_countries": assembly, "entrant": True,
                  "segment": traits["segment"], "powertrain": traits["powertrain"],
                  "footprint_sqft": traits["footprint_sqft"], "horsepower": traits["horsepower"],
                  "shares": shares, "capacity": entrant.capacity}
         one = pd.DataFrame([entry])
-        rate, _ = tariff_rates(one, origin_weights(one["assembly_countries"], one["home_country"]), params,
-                               scenario.extra_tariffs)
+        rate, specific = tariff_rates(one, origin_weights(one["assembly_countries"], one["home_country"]), params,
+                                      scenario.extra_tariffs)
         parts = entrant_cost(row, entrant, params, market.price_scale, float(rate[0]))
+        if specific[0]:
+            parts["tariff_specific"] = float(specific[0])
+            parts["total"] += float(specific[0])
         brand = (hedonic.residual_by_firm.get(entrant.partner, hedonic.new_brand) if entrant.dealers == "partner"
                  else hedonic.new_brand)
         xis.append(float(hedonic.predict(one)[0]) + brand)
@@ -354,7 +367,9 @@ def _counterfactual(scenario, market, cal, params, table, origin, base_cost, kee
         frames.append(new.drop(columns=["shares", "capacity"]).assign(
             tariff_rate=np.where(parts["customs_value"] > 0, parts["tariff"] / parts["customs_value"].where(
                 parts["customs_value"] > 0, 1), 0.0),
-            tariff_specific=0.0, customs_value=parts["customs_value"], base_cost=parts["total"] - parts["tariff"]))
+            tariff_specific=parts.get("tariff_specific", pd.Series(0.0, index=parts.index)).fillna(0.0),
+            customs_value=parts["customs_value"],
+            base_cost=parts["total"] - parts["tariff"] - parts.get("tariff_specific", pd.Series(0.0, index=parts.index)).fillna(0.0)))
         all_xi.append(np.array(xis))
         all_cost.append(parts["total"].to_numpy())
     for product in scenario.new_products:
@@ -397,7 +412,8 @@ def _counterfactual(scenario, market, cal, params, table, origin, base_cost, kee
     if scenario.new_products:
         cost_all = _implied_costs(scenario, market, cal, products, xi_all, cost_all, owners, kappa)
         products.loc[products["base_cost"].isna(), "base_cost"] = cost_all[products["base_cost"].isna().to_numpy()]
-    counterfactual = solved_state(products, origin_weights(products["assembly_countries"], products["home_country"]),
+    counterfactual = solved_state(products, origin_weights(products["assembly_countries"], products["home_country"],
+                                                           params["unknown_assembly_import_share"]),
                                   xi_all, cost_all, stakes, cal, Taxes.none(len(products)),
                                   initial=None, owners=owners, kappa=kappa,
                                   quotas=scenario.quotas, params=params, extra_rules=scenario.extra_tariffs,
@@ -427,11 +443,36 @@ def _implied_costs(scenario, market, cal, products, xi, costs, owners, kappa) ->
     s = shares(delta, prices, demand)
     jac = price_jacobian(delta, prices, demand)
     omega = ownership_matrix(owners, kappa)
+    unknown = np.flatnonzero(np.isnan(costs))
+    known = np.setdiff1d(np.arange(len(prices)), unknown)
+    # FOC rows of the new products: s_j + sum_k Omega_jk (p_k - c_k) J_kj = 0, linear in their costs
+    a = omega[np.ix_(unknown, unknown)] * jac[np.ix_(unknown, unknown)].T
+    b = s[unknown] + (omega[np.ix_(unknown, known)] * jac[np.ix_(known, unknown)].T) @ (prices[known] - costs[known]) \
+        + a @ prices[unknown]
     out = costs.copy()
-    for j in np.flatnonzero(np.isnan(costs)):
-        margins = np.where(np.arange(len(prices)) == j, 0.0, prices - np.nan_to_num(costs))
-        out[j] = prices[j] + (s[j] + omega[j] @ (margins * jac[:, j])) / jac[j, j]
+    out[unknown] = np.linalg.solve(a, b)
+    for j in unknown:
+        if out[j] <= 0:
+            raise ScenarioError(f"new product {products.at[j, 'name']!r}: its announced price implies a marginal "
+                                f"cost of ${out[j]:,.0f}; the price is too low for this market's demand")
     return out
+
+
+def _check_names(scenario: Scenario, table: pd.DataFrame, origin: pd.DataFrame) -> None:
+    """Origins and nationalities in tariff rules and quotas must be ones the data use."""
+    countries = set(origin.columns) | {"China"}
+    nationalities = set(table["nationality"]) | {"China"}
+    for k, rule in enumerate(scenario.extra_tariffs):
+        for c in rule.origin or []:
+            if c not in countries:
+                raise ScenarioError(f"extra_tariffs[{k}].origin: unknown country {c!r}; known: {', '.join(sorted(countries))}")
+        for n in rule.nationality or []:
+            if n not in nationalities:
+                raise ScenarioError(f"extra_tariffs[{k}].nationality: unknown nationality {n!r}; "
+                                    f"known: {', '.join(sorted(nationalities))}")
+    for k, quota in enumerate(scenario.quotas):
+        if quota.origin not in countries - {US}:
+            raise ScenarioError(f"quotas[{k}].origin: unknown or domestic country {quota.origin!r}")
 
 
 def _characteristics(products: pd.DataFrame) -> np.ndarray:

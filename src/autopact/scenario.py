@@ -20,6 +20,9 @@ Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
 Segment = Literal["car", "SUV-crossover", "pickup", "van"]
 
 
+POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
+
+
 class ScenarioError(ValueError):
     """A scenario file is invalid; the message names the field and the bad value."""
 
@@ -147,13 +150,34 @@ class Scenario(Strict):
     def _known_parameters(cls, values: dict[str, float]) -> dict[str, float]:
         from autopact.policy import policy_parameters
 
+        import math
+
         known = policy_parameters()
         for name, value in values.items():
             if name not in known.index:
                 raise ValueError(f"unknown parameter {name!r}; known: {', '.join(known.index)}")
-            if value < 0:
-                raise ValueError(f"parameter {name} must not be negative, got {value}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"parameter {name} must be a finite number >= 0, got {value}")
+            unit = str(known.at[name, "unit"])
+            if ("share" in unit or name.endswith(("_share", "_threshold"))) and value > 1:
+                raise ValueError(f"parameter {name} is a share and must not exceed 1, got {value}")
+            if name in POSITIVE_PARAMETERS and value == 0:
+                raise ValueError(f"parameter {name} must be positive, got {value}")
         return values
+
+    @model_validator(mode="after")
+    def _distinct_entrants(self) -> "Scenario":
+        seen = set()
+        for k, e in enumerate(self.entrants):
+            if e.candidate in seen:
+                raise ValueError(f"entrants[{k}].candidate: {e.candidate!r} enters twice")
+            seen.add(e.candidate)
+        for label, overlay in self.variants.items():
+            for field_name in ("assumptions", "year", "variants"):
+                if isinstance(overlay, dict) and field_name in overlay:
+                    raise ValueError(f"variants.{label}.{field_name}: a variant shares its scenario's market; "
+                                     "set this in a scenario of its own")
+        return self
 
 
 def bundled_scenarios() -> dict[str, Path]:

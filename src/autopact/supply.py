@@ -134,6 +134,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
         margin = p - costs
         weighted = (ownership * gamma.T) @ margin
         foc = s + t * (lam * margin - weighted)
+        if not np.all(np.isfinite(s)):
+            raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
         live = s > 0
         residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
         # a priced-out product counts as solved only once it sits at its limit price
