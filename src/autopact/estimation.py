@@ -91,10 +91,9 @@ class Problem:
                 if agents is None:
                     raise EstimationError("random coefficients (X2) need agent data with weights and nodes")
                 a = agents[agents["market_ids"] == market_id]
-                node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1])]
-                missing = [c for c in ["weights", *node_columns] if c not in a.columns]
-                if missing:
-                    raise EstimationError(f"agents: missing column(s) {missing}")
+                node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1]) if f"nodes{k}" in a.columns]
+                if "weights" not in a.columns or not node_columns:
+                    raise EstimationError("agents: need a weights column and nodes0, nodes1, ... columns")
                 d = patsy.dmatrix(demographics, a, return_type="dataframe") if demographics else pd.DataFrame(index=a.index)
                 demographic_names = list(d.columns)
                 weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
@@ -136,7 +135,14 @@ class Parameters:
 
 def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np.ndarray, np.ndarray]:
     """Demand for one market and the derivative of utilities with respect to each free theta (Q, I, J)."""
-    coefficients = market.nodes * p.sigma + market.demographics @ p.pi.T  # (I, K2)
+    nodes = market.nodes
+    if nodes.shape[1] != len(p.sigma):  # as PyBLP: the node columns go to the nonzero sigmas, in order
+        used = np.flatnonzero(p.sigma)
+        if len(used) > nodes.shape[1]:
+            raise EstimationError(f"agents: {len(used)} nonzero sigmas need as many nodes columns, got {nodes.shape[1]}")
+        nodes = np.zeros((len(market.weights), len(p.sigma)))
+        nodes[:, used] = market.nodes[:, :len(used)]
+    coefficients = nodes * p.sigma + market.demographics @ p.pi.T  # (I, K2)
     price = names.index("prices") if "prices" in names else None
     others = [k for k in range(len(names)) if k != price]
     deviation = -coefficients[:, price] if price is not None else np.zeros(len(market.weights))
@@ -144,9 +150,9 @@ def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np
                     characteristics=market.x2[:, others], nests=market.nests, weights=market.weights,
                     income=np.ones(len(market.weights)), nu=coefficients[:, others], price_deviation=deviation)
     # alpha=1 is a placeholder: delta is inverted directly and only alpha_i - alpha enters utilities.
-    derivatives = [market.nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma)]
+    derivatives = [nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma)]
     derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi))]
-    return demand, np.array(derivatives).reshape(len(derivatives), *market.nodes.shape[:1], len(market.shares)), \
+    return demand, np.array(derivatives).reshape(len(derivatives), len(market.weights), len(market.shares)), \
         market.x2
 
 
