@@ -124,3 +124,14 @@ def test_cli_estimate_from_a_config_file(blp, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "autopact.cli", "estimate", str(tmp_path / "bad.yaml")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "bogus" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("absorb, columns", [("C(product_ids)", ["product_ids"]),
+                                             ("C(product_ids) + C(city_ids)", ["product_ids", "city_ids"])])
+def test_absorbed_fixed_effects_match_pyblp(absorb, columns):
+    products = pd.read_csv(pyblp.data.NEVO_PRODUCTS_LOCATION)
+    reference = pyblp.Problem(pyblp.Formulation("0 + prices", absorb=absorb), products).solve(method="2s")
+    ours = estimate(Problem.build(products, "0 + prices", absorb=columns), method="2s")
+    assert _relative(ours.beta, reference.beta) < 1e-8
+    assert _relative(ours.beta_se, reference.beta_se) < 1e-8
+    assert ours.objective == pytest.approx(float(reference.objective), rel=1e-8)

@@ -212,7 +212,7 @@ def estimate_command(
         began = time.perf_counter()
         with err.status("estimating ..."):
             problem = Problem.build(settings["products"], settings["x1"], settings.get("x2"), settings.get("agents"),
-                                    settings.get("demographics"))
+                                    settings.get("demographics"), absorb=settings.get("absorb"))
             result = estimate(problem, sigma=settings.get("sigma"), pi=settings.get("pi"), rho=settings.get("rho"),
                               method=settings.get("method", "2s"), weighting=settings.get("weighting", "robust"),
                               se_type=settings.get("se_type", "robust"))
@@ -255,7 +255,8 @@ def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -
     settings = yaml.safe_load(config.read_text())
     if not isinstance(settings, dict):
         raise ValueError(f"{config.name}: expected a mapping of settings")
-    known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type"}
+    known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type",
+             "absorb"}
     unknown = set(settings) - known
     if unknown:
         raise ValueError(f"{config.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")

@@ -62,14 +62,34 @@ class Problem:
     markets: list[Market]
     clusters: np.ndarray | None
     nested: bool
+    absorb: list[np.ndarray] = field(default_factory=list)  # fixed-effect group codes, one array per dimension
+
+    def demean(self, values: np.ndarray, tol: float = 1e-14, max_iterations: int = 10_000) -> np.ndarray:
+        """Residuals of ``values`` on the absorbed fixed effects (alternating projections for several
+        dimensions, Guimaraes and Portugal 2010); the identity without fixed effects."""
+        if not self.absorb or np.size(values) == 0:
+            return values
+        out = np.array(values, float, copy=True)
+        for _ in range(max_iterations):
+            before = out.copy()
+            for codes in self.absorb:
+                means = np.zeros((codes.max() + 1,) + out.shape[1:])
+                np.add.at(means, codes, out)
+                out -= (means / np.bincount(codes)[(slice(None),) + (None,) * (out.ndim - 1)])[codes]
+            if len(self.absorb) == 1 or np.max(np.abs(out - before)) < tol * max(1.0, np.max(np.abs(out))):
+                return out
+        raise ConvergenceError("fixed-effect absorption did not converge")
 
     @classmethod
     def build(cls, products: pd.DataFrame, x1: str, x2: str | None = None, agents: pd.DataFrame | None = None,
-              demographics: str | None = None, instruments: list[str] | None = None) -> "Problem":
+              demographics: str | None = None, instruments: list[str] | None = None,
+              absorb: list[str] | None = None) -> "Problem":
         """PyBLP-style set-up: X1 (linear), X2 (random coefficients) and agent formulas over data frames.
 
         Instruments: the exogenous X1 columns (all but prices) plus ``instruments`` (default: every
-        products column named demand_instruments*), as in PyBLP.
+        products column named demand_instruments*), as in PyBLP. ``absorb`` names product columns
+        whose fixed effects are absorbed (PyBLP's ``absorb='C(a) + C(b)'``): X1, the instruments and
+        delta are demeaned within those groups, so X1 should then have no intercept.
         """
         for column in ("market_ids", "shares", "prices"):
             if column not in products.columns:
@@ -104,8 +124,14 @@ class Problem:
                                   x2=x2_frame.to_numpy(float)[rows], nests=pd.factorize(nests_all[rows])[0],
                                   weights=weights, nodes=nodes, demographics=dem))
         clusters = products["clustering_ids"].to_numpy() if "clustering_ids" in products.columns else None
-        return cls(x1_frame.to_numpy(float), z, list(x1_frame.columns), list(x2_frame.columns), demographic_names,
-                   markets, clusters, nested)
+        for column in absorb or []:
+            if column not in products.columns:
+                raise EstimationError(f"absorb: products has no column {column!r}")
+        codes = [pd.factorize(products[c])[0] for c in absorb or []]
+        problem = cls(x1_frame.to_numpy(float), z, list(x1_frame.columns), list(x2_frame.columns), demographic_names,
+                      markets, clusters, nested, codes)
+        problem.x1, problem.z = problem.demean(problem.x1), problem.demean(problem.z)
+        return problem
 
 
 @dataclass
@@ -261,11 +287,12 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         delta, jac = deltas(p, True)
         if not np.all(np.isfinite(delta)):
             return 1e10, np.zeros_like(theta)
+        delta, jac = problem.demean(delta), problem.demean(jac)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
             h = 1e-6
             up, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] + h]), False)
             down, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
-            jac[:, -1] = (up - down) / (2 * h)
+            jac[:, -1] = problem.demean((up - down) / (2 * h))
             deltas(p, False)  # restore warm starts at theta
         xz = x1.T @ z
         beta = np.linalg.solve(xz @ W @ xz.T, xz @ W @ (z.T @ delta))
