@@ -31,9 +31,8 @@ import pandas as pd
 
 from autopact.calibration import CalibrationResult, calibrated_market
 from autopact.data.market import Market, load_chinese_candidates, load_firms, load_market, read_bundled
-from autopact.demand import Demand
 from autopact.scenario import Entrant, Scenario, ScenarioError
-from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
+from autopact.supply import Taxes, ownership_matrix
 
 US = "United States"
 USMCA = ("Mexico", "Canada")
@@ -280,7 +279,7 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
 
     # ---- counterfactual product set -------------------------------------------------------------
     excluded: list[str] = []
-    rows, xis, costs, origins, entrant_costs = [], [], [], [], []
+    rows, xis, costs, entrant_costs = [], [], [], []
     candidates = load_chinese_candidates()
     known_firms = set(table["owner"])
     width_fit = np.polyfit(market.products["length_in"].astype(float), market.products["width_in"].astype(float), 1)[::-1]
@@ -512,7 +511,9 @@ def rank_partnerships(results: list[tuple[str, dict[str, Any]]]) -> list[dict[st
         partners = {e["partner"] for e in entrants if e.get("partner")}
         makers = {e["maker"] for e in entrants}
         firms = {f["firm"]: f for f in result["firms"]}
-        change = lambda f: firms[f]["profit_counterfactual_usd"] - firms[f]["profit_baseline_usd"] if f in firms else 0.0  # noqa: E731
+        def change(f: str, firms: dict = firms) -> float:
+            return firms[f]["profit_counterfactual_usd"] - firms[f]["profit_baseline_usd"] if f in firms else 0.0
+
         rivals = sum(min(0.0, change(f)) for f in firms if f not in partners | makers and not f.endswith(" JV"))
         rows.append({"variant": label, "partner": ", ".join(sorted(partners)) or "-",
                      "maker": ", ".join(sorted(makers)) or "-",

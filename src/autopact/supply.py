@@ -231,7 +231,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                         high *= 2
                         if high > 1e9:
                             raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-                    lam[c.name] = brentq(lambda v: excess(c, v), 0.0, high, xtol=1e-9, rtol=1e-12)
+                    lam[c.name] = brentq(lambda v, c=c: excess(c, v), 0.0, high, xtol=1e-9, rtol=1e-12)
                 eq = equilibrium()
         if done:
             units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}

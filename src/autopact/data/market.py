@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from autopact.assumptions import Assumption, resolve
 from autopact.data.schema import DataIssue, MarketDataError, validate_products
+
+if TYPE_CHECKING:
+    from autopact.households import IncomeDistribution
 
 BUNDLED_YEARS = (2025,)
 
