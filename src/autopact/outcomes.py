@@ -97,7 +97,8 @@ def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, c
             quota_rent[g] = revenue[g] - paid
             revenue[g] = paid
     us_share = origin[US].to_numpy() if US in origin.columns else np.zeros(len(products))
-    solved = products.assign(price=eq.prices, consumer_price=eq.consumer_prices, units=units, cost=costs,
+    solved = products.assign(tariff_rate=rates, price=eq.prices, consumer_price=eq.consumer_prices, units=units,
+                             cost=costs,
                              markup=eq.markups, profit=(eq.prices - costs) * units + quota_rent,
                              tariff_revenue=revenue, us_assembled_units=us_share * units)
     per_household = log_sum(xi - demand.alpha * eq.consumer_prices, eq.consumer_prices, demand) / demand.price_sensitivity

@@ -504,11 +504,13 @@ def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
 
 
 def rank_partnerships(results: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Rank variants by the US partner's profit change, then consumer surplus, jobs, rivals' losses."""
+    """Rank variants by the US partner's profit change (ties: consumer surplus change). The partner is
+    the US firm named in the entrants, or the firm launching a new product."""
     rows = []
     for label, result in results:
         entrants = result["scenario"]["definition"]["entrants"]
         partners = {e["partner"] for e in entrants if e.get("partner")}
+        partners |= {n["firm"] for n in result["scenario"]["definition"]["new_products"]}
         makers = {e["maker"] for e in entrants}
         firms = {f["firm"]: f for f in result["firms"]}
         def change(f: str, firms: dict = firms) -> float:
@@ -521,4 +523,4 @@ def rank_partnerships(results: list[tuple[str, dict[str, Any]]]) -> list[dict[st
                      "consumer_surplus_change_usd": result["change"]["consumer_surplus_usd"],
                      "us_assembly_jobs_change": result["change"]["us_assembly_jobs"],
                      "rivals_profit_losses_usd": rivals})
-    return sorted(rows, key=lambda r: -r["partner_profit_change_usd"])
+    return sorted(rows, key=lambda r: (-r["partner_profit_change_usd"], -r["consumer_surplus_change_usd"]))
