@@ -32,6 +32,15 @@ from autopact.demand import Demand, _jacobian_parts, individual_shares, invert_s
 from autopact.errors import ConvergenceError
 
 
+# functions formulas may call, as in PyBLP's formulations: log(hpwt), exp(x), sqrt(x)
+FORMULA_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt}
+
+
+def _matrix(formula: str, data: pd.DataFrame) -> pd.DataFrame:
+    return patsy.dmatrix(formula, data, return_type="dataframe",
+                         eval_env=patsy.EvalEnvironment([FORMULA_FUNCTIONS]))
+
+
 class EstimationError(ValueError):
     """Bad estimation input: a formula, a column or a starting value."""
 
@@ -48,6 +57,7 @@ class Market:
     weights: np.ndarray
     nodes: np.ndarray  # (I, K2)
     demographics: np.ndarray  # (I, D)
+    ownership: np.ndarray | None = None  # (J, J) for the supply side
 
 
 @dataclass
@@ -63,6 +73,10 @@ class Problem:
     clusters: np.ndarray | None
     nested: bool
     absorb: list[np.ndarray] = field(default_factory=list)  # fixed-effect group codes, one array per dimension
+    x3: np.ndarray | None = None  # supply side: cost characteristics (N, K3)
+    zs: np.ndarray | None = None  # supply instruments (N, MS)
+    x3_names: list[str] = field(default_factory=list)
+    costs_type: str = "log"
 
     def demean(self, values: np.ndarray, tol: float = 1e-14, max_iterations: int = 10_000) -> np.ndarray:
         """Residuals of ``values`` on the absorbed fixed effects (alternating projections for several
@@ -83,20 +97,23 @@ class Problem:
     @classmethod
     def build(cls, products: pd.DataFrame, x1: str, x2: str | None = None, agents: pd.DataFrame | None = None,
               demographics: str | None = None, instruments: list[str] | None = None,
-              absorb: list[str] | None = None) -> "Problem":
+              absorb: list[str] | None = None, x3: str | None = None, costs_type: str = "log") -> "Problem":
         """PyBLP-style set-up: X1 (linear), X2 (random coefficients) and agent formulas over data frames.
 
         Instruments: the exogenous X1 columns (all but prices) plus ``instruments`` (default: every
         products column named demand_instruments*), as in PyBLP. ``absorb`` names product columns
         whose fixed effects are absorbed (PyBLP's ``absorb='C(a) + C(b)'``): X1, the instruments and
         delta are demeaned within those groups, so X1 should then have no intercept.
+        ``x3`` adds PyBLP's supply side: marginal costs from Bertrand-Nash first-order conditions
+        (ownership by ``firm_ids``), log(c) (or c, ``costs_type='linear'``) = X3 gamma + omega, with
+        supply instruments [X3, supply_instruments*].
         """
         for column in ("market_ids", "shares", "prices"):
             if column not in products.columns:
                 raise EstimationError(f"products: required column {column!r} is missing")
         try:
-            x1_frame = patsy.dmatrix(x1, products, return_type="dataframe")
-            x2_frame = patsy.dmatrix(x2, products, return_type="dataframe") if x2 else pd.DataFrame(index=products.index)
+            x1_frame = _matrix(x1, products)
+            x2_frame = _matrix(x2, products) if x2 else pd.DataFrame(index=products.index)
         except patsy.PatsyError as error:
             raise EstimationError(f"formula: {error}") from None
         names = instruments if instruments is not None else [c for c in products.columns if c.startswith("demand_instruments")]
@@ -114,7 +131,7 @@ class Problem:
                 node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1]) if f"nodes{k}" in a.columns]
                 if "weights" not in a.columns or not node_columns:
                     raise EstimationError("agents: need a weights column and nodes0, nodes1, ... columns")
-                d = patsy.dmatrix(demographics, a, return_type="dataframe") if demographics else pd.DataFrame(index=a.index)
+                d = _matrix(demographics, a) if demographics else pd.DataFrame(index=a.index)
                 demographic_names = list(d.columns)
                 weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
             else:
@@ -130,6 +147,25 @@ class Problem:
         codes = [pd.factorize(products[c])[0] for c in absorb or []]
         problem = cls(x1_frame.to_numpy(float), z, list(x1_frame.columns), list(x2_frame.columns), demographic_names,
                       markets, clusters, nested, codes)
+        if x3:
+            if "firm_ids" not in products.columns:
+                raise EstimationError("products: a supply side needs a firm_ids column")
+            if "prices" in x1_frame.columns:
+                raise EstimationError("x1: with a supply side, price must enter through x2 and demographics only "
+                                      "(as in PyBLP's BLP 1995 example); a linear price coefficient is not supported")
+            if costs_type not in ("log", "linear"):
+                raise EstimationError(f"costs_type must be 'log' or 'linear', got {costs_type!r}")
+            try:
+                x3_frame = _matrix(x3, products)
+            except patsy.PatsyError as error:
+                raise EstimationError(f"formula x3: {error}") from None
+            supply = [c for c in products.columns if c.startswith("supply_instruments")]
+            problem.x3, problem.x3_names, problem.costs_type = x3_frame.to_numpy(float), list(x3_frame.columns), costs_type
+            problem.zs = np.column_stack([problem.x3, products[supply].to_numpy(float)])
+            firms = products["firm_ids"].to_numpy()
+            for market in problem.markets:
+                owners = firms[market.rows]
+                market.ownership = (owners[:, None] == owners[None, :]).astype(float)
         problem.x1, problem.z = problem.demean(problem.x1), problem.demean(problem.z)
         return problem
 
@@ -178,8 +214,12 @@ def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np
     # alpha=1 is a placeholder: delta is inverted directly and only alpha_i - alpha enters utilities.
     derivatives = [nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma)]
     derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi))]
+    # d alpha_i / d theta, with alpha_i = -(coefficient on price): nonzero only for price's sigma and pi
+    zero = np.zeros(len(market.weights))
+    dalpha = [-nodes[:, k] if k == price else zero for k in np.flatnonzero(p.sigma)]
+    dalpha += [-market.demographics[:, d] if k == price else zero for k, d in zip(*np.nonzero(p.pi))]
     return demand, np.array(derivatives).reshape(len(derivatives), len(market.weights), len(market.shares)), \
-        market.x2
+        np.array(dalpha).reshape(len(dalpha), len(market.weights))
 
 
 def _share_gradient(delta: np.ndarray, market: Market, demand: Demand, dv: np.ndarray) -> np.ndarray:
@@ -195,6 +235,31 @@ def _share_gradient(delta: np.ndarray, market: Market, demand: Demand, dv: np.nd
             term -= rho / (1 - rho) * ((within * v) @ nest) @ nest.T
         out[:, q] = market.weights @ (s * term)
     return out
+
+
+def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: Demand, dv: np.ndarray,
+            dalpha: np.ndarray, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Markups m = -(Omega o J^T)^{-1} s at observed prices and their total derivatives in theta.
+
+    J_jk = sum_i w_i (-alpha_i) s_ij (1(j=k) - s_ik) (RC logit). Shares stay at their observed
+    values as theta moves (delta is re-inverted), so (Omega o J^T) dm = -(Omega o dJ^T) m, with
+    dJ from ds_ij = s_ij (dV_ij - sum_l s_il dV_il), dV = d delta + d mu, and d alpha_i.
+    """
+    s, _, _ = individual_shares(delta, market.prices, demand)
+    alpha = demand.deviation  # price enters only through X2 here, so alpha_i is the household deviation
+    a = market.weights * -alpha
+    jac = np.diag(a @ s) - (a[:, None] * s).T @ s
+    matrix = market.ownership * jac.T
+    markups = -np.linalg.solve(matrix, market.weights @ s)
+    derivatives = np.zeros((len(delta), len(dv)))
+    if want_gradient:
+        for q in range(len(dv)):
+            change = delta_jac[:, q][None, :] + dv[q]
+            ds = s * (change - (s * change).sum(axis=1, keepdims=True))
+            b = market.weights * -dalpha[q]
+            djac = np.diag(b @ s + a @ ds) - ((b[:, None] * s).T @ s + (a[:, None] * ds).T @ s + (a[:, None] * s).T @ ds)
+            derivatives[:, q] = -np.linalg.solve(matrix, (market.ownership * djac.T) @ markups)
+    return markups, derivatives
 
 
 @dataclass
@@ -229,11 +294,17 @@ class EstimationResult:
                 "seconds": self.seconds}
 
 
-def _covariance_of_moments(xi: np.ndarray, z: np.ndarray, kind: str, clusters: np.ndarray | None) -> np.ndarray:
-    n = len(xi)
+def _covariance_of_moments(residuals: list[np.ndarray], instruments: list[np.ndarray], kind: str,
+                           clusters: np.ndarray | None) -> np.ndarray:
+    """Covariance S of the per-product moments [z_D xi, z_S omega] (PyBLP's conventions): unadjusted
+    blocks cov(e_a, e_b) Z_a'Z_b / N, or robust (centred) u'u / N, or clustered sums of u."""
+    n = len(residuals[0])
     if kind == "unadjusted":
-        return float(xi @ xi / n - (xi.mean()) ** 2) * (z.T @ z) / n
-    g = z * xi[:, None]
+        def covariance(a: np.ndarray, b: np.ndarray) -> float:
+            return float(a @ b / n - a.mean() * b.mean())
+        return np.block([[covariance(ea, eb) * (za.T @ zb) / n for eb, zb in zip(residuals, instruments)]
+                         for ea, za in zip(residuals, instruments)])
+    g = np.column_stack([z * e[:, None] for e, z in zip(residuals, instruments)])
     g = g - g.mean(axis=0)
     if kind == "clustered":
         if clusters is None:
@@ -242,15 +313,23 @@ def _covariance_of_moments(xi: np.ndarray, z: np.ndarray, kind: str, clusters: n
     return g.T @ g / n
 
 
+def _block_diagonal(*blocks: np.ndarray) -> np.ndarray:
+    from scipy.linalg import block_diag
+
+    return block_diag(*blocks)
+
+
 def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray | None = None,
              rho: float | None = None, method: Literal["1s", "2s"] = "2s",
              weighting: Literal["robust", "unadjusted", "clustered"] = "robust",
              se_type: Literal["robust", "unadjusted", "clustered"] = "robust",
              bounds: dict[str, tuple[float, float]] | None = None, gtol: float = 1e-8,
-             inversion_tol: float = 1e-14, max_iterations: int = 1000) -> EstimationResult:
+             inversion_tol: float = 1e-14, max_iterations: int = 1000, evaluate_only: bool = False) -> EstimationResult:
     """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
 
-    Raises ConvergenceError when the optimiser does not report convergence.
+    Raises ConvergenceError when the optimiser does not report convergence. ``evaluate_only``
+    skips the optimisation and returns the objective, gradient and linear parameters at the
+    starting values (one-step weights), marked ``converged=False``: a check, not an estimate.
     """
     began = time.perf_counter()
     k2, d = len(problem.x2_names), len(problem.demographic_names)
@@ -260,55 +339,83 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     if rho is not None and not problem.nested:
         raise EstimationError("rho needs a nesting_ids column")
     x1, z, n = problem.x1, problem.z, len(problem.x1)
-    W = np.linalg.inv(z.T @ z / n)
+    supply = problem.x3 is not None
+    if supply and rho is not None:
+        raise EstimationError("a supply side with nesting (rho) is not supported yet")
+    # stacked linear system: y = [delta; cost target], X = diag(X1, X3), Z = diag(ZD, ZS)
+    X = _block_diagonal(x1, problem.x3) if supply else x1
+    Z = _block_diagonal(z, problem.zs) if supply else z
+    W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
     state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0}
 
-    def deltas(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
-        delta = np.empty(n)
-        jac = np.zeros((n, len(p.vector())))
+    def targets(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
+        """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho)."""
+        q = len(p.vector())
+        y = np.empty((2 if supply else 1) * n)
+        jac = np.zeros((len(y), q))
         for m, market in enumerate(problem.markets):
-            demand, dv, _ = _demand(market, p, problem.x2_names)
+            demand, dv, dalpha = _demand(market, p, problem.x2_names)
             try:
                 d_m, _ = invert_shares(market.shares, market.prices, demand, tol=inversion_tol,
                                        initial=state["delta"][m])
             except ConvergenceError:
-                return np.full(n, np.nan), jac
+                return np.full(len(y), np.nan), jac
             state["delta"][m] = d_m
-            delta[market.rows] = d_m
-            if want_gradient and len(dv):
+            y[market.rows] = d_m
+            d_jac = np.zeros((len(d_m), q))
+            if (want_gradient or supply) and len(dv):
                 ones = np.ones_like(market.weights)
                 _, lam, gamma = _jacobian_parts(d_m, market.prices, demand, ones)
-                jac[market.rows, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
-        return delta, jac
+                d_jac[:, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
+                jac[market.rows] = d_jac
+            if supply:
+                markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
+                costs = market.prices - markups
+                if problem.costs_type == "log" and np.any(costs <= 0):
+                    return np.full(len(y), np.nan), jac
+                log = problem.costs_type == "log"
+                y[n + market.rows] = np.log(costs) if log else costs
+                jac[n + market.rows, :len(dv)] = -dm / costs[:, None] if log else -dm
+        y[:n], jac[:n] = problem.demean(y[:n]), problem.demean(jac[:n])
+        return y, jac
 
     def objective(theta: np.ndarray, W: np.ndarray) -> tuple[float, np.ndarray]:
         state["evaluations"] += 1
         p = start.with_vector(theta)
-        delta, jac = deltas(p, True)
-        if not np.all(np.isfinite(delta)):
+        y, jac = targets(p, True)
+        if not np.all(np.isfinite(y)):
             return 1e10, np.zeros_like(theta)
-        delta, jac = problem.demean(delta), problem.demean(jac)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
             h = 1e-6
-            up, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] + h]), False)
-            down, _ = deltas(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
-            jac[:, -1] = problem.demean((up - down) / (2 * h))
-            deltas(p, False)  # restore warm starts at theta
-        xz = x1.T @ z
-        beta = np.linalg.solve(xz @ W @ xz.T, xz @ W @ (z.T @ delta))
-        xi = delta - x1 @ beta
-        g = z.T @ xi / n
-        projector = jac - x1 @ np.linalg.solve(xz @ W @ xz.T, xz @ W @ (z.T @ jac))
-        G = z.T @ projector / n
-        state.update(beta=beta, xi=xi, last_delta=delta, jac=jac)
+            up, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] + h]), False)
+            down, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
+            jac[:, -1] = (up - down) / (2 * h)
+            targets(p, False)  # restore warm starts at theta
+        xz = X.T @ Z
+        coefficients = np.linalg.solve(xz @ W @ xz.T, xz @ W @ (Z.T @ y))
+        residual = y - X @ coefficients
+        g = Z.T @ residual / n
+        projector = jac - X @ np.linalg.solve(xz @ W @ xz.T, xz @ W @ (Z.T @ jac))
+        G = Z.T @ projector / n
+        state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
         return float(n * g @ W @ g), 2 * n * G.T @ W @ g  # PyBLP's scale: N g'Wg
 
+    def split(residual: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return ([residual[:n], residual[n:]], [z, problem.zs]) if supply else ([residual], [z])
+
+    if evaluate_only:
+        value, gradient = objective(start.vector(), W)
+        return EstimationResult(start.labels(problem), start.vector(), state["coefficients"],
+                                problem.x1_names + [f"gamma[{c}]" for c in problem.x3_names],
+                                np.full(len(start.vector()), np.nan), np.full(len(state["coefficients"]), np.nan),
+                                value, float(np.max(np.abs(gradient))) if len(gradient) else 0.0, False, 0, 1,
+                                time.perf_counter() - began, W, state["residual"][:n], state["last_delta"], 0,
+                                {"gradient": gradient})
     labels = start.labels(problem)
     limits = [(bounds or {}).get(label, (0.0, 0.99) if label == "rho" else (None, None)) for label in labels]
     theta = start.vector()
     steps = 2 if method == "2s" else 1
     iterations = 0
-    result = None
     for step in range(steps):
         if len(theta):
             result = minimize(objective, theta, args=(W,), jac=True, method="L-BFGS-B", bounds=limits,
@@ -318,18 +425,19 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             theta, iterations = result.x, iterations + result.nit
         objective(theta, W)
         if step == 0 and steps == 2:
-            W = np.linalg.inv(_covariance_of_moments(state["xi"], z, weighting, problem.clusters))
+            W = np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
     value, gradient = objective(theta, W)
     if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
         raise ConvergenceError(f"GMM did not converge: gradient norm {np.max(np.abs(gradient)):.2e} at objective {value:.4g}")
-    # standard errors over (theta, beta): G = [Z' d delta/d theta, -Z'X1] / N
-    xi, jac = state["xi"], state["jac"]
-    G = np.column_stack([z.T @ jac / n, -z.T @ x1 / n])
-    S = _covariance_of_moments(xi, z, se_type, problem.clusters)
+    # standard errors over (theta, beta, gamma): G = [Z' dy/dtheta, -Z'X] / N
+    G = np.column_stack([Z.T @ state["jac"] / n, -Z.T @ X / n])
+    S = _covariance_of_moments(*split(state["residual"]), se_type, problem.clusters)
     bread = np.linalg.inv(G.T @ W @ G)
     covariance = bread if se_type == "unadjusted" and method == "2s" and weighting == "unadjusted" else \
         bread @ G.T @ W @ S @ W @ G @ bread
     se = np.sqrt(np.diag(covariance) / n)
-    return EstimationResult(labels, theta, state["beta"], problem.x1_names, se[:len(theta)], se[len(theta):],
+    names = problem.x1_names + [f"gamma[{c}]" for c in problem.x3_names]
+    return EstimationResult(labels, theta, state["coefficients"], names, se[:len(theta)], se[len(theta):],
                             value, float(np.max(np.abs(gradient))) if len(theta) else 0.0, True, iterations,
-                            state["evaluations"], time.perf_counter() - began, W, xi, state["last_delta"], steps)
+                            state["evaluations"], time.perf_counter() - began, W, state["residual"][:n],
+                            state["last_delta"], steps)
