@@ -197,10 +197,10 @@ def _print_calibration(r: dict[str, Any]) -> None:
 @app.command("estimate")
 def estimate_command(
     config: Annotated[Optional[Path], typer.Argument(help="Estimation config YAML (data paths, formulas, options).")] = None,
-    example: Annotated[Optional[str], typer.Option(help="Run a bundled example instead: blp1995 (demand side).")] = None,
+    example: Annotated[Optional[str], typer.Option(help="Run a bundled example instead: blp1995 (with supply side).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """Estimate demand by GMM from panel data, with PyBLP-style formulas (demand side only so far)."""
+    """Estimate demand (and optionally a supply side) by GMM from panel data, with PyBLP-style formulas."""
     import time
 
     import yaml
@@ -212,7 +212,8 @@ def estimate_command(
         began = time.perf_counter()
         with err.status("estimating ..."):
             problem = Problem.build(settings["products"], settings["x1"], settings.get("x2"), settings.get("agents"),
-                                    settings.get("demographics"), absorb=settings.get("absorb"))
+                                    settings.get("demographics"), absorb=settings.get("absorb"), x3=settings.get("x3"),
+                                    costs_type=settings.get("costs_type", "log"))
             result = estimate(problem, sigma=settings.get("sigma"), pi=settings.get("pi"), rho=settings.get("rho"),
                               method=settings.get("method", "2s"), weighting=settings.get("weighting", "robust"),
                               se_type=settings.get("se_type", "robust"))
@@ -248,6 +249,7 @@ def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -
         agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
         return {"products": pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION), "agents": agents,
                 "x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
+                "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "costs_type": "log",
                 "demographics": "0 + I(1 / income)", "sigma": np.diag([3.612, 0, 4.628, 1.818, 1.050, 2.056]),
                 "pi": np.array([[0], [-43.501], [0], [0], [0], [0]]), "method": "2s"}
     if config is None:
@@ -256,7 +258,7 @@ def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -
     if not isinstance(settings, dict):
         raise ValueError(f"{config.name}: expected a mapping of settings")
     known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type",
-             "absorb"}
+             "absorb", "x3", "costs_type"}
     unknown = set(settings) - known
     if unknown:
         raise ValueError(f"{config.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")

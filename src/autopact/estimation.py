@@ -14,7 +14,8 @@ sigma_k nu_ik + sum_d pi_kd d_id. One-step GMM uses W = (Z'Z/N)^{-1}; two-step u
 the inverse of the (robust, unadjusted or clustered) moment covariance S at the one-step xi.
 Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
 
-Demand-side estimation only; the joint supply side of PyBLP's BLP 1995 example is not here yet.
+With a supply side (X3), marginal costs c = p - markups(theta) from Bertrand-Nash FOCs enter
+log(c) = X3 gamma + omega; markup derivatives in theta are analytic (RC logit without nesting).
 """
 
 from __future__ import annotations
