@@ -173,34 +173,43 @@ class Problem:
 
 @dataclass
 class Parameters:
-    """Which nonlinear parameters are free: nonzero starting sigma (diagonal), pi entries, and rho."""
+    """Nonlinear parameters; which are free is fixed by the starting values (nonzero sigma diagonal
+    entries, nonzero pi entries, rho if given), so a parameter that reaches zero stays free."""
 
     sigma: np.ndarray  # (K2,) diagonal
     pi: np.ndarray  # (K2, D)
     rho: float | None
+    sigma_free: np.ndarray | None = None
+    pi_free: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.sigma_free is None:
+            self.sigma_free = self.sigma != 0
+        if self.pi_free is None:
+            self.pi_free = self.pi != 0
 
     def vector(self) -> np.ndarray:
-        parts = [self.sigma[self.sigma != 0], self.pi[self.pi != 0]]
+        parts = [self.sigma[self.sigma_free], self.pi[self.pi_free]]
         return np.concatenate(parts + ([np.array([self.rho])] if self.rho is not None else []))
 
     def labels(self, problem: Problem) -> list[str]:
-        labels = [f"sigma[{problem.x2_names[k]}]" for k in np.flatnonzero(self.sigma)]
-        labels += [f"pi[{problem.x2_names[k]}, {problem.demographic_names[d]}]" for k, d in zip(*np.nonzero(self.pi))]
+        labels = [f"sigma[{problem.x2_names[k]}]" for k in np.flatnonzero(self.sigma_free)]
+        labels += [f"pi[{problem.x2_names[k]}, {problem.demographic_names[d]}]" for k, d in zip(*np.nonzero(self.pi_free))]
         return labels + (["rho"] if self.rho is not None else [])
 
     def with_vector(self, theta: np.ndarray) -> "Parameters":
         sigma, pi = self.sigma.copy(), self.pi.copy()
-        n_sigma, n_pi = int((sigma != 0).sum()), int((pi != 0).sum())
-        sigma[sigma != 0] = theta[:n_sigma]
-        pi[pi != 0] = theta[n_sigma:n_sigma + n_pi]
-        return Parameters(sigma, pi, float(theta[-1]) if self.rho is not None else None)
+        n_sigma, n_pi = int(self.sigma_free.sum()), int(self.pi_free.sum())
+        sigma[self.sigma_free] = theta[:n_sigma]
+        pi[self.pi_free] = theta[n_sigma:n_sigma + n_pi]
+        return Parameters(sigma, pi, float(theta[-1]) if self.rho is not None else None, self.sigma_free, self.pi_free)
 
 
 def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np.ndarray, np.ndarray]:
     """Demand for one market and the derivative of utilities with respect to each free theta (Q, I, J)."""
     nodes = market.nodes
-    if nodes.shape[1] != len(p.sigma):  # as PyBLP: the node columns go to the nonzero sigmas, in order
-        used = np.flatnonzero(p.sigma)
+    if nodes.shape[1] != len(p.sigma):  # as PyBLP: the node columns go to the free sigmas, in order
+        used = np.flatnonzero(p.sigma_free)
         if len(used) > nodes.shape[1]:
             raise EstimationError(f"agents: {len(used)} nonzero sigmas need as many nodes columns, got {nodes.shape[1]}")
         nodes = np.zeros((len(market.weights), len(p.sigma)))
@@ -213,12 +222,12 @@ def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np
                     characteristics=market.x2[:, others], nests=market.nests, weights=market.weights,
                     income=np.ones(len(market.weights)), nu=coefficients[:, others], price_deviation=deviation)
     # alpha=1 is a placeholder: delta is inverted directly and only alpha_i - alpha enters utilities.
-    derivatives = [nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma)]
-    derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi))]
+    derivatives = [nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma_free)]
+    derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi_free))]
     # d alpha_i / d theta, with alpha_i = -(coefficient on price): nonzero only for price's sigma and pi
     zero = np.zeros(len(market.weights))
-    dalpha = [-nodes[:, k] if k == price else zero for k in np.flatnonzero(p.sigma)]
-    dalpha += [-market.demographics[:, d] if k == price else zero for k, d in zip(*np.nonzero(p.pi))]
+    dalpha = [-nodes[:, k] if k == price else zero for k in np.flatnonzero(p.sigma_free)]
+    dalpha += [-market.demographics[:, d] if k == price else zero for k, d in zip(*np.nonzero(p.pi_free))]
     return demand, np.array(derivatives).reshape(len(derivatives), len(market.weights), len(market.shares)), \
         np.array(dalpha).reshape(len(dalpha), len(market.weights))
 
@@ -347,7 +356,8 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     X = _block_diagonal(x1, problem.x3) if supply else x1
     Z = _block_diagonal(z, problem.zs) if supply else z
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
-    state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0}
+    state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0,
+                             "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
 
     def targets(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
         """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho)."""
@@ -372,12 +382,20 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             if supply:
                 markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
                 costs = market.prices - markups
-                if problem.costs_type == "log" and np.any(costs <= 0):
-                    return np.full(len(y), np.nan), jac
-                log = problem.costs_type == "log"
-                y[n + market.rows] = np.log(costs) if log else costs
-                jac[n + market.rows, :len(dv)] = -dm / costs[:, None] if log else -dm
+                rows = n + market.rows
+                if problem.costs_type == "log":
+                    # PyBLP's default error behaviour: a non-positive cost keeps its last valid log
+                    # value (and a zero derivative) rather than stopping the search
+                    bad = costs <= 0
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        y[rows] = np.where(bad, state["last_cost_target"][rows], np.log(np.where(bad, 1.0, costs)))
+                        jac[rows, :len(dv)] = np.where(bad[:, None], 0.0, -dm / costs[:, None])
+                    state["reverted_costs"] += int(bad.sum())
+                else:
+                    y[rows], jac[rows, :len(dv)] = costs, -dm
         y[:n], jac[:n] = problem.demean(y[:n]), problem.demean(jac[:n])
+        if supply and np.all(np.isfinite(y[n:])):
+            state["last_cost_target"] = y.copy()
         return y, jac
 
     def objective(theta: np.ndarray, W: np.ndarray) -> tuple[float, np.ndarray]:
@@ -413,7 +431,10 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                                 time.perf_counter() - began, W, state["residual"][:n], state["last_delta"], 0,
                                 {"gradient": gradient})
     labels = start.labels(problem)
-    limits = [(bounds or {}).get(label, (0.0, 0.99) if label == "rho" else (None, None)) for label in labels]
+    # PyBLP's default bounds: sigma on the diagonal non-negative, rho in [0, 0.99], pi free
+    default = {"rho": (0.0, 0.99)}
+    limits = [(bounds or {}).get(label, default.get(label, (0.0, None) if label.startswith("sigma") else (None, None)))
+              for label in labels]
     theta = start.vector()
     steps = 2 if method == "2s" else 1
     iterations = 0
@@ -428,6 +449,13 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         if step == 0 and steps == 2:
             W = np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
     value, gradient = objective(theta, W)
+    # projected gradient: a component pushing against an active bound does not count
+    projected = np.array(gradient, float)
+    for i, (low, high) in enumerate(limits):
+        if (low is not None and theta[i] <= low + 1e-10 and projected[i] > 0) or \
+                (high is not None and theta[i] >= high - 1e-10 and projected[i] < 0):
+            projected[i] = 0.0
+    gradient = projected
     if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
         raise ConvergenceError(f"GMM did not converge: gradient norm {np.max(np.abs(gradient)):.2e} at objective {value:.4g}")
     # standard errors over (theta, beta, gamma): G = [Z' dy/dtheta, -Z'X] / N
