@@ -176,3 +176,19 @@ def test_supply_side_estimates_match_the_cached_pyblp_run(blp):
     assert _relative(ours.beta, reference["beta"] + reference["gamma"]) < 1e-3
     assert ours.objective == pytest.approx(reference["objective"], rel=1e-4)
     assert _relative(ours.theta_se, reference["theta_se"]) < 1e-2
+
+
+def test_logit_is_2sls_and_matches_linearmodels(blp):
+    """One-step logit GMM is 2SLS of log(s_j / s_0) on X1 with PyBLP's instruments (Berry 1994)."""
+    from linearmodels.iv import IV2SLS
+    products = blp[0].copy()
+    outside = 1 - products.groupby("market_ids")["shares"].transform("sum")
+    products["y"] = np.log(products["shares"]) - np.log(outside)
+    products["const"] = 1.0
+    instruments = [c for c in products.columns if c.startswith("demand_instruments")]
+    exogenous = ["const", "hpwt", "air", "mpd", "space"]
+    fit = IV2SLS(products["y"], products[exogenous], products[["prices"]], products[instruments]).fit(cov_type="robust")
+    order = ["const", "prices", "hpwt", "air", "mpd", "space"]
+    ours = estimate(Problem.build(products, X1), method="1s")
+    assert _relative(ours.beta, fit.params[order].to_numpy()) < 1e-8
+    assert _relative(ours.beta_se, fit.std_errors[order].to_numpy()) < 1e-8
