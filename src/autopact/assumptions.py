@@ -8,7 +8,10 @@ Each assumption has a default, a cited reason and a way to change it. Reports li
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import csv
+from functools import lru_cache
+from importlib import resources
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -55,11 +58,32 @@ class Assumption(BaseModel):
         return self.model_copy(update={"value": value})
 
 
-PriceLevel = Literal["transaction", "msrp"]
+def _bundled_rows(name: str) -> list[dict[str, str]]:
+    with resources.files("autopact.data").joinpath("bundled", name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
-DEFAULTS: dict[str, Assumption] = {
-    a.name: a
-    for a in [
+
+def _households() -> int:
+    """Default market size: the household count in reference_parameters.csv (households_2024)."""
+    row = next(r for r in _bundled_rows("reference_parameters.csv") if r["name"] == "households_2024")
+    return int(float(row["value"]))
+
+
+def _market_total(year: int = 2025) -> int:
+    """Default market total: ANL's sum of quarters in market_facts.csv."""
+    row = next(r for r in _bundled_rows("market_facts.csv") if r["metric"] == "total_new_light_vehicle_sales"
+               and r["year"] == str(year) and "Open-EV-Charts" in r["source"])
+    return int(float(row["value"]))
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict[str, Assumption]:
+    """The named assumptions with their default values (the numbers read from the bundled data)."""
+    return {a.name: a for a in _definitions()}
+
+
+def _definitions() -> list[Assumption]:
+    return [
         Assumption(
             name="price_level",
             value="transaction",
@@ -74,14 +98,14 @@ DEFAULTS: dict[str, Assumption] = {
             reason=(
                 "Buyers pay far more than base MSRP on average (options, trims, destination): the KBB "
                 "2025 average transaction price is about $49,500 against a units-weighted mean base MSRP "
-                "near $35,000 in the bundled data. Dollar profits, tariff revenue and consumer surplus "
+                "of about $36,800 in the bundled data. Dollar profits, tariff revenue and consumer surplus "
                 "scale with the price level, so the default uses what buyers actually pay."
             ),
             source="Kelley Blue Book (Cox Automotive) monthly ATP reports, 2025 (market_facts.csv)",
         ),
         Assumption(
             name="market_size_households",
-            value=132_737_146,
+            value=_households(),
             unit="households",
             minimum=1.0,
             description="Potential market M: each household may buy one new vehicle a year or none (the outside good).",
@@ -110,7 +134,7 @@ DEFAULTS: dict[str, Assumption] = {
         ),
         Assumption(
             name="market_total_units",
-            value=16_213_903,
+            value=_market_total(),
             unit="new light vehicles sold in the US in 2025",
             minimum=1.0,
             description="The 2025 market total against which coverage is measured.",
@@ -121,12 +145,11 @@ DEFAULTS: dict[str, Assumption] = {
             source="ANL 'Total Sales for Website' via Open-EV-Charts (market_facts.csv)",
         ),
     ]
-}
 
 
 def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Assumption]:
     """The default assumptions with ``overrides`` applied; unknown names raise AssumptionError."""
-    resolved = dict(DEFAULTS)
+    resolved = dict(defaults())
     for name, raw in (overrides or {}).items():
         if name not in resolved:
             raise AssumptionError(f"unknown assumption '{name}'; known: {', '.join(sorted(resolved))}")

@@ -183,8 +183,9 @@ class CalibrationResult:
         return ownership_matrix(self.arrays.owners)
 
     def own_elasticities(self) -> np.ndarray:
-        s, lam, _ = jacobian_parts(self.delta, self.arrays.prices, self.demand)
-        return lam * 1.0 * self.arrays.prices / s - _gamma_diagonal(self) * self.arrays.prices / s
+        """e_jj = (Lambda_j - Gamma_jj) p_j / s_j."""
+        s, lam, gamma = jacobian_parts(self.delta, self.arrays.prices, self.demand)
+        return (lam - np.diag(gamma)) * self.arrays.prices / s
 
     def to_dict(self) -> dict[str, Any]:
         own = self.own_elasticities()
@@ -220,11 +221,6 @@ class CalibrationResult:
             "optimizer": self.optimizer,
             "seconds": self.seconds,
         }
-
-
-def _gamma_diagonal(result: CalibrationResult) -> np.ndarray:
-    _, _, gamma = jacobian_parts(result.delta, result.arrays.prices, result.demand)
-    return np.diag(gamma)
 
 
 def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[str, float] | None = None,

@@ -357,8 +357,8 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     table = Table(title=f"{label}: {r['scenario']['description']}", title_justify="left")
     for column in ("", "2025 baseline", "scenario", "change"):
         table.add_column(column, justify="left" if not column else "right")
-    rows = [("new vehicles sold", "total_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
-            ("average price", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
+    rows = [("new vehicles sold a year", "total_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("average price paid", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("BEV share", "bev_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
             ("consumer surplus (change)", "consumer_surplus_usd", None, _money),
             ("variable profit, all firms", "total_profit_usd", lambda v: _money(v, False), _money),
@@ -371,13 +371,17 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     for name, key, level, delta in rows:
         table.add_row(name, level(b[key]) if level else "", level(c[key]) if level else "", delta(d[key]))
     for nationality, share in sorted(c["units_share_by_nationality"].items(), key=lambda kv: -kv[1]):
-        table.add_row(f"share of units: {nationality}", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
+        table.add_row(f"unit share, {nationality} owners", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
                       f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
     out.print(table)
     for note in r["scenario"]["excluded"]:
         out.print(f"excluded: {note}")
     for constraint in r.get("constraints", []):
         out.print(f"constraint: {constraint}")
+    changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
+    out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
+              "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
+              "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
     s = r["solver"]
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")

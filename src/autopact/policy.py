@@ -126,7 +126,6 @@ class Hedonic:
     """OLS of the calibrated mean utility net of price (xi) on characteristics, with brand residuals."""
 
     beta: np.ndarray
-    residual_by_make: dict[str, float]
     residual_by_firm: dict[str, float]
     new_brand: float
     r2: float
@@ -138,12 +137,11 @@ class Hedonic:
         residual = xi - x @ beta
         frame = pd.DataFrame({"make": table["make"], "firm": table["owner"], "r": residual, "w": units})
         mean = lambda g: float(np.average(g["r"], weights=g["w"]))  # noqa: E731
-        by_make = {k: mean(g) for k, g in frame.groupby("make")}
         by_firm = {k: mean(g) for k, g in frame.groupby("firm")}
         young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
         r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
                                                                          weights=units)
-        return cls(beta, by_make, by_firm, mean(young), float(r2))
+        return cls(beta, by_firm, mean(young), float(r2))
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         return _hedonic_design(table) @ self.beta
@@ -239,7 +237,7 @@ def _params(scenario: Scenario) -> dict[str, float]:
     return values
 
 
-def _incumbents(cal: CalibrationResult, market: Market) -> pd.DataFrame:
+def _incumbents(market: Market) -> pd.DataFrame:
     p = market.products
     firms = load_firms()
     return pd.DataFrame({
@@ -261,7 +259,7 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
     cal = calibration or calibrated_market(market, draws=draws, seed=seed)
     params = _params(scenario)
     base_params = _params(Scenario(name="baseline"))
-    table = _incumbents(cal, market)
+    table = _incumbents(market)
     origin = origin_weights(table["assembly_countries"], table["home_country"], params["unknown_assembly_import_share"])
     base_origin = origin_weights(table["assembly_countries"], table["home_country"],
                                  base_params["unknown_assembly_import_share"])

@@ -18,7 +18,7 @@ iterated until the FOC residual, relative to shares, is below a stated tolerance
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -209,7 +209,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             shadow[c.products] += lam[c.name]
         eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
-        return replace_shadow(eq, shadow)
+        return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 
     def excess(c: CapacityConstraint, value: float) -> float:
         lam[c.name] = value
@@ -239,12 +239,6 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                                           state["solves"])
     raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
 
-
-def replace_shadow(eq: Equilibrium, shadow: np.ndarray) -> Equilibrium:
-    """The equilibrium with its shadow costs recorded; its markups p - (c + lambda) already exclude them."""
-    from dataclasses import replace as dc_replace
-
-    return dc_replace(eq, shadow_costs=shadow)
 
 
 def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,

@@ -128,7 +128,7 @@ def load_market(year: int = 2025, path: str | Path | None = None,
 
     With no ``path``, the bundled market of ``year``; with a ``path``, a user's products CSV with
     the same columns (see ``autopact.data.schema.REQUIRED_COLUMNS``), validated the same way.
-    ``assumptions`` overrides named assumptions (``autopact.assumptions.DEFAULTS``).
+    ``assumptions`` overrides named assumptions (``autopact.assumptions.defaults()``).
     Raises ``MarketDataError`` listing every problem; nothing is returned half-loaded.
     """
     resolved = resolve(assumptions)
