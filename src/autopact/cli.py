@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.table import Table
 from autopact.assumptions import AssumptionError, parse_settings
 from autopact.data import MarketDataError, load_market, summarize
 from autopact.errors import ConvergenceError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -258,7 +261,7 @@ def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -
     if not isinstance(settings, dict):
         raise ValueError(f"{config.name}: expected a mapping of settings")
     known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type",
-             "absorb", "x3", "costs_type"}
+             "absorb", "x3", "costs_type", "instruments"}
     unknown = set(settings) - known
     if unknown:
         raise ValueError(f"{config.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -268,7 +271,38 @@ def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -
     for key in ("sigma", "pi"):
         if key in settings:
             settings[key] = np.asarray(settings[key], float)
+    if "instruments" in settings:
+        if "products" not in settings:
+            raise ValueError(f"{config.name}: instruments need a products table")
+        settings["products"] = _built_instruments(settings.pop("instruments"), settings["products"], config.name)
     return settings
+
+
+def _built_instruments(spec: Any, products: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Products with BLP and/or differentiation instruments appended as demand_instruments*:
+    ``{blp: FORMULA, differentiation: FORMULA or {formula: ..., version: local|quadratic, interact: bool}}``."""
+    from autopact import instruments
+
+    kinds = {"blp", "differentiation"}
+    if not isinstance(spec, dict) or not spec or set(spec) - kinds:
+        raise ValueError(f"{name}: instruments must map {sorted(kinds)} to formulas, got {spec!r}")
+    blocks = []
+    if "blp" in spec:
+        if not isinstance(spec["blp"], str):
+            raise ValueError(f"{name}: instruments.blp must be a formula string, got {spec['blp']!r}")
+        blocks.append(instruments.blp_instruments(spec["blp"], products))
+    if "differentiation" in spec:
+        options = spec["differentiation"]
+        options = {"formula": options} if isinstance(options, str) else options
+        allowed = {"formula", "version", "interact"}
+        if not isinstance(options, dict) or not isinstance(options.get("formula"), str) or set(options) - allowed:
+            raise ValueError(f"{name}: instruments.differentiation must be a formula or a mapping of {sorted(allowed)} "
+                             f"with a formula string, got {options!r}")
+        if not isinstance(options.get("interact", False), bool):
+            raise ValueError(f"{name}: instruments.differentiation.interact must be true or false, "
+                             f"got {options['interact']!r}")
+        blocks.append(instruments.differentiation_instruments(products=products, **options))
+    return instruments.with_demand_instruments(products, *blocks)
 
 
 @app.command("scenarios")
