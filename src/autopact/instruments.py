@@ -87,7 +87,8 @@ def differentiation_instruments(formula: str, products: pd.DataFrame,
     ``interact`` adds covariances: local summands 1(|d_jkl| < SD_l) d_jkl' for every l', quadratic
     summands d_jkl d_jkl' for l' >= l. Columns are [other..., rival...], as
     ``pyblp.build_differentiation_instruments(pyblp.Formulation(formula), products, version, interact)``
-    (Conlon and Gortmaker 2020). An intercept gives zero columns: start the formula with ``0 +``.
+    (Conlon and Gortmaker 2020). The sign of d follows PyBLP's code (its documentation writes x_kl - x_jl);
+    it matters only for local interactions. An intercept gives zero columns: start the formula with ``0 +``.
     """
     if version not in ("local", "quadratic"):
         raise EstimationError(f"differentiation instruments: version must be 'local' or 'quadratic', got {version!r}")
