@@ -89,7 +89,7 @@ def test_bad_targets_file_names_line_and_column(tmp_path):
 
 
 def test_cli_calibrate_json():
-    result = subprocess.run([sys.executable, "-m", "autopact.cli", "calibrate", "--json", "--draws", "30"],
+    result = subprocess.run([sys.executable, "-m", "autopact.cli", "calibrate", "--json", "--households", "30"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

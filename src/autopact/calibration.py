@@ -305,6 +305,58 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
                              optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings)
 
 
+def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list[str], np.ndarray]:
+    """First-order response of the calibrated parameters to the targets, d theta / d target.
+
+    At the optimum the weighted residuals r_t = c_t (m_t(theta) - target_t), c_t = sqrt(w_t)/|target_t|,
+    satisfy F = J_r' r = 0 with J_r = diag(c) dm/dtheta. The implicit function theorem with the
+    Gauss-Newton approximation dF/dtheta ~ J_r' J_r (second derivatives of m dropped) gives column t
+
+        d theta / d target_t = (J_r' J_r)^{-1} J_r[t, :]' (r_t + c_t m_t) / target_t,
+
+    which is the familiar (J_r'J_r)^{-1} J_r' c when every target is hit. Parameters fixed by the
+    user or sitting at a bound are held (active constraints). dm/dtheta is a central difference of
+    ``model_statistics`` with shares re-inverted at each step. Returns the moving parameters' names
+    and the (parameters x targets) matrix in their natural units.
+    """
+    x = np.array([cal.parameters[name] for name in PARAMETERS]) / SCALE
+    moving = [i for i, name in enumerate(PARAMETERS) if name not in cal.fixed
+              and not any(abs(x[i] - b) <= 1e-6 * max(abs(b), 1.0) for b in (LOWER[i], UPPER[i]))]
+    targets = cal.targets
+    t = targets["value"].to_numpy(float)
+    c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
+    m = cal.achieved
+
+    def statistics(x_new: np.ndarray) -> np.ndarray:
+        demand = build_demand(dict(zip(PARAMETERS, (x_new * SCALE).tolist())), cal.arrays, cal.households)
+        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=cal.delta)
+        return model_statistics(targets, delta, demand, cal.arrays)
+
+    jac_m = np.zeros((len(t), len(moving)))
+    for column, i in enumerate(moving):
+        h = step * max(abs(x[i]), 1.0)
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        jac_m[:, column] = (statistics(up) - statistics(down)) / (2 * h)
+    jac_r = c[:, None] * jac_m
+    response = np.linalg.solve(jac_r.T @ jac_r, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
+    return [PARAMETERS[i] for i in moving], response * SCALE[moving][:, None]
+
+
+def linear_recalibration(cal: CalibrationResult, response: tuple[list[str], np.ndarray],
+                         targets: pd.DataFrame) -> dict[str, float]:
+    """Parameters after the targets move from ``cal.targets`` to ``targets``: theta + (d theta/d t) dt,
+    kept within bounds (``parameter_response`` gives d theta / d t)."""
+    names, matrix = response
+    shift = matrix @ (targets["value"].to_numpy(float) - cal.targets["value"].to_numpy(float))
+    theta = dict(cal.parameters)
+    for name, d in zip(names, shift):
+        i = PARAMETERS.index(name)
+        theta[name] = float(np.clip(theta[name] + d, LOWER[i] * SCALE[i], UPPER[i] * SCALE[i]))
+    return theta
+
+
 def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int) -> str:
     """Hash of everything a calibration depends on: products, assumptions, targets, draws, seed."""
     import hashlib

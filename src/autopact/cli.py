@@ -132,8 +132,8 @@ def data_validate(
 @app.command("calibrate")
 def calibrate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    draws: Annotated[int, typer.Option(help="Simulated households (scrambled Halton draws).")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+    households: Annotated[int, typer.Option(help="Simulated households (scrambled Halton draws).")] = 1000,
+    household_seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
     targets: Annotated[Optional[Path], typer.Option(help="Targets CSV replacing the bundled one.")] = None,
     fix: Annotated[list[str], typer.Option("--fix", help="Hold a parameter fixed: --fix rho=0")] = [],  # noqa: B006
     save: Annotated[Optional[Path], typer.Option(help="Save the calibrated parameters (JSON) for reuse.")] = None,
@@ -148,8 +148,8 @@ def calibrate_command(
     try:
         fixed = {k: float(v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
-        with err.status(f"calibrating on {draws} simulated households ..."):
-            result = calibrate(market, targets=table, fixed=fixed, draws=draws, seed=seed)
+        with err.status(f"calibrating on {households} simulated households ..."):
+            result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed)
     except (CalibrationError, AssumptionError, ConvergenceError, ValueError) as error:
         _fail(error)
     if save:
@@ -334,42 +334,74 @@ def simulate_command(
     scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a YAML file.")],
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result as JSON here.")] = None,
     report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
-    draws: Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+    draws: Annotated[int, typer.Option(min=0, help="Joint draws of the scenario's uncertain inputs (0: none).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the draws (default: the scenario's uncertainty.seed).")] = None,
+    households: Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")] = 1000,
+    household_seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+    recalibrate: Annotated[str, typer.Option(help="How draws of targets re-calibrate demand: linear (first order) or exact.")] = "linear",
+    serial: Annotated[bool, typer.Option("--serial", help="Run draws in this process instead of on Dask.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")] = False,
 ) -> None:
-    """Solve a scenario against the 2025 baseline and report prices, sales, shares, welfare, jobs."""
-    from autopact.calibration import CalibrationError, calibrated_market
-    from autopact.outcomes import result_json
-    from autopact.policy import rank_partnerships, scenario_variants, simulate
+    """Solve a scenario against the 2025 baseline and report prices, sales, shares, welfare, jobs;
+    with --draws, also the 5-95% band of every change."""
+    from autopact.runs import RunOptions, simulate_with_draws
     from autopact.scenario import ScenarioError, load_scenario
 
+    options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         parsed = load_scenario(scenario)
-        runs = scenario_variants(parsed)
-        with err.status("loading the market and its calibration ...") as status:
-            market = load_market(parsed.year, assumptions=parsed.assumptions)
-            calibration = calibrated_market(market, draws=draws, seed=seed)
-            results = []
-            for k, (label, variant) in enumerate(runs, 1):
-                status.update(f"solving {label} ({k}/{len(runs)}) ...")
-                results.append((label, result_json(simulate(variant, market, calibration))))
-    except (ScenarioError, MarketDataError, AssumptionError, CalibrationError, ConvergenceError) as error:
+        document, results = simulate_with_draws(parsed, draws, seed, options, err)
+    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, RuntimeError) as error:
         _fail(error)
-    document = results[0][1] if len(results) == 1 else {
-        **results[0][1], "variants": [{"variant": label, **r} for label, r in results],
-        "ranking": rank_partnerships(results)}
     for label, result in results:
         _print_result(label, result)
+        if result.get("bands"):
+            _print_bands(result)
     if len(results) > 1:
         _print_ranking(document["ranking"])
+    _write_outputs(document, json_path, report)
+
+
+def _write_outputs(document: dict[str, Any], json_path: Optional[Path], report: Optional[Path], kind: str = "simulate") -> None:
     if json_path:
         _write_atomically(json_path, json.dumps(document, indent=2, default=str))
         err.print(f"wrote {json_path}")
     if report:
-        from autopact.report import html_report
+        from autopact.report import html_report, sensitivity_report, sweep_report
 
-        _write_atomically(report, html_report(document))
+        render = {"simulate": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report}[kind]
+        _write_atomically(report, render(document))
         err.print(f"wrote {report}")
+
+
+def _print_bands(r: dict[str, Any]) -> None:
+    u = r["uncertainty"]
+    table = Table(title=f"Change with 5-95% bands: {u['draws']} draws ({u['failed']} failed), seed {u['seed']}, "
+                        f"re-calibration {u['recalibration']}, run {u['run_id']}", title_justify="left")
+    for column in ("", "central", "p05", "median", "p95"):
+        table.add_column(column, justify="left" if not column else "right")
+    rows = [("new vehicles sold", "total_units", lambda v: f"{v:+,.0f}"),
+            ("average price paid", "average_price_usd", lambda v: f"{v:+,.0f}"),
+            ("BEV share", "bev_share", lambda v: f"{v * 100:+.2f} pp"),
+            ("consumer surplus", "consumer_surplus_usd", _money),
+            ("tariff revenue", "tariff_revenue_usd", _money),
+            ("US assembly jobs", "us_assembly_jobs", lambda v: f"{v:+,.0f}"),
+            ("China-owned unit share", "units_share_by_nationality/China", lambda v: f"{v * 100:+.2f} pp"),
+            ("GM share of units", "gm_share", lambda v: f"{v * 100:+.2f} pp"),
+            ("Ford share of units", "ford_share", lambda v: f"{v * 100:+.2f} pp")]
+    for name, path, fmt in rows:
+        node_c, node_b = r["change"], r["bands"]
+        for part in path.split("/"):
+            node_c, node_b = node_c.get(part, 0.0), node_b.get(part, {})
+        if not node_b or node_b.get("p05") is None:
+            continue
+        table.add_row(name, fmt(node_c), fmt(node_b["p05"]), fmt(node_b["p50"]), fmt(node_b["p95"]))
+    out.print(table)
+    for item in u["inputs"]:
+        out.print(f"  uncertain {item['key']}: {item['distribution']} {item['summary']} ({item['source']})", highlight=False)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -435,6 +467,8 @@ def _print_ranking(rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     app()
 
+
+from autopact import cli_runs  # noqa: E402,F401  (registers sensitivity, sweep and runs on ``app``)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -149,6 +149,7 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
                                             for s in sorted(p["powertrain"].unique())},
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
         "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
+        "profit_by_firm_usd": {k: float(v) for k, v in profit_by_owner.items()},
         "units_by_segment": {s: float(p.loc[p["segment"].eq(s), "units"].sum()) for s in sorted(p["segment"].unique())},
     }
 

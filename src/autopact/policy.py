@@ -251,8 +251,12 @@ def _incumbents(market: Market) -> pd.DataFrame:
 
 
 def simulate(scenario: Scenario, market: Market | None = None, calibration: CalibrationResult | None = None,
-             draws: int = 1000, seed: int = 0) -> SimulationResult:
-    """Solve the scenario's equilibrium and the 2025 baseline's, from one calibrated market."""
+             draws: int = 1000, seed: int = 0, initial_prices: dict[str, float] | None = None) -> SimulationResult:
+    """Solve the scenario's equilibrium and the 2025 baseline's, from one calibrated market.
+
+    ``initial_prices`` (product_id -> price) starts the scenario's fixed point there (products not
+    named start at cost); the equilibrium is the same to the solver's tolerance.
+    """
     from autopact.outcomes import solved_state
 
     market = market or load_market(scenario.year, assumptions=scenario.assumptions)
@@ -337,11 +341,11 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
             raise ScenarioError(f"new_products[{k}].like: unknown product {product.like!r}")
 
     return _counterfactual(scenario, market, cal, params, table, origin, base_cost, keep, rows, xis, costs,
-                           hedonic, baseline, excluded, entrant_costs)
+                           hedonic, baseline, excluded, entrant_costs, initial_prices)
 
 
 def _counterfactual(scenario, market, cal, params, table, origin, base_cost, keep, rows, xis, entrant_parts,
-                    hedonic, baseline, excluded, entrant_costs) -> SimulationResult:
+                    hedonic, baseline, excluded, entrant_costs, initial_prices=None) -> SimulationResult:
     from autopact.outcomes import solved_state
 
     incumbents = table[keep].reset_index(drop=True)
@@ -412,7 +416,9 @@ def _counterfactual(scenario, market, cal, params, table, origin, base_cost, kee
     counterfactual = solved_state(products, origin_weights(products["assembly_countries"], products["home_country"],
                                                            params["unknown_assembly_import_share"]),
                                   xi_all, cost_all, stakes, cal, Taxes.none(len(products)),
-                                  initial=None, owners=owners, kappa=kappa,
+                                  initial=None if not initial_prices else np.array(
+                                      [initial_prices.get(pid, np.nan) for pid in products["product_id"]]),
+                                  owners=owners, kappa=kappa,
                                   quotas=scenario.quotas, params=params, extra_rules=scenario.extra_tariffs,
                                   capacities=[(r["product_id"], r["capacity"]) for r in rows if r["capacity"]])
     return SimulationResult(scenario, baseline, counterfactual, cal, market, params, entrant_costs, excluded,

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from autopact.uncertainty import Uncertainty, centrals
+
 Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
 Segment = Literal["car", "SUV-crossover", "pickup", "van"]
 
@@ -142,6 +144,8 @@ class Scenario(Strict):
     new_products: list[NewProduct] = Field(default_factory=list)
     synergies: list[Synergy] = Field(default_factory=list)
     assumptions: dict[str, Any] = Field(default_factory=dict)
+    uncertainty: Uncertainty = Field(
+        default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
 
@@ -177,6 +181,8 @@ class Scenario(Strict):
                 if isinstance(overlay, dict) and field_name in overlay:
                     raise ValueError(f"variants.{label}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
+        if self.uncertainty.inputs:
+            centrals(self)
         return self
 
 

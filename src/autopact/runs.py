@@ -1,0 +1,237 @@
+"""Runs: a scenario with draws, a sensitivity analysis or a sweep, from definition to stored result.
+
+Each run solves the central case here (the full result document of ``outcomes.result_json``),
+plans its jobs, sends them to ``execution`` (serial or Dask), writes every job to the results
+store and summarises: bands (``uncertainty.bands``), tornado (``uncertainty.tornado``) or
+response surfaces (``sweeps.surfaces``). The summary is computed from the stored records, so a
+resumed run and an uninterrupted one give the same document.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from autopact.calibration import calibrated_market
+from autopact.data.market import load_market
+from autopact.execution import Job, prepare, run_jobs
+from autopact.outcomes import result_json
+from autopact.policy import rank_partnerships, scenario_variants, simulate
+from autopact.scenario import Scenario
+from autopact.store import Store
+from autopact.uncertainty import (apply, bands, centrals, default_outcomes, draw_values, sensitivity_plan,
+                                  tornado)
+
+
+@dataclass
+class RunOptions:
+    households: int = 1000
+    household_seed: int = 0
+    recalibration: str = "linear"
+    serial: bool = False
+    scheduler: str | None = None
+    workers: int | None = None
+    store: Path | None = None
+    resume: bool = False
+
+    def check(self) -> None:
+        if self.recalibration not in ("linear", "exact"):
+            raise ValueError(f"--recalibrate must be linear or exact, got {self.recalibration!r}")
+        if self.serial and self.scheduler:
+            raise ValueError("--serial and --scheduler exclude each other")
+
+    def backend(self) -> dict[str, Any]:
+        return {"backend": "serial" if self.serial else "dask", "scheduler": self.scheduler, "workers": self.workers,
+                "resume": self.resume}
+
+    def key(self) -> dict[str, Any]:
+        """What a run's results depend on (not where it ran)."""
+        return {"households": self.households, "household_seed": self.household_seed,
+                "recalibration": self.recalibration}
+
+
+@contextmanager
+def _progress(console, label: str) -> Iterator[Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _central(scenario: Scenario, options: RunOptions, console) -> tuple[Any, Any, list[tuple[str, Scenario, Any, dict]]]:
+    options.check()
+    with console.status("loading the market and its calibration ...") as status:
+        market = load_market(scenario.year, assumptions=scenario.assumptions)
+        cal = calibrated_market(market, draws=options.households, seed=options.household_seed)
+        runs = []
+        for k, (label, variant) in enumerate(scenario_variants(scenario), 1):
+            status.update(f"solving {label} ({k}/{len(scenario_variants(scenario))}) ...")
+            result = simulate(variant, market, cal)
+            runs.append((label, variant, result, result_json(result)))
+    return market, cal, runs
+
+
+def _record(point: int, document: dict[str, Any]) -> dict[str, Any]:
+    s = document["solver"]
+    return {"point": point, "draw": -1, "status": "ok", "inputs": {}, "baseline": document["baseline"],
+            "counterfactual": document["counterfactual"], "change": document["change"],
+            "solver": {"converged": s["converged"], "iterations": s["iterations"], "max_foc_residual": s["max_foc_residual"]}}
+
+
+def _warm(result) -> dict[str, float]:
+    p = result.counterfactual.products
+    return dict(zip(p["product_id"], p["price"].astype(float)))
+
+
+def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
+    values = centrals(scenario)
+    out = []
+    for item in scenario.uncertainty.inputs:
+        if item.distribution == "normal":
+            shape = f"mean {values[item.key] if item.mean is None else item.mean:g}, sd {item.sd:g} (truncated to the admissible range)"
+        elif item.distribution == "lognormal":
+            shape = f"median {values[item.key] if item.median is None else item.median:g}, log sd {item.log_sd:g}"
+        elif item.distribution == "uniform":
+            shape = f"[{item.low:g}, {item.high:g}]"
+        else:
+            shape = f"[{item.low:g}, {item.mode:g}, {item.high:g}]"
+        out.append({"key": item.key, "central": values[item.key], "distribution": item.distribution,
+                    "summary": shape, "source": item.source})
+    return out
+
+
+def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions,
+                        console) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The central result of each variant and, with ``draws``, the bands of every change."""
+    if draws and not scenario.uncertainty.inputs:
+        raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
+                         "(see the ford-byd-jv scenario) to use --draws")
+    seed = scenario.uncertainty.seed if seed is None else seed
+    market, cal, runs = _central(scenario, options, console)
+    jobs = []
+    for point, (_, variant, _, _) in enumerate(runs):
+        values = centrals(variant)
+        for d in range(draws):
+            drawn = draw_values(variant.uncertainty, values, d, seed)
+            definition, targets, assumptions = apply(variant, drawn)
+            jobs.append(Job(point, d, definition, targets, assumptions, drawn))
+    shared = prepare(market, cal, options.households, options.household_seed, scenario.uncertainty.inputs,
+                     options.recalibration, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)}) if draws else None
+    definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    with Store(options.store) as store, _progress(console, f"{scenario.name}: draws") as progress:
+        run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws},
+                                   seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
+                                   **options.backend(), progress=progress if draws else None,
+                                   on_start=console.print, central=[_record(k, doc) for k, (*_, doc) in enumerate(runs)])
+    results = []
+    for point, (label, variant, _, doc) in enumerate(runs):
+        doc["run_id"] = run_id
+        if draws:
+            mine = [r for r in records if r["point"] == point and r["draw"] >= 0]
+            ok = [r for r in mine if r["status"] == "ok"]
+            doc["bands"] = bands([r["change"] for r in ok])
+            doc["uncertainty"] = {"draws": len(mine), "failed": len(mine) - len(ok), "seed": seed,
+                                  "recalibration": options.recalibration, "run_id": run_id,
+                                  "inputs": describe_inputs(variant),
+                                  "failures": [{"draw": r["draw"], "error": r["error"]} for r in mine if r["status"] != "ok"],
+                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change"}
+        results.append((label, doc))
+    document = results[0][1] if len(results) == 1 else {
+        **results[0][1], "variants": [{"variant": label, **r} for label, r in results],
+        "ranking": rank_partnerships(results)}
+    return document, results
+
+
+def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOptions, console) -> dict[str, Any]:
+    """One-at-a-time sensitivity: each uncertain input at its 5th and its 95th percentile, the others
+    at their own values; a tornado per outcome (per variant)."""
+    if not scenario.uncertainty.inputs:
+        raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    market, cal, runs = _central(scenario, options, console)
+    outcomes = outcomes or default_outcomes(runs[0][1])
+    for outcome in outcomes:  # fail before the long part on an unknown outcome
+        from autopact.uncertainty import leaf
+
+        leaf(runs[0][3]["change"], outcome)
+    jobs, plans = [], []
+    for point, (_, variant, _, _) in enumerate(runs):
+        plan = sensitivity_plan(variant.uncertainty, centrals(variant))
+        plans.append(plan)
+        for m, (key, low, high) in enumerate(plan):
+            for side, value in ((0, low), (1, high)):
+                definition, targets, assumptions = apply(variant, {key: value})
+                jobs.append(Job(point, 2 * m + side, definition, targets, assumptions, {key: value}))
+    shared = prepare(market, cal, options.households, options.household_seed, scenario.uncertainty.inputs,
+                     options.recalibration, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)})
+    definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    with Store(options.store) as store, _progress(console, f"{scenario.name}: sensitivity") as progress:
+        run_id, records = run_jobs(store, "sensitivity", scenario.name, definition,
+                                   {**options.key(), "outcomes": outcomes}, scenario.uncertainty.seed, jobs, shared,
+                                   {k: label for k, (label, *_) in enumerate(runs)}, **options.backend(),
+                                   progress=progress, on_start=console.print,
+                                   central=[_record(k, doc) for k, (*_, doc) in enumerate(runs)])
+    by_job = {(r["point"], r["draw"]): r for r in records}
+    variants = []
+    for point, (label, variant, _, doc) in enumerate(runs):
+        plan = plans[point]
+        side = [[(by_job.get((point, 2 * m + s)) or {}).get("change") for m in range(len(plan))] for s in (0, 1)]
+        variants.append({"variant": label, "central_change": doc["change"],
+                         "tornado": tornado(doc["change"], plan, side[0], side[1], outcomes),
+                         "inputs": describe_inputs(variant),
+                         "failures": [{"draw": r["draw"], "error": r["error"]} for r in records
+                                      if r["point"] == point and r["status"] != "ok"]})
+    return {"scenario": runs[0][3]["scenario"], "run_id": run_id, "outcomes": outcomes, "variants": variants,
+            "assumptions": runs[0][3]["assumptions"],
+            "method": "one at a time: each input at its 5th and 95th percentile, all others at their own values"}
+
+
+def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> dict[str, Any]:
+    """Run a sweep file: every point centrally and with draws; response surfaces per outcome."""
+    from autopact.sweeps import load_sweep, points, surfaces
+
+    options.check()
+    spec, scenario, text = load_sweep(path)
+    draws = spec.draws if draws is None else draws
+    if draws and not scenario.uncertainty.inputs:
+        raise ValueError(f"sweep {spec.name}: draws need uncertain inputs in scenario {scenario.name}")
+    seed = scenario.uncertainty.seed if spec.seed is None else spec.seed
+    grid = points(spec, scenario)
+    outcomes = spec.outcomes or default_outcomes(grid[0][1])
+    with console.status("loading the market and its calibration ..."):
+        market = load_market(scenario.year, assumptions=scenario.assumptions)
+        cal = calibrated_market(market, draws=options.households, seed=options.household_seed)
+    jobs = []
+    for point, (_, point_scenario) in enumerate(grid):
+        jobs.append(Job(point, -1, point_scenario.model_dump(mode="json")))
+        values = centrals(point_scenario) if draws else {}
+        for d in range(draws):
+            drawn = draw_values(point_scenario.uncertainty, values, d, seed)
+            definition, targets, assumptions = apply(point_scenario, drawn)
+            jobs.append(Job(point, d, definition, targets, assumptions, drawn))
+    shared = prepare(market, cal, options.households, options.household_seed,
+                     scenario.uncertainty.inputs if draws else [], options.recalibration)
+    labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
+    with Store(options.store) as store, _progress(console, f"sweep {spec.name}") as progress:
+        run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},
+                                   seed, jobs, shared, labels, **options.backend(), progress=progress,
+                                   on_start=console.print)
+    rows, centrals_out, point_bands, table = [], [], [], []
+    for point, (levers, _) in enumerate(grid):
+        mine = [r for r in records if r["point"] == point]
+        central = next((r for r in mine if r["draw"] == -1 and r["status"] == "ok"), None)
+        ok = [r["change"] for r in mine if r["draw"] >= 0 and r["status"] == "ok"]
+        band = bands(ok) if ok else None
+        rows.append(levers)
+        centrals_out.append(central["change"] if central else None)
+        point_bands.append(band)
+        table.append({"point": point, "levers": levers, "status": central["status"] if central else "failed",
+                      "change": central["change"] if central else None, "bands": band,
+                      "failed_draws": sum(1 for r in mine if r["draw"] >= 0 and r["status"] != "ok"),
+                      "errors": [r["error"] for r in mine if r["status"] != "ok"]})
+    return {"sweep": spec.model_dump(mode="json"), "scenario": scenario.name, "run_id": run_id, "draws": draws,
+            "seed": seed, "outcomes": outcomes, "points": table, "surfaces": surfaces(rows, centrals_out, point_bands, outcomes)}
