@@ -471,4 +471,6 @@ def main() -> None:
 from autopact import cli_runs  # noqa: E402,F401  (registers sensitivity, sweep and runs on ``app``)
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    from autopact.cli import main as _main  # the module proper, on whose app cli_runs registered
+
+    _main()

@@ -53,13 +53,13 @@ def sensitivity_command(
         _fail(error)
     for variant in document["variants"]:
         for name, chart in variant["tornado"].items():
-            table = Table(title=f"{variant['variant']}: {name} (central change {_fmt(chart['central'])})",
+            table = Table(title=f"{variant['variant']}: {name} (central change {_fmt(chart['central'], name)})",
                           title_justify="left")
             for column in ("input", "at p05", "at p95", "outcome at p05", "outcome at p95", "swing"):
                 table.add_column(column, justify="left" if column == "input" else "right")
             for row in chart["inputs"]:
                 table.add_row(row["input"], f"{row['input_p05']:.4g}", f"{row['input_p95']:.4g}",
-                              _fmt(row["outcome_at_p05"]), _fmt(row["outcome_at_p95"]), _fmt(row["swing"]))
+                              _fmt(row["outcome_at_p05"], name), _fmt(row["outcome_at_p95"], name), _fmt(row["swing"], name))
             out.print(table)
     _write_outputs(document, json_path, report, kind="sensitivity")
 
@@ -81,17 +81,18 @@ def sweep_command(
     except ERRORS as error:
         _fail(error)
     outcomes = document["outcomes"]
-    table = Table(title=f"sweep {document['sweep']['name']} on {document['scenario']} (run {document['run_id']})",
-                  title_justify="left")
-    table.add_column("levers")
+    levers = list(document["points"][0]["levers"]) if document["points"] else []
+    table = Table(title=f"sweep {document['sweep']['name']} on {document['scenario']}: change against the 2025 "
+                        f"baseline (run {document['run_id']})", title_justify="left")
+    for lever in levers:
+        table.add_column([part for part in lever.split(".") if part != "*"][-1])
     for name in outcomes:
-        table.add_column(name, justify="right")
+        table.add_column(name.replace("units_share_by_nationality/", "share ").replace("_usd", ""), justify="right")
     from autopact.uncertainty import leaf
 
     for point in document["points"]:
-        levers = ", ".join(f"{k}={v}" for k, v in point["levers"].items())
-        cells = [_fmt(leaf(point["change"], o)) if point["change"] else point["status"] for o in outcomes]
-        table.add_row(levers, *cells)
+        cells = [_fmt(leaf(point["change"], o), o) if point["change"] else point["status"] for o in outcomes]
+        table.add_row(*[str(point["levers"][lever]) for lever in levers], *cells)
     out.print(table)
     _write_outputs(document, json_path, report, kind="sweep")
 
@@ -140,7 +141,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
         table.add_row(str(r["point"]), str(r["draw"]), r["status"], _fmt(c.get("total_units")),
                       _money(c["consumer_surplus_usd"]) if "consumer_surplus_usd" in c else "",
                       _fmt(c.get("us_assembly_jobs")),
-                      _fmt((c.get("units_share_by_nationality") or {}).get("China")))
+                      _fmt((c.get("units_share_by_nationality") or {}).get("China"), "share"))
     out.print(table)
 
 
@@ -157,10 +158,12 @@ def runs_export(path: Annotated[Path, typer.Argument(help="Parquet file to write
     err.print(f"wrote {rows:,} metric rows to {path}")
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, metric: str = "") -> str:
     if value is None:
         return "n/a"
     value = float(value)
+    if "share" in metric:
+        return f"{value * 100:+.2f} pp"
     if abs(value) >= 1e8:
         return _money(value)
     if abs(value) < 1 and value != 0:

@@ -151,6 +151,8 @@ def html_report(r: dict[str, Any]) -> str:
                [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", "Units 2025"),
                 ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
     ]
+    if r.get("bands"):
+        sections += _bands_section(r)
     if entrants:
         sections += ["<h2>Entrants' marginal cost, built from components ($ per vehicle)</h2>",
                      _table(entrants, [(k, k.replace("_", " ").replace("brand term", "brand term (utility)"))
@@ -175,6 +177,118 @@ def html_report(r: dict[str, Any]) -> str:
         f"Baseline: {solver['baseline']['iterations']} evaluation(s), residual {solver['baseline']['max_foc_residual']:.1e}. "
         f"Hedonic fit of mean utilities for entrants: R<sup>2</sup> {solver['hedonic_r2']:.2f}.</p>",
     ]
+    return _page(r["scenario"]["name"], sections)
+
+
+def _page(title: str, sections: list[str]) -> str:
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>autopact: "
-            f"{html.escape(r['scenario']['name'])}</title><style>{STYLE}</style>"
+            f"{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script>{get_plotlyjs()}</script></head><body>{''.join(sections)}</body></html>")
+
+
+BAND_METRICS = (("New vehicles sold", "total_units", 1.0, "units"), ("Average price paid", "average_price_usd", 1.0, "$"),
+                ("BEV share", "bev_share", 100.0, "pp"), ("Consumer surplus", "consumer_surplus_usd", 1e-9, "$ bn"),
+                ("Tariff revenue", "tariff_revenue_usd", 1e-9, "$ bn"), ("US assembly jobs", "us_assembly_jobs", 1.0, "jobs"),
+                ("China-owned unit share", "units_share_by_nationality/China", 100.0, "pp"),
+                ("GM share of units", "gm_share", 100.0, "pp"), ("Ford share of units", "ford_share", 100.0, "pp"))
+
+
+def _at(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("/"):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node
+
+
+def _bands_section(r: dict[str, Any]) -> list[str]:
+    """Interval charts: each headline change with its 5-95% band, median and central value."""
+    from plotly.subplots import make_subplots
+
+    u = r["uncertainty"]
+    shown = [(name, path, scale, unit) for name, path, scale, unit in BAND_METRICS
+             if isinstance(_at(r["bands"], path), dict) and _at(r["bands"], path).get("p05") is not None]
+    fig = make_subplots(rows=len(shown), cols=1, vertical_spacing=0.03)
+    rows = []
+    for k, (name, path, scale, unit) in enumerate(shown, 1):
+        band, central = _at(r["bands"], path), _at(r["change"], path)
+        central = central if isinstance(central, (int, float)) else 0.0
+        fig.add_trace(go.Scatter(x=[band["p05"] * scale, band["p95"] * scale], y=[name, name], mode="lines",
+                                 line=dict(color="#2f81f7", width=10), name="5-95%", showlegend=k == 1), k, 1)
+        fig.add_trace(go.Scatter(x=[band["p50"] * scale], y=[name], mode="markers", marker=dict(color="#0b3d91", size=11,
+                                 symbol="line-ns-open", line=dict(width=3)), name="median", showlegend=k == 1), k, 1)
+        fig.add_trace(go.Scatter(x=[central * scale], y=[name], mode="markers", marker=dict(color="#cf222e", size=9),
+                                 name="central", showlegend=k == 1), k, 1)
+        fig.update_xaxes(title_text=unit, title_standoff=0, row=k, col=1)
+        rows.append({"metric": name, "unit": unit, "central": central * scale, "p05": band["p05"] * scale,
+                     "p50": band["p50"] * scale, "p95": band["p95"] * scale})
+    fig.update_layout(height=110 * len(shown) + 80)
+    chart = fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
+    return [f"<h2>Uncertainty: 5-95% bands from {u['draws']} joint draws</h2>",
+            f"<p class='muted'>{u['failed']} draws failed to converge and are left out. Seed {u['seed']}; "
+            f"targets re-calibrate demand ({html.escape(u['recalibration'])}); run {u['run_id']} in the results store. "
+            "Red: the central run (every input at its own value); bar: 5th to 95th percentile; tick: median.</p>",
+            chart, _table(rows, [("metric", "Change in"), ("unit", "Unit"), ("central", "Central"), ("p05", "p05"),
+                                 ("p50", "Median"), ("p95", "p95")]),
+            _table(u["inputs"], [("key", "Uncertain input"), ("central", "Own value"), ("distribution", "Distribution"),
+                                 ("summary", "Parameters"), ("source", "Why this range")], source_column="source")]
+
+
+def sensitivity_report(d: dict[str, Any]) -> str:
+    """Tornado charts: each outcome's change with one input at its 5th and its 95th percentile."""
+    sections = [f"<h1>autopact sensitivity: {html.escape(d['scenario']['name'])}</h1>",
+                f"<p>{html.escape(d['scenario']['description'])}</p>",
+                f"<p class='muted'>{html.escape(d['method'])}. Run {d['run_id']}; autopact {__version__}, "
+                f"{date.today().isoformat()}.</p>"]
+    for variant in d["variants"]:
+        sections.append(f"<h2>{html.escape(variant['variant'])}</h2><div class='grid'>")
+        for outcome, chart in variant["tornado"].items():
+            central = chart["central"] or 0.0
+            rows = [row for row in chart["inputs"] if row["swing"] is not None][::-1]
+            fig = go.Figure()
+            fig.add_trace(go.Bar(y=[row["input"] for row in rows], x=[row["outcome_at_p05"] - central for row in rows],
+                                 base=central, orientation="h", name="input at p05", marker_color="#bf8700"))
+            fig.add_trace(go.Bar(y=[row["input"] for row in rows], x=[row["outcome_at_p95"] - central for row in rows],
+                                 base=central, orientation="h", name="input at p95", marker_color="#2f81f7"))
+            fig.update_layout(barmode="overlay")
+            fig.add_vline(x=central, line_color="#cf222e")
+            fig.update_xaxes(title=f"change in {outcome} (red: central)")
+            sections.append(_figure(fig, f"Tornado: {outcome}"))
+        sections.append("</div>")
+        sections.append(_table(variant["inputs"], [("key", "Uncertain input"), ("summary", "Distribution"),
+                                                   ("source", "Why this range")], source_column="source"))
+        for failure in variant["failures"]:
+            sections.append(f"<p class='note'>Run {failure['draw']} failed: {html.escape(failure['error'])}</p>")
+    sections += ["<h2>Assumptions and sources</h2>",
+                 _table([{**a, "value": str(a["value"])} for a in d["assumptions"]],
+                        [("name", "Name"), ("value", "Value"), ("kind", "Kind"), ("source", "Source")], source_column="source")]
+    return _page(f"sensitivity {d['scenario']['name']}", sections)
+
+
+def sweep_report(d: dict[str, Any]) -> str:
+    """Response surfaces: each outcome against the first numeric lever, one line per combination of
+    the other levers, with the 5-95% band when the sweep has draws."""
+    surfaces = d["surfaces"]
+    sections = [f"<h1>autopact sweep: {html.escape(d['sweep']['name'])}</h1>",
+                f"<p>{html.escape(d['sweep']['description'])}</p>",
+                f"<p class='muted'>Scenario {html.escape(d['scenario'])}; {len(d['points'])} points, {d['draws']} draws "
+                f"per point (seed {d['seed']}); run {d['run_id']}; autopact {__version__}, {date.today().isoformat()}.</p>",
+                "<div class='grid'>"]
+    palette = ["#2f81f7", "#bf8700", "#1a7f37", "#8250df", "#cf222e", "#57606a", "#0b3d91", "#e16f24"]
+    for outcome, series in surfaces["outcomes"].items():
+        fig = go.Figure()
+        for k, (label, s) in enumerate(series.items()):
+            color = palette[k % len(palette)]
+            if any(v is not None for v in s["p05"]):
+                fig.add_trace(go.Scatter(x=s["x"] + s["x"][::-1], y=s["p95"] + s["p05"][::-1], fill="toself",
+                                         line=dict(width=0), fillcolor=color, opacity=0.18, showlegend=False,
+                                         hoverinfo="skip"))
+            fig.add_trace(go.Scatter(x=s["x"], y=s["central"], mode="lines+markers", name=label, line=dict(color=color)))
+        fig.update_xaxes(title=surfaces["x"])
+        fig.update_yaxes(title=f"change in {outcome}")
+        sections.append(_figure(fig, outcome))
+    sections.append("</div><h2>Points</h2>")
+    sections.append(_table([{"point": p["point"], "levers": ", ".join(f"{k}={v}" for k, v in p["levers"].items()),
+                             "status": p["status"], **{o: _at(p["change"] or {}, o) for o in d["outcomes"]}}
+                            for p in d["points"]],
+                           [("point", "Point"), ("levers", "Levers"), ("status", "Status")] + [(o, o) for o in d["outcomes"]]))
+    return _page(f"sweep {d['sweep']['name']}", sections)

@@ -21,7 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,100 +78,125 @@ def digest(text: str) -> str:
 
 
 class Store:
-    """A DuckDB results store (opened for writing; one writer at a time)."""
+    """A DuckDB results store. The file is opened for each operation and closed after it, so other
+    processes (``autopact runs``) can read it while a long run writes; an operation that finds the
+    file locked by another process retries for ``wait`` seconds."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        import duckdb
-
+    def __init__(self, path: str | Path | None = None, wait: float = 60.0) -> None:
         self.path = Path(path) if path else default_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = duckdb.connect(str(self.path))
-        except duckdb.Error as error:
-            raise StoreError(f"cannot open the results store {self.path}: {error}") from None
-        self.db.execute(SCHEMA)
+        self.wait = wait
+        with self._connect() as db:
+            db.execute(SCHEMA)
 
-    def close(self) -> None:
-        self.db.close()
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        import duckdb
+
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                db = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+                time.sleep(0.05)
+            except duckdb.Error as error:
+                raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        with self._connect() as db:
+            return db.execute(sql, params or []).fetchall()
 
     def __enter__(self) -> "Store":
         return self
 
     def __exit__(self, *_: Any) -> None:
-        self.close()
+        return None
 
     def start(self, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: int) -> str:
         run_id = uuid.uuid4().hex[:12]
-        self.db.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL)",
+        self._query("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL)",
                         [run_id, kind, name, definition, digest(definition), json.dumps(options, sort_keys=True),
                          seed, code_version(), jobs, _now()])
         return run_id
 
     def resumable(self, kind: str, definition: str, options: dict[str, Any]) -> str | None:
         """The latest unfinished run of the same kind, definition, options and code version."""
-        row = self.db.execute(
+        rows = self._query(
             "SELECT run_id FROM runs WHERE kind = ? AND definition_hash = ? AND options = ? AND code_version = ? "
             "AND status <> 'complete' ORDER BY created_at DESC LIMIT 1",
-            [kind, digest(definition), json.dumps(options, sort_keys=True), code_version()]).fetchone()
-        return row[0] if row else None
+            [kind, digest(definition), json.dumps(options, sort_keys=True), code_version()])
+        return rows[0][0] if rows else None
 
     def done(self, run_id: str) -> set[tuple[int, int]]:
-        return {(p, d) for p, d in self.db.execute("SELECT point, draw FROM results WHERE run_id = ?",
-                                                   [run_id]).fetchall()}
+        return {(p, d) for p, d in self._query("SELECT point, draw FROM results WHERE run_id = ?", [run_id])}
 
     def add(self, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None = None) -> None:
         """Write finished jobs in one transaction (all or nothing)."""
-        self.db.execute("BEGIN TRANSACTION")
+        with self._connect() as db:
+            self._add(db, run_id, records, labels)
+
+    @staticmethod
+    def _add(db: Any, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None) -> None:
+        db.execute("BEGIN TRANSACTION")
         try:
             for r in records:
                 document = {k: r[k] for k in ("baseline", "counterfactual", "change", "solver", "calibration") if k in r}
-                self.db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                 [run_id, r["point"], r["draw"], r["status"], (labels or {}).get(r["point"], ""),
                                  json.dumps(r.get("inputs", {})), json.dumps(document), r.get("error")])
                 if r["status"] == "ok":
                     base, cf, change = flatten(r["baseline"]), flatten(r["counterfactual"]), flatten(r["change"])
                     rows = [[run_id, r["point"], r["draw"], "/".join(path), base.get(path), cf.get(path), value]
                             for path, value in change.items()]
-                    self.db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            self.db.execute("COMMIT")
+                    db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
 
     def finish(self, run_id: str) -> None:
-        self.db.execute("UPDATE runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
+        self._query("UPDATE runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
 
     def records(self, run_id: str) -> list[dict[str, Any]]:
         """The run's job results in (point, draw) order, as ``execution.evaluate`` returned them."""
-        rows = self.db.execute("SELECT point, draw, status, inputs, document, error FROM results WHERE run_id = ? "
-                               "ORDER BY point, draw", [run_id]).fetchall()
+        rows = self._query("SELECT point, draw, status, inputs, document, error FROM results WHERE run_id = ? "
+                           "ORDER BY point, draw", [run_id])
         return [{"point": p, "draw": d, "status": s, "inputs": json.loads(i), **json.loads(doc),
                  **({"error": e} if e else {})} for p, d, s, i, doc, e in rows]
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self._query(
             "SELECT r.run_id, r.kind, r.name, r.status, r.jobs, count(x.run_id), r.seed, r.code_version, r.created_at "
             "FROM runs r LEFT JOIN results x USING (run_id) GROUP BY ALL ORDER BY r.created_at DESC LIMIT ?",
-            [limit]).fetchall()
+            [limit])
         keys = ("run_id", "kind", "name", "status", "jobs", "finished_jobs", "seed", "code_version", "created_at")
         return [dict(zip(keys, row)) for row in rows]
 
     def run(self, run_id: str) -> dict[str, Any]:
-        row = self.db.execute("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY created_at DESC",
-                              [run_id, f"{run_id}%"]).fetchall()
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY created_at DESC",
+                             [run_id, f"{run_id}%"]).fetchall()
+            columns = [c[0] for c in db.description]
         if len(row) != 1:
             raise StoreError(f"{'no' if not row else 'more than one'} run matches {run_id!r} in {self.path}")
-        columns = [c[0] for c in self.db.description]
         return dict(zip(columns, row[0]))
 
     def export(self, path: Path, run_id: str | None = None) -> int:
         """Write the metrics (one run's, or all) to Parquet; returns the number of rows."""
         where = "WHERE run_id = ?" if run_id else ""
         params = [run_id] if run_id else []
-        count = self.db.execute(f"SELECT count(*) FROM metrics {where}", params).fetchone()[0]
         query = (f"SELECT m.*, r.kind, r.name, r.definition_hash, r.code_version, r.seed FROM metrics m "
                  f"JOIN runs r USING (run_id) {where.replace('run_id', 'm.run_id')} ORDER BY m.run_id, point, draw, metric")
-        self.db.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT PARQUET)", params)
+        with self._connect() as db:
+            count = db.execute(f"SELECT count(*) FROM metrics {where}", params).fetchone()[0]
+            db.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT PARQUET)", params)
         return int(count)
 
 

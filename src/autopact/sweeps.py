@@ -66,7 +66,7 @@ def load_sweep(path: str) -> tuple[Sweep, Scenario, str]:
     """The sweep, its base scenario and the sweep's text (for the store)."""
     from importlib import resources
 
-    bundled = {Path(str(p)).stem: Path(str(p)) for p in resources.files("autopact").joinpath("sweeps").iterdir()
+    bundled = {Path(str(p)).stem: Path(str(p)) for p in resources.files("autopact").joinpath("scenarios", "sweeps").iterdir()
                if str(p).endswith(".yaml")}
     file = bundled.get(path, Path(path))
     if not file.exists():
