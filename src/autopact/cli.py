@@ -199,27 +199,33 @@ def estimate_command(
     config: Annotated[Optional[Path], typer.Argument(help="Estimation config YAML (data paths, formulas, options).")] = None,
     example: Annotated[Optional[str], typer.Option(help="Run a bundled example instead: blp1995 (with supply side).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    save: Annotated[Optional[Path], typer.Option(help="Save the result (settings, data hashes, estimates, "
+                                                      "covariance) as JSON, for scenarios to run on.")] = None,
 ) -> None:
     """Estimate demand (and optionally a supply side) by GMM from panel data, with PyBLP-style formulas."""
     import time
 
-    import yaml
-
-    from autopact.estimation import EstimationError, Problem, estimate
+    from autopact.estimation import EstimationError
+    from autopact.estimation_io import (EstimationFileError, build_problem, config_inputs, example_inputs,
+                                        run_estimation, save_estimation)
 
     try:
-        settings = _estimation_settings(config, example, yaml)
+        if example:
+            inputs = example_inputs(example)
+        elif config is not None:
+            inputs = config_inputs(config)
+        else:
+            raise ValueError("give a config file or --example blp1995")
         began = time.perf_counter()
         with err.status("estimating ..."):
-            problem = Problem.build(settings["products"], settings["x1"], settings.get("x2"), settings.get("agents"),
-                                    settings.get("demographics"), absorb=settings.get("absorb"), x3=settings.get("x3"),
-                                    costs_type=settings.get("costs_type", "log"))
-            result = estimate(problem, sigma=settings.get("sigma"), pi=settings.get("pi"), rho=settings.get("rho"),
-                              method=settings.get("method", "2s"), weighting=settings.get("weighting", "robust"),
-                              se_type=settings.get("se_type", "robust"))
-    except (EstimationError, ConvergenceError, FileNotFoundError, KeyError, ValueError) as error:
+            result = run_estimation(inputs)
+        if save:
+            save_estimation(result, inputs, build_problem(inputs), save)
+    except (EstimationError, EstimationFileError, ConvergenceError, FileNotFoundError, KeyError, ValueError) as error:
         _fail(error)
     report = {**result.to_dict(), "seconds": time.perf_counter() - began}
+    if save:
+        err.print(f"wrote {save}")
     if json_output:
         print(json.dumps(report, indent=2))
         return
@@ -232,43 +238,6 @@ def estimate_command(
     out.print(table)
     out.print(f"objective {report['objective']:.6g}, gradient norm {report['gradient_norm']:.2e}, "
               f"converged {report['converged']}, {report['evaluations']} evaluations, {report['seconds']:.1f} s")
-
-
-def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-
-    if example:
-        if example != "blp1995":
-            raise ValueError(f"unknown example {example!r}; available: blp1995")
-        try:
-            import pyblp
-        except ImportError:
-            raise ValueError("the blp1995 example reads PyBLP's bundled data: pip install -e '.[test]'") from None
-        agents = pd.read_csv(pyblp.data.BLP_AGENTS_LOCATION)
-        agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
-        return {"products": pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION), "agents": agents,
-                "x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
-                "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "costs_type": "log",
-                "demographics": "0 + I(1 / income)", "sigma": np.diag([3.612, 0, 4.628, 1.818, 1.050, 2.056]),
-                "pi": np.array([[0], [-43.501], [0], [0], [0], [0]]), "method": "2s"}
-    if config is None:
-        raise ValueError("give a config file or --example blp1995")
-    settings = yaml.safe_load(config.read_text())
-    if not isinstance(settings, dict):
-        raise ValueError(f"{config.name}: expected a mapping of settings")
-    known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type",
-             "absorb", "x3", "costs_type"}
-    unknown = set(settings) - known
-    if unknown:
-        raise ValueError(f"{config.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    for key in ("products", "agents"):
-        if key in settings:
-            settings[key] = pd.read_csv(config.parent / settings[key])
-    for key in ("sigma", "pi"):
-        if key in settings:
-            settings[key] = np.asarray(settings[key], float)
-    return settings
 
 
 @app.command("scenarios")
