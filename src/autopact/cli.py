@@ -273,7 +273,11 @@ def simulate_command(
     seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
 ) -> None:
     """Solve a scenario against the 2025 baseline and report prices, sales, shares, welfare, jobs."""
+    from functools import partial
+
     from autopact.calibration import CalibrationError, calibrated_market
+    from autopact.estimation import EstimationError
+    from autopact.estimation_io import EstimationFileError
     from autopact.outcomes import result_json
     from autopact.policy import rank_partnerships, scenario_variants, simulate
     from autopact.scenario import ScenarioError, load_scenario
@@ -282,13 +286,20 @@ def simulate_command(
         parsed = load_scenario(scenario)
         runs = scenario_variants(parsed)
         with err.status("loading the market and its calibration ...") as status:
-            market = load_market(parsed.year, assumptions=parsed.assumptions)
-            calibration = calibrated_market(market, draws=draws, seed=seed)
+            if parsed.estimation is not None:  # one market of an estimation's data at its estimates
+                from autopact.estimated import estimated_market, simulate_estimated
+
+                solve = partial(simulate_estimated, market=estimated_market(parsed.estimation))
+            else:
+                market = load_market(parsed.year, assumptions=parsed.assumptions)
+                calibration = calibrated_market(market, draws=draws, seed=seed)
+                solve = partial(simulate, market=market, calibration=calibration)
             results = []
             for k, (label, variant) in enumerate(runs, 1):
                 status.update(f"solving {label} ({k}/{len(runs)}) ...")
-                results.append((label, result_json(simulate(variant, market, calibration))))
-    except (ScenarioError, MarketDataError, AssumptionError, CalibrationError, ConvergenceError) as error:
+                results.append((label, result_json(solve(variant))))
+    except (ScenarioError, MarketDataError, AssumptionError, CalibrationError, ConvergenceError, EstimationError,
+            EstimationFileError) as error:
         _fail(error)
     document = results[0][1] if len(results) == 1 else {
         **results[0][1], "variants": [{"variant": label, **r} for label, r in results],
@@ -296,7 +307,9 @@ def simulate_command(
     for label, result in results:
         _print_result(label, result)
     if len(results) > 1:
-        _print_ranking(document["ranking"])
+        from autopact.money import Money
+
+        _print_ranking(document["ranking"], Money.of(document))
     if json_path:
         _write_atomically(json_path, json.dumps(document, indent=2, default=str))
         err.print(f"wrote {json_path}")
@@ -313,31 +326,29 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def _money(value: float, signed: bool = True) -> str:
-    if abs(value) < 0.5:
-        return "$0"
-    sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
-    value = abs(value)
-    return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"
-
-
 def _print_result(label: str, r: dict[str, Any]) -> None:
+    from autopact.money import Money
+
+    money = Money.of(r)
+    market = r.get("market", {})
     b, c, d = r["baseline"], r["counterfactual"], r["change"]
     table = Table(title=f"{label}: {r['scenario']['description']}", title_justify="left")
-    for column in ("", "2025 baseline", "scenario", "change"):
+    for column in ("", market.get("baseline_label", "2025 baseline"), "scenario", "change"):
         table.add_column(column, justify="left" if not column else "right")
     rows = [("new vehicles sold a year", "total_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
-            ("average price paid", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("average price paid", "average_price_usd", lambda v: money(v, False), money),
             ("BEV share", "bev_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
-            ("consumer surplus (change)", "consumer_surplus_usd", None, _money),
-            ("variable profit, all firms", "total_profit_usd", lambda v: _money(v, False), _money),
-            ("tariff revenue", "tariff_revenue_usd", lambda v: _money(v, False), _money),
+            ("consumer surplus (change)", "consumer_surplus_usd", None, money),
+            ("variable profit, all firms", "total_profit_usd", lambda v: money(v, False), money),
+            ("tariff revenue", "tariff_revenue_usd", lambda v: money(v, False), money),
             ("US-assembled units", "us_assembled_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("US assembly jobs", "us_assembly_jobs", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("HHI", "hhi", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.1f}"),
             ("GM share of units", "gm_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
             ("Ford share of units", "ford_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp")]
     for name, key, level, delta in rows:
+        if b[key] is None and c[key] is None:  # not defined on this market (e.g. BEV share in 1990)
+            continue
         table.add_row(name, level(b[key]) if level else "", level(c[key]) if level else "", delta(d[key]))
     for nationality, share in sorted(c["units_share_by_nationality"].items(), key=lambda kv: -kv[1]):
         table.add_row(f"unit share, {nationality} owners", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
@@ -347,23 +358,32 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
         out.print(f"excluded: {note}")
     for constraint in r.get("constraints", []):
         out.print(f"constraint: {constraint}")
+    for warning in r.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
-    out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
-              "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
-              "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
+    if market.get("kind") == "estimated":
+        out.print(f"Market: {market['label']}. Money: {market['money']['unit']}"
+                  + (f"; shown here in {money.note}" if money.note else "")
+                  + ". Consumer surplus is a change, not a level. The market size, origin mapping and estimates, "
+                    "with their sources, are in --json and --report.")
+    else:
+        out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
+                  "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
+                  "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
     s = r["solver"]
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
 
 
-def _print_ranking(rows: list[dict[str, Any]]) -> None:
+def _print_ranking(rows: list[dict[str, Any]], money) -> None:
     table = Table(title="Ranking by the US partner's profit change", title_justify="left")
     for column in ("variant", "partner", "partner profit", "consumer surplus", "US jobs", "rivals' losses"):
         table.add_column(column, justify="left" if column in ("variant", "partner") else "right")
     for r in rows:
-        table.add_row(r["variant"], r["partner"], _money(r["partner_profit_change_usd"]),
-                      _money(r["consumer_surplus_change_usd"]), f"{r['us_assembly_jobs_change']:+,.0f}",
-                      _money(r["rivals_profit_losses_usd"]))
+        jobs = r["us_assembly_jobs_change"]
+        table.add_row(r["variant"], r["partner"], money(r["partner_profit_change_usd"]),
+                      money(r["consumer_surplus_change_usd"]), "n/a" if jobs is None else f"{jobs:+,.0f}",
+                      money(r["rivals_profit_losses_usd"]))
     out.print(table)
 
 
