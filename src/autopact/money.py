@@ -20,7 +20,7 @@ class Money:
     note: str = ""
 
     @classmethod
-    def of(cls, document: dict[str, Any]) -> "Money":
+    def of(cls, document: dict[str, Any]) -> Money:
         money = document.get("market", {}).get("money", {})
         if not money:
             return cls()
