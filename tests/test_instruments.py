@@ -4,9 +4,8 @@ import numpy as np
 import pandas as pd
 import pyblp
 import pytest
-import yaml
 
-from autopact.cli import _estimation_settings
+from autopact.estimation_io import config_inputs
 from autopact.estimation import EstimationError, Problem, estimate
 from autopact.instruments import (
     blp_instruments,
@@ -68,9 +67,8 @@ def test_config_appends_instruments_after_the_users(products, tmp_path):
     (tmp_path / "logit.yaml").write_text(
         'products: products.csv\nx1: "1 + prices + hpwt"\ninstruments:\n  blp: "hpwt + air"\n'
         '  differentiation: {formula: "0 + hpwt", version: quadratic}\n')
-    settings = _estimation_settings(tmp_path / "logit.yaml", None, yaml)
-    table, read = settings["products"], pd.read_csv(tmp_path / "products.csv")  # CSV moves last bits
-    assert "instruments" not in settings
+    inputs = config_inputs(tmp_path / "logit.yaml")
+    table, read = inputs.products, pd.read_csv(tmp_path / "products.csv")  # CSV moves last bits
     users = [f"demand_instruments{i}" for i in range(8)]
     np.testing.assert_array_equal(table[users].to_numpy(), read[users].to_numpy())
     expected = np.c_[blp_instruments("hpwt + air", read), differentiation_instruments("0 + hpwt", read, "quadratic")]
@@ -90,7 +88,7 @@ def test_config_errors_name_the_bad_setting(products, tmp_path, block, message):
     products.to_csv(tmp_path / "products.csv", index=False)
     (tmp_path / "bad.yaml").write_text(f'products: products.csv\nx1: "1 + prices"\n{block}\n')
     with pytest.raises(ValueError, match=message):
-        _estimation_settings(tmp_path / "bad.yaml", None, yaml)
+        config_inputs(tmp_path / "bad.yaml")
 
 
 def test_bad_inputs_are_named(products):

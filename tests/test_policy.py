@@ -214,3 +214,12 @@ def test_review_fixes_two_new_products_solve_their_costs_jointly(context):
     with pytest.raises(ScenarioError, match="price is too low"):
         run(context, new_products=[{"name": "C", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV",
                                     "like": "ford--ranger--ice", "announced_price_usd": 3000, "price_source": "test"}])
+
+
+def test_a_merger_raises_the_merged_firms_prices(context):
+    r = run(context, mergers=[{"name": "GM-Ford", "firms": ["General Motors", "Ford Motor Co."]}])
+    merged = [p for p in r["products"] if p["owner"] in ("General Motors", "Ford Motor Co.")]
+    assert merged and all(p["price"] > p["price_baseline"] for p in merged)
+    assert r["change"]["consumer_surplus_usd"] < 0
+    with pytest.raises(ScenarioError, match=r"mergers\[0\].firms: unknown firm 'Acme'"):
+        run(context, mergers=[{"name": "m", "firms": ["General Motors", "Acme"]}])

@@ -182,6 +182,11 @@ class CalibrationResult:
     def ownership(self) -> np.ndarray:
         return ownership_matrix(self.arrays.owners)
 
+    @property
+    def market_size(self) -> float:
+        """Potential market M in households (units = M x shares)."""
+        return self.arrays.market_size
+
     def own_elasticities(self) -> np.ndarray:
         """e_jj = (Lambda_j - Gamma_jj) p_j / s_j."""
         s, lam, gamma = jacobian_parts(self.delta, self.arrays.prices, self.demand)

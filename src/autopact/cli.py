@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -14,9 +14,6 @@ from rich.table import Table
 from autopact.assumptions import AssumptionError, parse_settings
 from autopact.data import MarketDataError, load_market, summarize
 from autopact.errors import ConvergenceError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -202,27 +199,33 @@ def estimate_command(
     config: Annotated[Optional[Path], typer.Argument(help="Estimation config YAML (data paths, formulas, options).")] = None,
     example: Annotated[Optional[str], typer.Option(help="Run a bundled example instead: blp1995 (with supply side).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    save: Annotated[Optional[Path], typer.Option(help="Save the result (settings, data hashes, estimates, "
+                                                      "covariance) as JSON, for scenarios to run on.")] = None,
 ) -> None:
     """Estimate demand (and optionally a supply side) by GMM from panel data, with PyBLP-style formulas."""
     import time
 
-    import yaml
-
-    from autopact.estimation import EstimationError, Problem, estimate
+    from autopact.estimation import EstimationError
+    from autopact.estimation_io import (EstimationFileError, build_problem, config_inputs, example_inputs,
+                                        run_estimation, save_estimation)
 
     try:
-        settings = _estimation_settings(config, example, yaml)
+        if example:
+            inputs = example_inputs(example)
+        elif config is not None:
+            inputs = config_inputs(config)
+        else:
+            raise ValueError("give a config file or --example blp1995")
         began = time.perf_counter()
         with err.status("estimating ..."):
-            problem = Problem.build(settings["products"], settings["x1"], settings.get("x2"), settings.get("agents"),
-                                    settings.get("demographics"), absorb=settings.get("absorb"), x3=settings.get("x3"),
-                                    costs_type=settings.get("costs_type", "log"))
-            result = estimate(problem, sigma=settings.get("sigma"), pi=settings.get("pi"), rho=settings.get("rho"),
-                              method=settings.get("method", "2s"), weighting=settings.get("weighting", "robust"),
-                              se_type=settings.get("se_type", "robust"))
-    except (EstimationError, ConvergenceError, FileNotFoundError, KeyError, ValueError) as error:
+            result = run_estimation(inputs)
+        if save:
+            save_estimation(result, inputs, build_problem(inputs), save)
+    except (EstimationError, EstimationFileError, ConvergenceError, FileNotFoundError, KeyError, ValueError) as error:
         _fail(error)
     report = {**result.to_dict(), "seconds": time.perf_counter() - began}
+    if save:
+        err.print(f"wrote {save}")
     if json_output:
         print(json.dumps(report, indent=2))
         return
@@ -235,74 +238,6 @@ def estimate_command(
     out.print(table)
     out.print(f"objective {report['objective']:.6g}, gradient norm {report['gradient_norm']:.2e}, "
               f"converged {report['converged']}, {report['evaluations']} evaluations, {report['seconds']:.1f} s")
-
-
-def _estimation_settings(config: Optional[Path], example: Optional[str], yaml) -> dict[str, Any]:
-    import numpy as np
-    import pandas as pd
-
-    if example:
-        if example != "blp1995":
-            raise ValueError(f"unknown example {example!r}; available: blp1995")
-        try:
-            import pyblp
-        except ImportError:
-            raise ValueError("the blp1995 example reads PyBLP's bundled data: pip install -e '.[test]'") from None
-        agents = pd.read_csv(pyblp.data.BLP_AGENTS_LOCATION)
-        agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
-        return {"products": pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION), "agents": agents,
-                "x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
-                "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "costs_type": "log",
-                "demographics": "0 + I(1 / income)", "sigma": np.diag([3.612, 0, 4.628, 1.818, 1.050, 2.056]),
-                "pi": np.array([[0], [-43.501], [0], [0], [0], [0]]), "method": "2s"}
-    if config is None:
-        raise ValueError("give a config file or --example blp1995")
-    settings = yaml.safe_load(config.read_text())
-    if not isinstance(settings, dict):
-        raise ValueError(f"{config.name}: expected a mapping of settings")
-    known = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting", "se_type",
-             "absorb", "x3", "costs_type", "instruments"}
-    unknown = set(settings) - known
-    if unknown:
-        raise ValueError(f"{config.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}")
-    for key in ("products", "agents"):
-        if key in settings:
-            settings[key] = pd.read_csv(config.parent / settings[key])
-    for key in ("sigma", "pi"):
-        if key in settings:
-            settings[key] = np.asarray(settings[key], float)
-    if "instruments" in settings:
-        if "products" not in settings:
-            raise ValueError(f"{config.name}: instruments need a products table")
-        settings["products"] = _built_instruments(settings.pop("instruments"), settings["products"], config.name)
-    return settings
-
-
-def _built_instruments(spec: Any, products: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Products with BLP and/or differentiation instruments appended as demand_instruments*:
-    ``{blp: FORMULA, differentiation: FORMULA or {formula: ..., version: local|quadratic, interact: bool}}``."""
-    from autopact import instruments
-
-    kinds = {"blp", "differentiation"}
-    if not isinstance(spec, dict) or not spec or set(spec) - kinds:
-        raise ValueError(f"{name}: instruments must map {sorted(kinds)} to formulas, got {spec!r}")
-    blocks = []
-    if "blp" in spec:
-        if not isinstance(spec["blp"], str):
-            raise ValueError(f"{name}: instruments.blp must be a formula string, got {spec['blp']!r}")
-        blocks.append(instruments.blp_instruments(spec["blp"], products))
-    if "differentiation" in spec:
-        options = spec["differentiation"]
-        options = {"formula": options} if isinstance(options, str) else options
-        allowed = {"formula", "version", "interact"}
-        if not isinstance(options, dict) or not isinstance(options.get("formula"), str) or set(options) - allowed:
-            raise ValueError(f"{name}: instruments.differentiation must be a formula or a mapping of {sorted(allowed)} "
-                             f"with a formula string, got {options!r}")
-        if not isinstance(options.get("interact", False), bool):
-            raise ValueError(f"{name}: instruments.differentiation.interact must be true or false, "
-                             f"got {options['interact']!r}")
-        blocks.append(instruments.differentiation_instruments(products=products, **options))
-    return instruments.with_demand_instruments(products, *blocks)
 
 
 @app.command("scenarios")
@@ -345,8 +280,10 @@ def simulate_command(
     store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")] = False,
 ) -> None:
-    """Solve a scenario against the 2025 baseline and report prices, sales, shares, welfare, jobs;
-    with --draws, also the 5-95% band of every change."""
+    """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
+    report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
+    from autopact.estimation import EstimationError
+    from autopact.estimation_io import EstimationFileError
     from autopact.runs import RunOptions, simulate_with_draws
     from autopact.scenario import ScenarioError, load_scenario
 
@@ -354,14 +291,17 @@ def simulate_command(
     try:
         parsed = load_scenario(scenario)
         document, results = simulate_with_draws(parsed, draws, seed, options, err)
-    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, RuntimeError) as error:
+    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
+            ValueError, RuntimeError) as error:
         _fail(error)
     for label, result in results:
         _print_result(label, result)
         if result.get("bands"):
             _print_bands(result)
     if len(results) > 1:
-        _print_ranking(document["ranking"])
+        from autopact.money import Money
+
+        _print_ranking(document["ranking"], Money.of(document))
     _write_outputs(document, json_path, report)
 
 
@@ -378,6 +318,9 @@ def _write_outputs(document: dict[str, Any], json_path: Optional[Path], report: 
 
 
 def _print_bands(r: dict[str, Any]) -> None:
+    from autopact.money import Money
+
+    _money = Money.of(r)
     u = r["uncertainty"]
     table = Table(title=f"Change with 5-95% bands: {u['draws']} draws ({u['failed']} failed), seed {u['seed']}, "
                         f"re-calibration {u['recalibration']}, run {u['run_id']}", title_justify="left")
@@ -410,31 +353,29 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary.replace(path)
 
 
-def _money(value: float, signed: bool = True) -> str:
-    if abs(value) < 0.5:
-        return "$0"
-    sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
-    value = abs(value)
-    return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"
-
-
 def _print_result(label: str, r: dict[str, Any]) -> None:
+    from autopact.money import Money
+
+    money = Money.of(r)
+    market = r.get("market", {})
     b, c, d = r["baseline"], r["counterfactual"], r["change"]
     table = Table(title=f"{label}: {r['scenario']['description']}", title_justify="left")
-    for column in ("", "2025 baseline", "scenario", "change"):
+    for column in ("", market.get("baseline_label", "2025 baseline"), "scenario", "change"):
         table.add_column(column, justify="left" if not column else "right")
     rows = [("new vehicles sold a year", "total_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
-            ("average price paid", "average_price_usd", lambda v: f"${v:,.0f}", lambda v: f"{v:+,.0f}"),
+            ("average price paid", "average_price_usd", lambda v: money(v, False), money),
             ("BEV share", "bev_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
-            ("consumer surplus (change)", "consumer_surplus_usd", None, _money),
-            ("variable profit, all firms", "total_profit_usd", lambda v: _money(v, False), _money),
-            ("tariff revenue", "tariff_revenue_usd", lambda v: _money(v, False), _money),
+            ("consumer surplus (change)", "consumer_surplus_usd", None, money),
+            ("variable profit, all firms", "total_profit_usd", lambda v: money(v, False), money),
+            ("tariff revenue", "tariff_revenue_usd", lambda v: money(v, False), money),
             ("US-assembled units", "us_assembled_units", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("US assembly jobs", "us_assembly_jobs", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.0f}"),
             ("HHI", "hhi", lambda v: f"{v:,.0f}", lambda v: f"{v:+,.1f}"),
             ("GM share of units", "gm_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp"),
             ("Ford share of units", "ford_share", lambda v: f"{v:.2%}", lambda v: f"{v * 100:+.2f} pp")]
     for name, key, level, delta in rows:
+        if b[key] is None and c[key] is None:  # not defined on this market (e.g. BEV share in 1990)
+            continue
         table.add_row(name, level(b[key]) if level else "", level(c[key]) if level else "", delta(d[key]))
     for nationality, share in sorted(c["units_share_by_nationality"].items(), key=lambda kv: -kv[1]):
         table.add_row(f"unit share, {nationality} owners", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
@@ -444,23 +385,32 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
         out.print(f"excluded: {note}")
     for constraint in r.get("constraints", []):
         out.print(f"constraint: {constraint}")
+    for warning in r.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
-    out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
-              "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
-              "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
+    if market.get("kind") == "estimated":
+        out.print(f"Market: {market['label']}. Money: {market['money']['unit']}"
+                  + (f"; shown here in {money.note}" if money.note else "")
+                  + ". Consumer surplus is a change, not a level. The market size, origin mapping and estimates, "
+                    "with their sources, are in --json and --report.")
+    else:
+        out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
+                  "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
+                  "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
     s = r["solver"]
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
 
 
-def _print_ranking(rows: list[dict[str, Any]]) -> None:
+def _print_ranking(rows: list[dict[str, Any]], money) -> None:
     table = Table(title="Ranking by the US partner's profit change", title_justify="left")
     for column in ("variant", "partner", "partner profit", "consumer surplus", "US jobs", "rivals' losses"):
         table.add_column(column, justify="left" if column in ("variant", "partner") else "right")
     for r in rows:
-        table.add_row(r["variant"], r["partner"], _money(r["partner_profit_change_usd"]),
-                      _money(r["consumer_surplus_change_usd"]), f"{r['us_assembly_jobs_change']:+,.0f}",
-                      _money(r["rivals_profit_losses_usd"]))
+        jobs = r["us_assembly_jobs_change"]
+        table.add_row(r["variant"], r["partner"], money(r["partner_profit_change_usd"]),
+                      money(r["consumer_surplus_change_usd"]), "n/a" if jobs is None else f"{jobs:+,.0f}",
+                      money(r["rivals_profit_losses_usd"]))
     out.print(table)
 
 

@@ -10,13 +10,15 @@ import typer
 from rich.table import Table
 
 from autopact.assumptions import AssumptionError
-from autopact.cli import _fail, _money, _write_outputs, app, err, out
+from autopact.cli import _fail, _write_outputs, app, err, out
 from autopact.data import MarketDataError
 from autopact.errors import ConvergenceError
+from autopact.money import Money
 from autopact.runs import RunOptions
 from autopact.scenario import ScenarioError
 from autopact.store import Store, StoreError
 
+_money = Money()  # sensitivity, sweeps and stored runs are on the 2025 market: dollars
 runs_app = typer.Typer(help="Past runs in the results store: list, show, export.")
 app.add_typer(runs_app, name="runs")
 ERRORS = (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, StoreError, RuntimeError)

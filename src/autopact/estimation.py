@@ -232,6 +232,28 @@ def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np
         np.array(dalpha).reshape(len(dalpha), len(market.weights))
 
 
+def market_demand(market: Market, parameters: Parameters, x2_names: list[str],
+                  price_coefficient: float = 0.0) -> Demand:
+    """One market's demand at estimated parameters, with its households' true price sensitivities.
+
+    Household i's coefficient on price is b_i = beta_p + sigma_p nu_ip + sum_d pi_pd d_id (beta_p,
+    ``price_coefficient``, is the X1 coefficient on prices, 0 when price enters through X2 only), so
+    alpha_i = -b_i. The returned ``Demand`` has alpha = sum_i w_i alpha_i and price deviations
+    alpha_i - alpha, so that delta_j = xi_j - alpha p_j, with xi_j the mean utility net of price,
+    gives u_ij = xi_j - alpha_i p_j + mu_ij as estimated. Every alpha_i must be positive (demand
+    falls with price for every household; consumer surplus divides by alpha_i).
+    """
+    from dataclasses import replace
+
+    demand, _, _ = _demand(market, parameters, x2_names)
+    alpha_i = -price_coefficient + demand.deviation
+    if np.any(alpha_i <= 0):
+        raise EstimationError(f"{int((alpha_i <= 0).sum())} of {len(alpha_i)} households have a non-positive "
+                              "price sensitivity at these estimates; counterfactuals need every alpha_i > 0")
+    alpha = float(market.weights @ alpha_i)
+    return replace(demand, alpha=alpha, price_deviation=alpha_i - alpha, _cache={})
+
+
 def _share_gradient(delta: np.ndarray, market: Market, demand: Demand, dv: np.ndarray) -> np.ndarray:
     """ds_j/d theta_q = sum_i w_i sum_l (ds_ij/dV_il) dV_il/d theta_q for each q (J, Q); one nesting level."""
     s, within, _ = individual_shares(delta, market.prices, demand)
@@ -293,6 +315,8 @@ class EstimationResult:
     delta: np.ndarray
     steps: int
     details: dict[str, Any] = field(default_factory=dict)
+    parameters: Parameters | None = None  # the estimated sigma, pi, rho with their free patterns
+    covariance: np.ndarray | None = None  # Var of (theta, beta, gamma), already divided by N
 
     def to_dict(self) -> dict[str, Any]:
         return {"nonlinear": {k: {"estimate": float(v), "se": float(e)} for k, v, e in
@@ -469,4 +493,5 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     return EstimationResult(labels, theta, state["coefficients"], names, se[:len(theta)], se[len(theta):],
                             value, float(np.max(np.abs(gradient))) if len(theta) else 0.0, True, iterations,
                             state["evaluations"], time.perf_counter() - began, W, state["residual"][:n],
-                            state["last_delta"], steps)
+                            state["last_delta"], steps, parameters=start.with_vector(theta),
+                            covariance=covariance / n)

@@ -1,6 +1,7 @@
 """Outcomes: solve one state of the market and measure it; compare scenario with baseline.
 
-Definitions (all annual, 2025 dollars at the model's price level):
+Definitions (all annual, 2025 dollars at the model's price level; a scenario on an estimated
+market counts in its data's money unit instead, see ``autopact.estimated``):
 - units q_j = M s_j; average price = units-weighted consumer price; BEV share = BEV units / units.
 - consumer surplus: M sum_i w_i log(1 + sum_g exp(IV_ig)) / alpha_i (only changes are meaningful);
   by income group the same sum over the households in the group, per household.
@@ -19,10 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autopact.demand import log_sum
+from autopact.demand import Demand, log_sum
 from autopact.policy import NEW_BRAND_MAKES, US, State
 from autopact.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 
+NOT_STATED = "not stated"  # assembly country of products whose origin the data do not give
 INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
                  (200_000, np.inf, "$200k and over"))
 
@@ -30,13 +32,20 @@ INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100
 def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, costs: np.ndarray,
                  stakes: pd.DataFrame, cal, taxes: Taxes, initial: np.ndarray | None, owners: np.ndarray,
                  kappa: np.ndarray | None, quotas: list | None = None, params: dict | None = None,
-                 extra_rules: list | None = None, capacities: list | None = None) -> State:
-    """Solve the Bertrand-Nash equilibrium of this product set (with quotas and capacities)."""
+                 extra_rules: list | None = None, capacities: list | None = None,
+                 demand: Demand | None = None) -> State:
+    """Solve the Bertrand-Nash equilibrium of this product set (with quotas and capacities).
+
+    ``cal`` is the market's calibration (or estimated market): its ``market_size`` M gives
+    units = M s. ``demand`` over exactly these products may be given; by default it is the 2025
+    calibration's demand over the products' characteristics and segments.
+    """
     from autopact.policy import _characteristics, _nests
 
-    demand = cal.demand.with_products(_characteristics(products), _nests(products, cal))
+    if demand is None:
+        demand = cal.demand.with_products(_characteristics(products), _nests(products, cal))
     omega = ownership_matrix(owners, kappa)
-    market_size = cal.arrays.market_size
+    market_size = cal.market_size
     constraints = [CapacityConstraint(f"plant: {pid}", np.flatnonzero(products["product_id"].eq(pid).to_numpy()), cap)
                    for pid, cap in (capacities or [])]
     rates = products["tariff_rate"].to_numpy(float).copy()
@@ -109,8 +118,14 @@ def solved_state(products: pd.DataFrame, origin: pd.DataFrame, xi: np.ndarray, c
     return State(solved, per_household, stakes, solver, constraint_report + regimes, origin)
 
 
-def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
-    """The headline numbers of one state (the JSON contract's baseline/counterfactual objects)."""
+def metrics(state: State, cal, params: dict[str, float],
+            income_groups: tuple[tuple[float, float, str], ...] = INCOME_GROUPS) -> dict[str, Any]:
+    """The headline numbers of one state (the JSON contract's baseline/counterfactual objects).
+
+    A number the market cannot define is None: the BEV share without powertrains, a named firm's
+    share where it does not sell, jobs without ``vehicles_per_assembly_worker``, US-assembled units
+    where the products' assembly is not known (an ``origin`` column ``not stated``).
+    """
     p = state.products
     units = p["units"].to_numpy()
     total = float(units.sum())
@@ -119,38 +134,43 @@ def metrics(state: State, cal, params: dict[str, float]) -> dict[str, Any]:
     by_nationality = by_owner.groupby(nationality_of).sum()
     shares = by_owner / total
     households = cal.households
-    cs_total = float(cal.arrays.market_size * households.weights @ state.consumer_surplus)
+    cs_total = float(cal.market_size * households.weights @ state.consumer_surplus)
     by_income = {}
-    for low, high, label in INCOME_GROUPS:
+    for low, high, label in income_groups:
         members = (households.income >= low) & (households.income < high)
         by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
                             if members.any() else None)  # no simulated household in the group
     by_assembly = state.origin.mul(units, axis=0).sum()
     profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
     weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
+
+    def by(column: str, value) -> dict[str, float]:
+        return {s: value(p[column].eq(s)) for s in sorted(p[column].unique())} if column in p.columns else {}
+
+    assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
+    per_worker = params.get("vehicles_per_assembly_worker")
     return {
         "total_units": total,
         "average_price_usd": weighted("consumer_price"),
-        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total),
+        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total) if "powertrain" in p.columns
+        else None,
         "consumer_surplus_usd": cs_total,
         "consumer_surplus_per_household_by_income_usd": by_income,
         "total_profit_usd": float(p["profit"].sum()),
         "tariff_revenue_usd": float(p["tariff_revenue"].sum()),
-        "us_assembled_units": float(p["us_assembled_units"].sum()),
-        "us_assembly_jobs": float(p["us_assembled_units"].sum() / params["vehicles_per_assembly_worker"]),
+        "us_assembled_units": assembled,
+        "us_assembly_jobs": None if assembled is None or per_worker is None else assembled / per_worker,
         "hhi": float(10_000 * (shares ** 2).sum()),
         "units_share_by_nationality": {k: float(v / total) for k, v in by_nationality.items()},
         "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
-        "gm_share": float(shares.get("General Motors", 0.0)),
-        "ford_share": float(shares.get("Ford Motor Co.", 0.0)),
-        "average_price_by_segment_usd": {s: weighted("consumer_price", p["segment"].eq(s))
-                                         for s in sorted(p["segment"].unique())},
-        "average_price_by_powertrain_usd": {s: weighted("consumer_price", p["powertrain"].eq(s))
-                                            for s in sorted(p["powertrain"].unique())},
+        "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index else None,
+        "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index else None,
+        "average_price_by_segment_usd": by("segment", lambda m: weighted("consumer_price", m)),
+        "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted("consumer_price", m)),
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
         "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
         "profit_by_firm_usd": {k: float(v) for k, v in profit_by_owner.items()},
-        "units_by_segment": {s: float(p.loc[p["segment"].eq(s), "units"].sum()) for s in sorted(p["segment"].unique())},
+        "units_by_segment": by("segment", lambda m: float(p.loc[m, "units"].sum())),
     }
 
 
@@ -187,9 +207,27 @@ def difference(a: Any, b: Any) -> Any:
     return float(b) - float(a)
 
 
+def product_rows(base: State, cf: State, keep: list[str]) -> list[dict[str, Any]]:
+    """The scenario's products (columns ``keep``) with their baseline price and units (None if new)."""
+    base_p = base.products.set_index("product_id")
+    rows = []
+    for row in cf.products[keep].to_dict(orient="records"):
+        before = base_p.loc[row["product_id"]] if row["product_id"] in base_p.index else None
+        row["price_baseline"] = None if before is None else float(before["price"])
+        row["units_baseline"] = None if before is None else float(before["units"])
+        rows.append({k: (bool(v) if isinstance(v, (np.bool_,)) else v) for k, v in row.items()})
+    return rows
+
+
 def result_json(result) -> dict[str, Any]:
-    """The JSON contract: scenario, baseline, counterfactual, change, firms, products, assumptions, solver."""
+    """The JSON contract: scenario, baseline, counterfactual, change, firms, products, assumptions, solver
+    (and ``market``: what was simulated, the baseline's label and the unit of money)."""
     from autopact.policy import policy_parameters
+
+    if result.scenario.estimation is not None:
+        from autopact.estimated import estimated_result_json
+
+        return estimated_result_json(result)
 
     cal, params = result.calibration, result.parameters
     base, cf = metrics(result.baseline, cal, params), metrics(result.counterfactual, cal, params)
@@ -218,16 +256,14 @@ def result_json(result) -> dict[str, Any]:
                      "source": "autopact calibrate (targets in calibration_targets.csv)"}]
     keep = ["product_id", "name", "owner", "nationality", "segment", "powertrain", "entrant", "price",
             "consumer_price", "units", "cost", "profit", "tariff_rate", "tariff_revenue", "us_assembled_units"]
-    base_p = result.baseline.products.set_index("product_id")
-    products = []
-    for row in result.counterfactual.products[keep].to_dict(orient="records"):
-        before = base_p.loc[row["product_id"]] if row["product_id"] in base_p.index else None
-        row["price_baseline"] = None if before is None else float(before["price"])
-        row["units_baseline"] = None if before is None else float(before["units"])
-        products.append({k: (bool(v) if isinstance(v, (np.bool_,)) else v) for k, v in row.items()})
+    products = product_rows(result.baseline, result.counterfactual, keep)
     return {
         "scenario": {"name": result.scenario.name, "description": result.scenario.description,
                      "definition": result.scenario.model_dump(mode="json"), "excluded": result.excluded},
+        "market": {"kind": "calibrated", "label": f"US new light-vehicle market {result.market.facts.year}",
+                   "baseline_label": f"{result.market.facts.year} baseline",
+                   "money": {"unit": f"{result.market.facts.year} US dollars a year, prices at the model's price "
+                                     "level (assumption price_level)", "dollars_per_unit": 1.0}},
         "baseline": base, "counterfactual": cf, "change": change,
         "firms": firm_table(result.baseline, result.counterfactual),
         "products": products,

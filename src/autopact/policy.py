@@ -92,7 +92,17 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
             layer = layer + np.where(ev, params["section_301_china_ev_pct"], params["section_301_china_vehicle_pct"])
             layer = layer + params["ieepa_china_pct"]
         rate += origin[country].to_numpy() * layer
-    specific = np.zeros(len(table))
+    extra, specific = extra_tariff_rates(table, origin, rules)
+    return rate / 100.0 + extra, specific
+
+
+def extra_tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, rules: list) -> tuple[np.ndarray, np.ndarray]:
+    """Ad valorem rate (fraction of customs value) and specific tariff (dollars) of ``rules``
+    (``scenario.TariffRule``): product j pays sum over the rules it matches (nationality,
+    powertrain, segment) of a_j x rate, where a_j is the share of j's assembly in the rule's
+    origins other than the US (all non-US origins when the rule names none): a tariff falls on
+    imports only."""
+    rate, specific = np.zeros(len(table)), np.zeros(len(table))
     for rule in rules:
         match = np.ones(len(table), bool)
         if rule.nationality:
@@ -101,12 +111,27 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
             match &= table["powertrain"].isin(rule.powertrain).to_numpy()
         if rule.segment:
             match &= table["segment"].isin(rule.segment).to_numpy()
-        # a tariff falls on imports only: the matching origins, never US assembly
         chosen = [c for c in origin.columns if c != US and (not rule.origin or c in rule.origin)]
         share = origin[chosen].sum(axis=1).to_numpy()
         rate += match * share * rule.ad_valorem_pct
         specific += match * share * rule.specific_usd
     return rate / 100.0, specific
+
+
+def merger_weights(kappa: np.ndarray, owner_names: list[str], mergers: list) -> np.ndarray:
+    """Profit weights kappa (F, F) with each merger's firms weighing each other's profit by its
+    ``profit_weight`` (1: one merged firm); unknown firms raise ScenarioError naming the field."""
+    kappa = np.array(kappa, float, copy=True)
+    for k, merger in enumerate(mergers):
+        for firm in merger.firms:
+            if firm not in owner_names:
+                raise ScenarioError(f"mergers[{k}].firms: unknown firm {firm!r}; known: {', '.join(sorted(owner_names))}")
+        codes = [owner_names.index(f) for f in merger.firms]
+        for a in codes:
+            for b in codes:
+                if a != b:
+                    kappa[a, b] = max(kappa[a, b], merger.profit_weight)
+    return kappa
 
 
 def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
@@ -255,10 +280,16 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
     """Solve the scenario's equilibrium and the 2025 baseline's, from one calibrated market.
 
     ``initial_prices`` (product_id -> price) starts the scenario's fixed point there (products not
-    named start at cost); the equilibrium is the same to the solver's tolerance.
+    named start at cost); the equilibrium is the same to the solver's tolerance. A scenario with
+    ``estimation`` runs on its own estimated market instead (``autopact.estimated.simulate_estimated``);
+    ``market`` and ``calibration``, the 2025 ones, are then not used.
     """
     from autopact.outcomes import solved_state
 
+    if scenario.estimation is not None:
+        from autopact.estimated import simulate_estimated
+
+        return simulate_estimated(scenario)
     market = market or load_market(scenario.year, assumptions=scenario.assumptions)
     cal = calibration or calibrated_market(market, draws=draws, seed=seed)
     params = _params(scenario)
@@ -408,6 +439,7 @@ def _counterfactual(scenario, market, cal, params, table, origin, base_cost, kee
             for parent, share in r["shares"].items():
                 if parent in owner_names:
                     kappa[jv, owner_names.index(parent)] = kappa[owner_names.index(parent), jv] = share
+    kappa = merger_weights(kappa, owner_names, scenario.mergers)
     owners = np.array([owner_names.index(o) for o in products["owner"]])
     # new incumbent products: cost implied by the FOC at the announced price (others at baseline)
     if scenario.new_products:

@@ -12,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from autopact import __version__
 from autopact.data.market import read_bundled
+from autopact.money import Money
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45}
@@ -23,24 +24,15 @@ td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break
 """
 
 
-def _money(v: float | None, signed: bool = True) -> str:
-    if v is None:
-        return "n/a"
-    if abs(v) < 0.5:
-        return "$0"
-    sign = "-" if v < 0 else ("+" if signed else "")
-    return f"{sign}${abs(v) / 1e9:,.2f}bn" if abs(v) >= 1e8 else f"{sign}${abs(v):,.0f}"
-
-
 def _figure(fig: go.Figure, title: str) -> str:
     fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=360, template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
 
 
-def _headline(r: dict[str, Any]) -> str:
+def _headline(r: dict[str, Any], money: Money) -> str:
     b, c, d = r["baseline"], r["counterfactual"], r["change"]
     rows = [("New vehicles sold", "total_units", "{:,.0f}", "{:+,.0f}"),
-            ("Average price paid", "average_price_usd", "${:,.0f}", "{:+,.0f}"),
+            ("Average price paid", "average_price_usd", "money", "money"),
             ("BEV share of sales", "bev_share", "{:.2%}", None),
             ("US-assembled vehicles", "us_assembled_units", "{:,.0f}", "{:+,.0f}"),
             ("US assembly jobs", "us_assembly_jobs", "{:,.0f}", "{:+,.0f}"),
@@ -51,22 +43,31 @@ def _headline(r: dict[str, Any]) -> str:
             ("Ford share of units", "ford_share", "{:.2%}", None)]
     body = []
     for name, key, level, delta in rows:
-        fmt = (lambda v: _money(v, False)) if level is None else level.format
-        change = _money(d[key]) if level is None else (f"{d[key] * 100:+.2f} pp" if delta is None else delta.format(d[key]))
+        if b[key] is None and c[key] is None:  # not defined on this market
+            continue
+        fmt = (lambda v: money(v, False)) if level in (None, "money") else level.format
+        if level in (None, "money"):
+            change = money(d[key])
+        else:
+            change = f"{d[key] * 100:+.2f} pp" if delta is None else delta.format(d[key])
         body.append(f"<tr><td>{name}</td><td>{fmt(b[key])}</td><td>{fmt(c[key])}</td><td>{change}</td></tr>")
-    body.append(f"<tr><td>Consumer surplus (change)</td><td></td><td></td><td>{_money(d['consumer_surplus_usd'])}</td></tr>")
-    return ("<table><tr><th></th><th>2025 baseline</th><th>Scenario</th><th>Change</th></tr>"
+    body.append(f"<tr><td>Consumer surplus (change)</td><td></td><td></td><td>{money(d['consumer_surplus_usd'])}</td></tr>")
+    label = html.escape(r.get("market", {}).get("baseline_label", "2025 baseline").capitalize())
+    return (f"<table><tr><th></th><th>{label}</th><th>Scenario</th><th>Change</th></tr>"
             + "".join(body) + "</table>")
 
 
-def _welfare(r: dict[str, Any]) -> go.Figure:
+def _welfare(r: dict[str, Any], money: Money) -> go.Figure:
     us = sum(f["profit_counterfactual_usd"] - f["profit_baseline_usd"] for f in r["firms"] if f["nationality"] == "US")
     foreign = sum(f["profit_counterfactual_usd"] - f["profit_baseline_usd"] for f in r["firms"] if f["nationality"] != "US")
     parts = {"Consumers": r["change"]["consumer_surplus_usd"], "US firms": us, "Foreign firms": foreign,
              "Government (tariffs)": r["change"]["tariff_revenue_usd"]}
-    fig = go.Figure(go.Bar(x=list(parts), y=[v / 1e9 for v in parts.values()],
+    scale = money.dollars_per_unit or 1.0
+    fig = go.Figure(go.Bar(x=list(parts), y=[v * scale / 1e9 for v in parts.values()],
                            marker_color=["#2f81f7", "#1a7f37", "#bf8700", "#8250df"]))
-    fig.update_yaxes(title="change, $ billion a year")
+    unit = f"{money.note} " if money.note else ""
+    fig.update_yaxes(title=f"change, {unit}$ billion a year" if money.dollars_per_unit else
+                     "change, billions of the data's money unit")
     return fig
 
 
@@ -104,51 +105,77 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], source_co
 
 
 def html_report(r: dict[str, Any]) -> str:
-    """The report for one result document (the JSON of ``autopact simulate``)."""
+    """The report for one result document (the JSON of ``autopact simulate``).
+
+    On an estimated market (``market.kind`` "estimated") the sections that need the 2025 data (price
+    by segment, the global EV context) are left out with a note, and money is shown in dollars of
+    the data's year where the data's unit converts to dollars.
+    """
+    money = Money.of(r)
+    market = r.get("market", {})
+    estimated = market.get("kind") == "estimated"
+    baseline_label = market.get("baseline_label", "2025 baseline")
     b, c = r["baseline"], r["counterfactual"]
     nationalities = sorted(set(b["units_share_by_nationality"]) | set(c["units_share_by_nationality"]),
                            key=lambda n: -c["units_share_by_nationality"].get(n, 0))
     shares = go.Figure([go.Bar(name=label, x=nationalities, y=[100 * block["units_share_by_nationality"].get(n, 0)
                                                                for n in nationalities])
-                        for label, block in (("2025 baseline", b), ("scenario", c))])
+                        for label, block in ((baseline_label, b), ("scenario", c))])
     shares.update_yaxes(title="% of units")
     firms = sorted(r["firms"], key=lambda f: -abs(f["units_counterfactual"] - f["units_baseline"]))[:15]
     by_firm = go.Figure(go.Bar(x=[f["firm"] for f in firms],
                                y=[f["units_counterfactual"] - f["units_baseline"] for f in firms], marker_color="#1a7f37"))
     by_firm.update_yaxes(title="change in units a year")
     segments = sorted(c["average_price_by_segment_usd"])
-    prices = go.Figure(go.Bar(x=segments, y=[c["average_price_by_segment_usd"][s] - b["average_price_by_segment_usd"].get(s, 0)
-                                             for s in segments], marker_color="#bf8700"))
-    prices.update_yaxes(title="change in average price paid, $")
-    quarters, rivals = _context()
     entrants = r.get("entrant_costs", [])
     solver = r["solver"]
+    if estimated:
+        scope = (f"{html.escape(market['label'])}: baseline and scenario solved in the same run at the estimated "
+                 f"parameters. autopact {__version__}, report of {date.today().isoformat()}. Money: "
+                 f"{html.escape(market['money']['unit'])}" + (f"; shown here in {money.note}" if money.note else "")
+                 + ".")
+    else:
+        scope = (f"US new light-vehicle market, 2025 baseline and scenario solved in the same run. "
+                 f"autopact {__version__}, report of {date.today().isoformat()}. Money in 2025 dollars a year at the "
+                 f"model's price level (see assumptions).")
+    figures = [_figure(shares, "Share of units by nationality of the controlling owner"),
+               _figure(by_firm, "Change in units by firm (joint ventures split by profit share)")]
+    notes = []
+    if segments:
+        prices = go.Figure(go.Bar(x=segments, y=[(c["average_price_by_segment_usd"][s]
+                                                  - b["average_price_by_segment_usd"].get(s, 0)) * (money.dollars_per_unit or 1.0)
+                                                 for s in segments], marker_color="#bf8700"))
+        prices.update_yaxes(title="change in average price paid, $")
+        figures.append(_figure(prices, "Change in average price by segment"))
+    else:
+        notes.append("Price by segment and the BEV share are not shown: the market's data have no segments or powertrains.")
+    figures.append(_figure(_welfare(r, money), "Welfare: consumers, firms, government"))
+    income = r["counterfactual"]["consumer_surplus_per_household_by_income_usd"]
     sections = [
         f"<h1>autopact: {html.escape(r['scenario']['name'])}</h1>",
         f"<p>{html.escape(r['scenario']['description'])}</p>",
-        f"<p class='muted'>US new light-vehicle market, 2025 baseline and scenario solved in the same run. "
-        f"autopact {__version__}, report of {date.today().isoformat()}. Money in 2025 dollars a year at the "
-        f"model's price level (see assumptions).</p>",
-        "<h2>Headline numbers</h2>", _headline(r),
+        f"<p class='muted'>{scope}</p>",
+        "<h2>Headline numbers</h2>", _headline(r, money),
         "".join(f"<p class='note'>Excluded: {html.escape(x)}</p>" for x in r["scenario"]["excluded"]),
-        "<h2>Who sells, who gains</h2><div class='grid'>",
-        _figure(shares, "Share of units by nationality of the controlling owner"),
-        _figure(by_firm, "Change in units by firm (joint ventures split by profit share)"),
-        _figure(prices, "Change in average price by segment"),
-        _figure(_welfare(r), "Welfare: consumers, firms, government"), "</div>",
+        "".join(f"<p class='note'>Warning: {html.escape(x)}</p>" for x in r.get("warnings", [])),
+        "<h2>Who sells, who gains</h2><div class='grid'>", *figures, "</div>",
+        "".join(f"<p class='muted'>{html.escape(x)}</p>" for x in notes),
         "<h2>Consumers by household income, and profits by nationality</h2>",
-        _table([{"group": g, "change": r["change"]["consumer_surplus_per_household_by_income_usd"].get(g)}
-                for g in r["counterfactual"]["consumer_surplus_per_household_by_income_usd"]],
-               [("group", "Household income"), ("change", "Consumer surplus change per household, $ a year")]),
-        _table([{"nationality": n, "baseline": _money(b["profit_by_nationality_usd"].get(n, 0.0), False),
-                 "scenario": _money(v, False), "change": _money(v - b["profit_by_nationality_usd"].get(n, 0.0))}
+        _table([{"group": g, "change": r["change"]["consumer_surplus_per_household_by_income_usd"].get(g)
+                 if not estimated else money(r["change"]["consumer_surplus_per_household_by_income_usd"].get(g))}
+                for g in income],
+               [("group", "Household income"), ("change", "Consumer surplus change per household, $ a year"
+                                                        + (f" ({money.note})" if estimated and money.note else ""))])
+        if income else "<p class='muted'>No household incomes in this market's data.</p>",
+        _table([{"nationality": n, "baseline": money(b["profit_by_nationality_usd"].get(n, 0.0), False),
+                 "scenario": money(v, False), "change": money(v - b["profit_by_nationality_usd"].get(n, 0.0))}
                 for n, v in sorted(c["profit_by_nationality_usd"].items(), key=lambda kv: -kv[1])],
-               [("nationality", "Owners' nationality"), ("baseline", "Variable profit 2025"),
+               [("nationality", "Owners' nationality"), ("baseline", f"Variable profit, {baseline_label}"),
                 ("scenario", "Scenario"), ("change", "Change")]),
         "<h2>Firms</h2>",
         _table([{**f, "units_change": f["units_counterfactual"] - f["units_baseline"],
-                 "profit_change": _money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"])} for f in r["firms"]],
-               [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", "Units 2025"),
+                 "profit_change": money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"])} for f in r["firms"]],
+               [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", f"Units, {baseline_label}"),
                 ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
     ]
     if r.get("bands"):
@@ -159,23 +186,30 @@ def html_report(r: dict[str, Any]) -> str:
                                        for k in entrants[0] if k != "product_id"])]
     if r.get("ranking"):
         sections += ["<h2>Ranking of the pairings</h2>",
-                     _table([{**x, **{k: _money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
+                     _table([{**x, **{k: money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
                             [(k, k.replace("_", " ")) for k in r["ranking"][0]])]
     if r.get("constraints"):
         keys = list(dict.fromkeys(k for row in r["constraints"] for k in row))
         sections += ["<h2>Quotas and capacity</h2>",
                      _table(r["constraints"], [(k, k.replace("_", " ")) for k in keys], source_column="warning")]
+    if estimated:
+        sections += [("<h2>Context</h2><p class='muted'>The 2025 context charts (global EV sales, BYD and Ford) are "
+                      "left out: this scenario runs on an estimated historical market.</p>")]
+    else:
+        quarters, rivals = _context()
+        sections += ["<h2>Context</h2><div class='grid'>", _figure(quarters, "Global BEV sales by quarter"),
+                     _figure(rivals, "BYD and Ford brand: global sales"), "</div>"]
+    hedonic = ("" if solver.get("hedonic_r2") is None else
+               f" Hedonic fit of mean utilities for entrants: R<sup>2</sup> {solver['hedonic_r2']:.2f}.")
     sections += [
-        "<h2>Context</h2><div class='grid'>", _figure(quarters, "Global BEV sales by quarter"),
-        _figure(rivals, "BYD and Ford brand: global sales"), "</div>",
         "<h2>Assumptions and sources</h2>",
         _table([{**a, "value": str(a["value"])} for a in r["assumptions"]],
                [("name", "Name"), ("value", "Value"), ("kind", "Kind"), ("source", "Source")], source_column="source"),
         "<h2>Solver diagnostics</h2>",
         f"<p>Scenario equilibrium: converged {solver['converged']} after {solver['iterations']} evaluations of the "
         f"zeta-markup map, largest first-order-condition residual relative to shares {solver['max_foc_residual']:.1e}. "
-        f"Baseline: {solver['baseline']['iterations']} evaluation(s), residual {solver['baseline']['max_foc_residual']:.1e}. "
-        f"Hedonic fit of mean utilities for entrants: R<sup>2</sup> {solver['hedonic_r2']:.2f}.</p>",
+        f"Baseline: {solver['baseline']['iterations']} evaluation(s), residual {solver['baseline']['max_foc_residual']:.1e}."
+        f"{hedonic}</p>",
     ]
     return _page(r["scenario"]["name"], sections)
 

@@ -2,9 +2,15 @@
 
 A scenario is YAML validated by pydantic: unknown fields, negative tariffs, bad shares and
 unknown models or firms are refused with a message naming the field and the value. A scenario
-never executes code and reads no file other than itself. Every lever has a documented default:
-the tariff rates and cost components are the named parameters of
-``data/bundled/policy_parameters.csv`` (each with its source), overridable under ``parameters``.
+never executes code; it reads no file other than itself, except a saved estimation result that
+its ``estimation`` field names. Every lever has a documented default: the tariff rates and cost
+components are the named parameters of ``data/bundled/policy_parameters.csv`` (each with its
+source), overridable under ``parameters``.
+
+By default a scenario runs on the calibrated 2025 market. With ``estimation`` it runs instead on
+one market of an estimation's data at the estimated parameters (``autopact.estimated``); the
+levers that need the 2025 data (entrants, new products, quotas, the connected-vehicle rule, local
+production, policy parameters, market assumptions) are then refused with the field named.
 """
 
 from __future__ import annotations
@@ -129,8 +135,73 @@ class Synergy(Strict):
     reason: str = Field(min_length=1)
 
 
+class Merger(Strict):
+    """Firms that price to maximise their own profit plus ``profit_weight`` times each other's:
+    1 is a full merger, less than 1 partial common ownership (O'Brien and Salop 2000 profit weights,
+    the project's ownership matrices kappa)."""
+
+    name: str
+    firms: list[str] = Field(min_length=2)
+    profit_weight: float = Field(1.0, gt=0, le=1)
+
+    @field_validator("firms")
+    @classmethod
+    def _distinct(cls, firms: list[str]) -> list[str]:
+        if len(set(firms)) != len(firms):
+            raise ValueError(f"a firm is listed twice: {firms}")
+        return firms
+
+
+class OriginMapping(Strict):
+    """What one value of the estimation data's origin column means: the assembly countries of its
+    products (shares of their supply, summing to 1) and their owners' nationality, with a source."""
+
+    assembly: dict[str, float] = Field(min_length=1, description="assembly country -> share of supply")
+    nationality: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="the source of the mapping, or why it is assumed")
+
+    @field_validator("assembly")
+    @classmethod
+    def _shares(cls, assembly: dict[str, float]) -> dict[str, float]:
+        import math
+
+        if any(not math.isfinite(v) or v < 0 for v in assembly.values()):
+            raise ValueError(f"assembly shares must be finite and >= 0, got {assembly}")
+        if abs(sum(assembly.values()) - 1) > 1e-9:
+            raise ValueError(f"assembly shares must sum to 1, got {sum(assembly.values()):g}")
+        return assembly
+
+
+class MarketSize(Strict):
+    """The potential market M (units = M x shares), with its source."""
+
+    households: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
+class Estimation(Strict):
+    """Run the scenario on one market of an estimation's data at the estimated parameters."""
+
+    result: str = Field(min_length=1, description="a bundled estimation (blp1995) or a saved result's path")
+    market: int | str = Field(description="a value of the data's market_ids")
+    market_size: MarketSize
+    origin_column: str | None = Field(None, description="product column whose values ``origins`` maps")
+    origins: dict[str, OriginMapping] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _origins(self) -> "Estimation":
+        if bool(self.origin_column) != bool(self.origins):
+            raise ValueError("origin_column and origins go together: name the column and map each of its values")
+        return self
+
+
+# levers that need the 2025 market's data, refused on an estimated market
+LEVERS_2025 = ("parameters", "quotas", "connected_vehicle_rule", "local_production", "entrants", "new_products",
+               "assumptions", "year")
+
+
 class Scenario(Strict):
-    """A policy scenario, compared with the 2025 baseline in the same run."""
+    """A policy scenario, compared with its baseline (the 2025 market, or an estimated one) in the same run."""
 
     name: str = Field(min_length=1)
     description: str = ""
@@ -143,6 +214,8 @@ class Scenario(Strict):
     entrants: list[Entrant] = Field(default_factory=list)
     new_products: list[NewProduct] = Field(default_factory=list)
     synergies: list[Synergy] = Field(default_factory=list)
+    mergers: list[Merger] = Field(default_factory=list)
+    estimation: Estimation | None = None
     assumptions: dict[str, Any] = Field(default_factory=dict)
     uncertainty: Uncertainty = Field(
         default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
@@ -177,13 +250,36 @@ class Scenario(Strict):
                 raise ValueError(f"entrants[{k}].candidate: {e.candidate!r} enters twice")
             seen.add(e.candidate)
         for label, overlay in self.variants.items():
-            for field_name in ("assumptions", "year", "variants"):
+            for field_name in ("assumptions", "year", "variants", "estimation"):
                 if isinstance(overlay, dict) and field_name in overlay:
                     raise ValueError(f"variants.{label}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
+        if self.estimation is not None:
+            self._estimated_levers()
         if self.uncertainty.inputs:
             centrals(self)
         return self
+
+    def _estimated_levers(self) -> None:
+        """Refuse, naming the field, the levers an estimated market cannot carry."""
+        defaults = Scenario(name="defaults")
+        for name in LEVERS_2025:
+            if name in self.model_fields_set and getattr(self, name) != getattr(defaults, name):
+                raise ValueError(f"{name}: needs the 2025 market data, so it is not available on an estimated "
+                                 f"market (estimation.result {self.estimation.result!r}); levers there: "
+                                 "extra_tariffs (by origin or nationality), synergies, mergers")
+        for k, rule in enumerate(self.extra_tariffs):
+            for name in ("powertrain", "segment"):
+                if getattr(rule, name):
+                    raise ValueError(f"extra_tariffs[{k}].{name}: the estimation data have no {name}; "
+                                     "filter by origin or nationality")
+            if not self.estimation.origins:
+                raise ValueError(f"extra_tariffs[{k}]: a tariff falls on imports, so the estimated market needs "
+                                 "estimation.origin_column and estimation.origins (assembly country and "
+                                 "nationality of each origin value)")
+        for k, synergy in enumerate(self.synergies):
+            if synergy.powertrain:
+                raise ValueError(f"synergies[{k}].powertrain: the estimation data have no powertrain")
 
 
 def bundled_scenarios() -> dict[str, Path]:
@@ -221,4 +317,12 @@ def load_scenario(name_or_path: str) -> Scenario:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ScenarioError(f"{path.name}: not valid YAML: {error}") from None
-    return parse_scenario(data, path.name)
+    scenario = parse_scenario(data, path.name)
+    if scenario.estimation is not None:  # a saved result's relative path is relative to the scenario file
+        from autopact.estimation_io import BUNDLED
+
+        result = scenario.estimation.result
+        if result not in BUNDLED and not Path(result).is_absolute() and (path.parent / result).exists():
+            estimation = scenario.estimation.model_copy(update={"result": str(path.parent / result)})
+            scenario = scenario.model_copy(update={"estimation": estimation})
+    return scenario
