@@ -29,7 +29,7 @@ def jobs_for(scenario, draws: int) -> list[Job]:
     out = []
     for d in range(draws):
         drawn = draw_values(scenario.uncertainty, values, d, scenario.uncertainty.seed)
-        definition, targets, assumptions = apply(scenario, drawn)
+        definition, targets, assumptions, _ = apply(scenario, drawn)
         out.append(Job(0, d, definition, targets, assumptions, drawn))
     return out
 

@@ -205,3 +205,44 @@ def test_sweep_on_a_remote_dask_cluster_equals_the_serial_sweep(scenario_file, t
     assert china["x"] == [0, 150] and china["central"][1] < china["central"][0]  # a 150% tariff cuts Chinese imports
     assert "response" not in (tmp_path / "r.html").read_text().lower() or True
     assert "units_share_by_nationality/China" in (tmp_path / "r.html").read_text()
+
+
+def test_draws_from_an_estimation_covariance(tmp_path):
+    """blp1995-import-tariff redraws BLP's estimated demand parameters from their covariance."""
+    document = _draws(Path("blp1995-import-tariff"), tmp_path / "s.duckdb", draws=3, serial=True)
+    again = _draws(Path("blp1995-import-tariff"), tmp_path / "t.duckdb", draws=3, serial=True)
+    assert document["bands"] == again["bands"]
+    records = Store(tmp_path / "s.duckdb").records(document["run_id"])
+    drawn = [r for r in records if r["draw"] >= 0]
+    assert all(r["status"] == "ok" for r in drawn)
+    labels = {k for r in drawn for k in r["inputs"]}
+    assert "estimate:pi[prices, I(1 / income)]" in labels and "estimate:sigma[hpwt]" in labels
+    assert len({r["inputs"]["estimate:pi[prices, I(1 / income)]"] for r in drawn}) == 3
+    units = document["bands"]["total_units"]
+    assert units["p05"] < units["p95"] < 0  # a tariff on imports lowers sales whatever the draw
+    assert document["uncertainty"]["inputs"][0]["key"] == "estimate:demand"
+
+
+@pytest.mark.parametrize("scenario, message", [
+    ({"uncertainty": {"inputs": [{"estimate": "demand", "distribution": "estimation_covariance", "source": "s"}]}},
+     "needs a scenario on an estimation result"),
+    ({"uncertainty": {"inputs": [{"estimate": "demand", "distribution": "normal", "sd": 1, "source": "s"}]}},
+     "goes with distribution: estimation_covariance"),
+])
+def test_estimate_inputs_are_checked(scenario, message):
+    from autopact.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"name": "x", **scenario}, "x.yaml")
+
+
+def test_an_estimated_market_refuses_2025_inputs():
+    import yaml
+
+    from autopact.scenario import ScenarioError, bundled_scenarios, parse_scenario
+
+    definition = yaml.safe_load(bundled_scenarios()["blp1995-import-tariff"].read_text())
+    definition["uncertainty"]["inputs"].append({"target": "aggregate_elasticity", "distribution": "uniform",
+                                               "low": -2, "high": -0.5, "source": "s"})
+    with pytest.raises(ScenarioError, match="an estimated market takes only 'estimate: demand' inputs"):
+        parse_scenario(definition, "x.yaml")

@@ -322,12 +322,13 @@ def _print_bands(r: dict[str, Any]) -> None:
 
     _money = Money.of(r)
     u = r["uncertainty"]
-    table = Table(title=f"Change with 5-95% bands: {u['draws']} draws ({u['failed']} failed), seed {u['seed']}, "
-                        f"re-calibration {u['recalibration']}, run {u['run_id']}", title_justify="left")
+    recalibration = f", re-calibration {u['recalibration']}" if "market" not in r or r["market"].get("kind") != "estimated" else ""
+    table = Table(title=f"Change with 5-95% bands: {u['draws']} draws ({u['failed']} failed), seed {u['seed']}"
+                        f"{recalibration}, run {u['run_id']}", title_justify="left")
     for column in ("", "central", "p05", "median", "p95"):
         table.add_column(column, justify="left" if not column else "right")
     rows = [("new vehicles sold", "total_units", lambda v: f"{v:+,.0f}"),
-            ("average price paid", "average_price_usd", lambda v: f"{v:+,.0f}"),
+            ("average price paid", "average_price_usd", _money),
             ("BEV share", "bev_share", lambda v: f"{v * 100:+.2f} pp"),
             ("consumer surplus", "consumer_surplus_usd", _money),
             ("tariff revenue", "tariff_revenue_usd", _money),

@@ -114,10 +114,42 @@ def income_quarters(income: np.ndarray, weights: np.ndarray) -> tuple[tuple[floa
     return tuple((bounds[k], bounds[k + 1], names[k]) for k in range(4))
 
 
-def estimated_market(spec: Estimation, saved: SavedEstimation | None = None) -> EstimatedMarket:
-    """Market ``spec.market`` of the estimation ``spec.result`` at its estimates (see module docstring)."""
+def estimate_distribution(saved: SavedEstimation) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The estimated parameters that move a counterfactual (the free nonlinear ones and the X1
+    coefficient on prices, if any), their estimates and a square root L of their covariance
+    (Cholesky; eigenvalues clipped at 0 if the matrix is not positive definite), for joint draws
+    theta = theta_hat + L z (``uncertainty.draw_values``)."""
+    record = saved.record
+    if record["covariance"]["matrix"] is None:
+        raise ScenarioError(f"uncertainty: {saved.label} was saved without a covariance, so its estimates cannot be drawn")
+    all_labels = record["covariance"]["labels"]
+    labels = [*record["nonlinear"], *(["prices"] if "prices" in record["estimates"]["beta"] else [])]
+    index = [all_labels.index(label) for label in labels]
+    covariance = np.asarray(record["covariance"]["matrix"], float)[np.ix_(index, index)]
+    mean = np.array([record["nonlinear"][label]["estimate"] for label in labels if label != "prices"]
+                    + ([record["estimates"]["beta"]["prices"]] if "prices" in labels else []))
+    try:
+        root = np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(covariance)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return labels, mean, root
+
+
+def estimated_market(spec: Estimation, saved: SavedEstimation | None = None,
+                     overrides: dict[str, float] | None = None) -> EstimatedMarket:
+    """Market ``spec.market`` of the estimation ``spec.result`` at its estimates (see module docstring),
+    or with ``overrides`` (parameter label -> value, as ``estimate_distribution`` labels them) in their place."""
     saved = saved or load_estimation(spec.result)
     problem = saved.problem()
+    if overrides:
+        from dataclasses import replace as with_fields
+
+        labels = saved.parameters.labels(problem)
+        theta = saved.parameters.vector()
+        theta = np.array([overrides.get(label, value) for label, value in zip(labels, theta)])
+        beta = {**saved.beta, **({"prices": overrides["prices"]} if "prices" in overrides else {})}
+        saved = with_fields(saved, parameters=saved.parameters.with_vector(theta), beta=beta)
     products = saved.inputs.products
     ids = list(products.groupby("market_ids", sort=False).indices)
     matches = [k for k, market_id in enumerate(ids) if str(market_id) == str(spec.market)]

@@ -35,17 +35,19 @@ class Job:
     targets: dict[str, float] = field(default_factory=dict)
     assumptions: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, float] = field(default_factory=dict)
+    estimates: dict[str, float] = field(default_factory=dict)  # estimated parameters drawn (estimated markets)
 
 
 @dataclass
 class Shared:
-    market: Market
-    calibration: CalibrationResult
+    market: Market | None  # the 2025 market (None for a scenario on an estimated market)
+    calibration: CalibrationResult | None
     households: int
     household_seed: int
     response: tuple[list[str], Any] | None = None  # calibration.parameter_response, for linear re-calibration
     recalibration: Recalibration = "linear"
     warm_prices: dict[int, dict[str, float]] = field(default_factory=dict)  # point -> product_id -> price
+    estimated: Any = None  # estimated.EstimatedMarket at the estimates, for scenarios on an estimation result
 
 
 def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
@@ -57,6 +59,8 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
     scenario = Scenario.model_validate(job.scenario)
     market, cal = shared.market, shared.calibration
     record: dict[str, Any] = {"point": job.point, "draw": job.draw, "inputs": job.inputs}
+    if scenario.estimation is not None:
+        return {**record, **_evaluate_estimated(shared, job, scenario)}
     try:
         if job.targets or job.assumptions:
             cal, market = _recalibrated(shared, job, scenario)
@@ -68,6 +72,26 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
     cf = metrics(result.counterfactual, cal, result.parameters)
     solver = result.counterfactual.solver
     return {**record, "status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
+            "solver": {"converged": solver["converged"], "iterations": solver["iterations"],
+                       "max_foc_residual": solver["max_foc_residual"]}}
+
+
+def _evaluate_estimated(shared: Shared, job: Job, scenario) -> dict[str, Any]:
+    """A job on an estimated market: the estimates as drawn (``job.estimates``) or as saved."""
+    from autopact.estimated import estimated_market, simulate_estimated
+    from autopact.estimation import EstimationError
+    from autopact.outcomes import difference, metrics
+
+    try:
+        market = (estimated_market(scenario.estimation, shared.estimated.estimation, overrides=job.estimates)
+                  if job.estimates else shared.estimated)
+        result = simulate_estimated(scenario, market)
+    except (ConvergenceError, EstimationError) as error:
+        return {"status": "failed", "error": str(error)}
+    base = metrics(result.baseline, market, {}, market.income_groups)
+    cf = metrics(result.counterfactual, market, {}, market.income_groups)
+    solver = result.counterfactual.solver
+    return {"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
             "solver": {"converged": solver["converged"], "iterations": solver["iterations"],
                        "max_foc_residual": solver["max_foc_residual"]}}
 
@@ -144,16 +168,17 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
             cluster.close()
 
 
-def prepare(market: Market, calibration: CalibrationResult, households: int, household_seed: int,
+def prepare(market: Market | None, calibration: CalibrationResult | None, households: int, household_seed: int,
             uncertain: list | None = None, recalibration: Recalibration = "linear",
-            warm_prices: dict[int, dict[str, float]] | None = None) -> Shared:
+            warm_prices: dict[int, dict[str, float]] | None = None, estimated: Any = None) -> Shared:
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
     input re-calibrates demand (a target or a market assumption) and re-calibration is linear."""
     from autopact.calibration import parameter_response
 
-    moves_demand = any(item.kind != "parameter" for item in uncertain or [])
+    moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = parameter_response(calibration) if moves_demand and recalibration == "linear" else None
-    return Shared(market, calibration, households, household_seed, response, recalibration, warm_prices or {})
+    return Shared(market, calibration, households, household_seed, response, recalibration, warm_prices or {},
+                  estimated)
 
 
 def run_jobs(store, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: list[Job],

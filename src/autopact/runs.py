@@ -64,16 +64,42 @@ def _progress(console, label: str) -> Iterator[Any]:
 
 
 def _central(scenario: Scenario, options: RunOptions, console) -> tuple[Any, Any, list[tuple[str, Scenario, Any, dict]]]:
+    """The market (the 2025 one, or the estimated one), its calibration (None when estimated) and
+    each variant's central result."""
     options.check()
     with console.status("loading the market and its calibration ...") as status:
-        market = load_market(scenario.year, assumptions=scenario.assumptions)
-        cal = calibrated_market(market, draws=options.households, seed=options.household_seed)
+        if scenario.estimation is not None:
+            from autopact.estimated import estimated_market, simulate_estimated
+
+            market, cal = estimated_market(scenario.estimation), None
+            solve = lambda variant: simulate_estimated(variant, market)  # noqa: E731
+        else:
+            market = load_market(scenario.year, assumptions=scenario.assumptions)
+            cal = calibrated_market(market, draws=options.households, seed=options.household_seed)
+            solve = lambda variant: simulate(variant, market, cal)  # noqa: E731
         runs = []
-        for k, (label, variant) in enumerate(scenario_variants(scenario), 1):
-            status.update(f"solving {label} ({k}/{len(scenario_variants(scenario))}) ...")
-            result = simulate(variant, market, cal)
+        variants = scenario_variants(scenario)
+        for k, (label, variant) in enumerate(variants, 1):
+            status.update(f"solving {label} ({k}/{len(variants)}) ...")
+            result = solve(variant)
             runs.append((label, variant, result, result_json(result)))
     return market, cal, runs
+
+
+def _shared(scenario: Scenario, market: Any, cal: Any, options: RunOptions, warm: dict[int, dict[str, float]]):
+    if scenario.estimation is not None:
+        return prepare(None, None, options.households, options.household_seed, [], options.recalibration, warm, market)
+    return prepare(market, cal, options.households, options.household_seed, scenario.uncertainty.inputs,
+                   options.recalibration, warm)
+
+
+def _estimates(scenario: Scenario, market: Any):
+    """(labels, estimates, covariance root) for an ``estimate: demand`` input, else None."""
+    if scenario.estimation is None or not any(i.kind == "estimate" for i in scenario.uncertainty.inputs):
+        return None
+    from autopact.estimated import estimate_distribution
+
+    return estimate_distribution(market.estimation)
 
 
 def _record(point: int, document: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +118,10 @@ def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
     values = centrals(scenario)
     out = []
     for item in scenario.uncertainty.inputs:
-        if item.distribution == "normal":
+        if item.kind == "estimate":
+            shape = (f"joint normal at the estimates of {scenario.estimation.result} with their covariance "
+                     "(the free nonlinear parameters and the price coefficient)")
+        elif item.distribution == "normal":
             shape = f"mean {values[item.key] if item.mean is None else item.mean:g}, sd {item.sd:g} (truncated to the admissible range)"
         elif item.distribution == "lognormal":
             shape = f"median {values[item.key] if item.median is None else item.median:g}, log sd {item.log_sd:g}"
@@ -114,14 +143,14 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     seed = scenario.uncertainty.seed if seed is None else seed
     market, cal, runs = _central(scenario, options, console)
     jobs = []
+    estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
         values = centrals(variant)
         for d in range(draws):
-            drawn = draw_values(variant.uncertainty, values, d, seed)
-            definition, targets, assumptions = apply(variant, drawn)
-            jobs.append(Job(point, d, definition, targets, assumptions, drawn))
-    shared = prepare(market, cal, options.households, options.household_seed, scenario.uncertainty.inputs,
-                     options.recalibration, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)}) if draws else None
+            drawn = draw_values(variant.uncertainty, values, d, seed, estimates)
+            definition, targets, assumptions, drawn_estimates = apply(variant, drawn)
+            jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
+    shared = _shared(scenario, market, cal, options, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)}) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     with Store(options.store) as store, _progress(console, f"{scenario.name}: draws") as progress:
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws},
@@ -164,10 +193,12 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
         plans.append(plan)
         for m, (key, low, high) in enumerate(plan):
             for side, value in ((0, low), (1, high)):
-                definition, targets, assumptions = apply(variant, {key: value})
+                definition, targets, assumptions, _ = apply(variant, {key: value})
                 jobs.append(Job(point, 2 * m + side, definition, targets, assumptions, {key: value}))
-    shared = prepare(market, cal, options.households, options.household_seed, scenario.uncertainty.inputs,
-                     options.recalibration, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)})
+    if not jobs:
+        raise ValueError(f"scenario {scenario.name}: sensitivity moves one input at a time, and its only input is "
+                         "drawn jointly (estimate: demand); use --draws for its bands")
+    shared = _shared(scenario, market, cal, options, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)})
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     with Store(options.store) as store, _progress(console, f"{scenario.name}: sensitivity") as progress:
         run_id, records = run_jobs(store, "sensitivity", scenario.name, definition,
@@ -196,6 +227,8 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
 
     options.check()
     spec, scenario, text = load_sweep(path)
+    if scenario.estimation is not None:
+        raise ValueError(f"sweep {spec.name}: sweeps run on the 2025 market; {scenario.name} runs on an estimation result")
     draws = spec.draws if draws is None else draws
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"sweep {spec.name}: draws need uncertain inputs in scenario {scenario.name}")
@@ -211,7 +244,7 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
         values = centrals(point_scenario) if draws else {}
         for d in range(draws):
             drawn = draw_values(point_scenario.uncertainty, values, d, seed)
-            definition, targets, assumptions = apply(point_scenario, drawn)
+            definition, targets, assumptions, _ = apply(point_scenario, drawn)
             jobs.append(Job(point, d, definition, targets, assumptions, drawn))
     shared = prepare(market, cal, options.households, options.household_seed,
                      scenario.uncertainty.inputs if draws else [], options.recalibration)

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
-Kind = Literal["parameter", "target", "assumption"]
+Kind = Literal["parameter", "target", "assumption", "estimate"]
 BAND_QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
 SHARE_STATISTICS = ("bev_second_choice", "buyer_income_share", "bev_buyer_income_share")
 REQUIRED = {"normal": ("sd",), "lognormal": ("log_sd",), "uniform": ("low", "high"),
@@ -38,7 +38,9 @@ class UncertainInput(BaseModel):
     parameter: str | None = Field(None, description="a policy parameter, e.g. shipping_usd_per_vehicle")
     target: str | None = Field(None, description="a calibration target, e.g. own_elasticity_compact_car")
     assumption: str | None = Field(None, description="a numeric market assumption, e.g. market_size_households")
-    distribution: Literal["normal", "lognormal", "uniform", "triangular"]
+    estimate: Literal["demand"] | None = Field(
+        None, description="the estimated demand parameters of the scenario's estimation result, drawn jointly")
+    distribution: Literal["normal", "lognormal", "uniform", "triangular", "estimation_covariance"]
     mean: float | None = None
     sd: float | None = Field(None, gt=0)
     median: float | None = Field(None, gt=0)
@@ -50,10 +52,12 @@ class UncertainInput(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> "UncertainInput":
-        named = [k for k in ("parameter", "target", "assumption") if getattr(self, k)]
+        named = [k for k in ("parameter", "target", "assumption", "estimate") if getattr(self, k)]
         if len(named) != 1:
-            raise ValueError(f"name exactly one of parameter, target or assumption (got {named or 'none'})")
-        missing = [k for k in REQUIRED[self.distribution] if getattr(self, k) is None]
+            raise ValueError(f"name exactly one of parameter, target, assumption or estimate (got {named or 'none'})")
+        if (self.estimate is None) != (self.distribution != "estimation_covariance"):
+            raise ValueError("estimate: demand goes with distribution: estimation_covariance, and only with it")
+        missing = [k for k in REQUIRED.get(self.distribution, ()) if getattr(self, k) is None]
         if missing:
             raise ValueError(f"a {self.distribution} distribution needs {', '.join(missing)}")
         if self.low is not None and self.high is not None and not self.low < self.high:
@@ -64,11 +68,13 @@ class UncertainInput(BaseModel):
 
     @property
     def kind(self) -> Kind:
+        if self.estimate:
+            return "estimate"
         return "parameter" if self.parameter else "target" if self.target else "assumption"
 
     @property
     def name(self) -> str:
-        return self.parameter or self.target or self.assumption  # type: ignore[return-value]
+        return self.parameter or self.target or self.assumption or self.estimate  # type: ignore[return-value]
 
     @property
     def key(self) -> str:
@@ -143,10 +149,26 @@ def quantile(item: UncertainInput, u: float, central: float) -> float:
     return float(stats.triang.ppf(u, (item.mode - item.low) / width, loc=item.low, scale=width))  # type: ignore[operator]
 
 
-def draw_values(uncertainty: Uncertainty, centrals: dict[str, float], draw: int, seed: int) -> dict[str, float]:
-    """Draw ``draw`` of the joint distribution: {input key: value}; depends only on (seed, draw)."""
+def draw_values(uncertainty: Uncertainty, centrals: dict[str, float], draw: int, seed: int,
+                estimates: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """Draw ``draw`` of the joint distribution: {input key: value}; depends only on (seed, draw).
+
+    An ``estimate: demand`` input draws the estimated parameters jointly, theta = theta_hat + L z
+    with L L' their covariance and z ~ N(0, I) from ``default_rng([seed, draw, 1])``; its values
+    are keyed ``estimate:<parameter label>``. ``estimates`` is (labels, theta_hat, L).
+    """
     u = np.random.default_rng([seed, draw]).random(len(uncertainty.inputs))
-    return {item.key: quantile(item, float(u_m), centrals[item.key]) for item, u_m in zip(uncertainty.inputs, u)}
+    values = {}
+    for item, u_m in zip(uncertainty.inputs, u):
+        if item.kind == "estimate":
+            if estimates is None:
+                raise ValueError("an estimate input needs the estimation result's covariance")
+            labels, mean, chol = estimates
+            z = np.random.default_rng([seed, draw, 1]).standard_normal(len(labels))
+            values.update({f"estimate:{label}": float(v) for label, v in zip(labels, mean + chol @ z)})
+        else:
+            values[item.key] = quantile(item, float(u_m), centrals[item.key])
+    return values
 
 
 def flatten(tree: Any, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], float | None]:
@@ -198,6 +220,15 @@ def centrals(scenario: Any) -> dict[str, float]:
     values = {}
     for k, item in enumerate(scenario.uncertainty.inputs):
         where = f"uncertainty.inputs[{k}]"
+        if (item.kind == "estimate") != (scenario.estimation is not None):
+            raise ValueError(f"{where}: " + ("an estimated market takes only 'estimate: demand' inputs (its "
+                                             "parameters' covariance); policy parameters, targets and market "
+                                             "assumptions belong to the 2025 market" if scenario.estimation is not None
+                                             else "'estimate: demand' needs a scenario on an estimation result "
+                                             "(the estimation field)"))
+        if item.kind == "estimate":
+            values[item.key] = 0.0  # the draws are deviations from the estimates, centred on them
+            continue
         if item.kind == "parameter":
             if item.name not in table.index:
                 raise ValueError(f"{where}.parameter: unknown parameter {item.name!r}; known: {', '.join(table.index)}")
@@ -217,20 +248,23 @@ def centrals(scenario: Any) -> dict[str, float]:
     return values
 
 
-def apply(scenario: Any, values: dict[str, float]) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+def apply(scenario: Any, values: dict[str, float]
+          ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any], dict[str, float]]:
     """A draw laid on a scenario: (scenario definition with parameter draws, target overrides,
-    market-assumption overrides)."""
+    market-assumption overrides, estimated-parameter overrides)."""
     definition = scenario.model_dump(mode="json")
-    targets, assumptions = {}, {}
+    targets, assumptions, estimates = {}, {}, {}
     for key, value in values.items():
         kind, name = key.split(":", 1)
-        if kind == "parameter":
+        if kind == "estimate":
+            estimates[name] = value
+        elif kind == "parameter":
             definition["parameters"] = {**definition["parameters"], name: value}
         elif kind == "target":
             targets[name] = value
         else:
             assumptions[name] = round(value) if name in ("market_size_households", "market_total_units") else value
-    return definition, targets, assumptions
+    return definition, targets, assumptions, estimates
 
 
 def leaf(tree: dict[str, Any], path: str) -> float | None:
@@ -259,9 +293,10 @@ def default_outcomes(scenario: Any) -> list[str]:
 
 
 def sensitivity_plan(uncertainty: Uncertainty, central_values: dict[str, float]) -> list[tuple[str, float, float]]:
-    """(input key, value at its 5th percentile, value at its 95th) for each uncertain input."""
+    """(input key, value at its 5th percentile, value at its 95th) for each uncertain input (a joint
+    ``estimate`` input has no single percentile and is left to --draws)."""
     return [(item.key, quantile(item, 0.05, central_values[item.key]), quantile(item, 0.95, central_values[item.key]))
-            for item in uncertainty.inputs]
+            for item in uncertainty.inputs if item.kind != "estimate"]
 
 
 def tornado(central: dict[str, Any], plan: list[tuple[str, float, float]], low: list[dict[str, Any] | None],
