@@ -57,8 +57,9 @@ def sensitivity_command(
         for name, chart in variant["tornado"].items():
             table = Table(title=f"{variant['variant']}: {name} (central change {_fmt(chart['central'], name)})",
                           title_justify="left")
-            for column in ("input", "at p05", "at p95", "outcome at p05", "outcome at p95", "swing"):
-                table.add_column(column, justify="left" if column == "input" else "right")
+            table.add_column("input", no_wrap=True)
+            for column in ("at p05", "at p95", "outcome at p05", "outcome at p95", "swing"):
+                table.add_column(column, justify="right")
             for row in chart["inputs"]:
                 table.add_row(row["input"], f"{row['input_p05']:.4g}", f"{row['input_p95']:.4g}",
                               _fmt(row["outcome_at_p05"], name), _fmt(row["outcome_at_p95"], name), _fmt(row["swing"], name))
@@ -113,7 +114,7 @@ def runs_list(ctx: typer.Context, store: StorePath = None,
         _fail(error)
     table = Table(title=f"runs in {path}", title_justify="left")
     for column in ("run", "kind", "name", "status", "jobs done", "seed", "code", "created (UTC)"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("run", "status", "created (UTC)"))
     for r in rows:
         table.add_row(r["run_id"], r["kind"], r["name"], r["status"], f"{r['finished_jobs']}/{r['jobs']}",
                       str(r["seed"]), r["code_version"], str(r["created_at"])[:19])
@@ -166,6 +167,8 @@ def _fmt(value: Any, metric: str = "") -> str:
     value = float(value)
     if "share" in metric:
         return f"{value * 100:+.2f} pp"
+    if "_usd" in metric:
+        return _money(value)
     if abs(value) >= 1e8:
         return _money(value)
     if abs(value) < 1 and value != 0:

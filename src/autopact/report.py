@@ -24,8 +24,8 @@ td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break
 """
 
 
-def _figure(fig: go.Figure, title: str) -> str:
-    fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=360, template="plotly_white")
+def _figure(fig: go.Figure, title: str, height: int = 360) -> str:
+    fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=height, template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
 
 
@@ -156,6 +156,7 @@ def html_report(r: dict[str, Any]) -> str:
         f"<p>{html.escape(r['scenario']['description'])}</p>",
         f"<p class='muted'>{scope}</p>",
         "<h2>Headline numbers</h2>", _headline(r, money),
+        *(_bands_section(r) if r.get("bands") else []),
         "".join(f"<p class='note'>Excluded: {html.escape(x)}</p>" for x in r["scenario"]["excluded"]),
         "".join(f"<p class='note'>Warning: {html.escape(x)}</p>" for x in r.get("warnings", [])),
         "<h2>Who sells, who gains</h2><div class='grid'>", *figures, "</div>",
@@ -178,8 +179,6 @@ def html_report(r: dict[str, Any]) -> str:
                [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", f"Units, {baseline_label}"),
                 ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
     ]
-    if r.get("bands"):
-        sections += _bands_section(r)
     if entrants:
         sections += ["<h2>Entrants' marginal cost, built from components ($ per vehicle)</h2>",
                      _table(entrants, [(k, k.replace("_", " ").replace("brand term", "brand term (utility)"))
@@ -238,8 +237,11 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
     """Interval charts: each headline change with its 5-95% band, median and central value."""
     from plotly.subplots import make_subplots
 
+    from autopact.money import Money
+
     u = r["uncertainty"]
-    shown = [(name, path, scale, unit) for name, path, scale, unit in BAND_METRICS
+    dollars = Money.of(r).dollars_per_unit or 1.0  # an estimated market counts money in its data's unit
+    shown = [(name, path, scale * (dollars if unit.startswith("$") else 1.0), unit) for name, path, scale, unit in BAND_METRICS
              if isinstance(_at(r["bands"], path), dict) and _at(r["bands"], path).get("p05") is not None]
     fig = make_subplots(rows=len(shown), cols=1, vertical_spacing=0.03)
     rows = []
@@ -252,7 +254,9 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
                                  symbol="line-ns-open", line=dict(width=3)), name="median", showlegend=k == 1), k, 1)
         fig.add_trace(go.Scatter(x=[central * scale], y=[name], mode="markers", marker=dict(color="#cf222e", size=9),
                                  name="central", showlegend=k == 1), k, 1)
-        fig.update_xaxes(title_text=unit, title_standoff=0, row=k, col=1)
+        low, high = min(band["p05"], central) * scale, max(band["p95"], central) * scale
+        pad = 0.15 * (high - low) or 0.15 * abs(high) or 1.0
+        fig.update_xaxes(title_text=unit, title_standoff=0, range=[low - pad, high + pad], row=k, col=1)
         rows.append({"metric": name, "unit": unit, "central": central * scale, "p05": band["p05"] * scale,
                      "p50": band["p50"] * scale, "p95": band["p95"] * scale})
     fig.update_layout(height=110 * len(shown) + 80)
@@ -260,6 +264,7 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
     return [f"<h2>Uncertainty: 5-95% bands from {u['draws']} joint draws</h2>",
             f"<p class='muted'>{u['failed']} draws failed to converge and are left out. Seed {u['seed']}; "
             f"targets re-calibrate demand ({html.escape(u['recalibration'])}); run {u['run_id']} in the results store. "
+            f"{html.escape(Money.of(r).note)} "
             "Red: the central run (every input at its own value); bar: 5th to 95th percentile; tick: median.</p>",
             chart, _table(rows, [("metric", "Change in"), ("unit", "Unit"), ("central", "Central"), ("p05", "p05"),
                                  ("p50", "Median"), ("p95", "p95")]),
@@ -305,24 +310,39 @@ def sweep_report(d: dict[str, Any]) -> str:
     sections = [f"<h1>autopact sweep: {html.escape(d['sweep']['name'])}</h1>",
                 f"<p>{html.escape(d['sweep']['description'])}</p>",
                 f"<p class='muted'>Scenario {html.escape(d['scenario'])}; {len(d['points'])} points, {d['draws']} draws "
-                f"per point (seed {d['seed']}); run {d['run_id']}; autopact {__version__}, {date.today().isoformat()}.</p>",
-                "<div class='grid'>"]
+                f"per point (seed {d['seed']}); run {d['run_id']}; autopact {__version__}, {date.today().isoformat()}. "
+                "Each chart: the change against the 2025 baseline at each value of the first numeric lever, one line per "
+                "combination of the others (shaded: 5-95% band across draws, when the sweep has draws).</p>"]
     palette = ["#2f81f7", "#bf8700", "#1a7f37", "#8250df", "#cf222e", "#57606a", "#0b3d91", "#e16f24"]
     for outcome, series in surfaces["outcomes"].items():
         fig = go.Figure()
         for k, (label, s) in enumerate(series.items()):
             color = palette[k % len(palette)]
+            scale = 100.0 if "share" in outcome else 1.0
+            y = [None if v is None else v * scale for v in s["central"]]
             if any(v is not None for v in s["p05"]):
-                fig.add_trace(go.Scatter(x=s["x"] + s["x"][::-1], y=s["p95"] + s["p05"][::-1], fill="toself",
+                upper = [None if v is None else v * scale for v in s["p95"]]
+                lower = [None if v is None else v * scale for v in s["p05"]]
+                fig.add_trace(go.Scatter(x=s["x"] + s["x"][::-1], y=upper + lower[::-1], fill="toself",
                                          line=dict(width=0), fillcolor=color, opacity=0.18, showlegend=False,
                                          hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=s["x"], y=s["central"], mode="lines+markers", name=label, line=dict(color=color)))
+            fig.add_trace(go.Scatter(x=s["x"], y=y, mode="lines+markers", name=label, line=dict(color=color)))
         fig.update_xaxes(title=surfaces["x"])
-        fig.update_yaxes(title=f"change in {outcome}")
-        sections.append(_figure(fig, outcome))
-    sections.append("</div><h2>Points</h2>")
+        fig.update_yaxes(title=f"change in {outcome}" + (" (pp)" if "share" in outcome else ""))
+        fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0, font=dict(size=11)))
+        sections.append(_figure(fig, outcome, height=560))
+    sections.append("<h2>Points</h2>")
+
+    def cell(value: Any, outcome: str) -> str:
+        if value is None:
+            return "n/a"
+        if "share" in outcome:
+            return f"{value * 100:+.2f} pp"
+        return Money()(value) if "_usd" in outcome else f"{value:+,.0f}"
+
     sections.append(_table([{"point": p["point"], "levers": ", ".join(f"{k}={v}" for k, v in p["levers"].items()),
-                             "status": p["status"], **{o: _at(p["change"] or {}, o) for o in d["outcomes"]}}
+                             "status": p["status"], **{o: cell(_at(p["change"] or {}, o) if p["change"] else None, o)
+                                                       for o in d["outcomes"]}}
                             for p in d["points"]],
                            [("point", "Point"), ("levers", "Levers"), ("status", "Status")] + [(o, o) for o in d["outcomes"]]))
     return _page(f"sweep {d['sweep']['name']}", sections)

@@ -150,7 +150,7 @@ def surfaces(lever_rows: list[dict[str, Any]], centrals: list[dict[str, Any] | N
     for outcome in outcomes:
         series: dict[str, dict[str, list]] = {}
         for row, central, band in zip(lever_rows, centrals, point_bands):
-            label = ", ".join(f"{lv}={row[lv]}" for lv in others) or "all"
+            label = ", ".join(f"{short_lever(lv)}={row[lv]}" for lv in others) or "all"
             s = series.setdefault(label, {"x": [], "central": [], "p05": [], "p50": [], "p95": []})
             s["x"].append(row.get(x_lever))
             s["central"].append(None if central is None else leaf(central, outcome))
@@ -159,6 +159,11 @@ def surfaces(lever_rows: list[dict[str, Any]], centrals: list[dict[str, Any] | N
                 s[q].append(b.get(q))
         out["outcomes"][outcome] = series
     return out
+
+
+def short_lever(lever: str) -> str:
+    """A lever's name for legends: without 'parameters.' and list wildcards."""
+    return ".".join(part for part in lever.removeprefix("parameters.").split(".") if part != "*")
 
 
 def _band(bands: dict[str, Any] | None, path: str) -> dict[str, Any]:
