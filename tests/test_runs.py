@@ -201,9 +201,8 @@ def test_sweep_on_a_remote_dask_cluster_equals_the_serial_sweep(scenario_file, t
     assert serial.returncode == 0, serial.stderr
     a, b = json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "s.json").read_text())
     assert a["points"] == b["points"] and a["surfaces"] == b["surfaces"]
-    china = a["surfaces"]["outcomes"]["units_share_by_nationality/China"]["entrants.*.assembly=import"]
+    china = a["surfaces"]["outcomes"]["units_share_by_nationality/China"]["entrants.assembly=import"]
     assert china["x"] == [0, 150] and china["central"][1] < china["central"][0]  # a 150% tariff cuts Chinese imports
-    assert "response" not in (tmp_path / "r.html").read_text().lower() or True
     assert "units_share_by_nationality/China" in (tmp_path / "r.html").read_text()
 
 

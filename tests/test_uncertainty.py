@@ -54,7 +54,7 @@ def test_a_draw_depends_only_on_seed_and_index():
     ({"parameter": "shipping_usd_per_vehicle", "distribution": "uniform", "low": -5, "high": 2}, "leaves the admissible range"),
     ({"target": "own_elasticity_compact_car", "distribution": "lognormal", "log_sd": 0.1}, "lognormal needs a positive"),
     ({"parameter": "shipping_usd_per_vehicle", "target": "aggregate_elasticity", "distribution": "normal", "sd": 1},
-     "exactly one of parameter, target or assumption"),
+     "exactly one of parameter, target, assumption or estimate"),
     ({"parameter": "shipping_usd_per_vehicle", "distribution": "triangular", "low": 1, "high": 2}, "needs mode"),
     ({"assumption": "price_level", "distribution": "uniform", "low": 1, "high": 2}, "not a numeric market assumption"),
     ({"target": "own_elasticity_luxury", "distribution": "normal", "sd": 1, "mean": 2}, "outside the admissible range"),

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import patsy
+from scipy.linalg import lu_factor, lu_solve
 from scipy.optimize import minimize
 
 from autopact.demand import Demand, _jacobian_parts, individual_shares, invert_shares
@@ -280,17 +281,25 @@ def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: De
     s, _, _ = individual_shares(delta, market.prices, demand)
     alpha = demand.deviation  # price enters only through X2 here, so alpha_i is the household deviation
     a = market.weights * -alpha
-    jac = np.diag(a @ s) - (a[:, None] * s).T @ s
-    matrix = market.ownership * jac.T
-    markups = -np.linalg.solve(matrix, market.weights @ s)
+    weighted = a[:, None] * s  # a_i s_ij
+    jac = np.diag(a @ s) - weighted.T @ s
+    factor = lu_factor(market.ownership * jac.T)  # one factorisation serves the markups and every derivative
+    markups = -lu_solve(factor, market.weights @ s)
     derivatives = np.zeros((len(delta), len(dv)))
     if want_gradient:
+        rhs = np.empty((len(delta), len(dv)))
         for q in range(len(dv)):
             change = delta_jac[:, q][None, :] + dv[q]
             ds = s * (change - (s * change).sum(axis=1, keepdims=True))
-            b = market.weights * -dalpha[q]
-            djac = np.diag(b @ s + a @ ds) - ((b[:, None] * s).T @ s + (a[:, None] * ds).T @ s + (a[:, None] * s).T @ ds)
-            derivatives[:, q] = -np.linalg.solve(matrix, (market.ownership * djac.T) @ markups)
+            # dJ = diag(b s + a ds) - [(b s)'s + (a ds)'s + (a s)'ds], and (a ds)'s = ((a s)'ds)'
+            cross = weighted.T @ ds
+            diagonal, off = a @ ds, cross + cross.T
+            if np.any(dalpha[q]):  # only parameters on price move alpha_i
+                b = market.weights * -dalpha[q]
+                diagonal = diagonal + b @ s
+                off = off + (b[:, None] * s).T @ s
+            rhs[:, q] = (market.ownership * (np.diag(diagonal) - off).T) @ markups
+        derivatives = -lu_solve(factor, rhs)
     return markups, derivatives
 
 
