@@ -42,7 +42,7 @@ from autopact.outcomes import (
     product_rows,
     solved_state,
 )
-from autopact.policy import extra_tariff_rates, merger_weights
+from autopact.policy import check_tariff_names, extra_tariff_rates, merger_weights
 from autopact.scenario import Estimation, Scenario, ScenarioError
 from autopact.supply import Taxes, marginal_costs, ownership_matrix
 
@@ -200,16 +200,8 @@ class EstimatedSimulation:
 
 def _check_levers(scenario: Scenario, market: EstimatedMarket) -> None:
     """Origins, nationalities and firms the levers name must be ones this market has."""
-    countries = set(market.origin.columns)
-    nationalities = set(market.products["nationality"])
+    check_tariff_names(scenario.extra_tariffs, set(market.origin.columns), set(market.products["nationality"]))
     for k, rule in enumerate(scenario.extra_tariffs):
-        for c in rule.origin or []:
-            if c not in countries:
-                raise ScenarioError(f"extra_tariffs[{k}].origin: unknown country {c!r}; known: {', '.join(sorted(countries))}")
-        for n in rule.nationality or []:
-            if n not in nationalities:
-                raise ScenarioError(f"extra_tariffs[{k}].nationality: unknown nationality {n!r}; "
-                                    f"known: {', '.join(sorted(nationalities))}")
         if rule.specific_usd and not market.money.get("dollars_per_unit"):
             raise ScenarioError(f"extra_tariffs[{k}].specific_usd: the estimation's money unit "
                                 f"({market.money['unit']}) has no dollars_per_unit to convert dollars with")

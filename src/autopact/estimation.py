@@ -27,7 +27,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import patsy
-from scipy.linalg import lu_factor, lu_solve
 from scipy.optimize import minimize
 
 from autopact.demand import Demand, _jacobian_parts, individual_shares, invert_shares
@@ -283,8 +282,8 @@ def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: De
     a = market.weights * -alpha
     weighted = a[:, None] * s  # a_i s_ij
     jac = np.diag(a @ s) - weighted.T @ s
-    factor = lu_factor(market.ownership * jac.T)  # one factorisation serves the markups and every derivative
-    markups = -lu_solve(factor, market.weights @ s)
+    matrix = market.ownership * jac.T
+    markups = -np.linalg.solve(matrix, market.weights @ s)
     derivatives = np.zeros((len(delta), len(dv)))
     if want_gradient:
         rhs = np.empty((len(delta), len(dv)))
@@ -299,7 +298,7 @@ def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: De
                 diagonal = diagonal + b @ s
                 off = off + (b[:, None] * s).T @ s
             rhs[:, q] = (market.ownership * (np.diag(diagonal) - off).T) @ markups
-        derivatives = -lu_solve(factor, rhs)
+        derivatives = -np.linalg.solve(matrix, rhs)  # every parameter's derivative in one solve
     return markups, derivatives
 
 

@@ -493,11 +493,9 @@ def _implied_costs(scenario, market, cal, products, xi, costs, owners, kappa) ->
     return out
 
 
-def _check_names(scenario: Scenario, table: pd.DataFrame, origin: pd.DataFrame) -> None:
-    """Origins and nationalities in tariff rules and quotas must be ones the data use."""
-    countries = set(origin.columns) | {"China"}
-    nationalities = set(table["nationality"]) | {"China"}
-    for k, rule in enumerate(scenario.extra_tariffs):
+def check_tariff_names(rules: list, countries: set[str], nationalities: set[str]) -> None:
+    """Each tariff rule's origins and nationalities must be ones the market has (names the rule)."""
+    for k, rule in enumerate(rules):
         for c in rule.origin or []:
             if c not in countries:
                 raise ScenarioError(f"extra_tariffs[{k}].origin: unknown country {c!r}; known: {', '.join(sorted(countries))}")
@@ -505,6 +503,12 @@ def _check_names(scenario: Scenario, table: pd.DataFrame, origin: pd.DataFrame) 
             if n not in nationalities:
                 raise ScenarioError(f"extra_tariffs[{k}].nationality: unknown nationality {n!r}; "
                                     f"known: {', '.join(sorted(nationalities))}")
+
+
+def _check_names(scenario: Scenario, table: pd.DataFrame, origin: pd.DataFrame) -> None:
+    """Origins and nationalities in tariff rules and quotas must be ones the data use."""
+    countries = set(origin.columns) | {"China"}
+    check_tariff_names(scenario.extra_tariffs, countries, set(table["nationality"]) | {"China"})
     for k, quota in enumerate(scenario.quotas):
         if quota.origin not in countries - {US}:
             raise ScenarioError(f"quotas[{k}].origin: unknown or domestic country {quota.origin!r}")
