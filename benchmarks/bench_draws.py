@@ -3,9 +3,10 @@
 (a) draws that change only costs or policy (no re-calibration): ford-byd-jv's parameter inputs;
 (b) draws that re-calibrate demand: its target inputs (first-order re-calibration, the default;
     one exact re-calibration is timed too).
-Prints draws/s for each, the cluster/serial ratio, and a profile of one draw of each kind.
+Prints draws/s for each (medians of --repeats runs), the cluster/serial ratio, and a profile of one
+draw of each kind.
 
-    python benchmarks/bench_draws.py [--draws 24] [--workers 2]
+    python benchmarks/bench_draws.py [--draws 24] [--workers 2] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import statistics
 import time
 
 from autopact.calibration import calibrate, calibrated_market, load_targets
@@ -52,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="timings per setting; medians are printed")
     args = parser.parse_args()
     base = load_scenario("ford-byd-jv")
     definition = base.model_dump(mode="json")
@@ -72,8 +75,10 @@ def main() -> None:
         shared = prepare(market, cal, 1000, 0, scenario.uncertainty.inputs, "linear", warm)
         setup = time.perf_counter() - began
         jobs = jobs_for(scenario, args.draws)
-        serial, _ = timed(shared, jobs, "serial", 1)
-        cluster, with_startup = timed(shared, jobs, "dask", args.workers)
+        serial = statistics.median(timed(shared, jobs, "serial", 1)[0] for _ in range(args.repeats))
+        runs = [timed(shared, jobs, "dask", args.workers) for _ in range(args.repeats)]
+        cluster = statistics.median(r[0] for r in runs)
+        with_startup = statistics.median(r[1] for r in runs)
         print(f"{label}: serial {args.draws / serial:.2f} draws/s ({serial / args.draws:.3f} s/draw); "
               f"Dask x{args.workers} {args.draws / cluster:.2f} draws/s ({args.draws / with_startup:.2f} with cluster "
               f"start-up); speed-up {serial / cluster:.2f}x; one-off set-up {setup:.2f} s")
