@@ -15,7 +15,8 @@ the inverse of the (robust, unadjusted or clustered) moment covariance S at the 
 Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
 
 With a supply side (X3), marginal costs c = p - markups(theta) from Bertrand-Nash FOCs enter
-log(c) = X3 gamma + omega; markup derivatives in theta are analytic (RC logit without nesting).
+log(c) = X3 gamma + omega; markup derivatives in theta are analytic for RC logit and central
+differences (with shares re-inverted) for RC nested logit.
 """
 
 from __future__ import annotations
@@ -302,6 +303,44 @@ def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: De
     return markups, derivatives
 
 
+def _nested_markups(delta: np.ndarray, market: Market, demand: Demand) -> np.ndarray:
+    """RC nested logit markups at observed prices, -(Omega o (ds/dp)^T)^{-1} s (``supply.marginal_costs``),
+    with each household's price sensitivity alpha_i (price enters through X2 only)."""
+    from dataclasses import replace
+
+    from autopact.supply import Taxes, marginal_costs
+
+    alpha_i = demand.deviation
+    mean = float(market.weights @ alpha_i)
+    true = replace(demand, alpha=mean, price_deviation=alpha_i - mean, _cache={})
+    # utilities are unchanged: delta - alpha_i p = (delta - mean p) - (alpha_i - mean) p
+    _, markups = marginal_costs(market.prices, delta - mean * market.prices, true, market.ownership,
+                                Taxes.none(len(delta)))
+    return markups
+
+
+def _supply_nested(delta: np.ndarray, market: Market, p: Parameters, names: list[str], want_gradient: bool,
+                   tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Markups with nesting and their total derivatives in the sigma and pi entries by central
+    differences (shares re-inverted at each step; rho's column comes from the caller's central
+    difference of all targets)."""
+    demand, dv, _ = _demand(market, p, names)
+    markups = _nested_markups(delta, market, demand)
+    derivatives = np.zeros((len(delta), len(dv)))
+    if want_gradient:
+        theta = p.vector()
+        for q in range(len(dv)):
+            h = 1e-6 * max(1.0, abs(theta[q]))
+            sides = []
+            for step in (h, -h):
+                moved = p.with_vector(theta + step * np.eye(len(theta))[q])
+                demand_q, _, _ = _demand(market, moved, names)
+                delta_q, _ = invert_shares(market.shares, market.prices, demand_q, tol=tol, initial=delta)
+                sides.append(_nested_markups(delta_q, market, demand_q))
+            derivatives[:, q] = (sides[0] - sides[1]) / (2 * h)
+    return markups, derivatives
+
+
 @dataclass
 class EstimationResult:
     """Estimates, standard errors and diagnostics (never returned for a failed optimisation)."""
@@ -382,8 +421,6 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         raise EstimationError("rho needs a nesting_ids column")
     x1, z, n = problem.x1, problem.z, len(problem.x1)
     supply = problem.x3 is not None
-    if supply and rho is not None:
-        raise EstimationError("a supply side with nesting (rho) is not supported yet")
     # stacked linear system: y = [delta; cost target], X = diag(X1, X3), Z = diag(ZD, ZS)
     X = _block_diagonal(x1, problem.x3) if supply else x1
     Z = _block_diagonal(z, problem.zs) if supply else z
@@ -412,7 +449,10 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                 d_jac[:, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
                 jac[market.rows] = d_jac
             if supply:
-                markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
+                if p.rho is not None:
+                    markups, dm = _supply_nested(d_m, market, p, problem.x2_names, want_gradient, inversion_tol)
+                else:
+                    markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
                 costs = market.prices - markups
                 rows = n + market.rows
                 if problem.costs_type == "log":
