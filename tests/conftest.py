@@ -18,3 +18,11 @@ def write_csv(tmp_path: Path):
         table.to_csv(path, index=False)
         return path
     return write
+
+
+@pytest.fixture(autouse=True)
+def results_store(tmp_path_factory, monkeypatch) -> Path:
+    """Every test (and the CLI processes it starts) writes runs to a store of its own, not the user's."""
+    path = tmp_path_factory.mktemp("store") / "results.duckdb"
+    monkeypatch.setenv("AUTOPACT_STORE", str(path))
+    return path

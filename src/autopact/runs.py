@@ -10,7 +10,7 @@ resumed run and an uninterrupted one give the same document.
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -152,11 +152,13 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
             jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
     shared = _shared(scenario, market, cal, options, {k: _warm(r) for k, (_, _, r, _) in enumerate(runs)}) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-    with Store(options.store) as store, _progress(console, f"{scenario.name}: draws") as progress:
-        run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws},
+    bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
+    with Store(options.store) as store, bar as progress:
+        run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
-                                   **options.backend(), progress=progress if draws else None,
+                                   **options.backend(), progress=progress,
                                    on_start=console.print, central=[_record(k, doc) for k, (*_, doc) in enumerate(runs)])
+    console.print(f"stored as run {run_id} in {store.path} (autopact runs show {run_id})", highlight=False)
     results = []
     for point, (label, variant, _, doc) in enumerate(runs):
         doc["run_id"] = run_id
