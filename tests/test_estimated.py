@@ -79,7 +79,9 @@ def test_save_and_load_round_trip_reproduces_the_estimates_exactly(small_config,
     assert saved.record["objective"] == result.objective and saved.record["converged"] is True
     assert saved.record["settings"]["x2"] == "1 + prices" and saved.record["autopact_version"]
     # the data are found relative to the saved file and verified
-    assert saved.data_sha256["products"] == saved.record["data"]["products"]["sha256"]
+    import hashlib
+
+    assert saved.data_sha256["products"] == hashlib.sha256((small_config / "products.csv").read_bytes()).hexdigest()
     pd.testing.assert_frame_equal(saved.inputs.products, inputs.products)
 
 
@@ -118,9 +120,10 @@ def test_a_changed_data_file_is_refused(small_config, tmp_path):
     products.to_csv(data / "products.csv", index=False)
     with pytest.raises(EstimationFileError, match="products data file .* changed since the estimation was saved"):
         load_estimation(str(tmp_path / "result.json"))
+    (data / "products.csv").write_bytes((small_config / "products.csv").read_bytes())  # restored exactly
+    load_estimation(str(tmp_path / "result.json"))
     (data / "agents.csv").unlink()
-    products.loc[0, "prices"] /= 1.01
-    with pytest.raises(EstimationFileError, match="agents data file .* is missing|products data file"):
+    with pytest.raises(EstimationFileError, match="agents data file .* is missing"):
         load_estimation(str(tmp_path / "result.json"))
 
 
@@ -132,6 +135,9 @@ def test_cli_estimate_saves_a_result(small_config, tmp_path):
     record = json.loads(out.read_text())
     assert record["converged"] and set(record["estimates"]) >= {"sigma", "pi", "rho", "beta", "gamma"}
     assert record["nonlinear"] == json.loads(done.stdout)["nonlinear"]
+    independent = run_estimation(config_inputs(small_config / "config.yaml"))  # the same fit in this process
+    saved = [v["estimate"] for v in record["nonlinear"].values()]
+    np.testing.assert_allclose(saved, independent.theta, rtol=1e-6)
 
 
 def test_bundled_estimate_is_made_from_the_vendored_data_and_agrees_with_pyblp():

@@ -95,6 +95,7 @@ def test_monte_carlo_recovers_known_parameters():
     for value, se, name in zip(result.beta, result.beta_se, ("beta0", "beta_price", "beta_x")):
         assert abs(value - truth[name]) < 3 * se, name
     assert result.converged and result.gradient_norm < 1e-3
+    assert result.theta_se[0] < 0.2 and max(result.beta_se) < 0.2  # the bands above are informative
 
 
 def test_bad_inputs_are_named(blp):

@@ -203,7 +203,6 @@ def test_review_fixes_validation(context, tmp_path):
 
 
 def test_review_fixes_two_new_products_solve_their_costs_jointly(context):
-    from autopact.supply import foc_residual  # noqa: F401  (the check below recomputes FOCs via the result)
     r = run(context, new_products=[
         {"name": "A", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV", "like": "ford--ranger--ice",
          "announced_price_usd": 30000, "price_source": "test"},
@@ -211,6 +210,12 @@ def test_review_fixes_two_new_products_solve_their_costs_jointly(context):
          "announced_price_usd": 32000, "price_source": "test"}])
     new = [p for p in r["products"] if p["entrant"]]
     assert len(new) == 2 and all(p["cost"] > 0 for p in new)
+    assert r["solver"]["max_foc_residual"] < 1e-10
+    alone = run(context, new_products=[
+        {"name": "A", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV", "like": "ford--ranger--ice",
+         "announced_price_usd": 30000, "price_source": "test"}])
+    a_alone = next(p for p in alone["products"] if p["entrant"])["cost"]
+    assert abs(a_alone - new[0]["cost"]) > 1.0  # the sibling's markup enters A's FOC: costs are solved jointly
     with pytest.raises(ScenarioError, match="price is too low"):
         run(context, new_products=[{"name": "C", "firm": "Ford Motor Co.", "segment": "pickup", "powertrain": "BEV",
                                     "like": "ford--ranger--ice", "announced_price_usd": 3000, "price_source": "test"}])

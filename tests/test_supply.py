@@ -183,6 +183,7 @@ def test_mild_capacity_constraint_on_a_small_logit_market():
     lam = result.shadow_costs["plant"]
     eq = result.equilibrium
     # markups exclude the shadow cost: p - c - lambda is the FOC markup 1 / (alpha (1 - s))
+    assert lam > 0 and eq.prices[0] > free.prices[0]  # the binding plant raises its price
     assert eq.markups[0] == pytest.approx(eq.prices[0] - costs[0] - lam)
     assert eq.markups[0] == pytest.approx(1 / (1 - eq.shares[0]), rel=1e-9)
 

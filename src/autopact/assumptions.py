@@ -8,9 +8,7 @@ Each assumption has a default, a cited reason and a way to change it. Reports li
 
 from __future__ import annotations
 
-import csv
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -58,22 +56,18 @@ class Assumption(BaseModel):
         return self.model_copy(update={"value": value})
 
 
-def _bundled_rows(name: str) -> list[dict[str, str]]:
-    with resources.files("autopact.data").joinpath("bundled", name).open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _households() -> int:
-    """Default market size: the household count in reference_parameters.csv (households_2024)."""
-    row = next(r for r in _bundled_rows("reference_parameters.csv") if r["name"] == "households_2024")
-    return int(float(row["value"]))
+    """Default market size: the household count of the bundled market facts (households_2024)."""
+    from autopact.data.market import market_facts  # a local import: data.market imports this module
+
+    return int(market_facts().households)
 
 
 def _market_total(year: int = 2025) -> int:
-    """Default market total: ANL's sum of quarters in market_facts.csv."""
-    row = next(r for r in _bundled_rows("market_facts.csv") if r["metric"] == "total_new_light_vehicle_sales"
-               and r["year"] == str(year) and "Open-EV-Charts" in r["source"])
-    return int(float(row["value"]))
+    """Default market total: ANL's sum of quarters (market_facts.csv)."""
+    from autopact.data.market import market_facts
+
+    return int(market_facts(year).total_units)
 
 
 @lru_cache(maxsize=1)

@@ -296,18 +296,34 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
         gap = (value - row.value) / abs(row.value)
         if abs(gap) > 0.10:
             warnings.append(f"target {row.name} missed by {gap:+.0%}: achieved {value:.3g}, target {row.value:.3g}")
-    for i in free:
-        name = PARAMETERS[i]
-        for bound, side in ((LOWER[i], "lower"), (UPPER[i], "upper")):
-            if abs(theta[name] - bound * SCALE[i]) <= 1e-6 * max(abs(bound * SCALE[i]), SCALE[i]):
-                warnings.append(f"parameter {name} is at its {side} bound ({bound * SCALE[i]:g}): "
-                                "the targets push it beyond the admissible range")
+    warnings += _bound_warnings(theta, [PARAMETERS[i] for i in free])
     if not optimizer["success"]:
         warnings.append(f"optimiser did not report success: {optimizer['message']}")
     return CalibrationResult(parameters=theta, fixed=fixed, targets=targets.reset_index(drop=True),
                              achieved=achieved, delta=delta, costs=costs, markups=markups, demand=demand,
                              arrays=arrays, households=households, max_share_error=max_share_error,
                              optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings)
+
+
+def _bound_side(name: str, value: float) -> str | None:
+    """'lower' or 'upper' when a parameter sits at that bound (within 1e-6 of its scale), else None."""
+    i = PARAMETERS.index(name)
+    for bound, side in ((LOWER[i], "lower"), (UPPER[i], "upper")):
+        if abs(value - bound * SCALE[i]) <= 1e-6 * max(abs(bound * SCALE[i]), SCALE[i]):
+            return side
+    return None
+
+
+def _bound_warnings(theta: dict[str, float], names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        side = _bound_side(name, theta[name])
+        if side:
+            i = PARAMETERS.index(name)
+            bound = (LOWER if side == "lower" else UPPER)[i] * SCALE[i]
+            out.append(f"parameter {name} is at its {side} bound ({bound:g}): the targets push it beyond the "
+                       "admissible range")
+    return out
 
 
 def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list[str], np.ndarray]:
@@ -325,8 +341,8 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list
     and the (parameters x targets) matrix in their natural units.
     """
     x = np.array([cal.parameters[name] for name in PARAMETERS]) / SCALE
-    moving = [i for i, name in enumerate(PARAMETERS) if name not in cal.fixed
-              and not any(abs(x[i] - b) <= 1e-6 * max(abs(b), 1.0) for b in (LOWER[i], UPPER[i]))]
+    moving = [i for i, name in enumerate(PARAMETERS)
+              if name not in cal.fixed and _bound_side(name, cal.parameters[name]) is None]
     targets = cal.targets
     t = targets["value"].to_numpy(float)
     c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
@@ -408,6 +424,7 @@ def calibrated_market(market: Market, draws: int = 1000, seed: int = 0, stored: 
             if record.get("fingerprint") == wanted:
                 result = calibrate(market, targets=targets, fixed=record["parameters"], draws=draws, seed=seed)
                 result.fixed = {}
+                result.warnings += _bound_warnings(result.parameters, list(PARAMETERS))  # as the fit reported
                 result.optimizer = {**record["optimizer"], "stored": candidate}
                 return result
     return calibrate(market, targets=targets, draws=draws, seed=seed)

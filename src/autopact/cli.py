@@ -319,6 +319,7 @@ def _write_outputs(document: dict[str, Any], json_path: Optional[Path], report: 
 
 def _print_bands(r: dict[str, Any]) -> None:
     from autopact.money import Money
+    from autopact.uncertainty import node
 
     _money = Money.of(r)
     u = r["uncertainty"]
@@ -337,12 +338,10 @@ def _print_bands(r: dict[str, Any]) -> None:
             ("GM share of units", "gm_share", lambda v: f"{v * 100:+.2f} pp"),
             ("Ford share of units", "ford_share", lambda v: f"{v * 100:+.2f} pp")]
     for name, path, fmt in rows:
-        node_c, node_b = r["change"], r["bands"]
-        for part in path.split("/"):
-            node_c, node_b = node_c.get(part, 0.0), node_b.get(part, {})
-        if not node_b or node_b.get("p05") is None:
+        band, central = node(r["bands"], path), node(r["change"], path)
+        if not band or band.get("p05") is None:
             continue
-        table.add_row(name, fmt(node_c), fmt(node_b["p05"]), fmt(node_b["p50"]), fmt(node_b["p95"]))
+        table.add_row(name, fmt(central or 0.0), fmt(band["p05"]), fmt(band["p50"]), fmt(band["p95"]))
     out.print(table)
     for item in u["inputs"]:
         out.print(f"  uncertain {item['key']}: {item['distribution']} {item['summary']} ({item['source']})", highlight=False)
@@ -398,6 +397,11 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
         out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
                   "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
                   "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
+        per_worker = next((a for a in r["assumptions"] if a["name"] == "vehicles_per_assembly_worker"), None)
+        if per_worker:
+            out.print(f"US assembly jobs = US-assembled units / {per_worker['value']:g} vehicles per hourly assembly "
+                      f"worker (parameter vehicles_per_assembly_worker, {per_worker['confidence']} confidence: "
+                      f"{per_worker['source']}); supplier jobs are not counted.", highlight=False)
     s = r["solver"]
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")

@@ -129,8 +129,10 @@ class Demand:
                        subnests=None if subnests is None else np.asarray(subnests, int), _cache={})
 
 
-def _indicator(groups: np.ndarray) -> np.ndarray:
-    count = int(groups.max()) + 1 if len(groups) else 0
+def _indicator(groups: np.ndarray, count: int | None = None) -> np.ndarray:
+    """The (n, count) 0/1 matrix of group membership; ``count`` defaults to the largest group + 1."""
+    if count is None:
+        count = int(groups.max()) + 1 if len(groups) else 0
     matrix = np.zeros((len(groups), count))
     matrix[np.arange(len(groups)), groups] = 1.0
     return matrix
@@ -177,7 +179,7 @@ def _group_log_sum(x: np.ndarray, groups: np.ndarray, count: int) -> tuple[np.nd
 
     The largest x of each row is subtracted before exponentiating (``_exp`` bounds the rest).
     """
-    indicator = _indicator_of(groups, count)
+    indicator = _indicator(groups, count)
     top = x.max(axis=1, keepdims=True)
     e = _exp(x - top)
     sums = e @ indicator
@@ -186,12 +188,6 @@ def _group_log_sum(x: np.ndarray, groups: np.ndarray, count: int) -> tuple[np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         within = e / (sums @ indicator.T)
     return within, log_sums
-
-
-def _indicator_of(groups: np.ndarray, count: int) -> np.ndarray:
-    matrix = np.zeros((len(groups), count))
-    matrix[np.arange(len(groups)), groups] = 1.0
-    return matrix
 
 
 def _inclusive_values(v: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -227,7 +227,8 @@ def simulate_estimated(scenario: Scenario, market: EstimatedMarket | None = None
     for synergy in scenario.synergies:
         base_cost[table["owner"].eq(synergy.firm).to_numpy()] *= 1 + synergy.change_pct / 100
     rate, specific = extra_tariff_rates(table, market.origin, scenario.extra_tariffs)
-    specific = specific / market.money.get("dollars_per_unit", 1.0)  # dollars -> the data's money unit
+    # dollars -> the data's money unit (_check_levers refused dollar amounts when the unit has no conversion)
+    specific = specific / (market.money.get("dollars_per_unit") or 1.0)
     kappa = merger_weights(np.eye(len(market.owner_names)), market.owner_names, scenario.mergers)
     counterfactual = solved_state(table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=base_cost,
                                                base_cost=base_cost),

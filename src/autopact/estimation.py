@@ -164,10 +164,11 @@ class Problem:
             supply = [c for c in products.columns if c.startswith("supply_instruments")]
             problem.x3, problem.x3_names, problem.costs_type = x3_frame.to_numpy(float), list(x3_frame.columns), costs_type
             problem.zs = np.column_stack([problem.x3, products[supply].to_numpy(float)])
-            firms = products["firm_ids"].to_numpy()
+            from autopact.supply import ownership_matrix
+
+            firms = pd.factorize(products["firm_ids"])[0]
             for market in problem.markets:
-                owners = firms[market.rows]
-                market.ownership = (owners[:, None] == owners[None, :]).astype(float)
+                market.ownership = ownership_matrix(firms[market.rows])
         problem.x1, problem.z = problem.demean(problem.x1), problem.demean(problem.z)
         return problem
 
@@ -319,17 +320,17 @@ def _nested_markups(delta: np.ndarray, market: Market, demand: Demand) -> np.nda
     return markups
 
 
-def _supply_nested(delta: np.ndarray, market: Market, p: Parameters, names: list[str], want_gradient: bool,
-                   tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _supply_nested(delta: np.ndarray, market: Market, p: Parameters, demand: Demand, names: list[str],
+                   want_gradient: bool, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """Markups with nesting and their total derivatives in the sigma and pi entries by central
     differences (shares re-inverted at each step; rho's column comes from the caller's central
     difference of all targets)."""
-    demand, dv, _ = _demand(market, p, names)
     markups = _nested_markups(delta, market, demand)
-    derivatives = np.zeros((len(delta), len(dv)))
+    free = len(p.vector()) - 1  # the sigma and pi entries (rho is last)
+    derivatives = np.zeros((len(delta), free))
     if want_gradient:
         theta = p.vector()
-        for q in range(len(dv)):
+        for q in range(free):
             h = 1e-6 * max(1.0, abs(theta[q]))
             sides = []
             for step in (h, -h):
@@ -443,14 +444,15 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             state["delta"][m] = d_m
             y[market.rows] = d_m
             d_jac = np.zeros((len(d_m), q))
-            if (want_gradient or supply) and len(dv):
+            if want_gradient and len(dv):  # (the supply side reads d delta / d theta only with the gradient)
                 ones = np.ones_like(market.weights)
                 _, lam, gamma = _jacobian_parts(d_m, market.prices, demand, ones)
                 d_jac[:, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
                 jac[market.rows] = d_jac
             if supply:
                 if p.rho is not None:
-                    markups, dm = _supply_nested(d_m, market, p, problem.x2_names, want_gradient, inversion_tol)
+                    markups, dm = _supply_nested(d_m, market, p, demand, problem.x2_names, want_gradient,
+                                                 inversion_tol)
                 else:
                     markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
                 costs = market.prices - markups
@@ -517,8 +519,8 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             if not result.success and "ABNORMAL" not in str(result.message):
                 raise ConvergenceError(f"GMM step {step + 1} did not converge: {result.message}")
             theta, iterations = result.x, iterations + result.nit
-        objective(theta, W)
         if step == 0 and steps == 2:
+            objective(theta, W)  # the one-step residuals, for the two-step weights
             W = np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
     value, gradient = objective(theta, W)
     # projected gradient: a component pushing against an active bound does not count

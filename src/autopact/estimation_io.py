@@ -215,13 +215,17 @@ class SavedEstimation:
     beta: dict[str, float]
     gamma: dict[str, float]
     data_sha256: dict[str, str] = field(default_factory=dict)
+    built: list = field(default_factory=list, repr=False)  # the rebuilt Problem, once built (shared by copies)
 
     @property
     def money(self) -> dict[str, Any]:
         return self.inputs.money
 
     def problem(self) -> Problem:
-        """The estimation problem rebuilt from the recorded formulas; names must match the record."""
+        """The estimation problem rebuilt from the recorded formulas (once; a Monte Carlo draw of the
+        estimates reuses it); names must match the record."""
+        if self.built:
+            return self.built[0]
         problem = build_problem(self.inputs)
         names = self.record["names"]
         for key, got in (("x1", problem.x1_names), ("x2", problem.x2_names),
@@ -229,6 +233,7 @@ class SavedEstimation:
             if list(got) != list(names[key]):
                 raise EstimationFileError(f"{self.label}: the rebuilt {key} columns {got} differ from the "
                                           f"recorded {names[key]}")
+        self.built.append(problem)
         return problem
 
 

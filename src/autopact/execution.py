@@ -52,7 +52,6 @@ class Shared:
 
 def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
     """Solve one job: baseline and counterfactual metrics, their difference and solver facts."""
-    from autopact.outcomes import difference, metrics
     from autopact.policy import simulate
     from autopact.scenario import Scenario
 
@@ -68,19 +67,25 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
         result = simulate(scenario, market, cal, initial_prices=shared.warm_prices.get(job.point))
     except ConvergenceError as error:
         return {**record, "status": "failed", "error": str(error)}
-    base = metrics(result.baseline, cal, result.parameters)
-    cf = metrics(result.counterfactual, cal, result.parameters)
+    return {**record, **_outcome(result, cal, result.parameters)}
+
+
+def _outcome(result, market, params: dict[str, float], income_groups=None) -> dict[str, Any]:
+    """A solved job's record: baseline and scenario metrics, their difference and the solver's facts."""
+    from autopact.outcomes import INCOME_GROUPS, difference, metrics
+
+    groups = INCOME_GROUPS if income_groups is None else income_groups
+    base = metrics(result.baseline, market, params, groups)
+    cf = metrics(result.counterfactual, market, params, groups)
     solver = result.counterfactual.solver
-    return {**record, "status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
-            "solver": {"converged": solver["converged"], "iterations": solver["iterations"],
-                       "max_foc_residual": solver["max_foc_residual"]}}
+    return {"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
+            "solver": {key: solver[key] for key in ("converged", "iterations", "max_foc_residual")}}
 
 
 def _evaluate_estimated(shared: Shared, job: Job, scenario) -> dict[str, Any]:
     """A job on an estimated market: the estimates as drawn (``job.estimates``) or as saved."""
     from autopact.estimated import estimated_market, simulate_estimated
     from autopact.estimation import EstimationError
-    from autopact.outcomes import difference, metrics
 
     try:
         market = (estimated_market(scenario.estimation, shared.estimated.estimation, overrides=job.estimates)
@@ -88,12 +93,7 @@ def _evaluate_estimated(shared: Shared, job: Job, scenario) -> dict[str, Any]:
         result = simulate_estimated(scenario, market)
     except (ConvergenceError, EstimationError) as error:
         return {"status": "failed", "error": str(error)}
-    base = metrics(result.baseline, market, {}, market.income_groups)
-    cf = metrics(result.counterfactual, market, {}, market.income_groups)
-    solver = result.counterfactual.solver
-    return {"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
-            "solver": {"converged": solver["converged"], "iterations": solver["iterations"],
-                       "max_foc_residual": solver["max_foc_residual"]}}
+    return _outcome(result, market, {}, market.income_groups)
 
 
 def _recalibrated(shared: Shared, job: Job, scenario) -> tuple[CalibrationResult, Market]:

@@ -19,6 +19,7 @@ import pandas as pd
 import patsy
 
 from autopact.estimation import EstimationError, _matrix
+from autopact.supply import ownership_matrix
 
 
 def _characteristics(formula: str, products: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
@@ -114,7 +115,7 @@ def differentiation_instruments(formula: str, products: pd.DataFrame,
     out = np.zeros((len(x), 2 * len(terms)))
     for rows in groups:
         d = differences(rows)
-        own = (firms[rows][:, None] == firms[rows][None, :]).astype(float)
+        own = ownership_matrix(pd.factorize(firms[rows])[0])
         if version == "local":
             close = [(np.abs(d_a) < sd[a]) & ~np.eye(len(rows), dtype=bool) for a, d_a in enumerate(d)]
         for column, (a, b) in enumerate(terms):

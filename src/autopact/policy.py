@@ -46,18 +46,6 @@ def policy_parameters() -> pd.DataFrame:
     return read_bundled("policy_parameters.csv").set_index("name")
 
 
-@dataclass
-class Products:
-    """The product set of one state of the market, with everything the policy layer needs."""
-
-    table: pd.DataFrame  # product_id, name, owner, nationality, segment, powertrain, entrant, ...
-    origin: pd.DataFrame  # (J, countries) weights of each assembly country
-    xi: np.ndarray
-    base_cost: np.ndarray  # c0: marginal cost before tariffs
-    characteristics: np.ndarray
-    nests: np.ndarray
-
-
 def origin_weights(countries: pd.Series, home: pd.Series, unknown_import_share: float = 0.0) -> pd.DataFrame:
     """Equal weights over the listed assembly countries. Where none is listed, the policy parameter
     ``unknown_assembly_import_share`` goes to the owner's home country and the rest to the US."""
@@ -255,10 +243,10 @@ class SimulationResult:
     hedonic_r2: float
 
 
-def _params(scenario: Scenario) -> dict[str, float]:
-    table = policy_parameters()
-    values = table["value"].astype(float).to_dict()
-    values.update(scenario.parameters)
+def _params(scenario: Scenario | None) -> dict[str, float]:
+    """The policy parameters: the bundled values, with the scenario's overrides (none: the baseline's)."""
+    values = policy_parameters()["value"].astype(float).to_dict()
+    values.update(scenario.parameters if scenario is not None else {})
     return values
 
 
@@ -293,7 +281,7 @@ def simulate(scenario: Scenario, market: Market | None = None, calibration: Cali
     market = market or load_market(scenario.year, assumptions=scenario.assumptions)
     cal = calibration or calibrated_market(market, draws=draws, seed=seed)
     params = _params(scenario)
-    base_params = _params(Scenario(name="baseline"))
+    base_params = _params(None)
     table = _incumbents(market)
     origin = origin_weights(table["assembly_countries"], table["home_country"], params["unknown_assembly_import_share"])
     base_origin = origin_weights(table["assembly_countries"], table["home_country"],

@@ -13,6 +13,7 @@ from plotly.offline import get_plotlyjs
 from autopact import __version__
 from autopact.data.market import read_bundled
 from autopact.money import Money
+from autopact.uncertainty import node
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45}
@@ -226,27 +227,18 @@ BAND_METRICS = (("New vehicles sold", "total_units", 1.0, "units"), ("Average pr
                 ("GM share of units", "gm_share", 100.0, "pp"), ("Ford share of units", "ford_share", 100.0, "pp"))
 
 
-def _at(tree: dict[str, Any], path: str) -> Any:
-    node: Any = tree
-    for part in path.split("/"):
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    return node
-
-
 def _bands_section(r: dict[str, Any]) -> list[str]:
     """Interval charts: each headline change with its 5-95% band, median and central value."""
     from plotly.subplots import make_subplots
 
-    from autopact.money import Money
-
     u = r["uncertainty"]
     dollars = Money.of(r).dollars_per_unit or 1.0  # an estimated market counts money in its data's unit
     shown = [(name, path, scale * (dollars if unit.startswith("$") else 1.0), unit) for name, path, scale, unit in BAND_METRICS
-             if isinstance(_at(r["bands"], path), dict) and _at(r["bands"], path).get("p05") is not None]
+             if isinstance(node(r["bands"], path), dict) and node(r["bands"], path).get("p05") is not None]
     fig = make_subplots(rows=len(shown), cols=1, vertical_spacing=0.03)
     rows = []
     for k, (name, path, scale, unit) in enumerate(shown, 1):
-        band, central = _at(r["bands"], path), _at(r["change"], path)
+        band, central = node(r["bands"], path), node(r["change"], path)
         central = central if isinstance(central, (int, float)) else 0.0
         fig.add_trace(go.Scatter(x=[band["p05"] * scale, band["p95"] * scale], y=[name, name], mode="lines",
                                  line=dict(color="#2f81f7", width=10), name="5-95%", showlegend=k == 1), k, 1)
@@ -341,7 +333,7 @@ def sweep_report(d: dict[str, Any]) -> str:
         return Money()(value) if "_usd" in outcome else f"{value:+,.0f}"
 
     sections.append(_table([{"point": p["point"], "levers": ", ".join(f"{k}={v}" for k, v in p["levers"].items()),
-                             "status": p["status"], **{o: cell(_at(p["change"] or {}, o) if p["change"] else None, o)
+                             "status": p["status"], **{o: cell(node(p["change"] or {}, o) if p["change"] else None, o)
                                                        for o in d["outcomes"]}}
                             for p in d["points"]],
                            [("point", "Point"), ("levers", "Levers"), ("status", "Status")] + [(o, o) for o in d["outcomes"]]))

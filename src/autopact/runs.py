@@ -22,7 +22,7 @@ from autopact.outcomes import result_json
 from autopact.policy import rank_partnerships, scenario_variants, simulate
 from autopact.scenario import Scenario
 from autopact.store import Store
-from autopact.uncertainty import (apply, bands, centrals, default_outcomes, draw_values, sensitivity_plan,
+from autopact.uncertainty import (apply, bands, centrals, default_outcomes, draw_values, leaf, sensitivity_plan,
                                   tornado)
 
 
@@ -186,8 +186,6 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
     market, cal, runs = _central(scenario, options, console)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
-        from autopact.uncertainty import leaf
-
         leaf(runs[0][3]["change"], outcome)
     jobs, plans = [], []
     for point, (_, variant, _, _) in enumerate(runs):

@@ -139,7 +139,7 @@ def surfaces(lever_rows: list[dict[str, Any]], centrals: list[dict[str, Any] | N
              point_bands: list[dict[str, Any] | None], outcomes: list[str]) -> dict[str, Any]:
     """Response surfaces: for each outcome, x = the first numeric lever, one series per combination
     of the other levers, with the central value and (with draws) the p05-p95 band at each x."""
-    from autopact.uncertainty import leaf
+    from autopact.uncertainty import leaf, node
 
     levers = list(lever_rows[0]) if lever_rows else []
     numeric = [lv for lv in levers if all(isinstance(r[lv], (int, float)) and not isinstance(r[lv], bool)
@@ -154,7 +154,8 @@ def surfaces(lever_rows: list[dict[str, Any]], centrals: list[dict[str, Any] | N
             s = series.setdefault(label, {"x": [], "central": [], "p05": [], "p50": [], "p95": []})
             s["x"].append(row.get(x_lever))
             s["central"].append(None if central is None else leaf(central, outcome))
-            b = _band(band, outcome)
+            b = node(band, outcome)
+            b = b if isinstance(b, dict) else {}
             for q in ("p05", "p50", "p95"):
                 s[q].append(b.get(q))
         out["outcomes"][outcome] = series
@@ -166,8 +167,3 @@ def short_lever(lever: str) -> str:
     return ".".join(part for part in lever.removeprefix("parameters.").split(".") if part != "*")
 
 
-def _band(bands: dict[str, Any] | None, path: str) -> dict[str, Any]:
-    node: Any = bands or {}
-    for part in path.split("/"):
-        node = node.get(part, {}) if isinstance(node, dict) else {}
-    return node if isinstance(node, dict) else {}

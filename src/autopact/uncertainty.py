@@ -267,6 +267,14 @@ def apply(scenario: Any, values: dict[str, float]
     return definition, targets, assumptions, estimates
 
 
+def node(tree: dict[str, Any] | None, path: str) -> Any:
+    """The entry at ``path`` ("units_by_nationality/China") of a nested document, {} where absent."""
+    found: Any = tree or {}
+    for part in path.split("/"):
+        found = found.get(part, {}) if isinstance(found, dict) else {}
+    return found
+
+
 def leaf(tree: dict[str, Any], path: str) -> float | None:
     """The number at ``path`` ("units_by_nationality/China") of a metrics document; a key missing
     from a dict counts as 0 (as in ``outcomes.difference``), a missing metric raises KeyError."""

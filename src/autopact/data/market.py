@@ -8,6 +8,7 @@ outside the package unless the caller passes a path.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,13 @@ def bundled_path(name: str) -> Path:
 
 
 def read_bundled(name: str) -> pd.DataFrame:
+    """A bundled table (a copy: callers may change it). Package data do not change while the process
+    runs, so each file is parsed once; a Monte Carlo draw would otherwise re-read a dozen CSVs."""
+    return _parsed(name).copy()
+
+
+@lru_cache(maxsize=None)
+def _parsed(name: str) -> pd.DataFrame:
     return pd.read_csv(bundled_path(name))
 
 
