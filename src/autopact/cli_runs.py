@@ -55,11 +55,12 @@ def sensitivity_command(
         _fail(error)
     for variant in document["variants"]:
         for name, chart in variant["tornado"].items():
-            table = Table(title=f"{variant['variant']}: {name} (central change {_fmt(chart['central'], name)})",
+            table = Table(title=f"{variant['variant']}: {name}, central change {_fmt(chart['central'], name)}; "
+                                "each input alone at its 5th (p05) and 95th (p95) percentile",
                           title_justify="left")
-            table.add_column("input", no_wrap=True)
-            for column in ("at p05", "at p95", "outcome at p05", "outcome at p95", "swing"):
-                table.add_column(column, justify="right")
+            table.add_column("input", overflow="fold")
+            for column in ("p05", "p95", "outcome at p05", "outcome at p95", "swing"):
+                table.add_column(column, justify="right", no_wrap=True)
             for row in chart["inputs"]:
                 table.add_row(row["input"], f"{row['input_p05']:.4g}", f"{row['input_p95']:.4g}",
                               _fmt(row["outcome_at_p05"], name), _fmt(row["outcome_at_p95"], name), _fmt(row["swing"], name))
@@ -168,6 +169,8 @@ def _fmt(value: Any, metric: str = "") -> str:
     if "share" in metric:
         return f"{value * 100:+.2f} pp"
     if "_usd" in metric:
+        if 1e6 <= abs(value) < 1e8:  # millions read more easily than eight digits in a narrow table
+            return f"{'-' if value < 0 else '+'}${abs(value) / 1e6:,.1f}m"
         return _money(value)
     if abs(value) >= 1e8:
         return _money(value)
