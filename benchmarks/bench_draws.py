@@ -18,12 +18,12 @@ import pstats
 import statistics
 import time
 
-from autopact.calibration import calibrate, calibrated_market, load_targets
-from autopact.data.market import load_market
-from autopact.execution import Job, evaluate_chunk, execute, prepare
-from autopact.policy import simulate
-from autopact.scenario import load_scenario, parse_scenario
-from autopact.uncertainty import apply, centrals, draw_values
+from autopact.fit.calibration import calibrate, load_targets
+from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.policy.uncertain_inputs import apply, centrals
+from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
+from autopact.runs.uncertainty import draw_values
+from autopact.simulate import market_for, simulate
 
 
 def jobs_for(scenario, draws: int) -> list[Job]:
@@ -64,15 +64,15 @@ def main() -> None:
         "(b) re-calibrating draws": parse_scenario({**definition, "uncertainty": {**definition["uncertainty"], "inputs": [
             i for i in definition["uncertainty"]["inputs"] if i.get("target")]}}, "b"),
     }
-    market = load_market(2025)
-    cal = calibrated_market(market)
-    central = simulate(base, market, cal)
+    model = market_for(base)
+    market, cal = model.data, model.calibration
+    central = simulate(base, model)
     warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
     print(f"2025 market, {len(cal.households.weights)} households, {len(market.products)} products, "
           f"{args.draws} draws per kind, local cluster of {args.workers} single-threaded workers")
     for label, scenario in kinds.items():
         began = time.perf_counter()
-        shared = prepare(market, cal, 1000, 0, scenario.uncertainty.inputs, "linear", warm)
+        shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)
         setup = time.perf_counter() - began
         jobs = jobs_for(scenario, args.draws)
         serial = statistics.median(timed(shared, jobs, "serial", 1)[0] for _ in range(args.repeats))

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import pyblp
 
-from autopact.calibration import MarketArrays, build_demand
+from autopact.fit.calibration import MarketArrays, build_demand
 from autopact.data import income_distribution, load_market
-from autopact.demand import invert_shares
-from autopact.households import draw_households
-from autopact.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
+from autopact.model.demand import invert_shares
+from autopact.model.households import draw_households
+from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 
 PARAMETERS = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3}
 

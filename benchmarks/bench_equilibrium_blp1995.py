@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 import pyblp
 
-from autopact.demand import Demand, invert_shares
-from autopact.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
+from autopact.model.demand import Demand, invert_shares
+from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 
 ALPHA, PI, SIGMA = 0.3, 5.0, np.array([1.2, 0.8])
 CHARACTERISTICS = ["hpwt", "space"]

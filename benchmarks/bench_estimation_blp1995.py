@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyblp
 
-from autopact.estimation import Problem, estimate
+from autopact.fit.estimation import Problem, estimate
 
 X1, X2, AGENTS = "1 + prices + hpwt + air + mpd + space", "0 + prices + hpwt", "0 + I(1 / income)"
 SIGMA, PI = np.diag([0.0, 1.0]), np.array([[-10.0], [0.0]])

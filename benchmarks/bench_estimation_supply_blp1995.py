@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyblp
 
-from autopact.estimation import Problem, estimate
+from autopact.fit.estimation import Problem, estimate
 
 SPEC = {"x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
         "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "demographics": "0 + I(1 / income)"}

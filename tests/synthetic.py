@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autopact.demand import Demand
+from autopact.model.demand import Demand
 
 
 def synthetic_demand(products: int = 8, households: int = 50, rho: float = 0.3, pi: float = 4.0,

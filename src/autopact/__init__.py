@@ -1,6 +1,6 @@
 """autopact: what happens to the US car market if Washington changes the rules for Chinese automakers."""
 
 from autopact.data import load_market, summarize
+from autopact.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["__version__", "load_market", "summarize"]

@@ -3,3 +3,7 @@
 
 class ConvergenceError(RuntimeError):
     """An iterative solver (share inversion, equilibrium prices, calibration) did not reach its tolerance."""
+
+
+class ScenarioError(ValueError):
+    """A scenario (or a market it names) is invalid; the message names the field and the bad value."""

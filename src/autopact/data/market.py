@@ -1,100 +1,21 @@
 """Load the bundled 2025 US new-vehicle market (or a user's CSV) into a validated ``Market``.
 
-The bundled files under ``autopact/data/bundled`` are built by ``tools/build_data.py`` from the
-sourced raw data; ``PROVENANCE.md`` beside them documents every step. Nothing here reads
-outside the package unless the caller passes a path.
+The bundled tables are read through ``autopact.data.tables``; nothing here reads outside the
+package unless the caller passes a path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
-from autopact.assumptions import Assumption, resolve
+from autopact.data.assumptions import Assumption, resolve
 from autopact.data.schema import DataIssue, MarketDataError, validate_products
-
-if TYPE_CHECKING:
-    from autopact.households import IncomeDistribution
-
-BUNDLED_YEARS = (2025,)
-
-
-def bundled_path(name: str) -> Path:
-    """Path of a bundled data file (``products_2025.csv``, ``market_facts.csv``, ...)."""
-    return Path(str(resources.files("autopact.data").joinpath("bundled", name)))
-
-
-def read_bundled(name: str) -> pd.DataFrame:
-    """A bundled table (a copy: callers may change it). Package data do not change while the process
-    runs, so each file is parsed once; a Monte Carlo draw would otherwise re-read a dozen CSVs."""
-    return _parsed(name).copy()
-
-
-@lru_cache(maxsize=None)
-def _parsed(name: str) -> pd.DataFrame:
-    return pd.read_csv(bundled_path(name))
-
-
-def reference_parameters() -> pd.DataFrame:
-    """Sourced constants used to build the data (CPI, destination charge, fuel prices, ...), by name."""
-    return read_bundled("reference_parameters.csv").set_index("name")
-
-
-class MarketFacts(BaseModel):
-    """Market-level facts for one year, each traceable to ``market_facts.csv`` or the reference parameters."""
-
-    model_config = ConfigDict(frozen=True)
-
-    year: int
-    total_units: float
-    total_units_source: str
-    bev_units: float
-    bev_units_source: str
-    bev_units_cox: float | None
-    bev_share: float
-    average_transaction_price: float
-    average_transaction_price_source: str
-    households: float
-    households_source: str
-    sales_by_company: dict[str, float]
-
-
-def market_facts(year: int = 2025) -> MarketFacts:
-    """The bundled market facts for ``year`` (ANL totals; Cox/KBB BEV and price figures)."""
-    facts = read_bundled("market_facts.csv")
-    ref = reference_parameters()
-    this_year = facts[facts["year"].astype(str) == str(year)]
-
-    def row(metric: str, source_has: str = "") -> pd.Series:
-        rows = this_year[(this_year["metric"] == metric) & this_year["source"].str.contains(source_has, regex=False)]
-        if rows.empty:
-            raise MarketDataError([DataIssue("market_facts.csv", None, "metric", metric,
-                                             f"no {year} value found")])
-        return rows.iloc[0]
-
-    total = row("total_new_light_vehicle_sales", "Open-EV-Charts")
-    bev = row("bev_sales", "Open-EV-Charts")
-    cox = this_year[(this_year["metric"] == "bev_sales") & this_year["scope"].str.contains("Cox", regex=False)]
-    companies = this_year[this_year["metric"] == "sales_by_company"]
-    return MarketFacts(
-        year=year,
-        total_units=float(total["value"]), total_units_source=str(total["source"]),
-        bev_units=float(bev["value"]), bev_units_source=str(bev["source"]),
-        bev_units_cox=float(cox["value"].iloc[0]) if len(cox) else None,
-        bev_share=float(bev["value"]) / float(total["value"]),
-        average_transaction_price=float(ref.loc["atp_2025_usd", "value"]),
-        average_transaction_price_source=str(ref.loc["atp_2025_usd", "source"]),
-        households=float(ref.loc["households_2024", "value"]),
-        households_source=str(ref.loc["households_2024", "source"]),
-        sales_by_company={str(s): float(v) for s, v in zip(companies["scope"], companies["value"])},
-    )
+from autopact.data.tables import BUNDLED_YEARS, MarketFacts, bundled_path, market_facts
 
 
 @dataclass
@@ -136,7 +57,7 @@ def load_market(year: int = 2025, path: str | Path | None = None,
 
     With no ``path``, the bundled market of ``year``; with a ``path``, a user's products CSV with
     the same columns (see ``autopact.data.schema.REQUIRED_COLUMNS``), validated the same way.
-    ``assumptions`` overrides named assumptions (``autopact.assumptions.defaults()``).
+    ``assumptions`` overrides named assumptions (``autopact.data.assumptions.defaults()``).
     Raises ``MarketDataError`` listing every problem; nothing is returned half-loaded.
     """
     resolved = resolve(assumptions)
@@ -175,69 +96,3 @@ def load_market(year: int = 2025, path: str | Path | None = None,
                   price_scale=scale, dropped=dropped)
 
 
-def load_chinese_candidates() -> pd.DataFrame:
-    """Chinese-group candidate entrants with raw prices, parsed numbers and EPA-equivalent range."""
-    return _checked("chinese_models.csv", key="candidate_id", required=("maker_group", "brand", "model",
-                                                                          "powertrain", "sources"))
-
-
-def load_tariff_parameters() -> pd.DataFrame:
-    """Tariff, quota and credit parameters (US, Canada, Mexico, EU), one named row each, with sources."""
-    return _checked("tariff_parameters.csv", key="name", required=("instrument", "rate_or_value", "source"))
-
-
-def load_costs() -> pd.DataFrame:
-    """Cost parameters (battery packs and cells, labour, shipping, capacity), one named row each."""
-    return _checked("costs.csv", key="name", required=("category", "item", "value", "unit", "source"))
-
-
-def load_firms() -> pd.DataFrame:
-    """Parent companies with their controlling owner and nationality, with sources."""
-    return _checked("firms.csv", key="parent_company", required=("nationality", "owner_country", "source"))
-
-
-def _checked(name: str, key: str, required: tuple[str, ...]) -> pd.DataFrame:
-    table = read_bundled(name)
-    issues = [DataIssue(name, None, c, None, "required column is missing") for c in (key, *required)
-              if c not in table.columns]
-    if not issues:
-        for position, row in table.iterrows():
-            for column in (key, *required):
-                if pd.isna(row[column]) or not str(row[column]).strip():
-                    issues.append(DataIssue(name, int(position) + 2, column, None, "value is missing"))
-        for position in table.index[table[key].duplicated()]:
-            issues.append(DataIssue(name, int(position) + 2, key, table.at[position, key], "duplicate key"))
-    if issues:
-        raise MarketDataError(issues)
-    return table.set_index(key, drop=False)
-
-
-def income_distribution() -> "IncomeDistribution":
-    """US household income distribution (Census P60-282, income year 2023, in 2023 dollars).
-
-    CDF points: the upper bounds of Table A-2's nine brackets (shares cumulated) up to $200,000,
-    then the 90th and 95th percentiles of Table A-4a; above the 95th percentile a Pareto tail
-    with index a = m / (m - x95), which makes the tail's mean equal the published mean income of
-    the top 5% (m = $526,200, Table A-4b).
-    """
-    from autopact.households import IncomeDistribution
-
-    table = read_bundled("consumer_income.csv")
-    year = table["period"].astype(str).str.startswith("income year 2023")
-    brackets = table[year & (table["metric"] == "share_of_households")].sort_values("bracket_low_usd")
-    bounded = brackets[brackets["bracket_high_usd"].notna()]
-    incomes = [0.0, *(bounded["bracket_high_usd"].to_numpy(float) + 1.0)]
-    cdf = [0.0, *(np.cumsum(bounded["value"].to_numpy(float)) / 100.0)]
-
-    def value(metric: str) -> float:
-        rows = table[year & (table["metric"] == metric)]
-        if rows.empty:
-            raise MarketDataError([DataIssue("consumer_income.csv", None, "metric", metric, "value not found")])
-        return float(rows["value"].iloc[0])
-
-    incomes += [value("household_income_at_p90"), value("household_income_at_p95")]
-    cdf += [0.90, 0.95]
-    top_mean = value("mean_income_top_5_percent")
-    tail_index = top_mean / (top_mean - incomes[-1])
-    return IncomeDistribution(np.array(incomes), np.array(cdf), tail_index,
-                              source="US Census Bureau P60-282 Tables A-2, A-4a, A-4b (income year 2023)")

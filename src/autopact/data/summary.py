@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autopact.data.market import Market, reference_parameters
+from autopact.data.market import Market
+from autopact.data.tables import reference_parameters
 
 CHARACTERISTIC_FLAGS = ("horsepower_imputed", "footprint_imputed", "efficiency_imputed")
 

@@ -1,0 +1,163 @@
+"""Named assumptions: every value autopact uses that is a choice rather than a sourced fact.
+
+Each assumption has a default, a cited reason and a way to change it. Reports list them all
+(``autopact data summary`` prints them). Change one from Python with
+``load_market(assumptions={"price_level": "msrp"})`` or from the CLI with
+``--set price_level=msrp``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from autopact.data.tables import market_facts
+
+
+class AssumptionError(ValueError):
+    """A named assumption was unknown or given a value it cannot take."""
+
+
+class Assumption(BaseModel):
+    """One named assumption: its value, what it means and why the default is what it is."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: Any
+    unit: str
+    description: str
+    reason: str
+    source: str
+    allowed: tuple[Any, ...] | None = None
+    minimum: float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _snake_case(cls, name: str) -> str:
+        if not name.replace("_", "").isalnum() or name.lower() != name:
+            raise ValueError(f"assumption name {name!r} must be snake_case")
+        return name
+
+    def with_value(self, raw: Any) -> "Assumption":
+        """A copy holding ``raw`` (parsed to the default's type); raises AssumptionError if invalid."""
+        value: Any = raw
+        if isinstance(raw, str) and not isinstance(self.value, str):
+            try:
+                value = type(self.value)(float(raw)) if isinstance(self.value, (int, float)) else raw
+            except ValueError:
+                raise AssumptionError(
+                    f"assumption '{self.name}': value {raw!r} is not a number ({self.unit})") from None
+        if self.allowed is not None and value not in self.allowed:
+            raise AssumptionError(
+                f"assumption '{self.name}': value {raw!r} is not one of {list(self.allowed)}")
+        if self.minimum is not None and float(value) < self.minimum:
+            raise AssumptionError(f"assumption '{self.name}': value {raw!r} is below {self.minimum}")
+        return self.model_copy(update={"value": value})
+
+
+def _households() -> int:
+    """Default market size: the household count of the bundled market facts (households_2024)."""
+    return int(market_facts().households)
+
+
+def _market_total(year: int = 2025) -> int:
+    """Default market total: ANL's sum of quarters (market_facts.csv)."""
+    return int(market_facts(year).total_units)
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict[str, Assumption]:
+    """The named assumptions with their default values (the numbers read from the bundled data)."""
+    return {a.name: a for a in _definitions()}
+
+
+def _definitions() -> list[Assumption]:
+    return [
+        Assumption(
+            name="price_level",
+            value="transaction",
+            unit="'transaction' or 'msrp'",
+            allowed=("transaction", "msrp"),
+            description=(
+                "Which price level the model's prices are on. 'msrp': each product's base-trim MSRP "
+                "(2025 dollars, excluding destination). 'transaction': base MSRPs scaled by one common "
+                "factor so that the units-weighted mean equals the 2025 average transaction price "
+                "(reference parameter atp_2025_usd); relative prices are unchanged."
+            ),
+            reason=(
+                "Buyers pay far more than base MSRP on average (options, trims, destination): the KBB "
+                "2025 average transaction price is about $49,500 against a units-weighted mean base MSRP "
+                "of about $36,800 in the bundled data. Dollar profits, tariff revenue and consumer surplus "
+                "scale with the price level, so the default uses what buyers actually pay."
+            ),
+            source="Kelley Blue Book (Cox Automotive) monthly ATP reports, 2025 (market_facts.csv)",
+        ),
+        Assumption(
+            name="market_size_households",
+            value=_households(),
+            unit="households",
+            minimum=1.0,
+            description="Potential market M: each household may buy one new vehicle a year or none (the outside good).",
+            reason=(
+                "The household is the usual unit of the potential market in car demand models "
+                "(Berry, Levinsohn and Pakes 1995 use US households)."
+            ),
+            source="US Census Bureau, American Community Survey 2024 1-year: 132,737,146 households",
+        ),
+        Assumption(
+            name="remainder_rows",
+            value="keep",
+            unit="'keep' or 'drop'",
+            allowed=("keep", "drop"),
+            description=(
+                "What to do with the 8 brand-remainder rows (a brand's official 2025 total minus its named "
+                "nameplates): 'keep' models each as an explicit 'Other <brand>' product with characteristics "
+                "imputed from the nameplates it contains; 'drop' leaves them out of the market."
+            ),
+            reason=(
+                "They hold 1.1 million units (6.8% of the 2025 market), including Ford's Explorer, Escape and "
+                "Expedition and GM's Tahoe and Suburban; dropping them would understate Ford's and GM's "
+                "shares, which the joint-venture scenarios turn on."
+            ),
+            source="products_2025.csv brand_residual rows (official brand totals minus named rows)",
+        ),
+        Assumption(
+            name="market_total_units",
+            value=_market_total(),
+            unit="new light vehicles sold in the US in 2025",
+            minimum=1.0,
+            description="The 2025 market total against which coverage is measured.",
+            reason=(
+                "Argonne National Laboratory's quarterly light-duty totals (sum of 2025 quarters); the BEA "
+                "figure, 16.2 million, agrees within 0.1%. The Q3-Q4 ANL entries are preliminary."
+            ),
+            source="ANL 'Total Sales for Website' via Open-EV-Charts (market_facts.csv)",
+        ),
+    ]
+
+
+def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Assumption]:
+    """The default assumptions with ``overrides`` applied; unknown names raise AssumptionError."""
+    resolved = dict(defaults())
+    for name, raw in (overrides or {}).items():
+        if name not in resolved:
+            raise AssumptionError(f"unknown assumption '{name}'; known: {', '.join(sorted(resolved))}")
+        try:
+            resolved[name] = resolved[name].with_value(raw)
+        except ValidationError as error:  # pragma: no cover - with_value raises AssumptionError first
+            raise AssumptionError(str(error)) from None
+    return resolved
+
+
+def parse_settings(settings: list[str]) -> dict[str, str]:
+    """Parse CLI ``--set name=value`` strings."""
+    parsed = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise AssumptionError(f"--set expects name=value, got {item!r}")
+        parsed[name.strip()] = value.strip()
+    return parsed

@@ -1,0 +1,169 @@
+"""A market the engine can solve: products, demand, costs, ownership, taxes, constraints, money.
+
+``MarketModel`` is the one type that policy levers transform and ``autopact.simulate.solve``
+solves. It has two constructors:
+
+- ``calibrated_model(market, calibration)``: the US market of a data year, its demand calibrated
+  to published targets (``autopact.fit.calibration``), costs from the Bertrand-Nash FOCs at
+  observed prices with the tariffs in force inside them; customs values follow from the tariff
+  stack in force, v_j = (c_j - T_j) / (1 + tau_j) (``autopact.data.tariffs``);
+- ``autopact.fit.estimated.estimated_market(spec)``: one market of a saved estimation at its
+  estimates (share inversion for xi, FOC costs; any duty in force is inside those costs).
+
+Columns of ``products`` (one row per product): product_id, name, owner (the firm setting the
+price), nationality (the controlling owner's), and, where the market has them, make,
+home_country, segment, powertrain, luxury, footprint_sqft, horsepower, assembly_countries,
+entrant, origin; always tariff_rate (fraction of customs value), tariff_specific (money a
+vehicle), customs_value and base_cost (the cost before tariffs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from autopact.data import Market, load_firms, policy_parameters
+from autopact.data.tariffs import origin_weights, tariff_stack
+from autopact.fit.calibration import SIZE_UNIT_SQFT, CalibrationResult
+from autopact.model.demand import Demand
+from autopact.model.households import Households
+from autopact.model.supply import Taxes
+
+INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
+                 (200_000, np.inf, "$200k and over"))
+NEW_BRAND_MAKES = ("Rivian", "Lucid", "Polestar")  # brands that began US sales after 2017
+
+
+@dataclass(frozen=True)
+class MarketModel:
+    """A market the engine can solve (see the module docstring for the products' columns).
+
+    ``stakes`` (J, owners) are the profit shares of each product's owners (a joint venture's
+    products split to its parents); ``owners`` codes each product's price-setting firm into
+    ``kappa``, the firms' profit weights (None: independent firms). ``demand`` is over exactly
+    these products; ``calibration`` (2025 market) rebuilds it over another product set.
+    """
+
+    kind: Literal["calibrated", "estimated"]
+    products: pd.DataFrame
+    origin: pd.DataFrame  # (J, countries) shares of each product's supply by assembly country
+    xi: np.ndarray  # mean utility net of price, held fixed by counterfactuals
+    costs: np.ndarray  # marginal costs, tariffs included
+    stakes: pd.DataFrame
+    owners: np.ndarray
+    owner_names: list[str]
+    demand: Demand
+    households: Households
+    market_size: float  # M: units = M x shares
+    money: dict[str, Any]  # the unit of every money value, with dollars_per_unit
+    document: dict[str, Any]  # the result document's ``market`` object
+    kappa: np.ndarray | None = None
+    taxes: Taxes | None = None  # consumer/producer price wedges (None: none)
+    initial_prices: np.ndarray | None = None  # where the fixed point starts (None: at cost)
+    quotas: tuple = ()
+    capacities: tuple = ()  # (product_id, vehicles a year)
+    parameters: dict[str, float] = field(default_factory=dict)  # policy parameters in force
+    tariff_stack: bool = False  # the US tariff stack applies to imports (else duties sit inside costs)
+    income_groups: tuple[tuple[float, float, str], ...] = INCOME_GROUPS
+    assumptions: list[dict[str, Any]] = field(default_factory=list)  # rows before the policy parameters
+    notes: list[dict[str, Any]] = field(default_factory=list)  # modelling choices, listed after them
+    warnings: list[str] | None = None  # None: the document has no ``warnings`` key
+    start_at_baseline: bool = False  # counterfactual fixed point starts at the baseline prices
+    excluded: list[str] = field(default_factory=list)  # what a scenario's levers left out, with the reason
+    entrant_costs: list[dict[str, Any]] = field(default_factory=list)  # entrants' cost build-ups
+    hedonic_r2: float | None = None  # fit of the hedonic regression entrants' mean utilities come from
+    calibration: CalibrationResult | None = None
+    data: Market | None = None  # the data market (the 2025 levers read it)
+    estimation: Any = None  # the saved estimation (estimated markets; its draws rebuild the market)
+
+    def demand_over(self, products: pd.DataFrame) -> Demand:
+        """This market's households and parameters over another product set (entry, exit)."""
+        if self.calibration is None:
+            if len(products) != len(self.products):
+                raise ValueError("an estimated market's product set is fixed")
+            return self.demand
+        return self.calibration.demand.with_products(characteristics(products), nests(products, self.calibration))
+
+    def with_products(self, **changes: Any) -> "MarketModel":
+        """A copy with fields changed (``dataclasses.replace``); demand follows a new product set."""
+        if "products" in changes and "demand" not in changes:
+            changes["demand"] = self.demand_over(changes["products"])
+        return replace(self, **changes)
+
+
+def characteristics(products: pd.DataFrame) -> np.ndarray:
+    """The calibrated demand's product characteristics: BEV indicator, footprint in 100 sq ft."""
+    return np.column_stack([products["powertrain"].eq("BEV").astype(float).to_numpy(),
+                            products["footprint_sqft"].to_numpy(float) / SIZE_UNIT_SQFT])
+
+
+def nests(products: pd.DataFrame, calibration: CalibrationResult) -> np.ndarray:
+    """Nest (segment) code of each product in the calibration's nest order."""
+    return np.array([calibration.arrays.nest_names.index(s) for s in products["segment"]])
+
+
+def is_true(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.lower().isin(("true", "1"))
+
+
+def incumbents(market: Market) -> pd.DataFrame:
+    """The data's products in the standard columns."""
+    p = market.products
+    firms = load_firms()
+    return pd.DataFrame({
+        "product_id": p["product_id"], "name": p["make"] + " " + p["model"], "make": p["make"],
+        "owner": p["parent_company"], "nationality": p["firm_nationality"],
+        "home_country": p["parent_company"].map(firms.set_index("parent_company")["owner_country"]),
+        "segment": p["segment"], "powertrain": p["powertrain"], "luxury": is_true(p["luxury"]),
+        "footprint_sqft": p["footprint_sqft"].astype(float), "horsepower": p["horsepower"].astype(float),
+        "assembly_countries": p["assembly_countries"], "entrant": False,
+    })
+
+
+def bundled_parameters() -> dict[str, float]:
+    """The named policy parameters in force (``policy_parameters.csv``)."""
+    return policy_parameters()["value"].astype(float).to_dict()
+
+
+def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketModel:
+    """The calibrated data-year market with the tariffs in force decomposed out of its costs."""
+    params = bundled_parameters()
+    table = incumbents(market)
+    origin = origin_weights(table["assembly_countries"], table["home_country"], params["unknown_assembly_import_share"])
+    rate, specific = tariff_stack(table, origin, params), np.zeros(len(table))
+    customs = (calibration.costs - specific) / (1 + rate)
+    products = table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs, base_cost=customs)
+    year = market.facts.year
+    document = {"kind": "calibrated", "label": f"US new light-vehicle market {year}",
+                "baseline_label": f"{year} baseline",
+                "money": {"unit": f"{year} US dollars a year, prices at the model's price level (assumption "
+                                  "price_level)", "dollars_per_unit": 1.0}}
+    assumptions = [{"name": a.name, "value": a.value, "source": a.source, "kind": "market assumption"}
+                   for a in market.assumptions.values()]
+    choices = {
+        "assembly_origin_weights": ("equal shares of the listed assembly countries (NHTSA AALA MY2024 lists them "
+                                    "without volumes); unknown assembly: the owner's home country"),
+        "customs_value": "the importer's marginal cost before tariffs (vertically integrated importer)",
+        "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
+        "entrant_brand_term": (f"young US brands' mean hedonic residual ({', '.join(NEW_BRAND_MAKES)}), or the US "
+                               "partner's own mean residual when the partner's dealers sell the model"),
+        "entrant_trim_mix": f"entrants' home-based costs scaled by the market's price scale ({market.price_scale:.3f}), as base MSRPs are",
+        "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
+        "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",
+    }
+    notes = [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.policy / autopact.outcomes"}
+             for k, v in choices.items()]
+    notes.append({"name": "calibration", "value": calibration.parameters, "kind": "demand parameters",
+                  "source": "autopact calibrate (targets in calibration_targets.csv)"})
+    return MarketModel(
+        kind="calibrated", products=products, origin=origin, xi=calibration.xi, costs=calibration.costs,
+        stakes=pd.get_dummies(table["owner"]).astype(float), owners=calibration.arrays.owners,
+        owner_names=list(calibration.arrays.owner_names),
+        demand=calibration.demand.with_products(characteristics(table), nests(table, calibration)),
+        households=calibration.households, market_size=calibration.market_size, money=document["money"],
+        document=document, taxes=Taxes.none(len(table)), initial_prices=calibration.arrays.prices,
+        parameters=params, tariff_stack=True, assumptions=assumptions, notes=notes, calibration=calibration,
+        data=market)

@@ -1,0 +1,127 @@
+"""CLI command ``simulate``: a scenario against its baseline, printed as tables (with bands and a ranking)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from autopact.data import MarketDataError
+from autopact.data.assumptions import AssumptionError
+from autopact.errors import ConvergenceError, ScenarioError
+from autopact.fit.estimation import EstimationError
+from autopact.fit.saved import EstimationFileError
+from autopact.interfaces.console import _fail, _write_outputs, app, err, out
+from autopact.interfaces.money import Money
+from autopact.outcomes.definitions import HEADLINE
+from autopact.policy.scenario import load_scenario
+from autopact.runs.analyses import RunOptions, simulate_with_draws
+from autopact.runs.uncertainty import node
+
+
+@app.command("simulate")
+def simulate_command(
+    scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a YAML file.")],
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result as JSON here.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+    draws: Annotated[int, typer.Option(min=0, help="Joint draws of the scenario's uncertain inputs (0: none).")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the draws (default: the scenario's uncertainty.seed).")] = None,
+    households: Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")] = 1000,
+    household_seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
+    recalibrate: Annotated[str, typer.Option(help="How draws of targets re-calibrate demand: linear (first order) or exact.")] = "linear",
+    serial: Annotated[bool, typer.Option("--serial", help="Run draws in this process instead of on Dask.")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")] = False,
+) -> None:
+    """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
+    report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
+    options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
+    try:
+        parsed = load_scenario(scenario)
+        document, results = simulate_with_draws(parsed, draws, seed, options, err)
+    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
+            ValueError, RuntimeError) as error:
+        _fail(error)
+    for label, result in results:
+        _print_result(label, result)
+        if result.get("bands"):
+            _print_bands(result)
+    if len(results) > 1:
+        _print_ranking(document["ranking"], Money.of(document))
+    _write_outputs(document, json_path, report)
+
+
+def _print_bands(r: dict[str, Any]) -> None:
+    _money = Money.of(r)
+    u = r["uncertainty"]
+    recalibration = f", re-calibration {u['recalibration']}" if "market" not in r or r["market"].get("kind") != "estimated" else ""
+    table = Table(title=f"Change with 5-95% bands: {u['draws']} draws ({u['failed']} failed), seed {u['seed']}"
+                        f"{recalibration}, run {u['run_id']}", title_justify="left")
+    for column in ("", "central", "p05", "median", "p95"):
+        table.add_column(column, justify="left" if not column else "right")
+    for m in HEADLINE:
+        band, central = node(r["bands"], m.key), node(r["change"], m.key)
+        if not band or band.get("p05") is None:
+            continue
+        table.add_row(m.label, m.change(central or 0.0, _money), *(m.change(band[q], _money) for q in ("p05", "p50", "p95")))
+    out.print(table)
+    for item in u["inputs"]:
+        out.print(f"  uncertain {item['key']}: {item['distribution']} {item['summary']} ({item['source']})", highlight=False)
+
+
+def _print_result(label: str, r: dict[str, Any]) -> None:
+    money = Money.of(r)
+    market = r.get("market", {})
+    b, c, d = r["baseline"], r["counterfactual"], r["change"]
+    table = Table(title=f"{label}: {r['scenario']['description']}", title_justify="left")
+    for column in ("", market.get("baseline_label", "2025 baseline"), "scenario", "change"):
+        table.add_column(column, justify="left" if not column else "right")
+    for m in HEADLINE:
+        if "/" in m.key or (b[m.key] is None and c[m.key] is None):  # nested: below; None: not defined here
+            continue
+        table.add_row(m.label, m.level(b[m.key], money) if m.level_shown else "",
+                      m.level(c[m.key], money) if m.level_shown else "", m.change(d[m.key], money))
+    for nationality, share in sorted(c["units_share_by_nationality"].items(), key=lambda kv: -kv[1]):
+        table.add_row(f"unit share, {nationality} owners", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
+                      f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
+    out.print(table)
+    for note in r["scenario"]["excluded"]:
+        out.print(f"excluded: {note}")
+    for constraint in r.get("constraints", []):
+        out.print(f"constraint: {constraint}")
+    for warning in r.get("warnings", []):
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
+    if market.get("kind") == "estimated":
+        out.print(f"Market: {market['label']}. Money: {market['money']['unit']}"
+                  + (f"; shown here in {money.note}" if money.note else "")
+                  + ". Consumer surplus is a change, not a level. The market size, origin mapping and estimates, "
+                    "with their sources, are in --json and --report.")
+    else:
+        out.print("Money: 2025 dollars a year, prices at the 2025 average-transaction-price level (assumption "
+                  "price_level); consumer surplus is a change, not a level. Every assumption and parameter, with "
+                  "its source, is in --json and --report" + (f"; this scenario changes: {', '.join(changed)}." if changed else "."))
+        per_worker = next((a for a in r["assumptions"] if a["name"] == "vehicles_per_assembly_worker"), None)
+        if per_worker:
+            out.print(f"US assembly jobs = US-assembled units / {per_worker['value']:g} vehicles per hourly assembly "
+                      f"worker (parameter vehicles_per_assembly_worker, {per_worker['confidence']} confidence: "
+                      f"{per_worker['source']}); supplier jobs are not counted.", highlight=False)
+    s = r["solver"]
+    out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
+              f"max |FOC/s| {s['max_foc_residual']:.1e}")
+
+
+def _print_ranking(rows: list[dict[str, Any]], money) -> None:
+    table = Table(title="Ranking by the US partner's profit change", title_justify="left")
+    for column in ("variant", "partner", "partner profit", "consumer surplus", "US jobs", "rivals' losses"):
+        table.add_column(column, justify="left" if column in ("variant", "partner") else "right")
+    for r in rows:
+        jobs = r["us_assembly_jobs_change"]
+        table.add_row(r["variant"], r["partner"], money(r["partner_profit_change_usd"]),
+                      money(r["consumer_surplus_change_usd"]), "n/a" if jobs is None else f"{jobs:+,.0f}",
+                      money(r["rivals_profit_losses_usd"]))
+    out.print(table)

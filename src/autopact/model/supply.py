@@ -1,0 +1,254 @@
+"""Supply: multiproduct Bertrand-Nash pricing with profit weights, marginal costs and equilibria.
+
+Firm f sets its products' producer prices p to maximise sum_g kappa(f, g) pi_g, where
+pi_g = sum_{j owned by g} (p_j - c_j) M s_j(p^c) and consumers pay p^c = (1 + t) p + T.
+With Omega_jk = kappa(f(j), f(k)) and J_kj = ds_k/dp^c_j, the first-order conditions are
+
+    s_j + (1 + t_j) sum_k Omega_jk (p_k - c_k) J_kj = 0.                               (FOC)
+
+A joint venture whose profits two parents split is one "firm" with its own row and column of
+kappa (O'Brien and Salop 2000 profit weights); a merger sets kappa to 1 between the merged firms.
+Counterfactual prices solve the FOC by the zeta-markup fixed point of Morrow and Skerlos (2011):
+with ds/dp^c = diag(Lambda) - Gamma,
+
+    p <- c + zeta(p),   zeta = Lambda^{-1} [ (Omega o Gamma^T)(p - c) - s / (1 + t) ],
+
+iterated until the FOC residual, relative to shares, is below a stated tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from autopact.model.demand import Demand, jacobian_parts
+from autopact.errors import ConvergenceError
+
+
+@dataclass(frozen=True)
+class Taxes:
+    """Wedge between producer price p and consumer price p^c = (1 + ad_valorem) p + specific.
+
+    ``specific`` is a per-unit tax minus any point-of-sale credit, in dollars (J,).
+    """
+
+    ad_valorem: np.ndarray
+    specific: np.ndarray
+
+    @classmethod
+    def none(cls, products: int) -> "Taxes":
+        return cls(np.zeros(products), np.zeros(products))
+
+    def consumer_prices(self, producer_prices: np.ndarray) -> np.ndarray:
+        return (1 + self.ad_valorem) * producer_prices + self.specific
+
+    def producer_prices(self, consumer_prices: np.ndarray) -> np.ndarray:
+        return (consumer_prices - self.specific) / (1 + self.ad_valorem)
+
+
+def ownership_matrix(owners: np.ndarray, profit_weights: np.ndarray | None = None) -> np.ndarray:
+    """Omega_jk = kappa(f(j), f(k)) for product owners f(.) (J,) coded 0..F-1.
+
+    ``profit_weights`` is kappa (F, F), the weight firm f puts on firm g's profit; the identity
+    (the default) means independent firms. Its diagonal must be 1.
+    """
+    owners = np.asarray(owners, int)
+    if profit_weights is None:
+        return (owners[:, None] == owners[None, :]).astype(float)
+    kappa = np.asarray(profit_weights, float)
+    if not np.allclose(np.diag(kappa), 1.0):
+        raise ValueError("profit weights kappa(f, f) must be 1: each firm weighs its own profit fully")
+    return kappa[np.ix_(owners, owners)]
+
+
+def foc_residual(prices: np.ndarray, costs: np.ndarray, xi: np.ndarray, demand: Demand,
+                 ownership: np.ndarray, taxes: Taxes) -> np.ndarray:
+    """FOC residual s_j + (1 + t_j) sum_k Omega_jk (p_k - c_k) ds_k/dp^c_j, divided by s_j (J,)."""
+    consumer = taxes.consumer_prices(prices)
+    s, lam, gamma = jacobian_parts(xi - demand.alpha * consumer, consumer, demand)
+    jac = np.diag(lam) - gamma
+    return (s + (1 + taxes.ad_valorem) * ((ownership * jac.T) @ (prices - costs))) / s
+
+
+def marginal_costs(prices: np.ndarray, delta: np.ndarray, demand: Demand, ownership: np.ndarray,
+                   taxes: Taxes) -> tuple[np.ndarray, np.ndarray]:
+    """Marginal costs from the FOC at observed producer prices: c = p - markups, with
+    markups = -[diag(1 + t)(Omega o J^T)]^{-1} s (BLP 1995, eq. 3.6). Returns (costs, markups).
+
+    ``delta`` is the mean utility at the observed consumer prices (from ``invert_shares``).
+    Costs are returned as computed: negative values are reported by the caller, never clipped.
+    """
+    consumer = taxes.consumer_prices(prices)
+    s, lam, gamma = jacobian_parts(delta, consumer, demand)
+    jac = np.diag(lam) - gamma
+    markups = -np.linalg.solve((1 + taxes.ad_valorem)[:, None] * (ownership * jac.T), s)
+    return prices - markups, markups
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    """Producer prices solving the FOC, with the evidence that they do."""
+
+    prices: np.ndarray
+    consumer_prices: np.ndarray
+    shares: np.ndarray
+    markups: np.ndarray
+    iterations: int
+    max_foc_residual: float
+    converged: bool
+    shadow_costs: np.ndarray | None = None
+    priced_out: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+
+def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
+                 taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
+                 max_iterations: int = 10_000, method: str = "squarem") -> Equilibrium:
+    """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
+
+    ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
+    prices), so that delta(p^c) = xi - alpha p^c. ``method`` "simple" iterates p <- c + zeta(p);
+    "squarem" (default) accelerates the same map by SQUAREM (Varadhan and Roland 2008), the
+    acceleration PyBLP offers for its fixed points. Stops when max_j |FOC_j / s_j| < tol;
+    ``iterations`` counts evaluations of the map. Raises ConvergenceError otherwise, never
+    returning unconverged prices.
+    """
+    if method not in ("simple", "squarem"):
+        raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
+    prices = np.array(costs if initial is None else initial, float)
+    prices = np.where(np.isfinite(prices), prices, costs)
+    t = 1 + taxes.ad_valorem
+    # A product whose share underflows to zero (priced out, e.g. by a prohibitive tariff) has no
+    # defined FOC; it is held at the small-share logit limit c + 1/alpha-bar and left out of the
+    # residual. Equilibrium.priced_out lists such products.
+    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    evaluations = 0
+    residual = np.inf
+
+    def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
+        """c + zeta(p), and the equilibrium if p already satisfies the FOC."""
+        nonlocal evaluations, residual
+        evaluations += 1
+        consumer = taxes.consumer_prices(p)
+        s, lam, gamma = jacobian_parts(xi - demand.alpha * consumer, consumer, demand)
+        margin = p - costs
+        weighted = (ownership * gamma.T) @ margin
+        foc = s + t * (lam * margin - weighted)
+        if not np.all(np.isfinite(s)):
+            raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
+        live = s > 0
+        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
+        # a priced-out product counts as solved only once it sits at its limit price
+        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
+        if residual < tol and not stale.any():
+            return p, Equilibrium(p, consumer, s, margin, evaluations, residual, True,
+                                  priced_out=np.flatnonzero(~live))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeta = (weighted - s / t) / lam
+        return costs + np.where(live, zeta, limit_markup), None
+
+    while evaluations < max_iterations:
+        p1, done = zeta_map(prices)
+        if done:
+            return done
+        if method == "simple":
+            prices = p1
+            continue
+        p2, done = zeta_map(p1)
+        if done:
+            return done
+        r, v = p1 - prices, p2 - 2 * p1 + prices
+        vv = float(v @ v)
+        a = min(-np.sqrt(float(r @ r) / vv), -1.0) if vv > 0 else -1.0
+        candidate = prices - 2 * a * r + a * a * v
+        prices = candidate if np.all(np.isfinite(candidate)) else p2
+    raise ConvergenceError(f"equilibrium prices did not converge in {evaluations} iterations "
+                           f"(max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
+
+
+@dataclass(frozen=True)
+class CapacityConstraint:
+    """At most ``capacity`` units (not shares) of the products in ``products`` (indices): a plant or a quota."""
+
+    name: str
+    products: np.ndarray
+    capacity: float
+
+
+@dataclass(frozen=True)
+class ConstrainedEquilibrium:
+    """Equilibrium with capacity constraints: which bind and their shadow costs (dollars per unit)."""
+
+    equilibrium: Equilibrium
+    shadow_costs: dict[str, float]
+    binding: dict[str, bool]
+    units: dict[str, float]
+    solves: int
+
+
+def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
+                      constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
+                      capacity_tol: float = 1e-9, max_rounds: int = 200) -> ConstrainedEquilibrium:
+    """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
+
+    Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
+    (the quota model of the R ``trade`` package; a firm facing a binding capacity prices as if its
+    marginal cost were c + lambda). Complementary slackness: lambda_G (K_G - q_G) = 0. Solved by
+    Gauss-Seidel over constraints, each lambda_G by bracketing root-finding on q_G(lambda) = K_G,
+    until every q_G <= K_G (1 + capacity_tol) and every binding constraint is met within
+    capacity_tol relative. Raises ConvergenceError otherwise.
+    """
+    from scipy.optimize import brentq
+
+    lam = {c.name: 0.0 for c in constraints}
+    state = {"prices": None, "solves": 0}
+
+    def equilibrium() -> Equilibrium:
+        shadow = np.zeros_like(costs)
+        for c in constraints:
+            shadow[c.products] += lam[c.name]
+        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol)
+        state["prices"], state["solves"] = eq.prices, state["solves"] + 1
+        return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
+
+    def excess(c: CapacityConstraint, value: float) -> float:
+        lam[c.name] = value
+        eq = equilibrium()
+        return market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+
+    eq = equilibrium()
+    for _ in range(max_rounds):
+        done = True
+        for c in constraints:
+            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
+                done = False
+                if excess(c, 0.0) <= 0:  # slack without its shadow cost: release it
+                    lam[c.name] = 0.0
+                else:
+                    high = max(1000.0, 2 * lam[c.name])
+                    while excess(c, high) > 0:
+                        high *= 2
+                        if high > 1e9:
+                            raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
+                    lam[c.name] = brentq(lambda v, c=c: excess(c, v), 0.0, high, xtol=1e-9, rtol=1e-12)
+                eq = equilibrium()
+        if done:
+            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+            return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 for c in constraints}, units,
+                                          state["solves"])
+    raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
+
+
+
+def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,
+                 nests: np.ndarray, new_xi: np.ndarray, new_costs: np.ndarray, new_owners: np.ndarray,
+                 new_characteristics: np.ndarray, new_nests: np.ndarray, demand: Demand
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Demand]:
+    """Entry: append new products (mean utility net of price, marginal cost, owner, characteristics,
+    nest) to a market. Returns (xi, costs, owners, demand) over the enlarged product set."""
+    new_characteristics = np.atleast_2d(np.asarray(new_characteristics, float))
+    return (np.concatenate([xi, new_xi]), np.concatenate([costs, new_costs]),
+            np.concatenate([owners, new_owners]),
+            demand.with_products(np.vstack([characteristics, new_characteristics]),
+                                 np.concatenate([nests, new_nests])))

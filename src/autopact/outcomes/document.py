@@ -1,0 +1,86 @@
+"""The result of a scenario and its document (the JSON contract), for any market.
+
+``compare`` measures the baseline and the counterfactual with the same metrics and writes
+``scenario, market, baseline, counterfactual, change, firms, products, entrant_costs, constraints,
+assumptions, solver`` (and ``warnings`` where the market has them). Every money value is in the
+market's unit (``market.money``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from autopact.data import policy_parameters
+from autopact.fit.market import MarketModel
+from autopact.outcomes.metrics import difference, firm_table, metrics, product_rows
+from autopact.outcomes.state import State
+
+PRODUCT_COLUMNS = ("product_id", "name", "owner", "nationality", "segment", "powertrain", "entrant", "origin",
+                   "price", "consumer_price", "units", "cost", "profit", "tariff_rate", "tariff_revenue",
+                   "us_assembled_units")
+
+
+@dataclass
+class SimulationResult:
+    """A scenario's baseline and counterfactual, solved in the same run from the same market."""
+
+    scenario: Any  # autopact.policy.scenario.Scenario
+    baseline_market: MarketModel
+    market: MarketModel  # the counterfactual market (the scenario applied)
+    baseline: State
+    counterfactual: State
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The policy parameters of the scenario (the market's, with the scenario's overrides)."""
+        return self.market.parameters
+
+    def outcome(self) -> dict[str, Any]:
+        """Baseline and scenario metrics, their difference and the solver's facts (a run's record)."""
+        base, cf = self.metrics()
+        solver = self.counterfactual.solver
+        return {"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
+                "solver": {key: solver[key] for key in ("converged", "iterations", "max_foc_residual")}}
+
+    def metrics(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Headline numbers of the baseline and the counterfactual, both at the scenario's parameters."""
+        params = self.parameters
+        return metrics(self.baseline, self.baseline_market, params), metrics(self.counterfactual, self.market, params)
+
+
+def assumptions(result: SimulationResult) -> list[dict[str, Any]]:
+    """Every assumption behind the result: the market's, the policy parameters in force (with their
+    sources, marked where the scenario changed them) and the modelling choices."""
+    market, params = result.market, result.parameters
+    rows = list(market.assumptions)
+    if market.parameters:
+        rows += [{"name": name, "value": params[name], "unit": row["unit"], "source": row["source"],
+                  "confidence": row["confidence"], "kind": "policy parameter",
+                  "changed_by_scenario": name in result.scenario.parameters}
+                 for name, row in policy_parameters().iterrows()]
+    return rows + list(market.notes)
+
+
+def result_json(result: SimulationResult) -> dict[str, Any]:
+    """The JSON contract: scenario, market, baseline, counterfactual, change, firms, products,
+    entrant_costs, constraints, assumptions, solver (and warnings where the market has them)."""
+    base, cf = result.metrics()
+    market = result.market
+    keep = [c for c in PRODUCT_COLUMNS if c in result.counterfactual.products.columns]
+    document = {
+        "scenario": {"name": result.scenario.name, "description": result.scenario.description,
+                     "definition": result.scenario.model_dump(mode="json"), "excluded": market.excluded},
+        "market": market.document,
+        "baseline": base, "counterfactual": cf, "change": difference(base, cf),
+        "firms": firm_table(result.baseline, result.counterfactual),
+        "products": product_rows(result.baseline, result.counterfactual, keep),
+        "entrant_costs": market.entrant_costs,
+        "constraints": result.counterfactual.constraints,
+        "assumptions": assumptions(result),
+    }
+    if market.warnings is not None:
+        document["warnings"] = list(market.warnings)
+    document["solver"] = {**result.counterfactual.solver, "baseline": result.baseline.solver,
+                          "hedonic_r2": market.hedonic_r2}
+    return document

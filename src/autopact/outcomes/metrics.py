@@ -1,0 +1,125 @@
+"""Outcomes: the headline numbers of one solved state, by firm and by product; changes between two states.
+
+Definitions (all annual, 2025 dollars at the model's price level; a scenario on an estimated
+market counts in its data's money unit instead, see ``autopact.fit.estimated``):
+- units q_j = M s_j; average price = units-weighted consumer price; BEV share = BEV units / units.
+- consumer surplus: M sum_i w_i log(1 + sum_g exp(IV_ig)) / alpha_i (only changes are meaningful);
+  by income group the same sum over the households in the group, per household.
+- profit of product j: (p_j - c_j) q_j, with c_j including tariffs; split to owners by profit
+  shares (joint ventures to their parents), totalled by firm and by the owner's nationality.
+- tariff revenue: sum_j (tau_j v_j + T_j) q_j over customs values v_j (plus in-quota rates).
+- US-assembled units: q_j times the share of j's listed assembly countries that is the US;
+  US assembly jobs = those units / vehicles per assembly worker (policy parameter).
+- HHI on owners' unit shares, joint-venture units attributed by profit shares, 0 to 10,000.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autopact.data.tariffs import NOT_STATED
+from autopact.fit.market import MarketModel
+from autopact.outcomes.state import State
+
+
+def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict[str, Any]:
+    """The headline numbers of one state (the JSON contract's baseline/counterfactual objects).
+
+    A number the market cannot define is None: the BEV share without powertrains, a named firm's
+    share where it does not sell, jobs without ``vehicles_per_assembly_worker``, US-assembled units
+    where the products' assembly is not known (an ``origin`` column ``not stated``).
+    """
+    p = state.products
+    units = p["units"].to_numpy()
+    total = float(units.sum())
+    by_owner = state.stakes.mul(units, axis=0).sum()
+    nationality_of = _nationality_of_owner(p, state.stakes)
+    by_nationality = by_owner.groupby(nationality_of).sum()
+    shares = by_owner / total
+    households = market.households
+    cs_total = float(market.market_size * households.weights @ state.consumer_surplus)
+    by_income = {}
+    for low, high, label in market.income_groups:
+        members = (households.income >= low) & (households.income < high)
+        by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
+                            if members.any() else None)  # no simulated household in the group
+    by_assembly = state.origin.mul(units, axis=0).sum()
+    profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
+    weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
+
+    def by(column: str, value) -> dict[str, float]:
+        return {s: value(p[column].eq(s)) for s in sorted(p[column].unique())} if column in p.columns else {}
+
+    assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
+    per_worker = params.get("vehicles_per_assembly_worker")
+    return {
+        "total_units": total,
+        "average_price_usd": weighted("consumer_price"),
+        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total) if "powertrain" in p.columns
+        else None,
+        "consumer_surplus_usd": cs_total,
+        "consumer_surplus_per_household_by_income_usd": by_income,
+        "total_profit_usd": float(p["profit"].sum()),
+        "tariff_revenue_usd": float(p["tariff_revenue"].sum()),
+        "us_assembled_units": assembled,
+        "us_assembly_jobs": None if assembled is None or per_worker is None else assembled / per_worker,
+        "hhi": float(10_000 * (shares ** 2).sum()),
+        "units_share_by_nationality": {k: float(v / total) for k, v in by_nationality.items()},
+        "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
+        "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index else None,
+        "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index else None,
+        "average_price_by_segment_usd": by("segment", lambda m: weighted("consumer_price", m)),
+        "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted("consumer_price", m)),
+        "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
+        "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
+        "profit_by_firm_usd": {k: float(v) for k, v in profit_by_owner.items()},
+        "units_by_segment": by("segment", lambda m: float(p.loc[m, "units"].sum())),
+    }
+
+
+def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> pd.Series:
+    """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
+    direct = products.loc[~products["owner"].str.endswith(" JV")].groupby("owner")["nationality"].first()
+    return pd.Series({o: direct.get(o, "China") for o in stakes.columns})
+
+
+def firm_table(base: State, cf: State) -> list[dict[str, Any]]:
+    """Units and profits by firm (joint-venture profits split to parents), baseline and scenario."""
+    owners = sorted(set(base.stakes.columns) | set(cf.stakes.columns))
+    nationality = {**_nationality_of_owner(base.products, base.stakes), **_nationality_of_owner(cf.products, cf.stakes)}
+
+    def totals(state: State, column: str) -> pd.Series:
+        return state.stakes.mul(state.products[column].to_numpy(), axis=0).sum()
+
+    ub, uc = totals(base, "units"), totals(cf, "units")
+    pb, pc = totals(base, "profit"), totals(cf, "profit")
+    rows = [{"firm": o, "nationality": nationality.get(o, "China"),
+             "units_baseline": float(ub.get(o, 0.0)), "units_counterfactual": float(uc.get(o, 0.0)),
+             "profit_baseline_usd": float(pb.get(o, 0.0)), "profit_counterfactual_usd": float(pc.get(o, 0.0))}
+            for o in owners]
+    return sorted(rows, key=lambda r: -r["units_counterfactual"])
+
+
+def difference(a: Any, b: Any) -> Any:
+    """b - a for numbers and (recursively) dicts of numbers; keys missing on one side count as 0."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        a, b = a or {}, b or {}
+        return {k: difference(a.get(k, 0.0), b.get(k, 0.0)) for k in sorted(set(a) | set(b))}
+    if a is None or b is None:
+        return None
+    return float(b) - float(a)
+
+
+def product_rows(base: State, cf: State, keep: list[str]) -> list[dict[str, Any]]:
+    """The scenario's products (columns ``keep``) with their baseline price and units (None if new)."""
+    base_p = base.products.set_index("product_id")
+    rows = []
+    for row in cf.products[keep].to_dict(orient="records"):
+        before = base_p.loc[row["product_id"]] if row["product_id"] in base_p.index else None
+        row["price_baseline"] = None if before is None else float(before["price"])
+        row["units_baseline"] = None if before is None else float(before["units"])
+        rows.append({k: (bool(v) if isinstance(v, (np.bool_,)) else v) for k, v in row.items()})
+    return rows

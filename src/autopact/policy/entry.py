@@ -1,0 +1,205 @@
+"""Entry of Chinese candidate models: characteristics, mean utility and marginal cost.
+
+Mean utility: xi_j = x_j' b + brand term, with b from a hedonic OLS of the calibrated market's xi
+on characteristics (log footprint, log horsepower, luxury, powertrain and segment dummies,
+weighted by units) and the brand term the mean residual of young US brands, or the US partner's
+when its dealers sell the model. Marginal cost from named components (``entrant_cost``): home
+price net of VAT and margin, US labour, batteries, shipping, homologation, tariffs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autopact.data import load_chinese_candidates
+from autopact.data.tariffs import US, origin_weights
+from autopact.errors import ScenarioError
+from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.policy.scenario import Entrant, Scenario
+from autopact.policy.tariffs import tariff_rates
+
+KW_TO_HP = 1.341
+MM_PER_INCH = 25.4
+
+
+def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
+    columns = [np.ones(len(table)), np.log(table["footprint_sqft"].to_numpy(float)),
+               np.log(table["horsepower"].to_numpy(float)), table["luxury"].astype(float).to_numpy()]
+    columns += [table["powertrain"].eq(p).astype(float).to_numpy() for p in ("HEV", "PHEV", "BEV")]
+    columns += [table["segment"].eq(s).astype(float).to_numpy() for s in ("SUV-crossover", "pickup", "van")]
+    return np.column_stack(columns)
+
+
+@dataclass
+class Hedonic:
+    """OLS of the calibrated mean utility net of price (xi) on characteristics, with brand residuals."""
+
+    beta: np.ndarray
+    residual_by_firm: dict[str, float]
+    new_brand: float
+    r2: float
+
+    @classmethod
+    def fit(cls, table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> "Hedonic":
+        x = _hedonic_design(table)
+        beta, *_ = np.linalg.lstsq(x * np.sqrt(units)[:, None], xi * np.sqrt(units), rcond=None)
+        residual = xi - x @ beta
+        frame = pd.DataFrame({"make": table["make"], "firm": table["owner"], "r": residual, "w": units})
+        mean = lambda g: float(np.average(g["r"], weights=g["w"]))  # noqa: E731
+        by_firm = {k: mean(g) for k, g in frame.groupby("firm")}
+        young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
+        r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
+                                                                         weights=units)
+        return cls(beta, by_firm, mean(young), float(r2))
+
+    def predict(self, table: pd.DataFrame) -> np.ndarray:
+        return _hedonic_design(table) @ self.beta
+
+
+def _candidate_characteristics(row: pd.Series, width_fit: tuple[float, float]) -> dict[str, Any]:
+    text = str(row["powertrain"]).upper()
+    powertrain = "BEV" if text.startswith("BEV") else "PHEV" if any(k in text for k in ("PHEV", "EREV", "DM")) \
+        else "HEV" if "HEV" in text else "ICE"
+    body = str(row["segment_body"]).lower()
+    segment = "pickup" if "pickup" in body else "SUV-crossover" if "suv" in body else "car"
+    length_in = float(row["length_mm"]) / MM_PER_INCH
+    width_in = width_fit[0] + width_fit[1] * length_in
+    kw = row["power_kw_first"]
+    if pd.isna(row["length_mm"]) or pd.isna(kw):
+        raise ScenarioError(f"candidate {row['candidate_id']!r} lacks length or power in chinese_models.csv; "
+                            "choose a candidate with both")
+    return {"powertrain": powertrain, "segment": segment, "footprint_sqft": length_in * width_in / 144.0,
+            "horsepower": float(kw) * KW_TO_HP, "length_in": length_in, "width_in": width_in}
+
+
+def entrant_cost(row: pd.Series, entrant: Entrant, params: dict[str, float], price_scale: float,
+                 origin_rate: float) -> dict[str, float]:
+    """Marginal cost of an entrant from named components (dollars per vehicle).
+
+    home cost    = China price / (1 + VAT) x (1 - margin) / (CNY per USD) x price_scale (trim mix)
+    import       : customs value = home cost; + tariffs on it; + shipping; + homologation
+    US assembly  : + assembly hours x hourly labour cost (home labour is not removed: conservative)
+                   + battery: Chinese cells pay Section 301 (and IEEPA) on their value; US-made
+                     packs cost the US premium and earn 45X credits per kWh
+                   + homologation
+    """
+    price = row["price_china_cny_first"]
+    if pd.isna(price):
+        raise ScenarioError(f"candidate {row['candidate_id']!r} has no Chinese price in chinese_models.csv, "
+                            "so its cost cannot be built")
+    home = (float(price) / (1 + params["china_vat_pct"] / 100) * (1 - params["home_margin_share"])
+            / params["fx_cny_per_usd"] * price_scale)
+    parts = {"home_cost": home, "homologation": params["homologation_usd_per_vehicle"]}
+    kwh = 0.0 if pd.isna(row["battery_kwh_first"]) else float(row["battery_kwh_first"])
+    lfp = "LFP" in str(row["chemistry"]).upper()
+    pack = params["battery_pack_lfp_usd_per_kwh" if lfp else "battery_pack_nmc_usd_per_kwh"]
+    if entrant.assembly == "import":
+        parts["customs_value"] = home
+        parts["tariff"] = home * origin_rate
+        parts["shipping"] = params["shipping_usd_per_vehicle"]
+    else:
+        wage = params["labour_cost_union_usd_per_hour" if entrant.assembly == "partner_us_plant"
+                      else "labour_cost_transplant_usd_per_hour"]
+        parts["us_labour"] = params["assembly_hours_per_vehicle"] * wage
+        if entrant.battery_origin == "china":
+            cells = kwh * pack * params["battery_cell_share_of_pack"]
+            parts["customs_value"] = cells
+            parts["tariff"] = cells * (params["section_301_china_battery_pct"] + params["ieepa_china_pct"]) / 100
+        else:
+            parts["customs_value"] = 0.0
+            parts["tariff"] = 0.0
+            parts["us_battery_premium"] = kwh * pack * params["battery_us_pack_premium"]
+            parts["credit_45x"] = -kwh * (params["credit_45x_cells_usd_per_kwh"] + params["credit_45x_modules_usd_per_kwh"])
+    parts["total"] = sum(v for k, v in parts.items() if k != "customs_value")
+    return parts
+
+
+@dataclass
+class Entry:
+    """The entrants a scenario admits: their product rows, mean utilities, cost build-ups, profit
+    shares and plant capacities, and the candidates it leaves out (with the reason)."""
+
+    rows: list[dict[str, Any]]
+    xi: list[float]
+    costs: list[dict[str, float]]
+    stakes: dict[str, dict[str, float]]
+    capacities: list[tuple[str, float]]
+    report: list[dict[str, Any]]
+    excluded: list[str]
+
+
+def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], hedonic: Hedonic) -> Entry:
+    """Rows of the scenario's entrants on ``market`` (which must have the data market's products)."""
+    entry = Entry([], [], [], {}, [], [], [])
+    if not scenario.entrants:
+        return entry
+    if market.data is None:
+        raise ScenarioError("entrants: needs the 2025 market data (Chinese candidates, characteristics, price "
+                            "scale), which this market does not have")
+    table = market.products
+    candidates = load_chinese_candidates()
+    known_firms = set(table["owner"])
+    data = market.data.products
+    width_fit = np.polyfit(data["length_in"].astype(float), data["width_in"].astype(float), 1)[::-1]
+    for k, entrant in enumerate(scenario.entrants):
+        where = f"entrants[{k}]"
+        if entrant.candidate not in candidates.index:
+            raise ScenarioError(f"{where}.candidate: unknown candidate {entrant.candidate!r}; "
+                                f"see `autopact scenarios --candidates`")
+        if entrant.partner and entrant.partner not in known_firms:
+            raise ScenarioError(f"{where}.partner: unknown firm {entrant.partner!r}; known: {', '.join(sorted(known_firms))}")
+        if scenario.local_production.required and entrant.assembly == "import":
+            entry.excluded.append(f"{entrant.candidate} ({entrant.maker}): imports not allowed under local production")
+            continue
+        row = candidates.loc[entrant.candidate]
+        traits = _candidate_characteristics(row, width_fit)
+        shares = {holder: share for holder, share in entrant.shares().items() if share > 0}
+        chinese_share = shares.get(entrant.maker, 0.0)
+        owner = next(iter(shares)) if len(shares) == 1 else f"{entrant.partner}-{entrant.maker} JV"
+        if scenario.connected_vehicle_rule.enabled and (
+                chinese_share == 1.0 or (scenario.connected_vehicle_rule.applies_to_joint_ventures
+                                         and chinese_share >= params["connected_vehicle_threshold"])):
+            entry.excluded.append(f"{entrant.candidate} ({owner}): barred by the connected-vehicle rule")
+            continue
+        assembly = "China" if entrant.assembly == "import" else US
+        product = {"product_id": f"entrant--{entrant.candidate}", "name": f"{row['brand']} {row['model']}",
+                   "make": str(row["brand"]), "owner": owner,
+                   "nationality": "China" if chinese_share >= params["connected_vehicle_threshold"]
+                   else table.loc[table["owner"] == entrant.partner, "nationality"].iloc[0],
+                   "home_country": "China", "luxury": False, "assembly_countries": assembly, "entrant": True,
+                   "segment": traits["segment"], "powertrain": traits["powertrain"],
+                   "footprint_sqft": traits["footprint_sqft"], "horsepower": traits["horsepower"]}
+        one = pd.DataFrame([product])
+        rate, specific = tariff_rates(one, origin_weights(one["assembly_countries"], one["home_country"]), params,
+                                      scenario.extra_tariffs)
+        parts = entrant_cost(row, entrant, params, market.data.price_scale, float(rate[0]))
+        if specific[0]:
+            parts["tariff_specific"] = float(specific[0])
+            parts["total"] += float(specific[0])
+        brand = (hedonic.residual_by_firm.get(entrant.partner, hedonic.new_brand) if entrant.dealers == "partner"
+                 else hedonic.new_brand)
+        entry.xi.append(float(hedonic.predict(one)[0]) + brand)
+        entry.costs.append(parts)
+        entry.report.append({"product_id": product["product_id"], "name": product["name"], "owner": owner,
+                             "assembly": entrant.assembly, "brand_term": brand, **parts})
+        entry.rows.append(product)
+        entry.stakes[product["product_id"]] = shares
+        if entrant.capacity:
+            entry.capacities.append((product["product_id"], entrant.capacity))
+    return entry
+
+
+def entrant_frame(entry: Entry) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The entrants' product rows with their tariff columns, their xi and their marginal costs."""
+    parts = pd.DataFrame(entry.costs)
+    specific = parts.get("tariff_specific", pd.Series(0.0, index=parts.index)).fillna(0.0)
+    frame = pd.DataFrame(entry.rows).assign(
+        tariff_rate=np.where(parts["customs_value"] > 0, parts["tariff"] / parts["customs_value"].where(
+            parts["customs_value"] > 0, 1), 0.0),
+        tariff_specific=specific, customs_value=parts["customs_value"],
+        base_cost=parts["total"] - parts["tariff"] - specific)
+    return frame, np.array(entry.xi), parts["total"].to_numpy()

@@ -1,0 +1,130 @@
+"""Apply a scenario to a market: ``apply(scenario, market) -> MarketModel``, the market the scenario makes.
+
+Each lever transforms the market (the project's economics reference sheet):
+- policy parameters replace the tariff rates and cost components in force (``parameters``);
+- the connected-vehicle rule removes Chinese-controlled makers' products (joint ventures when the
+  Chinese profit share reaches ``connected_vehicle_threshold``);
+- synergies scale the customs value (cost before tariffs) of a firm's products: v'_j = v_j (1 + g);
+- tariffs: c_j = v_j (1 + tau_j) + T_j with the stack in force at the scenario's rates plus extra
+  rules (``autopact.policy.tariffs``);
+- entrants and new products add rows (``autopact.policy.entry``, ``autopact.policy.new_products``);
+- joint ventures and mergers set profit weights (``autopact.policy.ownership``);
+- quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
+A lever that needs something the market lacks is refused with one line naming the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopact.data.tariffs import US, origin_weights
+from autopact.errors import ScenarioError
+from autopact.fit.market import MarketModel
+from autopact.model.supply import Taxes
+from autopact.policy import entry, new_products
+from autopact.policy.ownership import ownership
+from autopact.policy.scenario import Scenario
+from autopact.policy.tariffs import check_tariff_names, tariff_rates
+
+
+def parameters(scenario: Scenario, market: MarketModel) -> dict[str, float]:
+    """The policy parameters of the scenario: the market's, with the scenario's overrides."""
+    return {**market.parameters, **scenario.parameters}
+
+
+def assembly_origin(products: pd.DataFrame, market: MarketModel, params: dict[str, float]) -> pd.DataFrame:
+    """Assembly shares (J, countries): from the listed assembly countries where the products have
+    them (``unknown_assembly_import_share`` for those without), else the market's own."""
+    if "assembly_countries" not in products.columns:
+        return market.origin
+    return origin_weights(products["assembly_countries"], products["home_country"],
+                          params["unknown_assembly_import_share"])
+
+
+def check_names(scenario: Scenario, market: MarketModel, origin: pd.DataFrame) -> None:
+    """Origins, nationalities and firms the levers name must be ones the market has (Chinese
+    origin and nationality are known wherever Chinese models can enter)."""
+    china = {"China"} if market.data is not None else set()
+    countries = set(origin.columns) | china
+    check_tariff_names(scenario.extra_tariffs, countries, set(market.products["nationality"]) | china, market.money)
+    for k, quota in enumerate(scenario.quotas):
+        if quota.origin not in countries - {US}:
+            raise ScenarioError(f"quotas[{k}].origin: unknown or domestic country {quota.origin!r}")
+    for k, synergy in enumerate(scenario.synergies):
+        if synergy.firm not in market.owner_names:
+            raise ScenarioError(f"synergies[{k}].firm: unknown firm {synergy.firm!r}; known: "
+                                f"{', '.join(market.owner_names)}")
+
+
+def barred_incumbents(scenario: Scenario, market: MarketModel) -> np.ndarray:
+    """Incumbents the connected-vehicle rule removes (Chinese-controlled makers' products)."""
+    rule = scenario.connected_vehicle_rule
+    if not (rule.enabled and rule.applies_to_incumbents):
+        return np.zeros(len(market.products), bool)
+    return market.products["nationality"].eq("China").to_numpy()
+
+
+def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, float] | None = None) -> MarketModel:
+    """The market under the scenario (see the module docstring for each lever).
+
+    ``initial_prices`` (product_id -> price) starts the scenario's fixed point there (products not
+    named start at cost); the equilibrium is the same to the solver's tolerance. A market whose
+    counterfactuals start at its baseline prices (an estimated one) keeps that start.
+    """
+    params = parameters(scenario, market)
+    origin = assembly_origin(market.products, market, params)
+    check_names(scenario, market, origin)
+    hedonic = (entry.Hedonic.fit(market.products, market.xi, market.data.units) if market.data is not None
+               else None)
+    entered = entry.entrants(scenario, market, params, hedonic)
+    barred = barred_incumbents(scenario, market)
+    excluded = entered.excluded + [f"{n}: barred by the connected-vehicle rule"
+                                   for n in market.products.loc[barred, "name"]]
+    new_products.check(scenario, market)
+
+    keep = ~barred
+    incumbents = market.products[keep].reset_index(drop=True)
+    customs = incumbents["customs_value"].to_numpy(float).copy()
+    for k, synergy in enumerate(scenario.synergies):
+        match = incumbents["owner"].eq(synergy.firm).to_numpy()
+        if synergy.powertrain:
+            match &= incumbents["powertrain"].isin(synergy.powertrain).to_numpy()
+        if not match.any():
+            raise ScenarioError(f"synergies[{k}]: firm {synergy.firm!r} has no matching products")
+        customs[match] *= 1 + synergy.change_pct / 100
+    rate, specific = tariff_rates(incumbents, origin[keep].reset_index(drop=True), params, scenario.extra_tariffs,
+                                  stack=market.tariff_stack)
+    specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit
+    frames = [incumbents.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs, base_cost=customs)]
+    xis, costs = [market.xi[keep]], [customs * (1 + rate) + specific]
+    if entered.rows:
+        frame, xi, cost = entry.entrant_frame(entered)
+        frames.append(frame)
+        xis.append(xi)
+        costs.append(cost)
+    if scenario.new_products:
+        rows, xi = new_products.new_product_rows(scenario, market, hedonic)
+        frames += rows
+        xis.append(np.array(xi))
+        costs.append(np.full(len(rows), np.nan))
+    products = pd.concat(frames, ignore_index=True)
+    xi_all, cost_all = np.concatenate(xis), np.concatenate(costs)
+    holders = {*market.stakes.columns, *(h for split in entered.stakes.values() for h in split)}
+    stakes, owners, owner_names, kappa = ownership(products, entered.stakes, scenario.mergers, list(holders))
+    if scenario.new_products:  # their costs from their FOCs at the announced prices
+        cost_all = new_products.implied_costs(scenario, market, products, xi_all, cost_all, owners, kappa)
+        unknown = products["base_cost"].isna()
+        products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
+    if market.start_at_baseline:
+        start = market.initial_prices
+    elif initial_prices:
+        start = np.array([initial_prices.get(pid, np.nan) for pid in products["product_id"]])
+    else:
+        start = None
+    return market.with_products(
+        products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
+        stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
+        quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
+        excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,
+        taxes=Taxes.none(len(products)))

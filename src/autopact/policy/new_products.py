@@ -1,0 +1,90 @@
+"""New products of incumbents (e.g. Ford's Universal EV pickup) with an announced price.
+
+Characteristics come from a named comparable product; mean utility from the hedonic fit plus the
+firm's mean residual; marginal cost from the product's own first-order condition at its announced
+price (``implied_costs``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopact.data.tariffs import US
+from autopact.errors import ScenarioError
+from autopact.fit.market import MarketModel
+from autopact.model.demand import price_jacobian, shares
+from autopact.model.supply import ownership_matrix
+from autopact.policy.entry import Hedonic
+from autopact.policy.scenario import Scenario
+
+
+def product_id(product) -> str:
+    return f"new--{product.name.lower().replace(' ', '-')}"
+
+
+def check(scenario: Scenario, market: MarketModel) -> None:
+    """Each new product's firm and comparable product must be ones the market has."""
+    if scenario.new_products and market.calibration is None:
+        raise ScenarioError("new_products: needs the 2025 market data (characteristics of the comparable product)")
+    firms, ids = set(market.products["owner"]), set(market.products["product_id"])
+    for k, product in enumerate(scenario.new_products):
+        if product.firm not in firms:
+            raise ScenarioError(f"new_products[{k}].firm: unknown firm {product.firm!r}")
+        if product.like not in ids:
+            raise ScenarioError(f"new_products[{k}].like: unknown product {product.like!r}")
+
+
+def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic) -> tuple[list[pd.DataFrame], list[float]]:
+    """Product rows (cost unknown: NaN) and mean utilities of the scenario's new products."""
+    table = market.products
+    frames, xis = [], []
+    for product in scenario.new_products:
+        like = table.set_index("product_id").loc[product.like]
+        entry = pd.DataFrame([{
+            "product_id": product_id(product), "name": product.name,
+            "make": like["make"], "owner": product.firm,
+            "nationality": table.loc[table["owner"] == product.firm, "nationality"].iloc[0],
+            "home_country": like["home_country"], "luxury": False,
+            "assembly_countries": US if product.assembled_in_us else like["assembly_countries"], "entrant": True,
+            "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
+            "horsepower": like["horsepower"]}])
+        xis.append(float(hedonic.predict(entry)[0]) + hedonic.residual_by_firm.get(product.firm, 0.0))
+        frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))
+    return frames, xis
+
+
+def implied_costs(scenario: Scenario, market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
+                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """Marginal cost of each announced new product from its own first-order condition at its
+    announced price (scaled to the model's price level), every other product at its baseline
+    price and known cost (entrants at cost plus the baseline's mean markup):
+        c_j = p_j + (s_j + sum_{k != j} Omega_jk (p_k - c_k) ds_k/dp_j) / (ds_j/dp_j)."""
+    cal, data = market.calibration, market.data
+    demand = market.demand_over(products)
+    by_id = dict(zip(data.products["product_id"], cal.arrays.prices))
+    prices = np.array([by_id.get(pid, np.nan) for pid in products["product_id"]])
+    mean_markup = float(np.average(cal.markups, weights=data.units))
+    lookup = {product_id(p): p.announced_price_usd for p in scenario.new_products}
+    for j, pid in enumerate(products["product_id"]):
+        if pid in lookup:
+            prices[j] = lookup[pid] * data.price_scale
+        elif np.isnan(prices[j]):
+            prices[j] = costs[j] + mean_markup
+    delta = xi - demand.alpha * prices
+    s = shares(delta, prices, demand)
+    jac = price_jacobian(delta, prices, demand)
+    omega = ownership_matrix(owners, kappa)
+    unknown = np.flatnonzero(np.isnan(costs))
+    known = np.setdiff1d(np.arange(len(prices)), unknown)
+    # FOC rows of the new products: s_j + sum_k Omega_jk (p_k - c_k) J_kj = 0, linear in their costs
+    a = omega[np.ix_(unknown, unknown)] * jac[np.ix_(unknown, unknown)].T
+    b = s[unknown] + (omega[np.ix_(unknown, known)] * jac[np.ix_(known, unknown)].T) @ (prices[known] - costs[known]) \
+        + a @ prices[unknown]
+    out = costs.copy()
+    out[unknown] = np.linalg.solve(a, b)
+    for j in unknown:
+        if out[j] <= 0:
+            raise ScenarioError(f"new product {products.at[j, 'name']!r}: its announced price implies a marginal "
+                                f"cost of ${out[j]:,.0f}; the price is too low for this market's demand")
+    return out

@@ -1,0 +1,280 @@
+"""Scenario files: a policy regime and which Chinese makers enter the US, how and with whom.
+
+A scenario is YAML validated by pydantic: unknown fields, negative tariffs, bad shares and
+unknown models or firms are refused with a message naming the field and the value. A scenario
+never executes code; it reads no file other than itself, except a saved estimation result that
+its ``estimation`` field names. Every lever has a documented default: the tariff rates and cost
+components are the named parameters of ``data/bundled/policy_parameters.csv`` (each with its
+source), overridable under ``parameters``.
+
+By default a scenario runs on the calibrated 2025 market. With ``estimation`` it runs instead on
+one market of an estimation's data at the estimated parameters (``autopact.fit.estimated``); the
+levers that need the 2025 data (entrants, new products, quotas, the connected-vehicle rule, local
+production, policy parameters, market assumptions) are then refused with the field named.
+"""
+
+from __future__ import annotations
+
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from autopact.data import policy_parameters
+from autopact.errors import ScenarioError
+from autopact.fit.estimated import Estimation
+from autopact.fit.saved import BUNDLED
+from autopact.policy.uncertain_inputs import Uncertainty, centrals
+
+Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
+Segment = Literal["car", "SUV-crossover", "pickup", "van"]
+
+
+POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TariffRule(Strict):
+    """An additional tariff on vehicles matching every given filter (None = any)."""
+
+    name: str
+    origin: list[str] | None = Field(None, description="assembly countries, e.g. ['China', 'Mexico']")
+    nationality: list[str] | None = Field(None, description="controlling owner's nationality, e.g. ['China']")
+    powertrain: list[Powertrain] | None = None
+    segment: list[Segment] | None = None
+    ad_valorem_pct: float = Field(0.0, ge=0, description="percent of customs value")
+    specific_usd: float = Field(0.0, ge=0, description="dollars per vehicle")
+
+
+class Quota(Strict):
+    """A tariff-rate quota: ``quantity`` vehicles a year from ``origin`` pay ``in_quota_pct`` instead
+    of the origin's full stack; vehicles beyond it pay the full stack (Canada's 2026 deal:
+    49,000 Chinese EVs at 6.1%)."""
+
+    name: str
+    origin: str = "China"
+    powertrain: list[Powertrain] | None = None
+    quantity: float = Field(ge=0)
+    in_quota_pct: float = Field(ge=0)
+
+
+class ConnectedVehicleRule(Strict):
+    """BIS connected-vehicle rule: sales by Chinese-controlled makers barred (from MY2027)."""
+
+    enabled: bool = False
+    applies_to_joint_ventures: bool = True
+    applies_to_incumbents: bool = True
+
+
+class LocalProduction(Strict):
+    """Entry allowed only with US assembly; entrants that would import are left out (and listed)."""
+
+    required: bool = False
+
+
+class Entrant(Strict):
+    """A Chinese candidate model entering the US market."""
+
+    candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
+    maker: str = Field(description="the Chinese firm, e.g. BYD")
+    assembly: Literal["import", "own_us_plant", "partner_us_plant"] = "import"
+    partner: str | None = Field(None, description="US partner: a parent company in the 2025 market")
+    profit_shares: dict[str, float] | None = Field(
+        None, description="profit split between maker and partner; must sum to 1 (default: all to the maker)")
+    dealers: Literal["own", "partner"] = "own"
+    battery_origin: Literal["china", "us"] = "china"
+    capacity: float | None = Field(None, gt=0, description="plant capacity, vehicles a year")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Entrant":
+        if self.assembly == "partner_us_plant" and not self.partner:
+            raise ValueError("assembly 'partner_us_plant' needs a partner")
+        if self.dealers == "partner" and not self.partner:
+            raise ValueError("dealers 'partner' needs a partner")
+        if self.profit_shares is not None:
+            owners = {self.maker, *( [self.partner] if self.partner else [])}
+            unknown = set(self.profit_shares) - owners
+            if unknown:
+                raise ValueError(f"profit_shares names {sorted(unknown)}, who are neither maker nor partner")
+            if any(v < 0 for v in self.profit_shares.values()):
+                raise ValueError(f"profit_shares must not be negative: {self.profit_shares}")
+            total = sum(self.profit_shares.values())
+            if abs(total - 1) > 1e-9:
+                raise ValueError(f"profit_shares must sum to 1, got {total:g}")
+        return self
+
+    def shares(self) -> dict[str, float]:
+        return dict(self.profit_shares) if self.profit_shares else {self.maker: 1.0}
+
+
+class NewProduct(Strict):
+    """A new product of an incumbent (e.g. Ford's Universal EV pickup): characteristics borrowed
+    from a named comparable product, marginal cost implied by the announced price."""
+
+    name: str
+    firm: str = Field(description="parent company in the 2025 market")
+    segment: Segment
+    powertrain: Powertrain
+    like: str = Field(description="product_id whose size and horsepower the new product takes")
+    announced_price_usd: float = Field(gt=0, description="announced base price (base-MSRP level)")
+    price_source: str = Field(min_length=1)
+    assembled_in_us: bool = True
+
+
+class Synergy(Strict):
+    """A percentage change in a firm's marginal costs (e.g. cheaper LFP cells under licence)."""
+
+    firm: str
+    change_pct: float = Field(ge=-90, le=100)
+    powertrain: list[Powertrain] | None = None
+    reason: str = Field(min_length=1)
+
+
+class Merger(Strict):
+    """Firms that price to maximise their own profit plus ``profit_weight`` times each other's:
+    1 is a full merger, less than 1 partial common ownership (O'Brien and Salop 2000 profit weights,
+    the project's ownership matrices kappa)."""
+
+    name: str
+    firms: list[str] = Field(min_length=2)
+    profit_weight: float = Field(1.0, gt=0, le=1)
+
+    @field_validator("firms")
+    @classmethod
+    def _distinct(cls, firms: list[str]) -> list[str]:
+        if len(set(firms)) != len(firms):
+            raise ValueError(f"a firm is listed twice: {firms}")
+        return firms
+
+
+# levers that need the 2025 market's data, refused on an estimated market
+LEVERS_2025 = ("parameters", "quotas", "connected_vehicle_rule", "local_production", "entrants", "new_products",
+               "assumptions", "year")
+
+
+class Scenario(Strict):
+    """A policy scenario, compared with its baseline (the 2025 market, or an estimated one) in the same run."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    year: int = 2025
+    parameters: dict[str, float] = Field(default_factory=dict)
+    extra_tariffs: list[TariffRule] = Field(default_factory=list)
+    quotas: list[Quota] = Field(default_factory=list)
+    connected_vehicle_rule: ConnectedVehicleRule = ConnectedVehicleRule()
+    local_production: LocalProduction = LocalProduction()
+    entrants: list[Entrant] = Field(default_factory=list)
+    new_products: list[NewProduct] = Field(default_factory=list)
+    synergies: list[Synergy] = Field(default_factory=list)
+    mergers: list[Merger] = Field(default_factory=list)
+    estimation: Estimation | None = None
+    assumptions: dict[str, Any] = Field(default_factory=dict)
+    uncertainty: Uncertainty = Field(
+        default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_parameters(cls, values: dict[str, float]) -> dict[str, float]:
+        known = policy_parameters()
+        for name, value in values.items():
+            if name not in known.index:
+                raise ValueError(f"unknown parameter {name!r}; known: {', '.join(known.index)}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"parameter {name} must be a finite number >= 0, got {value}")
+            unit = str(known.at[name, "unit"])
+            if ("share" in unit or name.endswith(("_share", "_threshold"))) and value > 1:
+                raise ValueError(f"parameter {name} is a share and must not exceed 1, got {value}")
+            if name in POSITIVE_PARAMETERS and value == 0:
+                raise ValueError(f"parameter {name} must be positive, got {value}")
+        return values
+
+    @model_validator(mode="after")
+    def _distinct_entrants(self) -> "Scenario":
+        seen = set()
+        for k, e in enumerate(self.entrants):
+            if e.candidate in seen:
+                raise ValueError(f"entrants[{k}].candidate: {e.candidate!r} enters twice")
+            seen.add(e.candidate)
+        for label, overlay in self.variants.items():
+            for field_name in ("assumptions", "year", "variants", "estimation"):
+                if isinstance(overlay, dict) and field_name in overlay:
+                    raise ValueError(f"variants.{label}.{field_name}: a variant shares its scenario's market; "
+                                     "set this in a scenario of its own")
+        if self.estimation is not None:
+            self._estimated_levers()
+        if self.uncertainty.inputs:
+            centrals(self)
+        return self
+
+    def _estimated_levers(self) -> None:
+        """Refuse, naming the field, the levers an estimated market cannot carry."""
+        defaults = Scenario(name="defaults")
+        for name in LEVERS_2025:
+            if name in self.model_fields_set and getattr(self, name) != getattr(defaults, name):
+                raise ValueError(f"{name}: needs the 2025 market data, so it is not available on an estimated "
+                                 f"market (estimation.result {self.estimation.result!r}); levers there: "
+                                 "extra_tariffs (by origin or nationality), synergies, mergers")
+        for k, rule in enumerate(self.extra_tariffs):
+            for name in ("powertrain", "segment"):
+                if getattr(rule, name):
+                    raise ValueError(f"extra_tariffs[{k}].{name}: the estimation data have no {name}; "
+                                     "filter by origin or nationality")
+            if not self.estimation.origins:
+                raise ValueError(f"extra_tariffs[{k}]: a tariff falls on imports, so the estimated market needs "
+                                 "estimation.origin_column and estimation.origins (assembly country and "
+                                 "nationality of each origin value)")
+        for k, synergy in enumerate(self.synergies):
+            if synergy.powertrain:
+                raise ValueError(f"synergies[{k}].powertrain: the estimation data have no powertrain")
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario names and their YAML files."""
+    folder = resources.files("autopact").joinpath("scenarios")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def _location(error: dict) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+
+
+def parse_scenario(data: Any, label: str) -> Scenario:
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{label}: a scenario must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        value = first.get("input")
+        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise ScenarioError(f"{label}: {_location(first)}: {message}{shown}") from None
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    """A bundled scenario by name, or a YAML file by path."""
+    bundled = bundled_scenarios()
+    path = bundled.get(name_or_path, Path(name_or_path))
+    if not path.exists():
+        raise ScenarioError(f"no bundled scenario or file named {name_or_path!r}; bundled: {', '.join(sorted(bundled))}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{path.name}: not valid YAML: {error}") from None
+    scenario = parse_scenario(data, path.name)
+    if scenario.estimation is not None:  # a saved result's relative path is relative to the scenario file
+        result = scenario.estimation.result
+        if result not in BUNDLED and not Path(result).is_absolute() and (path.parent / result).exists():
+            estimation = scenario.estimation.model_copy(update={"result": str(path.parent / result)})
+            scenario = scenario.model_copy(update={"estimation": estimation})
+    return scenario

@@ -1,0 +1,22 @@
+"""Variants: named overlays on a scenario, each run side by side (``partner-comparison``)."""
+
+from __future__ import annotations
+
+from autopact.errors import ScenarioError
+from autopact.policy.scenario import Scenario, parse_scenario
+
+
+def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
+    """The scenario itself (when it changes anything) and each named variant laid over it."""
+    base = scenario.model_dump(exclude={"variants"})
+    runs = []
+    defaults = Scenario(name=scenario.name).model_dump(exclude={"variants", "name", "description"})
+    if {k: v for k, v in base.items() if k not in ("name", "description")} != defaults or not scenario.variants:
+        runs.append((scenario.name, scenario))
+    for label, overlay in scenario.variants.items():
+        unknown = set(overlay) - set(base)
+        if unknown:
+            raise ScenarioError(f"variants.{label}: unknown field(s) {sorted(unknown)}")
+        runs.append((label, parse_scenario({**base, **overlay, "name": f"{scenario.name}/{label}"},
+                                           f"variants.{label}")))
+    return runs

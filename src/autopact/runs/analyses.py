@@ -1,0 +1,262 @@
+"""Runs: a scenario with draws, a sensitivity analysis or a sweep, from definition to stored result.
+
+Each run solves the central case here (the full result document of ``outcomes.document.result_json``),
+plans its jobs, sends them to ``execution`` (serial or Dask), writes every job to the results
+store and summarises: bands (``runs.uncertainty.bands``), tornado (``runs.uncertainty.tornado``) or
+response surfaces (``sweeps.surfaces``). The summary is computed from the stored records, so a
+resumed run and an uninterrupted one give the same document.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from autopact.fit.estimated import estimate_distribution
+from autopact.fit.market import MarketModel
+from autopact.outcomes.document import SimulationResult, result_json
+from autopact.outcomes.ranking import rank_partnerships
+from autopact.policy.scenario import Scenario
+from autopact.policy.uncertain_inputs import apply, centrals
+from autopact.policy.variants import scenario_variants
+from autopact.runs.execution import Job, Shared, prepare, run_jobs
+from autopact.runs.store import Store
+from autopact.runs.sweeps import load_sweep, points, surfaces
+from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
+from autopact.simulate import market_for, simulate, solve
+
+
+@dataclass
+class RunOptions:
+    households: int = 1000
+    household_seed: int = 0
+    recalibration: str = "linear"
+    serial: bool = False
+    scheduler: str | None = None
+    workers: int | None = None
+    store: Path | None = None
+    resume: bool = False
+
+    def check(self) -> None:
+        if self.recalibration not in ("linear", "exact"):
+            raise ValueError(f"--recalibrate must be linear or exact, got {self.recalibration!r}")
+        if self.serial and self.scheduler:
+            raise ValueError("--serial and --scheduler exclude each other")
+
+    def backend(self) -> dict[str, Any]:
+        return {"backend": "serial" if self.serial else "dask", "scheduler": self.scheduler, "workers": self.workers,
+                "resume": self.resume}
+
+    def key(self) -> dict[str, Any]:
+        """What a run's results depend on (not where it ran)."""
+        return {"households": self.households, "household_seed": self.household_seed,
+                "recalibration": self.recalibration}
+
+
+@contextmanager
+def _progress(console, label: str) -> Iterator[Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _central(scenario: Scenario, options: RunOptions, console
+             ) -> tuple[MarketModel, list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]]:
+    """The market the scenario runs on and each variant's central result (its document too)."""
+    options.check()
+    with console.status("loading the market and its calibration ...") as status:
+        market = market_for(scenario, options.households, options.household_seed)
+        baseline = solve(market)
+        runs = []
+        variants = scenario_variants(scenario)
+        for k, (label, variant) in enumerate(variants, 1):
+            status.update(f"solving {label} ({k}/{len(variants)}) ...")
+            result = simulate(variant, market, baseline=baseline)
+            runs.append((label, variant, result, result_json(result)))
+    return market, runs
+
+
+def _shared(scenario: Scenario, market: MarketModel, options: RunOptions,
+            runs: list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]) -> Shared:
+    """What every job of the run reads: the market, its solved baseline and each variant's warm start."""
+    warm = {k: _warm(result) for k, (_, _, result, _) in enumerate(runs)}
+    return prepare(market, options.households, options.household_seed, scenario.uncertainty.inputs,
+                   options.recalibration, warm, runs[0][2].baseline)
+
+
+def _estimates(scenario: Scenario, market: MarketModel):
+    """(labels, estimates, covariance root) for an ``estimate: demand`` input, else None."""
+    if scenario.estimation is None or not any(i.kind == "estimate" for i in scenario.uncertainty.inputs):
+        return None
+    return estimate_distribution(market.estimation)
+
+
+def _record(point: int, document: dict[str, Any]) -> dict[str, Any]:
+    s = document["solver"]
+    return {"point": point, "draw": -1, "status": "ok", "inputs": {}, "baseline": document["baseline"],
+            "counterfactual": document["counterfactual"], "change": document["change"],
+            "solver": {"converged": s["converged"], "iterations": s["iterations"], "max_foc_residual": s["max_foc_residual"]}}
+
+
+def _warm(result) -> dict[str, float]:
+    p = result.counterfactual.products
+    return dict(zip(p["product_id"], p["price"].astype(float)))
+
+
+def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
+    values = centrals(scenario)
+    out = []
+    for item in scenario.uncertainty.inputs:
+        if item.kind == "estimate":
+            shape = (f"joint normal at the estimates of {scenario.estimation.result} with their covariance "
+                     "(the free nonlinear parameters and the price coefficient)")
+        elif item.distribution == "normal":
+            shape = f"mean {values[item.key] if item.mean is None else item.mean:g}, sd {item.sd:g} (truncated to the admissible range)"
+        elif item.distribution == "lognormal":
+            shape = f"median {values[item.key] if item.median is None else item.median:g}, log sd {item.log_sd:g}"
+        elif item.distribution == "uniform":
+            shape = f"[{item.low:g}, {item.high:g}]"
+        else:
+            shape = f"[{item.low:g}, {item.mode:g}, {item.high:g}]"
+        out.append({"key": item.key, "central": values[item.key], "distribution": item.distribution,
+                    "summary": shape, "source": item.source})
+    return out
+
+
+def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions,
+                        console) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The central result of each variant and, with ``draws``, the bands of every change."""
+    if draws and not scenario.uncertainty.inputs:
+        raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
+                         "(see the ford-byd-jv scenario) to use --draws")
+    seed = scenario.uncertainty.seed if seed is None else seed
+    market, runs = _central(scenario, options, console)
+    jobs = []
+    estimates = _estimates(scenario, market) if draws else None
+    for point, (_, variant, _, _) in enumerate(runs):
+        values = centrals(variant)
+        for d in range(draws):
+            drawn = draw_values(variant.uncertainty, values, d, seed, estimates)
+            definition, targets, assumptions, drawn_estimates = apply(variant, drawn)
+            jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
+    shared = _shared(scenario, market, options, runs) if draws else None
+    definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
+    with Store(options.store) as store, bar as progress:
+        run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
+                                   seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
+                                   **options.backend(), progress=progress,
+                                   on_start=console.print, central=[_record(k, doc) for k, (*_, doc) in enumerate(runs)])
+    console.print(f"stored as run {run_id} in {store.path} (autopact runs show {run_id})", highlight=False)
+    results = []
+    for point, (label, variant, _, doc) in enumerate(runs):
+        doc["run_id"] = run_id
+        if draws:
+            mine = [r for r in records if r["point"] == point and r["draw"] >= 0]
+            ok = [r for r in mine if r["status"] == "ok"]
+            doc["bands"] = bands([r["change"] for r in ok])
+            doc["uncertainty"] = {"draws": len(mine), "failed": len(mine) - len(ok), "seed": seed,
+                                  "recalibration": options.recalibration, "run_id": run_id,
+                                  "inputs": describe_inputs(variant),
+                                  "failures": [{"draw": r["draw"], "error": r["error"]} for r in mine if r["status"] != "ok"],
+                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change"}
+        results.append((label, doc))
+    document = results[0][1] if len(results) == 1 else {
+        **results[0][1], "variants": [{"variant": label, **r} for label, r in results],
+        "ranking": rank_partnerships(results)}
+    return document, results
+
+
+def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOptions, console) -> dict[str, Any]:
+    """One-at-a-time sensitivity: each uncertain input at its 5th and its 95th percentile, the others
+    at their own values; a tornado per outcome (per variant)."""
+    if not scenario.uncertainty.inputs:
+        raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    market, runs = _central(scenario, options, console)
+    outcomes = outcomes or default_outcomes(runs[0][1])
+    for outcome in outcomes:  # fail before the long part on an unknown outcome
+        leaf(runs[0][3]["change"], outcome)
+    jobs, plans = [], []
+    for point, (_, variant, _, _) in enumerate(runs):
+        plan = sensitivity_plan(variant.uncertainty, centrals(variant))
+        plans.append(plan)
+        for m, (key, low, high) in enumerate(plan):
+            for side, value in ((0, low), (1, high)):
+                definition, targets, assumptions, _ = apply(variant, {key: value})
+                jobs.append(Job(point, 2 * m + side, definition, targets, assumptions, {key: value}))
+    if not jobs:
+        raise ValueError(f"scenario {scenario.name}: sensitivity moves one input at a time, and its only input is "
+                         "drawn jointly (estimate: demand); use --draws for its bands")
+    shared = _shared(scenario, market, options, runs)
+    definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
+    with Store(options.store) as store, _progress(console, f"{scenario.name}: sensitivity") as progress:
+        run_id, records = run_jobs(store, "sensitivity", scenario.name, definition,
+                                   {**options.key(), "outcomes": outcomes}, scenario.uncertainty.seed, jobs, shared,
+                                   {k: label for k, (label, *_) in enumerate(runs)}, **options.backend(),
+                                   progress=progress, on_start=console.print,
+                                   central=[_record(k, doc) for k, (*_, doc) in enumerate(runs)])
+    by_job = {(r["point"], r["draw"]): r for r in records}
+    variants = []
+    for point, (label, variant, _, doc) in enumerate(runs):
+        plan = plans[point]
+        side = [[(by_job.get((point, 2 * m + s)) or {}).get("change") for m in range(len(plan))] for s in (0, 1)]
+        variants.append({"variant": label, "central_change": doc["change"],
+                         "tornado": tornado(doc["change"], plan, side[0], side[1], outcomes),
+                         "inputs": describe_inputs(variant),
+                         "failures": [{"draw": r["draw"], "error": r["error"]} for r in records
+                                      if r["point"] == point and r["status"] != "ok"]})
+    return {"scenario": runs[0][3]["scenario"], "run_id": run_id, "outcomes": outcomes, "variants": variants,
+            "assumptions": runs[0][3]["assumptions"],
+            "method": "one at a time: each input at its 5th and 95th percentile, all others at their own values"}
+
+
+def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> dict[str, Any]:
+    """Run a sweep file: every point centrally and with draws; response surfaces per outcome."""
+    options.check()
+    spec, scenario, text = load_sweep(path)
+    if scenario.estimation is not None:
+        raise ValueError(f"sweep {spec.name}: sweeps run on the 2025 market; {scenario.name} runs on an estimation result")
+    draws = spec.draws if draws is None else draws
+    if draws and not scenario.uncertainty.inputs:
+        raise ValueError(f"sweep {spec.name}: draws need uncertain inputs in scenario {scenario.name}")
+    seed = scenario.uncertainty.seed if spec.seed is None else spec.seed
+    grid = points(spec, scenario)
+    outcomes = spec.outcomes or default_outcomes(grid[0][1])
+    with console.status("loading the market and its calibration ..."):
+        market = market_for(scenario, options.households, options.household_seed)
+    jobs = []
+    for point, (_, point_scenario) in enumerate(grid):
+        jobs.append(Job(point, -1, point_scenario.model_dump(mode="json")))
+        values = centrals(point_scenario) if draws else {}
+        for d in range(draws):
+            drawn = draw_values(point_scenario.uncertainty, values, d, seed)
+            definition, targets, assumptions, _ = apply(point_scenario, drawn)
+            jobs.append(Job(point, d, definition, targets, assumptions, drawn))
+    shared = prepare(market, options.households, options.household_seed,
+                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solve(market))
+    labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
+    with Store(options.store) as store, _progress(console, f"sweep {spec.name}") as progress:
+        run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},
+                                   seed, jobs, shared, labels, **options.backend(), progress=progress,
+                                   on_start=console.print)
+    rows, centrals_out, point_bands, table = [], [], [], []
+    for point, (levers, _) in enumerate(grid):
+        mine = [r for r in records if r["point"] == point]
+        central = next((r for r in mine if r["draw"] == -1 and r["status"] == "ok"), None)
+        ok = [r["change"] for r in mine if r["draw"] >= 0 and r["status"] == "ok"]
+        band = bands(ok) if ok else None
+        rows.append(levers)
+        centrals_out.append(central["change"] if central else None)
+        point_bands.append(band)
+        table.append({"point": point, "levers": levers, "status": central["status"] if central else "failed",
+                      "change": central["change"] if central else None, "bands": band,
+                      "failed_draws": sum(1 for r in mine if r["draw"] >= 0 and r["status"] != "ok"),
+                      "errors": [r["error"] for r in mine if r["status"] != "ok"]})
+    return {"sweep": spec.model_dump(mode="json"), "scenario": scenario.name, "run_id": run_id, "draws": draws,
+            "seed": seed, "outcomes": outcomes, "points": table, "surfaces": surfaces(rows, centrals_out, point_bands, outcomes)}

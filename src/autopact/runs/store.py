@@ -1,0 +1,207 @@
+"""The results store: every run, draw and sweep point in an embedded DuckDB database.
+
+Tables:
+- ``runs``: one row per run (kind simulate | sensitivity | sweep, name, the scenario or sweep
+  text and its SHA-256, the options, seed, code version, planned jobs, status, times).
+- ``results``: one row per job (run, point, draw) with status, drawn inputs, lever values and
+  the full result document (baseline, counterfactual, change, solver) as JSON text.
+- ``metrics``: the same numbers long: one row per (run, point, draw, metric path) with baseline,
+  counterfactual and change, for SQL and Parquet.
+
+Each finished chunk of jobs is written in one transaction, so a killed run leaves only whole
+jobs behind; ``resumable`` finds an unfinished run with the same definition, options and code
+version, and ``done`` tells which jobs it need not recompute. Floats are stored as JSON text
+(shortest round-trip repr) and as DOUBLE, both exact, so a resumed run reproduces an
+uninterrupted one to the bit. Default location: ``$AUTOPACT_STORE``, else
+``$XDG_DATA_HOME/autopact/results.duckdb`` (``~/.local/share/autopact/results.duckdb``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from autopact.runs.uncertainty import flatten
+from autopact.version import __version__
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY, kind VARCHAR, name VARCHAR, definition VARCHAR, definition_hash VARCHAR,
+    options VARCHAR, seed BIGINT, code_version VARCHAR, jobs INTEGER, status VARCHAR,
+    created_at TIMESTAMP, finished_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS results (
+    run_id VARCHAR, point INTEGER, draw INTEGER, status VARCHAR, label VARCHAR, inputs VARCHAR,
+    document VARCHAR, error VARCHAR, PRIMARY KEY (run_id, point, draw));
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id VARCHAR, point INTEGER, draw INTEGER, metric VARCHAR, baseline DOUBLE, counterfactual DOUBLE,
+    change DOUBLE);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or a run is not in it."""
+
+
+def default_path() -> Path:
+    if os.environ.get("AUTOPACT_STORE"):
+        return Path(os.environ["AUTOPACT_STORE"])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "autopact" / "results.duckdb"
+
+
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout (``+dirty`` if modified)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return f"{__version__}+{commit}{'.dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Store:
+    """A DuckDB results store. The file is opened for each operation and closed after it, so other
+    processes (``autopact runs``) can read it while a long run writes; an operation that finds the
+    file locked by another process retries for ``wait`` seconds."""
+
+    def __init__(self, path: str | Path | None = None, wait: float = 60.0) -> None:
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.wait = wait
+        with self._connect() as db:
+            db.execute(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
+        import duckdb
+
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                db = duckdb.connect(str(self.path))
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+                time.sleep(0.05)
+            except duckdb.Error as error:
+                raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def _query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
+        with self._connect() as db:
+            return db.execute(sql, params or []).fetchall()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+    def start(self, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: int) -> str:
+        run_id = uuid.uuid4().hex[:12]
+        self._query("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL)",
+                        [run_id, kind, name, definition, digest(definition), json.dumps(options, sort_keys=True),
+                         seed, code_version(), jobs, _now()])
+        return run_id
+
+    def resumable(self, kind: str, definition: str, options: dict[str, Any]) -> str | None:
+        """The latest unfinished run of the same kind, definition, options and code version."""
+        rows = self._query(
+            "SELECT run_id FROM runs WHERE kind = ? AND definition_hash = ? AND options = ? AND code_version = ? "
+            "AND status <> 'complete' ORDER BY created_at DESC LIMIT 1",
+            [kind, digest(definition), json.dumps(options, sort_keys=True), code_version()])
+        return rows[0][0] if rows else None
+
+    def done(self, run_id: str) -> set[tuple[int, int]]:
+        return {(p, d) for p, d in self._query("SELECT point, draw FROM results WHERE run_id = ?", [run_id])}
+
+    def add(self, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None = None) -> None:
+        """Write finished jobs in one transaction (all or nothing)."""
+        with self._connect() as db:
+            self._add(db, run_id, records, labels)
+
+    @staticmethod
+    def _add(db: Any, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None) -> None:
+        db.execute("BEGIN TRANSACTION")
+        try:
+            for r in records:
+                document = {k: r[k] for k in ("baseline", "counterfactual", "change", "solver", "calibration") if k in r}
+                db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [run_id, r["point"], r["draw"], r["status"], (labels or {}).get(r["point"], ""),
+                                 json.dumps(r.get("inputs", {})), json.dumps(document), r.get("error")])
+                if r["status"] == "ok":
+                    base, cf, change = flatten(r["baseline"]), flatten(r["counterfactual"]), flatten(r["change"])
+                    rows = [[run_id, r["point"], r["draw"], "/".join(path), base.get(path), cf.get(path), value]
+                            for path, value in change.items()]
+                    db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def finish(self, run_id: str) -> None:
+        self._query("UPDATE runs SET status = 'complete', finished_at = ? WHERE run_id = ?", [_now(), run_id])
+
+    def records(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's job results in (point, draw) order, as ``execution.evaluate`` returned them."""
+        rows = self._query("SELECT point, draw, status, inputs, document, error FROM results WHERE run_id = ? "
+                           "ORDER BY point, draw", [run_id])
+        return [{"point": p, "draw": d, "status": s, "inputs": json.loads(i), **json.loads(doc),
+                 **({"error": e} if e else {})} for p, d, s, i, doc, e in rows]
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT r.run_id, r.kind, r.name, r.status, r.jobs, count(x.run_id), r.seed, r.code_version, r.created_at "
+            "FROM runs r LEFT JOIN results x USING (run_id) GROUP BY ALL ORDER BY r.created_at DESC LIMIT ?",
+            [limit])
+        keys = ("run_id", "kind", "name", "status", "jobs", "finished_jobs", "seed", "code_version", "created_at")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ? OR run_id LIKE ? ORDER BY created_at DESC",
+                             [run_id, f"{run_id}%"]).fetchall()
+            columns = [c[0] for c in db.description]
+        if len(row) != 1:
+            raise StoreError(f"{'no' if not row else 'more than one'} run matches {run_id!r} in {self.path}")
+        return dict(zip(columns, row[0]))
+
+    def export(self, path: Path, run_id: str | None = None) -> int:
+        """Write the metrics (one run's, or all) to Parquet; returns the number of rows."""
+        where = "WHERE run_id = ?" if run_id else ""
+        params = [run_id] if run_id else []
+        query = (f"SELECT m.*, r.kind, r.name, r.definition_hash, r.code_version, r.seed FROM metrics m "
+                 f"JOIN runs r USING (run_id) {where.replace('run_id', 'm.run_id')} ORDER BY m.run_id, point, draw, metric")
+        with self._connect() as db:
+            count = db.execute(f"SELECT count(*) FROM metrics {where}", params).fetchone()[0]
+            db.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT PARQUET)", params)
+        return int(count)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,168 @@
+"""Sweeps: a grid or a sample over policy levers of a scenario, with draws per point.
+
+A lever is a path into the scenario definition: ``parameters.section_301_china_ev_pct``,
+``connected_vehicle_rule.enabled``, ``entrants.*.assembly`` (``*``: every element of a list), or
+``variant`` (one of the scenario's named variants, e.g. a partner pairing). ``grid`` takes the
+Cartesian product of the listed values, in the order written; ``sample`` draws ``points`` points
+uniformly over numeric ranges by Latin hypercube (McKay, Beckman and Conover 1979;
+``scipy.stats.qmc.LatinHypercube``, seeded). Every point is validated as a scenario of its own
+(the error names the point and the lever), then run centrally and with ``draws`` joint draws of
+the scenario's uncertain inputs; the draws use the same random numbers at every point (common
+random numbers), so differences between points are not sampling noise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autopact.policy.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from autopact.runs.uncertainty import leaf, node
+
+
+class Sample(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: int = Field(ge=1, le=100_000)
+    seed: int = Field(0, ge=0)
+    ranges: dict[str, tuple[float, float]]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Sample":
+        for lever, (low, high) in self.ranges.items():
+            if not low < high:
+                raise ValueError(f"ranges.{lever}: low ({low}) must be below high ({high})")
+        return self
+
+
+class Sweep(BaseModel):
+    """A sweep file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    scenario: str = Field(description="a bundled scenario name or a YAML path (relative to the sweep file)")
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    sample: Sample | None = None
+    draws: int = Field(0, ge=0, description="joint draws of the scenario's uncertain inputs per point")
+    seed: int | None = Field(None, ge=0, description="seed of the draws (default: the scenario's)")
+    outcomes: list[str] = Field(default_factory=list, description="metric paths to plot; default: the sensitivity outcomes")
+
+    @model_validator(mode="after")
+    def _levers(self) -> "Sweep":
+        if not self.grid and self.sample is None:
+            raise ValueError("give a grid or a sample of levers")
+        for lever, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid.{lever}: give at least one value")
+        return self
+
+
+def load_sweep(path: str) -> tuple[Sweep, Scenario, str]:
+    """The sweep, its base scenario and the sweep's text (for the store)."""
+    from importlib import resources
+
+    bundled = {Path(str(p)).stem: Path(str(p)) for p in resources.files("autopact").joinpath("scenarios", "sweeps").iterdir()
+               if str(p).endswith(".yaml")}
+    file = bundled.get(path, Path(path))
+    if not file.exists():
+        raise ScenarioError(f"no bundled sweep or file named {path!r}; bundled: {', '.join(sorted(bundled))}")
+    text = file.read_text()
+    try:
+        sweep = Sweep.model_validate(yaml.safe_load(text))
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ScenarioError(f"{file.name}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{file.name}: not valid YAML: {error}") from None
+    relative = file.parent / sweep.scenario
+    scenario = load_scenario(str(relative) if relative.suffix in (".yaml", ".yml") and relative.exists() else sweep.scenario)
+    return sweep, scenario, text
+
+
+def _set(definition: dict[str, Any], path: list[str], value: Any, lever: str) -> None:
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if not isinstance(definition, list):
+            raise ScenarioError(f"lever {lever}: '*' needs a list")
+        for item in definition:
+            _set(item, rest, value, lever)
+        return
+    if not isinstance(definition, dict):
+        raise ScenarioError(f"lever {lever}: {head!r} is not a field here")
+    if not rest:
+        definition[head] = value
+        return
+    if head not in definition or definition[head] is None:
+        definition[head] = {}
+    _set(definition[head], rest, value, lever)
+
+
+def points(sweep: Sweep, scenario: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
+    """Each point's lever values and its validated scenario."""
+    import numpy as np
+    from scipy.stats import qmc
+
+    if sweep.sample is not None:
+        levers = list(sweep.sample.ranges)
+        unit = qmc.LatinHypercube(d=len(levers), seed=np.random.default_rng(sweep.sample.seed)).random(sweep.sample.points)
+        settings = [dict(zip(levers, (low + u * (high - low) for u, (low, high) in zip(row, sweep.sample.ranges.values()))))
+                    for row in unit]
+        settings = [{**s, **dict(zip(sweep.grid, combo))} for s in settings
+                    for combo in itertools.product(*sweep.grid.values())]
+    else:
+        settings = [dict(zip(sweep.grid, combo)) for combo in itertools.product(*sweep.grid.values())]
+    base = scenario.model_dump(mode="json", exclude={"variants"})
+    out = []
+    for k, lever_values in enumerate(settings):
+        definition = {**base, "name": f"{scenario.name}/{sweep.name}/{k}"}
+        if "variant" in lever_values:
+            label = lever_values["variant"]
+            if label not in scenario.variants:
+                raise ScenarioError(f"{sweep.name}: lever variant: unknown variant {label!r}; "
+                                    f"{scenario.name} has {', '.join(scenario.variants) or 'none'}")
+            definition.update(scenario.variants[label])
+        for lever, value in lever_values.items():
+            if lever != "variant":
+                _set(definition, lever.split("."), value, lever)
+        shown = ", ".join(f"{lever}={value}" for lever, value in lever_values.items())
+        out.append((lever_values, parse_scenario(definition, f"{sweep.name} point {k} ({shown})")))
+    return out
+
+
+def surfaces(lever_rows: list[dict[str, Any]], centrals: list[dict[str, Any] | None],
+             point_bands: list[dict[str, Any] | None], outcomes: list[str]) -> dict[str, Any]:
+    """Response surfaces: for each outcome, x = the first numeric lever, one series per combination
+    of the other levers, with the central value and (with draws) the p05-p95 band at each x."""
+    levers = list(lever_rows[0]) if lever_rows else []
+    numeric = [lv for lv in levers if all(isinstance(r[lv], (int, float)) and not isinstance(r[lv], bool)
+                                          for r in lever_rows)]
+    x_lever = numeric[0] if numeric else (levers[0] if levers else None)
+    others = [lv for lv in levers if lv != x_lever]
+    out: dict[str, Any] = {"x": x_lever, "series_by": others, "outcomes": {}}
+    for outcome in outcomes:
+        series: dict[str, dict[str, list]] = {}
+        for row, central, band in zip(lever_rows, centrals, point_bands):
+            label = ", ".join(f"{short_lever(lv)}={row[lv]}" for lv in others) or "all"
+            s = series.setdefault(label, {"x": [], "central": [], "p05": [], "p50": [], "p95": []})
+            s["x"].append(row.get(x_lever))
+            s["central"].append(None if central is None else leaf(central, outcome))
+            b = node(band, outcome)
+            b = b if isinstance(b, dict) else {}
+            for q in ("p05", "p50", "p95"):
+                s[q].append(b.get(q))
+        out["outcomes"][outcome] = series
+    return out
+
+
+def short_lever(lever: str) -> str:
+    """A lever's name for legends: without 'parameters.' and list wildcards."""
+    return ".".join(part for part in lever.removeprefix("parameters.").split(".") if part != "*")
+
+

@@ -1,0 +1,137 @@
+"""The simulate pipeline: a scenario on a market, solved against its baseline in the same run.
+
+    baseline       = solve(market)
+    counterfactual = solve(apply(scenario, market))
+    result         = SimulationResult(...)  ->  result_json(result)
+
+``solve`` finds the multiproduct Bertrand-Nash equilibrium of a ``MarketModel`` (profit-weight
+ownership, quotas and plant capacities as constraints with shadow costs) and measures what the
+outcomes need: units q_j = M s_j, profit (p_j - c_j) q_j, tariff revenue (tau_j v_j + T_j) q_j,
+US-assembled units, and consumer surplus per household, log(1 + sum_g exp(IV_ig)) / alpha_i
+(Small and Rosen 1981; only changes are meaningful).
+
+A tariff-rate quota is solved by regime: all imports at the in-quota rate if they stay below the
+quota, all at the full rate if they exceed it then, otherwise exactly at the quota with a shadow
+cost (``autopact.model.supply.solve_constrained``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopact.data import load_market
+from autopact.data.tariffs import US
+from autopact.errors import ScenarioError
+from autopact.fit.calibration import calibrated_market
+from autopact.fit.estimated import estimated_market
+from autopact.fit.market import MarketModel, calibrated_model
+from autopact.model.demand import log_sum
+from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
+from autopact.outcomes.document import SimulationResult
+from autopact.outcomes.state import State
+from autopact.policy.levers import apply
+from autopact.policy.scenario import Scenario
+
+
+def market_for(scenario: Scenario, households: int = 1000, household_seed: int = 0) -> MarketModel:
+    """The market a scenario runs on: its estimation's market, or the calibrated data-year market
+    under the scenario's market assumptions (``households`` simulated households, seeded)."""
+    if scenario.estimation is not None:
+        return estimated_market(scenario.estimation)
+    data = load_market(scenario.year, assumptions=scenario.assumptions)
+    return calibrated_model(data, calibrated_market(data, draws=households, seed=household_seed))
+
+
+def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,
+             baseline: State | None = None, households: int = 1000, household_seed: int = 0) -> SimulationResult:
+    """The scenario's equilibrium and its baseline's, from one market (``market_for`` by default).
+
+    ``initial_prices`` (product_id -> price) starts the scenario's fixed point there; ``baseline``,
+    the already solved ``solve(market)``, spares solving it again (variants of one scenario).
+    """
+    if market is None:
+        market = market_for(scenario, households, household_seed)
+    elif scenario.estimation is not None and market.kind != "estimated":
+        raise ScenarioError(f"estimation: scenario {scenario.name!r} runs on a market of {scenario.estimation.result}; "
+                            "pass that market (autopact.fit.estimated.estimated_market) or none")
+    counterfactual_market = apply(scenario, market, initial_prices)
+    baseline = baseline if baseline is not None else solve(market)
+    return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market))
+
+
+def solve(market: MarketModel) -> State:
+    """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it."""
+    products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
+    demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
+    omega = ownership_matrix(market.owners, market.kappa)
+    constraints = [CapacityConstraint(f"plant: {pid}", np.flatnonzero(products["product_id"].eq(pid).to_numpy()), cap)
+                   for pid, cap in market.capacities]
+    rates = products["tariff_rate"].to_numpy(float).copy()
+    regimes = []
+    for quota in market.quotas:
+        in_group = (origin.get(quota.origin, pd.Series(0.0, index=origin.index)).to_numpy() == 1.0)
+        if quota.powertrain:
+            in_group &= products["powertrain"].isin(quota.powertrain).to_numpy()
+        group = np.flatnonzero(in_group)
+        value = products["customs_value"].to_numpy(float)
+        full_cost = costs.copy()
+        low_cost = costs.copy()
+        low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
+        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial)
+        if market_size * low.shares[group].sum() <= quota.quantity:
+            costs, regime = low_cost, "below quota: all imports at the in-quota rate"
+            rates[group] = quota.in_quota_pct / 100
+        else:
+            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial)
+            if market_size * high.shares[group].sum() >= quota.quantity:
+                regime = "above quota: the marginal import pays the full rate"
+            else:
+                costs, regime = low_cost, "at quota: imports equal the quota, rationed by a shadow cost"
+                rates[group] = quota.in_quota_pct / 100
+                constraints.append(CapacityConstraint(f"quota: {quota.name}", group, quota.quantity))
+        regimes.append({"name": quota.name, "products": len(group), "quantity": quota.quantity,
+                        "in_quota_pct": quota.in_quota_pct, "regime": regime, "group": group,
+                        "full_rates": products["tariff_rate"].to_numpy(float)[group]})
+    if constraints:
+        result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size)
+        eq = result.equilibrium
+        constraint_report = [{"name": c.name, "binding": result.binding[c.name],
+                              "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
+                              "capacity": c.capacity} for c in constraints]
+    else:
+        eq, constraint_report = solve_prices(costs, xi, demand, omega, taxes, initial=initial), []
+    for r in regimes:
+        report = next((c for c in constraint_report if c["name"] == f"quota: {r['name']}"), None)
+        if report is not None:
+            r["shadow_cost_usd"] = report["shadow_cost_usd"]
+            gap = (r["full_rates"] - r["in_quota_pct"] / 100) * products["customs_value"].to_numpy(float)[r["group"]]
+            over = int((gap < report["shadow_cost_usd"]).sum())
+            if over:
+                r["warning"] = (f"the quota's shadow cost exceeds the full-tariff saving of {over} of its "
+                                f"{len(r['group'])} products; their marginal units would rather pay the full "
+                                "tariff, which this one-price quota model does not capture (it overstates "
+                                "their cost at the margin)")
+    units = market_size * eq.shares
+    value = products["customs_value"].to_numpy(float)
+    revenue = (rates * value + products["tariff_specific"].to_numpy(float)) * units
+    quota_rent = np.zeros(len(products))
+    for r in regimes:  # above quota: the quota's units pay the in-quota rate (the rent goes to importers)
+        if r["regime"].startswith("above"):
+            g = r["group"]
+            imports = units[g].sum()
+            in_share = r["quantity"] / imports if imports > 0 else 0.0
+            paid = (in_share * r["in_quota_pct"] / 100 + (1 - in_share) * r["full_rates"]) * value[g] * units[g]
+            quota_rent[g] = revenue[g] - paid
+            revenue[g] = paid
+    us_share = origin[US].to_numpy() if US in origin.columns else np.zeros(len(products))
+    solved = products.assign(tariff_rate=rates, price=eq.prices, consumer_price=eq.consumer_prices, units=units,
+                             cost=costs,
+                             markup=eq.markups, profit=(eq.prices - costs) * units + quota_rent,
+                             tariff_revenue=revenue, us_assembled_units=us_share * units)
+    per_household = log_sum(xi - demand.alpha * eq.consumer_prices, eq.consumer_prices, demand) / demand.price_sensitivity
+    solver = {"converged": bool(eq.converged), "iterations": int(eq.iterations),
+              "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out]}
+    for r in regimes:
+        r.pop("group"), r.pop("full_rates")
+    return State(solved, per_household, market.stakes, solver, constraint_report + regimes, origin)

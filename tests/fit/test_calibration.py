@@ -1,0 +1,116 @@
+"""Calibration on the 2025 market: exact share fit, targets reported with sources, fixed parameters."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autopact.fit.calibration import (
+    CalibrationError, MarketArrays, build_demand, calibrate, load_targets, model_statistics,
+)
+from autopact.data import load_market
+from autopact.model.demand import aggregate_elasticity, diversion_ratios, shares
+from autopact.model.households import draw_households
+from autopact.data import income_distribution
+
+FIXED = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3}
+
+
+@pytest.fixture(scope="module")
+def market():
+    return load_market(2025)
+
+
+@pytest.fixture(scope="module")
+def fitted(market):
+    return calibrate(market, draws=60, seed=3)
+
+
+def test_calibration_fits_units_exactly_and_reports_every_target(fitted, market):
+    assert fitted.max_share_error < 1e-10
+    predicted = shares(fitted.delta, fitted.arrays.prices, fitted.demand) * market.market_size
+    assert np.max(np.abs(predicted / market.units - 1)) < 1e-10
+    report = fitted.to_dict()
+    targets = load_targets()
+    assert [t["name"] for t in report["targets"]] == list(targets["name"])
+    for t in report["targets"]:
+        assert {"target", "achieved", "source"} <= set(t) and t["source"]
+    assert report["optimizer"]["success"]
+    assert np.isfinite(fitted.costs).all()
+    # the fit improves on the starting point
+    start = calibrate(market, draws=60, seed=3, fixed=dict(zip(
+        ("alpha", "pi", "sigma_bev", "sigma_size", "rho"), (1e-4, 5.0, 1.0, 0.5, 0.3))))
+    gap = lambda r: sum(((t["achieved"] - t["target"]) / t["target"]) ** 2 * t["weight"] for t in r.to_dict()["targets"])
+    assert gap(fitted) < gap(start)
+
+
+def test_statistics_agree_with_the_demand_kernels(market):
+    arrays = MarketArrays.from_market(market)
+    households = draw_households(income_distribution(), 40, 2, seed=1)
+    demand = build_demand(FIXED, arrays, households)
+    from autopact.model.demand import invert_shares
+    delta, _ = invert_shares(arrays.shares, arrays.prices, demand)
+    targets = load_targets()
+    stats = dict(zip(targets["name"], model_statistics(targets, delta, demand, arrays)))
+    assert stats["aggregate_elasticity"] == pytest.approx(aggregate_elasticity(delta, arrays.prices, demand))
+    d, _ = diversion_ratios(delta, arrays.prices, demand)
+    bev = arrays.powertrain == "BEV"
+    ice = arrays.powertrain == "ICE"
+    by_product = d[bev][:, ice].sum(axis=1) / d[bev].sum(axis=1)
+    s = shares(delta, arrays.prices, demand)
+    assert stats["bev_second_choice_ice"] == pytest.approx(np.average(by_product, weights=s[bev]))
+    assert 0 < stats["buyers_income_200k_plus"] < 1
+
+
+def test_fixed_parameters_are_held(market):
+    result = calibrate(market, draws=40, fixed=FIXED)
+    assert result.parameters == FIXED
+    assert result.optimizer["evaluations"] == 0
+    partly = calibrate(market, draws=40, fixed={"rho": 0.0, "sigma_bev": 0.0})
+    assert partly.parameters["rho"] == 0.0 and partly.parameters["sigma_bev"] == 0.0
+    with pytest.raises(CalibrationError, match="unknown parameter"):
+        calibrate(market, draws=40, fixed={"beta": 1.0})
+    with pytest.raises(CalibrationError, match="outside its bounds"):
+        calibrate(market, draws=40, fixed={"rho": 1.5})
+
+
+def test_bad_targets_file_names_line_and_column(tmp_path):
+    table = load_targets()
+    table.loc[2, "statistic"] = "mean_happiness"
+    path = tmp_path / "targets.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(CalibrationError, match="line 4, column 'statistic': unknown statistic 'mean_happiness'"):
+        load_targets(str(path))
+    result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--targets", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "mean_happiness" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_calibrate_json():
+    result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--json", "--households", "30"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for key in ("parameters", "targets", "max_share_error", "own_elasticity_distribution", "lerner_distribution"):
+        assert key in report
+    assert report["max_share_error"] < 1e-10
+    assert all({"target", "achieved", "source"} <= set(t) for t in report["targets"])
+
+
+def test_bundled_calibration_matches_the_bundled_market_and_is_reused(market, monkeypatch):
+    """If the bundled data, assumptions or targets change, this fails: re-run
+    `autopact calibrate --save src/autopact/data/bundled/calibration_2025.json`."""
+    from autopact.fit import calibration
+    from autopact.fit.calibration import calibrated_market, fingerprint
+    from autopact.data import bundled_path
+    record = json.loads(bundled_path("calibration_2025.json").read_text())
+    assert record["fingerprint"] == fingerprint(market, load_targets(), record["draws"], record["seed"])
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the stored calibration should be reused, not fitted again")
+
+    monkeypatch.setattr(calibration, "least_squares", no_fit)
+    result = calibrated_market(market)
+    assert result.parameters == record["parameters"] and result.max_share_error < 1e-10
+    assert result.optimizer["stored"].endswith("calibration_2025.json")

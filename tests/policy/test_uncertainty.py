@@ -1,0 +1,128 @@
+"""Uncertain inputs: distributions, draws, bands, tornado, first-order re-calibration."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from autopact.policy.scenario import ScenarioError, parse_scenario
+from autopact.policy.uncertain_inputs import UncertainInput, Uncertainty, centrals, quantile
+from autopact.runs.uncertainty import bands, draw_values, flatten, sensitivity_plan, tornado
+
+
+def _input(**kw):
+    return UncertainInput(**{"source": "test", **kw})
+
+
+def test_quantiles_match_scipy():
+    assert quantile(_input(parameter="shipping_usd_per_vehicle", distribution="uniform", low=1100, high=1400), 0.25,
+                    1250) == pytest.approx(1175)
+    tri = _input(parameter="shipping_usd_per_vehicle", distribution="triangular", low=1000, mode=1100, high=1600)
+    assert quantile(tri, 0.3, 1250) == pytest.approx(stats.triang.ppf(0.3, 1 / 6, loc=1000, scale=600))
+    logn = _input(parameter="shipping_usd_per_vehicle", distribution="lognormal", log_sd=0.2)
+    assert quantile(logn, 0.5, 1250) == pytest.approx(1250)  # median defaults to the input's own value
+    assert quantile(logn, 0.95, 1250) == pytest.approx(1250 * math.exp(0.2 * 1.6448536269514722))
+    normal = _input(parameter="shipping_usd_per_vehicle", distribution="normal", sd=10)
+    assert quantile(normal, 0.5, 1250) == pytest.approx(1250)
+    assert quantile(normal, 0.975, 1250) == pytest.approx(1250 + 10 * 1.959963984540054)
+
+
+@settings(max_examples=60, deadline=None)
+@given(u=st.floats(1e-9, 1 - 1e-9), sd=st.floats(0.01, 50))
+def test_truncated_normal_stays_in_the_admissible_range(u, sd):
+    share = _input(parameter="connected_vehicle_threshold", distribution="normal", sd=sd)
+    assert 0.0 <= quantile(share, u, 0.5) <= 1.0
+    elasticity = _input(target="own_elasticity_compact_car", distribution="normal", sd=sd)
+    assert quantile(elasticity, u, -6.28) <= 0.0
+
+
+def test_a_draw_depends_only_on_seed_and_index():
+    unc = Uncertainty(seed=3, inputs=[_input(parameter="shipping_usd_per_vehicle", distribution="uniform", low=1100, high=1400),
+                                      _input(parameter="assembly_hours_per_vehicle", distribution="uniform", low=30, high=34)])
+    c = {"parameter:shipping_usd_per_vehicle": 1250.0, "parameter:assembly_hours_per_vehicle": 31.73}
+    forward = [draw_values(unc, c, k, 3) for k in range(5)]
+    backward = [draw_values(unc, c, k, 3) for k in reversed(range(5))][::-1]
+    assert forward == backward
+    assert draw_values(unc, c, 0, 4) != forward[0]
+    assert len({d["parameter:shipping_usd_per_vehicle"] for d in forward}) == 5
+
+
+@pytest.mark.parametrize("item, message", [
+    ({"parameter": "nope", "distribution": "uniform", "low": 1, "high": 2}, "unknown parameter 'nope'"),
+    ({"parameter": "shipping_usd_per_vehicle", "distribution": "uniform", "low": -5, "high": 2}, "leaves the admissible range"),
+    ({"target": "own_elasticity_compact_car", "distribution": "lognormal", "log_sd": 0.1}, "lognormal needs a positive"),
+    ({"parameter": "shipping_usd_per_vehicle", "target": "aggregate_elasticity", "distribution": "normal", "sd": 1},
+     "exactly one of parameter, target, assumption or estimate"),
+    ({"parameter": "shipping_usd_per_vehicle", "distribution": "triangular", "low": 1, "high": 2}, "needs mode"),
+    ({"assumption": "price_level", "distribution": "uniform", "low": 1, "high": 2}, "not a numeric market assumption"),
+    ({"target": "own_elasticity_luxury", "distribution": "normal", "sd": 1, "mean": 2}, "outside the admissible range"),
+    ({"parameter": "shipping_usd_per_vehicle", "distribution": "uniform", "low": 1, "high": 2, "source": ""}, "source"),
+])
+def test_bad_uncertain_inputs_are_named(item, message):
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"name": "x", "uncertainty": {"inputs": [{"source": "s", **item}]}}, "x.yaml")
+
+
+def test_centrals_follow_the_scenarios_own_values():
+    s = parse_scenario({"name": "x", "parameters": {"shipping_usd_per_vehicle": 1300}, "uncertainty": {"inputs": [
+        {"parameter": "shipping_usd_per_vehicle", "distribution": "normal", "sd": 50, "source": "s"},
+        {"target": "aggregate_elasticity", "distribution": "uniform", "low": -1.9, "high": -0.6, "source": "s"},
+        {"assumption": "market_size_households", "distribution": "lognormal", "log_sd": 0.01, "source": "s"}]}}, "x")
+    c = centrals(s)
+    assert c["parameter:shipping_usd_per_vehicle"] == 1300
+    from autopact.data.assumptions import resolve
+    from autopact.fit.calibration import load_targets
+
+    assert c["target:aggregate_elasticity"] == load_targets().set_index("name").at["aggregate_elasticity", "value"]
+    assert c["assumption:market_size_households"] == resolve({})["market_size_households"].value
+
+
+def test_bands_are_percentiles_of_every_leaf():
+    changes = [{"a": float(k), "b": {"x": -float(k), "y": None}} for k in range(101)]
+    changes[3]["b"]["z"] = 5.0  # a leaf present in one draw only counts as 0 elsewhere
+    out = bands(changes)
+    assert out["a"] == {"p05": 5.0, "p50": 50.0, "p95": 95.0}
+    assert out["b"]["x"] == {"p05": -95.0, "p50": -50.0, "p95": -5.0}
+    assert out["b"]["y"] == {"p05": None, "p50": None, "p95": None}
+    assert out["b"]["z"]["p95"] == 0.0 and set(flatten(out)) >= {("a", "p05"), ("b", "z", "p50")}
+
+
+def test_tornado_sorts_by_swing_and_keeps_failures_last():
+    plan = [("parameter:a", 1, 2), ("parameter:b", 3, 4), ("parameter:c", 5, 6)]
+    low = [{"m": 1.0}, {"m": -10.0}, None]
+    high = [{"m": 2.0}, {"m": 10.0}, {"m": 0.0}]
+    chart = tornado({"m": 0.5}, plan, low, high, ["m"])["m"]
+    assert chart["central"] == 0.5
+    assert [r["input"] for r in chart["inputs"]] == ["parameter:b", "parameter:a", "parameter:c"]
+    assert chart["inputs"][0]["swing"] == 20.0 and chart["inputs"][2]["swing"] is None
+
+
+def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
+    unc = Uncertainty(inputs=[_input(parameter="shipping_usd_per_vehicle", distribution="uniform", low=1000, high=2000)])
+    assert sensitivity_plan(unc, {"parameter:shipping_usd_per_vehicle": 1250}) == [
+        ("parameter:shipping_usd_per_vehicle", pytest.approx(1050), pytest.approx(1950))]
+
+
+def test_first_order_recalibration_tracks_an_exact_one():
+    """d theta / d target predicts the exact re-calibration of a small target move within 1%."""
+    from autopact.fit.calibration import calibrate, calibrated_market, linear_recalibration, load_targets, parameter_response
+    from autopact.data import load_market
+
+    market = load_market(2025)
+    cal = calibrated_market(market)
+    response = parameter_response(cal)
+    assert response[0] == ["pi", "sigma_bev", "sigma_size"]  # alpha and rho sit at their bounds
+    unchanged = linear_recalibration(cal, response, load_targets())
+    assert unchanged == cal.parameters
+    targets = load_targets()
+    targets.loc[targets["name"] == "own_elasticity_compact_car", "value"] = -6.1
+    linear = linear_recalibration(cal, response, targets)
+    exact = calibrate(market, targets=targets, start=cal.parameters).parameters
+    for name in response[0]:
+        moved = exact[name] - cal.parameters[name]
+        assert abs(moved) > 1e-4  # the move is real
+        assert linear[name] == pytest.approx(exact[name], rel=0.01)
+        assert np.sign(linear[name] - cal.parameters[name]) == np.sign(moved)

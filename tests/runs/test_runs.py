@@ -1,0 +1,247 @@
+"""Draws, sensitivity and sweeps end to end: determinism, Dask (local and remote), the store, resume."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from autopact.runs.analyses import RunOptions, sensitivity, simulate_with_draws
+from autopact.policy.scenario import load_scenario
+from autopact.runs.store import Store
+from autopact.runs.uncertainty import flatten
+
+SCENARIO = """
+name: test-jv
+description: BYD Dolphin in a Ford plant, 50/50, with two uncertain cost inputs.
+entrants:
+  - {candidate: byd--dolphin--active-44-9-kwh, maker: BYD, assembly: partner_us_plant, partner: Ford Motor Co.,
+     profit_shares: {BYD: 0.5, Ford Motor Co.: 0.5}, dealers: partner}
+uncertainty:
+  seed: 11
+  inputs:
+    - {parameter: assembly_hours_per_vehicle, distribution: uniform, low: 30.37, high: 33.88, source: Harbour Report 2007}
+    - {parameter: battery_pack_lfp_usd_per_kwh, distribution: triangular, low: 62, mode: 70, high: 81, source: test}
+"""
+SWEEP = """
+name: test-sweep
+scenario: test-jv.yaml
+grid:
+  parameters.section_301_china_ev_pct: [0, 150]
+  entrants.*.assembly: [import]
+draws: 1
+outcomes: [units_share_by_nationality/China, us_assembly_jobs]
+"""
+CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
+
+
+@pytest.fixture()
+def scenario_file(tmp_path: Path) -> Path:
+    path = tmp_path / "test-jv.yaml"
+    path.write_text(SCENARIO)
+    (tmp_path / "test-sweep.yaml").write_text(SWEEP)
+    return path
+
+
+def _quiet() -> Console:
+    return Console(file=io.StringIO())
+
+
+def _draws(path: Path, store: Path, draws: int = 3, **kw):
+    options = RunOptions(store=store, **kw)
+    return simulate_with_draws(load_scenario(str(path)), draws, None, options, _quiet())[0]
+
+
+def test_bands_are_deterministic_ordered_and_cover_every_change(scenario_file, tmp_path):
+    first = _draws(scenario_file, tmp_path / "a.duckdb", serial=True)
+    again = _draws(scenario_file, tmp_path / "b.duckdb", serial=True)
+    assert first["bands"] == again["bands"]
+    leaves = flatten(first["change"])
+    banded = flatten(first["bands"])
+    for path, value in leaves.items():
+        if value is None:
+            continue
+        p05, p50, p95 = (banded[path + (q,)] for q in ("p05", "p50", "p95"))
+        assert p05 <= p50 <= p95, path
+    assert first["uncertainty"]["draws"] == 3 and first["uncertainty"]["failed"] == 0
+    # more assembly hours or dearer cells make the US-built Dolphin dearer: its units vary across draws
+    jobs = first["bands"]["us_assembly_jobs"]
+    assert jobs["p05"] < jobs["p95"]
+
+
+def test_serial_and_local_dask_agree_to_the_bit(scenario_file, tmp_path):
+    serial = _draws(scenario_file, tmp_path / "s.duckdb", serial=True)
+    cluster = _draws(scenario_file, tmp_path / "d.duckdb", workers=2)
+    assert serial["bands"] == cluster["bands"]
+    a = Store(tmp_path / "s.duckdb").records(serial["run_id"])
+    b = Store(tmp_path / "d.duckdb").records(cluster["run_id"])
+    assert [r["change"] for r in a] == [r["change"] for r in b]
+
+
+def test_bundled_joint_venture_draws_recalibrate_demand(tmp_path):
+    document = _draws(Path("ford-byd-jv"), tmp_path / "s.duckdb", draws=2, serial=True)
+    records = Store(tmp_path / "s.duckdb").records(document["run_id"])
+    drawn = [r for r in records if r["draw"] >= 0]
+    assert len(drawn) == 2 and all(r["status"] == "ok" for r in drawn)
+    assert all("calibration" in r for r in drawn)  # the targets moved, so demand was re-calibrated
+    assert drawn[0]["calibration"]["pi"] != drawn[1]["calibration"]["pi"]
+    keys = {i["key"] for i in document["uncertainty"]["inputs"]}
+    assert "target:own_elasticity_compact_car" in keys
+
+
+def test_sensitivity_tornado(scenario_file, tmp_path):
+    document = sensitivity(load_scenario(str(scenario_file)), None, RunOptions(store=tmp_path / "s.duckdb", serial=True),
+                           _quiet())
+    chart = document["variants"][0]["tornado"]
+    assert set(chart) == {"units_by_nationality/China", "units_by_nationality/US", "consumer_surplus_usd",
+                          "us_assembly_jobs", "profit_by_firm_usd/Ford Motor Co."}
+    hours = next(r for r in chart["us_assembly_jobs"]["inputs"] if r["input"] == "parameter:assembly_hours_per_vehicle")
+    assert hours["input_p05"] < hours["input_p95"]
+    assert hours["outcome_at_p95"] < hours["outcome_at_p05"]  # dearer to build here: fewer US-built units
+    from autopact.interfaces.report import sensitivity_report
+
+    assert "Tornado: us_assembly_jobs" in sensitivity_report(document)
+
+
+def test_cli_draws_runs_and_parquet_export(scenario_file, tmp_path):
+    store, out = tmp_path / "s.duckdb", tmp_path / "out.json"
+    done = subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", "2", "--serial", "--store", str(store),
+                                 "--json", str(out), "--report", str(tmp_path / "r.html")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    assert set(document["bands"]["total_units"]) == {"p05", "p50", "p95"}
+    assert "5-95% bands from 2 joint draws" in (tmp_path / "r.html").read_text()
+    listed = subprocess.run(CLI + ["runs", "--store", str(store)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert document["run_id"] in listed.stdout and "complete" in listed.stdout
+    shown = subprocess.run(CLI + ["runs", "show", document["run_id"], "--store", str(store), "--json"], capture_output=True, text=True)
+    assert [r["draw"] for r in json.loads(shown.stdout)["results"]] == [-1, 0, 1]
+    exported = subprocess.run(CLI + ["runs", "export", str(tmp_path / "m.parquet"), "--store", str(store)], capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    import duckdb
+
+    rows = duckdb.sql(f"SELECT draw, count(*) FROM '{tmp_path / 'm.parquet'}' GROUP BY draw ORDER BY draw").fetchall()
+    assert [r[0] for r in rows] == [-1, 0, 1] and len({r[1] for r in rows}) == 1
+    missing = subprocess.run(CLI + ["runs", "show", "nope", "--store", str(store)], capture_output=True, text=True)
+    assert missing.returncode != 0 and "no run matches 'nope'" in missing.stderr
+
+
+def test_a_killed_run_leaves_whole_jobs_and_resumes_to_the_same_result(scenario_file, tmp_path):
+    draws = "8"
+    reference = tmp_path / "ref.json"
+    subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(tmp_path / "ref.duckdb"),
+                          "--json", str(reference)], check=True, capture_output=True)
+    store = tmp_path / "s.duckdb"
+    process = subprocess.Popen(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if store.exists() and len(Store(store).done(Store(store).runs()[0]["run_id"]) if Store(store).runs() else []) >= 3:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    db = Store(store)
+    run = db.runs()[0]
+    assert run["status"] == "running" and 3 <= run["finished_jobs"] < 9
+    # every stored job is whole: its metrics rows are all there
+    import duckdb
+
+    with duckdb.connect(str(store), read_only=True) as con:
+        per_job = con.execute("SELECT point, draw, count(*) FROM metrics GROUP BY ALL").fetchall()
+    assert len(per_job) == run["finished_jobs"] and len({n for *_, n in per_job}) == 1
+    resumed = tmp_path / "resumed.json"
+    done = subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store),
+                                 "--json", str(resumed), "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming run {run['run_id']}" in done.stderr
+    assert json.loads(resumed.read_text())["bands"] == json.loads(reference.read_text())["bands"]
+    assert Store(store).runs()[0]["status"] == "complete"
+
+
+def _start_cluster(tmp_path: Path):
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    address_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen(dask + ["--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                         str(address_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not address_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker = [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(address_file), "--nthreads",
+              "1", "--no-dashboard", "--host", "127.0.0.1"]
+    workers = [subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    address = json.loads(address_file.read_text())["address"]
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+    return address, [scheduler, *workers]
+
+
+def test_sweep_on_a_remote_dask_cluster_equals_the_serial_sweep(scenario_file, tmp_path):
+    address, processes = _start_cluster(tmp_path)
+    try:
+        remote = subprocess.run(CLI + ["sweep", str(tmp_path / "test-sweep.yaml"), "--scheduler", address,
+                                       "--store", str(tmp_path / "r.duckdb"), "--json", str(tmp_path / "r.json"),
+                                       "--report", str(tmp_path / "r.html")], capture_output=True, text=True)
+    finally:
+        for p in processes[::-1]:
+            p.terminate()
+        for p in processes:
+            p.wait(timeout=30)
+    assert remote.returncode == 0, remote.stderr
+    assert "Dask: 2 workers" in remote.stderr
+    serial = subprocess.run(CLI + ["sweep", str(tmp_path / "test-sweep.yaml"), "--serial", "--store",
+                                   str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "s.json")], capture_output=True, text=True)
+    assert serial.returncode == 0, serial.stderr
+    a, b = json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "s.json").read_text())
+    assert a["points"] == b["points"] and a["surfaces"] == b["surfaces"]
+    china = a["surfaces"]["outcomes"]["units_share_by_nationality/China"]["entrants.assembly=import"]
+    assert china["x"] == [0, 150] and china["central"][1] < china["central"][0]  # a 150% tariff cuts Chinese imports
+    assert "units_share_by_nationality/China" in (tmp_path / "r.html").read_text()
+
+
+def test_draws_from_an_estimation_covariance(tmp_path):
+    """blp1995-import-tariff redraws BLP's estimated demand parameters from their covariance."""
+    document = _draws(Path("blp1995-import-tariff"), tmp_path / "s.duckdb", draws=3, serial=True)
+    again = _draws(Path("blp1995-import-tariff"), tmp_path / "t.duckdb", draws=3, serial=True)
+    assert document["bands"] == again["bands"]
+    records = Store(tmp_path / "s.duckdb").records(document["run_id"])
+    drawn = [r for r in records if r["draw"] >= 0]
+    assert all(r["status"] == "ok" for r in drawn)
+    labels = {k for r in drawn for k in r["inputs"]}
+    assert "estimate:pi[prices, I(1 / income)]" in labels and "estimate:sigma[hpwt]" in labels
+    assert len({r["inputs"]["estimate:pi[prices, I(1 / income)]"] for r in drawn}) == 3
+    units = document["bands"]["total_units"]
+    assert units["p05"] < units["p95"] < 0  # a tariff on imports lowers sales whatever the draw
+    assert document["uncertainty"]["inputs"][0]["key"] == "estimate:demand"
+
+
+@pytest.mark.parametrize("scenario, message", [
+    ({"uncertainty": {"inputs": [{"estimate": "demand", "distribution": "estimation_covariance", "source": "s"}]}},
+     "needs a scenario on an estimation result"),
+    ({"uncertainty": {"inputs": [{"estimate": "demand", "distribution": "normal", "sd": 1, "source": "s"}]}},
+     "goes with distribution: estimation_covariance"),
+])
+def test_estimate_inputs_are_checked(scenario, message):
+    from autopact.policy.scenario import ScenarioError, parse_scenario
+
+    with pytest.raises(ScenarioError, match=message):
+        parse_scenario({"name": "x", **scenario}, "x.yaml")
+
+
+def test_an_estimated_market_refuses_2025_inputs():
+    import yaml
+
+    from autopact.policy.scenario import ScenarioError, bundled_scenarios, parse_scenario
+
+    definition = yaml.safe_load(bundled_scenarios()["blp1995-import-tariff"].read_text())
+    definition["uncertainty"]["inputs"].append({"target": "aggregate_elasticity", "distribution": "uniform",
+                                               "low": -2, "high": -0.5, "source": "s"})
+    with pytest.raises(ScenarioError, match="an estimated market takes only 'estimate: demand' inputs"):
+        parse_scenario(definition, "x.yaml")
