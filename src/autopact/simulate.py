@@ -65,8 +65,8 @@ def solve(market: MarketModel) -> State:
     products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
-    constraints = [CapacityConstraint(f"plant: {pid}", np.flatnonzero(products["product_id"].eq(pid).to_numpy()), cap)
-                   for pid, cap in market.capacities]
+    constraints = [CapacityConstraint(f"plant: {plant}", np.flatnonzero(products["product_id"].isin(ids).to_numpy()),
+                                      capacity) for plant, ids, capacity in market.capacities]
     rates = products["tariff_rate"].to_numpy(float).copy()
     regimes = []
     for quota in market.quotas:

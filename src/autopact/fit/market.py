@@ -27,6 +27,7 @@ import pandas as pd
 
 from autopact.data import Market, load_firms, policy_parameters
 from autopact.data.tariffs import origin_weights, tariff_stack
+from autopact.errors import ScenarioError
 from autopact.fit.calibration import SIZE_UNIT_SQFT, CalibrationResult
 from autopact.model.demand import Demand
 from autopact.model.households import Households
@@ -64,7 +65,7 @@ class MarketModel:
     taxes: Taxes | None = None  # consumer/producer price wedges (None: none)
     initial_prices: np.ndarray | None = None  # where the fixed point starts (None: at cost)
     quotas: tuple = ()
-    capacities: tuple = ()  # (product_id, vehicles a year)
+    capacities: tuple = ()  # (plant, product ids, vehicles a year): one capacity shared by the plant's products
     parameters: dict[str, float] = field(default_factory=dict)  # policy parameters in force
     tariff_stack: bool = False  # the US tariff stack applies to imports (else duties sit inside costs)
     income_groups: tuple[tuple[float, float, str], ...] = INCOME_GROUPS
@@ -78,6 +79,7 @@ class MarketModel:
     calibration: CalibrationResult | None = None
     data: Market | None = None  # the data market (the 2025 levers read it)
     estimation: Any = None  # the saved estimation (estimated markets; its draws rebuild the market)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # derived once per market
 
     def demand_over(self, products: pd.DataFrame) -> Demand:
         """This market's households and parameters over another product set (entry, exit)."""
@@ -87,11 +89,25 @@ class MarketModel:
             return self.demand
         return self.calibration.demand.with_products(characteristics(products), nests(products, self.calibration))
 
+    def without(self, product_id: str) -> tuple["MarketModel", int]:
+        """The market without one product (the others' xi and costs unchanged) and its row number."""
+        ids = self.products["product_id"].tolist()
+        if product_id not in ids:
+            raise ScenarioError(f"products: unknown product {product_id!r} in the {self.document['label']}")
+        j = ids.index(product_id)
+        keep = np.arange(len(ids)) != j
+        return self.with_products(
+            products=self.products[keep].reset_index(drop=True), origin=self.origin[keep].reset_index(drop=True),
+            xi=self.xi[keep], costs=self.costs[keep], stakes=self.stakes[keep].reset_index(drop=True),
+            owners=self.owners[keep], taxes=None if self.taxes is None else Taxes(self.taxes.ad_valorem[keep],
+                                                                                  self.taxes.specific[keep]),
+            initial_prices=None if self.initial_prices is None else self.initial_prices[keep]), j
+
     def with_products(self, **changes: Any) -> "MarketModel":
         """A copy with fields changed (``dataclasses.replace``); demand follows a new product set."""
         if "products" in changes and "demand" not in changes:
             changes["demand"] = self.demand_over(changes["products"])
-        return replace(self, **changes)
+        return replace(self, **changes, cache={})
 
 
 def characteristics(products: pd.DataFrame) -> np.ndarray:
@@ -148,8 +164,20 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
                                     "without volumes); unknown assembly: the owner's home country"),
         "customs_value": "the importer's marginal cost before tariffs (vertically integrated importer)",
         "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
-        "entrant_brand_term": (f"young US brands' mean hedonic residual ({', '.join(NEW_BRAND_MAKES)}), or the US "
-                               "partner's own mean residual when the partner's dealers sell the model"),
+        "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain (its whole line where "
+                               "it sells none of that powertrain) when the partner's dealers sell the model; young US "
+                               f"brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand with its own dealers"),
+        "entrant_launch_term": ("mean gap between what US launches of 2019-2025 sold and what their characteristics and "
+                                "brand predict, in the band of years on sale of entrant_years_on_sale "
+                                "(autopact.policy.launch; `autopact validate` back-tests it)"),
+        "entrant_plant": ("a US-built entrant's output is capped by its plant (entrant_plant_capacity unless the "
+                          "scenario names one), shared by the models it builds; imports are not capped"),
+        "dealer_access": ("a new brand selling direct faces state franchise laws: all 50 states bar direct sales by makers "
+                          "with franchised dealers, and some bar or limit them for all makers (Texas, West Virginia; "
+                          "limits in Connecticut, Nebraska, New Mexico, Oklahoma, South Carolina) "
+                          "(https://en.wikipedia.org/wiki/Direct-to-consumer_automobile_selling_in_the_United_States ; "
+                          "https://teslamotorsclub.com/tmc/threads/direct-sales-laws.63457/ , weak). Not modelled state by "
+                          "state: the young-brand residual of direct sellers (Rivian, Lucid) carries the friction"),
         "entrant_trim_mix": f"entrants' home-based costs scaled by the market's price scale ({market.price_scale:.3f}), as base MSRPs are",
         "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
         "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",

@@ -1,9 +1,13 @@
 """Entry of Chinese candidate models: characteristics, mean utility and marginal cost.
 
-Mean utility: xi_j = x_j' b + brand term, with b from a hedonic OLS of the calibrated market's xi
-on characteristics (log footprint, log horsepower, luxury, powertrain and segment dummies,
-weighted by units) and the brand term the mean residual of young US brands, or the US partner's
-when its dealers sell the model. Marginal cost from named components (``entrant_cost``): home
+Mean utility: xi_j = x_j' b + brand term + launch term, with b from a hedonic OLS of the calibrated
+market's xi on characteristics (``autopact.policy.hedonic``), the brand term the mean residual of
+young US brands (a new brand with its own dealers), or the US partner's residual for the entrant's
+powertrain when the partner's dealers sell the model, and the launch term what US launches of
+2019-2025 fell short of that prediction in the same year after launch (``autopact.policy.launch``),
+plus log(share of buyers who would consider a Chinese brand) (a consideration set: Goeree 2008;
+the share from Cox Automotive's 2026 survey, policy parameter chinese_brand_consideration_share).
+A US-built entrant's plant caps its output (shared by the models it builds). Marginal cost from named components (``entrant_cost``): home
 price net of VAT and margin, US labour, batteries, shipping, homologation, tariffs.
 """
 
@@ -18,46 +22,14 @@ import pandas as pd
 from autopact.data import load_chinese_candidates
 from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
-from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.fit.market import MarketModel
+from autopact.policy.hedonic import Hedonic
+from autopact.policy.launch import launch_term
 from autopact.policy.scenario import Entrant, Scenario
 from autopact.policy.tariffs import tariff_rates
 
 KW_TO_HP = 1.341
 MM_PER_INCH = 25.4
-
-
-def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
-    columns = [np.ones(len(table)), np.log(table["footprint_sqft"].to_numpy(float)),
-               np.log(table["horsepower"].to_numpy(float)), table["luxury"].astype(float).to_numpy()]
-    columns += [table["powertrain"].eq(p).astype(float).to_numpy() for p in ("HEV", "PHEV", "BEV")]
-    columns += [table["segment"].eq(s).astype(float).to_numpy() for s in ("SUV-crossover", "pickup", "van")]
-    return np.column_stack(columns)
-
-
-@dataclass
-class Hedonic:
-    """OLS of the calibrated mean utility net of price (xi) on characteristics, with brand residuals."""
-
-    beta: np.ndarray
-    residual_by_firm: dict[str, float]
-    new_brand: float
-    r2: float
-
-    @classmethod
-    def fit(cls, table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> "Hedonic":
-        x = _hedonic_design(table)
-        beta, *_ = np.linalg.lstsq(x * np.sqrt(units)[:, None], xi * np.sqrt(units), rcond=None)
-        residual = xi - x @ beta
-        frame = pd.DataFrame({"make": table["make"], "firm": table["owner"], "r": residual, "w": units})
-        mean = lambda g: float(np.average(g["r"], weights=g["w"]))  # noqa: E731
-        by_firm = {k: mean(g) for k, g in frame.groupby("firm")}
-        young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
-        r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
-                                                                         weights=units)
-        return cls(beta, by_firm, mean(young), float(r2))
-
-    def predict(self, table: pd.DataFrame) -> np.ndarray:
-        return _hedonic_design(table) @ self.beta
 
 
 def _candidate_characteristics(row: pd.Series, width_fit: tuple[float, float]) -> dict[str, Any]:
@@ -127,7 +99,7 @@ class Entry:
     xi: list[float]
     costs: list[dict[str, float]]
     stakes: dict[str, dict[str, float]]
-    capacities: list[tuple[str, float]]
+    capacities: list[tuple[str, tuple[str, ...], float]]  # (plant, product ids, vehicles a year)
     report: list[dict[str, Any]]
     excluded: list[str]
 
@@ -145,6 +117,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
     known_firms = set(table["owner"])
     data = market.data.products
     width_fit = np.polyfit(data["length_in"].astype(float), data["width_in"].astype(float), 1)[::-1]
+    plants: dict[str, tuple[list[str], float]] = {}
     for k, entrant in enumerate(scenario.entrants):
         where = f"entrants[{k}]"
         if entrant.candidate not in candidates.index:
@@ -180,16 +153,20 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         if specific[0]:
             parts["tariff_specific"] = float(specific[0])
             parts["total"] += float(specific[0])
-        brand = (hedonic.residual_by_firm.get(entrant.partner, hedonic.new_brand) if entrant.dealers == "partner"
-                 else hedonic.new_brand)
-        entry.xi.append(float(hedonic.predict(one)[0]) + brand)
+        brand = hedonic.brand_term(entrant.partner if entrant.dealers == "partner" else None, traits["powertrain"])
+        launch = launch_term(market, params["entrant_years_on_sale"])
+        consideration = float(np.log(params["chinese_brand_consideration_share"]))
+        entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + consideration)
         entry.costs.append(parts)
         entry.report.append({"product_id": product["product_id"], "name": product["name"], "owner": owner,
-                             "assembly": entrant.assembly, "brand_term": brand, **parts})
+                             "assembly": entrant.assembly, "brand_term": brand, "launch_term": launch,
+                             "consideration_term": consideration, **parts})
         entry.rows.append(product)
         entry.stakes[product["product_id"]] = shares
-        if entrant.capacity:
-            entry.capacities.append((product["product_id"], entrant.capacity))
+        if entrant.assembly != "import":
+            plants.setdefault(entrant.plant or f"{owner} US plant", (
+                [], entrant.capacity or params["entrant_plant_capacity"]))[0].append(product["product_id"])
+    entry.capacities = [(plant, tuple(ids), capacity) for plant, (ids, capacity) in plants.items()]
     return entry
 
 

@@ -9,6 +9,7 @@ Each lever transforms the market (the project's economics reference sheet):
   rules (``autopact.policy.tariffs``);
 - entrants and new products add rows (``autopact.policy.entry``, ``autopact.policy.new_products``);
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
+- credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
 - quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
 A lever that needs something the market lacks is refused with one line naming the field.
 """
@@ -23,6 +24,8 @@ from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
+from autopact.policy.credits import consumer_wedges
+from autopact.policy.hedonic import Hedonic
 from autopact.policy.ownership import ownership
 from autopact.policy.scenario import Scenario
 from autopact.policy.tariffs import check_tariff_names, tariff_rates
@@ -75,7 +78,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     params = parameters(scenario, market)
     origin = assembly_origin(market.products, market, params)
     check_names(scenario, market, origin)
-    hedonic = (entry.Hedonic.fit(market.products, market.xi, market.data.units) if market.data is not None
+    hedonic = (Hedonic.fit(market.products, market.xi, market.data.units) if market.data is not None
                else None)
     entered = entry.entrants(scenario, market, params, hedonic)
     barred = barred_incumbents(scenario, market)
@@ -104,7 +107,8 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         xis.append(xi)
         costs.append(cost)
     if scenario.new_products:
-        rows, xi = new_products.new_product_rows(scenario, market, hedonic)
+        rows, xi, plants = new_products.new_product_rows(scenario, market, hedonic, params)
+        entered.capacities += plants
         frames += rows
         xis.append(np.array(xi))
         costs.append(np.full(len(rows), np.nan))
@@ -113,7 +117,8 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     holders = {*market.stakes.columns, *(h for split in entered.stakes.values() for h in split)}
     stakes, owners, owner_names, kappa = ownership(products, entered.stakes, scenario.mergers, list(holders))
     if scenario.new_products:  # their costs from their FOCs at the announced prices
-        cost_all = new_products.implied_costs(scenario, market, products, xi_all, cost_all, owners, kappa)
+        cost_all = new_products.implied_costs(new_products.announced_prices(scenario, market), market, products,
+                                               xi_all, cost_all, owners, kappa)
         unknown = products["base_cost"].isna()
         products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
     if market.start_at_baseline:
@@ -127,4 +132,5 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,
-        taxes=Taxes.none(len(products)))
+        taxes=consumer_wedges(scenario.credits, products, market.money) if scenario.credits
+        else Taxes.none(len(products)))

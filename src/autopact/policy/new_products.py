@@ -1,8 +1,8 @@
 """New products of incumbents (e.g. Ford's Universal EV pickup) with an announced price.
 
-Characteristics come from a named comparable product; mean utility from the hedonic fit plus the
-firm's mean residual; marginal cost from the product's own first-order condition at its announced
-price (``implied_costs``).
+Characteristics come from a named comparable product; mean utility as for any entrant (hedonic
+fit, the firm's residual for the powertrain, the launch term); marginal cost from the product's own
+first-order condition at its announced price (``implied_costs``); output capped by its plant.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
 from autopact.model.demand import price_jacobian, shares
 from autopact.model.supply import ownership_matrix
-from autopact.policy.entry import Hedonic
+from autopact.policy.hedonic import Hedonic
+from autopact.policy.launch import launch_term
 from autopact.policy.scenario import Scenario
 
 
@@ -35,10 +36,13 @@ def check(scenario: Scenario, market: MarketModel) -> None:
             raise ScenarioError(f"new_products[{k}].like: unknown product {product.like!r}")
 
 
-def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic) -> tuple[list[pd.DataFrame], list[float]]:
-    """Product rows (cost unknown: NaN) and mean utilities of the scenario's new products."""
+def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, params: dict[str, float]
+                     ) -> tuple[list[pd.DataFrame], list[float], list[tuple[str, tuple[str, ...], float]]]:
+    """Product rows (cost unknown: NaN), mean utilities and US plant capacities of the scenario's new
+    products. Mean utility as for any entrant (``autopact.policy.entry``): hedonic prediction + the
+    firm's residual for the product's powertrain + the launch term of ``entrant_years_on_sale``."""
     table = market.products
-    frames, xis = [], []
+    frames, xis, plants = [], [], []
     for product in scenario.new_products:
         like = table.set_index("product_id").loc[product.like]
         entry = pd.DataFrame([{
@@ -49,26 +53,34 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic) 
             "assembly_countries": US if product.assembled_in_us else like["assembly_countries"], "entrant": True,
             "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
             "horsepower": like["horsepower"]}])
-        xis.append(float(hedonic.predict(entry)[0]) + hedonic.residual_by_firm.get(product.firm, 0.0))
+        xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain)
+                   + launch_term(market, params["entrant_years_on_sale"]))
         frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))
-    return frames, xis
+        if product.assembled_in_us:
+            plants.append((f"{product.name} plant", (product_id(product),),
+                           product.capacity or params["entrant_plant_capacity"]))
+    return frames, xis, plants
 
 
-def implied_costs(scenario: Scenario, market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
-                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray) -> np.ndarray:
-    """Marginal cost of each announced new product from its own first-order condition at its
-    announced price (scaled to the model's price level), every other product at its baseline
-    price and known cost (entrants at cost plus the baseline's mean markup):
-        c_j = p_j + (s_j + sum_{k != j} Omega_jk (p_k - c_k) ds_k/dp_j) / (ds_j/dp_j)."""
+def announced_prices(scenario: Scenario, market: MarketModel) -> dict[str, float]:
+    """Each new product's announced price at the model's price level (product_id -> price)."""
+    return {product_id(p): p.announced_price_usd * market.data.price_scale for p in scenario.new_products}
+
+
+def implied_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
+                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None) -> np.ndarray:
+    """Marginal cost of each product with an unknown cost (NaN) from its own first-order condition
+    at its ``announced`` price (model price level), every other product at its baseline price and
+    known cost (entrants at cost plus the baseline's mean markup), solved jointly:
+        s_j + sum_k Omega_jk (p_k - c_k) ds_k/dp_j = 0 for each j with unknown c_j."""
     cal, data = market.calibration, market.data
     demand = market.demand_over(products)
     by_id = dict(zip(data.products["product_id"], cal.arrays.prices))
     prices = np.array([by_id.get(pid, np.nan) for pid in products["product_id"]])
     mean_markup = float(np.average(cal.markups, weights=data.units))
-    lookup = {product_id(p): p.announced_price_usd for p in scenario.new_products}
     for j, pid in enumerate(products["product_id"]):
-        if pid in lookup:
-            prices[j] = lookup[pid] * data.price_scale
+        if pid in announced:
+            prices[j] = announced[pid]
         elif np.isnan(prices[j]):
             prices[j] = costs[j] + mean_markup
     delta = xi - demand.alpha * prices

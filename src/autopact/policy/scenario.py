@@ -89,7 +89,10 @@ class Entrant(Strict):
         None, description="profit split between maker and partner; must sum to 1 (default: all to the maker)")
     dealers: Literal["own", "partner"] = "own"
     battery_origin: Literal["china", "us"] = "china"
-    capacity: float | None = Field(None, gt=0, description="plant capacity, vehicles a year")
+    plant: str | None = Field(None, description="the US plant that builds it (entrants naming one plant share its "
+                                                "capacity); default: '<owner> US plant'")
+    capacity: float | None = Field(None, gt=0, description="the plant's capacity, vehicles a year (default: the "
+                                                           "policy parameter entrant_plant_capacity)")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Entrant":
@@ -125,6 +128,8 @@ class NewProduct(Strict):
     announced_price_usd: float = Field(gt=0, description="announced base price (base-MSRP level)")
     price_source: str = Field(min_length=1)
     assembled_in_us: bool = True
+    capacity: float | None = Field(None, gt=0, description="capacity of its US plant, vehicles a year (default: the "
+                                                           "policy parameter entrant_plant_capacity)")
 
 
 class Synergy(Strict):
@@ -134,6 +139,20 @@ class Synergy(Strict):
     change_pct: float = Field(ge=-90, le=100)
     powertrain: list[Powertrain] | None = None
     reason: str = Field(min_length=1)
+
+
+class Credit(Strict):
+    """A point-of-sale credit to buyers (negative: a surcharge) on the products it covers (all that
+    match every given filter): consumer prices p^c_j = p_j - share_of_buyers x amount_usd, firms
+    keep p_j (the economics reference sheet's price wedge). ``share_of_buyers`` is the average
+    share of a product's buyers who receive it (e.g. lessees only)."""
+
+    name: str
+    product_ids: list[str] | None = Field(None, description="product_id values of the market")
+    powertrain: list[Powertrain] | None = None
+    amount_usd: float = Field(description="dollars per vehicle; positive lowers the consumer price")
+    share_of_buyers: float = Field(1.0, ge=0, le=1)
+    source: str = Field(min_length=1, description="where the amount and its coverage come from")
 
 
 class Merger(Strict):
@@ -173,6 +192,7 @@ class Scenario(Strict):
     new_products: list[NewProduct] = Field(default_factory=list)
     synergies: list[Synergy] = Field(default_factory=list)
     mergers: list[Merger] = Field(default_factory=list)
+    credits: list[Credit] = Field(default_factory=list)
     estimation: Estimation | None = None
     assumptions: dict[str, Any] = Field(default_factory=dict)
     uncertainty: Uncertainty = Field(

@@ -1,0 +1,99 @@
+"""CLI command ``validate``: the back-tests as tables (entry leave-one-out, EV credit, tariffs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from autopact.data import MarketDataError
+from autopact.errors import ConvergenceError, ScenarioError
+from autopact.interfaces.console import _fail, _write_atomically, app, err, out
+from autopact.policy.scenario import load_scenario
+from autopact.runs.validate import validate
+from autopact.simulate import market_for
+
+
+@app.command("validate")
+def validate_command(
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the back-tests as JSON here.")] = None,
+    products: Annotated[Optional[str], typer.Option(help="Comma-separated product ids to back-test instead of "
+                                                         "the bundled launch list.")] = None,
+) -> None:
+    """Back-test the model against what happened: US launches 2019-2025 (leave one out), the end of
+    the EV credit, and the 2025 tariffs against a published study."""
+    try:
+        with err.status("calibrated 2025 market, then the back-tests ...") as status:
+            market = market_for(load_scenario("baseline-2025"))
+            result = validate(market, products.split(",") if products else None,
+                              progress=lambda text: status.update(text + "; EV credit and tariffs ..."))
+    except (ScenarioError, MarketDataError, ConvergenceError, ValueError) as error:
+        _fail(error)
+    _print(result)
+    if json_path:
+        _write_atomically(json_path, json.dumps(result, indent=2, default=str))
+        err.print(f"wrote {json_path}")
+
+
+def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
+    table = Table(title="Entry scenarios against Chinese makers abroad (" + y["note"] + ")", title_justify="left")
+    for column in ("scenario", "entrants' units", "share", "largest model", "its share", "US price / China list"):
+        table.add_column(column, justify="left" if column in ("scenario", "largest model") else "right")
+    for name, s in y["scenarios"].items():
+        ratios = ", ".join(f"{v:.1f}" for v in s["price_to_china_list"].values())
+        table.add_row(name, f"{s['entrant_units']:,.0f}", f"{s['entrant_share']:.2%}", s["largest_model"] or "-",
+                      f"{s['largest_model_share']:.2%}", ratios)
+    out.print(table)
+    lo, hi = y["yardsticks"]["single_model_share"]
+    blo, bhi = y["yardsticks"]["brand_share_year3"]
+    plo, phi = y["yardsticks"]["export_price_ratio"]
+    out.print(f"abroad: one Chinese model {lo:.1%}-{hi:.1%} of a market; BYD as a brand {blo:.1%}-{bhi:.1%} in its third "
+              f"year; export prices {plo:g}-{phi:g}x the China list. No scenario's largest model above twice the "
+              f"single-model top {_mark(ok)}; entrants' US prices at least {plo:g}x the China list {_mark(prices_ok)}",
+              highlight=False)
+
+
+def _mark(ok: bool) -> str:
+    return "[green]pass[/green]" if ok else "[red]FAIL[/red]"
+
+
+def _print(r: dict[str, Any]) -> None:
+    entry, passed = r["entry_backtest"], r["passed"]
+    table = Table(title="Entry back-test: US launches 2019-2025, each removed and re-entered as an entrant",
+                  title_justify="left")
+    for column in ("product", "launch", "actual 2025", "predicted", "ratio"):
+        table.add_column(column, justify="left" if column == "product" else "right")
+    for row in sorted(entry["products"], key=lambda row: row["log_error"]):
+        ratio = row["predicted_units"] / row["actual_units"]
+        table.add_row(row["name"], str(row["launch_year"]), f"{row['actual_units']:,.0f}",
+                      f"{row['predicted_units']:,.0f}", f"x{ratio:.2f}")
+    out.print(table)
+    w = entry["worst"]
+    out.print(f"median |log error| {entry['median_abs_log_error']:.2f} (goal <= 0.41, x1.5) {_mark(passed['entry_median_abs_log_error'])}; "
+              f"bias {entry['mean_log_error']:+.2f} (goal within +/-0.2) {_mark(passed['entry_bias'])}; "
+              f"worst {w['name']} x{w['ratio']:.2f} (goal within x3) {_mark(passed['entry_worst'])}; "
+              f"{entry['within_factor_1_5']:.0%} within x1.5, {entry['beyond_factor_3']} beyond x3")
+    c = r["ev_credit_backtest"]
+    out.print(f"EV credit ends: BEV share {c['baseline_bev_share']:.2%} -> model {c['predicted_bev_share']:.2%}, "
+              f"observed {c['observed_bev_share']:.2%} (Q4 2025; Jan 2026 {c['observed_after']['jan_2026']:.1%}): "
+              f"{c['error_pp']:+.2f} pp (goal within 1.5 pp) {_mark(passed['ev_credit'])}", highlight=False)
+    t = r["tariff_backtest"]
+    lo, hi = t["published"]["sales_change"]
+    plo, phi = t["published"]["price_change"]
+    out.print(f"2025 Section 232 layer: sales {t['sales_change']:+.1%} (RFF {lo:+.0%} to {hi:+.0%}) "
+              f"{_mark(passed['tariff_sales'])}; prices {t['price_change']:+.1%} (RFF {plo:+.0%} to {phi:+.0%}) "
+              f"{_mark(passed['tariff_prices'])}; {t['published']['note']}", highlight=False)
+    _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
+    for name, s in r["price_signs"].items():
+        out.print(f"{name} ({s['what']}): {s['rising']} of {s['incumbents_same_cost']} incumbents with unchanged cost "
+                  f"raise their price, {s['explained']} explained (buyers less price-sensitive, or a stake in an "
+                  f"entrant); mean change ${s['mean_price_change_usd']:+,.0f} {_mark(s['rising'] == s['explained'])}",
+                  highlight=False)
+        for row in s["largest_rises"][:3]:
+            out.print(f"  {row['name']}: +${row['price_change_usd']:,.0f}; semi-elasticity "
+                      f"{row['semi_elasticity_before'] * 1e4:.3f} -> {row['semi_elasticity_after'] * 1e4:.3f} per $10k"
+                      + ("; owner holds a stake in an entrant" if row["owner_holds_entrant_stake"] else ""),
+                      highlight=False)

@@ -1,0 +1,63 @@
+"""Hedonic fit of mean utilities: what a product's characteristics say its xi should be.
+
+OLS of the calibrated xi (mean utility net of price) on log footprint, log horsepower, luxury,
+powertrain and segment dummies, weighted by units; residuals averaged by firm, by firm and
+powertrain, and over young US brands give the brand terms of entrants (economics reference
+sheet, "Entry"; Cosar, Grieco, Li and Tintelnot 2018 on brand preferences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autopact.fit.market import NEW_BRAND_MAKES
+
+
+def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
+    columns = [np.ones(len(table)), np.log(table["footprint_sqft"].to_numpy(float)),
+               np.log(table["horsepower"].to_numpy(float)), table["luxury"].astype(float).to_numpy()]
+    columns += [table["powertrain"].eq(p).astype(float).to_numpy() for p in ("HEV", "PHEV", "BEV")]
+    columns += [table["segment"].eq(s).astype(float).to_numpy() for s in ("SUV-crossover", "pickup", "van")]
+    return np.column_stack(columns)
+
+
+@dataclass
+class Hedonic:
+    """OLS of the calibrated mean utility net of price (xi) on characteristics, with brand residuals."""
+
+    beta: np.ndarray
+    residual_by_firm: dict[str, float]
+    new_brand: float
+    r2: float
+    residual_by_firm_powertrain: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> "Hedonic":
+        x = _hedonic_design(table)
+        beta, *_ = np.linalg.lstsq(x * np.sqrt(units)[:, None], xi * np.sqrt(units), rcond=None)
+        residual = xi - x @ beta
+        frame = pd.DataFrame({"make": table["make"], "firm": table["owner"], "r": residual, "w": units})
+        mean = lambda g: float(np.average(g["r"], weights=g["w"]))  # noqa: E731
+        by_firm = {k: mean(g) for k, g in frame.groupby("firm")}
+        by_powertrain = {k: mean(g) for k, g in frame.assign(p=table["powertrain"].to_numpy()).groupby(["firm", "p"])}
+        young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
+        r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
+                                                                         weights=units)
+        return cls(beta, by_firm, mean(young), float(r2), by_powertrain)
+
+    def predict(self, table: pd.DataFrame) -> np.ndarray:
+        return _hedonic_design(table) @ self.beta
+
+    def brand_term(self, firm: str | None, powertrain: str, by_powertrain: bool = True) -> float:
+        """The brand term of an entrant's mean utility: the units-weighted mean hedonic residual of
+        ``firm``'s products of the same powertrain (of all its products where it sells none of that
+        powertrain, or where ``by_powertrain`` is off), or the young US brands' mean residual when
+        ``firm`` is None (a new brand selling through its own dealers) or unknown."""
+        if firm is None or firm not in self.residual_by_firm:
+            return self.new_brand
+        if by_powertrain and (firm, powertrain) in self.residual_by_firm_powertrain:
+            return self.residual_by_firm_powertrain[(firm, powertrain)]
+        return self.residual_by_firm[firm]

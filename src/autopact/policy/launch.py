@@ -1,0 +1,71 @@
+"""The launch term: how far US launches of 2019-2025 fell short of what their characteristics and
+brand predict, by year after launch.
+
+For each launch i in ``backtest_launches.csv`` (each with a sourced launch year) that the market
+holds, its gap is
+
+    g_i = xi_i - (x_i' b_{-i} + brand_{-i}(firm_i, powertrain_i))
+
+with the hedonic fit and brand terms of the market without i (``autopact.policy.hedonic``): the part
+of its 2025 mean utility that characteristics and brand do not explain. Launches' gaps are
+negative on average and most so in the first years (awareness, dealer stock, production ramp).
+The launch term of an entrant in its k-th year on sale is the mean gap of the launches in the same
+band of years (first year; years 2-5; year 6 and later). A scenario's entrants take the band of
+the policy parameter ``entrant_years_on_sale``; the entry back-test takes each launch's own band,
+leaving the launch itself out of the mean.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopact.data import read_bundled
+from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.policy.hedonic import Hedonic
+
+BANDS = ((1, 1, "first year"), (2, 5, "years 2-5"), (6, 99, "year 6 and later"))
+
+
+def band(years_on_sale: float) -> str:
+    """The band of years after launch (the launch year counts as year 1)."""
+    for low, high, label in BANDS:
+        if low <= round(years_on_sale) <= high:
+            return label
+    raise ValueError(f"years on sale must be at least 1, got {years_on_sale}")
+
+
+def reentry_prediction(market: MarketModel, product_id: str) -> dict[str, float]:
+    """The hedonic prediction and brand term of a product as an entrant into the market without it."""
+    minus, j = market.without(product_id)
+    units = np.delete(market.data.units, j)
+    hedonic = Hedonic.fit(minus.products, minus.xi, units)
+    row = market.products.iloc[[j]].reset_index(drop=True)
+    new_brand = str(row.at[0, "make"]) in NEW_BRAND_MAKES
+    brand = hedonic.brand_term(None if new_brand else str(row.at[0, "owner"]), str(row.at[0, "powertrain"]))
+    return {"hedonic": float(hedonic.predict(row)[0]), "brand_term": brand, "own_xi": float(market.xi[j]),
+            "new_brand": new_brand}
+
+
+def launch_gaps(market: MarketModel) -> pd.DataFrame:
+    """Gap of each bundled launch the market holds (see the module docstring), once per market."""
+    if "launch_gaps" not in market.cache:
+        launches = read_bundled("backtest_launches.csv")
+        launches = launches[launches["product_id"].isin(market.products["product_id"])]
+        rows = []
+        for launch in launches.to_dict(orient="records"):
+            parts = reentry_prediction(market, launch["product_id"])
+            rows.append({"product_id": launch["product_id"], "years_on_sale": launch["years_on_sale_in_2025"],
+                         "band": band(launch["years_on_sale_in_2025"]),
+                         "gap": parts["own_xi"] - parts["hedonic"] - parts["brand_term"], **parts})
+        market.cache["launch_gaps"] = pd.DataFrame(rows)
+    return market.cache["launch_gaps"]
+
+
+def launch_term(market: MarketModel, years_on_sale: float, leave_out: str | None = None) -> float:
+    """Mean gap of the launches in the band of ``years_on_sale`` (without ``leave_out``)."""
+    gaps = launch_gaps(market)
+    same = gaps[(gaps["band"] == band(years_on_sale)) & (gaps["product_id"] != leave_out)]
+    if same.empty:
+        raise ValueError(f"no launch in the band {band(years_on_sale)!r} to set the launch term from")
+    return float(same["gap"].mean())

@@ -1,0 +1,99 @@
+"""Entry back-test: leave one launched product out, bring it back as an entrant, compare its units.
+
+For each nameplate launched in the US between 2019 and 2025 (``backtest_launches.csv``, each with a
+source for its launch year), on the calibrated 2025 market:
+
+1. remove the product: the market without it (other products' xi and costs unchanged);
+2. re-enter it through the entrant machinery the scenarios use: its mean utility is the hedonic
+   prediction from the market without it, plus the brand term of the scenarios' rule (its firm's
+   residual for its powertrain; the young brands' mean for a new brand), plus the launch term of
+   its year after launch computed from the *other* launches (``autopact.policy.launch``); its
+   marginal cost comes from its first-order condition at its real 2025 price
+   (``autopact.policy.new_products.implied_costs``, as for an announced new product);
+3. solve the equilibrium with it and compare predicted with actual 2025 units.
+
+Errors are log(predicted / actual): the median absolute error, the mean (bias) and the worst case.
+A product re-entered with its own calibrated xi returns its own units (the machinery's check).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autopact.data import read_bundled
+from autopact.errors import ScenarioError
+from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.policy.launch import band, launch_term, reentry_prediction
+from autopact.policy.new_products import implied_costs
+from autopact.simulate import solve
+
+
+def load_launches(products: list[str] | None = None) -> pd.DataFrame:
+    """The launch list (sourced), or the named product ids (with their launch rows where listed)."""
+    table = read_bundled("backtest_launches.csv")
+    if products is None:
+        return table
+    known = {row["product_id"]: row for row in table.to_dict(orient="records")}
+    return pd.DataFrame([known.get(pid, {"product_id": pid}) for pid in products])
+
+
+def reenter(market: MarketModel, product_id: str, xi: float) -> float:
+    """Units of the product when it enters the market without it with mean utility ``xi`` and the
+    marginal cost its first-order condition implies at its real 2025 price."""
+    minus, j = market.without(product_id)
+    row = market.products.iloc[[j]].reset_index(drop=True)
+    products = pd.concat([minus.products, row], ignore_index=True)
+    owners = np.append(minus.owners, minus.owner_names.index(str(row.at[0, "owner"])))
+    xi_all, costs = np.append(minus.xi, xi), np.append(minus.costs, np.nan)
+    price = float(market.data.prices[j])
+    costs = implied_costs({product_id: price}, minus, products, xi_all, costs, owners, None)
+    entered = minus.with_products(
+        products=products, origin=pd.concat([minus.origin, market.origin.iloc[[j]]], ignore_index=True).fillna(0.0),
+        xi=xi_all, costs=costs, stakes=pd.concat([minus.stakes, market.stakes.iloc[[j]]], ignore_index=True),
+        owners=owners, taxes=market.taxes, initial_prices=np.append(minus.initial_prices, price))
+    return float(solve(entered).products["units"].iloc[-1])
+
+
+def entry_backtest(market: MarketModel, products: list[str] | None = None) -> dict[str, Any]:
+    """Predicted against actual 2025 units of each launch, with the error metrics (log ratios)."""
+    if market.data is None:
+        raise ScenarioError("entry back-test: needs the calibrated 2025 market (its launches and prices)")
+    actual_by_id = dict(zip(market.data.products["product_id"], market.data.units))
+    rows = []
+    for launch in load_launches(products).to_dict(orient="records"):
+        pid = launch["product_id"]
+        if pid not in actual_by_id:
+            raise ScenarioError(f"products: unknown product {pid!r}; see `autopact data summary` for the market")
+        years = launch.get("years_on_sale_in_2025")
+        if years is None or pd.isna(years):
+            raise ScenarioError(f"products: {pid!r} is not in backtest_launches.csv, so its launch year is unknown")
+        parts = reentry_prediction(market, pid)
+        launch_part = launch_term(market, years, leave_out=pid)
+        predicted = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
+        actual = float(actual_by_id[pid])
+        rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
+                     "years_on_sale": int(years), "band": band(years), "brand_status": launch["brand_status"],
+                     "powertrain": launch["powertrain"], "actual_units": actual, "predicted_units": predicted,
+                     "log_error": float(np.log(predicted / actual)), "launch_term": launch_part, **parts})
+    return {"products": rows, **error_metrics(rows),
+            "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
+                       "without it, the scenarios' brand term and the launch term of the other launches of its "
+                       "year band, at the cost its first-order condition implies at its real 2025 price"),
+            "rule": {"brand_term": "the firm's mean hedonic residual for the entrant's powertrain (all its products "
+                                   "where it sells none of that powertrain)",
+                     "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
+                     "launch_term": "mean gap of the other launches in the same band of years on sale"}}
+
+
+def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median absolute log error, mean log error (bias) and the worst product."""
+    errors = np.array([r["log_error"] for r in rows])
+    worst = rows[int(np.argmax(np.abs(errors)))]
+    return {"median_abs_log_error": float(np.median(np.abs(errors))), "mean_log_error": float(errors.mean()),
+            "worst": {"product_id": worst["product_id"], "name": worst["name"], "log_error": worst["log_error"],
+                      "ratio": float(np.exp(worst["log_error"]))},
+            "within_factor_1_5": float(np.mean(np.abs(errors) <= np.log(1.5))),
+            "beyond_factor_3": int(np.sum(np.abs(errors) > np.log(3)))}

@@ -1,0 +1,167 @@
+"""Policy back-tests: the end of the EV credit, and the 2025 tariffs against published studies.
+
+EV credit. The $7,500 credit ended for vehicles acquired after 30 Sep 2025. Buyers of listed
+models (``ev_credit_eligible_2025.csv``) got it at purchase (IRC 30D); lessees of any BEV got it
+through the lessor (45W). The 2025 data hold the credit for the share f of the year's BEV sales
+made before it ended, f = 1 - Q4 units / 2025 units (Cox). So the calibrated 2025 market carries,
+on average, a credit of
+
+    w_j = 7,500 x f x (L + (1 - L) x eligible_j)       (L: share of new EVs leased, Experian Q3 2025)
+
+per vehicle, and removing the credit raises consumer prices by w_j (a ``credits`` lever with a
+negative amount). The model's BEV share after that is compared with the first quarter without the
+credit (Q4 2025, Cox) and January 2026 (S&P).
+
+Tariffs. The model's effect of the 2025 Section 232 layer is the change from the state without it
+(``no-section-232``) back to the 2025 baseline: units and average price, compared with Linn and
+Spiller's (RFF 2025) ranges for a 25% tariff on vehicles and parts from outside North America
+(our model has no parts tariffs, so its effects should sit at or below theirs).
+
+Signs. When a tariff on rivals falls or rivals enter, an incumbent whose own cost is unchanged
+should not raise its price unless the model shows why: ``price_signs`` lists the risers with the
+decomposition (its buyers' price sensitivity before and after; a stake in an entrant).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autopact.data import load_chinese_candidates, read_bundled
+from autopact.fit.market import MarketModel
+from autopact.model.demand import jacobian_parts
+from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.simulate import simulate
+
+
+def evidence() -> dict[str, dict[str, Any]]:
+    """The sourced yardsticks of the back-tests (``backtest_evidence.csv``), by name."""
+    table = read_bundled("backtest_evidence.csv")
+    return {row["name"]: row for row in table.to_dict(orient="records")}
+
+
+def credit_removal(market: MarketModel) -> dict[str, Any]:
+    """The scenario that takes the 2025 credit out of the calibrated market (see the module docstring)."""
+    e = evidence()
+    eligible = read_bundled("ev_credit_eligible_2025.csv")
+    listed = sorted(set(eligible.loc[eligible["credit_usd"].eq(7500), "product_id"].dropna())
+                    & set(market.products["product_id"]))
+    credit = float(e["ev_credit_usd"]["value"])
+    lease = float(e["ev_lease_share_q3_2025"]["value"])
+    in_force = 1.0 - float(e["bev_units_q4_2025"]["value"]) / float(e["bev_units_2025"]["value"])
+    source = (f"{e['ev_credit_usd']['source']}; credit in force for {in_force:.3f} of 2025 BEV sales "
+              f"(1 - Q4 / year, Cox); lease share {lease} (Experian Q3 2025)")
+    return {"name": "ev-credit-ends", "description": "the $7,500 EV credit ends (back-test)", "credits": [
+        {"name": "45W credit on leases of any BEV ends", "powertrain": ["BEV"], "amount_usd": -credit * in_force,
+         "share_of_buyers": lease, "source": source},
+        {"name": "30D purchase credit on listed models ends", "product_ids": listed, "amount_usd": -credit * in_force,
+         "share_of_buyers": 1.0 - lease, "source": source}]}
+
+
+def ev_credit_backtest(market: MarketModel) -> dict[str, Any]:
+    """Model BEV share without the credit against the observed share after it ended."""
+    e = evidence()
+    scenario = parse_scenario(credit_removal(market), "ev credit back-test")
+    result = simulate(scenario, market)
+    base, cf = result.metrics()
+    observed = float(e["bev_share_q4_2025"]["value"])
+    return {"predicted_bev_share": cf["bev_share"], "baseline_bev_share": base["bev_share"],
+            "observed_bev_share": observed, "error_pp": 100 * (cf["bev_share"] - observed),
+            "observed_after": {"q4_2025": observed, "jan_2026": float(e["bev_share_jan_2026"]["value"])},
+            "observed_2025": float(e["bev_share_2025"]["value"]),
+            "source": f"{e['bev_share_q4_2025']['source']}; January 2026: {e['bev_share_jan_2026']['source']}",
+            "scenario": scenario.model_dump(mode="json")}
+
+
+def tariff_backtest(market: MarketModel) -> dict[str, Any]:
+    """The effect of the 2025 Section 232 layer (baseline against ``no-section-232``) against RFF."""
+    e = evidence()
+    result = simulate(load_scenario("no-section-232"), market)
+    with_tariff, without = result.metrics()
+    units = with_tariff["total_units"] / without["total_units"] - 1
+    price = with_tariff["average_price_usd"] / without["average_price_usd"] - 1
+    sales_range = (e["rff_25pct_tariff_sales_change_low"]["value"], e["rff_25pct_tariff_sales_change_high"]["value"])
+    price_range = (e["rff_25pct_tariff_price_change_low"]["value"], e["rff_25pct_tariff_price_change_high"]["value"])
+    return {"sales_change": units, "price_change": price,
+            "published": {"sales_change": list(sales_range), "price_change": list(price_range),
+                          "source": e["rff_25pct_tariff_sales_change_low"]["source"],
+                          "note": "RFF's tariff covers parts too; autopact models vehicle tariffs only"},
+            "sales_inside": sales_range[0] <= units <= sales_range[1],
+            "price_inside": price_range[0] <= price <= price_range[1],
+            "tariff_revenue_usd": with_tariff["tariff_revenue_usd"] - without["tariff_revenue_usd"]}
+
+
+SIGN_SCENARIOS = {"no-section-232": "a tariff on rivals falls", "ford-byd-jv": "rivals enter",
+                  "chinese-imports-mfn": "rivals enter"}
+
+
+def semi_elasticity(market: MarketModel, prices: np.ndarray) -> np.ndarray:
+    """Each product's own-price semi-elasticity -d ln s_j / d p_j at consumer ``prices``: the buyers'
+    price sensitivity that sets a single-product markup, p_j - c_j ~ 1 / semi-elasticity."""
+    delta = market.xi - market.demand.alpha * prices
+    shares, lam, gamma = jacobian_parts(delta, prices, market.demand)
+    return -(lam - np.diag(gamma)) / shares
+
+
+def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Incumbents whose cost the scenario leaves unchanged: do their prices rise when a tariff on
+    rivals falls or rivals enter? For each that rises, the decomposition: its buyers' price
+    sensitivity before and after (a rise means the rival took its most price-sensitive buyers) and
+    whether its owner holds a stake in an entrant (joint-venture profit weights raise its prices)."""
+    out = {}
+    for name, what in (names or SIGN_SCENARIOS).items():
+        result = simulate(load_scenario(name), market)
+        base = result.baseline.products.set_index("product_id")
+        cf = result.counterfactual.products.set_index("product_id")
+        same = [pid for pid in cf.index if pid in base.index and abs(cf.at[pid, "cost"] - base.at[pid, "cost"]) < 1e-6]
+        before = dict(zip(base.index, semi_elasticity(result.baseline_market, base["consumer_price"].to_numpy())))
+        after = dict(zip(cf.index, semi_elasticity(result.market, cf["consumer_price"].to_numpy())))
+        partners = {holder for split in result.market.stakes.loc[cf["entrant"].to_numpy(bool)].to_dict(orient="records")
+                    for holder, share in split.items() if share > 0} if "entrant" in cf.columns else set()
+        change = (cf.loc[same, "price"] - base.loc[same, "price"]).to_numpy()
+        risers = [{"product_id": pid, "name": cf.at[pid, "name"], "price_change_usd": float(d),
+                   "semi_elasticity_before": float(before[pid]), "semi_elasticity_after": float(after[pid]),
+                   "owner_holds_entrant_stake": cf.at[pid, "owner"] in partners}
+                  for pid, d in zip(same, change) if d > 1.0]
+        risers.sort(key=lambda r: -r["price_change_usd"])
+        explained = [r for r in risers if r["owner_holds_entrant_stake"]
+                     or r["semi_elasticity_after"] < r["semi_elasticity_before"]]
+        weights = cf.loc[same, "units"].to_numpy()
+        out[name] = {"what": what, "incumbents_same_cost": len(same), "rising": len(risers),
+                     "explained": len(explained), "mean_price_change_usd": float(np.average(change, weights=weights)),
+                     "largest_rises": risers[:10]}
+    return out
+
+
+ENTRY_SCENARIOS = ("ford-byd-jv", "ford-geely-jv", "open-entry-us-plants", "chinese-imports-mfn", "canada-style-quota")
+
+
+def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARIOS) -> dict[str, Any]:
+    """Each bundled entry scenario against what Chinese makers did abroad: the largest entrant
+    model's share of the market, the Chinese-brand entrants' total share, and each entrant's US
+    price over its China list price (``backtest_evidence.csv``)."""
+    e = {k: float(v["value"]) for k, v in evidence().items()}
+    candidates = load_chinese_candidates()
+    fx, scale = market.parameters["fx_cny_per_usd"], market.data.price_scale
+    out = {}
+    for name in names:
+        scenario = load_scenario(name)
+        result = simulate(scenario, market)
+        cf = result.counterfactual.products
+        total = float(cf["units"].sum())
+        entrants = cf[cf["product_id"].str.startswith("entrant--")]
+        ratios = {row["name"]: float(row["price"] / scale / (candidates.at[row["product_id"].removeprefix("entrant--"),
+                                                                              "price_china_cny_first"] / fx))
+                  for row in entrants.to_dict(orient="records")}
+        largest = entrants.sort_values("units").iloc[-1] if len(entrants) else None
+        out[name] = {"entrant_units": float(entrants["units"].sum()), "entrant_share": float(entrants["units"].sum()) / total,
+                     "largest_model": None if largest is None else largest["name"],
+                     "largest_model_share": 0.0 if largest is None else float(largest["units"]) / total,
+                     "price_to_china_list": ratios}
+    return {"scenarios": out,
+            "yardsticks": {"single_model_share": [e["chinese_model_share_abroad_low"], e["chinese_model_share_abroad_high"]],
+                           "brand_share_year3": [e["chinese_brand_share_year3_low"], e["chinese_brand_share_year3_high"]],
+                           "export_price_ratio": [e["export_price_ratio_low"], e["export_price_ratio_high"]]},
+            "note": "entry scenarios describe an entrant's year entrant_years_on_sale (default 3); Chinese brands "
+                    "abroad sold 10+ models by their third year, the scenarios 2-5"}

@@ -1,0 +1,47 @@
+"""``autopact validate``: every back-test on the calibrated 2025 market, with its goal and verdict.
+
+Goals (issue 11): entry back-test median |log error| <= 0.4 (within x1.5), bias within +/-0.2, no
+product off by more than x3; EV-credit back-test within 1.5 pp of the observed share; tariff effects
+inside the published ranges.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from autopact.fit.market import MarketModel
+from autopact.runs.backtest_entry import entry_backtest
+from autopact.runs.backtest_policy import entry_yardsticks, ev_credit_backtest, price_signs, tariff_backtest
+
+GOALS = {"entry_median_abs_log_error": math.log(1.5), "entry_bias": 0.2, "entry_worst": math.log(3.0),
+         "ev_credit_pp": 1.5}
+
+
+def validate(market: MarketModel, products: list[str] | None = None, progress=None) -> dict[str, Any]:
+    """The three back-tests and their verdicts against the goals (``GOALS``)."""
+    entry = entry_backtest(market, products)
+    if progress:
+        progress("entry back-test done")
+    credit = ev_credit_backtest(market)
+    tariff = tariff_backtest(market)
+    signs = price_signs(market)
+    yardsticks = entry_yardsticks(market)
+    single_high = yardsticks["yardsticks"]["single_model_share"][1]
+    low = yardsticks["yardsticks"]["export_price_ratio"][0]
+    worst = abs(entry["worst"]["log_error"])
+    verdicts = {
+        "entry_median_abs_log_error": entry["median_abs_log_error"] <= GOALS["entry_median_abs_log_error"],
+        "entry_bias": abs(entry["mean_log_error"]) <= GOALS["entry_bias"],
+        "entry_worst": worst <= GOALS["entry_worst"],
+        "ev_credit": abs(credit["error_pp"]) <= GOALS["ev_credit_pp"],
+        "tariff_sales": tariff["sales_inside"], "tariff_prices": tariff["price_inside"],
+        "price_signs": all(s["rising"] == s["explained"] for s in signs.values()),
+        "entry_yardsticks": all(s["largest_model_share"] <= 2 * single_high for s in yardsticks["scenarios"].values()),
+        "entrant_prices": all(low <= ratio for s in yardsticks["scenarios"].values()
+                              for ratio in s["price_to_china_list"].values()),
+    }
+    return {"entry_backtest": entry, "ev_credit_backtest": credit, "tariff_backtest": tariff, "price_signs": signs,
+            "entry_yardsticks": yardsticks,
+            "goals": {**GOALS, "note": "log errors: log(predicted / actual); 0.405 = x1.5, 1.099 = x3"},
+            "passed": verdicts, "market": market.document}

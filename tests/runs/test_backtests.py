@@ -1,0 +1,109 @@
+"""Back-test machinery: re-entry reproduces a product's own units, the launch term leaves the product
+out, the credit lever is a consumer-price wedge, and `autopact validate --json` keeps its contract.
+Numbers of the back-tests themselves are not pinned (they move with data and demand)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopact.policy.launch import band, launch_gaps, launch_term
+from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.runs.backtest_entry import entry_backtest, reenter
+from autopact.runs.backtest_policy import credit_removal, evidence
+from autopact.simulate import market_for, simulate
+
+MACH_E = "ford--mustang-mach-e--bev"
+
+
+@pytest.fixture(scope="module")
+def market():
+    return market_for(load_scenario("baseline-2025"))
+
+
+@pytest.mark.parametrize("product_id", [MACH_E, "rivian--r1s--bev", "ford--maverick--ice"])
+def test_a_product_re_entered_with_its_own_xi_returns_its_own_units(market, product_id):
+    j = market.products["product_id"].tolist().index(product_id)
+    assert reenter(market, product_id, float(market.xi[j])) == pytest.approx(market.data.units[j], rel=1e-8)
+
+
+def test_a_lower_xi_sells_less_and_the_market_without_the_product_lacks_only_it(market):
+    j = market.products["product_id"].tolist().index(MACH_E)
+    own = float(market.xi[j])
+    assert reenter(market, MACH_E, own - 0.5) < market.data.units[j] < reenter(market, MACH_E, own + 0.5)
+    minus, k = market.without(MACH_E)
+    assert k == j and len(minus.products) == len(market.products) - 1 and MACH_E not in set(minus.products["product_id"])
+    np.testing.assert_array_equal(minus.xi, np.delete(market.xi, j))
+
+
+def test_launch_term_is_the_mean_gap_of_the_other_launches_of_the_band(market):
+    gaps = launch_gaps(market)
+    assert set(gaps["band"]) == {"first year", "years 2-5", "year 6 and later"}
+    same = gaps[(gaps["band"] == band(3))]
+    assert launch_term(market, 3) == pytest.approx(same["gap"].mean(), rel=1e-12)
+    pid = same["product_id"].iloc[0]
+    assert launch_term(market, 3, leave_out=pid) == pytest.approx(same.loc[same["product_id"] != pid, "gap"].mean())
+    row = gaps.set_index("product_id").loc[pid]
+    assert row["gap"] == pytest.approx(row["own_xi"] - row["hedonic"] - row["brand_term"], rel=1e-12)
+    assert band(1) == "first year" and band(5) == "years 2-5" and band(7) == "year 6 and later"
+    with pytest.raises(ValueError):
+        band(0)
+
+
+def test_entry_backtest_reports_its_errors_from_its_rows(market):
+    r = entry_backtest(market, [MACH_E, "ford--maverick--ice"])
+    errors = np.array([np.log(p["predicted_units"] / p["actual_units"]) for p in r["products"]])
+    assert r["median_abs_log_error"] == pytest.approx(np.median(np.abs(errors)))
+    assert r["mean_log_error"] == pytest.approx(errors.mean())
+    assert r["worst"]["product_id"] == r["products"][int(np.argmax(np.abs(errors)))]["product_id"]
+
+
+def test_a_credit_is_a_consumer_price_wedge_and_its_removal_follows_the_evidence(market):
+    e = evidence()
+    spec = credit_removal(market)
+    lease = float(e["ev_lease_share_q3_2025"]["value"])
+    in_force = 1 - float(e["bev_units_q4_2025"]["value"]) / float(e["bev_units_2025"]["value"])
+    assert spec["credits"][0]["amount_usd"] == pytest.approx(-7500 * in_force)
+    assert spec["credits"][0]["share_of_buyers"] == lease and spec["credits"][1]["share_of_buyers"] == 1 - lease
+    result = simulate(parse_scenario(spec, "test"), market)
+    p = result.counterfactual.products.set_index("product_id")
+    listed = p.loc["tesla--model-y--bev"]  # on the 30D list: every buyer had the credit
+    assert listed["consumer_price"] - listed["price"] == pytest.approx(7500 * in_force, rel=1e-12)
+    other = p.loc["volkswagen--id-4--bev"]  # not listed: lessees only
+    assert other["consumer_price"] - other["price"] == pytest.approx(7500 * in_force * lease, rel=1e-12)
+    ice = p.loc["ford--maverick--ice"]
+    assert ice["consumer_price"] == ice["price"]
+    base, cf = result.metrics()
+    assert cf["bev_share"] < base["bev_share"]
+
+
+def test_credit_filters_the_market_cannot_apply_are_refused():
+    from autopact.errors import ScenarioError
+
+    scenario = load_scenario("blp1995-import-tariff").model_dump(mode="json", exclude={"extra_tariffs"})
+    bad = parse_scenario({**scenario, "credits": [{"name": "c", "powertrain": ["BEV"], "amount_usd": 1000,
+                                                   "source": "test"}]}, "bad.yaml")
+    with pytest.raises(ScenarioError, match=r"credits\[0\].powertrain"):
+        simulate(bad)
+
+
+def test_cli_validate_json_contract(tmp_path):
+    out = tmp_path / "v.json"
+    done = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "validate", "--products",
+                           f"{MACH_E},ford--maverick--ice", "--json", str(out)], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr
+    r = json.loads(out.read_text())
+    entry = r["entry_backtest"]
+    assert {"products", "median_abs_log_error", "mean_log_error", "worst"} <= set(entry)
+    assert {"product_id", "actual_units", "predicted_units"} <= set(entry["products"][0])
+    assert {"predicted_bev_share", "observed_bev_share", "source"} <= set(r["ev_credit_backtest"])
+    assert 0 < r["ev_credit_backtest"]["predicted_bev_share"] < 1
+    assert {"sales_change", "price_change", "published"} <= set(r["tariff_backtest"])
+    assert "Entry back-test" in done.stdout and "EV credit ends" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "validate", "--products", "nope"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "unknown product 'nope'" in bad.stderr and "Traceback" not in bad.stderr
