@@ -377,6 +377,46 @@ def build_parameters(shared: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return tariffs, costs
 
 
+def doc_date(iso: str) -> str:
+    """2025-08-01 -> '1 Aug 2025', as tariffs_and_rules.md writes dates."""
+    d = pd.Timestamp(iso)
+    return f"{d.day} {d:%b %Y}"
+
+
+def build_section_232(shared: Path, products: pd.DataFrame, firms: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    """The dated Section 232 table by origin (tools/section_232_rates.csv, transcribed from section 9 of
+    tariffs_and_rules.md), checked against its sources: the general row against the Section 232 row of
+    tariff_parameters.csv, each origin row against its row of the section 9 table (rate, first day of
+    entries, quota). Raises when they disagree."""
+    table = pd.read_csv(TOOLS / "section_232_rates.csv", dtype={"quota_units": "Int64"})
+    raw = pd.read_csv(shared / "policy_and_costs" / "tariff_parameters.csv")
+    base = raw[raw["instrument"].eq("Section 232 autos (Proc. 10908)")].iloc[0]
+    general = table[table["origin"].eq("all")]
+    if len(general) != 1 or float(general["rate_pct"].iloc[0]) != float(base["rate_or_value"]) \
+            or general["effective_from"].iloc[0] != base["effective_from"]:
+        raise SystemExit("section_232_rates.csv: the general row disagrees with tariff_parameters.csv")
+    text = (shared / "policy_and_costs" / "tariffs_and_rules.md").read_text()
+    section = text[text.index("## 9. Section 232 deal rates by origin"):]
+    lines = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| ")}
+    for _, row in table[table["doc_row"].notna()].iterrows():
+        line = lines.get(row["doc_row"])
+        start = pd.Timestamp(row["effective_from"])
+        wanted = [f"{row['rate_pct']:g}%",
+                  f"from {start.year}" if (start.month, start.day) == (1, 1) else doc_date(row["effective_from"])]
+        if pd.notna(row["quota_units"]):
+            wanted.append(f"{int(row['quota_units']):,}")
+        missing = [w for w in wanted if line is None or w not in line]
+        if missing:
+            raise SystemExit(f"section_232_rates.csv: row {row['origin']} {row['effective_from']}: "
+                             f"{missing} not in row {row['doc_row']!r} of tariffs_and_rules.md section 9")
+    groups = {c: o for o, members in zip(table["origin"], table["members"].fillna("")) for c in members.split(";") if c}
+    countries = sorted({c.strip() for listed in products["assembly_countries"].dropna() for c in listed.split(";")}
+                       | set(firms["owner_country"]))
+    log.append("Section 232 origins: " + "; ".join(f"{c} -> {groups.get(c, 'general rule')}" for c in countries
+                                                     if c != "United States"))
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
@@ -392,6 +432,7 @@ def main() -> None:
     build_market_facts(args.shared, ref).to_csv(out / "market_facts.csv", index=False)
     build_chinese_models(args.shared, ref).to_csv(out / "chinese_models.csv", index=False)
     tariffs, costs = build_parameters(args.shared)
+    build_section_232(args.shared, products, firms, log).to_csv(out / "section_232_rates.csv", index=False)
     tariffs.to_csv(out / "tariff_parameters.csv", index=False)
     costs.to_csv(out / "costs.csv", index=False)
     firms.to_csv(out / "firms.csv", index=False)
