@@ -42,13 +42,28 @@ RESIDUAL_COMPONENTS = {
         ("Maserati", "GranTurismo/GranCabrio/Grecale Folgore"),
     ],
     "Mercedes-Benz": [("Mercedes-Benz", "C-Class"), ("Mercedes-Benz", "GLC (incl. Coupe)")],
+    # hyundai_2025.csv's derived residual names Kona (ICE/HEV), Venue, Sonata and Nexo; Nexo has no
+    # row in products_2025.csv, the other three are there without a volume.
+    "Hyundai": [("Hyundai", "Kona (ICE/HEV)"), ("Hyundai", "Sonata"), ("Hyundai", "Venue")],
 }
 # Residuals without such rows take their brand's named rows (units-weighted); the makes used:
 RESIDUAL_BRANDS = {
     "Kia": ["Kia"], "BMW": ["BMW"], "Audi": ["Audi"],
     "Chevrolet/GMC/Buick": ["Chevrolet", "GMC", "Buick"],
     "Jeep/Ram/Chrysler/Dodge/Fiat/Alfa Romeo": ["Jeep", "Ram", "Chrysler", "Dodge", "Fiat", "Alfa Romeo"],
-    "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"],
+    "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"], "Hyundai": ["Hyundai"],
+}
+
+# hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
+HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
+HYUNDAI_RESIDUAL = "Residual:"
+
+# powertrain_split_2025.csv rows that split a nameplate of products_2025.csv into an ICE and an HEV row:
+# (make, model in the split file) -> (make, model in products_2025.csv). Only rows whose value is a
+# sourced count of 2025 units are used; bounds, truncated shares and GAPs are not (PROVENANCE.md).
+POWERTRAIN_SPLITS = {
+    ("Ford", "F-150"): ("Ford", "F-Series (F-150 + Super Duty, excl. Lightning)"),
+    ("Ford", "Maverick"): ("Ford", "Maverick"),
 }
 
 
@@ -253,6 +268,154 @@ def build_residuals(raw: pd.DataFrame, filled: pd.DataFrame, log: list[str]) -> 
     return pd.DataFrame(rows)
 
 
+def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
+    """Hyundai-brand 2025 volumes (hyundai_2025.csv) into the raw table, plus a derived 'Hyundai' residual.
+
+    A nameplate row of products_2025.csv without a volume takes the sourced units of hyundai_2025.csv
+    (Tucson, Elantra, Santa Fe); rows that already have one keep it (the file's differences are
+    logged). The residual is built as the raw file builds its others: the official brand total minus
+    the named Hyundai rows of this table.
+    """
+    hy = pd.read_csv(shared / "us_market" / "hyundai_2025.csv")
+    out = raw.copy()
+    units = pd.to_numeric(hy["units_2025"], errors="coerce")
+    total_row = hy[hy["model"].str.startswith(HYUNDAI_BRAND_TOTAL)].iloc[0]
+    residual_row = hy[hy["model"].str.startswith(HYUNDAI_RESIDUAL)].iloc[0]
+    named = hy[units.notna() & (hy["make"] == "Hyundai") & ~hy["model"].str.startswith(
+        (HYUNDAI_BRAND_TOTAL, HYUNDAI_RESIDUAL, "Memo:"))]
+    for i, r in named.iterrows():
+        match = out.index[(out["row_type"] == "model") & (out["make"] == r["make"]) & (out["model"] == r["model"])]
+        if len(match) != 1:
+            raise ValueError(f"hyundai_2025.csv row {r['model']!r} matches {len(match)} rows of products_2025.csv")
+        j = match[0]
+        value = float(units[i])
+        if pd.isna(out.at[j, "us_sales_units"]):
+            out.at[j, "us_sales_units"] = value
+            out.at[j, "sales_basis"] = "press report (Hyundai Motor America figures; hyundai_2025.csv)"
+            out.at[j, "sales_confidence"] = r["confidence"]
+            out.at[j, "sales_source"] = r["source"]
+            out.at[j, "notes"] = f"{out.at[j, 'notes']} | hyundai_2025.csv: {r['note']}"
+            log.append(f"hyundai: {r['model']} {int(value)} units from hyundai_2025.csv (was blank)")
+        elif out.at[j, "us_sales_units"] != value:
+            log.append(f"hyundai: {r['model']} keeps {int(out.at[j, 'us_sales_units'])} units of products_2025.csv "
+                       f"(hyundai_2025.csv: {int(value)})")
+    brand_total = float(total_row["units_2025"])
+    hyundai = out[(out["row_type"] == "model") & (out["make"] == "Hyundai")]
+    in_named = float(hyundai["us_sales_units"].sum())
+    named_list = ", ".join(f"{m} {int(u):,}" for m, u in zip(hyundai["model"], hyundai["us_sales_units"]) if pd.notna(u))
+    residual = {
+        "year": 2025, "row_type": "brand_residual", "make": "Hyundai", "parent_company": hyundai["parent_company"].iloc[0],
+        "model": "Hyundai (unallocated: Kona ICE/HEV, Venue, Sonata, Nexo, other Hyundai lines)",
+        "segment_body": "mixed", "powertrain": "mixed", "us_sales_units": brand_total - in_named,
+        "sales_basis": "derived residual", "sales_confidence": residual_row["confidence"],
+        "sales_source": (f"Hyundai brand 2025 total {int(brand_total):,} (hyundai_2025.csv: {total_row['source']}); "
+                         "minus the named-model rows of this file"),
+        "notes": (f"Derived: official brand total {int(brand_total):,} minus {int(in_named):,} in named rows of this file "
+                  f"({named_list}). hyundai_2025.csv: {residual_row['note']} Inherits the uncertainty of every "
+                  "named row of the brand."),
+    }
+    log.append(f"hyundai: brand total {int(brand_total)} minus {int(in_named)} in named rows = "
+               f"{int(brand_total - in_named)} units in the Hyundai residual "
+               f"(hyundai_2025.csv's own residual: {int(residual_row['units_2025'])}, with Kona Electric at 3,011)")
+    return pd.concat([out, pd.DataFrame([residual])], ignore_index=True)
+
+
+def split_powertrains(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
+    """Split nameplates with a sourced 2025 HEV count into an ICE row and an HEV row; check hybrid-only ones.
+
+    HEV row: the sourced HEV units; ICE row: the nameplate total minus them. Both keep the nameplate's
+    characteristics (price, horsepower and size are of the quoted base trim) except efficiency, which
+    for the HEV row is the midpoint of the EPA strong-hybrid range where the raw row has one. A
+    nameplate the source calls hybrid-only must be classed HEV.
+    """
+    split = pd.read_csv(shared / "us_market" / "powertrain_split_2025.csv")
+    out = df.copy()
+    out["powertrain_split_source"] = ""
+    hev_rows = {}
+    for (make, model), (p_make, p_model) in POWERTRAIN_SPLITS.items():
+        r = split[(split["make"] == make) & (split["model"] == model) & split["powertrain"].str.startswith("HEV")].iloc[0]
+        if not str(r["basis"]).startswith("2025 units"):
+            raise ValueError(f"powertrain split {make} {model}: basis {r['basis']!r} is not 2025 units")
+        hev = first_number(r["units_or_share"])
+        match = out.index[(out["make"] == p_make) & (out["model"] == p_model)]
+        if len(match) != 1:
+            raise ValueError(f"powertrain split {make} {model} matches {len(match)} products")
+        j = match[0]
+        total = float(out.at[j, "units"])
+        of = re.search(r"of ([\d,]+)", str(r["units_or_share"]))
+        if of and float(of.group(1).replace(",", "")) != total:
+            raise ValueError(f"powertrain split {make} {model}: nameplate total {of.group(1)} != {total}")
+        source = f"powertrain_split_2025.csv ({make} {model} {r['powertrain']}: {r['units_or_share']}; {r['source']})"
+        arithmetic = f"nameplate total {int(total):,} = ICE {int(total - hev):,} + HEV {int(hev):,}"
+        shared_chars = (f"split nameplate: price, horsepower and size are those of the quoted base trim "
+                        f"({out.at[j, 'msrp_trim']}), shared by its ICE and HEV rows")
+        flags = out.at[j, "msrp_flags"]
+        out.at[j, "msrp_flags"] = "; ".join(x for x in (flags if isinstance(flags, str) else "", shared_chars) if x)
+        hev_row = out.loc[[j]].copy()
+        out.at[j, "units"] = total - hev
+        out.at[j, "powertrain_split_source"] = f"ICE row: {arithmetic}; HEV units from {source}"
+        hybrid_mpg = range_midpoint(out.at[j, "combined_mpg_strong_hybrid_range"])
+        peers = out[out["segment"].eq(out.at[j, "segment"]) & out["powertrain"].eq("HEV")
+                    & ~out["efficiency_imputed"].astype(bool)]
+        if not np.isnan(hybrid_mpg):
+            hev_row["efficiency_mpg_or_mpge"] = hybrid_mpg
+            hev_row["efficiency_imputed"] = False
+            efficiency_note = "HEV efficiency: midpoint of the EPA strong-hybrid range"
+        elif len(peers):
+            hev_row["efficiency_mpg_or_mpge"] = peers["efficiency_mpg_or_mpge"].median()
+            hev_row["efficiency_imputed"] = True
+            efficiency_note = f"HEV efficiency: median of the {len(peers)} {out.at[j, 'segment']} HEV products with one"
+        else:
+            hev_row["efficiency_imputed"] = True
+            efficiency_note = ("HEV efficiency: the raw row has no hybrid MPG and no product of the same segment "
+                               "and class has one; the nameplate's value is kept, flagged imputed")
+        hev_row["powertrain"] = "HEV"
+        hev_row["units"] = hev
+        hev_row["sales_source"] = r["source"]
+        hev_row["sales_basis"] = f"HEV units of the nameplate ({r['basis']})"
+        hev_row["sales_confidence"] = r["confidence"]
+        hev_row["powertrain_split_source"] = f"HEV row: {arithmetic}; HEV units from {source}; {efficiency_note}"
+        hev_rows[j] = hev_row
+        log.append(f"powertrain split {p_make} {p_model}: {arithmetic} ({efficiency_note})")
+    # hybrid-only nameplates (share '100%'): the product must be classed HEV
+    only = split[split["units_or_share"].astype(str).str.startswith("100%")]
+    for _, r in only.iterrows():
+        for model in (m.strip() for m in str(r["model"]).split(" / ")):
+            match = out.index[(out["make"] == r["make"]) & (out["model"] == model)]
+            if len(match) != 1:
+                raise ValueError(f"hybrid-only {r['make']} {model} matches {len(match)} products")
+            j = match[0]
+            was = out.at[j, "powertrain"]
+            out.at[j, "powertrain"] = "HEV"
+            out.at[j, "powertrain_split_source"] = f"hybrid-only in 2025: powertrain_split_2025.csv ({r['source']})"
+            log.append(f"hybrid-only {r['make']} {model}: class {was}" + (" (unchanged)" if was == "HEV" else " -> HEV"))
+    # each HEV row right after its ICE row
+    parts = [out.loc[[j]] if j not in hev_rows else pd.concat([out.loc[[j]], hev_rows[j]]) for j in out.index]
+    return pd.concat(parts, ignore_index=True)
+
+
+def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
+    """Assembly countries for products without one, from assembly_fill_2025.csv (GAP and n/a rows left blank)."""
+    fill = pd.read_csv(shared / "us_market" / "assembly_fill_2025.csv")
+    out = df.copy()
+    usable = fill[~fill["assembly_countries"].str.startswith(("GAP", "n/a"))]
+    units = 0.0
+    for _, r in usable.iterrows():
+        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
+        if len(match) == 0:
+            raise ValueError(f"assembly fill {r['make']} {r['model']} matches no product")
+        for j in match:
+            if pd.notna(out.at[j, "assembly_countries"]):
+                raise ValueError(f"assembly fill {r['make']} {r['model']}: product already has a country")
+            out.at[j, "assembly_countries"] = r["assembly_countries"]
+            out.at[j, "assembly_source"] = f"{r['source']} [assembly_fill_2025.csv, confidence {r['confidence']}]"
+            units += float(out.at[j, "units"])
+    gaps = fill[fill["assembly_countries"].str.startswith("GAP")]
+    log.append(f"assembly: {len(usable)} rows filled from assembly_fill_2025.csv ({int(units)} units); "
+               f"GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
+    return out
+
+
 def fuel_cost(df: pd.DataFrame, ref: pd.DataFrame) -> pd.Series:
     """US dollars per mile: gasoline price / MPG, or electricity price x 33.705 kWh / MPGe."""
     gas = ref.loc["gasoline_price_2025_usd_per_gallon", "value"]
@@ -274,6 +437,7 @@ def efficiency(raw: pd.DataFrame, pt: pd.Series) -> pd.Series:
 
 def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     raw = pd.read_csv(shared / "us_market" / "products_2025.csv")
+    raw = hyundai_volumes(raw, shared, log)
     models = raw[raw["row_type"] == "model"].copy()
     df = pd.DataFrame({
         "row_type": "model",
@@ -309,7 +473,9 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     dropped = df[df["units"].isna()]
     log.append(f"dropped {len(dropped)} named rows without a 2025 volume (their units, where known, "
                "sit in a brand residual): " + "; ".join(dropped["make"] + " " + dropped["model"]))
-    df = pd.concat([df[df["units"].notna()], residuals], ignore_index=True)
+    df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), shared, log)
+    df = pd.concat([df, residuals], ignore_index=True)
+    df = fill_assembly(df, shared, log)
     df["assembled_in_us"] = df["assembly_countries"].map(
         lambda s: pd.NA if pd.isna(s) else "United States" in str(s)).astype("boolean")
     df["fuel_cost_usd_per_mile"] = fuel_cost(df, ref)

@@ -20,7 +20,7 @@ def test_build_script_reproduces_bundled_products(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("products_2025.csv", "chinese_models.csv", "tariff_parameters.csv", "costs.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(bundled / name), pd.read_csv(tmp_path / name))
-    assert len(before) == 263
+    assert len(before) == 269  # 255 named + 3 Hyundai + 2 HEV split rows + 9 remainders
 
 
 def test_package_does_not_read_shared_at_run_time():

@@ -113,13 +113,14 @@ def _definitions() -> list[Assumption]:
             unit="'keep' or 'drop'",
             allowed=("keep", "drop"),
             description=(
-                "What to do with the 8 brand-remainder rows (a brand's official 2025 total minus its named "
+                "What to do with the 9 brand-remainder rows (a brand's official 2025 total minus its named "
                 "nameplates): 'keep' models each as an explicit 'Other <brand>' product with characteristics "
                 "imputed from the nameplates it contains; 'drop' leaves them out of the market."
             ),
             reason=(
-                "They hold 1.1 million units (6.8% of the 2025 market), including Ford's Explorer, Escape and "
-                "Expedition and GM's Tahoe and Suburban; dropping them would understate Ford's and GM's "
+                "They hold 1.27 million units (7.8% of the 2025 market), including Ford's Explorer, Escape and "
+                "Expedition, GM's Tahoe and Suburban and Hyundai's Kona, Sonata and Venue; dropping them would "
+                "understate Ford's, GM's and Hyundai's "
                 "shares, which the joint-venture scenarios turn on."
             ),
             source="products_2025.csv brand_residual rows (official brand totals minus named rows)",
