@@ -17,3 +17,23 @@ def market_2025():
 def baseline_2025(market_2025):
     """Its solved baseline (scenarios reuse it, as variants do)."""
     return solve(market_2025)
+
+
+@pytest.fixture(scope="session")
+def bundled_results(market_2025, baseline_2025):
+    """Every bundled scenario and variant simulated once: (scenario, variant label) -> SimulationResult.
+    2025 scenarios run on the session's market and baseline, their fixed point started at the
+    baseline prices (the same equilibrium to the solver's tolerance, found faster)."""
+    from autopact.policy.scenario import bundled_scenarios, load_scenario
+    from autopact.policy.variants import scenario_variants
+    from autopact.simulate import simulate
+
+    start = dict(zip(baseline_2025.products["product_id"], baseline_2025.products["price"]))
+    results = {}
+    for name in sorted(bundled_scenarios()):
+        for label, variant in scenario_variants(load_scenario(name)):
+            if variant.estimation is not None:
+                results[name, label] = simulate(variant)
+            else:
+                results[name, label] = simulate(variant, market_2025, initial_prices=start, baseline=baseline_2025)
+    return results

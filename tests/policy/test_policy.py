@@ -11,8 +11,7 @@ from autopact.data import load_market
 from autopact.fit.calibration import calibrate, calibrated_market
 from autopact.fit.market import calibrated_model
 from autopact.outcomes.document import result_json
-from autopact.policy.scenario import ScenarioError, bundled_scenarios, load_scenario, parse_scenario
-from autopact.policy.variants import scenario_variants
+from autopact.policy.scenario import ScenarioError, load_scenario, parse_scenario
 from autopact.simulate import simulate
 
 CONTRACT = ("total_units", "average_price_usd", "bev_share", "consumer_surplus_usd", "total_profit_usd",
@@ -78,44 +77,6 @@ def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_
     assert rc["change"]["consumer_surplus_usd"] > 0
     rivals = [f for f in rc["firms"] if f["firm"] != "BYD"]
     assert sum(f["profit_counterfactual_usd"] for f in rivals) < sum(f["profit_baseline_usd"] for f in rivals)
-
-
-def test_a_joint_venture_prices_higher_than_an_independent_entrant(context):
-    independent = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
-                                          "partner": "Ford Motor Co.", "dealers": "partner"}])
-    joint = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
-                                    "partner": "Ford Motor Co.", "dealers": "partner",
-                                    "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}])
-    price = lambda r: next(p["price"] for p in r["products"] if p["entrant"])  # noqa: E731
-    assert price(joint) > price(independent)
-
-
-def test_connected_vehicle_rule_bars_chinese_controlled_makers(context):
-    r = run(context, connected_vehicle_rule={"enabled": True},
-            entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "own_us_plant"}])
-    assert not any(p["entrant"] for p in r["products"])
-    assert not any(p["nationality"] == "China" for p in r["products"])
-    assert any("connected-vehicle" in note for note in r["scenario"]["excluded"])
-
-
-def test_quota_regimes_and_revenue(context):
-    entrants = [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}]
-    loose = run(context, entrants=entrants,
-                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 5e6, "in_quota_pct": 2.5}])
-    tight = run(context, entrants=entrants,
-                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 1.0, "in_quota_pct": 2.5}])
-    assert loose["constraints"][0]["regime"].startswith("below")
-    assert not tight["constraints"][0]["regime"].startswith("below")
-    dolphin = lambda r: next(p for p in r["products"] if p["entrant"])  # noqa: E731
-    assert dolphin(loose)["units"] > dolphin(tight)["units"]
-
-
-def test_every_bundled_scenario_runs_and_converges(context):
-    for name in sorted(bundled_scenarios()):
-        scenario = load_scenario(name)
-        for label, variant in scenario_variants(scenario):
-            r = result_json(simulate(variant, None if variant.estimation else context))
-            assert r["solver"]["converged"], (name, label)
 
 
 @pytest.mark.parametrize("text, expected", [
