@@ -150,9 +150,13 @@ def test_bundled_estimate_is_made_from_the_vendored_data_and_agrees_with_pyblp()
     pd.testing.assert_frame_equal(pd.read_csv(inputs.files["products"]), pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION))
     pd.testing.assert_frame_equal(pd.read_csv(inputs.files["agents"]), pd.read_csv(pyblp.data.BLP_AGENTS_LOCATION))
     fixture = json.loads((Path(__file__).parents[1] / "fixtures" / "pyblp_blp1995_supply.json").read_text())
-    ours = [v["estimate"] for v in saved.record["nonlinear"].values()]
-    np.testing.assert_allclose(ours, fixture["theta"], rtol=1e-3, atol=1e-8)
-    assert saved.record["objective"] == pytest.approx(fixture["objective"], rel=1e-4)
+    nonlinear, linear = saved.record["nonlinear"].values(), saved.record["linear"].values()
+    # measured: theta 2.4e-7, objective 9.5e-8, theta SE 4.9e-7, beta and gamma 8.5e-7, their SEs 7.0e-7
+    np.testing.assert_allclose([v["estimate"] for v in nonlinear], fixture["theta"], rtol=2e-6, atol=1e-8)
+    assert saved.record["objective"] == pytest.approx(fixture["objective"], rel=1e-6)
+    np.testing.assert_allclose([v["se"] for v in nonlinear], fixture["theta_se"], rtol=5e-6)
+    np.testing.assert_allclose([v["estimate"] for v in linear], fixture["beta"] + fixture["gamma"], rtol=1e-5)
+    np.testing.assert_allclose([v["se"] for v in linear], fixture["beta_se"] + fixture["gamma_se"], rtol=1e-5)
 
 
 def test_estimated_market_reproduces_observed_shares_and_foc_costs(bundled):
