@@ -117,7 +117,7 @@ def test_cli_estimate_from_a_config_file(blp, tmp_path):
     blp[0].to_csv(tmp_path / "products.csv", index=False)
     (tmp_path / "logit.yaml").write_text('products: products.csv\nx1: "1 + prices + hpwt + air + mpd + space"\n')
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "estimate", str(tmp_path / "logit.yaml"), "--json"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     reference = pyblp.Problem(pyblp.Formulation(X1), blp[0]).solve(method="2s")
@@ -125,7 +125,7 @@ def test_cli_estimate_from_a_config_file(blp, tmp_path):
     assert report["converged"] and "seconds" in report
     (tmp_path / "bad.yaml").write_text('products: products.csv\nx1: "1 + prices"\nbogus: 1\n')
     bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "estimate", str(tmp_path / "bad.yaml")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "bogus" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -103,7 +103,7 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, text, expected):
     path, out = tmp_path / "bad.yaml", tmp_path / "out.json"
     path.write_text(text)
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "simulate", str(path), "--json", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and expected in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
     assert len([line for line in result.stderr.strip().splitlines() if line.startswith("error")]) == 1
@@ -112,7 +112,7 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, text, expected):
 def test_cli_simulate_writes_the_json_contract(tmp_path):
     out = tmp_path / "r.json"
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "simulate", "no-section-232", "--json", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     r = json.loads(out.read_text())
     assert r["change"]["tariff_revenue_usd"] < 0 and r["change"]["total_units"] > 0
