@@ -38,7 +38,7 @@ def test_the_ford_byd_joint_venture_prices_by_symmetric_profit_weights(bundled_r
     omega = _omega(rows["owner"], {frozenset((JV, FORD)): 0.5})  # BYD has no product of its own here
     p = rows["price"].to_numpy()
     residual = foc_residual(p, rows["cost"].to_numpy(), market.xi, market.demand, omega, market.taxes)
-    assert np.max(np.abs(residual)) < 1e-11  # measured 5e-13 (the solver stops at 1e-12)
+    assert np.max(np.abs(residual)) < 1e-11  # at most 9.3e-13 measured over the bundled scenarios
     jv = rows["owner"].eq(JV).to_numpy()
     ford = rows["owner"].eq(FORD).to_numpy()
     one_sided = omega.copy()
@@ -73,11 +73,11 @@ def test_the_joint_ventures_profit_and_units_go_half_to_each_parent(bundled_resu
 
 @pytest.fixture(scope="module")
 def dolphin_with_ford(market_2025, baseline_2025):
-    """The Dolphin built in Ford's plant and sold by Ford's dealers, under three profit splits."""
+    """The Dolphin built in Ford's plant and sold by Ford's dealers, wholly BYD's two ways."""
     start = dict(zip(baseline_2025.products["product_id"], baseline_2025.products["price"]))
     entrant = {"candidate": DOLPHIN, "maker": BYD, "assembly": "partner_us_plant", "partner": FORD,
                "dealers": "partner"}
-    splits = {"independent": None, "degenerate": {BYD: 1.0, FORD: 0.0}, "half": {BYD: 0.5, FORD: 0.5}}
+    splits = {"independent": None, "degenerate": {BYD: 1.0, FORD: 0.0}}
     return {name: simulate(parse_scenario({"name": name, "entrants": [
         {**entrant, **({"profit_shares": split} if split else {})}]}, "test"), market_2025,
         initial_prices=start, baseline=baseline_2025) for name, split in splits.items()}
@@ -92,11 +92,6 @@ def test_profit_shares_maker_one_partner_zero_are_an_independent_entrant(dolphin
     a, b = result_json(degenerate)["change"], result_json(independent)["change"]
     for key in ("total_units", "consumer_surplus_usd", "total_profit_usd", "hhi", "us_assembly_jobs"):
         assert a[key] == pytest.approx(b[key], rel=1e-12, abs=1e-6)
-
-
-def test_a_half_joint_venture_prices_the_entrant_higher(dolphin_with_ford):
-    price = lambda r: float(r.counterfactual.products.query("entrant")["price"].iloc[0])  # noqa: E731
-    assert price(dolphin_with_ford["half"]) > price(dolphin_with_ford["independent"])
 
 
 THRESHOLD = parameters()["connected_vehicle_threshold"]

@@ -84,7 +84,7 @@ def test_at_quota_imports_equal_the_quota_and_the_shadow_cost_solves_the_focs(bu
                            & rows["powertrain"].isin(spec.powertrain).to_numpy())
     assert len(index) == quota["products"] and rows["entrant"].iloc[index].sum() == 4
     rows = rows.iloc[index]
-    # measured: imports 1.2e-11 relative from the quota (the solver allows 1e-9)
+    # the solver meets a binding quota to 1e-9 relative; measured 1.2e-11 on a Dolphin-only quota of 49,000
     assert rows["units"].sum() == pytest.approx(spec.quantity, rel=1e-10)
     v = rows["customs_value"].to_numpy()
     in_rate = spec.in_quota_pct / 100
@@ -99,7 +99,7 @@ def test_at_quota_imports_equal_the_quota_and_the_shadow_cost_solves_the_focs(bu
     prices = result.counterfactual.products["price"].to_numpy()
     omega = ownership_matrix(market.owners, market.kappa)
     residual = foc_residual(prices, costs, market.xi, market.demand, omega, market.taxes)
-    assert np.max(np.abs(residual)) < 1e-11  # measured 1e-12 (the solver stops at 1e-12)
+    assert np.max(np.abs(residual)) < 1e-11  # at most 9.3e-13 measured over the bundled scenarios
     costs[index] -= shadow  # without it the FOCs of the group fail: the shadow cost is real
     assert np.max(np.abs(foc_residual(prices, costs, market.xi, market.demand, omega, market.taxes)[index])) > 1e-2
 
