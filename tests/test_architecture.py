@@ -59,7 +59,7 @@ def test_no_import_cycles_between_autopact_modules():
 
 def test_the_import_linter_contracts_are_kept():
     done = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--config", str(ROOT / "pyproject.toml")],
-                          capture_output=True, text=True, cwd=ROOT)
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 kept, 0 broken" in done.stdout
 
@@ -67,5 +67,5 @@ def test_the_import_linter_contracts_are_kept():
 def test_importing_autopact_loads_no_dask_duckdb_or_plotly():
     code = ("import sys, autopact, autopact.simulate, autopact.interfaces.cli; "
             "print(sorted(m for m in ('dask', 'distributed', 'duckdb', 'plotly') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600)
     assert done.stdout.strip() == "[]"

@@ -16,7 +16,7 @@ def test_build_script_reproduces_bundled_products(tmp_path):
     bundled = ROOT / "src" / "autopact" / "data" / "bundled"
     before = pd.read_csv(bundled / "products_2025.csv")
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_data.py"), "--shared", str(SHARED),
-                             "--out", str(tmp_path)], capture_output=True, text=True)
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     for name in ("products_2025.csv", "chinese_models.csv", "tariff_parameters.csv", "costs.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(bundled / name), pd.read_csv(tmp_path / name))

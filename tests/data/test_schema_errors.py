@@ -77,7 +77,7 @@ def test_any_corrupted_row_is_located(tmp_path_factory, row, case):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def test_cli_validate_bad_file_exits_2_without_traceback(bundled_products, write_csv):

@@ -84,13 +84,13 @@ def test_bad_targets_file_names_line_and_column(tmp_path):
     with pytest.raises(CalibrationError, match="line 4, column 'statistic': unknown statistic 'mean_happiness'"):
         load_targets(str(path))
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--targets", str(path)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and "mean_happiness" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_calibrate_json():
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--json", "--households", "30"],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for key in ("parameters", "targets", "max_share_error", "own_elasticity_distribution", "lerner_distribution"):

@@ -11,8 +11,7 @@ from autopact.data import load_market
 from autopact.fit.calibration import calibrate, calibrated_market
 from autopact.fit.market import calibrated_model
 from autopact.outcomes.document import result_json
-from autopact.policy.scenario import ScenarioError, bundled_scenarios, load_scenario, parse_scenario
-from autopact.policy.variants import scenario_variants
+from autopact.policy.scenario import ScenarioError, load_scenario, parse_scenario
 from autopact.simulate import simulate
 
 CONTRACT = ("total_units", "average_price_usd", "bev_share", "consumer_surplus_usd", "total_profit_usd",
@@ -80,44 +79,6 @@ def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_
     assert sum(f["profit_counterfactual_usd"] for f in rivals) < sum(f["profit_baseline_usd"] for f in rivals)
 
 
-def test_a_joint_venture_prices_higher_than_an_independent_entrant(context):
-    independent = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
-                                          "partner": "Ford Motor Co.", "dealers": "partner"}])
-    joint = run(context, entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "partner_us_plant",
-                                    "partner": "Ford Motor Co.", "dealers": "partner",
-                                    "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}])
-    price = lambda r: next(p["price"] for p in r["products"] if p["entrant"])  # noqa: E731
-    assert price(joint) > price(independent)
-
-
-def test_connected_vehicle_rule_bars_chinese_controlled_makers(context):
-    r = run(context, connected_vehicle_rule={"enabled": True},
-            entrants=[{"candidate": DOLPHIN, "maker": "BYD", "assembly": "own_us_plant"}])
-    assert not any(p["entrant"] for p in r["products"])
-    assert not any(p["nationality"] == "China" for p in r["products"])
-    assert any("connected-vehicle" in note for note in r["scenario"]["excluded"])
-
-
-def test_quota_regimes_and_revenue(context):
-    entrants = [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}]
-    loose = run(context, entrants=entrants,
-                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 5e6, "in_quota_pct": 2.5}])
-    tight = run(context, entrants=entrants,
-                quotas=[{"name": "q", "origin": "China", "powertrain": ["BEV"], "quantity": 1.0, "in_quota_pct": 2.5}])
-    assert loose["constraints"][0]["regime"].startswith("below")
-    assert not tight["constraints"][0]["regime"].startswith("below")
-    dolphin = lambda r: next(p for p in r["products"] if p["entrant"])  # noqa: E731
-    assert dolphin(loose)["units"] > dolphin(tight)["units"]
-
-
-def test_every_bundled_scenario_runs_and_converges(context):
-    for name in sorted(bundled_scenarios()):
-        scenario = load_scenario(name)
-        for label, variant in scenario_variants(scenario):
-            r = result_json(simulate(variant, None if variant.estimation else context))
-            assert r["solver"]["converged"], (name, label)
-
-
 @pytest.mark.parametrize("text, expected", [
     ("name: x\nbogus: 1\n", "bogus: unknown field"),
     ("name: x\nextra_tariffs: [{name: t, ad_valorem_pct: -5}]\n", "extra_tariffs.0.ad_valorem_pct"),
@@ -142,7 +103,7 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, text, expected):
     path, out = tmp_path / "bad.yaml", tmp_path / "out.json"
     path.write_text(text)
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "simulate", str(path), "--json", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and expected in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
     assert len([line for line in result.stderr.strip().splitlines() if line.startswith("error")]) == 1
@@ -151,7 +112,7 @@ def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path, text, expected):
 def test_cli_simulate_writes_the_json_contract(tmp_path):
     out = tmp_path / "r.json"
     result = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "simulate", "no-section-232", "--json", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     r = json.loads(out.read_text())
     assert r["change"]["tariff_revenue_usd"] < 0 and r["change"]["total_units"] > 0

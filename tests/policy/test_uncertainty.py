@@ -2,7 +2,6 @@
 
 import math
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -106,23 +105,31 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
         ("parameter:shipping_usd_per_vehicle", pytest.approx(1050), pytest.approx(1950))]
 
 
-def test_first_order_recalibration_tracks_an_exact_one():
-    """d theta / d target predicts the exact re-calibration of a small target move within 1%."""
+@pytest.mark.parametrize("target, tolerance", [
+    (-6.2, 0.05),  # a 1.3% move: measured linear/exact moves 0.973 (pi), 0.998 (sigma_bev), 0.979 (sigma_size)
+    pytest.param(-6.1, 0.10, marks=pytest.mark.xfail(strict=True, reason=(
+        "a 2.9% move: measured linear/exact moves 0.763 (pi), 0.940 (sigma_bev), 1.166 (sigma_size); the bundled "
+        "optimum has alpha and rho at their bounds and residual targets, so the first-order response is only "
+        "accurate for small target moves"))),
+])
+def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance):
+    """d theta / d target predicts the moves (not the levels) of an exact re-calibration of the
+    bundled 2025 calibration when the compact-car elasticity target moves from -6.28."""
     from autopact.fit.calibration import calibrate, calibrated_market, linear_recalibration, load_targets, parameter_response
     from autopact.data import load_market
 
     market = load_market(2025)
     cal = calibrated_market(market)
     response = parameter_response(cal)
-    assert response[0] == ["pi", "sigma_bev", "sigma_size"]  # alpha and rho sit at their bounds
+    for name in set(cal.parameters) - set(response[0]):  # held parameters sit at a bound, and say so
+        assert any(w.startswith(f"parameter {name} is at its") for w in cal.warnings), name
     unchanged = linear_recalibration(cal, response, load_targets())
     assert unchanged == cal.parameters
     targets = load_targets()
-    targets.loc[targets["name"] == "own_elasticity_compact_car", "value"] = -6.1
+    targets.loc[targets["name"] == "own_elasticity_compact_car", "value"] = target
     linear = linear_recalibration(cal, response, targets)
     exact = calibrate(market, targets=targets, start=cal.parameters).parameters
     for name in response[0]:
         moved = exact[name] - cal.parameters[name]
-        assert abs(moved) > 1e-4  # the move is real
-        assert linear[name] == pytest.approx(exact[name], rel=0.01)
-        assert np.sign(linear[name] - cal.parameters[name]) == np.sign(moved)
+        assert abs(moved) > 1e-4 * abs(cal.parameters[name])  # the move is real
+        assert abs((linear[name] - cal.parameters[name]) - moved) <= tolerance * abs(moved), name

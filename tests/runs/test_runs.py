@@ -112,22 +112,22 @@ def test_sensitivity_tornado(scenario_file, tmp_path):
 def test_cli_draws_runs_and_parquet_export(scenario_file, tmp_path):
     store, out = tmp_path / "s.duckdb", tmp_path / "out.json"
     done = subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", "2", "--serial", "--store", str(store),
-                                 "--json", str(out), "--report", str(tmp_path / "r.html")], capture_output=True, text=True)
+                                 "--json", str(out), "--report", str(tmp_path / "r.html")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     document = json.loads(out.read_text())
     assert set(document["bands"]["total_units"]) == {"p05", "p50", "p95"}
     assert "5-95% bands from 2 joint draws" in (tmp_path / "r.html").read_text()
-    listed = subprocess.run(CLI + ["runs", "--store", str(store)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    listed = subprocess.run(CLI + ["runs", "--store", str(store)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
     assert document["run_id"] in listed.stdout and "complete" in listed.stdout
-    shown = subprocess.run(CLI + ["runs", "show", document["run_id"], "--store", str(store), "--json"], capture_output=True, text=True)
+    shown = subprocess.run(CLI + ["runs", "show", document["run_id"], "--store", str(store), "--json"], capture_output=True, text=True, timeout=600)
     assert [r["draw"] for r in json.loads(shown.stdout)["results"]] == [-1, 0, 1]
-    exported = subprocess.run(CLI + ["runs", "export", str(tmp_path / "m.parquet"), "--store", str(store)], capture_output=True, text=True)
+    exported = subprocess.run(CLI + ["runs", "export", str(tmp_path / "m.parquet"), "--store", str(store)], capture_output=True, text=True, timeout=600)
     assert exported.returncode == 0, exported.stderr
     import duckdb
 
     rows = duckdb.sql(f"SELECT draw, count(*) FROM '{tmp_path / 'm.parquet'}' GROUP BY draw ORDER BY draw").fetchall()
     assert [r[0] for r in rows] == [-1, 0, 1] and len({r[1] for r in rows}) == 1
-    missing = subprocess.run(CLI + ["runs", "show", "nope", "--store", str(store)], capture_output=True, text=True)
+    missing = subprocess.run(CLI + ["runs", "show", "nope", "--store", str(store)], capture_output=True, text=True, timeout=600)
     assert missing.returncode != 0 and "no run matches 'nope'" in missing.stderr
 
 
@@ -135,7 +135,7 @@ def test_a_killed_run_leaves_whole_jobs_and_resumes_to_the_same_result(scenario_
     draws = "8"
     reference = tmp_path / "ref.json"
     subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(tmp_path / "ref.duckdb"),
-                          "--json", str(reference)], check=True, capture_output=True)
+                          "--json", str(reference)], check=True, capture_output=True, timeout=600)
     store = tmp_path / "s.duckdb"
     process = subprocess.Popen(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -157,7 +157,7 @@ def test_a_killed_run_leaves_whole_jobs_and_resumes_to_the_same_result(scenario_
     assert len(per_job) == run["finished_jobs"] and len({n for *_, n in per_job}) == 1
     resumed = tmp_path / "resumed.json"
     done = subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store),
-                                 "--json", str(resumed), "--resume"], capture_output=True, text=True)
+                                 "--json", str(resumed), "--resume"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert f"resuming run {run['run_id']}" in done.stderr
     assert json.loads(resumed.read_text())["bands"] == json.loads(reference.read_text())["bands"]
@@ -188,7 +188,7 @@ def test_sweep_on_a_remote_dask_cluster_equals_the_serial_sweep(scenario_file, t
     try:
         remote = subprocess.run(CLI + ["sweep", str(tmp_path / "test-sweep.yaml"), "--scheduler", address,
                                        "--store", str(tmp_path / "r.duckdb"), "--json", str(tmp_path / "r.json"),
-                                       "--report", str(tmp_path / "r.html")], capture_output=True, text=True)
+                                       "--report", str(tmp_path / "r.html")], capture_output=True, text=True, timeout=600)
     finally:
         for p in processes[::-1]:
             p.terminate()
@@ -197,7 +197,7 @@ def test_sweep_on_a_remote_dask_cluster_equals_the_serial_sweep(scenario_file, t
     assert remote.returncode == 0, remote.stderr
     assert "Dask: 2 workers" in remote.stderr
     serial = subprocess.run(CLI + ["sweep", str(tmp_path / "test-sweep.yaml"), "--serial", "--store",
-                                   str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "s.json")], capture_output=True, text=True)
+                                   str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "s.json")], capture_output=True, text=True, timeout=600)
     assert serial.returncode == 0, serial.stderr
     a, b = json.loads((tmp_path / "r.json").read_text()), json.loads((tmp_path / "s.json").read_text())
     assert a["points"] == b["points"] and a["surfaces"] == b["surfaces"]
