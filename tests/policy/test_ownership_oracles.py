@@ -37,13 +37,17 @@ def test_the_ford_byd_joint_venture_prices_by_symmetric_profit_weights(bundled_r
     assert (rows["owner"] == JV).sum() == 3
     omega = _omega(rows["owner"], {frozenset((JV, FORD)): 0.5})  # BYD has no product of its own here
     p = rows["price"].to_numpy()
-    residual = foc_residual(p, rows["cost"].to_numpy(), market.xi, market.demand, omega, market.taxes)
-    assert np.max(np.abs(residual)) < 1e-11  # at most 9.3e-13 measured over the bundled scenarios
     jv = rows["owner"].eq(JV).to_numpy()
+    costs = rows["cost"].to_numpy().copy()
+    plant = [c for c in result.counterfactual.constraints if c["name"] == f"plant: {JV} US plant"]
+    assert len(plant) == 1  # the JV's plant builds its three models; a binding one adds its shadow cost
+    costs[jv] += plant[0]["shadow_cost_usd"]
+    residual = foc_residual(p, costs, market.xi, market.demand, omega, market.taxes)
+    assert np.max(np.abs(residual)) < 1e-11  # at most 9.3e-13 measured over the bundled scenarios
     ford = rows["owner"].eq(FORD).to_numpy()
     one_sided = omega.copy()
     one_sided[np.ix_(ford, jv)] = 0.0  # Ford ignoring the JV's profit
-    bad = foc_residual(p, rows["cost"].to_numpy(), market.xi, market.demand, one_sided, market.taxes)
+    bad = foc_residual(p, costs, market.xi, market.demand, one_sided, market.taxes)
     assert np.max(np.abs(bad[ford])) > 1e-4
     # Ford's own prices rise (it now internalises half of the JV's lost sales) or stay
     base = result.baseline.products.set_index("product_id")["price"]
