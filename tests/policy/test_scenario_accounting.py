@@ -29,8 +29,9 @@ def _shadow_costs(result, state, market):
         if not c.get("binding") or not c.get("shadow_cost_usd"):
             continue
         kind, _, name = c["name"].partition(": ")
-        if kind == "plant":
-            group = state.products["product_id"].eq(name).to_numpy()
+        if kind == "plant":  # a plant's capacity is shared by the models it builds
+            ids = next(ids for plant, ids, _ in market.capacities if plant == name)
+            group = state.products["product_id"].isin(ids).to_numpy()
         else:
             q = quotas[name]
             group = market.origin[q.origin].to_numpy() == 1.0
