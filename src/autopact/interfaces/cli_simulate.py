@@ -91,8 +91,8 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     out.print(table)
     for note in r["scenario"]["excluded"]:
         out.print(f"excluded: {note}")
-    for constraint in r.get("constraints", []):
-        out.print(f"constraint: {constraint}")
+    for c in r.get("constraints", []):
+        out.print(_constraint_line(c, money), highlight=False)
     for warning in r.get("warnings", []):
         err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
@@ -113,6 +113,18 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     s = r["solver"]
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
+
+
+def _constraint_line(c: dict[str, Any], money) -> str:
+    """One constraint for a reader: a plant's or quota's capacity, whether it binds, its shadow cost."""
+    if "regime" in c:  # a tariff-rate quota
+        line = f"quota {c['name']}: {c['regime']} ({c['quantity']:,.0f} vehicles at {c['in_quota_pct']:g}%)"
+        if c.get("shadow_cost_usd"):
+            line += f"; shadow cost {money(c['shadow_cost_usd'], False)} a vehicle"
+        return line + (f"; warning: {c['warning']}" if c.get("warning") else "")
+    state = "binding" if c["binding"] else "not binding"
+    line = f"{c['name']}: {c['units']:,.0f} of {c['capacity']:,.0f} vehicles a year, {state}"
+    return line + (f" (shadow cost {money(c['shadow_cost_usd'], False)} a vehicle)" if c["binding"] else "")
 
 
 def _print_ranking(rows: list[dict[str, Any]], money) -> None:
