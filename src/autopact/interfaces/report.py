@@ -38,7 +38,7 @@ def _headline(r: dict[str, Any], money: Money) -> str:
         if "/" in m.key or (b[m.key] is None and c[m.key] is None):  # nested: in its own table; None: not defined
             continue
         level = (lambda v, m=m: m.level(v, money)) if m.level_shown else (lambda v: "")
-        body.append(f"<tr><td>{html.escape(m.label.capitalize())}</td><td>{level(b[m.key])}</td>"
+        body.append(f"<tr><td>{html.escape(m.label[:1].upper() + m.label[1:])}</td><td>{level(b[m.key])}</td>"
                     f"<td>{level(c[m.key])}</td><td>{m.change(d[m.key], money)}</td></tr>")
     label = html.escape(r.get("market", {}).get("baseline_label", "2025 baseline").capitalize())
     return (f"<table><tr><th></th><th>{label}</th><th>Scenario</th><th>Change</th></tr>"
@@ -213,7 +213,7 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
 
     u = r["uncertainty"]
     dollars = Money.of(r).dollars_per_unit or 1.0  # an estimated market counts money in its data's unit
-    shown = [(m.label.capitalize(), m.key, scale * (dollars if unit.startswith("$") else 1.0), unit)
+    shown = [(m.label[:1].upper() + m.label[1:], m.key, scale * (dollars if unit.startswith("$") else 1.0), unit)
              for m in HEADLINE for scale, unit in [m.axis()]
              if isinstance(node(r["bands"], m.key), dict) and node(r["bands"], m.key).get("p05") is not None]
     fig = make_subplots(rows=len(shown), cols=1, vertical_spacing=0.03)
