@@ -223,5 +223,5 @@ def _assumptions(spec: Estimation, saved: SavedEstimation, market_id: Any) -> tu
         "not_defined_here": ("BEV share, named-firm shares (GM, Ford), price by segment or powertrain and US assembly "
                              "jobs need the 2025 data; they are null"),
     }
-    notes = [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.estimated"} for k, v in choices.items()]
+    notes = [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.fit.estimated"} for k, v in choices.items()]
     return rows, notes

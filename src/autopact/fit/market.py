@@ -182,7 +182,7 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
         "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
         "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",
     }
-    notes = [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.policy / autopact.outcomes"}
+    notes = [{"name": k, "value": v, "kind": "modelling choice", "source": "autopact.policy (levers, entry) / autopact.simulate"}
              for k, v in choices.items()]
     notes.append({"name": "calibration", "value": calibration.parameters, "kind": "demand parameters",
                   "source": "autopact calibrate (targets in calibration_targets.csv)"})

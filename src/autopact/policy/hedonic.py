@@ -51,13 +51,13 @@ class Hedonic:
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         return _hedonic_design(table) @ self.beta
 
-    def brand_term(self, firm: str | None, powertrain: str, by_powertrain: bool = True) -> float:
+    def brand_term(self, firm: str | None, powertrain: str) -> float:
         """The brand term of an entrant's mean utility: the units-weighted mean hedonic residual of
         ``firm``'s products of the same powertrain (of all its products where it sells none of that
-        powertrain, or where ``by_powertrain`` is off), or the young US brands' mean residual when
+        powertrain), or the young US brands' mean residual when
         ``firm`` is None (a new brand selling through its own dealers) or unknown."""
         if firm is None or firm not in self.residual_by_firm:
             return self.new_brand
-        if by_powertrain and (firm, powertrain) in self.residual_by_firm_powertrain:
+        if (firm, powertrain) in self.residual_by_firm_powertrain:
             return self.residual_by_firm_powertrain[(firm, powertrain)]
         return self.residual_by_firm[firm]

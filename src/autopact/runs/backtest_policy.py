@@ -92,6 +92,7 @@ def tariff_backtest(market: MarketModel) -> dict[str, Any]:
             "tariff_revenue_usd": with_tariff["tariff_revenue_usd"] - without["tariff_revenue_usd"]}
 
 
+RISE_USD = 1.0  # a price change above a dollar counts as a rise (the solver agrees to ~1e-9 of a price)
 SIGN_SCENARIOS = {"no-section-232": "a tariff on rivals falls", "ford-byd-jv": "rivals enter",
                   "chinese-imports-mfn": "rivals enter"}
 
@@ -123,7 +124,7 @@ def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dic
         risers = [{"product_id": pid, "name": cf.at[pid, "name"], "price_change_usd": float(d),
                    "semi_elasticity_before": float(before[pid]), "semi_elasticity_after": float(after[pid]),
                    "owner_holds_entrant_stake": cf.at[pid, "owner"] in partners}
-                  for pid, d in zip(same, change) if d > 1.0]
+                  for pid, d in zip(same, change) if d > RISE_USD]
         risers.sort(key=lambda r: -r["price_change_usd"])
         explained = [r for r in risers if r["owner_holds_entrant_stake"]
                      or r["semi_elasticity_after"] < r["semi_elasticity_before"]]
