@@ -107,3 +107,20 @@ def test_cli_validate_json_contract(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "validate", "--products", "nope"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown product 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_export_price_yardsticks_net_of_vat_and_duty_by_hand():
+    """Seal U in Germany (Rhodium 2024): EUR 42,000 incl. 19% VAT, 10% duty on the China list net of
+    China's 13% VAT, China list EUR 20,500, profit EUR 14,300 per car; Dolphin Mini in Mexico: $18-20k
+    incl. 16% IVA, duty 0-15%, China list $9,858."""
+    from autopact.runs.backtest_policy import export_price_yardsticks
+
+    y = export_price_yardsticks(13.0)
+    seal = y["cases"]["seal-u-germany-2024"]
+    assert seal["gross_ratio"][0] == pytest.approx(42000 / 20500, rel=1e-12)
+    assert seal["net_ratio"][0] == pytest.approx((42000 / 1.19 - 0.10 * 20500 / 1.13) / 20500, rel=1e-12)
+    assert seal["lerner"] == pytest.approx(14300 / (42000 / 1.19), rel=1e-12)
+    mini = y["cases"]["dolphin-mini-mexico-2024"]
+    assert mini["net_ratio"] == pytest.approx([(18000 / 1.16 - 0.15 * 9858 / 1.13) / 9858, 20000 / 1.16 / 9858], rel=1e-12)
+    assert mini["lerner"] is None
+    assert y["net_ratio"] == pytest.approx([mini["net_ratio"][0], mini["net_ratio"][1]], rel=1e-12)

@@ -40,19 +40,24 @@ def validate_command(
 
 def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
     table = Table(title="Entry scenarios against Chinese makers abroad (" + y["note"] + ")", title_justify="left")
-    for column in ("scenario", "entrants' units", "share", "largest model", "its share", "US price / China list"):
+    for column in ("scenario", "entrants' units", "share", "largest model", "its share", "US price / China list",
+                   "Lerner"):
         table.add_column(column, justify="left" if column in ("scenario", "largest model") else "right")
     for name, s in y["scenarios"].items():
         ratios = ", ".join(f"{v:.1f}" for v in s["price_to_china_list"].values())
+        lerner = ", ".join(f"{v:.2f}" for v in s["lerner"].values())
         table.add_row(name, f"{s['entrant_units']:,.0f}", f"{s['entrant_share']:.2%}", s["largest_model"] or "-",
-                      f"{s['largest_model_share']:.2%}", ratios)
+                      f"{s['largest_model_share']:.2%}", ratios, lerner)
     out.print(table)
     lo, hi = y["yardsticks"]["single_model_share"]
     blo, bhi = y["yardsticks"]["brand_share_year3"]
     plo, phi = y["yardsticks"]["export_price_ratio"]
+    lerner = ", ".join(f"{v:.2f}" for v in y["yardsticks"]["export_lerner"])
     out.print(f"abroad: one Chinese model {lo:.1%}-{hi:.1%} of a market; BYD as a brand {blo:.1%}-{bhi:.1%} in its third "
-              f"year; export prices {plo:g}-{phi:g}x the China list. No scenario's largest model above twice the "
-              f"single-model top {_mark(ok)}; entrants' US prices at least {plo:g}x the China list {_mark(prices_ok)}",
+              f"year; export prices net of VAT and duty {plo:.2f}-{phi:.2f}x the China list "
+              f"({', '.join(c['model'] + ' in ' + c['market'] for c in y['export_prices'].values())}); Lerner index "
+              f"abroad {lerner} (Rhodium, Seal U in Germany). No scenario's largest model above twice the single-model "
+              f"top {_mark(ok)}; entrants' US prices net of duty at least {plo:.2f}x the China list {_mark(prices_ok)}",
               highlight=False)
 
 

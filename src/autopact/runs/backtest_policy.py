@@ -17,6 +17,17 @@ Tariffs. The model's effect of the 2025 Section 232 layer is the change from the
 Spiller's (RFF 2025) ranges for a 25% tariff on vehicles and parts from outside North America
 (our model has no parts tariffs, so its effects should sit at or below theirs).
 
+Export prices. An entrant's US price over its China list price is compared with what Chinese
+makers charge abroad (``export_prices.csv``), like with like: prices abroad net of VAT and of the
+import duty on the customs value (taken as the China list net of China's 13% VAT, which exports do
+not pay), because US list prices carry neither a VAT nor, for a US-built entrant, a vehicle duty:
+
+    net ratio = (P_abroad / (1 + VAT) - duty x L / (1 + VAT_China)) / L          (L: China list)
+
+and the entrant's US ratio net of the duty it pays, (p_US - duty_US) / L (both at the market's
+trim-mix price scale). Where the source gives the profit per car abroad (Rhodium on the Seal U),
+its Lerner index, profit / net price, is the markup yardstick.
+
 Signs. When a tariff on rivals falls or rivals enter, an incumbent whose own cost is unchanged
 should not raise its price unless the model shows why: ``price_signs`` lists the risers with the
 decomposition (its buyers' price sensitivity before and after; a stake in an entrant).
@@ -138,11 +149,33 @@ def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dic
 ENTRY_SCENARIOS = ("ford-byd-jv", "ford-geely-jv", "open-entry-us-plants", "chinese-imports-mfn", "canada-style-quota")
 
 
+def export_price_yardsticks(china_vat_pct: float) -> dict[str, Any]:
+    """Each case of ``export_prices.csv``: gross and net (of VAT and duty) price over China list, and
+    the Lerner index abroad where the profit per car is sourced (see the module docstring)."""
+    cases = {}
+    for row in read_bundled("export_prices.csv").to_dict(orient="records"):
+        prices = [float(v) for v in str(row["price_abroad"]).split("-")]
+        listed = float(row["china_list"])
+        customs = listed / (1 + china_vat_pct / 100)
+        vat = 1 + float(row["vat_abroad_pct"]) / 100
+        net = [(prices[0] / vat - float(row["duty_high_pct"]) / 100 * customs) / listed,
+               (prices[-1] / vat - float(row["duty_low_pct"]) / 100 * customs) / listed]
+        margin = row.get("margin_abroad")
+        cases[row["case"]] = {
+            "model": row["model"], "market": row["market"], "gross_ratio": [p / listed for p in (prices[0], prices[-1])],
+            "net_ratio": net, "lerner": None if margin is None or np.isnan(float(margin))
+            else float(margin) / (np.mean(prices) / vat), "source": row["price_source"], "taxes": row["tax_source"]}
+    return {"cases": cases, "net_ratio": [min(c["net_ratio"][0] for c in cases.values()),
+                                          max(c["net_ratio"][1] for c in cases.values())],
+            "lerner": [c["lerner"] for c in cases.values() if c["lerner"] is not None]}
+
+
 def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARIOS) -> dict[str, Any]:
     """Each bundled entry scenario against what Chinese makers did abroad: the largest entrant
     model's share of the market, the Chinese-brand entrants' total share, and each entrant's US
-    price over its China list price (``backtest_evidence.csv``)."""
-    e = {k: float(v["value"]) for k, v in evidence().items()}
+    price net of the duty it pays over its China list price, and its Lerner index
+    (``backtest_evidence.csv``, ``export_prices.csv``)."""
+    e = {k: float(v["value"]) for k, v in evidence().items() if k.startswith("chinese_")}
     candidates = load_chinese_candidates()
     fx, scale = market.parameters["fx_cny_per_usd"], market.data.price_scale
     out = {}
@@ -152,17 +185,23 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
         cf = result.counterfactual.products
         total = float(cf["units"].sum())
         entrants = cf[cf["product_id"].str.startswith("entrant--")]
-        ratios = {row["name"]: float(row["price"] / scale / (candidates.at[row["product_id"].removeprefix("entrant--"),
-                                                                              "price_china_cny_first"] / fx))
+        listed = {row["name"]: candidates.at[row["product_id"].removeprefix("entrant--"), "price_china_cny_first"] / fx
+                  for row in entrants.to_dict(orient="records")}
+        duty = {row["name"]: row["tariff_rate"] * row["customs_value"] + row["tariff_specific"]
+                for row in entrants.to_dict(orient="records")}
+        ratios = {row["name"]: float((row["price"] - duty[row["name"]]) / scale / listed[row["name"]])
                   for row in entrants.to_dict(orient="records")}
         largest = entrants.sort_values("units").iloc[-1] if len(entrants) else None
         out[name] = {"entrant_units": float(entrants["units"].sum()), "entrant_share": float(entrants["units"].sum()) / total,
                      "largest_model": None if largest is None else largest["name"],
                      "largest_model_share": 0.0 if largest is None else float(largest["units"]) / total,
-                     "price_to_china_list": ratios}
+                     "price_to_china_list": ratios,
+                     "lerner": {row["name"]: float(row["markup"] / row["price"]) for row in entrants.to_dict(orient="records")}}
+    exports = export_price_yardsticks(market.parameters["china_vat_pct"])
     return {"scenarios": out,
             "yardsticks": {"single_model_share": [e["chinese_model_share_abroad_low"], e["chinese_model_share_abroad_high"]],
                            "brand_share_year3": [e["chinese_brand_share_year3_low"], e["chinese_brand_share_year3_high"]],
-                           "export_price_ratio": [e["export_price_ratio_low"], e["export_price_ratio_high"]]},
+                           "export_price_ratio": exports["net_ratio"], "export_lerner": exports["lerner"]},
+            "export_prices": exports["cases"],
             "note": "entry scenarios describe an entrant's year entrant_years_on_sale (default 3); Chinese brands "
-                    "abroad sold 10+ models by their third year, the scenarios 2-5"}
+                    "abroad sold 10+ models by their third year, the scenarios 2-5; price ratios net of VAT and duties"}
