@@ -63,12 +63,19 @@ def small_config(tmp_path_factory):
     return folder
 
 
+def copy_config(small_config, folder):
+    """The small config and its data in ``folder`` (a saved result must lie beside or above its data)."""
+    folder.mkdir(exist_ok=True)
+    for name in ("products.csv", "agents.csv", "config.yaml"):
+        (folder / name).write_bytes((small_config / name).read_bytes())
+    return folder / "config.yaml"
+
+
 def test_save_and_load_round_trip_reproduces_the_estimates_exactly(small_config, tmp_path):
     inputs = config_inputs(small_config / "config.yaml")
     result = run_estimation(inputs)
     assert result.converged
-    path = tmp_path / "saved" / "result.json"
-    path.parent.mkdir()
+    path = small_config / "round-trip.json"
     save_estimation(result, inputs, build_problem(inputs), path)
     saved = load_estimation(str(path))
     assert np.array_equal(saved.parameters.sigma, result.parameters.sigma)
@@ -87,7 +94,7 @@ def test_save_and_load_round_trip_reproduces_the_estimates_exactly(small_config,
 
 
 def test_a_scenario_runs_on_a_saved_result_named_by_path(small_config, tmp_path):
-    inputs = config_inputs(small_config / "config.yaml")
+    inputs = config_inputs(copy_config(small_config, tmp_path))
     save_estimation(run_estimation(inputs), inputs, build_problem(inputs), tmp_path / "result.json")
     (tmp_path / "what-if.yaml").write_text(
         "name: what-if\nestimation:\n  result: result.json\n  market: 1989\n"
@@ -110,10 +117,7 @@ def test_a_changed_data_file_is_refused(small_config, tmp_path):
     inputs = config_inputs(small_config / "config.yaml")
     result = run_estimation(inputs)
     data = tmp_path / "data"
-    data.mkdir()
-    for name in ("products.csv", "agents.csv", "config.yaml"):
-        (data / name).write_text((small_config / name).read_text())
-    inputs = config_inputs(data / "config.yaml")
+    inputs = config_inputs(copy_config(small_config, data))
     save_estimation(result, inputs, build_problem(inputs), tmp_path / "result.json")
     load_estimation(str(tmp_path / "result.json"))  # unchanged: loads
     products = pd.read_csv(data / "products.csv")
@@ -128,8 +132,8 @@ def test_a_changed_data_file_is_refused(small_config, tmp_path):
         load_estimation(str(tmp_path / "result.json"))
 
 
-def test_cli_estimate_saves_a_result(small_config, tmp_path):
-    out = tmp_path / "r.json"
+def test_cli_estimate_saves_a_result(small_config):
+    out = small_config / "cli-result.json"
     done = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "estimate", str(small_config / "config.yaml"),
                            "--save", str(out), "--json"], capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 0, done.stderr

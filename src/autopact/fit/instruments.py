@@ -31,7 +31,7 @@ def _characteristics(formula: str, products: pd.DataFrame) -> tuple[np.ndarray, 
         if len(missing):
             raise EstimationError(f"products: {column} is missing in {len(missing)} row(s), first in row {missing[0]}")
     try:
-        frame = _matrix(formula, products)
+        frame = _matrix(formula, products, "instrument formula")
     except patsy.PatsyError as error:
         name = re.search(r"name '([^']+)' is not defined", str(error))
         raise EstimationError(f"instrument formula {formula!r}: products has no column {name.group(1)!r}" if name

@@ -14,18 +14,20 @@ import pandas as pd
 import patsy
 
 from autopact.errors import ConvergenceError
-
-# functions formulas may call, as in PyBLP's formulations: log(hpwt), exp(x), sqrt(x)
-FORMULA_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt}
-
-
-def _matrix(formula: str, data: pd.DataFrame) -> pd.DataFrame:
-    return patsy.dmatrix(formula, data, return_type="dataframe",
-                         eval_env=patsy.EvalEnvironment([FORMULA_FUNCTIONS]))
+from autopact.fit.formulas import FormulaError, design_matrix
 
 
 class EstimationError(ValueError):
     """Bad estimation input: a formula, a column or a starting value."""
+
+
+def _matrix(formula: str, data: pd.DataFrame, field: str = "formula", table: str = "products") -> pd.DataFrame:
+    """The design matrix of ``formula`` over ``data``; only whitelisted formulas reach patsy
+    (``autopact.fit.formulas``), and a refused one names ``field``."""
+    try:
+        return design_matrix(formula, data, field, table)
+    except FormulaError as error:
+        raise EstimationError(str(error)) from None
 
 
 @dataclass
@@ -95,8 +97,8 @@ class Problem:
             if column not in products.columns:
                 raise EstimationError(f"products: required column {column!r} is missing")
         try:
-            x1_frame = _matrix(x1, products)
-            x2_frame = _matrix(x2, products) if x2 else pd.DataFrame(index=products.index)
+            x1_frame = _matrix(x1, products, "x1")
+            x2_frame = _matrix(x2, products, "x2") if x2 else pd.DataFrame(index=products.index)
         except patsy.PatsyError as error:
             raise EstimationError(f"formula: {error}") from None
         names = instruments if instruments is not None else [c for c in products.columns if c.startswith("demand_instruments")]
@@ -114,7 +116,7 @@ class Problem:
                 node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1]) if f"nodes{k}" in a.columns]
                 if "weights" not in a.columns or not node_columns:
                     raise EstimationError("agents: need a weights column and nodes0, nodes1, ... columns")
-                d = _matrix(demographics, a) if demographics else pd.DataFrame(index=a.index)
+                d = _matrix(demographics, a, "demographics", "agents") if demographics else pd.DataFrame(index=a.index)
                 demographic_names = list(d.columns)
                 weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
             else:
@@ -139,7 +141,7 @@ class Problem:
             if costs_type not in ("log", "linear"):
                 raise EstimationError(f"costs_type must be 'log' or 'linear', got {costs_type!r}")
             try:
-                x3_frame = _matrix(x3, products)
+                x3_frame = _matrix(x3, products, "x3")
             except patsy.PatsyError as error:
                 raise EstimationError(f"formula x3: {error}") from None
             supply = [c for c in products.columns if c.startswith("supply_instruments")]

@@ -4,8 +4,14 @@ A saved result (``autopact estimate CONFIG|--example blp1995 --save PATH``) hold
 any market's demand and supply needs: the settings (formulas, options, starting values), each
 data file by path and sha256 (or the bundled data set's name), the estimated sigma, pi, rho, beta
 and gamma with their covariance and standard errors, the GMM objective, the convergence flag and
-autopact's version. Loading reads the data again and refuses a file whose sha256 differs from
-the one recorded: estimates are only meaningful on the data they were estimated on.
+autopact's version, and ``record_sha256``, the sha256 of all of that (``record_sha256()``). Loading
+refuses a record whose hash differs (settings, data hashes or estimates edited since it was
+saved), a data path that leaves the result's folder (a data file must lie in the result's folder
+or below it; bundled data in the bundled folder), a data file whose sha256 differs from the one
+recorded (estimates are only meaningful on the data they were estimated on), and any formula
+outside the whitelist of ``autopact.fit.formulas``, before the data reach patsy. The hash
+detects edits, not forgery (anyone can recompute it): the formula whitelist and the path check
+are what keep a doctored file from running code or reading files elsewhere.
 
 I/O lives here; the estimator (``autopact.fit.estimation``) works on data frames and arrays.
 """
@@ -24,6 +30,7 @@ import pandas as pd
 
 from autopact.data import bundled_path
 from autopact.fit import instruments
+from autopact.fit.formulas import FormulaError, check_formula
 from autopact.fit.estimation import (
     EstimationError,
     EstimationResult,
@@ -33,7 +40,8 @@ from autopact.fit.estimation import (
 )
 from autopact.version import __version__
 
-FORMAT = "autopact-estimation-result/1"
+FORMAT = "autopact-estimation-result/2"  # /1 had no record_sha256
+FORMULA_SETTINGS = ("x1", "x2", "x3", "demographics")
 BUNDLED = ("blp1995",)
 CONFIG_KEYS = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting",
                "se_type", "absorb", "x3", "costs_type", "normalise_agent_weights", "money", "instruments"}
@@ -62,6 +70,31 @@ def sha256_of(path: Path) -> str:
 
 def _bundled_folder() -> Path:
     return bundled_path("blp1995").parent
+
+
+def record_sha256(record: dict[str, Any]) -> str:
+    """sha256 of a saved record without its ``record_sha256`` field: its JSON with sorted keys and no
+    spaces, after a JSON round trip (so numpy scalars and the values read back hash alike)."""
+    body = json.loads(json.dumps({k: v for k, v in record.items() if k != "record_sha256"}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def check_formulas(settings: dict[str, Any], label: str) -> None:
+    """Every formula of the settings (x1, x2, x3, demographics, instruments) passes the whitelist of
+    ``autopact.fit.formulas``; checked before any data are read, so a refused one changes nothing."""
+    fields = {key: settings.get(key) for key in FORMULA_SETTINGS if settings.get(key)}
+    spec = settings.get("instruments")
+    if isinstance(spec, dict):
+        if "blp" in spec:
+            fields["instruments.blp"] = spec["blp"]
+        if "differentiation" in spec:
+            options = spec["differentiation"]
+            fields["instruments.differentiation"] = options.get("formula") if isinstance(options, dict) else options
+    try:
+        for key, formula in fields.items():
+            check_formula(formula, f"{label}: {key}")
+    except FormulaError as error:
+        raise EstimationFileError(str(error)) from None
 
 
 @dataclass
@@ -142,6 +175,7 @@ def config_inputs(config: Path) -> EstimationInputs:
     if unknown:
         raise EstimationFileError(f"{Path(config).name}: unknown setting(s) {sorted(unknown)}; "
                                   f"known: {sorted(CONFIG_KEYS)}")
+    check_formulas(settings, Path(config).name)
     if "products" not in settings:
         raise EstimationFileError(f"{Path(config).name}: products: a products CSV is required")
     files = {role: (Path(config).parent / settings.pop(role)).resolve()
@@ -165,20 +199,32 @@ def build_problem(inputs: EstimationInputs) -> Problem:
                          absorb=s.get("absorb"), x3=s.get("x3"), costs_type=s.get("costs_type", "log"))
 
 
+def check_save_location(inputs: EstimationInputs, save_to: Path) -> Path:
+    """The folder data paths are recorded relative to (``save_to``'s folder, or the bundled folder for
+    bundled data); refuses a location the data files do not lie in or below, as loading would."""
+    base = _bundled_folder().resolve() if inputs.bundled else Path(save_to).resolve().parent
+    for role, path in inputs.files.items():
+        if not Path(path).resolve().is_relative_to(base):
+            raise EstimationFileError(f"--save {save_to}: the {role} data file {Path(path).resolve()} is not in {base} "
+                                      "or below it, and a saved result may only name data in its own folder; "
+                                      "save the result in the data's folder or a folder above it")
+    return base
+
+
 def result_record(result: EstimationResult, inputs: EstimationInputs, problem: Problem, save_to: Path) -> dict[str, Any]:
     """The JSON record of an estimation (see the module docstring); data paths relative to ``save_to``'s folder,
-    or to the bundled folder for bundled data."""
+    or to the bundled folder for bundled data, and ``record_sha256`` over the rest."""
     if result.parameters is None:
         raise EstimationError("only a completed estimation can be saved (evaluate_only results cannot)")
-    base = _bundled_folder() if inputs.bundled else Path(save_to).resolve().parent
+    base = check_save_location(inputs, save_to)
     data = {"bundled": inputs.bundled}
     for role, path in inputs.files.items():
         data[role] = {"path": Path(os.path.relpath(Path(path).resolve(), base)).as_posix(), "sha256": sha256_of(path)}
     p = result.parameters
     x1_count = len(problem.x1_names)
     labels = result.labels + result.beta_labels
-    return {
-        "format": FORMAT, "autopact_version": __version__, "settings": inputs.settings, "data": data,
+    record = {
+        "format": FORMAT, "autopact_version": __version__, "record_sha256": None, "settings": inputs.settings, "data": data,
         "names": {"x1": problem.x1_names, "x2": problem.x2_names, "demographics": problem.demographic_names,
                   "x3": problem.x3_names},
         "estimates": {"sigma": p.sigma.tolist(), "sigma_free": p.sigma_free.tolist(), "pi": p.pi.tolist(),
@@ -191,6 +237,8 @@ def result_record(result: EstimationResult, inputs: EstimationInputs, problem: P
         "iterations": result.iterations, "evaluations": result.evaluations, "steps": result.steps,
         "seconds": result.seconds,
     }
+    record["record_sha256"] = record_sha256(record)
+    return record
 
 
 def save_estimation(result: EstimationResult, inputs: EstimationInputs, problem: Problem, path: Path) -> None:
@@ -241,8 +289,22 @@ def saved_path(name_or_path: str) -> tuple[str, Path]:
     return name_or_path, Path(name_or_path)
 
 
+def _data_file(base: Path, entry: Any, role: str, label: str, where: str) -> Path:
+    """The data file a record names for ``role``, resolved; refused if it leaves ``base`` (by ``..``,
+    an absolute path or a link)."""
+    path = entry.get("path") if isinstance(entry, dict) else None
+    if not isinstance(path, str) or not path or not isinstance(entry.get("sha256"), str):
+        raise EstimationFileError(f"{label}: data.{role} must hold a path and a sha256, got {entry!r}")
+    file = (base / path).resolve()
+    if not file.is_relative_to(base.resolve()):
+        raise EstimationFileError(f"{label}: data.{role}.path {path!r} leaves {where} {base}; a saved result may "
+                                  "only name data in its own folder or below it")
+    return file
+
+
 def load_estimation(name_or_path: str) -> SavedEstimation:
-    """Load a saved estimation and its data, refusing data whose sha256 changed since it was saved."""
+    """Load a saved estimation and its data, refusing an edited record, data paths outside its folder,
+    data whose sha256 changed since it was saved and formulas outside the whitelist."""
     label, path = saved_path(name_or_path)
     if not path.exists():
         raise EstimationFileError(f"no bundled estimation or file named {name_or_path!r}; bundled: {', '.join(BUNDLED)}")
@@ -250,15 +312,29 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise EstimationFileError(f"{label}: not a JSON file: {error}") from None
+    if isinstance(record, dict) and record.get("format") == "autopact-estimation-result/1":
+        raise EstimationFileError(f"{label}: saved by an older autopact without a record hash (format "
+                                  f"'autopact-estimation-result/1'); re-run `autopact estimate ... --save` to save it as {FORMAT!r}")
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise EstimationFileError(f"{label}: not a saved autopact estimation (format {FORMAT!r} expected)")
-    data = record["data"]
-    base = _bundled_folder() if data.get("bundled") else path.resolve().parent
+    digest = record_sha256(record)
+    if record.get("record_sha256") != digest:
+        raise EstimationFileError(f"{label}: record_sha256 {str(record.get('record_sha256'))[:12]}... does not match its "
+                                  f"content ({digest[:12]}...): the settings, data or estimates were edited after "
+                                  "`autopact estimate --save` wrote it; re-run that command")
+    data, settings = record.get("data"), record.get("settings")
+    if not isinstance(data, dict) or not isinstance(settings, dict):
+        raise EstimationFileError(f"{label}: data and settings must be mappings")
+    check_formulas(settings, label)
+    bundled = data.get("bundled")
+    if bundled and bundled not in BUNDLED:
+        raise EstimationFileError(f"{label}: data.bundled {bundled!r} is no bundled data set; bundled: {', '.join(BUNDLED)}")
+    base, where = (_bundled_folder(), "the bundled data folder") if bundled else (path.resolve().parent, "the result's folder")
     files, hashes = {}, {}
     for role in ("products", "agents"):
         if role not in data:
             continue
-        file = (base / data[role]["path"]).resolve()
+        file = _data_file(base, data[role], role, label, where)
         if not file.exists():
             raise EstimationFileError(f"{label}: {role} data file {file} is missing")
         digest = sha256_of(file)
@@ -267,7 +343,9 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
                                       f"(sha256 {digest[:12]}..., recorded {data[role]['sha256'][:12]}...); "
                                       "re-run `autopact estimate ... --save` on the new data")
         files[role], hashes[role] = file, digest
-    inputs = _read(files, record["settings"], data.get("bundled"))
+    if "products" not in files:
+        raise EstimationFileError(f"{label}: data.products is missing")
+    inputs = _read(files, settings, bundled)
     e = record["estimates"]
     shape = (len(e["sigma"]), len(record["names"]["demographics"]))
     parameters = Parameters(np.asarray(e["sigma"], float), np.asarray(e["pi"], float).reshape(shape), e["rho"],

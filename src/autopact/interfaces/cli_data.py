@@ -16,8 +16,8 @@ from autopact.data.assumptions import AssumptionError, parse_settings
 from autopact.errors import ConvergenceError
 from autopact.fit.calibration import CalibrationError, calibrate, load_targets, save_calibration
 from autopact.fit.estimation import EstimationError
-from autopact.fit.saved import (EstimationFileError, build_problem, config_inputs, example_inputs, run_estimation,
-                                save_estimation)
+from autopact.fit.saved import (EstimationFileError, build_problem, check_save_location, config_inputs, example_inputs,
+                                run_estimation, save_estimation)
 from autopact.interfaces.console import SetOption, _fail, app, data_app, err, out
 from autopact.policy.scenario import bundled_scenarios, load_scenario
 
@@ -197,6 +197,8 @@ def estimate_command(
             inputs = config_inputs(config)
         else:
             raise ValueError("give a config file or --example blp1995")
+        if save:
+            check_save_location(inputs, save)  # before the estimation: a result that could not be loaded is refused
         began = time.perf_counter()
         with err.status("estimating ..."):
             result = run_estimation(inputs)
