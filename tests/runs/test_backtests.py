@@ -59,6 +59,9 @@ def test_entry_backtest_reports_its_errors_from_its_rows(market):
     assert r["median_abs_log_error"] == pytest.approx(np.median(np.abs(errors)))
     assert r["mean_log_error"] == pytest.approx(errors.mean())
     assert r["worst"]["product_id"] == r["products"][int(np.argmax(np.abs(errors)))]["product_id"]
+    assert r["by_powertrain"]["BEV"] == {"products": 1, "median_abs_log_error": pytest.approx(abs(errors[0])),
+                                         "mean_log_error": pytest.approx(errors[0])}
+    assert r["by_powertrain"]["ICE"]["median_abs_log_error"] == pytest.approx(abs(errors[1]))
 
 
 def test_a_credit_is_a_consumer_price_wedge_and_its_removal_follows_the_evidence(market):

@@ -81,6 +81,9 @@ def _print(r: dict[str, Any]) -> None:
               f"bias {entry['mean_log_error']:+.2f} (goal within +/-0.2) {_mark(passed['entry_bias'])}; "
               f"worst {w['name']} x{w['ratio']:.2f} (goal within x3) {_mark(passed['entry_worst'])}; "
               f"{entry['within_factor_1_5']:.0%} within x1.5, {entry['beyond_factor_3']} beyond x3")
+    out.print("by powertrain: " + "; ".join(f"{g} {v['products']} launches, median |log error| {v['median_abs_log_error']:.2f}, "
+                                            f"bias {v['mean_log_error']:+.2f}" for g, v in entry["by_powertrain"].items()),
+              highlight=False)
     c = r["ev_credit_backtest"]
     out.print(f"EV credit ends: BEV share {c['baseline_bev_share']:.2%} -> model {c['predicted_bev_share']:.2%}, "
               f"observed {c['observed_bev_share']:.2%} (Q4 2025; Jan 2026 {c['observed_after']['jan_2026']:.1%}): "

@@ -78,7 +78,12 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
                      "years_on_sale": int(years), "band": band(years), "brand_status": launch["brand_status"],
                      "powertrain": launch["powertrain"], "actual_units": actual, "predicted_units": predicted,
                      "log_error": float(np.log(predicted / actual)), "launch_term": launch_part, **parts})
-    return {"products": rows, **error_metrics(rows),
+    groups = sorted({r["powertrain"] for r in rows})
+    by_powertrain = {g: {"products": sum(r["powertrain"] == g for r in rows),
+                         "median_abs_log_error": float(np.median([abs(r["log_error"]) for r in rows if r["powertrain"] == g])),
+                         "mean_log_error": float(np.mean([r["log_error"] for r in rows if r["powertrain"] == g]))}
+                     for g in groups}
+    return {"products": rows, **error_metrics(rows), "by_powertrain": by_powertrain,
             "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
                        "year band, at the cost its first-order condition implies at its real 2025 price"),
