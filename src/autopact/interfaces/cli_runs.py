@@ -32,7 +32,7 @@ Serial = Annotated[bool, typer.Option("--serial", help="Run in this process inst
 Scheduler = Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")]
 Workers = Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")]
 StorePath = Annotated[Optional[Path], typer.Option("--store", help="Results store (DuckDB file).")]
-Resume = Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Finish the latest identical run (none left to do when it is complete).")]
 JsonPath = Annotated[Optional[Path], typer.Option("--json", help="Write the result as JSON here.")]
 ReportPath = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")]
 
@@ -103,7 +103,7 @@ def runs_list(ctx: typer.Context, store: StorePath = None,
     if ctx.invoked_subcommand:
         return
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             rows = db.runs(limit)
             path = db.path
     except ERRORS as error:
@@ -122,7 +122,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
               json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print one run: its definition, options and each job's headline change."""
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             run = db.run(run_id)
             records = db.records(run["run_id"])
     except ERRORS as error:
@@ -149,7 +149,7 @@ def runs_export(path: Annotated[Path, typer.Argument(help="Parquet file to write
                 run: Annotated[Optional[str], typer.Option(help="Only this run (default: all).")] = None) -> None:
     """Export the metrics of every job (long format: run, point, draw, metric, baseline, scenario, change) to Parquet."""
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             run_id = db.run(run)["run_id"] if run else None
             rows = db.export(path, run_id)
     except ERRORS as error:

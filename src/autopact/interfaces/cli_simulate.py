@@ -35,7 +35,7 @@ def simulate_command(
     scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")] = None,
     store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest identical run (none left to do when it is complete).")] = False,
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
