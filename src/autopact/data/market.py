@@ -75,6 +75,10 @@ def load_market(year: int = 2025, path: str | Path | None = None,
         raise MarketDataError([DataIssue(str(file), None, None, None, "file not found")]) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise MarketDataError([DataIssue(str(file), None, None, None, f"not a readable CSV: {error}")]) from None
+    except OSError as error:  # a folder, a file this user may not read
+        raise MarketDataError([DataIssue(str(file), None, None, None, f"cannot read it: {error.strerror}")]) from None
+    if table.empty:  # a header and no rows: no market to calibrate (the units-weighted means divide by zero)
+        raise MarketDataError([DataIssue(str(file), None, None, None, "no products: the CSV has a header and no rows")])
     facts = market_facts(year)
     market_size = float(resolved["market_size_households"].value)
     issues = validate_products(table, label, float(resolved["market_total_units"].value), market_size)

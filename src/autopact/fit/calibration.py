@@ -390,17 +390,20 @@ def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int) ->
     return digest.hexdigest()[:16]
 
 
+def calibration_record(result: CalibrationResult, market: Market) -> dict[str, Any]:
+    """The calibrated parameters and the fingerprint of what they were fitted on, as saved (``save_calibration``)."""
+    return {"fingerprint": fingerprint(market, result.targets, len(result.households.weights), result.households.seed),
+            "draws": len(result.households.weights), "seed": result.households.seed,
+            "parameters": result.parameters, "achieved": dict(zip(result.targets["name"], result.achieved.tolist())),
+            "optimizer": result.optimizer}
+
+
 def save_calibration(result: CalibrationResult, market: Market, path: str) -> None:
-    """Write the calibrated parameters and the fingerprint of what they were fitted on (JSON)."""
+    """Write ``calibration_record`` as JSON (the CLI's ``calibrate --save`` writes it through its output checks)."""
     import json
     from pathlib import Path
 
-    record = {"fingerprint": fingerprint(market, result.targets, len(result.households.weights),
-                                         result.households.seed),
-              "draws": len(result.households.weights), "seed": result.households.seed,
-              "parameters": result.parameters, "achieved": dict(zip(result.targets["name"], result.achieved.tolist())),
-              "optimizer": result.optimizer}
-    Path(path).write_text(json.dumps(record, indent=2, default=str))
+    Path(path).write_text(json.dumps(calibration_record(result, market), indent=2, default=str))
 
 
 def calibrated_market(market: Market, draws: int = 1000, seed: int = 0, stored: str | None = None) -> CalibrationResult:

@@ -14,11 +14,11 @@ from rich.table import Table
 from autopact.data import MarketDataError, load_chinese_candidates, load_market, summarize
 from autopact.data.assumptions import AssumptionError, parse_settings
 from autopact.errors import ConvergenceError
-from autopact.fit.calibration import CalibrationError, calibrate, load_targets, save_calibration
+from autopact.fit.calibration import CalibrationError, calibrate, calibration_record, load_targets
 from autopact.fit.estimation import EstimationError
 from autopact.fit.saved import (EstimationFileError, build_problem, check_save_location, config_inputs, example_inputs,
-                                run_estimation, save_estimation)
-from autopact.interfaces.console import SetOption, _fail, app, data_app, err, out
+                                result_record, run_estimation)
+from autopact.interfaces.console import SetOption, _check_outputs, _fail, _write, app, data_app, err, out
 from autopact.policy.scenario import bundled_scenarios, load_scenario
 
 
@@ -124,22 +124,23 @@ def calibrate_command(
     household_seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
     targets: Annotated[Optional[Path], typer.Option(help="Targets CSV replacing the bundled one.")] = None,
     fix: Annotated[list[str], typer.Option("--fix", help="Hold a parameter fixed: --fix rho=0")] = [],  # noqa: B006
-    save: Annotated[Optional[Path], typer.Option(help="Save the calibrated parameters (JSON) for reuse.")] = None,
+    save: Annotated[Optional[Path], typer.Option(help="Save the calibrated parameters (JSON) for reuse (- for stdout).")] = None,
     year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
     path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own.")] = None,
     settings: SetOption = [],  # noqa: B006
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
+    outputs = _check_outputs(("--save", save))
     market = _load(year, path, settings)
     try:
         fixed = {k: float(v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
         with err.status(f"calibrating on {households} simulated households ..."):
             result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed)
-    except (CalibrationError, AssumptionError, ConvergenceError, ValueError) as error:
+    except (CalibrationError, AssumptionError, ConvergenceError, ValueError, OSError) as error:
         _fail(error)
-    if save:
-        save_calibration(result, market, str(save))
+    if "--save" in outputs:
+        _write([(outputs["--save"], json.dumps(calibration_record(result, market), indent=2, default=str))])
     report = result.to_dict()
     if json_output:
         print(json.dumps(report, indent=2, default=str))
@@ -190,6 +191,9 @@ def estimate_command(
                                                       "covariance) as JSON, for scenarios to run on.")] = None,
 ) -> None:
     """Estimate demand (and optionally a supply side) by GMM from panel data, with PyBLP-style formulas."""
+    import yaml
+
+    outputs = _check_outputs(("--save", save))
     try:
         if example:
             inputs = example_inputs(example)
@@ -203,12 +207,15 @@ def estimate_command(
         with err.status("estimating ..."):
             result = run_estimation(inputs)
         if save:
-            save_estimation(result, inputs, build_problem(inputs), save)
-    except (EstimationError, EstimationFileError, ConvergenceError, FileNotFoundError, KeyError, ValueError) as error:
+            saved = outputs["--save"]  # data paths in the record are relative to the saved file's folder
+            record = result_record(result, inputs, build_problem(inputs), saved.target or Path.cwd() / "stdout")
+    except (EstimationError, EstimationFileError, ConvergenceError, OSError, KeyError, ValueError) as error:
         _fail(error)
+    except yaml.YAMLError as error:
+        _fail(EstimationFileError(f"{config}: not valid YAML: {' '.join(str(error).split())}"))
     report = {**result.to_dict(), "seconds": time.perf_counter() - began}
     if save:
-        err.print(f"wrote {save}")
+        _write([(saved, json.dumps(record, indent=1) + "\n")])
     if json_output:
         print(json.dumps(report, indent=2))
         return

@@ -12,7 +12,8 @@ from rich.table import Table
 from autopact.data import MarketDataError
 from autopact.data.assumptions import AssumptionError
 from autopact.errors import ConvergenceError, ScenarioError
-from autopact.interfaces.console import _fail, _write_outputs, app, err, out
+from autopact.interfaces.console import _check_outputs, _fail, _write_outputs, app, err, out
+from autopact.interfaces.outputs import OutputError, staged
 from autopact.interfaces.money import Money
 from autopact.policy.scenario import load_scenario
 from autopact.runs.analyses import RunOptions, sensitivity
@@ -23,7 +24,7 @@ from autopact.runs.uncertainty import leaf
 _money = Money()  # sensitivity, sweeps and stored runs are on the 2025 market: dollars
 runs_app = typer.Typer(help="Past runs in the results store: list, show, export.")
 app.add_typer(runs_app, name="runs")
-ERRORS = (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, StoreError, RuntimeError)
+ERRORS = (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, StoreError, RuntimeError, OSError)
 
 Households = Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")]
 HouseholdSeed = Annotated[int, typer.Option(help="Seed of the household draws.")]
@@ -32,9 +33,10 @@ Serial = Annotated[bool, typer.Option("--serial", help="Run in this process inst
 Scheduler = Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")]
 Workers = Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")]
 StorePath = Annotated[Optional[Path], typer.Option("--store", help="Results store (DuckDB file).")]
-Resume = Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")]
-JsonPath = Annotated[Optional[Path], typer.Option("--json", help="Write the result as JSON here.")]
-ReportPath = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")]
+Resume = Annotated[bool, typer.Option("--resume", help="Finish the latest identical run (none left to do when it is complete).")]
+JsonPath = Annotated[Optional[Path], typer.Option("--json", help="Write the result as JSON here (- for stdout).")]
+ReportPath = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here "
+                                                                      "(- for stdout).")]
 
 
 @app.command("sensitivity")
@@ -47,6 +49,7 @@ def sensitivity_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Vary each uncertain input alone between its 5th and 95th percentile; tornado per outcome."""
+    outputs = _check_outputs(("--json", json_path), ("--report", report))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = sensitivity(load_scenario(scenario), outcome or None, options, err)
@@ -64,7 +67,7 @@ def sensitivity_command(
                 table.add_row(row["input"], f"{row['input_p05']:.4g}", f"{row['input_p95']:.4g}",
                               _fmt(row["outcome_at_p05"], name), _fmt(row["outcome_at_p95"], name), _fmt(row["swing"], name))
             out.print(table)
-    _write_outputs(document, json_path, report, kind="sensitivity")
+    _write_outputs(document, outputs, kind="sensitivity")
 
 
 @app.command("sweep")
@@ -76,6 +79,7 @@ def sweep_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Run a grid or sample over policy levers, with draws per point; plot response surfaces."""
+    outputs = _check_outputs(("--json", json_path), ("--report", report))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = run_sweep(sweep, options, err, draws=draws)
@@ -93,7 +97,7 @@ def sweep_command(
         cells = [_fmt(leaf(point["change"], o), o) if point["change"] else point["status"] for o in outcomes]
         table.add_row(*[str(point["levers"][lever]) for lever in levers], *cells)
     out.print(table)
-    _write_outputs(document, json_path, report, kind="sweep")
+    _write_outputs(document, outputs, kind="sweep")
 
 
 @runs_app.callback(invoke_without_command=True)
@@ -103,7 +107,7 @@ def runs_list(ctx: typer.Context, store: StorePath = None,
     if ctx.invoked_subcommand:
         return
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             rows = db.runs(limit)
             path = db.path
     except ERRORS as error:
@@ -122,7 +126,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
               json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print one run: its definition, options and each job's headline change."""
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             run = db.run(run_id)
             records = db.records(run["run_id"])
     except ERRORS as error:
@@ -145,16 +149,19 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
 
 
 @runs_app.command("export")
-def runs_export(path: Annotated[Path, typer.Argument(help="Parquet file to write.")], store: StorePath = None,
+def runs_export(path: Annotated[Path, typer.Argument(help="Parquet file to write (- for stdout).")], store: StorePath = None,
                 run: Annotated[Optional[str], typer.Option(help="Only this run (default: all).")] = None) -> None:
     """Export the metrics of every job (long format: run, point, draw, metric, baseline, scenario, change) to Parquet."""
+    output = _check_outputs(("PATH", path))["PATH"]
     try:
-        with Store(store) as db:
+        with Store(store, create=False) as db:
             run_id = db.run(run)["run_id"] if run else None
-            rows = db.export(path, run_id)
-    except ERRORS as error:
+            with staged(output) as file:
+                rows = db.export(file, run_id)
+    except (*ERRORS, OutputError) as error:
         _fail(error)
-    err.print(f"wrote {rows:,} metric rows to {path}")
+    err.print(f"wrote {rows:,} metric rows to {'standard output' if output.to_stdout else path}", highlight=False,
+              soft_wrap=True)
 
 
 def _fmt(value: Any, metric: str = "") -> str:

@@ -13,7 +13,7 @@ from autopact.data.assumptions import AssumptionError
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.estimation import EstimationError
 from autopact.fit.saved import EstimationFileError
-from autopact.interfaces.console import _fail, _write_outputs, app, err, out
+from autopact.interfaces.console import _check_outputs, _fail, _write_outputs, app, err, out
 from autopact.interfaces.money import Money
 from autopact.outcomes.definitions import HEADLINE
 from autopact.policy.scenario import load_scenario
@@ -24,8 +24,8 @@ from autopact.runs.uncertainty import node
 @app.command("simulate")
 def simulate_command(
     scenario: Annotated[str, typer.Argument(help="A bundled scenario name or a YAML file.")],
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result as JSON here.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full result as JSON here (- for stdout).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here (- for stdout).")] = None,
     draws: Annotated[int, typer.Option(min=0, help="Joint draws of the scenario's uncertain inputs (0: none).")] = 0,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the draws (default: the scenario's uncertainty.seed).")] = None,
     households: Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")] = 1000,
@@ -35,16 +35,17 @@ def simulate_command(
     scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler (tcp://host:8786).")] = None,
     workers: Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")] = None,
     store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest unfinished identical run.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the latest identical run (none left to do when it is complete).")] = False,
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
+    outputs = _check_outputs(("--json", json_path), ("--report", report))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         parsed = load_scenario(scenario)
         document, results = simulate_with_draws(parsed, draws, seed, options, err)
     except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
-            ValueError, RuntimeError) as error:
+            ValueError, RuntimeError, OSError) as error:
         _fail(error)
     for label, result in results:
         _print_result(label, result)
@@ -52,7 +53,7 @@ def simulate_command(
             _print_bands(result)
     if len(results) > 1:
         _print_ranking(document["ranking"], Money.of(document))
-    _write_outputs(document, json_path, report)
+    _write_outputs(document, outputs)
 
 
 def _print_bands(r: dict[str, Any]) -> None:

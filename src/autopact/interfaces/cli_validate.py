@@ -11,7 +11,7 @@ from rich.table import Table
 
 from autopact.data import MarketDataError
 from autopact.errors import ConvergenceError, ScenarioError
-from autopact.interfaces.console import _fail, _write_atomically, app, err, out
+from autopact.interfaces.console import _check_outputs, _fail, _write, app, err, out
 from autopact.policy.scenario import load_scenario
 from autopact.runs.validate import validate
 from autopact.simulate import market_for
@@ -19,23 +19,23 @@ from autopact.simulate import market_for
 
 @app.command("validate")
 def validate_command(
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the back-tests as JSON here.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the back-tests as JSON here (- for stdout).")] = None,
     products: Annotated[Optional[str], typer.Option(help="Comma-separated product ids to back-test instead of "
                                                          "the bundled launch list.")] = None,
 ) -> None:
     """Back-test the model against what happened: US launches 2019-2025 (leave one out), the end of
     the EV credit, and the 2025 tariffs against a published study."""
+    outputs = _check_outputs(("--json", json_path))
     try:
         with err.status("calibrated 2025 market, then the back-tests ...") as status:
             market = market_for(load_scenario("baseline-2025"))
             result = validate(market, products.split(",") if products else None,
                               progress=lambda text: status.update(text + "; EV credit and tariffs ..."))
-    except (ScenarioError, MarketDataError, ConvergenceError, ValueError) as error:
+    except (ScenarioError, MarketDataError, ConvergenceError, ValueError, OSError) as error:
         _fail(error)
     _print(result)
-    if json_path:
-        _write_atomically(json_path, json.dumps(result, indent=2, default=str))
-        err.print(f"wrote {json_path}")
+    if "--json" in outputs:
+        _write([(outputs["--json"], json.dumps(result, indent=2, default=str))])
 
 
 def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from autopact.interfaces.outputs import Output, OutputError, check_all, write
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -18,26 +22,66 @@ out = Console()
 err = Console(stderr=True)
 
 SetOption = Annotated[list[str], typer.Option("--set", help="Change a named assumption: --set price_level=msrp")]
+DEBUG = "AUTOPACT_DEBUG"  # set (to anything but 0 or empty) to see the traceback behind an error line
 
 
-def _fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/bold red] {error}", markup=True, highlight=False)
+def debugging() -> bool:
+    return os.environ.get(DEBUG, "") not in ("", "0")
+
+
+def message(error: BaseException) -> str:
+    """An error's text: an operating-system error as its file and the problem ("scenarios: Is a directory"),
+    a data error with one problem as that problem (with several, their list, one a line)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.filename}: {error.strerror}" if error.filename is not None else error.strerror
+    issues = getattr(error, "issues", None)
+    if isinstance(issues, list) and len(issues) == 1:
+        return f"market data: {issues[0]}"
+    return str(error) or type(error).__name__
+
+
+def _fail(error: BaseException) -> NoReturn:
+    """One line on stderr and exit status 2; with AUTOPACT_DEBUG=1 the traceback instead."""
+    if debugging():
+        raise error
+    print_error(error)
     raise typer.Exit(code=2)
 
 
-def _write_outputs(document: dict[str, Any], json_path: Optional[Path], report: Optional[Path], kind: str = "simulate") -> None:
-    if json_path:
-        _write_atomically(json_path, json.dumps(document, indent=2, default=str))
-        err.print(f"wrote {json_path}")
-    if report:
+def print_error(error: BaseException) -> None:
+    err.print(f"[bold red]error:[/bold red] {escape(message(error))}", markup=True, highlight=False, soft_wrap=True)
+
+
+def _check_outputs(*named: tuple[str, Optional[Path]]) -> dict[str, Output]:
+    """Check the command's output paths before any work (``outputs.check``); fails with one line.
+    When one of them is standard output, the command's tables go to stderr, so stdout holds that output alone."""
+    try:
+        checked = check_all(named)
+    except OutputError as error:
+        _fail(error)
+    out.stderr = any(o.to_stdout for o in checked)
+    return {o.option: o for o in checked}
+
+
+def _write(items: list[tuple[Output, str | bytes]], run_id: Optional[str] = None) -> None:
+    """Write checked outputs (``outputs.write``); a failure is one line (naming the stored run) and exit 2."""
+    try:
+        write(items)
+    except OutputError as error:
+        _fail(OutputError(f"{error}; the run is stored as {run_id} (autopact runs show {run_id})") if run_id else error)
+    for output, _ in items:
+        if not output.to_stdout:
+            err.print(f"wrote {output.given}", highlight=False, soft_wrap=True)
+
+
+def _write_outputs(document: dict[str, Any], outputs: dict[str, Output], kind: str = "simulate") -> None:
+    """The document as JSON (``--json``) and as an HTML report (``--report``), both rendered before either is written."""
+    items: list[tuple[Output, str | bytes]] = []
+    if "--json" in outputs:
+        items.append((outputs["--json"], json.dumps(document, indent=2, default=str)))
+    if "--report" in outputs:
         from autopact.interfaces.report import html_report, sensitivity_report, sweep_report  # plotly: only when asked
 
         render = {"simulate": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report}[kind]
-        _write_atomically(report, render(document))
-        err.print(f"wrote {report}")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(text)
-    temporary.replace(path)
+        items.append((outputs["--report"], render(document)))
+    _write(items, document.get("run_id"))

@@ -22,7 +22,7 @@ from autopact.outcomes.ranking import rank_partnerships
 from autopact.policy.scenario import Scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.policy.variants import scenario_variants
-from autopact.runs.execution import Job, Shared, prepare, run_jobs
+from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
@@ -54,6 +54,15 @@ class RunOptions:
         """What a run's results depend on (not where it ran)."""
         return {"households": self.households, "household_seed": self.household_seed,
                 "recalibration": self.recalibration}
+
+
+def _open(options: RunOptions, jobs: bool) -> Store:
+    """Before any work: the options agree, a remote scheduler that jobs will go to answers, and the
+    results store opens (a corrupt or unwritable one fails now, not after the run)."""
+    options.check()
+    if jobs and options.scheduler:
+        check_scheduler(options.scheduler)
+    return Store(options.store)
 
 
 @contextmanager
@@ -136,6 +145,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
                          "(see the ford-byd-jv scenario) to use --draws")
     seed = scenario.uncertainty.seed if seed is None else seed
+    store = _open(options, jobs=bool(draws))
     market, runs = _central(scenario, options, console)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
@@ -148,7 +158,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     shared = _shared(scenario, market, options, runs) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
-    with Store(options.store) as store, bar as progress:
+    with bar as progress:
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
                                    **options.backend(), progress=progress,
@@ -178,6 +188,7 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
     at their own values; a tornado per outcome (per variant)."""
     if not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    store = _open(options, jobs=True)
     market, runs = _central(scenario, options, console)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
@@ -195,7 +206,7 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
                          "drawn jointly (estimate: demand); use --draws for its bands")
     shared = _shared(scenario, market, options, runs)
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-    with Store(options.store) as store, _progress(console, f"{scenario.name}: sensitivity") as progress:
+    with _progress(console, f"{scenario.name}: sensitivity") as progress:
         run_id, records = run_jobs(store, "sensitivity", scenario.name, definition,
                                    {**options.key(), "outcomes": outcomes}, scenario.uncertainty.seed, jobs, shared,
                                    {k: label for k, (label, *_) in enumerate(runs)}, **options.backend(),
@@ -228,6 +239,7 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
     seed = scenario.uncertainty.seed if spec.seed is None else spec.seed
     grid = points(spec, scenario)
     outcomes = spec.outcomes or default_outcomes(grid[0][1])
+    store = _open(options, jobs=True)
     with console.status("loading the market and its calibration ..."):
         market = market_for(scenario, options.households, options.household_seed)
     jobs = []
@@ -241,7 +253,7 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
     shared = prepare(market, options.households, options.household_seed,
                      scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solve(market))
     labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
-    with Store(options.store) as store, _progress(console, f"sweep {spec.name}") as progress:
+    with _progress(console, f"sweep {spec.name}") as progress:
         run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, labels, **options.backend(), progress=progress,
                                    on_start=console.print)

@@ -28,6 +28,7 @@ from autopact.fit.estimation import EstimationError
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
 from autopact.policy.scenario import Scenario
+from autopact.runs.store import new_run_id
 from autopact.simulate import simulate
 
 Recalibration = Literal["linear", "exact"]
@@ -119,6 +120,34 @@ def evaluate_remote(blob: bytes, token: str, jobs: list[Job]) -> list[dict[str, 
     return evaluate_chunk(_SHARED[token], jobs)
 
 
+CONNECT_TIMEOUT_S = 20  # how long a remote scheduler may take to answer (what execute gave Dask's Client before)
+
+
+class SchedulerError(RuntimeError):
+    """The Dask scheduler named by ``--scheduler`` cannot be reached."""
+
+
+def check_scheduler(address: str) -> None:
+    """Fail fast, before any work, when the scheduler at ``address`` (``tcp://host:port``) is not
+    there: one TCP connection, refused at once or timed out after ``CONNECT_TIMEOUT_S``. Other
+    protocols (tls, ucx, inproc) are left to Dask's own connection."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        protocol, location = parse_address(address)
+        if protocol != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as error:
+        raise SchedulerError(f"--scheduler {address}: not a scheduler address (tcp://host:port): {error}") from None
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise SchedulerError(f"--scheduler {address}: no Dask scheduler there: {error.strerror or error}") from None
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
@@ -146,7 +175,10 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
 
     cluster = None
     if scheduler:
-        client = Client(scheduler, timeout="20s")
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, ValueError, TypeError) as error:  # unreachable, timed out, or not an address
+            raise SchedulerError(f"--scheduler {scheduler}: no Dask scheduler answered: {' '.join(str(error).split())}") from None
     else:
         # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which makes glibc map and unmap every large
         # temporary array: the equilibrium's (households x products) arrays then cost page faults on
@@ -189,14 +221,34 @@ def run_jobs(store, kind: str, name: str, definition: str, options: dict[str, An
              progress: Callable[[int, int], None] | None = None,
              on_start: Callable[[str], None] | None = None,
              central: list[dict[str, Any]] | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """Run ``jobs`` into ``store`` (resuming an unfinished identical run if asked); returns the run id
-    and all its records in (point, draw) order. ``central`` records (computed by the caller) are
-    stored first. ``progress(done, total)`` is called as chunks land."""
+    """Run ``jobs`` into ``store`` (with ``resume``, the latest identical run: its missing jobs, none
+    when it is complete); returns the run id and all its records in (point, draw) order. ``central``
+    records (computed by the caller) are stored first. ``progress(done, total)`` is called as chunks land. The run is claimed
+    (``Store.claim``) before its first job is read or written, so a second process resuming the same
+    run stops with a clear ``StoreError`` instead of computing and writing the same jobs again."""
     run_id = store.resumable(kind, definition, options) if resume else None
     if run_id is None:
-        run_id = store.start(kind, name, definition, options, seed, len(jobs) + len(central or []))
-    elif on_start:
-        on_start(f"resuming run {run_id}")
+        run_id = new_run_id()
+        with store.claim(run_id):
+            store.start(kind, name, definition, options, seed, len(jobs) + len(central or []), run_id=run_id)
+            return run_id, _run(store, run_id, jobs, shared, labels, backend, scheduler, workers, progress, on_start,
+                                central)
+    with store.claim(run_id):
+        if store.status(run_id) == "complete":
+            if on_start:
+                on_start(f"run {run_id} is complete already: its stored results stand")
+            if progress:
+                progress(len(jobs), len(jobs))
+            return run_id, store.records(run_id)
+        if on_start:
+            on_start(f"resuming run {run_id}")
+        return run_id, _run(store, run_id, jobs, shared, labels, backend, scheduler, workers, progress, on_start,
+                            central)
+
+
+def _run(store, run_id: str, jobs: list[Job], shared: Shared, labels: dict[int, str] | None, backend, scheduler,
+         workers, progress, on_start, central) -> list[dict[str, Any]]:
+    """The jobs of a claimed run that are not in the store yet, written as chunks land; all its records."""
     finished = store.done(run_id)
     missing = [r for r in central or [] if (r["point"], r["draw"]) not in finished]
     if missing:
@@ -211,4 +263,4 @@ def run_jobs(store, kind: str, name: str, definition: str, options: dict[str, An
         if progress:
             progress(done, len(jobs))
     store.finish(run_id)
-    return run_id, store.records(run_id)
+    return store.records(run_id)

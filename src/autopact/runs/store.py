@@ -10,7 +10,10 @@ Tables:
 
 Each finished chunk of jobs is written in one transaction, so a killed run leaves only whole
 jobs behind; ``resumable`` finds an unfinished run with the same definition, options and code
-version, and ``done`` tells which jobs it need not recompute. Floats are stored as JSON text
+version, and ``done`` tells which jobs it need not recompute. The process that works on a run holds
+its claim (``claim``: an exclusive ``flock`` on ``<store>.<run id>.lock``, which the kernel drops
+when the process ends, killed or not), so a killed run is resumed by one process at a time and two
+never write the same job. Reading commands open the store read-only and never create one. Floats are stored as JSON text
 (shortest round-trip repr) and as DOUBLE, both exact, so a resumed run reproduces an
 uninterrupted one to the bit. Default location: ``$AUTOPACT_STORE``, else
 ``$XDG_DATA_HOME/autopact/results.duckdb`` (``~/.local/share/autopact/results.duckdb``).
@@ -47,7 +50,7 @@ CREATE TABLE IF NOT EXISTS metrics (
 
 
 class StoreError(RuntimeError):
-    """The store cannot be opened or a run is not in it."""
+    """The store cannot be opened or read (missing, corrupt, locked), a run is not in it, or it is claimed."""
 
 
 def default_path() -> Path:
@@ -76,15 +79,33 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
 class Store:
     """A DuckDB results store. The file is opened for each operation and closed after it, so other
     processes (``autopact runs``) can read it while a long run writes; an operation that finds the
-    file locked by another process retries for ``wait`` seconds."""
+    file locked by another process retries for ``wait`` seconds. With ``create=False`` (the reading
+    commands) the store must exist and is opened read-only. Every DuckDB error is a ``StoreError``
+    naming the file."""
 
-    def __init__(self, path: str | Path | None = None, wait: float = 60.0) -> None:
+    def __init__(self, path: str | Path | None = None, wait: float = 60.0, create: bool = True) -> None:
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.wait = wait
+        self.read_only = not create
+        if not create:
+            if not self.path.exists():
+                raise StoreError(f"no results store at {self.path} (a run with --store {self.path} creates one)")
+            if not self.path.is_file():
+                raise StoreError(f"results store {self.path}: not a file")
+            with self._connect() as db:  # fails now, with the file named, if it is not a readable store
+                db.execute("SELECT count(*) FROM runs").fetchall()
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the folder of the results store {self.path}: {error.strerror}") from None
         with self._connect() as db:
             db.execute(SCHEMA)
 
@@ -95,16 +116,18 @@ class Store:
         deadline = time.monotonic() + self.wait
         while True:
             try:
-                db = duckdb.connect(str(self.path))
+                db = duckdb.connect(str(self.path), read_only=self.read_only)
                 break
             except duckdb.IOException as error:
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+                    raise StoreError(f"cannot open the results store {self.path}: {_line(error)}") from None
                 time.sleep(0.05)
             except duckdb.Error as error:
-                raise StoreError(f"cannot open the results store {self.path}: {error}") from None
+                raise StoreError(f"cannot open the results store {self.path}: {_line(error)}") from None
         try:
             yield db
+        except duckdb.Error as error:  # a corrupt block, a missing table: the store, not a bug of ours
+            raise StoreError(f"results store {self.path}: {_line(error)}") from None
         finally:
             db.close()
 
@@ -118,18 +141,53 @@ class Store:
     def __exit__(self, *_: Any) -> None:
         return None
 
-    def start(self, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: int) -> str:
-        run_id = uuid.uuid4().hex[:12]
+    @contextmanager
+    def claim(self, run_id: str) -> Iterator[None]:
+        """Hold ``run_id`` for this process while it works on the run; raises ``StoreError`` at once when
+        another process holds it (it is running or being resumed there). The claim is an exclusive
+        ``flock`` on ``<store>.<run id>.lock`` beside the store: the kernel releases it when this process
+        ends, even killed, so a killed run can be claimed again. The file goes once the run is complete.
+        Without ``fcntl`` (Windows) runs are not claimed."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            yield
+            return
+        lock = self.path.with_name(f"{self.path.name}.{run_id}.lock")
+        try:
+            descriptor = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise StoreError(f"cannot claim run {run_id}: {lock}: {error.strerror}") from None
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(f"run {run_id} in {self.path} is being run or resumed by another process now; "
+                                 f"wait for it to finish (autopact runs show {run_id})") from None
+            yield
+            if self.status(run_id) == "complete":
+                lock.unlink(missing_ok=True)
+        finally:
+            os.close(descriptor)
+
+    def status(self, run_id: str) -> str | None:
+        rows = self._query("SELECT status FROM runs WHERE run_id = ?", [run_id])
+        return rows[0][0] if rows else None
+
+    def start(self, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: int,
+              run_id: str | None = None) -> str:
+        run_id = run_id or new_run_id()
         self._query("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, NULL)",
                         [run_id, kind, name, definition, digest(definition), json.dumps(options, sort_keys=True),
                          seed, code_version(), jobs, _now()])
         return run_id
 
     def resumable(self, kind: str, definition: str, options: dict[str, Any]) -> str | None:
-        """The latest unfinished run of the same kind, definition, options and code version."""
+        """The latest run of the same kind, definition, options and code version: an unfinished one to
+        finish, or a complete one (finished meanwhile by another ``--resume``) whose results stand."""
         rows = self._query(
             "SELECT run_id FROM runs WHERE kind = ? AND definition_hash = ? AND options = ? AND code_version = ? "
-            "AND status <> 'complete' ORDER BY created_at DESC LIMIT 1",
+            "ORDER BY created_at DESC LIMIT 1",
             [kind, digest(definition), json.dumps(options, sort_keys=True), code_version()])
         return rows[0][0] if rows else None
 
@@ -195,12 +253,17 @@ class Store:
                  f"JOIN runs r USING (run_id) {where.replace('run_id', 'm.run_id')} ORDER BY m.run_id, point, draw, metric")
         with self._connect() as db:
             count = db.execute(f"SELECT count(*) FROM metrics {where}", params).fetchone()[0]
-            db.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT PARQUET)", params)
+            db.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT PARQUET, USE_TMP_FILE false)", params)
         return int(count)
 
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _line(error: Exception) -> str:
+    """DuckDB's message on one line."""
+    return " ".join(str(error).split())
 
 
 def _now() -> datetime:

@@ -72,7 +72,12 @@ def load_sweep(path: str) -> tuple[Sweep, Scenario, str]:
     file = bundled.get(path, Path(path))
     if not file.exists():
         raise ScenarioError(f"no bundled sweep or file named {path!r}; bundled: {', '.join(sorted(bundled))}")
-    text = file.read_text()
+    if file.is_dir():
+        raise ScenarioError(f"sweep {path}: is a folder; give a sweep YAML file")
+    try:
+        text = file.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"sweep {path}: cannot read it: {getattr(error, 'strerror', None) or error}") from None
     try:
         sweep = Sweep.model_validate(yaml.safe_load(text))
     except ValidationError as error:

@@ -1,0 +1,159 @@
+"""Output paths of the CLI (``interfaces/outputs.py``), through the real command in a subprocess:
+checked before any work, written through links, devices and FIFOs, replaced atomically only when
+they are regular files, and a failed write is one line, exit status 2, with the run kept in the store.
+
+Devices are reached through a symbolic link in the test's own folder (``full.json -> /dev/full``),
+never named directly: code that replaces its output instead of writing it (as main's did) then
+replaces the test's link, not the machine's /dev/full or /dev/stdout (the tests may run as root).
+"""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import autopact
+from autopact.runs.store import Store
+
+CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
+SOURCE = str(Path(autopact.__file__).resolve().parents[1])  # the code under test, also from another folder
+SCENARIO = "blp1995-import-tariff"  # the cheapest bundled scenario: the estimated 1990 market, about a second
+
+
+def cli(*args, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": SOURCE, **(env or {})})
+
+
+def error_line(done: subprocess.CompletedProcess) -> str:
+    """The command failed with exit status 2 and its last stderr line is the whole error, no traceback."""
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), done.stderr
+    return last
+
+
+def leftovers(*folders: Path) -> list[str]:
+    return [name for folder in folders for name in os.listdir(folder) if "partial" in name]
+
+
+def stored_runs(store: Path) -> list[dict]:
+    return Store(store).runs() if store.exists() else []
+
+
+@pytest.fixture()
+def full(tmp_path: Path) -> Path:
+    if not (os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)):
+        pytest.skip("no /dev/full here")
+    link = tmp_path / "full.json"
+    link.symlink_to("/dev/full")
+    return link
+
+
+def test_a_full_device_fails_with_one_line_and_the_run_stays_stored(full, tmp_path, results_store):
+    done = cli("simulate", SCENARIO, "--json", full)
+    line = error_line(done)
+    assert f"--json {full}" in line and "No space left on device" in line
+    assert full.is_symlink() and os.readlink(full) == "/dev/full"
+    assert not leftovers(tmp_path)
+    [run] = stored_runs(results_store)
+    assert run["status"] == "complete" and run["run_id"] in line
+    # the same for runs export, and '-' is standard output there too
+    exported = cli("runs", "export", full)
+    assert "No space left on device" in error_line(exported)
+    assert full.is_symlink() and not leftovers(tmp_path)
+    parquet = subprocess.run(CLI + ["runs", "export", "-"], capture_output=True, timeout=600)
+    assert parquet.returncode == 0 and parquet.stdout.startswith(b"PAR1"), parquet.stderr
+
+
+@pytest.mark.parametrize("target", ["-", "link to /dev/stdout"])
+def test_stdout_gets_the_json_alone(target, tmp_path):
+    if target != "-":
+        target = tmp_path / "stdout.json"
+        target.symlink_to("/dev/stdout")
+    done = cli("simulate", SCENARIO, "--json", target, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["scenario"]["name"] == SCENARIO  # the tables went to stderr
+    assert "new vehicles sold a year" in done.stderr
+    assert not (tmp_path / "-").exists()
+    if target != "-":
+        assert target.is_symlink()
+
+
+def test_a_link_is_followed_and_stays_a_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "result.json"
+    real.write_text("old")
+    link = tmp_path / "result.json"
+    link.symlink_to(real)
+    done = cli("simulate", SCENARIO, "--json", link)
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and json.loads(real.read_text())["scenario"]["name"] == SCENARIO
+    assert not leftovers(tmp_path, tmp_path / "real")
+
+
+def test_a_fifo_is_written_not_replaced(tmp_path):
+    fifo = tmp_path / "result.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    done = cli("simulate", SCENARIO, "--json", fifo)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    reader.join(timeout=60)
+    assert received and json.loads(received[0])["scenario"]["name"] == SCENARIO
+
+
+def test_a_failed_write_leaves_no_partial_and_no_half_outputs(full, tmp_path, results_store):
+    kept = tmp_path / "result.json"
+    kept.write_text("old")
+    done = cli("simulate", SCENARIO, "--json", kept, "--report", full)
+    assert "--report" in error_line(done) and "No space left on device" in done.stderr
+    assert kept.read_text() == "old"  # the JSON is not written when the report cannot be
+    assert not leftovers(tmp_path)
+    assert [r["status"] for r in stored_runs(results_store)] == ["complete"]
+
+
+CHECKED = {  # command line -> what the one line says; {missing}: a file in a missing folder, {folder}: a folder
+    "simulate --json missing": (["simulate", SCENARIO, "--json", "{missing}"], "does not exist"),
+    "simulate --report folder": (["simulate", SCENARIO, "--report", "{folder}"], "is a folder"),
+    "simulate --json and --report one file": (["simulate", SCENARIO, "--json", "{folder}/x", "--report",
+                                               "{folder}/x"], "name the same output"),
+    "sensitivity --json folder": (["sensitivity", "ford-byd-jv", "--json", "{folder}"], "is a folder"),
+    "sweep --report missing": (["sweep", "chinese-ev-tariff", "--report", "{missing}"], "does not exist"),
+    "validate --json missing": (["validate", "--json", "{missing}"], "does not exist"),
+    "calibrate --save missing": (["calibrate", "--save", "{missing}"], "does not exist"),
+    "estimate --save folder": (["estimate", "--example", "blp1995", "--save", "{folder}"], "is a folder"),
+    "runs export missing": (["runs", "export", "{missing}"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHECKED))
+def test_outputs_are_checked_before_any_work(case, tmp_path, results_store):
+    args, problem = CHECKED[case]
+    missing, folder = tmp_path / "missing" / "out.json", tmp_path
+    done = cli(*[a.format(missing=missing, folder=folder) for a in args])
+    line = error_line(done)
+    assert problem in line and (str(missing) in line or str(folder) in line), line
+    assert not results_store.exists()  # nothing ran, nothing was stored
+
+
+def test_a_read_only_folder_is_refused_before_the_run(tmp_path, results_store):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user (root) may write to a read-only folder")
+        line = error_line(cli("simulate", SCENARIO, "--json", folder / "out.json"))
+        assert "is not writable" in line and str(folder) in line
+        assert not results_store.exists()
+    finally:
+        folder.chmod(0o755)
