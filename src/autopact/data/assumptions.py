@@ -8,11 +8,13 @@ Each assumption has a default, a cited reason and a way to change it. Reports li
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from autopact.data.inputs import shown
 from autopact.data.tables import market_facts
 
 
@@ -42,20 +44,38 @@ class Assumption(BaseModel):
         return name
 
     def with_value(self, raw: Any) -> "Assumption":
-        """A copy holding ``raw`` (parsed to the default's type); raises AssumptionError if invalid."""
-        value: Any = raw
-        if isinstance(raw, str) and not isinstance(self.value, str):
-            try:
-                value = type(self.value)(float(raw)) if isinstance(self.value, (int, float)) else raw
-            except ValueError:
-                raise AssumptionError(
-                    f"assumption '{self.name}': value {raw!r} is not a number ({self.unit})") from None
+        """A copy holding ``raw`` (parsed to the default's type); raises AssumptionError if invalid:
+        a numeric assumption takes a finite number (a whole one where the default is whole)."""
+        value: Any = self._number(raw) if _is_number(self.value) else raw
         if self.allowed is not None and value not in self.allowed:
             raise AssumptionError(
-                f"assumption '{self.name}': value {raw!r} is not one of {list(self.allowed)}")
+                f"assumption '{self.name}': value {shown(raw)} is not one of {list(self.allowed)}")
         if self.minimum is not None and float(value) < self.minimum:
-            raise AssumptionError(f"assumption '{self.name}': value {raw!r} is below {self.minimum}")
+            raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is below {self.minimum}")
         return self.model_copy(update={"value": value})
+
+    def _number(self, raw: Any) -> int | float:
+        """``raw`` (a number, or its text from ``--set``) as a finite number of the default's type."""
+        number = None
+        if _is_number(raw) or isinstance(raw, str):
+            try:
+                number = float(raw)
+            except (ValueError, OverflowError):
+                pass
+        if number is None:
+            raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is not a number ({self.unit})")
+        if not math.isfinite(number):
+            raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is not a finite number ({self.unit})")
+        if isinstance(self.value, int):
+            if not number.is_integer():
+                raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is not a whole number "
+                                      f"({self.unit})")
+            return int(number)
+        return number
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _households() -> int:
@@ -145,7 +165,7 @@ def resolve(overrides: dict[str, Any] | None = None) -> dict[str, Assumption]:
     resolved = dict(defaults())
     for name, raw in (overrides or {}).items():
         if name not in resolved:
-            raise AssumptionError(f"unknown assumption '{name}'; known: {', '.join(sorted(resolved))}")
+            raise AssumptionError(f"unknown assumption {shown(name)}; known: {', '.join(sorted(resolved))}")
         try:
             resolved[name] = resolved[name].with_value(raw)
         except ValidationError as error:  # pragma: no cover - with_value raises AssumptionError first
@@ -159,6 +179,6 @@ def parse_settings(settings: list[str]) -> dict[str, str]:
     for item in settings:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise AssumptionError(f"--set expects name=value, got {item!r}")
+            raise AssumptionError(f"--set expects name=value, got {shown(item)}")
         parsed[name.strip()] = value.strip()
     return parsed

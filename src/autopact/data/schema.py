@@ -1,7 +1,9 @@
 """Schema of a market products table, checked row by row (pydantic) and as a whole.
 
 Every problem is reported with the file, the CSV line, the column and the offending value;
-nothing is loaded when any problem is found.
+nothing is loaded when any problem is found. A number must be finite in every numeric column (a
+CSV ``inf`` parses as infinity; a blank cell is a missing value, allowed where the column is
+optional), and a price at most ``autopact.data.inputs.MAX_PRICE_USD``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autopact.data.inputs import MAX_PRICE_USD
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "BEV", "FCEV")
 SEGMENTS = ("car", "SUV-crossover", "pickup", "van")
@@ -76,6 +81,15 @@ class ProductRecord(BaseModel):
     def _blank_is_none(cls, value: object) -> object:
         return None if _blank(value) else value
 
+    @field_validator("msrp_usd")
+    @classmethod
+    def _plausible_price(cls, value: float) -> float:
+        if value > MAX_PRICE_USD:
+            raise ValueError(f"must be at most ${MAX_PRICE_USD:,.0f} (autopact.data.inputs.MAX_PRICE_USD): a base "
+                             "price beyond it is a unit error (cents, another currency), and it would scale every "
+                             "other price towards 0 at the transaction-price level")
+        return value
+
     @field_validator("units", mode="before")
     @classmethod
     def _whole_units(cls, value: object) -> object:
@@ -125,6 +139,7 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
             if not _truthy(row.get("msrp_imputed")) and _blank(row.get("msrp_source")):
                 issues.append(DataIssue(file, line, "msrp_source", None,
                                         "price has neither a source nor an imputation flag"))
+    issues += _infinities(table, file)
     duplicated = table["product_id"].duplicated(keep="first")
     for position in duplicated[duplicated].index:
         issues.append(DataIssue(file, int(position) + 2, "product_id", table.at[position, "product_id"],
@@ -137,6 +152,18 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
     if total > market_size:
         issues.append(DataIssue(file, None, "units", int(total),
                                 f"shares sum to more than 1: units exceed the market size of {market_size:,.0f} households"))
+    return issues
+
+
+def _infinities(table: pd.DataFrame, file: str) -> list[DataIssue]:
+    """Infinite values in the numeric columns the row schema does not cover (it refuses its own)."""
+    issues = []
+    for column in table.columns:
+        if column in ProductRecord.model_fields or not pd.api.types.is_float_dtype(table[column]):
+            continue
+        for position in np.flatnonzero(np.isinf(table[column].to_numpy(float))):
+            issues.append(DataIssue(file, int(position) + 2, str(column), float(table[column].iloc[position]),
+                                    "must be a finite number"))
     return issues
 
 

@@ -1,0 +1,160 @@
+"""What users hand autopact (scenario, sweep and estimation-config files, CSVs, ``--set`` values),
+read within limits: a file size, a YAML node count, finite numbers, plausible prices and short
+error messages.
+
+Why limits: a YAML alias can stand for a whole subtree, so a few hundred bytes with nested
+aliases ("billion laughs") expand to billions of nodes, and every later step (validation, error
+messages, JSON output) walks the expanded value. A number that is not finite (YAML ``.nan``,
+``.inf``, a CSV ``inf``) passes ``>=`` and ``<=`` checks unnoticed (NaN compares false both ways)
+and ends up in sums, shares and JSON. A price far beyond any car's is a unit error (cents, or
+another currency), and it pushes the equilibrium solver outside the range it converges in.
+"""
+
+from __future__ import annotations
+
+import math
+import reprlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+# Input files are hand-written YAML of a few kilobytes (the largest bundled scenario is about 3 kB);
+# a megabyte is far beyond any real one and keeps parsing and validation under a second or two.
+MAX_INPUT_BYTES = 1_000_000
+# Nodes of a YAML document once its aliases are expanded. The bundled files have at most about 200; the
+# cap stops alias bombs, whose expansion (not their text) is what costs memory and time.
+MAX_YAML_NODES = 100_000
+# A ceiling on any price or marginal cost, in 2025 dollars: far above any series-production light
+# vehicle, so a value beyond it is a unit error (cents, another currency, a typo), not a car; the
+# equilibrium solver also loses precision there (a share of exp(-alpha p) underflows).
+MAX_PRICE_USD = 10_000_000.0
+# The most evaluations (sweep points x (1 + draws), or draws) one run may plan: the jobs are planned
+# in memory before any runs, and the bound is the one sweeps already had on sampled points.
+MAX_EVALUATIONS = 100_000
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 4
+_SHORT.maxlevel = 2
+
+
+class Strict(BaseModel):
+    """Base of the input schemas: unknown fields refused, values frozen, NaN and infinities refused
+    in every float field (``allow_inf_nan=False``), however deeply nested."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to about 60 characters: error messages never print a huge input whole
+    (``reprlib`` does not build the full text first, so an alias-expanded value costs nothing)."""
+    return _SHORT.repr(value)
+
+
+def first_error(error: ValidationError, label: str) -> str:
+    """One line for the first problem pydantic found: ``label: field.path: message (value: ...)``."""
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    value = first.get("input")
+    detail = "" if isinstance(value, dict) or first["type"] == "missing" else f" (value: {shown(value)})"
+    if detail and shown(value) in message:  # a validator's own message already names the value
+        detail = ""
+    return f"{label}: {where}: {message}{detail}"
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a document whose alias-expanded node count exceeds
+    MAX_YAML_NODES or whose aliases refer to themselves, before constructing any Python value."""
+
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A YAML document beyond the node limit, or with a recursive alias."""
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the nodes of ``root`` with every alias expanded, without expanding any: each distinct
+    node's expanded size is computed once (a node reached through an alias is the same object)."""
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in size:
+            continue
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in children)
+            if size[key] > MAX_YAML_NODES:
+                raise YamlLimitError(f"more than {MAX_YAML_NODES:,} values once its aliases are expanded "
+                                     "(an alias bomb?); write the values out instead")
+            continue
+        if key in open_nodes:
+            raise YamlLimitError("an alias refers to a value that contains it (a recursive alias)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                raise YamlLimitError("an alias refers to a value that contains it (a recursive alias)")
+            stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def load_yaml(path: Path, error: type[Exception]) -> Any:
+    """The YAML document in ``path``, refused with one line (an ``error``) when the file exceeds
+    MAX_INPUT_BYTES (checked before reading), is not valid YAML, nests too deeply, or expands its
+    aliases beyond MAX_YAML_NODES values."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise error(f"{path.name}: {size:,} bytes; input files are limited to {MAX_INPUT_BYTES:,} bytes")
+        text = path.read_bytes()
+    except OSError as problem:
+        raise error(f"{path.name}: cannot be read: {problem.strerror or problem}") from None
+    try:
+        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader subclass
+    except YamlLimitError as problem:
+        raise error(f"{path.name}: refused: {problem}") from None
+    except yaml.YAMLError as problem:
+        raise error(f"{path.name}: not valid YAML: {_one_line(problem)}") from None
+    except RecursionError:
+        raise error(f"{path.name}: refused: values nested too deeply") from None
+    except ValueError as problem:  # e.g. an integer of more digits than Python converts
+        raise error(f"{path.name}: not valid YAML: {_one_line(problem)}") from None
+
+
+def _one_line(problem: Exception) -> str:
+    return " ".join(str(problem).split())[:300]
+
+
+def first_non_finite(tree: Any, path: str = "") -> tuple[str, float] | None:
+    """The path and value of the first NaN or infinity in nested dicts and lists (None if none)."""
+    stack: list[tuple[Any, str]] = [(tree, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return where or "(top level)", value
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in reversed(list(value.items())))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((v, f"{where}[{k}]") for k, v in reversed(list(enumerate(value))))
+    return None
