@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from autopact.data.inputs import Strict, shown
 from autopact.data.tariffs import NOT_STATED
 from autopact.errors import ScenarioError
 from autopact.fit.estimation import market_demand
@@ -32,10 +33,6 @@ from autopact.fit.saved import SavedEstimation, load_estimation
 from autopact.model.demand import invert_shares, shares
 from autopact.model.households import Households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class OriginMapping(Strict):
@@ -50,7 +47,7 @@ class OriginMapping(Strict):
     @classmethod
     def _shares(cls, assembly: dict[str, float]) -> dict[str, float]:
         if any(not math.isfinite(v) or v < 0 for v in assembly.values()):
-            raise ValueError(f"assembly shares must be finite and >= 0, got {assembly}")
+            raise ValueError(f"assembly shares must be finite and >= 0, got {shown(assembly)}")
         if abs(sum(assembly.values()) - 1) > 1e-9:
             raise ValueError(f"assembly shares must sum to 1, got {sum(assembly.values()):g}")
         return assembly

@@ -23,12 +23,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import numpy as np
 import pandas as pd
 
 from autopact.data import bundled_path
+from autopact.data.inputs import first_non_finite, load_yaml, shown
 from autopact.fit import instruments
 from autopact.fit.formulas import FormulaError, check_formula
 from autopact.fit.estimation import (
@@ -164,17 +165,34 @@ def example_inputs(name: str) -> EstimationInputs:
                  bundled=name)
 
 
-def config_inputs(config: Path) -> EstimationInputs:
-    """Inputs from a config YAML; data paths in it are relative to the config file."""
-    import yaml
+def config_choices() -> dict[str, tuple[str, ...]]:
+    """The values ``method``, ``weighting`` and ``se_type`` may take: the Literal types of ``estimate``."""
+    hints = get_type_hints(estimate)
+    return {name: get_args(hints[name]) for name in ("method", "weighting", "se_type")}
 
-    settings = yaml.safe_load(Path(config).read_text())
+
+def check_config(settings: dict[str, Any], name: str) -> None:
+    """Refuse, naming the setting, a misspelt choice (one the estimator would not recognise) and any
+    number that is not finite (YAML .nan, .inf) anywhere in the settings."""
+    for key, allowed in config_choices().items():
+        if key in settings and settings[key] not in allowed:
+            raise EstimationFileError(f"{name}: {key}: {shown(settings[key])} is not one of {', '.join(allowed)}")
+    found = first_non_finite(settings)
+    if found is not None:
+        raise EstimationFileError(f"{name}: {found[0]}: must be a finite number, got {found[1]}")
+
+
+def config_inputs(config: Path) -> EstimationInputs:
+    """Inputs from a config YAML (read within the limits of ``autopact.data.inputs``); data paths in
+    it are relative to the config file."""
+    settings = load_yaml(Path(config), EstimationFileError)
     if not isinstance(settings, dict):
         raise EstimationFileError(f"{Path(config).name}: expected a mapping of settings")
     unknown = set(settings) - CONFIG_KEYS
     if unknown:
-        raise EstimationFileError(f"{Path(config).name}: unknown setting(s) {sorted(unknown)}; "
+        raise EstimationFileError(f"{Path(config).name}: unknown setting(s) {shown(sorted(map(str, unknown)))}; "
                                   f"known: {sorted(CONFIG_KEYS)}")
+    check_config(settings, Path(config).name)
     check_formulas(settings, Path(config).name)
     if "products" not in settings:
         raise EstimationFileError(f"{Path(config).name}: products: a products CSV is required")

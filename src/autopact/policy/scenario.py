@@ -1,7 +1,9 @@
 """Scenario files: a policy regime and which Chinese makers enter the US, how and with whom.
 
-A scenario is YAML validated by pydantic: unknown fields, negative tariffs, bad shares and
-unknown models or firms are refused with a message naming the field and the value. A scenario
+A scenario is YAML validated by pydantic: unknown fields, negative tariffs, bad shares, numbers that
+are not finite (NaN, infinities), prices beyond ``MAX_PRICE_USD`` and unknown models, makers or firms
+are refused with a message naming the field and the value. The file is read within the limits of
+``autopact.data.inputs`` (size, YAML aliases). A scenario
 never executes code; it reads no file other than itself, except a saved estimation result that
 its ``estimation`` field names. Every lever has a documented default: the tariff rates and cost
 components are the named parameters of ``data/bundled/policy_parameters.csv`` (each with its
@@ -16,14 +18,16 @@ production, policy parameters, market assumptions) are then refused with the fie
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from autopact.data import policy_parameters
+from autopact.data import load_chinese_candidates, policy_parameters
+from autopact.data.assumptions import AssumptionError, resolve
+from autopact.data.inputs import MAX_PRICE_USD, Strict, first_error, load_yaml, shown
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
 from autopact.fit.saved import BUNDLED
@@ -36,8 +40,12 @@ Segment = Literal["car", "SUV-crossover", "pickup", "van"]
 POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@lru_cache(maxsize=1)
+def chinese_makers() -> tuple[str, ...]:
+    """The makers of the Chinese candidate models: ``maker_group`` of chinese_models.csv without its
+    note in parentheses ("Xpeng (VW holds stake)" is Xpeng)."""
+    groups = load_chinese_candidates()["maker_group"].dropna().astype(str)
+    return tuple(sorted({group.split(" (")[0].strip() for group in groups}))
 
 
 class TariffRule(Strict):
@@ -49,7 +57,7 @@ class TariffRule(Strict):
     powertrain: list[Powertrain] | None = None
     segment: list[Segment] | None = None
     ad_valorem_pct: float = Field(0.0, ge=0, description="percent of customs value")
-    specific_usd: float = Field(0.0, ge=0, description="dollars per vehicle")
+    specific_usd: float = Field(0.0, ge=0, le=MAX_PRICE_USD, description="dollars per vehicle")
 
 
 class Quota(Strict):
@@ -82,7 +90,7 @@ class Entrant(Strict):
     """A Chinese candidate model entering the US market."""
 
     candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
-    maker: str = Field(description="the Chinese firm, e.g. BYD")
+    maker: str = Field(description="the Chinese firm, e.g. BYD: a maker of the candidates (chinese_models.csv)")
     assembly: Literal["import", "own_us_plant", "partner_us_plant"] = "import"
     partner: str | None = Field(None, description="US partner: a parent company in the 2025 market")
     profit_shares: dict[str, float] | None = Field(
@@ -94,6 +102,14 @@ class Entrant(Strict):
     capacity: float | None = Field(None, gt=0, description="the plant's capacity, vehicles a year (default: the "
                                                            "policy parameter entrant_plant_capacity)")
 
+    @field_validator("maker")
+    @classmethod
+    def _known_maker(cls, maker: str) -> str:
+        # a misspelt maker would be a firm of its own, competing with the real one
+        if maker not in chinese_makers():
+            raise ValueError(f"unknown maker {shown(maker)}; known: {', '.join(chinese_makers())}")
+        return maker
+
     @model_validator(mode="after")
     def _consistent(self) -> "Entrant":
         if self.assembly == "partner_us_plant" and not self.partner:
@@ -104,9 +120,10 @@ class Entrant(Strict):
             owners = {self.maker, *( [self.partner] if self.partner else [])}
             unknown = set(self.profit_shares) - owners
             if unknown:
-                raise ValueError(f"profit_shares names {sorted(unknown)}, who are neither maker nor partner")
-            if any(v < 0 for v in self.profit_shares.values()):
-                raise ValueError(f"profit_shares must not be negative: {self.profit_shares}")
+                raise ValueError(f"profit_shares names {shown(sorted(unknown))}, who are neither maker nor partner")
+            for holder, value in self.profit_shares.items():
+                if not 0 <= value <= 1:
+                    raise ValueError(f"profit_shares.{holder}: a share must lie in [0, 1], got {value}")
             total = sum(self.profit_shares.values())
             if abs(total - 1) > 1e-9:
                 raise ValueError(f"profit_shares must sum to 1, got {total:g}")
@@ -125,7 +142,8 @@ class NewProduct(Strict):
     segment: Segment
     powertrain: Powertrain
     like: str = Field(description="product_id whose size and horsepower the new product takes")
-    announced_price_usd: float = Field(gt=0, description="announced base price (base-MSRP level)")
+    announced_price_usd: float = Field(gt=0, le=MAX_PRICE_USD, description="announced base price (base-MSRP level), "
+                                       "at most MAX_PRICE_USD (autopact.data.inputs: beyond it, a unit error)")
     price_source: str = Field(min_length=1)
     assembled_in_us: bool = True
     capacity: float | None = Field(None, gt=0, description="capacity of its US plant, vehicles a year (default: the "
@@ -150,7 +168,8 @@ class Credit(Strict):
     name: str
     product_ids: list[str] | None = Field(None, description="product_id values of the market")
     powertrain: list[Powertrain] | None = None
-    amount_usd: float = Field(description="dollars per vehicle; positive lowers the consumer price")
+    amount_usd: float = Field(ge=-MAX_PRICE_USD, le=MAX_PRICE_USD,
+                              description="dollars per vehicle; positive lowers the consumer price")
     share_of_buyers: float = Field(1.0, ge=0, le=1)
     source: str = Field(min_length=1, description="where the amount and its coverage come from")
 
@@ -168,7 +187,7 @@ class Merger(Strict):
     @classmethod
     def _distinct(cls, firms: list[str]) -> list[str]:
         if len(set(firms)) != len(firms):
-            raise ValueError(f"a firm is listed twice: {firms}")
+            raise ValueError(f"a firm is listed twice: {shown(firms)}")
         return firms
 
 
@@ -206,7 +225,7 @@ class Scenario(Strict):
         known = policy_parameters()
         for name, value in values.items():
             if name not in known.index:
-                raise ValueError(f"unknown parameter {name!r}; known: {', '.join(known.index)}")
+                raise ValueError(f"unknown parameter {shown(name)}; known: {', '.join(known.index)}")
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"parameter {name} must be a finite number >= 0, got {value}")
             unit = str(known.at[name, "unit"])
@@ -216,12 +235,21 @@ class Scenario(Strict):
                 raise ValueError(f"parameter {name} must be positive, got {value}")
         return values
 
+    @field_validator("assumptions")
+    @classmethod
+    def _known_assumptions(cls, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resolve(values)
+        except AssumptionError as error:
+            raise ValueError(str(error)) from None
+        return values
+
     @model_validator(mode="after")
     def _distinct_entrants(self) -> "Scenario":
         seen = set()
         for k, e in enumerate(self.entrants):
             if e.candidate in seen:
-                raise ValueError(f"entrants[{k}].candidate: {e.candidate!r} enters twice")
+                raise ValueError(f"entrants[{k}].candidate: {shown(e.candidate)} enters twice")
             seen.add(e.candidate)
         for label, overlay in self.variants.items():
             for field_name in ("assumptions", "year", "variants", "estimation"):
@@ -240,7 +268,7 @@ class Scenario(Strict):
         for name in LEVERS_2025:
             if name in self.model_fields_set and getattr(self, name) != getattr(defaults, name):
                 raise ValueError(f"{name}: needs the 2025 market data, so it is not available on an estimated "
-                                 f"market (estimation.result {self.estimation.result!r}); levers there: "
+                                 f"market (estimation.result {shown(self.estimation.result)}); levers there: "
                                  "extra_tariffs (by origin or nationality), synergies, mergers")
         for k, rule in enumerate(self.extra_tariffs):
             for name in ("powertrain", "segment"):
@@ -262,23 +290,15 @@ def bundled_scenarios() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
 
 
-def _location(error: dict) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(top level)"
-
-
 def parse_scenario(data: Any, label: str) -> Scenario:
+    """A validated scenario from a parsed definition; ScenarioError (one line: the field, the
+    message, the value cut short) for the first problem."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{label}: a scenario must be a mapping of fields, got {type(data).__name__}")
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        value = first.get("input")
-        shown = "" if isinstance(value, dict) else f" (value: {value!r})"
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        raise ScenarioError(f"{label}: {_location(first)}: {message}{shown}") from None
+        raise ScenarioError(first_error(error, label)) from None
 
 
 def load_scenario(name_or_path: str) -> Scenario:
@@ -286,11 +306,9 @@ def load_scenario(name_or_path: str) -> Scenario:
     bundled = bundled_scenarios()
     path = bundled.get(name_or_path, Path(name_or_path))
     if not path.exists():
-        raise ScenarioError(f"no bundled scenario or file named {name_or_path!r}; bundled: {', '.join(sorted(bundled))}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path.name}: not valid YAML: {error}") from None
+        raise ScenarioError(f"no bundled scenario or file named {shown(name_or_path)}; "
+                            f"bundled: {', '.join(sorted(bundled))}")
+    data = load_yaml(path, ScenarioError)
     scenario = parse_scenario(data, path.name)
     if scenario.estimation is not None:  # a saved result's relative path is relative to the scenario file
         result = scenario.estimation.result

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from scipy import stats
 
 from autopact.data import policy_parameters
 from autopact.data.assumptions import resolve
+from autopact.data.inputs import MAX_EVALUATIONS, Strict, shown
 from autopact.fit.calibration import load_targets
 
 Kind = Literal["parameter", "target", "assumption", "estimate"]
@@ -27,11 +28,9 @@ REQUIRED = {"normal": ("sd",), "lognormal": ("log_sd",), "uniform": ("low", "hig
             "triangular": ("low", "mode", "high")}
 
 
-class UncertainInput(BaseModel):
+class UncertainInput(Strict):
     """One uncertain input: exactly one of ``parameter``, ``target`` or ``assumption``, a distribution
     and its reason. ``mean`` (normal) and ``median`` (lognormal) default to the input's own value."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     parameter: str | None = Field(None, description="a policy parameter, e.g. shipping_usd_per_vehicle")
     target: str | None = Field(None, description="a calibration target, e.g. own_elasticity_compact_car")
@@ -79,13 +78,11 @@ class UncertainInput(BaseModel):
         return f"{self.kind}:{self.name}"
 
 
-class Uncertainty(BaseModel):
+class Uncertainty(Strict):
     """The scenario's uncertain inputs, the seed of their joint draws and the default number of draws."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     seed: int = Field(0, ge=0)
-    draws: int = Field(200, ge=1)
+    draws: int = Field(200, ge=1, le=MAX_EVALUATIONS)
     inputs: list[UncertainInput] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -163,17 +160,17 @@ def centrals(scenario: Any) -> dict[str, float]:
             continue
         if item.kind == "parameter":
             if item.name not in table.index:
-                raise ValueError(f"{where}.parameter: unknown parameter {item.name!r}; known: {', '.join(table.index)}")
+                raise ValueError(f"{where}.parameter: unknown parameter {shown(item.name)}; known: {', '.join(table.index)}")
             values[item.key] = float(scenario.parameters.get(item.name, table.at[item.name, "value"]))
         elif item.kind == "target":
             if item.name not in targets.index:
-                raise ValueError(f"{where}.target: unknown target {item.name!r}; known: {', '.join(targets.index)}")
+                raise ValueError(f"{where}.target: unknown target {shown(item.name)}; known: {', '.join(targets.index)}")
             values[item.key] = float(targets[item.name])
         else:
             value = assumptions[item.name].value if item.name in assumptions else None
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 numeric = [a.name for a in assumptions.values() if isinstance(a.value, (int, float))]
-                raise ValueError(f"{where}.assumption: {item.name!r} is not a numeric market assumption; "
+                raise ValueError(f"{where}.assumption: {shown(item.name)} is not a numeric market assumption; "
                                  f"numeric ones: {', '.join(numeric)}")
             values[item.key] = float(value)
         check(item, values[item.key], where)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from autopact.data.inputs import MAX_EVALUATIONS
 from autopact.fit.estimated import estimate_distribution
 from autopact.fit.market import MarketModel
 from autopact.outcomes.document import SimulationResult, result_json
@@ -144,6 +145,9 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
                          "(see the ford-byd-jv scenario) to use --draws")
+    if draws * (1 + len(scenario.variants)) > MAX_EVALUATIONS:
+        raise ValueError(f"--draws {draws} for up to {1 + len(scenario.variants)} runs (the scenario and its variants): at most "
+                         f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
     store = _open(options, jobs=bool(draws))
     market, runs = _central(scenario, options, console)
@@ -234,6 +238,9 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
     if scenario.estimation is not None:
         raise ValueError(f"sweep {spec.name}: sweeps run on the 2025 market; {scenario.name} runs on an estimation result")
     draws = spec.draws if draws is None else draws
+    if spec.point_count() * (1 + draws) > MAX_EVALUATIONS:
+        raise ValueError(f"sweep {spec.name}: {spec.point_count():,} points x (1 + {draws} draws) evaluations; a run "
+                         f"plans at most {MAX_EVALUATIONS:,} (autopact.data.inputs.MAX_EVALUATIONS)")
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"sweep {spec.name}: draws need uncertain inputs in scenario {scenario.name}")
     seed = scenario.uncertainty.seed if spec.seed is None else spec.seed

@@ -8,26 +8,27 @@ uniformly over numeric ranges by Latin hypercube (McKay, Beckman and Conover 197
 ``scipy.stats.qmc.LatinHypercube``, seeded). Every point is validated as a scenario of its own
 (the error names the point and the lever), then run centrally and with ``draws`` joint draws of
 the scenario's uncertain inputs; the draws use the same random numbers at every point (common
-random numbers), so differences between points are not sampling noise.
+random numbers), so differences between points are not sampling noise. A sweep file is read within
+the limits of ``autopact.data.inputs`` (size, YAML aliases, finite numbers), and a sweep plans at
+most ``MAX_EVALUATIONS`` evaluations (points x (1 + draws)).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from autopact.data.inputs import MAX_EVALUATIONS, Strict, first_error, load_yaml, shown
 from autopact.policy.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from autopact.runs.uncertainty import leaf, node
 
 
-class Sample(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    points: int = Field(ge=1, le=100_000)
+class Sample(Strict):
+    points: int = Field(ge=1, le=MAX_EVALUATIONS)
     seed: int = Field(0, ge=0)
     ranges: dict[str, tuple[float, float]]
 
@@ -39,17 +40,15 @@ class Sample(BaseModel):
         return self
 
 
-class Sweep(BaseModel):
+class Sweep(Strict):
     """A sweep file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
     description: str = ""
     scenario: str = Field(description="a bundled scenario name or a YAML path (relative to the sweep file)")
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     sample: Sample | None = None
-    draws: int = Field(0, ge=0, description="joint draws of the scenario's uncertain inputs per point")
+    draws: int = Field(0, ge=0, le=MAX_EVALUATIONS, description="joint draws of the scenario's uncertain inputs per point")
     seed: int | None = Field(None, ge=0, description="seed of the draws (default: the scenario's)")
     outcomes: list[str] = Field(default_factory=list, description="metric paths to plot; default: the sensitivity outcomes")
 
@@ -59,8 +58,16 @@ class Sweep(BaseModel):
             raise ValueError("give a grid or a sample of levers")
         for lever, values in self.grid.items():
             if not values:
-                raise ValueError(f"grid.{lever}: give at least one value")
+                raise ValueError(f"grid.{shown(lever)}: give at least one value")
+        count = self.point_count()
+        if count * (1 + self.draws) > MAX_EVALUATIONS:
+            raise ValueError(f"{count:,} points x (1 + {self.draws} draws) evaluations; a sweep plans at most "
+                             f"{MAX_EVALUATIONS:,} (autopact.data.inputs.MAX_EVALUATIONS)")
         return self
+
+    def point_count(self) -> int:
+        """Points of the sweep: the grid's combinations, times the sample's points when both are given."""
+        return math.prod(len(values) for values in self.grid.values()) * (self.sample.points if self.sample else 1)
 
 
 def load_sweep(path: str) -> tuple[Sweep, Scenario, str]:
@@ -71,21 +78,18 @@ def load_sweep(path: str) -> tuple[Sweep, Scenario, str]:
                if str(p).endswith(".yaml")}
     file = bundled.get(path, Path(path))
     if not file.exists():
-        raise ScenarioError(f"no bundled sweep or file named {path!r}; bundled: {', '.join(sorted(bundled))}")
+        raise ScenarioError(f"no bundled sweep or file named {shown(path)}; bundled: {', '.join(sorted(bundled))}")
     if file.is_dir():
         raise ScenarioError(f"sweep {path}: is a folder; give a sweep YAML file")
+    data = load_yaml(file, ScenarioError)
     try:
         text = file.read_text()
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"sweep {path}: cannot read it: {getattr(error, 'strerror', None) or error}") from None
     try:
-        sweep = Sweep.model_validate(yaml.safe_load(text))
+        sweep = Sweep.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise ScenarioError(f"{file.name}: {where}: {first['msg'].removeprefix('Value error, ')}") from None
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{file.name}: not valid YAML: {error}") from None
+        raise ScenarioError(first_error(error, file.name)) from None
     relative = file.parent / sweep.scenario
     scenario = load_scenario(str(relative) if relative.suffix in (".yaml", ".yml") and relative.exists() else sweep.scenario)
     return sweep, scenario, text
@@ -95,12 +99,12 @@ def _set(definition: dict[str, Any], path: list[str], value: Any, lever: str) ->
     head, rest = path[0], path[1:]
     if head == "*":
         if not isinstance(definition, list):
-            raise ScenarioError(f"lever {lever}: '*' needs a list")
+            raise ScenarioError(f"lever {shown(lever)}: '*' needs a list")
         for item in definition:
             _set(item, rest, value, lever)
         return
     if not isinstance(definition, dict):
-        raise ScenarioError(f"lever {lever}: {head!r} is not a field here")
+        raise ScenarioError(f"lever {shown(lever)}: {shown(head)} is not a field here")
     if not rest:
         definition[head] = value
         return
@@ -129,15 +133,15 @@ def points(sweep: Sweep, scenario: Scenario) -> list[tuple[dict[str, Any], Scena
         definition = {**base, "name": f"{scenario.name}/{sweep.name}/{k}"}
         if "variant" in lever_values:
             label = lever_values["variant"]
-            if label not in scenario.variants:
-                raise ScenarioError(f"{sweep.name}: lever variant: unknown variant {label!r}; "
+            if not isinstance(label, str) or label not in scenario.variants:
+                raise ScenarioError(f"{shown(sweep.name)}: lever variant: unknown variant {shown(label)}; "
                                     f"{scenario.name} has {', '.join(scenario.variants) or 'none'}")
             definition.update(scenario.variants[label])
         for lever, value in lever_values.items():
             if lever != "variant":
                 _set(definition, lever.split("."), value, lever)
-        shown = ", ".join(f"{lever}={value}" for lever, value in lever_values.items())
-        out.append((lever_values, parse_scenario(definition, f"{sweep.name} point {k} ({shown})")))
+        levers = ", ".join(f"{lever}={shown(value)}" for lever, value in lever_values.items())
+        out.append((lever_values, parse_scenario(definition, f"{shown(sweep.name)} point {k} ({levers})")))
     return out
 
 
