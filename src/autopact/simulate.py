@@ -30,7 +30,7 @@ from autopact.model.demand import log_sum
 from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
-from autopact.policy.levers import apply
+from autopact.policy.levers import apply, check_costs
 from autopact.policy.scenario import Scenario
 
 
@@ -78,6 +78,7 @@ def solve(market: MarketModel) -> State:
         full_cost = costs.copy()
         low_cost = costs.copy()
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
+        check_costs(products, low_cost, xi, market.money)
         low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial)
         if market_size * low.shares[group].sum() <= quota.quantity:
             costs, regime = low_cost, "below quota: all imports at the in-quota rate"

@@ -13,17 +13,28 @@ with ds/dp^c = diag(Lambda) - Gamma,
 
     p <- c + zeta(p),   zeta = Lambda^{-1} [ (Omega o Gamma^T)(p - c) - s / (1 + t) ],
 
-iterated until the FOC residual, relative to shares, is below a stated tolerance.
+iterated until the FOC residual, relative to shares, is below a stated tolerance, within an
+iteration limit and a time limit (``SOLVE_SECONDS``): an input the solver cannot handle fails in a
+bounded time with ConvergenceError, never after minutes of iterations.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
 from autopact.errors import ConvergenceError
+
+# Wall-clock limit of one equilibrium solve, in seconds. The bundled scenarios converge in under 100
+# map evaluations (about a second on 1,000 households); the limit leaves room for markets with ten
+# times the households and stops a solve that is not converging long before its iteration limit.
+SOLVE_SECONDS = 120.0
+# Wall-clock limit of an equilibrium with capacity or quota constraints (many solves, one per trial
+# shadow cost).
+CONSTRAINED_SOLVE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -103,15 +114,16 @@ class Equilibrium:
 
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
-                 max_iterations: int = 10_000, method: str = "squarem") -> Equilibrium:
+                 max_iterations: int = 10_000, method: str = "squarem",
+                 max_seconds: float = SOLVE_SECONDS) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
     prices), so that delta(p^c) = xi - alpha p^c. ``method`` "simple" iterates p <- c + zeta(p);
     "squarem" (default) accelerates the same map by SQUAREM (Varadhan and Roland 2008), the
     acceleration PyBLP offers for its fixed points. Stops when max_j |FOC_j / s_j| < tol;
-    ``iterations`` counts evaluations of the map. Raises ConvergenceError otherwise, never
-    returning unconverged prices.
+    ``iterations`` counts evaluations of the map. Raises ConvergenceError otherwise (also once
+    ``max_seconds`` have passed), never returning unconverged prices.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -124,6 +136,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
     evaluations = 0
     residual = np.inf
+    deadline = time.monotonic() + max_seconds
 
     def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
         """c + zeta(p), and the equilibrium if p already satisfies the FOC."""
@@ -148,6 +161,9 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
         return costs + np.where(live, zeta, limit_markup), None
 
     while evaluations < max_iterations:
+        if time.monotonic() > deadline:
+            raise ConvergenceError(f"equilibrium prices did not converge within the time limit of {max_seconds:g} s "
+                                   f"({evaluations} iterations, max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
         p1, done = zeta_map(prices)
         if done:
             return done
@@ -188,7 +204,8 @@ class ConstrainedEquilibrium:
 
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
                       constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
-                      capacity_tol: float = 1e-9, max_rounds: int = 200) -> ConstrainedEquilibrium:
+                      capacity_tol: float = 1e-9, max_rounds: int = 200,
+                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS) -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
@@ -196,18 +213,24 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     marginal cost were c + lambda). Complementary slackness: lambda_G (K_G - q_G) = 0. Solved by
     Gauss-Seidel over constraints, each lambda_G by bracketing root-finding on q_G(lambda) = K_G,
     until every q_G <= K_G (1 + capacity_tol) and every binding constraint is met within
-    capacity_tol relative. Raises ConvergenceError otherwise.
+    capacity_tol relative. Raises ConvergenceError otherwise, or once ``max_seconds`` have passed.
     """
     from scipy.optimize import brentq
 
     lam = {c.name: 0.0 for c in constraints}
     state = {"prices": None, "solves": 0}
+    deadline = time.monotonic() + max_seconds
 
     def equilibrium() -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]
-        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ConvergenceError(f"capacity constraints not met within the time limit of {max_seconds:g} s "
+                                   f"({state['solves']} equilibrium solves)")
+        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol,
+                          max_seconds=min(left, SOLVE_SECONDS))
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
         return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 

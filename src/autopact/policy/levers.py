@@ -11,7 +11,9 @@ Each lever transforms the market (the project's economics reference sheet):
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
 - quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
-A lever that needs something the market lacks is refused with one line naming the field.
+A lever that needs something the market lacks is refused with one line naming the field, and so is
+a market whose marginal costs or mean utilities it makes non-finite, or whose costs it lifts above
+``autopact.data.inputs.MAX_PRICE_USD`` (``check_costs``): the solver is never handed them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from autopact.data.inputs import MAX_PRICE_USD
 from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
@@ -58,6 +61,37 @@ def check_names(scenario: Scenario, market: MarketModel, origin: pd.DataFrame) -
         if synergy.firm not in market.owner_names:
             raise ScenarioError(f"synergies[{k}].firm: unknown firm {synergy.firm!r}; known: "
                                 f"{', '.join(market.owner_names)}")
+
+
+def check_costs(products: pd.DataFrame, costs: np.ndarray, xi: np.ndarray, money: dict) -> None:
+    """Refuse (ScenarioError, naming the products) marginal costs or mean utilities that are not finite,
+    and marginal costs above MAX_PRICE_USD a vehicle (in the market's money unit): such products come
+    from extreme tariffs, cost parameters or announced prices, and the equilibrium solver is not
+    built for them (it would grind through its iteration limit)."""
+    names = products["name"].to_numpy() if "name" in products.columns else products["product_id"].to_numpy()
+
+    def listed(mask: np.ndarray, values: np.ndarray) -> str:
+        picked = np.flatnonzero(mask)
+        return ", ".join(f"{names[j]!r} ({values[j]:.4g})" for j in picked[:3]) + (
+            f" and {len(picked) - 3} more" if len(picked) > 3 else "")
+
+    bad = ~np.isfinite(xi)
+    if bad.any():
+        raise ScenarioError(f"the scenario makes the mean utility of {bad.sum()} product(s) not finite: "
+                            f"{listed(bad, xi)}; check parameters such as chinese_brand_consideration_share, "
+                            "which must be above 0 where Chinese models enter")
+    bad = ~np.isfinite(costs)
+    if bad.any():
+        raise ScenarioError(f"the scenario makes the marginal cost of {bad.sum()} product(s) not finite: "
+                            f"{listed(bad, costs)}; check its tariffs, cost parameters and announced prices")
+    per_unit = money.get("dollars_per_unit")
+    ceiling = MAX_PRICE_USD / per_unit if per_unit else np.inf
+    bad = costs > ceiling
+    if bad.any():
+        raise ScenarioError(f"the scenario lifts the marginal cost of {bad.sum()} product(s) above "
+                            f"${MAX_PRICE_USD:,.0f} a vehicle (autopact.data.inputs.MAX_PRICE_USD; beyond it a cost "
+                            f"is a unit error): {listed(bad, costs * (per_unit or 1.0))} dollars; check its tariffs, "
+                            "cost parameters and announced prices")
 
 
 def barred_incumbents(scenario: Scenario, market: MarketModel) -> np.ndarray:
@@ -121,6 +155,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
                                                xi_all, cost_all, owners, kappa)
         unknown = products["base_cost"].isna()
         products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
+    check_costs(products, cost_all, xi_all, market.money)
     if market.start_at_baseline:
         start = market.initial_prices
     elif initial_prices:
