@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from autopact.interfaces.outputs import Output, OutputError, check_all, write
+from autopact.outcomes.document import finite_document
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -78,7 +79,8 @@ def _write_outputs(document: dict[str, Any], outputs: dict[str, Output], kind: s
     """The document as JSON (``--json``) and as an HTML report (``--report``), both rendered before either is written."""
     items: list[tuple[Output, str | bytes]] = []
     if "--json" in outputs:
-        items.append((outputs["--json"], json.dumps(document, indent=2, default=str)))
+        # strict JSON: a NaN or infinity is written as null and listed under non_finite
+        items.append((outputs["--json"], json.dumps(finite_document(document), indent=2, default=str, allow_nan=False)))
     if "--report" in outputs:
         from autopact.interfaces.report import html_report, sensitivity_report, sweep_report  # plotly: only when asked
 

@@ -4,10 +4,15 @@
 ``scenario, market, baseline, counterfactual, change, firms, products, entrant_costs, constraints,
 assumptions, solver`` (and ``warnings`` where the market has them). Every money value is in the
 market's unit (``market.money``).
+
+The document is strict JSON: a number that is not finite (NaN from an undefined ratio, infinity
+from an overflow) is written as null and listed under ``non_finite`` with its path and the reason
+(``finite_document``); finite numbers are never changed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +45,8 @@ class SimulationResult:
         """Baseline and scenario metrics, their difference and the solver's facts (a run's record)."""
         base, cf = self.metrics()
         solver = self.counterfactual.solver
-        return {"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
-                "solver": {key: solver[key] for key in ("converged", "iterations", "max_foc_residual")}}
+        return finite_document({"status": "ok", "baseline": base, "counterfactual": cf, "change": difference(base, cf),
+                                "solver": {key: solver[key] for key in ("converged", "iterations", "max_foc_residual")}})
 
     def metrics(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """Headline numbers of the baseline and the counterfactual, both at the scenario's parameters."""
@@ -83,4 +88,34 @@ def result_json(result: SimulationResult) -> dict[str, Any]:
         document["warnings"] = list(market.warnings)
     document["solver"] = {**result.counterfactual.solver, "baseline": result.baseline.solver,
                           "hedonic_r2": market.hedonic_r2}
-    return document
+    return finite_document(document)
+
+
+NON_FINITE_REASONS = {
+    "nan": "not a number: the model's arithmetic was undefined here (such as 0/0 or inf - inf)",
+    "inf": "infinite: the value overflowed the largest number a double holds (about 1.8e308)",
+    "-inf": "minus infinity: the value overflowed the largest number a double holds (about 1.8e308)",
+}
+
+
+def finite_document(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with every NaN or infinity replaced by None (JSON null), each listed under
+    ``non_finite`` as {path, value, reason}; a document with none is returned unchanged. JSON has no
+    NaN or Infinity, and a reader should not have to guess what a null stands for."""
+    found: list[dict[str, str]] = []
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            kind = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+            found.append({"path": path or "(top level)", "value": kind, "reason": NON_FINITE_REASONS[kind]})
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v, f"{path}[{k}]") for k, v in enumerate(value)]
+        return value
+
+    cleaned = clean(document, "")
+    if not found:
+        return document
+    return {**cleaned, "non_finite": [*document.get("non_finite", []), *found]}

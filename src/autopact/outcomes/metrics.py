@@ -30,7 +30,8 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
 
     A number the market cannot define is None: the BEV share without powertrains, a named firm's
     share where it does not sell, jobs without ``vehicles_per_assembly_worker``, US-assembled units
-    where the products' assembly is not known (an ``origin`` column ``not stated``).
+    where the products' assembly is not known (an ``origin`` column ``not stated``), and a share or
+    an average price over products that sell no units (all priced out, e.g. by a prohibitive tariff).
     """
     p = state.products
     units = p["units"].to_numpy()
@@ -38,7 +39,7 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
     by_owner = state.stakes.mul(units, axis=0).sum()
     nationality_of = _nationality_of_owner(p, state.stakes)
     by_nationality = by_owner.groupby(nationality_of).sum()
-    shares = by_owner / total
+    shares = by_owner / total if total > 0 else by_owner * np.nan
     households = market.households
     cs_total = float(market.market_size * households.weights @ state.consumer_surplus)
     by_income = {}
@@ -48,7 +49,9 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
                             if members.any() else None)  # no simulated household in the group
     by_assembly = state.origin.mul(units, axis=0).sum()
     profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
-    weighted = lambda column, mask=slice(None): float(np.average(p.loc[mask, column], weights=p.loc[mask, "units"]))  # noqa: E731
+    def weighted(column: str, mask: Any = slice(None)) -> float | None:
+        weights = p.loc[mask, "units"]
+        return float(np.average(p.loc[mask, column], weights=weights)) if weights.sum() > 0 else None
 
     def by(column: str, value) -> dict[str, float]:
         return {s: value(p[column].eq(s)) for s in sorted(p[column].unique())} if column in p.columns else {}
@@ -58,19 +61,19 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
     return {
         "total_units": total,
         "average_price_usd": weighted("consumer_price"),
-        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total) if "powertrain" in p.columns
-        else None,
+        "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total)
+        if "powertrain" in p.columns and total > 0 else None,
         "consumer_surplus_usd": cs_total,
         "consumer_surplus_per_household_by_income_usd": by_income,
         "total_profit_usd": float(p["profit"].sum()),
         "tariff_revenue_usd": float(p["tariff_revenue"].sum()),
         "us_assembled_units": assembled,
         "us_assembly_jobs": None if assembled is None or per_worker is None else assembled / per_worker,
-        "hhi": float(10_000 * (shares ** 2).sum()),
-        "units_share_by_nationality": {k: float(v / total) for k, v in by_nationality.items()},
+        "hhi": float(10_000 * (shares ** 2).sum()) if total > 0 else None,
+        "units_share_by_nationality": {k: float(v / total) if total > 0 else None for k, v in by_nationality.items()},
         "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
-        "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index else None,
-        "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index else None,
+        "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index and total > 0 else None,
+        "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index and total > 0 else None,
         "average_price_by_segment_usd": by("segment", lambda m: weighted("consumer_price", m)),
         "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted("consumer_price", m)),
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
