@@ -112,6 +112,9 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
     if market.data is None:
         raise ScenarioError("entrants: needs the 2025 market data (Chinese candidates, characteristics, price "
                             "scale), which this market does not have")
+    if not params["chinese_brand_consideration_share"] > 0:  # its log enters every entrant's mean utility
+        raise ScenarioError("parameters.chinese_brand_consideration_share: must be above 0 where Chinese models "
+                            f"enter (its log is in their mean utility), got {params['chinese_brand_consideration_share']}")
     table = market.products
     candidates = load_chinese_candidates()
     known_firms = set(table["owner"])

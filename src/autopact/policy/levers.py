@@ -70,10 +70,10 @@ def check_costs(products: pd.DataFrame, costs: np.ndarray, xi: np.ndarray, money
     built for them (it would grind through its iteration limit)."""
     names = products["name"].to_numpy() if "name" in products.columns else products["product_id"].to_numpy()
 
-    def listed(mask: np.ndarray, values: np.ndarray) -> str:
+    def listed(mask: np.ndarray, values: np.ndarray, dollars: bool = False) -> str:
         picked = np.flatnonzero(mask)
-        return ", ".join(f"{names[j]!r} ({values[j]:.4g})" for j in picked[:3]) + (
-            f" and {len(picked) - 3} more" if len(picked) > 3 else "")
+        return ", ".join(f"{names[j]!r} ({f'${values[j]:,.0f}' if dollars else f'{values[j]:.4g}'})"
+                         for j in picked[:3]) + (f" and {len(picked) - 3} more" if len(picked) > 3 else "")
 
     bad = ~np.isfinite(xi)
     if bad.any():
@@ -90,7 +90,7 @@ def check_costs(products: pd.DataFrame, costs: np.ndarray, xi: np.ndarray, money
     if bad.any():
         raise ScenarioError(f"the scenario lifts the marginal cost of {bad.sum()} product(s) above "
                             f"${MAX_PRICE_USD:,.0f} a vehicle (autopact.data.inputs.MAX_PRICE_USD; beyond it a cost "
-                            f"is a unit error): {listed(bad, costs * (per_unit or 1.0))} dollars; check its tariffs, "
+                            f"is a unit error): {listed(bad, costs * (per_unit or 1.0), dollars=True)}; check its tariffs, "
                             "cost parameters and announced prices")
 
 

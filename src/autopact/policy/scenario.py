@@ -28,6 +28,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from autopact.data import load_chinese_candidates, policy_parameters
 from autopact.data.assumptions import AssumptionError, resolve
 from autopact.data.inputs import MAX_PRICE_USD, Strict, first_error, load_yaml, shown
+from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
 from autopact.fit.saved import BUNDLED
@@ -218,6 +219,13 @@ class Scenario(Strict):
         default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
+
+    @field_validator("year")
+    @classmethod
+    def _bundled_year(cls, year: int) -> int:
+        if year not in BUNDLED_YEARS:
+            raise ValueError(f"no bundled market for {shown(year)}; bundled: {', '.join(map(str, BUNDLED_YEARS))}")
+        return year
 
     @field_validator("parameters")
     @classmethod
