@@ -53,6 +53,15 @@ def test_a_number_that_is_not_finite_is_refused_naming_the_field(tmp_path, text,
     assert f": {field}:" in message and "finite" in message
 
 
+def test_a_year_without_a_bundled_market_is_refused_at_once(tmp_path):
+    assert refused("name: x\nyear: 2024\n", tmp_path).endswith("year: no bundled market for 2024; bundled: 2025")
+
+
+def test_a_price_beyond_the_ceiling_is_refused_with_the_reason(tmp_path):
+    message = refused("name: x\ncredits: [{name: c, amount_usd: -2.0e+7, source: s}]\n", tmp_path)
+    assert "credits.0.amount_usd" in message and "MAX_PRICE_USD, $10,000,000" in message and "unit error" in message
+
+
 def test_a_profit_share_above_one_is_refused(tmp_path):
     message = refused(f"name: x\nentrants: [{{candidate: {DOLPHIN}, maker: BYD, partner: Ford Motor Co., "
                       "profit_shares: {BYD: 1.5, Ford Motor Co.: -0.5}}]\n", tmp_path)

@@ -30,6 +30,8 @@ MAX_YAML_NODES = 100_000
 # vehicle, so a value beyond it is a unit error (cents, another currency, a typo), not a car; the
 # equilibrium solver also loses precision there (a share of exp(-alpha p) underflows).
 MAX_PRICE_USD = 10_000_000.0
+PRICE_CEILING_REASON = ("MAX_PRICE_USD, $10,000,000: far above any series-production light vehicle, so a price "
+                        "beyond it is a unit error (cents, another currency), not a car")
 # The most evaluations (sweep points x (1 + draws), or draws) one run may plan: the jobs are planned
 # in memory before any runs, and the bound is the one sweeps already had on sampled points.
 MAX_EVALUATIONS = 100_000
@@ -47,6 +49,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def clipped(text: str, limit: int = 80) -> str:
+    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes)."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def shown(value: Any) -> str:
     """``repr(value)`` cut to about 60 characters: error messages never print a huge input whole
     (``reprlib`` does not build the full text first, so an alias-expanded value costs nothing)."""
@@ -60,6 +68,9 @@ def first_error(error: ValidationError, label: str) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
+    limit = (first.get("ctx") or {}).get("le", (first.get("ctx") or {}).get("ge"))
+    if first["type"] in ("less_than_equal", "greater_than_equal") and limit in (MAX_PRICE_USD, -MAX_PRICE_USD):
+        message += f" ({PRICE_CEILING_REASON})"
     value = first.get("input")
     detail = "" if isinstance(value, dict) or first["type"] == "missing" else f" (value: {shown(value)})"
     if detail and shown(value) in message:  # a validator's own message already names the value

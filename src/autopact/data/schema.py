@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autopact.data.inputs import MAX_PRICE_USD
+from autopact.data.inputs import MAX_PRICE_USD, PRICE_CEILING_REASON
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "BEV", "FCEV")
 SEGMENTS = ("car", "SUV-crossover", "pickup", "van")
@@ -85,9 +85,8 @@ class ProductRecord(BaseModel):
     @classmethod
     def _plausible_price(cls, value: float) -> float:
         if value > MAX_PRICE_USD:
-            raise ValueError(f"must be at most ${MAX_PRICE_USD:,.0f} (autopact.data.inputs.MAX_PRICE_USD): a base "
-                             "price beyond it is a unit error (cents, another currency), and it would scale every "
-                             "other price towards 0 at the transaction-price level")
+            raise ValueError(f"must be at most ${MAX_PRICE_USD:,.0f} ({PRICE_CEILING_REASON}; it would also scale "
+                             "every other price towards 0 at the transaction-price level)")
         return value
 
     @field_validator("units", mode="before")

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from autopact.data import load_chinese_candidates, policy_parameters
 from autopact.data.assumptions import AssumptionError, resolve
-from autopact.data.inputs import MAX_PRICE_USD, Strict, first_error, load_yaml, shown
+from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, load_yaml, shown
 from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
@@ -220,13 +220,6 @@ class Scenario(Strict):
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
 
-    @field_validator("year")
-    @classmethod
-    def _bundled_year(cls, year: int) -> int:
-        if year not in BUNDLED_YEARS:
-            raise ValueError(f"no bundled market for {shown(year)}; bundled: {', '.join(map(str, BUNDLED_YEARS))}")
-        return year
-
     @field_validator("parameters")
     @classmethod
     def _known_parameters(cls, values: dict[str, float]) -> dict[str, float]:
@@ -262,10 +255,13 @@ class Scenario(Strict):
         for label, overlay in self.variants.items():
             for field_name in ("assumptions", "year", "variants", "estimation"):
                 if isinstance(overlay, dict) and field_name in overlay:
-                    raise ValueError(f"variants.{label}.{field_name}: a variant shares its scenario's market; "
+                    raise ValueError(f"variants.{clipped(label)}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
         if self.estimation is not None:
             self._estimated_levers()
+        elif self.year not in BUNDLED_YEARS:
+            raise ValueError(f"year: no bundled market for {shown(self.year)}; "
+                             f"bundled: {', '.join(map(str, BUNDLED_YEARS))}")
         if self.uncertainty.inputs:
             centrals(self)
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autopact.data.inputs import clipped, shown
 from autopact.errors import ScenarioError
 from autopact.policy.scenario import Scenario, parse_scenario
 
@@ -16,7 +17,7 @@ def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
     for label, overlay in scenario.variants.items():
         unknown = set(overlay) - set(base)
         if unknown:
-            raise ScenarioError(f"variants.{label}: unknown field(s) {sorted(unknown)}")
+            raise ScenarioError(f"variants.{clipped(label)}: unknown field(s) {shown(sorted(unknown))}")
         runs.append((label, parse_scenario({**base, **overlay, "name": f"{scenario.name}/{label}"},
-                                           f"variants.{label}")))
+                                           f"variants.{clipped(label)}")))
     return runs

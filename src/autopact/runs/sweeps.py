@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from autopact.data.inputs import MAX_EVALUATIONS, Strict, first_error, load_yaml, shown
+from autopact.data.inputs import MAX_EVALUATIONS, Strict, clipped, first_error, load_yaml, shown
 from autopact.policy.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from autopact.runs.uncertainty import leaf, node
 
@@ -58,7 +58,7 @@ class Sweep(Strict):
             raise ValueError("give a grid or a sample of levers")
         for lever, values in self.grid.items():
             if not values:
-                raise ValueError(f"grid.{shown(lever)}: give at least one value")
+                raise ValueError(f"grid.{clipped(lever)}: give at least one value")
         count = self.point_count()
         if count * (1 + self.draws) > MAX_EVALUATIONS:
             raise ValueError(f"{count:,} points x (1 + {self.draws} draws) evaluations; a sweep plans at most "
@@ -99,12 +99,12 @@ def _set(definition: dict[str, Any], path: list[str], value: Any, lever: str) ->
     head, rest = path[0], path[1:]
     if head == "*":
         if not isinstance(definition, list):
-            raise ScenarioError(f"lever {shown(lever)}: '*' needs a list")
+            raise ScenarioError(f"lever {clipped(lever)}: '*' needs a list")
         for item in definition:
             _set(item, rest, value, lever)
         return
     if not isinstance(definition, dict):
-        raise ScenarioError(f"lever {shown(lever)}: {shown(head)} is not a field here")
+        raise ScenarioError(f"lever {clipped(lever)}: {shown(head)} is not a field here")
     if not rest:
         definition[head] = value
         return
@@ -134,14 +134,14 @@ def points(sweep: Sweep, scenario: Scenario) -> list[tuple[dict[str, Any], Scena
         if "variant" in lever_values:
             label = lever_values["variant"]
             if not isinstance(label, str) or label not in scenario.variants:
-                raise ScenarioError(f"{shown(sweep.name)}: lever variant: unknown variant {shown(label)}; "
+                raise ScenarioError(f"{clipped(sweep.name)}: lever variant: unknown variant {shown(label)}; "
                                     f"{scenario.name} has {', '.join(scenario.variants) or 'none'}")
             definition.update(scenario.variants[label])
         for lever, value in lever_values.items():
             if lever != "variant":
                 _set(definition, lever.split("."), value, lever)
         levers = ", ".join(f"{lever}={shown(value)}" for lever, value in lever_values.items())
-        out.append((lever_values, parse_scenario(definition, f"{shown(sweep.name)} point {k} ({levers})")))
+        out.append((lever_values, parse_scenario(definition, f"{clipped(sweep.name)} point {k} ({levers})")))
     return out
 
 
