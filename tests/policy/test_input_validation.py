@@ -138,9 +138,10 @@ def test_a_sweep_of_too_many_points_is_refused_before_planning_them(tmp_path):
 
 def test_the_json_writer_writes_strict_json_with_a_reason_for_each_null(tmp_path):
     from autopact.interfaces.console import _write_outputs
+    from autopact.interfaces.outputs import check
 
     out = tmp_path / "r.json"
-    _write_outputs({"change": {"a": float("nan"), "b": [1.5, float("inf")]}, "c": 2.0}, out, None)
+    _write_outputs({"change": {"a": float("nan"), "b": [1.5, float("inf")]}, "c": 2.0}, {"--json": check("--json", out)})
     document = json.loads(out.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert document["change"] == {"a": None, "b": [1.5, None]} and document["c"] == 2.0
     assert [(n["path"], n["value"]) for n in document["non_finite"]] == [("change.a", "nan"), ("change.b[1]", "inf")]

@@ -132,15 +132,12 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 def load_yaml(path: Path, error: type[Exception]) -> Any:
     """The YAML document in ``path``, refused with one line (an ``error``) when the file exceeds
     MAX_INPUT_BYTES (checked before reading), is not valid YAML, nests too deeply, or expands its
-    aliases beyond MAX_YAML_NODES values."""
+    aliases beyond MAX_YAML_NODES values. A file that cannot be read raises its OSError."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise error(f"{path.name}: {size:,} bytes; input files are limited to {MAX_INPUT_BYTES:,} bytes")
-        text = path.read_bytes()
-    except OSError as problem:
-        raise error(f"{path.name}: cannot be read: {problem.strerror or problem}") from None
+    size = path.stat().st_size  # an OSError (a folder, no permission) is the caller's: the CLI makes it one line
+    if size > MAX_INPUT_BYTES:
+        raise error(f"{path.name}: {size:,} bytes; input files are limited to {MAX_INPUT_BYTES:,} bytes")
+    text = path.read_bytes()
     try:
         return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader subclass
     except YamlLimitError as problem:
