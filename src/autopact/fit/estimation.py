@@ -27,9 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
-
 from autopact.errors import ConvergenceError
+from autopact.fit.optimisation import OptimisationError, minimise, parameter_limits, projected
 from autopact.fit.problem import EstimationError, Market, Parameters, Problem
 from autopact.model.demand import Demand, _jacobian_parts, individual_shares, invert_shares
 from autopact.model.supply import Taxes, marginal_costs
@@ -231,13 +230,20 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
              rho: float | None = None, method: Literal["1s", "2s"] = "2s",
              weighting: Literal["robust", "unadjusted", "clustered"] = "robust",
              se_type: Literal["robust", "unadjusted", "clustered"] = "robust",
-             bounds: dict[str, tuple[float, float]] | None = None, gtol: float = 1e-8,
-             inversion_tol: float = 1e-14, max_iterations: int = 1000, evaluate_only: bool = False) -> EstimationResult:
+             gtol: float = 1e-8, inversion_tol: float = 1e-14, max_iterations: int = 1000,
+             evaluate_only: bool = False, optimizer: Literal["l-bfgs-b", "bfgs", "trust-constr"] = "l-bfgs-b",
+             sigma_bounds: tuple[Any, Any] | None = None, pi_bounds: tuple[Any, Any] | None = None,
+             rho_bounds: tuple[Any, Any] | None = None, costs_bounds: tuple[Any, Any] | None = None,
+             initial_update: bool = False) -> EstimationResult:
     """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
 
-    Raises ConvergenceError when the optimiser does not report convergence. ``evaluate_only``
-    skips the optimisation and returns the objective, gradient and linear parameters at the
-    starting values (one-step weights), marked ``converged=False``: a check, not an estimate.
+    The optimiser settings (``optimizer``, ``gtol``, ``max_iterations``, the bounds,
+    ``costs_bounds`` and ``initial_update``) are PyBLP's, with its defaults: see
+    ``autopact.fit.optimisation``. Raises ``OptimisationError`` (a ``ConvergenceError``) with
+    the objective, gradient norm, iterations and parameters where the optimiser stopped when it
+    does not converge. ``evaluate_only`` skips the optimisation and returns the objective,
+    gradient and linear parameters at the starting values (one-step weights), marked
+    ``converged=False``: a check, not an estimate.
     """
     began = time.perf_counter()
     k2, d = len(problem.x2_names), len(problem.demographic_names)
@@ -254,6 +260,8 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
     state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0,
                              "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
+    cost_low, cost_high = (-np.inf, np.inf) if costs_bounds is None else \
+        (-np.inf if costs_bounds[0] is None else costs_bounds[0], np.inf if costs_bounds[1] is None else costs_bounds[1])
 
     def targets(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
         """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho)."""
@@ -283,6 +291,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                     markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
                 costs = market.prices - markups
                 rows = n + market.rows
+                clipped = (costs < cost_low) | (costs > cost_high)  # PyBLP's costs_bounds: clip, zero Jacobian rows
+                if clipped.any():
+                    costs, dm = np.clip(costs, cost_low, cost_high), np.where(clipped[:, None], 0.0, dm)
                 if problem.costs_type == "log":
                     # PyBLP's default error behaviour: a non-positive cost keeps its last valid log
                     # value (and a zero derivative) rather than stopping the search
@@ -331,33 +342,35 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                                 time.perf_counter() - began, W, state["residual"][:n], state["last_delta"], 0,
                                 {"gradient": gradient})
     labels = start.labels(problem)
-    # PyBLP's default bounds: sigma on the diagonal non-negative, rho in [0, 0.99], pi free
-    default = {"rho": (0.0, 0.99)}
-    limits = [(bounds or {}).get(label, default.get(label, (0.0, None) if label.startswith("sigma") else (None, None)))
-              for label in labels]
+    limits = parameter_limits(labels, start.vector(), np.shape(sigma) if sigma is not None else (k2,),
+                              start.sigma_free, np.shape(pi) if pi is not None else (k2, d), start.pi_free,
+                              rho is not None, optimizer, sigma_bounds, pi_bounds, rho_bounds)
     theta = start.vector()
     steps = 2 if method == "2s" else 1
     iterations = 0
+
+    def update_weights(theta: np.ndarray) -> np.ndarray:
+        objective(theta, W)  # the residuals at theta under the current weights
+        return np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
+
+    if initial_update:  # PyBLP's zeroth step: weights from the residuals at the starting values
+        W = update_weights(theta)
     for step in range(steps):
         if len(theta):
-            result = minimize(objective, theta, args=(W,), jac=True, method="L-BFGS-B", bounds=limits,
-                              options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iterations, "maxfun": 10 * max_iterations})
-            if not result.success and "ABNORMAL" not in str(result.message):
-                raise ConvergenceError(f"GMM step {step + 1} did not converge: {result.message}")
-            theta, iterations = result.x, iterations + result.nit
+            before = state["evaluations"]
+            outcome = minimise(lambda t: objective(t, W), theta, limits, optimizer, gtol, max_iterations)
+            theta, iterations = outcome.x, iterations + outcome.iterations
+            if not outcome.accepted:
+                evaluations = state["evaluations"] - before
+                _stopped(outcome.message, step + 1, optimizer, objective(theta, W), theta, limits, labels,
+                         iterations, evaluations)
         if step == 0 and steps == 2:
-            objective(theta, W)  # the one-step residuals, for the two-step weights
-            W = np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
+            W = update_weights(theta)  # the one-step residuals, for the two-step weights
     value, gradient = objective(theta, W)
-    # projected gradient: a component pushing against an active bound does not count
-    projected = np.array(gradient, float)
-    for i, (low, high) in enumerate(limits):
-        if (low is not None and theta[i] <= low + 1e-10 and projected[i] > 0) or \
-                (high is not None and theta[i] >= high - 1e-10 and projected[i] < 0):
-            projected[i] = 0.0
-    gradient = projected
+    gradient = projected(gradient, theta, limits)  # a component pushing against an active bound does not count
     if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
-        raise ConvergenceError(f"GMM did not converge: gradient norm {np.max(np.abs(gradient)):.2e} at objective {value:.4g}")
+        _stopped("the projected gradient is above 1e-3 x max(1, objective)", steps, optimizer, (value, gradient), theta,
+                 limits, labels, iterations, state["evaluations"])
     # standard errors over (theta, beta, gamma): G = [Z' dy/dtheta, -Z'X] / N
     G = np.column_stack([Z.T @ state["jac"] / n, -Z.T @ X / n])
     S = _covariance_of_moments(*split(state["residual"]), se_type, problem.clusters)
@@ -371,3 +384,13 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                             state["evaluations"], time.perf_counter() - began, W, state["residual"][:n],
                             state["last_delta"], steps, parameters=start.with_vector(theta),
                             covariance=covariance / n)
+
+
+def _stopped(reason: str, step: int, optimizer: str, at: tuple[float, np.ndarray], theta: np.ndarray,
+             limits: list, labels: list[str], iterations: int, evaluations: int) -> None:
+    """Raise the error that says where a GMM step's optimiser stopped."""
+    value, gradient = at
+    norm = float(np.max(np.abs(projected(gradient, theta, limits)))) if len(theta) else 0.0
+    raise OptimisationError(reason, step=step, method=optimizer, objective=float(value), gradient_norm=norm,
+                            iterations=iterations, evaluations=evaluations,
+                            parameters=dict(zip(labels, map(float, theta))))
