@@ -139,6 +139,23 @@ def _check_tree(tree: ast.Expression, field: str, formula: str, known: set[str] 
 
 def design_matrix(formula: str, data: pd.DataFrame, field: str, table: str = "data") -> pd.DataFrame:
     """patsy's design matrix of a formula that passed ``check_formula`` against ``data``'s columns,
-    evaluated with only the whitelisted functions in scope."""
+    evaluated with only the whitelisted functions in scope.
+
+    ``I()`` of a number (``I(1)``) is a constant column, as in PyBLP, so ``0 + I(1)`` is a named
+    intercept; a formula holds at most one constant term (PyBLP refuses ``1 + I(1)`` too).
+    """
     check_formula(formula, field, data.columns, table)
-    return patsy.dmatrix(formula, data, return_type="dataframe", eval_env=ENVIRONMENT)
+    constants: set[float] = set()  # patsy evaluates each factor more than once
+
+    def identity(value: Any) -> Any:  # patsy's I(), with a number broadcast to a column
+        if np.ndim(value) == 0:
+            constants.add(float(value))
+            return np.full(len(data), float(value))
+        return value
+
+    environment = patsy.EvalEnvironment([{**FUNCTIONS, "I": identity}, _NO_BUILTINS])
+    matrix = patsy.dmatrix(formula, data, return_type="dataframe", eval_env=environment)
+    if constants and ("Intercept" in matrix.columns or len(constants) > 1):
+        raise FormulaError(f"{field}: formula {formula!r} has more than one constant term (an intercept and I() of a "
+                           "number, or two of them); PyBLP allows one")
+    return matrix

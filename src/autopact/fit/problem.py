@@ -43,6 +43,7 @@ class Market:
     nodes: np.ndarray  # (I, K2)
     demographics: np.ndarray  # (I, D)
     ownership: np.ndarray | None = None  # (J, J) for the supply side
+    weight_total: float = 1.0  # the agent weights' sum in the data, when it is not one (see ``Problem.build``)
 
 
 @dataclass
@@ -121,10 +122,15 @@ class Problem:
                 weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
             else:
                 weights, nodes, dem = np.ones(1), np.zeros((1, 0)), np.zeros((1, 0))
-            markets.append(Market(rows=np.asarray(rows), shares=products["shares"].to_numpy(float)[rows],
+            # PyBLP integrates with the weights as given: weights summing to c predict c times the shares of
+            # the weights / c, so the same problem is solved with weights / c and observed shares / c
+            total = float(weights.sum())
+            total = total if abs(total - 1) > 1e-8 and total > 0 else 1.0
+            weights = weights / total if total != 1.0 else weights
+            markets.append(Market(rows=np.asarray(rows), shares=products["shares"].to_numpy(float)[rows] / total,
                                   prices=products["prices"].to_numpy(float)[rows],
                                   x2=x2_frame.to_numpy(float)[rows], nests=pd.factorize(nests_all[rows])[0],
-                                  weights=weights, nodes=nodes, demographics=dem))
+                                  weights=weights, nodes=nodes, demographics=dem, weight_total=total))
         clusters = products["clustering_ids"].to_numpy() if "clustering_ids" in products.columns else None
         for column in absorb or []:
             if column not in products.columns:
