@@ -1,6 +1,6 @@
 """Estimation inputs and saved results: the data, the formulas and the estimates, as one JSON file.
 
-A saved result (``autopact estimate CONFIG|--example blp1995 --save PATH``) holds what rebuilding
+A saved result (``autopact estimate CONFIG|--example NAME --save PATH``) holds what rebuilding
 any market's demand and supply needs: the settings (formulas, options, starting values), each
 data file by path and sha256 (or the bundled data set's name), the estimated sigma, pi, rho, beta
 and gamma with their covariance and standard errors, the GMM objective, the convergence flag and
@@ -39,25 +39,20 @@ from autopact.fit.estimation import (
     Problem,
     estimate,
 )
+from autopact.fit.optimisation import SOLVE_KEYS, solve_options
 from autopact.version import __version__
 
 FORMAT = "autopact-estimation-result/2"  # /1 had no record_sha256
 FORMULA_SETTINGS = ("x1", "x2", "x3", "demographics")
-BUNDLED = ("blp1995",)
+BUNDLED = ("blp1995",)  # bundled saved estimates (``<name>/estimate.json``), for scenarios
 CONFIG_KEYS = {"products", "agents", "x1", "x2", "demographics", "sigma", "pi", "rho", "method", "weighting",
                "se_type", "absorb", "x3", "costs_type", "normalise_agent_weights", "money", "instruments"}
-# what the bundled BLP 1995 example estimates: PyBLP's tutorial specification with a supply side
-BLP1995 = {
-    "x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
-    "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "costs_type": "log",
-    "demographics": "0 + I(1 / income)",
-    "sigma": np.diag([3.612, 0, 4.628, 1.818, 1.050, 2.056]).tolist(),
-    "pi": [[0.0], [-43.501], [0.0], [0.0], [0.0], [0.0]], "rho": None, "absorb": None,
-    "method": "2s", "weighting": "robust", "se_type": "robust", "normalise_agent_weights": True,
-    "money": {"unit": "thousands of 1983 US dollars", "dollars_per_unit": 1000.0, "dollar_year": 1983,
-              "source": "Berry, Levinsohn and Pakes (1995), Table I: prices in $1000s of 1983 dollars"},
-}
-BLP1995_FILES = {"products": "blp1995/blp_products.csv", "agents": "blp1995/blp_agents.csv"}
+CONFIG_KEYS |= set(SOLVE_KEYS)  # the optimiser settings: autopact.fit.optimisation
+# bundled example configs (``autopact estimate --example NAME``), relative to the bundled folder:
+# blp1995 makes blp1995/estimate.json; blp1995-tutorial and nevo are PyBLP's tutorial problems
+EXAMPLES = {"blp1995": "blp1995/blp1995.yaml", "blp1995-tutorial": "blp1995/blp1995_tutorial.yaml",
+            "nevo": "nevo/nevo.yaml"}
+BUNDLED_DATA = ("blp1995", "nevo")  # bundled data sets: the folders of the examples' data
 
 
 class EstimationFileError(ValueError):
@@ -157,12 +152,10 @@ def built_instruments(spec: Any, products: pd.DataFrame, name: str) -> pd.DataFr
 
 
 def example_inputs(name: str) -> EstimationInputs:
-    """A bundled example's data and specification (``blp1995``: BLP 1995 automobiles with supply)."""
-    if name not in BUNDLED:
-        raise EstimationFileError(f"unknown example {name!r}; available: {', '.join(BUNDLED)}")
-    folder = _bundled_folder()
-    return _read({role: folder / path for role, path in BLP1995_FILES.items()}, json.loads(json.dumps(BLP1995)),
-                 bundled=name)
+    """A bundled example config's data and specification (``EXAMPLES``; each config says what it is)."""
+    if name not in EXAMPLES:
+        raise EstimationFileError(f"unknown example {name!r}; available: {', '.join(EXAMPLES)}")
+    return config_inputs(_bundled_folder() / EXAMPLES[name], bundled=EXAMPLES[name].split("/")[0])
 
 
 def config_choices() -> dict[str, tuple[str, ...]]:
@@ -182,9 +175,10 @@ def check_config(settings: dict[str, Any], name: str) -> None:
         raise EstimationFileError(f"{name}: {found[0]}: must be a finite number, got {found[1]}")
 
 
-def config_inputs(config: Path) -> EstimationInputs:
+def config_inputs(config: Path, bundled: str | None = None) -> EstimationInputs:
     """Inputs from a config YAML (read within the limits of ``autopact.data.inputs``); data paths in
-    it are relative to the config file."""
+    it are relative to the config file. ``bundled`` names the bundled data set of an example
+    (``BUNDLED_DATA``; its files live in the bundled folder)."""
     settings = load_yaml(Path(config), EstimationFileError)
     if not isinstance(settings, dict):
         raise EstimationFileError(f"{Path(config).name}: expected a mapping of settings")
@@ -196,9 +190,10 @@ def config_inputs(config: Path) -> EstimationInputs:
     check_formulas(settings, Path(config).name)
     if "products" not in settings:
         raise EstimationFileError(f"{Path(config).name}: products: a products CSV is required")
+    solve_options(settings, Path(config).name)  # refuse bad optimiser settings before reading any data
     files = {role: (Path(config).parent / settings.pop(role)).resolve()
              for role in ("products", "agents") if role in settings}
-    return _read(files, settings)
+    return _read(files, settings, bundled)
 
 
 def run_estimation(inputs: EstimationInputs) -> EstimationResult:
@@ -208,7 +203,7 @@ def run_estimation(inputs: EstimationInputs) -> EstimationResult:
     return estimate(problem, sigma=None if s.get("sigma") is None else np.asarray(s["sigma"], float),
                     pi=None if s.get("pi") is None else np.asarray(s["pi"], float), rho=s.get("rho"),
                     method=s.get("method", "2s"), weighting=s.get("weighting", "robust"),
-                    se_type=s.get("se_type", "robust"))
+                    se_type=s.get("se_type", "robust"), **solve_options(s, "settings"))
 
 
 def build_problem(inputs: EstimationInputs) -> Problem:
@@ -219,7 +214,16 @@ def build_problem(inputs: EstimationInputs) -> Problem:
 
 def check_save_location(inputs: EstimationInputs, save_to: Path) -> Path:
     """The folder data paths are recorded relative to (``save_to``'s folder, or the bundled folder for
-    bundled data); refuses a location the data files do not lie in or below, as loading would."""
+    bundled data); refuses a location the data files do not lie in or below, as loading would, and agent
+    weights that do not sum to one in each market (scenarios integrate with weights that do,
+    ``autopact.model.demand.Demand``; PyBLP's BLP 1995 weights sum to 0.154)."""
+    if inputs.agents is not None and "weights" in inputs.agents.columns:
+        totals = inputs.agents.groupby("market_ids")["weights"].sum()
+        off = totals[(totals - 1).abs() > 1e-8]
+        if len(off):
+            raise EstimationFileError(f"normalise_agent_weights: the agent weights sum to {off.iloc[0]:.6g}, not 1, in "
+                                      f"{len(off)} market(s); scenarios need weights that sum to one, so this "
+                                      "estimation cannot be saved (set normalise_agent_weights: true)")
     base = _bundled_folder().resolve() if inputs.bundled else Path(save_to).resolve().parent
     for role, path in inputs.files.items():
         if not Path(path).resolve().is_relative_to(base):
@@ -345,8 +349,8 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
         raise EstimationFileError(f"{label}: data and settings must be mappings")
     check_formulas(settings, label)
     bundled = data.get("bundled")
-    if bundled and bundled not in BUNDLED:
-        raise EstimationFileError(f"{label}: data.bundled {bundled!r} is no bundled data set; bundled: {', '.join(BUNDLED)}")
+    if bundled and bundled not in BUNDLED_DATA:
+        raise EstimationFileError(f"{label}: data.bundled {bundled!r} is no bundled data set; bundled: {', '.join(BUNDLED_DATA)}")
     base, where = (_bundled_folder(), "the bundled data folder") if bundled else (path.resolve().parent, "the result's folder")
     files, hashes = {}, {}
     for role in ("products", "agents"):

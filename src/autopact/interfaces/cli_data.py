@@ -16,8 +16,8 @@ from autopact.data.assumptions import AssumptionError, parse_settings
 from autopact.errors import ConvergenceError
 from autopact.fit.calibration import CalibrationError, calibrate, calibration_record, load_targets
 from autopact.fit.estimation import EstimationError
-from autopact.fit.saved import (EstimationFileError, build_problem, check_save_location, config_inputs, example_inputs,
-                                result_record, run_estimation)
+from autopact.fit.saved import (EXAMPLES, EstimationFileError, build_problem, check_save_location, config_inputs,
+                                example_inputs, result_record, run_estimation)
 from autopact.interfaces.console import SetOption, _check_outputs, _fail, _write, app, data_app, err, out
 from autopact.policy.scenario import bundled_scenarios, load_scenario
 
@@ -185,7 +185,9 @@ def _print_calibration(r: dict[str, Any]) -> None:
 @app.command("estimate")
 def estimate_command(
     config: Annotated[Optional[Path], typer.Argument(help="Estimation config YAML (data paths, formulas, options).")] = None,
-    example: Annotated[Optional[str], typer.Option(help="Run a bundled example instead: blp1995 (with supply side).")] = None,
+    example: Annotated[Optional[str], typer.Option(
+        help="Run a bundled example config instead: blp1995 (BLP 1995 with supply side, the bundled estimate), "
+             "blp1995-tutorial or nevo (PyBLP's tutorial problems).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     save: Annotated[Optional[Path], typer.Option(help="Save the result (settings, data hashes, estimates, "
                                                       "covariance) as JSON, for scenarios to run on.")] = None,
@@ -200,7 +202,7 @@ def estimate_command(
         elif config is not None:
             inputs = config_inputs(config)
         else:
-            raise ValueError("give a config file or --example blp1995")
+            raise ValueError(f"give a config file or --example NAME ({', '.join(EXAMPLES)})")
         if save:
             check_save_location(inputs, save)  # before the estimation: a result that could not be loaded is refused
         began = time.perf_counter()
