@@ -21,7 +21,6 @@ import pytest
 from autopact.fit.formulas import ENVIRONMENT, FormulaError, check_formula
 from autopact.fit.problem import EstimationError, _matrix
 from autopact.fit.saved import (
-    BLP1995,
     EstimationFileError,
     build_problem,
     config_inputs,
@@ -158,16 +157,20 @@ def test_the_formulas_in_use_give_the_same_design_matrices_as_before(formula, bl
 
 def test_the_bundled_formulas_and_instruments_give_the_same_matrices_as_before(blp):
     for key in ("x1", "x2", "x3"):
-        pd.testing.assert_frame_equal(_matrix(BLP1995[key], blp.products, key), former_matrix(BLP1995[key], blp.products))
-    demographics = BLP1995["demographics"]
+        formula = blp.settings[key]
+        pd.testing.assert_frame_equal(_matrix(formula, blp.products, key), former_matrix(formula, blp.products))
+    demographics = blp.settings["demographics"]
     pd.testing.assert_frame_equal(_matrix(demographics, blp.agents, "demographics", "agents"),
                                   former_matrix(demographics, blp.agents))
-    # I(1) passes the whitelist; patsy treats it as it did before (one row against the data's rows)
+    # I(1) passes the whitelist; patsy alone fails on it (one row against the data's rows), autopact makes it
+    # a constant column as PyBLP does (tests/fit/test_estimation_settings.py)
     check_formula("0 + I(1)", "x1", COLUMNS)
     with pytest.raises(patsy.PatsyError, match="rows mismatch"):
         former_matrix("0 + I(1)", blp.products)
-    with pytest.raises(EstimationError, match="formula"):
-        build_problem(type(blp)({**blp.settings, "x1": "0 + I(1)"}, blp.products, blp.agents, blp.files))
+    ones = _matrix("0 + I(1)", blp.products, "x1")
+    assert list(ones.columns) == ["I(1)"] and (ones["I(1)"] == 1.0).all()
+    with pytest.raises(EstimationError, match="x1: formula '1 \\+ I\\(1\\)' has more than one constant term"):
+        build_problem(type(blp)({**blp.settings, "x1": "1 + I(1)"}, blp.products, blp.agents, blp.files))
 
 
 @pytest.mark.parametrize("key", ["x1", "x2", "x3", "demographics", "instruments.blp", "instruments.differentiation"])
