@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from autopact.data import MarketDataError, load_chinese_candidates, load_market, summarize
@@ -226,7 +227,7 @@ def estimate_command(
         table.add_column(column, justify="left" if column == "parameter" else "right")
     for block in ("nonlinear", "linear"):
         for name, v in report[block].items():
-            table.add_row(name, f"{v['estimate']:.6g}", f"{v['se']:.4g}")
+            table.add_row(escape(name), f"{v['estimate']:.6g}", f"{v['se']:.4g}")  # labels hold [ ]: not markup
     out.print(table)
     out.print(f"objective {report['objective']:.6g}, gradient norm {report['gradient_norm']:.2e}, "
               f"converged {report['converged']}, {report['evaluations']} evaluations, {report['seconds']:.1f} s")
