@@ -20,7 +20,11 @@ Everything here follows PyBLP 1.3.0 (Conlon and Gortmaker 2020), ``Problem.solve
 
 An optimiser that stops short (its iteration limit, a failed line search that leaves a large
 gradient) raises ``OptimisationError``, a ``ConvergenceError`` that says the objective, the
-gradient norm and where it stopped: iterations, evaluations and the parameter values.
+gradient norm and where it stopped: iterations, evaluations and the parameter values. PyBLP
+reports such a stop and returns the estimates; autopact refuses them, and also refuses a stop
+whose projected gradient is above 1e-3 x max(1, objective) (a bound counts as active within 1e-6
+of it). L-BFGS-B lands on an active bound; trust-constr's interior-point iterates can stop short
+of one (scipy's barrier), which that check then refuses.
 """
 
 from __future__ import annotations
@@ -157,7 +161,6 @@ def parameter_limits(labels: list[str], start: np.ndarray, sigma_shape: tuple[in
             raise EstimationError(f"{named[0]}: optimizer {optimizer!r} does not support bounds (PyBLP ignores them); "
                                   f"use one of {sorted(BOUNDED)} or drop the bounds")
         return [(None, None)] * len(labels)
-    k = len(sigma_free)
     low_s, high_s = (_side(sigma_bounds, i, sigma_shape, "sigma_bounds", f) for i, f in ((0, -np.inf), (1, np.inf)))
     if len(sigma_shape) == 2:
         low_s, high_s = np.diag(low_s), np.diag(high_s)
@@ -165,12 +168,10 @@ def parameter_limits(labels: list[str], start: np.ndarray, sigma_shape: tuple[in
     low_p, high_p = low_p.reshape(pi_free.shape), high_p.reshape(pi_free.shape)
     lows = [low_s[sigma_free], low_p[pi_free]]
     highs = [high_s[sigma_free], high_p[pi_free]]
-    if has_rho:
+    if has_rho:  # PyBLP's default: [min(0, start), max(0.99, start)]
         rho = float(start[-1])
-        rho_low, rho_high = (-np.inf, np.inf) if rho_bounds is None else \
+        rho_low, rho_high = (min(0.0, rho), max(0.99, rho)) if rho_bounds is None else \
             (-np.inf if rho_bounds[0] is None else rho_bounds[0], np.inf if rho_bounds[1] is None else rho_bounds[1])
-        if rho_bounds is None:
-            rho_low, rho_high = min(0.0, rho), max(0.99, rho)
         lows.append(np.array([rho_low]))
         highs.append(np.array([rho_high]))
     low, high = np.concatenate(lows), np.concatenate(highs)
