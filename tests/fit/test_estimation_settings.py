@@ -233,7 +233,7 @@ def _config(tmp_path, extra):
     ("initial_update: maybe\n", "initial_update", "maybe"),
 ])
 def test_bad_optimiser_settings_are_refused_naming_the_field(tmp_path, extra, field, value):
-    with pytest.raises(EstimationError) as raised:
+    with pytest.raises(EstimationFileError) as raised:
         config_inputs(_config(tmp_path, extra))
     assert f"c.yaml: {field}" in str(raised.value) and value in str(raised.value)
 

@@ -96,8 +96,11 @@ class SolveOptions(BaseModel):
     @classmethod
     def _numbers(cls, bounds: tuple[Any, Any] | None) -> tuple[Any, Any] | None:
         if bounds is not None:
-            for side in bounds:
-                _as_array(side, "bounds")
+            try:
+                for side in bounds:
+                    _as_array(side, "bounds")
+            except EstimationError:
+                raise ValueError("must be [lower, upper] of numbers or null, each shaped as the starting values") from None
         return bounds
 
     @field_validator("rho_bounds", "costs_bounds")
@@ -119,7 +122,8 @@ def solve_options(settings: dict[str, Any], name: str) -> dict[str, Any]:
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
-        raise EstimationError(f"{name}: {where}: {problem['msg']}, got {problem.get('input')!r}") from None
+        why = problem["msg"].removeprefix("Value error, ")
+        raise EstimationError(f"{name}: {where}: {why}, got {problem.get('input')!r}") from None
     o = options.optimization
     return {"optimizer": o.method, "gtol": o.gtol, "max_iterations": o.max_iterations,
             "sigma_bounds": options.sigma_bounds, "pi_bounds": options.pi_bounds, "rho_bounds": options.rho_bounds,
@@ -132,7 +136,7 @@ def _as_array(values: Any, field: str) -> np.ndarray:
         array = np.array(values, dtype=object)
         return np.where(array == None, np.nan, array).astype(float)  # noqa: E711 - elementwise
     except (TypeError, ValueError):
-        raise ValueError(f"{field}: must be numbers or null") from None
+        raise EstimationError(f"{field}: bounds must be numbers or null, got {values!r}") from None
 
 
 def _side(bounds: tuple[Any, Any] | None, index: int, shape: tuple[int, ...], field: str, fill: float) -> np.ndarray:

@@ -190,7 +190,10 @@ def config_inputs(config: Path, bundled: str | None = None) -> EstimationInputs:
     check_formulas(settings, Path(config).name)
     if "products" not in settings:
         raise EstimationFileError(f"{Path(config).name}: products: a products CSV is required")
-    solve_options(settings, Path(config).name)  # refuse bad optimiser settings before reading any data
+    try:  # refuse bad optimiser settings before reading any data
+        solve_options(settings, Path(config).name)
+    except EstimationError as error:
+        raise EstimationFileError(str(error)) from None
     files = {role: (Path(config).parent / settings.pop(role)).resolve()
              for role in ("products", "agents") if role in settings}
     return _read(files, settings, bundled)
