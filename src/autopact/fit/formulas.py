@@ -109,6 +109,9 @@ def _check_tree(tree: ast.Expression, field: str, formula: str, known: set[str] 
     called = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
+            if any(isinstance(inner, ast.BinOp) and isinstance(inner.op, ast.MatMult)
+                   for argument in node.args for inner in ast.walk(argument)):
+                _refuse(field, formula, "':' joins terms; it is not allowed inside a function's argument")
             name = node.func.id if isinstance(node.func, ast.Name) else None
             if name not in FUNCTIONS and name not in PATSY_FUNCTIONS:
                 what = (repr(name) if name else f"the attribute .{node.func.attr}" if isinstance(node.func, ast.Attribute)
@@ -154,7 +157,11 @@ def design_matrix(formula: str, data: pd.DataFrame, field: str, table: str = "da
         return value
 
     environment = patsy.EvalEnvironment([{**FUNCTIONS, "I": identity}, _NO_BUILTINS])
-    matrix = patsy.dmatrix(formula, data, return_type="dataframe", eval_env=environment)
+    try:
+        matrix = patsy.dmatrix(formula, data, return_type="dataframe", eval_env=environment)
+    except (patsy.PatsyError, SyntaxError, TypeError, ValueError, ArithmeticError) as error:
+        raise FormulaError(f"{field}: formula {formula!r} cannot be evaluated on the {table}: "
+                           f"{' '.join(str(error).split())[:200]}") from None
     if constants and ("Intercept" in matrix.columns or len(constants) > 1):
         raise FormulaError(f"{field}: formula {formula!r} has more than one constant term (an intercept and I() of a "
                            "number, or two of them); PyBLP allows one")

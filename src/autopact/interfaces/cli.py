@@ -14,14 +14,16 @@ def _known(error: BaseException) -> bool:
 
     from autopact.data import MarketDataError
     from autopact.data.assumptions import AssumptionError
-    from autopact.errors import ScenarioError
+    from autopact.errors import ConvergenceError, ScenarioError
+    from autopact.fit.formulas import FormulaError
+    from autopact.fit.problem import EstimationError
     from autopact.fit.saved import EstimationFileError
     from autopact.interfaces.outputs import OutputError
     from autopact.runs.execution import SchedulerError
     from autopact.runs.store import StoreError
 
     known = (OSError, ScenarioError, MarketDataError, AssumptionError, EstimationFileError, OutputError, StoreError,
-             SchedulerError, ValidationError, yaml.YAMLError)
+             SchedulerError, ValidationError, yaml.YAMLError, FormulaError, EstimationError, ConvergenceError)
     return isinstance(error, known) or type(error).__module__.split(".")[0] in ("duckdb", "_duckdb")
 
 

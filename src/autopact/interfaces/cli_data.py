@@ -20,6 +20,7 @@ from autopact.fit.estimation import EstimationError
 from autopact.fit.saved import (EXAMPLES, EstimationFileError, build_problem, check_save_location, config_inputs,
                                 example_inputs, result_record, run_estimation)
 from autopact.interfaces.console import SetOption, _check_outputs, _fail, _write, app, data_app, err, out
+from autopact.interfaces.outputs import OutputError, check_all
 from autopact.policy.scenario import bundled_scenarios, load_scenario
 
 
@@ -42,7 +43,7 @@ def _units_table(title: str, units: dict[str, int], total: int) -> Table:
 
 def _print_summary(s: dict[str, Any]) -> None:
     covered, total = s["units_total"], s["market_total_units"]
-    out.print(f"[bold]autopact: US new light-vehicle market {s['year']}[/bold]  ({s['source']})")
+    out.print(f"[bold]autopact: US new light-vehicle market {s['year']}[/bold]  ({escape(str(s['source']))})", markup=True)
     head = Table(show_header=False, box=None)
     head.add_column(style="bold")
     head.add_column()
@@ -114,8 +115,8 @@ def data_validate(
 ) -> None:
     """Validate a products CSV against autopact's schema; exit status 2 and a list of problems if invalid."""
     market = _load(2025, path, settings)
-    out.print(f"[green]valid:[/green] {path} ({len(market.products)} products, "
-              f"{int(market.products['units'].sum()):,} units)")
+    out.print(f"[green]valid:[/green] {escape(str(path))} ({len(market.products)} products, "
+              f"{int(market.products['units'].sum()):,} units)", markup=True)
 
 
 @app.command("calibrate")
@@ -180,7 +181,7 @@ def _print_calibration(r: dict[str, Any]) -> None:
                     f"{v['lerner_min']:.2f}-{v['lerner_max']:.2f}", f"${v['markup_mean_usd']:,.0f}")
     out.print(seg)
     for warning in r["warnings"]:
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
 
 
 @app.command("estimate")
@@ -204,7 +205,11 @@ def estimate_command(
             inputs = config_inputs(config)
         else:
             raise ValueError(f"give a config file or --example NAME ({', '.join(EXAMPLES)})")
+        if json_output and outputs.get("--save") is not None and outputs["--save"].to_stdout:
+            raise ValueError("--json prints the estimates on standard output; --save - would print a second document "
+                             "there: save to a file")
         if save:
+            check_all([("--save", save)], inputs=(config, *inputs.files.values()))  # not over its own inputs
             check_save_location(inputs, save)  # before the estimation: a result that could not be loaded is refused
         began = time.perf_counter()
         with err.status("estimating ..."):
@@ -212,7 +217,7 @@ def estimate_command(
         if save:
             saved = outputs["--save"]  # data paths in the record are relative to the saved file's folder
             record = result_record(result, inputs, build_problem(inputs), saved.target or Path.cwd() / "stdout")
-    except (EstimationError, EstimationFileError, ConvergenceError, OSError, KeyError, ValueError) as error:
+    except (EstimationError, EstimationFileError, ConvergenceError, OSError, KeyError, ValueError, OutputError) as error:
         _fail(error)
     except yaml.YAMLError as error:
         _fail(EstimationFileError(f"{config}: not valid YAML: {' '.join(str(error).split())}"))
@@ -227,7 +232,7 @@ def estimate_command(
         table.add_column(column, justify="left" if column == "parameter" else "right")
     for block in ("nonlinear", "linear"):
         for name, v in report[block].items():
-            table.add_row(escape(name), f"{v['estimate']:.6g}", f"{v['se']:.4g}")  # labels hold [ ]: not markup
+            table.add_row(name, f"{v['estimate']:.6g}", f"{v['se']:.4g}")  # the consoles print no markup: labels keep [ ]
     out.print(table)
     out.print(f"objective {report['objective']:.6g}, gradient norm {report['gradient_norm']:.2e}, "
               f"converged {report['converged']}, {report['evaluations']} evaluations, {report['seconds']:.1f} s")

@@ -49,7 +49,7 @@ def sensitivity_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Vary each uncertain input alone between its 5th and 95th percentile; tornado per outcome."""
-    outputs = _check_outputs(("--json", json_path), ("--report", report))
+    outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(scenario,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = sensitivity(load_scenario(scenario), outcome or None, options, err)
@@ -79,7 +79,7 @@ def sweep_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Run a grid or sample over policy levers, with draws per point; plot response surfaces."""
-    outputs = _check_outputs(("--json", json_path), ("--report", report))
+    outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(sweep,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = run_sweep(sweep, options, err, draws=draws)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from autopact.data import MarketDataError
@@ -39,7 +40,7 @@ def simulate_command(
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
-    outputs = _check_outputs(("--json", json_path), ("--report", report))
+    outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(scenario,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         parsed = load_scenario(scenario)
@@ -95,7 +96,7 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     for c in r.get("constraints", []):
         out.print(_constraint_line(c, money), highlight=False)
     for warning in r.get("warnings", []):
-        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
     changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
     if market.get("kind") == "estimated":
         out.print(f"Market: {market['label']}. Money: {market['money']['unit']}"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from autopact.data import MarketDataError
@@ -55,10 +56,10 @@ def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
     lerner = ", ".join(f"{v:.2f}" for v in y["yardsticks"]["export_lerner"])
     out.print(f"abroad: one Chinese model {lo:.1%}-{hi:.1%} of a market; BYD as a brand {blo:.1%}-{bhi:.1%} in its third "
               f"year; export prices net of VAT and duty {plo:.2f}-{phi:.2f}x the China list "
-              f"({', '.join(c['model'] + ' in ' + c['market'] for c in y['export_prices'].values())}); Lerner index "
+              f"({escape(', '.join(c['model'] + ' in ' + c['market'] for c in y['export_prices'].values()))}); Lerner index "
               f"abroad {lerner} (Rhodium, Seal U in Germany). No scenario's largest model above twice the single-model "
               f"top {_mark(ok)}; entrants' US prices net of duty at least {plo:.2f}x the China list {_mark(prices_ok)}",
-              highlight=False)
+              highlight=False, markup=True)
 
 
 def _mark(ok: bool) -> str:
@@ -79,27 +80,27 @@ def _print(r: dict[str, Any]) -> None:
     w = entry["worst"]
     out.print(f"median |log error| {entry['median_abs_log_error']:.2f} (goal <= 0.41, x1.5) {_mark(passed['entry_median_abs_log_error'])}; "
               f"bias {entry['mean_log_error']:+.2f} (goal within +/-0.2) {_mark(passed['entry_bias'])}; "
-              f"worst {w['name']} x{w['ratio']:.2f} (goal within x3) {_mark(passed['entry_worst'])}; "
-              f"{entry['within_factor_1_5']:.0%} within x1.5, {entry['beyond_factor_3']} beyond x3")
+              f"worst {escape(str(w['name']))} x{w['ratio']:.2f} (goal within x3) {_mark(passed['entry_worst'])}; "
+              f"{entry['within_factor_1_5']:.0%} within x1.5, {entry['beyond_factor_3']} beyond x3", markup=True)
     out.print("by powertrain: " + "; ".join(f"{g} {v['products']} launches, median |log error| {v['median_abs_log_error']:.2f}, "
                                             f"bias {v['mean_log_error']:+.2f}" for g, v in entry["by_powertrain"].items()),
               highlight=False)
     c = r["ev_credit_backtest"]
     out.print(f"EV credit ends: BEV share {c['baseline_bev_share']:.2%} -> model {c['predicted_bev_share']:.2%}, "
               f"observed {c['observed_bev_share']:.2%} (Q4 2025; Jan 2026 {c['observed_after']['jan_2026']:.1%}): "
-              f"{c['error_pp']:+.2f} pp (goal within 1.5 pp) {_mark(passed['ev_credit'])}", highlight=False)
+              f"{c['error_pp']:+.2f} pp (goal within 1.5 pp) {_mark(passed['ev_credit'])}", highlight=False, markup=True)
     t = r["tariff_backtest"]
     lo, hi = t["published"]["sales_change"]
     plo, phi = t["published"]["price_change"]
     out.print(f"2025 Section 232 layer: sales {t['sales_change']:+.1%} (RFF {lo:+.0%} to {hi:+.0%}) "
               f"{_mark(passed['tariff_sales'])}; prices {t['price_change']:+.1%} (RFF {plo:+.0%} to {phi:+.0%}) "
-              f"{_mark(passed['tariff_prices'])}; {t['published']['note']}", highlight=False)
+              f"{_mark(passed['tariff_prices'])}; {escape(str(t['published']['note']))}", highlight=False, markup=True)
     _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
     for name, s in r["price_signs"].items():
         out.print(f"{name} ({s['what']}): {s['rising']} of {s['incumbents_same_cost']} incumbents with unchanged cost "
                   f"raise their price, {s['explained']} explained (buyers less price-sensitive, or a stake in an "
                   f"entrant); mean change ${s['mean_price_change_usd']:+,.0f} {_mark(s['rising'] == s['explained'])}",
-                  highlight=False)
+                  highlight=False, markup=True)
         for row in s["largest_rises"][:3]:
             out.print(f"  {row['name']}: +${row['price_change_usd']:,.0f}; semi-elasticity "
                       f"{row['semi_elasticity_before'] * 1e4:.3f} -> {row['semi_elasticity_after'] * 1e4:.3f} per $10k"

@@ -19,8 +19,10 @@ app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers o
 data_app = typer.Typer(help="Inspect and validate market data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console()
-err = Console(stderr=True)
+# No markup by default: user text (scenario descriptions, product names, paths) is printed as
+# written; the few fixed labels that use colour pass markup=True and escape what they embed.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 
 SetOption = Annotated[list[str], typer.Option("--set", help="Change a named assumption: --set price_level=msrp")]
 DEBUG = "AUTOPACT_DEBUG"  # set (to anything but 0 or empty) to see the traceback behind an error line
@@ -53,11 +55,11 @@ def print_error(error: BaseException) -> None:
     err.print(f"[bold red]error:[/bold red] {escape(message(error))}", markup=True, highlight=False, soft_wrap=True)
 
 
-def _check_outputs(*named: tuple[str, Optional[Path]]) -> dict[str, Output]:
+def _check_outputs(*named: tuple[str, Optional[Path]], inputs: tuple = ()) -> dict[str, Output]:
     """Check the command's output paths before any work (``outputs.check``); fails with one line.
     When one of them is standard output, the command's tables go to stderr, so stdout holds that output alone."""
     try:
-        checked = check_all(named)
+        checked = check_all(named, inputs)
     except OutputError as error:
         _fail(error)
     out.stderr = any(o.to_stdout for o in checked)

@@ -93,9 +93,21 @@ def check(option: str, path: str | Path) -> Output:
     return Output(option, given, target, False)
 
 
-def check_all(named: Sequence[tuple[str, str | Path | None]]) -> list[Output]:
-    """``check`` each (option, path) that is given; two outputs may not name the same file or both stdout."""
+def check_all(named: Sequence[tuple[str, str | Path | None]], inputs: Sequence[str | Path | None] = ()) -> list[Output]:
+    """``check`` each (option, path) that is given; two outputs may not name the same file or both
+    stdout, and no output may be one of the command's ``inputs`` (a scenario, sweep, config or data file)."""
     outputs = [check(option, path) for option, path in named if path is not None]
+    for output in outputs:
+        for given in inputs:
+            if given is None or output.target is None or not output.target.exists():
+                continue
+            try:
+                same = Path(given).exists() and os.path.samefile(output.target, given)
+            except OSError:
+                same = False
+            if same:
+                raise OutputError(f"{output.option} {output.given}: is the command's input {given}; writing it would "
+                                  "destroy the input")
     seen: dict[str, Output] = {}
     for output in outputs:
         key = "(standard output)" if output.to_stdout else str(output.target)

@@ -113,6 +113,14 @@ class Entrant(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Entrant":
+        candidates = load_chinese_candidates()
+        if self.candidate in candidates.index:
+            group = candidates.at[self.candidate, "maker_group"]
+            own = str(group).split(" (")[0].strip() if isinstance(group, str) else None
+            if own and self.maker != own:
+                # a model entered under another maker would be priced and owned as that maker's
+                raise ValueError(f"maker {shown(self.maker)} does not make candidate {shown(self.candidate)}: its maker is "
+                                 f"{own}")
         if self.assembly == "partner_us_plant" and not self.partner:
             raise ValueError("assembly 'partner_us_plant' needs a partner")
         if self.dealers == "partner" and not self.partner:

@@ -1,0 +1,72 @@
+"""Defects an independent re-probe of issue 12 found after the first fixes: rich markup in user
+text or paths, ':' inside a formula's function, a maker that does not make the candidate, two
+documents on standard output, and an output that would overwrite the command's own input."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import autopact
+from autopact.errors import ScenarioError
+from autopact.fit.formulas import FormulaError, check_formula
+from autopact.policy.scenario import parse_scenario
+
+CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
+SOURCE = str(Path(autopact.__file__).resolve().parents[1])
+SCENARIO = Path(autopact.__file__).parent / "scenarios" / "blp1995-import-tariff.yaml"
+
+
+def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env={**os.environ, "PYTHONPATH": SOURCE, "COLUMNS": "1000"})
+
+
+def test_markup_in_a_description_and_an_output_path_is_printed_as_written(tmp_path: Path):
+    text = SCENARIO.read_text().replace("name: blp1995-import-tariff", "name: markup-probe")
+    text = text.replace("description: >-\n", "description: >-\n  [/nope] [link=https://example.com]x[/link]\n", 1)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(text)
+    (tmp_path / "[").mkdir()
+    done = cli("simulate", scenario, "--json", "[/red]s.json", "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "[/nope]" in done.stdout  # the description as written, not read as markup
+    assert (tmp_path / "[" / "red]s.json").exists()
+    assert "wrote [/red]s.json" in done.stderr
+
+
+@pytest.mark.parametrize("formula", ["1 + I(prices:x)", "log(x:z)", "C(x:z)", "0 + exp(I(x:z) + 1)"])
+def test_a_colon_inside_a_function_is_refused_by_the_whitelist(formula: str):
+    with pytest.raises(FormulaError, match="inside a function"):
+        check_formula(formula, "x1", ["prices", "x", "z"])
+
+
+def test_a_colon_between_terms_is_still_an_interaction():
+    assert check_formula("1 + prices + x:z", "x1", ["prices", "x", "z"]) == "1 + prices + x:z"
+
+
+def test_an_entrant_under_a_maker_that_does_not_make_the_candidate_is_refused():
+    with pytest.raises(ScenarioError, match="does not make candidate"):
+        parse_scenario({"name": "x", "entrants": [{"candidate": "byd--dolphin--active-44-9-kwh", "maker": "Geely"}]},
+                       "test")
+
+
+def test_estimate_refuses_two_documents_on_standard_output_before_estimating(tmp_path: Path):
+    done = cli("estimate", "--example", "nevo", "--json", "--save", "-", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "second document" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""
+
+
+def test_an_output_over_the_commands_own_scenario_is_refused_and_the_scenario_kept(tmp_path: Path):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SCENARIO.read_text())
+    before = scenario.read_text()
+    done = cli("simulate", scenario, "--json", scenario, "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "destroy the input" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert scenario.read_text() == before
+    assert not (tmp_path / "st.duckdb").exists()  # refused before any work
