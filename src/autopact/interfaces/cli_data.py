@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -19,6 +20,7 @@ from autopact.fit.calibration import CalibrationError, calibrate, calibration_re
 from autopact.fit.estimation import EstimationError
 from autopact.fit.saved import (EXAMPLES, EstimationFileError, build_problem, check_save_location, config_inputs,
                                 example_inputs, result_record, run_estimation)
+from autopact.outcomes.document import finite_document
 from autopact.interfaces.console import SetOption, _check_outputs, _fail, _write, app, data_app, err, out
 from autopact.interfaces.outputs import OutputError, check_all
 from autopact.policy.scenario import bundled_scenarios, load_scenario
@@ -222,10 +224,13 @@ def estimate_command(
     except yaml.YAMLError as error:
         _fail(EstimationFileError(f"{config}: not valid YAML: {' '.join(str(error).split())}"))
     report = {**result.to_dict(), "seconds": time.perf_counter() - began}
+    if not np.isfinite(result.objective):
+        _fail(EstimationError(f"the GMM objective is {result.objective} (not finite): check the data and formulas for "
+                              "NaN, infinities or divisions by zero; nothing was saved"))
     if save:
         _write([(saved, json.dumps(record, indent=1) + "\n")])
     if json_output:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(finite_document(report), indent=2, allow_nan=False))
         return
     table = Table(title="GMM estimates", title_justify="left")
     for column in ("parameter", "estimate", "standard error"):
