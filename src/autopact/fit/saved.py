@@ -19,6 +19,7 @@ I/O lives here; the estimator (``autopact.fit.estimation``) works on data frames
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 import os
 from dataclasses import dataclass, field
@@ -262,8 +263,21 @@ def result_record(result: EstimationResult, inputs: EstimationInputs, problem: P
         "iterations": result.iterations, "evaluations": result.evaluations, "steps": result.steps,
         "seconds": result.seconds,
     }
+    record = _json_numbers(record)
     record["record_sha256"] = record_sha256(record)
     return record
+
+
+def _json_numbers(value: Any) -> Any:
+    """``value`` with every NaN or infinity replaced by None, so the saved record is strict JSON (a
+    standard error that is not finite, from a covariance with a negative diagonal, is saved as null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_numbers(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_numbers(v) for v in value]
+    return value
 
 
 def save_estimation(result: EstimationResult, inputs: EstimationInputs, problem: Problem, path: Path) -> None:
