@@ -110,6 +110,16 @@ def test_an_infinite_number_in_any_numeric_column_is_refused(bundled_products, w
     assert {(5, "length_in"), (6, "horsepower")} <= found
 
 
+def test_infinite_units_are_refused_not_an_overflow(bundled_products, write_csv):
+    """Re-probe of issue 12: units = inf raised OverflowError (int(inf)) instead of a data issue."""
+    table = bundled_products.copy()
+    table["units"] = table["units"].astype(object)
+    table.loc[0, "units"] = "inf"
+    with pytest.raises(MarketDataError) as caught:
+        load_market(path=write_csv(table))
+    assert (2, "units") in {(i.line, i.column) for i in caught.value.issues}
+
+
 def test_cli_data_validate_refuses_a_price_beyond_the_ceiling(bundled_products, write_csv):
     table = bundled_products.copy()
     table.loc[0, "msrp_usd"] = 1e308

@@ -98,7 +98,7 @@ class ProductRecord(BaseModel):
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ValueError("units must be a whole number") from None
-        if not number.is_integer():
+        if not math.isfinite(number) or not number.is_integer():
             raise ValueError("units must be a whole number")
         return int(number)
 
@@ -144,7 +144,7 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
         issues.append(DataIssue(file, int(position) + 2, "product_id", table.at[position, "product_id"],
                                 "duplicate product id"))
     units = pd.to_numeric(table["units"], errors="coerce")
-    total = float(units[units > 0].sum())
+    total = float(units[(units > 0) & np.isfinite(units)].sum())
     if total > market_total_units:
         issues.append(DataIssue(file, None, "units", int(total),
                                 f"units sum to more than the market total of {market_total_units:,.0f}"))
