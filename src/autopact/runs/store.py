@@ -32,7 +32,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from autopact.runs.uncertainty import flatten
 from autopact.version import __version__
 
 SCHEMA = """
@@ -201,6 +200,8 @@ class Store:
 
     @staticmethod
     def _add(db: Any, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None) -> None:
+        from autopact.runs.uncertainty import flatten  # here: ``autopact runs`` need not load the models
+
         db.execute("BEGIN TRANSACTION")
         try:
             for r in records:
