@@ -27,7 +27,7 @@ from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_j
 from autopact.runs.store import Store
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
-from autopact.simulate import market_for, simulate, solve
+from autopact.simulate import market_for, simulate, solved_baseline
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _central(scenario: Scenario, options: RunOptions, console
     options.check()
     with console.status("loading the market and its calibration ...") as status:
         market = market_for(scenario, options.households, options.household_seed)
-        baseline = solve(market)
+        baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
         for k, (label, variant) in enumerate(variants, 1):
@@ -258,7 +258,7 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
             definition, targets, assumptions, _ = apply(point_scenario, drawn)
             jobs.append(Job(point, d, definition, targets, assumptions, drawn))
     shared = prepare(market, options.households, options.household_seed,
-                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solve(market))
+                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solved_baseline(market))
     labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
     with _progress(console, f"sweep {spec.name}") as progress:
         run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},
