@@ -162,7 +162,8 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     shared = _shared(scenario, market, options, runs) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
-    with bar as progress:
+    # without draws, storing the run is a few quick writes: one connection to the store for them all
+    with bar as progress, store.session() if not draws else nullcontext(store):
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
                                    **options.backend(), progress=progress,
