@@ -7,7 +7,7 @@ contents of every Python and data file of the installed package and the versions
 pandas and SciPy. Changing the code, the bundled data or a library gives other names, so an entry
 is never stale; writing one removes the entries of other digests. An entry holds exactly the
 objects the computation returned, so a run that reads it gives the same numbers, to the bit, as one
-that computes (``tests/runs/test_cache.py``).
+that computes (``tests/runs/test_cached_market.py``).
 
 Location: ``$AUTOPACT_CACHE``, else ``$XDG_CACHE_HOME/autopact``, else ``~/.cache/autopact``;
 ``AUTOPACT_CACHE=off`` turns the cache off. Loading a pickle can run code, so an entry is read
@@ -49,17 +49,21 @@ def cache_dir() -> Path | None:
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """SHA-256 over every file of the package that can change a result (its Python modules and
-    bundled data, by relative path and content) and the versions of the numerical libraries."""
+    bundled data: ``tree_digest``) and the versions of Python and the numerical libraries."""
     import numpy
     import pandas
     import scipy
 
-    root = Path(__file__).resolve().parents[1]  # the autopact package
+    versions = f"{sys.version}|{numpy.__version__}|{pandas.__version__}|{scipy.__version__}"
+    return hashlib.sha256(f"{versions}|{tree_digest(Path(__file__).resolve().parents[1])}".encode()).hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over the relative path and content of every file under ``root`` (compiled bytecode aside)."""
     digest = hashlib.sha256()
-    digest.update(f"{sys.version}|{numpy.__version__}|{pandas.__version__}|{scipy.__version__}".encode())
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                        and p.suffix not in (".pyc", ".pyo")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
