@@ -1,6 +1,7 @@
 """Interactive speed (issue 13): ``autopact --help`` and importing the CLI load typer and rich, not
 the numerical, storage or plotting libraries (they took 1.8 s to import here); a simulate on a
-cached market loads no scipy.stats, Dask or plotly."""
+cached market loads no scipy.stats, Dask or plotly, and without a capacity or quota to solve for, no
+scipy.optimize."""
 
 import subprocess
 import sys
@@ -35,9 +36,9 @@ def test_help_loads_none_of_the_heavy_libraries():
     assert "typer" in top_level(modules) and not top_level(modules) & (set(HEAVY) - {"pydantic"})
 
 
-def test_a_simulate_on_a_cached_market_loads_no_scipy_stats_dask_or_plotly(tmp_path):
+def test_a_simulate_on_a_cached_market_loads_no_scipy_stats_or_optimize_dask_or_plotly(tmp_path):
     market_for(load_scenario("baseline-2025"))  # the session's cache now holds it
     modules = loaded("import sys; sys.argv = ['autopact', 'simulate', 'baseline-2025', '--json', sys.argv[1]]\n"
                      "from autopact.interfaces.cli import main\nmain()", str(tmp_path / "out.json"))
     assert (tmp_path / "out.json").exists()
-    assert not modules & {"scipy.stats", "dask", "distributed", "plotly"}
+    assert not modules & {"scipy.stats", "scipy.optimize", "dask", "distributed", "plotly"}
