@@ -33,10 +33,6 @@ def simulate_command(
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
-    from autopact.data import MarketDataError
-    from autopact.data.assumptions import AssumptionError
-    from autopact.fit.estimation import EstimationError
-    from autopact.fit.saved import EstimationFileError
     from autopact.policy.scenario import load_scenario
     from autopact.runs.analyses import RunOptions, simulate_with_draws
 
@@ -45,8 +41,7 @@ def simulate_command(
     try:
         parsed = load_scenario(scenario)
         document, results = simulate_with_draws(parsed, draws, seed, options, err)
-    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
-            ValueError, RuntimeError, OSError) as error:
+    except _errors() as error:
         _fail(error)
     for label, result in results:
         _print_result(label, result)
@@ -55,6 +50,18 @@ def simulate_command(
     if len(results) > 1:
         _print_ranking(document["ranking"], Money.of(document))
     _write_outputs(document, outputs)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """The errors ``simulate`` shows as one line (imported when one is caught: the estimation's
+    load scipy.optimize, which a scenario on the calibrated market does not need)."""
+    from autopact.data import MarketDataError
+    from autopact.data.assumptions import AssumptionError
+    from autopact.fit.estimation import EstimationError
+    from autopact.fit.saved import EstimationFileError
+
+    return (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
+            ValueError, RuntimeError, OSError)
 
 
 def _print_bands(r: dict[str, Any]) -> None:
