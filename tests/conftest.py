@@ -1,3 +1,5 @@
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,3 +28,17 @@ def results_store(tmp_path_factory, monkeypatch) -> Path:
     path = tmp_path_factory.mktemp("store") / "results.duckdb"
     monkeypatch.setenv("AUTOPACT_STORE", str(path))
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def results_cache(tmp_path_factory) -> Iterator[Path]:
+    """One disk cache (``autopact.data.cache``) for the session, not the user's: the calibrated
+    market one test (or CLI process) builds, the next reads, as a user's runs do."""
+    path = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("AUTOPACT_CACHE")
+    os.environ["AUTOPACT_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("AUTOPACT_CACHE", None)
+    else:
+        os.environ["AUTOPACT_CACHE"] = before

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import load_market
+from autopact.data.cache import cache_dir, cached
 from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
 from autopact.fit.calibration import calibrated_market
@@ -30,17 +31,40 @@ from autopact.model.demand import log_sum
 from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
+from autopact.policy.launch import launch_gaps
 from autopact.policy.levers import apply, check_costs
 from autopact.policy.scenario import Scenario
 
 
 def market_for(scenario: Scenario, households: int = 1000, household_seed: int = 0) -> MarketModel:
     """The market a scenario runs on: its estimation's market, or the calibrated data-year market
-    under the scenario's market assumptions (``households`` simulated households, seeded)."""
+    under the scenario's market assumptions (``households`` simulated households, seeded).
+
+    A calibrated market is kept in the disk cache (``autopact.data.cache``) with what is derived
+    from it once, the launch gaps and the solved baseline (``solved_baseline``): a later run of
+    the same code and data on the same year, assumptions, households and seed reads it instead of
+    loading, re-inverting and solving again (seconds), and gets the same numbers to the bit."""
     if scenario.estimation is not None:
         return estimated_market(scenario.estimation)
+    key = {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
+           "household_seed": household_seed}
+    return cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+
+
+def _calibrated(scenario: Scenario, households: int, household_seed: int) -> MarketModel:
     data = load_market(scenario.year, assumptions=scenario.assumptions)
-    return calibrated_model(data, calibrated_market(data, draws=households, seed=household_seed))
+    market = calibrated_model(data, calibrated_market(data, draws=households, seed=household_seed))
+    if cache_dir() is not None:  # derived now, so the cache entry holds them for every later run
+        launch_gaps(market)
+        solved_baseline(market)
+    return market
+
+
+def solved_baseline(market: MarketModel) -> State:
+    """``solve(market)``, once per market (kept in ``market.cache``, so cached markets bring theirs)."""
+    if "baseline" not in market.cache:
+        market.cache["baseline"] = solve(market)
+    return market.cache["baseline"]
 
 
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,

@@ -29,7 +29,9 @@ days before 3 Apr 2025 count at MFN only. Y = 2026 or later gives the rates in f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,7 +84,7 @@ def section_232_origin(country: str) -> str:
     return GENERAL
 
 
-def rule_add_on(row: pd.Series, mfn: float, params: dict[str, float]) -> float:
+def rule_add_on(row: Mapping[str, Any], mfn: float, params: dict[str, float]) -> float:
     """Section 232 add-on (% of customs value) of one row of the dated table under ``params``."""
     base = params[BASE_PARAMETER]
     rate = params[row["parameter"]]
@@ -96,7 +98,7 @@ def rule_add_on(row: pd.Series, mfn: float, params: dict[str, float]) -> float:
     return share * min(base, rate) + (1.0 - share) * base
 
 
-def covers(row: pd.Series, pickup: bool) -> bool:
+def covers(row: Mapping[str, Any], pickup: bool) -> bool:
     return row["scope"] == "vehicles" or (row["scope"] == "cars" and not pickup)
 
 
@@ -112,20 +114,26 @@ def section_232_segments(country: str, pickup: bool, mfn: float,
     """The add-on in force on ``country``'s vehicles of one class over the year of
     ``section_232_rate_year``: (first day, day after the last, add-on %) pieces covering the year."""
     start, end = year_bounds(params)
-    table = section_232_table()
     origin = section_232_origin(country)
-    rows = table[(table["origin"].eq(GENERAL) | table["origin"].eq(origin))]
-    rows = rows[[covers(r, pickup) for _, r in rows.iterrows()]]
-    cuts = sorted({start, end} | {d for d in pd.concat([rows["from_date"], rows["to_date"]]).dropna()
-                                   if start < d < end})
+    rows = [r for r in _section_232_rows() if r["origin"] in (GENERAL, origin) and covers(r, pickup)]
+    dates = [d for r in rows for d in (r["from_date"], r["to_date"]) if not pd.isna(d)]
+    cuts = sorted({start, end} | {d for d in dates if start < d < end})
     pieces = []
     for a, b in zip(cuts[:-1], cuts[1:]):
-        live = rows[(rows["from_date"] <= a) & (rows["to_date"].isna() | (rows["to_date"] > a))]
-        own = live[live["origin"].ne(GENERAL)]
-        chosen = own if len(own) else live
-        add = 0.0 if chosen.empty else rule_add_on(chosen.sort_values("from_date").iloc[-1], mfn, params)
+        live = [r for r in rows if r["from_date"] <= a and (pd.isna(r["to_date"]) or r["to_date"] > a)]
+        own = [r for r in live if r["origin"] != GENERAL]
+        chosen = own or live  # the latest row in force: the origin's own, else the general rule
+        add = 0.0 if not chosen else rule_add_on(sorted(chosen, key=lambda r: r["from_date"])[-1], mfn, params)
         pieces.append((a, b, add))
     return pieces
+
+
+@lru_cache(maxsize=1)
+def _section_232_rows() -> tuple[dict[str, Any], ...]:
+    """The dated rows as plain records in the table's order: ``section_232_segments`` runs for each
+    assembly country and class when a process first builds a tariff stack, and filtering a
+    DataFrame row by row there took a few milliseconds a call."""
+    return tuple(section_232_table().to_dict(orient="records"))
 
 
 SECTION_232_PARAMETERS = ("section_232_rate_year", "usmca_non_us_content_share", "section_232_uk_in_quota_share")

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from autopact.data import Market, bundled_path, income_distribution, read_bundled
 from autopact.model.demand import Demand, individual_shares, invert_shares, jacobian_parts, shares
@@ -39,6 +38,14 @@ SIZE_UNIT_SQFT = 100.0
 IMPLAUSIBLE_LERNER = 0.5
 STATISTICS = ("mean_own_elasticity", "aggregate_elasticity", "bev_second_choice",
               "group_aggregate_elasticity", "buyer_income_share", "bev_buyer_income_share")
+
+
+def least_squares(*args: Any, **kwargs: Any) -> Any:
+    """``scipy.optimize.least_squares``, imported when a calibration fits (a stored one does not):
+    scipy.optimize takes a third of a second to import."""
+    from scipy.optimize import least_squares as fit
+
+    return fit(*args, **kwargs)
 
 
 class CalibrationError(ValueError):

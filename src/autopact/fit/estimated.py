@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace as with_fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,12 +27,13 @@ from pydantic import Field, field_validator, model_validator
 from autopact.data.inputs import Strict, shown
 from autopact.data.tariffs import NOT_STATED
 from autopact.errors import ScenarioError
-from autopact.fit.estimation import market_demand
 from autopact.fit.market import MarketModel
-from autopact.fit.saved import SavedEstimation, load_estimation
 from autopact.model.demand import invert_shares, shares
 from autopact.model.households import Households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
+
+if TYPE_CHECKING:  # the estimation machinery (scipy.optimize, patsy) loads only for a scenario on an estimation
+    from autopact.fit.saved import SavedEstimation
 
 
 class OriginMapping(Strict):
@@ -140,6 +141,9 @@ def estimated_market(spec: Estimation, saved: SavedEstimation | None = None,
                      overrides: dict[str, float] | None = None) -> MarketModel:
     """Market ``spec.market`` of the estimation ``spec.result`` at its estimates (see module docstring),
     or with ``overrides`` (parameter label -> value, as ``estimate_distribution`` labels them) in their place."""
+    from autopact.fit.estimation import market_demand
+    from autopact.fit.saved import load_estimation
+
     saved = saved or load_estimation(spec.result)
     problem = saved.problem()
     if overrides:

@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from autopact.data import MarketDataError, load_chinese_candidates, load_market, summarize
-from autopact.data.assumptions import AssumptionError, parse_settings
 from autopact.errors import ConvergenceError
-from autopact.fit.calibration import CalibrationError, calibrate, calibration_record, load_targets
-from autopact.fit.estimation import EstimationError
-from autopact.fit.saved import (EXAMPLES, EstimationFileError, build_problem, check_save_location, config_inputs,
-                                example_inputs, result_record, run_estimation)
-from autopact.outcomes.document import finite_document
 from autopact.interfaces.console import SetOption, _check_outputs, _fail, _write, app, data_app, err, out
 from autopact.interfaces.outputs import OutputError, check_all
-from autopact.policy.scenario import bundled_scenarios, load_scenario
 
 
 def _load(year: int, path: Optional[Path], settings: list[str]):
+    from autopact.data import MarketDataError, load_market
+    from autopact.data.assumptions import AssumptionError, parse_settings
+
     try:
         return load_market(year=year, path=path, assumptions=parse_settings(settings))
     except (MarketDataError, AssumptionError) as error:
@@ -103,6 +98,8 @@ def data_summary(
     settings: SetOption = [],  # noqa: B006 - typer needs a literal default
 ) -> None:
     """Summarise the market: coverage, EVs, units by firm and nationality, imputation, assumptions."""
+    from autopact.data import summarize
+
     summary = summarize(_load(year, path, settings))
     if json_output:
         print(json.dumps(summary, indent=2, default=str))
@@ -134,6 +131,9 @@ def calibrate_command(
     settings: SetOption = [],  # noqa: B006
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
+    from autopact.data.assumptions import AssumptionError, parse_settings
+    from autopact.fit.calibration import CalibrationError, calibrate, calibration_record, load_targets
+
     outputs = _check_outputs(("--save", save))
     market = _load(year, path, settings)
     try:
@@ -199,6 +199,11 @@ def estimate_command(
     """Estimate demand (and optionally a supply side) by GMM from panel data, with PyBLP-style formulas."""
     import yaml
 
+    from autopact.fit.estimation import EstimationError
+    from autopact.fit.saved import (EXAMPLES, EstimationFileError, build_problem, check_save_location, config_inputs,
+                                    example_inputs, result_record, run_estimation)
+    from autopact.outcomes.document import finite_document
+
     outputs = _check_outputs(("--save", save))
     try:
         if example:
@@ -224,7 +229,7 @@ def estimate_command(
     except yaml.YAMLError as error:
         _fail(EstimationFileError(f"{config}: not valid YAML: {' '.join(str(error).split())}"))
     report = {**result.to_dict(), "seconds": time.perf_counter() - began}
-    if not np.isfinite(result.objective):
+    if not math.isfinite(result.objective):
         _fail(EstimationError(f"the GMM objective is {result.objective} (not finite): check the data and formulas for "
                               "NaN, infinities or divisions by zero; nothing was saved"))
     if save:
@@ -248,6 +253,9 @@ def scenarios_command(
     candidates: Annotated[bool, typer.Option("--candidates", help="List the Chinese candidate models instead.")] = False,
 ) -> None:
     """List the bundled scenarios, one line each (or the candidate models entrants can name)."""
+    from autopact.data import load_chinese_candidates
+    from autopact.policy.scenario import bundled_scenarios, load_scenario
+
     table = Table(show_header=True)
     if candidates:
         for column in ("candidate", "powertrain", "segment", "China price (CNY)"):

@@ -9,22 +9,24 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from autopact.data import MarketDataError
-from autopact.data.assumptions import AssumptionError
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.interfaces.console import _check_outputs, _fail, _write_outputs, app, err, out
 from autopact.interfaces.outputs import OutputError, staged
 from autopact.interfaces.money import Money
-from autopact.policy.scenario import load_scenario
-from autopact.runs.analyses import RunOptions, sensitivity
-from autopact.runs.analyses import sweep as run_sweep
 from autopact.runs.store import Store, StoreError
-from autopact.runs.uncertainty import leaf
 
 _money = Money()  # sensitivity, sweeps and stored runs are on the 2025 market: dollars
 runs_app = typer.Typer(help="Past runs in the results store: list, show, export.")
 app.add_typer(runs_app, name="runs")
-ERRORS = (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, StoreError, RuntimeError, OSError)
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """The errors these commands show as one line (imported when one is caught: two live beside pandas)."""
+    from autopact.data import MarketDataError
+    from autopact.data.assumptions import AssumptionError
+
+    return (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, ValueError, StoreError, RuntimeError,
+            OSError)
 
 Households = Annotated[int, typer.Option(help="Simulated households (1000 reuses the bundled calibration).")]
 HouseholdSeed = Annotated[int, typer.Option(help="Seed of the household draws.")]
@@ -49,11 +51,14 @@ def sensitivity_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Vary each uncertain input alone between its 5th and 95th percentile; tornado per outcome."""
+    from autopact.policy.scenario import load_scenario
+    from autopact.runs.analyses import RunOptions, sensitivity
+
     outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(scenario,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = sensitivity(load_scenario(scenario), outcome or None, options, err)
-    except ERRORS as error:
+    except _errors() as error:
         _fail(error)
     for variant in document["variants"]:
         for name, chart in variant["tornado"].items():
@@ -79,11 +84,15 @@ def sweep_command(
     store: StorePath = None, resume: Resume = False,
 ) -> None:
     """Run a grid or sample over policy levers, with draws per point; plot response surfaces."""
+    from autopact.runs.analyses import RunOptions
+    from autopact.runs.analyses import sweep as run_sweep
+    from autopact.runs.uncertainty import leaf
+
     outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(sweep,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         document = run_sweep(sweep, options, err, draws=draws)
-    except ERRORS as error:
+    except _errors() as error:
         _fail(error)
     outcomes = document["outcomes"]
     levers = list(document["points"][0]["levers"]) if document["points"] else []
@@ -110,7 +119,7 @@ def runs_list(ctx: typer.Context, store: StorePath = None,
         with Store(store, create=False) as db:
             rows = db.runs(limit)
             path = db.path
-    except ERRORS as error:
+    except _errors() as error:
         _fail(error)
     table = Table(title=f"runs in {path}", title_justify="left")
     for column in ("run", "kind", "name", "status", "jobs done", "seed", "code", "created (UTC)"):
@@ -129,7 +138,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
         with Store(store, create=False) as db:
             run = db.run(run_id)
             records = db.records(run["run_id"])
-    except ERRORS as error:
+    except _errors() as error:
         _fail(error)
     if json_output:
         print(json.dumps({"run": run, "results": records}, indent=2, default=str))
@@ -158,7 +167,7 @@ def runs_export(path: Annotated[Path, typer.Argument(help="Parquet file to write
             run_id = db.run(run)["run_id"] if run else None
             with staged(output) as file:
                 rows = db.export(file, run_id)
-    except (*ERRORS, OutputError) as error:
+    except (*_errors(), OutputError) as error:
         _fail(error)
     err.print(f"wrote {rows:,} metric rows to {'standard output' if output.to_stdout else path}", highlight=False,
               soft_wrap=True)

@@ -9,17 +9,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from autopact.data import MarketDataError
-from autopact.data.assumptions import AssumptionError
 from autopact.errors import ConvergenceError, ScenarioError
-from autopact.fit.estimation import EstimationError
-from autopact.fit.saved import EstimationFileError
 from autopact.interfaces.console import _check_outputs, _fail, _write_outputs, app, err, out
 from autopact.interfaces.money import Money
 from autopact.outcomes.definitions import HEADLINE
-from autopact.policy.scenario import load_scenario
-from autopact.runs.analyses import RunOptions, simulate_with_draws
-from autopact.runs.uncertainty import node
 
 
 @app.command("simulate")
@@ -40,13 +33,15 @@ def simulate_command(
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
+    from autopact.policy.scenario import load_scenario
+    from autopact.runs.analyses import RunOptions, simulate_with_draws
+
     outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(scenario,))
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         parsed = load_scenario(scenario)
         document, results = simulate_with_draws(parsed, draws, seed, options, err)
-    except (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
-            ValueError, RuntimeError, OSError) as error:
+    except _errors() as error:
         _fail(error)
     for label, result in results:
         _print_result(label, result)
@@ -57,7 +52,21 @@ def simulate_command(
     _write_outputs(document, outputs)
 
 
+def _errors() -> tuple[type[BaseException], ...]:
+    """The errors ``simulate`` shows as one line (imported when one is caught: the estimation's
+    load scipy.optimize, which a scenario on the calibrated market does not need)."""
+    from autopact.data import MarketDataError
+    from autopact.data.assumptions import AssumptionError
+    from autopact.fit.estimation import EstimationError
+    from autopact.fit.saved import EstimationFileError
+
+    return (ScenarioError, MarketDataError, AssumptionError, ConvergenceError, EstimationError, EstimationFileError,
+            ValueError, RuntimeError, OSError)
+
+
 def _print_bands(r: dict[str, Any]) -> None:
+    from autopact.runs.uncertainty import node
+
     _money = Money.of(r)
     u = r["uncertainty"]
     recalibration = f", re-calibration {u['recalibration']}" if "market" not in r or r["market"].get("kind") != "estimated" else ""

@@ -10,12 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from autopact.data import MarketDataError
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.interfaces.console import _check_outputs, _fail, _write, app, err, out
-from autopact.policy.scenario import load_scenario
-from autopact.runs.validate import validate
-from autopact.simulate import market_for
 
 
 @app.command("validate")
@@ -26,6 +22,11 @@ def validate_command(
 ) -> None:
     """Back-test the model against what happened: US launches 2019-2025 (leave one out), the end of
     the EV credit, and the 2025 tariffs against a published study."""
+    from autopact.data import MarketDataError
+    from autopact.policy.scenario import load_scenario
+    from autopact.runs.validate import validate
+    from autopact.simulate import market_for
+
     outputs = _check_outputs(("--json", json_path))
     try:
         with err.status("calibrated 2025 market, then the back-tests ...") as status:

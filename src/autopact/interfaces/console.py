@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from autopact.interfaces.outputs import Output, OutputError, check_all, write
-from autopact.outcomes.document import finite_document
 
 app = typer.Typer(help="autopact: simulate US policy toward Chinese automakers on the 2025 US car market.",
                   no_args_is_help=True, add_completion=False)
@@ -79,6 +78,8 @@ def _write(items: list[tuple[Output, str | bytes]], run_id: Optional[str] = None
 
 def _write_outputs(document: dict[str, Any], outputs: dict[str, Output], kind: str = "simulate") -> None:
     """The document as JSON (``--json``) and as an HTML report (``--report``), both rendered before either is written."""
+    from autopact.outcomes.document import finite_document
+
     items: list[tuple[Output, str | bytes]] = []
     if "--json" in outputs:
         # strict JSON: a NaN or infinity is written as null and listed under non_finite

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm, qmc
 
 from autopact.data.tables import IncomeDistribution
 
@@ -29,6 +28,8 @@ class Households:
 
 def draw_households(distribution: IncomeDistribution, count: int, tastes: int, seed: int = 0) -> Households:
     """``count`` equally weighted households with scrambled-Halton draws for income and tastes."""
+    from scipy.stats import norm, qmc  # here: scipy.stats takes a third of a second to import
+
     if count < 1:
         raise ValueError(f"number of simulated households must be at least 1, got {count}")
     sampler = qmc.Halton(d=1 + tastes, scramble=True, seed=seed)

@@ -31,7 +31,6 @@ from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, lo
 from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
-from autopact.fit.saved import BUNDLED
 from autopact.policy.uncertain_inputs import Uncertainty, centrals
 
 Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
@@ -323,6 +322,8 @@ def load_scenario(name_or_path: str) -> Scenario:
     data = load_yaml(path, ScenarioError)
     scenario = parse_scenario(data, path.name)
     if scenario.estimation is not None:  # a saved result's relative path is relative to the scenario file
+        from autopact.fit.saved import BUNDLED  # here: the estimation machinery loads for such scenarios only
+
         result = scenario.estimation.result
         if result not in BUNDLED and not Path(result).is_absolute() and (path.parent / result).exists():
             estimation = scenario.estimation.model_copy(update={"result": str(path.parent / result)})

@@ -15,7 +15,6 @@ import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from scipy import stats
 
 from autopact.data import policy_parameters
 from autopact.data.assumptions import resolve
@@ -126,6 +125,8 @@ def check(item: UncertainInput, central: float, where: str) -> None:
 
 def quantile(item: UncertainInput, u: float, central: float) -> float:
     """F^{-1}(u) of the input's distribution (normal truncated to the admissible range)."""
+    from scipy import stats  # here, not at the top: scipy.stats takes a third of a second to import
+
     if item.distribution == "normal":
         mean = central if item.mean is None else item.mean
         lower, upper = domain(item, central)

@@ -27,7 +27,7 @@ from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_j
 from autopact.runs.store import Store
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
-from autopact.simulate import market_for, simulate, solve
+from autopact.simulate import market_for, simulate, solved_baseline
 
 
 @dataclass
@@ -82,7 +82,7 @@ def _central(scenario: Scenario, options: RunOptions, console
     options.check()
     with console.status("loading the market and its calibration ...") as status:
         market = market_for(scenario, options.households, options.household_seed)
-        baseline = solve(market)
+        baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
         for k, (label, variant) in enumerate(variants, 1):
@@ -162,7 +162,8 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     shared = _shared(scenario, market, options, runs) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
-    with bar as progress:
+    # without draws, storing the run is a few quick writes: one connection to the store for them all
+    with bar as progress, store.session() if not draws else nullcontext(store):
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, {k: label for k, (label, *_) in enumerate(runs)},
                                    **options.backend(), progress=progress,
@@ -258,7 +259,7 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
             definition, targets, assumptions, _ = apply(point_scenario, drawn)
             jobs.append(Job(point, d, definition, targets, assumptions, drawn))
     shared = prepare(market, options.households, options.household_seed,
-                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solve(market))
+                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solved_baseline(market))
     labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
     with _progress(console, f"sweep {spec.name}") as progress:
         run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},

@@ -24,7 +24,7 @@ from autopact.data import load_market
 from autopact.errors import ConvergenceError
 from autopact.fit.calibration import calibrate, linear_recalibration, load_targets, parameter_response
 from autopact.fit.estimated import estimated_market
-from autopact.fit.estimation import EstimationError
+from autopact.fit.problem import EstimationError
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
 from autopact.policy.scenario import Scenario

@@ -1,0 +1,134 @@
+"""A disk cache of derived results that take seconds to compute and never change for given code and
+data: the calibrated market of a scenario and its solved baseline (``autopact.simulate.baseline_for``).
+
+An entry is a pickle named by the SHA-256 of its key (what the caller's result depends on, such as
+the market year, the market assumptions, households and seed) and of ``code_digest()``: the
+contents of every Python and data file of the installed package and the versions of Python, NumPy,
+pandas and SciPy. Changing the code, the bundled data or a library gives other names, so an entry
+is never stale; writing one removes the entries of other digests. An entry holds exactly the
+objects the computation returned, so a run that reads it gives the same numbers, to the bit, as one
+that computes (``tests/runs/test_cached_market.py``).
+
+Location: ``$AUTOPACT_CACHE``, else ``$XDG_CACHE_HOME/autopact``, else ``~/.cache/autopact``;
+``AUTOPACT_CACHE=off`` turns the cache off. Loading a pickle can run code, so an entry is read
+only when it and its folder belong to this user and nobody else may write them (the folder is
+created with mode 0700). The cache only ever saves time: an entry that is missing, unreadable,
+corrupt or not ours is computed again, and a failed write is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+ENV = "AUTOPACT_CACHE"
+OFF = ("off", "0", "false", "no")
+SUFFIX = ".pickle"
+KEEP = 16  # entries of one kind kept (the last written): a few markets of about 5 MB each
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when ``AUTOPACT_CACHE`` turns the cache off."""
+    value = os.environ.get(ENV)
+    if value is not None:
+        return None if value.strip().lower() in OFF or not value.strip() else Path(value)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "autopact"
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 over every file of the package that can change a result (its Python modules and
+    bundled data: ``tree_digest``) and the versions of Python and the numerical libraries."""
+    import numpy
+    import pandas
+    import scipy
+
+    versions = f"{sys.version}|{numpy.__version__}|{pandas.__version__}|{scipy.__version__}"
+    return hashlib.sha256(f"{versions}|{tree_digest(Path(__file__).resolve().parents[1])}".encode()).hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """SHA-256 over the relative path and content of every file under ``root`` (compiled bytecode aside)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix not in (".pyc", ".pyo")):
+        digest.update(str(path.relative_to(root).as_posix()).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def entry_name(kind: str, key: dict[str, Any]) -> str:
+    """File name of an entry: its kind, the code digest's head (old entries are found by it) and the key's hash."""
+    text = json.dumps({"kind": kind, "key": key}, sort_keys=True, default=repr)
+    return f"{kind}-{code_digest()[:16]}-{hashlib.sha256((code_digest() + text).encode()).hexdigest()[:32]}{SUFFIX}"
+
+
+def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
+    """``compute()``, or the result a previous call with the same kind, key, code and data stored.
+
+    ``key`` must name everything besides the package's code and data that the result depends on;
+    it is hashed as JSON (``repr`` for other values)."""
+    folder = cache_dir()
+    if folder is None:
+        return compute()
+    path = folder / entry_name(kind, key)
+    found = _read(path)
+    if found is not None:
+        return found[0]
+    value = compute()
+    _write(folder, path, kind, value)
+    return value
+
+
+def _ours(path: Path, info: os.stat_result) -> bool:
+    """Owned by this user and writable by nobody else (group or others)."""
+    owner = os.getuid() if hasattr(os, "getuid") else info.st_uid
+    return info.st_uid == owner and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _read(path: Path) -> tuple[Any] | None:
+    """(value,) from an entry that is there, ours and whole; None otherwise."""
+    try:
+        folder_info = os.stat(path.parent)
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            if not (stat.S_ISREG(info.st_mode) and _ours(path, info) and _ours(path.parent, folder_info)):
+                return None
+            return (pickle.load(file),)
+    except Exception:  # noqa: BLE001 - missing, unreadable, truncated or from another version: compute it
+        return None
+
+
+def _write(folder: Path, path: Path, kind: str, value: Any) -> None:
+    """Write an entry atomically (a temporary file renamed into place); remove the entries of this
+    kind that other code or data wrote and all but the ``KEEP`` written last. A failure is ignored."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _ours(folder, os.stat(folder)):
+            return
+        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=SUFFIX)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        current = f"{kind}-{code_digest()[:16]}-"
+        entries = sorted(folder.glob(f"{kind}-*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        kept = [p for p in entries if p.name.startswith(current)][:KEEP]
+        for old in set(entries) - set(kept):
+            old.unlink(missing_ok=True)
+    except Exception:  # noqa: BLE001 - a full disk or a read-only home: the result stands without the cache
+        return
