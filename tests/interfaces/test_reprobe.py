@@ -70,3 +70,19 @@ def test_an_output_over_the_commands_own_scenario_is_refused_and_the_scenario_ke
     assert "destroy the input" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert scenario.read_text() == before
     assert not (tmp_path / "st.duckdb").exists()  # refused before any work
+
+
+def test_a_file_name_too_long_for_its_staged_copy_is_refused_before_any_work(tmp_path: Path):
+    """The name passed the pre-check but the staged '.NAME.xxxxxxxx.partial' copy did not fit, so the
+    write failed after the run (re-probe of issue 12)."""
+    from autopact.interfaces.outputs import STAGED_EXTRA, OutputError, check
+
+    longest = os.pathconf(tmp_path, "PC_NAME_MAX")
+    fits = tmp_path / ("b" * (longest - STAGED_EXTRA - 5) + ".json")
+    assert check("--json", fits).target == fits
+    with pytest.raises(OutputError, match="too long"):
+        check("--json", tmp_path / ("b" * (longest - STAGED_EXTRA) + ".json"))
+    done = cli("simulate", "blp1995-import-tariff", "--json", "b" * (longest - 10) + ".json",
+               "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert done.returncode == 2 and "too long" in done.stderr
+    assert not (tmp_path / "st.duckdb").exists()

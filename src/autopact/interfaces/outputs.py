@@ -90,6 +90,12 @@ def check(option: str, path: str | Path) -> Output:
         raise OutputError(f"{option} {given}: the folder {folder} is not writable")
     if info is not None and not os.access(target, os.W_OK):
         raise OutputError(f"{option} {given}: the file {target} is read-only")
+    try:
+        longest = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    if len(os.fsencode(target.name)) + STAGED_EXTRA > longest:  # the staged copy's name must fit too
+        raise OutputError(f"{option} {given}: the file name is too long (at most {longest - STAGED_EXTRA} bytes here)")
     return Output(option, given, target, False)
 
 
@@ -180,6 +186,9 @@ def _through_descriptor(path: str) -> bool:
             return False
         current = os.path.join(os.path.dirname(current), os.readlink(current))
     return False
+
+
+STAGED_EXTRA = len(".") + len(".12345678.partial")  # what _stage adds to a file name
 
 
 def _stage(output: Output, data: bytes) -> Path:
