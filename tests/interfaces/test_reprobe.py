@@ -86,3 +86,14 @@ def test_a_file_name_too_long_for_its_staged_copy_is_refused_before_any_work(tmp
                "--store", tmp_path / "st.duckdb", cwd=tmp_path)
     assert done.returncode == 2 and "too long" in done.stderr
     assert not (tmp_path / "st.duckdb").exists()
+
+
+def test_an_unknown_outcome_is_one_line_naming_it():
+    """`sensitivity --outcome no/such` raised a KeyError traceback (re-probe of issue 12)."""
+    from autopact.runs.uncertainty import leaf
+
+    with pytest.raises(ScenarioError, match="unknown outcome 'no/such'"):
+        leaf({"consumer_surplus_usd": 1.0}, "no/such")
+    with pytest.raises(ScenarioError, match="is a number"):
+        leaf({"consumer_surplus_usd": 1.0}, "consumer_surplus_usd/x")
+    assert leaf({"units_by_nationality": {"US": 2.0}}, "units_by_nationality/China") == 0.0

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autopact.errors import ScenarioError
 from autopact.policy.uncertain_inputs import Uncertainty, quantile
 
 BAND_QUANTILES = {"p05": 5.0, "p50": 50.0, "p95": 95.0}
@@ -87,16 +88,17 @@ def node(tree: dict[str, Any] | None, path: str) -> Any:
 
 def leaf(tree: dict[str, Any], path: str) -> float | None:
     """The number at ``path`` ("units_by_nationality/China") of a metrics document; a key missing
-    from a dict counts as 0 (as in ``autopact.outcomes.metrics.difference``), a missing metric raises KeyError."""
+    from a dict counts as 0 (as in ``autopact.outcomes.metrics.difference``), an unknown metric (or a
+    path through a number) is a ScenarioError naming the outcome."""
     node: Any = tree
     parts = path.split("/")
     for k, part in enumerate(parts):
         if not isinstance(node, dict):
-            raise KeyError(path)
+            raise ScenarioError(f"unknown outcome {path!r}: {'/'.join(parts[:k])} is a number, not a group of metrics")
         if part not in node:
             if k == 0:
-                raise KeyError(f"unknown outcome {path!r}; outcomes are metric paths such as "
-                               "consumer_surplus_usd or units_by_nationality/China")
+                raise ScenarioError(f"unknown outcome {path!r}; outcomes are metric paths such as "
+                                    "consumer_surplus_usd or units_by_nationality/China")
             return 0.0
         node = node[part]
     return None if node is None else float(node)
