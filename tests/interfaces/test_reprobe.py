@@ -97,3 +97,16 @@ def test_an_unknown_outcome_is_one_line_naming_it():
     with pytest.raises(ScenarioError, match="is a number"):
         leaf({"consumer_surplus_usd": 1.0}, "consumer_surplus_usd/x")
     assert leaf({"units_by_nationality": {"US": 2.0}}, "units_by_nationality/China") == 0.0
+
+
+@pytest.mark.parametrize("settings, field", [({"absorb": 5}, "absorb"), ({"absorb": [["product_ids"]]}, "absorb"),
+                                             ({"normalise_agent_weights": "no"}, "normalise_agent_weights"),
+                                             ({"money": 5}, "money"), ({"sigma": [[1.0, "a"]]}, "sigma"),
+                                             ({"rho": True}, "rho")])
+def test_estimation_settings_of_the_wrong_type_are_refused_naming_the_field(settings, field):
+    """`absorb: 5` gave a TypeError traceback and `normalise_agent_weights: "no"` counted as true
+    (re-probe of issue 12)."""
+    from autopact.fit.saved import EstimationFileError, check_config
+
+    with pytest.raises(EstimationFileError, match=f"c.yaml: {field}: must be"):
+        check_config(settings, "c.yaml")

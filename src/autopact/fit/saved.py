@@ -174,6 +174,32 @@ def check_config(settings: dict[str, Any], name: str) -> None:
     found = first_non_finite(settings)
     if found is not None:
         raise EstimationFileError(f"{name}: {found[0]}: must be a finite number, got {found[1]}")
+    for key, (kinds, what) in SETTING_TYPES.items():
+        value = settings.get(key)
+        if value is None:
+            continue
+        items = value if isinstance(value, list) and what.startswith("a list") else [value]
+        if (what.startswith("a list") and not isinstance(value, list)) or not all(
+                isinstance(item, kinds) and not (isinstance(item, bool) and bool not in kinds) for item in items):
+            raise EstimationFileError(f"{name}: {key}: must be {what}, got {shown(value)}")
+    for key in ("sigma", "pi"):
+        value = settings.get(key)
+        if value is not None and not (isinstance(value, list) and all(
+                isinstance(row, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
+                for row in value)):
+            raise EstimationFileError(f"{name}: {key}: must be a matrix (a list of rows of numbers), got {shown(value)}")
+
+
+# the type each setting must have where YAML could give another (a quoted "no" is a string, not false)
+SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "absorb": ((str,), "a list of column names"),
+    "normalise_agent_weights": ((bool,), "true or false"),
+    "initial_update": ((bool,), "true or false"),
+    "money": ((dict,), "a mapping (unit, dollars_per_unit, source)"),
+    "optimization": ((dict,), "a mapping (method, gtol, max_iterations)"),
+    "costs_type": ((str,), "'log' or 'linear'"),
+    "rho": ((int, float), "a number"),
+}
 
 
 def config_inputs(config: Path, bundled: str | None = None) -> EstimationInputs:
