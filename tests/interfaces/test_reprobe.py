@@ -110,3 +110,12 @@ def test_estimation_settings_of_the_wrong_type_are_refused_naming_the_field(sett
 
     with pytest.raises(EstimationFileError, match=f"c.yaml: {field}: must be"):
         check_config(settings, "c.yaml")
+
+
+def test_a_fifo_as_scenario_is_refused_instead_of_hanging(tmp_path: Path):
+    """A FIFO given as scenario (or config) blocked the read forever (re-probe of issue 12)."""
+    fifo = tmp_path / "scenario.yaml"
+    os.mkfifo(fifo)
+    done = cli("simulate", fifo, "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert done.returncode == 2 and "not a regular file" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

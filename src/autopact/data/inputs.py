@@ -12,8 +12,10 @@ another currency), and it pushes the equilibrium solver outside the range it con
 
 from __future__ import annotations
 
+
 import math
 import reprlib
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +136,11 @@ def load_yaml(path: Path, error: type[Exception]) -> Any:
     MAX_INPUT_BYTES (checked before reading), is not valid YAML, nests too deeply, or expands its
     aliases beyond MAX_YAML_NODES values. A file that cannot be read raises its OSError."""
     path = Path(path)
-    size = path.stat().st_size  # an OSError (a folder, no permission) is the caller's: the CLI makes it one line
+    info = path.stat()  # an OSError (a folder, no permission) is the caller's: the CLI makes it one line
+    size = info.st_size
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        # a FIFO, socket or device would block the read or never end: inputs are files
+        raise error(f"{path.name}: not a regular file (a pipe, socket or device); give a file")
     if size > MAX_INPUT_BYTES:
         raise error(f"{path.name}: {size:,} bytes; input files are limited to {MAX_INPUT_BYTES:,} bytes")
     text = path.read_bytes()
