@@ -19,6 +19,7 @@ import pytest
 
 import autopact
 from autopact.runs.store import Store
+from cli_checks import error_line
 
 CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
 SOURCE = str(Path(autopact.__file__).resolve().parents[1])  # the code under test, also from another folder
@@ -30,13 +31,6 @@ def cli(*args, cwd: Path | None = None, env: dict | None = None) -> subprocess.C
                           env={**os.environ, "PYTHONPATH": SOURCE, **(env or {})})
 
 
-def error_line(done: subprocess.CompletedProcess) -> str:
-    """The command failed with exit status 2 and its last stderr line is the whole error, no traceback."""
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: "), done.stderr
-    return last
 
 
 def leftovers(*folders: Path) -> list[str]:

@@ -19,6 +19,7 @@ from autopact.policy.scenario import load_scenario
 from autopact.runs import analyses
 from autopact.runs.analyses import RunOptions, simulate_with_draws
 from autopact.runs.store import Store, StoreError
+from cli_checks import error_line
 
 CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
 SOURCE = str(Path(autopact.__file__).resolve().parents[1])  # the code under test, in the subprocesses too
@@ -31,12 +32,6 @@ def cli(*args) -> subprocess.CompletedProcess:
                           env={**os.environ, "PYTHONPATH": SOURCE})
 
 
-def error_line(done: subprocess.CompletedProcess) -> str:
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    assert "Traceback" not in done.stderr and "╭" not in done.stderr, done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: "), done.stderr
-    return last
 
 
 def jobs(store: Path) -> list[tuple[int, int]]:
