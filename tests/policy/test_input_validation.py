@@ -68,6 +68,16 @@ def test_a_profit_share_above_one_is_refused(tmp_path):
     assert "entrants.0" in message and "[0, 1]" in message
 
 
+@pytest.mark.parametrize("name, value", [("section_232_rate_year", 1.5), ("section_232_rate_year", 0),
+                                         ("section_232_rate_year", 30000), ("entrant_years_on_sale", 0.3),
+                                         ("entrant_years_on_sale", 2.5), ("entrant_years_on_sale", 500)])
+def test_a_year_parameter_that_is_not_a_whole_year_in_range_is_refused(tmp_path, name, value):
+    """Found by the scenario fuzz test on CI: a year of 1.5 or 0 reached the tariff layer as a ValueError."""
+    message = refused(f"name: x\nparameters: {{{name}: {value}}}\n", tmp_path)
+    assert f"parameters: parameter {name} must be a whole number from" in message, message
+    assert "\n" not in message.strip()
+
+
 def test_a_misspelt_maker_is_refused_listing_the_known_makers(tmp_path):
     message = refused(f"name: x\nentrants: [{{candidate: {DOLPHIN}, maker: BYDD}}]\n", tmp_path)
     assert "entrants.0.maker" in message and "'BYDD'" in message and "BYD, " in message and "Geely" in message

@@ -38,6 +38,13 @@ Segment = Literal["car", "SUV-crossover", "pickup", "van"]
 
 
 POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
+# Parameters that count whole years, with their (lowest, highest) value and why.
+WHOLE_YEAR_PARAMETERS = {
+    "section_232_rate_year": (1962, 2261, "Section 232 dates from the Trade Expansion Act of 1962; "
+                                          "2261 is the last whole year a pandas date holds"),
+    "entrant_years_on_sale": (1, 99, "the launch year counts as year 1; the last band of the launch term "
+                                     "(policy/launch.py) ends at year 99"),
+}
 
 
 @lru_cache(maxsize=1)
@@ -241,6 +248,11 @@ class Scenario(Strict):
                 raise ValueError(f"parameter {name} is a share and must not exceed 1, got {value}")
             if name in POSITIVE_PARAMETERS and value == 0:
                 raise ValueError(f"parameter {name} must be positive, got {value}")
+            if name in WHOLE_YEAR_PARAMETERS:
+                low, high, reason = WHOLE_YEAR_PARAMETERS[name]
+                if value != int(value) or not low <= value <= high:
+                    raise ValueError(f"parameter {name} must be a whole number from {low} to {high} ({reason}), "
+                                     f"got {value}")
         return values
 
     @field_validator("assumptions")
