@@ -24,17 +24,11 @@ heterogeneity. ``alpha`` is a positive number: demand falls as price rises.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterator
 
 import numpy as np
 
 from autopact.errors import ConvergenceError
-
-# Sums over households (shares, Jacobian parts, inclusive values) are taken over blocks of households
-# whose (households x products) arrays hold at most CHUNK_ELEMENTS numbers (32 MiB each), so that
-# memory stays bounded with 100,000 households; markets up to 4 million household-products (the
-# bundled ones) are one block, summed exactly as without blocks.
-CHUNK_ELEMENTS = 2**22
+from autopact.model.households import household_blocks
 
 
 @dataclass(frozen=True)
@@ -154,13 +148,6 @@ def _exp(x: np.ndarray) -> np.ndarray:
     keeps a priced-out product's share positive, so its first-order condition stays defined.
     """
     return np.exp(np.maximum(x, -250.0))
-
-
-def household_blocks(households: int, products: int) -> Iterator[slice]:
-    """Consecutive blocks of at most CHUNK_ELEMENTS / products households (at least one each)."""
-    size = max(1, CHUNK_ELEMENTS // max(products, 1))
-    for start in range(0, households, size):
-        yield slice(start, min(start + size, households))
 
 
 def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand, rows: slice = slice(None),

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import sparse
 
 from autopact.model.demand import Demand
+from autopact.model.households import household_blocks
 
 # Numbers in each (products x households) block: 2**17 doubles (1 MiB), measured fastest on the 2025
 # market (269 products, blocks of 487 households) among 2**14 to 2**18 (smaller blocks spend more
@@ -142,10 +143,8 @@ class FocKernel:
             self.levels.append(_Level(ownership, classes, first, demand.subnests,
                                       1 / (1 - lowest) - 1 / (1 - rho), 2))
         self.coefficients = np.array([level.coefficient for level in self.levels])
-        count, households = self.taste.shape
-        size = max(1, BLOCK_ELEMENTS // max(count, 1))
-        self.blocks = [slice(start, min(start + size, households)) for start in range(0, households, size)]
-        self.block_size = min(size, households)
+        self.blocks = list(household_blocks(len(demand.weights), len(demand.nests), BLOCK_ELEMENTS))
+        self.block_size = max(block.stop - block.start for block in self.blocks)
 
     def terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Shares s, Lambda and g = (Omega o Gamma^T) m (each (J,)) at consumer prices ``prices``."""
