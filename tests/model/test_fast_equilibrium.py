@@ -69,7 +69,9 @@ def test_kernel_terms_equal_the_dense_jacobian(model, owned, blocks, monkeypatch
     households or in several (50 households in blocks of 7)."""
     demand, xi, prices = MODELS[model]()
     if blocks > 1:
+        monkeypatch.setattr(zeta, "ONE_BLOCK_ELEMENTS", 0)
         monkeypatch.setattr(zeta, "BLOCK_ELEMENTS", blocks * len(xi))
+        assert len(FocKernel(xi, demand, np.eye(10)).blocks) == 8
     ownership = OWNERSHIPS[owned]()
     margin = 0.3 * prices
     expected = DenseKernel(xi, demand, ownership).terms(prices, margin)
@@ -91,6 +93,16 @@ def test_solve_prices_agrees_with_the_old_fixed_point(model, taxed, monkeypatch)
     assert new.converged and new.max_foc_residual < 1e-12
     assert new.prices == pytest.approx(old.prices, rel=1e-10)
     assert new.shares == pytest.approx(old.shares, rel=1e-9)
+
+
+def test_ownership_classes_are_firms_and_survive_a_projection_that_confuses_rows():
+    """Rows of a profit-weight ownership matrix fall in one class per firm (class and firm in one-to-one
+    correspondence), also when the projection that groups them cannot tell rows apart."""
+    omega = joint_venture()
+    for direction in (None, np.zeros(10)):  # zeros: every row projects to 0
+        classes, first = zeta._classes(omega, direction)
+        assert len(first) == 4 and len(set(zip(classes, OWNERS))) == 4
+        assert np.array_equal(omega, omega[first[classes]])
 
 
 def test_multiproduct_logit_firms_share_one_markup_each():

@@ -47,8 +47,9 @@ def draw_households(distribution: IncomeDistribution, count: int, tastes: int, s
 
 
 def household_blocks(households: int, products: int, elements: int | None = None) -> Iterator[slice]:
-    """Consecutive blocks of households whose (households x products) arrays hold at most ``elements``
-    numbers (CHUNK_ELEMENTS by default), at least one household each."""
-    size = max(1, (CHUNK_ELEMENTS if elements is None else elements) // max(products, 1))
-    for start in range(0, households, size):
-        yield slice(start, min(start + size, households))
+    """The fewest consecutive blocks of households, of near-equal sizes, whose (households x products)
+    arrays hold at most ``elements`` numbers (CHUNK_ELEMENTS by default), at least one household each."""
+    most = max(1, (CHUNK_ELEMENTS if elements is None else elements) // max(products, 1))
+    count = -(-households // most)
+    for block in range(count):
+        yield slice(block * households // count, (block + 1) * households // count)
