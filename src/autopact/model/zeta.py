@@ -67,9 +67,9 @@ def _work_arrays(count: int, size: int) -> list[np.ndarray]:
     return arrays
 
 
-def _indicator(groups: np.ndarray, count: int) -> sparse.csr_matrix:
-    """Sparse (count, n) matrix summing the rows of an (n, ...) array within each group."""
-    return sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(count, len(groups)))
+def _indicator(groups: np.ndarray, count: int) -> sparse.csc_matrix:
+    """Sparse (count, n) matrix summing the rows of an (n, ...) array within each group (a 1 a column)."""
+    return sparse.csc_matrix((np.ones(len(groups)), groups, np.arange(len(groups) + 1)), shape=(count, len(groups)))
 
 
 def _base_utilities(demand: Demand, xi: np.ndarray) -> np.ndarray:
@@ -162,9 +162,9 @@ class FocKernel:
         self.cell_sums = _indicator(cell.ravel(), len(cells))
         self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
         weight = ownership[np.ix_(first_row[row_cells // groups], first_column[cells // groups])]
-        self.mix = sparse.vstack([sparse.csr_matrix(coefficient * weight * (level[row_cells % groups][:, None]
-                                                                            == level[cells % groups][None, :]))
-                                  for coefficient, level in levels], format="csr")  # c_l A^l: levels x row cells
+        self.mix = sparse.csr_matrix(np.vstack([coefficient * weight * (level[row_cells % groups][:, None]
+                                                                        == level[cells % groups][None, :])
+                                                for coefficient, level in levels]))  # c_l A^l: levels x row cells
         size = count * len(demand.weights)
         self.blocks = list(household_blocks(len(demand.weights), count,
                                             size if size <= ONE_BLOCK_ELEMENTS else BLOCK_ELEMENTS))
