@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from autopact.errors import ConvergenceError
+from autopact.model.households import household_blocks
 
 
 @dataclass(frozen=True)
@@ -149,9 +150,12 @@ def _exp(x: np.ndarray) -> np.ndarray:
     return np.exp(np.maximum(x, -250.0))
 
 
-def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
-    """V_ij = delta_j - (alpha_i - alpha) p_j + sum_k sigma_k nu_ik x_jk, shape (I, J)."""
-    return delta[None, :] - demand.deviation[:, None] * prices[None, :] + demand.taste
+def utilities(delta: np.ndarray, prices: np.ndarray, demand: Demand, rows: slice = slice(None),
+              deviation: np.ndarray | None = None) -> np.ndarray:
+    """V_ij = delta_j - (alpha_i - alpha) p_j + sum_k sigma_k nu_ik x_jk, shape (I, J), for the
+    households in ``rows`` (all by default); ``deviation`` is demand.deviation when already at hand."""
+    deviation = demand.deviation if deviation is None else deviation
+    return delta[None, :] - deviation[rows, None] * prices[None, :] + demand.taste[rows]
 
 
 def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand
@@ -161,7 +165,11 @@ def individual_shares(delta: np.ndarray, prices: np.ndarray, demand: Demand
     Without subnests s_{ij|h} is s_{ij|g}; without nesting both are s_ij. Each level subtracts its
     largest term before exponentiating, so nothing overflows and no nest underflows to 0/0.
     """
-    v = utilities(delta, prices, demand)
+    return probabilities(utilities(delta, prices, demand), demand)
+
+
+def probabilities(v: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``individual_shares`` from the utilities V_ij of some households (the rows of v)."""
     if demand.rho == 0 and demand.subnests is None:
         top = np.maximum(v.max(axis=1, keepdims=True), 0.0)
         e = _exp(v - top)
@@ -213,16 +221,22 @@ def _inclusive_values(v: np.ndarray, demand: Demand) -> tuple[np.ndarray, np.nda
 
 
 def shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
-    """Market shares s_j = sum_i w_i s_ij (J,)."""
-    return demand.weights @ individual_shares(delta, prices, demand)[0]
+    """Market shares s_j = sum_i w_i s_ij (J,), summed over blocks of households."""
+    total, deviation = np.zeros(len(delta)), demand.deviation
+    for rows in household_blocks(len(demand.weights), len(delta)):
+        total += demand.weights[rows] @ probabilities(utilities(delta, prices, demand, rows, deviation), demand)[0]
+    return total
 
 
 def log_sum(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
     """Inclusive value of the whole choice set for each household, log(1 + sum_g exp(IV_ig)) (I,)."""
-    v = utilities(delta, prices, demand)
-    iv = v if demand.rho == 0 and demand.subnests is None else _inclusive_values(v, demand)[0]
-    iv_top = np.maximum(iv.max(axis=1), 0.0)
-    return iv_top + np.log(np.exp(-iv_top) + np.exp(iv - iv_top[:, None]).sum(axis=1))
+    out, deviation = np.empty(len(demand.weights)), demand.deviation
+    for rows in household_blocks(len(demand.weights), len(delta)):
+        v = utilities(delta, prices, demand, rows, deviation)
+        iv = v if demand.rho == 0 and demand.subnests is None else _inclusive_values(v, demand)[0]
+        iv_top = np.maximum(iv.max(axis=1), 0.0)
+        out[rows] = iv_top + np.log(np.exp(-iv_top) + np.exp(iv - iv_top[:, None]).sum(axis=1))
+    return out
 
 
 def consumer_surplus(delta: np.ndarray, prices: np.ndarray, demand: Demand, market_size: float) -> float:
@@ -251,20 +265,24 @@ def jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> tup
 def _jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand, slope: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``jacobian_parts`` for the derivative with respect to a variable that moves household i's
-    utility of each product by slope_i per unit: -alpha_i for price, 1 for delta."""
-    s, within_nest, within_subnest = individual_shares(delta, prices, demand)
-    scaled = (demand.weights * slope)[:, None] * s  # w_i slope_i s_ij
-    rho = demand.rho
-    lam = scaled.sum(axis=0) / (1 - demand.lowest_rho)
-    gamma = scaled.T @ s
-    if rho:
-        nest = demand.nest_matrix
-        gamma += rho / (1 - rho) * (scaled.T @ within_nest) * (nest @ nest.T)
-    if demand.subnests is not None:
-        sub = demand.subnest_matrix
-        coefficient = 1 / (1 - demand.lowest_rho) - 1 / (1 - rho)
-        gamma += coefficient * (scaled.T @ within_subnest) * (sub @ sub.T)
-    return demand.weights @ s, lam, gamma
+    utility of each product by slope_i per unit: -alpha_i for price, 1 for delta. Summed over blocks
+    of households (``household_blocks``), so that memory stays bounded whatever their number."""
+    count, rho, deviation = len(delta), demand.rho, demand.deviation
+    total, lam, gamma = np.zeros(count), np.zeros(count), np.zeros((count, count))
+    same_nest = demand.nest_matrix @ demand.nest_matrix.T if rho else None
+    same_subnest = demand.subnest_matrix @ demand.subnest_matrix.T if demand.subnests is not None else None
+    for rows in household_blocks(len(demand.weights), count):
+        s, within_nest, within_subnest = probabilities(utilities(delta, prices, demand, rows, deviation), demand)
+        scaled = (demand.weights[rows] * slope[rows])[:, None] * s  # w_i slope_i s_ij
+        total += demand.weights[rows] @ s
+        lam += scaled.sum(axis=0)
+        gamma += scaled.T @ s
+        if same_nest is not None:
+            gamma += rho / (1 - rho) * (scaled.T @ within_nest) * same_nest
+        if same_subnest is not None:
+            coefficient = 1 / (1 - demand.lowest_rho) - 1 / (1 - rho)
+            gamma += coefficient * (scaled.T @ within_subnest) * same_subnest
+    return total, lam / (1 - demand.lowest_rho), gamma
 
 
 def price_jacobian(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:

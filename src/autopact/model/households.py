@@ -10,10 +10,17 @@ makes the tail's mean equal the published mean income of the top 5%.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from autopact.data.tables import IncomeDistribution
+
+# Sums over households (shares, Jacobian parts, inclusive values) are taken over blocks of households
+# whose (households x products) arrays hold at most CHUNK_ELEMENTS numbers (32 MiB each), so that
+# memory stays bounded with 100,000 households; markets up to 4 million household-products (the
+# bundled ones) are one block, summed exactly as without blocks.
+CHUNK_ELEMENTS = 2**22
 
 
 @dataclass(frozen=True)
@@ -37,3 +44,12 @@ def draw_households(distribution: IncomeDistribution, count: int, tastes: int, s
     u = np.clip(u, 1e-12, 1 - 1e-12)
     return Households(weights=np.full(count, 1.0 / count), income=distribution.quantile(u[:, 0]),
                       nu=norm.ppf(u[:, 1:]), seed=seed)
+
+
+def household_blocks(households: int, products: int, elements: int | None = None) -> Iterator[slice]:
+    """The fewest consecutive blocks of households, of near-equal sizes, whose (households x products)
+    arrays hold at most ``elements`` numbers (CHUNK_ELEMENTS by default), at least one household each."""
+    most = max(1, (CHUNK_ELEMENTS if elements is None else elements) // max(products, 1))
+    count = -(-households // most)
+    for block in range(count):
+        yield slice(block * households // count, (block + 1) * households // count)

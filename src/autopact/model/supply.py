@@ -13,9 +13,20 @@ with ds/dp^c = diag(Lambda) - Gamma,
 
     p <- c + zeta(p),   zeta = Lambda^{-1} [ (Omega o Gamma^T)(p - c) - s / (1 + t) ],
 
-iterated until the FOC residual, relative to shares, is below a stated tolerance, within an
-iteration limit and a time limit (``SOLVE_SECONDS``): an input the solver cannot handle fails in a
-bounded time with ConvergenceError, never after minutes of iterations.
+accelerated by SQUAREM (Varadhan and Roland 2008) and iterated until the FOC residual, relative to
+shares, is below a stated tolerance, within an iteration limit and a time limit (``SOLVE_SECONDS``):
+an input the solver cannot handle fails in a bounded time with ConvergenceError, never after
+minutes of iterations. One evaluation of the map costs O(I J) operations for I households and J
+products: Gamma enters only through the vector (Omega o Gamma^T)(p - c), which
+``autopact.model.zeta.FocKernel`` sums household by household without forming the J x J matrix
+(the I J^2 product that PyBLP's evaluation, and this one before, spent most of its time on).
+
+Newton's method on the FOC would need, at every step, the J x J Jacobian of the FOC: Gamma itself
+and the derivatives of Gamma with respect to each price (second derivatives of the shares), several
+I J^2 products, each costlier than a whole O(I J) evaluation of the map; from observed or cost
+prices SQUAREM converges in about a dozen evaluations, and Anderson acceleration (memory 2 to 12)
+measured no fewer on the 2025 market. PyBLP's Newton-type options (``hybr``, ``lm`` with analytic
+Jacobians) were slower still: ``benchmarks/bench_equilibrium_blp1995.py --screen``.
 """
 
 from __future__ import annotations
@@ -26,11 +37,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
+from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
 # Wall-clock limit of one equilibrium solve, in seconds. The bundled scenarios converge in under 100
-# map evaluations (about a second on 1,000 households); the limit leaves room for markets with ten
-# times the households and stops a solve that is not converging long before its iteration limit.
+# map evaluations (a few milliseconds each on 1,000 households); the limit leaves room for markets
+# with a hundred times the households and stops a solve that is not converging long before its
+# iteration limit.
 SOLVE_SECONDS = 120.0
 # Wall-clock limit of an equilibrium with capacity or quota constraints (many solves, one per trial
 # shadow cost).
@@ -115,7 +128,7 @@ class Equilibrium:
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
-                 max_seconds: float = SOLVE_SECONDS) -> Equilibrium:
+                 max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -124,6 +137,11 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     acceleration PyBLP offers for its fixed points. Stops when max_j |FOC_j / s_j| < tol;
     ``iterations`` counts evaluations of the map. Raises ConvergenceError otherwise (also once
     ``max_seconds`` have passed), never returning unconverged prices.
+
+    Each evaluation takes O(I J) operations (``autopact.model.zeta.FocKernel``: Gamma enters only
+    through (Omega o Gamma^T)(p - c), summed household by household, never as a J x J matrix).
+    ``kernel``, a FocKernel of the same ``xi``, ``demand`` and ``ownership``, is reused when given
+    (solves that differ only in costs, taxes or starting prices).
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -137,15 +155,15 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     evaluations = 0
     residual = np.inf
     deadline = time.monotonic() + max_seconds
+    kernel = FocKernel(xi, demand, ownership) if kernel is None else kernel
 
     def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
         """c + zeta(p), and the equilibrium if p already satisfies the FOC."""
         nonlocal evaluations, residual
         evaluations += 1
         consumer = taxes.consumer_prices(p)
-        s, lam, gamma = jacobian_parts(xi - demand.alpha * consumer, consumer, demand)
         margin = p - costs
-        weighted = (ownership * gamma.T) @ margin
+        s, lam, weighted = kernel.terms(consumer, margin)
         foc = s + t * (lam * margin - weighted)
         if not np.all(np.isfinite(s)):
             raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
@@ -220,6 +238,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     lam = {c.name: 0.0 for c in constraints}
     state = {"prices": None, "solves": 0}
     deadline = time.monotonic() + max_seconds
+    kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
 
     def equilibrium() -> Equilibrium:
         shadow = np.zeros_like(costs)
@@ -230,7 +249,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             raise ConvergenceError(f"capacity constraints not met within the time limit of {max_seconds:g} s "
                                    f"({state['solves']} equilibrium solves)")
         eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol,
-                          max_seconds=min(left, SOLVE_SECONDS))
+                          max_seconds=min(left, SOLVE_SECONDS), kernel=kernel)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
         return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 
