@@ -337,7 +337,7 @@ class _ShadowCost:
             value = float(value)
             # far from the root the trial solves only to the precision the secant step can use (the
             # excess moves by about the FOC tolerance); close to it, to the full tolerance
-            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, min(1e-6, 1e-2 * fb * fb))
+            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, min(1e-4, 1e-2 * fb * fb))
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))
