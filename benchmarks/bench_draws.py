@@ -37,7 +37,7 @@ from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
-from autopact.simulate import market_for, simulate
+from autopact.simulate import market_for, newton_start, simulate
 
 
 def jobs_for(scenario, draws: int) -> list[Job]:
@@ -119,13 +119,14 @@ def numbers(record: dict, path: str = "") -> dict[str, float]:
                 walk(v, f"{where}/{k}")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             out[where] = float(value)
-    for key in ("baseline", "counterfactual", "change", "solver"):
+    for key in ("baseline", "counterfactual", "change"):
         walk(record.get(key), key)
     return out
 
 
 def largest_difference(a: list[dict], b: list[dict]) -> float:
-    """Largest absolute difference of any number between two sets of records of the same draws."""
+    """Largest difference of any outcome between two sets of records of the same draws, relative to
+    the larger of the two and 1 (a change is compared with its own size, so this overstates it)."""
     first = {r["draw"]: numbers(r) for r in a}
     worst = 0.0
     for r in b:
@@ -133,7 +134,7 @@ def largest_difference(a: list[dict], b: list[dict]) -> float:
         assert mine.keys() == theirs.keys()
         for k, v in mine.items():
             if not (math.isnan(v) and math.isnan(theirs[k])):
-                worst = max(worst, abs(v - theirs[k]))
+                worst = max(worst, abs(v - theirs[k]) / max(abs(v), abs(theirs[k]), 1.0))
     return worst
 
 
@@ -143,6 +144,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timings per setting; medians are printed")
     parser.add_argument("--kinds", default="ab", help="which kinds of draws to time: a, b or ab")
+    parser.add_argument("--no-newton", dest="newton", action="store_false",
+                        help="solve draws by SQUAREM, without the central result's Newton matrix")
     args = parser.parse_args()
     base = load_scenario("ford-byd-jv")
     definition = base.model_dump(mode="json")
@@ -162,7 +165,8 @@ def main() -> None:
         if label[1] not in args.kinds:
             continue
         began = time.perf_counter()
-        shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)
+        newton = {0: newton_start(central)} if args.newton else None
+        shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, newton)
         setup = time.perf_counter() - began
         jobs = jobs_for(scenario, args.draws)
         serial_runs, plain_runs, runs = [], [], []

@@ -21,12 +21,12 @@ products: Gamma enters only through the vector (Omega o Gamma^T)(p - c), which
 ``autopact.model.zeta.FocKernel`` sums household by household without forming the J x J matrix
 (the I J^2 product that PyBLP's evaluation, and this one before, spent most of its time on).
 
-Newton's method on the FOC would need, at every step, the J x J Jacobian of the FOC: Gamma itself
-and the derivatives of Gamma with respect to each price (second derivatives of the shares), several
-I J^2 products, each costlier than a whole O(I J) evaluation of the map; from observed or cost
-prices SQUAREM converges in about a dozen evaluations, and Anderson acceleration (memory 2 to 12)
-measured no fewer on the 2025 market. PyBLP's Newton-type options (``hybr``, ``lm`` with analytic
-Jacobians) were slower still: ``benchmarks/bench_equilibrium_blp1995.py --screen``.
+Newton's method on the FOC would need, at every step, the J x J Jacobian of the FOC (second
+derivatives of the shares, several I J^2 products, each costlier than a whole O(I J) evaluation);
+Anderson acceleration (memory 2 to 12) measured no fewer evaluations than SQUAREM on the 2025
+market, PyBLP's Newton-type options were slower still (``bench_equilibrium_blp1995.py --screen``).
+Many solves near one equilibrium (a scenario's draws) pay for one Jacobian by differences
+(``autopact.model.newton``) and start Broyden's method from it: about half the evaluations.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ class Equilibrium:
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
-                 max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None) -> Equilibrium:
+                 max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
+                 inverse_jacobian: np.ndarray | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -142,6 +143,12 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     through (Omega o Gamma^T)(p - c), summed household by household, never as a J x J matrix).
     ``kernel``, a FocKernel of the same ``xi``, ``demand`` and ``ownership``, is reused when given
     (solves that differ only in costs, taxes or starting prices).
+
+    ``inverse_jacobian`` H, (I - d zeta/dp)^{-1} at a nearby solution (``autopact.model.newton``:
+    a draw's central equilibrium), replaces SQUAREM by Broyden's method (Broyden 1965, the "good"
+    update of the inverse) started from the Newton step p + H (c + zeta(p) - p): about half the map
+    evaluations of SQUAREM on the 2025 market's draws. Should its residual stall or grow, SQUAREM
+    goes on from the best prices it reached. The stopping rule, and so the solution, is the same.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -178,10 +185,35 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
             zeta = (weighted - s / t) / lam
         return costs + np.where(live, zeta, limit_markup), None
 
-    while evaluations < max_iterations:
+    def late() -> None:
         if time.monotonic() > deadline:
             raise ConvergenceError(f"equilibrium prices did not converge within the time limit of {max_seconds:g} s "
                                    f"({evaluations} iterations, max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
+
+    if inverse_jacobian is not None:  # Broyden on F(p) = c + zeta(p) - p, B approximating dF/dp^{-1} = -H
+        inverse = -np.array(inverse_jacobian, float)
+        f, done = zeta_map(prices)
+        if done:
+            return done
+        step, best, stalled = f - prices, (residual, prices), 0
+        while evaluations < max_iterations and stalled < 8 and np.all(np.isfinite(step)):
+            late()
+            move = -inverse @ step
+            trial = prices + move
+            f, done = zeta_map(trial)
+            if done:
+                return done
+            change, step, prices = f - trial - step, f - trial, trial
+            stalled = 0 if residual < 0.5 * best[0] else stalled + 1
+            best = (residual, prices) if residual < best[0] else best
+            guess = inverse @ change
+            denominator = float(move @ guess)
+            if denominator != 0 and np.isfinite(denominator):
+                inverse += np.outer(move - guess, move @ inverse) / denominator
+        prices = best[1]  # SQUAREM from here
+
+    while evaluations < max_iterations:
+        late()
         p1, done = zeta_map(prices)
         if done:
             return done
@@ -223,7 +255,8 @@ class ConstrainedEquilibrium:
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
                       constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
                       capacity_tol: float = 1e-9, max_rounds: int = 200,
-                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS) -> ConstrainedEquilibrium:
+                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
+                      inverse_jacobian: np.ndarray | None = None) -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
@@ -232,10 +265,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     Gauss-Seidel over constraints, each lambda_G by a safeguarded secant search on
     q_G(lambda) = K_G (``_ShadowCost``), until every q_G <= K_G (1 + capacity_tol) and every
     binding constraint is met within capacity_tol relative. Raises ConvergenceError otherwise, or
-    once ``max_seconds`` have passed.
+    once ``max_seconds`` have passed. ``initial`` prices (default: costs) start the first solve;
+    ``inverse_jacobian`` goes to every solve (``solve_prices``).
     """
     lam = {c.name: 0.0 for c in constraints}
-    state = {"prices": None, "solves": 0}
+    state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
 
@@ -249,7 +283,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                                    f"({state['solves']} equilibrium solves)")
         start = state["prices"] if initial is None else initial
         eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=start, tol=max(tol, looser),
-                          max_seconds=min(left, SOLVE_SECONDS), kernel=kernel)
+                          max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
         return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 
