@@ -37,6 +37,7 @@ from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
+from autopact.model.zeta import FocKernel
 from autopact.simulate import market_for, newton_start, simulate
 
 
@@ -109,6 +110,25 @@ def plain_processes(shared, jobs, workers: int) -> tuple[float, list[dict]]:
     return max(ends) - began, records
 
 
+EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs)
+_terms = FocKernel.terms
+
+
+def _counted_terms(self, *args):
+    EVALUATIONS[0] += 1
+    return _terms(self, *args)
+
+
+FocKernel.terms = _counted_terms
+
+
+def evaluations(shared, jobs) -> int:
+    """Map evaluations of one serial run of ``jobs``."""
+    EVALUATIONS[0] = 0
+    timed(shared, jobs, "serial", 1)
+    return EVALUATIONS[0]
+
+
 def numbers(record: dict, path: str = "") -> dict[str, float]:
     """Every number of a record's baseline, counterfactual and change, by path."""
     out: dict[str, float] = {}
@@ -168,9 +188,12 @@ def main() -> None:
         newton = {0: newton_start(central)} if args.newton else None
         shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, newton)
         setup = time.perf_counter() - began
+        squarem = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)
         jobs = jobs_for(scenario, args.draws)
-        serial_runs, plain_runs, runs = [], [], []
+        serial_runs, plain_runs, runs, squarem_runs = [], [], [], []
         for _ in range(args.repeats):
+            if args.newton:
+                squarem_runs.append(timed(squarem, jobs, "serial", 1))
             serial_runs.append(timed(shared, jobs, "serial", 1))
             plain_runs.append(plain_processes(shared, jobs, args.workers))
             runs.append(timed(shared, jobs, "dask", args.workers))
@@ -184,6 +207,12 @@ def main() -> None:
               f"Dask x{args.workers} {args.draws / cluster:.2f} draws/s ({args.draws / with_startup:.2f} with cluster "
               f"start-up); Dask/serial {serial / cluster:.2f}x, Dask/plain processes {plain / cluster:.2f}; "
               f"one-off set-up {setup:.2f} s")
+        if squarem_runs:
+            plain_squarem = statistics.median(r[0] for r in squarem_runs)
+            print(f"  serial, each draw solved by SQUAREM instead of Broyden from the central Newton matrix: "
+                  f"{args.draws / plain_squarem:.2f} draws/s (Newton/SQUAREM {plain_squarem / serial:.2f}x; map "
+                  f"evaluations {evaluations(squarem, jobs)} vs {evaluations(shared, jobs)}); largest difference "
+                  f"{largest_difference(squarem_runs[0][2], reference):.3g}")
         print(f"  largest difference from the serial records: plain processes "
               f"{max(largest_difference(reference, r[1]) for r in plain_runs):.3g}, Dask "
               f"{max(largest_difference(reference, r[2]) for r in runs):.3g}, serial repeats "
