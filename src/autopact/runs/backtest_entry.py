@@ -71,7 +71,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         if years is None or pd.isna(years):
             raise ScenarioError(f"products: {pid!r} is not in backtest_launches.csv, so its launch year is unknown")
         parts = reentry_prediction(market, pid)
-        launch_part = launch_term(market, years, leave_out=pid)
+        launch_part = launch_term(market, years, str(launch["powertrain"]), leave_out=pid)
         predicted = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
         actual = float(actual_by_id[pid])
         rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
