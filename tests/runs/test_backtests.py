@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term
