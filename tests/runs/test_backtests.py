@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from autopact.policy.launch import band, launch_gaps, launch_term
+from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.runs.backtest_entry import entry_backtest, reenter
 from autopact.runs.backtest_policy import credit_removal, evidence
@@ -39,18 +38,41 @@ def test_a_lower_xi_sells_less_and_the_market_without_the_product_lacks_only_it(
     np.testing.assert_array_equal(minus.xi, np.delete(market.xi, j))
 
 
-def test_launch_term_is_the_mean_gap_of_the_other_launches_of_the_band(market):
+def test_launch_term_is_the_mean_gap_of_the_other_launches_of_the_class_and_band(market):
     gaps = launch_gaps(market)
     assert set(gaps["band"]) == {"first year", "years 2-5", "year 6 and later"}
     same = gaps[(gaps["band"] == band(3))]
-    assert launch_term(market, 3) == pytest.approx(same["gap"].mean(), rel=1e-12)
-    pid = same["product_id"].iloc[0]
-    assert launch_term(market, 3, leave_out=pid) == pytest.approx(same.loc[same["product_id"] != pid, "gap"].mean())
+    for powertrain, cls in (("BEV", "BEV"), ("ICE", "not BEV"), ("PHEV", "not BEV")):
+        cell = same[same["powertrain_class"] == cls]
+        assert len(cell) >= MIN_CELL_LAUNCHES
+        assert launch_term(market, 3, powertrain) == pytest.approx(cell["gap"].mean(), rel=1e-12)
+        pid = cell["product_id"].iloc[0]
+        assert launch_term(market, 3, powertrain, leave_out=pid) == pytest.approx(
+            cell.loc[cell["product_id"] != pid, "gap"].mean(), rel=1e-12)
+    # a class with fewer than MIN_CELL_LAUNCHES other launches in the band takes the band's mean of all
+    first = gaps[gaps["band"] == band(1)]
+    lone = first[first["powertrain_class"] == "not BEV"]
+    assert len(lone) < MIN_CELL_LAUNCHES
+    assert launch_term(market, 1, "ICE") == pytest.approx(first["gap"].mean(), rel=1e-12)
     row = gaps.set_index("product_id").loc[pid]
     assert row["gap"] == pytest.approx(row["own_xi"] - row["hedonic"] - row["brand_term"], rel=1e-12)
     assert band(1) == "first year" and band(5) == "years 2-5" and band(7) == "year 6 and later"
     with pytest.raises(ValueError):
         band(0)
+
+
+def test_a_re_entered_product_is_predicted_from_the_market_without_it(market):
+    """Leave one out: the hedonic fit and brand term of a launch do not see the launch itself, so its
+    own xi moves its gap one for one and nothing else."""
+    from autopact.policy.launch import reentry_prediction
+
+    parts = reentry_prediction(market, MACH_E)
+    j = market.products["product_id"].tolist().index(MACH_E)
+    shifted = market.with_products(xi=np.where(np.arange(len(market.xi)) == j, market.xi + 1.0, market.xi))
+    moved = reentry_prediction(shifted, MACH_E)
+    assert moved["hedonic"] == pytest.approx(parts["hedonic"], abs=1e-12)
+    assert moved["brand_term"] == pytest.approx(parts["brand_term"], abs=1e-12)
+    assert moved["own_xi"] == pytest.approx(parts["own_xi"] + 1.0, abs=1e-12)
 
 
 def test_entry_backtest_reports_its_errors_from_its_rows(market):

@@ -7,7 +7,8 @@ source for its launch year), on the calibrated 2025 market:
 2. re-enter it through the entrant machinery the scenarios use: its mean utility is the hedonic
    prediction from the market without it, plus the brand term of the scenarios' rule (its firm's
    residual for its powertrain; the young brands' mean for a new brand), plus the launch term of
-   its year after launch computed from the *other* launches (``autopact.policy.launch``); its
+   its year after launch and its powertrain class computed from the *other* launches
+   (``autopact.policy.launch``); its
    marginal cost comes from its first-order condition at its real 2025 price
    (``autopact.policy.new_products.implied_costs``, as for an announced new product);
 3. solve the equilibrium with it and compare predicted with actual 2025 units.
@@ -71,7 +72,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         if years is None or pd.isna(years):
             raise ScenarioError(f"products: {pid!r} is not in backtest_launches.csv, so its launch year is unknown")
         parts = reentry_prediction(market, pid)
-        launch_part = launch_term(market, years, leave_out=pid)
+        launch_part = launch_term(market, years, str(launch["powertrain"]), leave_out=pid)
         predicted = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
         actual = float(actual_by_id[pid])
         rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
@@ -86,11 +87,14 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
     return {"products": rows, **error_metrics(rows), "by_powertrain": by_powertrain,
             "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
-                       "year band, at the cost its first-order condition implies at its real 2025 price"),
+                       "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price"),
             "rule": {"brand_term": "the firm's mean hedonic residual for the entrant's powertrain (all its products "
                                    "where it sells none of that powertrain)",
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
-                     "launch_term": "mean gap of the other launches in the same band of years on sale"}}
+                     "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
+                                    "band of years on sale (of all the band's other launches where the class has "
+                                    "fewer than 3)"),
+                     "hedonic": "units-weighted OLS with a Tesla firm effect (in the brand term) and a BEV-pickup term"}}
 
 
 def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
