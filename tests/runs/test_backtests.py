@@ -2,6 +2,7 @@
 out, the credit lever is a consumer-price wedge, and `autopact validate --json` keeps its contract.
 Numbers of the back-tests themselves are not pinned (they move with data and demand)."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term
 from autopact.policy.scenario import load_scenario, parse_scenario
-from autopact.runs.backtest_entry import entry_backtest, reenter
+from autopact.model.supply import Taxes
+from autopact.runs.backtest_entry import entry_backtest, reenter, reordered_taxes
 from autopact.runs.backtest_policy import credit_removal, evidence
 from autopact.simulate import market_for, simulate
 
@@ -27,6 +29,20 @@ def market():
 def test_a_product_re_entered_with_its_own_xi_returns_its_own_units(market, product_id):
     j = market.products["product_id"].tolist().index(product_id)
     assert reenter(market, product_id, float(market.xi[j])) == pytest.approx(market.data.units[j], rel=1e-8)
+
+
+def test_re_entry_keeps_each_products_own_tax_wedge(market):
+    """The re-entered market lists the others, then the product: its taxes must follow that order
+    (it passed the full market's taxes unchanged, wrong wherever a wedge differs by product)."""
+    j = market.products["product_id"].tolist().index(MACH_E)
+    count = len(market.products)
+    taxed = dataclasses.replace(market, taxes=Taxes(np.arange(count) / 100, np.arange(count) * 10.0))
+    minus, _ = taxed.without(MACH_E)
+    taxes = reordered_taxes(taxed, minus, j)
+    order = np.append(np.delete(np.arange(count), j), j)
+    np.testing.assert_array_equal(taxes.ad_valorem, order / 100)
+    np.testing.assert_array_equal(taxes.specific, order * 10.0)
+    assert reordered_taxes(dataclasses.replace(market, taxes=None), minus, j) is None
 
 
 def test_a_lower_xi_sells_less_and_the_market_without_the_product_lacks_only_it(market):

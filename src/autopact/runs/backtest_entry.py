@@ -27,6 +27,7 @@ import pandas as pd
 from autopact.data import read_bundled
 from autopact.errors import ScenarioError
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.model.supply import Taxes
 from autopact.policy.launch import band, launch_term, reentry_prediction
 from autopact.policy.new_products import implied_costs
 from autopact.simulate import solve
@@ -39,6 +40,14 @@ def load_launches(products: list[str] | None = None) -> pd.DataFrame:
         return table
     known = {row["product_id"]: row for row in table.to_dict(orient="records")}
     return pd.DataFrame([known.get(pid, {"product_id": pid}) for pid in products])
+
+
+def reordered_taxes(market: MarketModel, minus: MarketModel, j: int) -> Taxes | None:
+    """The market's taxes in the order of the re-entered market: the others', then product ``j``'s."""
+    if market.taxes is None:
+        return None
+    return Taxes(np.append(minus.taxes.ad_valorem, market.taxes.ad_valorem[j]),
+                 np.append(minus.taxes.specific, market.taxes.specific[j]))
 
 
 def reenter(market: MarketModel, product_id: str, xi: float) -> float:
@@ -54,7 +63,7 @@ def reenter(market: MarketModel, product_id: str, xi: float) -> float:
     entered = minus.with_products(
         products=products, origin=pd.concat([minus.origin, market.origin.iloc[[j]]], ignore_index=True).fillna(0.0),
         xi=xi_all, costs=costs, stakes=pd.concat([minus.stakes, market.stakes.iloc[[j]]], ignore_index=True),
-        owners=owners, taxes=market.taxes, initial_prices=np.append(minus.initial_prices, price))
+        owners=owners, taxes=reordered_taxes(market, minus, j), initial_prices=np.append(minus.initial_prices, price))
     return float(solve(entered).products["units"].iloc[-1])
 
 
