@@ -42,7 +42,7 @@ def serve_command(
     settings = Settings(store=store, token=token or os.environ.get(TOKEN_VARIABLE) or None, read_only=read_only,
                         max_jobs=max_jobs, max_draws=max_draws, rate_per_minute=rate, max_body_bytes=max_body)
     web = create_app(settings)
-    if not read_only:
+    if settings.warm and not read_only:
         err.print("loading the 2025 market and solving its baseline ...", highlight=False)
         web.state.service.warm()
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:

@@ -207,6 +207,7 @@ async function runCentral(doc) {
     history.replaceState(null, "", `#s=${encodeDoc(doc)}`);
     status(`${doc.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s, stored as run ${result.run_id}`);
     $("result").focus();
+    storedRuns();
   } catch (error) {
     showError(error.message);
     status("the scenario was not run: see the message above the buttons");

@@ -3,7 +3,7 @@
 // sources). Nothing here is written per lever: objects become fieldsets, lists get add and remove
 // buttons, enums become selects, numbers get their minimum and maximum, and each control's title is the
 // field's description (its unit and source for a policy parameter). Every control carries its path
-// (data-path, e.g. "entrants.0.capacity") so an error message of the server can point at it.
+// (data-path, such as "a_list.0.a_field") so an error message of the server can point at it.
 "use strict";
 
 const SchemaForm = (() => {
@@ -34,8 +34,9 @@ const SchemaForm = (() => {
     return { node, optional: false };
   }
 
-  function label(key, node) {
-    return node.title && node.title !== key ? node.title : key.replace(/_/g, " ");
+  // a field's label: its key in words ("some_field": "some field"); a class title in words ("SomeClass": "some class")
+  function label(key) {
+    return String(key).replace(/([a-z])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase();
   }
 
   function el(tag, attrs, ...children) {
@@ -133,7 +134,7 @@ const SchemaForm = (() => {
     return el("div", { class: "field" }, el("label", { for: id, text: label(key, node) + " (comma-separated)" }), input);
   }
 
-  // a mapping of free keys to numbers (profit_shares: holder -> share)
+  // a mapping of free keys to numbers (a profit split: holder -> share)
   function mapping(key, node, state, path) {
     const box = el("fieldset", { class: "map", "data-path": path.join("."), title: node.description || null },
       el("legend", { text: label(key, node) }));
@@ -175,8 +176,8 @@ const SchemaForm = (() => {
       holder.replaceChildren();
       const list = getAt(state.doc, path) || [];
       list.forEach((item, k) => {
-        const part = object(`${items.title || key} ${k + 1}`, items, state, path.concat(k), true);
-        const remove = el("button", { type: "button", class: "small", text: `Remove ${items.title || key} ${k + 1}` });
+        const part = object(`${label(items.title || key)} ${k + 1}`, items, state, path.concat(k), true);
+        const remove = el("button", { type: "button", class: "small", text: `Remove ${label(items.title || key)} ${k + 1}` });
         remove.addEventListener("click", () => {
           list.splice(k, 1);
           setAt(state.doc, path, list.length ? list : undefined);
@@ -186,7 +187,7 @@ const SchemaForm = (() => {
         holder.append(part);
       });
     };
-    const add = el("button", { type: "button", text: `Add ${(items.title || key).toLowerCase()}`, "data-add": path.join(".") });
+    const add = el("button", { type: "button", text: `Add ${label(items.title || key)}`, "data-add": path.join(".") });
     add.addEventListener("click", () => {
       const list = getAt(state.doc, path) || [];
       list.push({});
@@ -246,7 +247,7 @@ const SchemaForm = (() => {
     }
   }
 
-  // point at the control an error message names ("document: entrants.0.capacity: ..." or "entrants[0].capacity: ...")
+  // point at the control an error message names ("document: a_list.0.a_field: ..." or "a_list[0].a_field: ...")
   function mark(container, message) {
     container.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
     const text = String(message).replace(/^[^:]*document:\s*/, "").replace(/\[(\d+)\]/g, ".$1");
