@@ -43,12 +43,13 @@ class Problem(BaseModel):
 class ScenarioRequest(BaseModel):
     """A scenario: the name of a bundled one, or a scenario document (the YAML file's fields as JSON)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scenario": "no-section-232"}]})
     scenario: str | None = Field(None, pattern=NAME, description="a bundled scenario's name (GET /api/scenarios)")
     document: dict[str, Any] | None = Field(None, description="an inline scenario document (schema: GET /api/schema)")
 
 
 class JobRequest(ScenarioRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scenario": "ford-byd-jv", "draws": 2}]})
     draws: int = Field(20, ge=1, description="joint draws of the scenario's uncertain inputs")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed of the draws (default: the scenario's)")
 
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _read_only(_: Request, __: Exception) -> JSONResponse:
         return _problem(403, "read-only mode: this server serves stored runs only (GET /api/runs)")
 
-    @app.get("/api/health")
+    @app.get("/api/health", responses=ERRORS)
     def health() -> dict[str, Any]:
         """Version, mode and limits."""
         return {"ok": True, "version": __version__, "read_only": settings.read_only, "max_jobs": settings.max_jobs,
