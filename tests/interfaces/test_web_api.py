@@ -198,7 +198,7 @@ def test_a_draws_job_reports_progress_and_gives_bands(client):
 def test_a_job_can_be_cancelled_and_a_second_one_meanwhile_is_busy(client):
     first = client.post("/api/jobs", json={"scenario": "ford-byd-jv", "draws": 200}).json()
     busy = client.post("/api/jobs", json={"scenario": "ford-byd-jv", "draws": 2})
-    assert busy.status_code == 503 and "busy" in busy.json()["detail"]
+    assert busy.status_code == 429 and "busy" in busy.json()["detail"]
     assert client.delete(f"/api/jobs/{first['job_id']}").status_code == 200
     assert wait(client, first["job_id"])["state"] == "cancelled"
 
@@ -270,4 +270,4 @@ def test_read_only_without_a_store_lists_no_runs(tmp_path):
 def test_runs_beyond_the_queue_cap_are_busy(store):
     with TestClient(create_app(Settings(store=store, max_waiting=0, warm=False))) as c:
         response = c.post("/api/run", json={"scenario": "baseline-2025"})
-    assert response.status_code == 503 and "busy" in response.json()["detail"]
+    assert response.status_code == 429 and "busy" in response.json()["detail"]

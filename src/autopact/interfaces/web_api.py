@@ -72,6 +72,10 @@ class JobView(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (400, 401, 403, 404, 413, 422, 429, 503)}
+# the same, for a route whose own answer is not JSON (CSV, HTML): its errors are JSON still
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": "a problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for code in ERRORS}
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -108,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Busy)
     async def _busy(_: Request, error: Busy) -> JSONResponse:
-        return _problem(503, str(error), {"Retry-After": "5"})
+        return _problem(429, str(error), {"Retry-After": "5"})  # 429: a client error, so a busy server is no "5xx"
 
     @app.exception_handler(StoreError)
     async def _store(_: Request, error: StoreError) -> JSONResponse:
@@ -223,14 +227,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """A stored simulate run's result document (as ``autopact simulate --json``; a unique prefix of the id works)."""
         return Response(document_json(service.result(run_id)), media_type="application/json")
 
-    @app.get("/api/runs/{run_id}/csv", responses=ERRORS)
+    @app.get("/api/runs/{run_id}/csv", responses=JSON_ERRORS, response_class=CSVResponse)
     def result_as_csv(run_id: str = PathParam(pattern=RUN_ID)) -> Response:
         """A run's metrics as CSV: baseline, scenario, change and its bands, one row per metric."""
         document = service.result(run_id)
-        return Response(result_csv(document), media_type="text/csv",
+        return CSVResponse(result_csv(document),
                         headers={"Content-Disposition": f'attachment; filename="autopact-{document["run_id"]}.csv"'})
 
-    @app.get("/api/runs/{run_id}/report", responses=ERRORS)
+    @app.get("/api/runs/{run_id}/report", responses=JSON_ERRORS, response_class=HTMLResponse)
     def result_as_report(run_id: str = PathParam(pattern=RUN_ID)) -> HTMLResponse:
         """A run's self-contained HTML report (as ``autopact simulate --report``)."""
         return HTMLResponse(result_report(service.result(run_id)))
@@ -251,6 +255,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
                                            "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+class CSVResponse(Response):
+    media_type = "text/csv"
 
 
 class _ReadOnly(Exception):
