@@ -147,6 +147,7 @@ function drawComparison() {
   const table = $("compare-table");
   $("comparison-empty").hidden = state.compared.length > 0;
   table.hidden = state.compared.length === 0;
+  $("chart-compare").hidden = state.compared.length === 0;
   const head = table.tHead, body = table.tBodies[0];
   head.replaceChildren(); body.replaceChildren();
   const hr = document.createElement("tr");
@@ -242,6 +243,7 @@ async function poll(jobId) {
     showResult(await api(`/api/runs/${job.run_id}`));
     history.replaceState(null, "", `#run=${job.run_id}`);
     status(`job ${jobId}: done, stored as run ${job.run_id}`);
+    storedRuns();
   } else {
     status(`job ${jobId}: ${job.state}${job.error ? ": " + job.error : ""}`);
     if (job.error) showError(job.error);
