@@ -30,6 +30,9 @@ from autopact.policy.scenario import Scenario, bundled_scenarios, parse_scenario
 from autopact.runs.store import Store, StoreError
 
 
+MARKETS = 4  # calibrated markets kept in memory (about 5 MB each)
+
+
 class Busy(RuntimeError):
     """The server is at its cap of concurrent runs or jobs: try again later."""
 
@@ -74,11 +77,29 @@ class Service:
     _results: OrderedDict = field(default_factory=OrderedDict)
     _results_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    _markets: OrderedDict = field(default_factory=OrderedDict)
+
     def warm(self) -> None:
         """Load the calibrated 2025 market and solve its baseline now, not on the first request."""
+        self.market(Scenario(name="baseline"))
+
+    def market(self, scenario: Scenario, households: int = 1000, household_seed: int = 0):
+        """The calibrated market a scenario runs on, with its solved baseline, kept in memory (the last
+        ``MARKETS`` of them: one per data year and market assumptions); None for a market of an
+        estimation (loaded by the run). Called under the solver lock."""
         from autopact.simulate import market_for, solved_baseline
 
-        solved_baseline(market_for(Scenario(name="baseline")))
+        if scenario.estimation is not None:
+            return None
+        key = json.dumps([scenario.year, scenario.assumptions, households, household_seed], sort_keys=True, default=repr)
+        if key not in self._markets:
+            market = market_for(scenario, households, household_seed)
+            solved_baseline(market)
+            self._markets[key] = market
+            while len(self._markets) > MARKETS:
+                self._markets.popitem(last=False)
+        self._markets.move_to_end(key)
+        return self._markets[key]
 
     @contextmanager
     def solver(self) -> Iterator[None]:
@@ -122,7 +143,8 @@ class Service:
         from autopact.runs.analyses import RunOptions, simulate_with_draws
 
         options = RunOptions(store=self.settings.store, serial=True)
-        document, _ = simulate_with_draws(scenario, draws, seed, options, Quiet(), progress=progress)
+        document, _ = simulate_with_draws(scenario, draws, seed, options, Quiet(), progress=progress,
+                                          market=self.market(scenario))
         document = finite_document(document)
         self.keep(document)
         return document
@@ -162,7 +184,7 @@ class Service:
             if full in self._results:
                 return self._results[full]
         with self.solver():
-            document = finite_document(stored_document(store, full, Quiet()))
+            document = finite_document(stored_document(store, full, Quiet(), self.market))
         self.keep(document)
         return document
 

@@ -76,12 +76,14 @@ def _progress(console, label: str) -> Iterator[Any]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _central(scenario: Scenario, options: RunOptions, console
+def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
              ) -> tuple[MarketModel, list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]]:
-    """The market the scenario runs on and each variant's central result (its document too)."""
+    """The market the scenario runs on (``market`` when the caller holds it already) and each
+    variant's central result (its document too)."""
     options.check()
     with console.status("loading the market and its calibration ...") as status:
-        market = market_for(scenario, options.households, options.household_seed)
+        if market is None:
+            market = market_for(scenario, options.households, options.household_seed)
         baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
@@ -140,11 +142,12 @@ def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
 
 
 def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions, console,
-                        progress: Callable[[int, int], None] | None = None
+                        progress: Callable[[int, int], None] | None = None, market: MarketModel | None = None
                         ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The central result of each variant and, with ``draws``, the bands of every change.
     ``progress(done, total)``, when given, is told of the draws instead of a progress bar on ``console``
-    (the web app's jobs: an exception it raises stops the run, which stays unfinished in the store)."""
+    (the web app's jobs: an exception it raises stops the run, which stays unfinished in the store).
+    ``market``: the scenario's market (``market_for``) when the caller keeps it in memory (the web app)."""
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
                          "(see the ford-byd-jv scenario) to use --draws")
@@ -153,7 +156,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
                          f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
     store = _open(options, jobs=bool(draws))
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, market)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):

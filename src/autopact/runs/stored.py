@@ -19,9 +19,11 @@ from autopact.runs.store import Store, StoreError
 from autopact.runs.uncertainty import bands
 
 
-def stored_document(store: Store, run_id: str, console) -> dict[str, Any]:
+def stored_document(store: Store, run_id: str, console, markets=None) -> dict[str, Any]:
     """The result document of stored simulate run ``run_id`` (its central case solved again, its bands
-    from the stored draws); ``StoreError`` when the run is missing or is not a simulate run."""
+    from the stored draws); ``StoreError`` when the run is missing or is not a simulate run.
+    ``markets(scenario, households, household_seed)``, if given, returns the market to solve on
+    (one the caller keeps in memory) or None (loaded here)."""
     run = store.run(run_id)
     if run["kind"] != "simulate":
         raise StoreError(f"run {run['run_id']} is a {run['kind']} run; only simulate runs are served as results")
@@ -29,7 +31,8 @@ def stored_document(store: Store, run_id: str, console) -> dict[str, Any]:
     scenario = parse_scenario(json.loads(run["definition"]), f"run {run['run_id']}")
     run_options = RunOptions(options.get("households", 1000), options.get("household_seed", 0),
                              options.get("recalibration", "linear"), serial=True)
-    _, runs = _central(scenario, run_options, console)
+    market = markets(scenario, run_options.households, run_options.household_seed) if markets else None
+    _, runs = _central(scenario, run_options, console, market)
     records = store.records(run["run_id"]) if options.get("draws") else []
     results = []
     for point, (label, variant, _, doc) in enumerate(runs):
