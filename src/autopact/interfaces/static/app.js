@@ -28,7 +28,7 @@ async function api(path, options = {}) {
   return options.raw ? response : response.json();
 }
 
-function status(text) { $("status").textContent = text; }
+function status(text) { $("status").textContent = text; $("run-status").textContent = text; }
 
 function showError(message) {
   const box = $("error");
