@@ -141,6 +141,15 @@ def test_a_central_run_is_the_clis_json(client, jv_run, tmp_path):
     assert without_run_id(jv_run) == without_run_id(cli_json(tmp_path, "ford-byd-jv"))
 
 
+def test_a_scenario_on_the_bundled_estimation_runs_by_name_and_as_a_document(client):
+    by_name = client.post("/api/run", json={"scenario": "blp1995-import-tariff"})
+    assert by_name.status_code == 200, by_name.text
+    document = client.get("/api/scenarios/blp1995-import-tariff").json()
+    inline = client.post("/api/run", json={"document": document})
+    assert inline.status_code == 200, inline.text
+    assert inline.json()["change"] == by_name.json()["change"]
+
+
 def test_a_run_the_model_refuses_is_422_naming_it(client):
     document = {"name": "x", "entrants": [{"candidate": "no-such-model", "maker": "BYD"}]}
     response = client.post("/api/run", json={"document": document})

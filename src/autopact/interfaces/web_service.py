@@ -24,9 +24,9 @@ from typing import Any, Iterator
 
 from autopact.data.inputs import shown
 from autopact.errors import ScenarioError
-from autopact.interfaces.web_schema import bundled_document
+from autopact.fit.saved import BUNDLED as BUNDLED_ESTIMATIONS
 from autopact.outcomes.definitions import HEADLINE
-from autopact.policy.scenario import Scenario, bundled_scenarios, parse_scenario
+from autopact.policy.scenario import Scenario, bundled_scenarios, load_scenario, parse_scenario
 from autopact.runs.store import Store, StoreError
 
 
@@ -130,11 +130,12 @@ class Service:
             if name not in bundled_scenarios():
                 raise ScenarioError(f"scenario: no bundled scenario named {shown(name)}; bundled: "
                                     f"{', '.join(sorted(bundled_scenarios()))}")
-            return parse_scenario(bundled_document(name), f"{name}.yaml")
+            return load_scenario(name)  # a bundled name only (checked above): never a client's path
         scenario = parse_scenario(document, "document")
-        if scenario.estimation is not None:  # it names a file: only bundled scenarios may
-            raise ScenarioError("document.estimation: a scenario sent to the server cannot name an estimation result "
-                                "(a file); run it with the CLI")
+        if scenario.estimation is not None and scenario.estimation.result not in BUNDLED_ESTIMATIONS:
+            # a saved result is a file: a document sent to the server may name a bundled estimation only
+            raise ScenarioError(f"document: estimation.result: {shown(scenario.estimation.result)} is not a bundled "
+                                f"estimation ({', '.join(BUNDLED_ESTIMATIONS)}); a saved result's file runs with the CLI")
         return scenario
 
     def run(self, scenario: Scenario, draws: int = 0, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
