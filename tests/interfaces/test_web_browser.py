@@ -110,7 +110,9 @@ def build_jv(page, name: str = "jv-by-controls") -> dict:
 
 def run(page) -> None:
     page.click("#run")
-    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run') || "
+                           "!document.querySelector('#error').hidden", timeout=120_000)
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
 
 
 def shown_changes(page) -> dict[str, float]:
@@ -167,14 +169,14 @@ def test_a_permalink_in_a_new_page_gives_the_same_result(page, browser, shots):
     assert "#s=" in url
     again = browser.new_page(viewport={"width": 1366, "height": 820})
     again.goto(url)
-    again.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=60_000)
+    again.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
     assert shown_changes(again) == first
     assert again.locator('[data-path="entrants.0.partner"]').input_value() == "Ford Motor Co."
     page.click("#permalink")
     stored = page.locator("#permalink-text").inner_text().removeprefix("Permalink: ")
     again.goto("about:blank")
     again.goto(stored)
-    again.wait_for_function("document.querySelector('#status').textContent.startsWith('stored run')", timeout=60_000)
+    again.wait_for_function("document.querySelector('#status').textContent.startsWith('stored run')", timeout=120_000)
     assert shown_changes(again) == first
     again.screenshot(path=str(shots / "4-permalink.png"), full_page=True)
     again.close()
@@ -218,5 +220,5 @@ def test_the_page_is_usable_by_keyboard(page):
             break
     assert page.evaluate("document.activeElement.id") == "run"
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
     assert page.evaluate("document.activeElement.id") == "result"  # focus moves to the result

@@ -80,9 +80,7 @@ class Jobs:
 
     def cancel(self, job_id: str) -> Job:
         job = self.get(job_id)
-        job.cancel.set()
-        if job.state == "queued":
-            job.state = "cancelled"
+        job.cancel.set()  # the job's thread stops at its next check and then says "cancelled"
         return job
 
     def _work(self, job: Job, scenario: Scenario, seed: int | None) -> None:
@@ -96,6 +94,8 @@ class Jobs:
                 if job.cancel.is_set():
                     raise Cancelled
             try:
+                if job.cancel.is_set():
+                    raise Cancelled
                 job.state = "running"
                 document = self.service.run(scenario, job.draws, seed, progress=progress)
             finally:
