@@ -13,7 +13,7 @@ import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from autopact.data.inputs import MAX_EVALUATIONS
 from autopact.fit.estimated import estimate_distribution
@@ -76,12 +76,14 @@ def _progress(console, label: str) -> Iterator[Any]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _central(scenario: Scenario, options: RunOptions, console
+def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
              ) -> tuple[MarketModel, list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]]:
-    """The market the scenario runs on and each variant's central result (its document too)."""
+    """The market the scenario runs on (``market`` when the caller holds it already) and each
+    variant's central result (its document too)."""
     options.check()
     with console.status("loading the market and its calibration ...") as status:
-        market = market_for(scenario, options.households, options.household_seed)
+        if market is None:
+            market = market_for(scenario, options.households, options.household_seed)
         baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
@@ -139,9 +141,13 @@ def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
     return out
 
 
-def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions,
-                        console) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """The central result of each variant and, with ``draws``, the bands of every change."""
+def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions, console,
+                        progress: Callable[[int, int], None] | None = None, market: MarketModel | None = None
+                        ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The central result of each variant and, with ``draws``, the bands of every change.
+    ``progress(done, total)``, when given, is told of the draws instead of a progress bar on ``console``
+    (the web app's jobs: an exception it raises stops the run, which stays unfinished in the store).
+    ``market``: the scenario's market (``market_for``) when the caller keeps it in memory (the web app)."""
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
                          "(see the ford-byd-jv scenario) to use --draws")
@@ -150,7 +156,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
                          f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
     store = _open(options, jobs=bool(draws))
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, market)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
@@ -161,7 +167,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
             jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
     shared = _shared(scenario, market, options, runs) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-    bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
+    bar = _progress(console, f"{scenario.name}: draws") if draws and progress is None else nullcontext(progress)
     # without draws, storing the run is a few quick writes: one connection to the store for them all
     with bar as progress, store.session() if not draws else nullcontext(store):
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
