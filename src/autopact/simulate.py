@@ -48,7 +48,28 @@ def market_for(scenario: Scenario, households: int = 1000, household_seed: int =
         return estimated_market(scenario.estimation)
     key = {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
            "household_seed": household_seed}
-    return cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+    market = cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+    return carried(market, scenario.baseline_year) if scenario.baseline_year else market
+
+
+def carried(market: MarketModel, year: int) -> MarketModel:
+    """The data year's calibrated market carried to ``year`` by the bundled policy timeline (the
+    tariff stack, the EV credit and the rules in force that year, ``autopact.policy.dated``); the
+    market itself for the data year or a market already carried there. Its document says which
+    baseline year it is (``baseline_year``, ``baseline_label``)."""
+    if market.document.get("baseline_year", scenario_year(market)) == year:
+        return market
+    if market.document.get("baseline_year") is not None:
+        raise ScenarioError(f"baseline_year: the market is already carried to {market.document['baseline_year']}")
+    base = Scenario(name=f"baseline-{year}", policy_year=year)
+    moved = apply(base, market)
+    label = f"{year} baseline (the {scenario_year(market)} calibration carried by the policy timeline)"
+    return moved.with_products(document={**moved.document, "baseline_year": year, "baseline_label": label})
+
+
+def scenario_year(market: MarketModel) -> int | None:
+    """The data year of a calibrated market, else None."""
+    return market.data.facts.year if market.data is not None else None
 
 
 def _calibrated(scenario: Scenario, households: int, household_seed: int) -> MarketModel:

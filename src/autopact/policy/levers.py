@@ -11,6 +11,8 @@ Each lever transforms the market (the project's economics reference sheet):
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
 - quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
+A dated scenario is first evaluated at its year (``autopact.policy.dated``: the levers in force then,
+over the bundled policy timeline after the data year); an undated one is used as it is.
 A lever that needs something the market lacks is refused with one line naming the field, and so is
 a market whose marginal costs or mean utilities it makes non-finite, or whose costs it lifts above
 ``autopact.data.inputs.MAX_PRICE_USD`` (``check_costs``): the solver is never handed them.
@@ -28,6 +30,7 @@ from autopact.fit.market import MarketModel
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
+from autopact.policy.dated import evaluated
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.ownership import ownership
 from autopact.policy.scenario import Scenario
@@ -109,6 +112,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     named start at cost); the equilibrium is the same to the solver's tolerance. A market whose
     counterfactuals start at its baseline prices (an estimated one) keeps that start.
     """
+    scenario = evaluated(scenario)
     params = parameters(scenario, market)
     origin = assembly_origin(market.products, market, params)
     check_names(scenario, market, origin)

@@ -18,12 +18,13 @@ production, policy parameters, market assumptions) are then refused with the fie
 from __future__ import annotations
 
 import math
+from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from autopact.data import load_chinese_candidates, policy_parameters
 from autopact.data.assumptions import AssumptionError, resolve
@@ -55,7 +56,47 @@ def chinese_makers() -> tuple[str, ...]:
     return tuple(sorted({group.split(" (")[0].strip() for group in groups}))
 
 
-class TariffRule(Strict):
+# The years a dated lever may be evaluated at: the data year (2025) to the end of the projection horizon
+# of issue 14 (2035); a later year has no sourced path of any exogenous input here.
+POLICY_YEARS = (2025, 2035)
+
+
+class Dated(Strict):
+    """A lever with an optional first day (``effective``) and last day (``end``) in force; absent
+    means always. ``autopact.policy.dated`` evaluates a scenario at a year: rates are weighted by
+    the share of the year's days in force, whole levers (entrants, rules) count when in force on
+    1 July. The dates are left out of the scenario's JSON when absent, so an undated scenario's
+    document is what it was before levers had dates."""
+
+    effective: date | None = Field(None, description="first day in force (absent: always was)")
+    end: date | None = Field(None, description="last day in force (absent: no end)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Dated":
+        if self.effective is not None and self.end is not None and self.end < self.effective:
+            raise ValueError(f"end {self.end} is before effective {self.effective}")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_dates(self, handler):
+        data = handler(self)
+        for key in ("effective", "end"):
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class DatedParameter(Dated):
+    """A policy parameter's value for a dated span (e.g. ``connected_vehicle_threshold`` 0.15 from
+    2027): on the days it is in force it replaces the parameter's value (``parameters``, else the
+    bundled policy timeline's, else policy_parameters.csv)."""
+
+    name: str
+    value: float
+    source: str = Field(min_length=1, description="where the value and its dates come from")
+
+
+class TariffRule(Dated):
     """An additional tariff on vehicles matching every given filter (None = any)."""
 
     name: str
@@ -67,7 +108,7 @@ class TariffRule(Strict):
     specific_usd: float = Field(0.0, ge=0, le=MAX_PRICE_USD, description="dollars per vehicle")
 
 
-class Quota(Strict):
+class Quota(Dated):
     """A tariff-rate quota: ``quantity`` vehicles a year from ``origin`` pay ``in_quota_pct`` instead
     of the origin's full stack; vehicles beyond it pay the full stack (Canada's 2026 deal:
     49,000 Chinese EVs at 6.1%)."""
@@ -79,7 +120,7 @@ class Quota(Strict):
     in_quota_pct: float = Field(ge=0)
 
 
-class ConnectedVehicleRule(Strict):
+class ConnectedVehicleRule(Dated):
     """BIS connected-vehicle rule: sales by Chinese-controlled makers barred (from MY2027)."""
 
     enabled: bool = False
@@ -87,13 +128,13 @@ class ConnectedVehicleRule(Strict):
     applies_to_incumbents: bool = True
 
 
-class LocalProduction(Strict):
+class LocalProduction(Dated):
     """Entry allowed only with US assembly; entrants that would import are left out (and listed)."""
 
     required: bool = False
 
 
-class Entrant(Strict):
+class Entrant(Dated):
     """A Chinese candidate model entering the US market."""
 
     candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
@@ -148,7 +189,7 @@ class Entrant(Strict):
         return dict(self.profit_shares) if self.profit_shares else {self.maker: 1.0}
 
 
-class NewProduct(Strict):
+class NewProduct(Dated):
     """A new product of an incumbent (e.g. Ford's Universal EV pickup): characteristics borrowed
     from a named comparable product, marginal cost implied by the announced price."""
 
@@ -165,7 +206,7 @@ class NewProduct(Strict):
                                                            "policy parameter entrant_plant_capacity)")
 
 
-class Synergy(Strict):
+class Synergy(Dated):
     """A percentage change in a firm's marginal costs (e.g. cheaper LFP cells under licence)."""
 
     firm: str
@@ -174,7 +215,7 @@ class Synergy(Strict):
     reason: str = Field(min_length=1)
 
 
-class Credit(Strict):
+class Credit(Dated):
     """A point-of-sale credit to buyers (negative: a surcharge) on the products it covers (all that
     match every given filter): consumer prices p^c_j = p_j - share_of_buyers x amount_usd, firms
     keep p_j (the economics reference sheet's price wedge). ``share_of_buyers`` is the average
@@ -189,7 +230,7 @@ class Credit(Strict):
     source: str = Field(min_length=1, description="where the amount and its coverage come from")
 
 
-class Merger(Strict):
+class Merger(Dated):
     """Firms that price to maximise their own profit plus ``profit_weight`` times each other's:
     1 is a full merger, less than 1 partial common ownership (O'Brien and Salop 2000 profit weights,
     the project's ownership matrices kappa)."""
@@ -208,7 +249,7 @@ class Merger(Strict):
 
 # levers that need the 2025 market's data, refused on an estimated market
 LEVERS_2025 = ("parameters", "quotas", "connected_vehicle_rule", "local_production", "entrants", "new_products",
-               "assumptions", "year")
+               "assumptions", "year", "dated_parameters", "policy_year", "baseline_year")
 
 
 class Scenario(Strict):
@@ -233,6 +274,14 @@ class Scenario(Strict):
         default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
+    dated_parameters: list[DatedParameter] = Field(
+        default_factory=list, description="policy parameters in force for dated spans (autopact.policy.dated)")
+    policy_year: int | None = Field(
+        None, description="the year at which the scenario's dated levers and the bundled policy timeline are "
+                          "evaluated (default: baseline_year, else the data year)")
+    baseline_year: int | None = Field(
+        None, description="the baseline it is compared with: the calibrated data year (absent) or a later year, "
+                          "the data year's market carried there by the bundled policy timeline")
 
     @field_validator("parameters")
     @classmethod
@@ -255,6 +304,35 @@ class Scenario(Strict):
                                      f"got {value}")
         return values
 
+    @field_validator("dated_parameters")
+    @classmethod
+    def _known_dated_parameters(cls, values: list[DatedParameter]) -> list[DatedParameter]:
+        for k, item in enumerate(values):
+            try:
+                cls._known_parameters({item.name: item.value})
+            except ValueError as error:
+                raise ValueError(f"dated_parameters[{k}]: {error}") from None
+        return values
+
+    @field_validator("policy_year", "baseline_year")
+    @classmethod
+    def _policy_year(cls, value: int | None) -> int | None:
+        low, high = POLICY_YEARS
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"must be a year from {low} (the data year) to {high} (the projection horizon), got {value}")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_absent_dates(self, handler):
+        """The new, dated fields are left out of the JSON while unused: an undated scenario's
+        document (and the golden results) stays what it was."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("dated_parameters", "policy_year", "baseline_year"):
+                if data.get(key) in (None, []):
+                    data.pop(key, None)
+        return data
+
     @field_validator("assumptions")
     @classmethod
     def _known_assumptions(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -272,7 +350,7 @@ class Scenario(Strict):
                 raise ValueError(f"entrants[{k}].candidate: {shown(e.candidate)} enters twice")
             seen.add(e.candidate)
         for label, overlay in self.variants.items():
-            for field_name in ("assumptions", "year", "variants", "estimation"):
+            for field_name in ("assumptions", "year", "variants", "estimation", "baseline_year", "policy_year"):
                 if isinstance(overlay, dict) and field_name in overlay:
                     raise ValueError(f"variants.{clipped(label)}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
@@ -281,6 +359,9 @@ class Scenario(Strict):
         elif self.year not in BUNDLED_YEARS:
             raise ValueError(f"year: no bundled market for {shown(self.year)}; "
                              f"bundled: {', '.join(map(str, BUNDLED_YEARS))}")
+        if self.policy_year is not None and self.baseline_year is not None and self.policy_year < self.baseline_year:
+            raise ValueError(f"policy_year: {self.policy_year} is before baseline_year {self.baseline_year}; a "
+                             "scenario is evaluated at its baseline's year or later")
         if self.uncertainty.inputs:
             centrals(self)
         return self

@@ -1,0 +1,155 @@
+"""A scenario evaluated at a year: the levers in force then, over the bundled policy timeline.
+
+Every lever of a scenario may carry ``effective`` and ``end`` dates (absent: always). ``at_year``
+turns a dated scenario into the plain one in force in a year, so the rest of autopact (one static
+equilibrium a year) never sees a date:
+
+- rates count by the share of the year's days they are in force (named assumption
+  ``dated_weighting``, "days"; "mid_year": fully if in force on 1 July). This is the Section 232
+  convention (``section_232_rate_year``: customs entries spread evenly over the year; no monthly
+  imports by origin are in the data), so one year's stack follows one rule: extra tariffs (ad
+  valorem and specific), credits (amounts), synergies (cost changes) and dated parameters (their
+  days-weighted average, the undated value on uncovered days) are scaled or averaged so;
+- a quota's yearly quantity is prorated by its days in force (an annual quota open for half a year
+  lets in half its quantity);
+- whole levers, which cannot be a share of a year (an entrant, a new product, a merger, the
+  connected-vehicle rule, the local-production rule), are in force in a year when in force on
+  1 July: the model year sold most in a calendar year is that year's (named assumption
+  ``model_year_start``).
+
+After the data year (2025) the bundled policy timeline (``autopact.data.timeline``) is the law
+the scenario overlays: its parameters for the year (the scenario's own ``parameters`` and
+``dated_parameters`` win), the EV credit's end (``autopact.policy.credits.credit_change``, from the
+level the calibrated market holds) and the connected-vehicle rule (unless the scenario sets the rule
+itself). The data year is the calibration's own stack: evaluated there, an undated scenario is
+returned unchanged, so results without dates are exactly what they were.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from autopact.data.tables import read_bundled
+from autopact.data.timeline import (
+    DATA_YEAR,
+    lever_rows,
+    timeline_parameters,
+    value_for_year,
+    year_weight,
+)
+from autopact.policy.credits import credit_change
+from autopact.policy.scenario import Dated, Scenario
+
+WHOLE_LEVERS = ("entrants", "new_products", "mergers")
+RATE_LEVERS = ("extra_tariffs", "credits", "synergies")
+
+
+def is_dated(scenario: Scenario) -> bool:
+    """Whether any lever of the scenario carries a date, or it names a policy or baseline year."""
+    if scenario.dated_parameters or scenario.policy_year is not None or scenario.baseline_year is not None:
+        return True
+    items = [*scenario.extra_tariffs, *scenario.quotas, *scenario.credits, *scenario.synergies, *scenario.mergers,
+             *scenario.entrants, *scenario.new_products, scenario.connected_vehicle_rule, scenario.local_production]
+    return any(item.effective is not None or item.end is not None for item in items)
+
+
+def evaluation_year(scenario: Scenario) -> int:
+    """The year a scenario is evaluated at: its policy year, else its baseline year, else its data year."""
+    for year in (scenario.policy_year, scenario.baseline_year):
+        if year is not None:
+            return year
+    return scenario.year
+
+
+def evaluated(scenario: Scenario, weighting: str = "days") -> Scenario:
+    """The scenario in force at its evaluation year (``at_year``); an undated one unchanged."""
+    return at_year(scenario, evaluation_year(scenario), weighting) if is_dated(scenario) else scenario
+
+
+def _plain(item: Dated, **changes: Any) -> Any:
+    return item.model_copy(update={"effective": None, "end": None, **changes})
+
+
+def _on_1_july(item: Dated, year: int) -> bool:
+    return year_weight(item.effective, item.end, year, "mid_year") == 1.0
+
+
+@lru_cache(maxsize=64)
+def _timeline(year: int, weighting: str) -> tuple[tuple[str, float], ...]:
+    return tuple(sorted(timeline_parameters(year, weighting).items()))
+
+
+@lru_cache(maxsize=1)
+def _data_year_products() -> frozenset[str]:
+    return frozenset(read_bundled(f"products_{DATA_YEAR}.csv")["product_id"])
+
+
+def timeline_credits(year: int, weighting: str = "days") -> list[dict]:
+    """The EV credit of the timeline moved from the calibrated 2025 level to ``year``'s."""
+    share = sum(year_weight(r["effective"], r["end"], year, weighting) for r in lever_rows("ev_credit"))
+    return credit_change(_data_year_products(), min(share, 1.0))
+
+
+def timeline_connected_vehicle_rule(year: int) -> bool:
+    """Whether the timeline's connected-vehicle rule is in force in ``year`` (on 1 July)."""
+    return any(year_weight(r["effective"], r["end"], year, "mid_year") == 1.0 and float(r["value"]) == 1.0
+               for r in lever_rows("connected_vehicle_rule"))
+
+
+def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
+    """The plain (undated) scenario in force in ``year``, over the bundled timeline after the data
+    year (see the module docstring); its ``policy_year`` and ``baseline_year`` are cleared, so
+    evaluating it again changes nothing."""
+    changes: dict[str, Any] = {"policy_year": None, "baseline_year": None, "dated_parameters": []}
+    law = year > DATA_YEAR and scenario.estimation is None
+    parameters = dict(_timeline(year, weighting)) if law else {}
+    parameters.update(scenario.parameters)
+    names = {p.name for p in scenario.dated_parameters}
+    for name in sorted(names):
+        spans = [(p.effective, p.end, p.value) for p in scenario.dated_parameters if p.name == name]
+        base = parameters.get(name)
+        if base is None:
+            from autopact.data import policy_parameters
+
+            base = float(policy_parameters().at[name, "value"])
+        parameters[name] = value_for_year(spans, base, year, weighting)
+    changes["parameters"] = parameters
+    weight = {id(item): year_weight(item.effective, item.end, year, weighting)
+              for name in (*RATE_LEVERS, "quotas") for item in getattr(scenario, name)}
+    changes["extra_tariffs"] = [_plain(r, ad_valorem_pct=r.ad_valorem_pct * weight[id(r)],
+                                       specific_usd=r.specific_usd * weight[id(r)]) if r.effective or r.end else r
+                                for r in scenario.extra_tariffs if weight[id(r)] > 0]
+    credits = [_plain(c, amount_usd=c.amount_usd * weight[id(c)]) if c.effective or c.end else c
+               for c in scenario.credits if weight[id(c)] > 0]
+    if law:
+        from autopact.policy.scenario import Credit
+
+        credits += [Credit.model_validate(c) for c in timeline_credits(year, weighting)]
+    changes["credits"] = credits
+    changes["synergies"] = [_plain(s, change_pct=s.change_pct * weight[id(s)]) if s.effective or s.end else s
+                            for s in scenario.synergies if weight[id(s)] > 0]
+    changes["quotas"] = [_plain(q, quantity=q.quantity * weight[id(q)]) if q.effective or q.end else q
+                         for q in scenario.quotas if weight[id(q)] > 0]
+    for name in WHOLE_LEVERS:
+        changes[name] = [_plain(item) if item.effective or item.end else item
+                         for item in getattr(scenario, name) if _on_1_july(item, year)]
+    rule = scenario.connected_vehicle_rule
+    if "connected_vehicle_rule" in scenario.model_fields_set:
+        changes["connected_vehicle_rule"] = _plain(rule, enabled=rule.enabled and _on_1_july(rule, year))
+    elif law and timeline_connected_vehicle_rule(year):
+        changes["connected_vehicle_rule"] = _plain(rule, enabled=True)
+    local = scenario.local_production
+    changes["local_production"] = _plain(local, required=local.required and _on_1_july(local, year))
+    return scenario.model_copy(update=changes)
+
+
+def in_force_summary(scenario: Scenario, year: int) -> dict[str, Any]:
+    """What a dated scenario has in force in ``year`` (for the JSON): the year, whether the
+    timeline applies and the parameters it sets."""
+    plain = at_year(scenario, year)
+    return {"year": year, "timeline": year > DATA_YEAR and scenario.estimation is None,
+            "parameters": plain.parameters, "connected_vehicle_rule": plain.connected_vehicle_rule.enabled,
+            "credits": [c.name for c in plain.credits], "entrants": [e.candidate for e in plain.entrants],
+            "on": date(year, 7, 1).isoformat()}
