@@ -108,7 +108,10 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
     parameters.update(scenario.parameters)
     names = {p.name for p in scenario.dated_parameters}
     for name in sorted(names):
-        spans = [(p.effective, p.end, p.value) for p in scenario.dated_parameters if p.name == name]
+        spans = [(p.effective, p.end, p.value) for p in scenario.dated_parameters if p.name == name
+                 if year_weight(p.effective, p.end, year, weighting) > 0]
+        if not spans:  # not in force this year: the parameter stays as it was
+            continue
         base = parameters.get(name)
         if base is None:
             from autopact.data import policy_parameters
@@ -136,10 +139,11 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
         changes[name] = [_plain(item) if item.effective or item.end else item
                          for item in getattr(scenario, name) if _on_1_july(item, year)]
     rule = scenario.connected_vehicle_rule
-    if "connected_vehicle_rule" in scenario.model_fields_set:
-        changes["connected_vehicle_rule"] = _plain(rule, enabled=rule.enabled and _on_1_july(rule, year))
-    elif law and timeline_connected_vehicle_rule(year):
-        changes["connected_vehicle_rule"] = _plain(rule, enabled=True)
+    if "connected_vehicle_rule" in scenario.model_fields_set and _on_1_july(rule, year):
+        changes["connected_vehicle_rule"] = _plain(rule)  # the scenario's rule, where in force, overlays the law's
+    else:
+        default = type(rule)()
+        changes["connected_vehicle_rule"] = _plain(default, enabled=law and timeline_connected_vehicle_rule(year))
     local = scenario.local_production
     changes["local_production"] = _plain(local, required=local.required and _on_1_july(local, year))
     return scenario.model_copy(update=changes)

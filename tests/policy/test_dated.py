@@ -1,0 +1,116 @@
+"""Policy as dated data (issue 14): dated levers, the bundled policy timeline and the 2026 baseline."""
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import numpy as np
+import pytest
+
+from autopact.data.tables import policy_parameters
+from autopact.data.tariffs import origin_weights, tariff_stack
+from autopact.data.timeline import policy_timeline, timeline_parameters, year_weight
+from autopact.data.timeline_check import stack_on
+from autopact.policy.dated import at_year, evaluated, timeline_credits
+from autopact.policy.scenario import bundled_scenarios, load_scenario, parse_scenario
+from autopact.simulate import simulate
+
+LATER = {"extra_tariffs": [{"name": "new tariff", "origin": ["Japan"], "ad_valorem_pct": 50, "effective": "2028-01-01"}],
+         "dated_parameters": [{"name": "section_301_china_ev_pct", "value": 0, "effective": "2028-01-01",
+                               "source": "test"}],
+         "entrants": [{"candidate": "byd--seagull--active-30-kwh", "maker": "BYD", "effective": "2028-01-01"}],
+         "connected_vehicle_rule": {"enabled": True, "effective": "2028-01-01"}}
+
+
+def test_an_undated_scenario_is_evaluated_as_it_is_and_its_json_is_unchanged():
+    for name in bundled_scenarios():
+        scenario = load_scenario(name)
+        if scenario.policy_year is None:
+            assert evaluated(scenario) is scenario
+            dumped = json.dumps(scenario.model_dump(mode="json"))
+            for key in ("effective", "end", "dated_parameters", "policy_year", "baseline_year"):
+                assert f'"{key}"' not in dumped, (name, key)
+
+
+def test_a_lever_dated_from_2028_changes_nothing_before_2028():
+    plain = parse_scenario({"name": "none"}, "test")
+    dated = parse_scenario({"name": "later", **LATER}, "test")
+    for year in (2025, 2026, 2027):
+        before, without = at_year(dated, year), at_year(plain, year)
+        assert before.model_dump(exclude={"name"}) == without.model_dump(exclude={"name"}), year
+    after = at_year(dated, 2028)
+    assert after.extra_tariffs[0].ad_valorem_pct == 50 and after.parameters["section_301_china_ev_pct"] == 0
+    assert [e.candidate for e in after.entrants] == ["byd--seagull--active-30-kwh"]
+    assert after.connected_vehicle_rule.enabled
+
+
+def test_a_lever_dated_from_2028_leaves_the_2025_equilibrium_exactly(market_2025, baseline_2025):
+    result = simulate(parse_scenario({"name": "later", **LATER}, "test"), market_2025, baseline=baseline_2025)
+    base, scenario = result.baseline.products, result.counterfactual.products
+    assert list(base["product_id"]) == list(scenario["product_id"])
+    assert np.allclose(scenario["price"], base["price"], rtol=1e-9, atol=1e-6)
+
+
+def test_a_dated_rate_counts_by_its_days_and_a_quota_is_prorated():
+    scenario = parse_scenario({"name": "mid", "extra_tariffs": [{"name": "t", "ad_valorem_pct": 10, "effective": "2027-07-01"}],
+                               "quotas": [{"name": "q", "quantity": 49000, "in_quota_pct": 2.5, "effective": "2027-07-01"}]},
+                              "test")
+    share = 184 / 365  # 1 July to 31 December 2027
+    plain = at_year(scenario, 2027)
+    assert plain.extra_tariffs[0].ad_valorem_pct == pytest.approx(10 * share)
+    assert plain.quotas[0].quantity == pytest.approx(49000 * share)
+    assert year_weight(date(2027, 7, 1), None, 2027, "mid_year") == 1.0
+
+
+def test_the_2026_stack_differs_from_2025_exactly_by_the_dated_rows(market_2025):
+    base = policy_parameters()["value"].astype(float).to_dict()
+    p2026 = {**base, **timeline_parameters(2026)}
+    changed = sorted(name for name in base if p2026[name] != base[name])
+    # the rows dated in 2025-2026: IEEPA (10% to 23 Feb 2026, then struck down) and Section 232 by origin
+    assert changed == ["ieepa_china_pct", "section_232_rate_year"]
+    assert p2026["ieepa_china_pct"] == pytest.approx(10 * 54 / 365)  # 1 Jan - 23 Feb 2026
+    products = market_2025.products
+    origin = origin_weights(products["assembly_countries"], products["home_country"], 0.0)
+    total = tariff_stack(products, origin, p2026) - tariff_stack(products, origin, base)
+    parts = sum(tariff_stack(products, origin, {**base, name: p2026[name]}) - tariff_stack(products, origin, base)
+                for name in changed)
+    assert np.allclose(total, parts, atol=1e-12)  # each changed layer adds on its own: nothing else moved
+    china = origin.get("China", 0) > 0
+    ieepa = tariff_stack(products, origin, {**base, "ieepa_china_pct": p2026["ieepa_china_pct"]}) - tariff_stack(products, origin, base)
+    assert (ieepa[china] < 0).all() and (ieepa[~china] == 0).all()
+
+
+def test_the_2026_carry_ends_the_ev_credit_that_the_2025_calibration_holds():
+    credits = timeline_credits(2026)
+    assert credits[0]["powertrain"] == ["BEV"] and credits[0]["amount_usd"] < 0
+    # the back-test's removal: $7,500 x the share of 2025 BEV sales made before 1 Oct 2025 (Cox)
+    assert credits[0]["amount_usd"] == pytest.approx(-7500 * (1 - 234171 / 1275714))
+
+
+def test_every_timeline_row_has_a_source_url_and_the_check_prints_where_the_stack_differs():
+    assert all("http" in row["source"] for row in policy_timeline())
+    before = stack_on(date(2025, 6, 1))
+    assert (before["difference_pct"].abs() < 1e-9).all()
+    after = stack_on(date(2026, 3, 1)).set_index(["origin", "powertrain", "vehicle"])
+    assert after.at[("China", "BEV", "car"), "timeline_pct"] == pytest.approx(127.5)
+    assert after.at[("China", "BEV", "car"), "published_pct"] == pytest.approx(137.5)
+    assert "Supreme Court" in after.at[("China", "BEV", "car"), "note"]
+    assert (after.drop(index="China", level=0)["difference_pct"].abs() < 1e-9).all()
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", *args], capture_output=True, text=True)
+
+
+def test_the_json_says_which_baseline_year(tmp_path):
+    done = _cli("simulate", "baseline-2026", "--baseline", "2026", "--json", str(tmp_path / "r.json"),
+                "--store", str(tmp_path / "s.duckdb"))
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["market"]["baseline_year"] == 2026
+    assert document["scenario"]["definition"]["baseline_year"] == 2026
+    assert document["change"]["bev_share"] == pytest.approx(0, abs=1e-9)  # the 2026 status quo against itself
+    assert 0.04 < document["baseline"]["bev_share"] < 0.07  # no credit: near the observed 5.3-5.8%
+    bad = _cli("simulate", "ford-byd-jv", "--baseline", "2040")
+    assert bad.returncode == 2 and "policy_year" in bad.stderr and "Traceback" not in bad.stderr
