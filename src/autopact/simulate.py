@@ -17,6 +17,8 @@ cost (``autopact.model.supply.solve_constrained``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -64,7 +66,11 @@ def carried(market: MarketModel, year: int) -> MarketModel:
     base = Scenario(name=f"baseline-{year}", policy_year=year)
     moved = apply(base, market)
     label = f"{year} baseline (the {scenario_year(market)} calibration carried by the policy timeline)"
-    return moved.with_products(document={**moved.document, "baseline_year": year, "baseline_label": label})
+    changes: dict = {"document": {**moved.document, "baseline_year": year, "baseline_label": label}}
+    if market.data is not None and len(moved.products) != len(market.data.products):  # rows barred by a rule
+        kept = market.data.products["product_id"].isin(moved.products["product_id"]).to_numpy()
+        changes["data"] = dataclasses.replace(market.data, products=market.data.products[kept].reset_index(drop=True))
+    return moved.with_products(**changes)
 
 
 def scenario_year(market: MarketModel) -> int | None:

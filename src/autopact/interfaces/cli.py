@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autopact.interfaces import cli_data, cli_runs, cli_simulate, cli_timeline, cli_validate  # noqa: F401  (register their commands)
+from autopact.interfaces import cli_data, cli_project, cli_runs, cli_simulate, cli_timeline, cli_validate  # noqa: F401  (register their commands)
 from autopact.interfaces.console import app, debugging, print_error
 
 

@@ -20,8 +20,9 @@ equilibrium a year) never sees a date:
 After the data year (2025) the bundled policy timeline (``autopact.data.timeline``) is the law
 the scenario overlays: its parameters for the year (the scenario's own ``parameters`` and
 ``dated_parameters`` win), the EV credit's end (``autopact.policy.credits.credit_change``, from the
-level the calibrated market holds) and the connected-vehicle rule (unless the scenario sets the rule
-itself). The data year is the calibration's own stack: evaluated there, an undated scenario is
+level the calibrated market holds) and the connected-vehicle rule (in force where the scenario's or
+the law's is: its flags, whether joint ventures and incumbents are covered, apply to the law's rule too; a
+scenario cannot repeal it). The data year is the calibration's own stack: evaluated there, an undated scenario is
 returned unchanged, so results without dates are exactly what they were.
 """
 
@@ -139,11 +140,10 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
         changes[name] = [_plain(item) if item.effective or item.end else item
                          for item in getattr(scenario, name) if _on_1_july(item, year)]
     rule = scenario.connected_vehicle_rule
-    if "connected_vehicle_rule" in scenario.model_fields_set and _on_1_july(rule, year):
-        changes["connected_vehicle_rule"] = _plain(rule)  # the scenario's rule, where in force, overlays the law's
-    else:
-        default = type(rule)()
-        changes["connected_vehicle_rule"] = _plain(default, enabled=law and timeline_connected_vehicle_rule(year))
+    # in force where the scenario's rule is (enabled, on 1 July) or the law's is; the scenario's flags
+    # (joint ventures, incumbents) apply either way. A scenario cannot repeal the law's rule.
+    own = rule.enabled and _on_1_july(rule, year)
+    changes["connected_vehicle_rule"] = _plain(rule, enabled=own or (law and timeline_connected_vehicle_rule(year)))
     local = scenario.local_production
     changes["local_production"] = _plain(local, required=local.required and _on_1_july(local, year))
     return scenario.model_copy(update=changes)
