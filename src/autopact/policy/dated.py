@@ -17,6 +17,11 @@ equilibrium a year) never sees a date:
   1 July: the model year sold most in a calendar year is that year's (named assumption
   ``model_year_start``).
 
+After the data year the exogenous paths of the year apply too (``autopact.data.paths``, at the
+scenario's ``paths`` quantiles, else central): the battery pack price scales the entrants' pack
+price parameters (unless the scenario sets them) and its change from 2025 moves every incumbent
+BEV's marginal cost by its battery kWh (``battery_pack_price_change_usd_per_kwh``).
+
 After the data year (2025) the bundled policy timeline (``autopact.data.timeline``) is the law
 the scenario overlays: its parameters for the year (the scenario's own ``parameters`` and
 ``dated_parameters`` win), the EV credit's end (``autopact.policy.credits.credit_change``, from the
@@ -32,7 +37,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from autopact.data.tables import read_bundled
+from autopact.data.paths import path_value
+from autopact.data.tables import policy_parameters, read_bundled
 from autopact.data.timeline import (
     DATA_YEAR,
     lever_rows,
@@ -43,6 +49,7 @@ from autopact.data.timeline import (
 from autopact.policy.credits import credit_change
 from autopact.policy.scenario import Dated, Scenario
 
+BATTERY = "battery_pack_usd_per_kwh"
 WHOLE_LEVERS = ("entrants", "new_products", "mergers")
 RATE_LEVERS = ("extra_tariffs", "credits", "synergies")
 
@@ -50,6 +57,8 @@ RATE_LEVERS = ("extra_tariffs", "credits", "synergies")
 def is_dated(scenario: Scenario) -> bool:
     """Whether any lever of the scenario carries a date, or it names a policy or baseline year."""
     if scenario.dated_parameters or scenario.policy_year is not None or scenario.baseline_year is not None:
+        return True
+    if scenario.paths:
         return True
     items = [*scenario.extra_tariffs, *scenario.quotas, *scenario.credits, *scenario.synergies, *scenario.mergers,
              *scenario.entrants, *scenario.new_products, scenario.connected_vehicle_rule, scenario.local_production]
@@ -103,7 +112,7 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
     """The plain (undated) scenario in force in ``year``, over the bundled timeline after the data
     year (see the module docstring); its ``policy_year`` and ``baseline_year`` are cleared, so
     evaluating it again changes nothing."""
-    changes: dict[str, Any] = {"policy_year": None, "baseline_year": None, "dated_parameters": []}
+    changes: dict[str, Any] = {"policy_year": None, "baseline_year": None, "dated_parameters": [], "paths": {}}
     law = year > DATA_YEAR and scenario.estimation is None
     parameters = dict(_timeline(year, weighting)) if law else {}
     parameters.update(scenario.parameters)
@@ -115,10 +124,17 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
             continue
         base = parameters.get(name)
         if base is None:
-            from autopact.data import policy_parameters
-
             base = float(policy_parameters().at[name, "value"])
         parameters[name] = value_for_year(spans, base, year, weighting)
+    if law:  # the exogenous paths of the year: battery pack prices move entrants' and incumbents' BEV costs
+        average = path_value(BATTERY, year, scenario.paths.get(BATTERY))
+        ratio = average / path_value(BATTERY, DATA_YEAR)
+        base = policy_parameters()["value"].astype(float)
+        for name in ("battery_pack_lfp_usd_per_kwh", "battery_pack_nmc_usd_per_kwh"):
+            if name not in scenario.parameters:
+                parameters[name] = float(base[name]) * ratio
+        changes["battery_pack_price_change_usd_per_kwh"] = (scenario.battery_pack_price_change_usd_per_kwh
+                                                            + average - path_value(BATTERY, DATA_YEAR))
     changes["parameters"] = parameters
     weight = {id(item): year_weight(item.effective, item.end, year, weighting)
               for name in (*RATE_LEVERS, "quotas") for item in getattr(scenario, name)}

@@ -249,7 +249,8 @@ class Merger(Dated):
 
 # levers that need the 2025 market's data, refused on an estimated market
 LEVERS_2025 = ("parameters", "quotas", "connected_vehicle_rule", "local_production", "entrants", "new_products",
-               "assumptions", "year", "dated_parameters", "policy_year", "baseline_year")
+               "assumptions", "year", "dated_parameters", "policy_year", "baseline_year", "paths",
+               "battery_pack_price_change_usd_per_kwh")
 
 
 class Scenario(Strict):
@@ -282,6 +283,13 @@ class Scenario(Strict):
     baseline_year: int | None = Field(
         None, description="the baseline it is compared with: the calibrated data year (absent) or a later year, "
                           "the data year's market carried there by the bundled policy timeline")
+    paths: dict[str, float] = Field(
+        default_factory=dict, description="quantile in [0, 1] of each exogenous path (exogenous_paths.csv) between its "
+                                          "low and high values, for every year (default: the central path)")
+    battery_pack_price_change_usd_per_kwh: float = Field(
+        0.0, ge=-108, le=MAX_PRICE_USD, description="change of the battery pack price from 2025 in dollars per kWh "
+        "on every incumbent BEV's marginal cost (x its battery_kwh); -108 takes 2025's $108 average to zero. A year "
+        "after 2025 adds its exogenous path's change (autopact.policy.dated)")
 
     @field_validator("parameters")
     @classmethod
@@ -311,7 +319,19 @@ class Scenario(Strict):
             try:
                 cls._known_parameters({item.name: item.value})
             except ValueError as error:
-                raise ValueError(f"dated_parameters[{k}]: {error}") from None
+                raise ValueError(f"[{k}] {error}") from None
+        return values
+
+    @field_validator("paths")
+    @classmethod
+    def _known_paths(cls, values: dict[str, float]) -> dict[str, float]:
+        from autopact.data.paths import PATHS
+
+        for name, quantile in values.items():
+            if name not in PATHS:
+                raise ValueError(f"unknown exogenous path {shown(name)}; known: {', '.join(PATHS)}")
+            if not 0 <= quantile <= 1:
+                raise ValueError(f"paths.{name}: a quantile must lie in [0, 1], got {quantile}")
         return values
 
     @field_validator("policy_year", "baseline_year")
@@ -328,8 +348,8 @@ class Scenario(Strict):
         document (and the golden results) stays what it was."""
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("dated_parameters", "policy_year", "baseline_year"):
-                if data.get(key) in (None, []):
+            for key in ("dated_parameters", "policy_year", "baseline_year", "paths", "battery_pack_price_change_usd_per_kwh"):
+                if data.get(key) in (None, [], {}, 0.0):
                     data.pop(key, None)
         return data
 

@@ -8,9 +8,12 @@ levers in force, the exogenous prices the timeline carries), solved from the pre
 prices (the same equilibrium to the solver's tolerance, found faster). It is not a dynamic game:
 firms do not price or invest with the future in view, entry and plant decisions are the scenario's
 dated levers rather than choices, demand does not learn (brand familiarity, dealer reach and the
-market size stay at their 2025 calibration), and incumbents' costs stay at their calibrated 2025
-levels (battery prices move entrants' costs only). Beyond the last dated row (August 2026) the law
-is the last known one.
+market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
+sourced paths here), and incumbents' costs stay at their calibrated 2025 levels but for their
+batteries (the pack price path, ``autopact.data.paths``, times each BEV's kWh). Beyond the last
+dated row (August 2026) the law is the last known one; from 2027 it bars PRC-controlled makers'
+connected vehicles, incumbents included (Volvo and Polestar, Geely-controlled in firms.csv), listed
+in each year's ``baseline_excluded``.
 
 With ``frozen`` every year is evaluated at the start year (no change in any path): the projection
 is then the start year repeated, which the tests check to solver tolerance.
@@ -48,6 +51,7 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
         prices = dict(zip(p["product_id"], p["price"].astype(float)))
         records.append({"year": year, "policy_year": at, "baseline": base, "counterfactual": cf,
                         "change": difference(base, cf), "excluded": result.market.excluded,
+                        "baseline_excluded": base_market.excluded,
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
