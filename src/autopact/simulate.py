@@ -51,22 +51,28 @@ def market_for(scenario: Scenario, households: int = 1000, household_seed: int =
     key = {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
            "household_seed": household_seed}
     market = cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
-    return carried(market, scenario.baseline_year) if scenario.baseline_year else market
+    return carried(market, scenario.baseline_year, scenario.paths) if scenario.baseline_year else market
 
 
-def carried(market: MarketModel, year: int) -> MarketModel:
+def carried(market: MarketModel, year: int, paths: dict[str, float] | None = None) -> MarketModel:
     """The data year's calibrated market carried to ``year`` by the bundled policy timeline (the
-    tariff stack, the EV credit and the rules in force that year, ``autopact.policy.dated``); the
-    market itself for the data year or a market already carried there. Its document says which
-    baseline year it is (``baseline_year``, ``baseline_label``)."""
-    if market.document.get("baseline_year", scenario_year(market)) == year:
+    tariff stack, the EV credit and the rules in force that year, ``autopact.policy.dated``) and
+    the exogenous paths at ``paths`` quantiles (default central); the market itself for the data
+    year or a market already carried there. Its document says which baseline year it is
+    (``baseline_year``, ``baseline_label``, and ``paths`` where not central)."""
+    paths = dict(paths or {})
+    here = market.document.get("baseline_year", scenario_year(market))
+    if here == year and market.document.get("paths", {}) == (paths if year != scenario_year(market) else {}):
         return market
     if market.document.get("baseline_year") is not None:
         raise ScenarioError(f"baseline_year: the market is already carried to {market.document['baseline_year']}")
-    base = Scenario(name=f"baseline-{year}", policy_year=year)
+    if year == scenario_year(market):
+        return market
+    base = Scenario(name=f"baseline-{year}", policy_year=year, paths=paths)
     moved = apply(base, market)
     label = f"{year} baseline (the {scenario_year(market)} calibration carried by the policy timeline)"
-    changes: dict = {"document": {**moved.document, "baseline_year": year, "baseline_label": label}}
+    changes: dict = {"document": {**moved.document, "baseline_year": year, "baseline_label": label,
+                                  **({"paths": paths} if paths else {})}}
     if market.data is not None and len(moved.products) != len(market.data.products):  # rows barred by a rule
         kept = market.data.products["product_id"].isin(moved.products["product_id"]).to_numpy()
         changes["data"] = dataclasses.replace(market.data, products=market.data.products[kept].reset_index(drop=True))
@@ -107,7 +113,7 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
         raise ScenarioError(f"estimation: scenario {scenario.name!r} runs on a market of {scenario.estimation.result}; "
                             "pass that market (autopact.fit.estimated.estimated_market) or none")
     if scenario.baseline_year is not None and market.kind != "estimated":  # e.g. a draw's re-calibrated market
-        market = carried(market, scenario.baseline_year)
+        market = carried(market, scenario.baseline_year, scenario.paths)
     counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
     return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market))

@@ -14,7 +14,7 @@ from autopact.data.timeline import policy_timeline, timeline_parameters, year_we
 from autopact.data.timeline_check import stack_on
 from autopact.policy.dated import at_year, evaluated, timeline_credits
 from autopact.policy.scenario import bundled_scenarios, load_scenario, parse_scenario
-from autopact.simulate import simulate
+from autopact.simulate import market_for, simulate
 
 LATER = {"extra_tariffs": [{"name": "new tariff", "origin": ["Japan"], "ad_valorem_pct": 50, "effective": "2028-01-01"}],
          "dated_parameters": [{"name": "section_301_china_ev_pct", "value": 0, "effective": "2028-01-01",
@@ -114,3 +114,47 @@ def test_the_json_says_which_baseline_year(tmp_path):
     assert 0.04 < document["baseline"]["bev_share"] < 0.07  # no credit: near the observed 5.3-5.8%
     bad = _cli("simulate", "ford-byd-jv", "--baseline", "2040")
     assert bad.returncode == 2 and "policy_year" in bad.stderr and "Traceback" not in bad.stderr
+
+
+CANADA_PATH = [{"name": "chinese-ev-quota", "origin": "China", "powertrain": ["BEV", "PHEV"], "quantity": 49000,
+                "in_quota_pct": 2.5, "effective": "2026-01-01", "end": "2026-12-31"},
+               {"name": "chinese-ev-quota", "origin": "China", "powertrain": ["BEV", "PHEV"], "quantity": 52185,
+                "in_quota_pct": 2.5, "effective": "2027-01-01"}]
+IMPORTS = [{"candidate": c, "maker": m, "assembly": "import"} for c, m in (
+    ("byd--seagull--active-30-kwh", "BYD"), ("byd--dolphin--active-44-9-kwh", "BYD"),
+    ("byd--sealion-7--comfort-rwd-eu-range", "BYD"), ("geely-galaxy--galaxy-e5--49-52-60-22-kwh", "Geely"))]
+
+
+def test_a_quota_path_binds_at_the_dated_volumes():
+    scenario = parse_scenario({"name": "quota path", "quotas": CANADA_PATH, "entrants": IMPORTS}, "test")
+    assert [q.quantity for q in at_year(scenario, 2026).quotas] == [49000]
+    assert [q.quantity for q in at_year(scenario, 2027).quotas] == [52185]
+    # a row ending mid-year and the next one starting: one quota with the prorated sum
+    split = parse_scenario({"name": "split", "quotas": [{**CANADA_PATH[0], "effective": "2026-03-01", "end": "2027-02-28"},
+                                                         {**CANADA_PATH[1], "effective": "2027-03-01"}]}, "test")
+    assert at_year(split, 2027).quotas[0].quantity == pytest.approx((49000 * 59 + 52185 * 306) / 365)
+    repeal = {"connected_vehicle_rule": {"repealed": True}}  # the law bars Chinese makers from model year 2027
+    for year, volume in ((2026, 49000), (2027, 52185)):
+        dated = parse_scenario({"name": "quota path", "quotas": CANADA_PATH, "entrants": IMPORTS, "policy_year": year,
+                                "baseline_year": year, **repeal}, "test")
+        result = simulate(dated, market_for(dated))
+        quota = next(c for c in result.counterfactual.constraints if c.get("name") == "quota: chinese-ev-quota")
+        assert quota["capacity"] == volume and quota["binding"], (year, quota)
+        assert quota["units"] == pytest.approx(volume, rel=1e-6)
+
+
+def test_an_ownership_threshold_blocks_exactly_the_joint_ventures_above_it():
+    from autopact.policy.entry import entrants
+    from autopact.policy.hedonic import Hedonic
+    jv = [{"candidate": c, "maker": "BYD", "assembly": "partner_us_plant", "partner": "Ford Motor Co.",
+           "profit_shares": {"BYD": share, "Ford Motor Co.": 1 - share}, "dealers": "partner"}
+          for c, share in (("byd--seagull--active-30-kwh", 0.10), ("byd--dolphin--active-44-9-kwh", 0.30))]
+    scenario = parse_scenario({"name": "15% bill", "entrants": jv, "dated_parameters": [
+        {"name": "connected_vehicle_threshold", "value": 0.15, "effective": "2028-01-01", "source": "H.R. 9162"}]}, "test")
+    market = market_for(parse_scenario({"name": "m"}, "test"))
+    hedonic = Hedonic.fit(market.products, market.xi, market.data.units)
+    for year, barred in ((2027, []), (2028, ["byd--dolphin--active-44-9-kwh"])):
+        plain = at_year(scenario, year)
+        params = {**market.parameters, **plain.parameters}
+        excluded = entrants(plain, market, params, hedonic).excluded
+        assert [e.split(" ")[0] for e in excluded] == barred, year

@@ -202,6 +202,35 @@ def dated_assumptions() -> list[Assumption]:
             source="https://sanctionsnews.bakermckenzie.com/bis-issues-final-rule-regarding-connected-vehicles "
                    "(rule by model year); policy_timeline.csv connected-vehicle-software",
         ),
+        Assumption(
+            name="discount_rate",
+            value=0.03,
+            unit="real rate a year",
+            minimum=0.0,
+            description="The rate at which a projection's yearly changes are discounted to its first year.",
+            reason=(
+                "OMB Circular A-4 (2003) advises 3% and 7% real; its 2023 revision set a 2% default and dropped 7%, "
+                "and that revision was rescinded in January 2025, returning to the 2003 text. Range: 2% (A-4 2023) "
+                "to 7% (A-4 2003, the opportunity cost of capital)."
+            ),
+            source="https://www.lawbc.com/oira-intends-final-revisions-to-circular-a-4-to-improve-regulatory-analysis/ ; "
+                   "https://www.cambridge.org/core/product/62D2679504E2F09642110476D10CED0B/core-reader (rescinded "
+                   "January 2025)",
+        ),
+        Assumption(
+            name="path_interpolation",
+            value="linear",
+            unit="'linear'",
+            allowed=("linear",),
+            description="An exogenous path between its sourced years (exogenous_paths.csv) is interpolated linearly, "
+                        "and held at its last sourced year after it (the battery pack price from 2031).",
+            reason=(
+                "The sources give points (2025 actual, the 2026 forecast, 2030 forecasts), not paths; no sourced path "
+                "of the same vintages runs past 2030, and the long-run views flatten (53 studies: about $70/kWh by "
+                "2050, developments_2026.md 4.1). Range: the path's low and high rows, drawn as whole paths."
+            ),
+            source="exogenous_paths.csv; https://batteriesnews.com/battery-cost-forecasting-outlook-2050/",
+        ),
     ]
 
 

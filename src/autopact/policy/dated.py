@@ -26,8 +26,8 @@ After the data year (2025) the bundled policy timeline (``autopact.data.timeline
 the scenario overlays: its parameters for the year (the scenario's own ``parameters`` and
 ``dated_parameters`` win), the EV credit's end (``autopact.policy.credits.credit_change``, from the
 level the calibrated market holds) and the connected-vehicle rule (in force where the scenario's or
-the law's is: its flags, whether joint ventures and incumbents are covered, apply to the law's rule too; a
-scenario cannot repeal it). The data year is the calibration's own stack: evaluated there, an undated scenario is
+the law's is: its flags, whether joint ventures and incumbents are covered, apply to the law's rule too;
+``repealed`` lifts the law's rule while the scenario's rule is in force). The data year is the calibration's own stack: evaluated there, an undated scenario is
 returned unchanged, so results without dates are exactly what they were.
 """
 
@@ -108,6 +108,17 @@ def timeline_connected_vehicle_rule(year: int) -> bool:
                for r in lever_rows("connected_vehicle_rule"))
 
 
+def _quota_path(quotas: list) -> list:
+    """Rows of one quota (same name, origin, powertrains and in-quota rate) in force in the same year
+    are one quota: a path given as dated rows (Canada's 49,000 from 1 Mar 2026, then 6.5% more each
+    quota year) has in a calendar year the sum of its rows' prorated quantities."""
+    merged: dict[tuple, Any] = {}
+    for q in quotas:
+        key = (q.name, q.origin, tuple(q.powertrain or ()), q.in_quota_pct)
+        merged[key] = merged[key].model_copy(update={"quantity": merged[key].quantity + q.quantity}) if key in merged else q
+    return list(merged.values())
+
+
 def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
     """The plain (undated) scenario in force in ``year``, over the bundled timeline after the data
     year (see the module docstring); its ``policy_year`` and ``baseline_year`` are cleared, so
@@ -150,16 +161,17 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
     changes["credits"] = credits
     changes["synergies"] = [_plain(s, change_pct=s.change_pct * weight[id(s)]) if s.effective or s.end else s
                             for s in scenario.synergies if weight[id(s)] > 0]
-    changes["quotas"] = [_plain(q, quantity=q.quantity * weight[id(q)]) if q.effective or q.end else q
-                         for q in scenario.quotas if weight[id(q)] > 0]
+    changes["quotas"] = _quota_path([_plain(q, quantity=q.quantity * weight[id(q)]) if q.effective or q.end else q
+                                     for q in scenario.quotas if weight[id(q)] > 0])
     for name in WHOLE_LEVERS:
         changes[name] = [_plain(item) if item.effective or item.end else item
                          for item in getattr(scenario, name) if _on_1_july(item, year)]
     rule = scenario.connected_vehicle_rule
     # in force where the scenario's rule is (enabled, on 1 July) or the law's is; the scenario's flags
     # (joint ventures, incumbents) apply either way. A scenario cannot repeal the law's rule.
-    own = rule.enabled and _on_1_july(rule, year)
-    changes["connected_vehicle_rule"] = _plain(rule, enabled=own or (law and timeline_connected_vehicle_rule(year)))
+    live = _on_1_july(rule, year)
+    lawful = law and timeline_connected_vehicle_rule(year) and not (rule.repealed and live)
+    changes["connected_vehicle_rule"] = _plain(rule, enabled=(rule.enabled and live) or lawful, repealed=False)
     local = scenario.local_production
     changes["local_production"] = _plain(local, required=local.required and _on_1_july(local, year))
     return scenario.model_copy(update=changes)

@@ -80,8 +80,8 @@ class Dated(Strict):
     @model_serializer(mode="wrap")
     def _without_absent_dates(self, handler):
         data = handler(self)
-        for key in ("effective", "end"):
-            if isinstance(data, dict) and data.get(key) is None:
+        for key in ("effective", "end", "repealed"):
+            if isinstance(data, dict) and data.get(key) in (None, False) and key in type(self).model_fields:
                 data.pop(key, None)
         return data
 
@@ -126,6 +126,8 @@ class ConnectedVehicleRule(Dated):
     enabled: bool = False
     applies_to_joint_ventures: bool = True
     applies_to_incumbents: bool = True
+    repealed: bool = Field(False, description="the scenario lifts the rule of the bundled policy timeline (in force "
+                                              "from model year 2027) while its own dates are in force")
 
 
 class LocalProduction(Dated):

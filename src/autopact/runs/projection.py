@@ -44,7 +44,7 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
     for year in range(start, to + 1):
         at = start if frozen else year
         dated = parse_scenario({**scenario.model_dump(), "baseline_year": at, "policy_year": at}, scenario.name)
-        base_market = carried(market, at)
+        base_market = carried(market, at, dated.paths)
         result = simulate(dated, base_market, initial_prices=prices, baseline=solve(base_market))
         base, cf = result.metrics()
         p = result.counterfactual.products
@@ -57,3 +57,85 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
+
+
+FLOWS = ("consumer_surplus_usd", "total_profit_usd", "tariff_revenue_usd", "total_units", "us_assembled_units",
+         "us_assembly_jobs")
+BAND_METRICS = ("bev_share", "total_units", "average_price_usd", "consumer_surplus_usd", "total_profit_usd",
+                "tariff_revenue_usd", "us_assembly_jobs")
+
+
+def discount_rate() -> float:
+    from autopact.data.assumptions import dated_assumptions
+
+    return float(next(a.value for a in dated_assumptions() if a.name == "discount_rate"))
+
+
+def totals(records: list[dict[str, Any]], rate: float | None = None, side: str = "change") -> dict[str, Any]:
+    """Cumulative and discounted totals over the years of the yearly flows of ``side`` (a change by
+    default): sum_Y x_Y and sum_Y x_Y / (1 + r)^(Y - first year), r the named assumption
+    ``discount_rate`` unless given. Jobs add up to job-years."""
+    rate = discount_rate() if rate is None else rate
+    if rate < 0:
+        raise ValueError(f"--discount-rate must be >= 0, got {rate}")
+    first = records[0]["year"]
+    out: dict[str, Any] = {"discount_rate": rate, "first_year": first, "cumulative": {}, "discounted": {}}
+    for key in FLOWS:
+        values = [(r["year"], r[side].get(key)) for r in records]
+        if any(v is None for _, v in values):
+            continue
+        out["cumulative"][key] = float(sum(v for _, v in values))
+        out["discounted"][key] = float(sum(v / (1 + rate) ** (y - first) for y, v in values))
+    return out
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two projections over the same years, year by year: scenario A's counterfactual minus B's
+    (both against the same yearly baselines), and the totals of the differences."""
+    if [r["year"] for r in a["records"]] != [r["year"] for r in b["records"]]:
+        raise ValueError("the two projections must cover the same years")
+    rows = [{"year": ra["year"], "difference": difference(rb["counterfactual"], ra["counterfactual"])}
+            for ra, rb in zip(a["records"], b["records"])]
+    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference")}
+
+
+def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> list[dict[str, Any]]:
+    """One draw: the whole projection with the battery path at ``quantile`` (its changes by year)."""
+    scenario = parse_scenario({**definition, "paths": {"battery_pack_usd_per_kwh": quantile}}, definition["name"])
+    return [{"year": r["year"], **{k: r["change"].get(k) for k in BAND_METRICS},
+             "baseline_bev_share": r["baseline"]["bev_share"]} for r in project(scenario, to, start)["records"]]
+
+
+def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 0, serial: bool = False,
+               scheduler: str | None = None, workers: int | None = None) -> dict[str, Any]:
+    """5-50-95% bands by year of the changes (and the baseline BEV share) over ``draws`` draws of the
+    exogenous paths, each draw a whole path (one quantile for all years, ``autopact.data.paths``),
+    run serially or on Dask (a local cluster or ``scheduler``) like the other runs."""
+    import numpy as np
+
+    quantiles = np.random.default_rng(seed).uniform(0.0, 1.0, draws).tolist()
+    definition = scenario.model_dump(mode="json")
+    if serial:
+        results = [_draw(definition, to, start, q) for q in quantiles]
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        cluster = None if scheduler else LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                                      dashboard_address=None, silence_logs=40)
+        client = Client(scheduler or cluster)
+        try:
+            results = client.gather(client.map(_draw, [definition] * draws, [to] * draws, [start] * draws,
+                                               quantiles, pure=False))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    bands = []
+    for k, year in enumerate(range(start, to + 1)):
+        row: dict[str, Any] = {"year": year}
+        for key in (*BAND_METRICS, "baseline_bev_share"):
+            values = np.array([r[k][key] for r in results if r[k][key] is not None], float)
+            if len(values):
+                row[key] = {q: float(np.percentile(values, p)) for q, p in (("p05", 5), ("p50", 50), ("p95", 95))}
+        bands.append(row)
+    return {"draws": draws, "seed": seed, "paths": ["battery_pack_usd_per_kwh"], "bands": bands}
