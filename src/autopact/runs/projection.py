@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from autopact.data.timeline import DATA_YEAR
 from autopact.outcomes.metrics import difference
 from autopact.policy.scenario import POLICY_YEARS, Scenario, parse_scenario
@@ -40,12 +42,17 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
         raise ValueError(f"--from/--to: years from {low} to {high} with from <= to, got {start} and {to}")
     market = market_for(parse_scenario({**scenario.model_dump(), "baseline_year": None, "policy_year": None},
                                        scenario.name), households, household_seed)
-    records, prices = [], None
+    records, prices, base_prices = [], None, None
     for year in range(start, to + 1):
         at = start if frozen else year
         dated = parse_scenario({**scenario.model_dump(), "baseline_year": at, "policy_year": at}, scenario.name)
         base_market = carried(market, at, dated.paths)
-        result = simulate(dated, base_market, initial_prices=prices, baseline=solve(base_market))
+        if base_prices:  # the baseline too starts from last year's prices (products new this year: at cost)
+            start_at = np.array([base_prices.get(pid, np.nan) for pid in base_market.products["product_id"]])
+            base_market = base_market.with_products(initial_prices=start_at)
+        baseline = solve(base_market)
+        base_prices = dict(zip(baseline.products["product_id"], baseline.products["price"].astype(float)))
+        result = simulate(dated, base_market, initial_prices=prices, baseline=baseline)
         base, cf = result.metrics()
         p = result.counterfactual.products
         prices = dict(zip(p["product_id"], p["price"].astype(float)))
@@ -111,8 +118,6 @@ def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 
     """5-50-95% bands by year of the changes (and the baseline BEV share) over ``draws`` draws of the
     exogenous paths, each draw a whole path (one quantile for all years, ``autopact.data.paths``),
     run serially or on Dask (a local cluster or ``scheduler``) like the other runs."""
-    import numpy as np
-
     quantiles = np.random.default_rng(seed).uniform(0.0, 1.0, draws).tolist()
     definition = scenario.model_dump(mode="json")
     if serial:
