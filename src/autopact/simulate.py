@@ -113,7 +113,9 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
         raise ScenarioError(f"estimation: scenario {scenario.name!r} runs on a market of {scenario.estimation.result}; "
                             "pass that market (autopact.fit.estimated.estimated_market) or none")
     if scenario.baseline_year is not None and market.kind != "estimated":  # e.g. a draw's re-calibrated market
-        market = carried(market, scenario.baseline_year, scenario.paths)
+        moved = carried(market, scenario.baseline_year, scenario.paths)
+        if moved is not market:  # a baseline solved on the market given is not this one's
+            market, baseline = moved, None
     counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
     return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market))
