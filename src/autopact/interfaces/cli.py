@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from autopact.interfaces import cli_data, cli_runs, cli_serve, cli_simulate, cli_validate  # noqa: F401  (register their commands)
+from autopact.interfaces import (  # noqa: F401  (register their commands)
+    cli_data, cli_project, cli_runs, cli_serve, cli_simulate, cli_timeline, cli_validate)
 from autopact.interfaces.console import app, debugging, print_error
 
 

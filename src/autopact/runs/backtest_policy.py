@@ -42,6 +42,7 @@ import numpy as np
 from autopact.data import load_chinese_candidates, read_bundled
 from autopact.fit.market import MarketModel
 from autopact.model.demand import jacobian_parts
+from autopact.policy.credits import credit_change
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.simulate import simulate
 
@@ -53,21 +54,10 @@ def evidence() -> dict[str, dict[str, Any]]:
 
 
 def credit_removal(market: MarketModel) -> dict[str, Any]:
-    """The scenario that takes the 2025 credit out of the calibrated market (see the module docstring)."""
-    e = evidence()
-    eligible = read_bundled("ev_credit_eligible_2025.csv")
-    listed = sorted(set(eligible.loc[eligible["credit_usd"].eq(7500), "product_id"].dropna())
-                    & set(market.products["product_id"]))
-    credit = float(e["ev_credit_usd"]["value"])
-    lease = float(e["ev_lease_share_q3_2025"]["value"])
-    in_force = 1.0 - float(e["bev_units_q4_2025"]["value"]) / float(e["bev_units_2025"]["value"])
-    source = (f"{e['ev_credit_usd']['source']}; credit in force for {in_force:.3f} of 2025 BEV sales "
-              f"(1 - Q4 / year, Cox); lease share {lease} (Experian Q3 2025)")
-    return {"name": "ev-credit-ends", "description": "the $7,500 EV credit ends (back-test)", "credits": [
-        {"name": "45W credit on leases of any BEV ends", "powertrain": ["BEV"], "amount_usd": -credit * in_force,
-         "share_of_buyers": lease, "source": source},
-        {"name": "30D purchase credit on listed models ends", "product_ids": listed, "amount_usd": -credit * in_force,
-         "share_of_buyers": 1.0 - lease, "source": source}]}
+    """The scenario that takes the 2025 credit out of the calibrated market (see the module docstring;
+    the credits are ``autopact.policy.credits.credit_change``, which the 2026 baseline uses too)."""
+    return {"name": "ev-credit-ends", "description": "the $7,500 EV credit ends (back-test)",
+            "credits": credit_change(set(market.products["product_id"]))}
 
 
 def ev_credit_backtest(market: MarketModel) -> dict[str, Any]:
