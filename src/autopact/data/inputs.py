@@ -14,6 +14,7 @@ from __future__ import annotations
 
 
 import math
+import os
 import reprlib
 import stat
 from pathlib import Path
@@ -129,6 +130,18 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
+
+
+def check_regular_file(path: Path, label: str, error: type[Exception]) -> os.stat_result:
+    """``path``'s status when it is a regular file; otherwise an ``error`` naming ``label``: a FIFO,
+    socket or device would block the read or never end (inputs are files), and a folder is no file.
+    A path that does not exist or cannot be reached raises its OSError (the caller's to word)."""
+    info = Path(path).stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"{label}: {path} is a folder; give a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{label}: {path} is not a regular file (a pipe, socket or device); give a file")
+    return info
 
 
 def load_yaml(path: Path, error: type[Exception]) -> Any:

@@ -76,12 +76,20 @@ def _progress(console, label: str) -> Iterator[Any]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _central(scenario: Scenario, options: RunOptions, console
+def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
+    """The market of a scenario on an estimation, built before the store is opened: building it
+    verifies the saved result (its hash, settings, data), so a refused one leaves no store behind.
+    None for the calibrated market, whose calibration is the long part and comes after."""
+    options.check()
+    return market_for(scenario, options.households, options.household_seed) if scenario.estimation else None
+
+
+def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
              ) -> tuple[MarketModel, list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]]:
-    """The market the scenario runs on and each variant's central result (its document too)."""
+    """The market the scenario runs on (``market`` when given) and each variant's central result (its document too)."""
     options.check()
     with console.status("loading the market and its calibration ...") as status:
-        market = market_for(scenario, options.households, options.household_seed)
+        market = market or market_for(scenario, options.households, options.household_seed)
         baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
@@ -149,8 +157,9 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         raise ValueError(f"--draws {draws} for up to {1 + len(scenario.variants)} runs (the scenario and its variants): at most "
                          f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
+    estimated = _estimated(scenario, options)
     store = _open(options, jobs=bool(draws))
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, estimated)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
@@ -193,8 +202,9 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
     at their own values; a tornado per outcome (per variant)."""
     if not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    estimated = _estimated(scenario, options)
     store = _open(options, jobs=True)
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, estimated)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
         leaf(runs[0][3]["change"], outcome)
