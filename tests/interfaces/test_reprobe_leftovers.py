@@ -116,3 +116,94 @@ def test_a_fifo_as_an_estimation_configs_data_file_is_refused(tmp_path: Path):
     (tmp_path / "c.yaml").write_text("products: products.csv\nx1: 1 + prices\n")
     with pytest.raises(EstimationFileError, match="products: .* not a regular file"):
         config_inputs(tmp_path / "c.yaml")
+
+
+def memory_capped(limit: int = 4 * 2**30):
+    """For a child process: an address-space limit, so a command that allocates before it checks
+    (the defect) fails with a MemoryError instead of exhausting the machine."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def test_absurd_households_are_refused_before_any_allocation(tmp_path: Path):
+    done = subprocess.run(CLI + ["simulate", "baseline-2025", "--households", "2000000000", "--json", "o.json",
+                                 "--store", str(tmp_path / "st.duckdb")], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": SOURCE}, preexec_fn=memory_capped())
+    assert "--households must be a whole number from 1 to 1,000,000 (MAX_HOUSEHOLDS" in error_line(done)
+    assert not (tmp_path / "st.duckdb").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_households_beyond_the_limit_are_refused_by_the_api():
+    from autopact.data.tables import income_distribution
+    from autopact.model.households import MAX_HOUSEHOLDS, draw_households
+
+    with pytest.raises(ValueError, match="MAX_HOUSEHOLDS"):
+        draw_households(income_distribution(), MAX_HOUSEHOLDS + 1, 3)
+
+
+@pytest.mark.parametrize("option, value", [("--seed", str(2**70)), ("--seed", "-3"), ("--household-seed", "-1"),
+                                           ("--household-seed", str(2**64))])
+def test_absurd_seeds_are_refused_before_any_work(tmp_path: Path, option, value):
+    """2**70 failed at the store's insert after the run; -3 failed in numpy after the central run."""
+    done = cli("simulate", "ford-byd-jv", "--draws", "1", "--serial", option, value, "--json", "o.json",
+               "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert f"{option}: a seed must be a whole number from 0 to 2**63 - 1" in error_line(done)
+    assert not (tmp_path / "st.duckdb").exists() and not (tmp_path / "o.json").exists()
+
+
+def test_a_scenarios_seed_beyond_the_store_is_refused_naming_it():
+    from autopact.errors import ScenarioError
+    from autopact.policy.scenario import load_scenario, parse_scenario
+
+    definition = load_scenario("ford-byd-jv").model_dump(mode="json")
+    definition["uncertainty"]["seed"] = 2**70
+    with pytest.raises(ScenarioError, match="uncertainty.seed: Input should be less than or equal to 9223372036854775807"):
+        parse_scenario(definition, "s.yaml")
+
+
+def sweep_file(folder: Path, body: str) -> Path:
+    path = folder / "sweep.yaml"
+    path.write_text("name: probe\nscenario: ford-byd-jv\n" + body)
+    return path
+
+
+def test_a_sweeps_unknown_outcome_is_refused_before_the_run(tmp_path: Path):
+    sweep = sweep_file(tmp_path, "grid:\n  parameters.section_301_china_ev_pct: [0]\noutcomes: [consumer_surplus_usd, "
+                                 "no_such_metric]\n")
+    done = cli("sweep", sweep, "--serial", "--json", "o.json", "--store", tmp_path / "st.duckdb", cwd=tmp_path)
+    assert "outcomes[1]: unknown outcome 'no_such_metric'" in error_line(done)
+    assert not (tmp_path / "st.duckdb").exists() and not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.parametrize("outcome, message", [("total_units/x", "is a number"), ("units_by_nationality", "is a group"),
+                                              ("units_by_nationality/China/x", "is a group")])
+def test_outcome_paths_are_checked_against_the_metrics(outcome, message):
+    from autopact.errors import ScenarioError
+    from autopact.runs.uncertainty import check_outcome
+
+    with pytest.raises(ScenarioError, match=message):
+        check_outcome(outcome)
+    assert check_outcome("units_by_nationality/Atlantis") == "units_by_nationality/Atlantis"  # absent: counts 0
+
+
+def test_the_outcome_metrics_are_those_of_a_result_document():
+    import gzip
+
+    from autopact.outcomes.metrics import METRICS
+
+    golden = Path(__file__).resolve().parents[1] / "golden" / "baseline-2025.json.gz"
+    baseline = json.loads(gzip.decompress(golden.read_bytes()))["baseline"]
+    assert set(baseline) == set(METRICS)
+    assert {k for k, v in baseline.items() if isinstance(v, dict)} == {k for k, group in METRICS.items() if group}
+
+
+def test_a_sample_of_too_many_lever_values_is_refused_before_the_design(tmp_path: Path):
+    """100,000 points x 20,000 levers: 2e9 numbers of Latin hypercube before any check."""
+    ranges = "".join(f"    parameters.x{k}: [0, 1]\n" for k in range(20_000))
+    sweep = sweep_file(tmp_path, f"sample:\n  points: 100000\n  ranges:\n{ranges}")
+    done = subprocess.run(CLI + ["sweep", str(sweep), "--serial", "--store", str(tmp_path / "st.duckdb")],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": SOURCE}, preexec_fn=memory_capped())
+    assert "MAX_LEVER_VALUES" in error_line(done)
+    assert not (tmp_path / "st.duckdb").exists()
