@@ -66,14 +66,14 @@ class Sweep(Strict):
             except ScenarioError as error:
                 raise ValueError(f"outcomes[{k}]: {error}") from None
         count = self.point_count()
+        if count * (1 + self.draws) > MAX_EVALUATIONS:
+            raise ValueError(f"{count:,} points x (1 + {self.draws} draws) evaluations; a sweep plans at most "
+                             f"{MAX_EVALUATIONS:,} (autopact.data.inputs.MAX_EVALUATIONS)")
         levers = len(self.grid) + (len(self.sample.ranges) if self.sample else 0)
         if count * levers > MAX_LEVER_VALUES:
             raise ValueError(f"{count:,} points x {levers:,} levers = {count * levers:,} lever values; a sweep sets at most "
                              f"{MAX_LEVER_VALUES:,} (autopact.data.inputs.MAX_LEVER_VALUES: the design is built in memory "
                              "before any run)")
-        if count * (1 + self.draws) > MAX_EVALUATIONS:
-            raise ValueError(f"{count:,} points x (1 + {self.draws} draws) evaluations; a sweep plans at most "
-                             f"{MAX_EVALUATIONS:,} (autopact.data.inputs.MAX_EVALUATIONS)")
         return self
 
     def point_count(self) -> int:
