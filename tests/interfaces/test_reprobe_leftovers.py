@@ -207,3 +207,19 @@ def test_a_sample_of_too_many_lever_values_is_refused_before_the_design(tmp_path
                           env={**os.environ, "PYTHONPATH": SOURCE}, preexec_fn=memory_capped())
     assert "MAX_LEVER_VALUES" in error_line(done)
     assert not (tmp_path / "st.duckdb").exists()
+
+
+@pytest.mark.parametrize("command", [["data", "summary", "--json"], ["simulate", "baseline-2025", "--json", "-"],
+                                     ["simulate", "baseline-2025"], ["data", "summary"]])
+def test_a_closed_standard_output_ends_the_command_quietly(tmp_path: Path, command):
+    """`autopact simulate x --json - | head -c 10` exited 1 silently or 2 with 'Broken pipe', or
+    printed a BrokenPipeError traceback; now it exits as a program that SIGPIPE ends (141), quietly."""
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader went away before the command wrote anything
+    try:
+        done = cli(*command, "--store", tmp_path / "st.duckdb", cwd=tmp_path, stdout=writer) \
+            if command[0] == "simulate" else cli(*command, cwd=tmp_path, stdout=writer)
+    finally:
+        os.close(writer)
+    assert done.returncode == 128 + 13, done.stderr  # 128 + SIGPIPE (cli.CLOSED_PIPE_STATUS)
+    assert "Traceback" not in done.stderr and "error" not in done.stderr.lower(), done.stderr
