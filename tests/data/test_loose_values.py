@@ -91,3 +91,20 @@ def test_an_unknown_firm_nationality_is_refused(bundled_products, write_csv):
         load_market(path=write_csv(table))
     assert "line 4, column 'firm_nationality': unknown nationality" in str(raised.value)
     assert "'Atlantis'" in str(raised.value)
+
+
+def test_units_in_arabic_indic_digits_are_refused(bundled_products, write_csv):
+    """float() read the CSV cell '١٢٠٠٠' as 12000."""
+    table = bundled_products.copy()
+    table["units"] = table["units"].astype(object)
+    table.loc[2, "units"] = "١٢٠٠٠"
+    with pytest.raises(MarketDataError) as raised:
+        load_market(path=write_csv(table))
+    assert "line 4, column 'units': units must be a whole number" in str(raised.value)
+
+
+def test_calibrate_fix_takes_ascii_decimal_numbers_only():
+    done = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--fix", "rho=٠"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--fix rho: must be a finite decimal number" in done.stderr

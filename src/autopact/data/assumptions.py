@@ -9,13 +9,12 @@ Each assumption has a default, a cited reason and a way to change it. Reports li
 from __future__ import annotations
 
 import math
-import re
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from autopact.data.inputs import shown
+from autopact.data.inputs import decimal, shown
 from autopact.data.tables import market_facts
 
 
@@ -63,7 +62,7 @@ class Assumption(BaseModel):
     def _number(self, raw: Any) -> int | float:
         """``raw`` (a number, or its text from ``--set``) as a finite number of the default's type."""
         number = None
-        if _is_number(raw) or (isinstance(raw, str) and _DECIMAL.fullmatch(raw)):
+        if _is_number(raw) or decimal(raw) is not None:  # text: ASCII decimal digits only
             try:
                 number = float(raw)
             except (ValueError, OverflowError):
@@ -80,9 +79,6 @@ class Assumption(BaseModel):
         return number
 
 
-# A number as text (``--set``): ASCII digits in decimal or exponent notation only. Python's float()
-# also reads other scripts' digits ("١٢" is 12), underscores ("1_000") and "inf" or "nan".
-_DECIMAL = re.compile(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
 # At most this many times the default's value: a market of ten times the Census count of US
 # households (or ten times the year's sales) is a unit or typing error (people, not households; an
 # extra digit), and nothing beyond it is a US market.

@@ -62,6 +62,17 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+# A number written as text (``--set``, ``--fix``, a CSV cell pandas left as text): ASCII digits in
+# decimal or exponent notation. Python's float() also reads other scripts' digits ("١٢" is 12, "１２"
+# too), underscores ("1_000") and "inf" or "nan", none of which a number in an input file should be.
+_DECIMAL = re.compile(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
+
+
+def decimal(text: str) -> float | None:
+    """``text`` as a float when it is a plain ASCII decimal number (see ``_DECIMAL``), else None."""
+    return float(text) if isinstance(text, str) and _DECIMAL.fullmatch(text) else None
+
+
 def check_seed(value: object, field: str) -> int:
     """``value`` if it is a whole number from 0 to MAX_SEED, else a ValueError naming ``field``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:

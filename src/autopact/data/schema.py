@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autopact.data.inputs import MAX_PRICE_USD, PRICE_CEILING_REASON
+from autopact.data.inputs import MAX_PRICE_USD, PRICE_CEILING_REASON, decimal
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "BEV", "FCEV")
 SEGMENTS = ("car", "SUV-crossover", "pickup", "van")
@@ -94,10 +94,12 @@ class ProductRecord(BaseModel):
     def _whole_units(cls, value: object) -> object:
         if _blank(value):
             raise ValueError("units are missing")
-        try:
-            number = float(value)  # type: ignore[arg-type]
+        try:  # text only in ASCII decimal digits (float() reads "١٢" as 12)
+            number = decimal(value) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ValueError("units must be a whole number") from None
+            number = None
+        if number is None:
+            raise ValueError("units must be a whole number")
         if not math.isfinite(number) or not number.is_integer():
             raise ValueError("units must be a whole number")
         return int(number)
