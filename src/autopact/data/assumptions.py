@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from autopact.data.inputs import shown
+from autopact.data.inputs import decimal, shown
 from autopact.data.tables import market_facts
 
 
@@ -35,6 +35,8 @@ class Assumption(BaseModel):
     source: str
     allowed: tuple[Any, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
+    maximum_reason: str = ""
 
     @field_validator("name")
     @classmethod
@@ -52,12 +54,15 @@ class Assumption(BaseModel):
                 f"assumption '{self.name}': value {shown(raw)} is not one of {list(self.allowed)}")
         if self.minimum is not None and float(value) < self.minimum:
             raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is below {self.minimum}")
+        if self.maximum is not None and float(value) > self.maximum:
+            raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is above {self.maximum:,.0f} "
+                                  f"({self.maximum_reason})")
         return self.model_copy(update={"value": value})
 
     def _number(self, raw: Any) -> int | float:
         """``raw`` (a number, or its text from ``--set``) as a finite number of the default's type."""
         number = None
-        if _is_number(raw) or isinstance(raw, str):
+        if _is_number(raw) or decimal(raw) is not None:  # text: ASCII decimal digits only
             try:
                 number = float(raw)
             except (ValueError, OverflowError):
@@ -72,6 +77,13 @@ class Assumption(BaseModel):
                                       f"({self.unit})")
             return int(number)
         return number
+
+
+# At most this many times the default's value: a market of ten times the Census count of US
+# households (or ten times the year's sales) is a unit or typing error (people, not households; an
+# extra digit), and nothing beyond it is a US market.
+PLAUSIBLE_FACTOR = 10
+PLAUSIBLE_REASON = "ten times the sourced default: a larger value is a unit or typing error, not the US market"
 
 
 def _is_number(value: Any) -> bool:
@@ -120,6 +132,8 @@ def _definitions() -> list[Assumption]:
             value=_households(),
             unit="households",
             minimum=1.0,
+            maximum=PLAUSIBLE_FACTOR * _households(),
+            maximum_reason=PLAUSIBLE_REASON,
             description="Potential market M: each household may buy one new vehicle a year or none (the outside good).",
             reason=(
                 "The household is the usual unit of the potential market in car demand models "
@@ -150,6 +164,8 @@ def _definitions() -> list[Assumption]:
             value=_market_total(),
             unit="new light vehicles sold in the US in 2025",
             minimum=1.0,
+            maximum=PLAUSIBLE_FACTOR * _market_total(),
+            maximum_reason=PLAUSIBLE_REASON,
             description="The 2025 market total against which coverage is measured.",
             reason=(
                 "Argonne National Laboratory's quarterly light-duty totals (sum of 2025 quarters); the BEA "

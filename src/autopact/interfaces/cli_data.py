@@ -137,7 +137,7 @@ def calibrate_command(
     outputs = _check_outputs(("--save", save))
     market = _load(year, path, settings)
     try:
-        fixed = {k: float(v) for k, v in parse_settings(fix).items()}
+        fixed = {k: _fixed(k, v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
         with err.status(f"calibrating on {households} simulated households ..."):
             result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed)
@@ -184,6 +184,16 @@ def _print_calibration(r: dict[str, Any]) -> None:
     out.print(seg)
     for warning in r["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
+
+
+def _fixed(name: str, text: str) -> float:
+    """A ``--fix NAME=VALUE`` value: a finite ASCII decimal number (float() would read "١" as 1, or "inf")."""
+    from autopact.data.inputs import decimal
+
+    value = decimal(text)
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"--fix {name}: must be a finite decimal number, got {text!r}")
+    return value
 
 
 @app.command("estimate")

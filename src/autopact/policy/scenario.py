@@ -336,6 +336,7 @@ class Scenario(Strict):
                 if isinstance(overlay, dict) and field_name in overlay:
                     raise ValueError(f"variants.{clipped(label)}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
+        self._valid_variants()
         if self.estimation is not None:
             self._estimated_levers()
         elif self.year not in BUNDLED_YEARS:
@@ -347,6 +348,21 @@ class Scenario(Strict):
         if self.uncertainty.inputs:
             centrals(self)
         return self
+
+    def _valid_variants(self) -> None:
+        """Each variant laid over the scenario validates as a scenario of its own, now rather than when
+        it runs: a variant's NaN or bad name is refused with the file, before any work."""
+        if not self.variants:
+            return
+        base = self.model_dump(exclude={"variants"})
+        for label, overlay in self.variants.items():
+            unknown = set(overlay) - set(base)
+            if unknown:
+                raise ValueError(f"variants.{clipped(label)}: unknown field(s) {shown(sorted(map(str, unknown)))}")
+            try:
+                Scenario.model_validate({**base, **overlay, "name": f"{self.name}/{label}"})
+            except ValidationError as error:
+                raise ValueError(first_error(error, f"variants.{clipped(label)}")) from None
 
     def _estimated_levers(self) -> None:
         """Refuse, naming the field, the levers an estimated market cannot carry."""

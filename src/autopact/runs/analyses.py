@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from autopact.data.inputs import MAX_EVALUATIONS
+from autopact.data.inputs import MAX_EVALUATIONS, check_seed
+from autopact.errors import ScenarioError
 from autopact.fit.estimated import estimate_distribution
 from autopact.fit.market import MarketModel
+from autopact.model.households import MAX_HOUSEHOLDS
 from autopact.outcomes.document import SimulationResult, result_json
 from autopact.outcomes.ranking import rank_partnerships
 from autopact.policy.scenario import Scenario
@@ -26,7 +28,7 @@ from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store
 from autopact.runs.sweeps import load_sweep, points, surfaces
-from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
+from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_for, simulate, solved_baseline
 
 
@@ -42,6 +44,16 @@ class RunOptions:
     resume: bool = False
 
     def check(self) -> None:
+        """Refuse options no run can use, before any work: sizes and seeds at their limits
+        (``MAX_HOUSEHOLDS``, ``MAX_SEED``), choices, exclusive flags (ScenarioError naming the option)."""
+        if isinstance(self.households, bool) or not isinstance(self.households, int) or \
+                not 1 <= self.households <= MAX_HOUSEHOLDS:
+            raise ScenarioError(f"--households must be a whole number from 1 to {MAX_HOUSEHOLDS:,} (MAX_HOUSEHOLDS: "
+                                f"memory and time grow with it), got {self.households!r}")
+        try:
+            check_seed(self.household_seed, "--household-seed")
+        except ValueError as error:
+            raise ScenarioError(str(error)) from None
         if self.recalibration not in ("linear", "exact"):
             raise ValueError(f"--recalibrate must be linear or exact, got {self.recalibration!r}")
         if self.serial and self.scheduler:
@@ -74,6 +86,14 @@ def _progress(console, label: str) -> Iterator[Any]:
                   console=console, transient=False) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
+    """The market of a scenario on an estimation, built before the store is opened: building it
+    verifies the saved result (its hash, settings, data), so a refused one leaves no store behind.
+    None for the calibrated market, whose calibration is the long part and comes after."""
+    options.check()
+    return market_for(scenario, options.households, options.household_seed) if scenario.estimation else None
 
 
 def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
@@ -155,8 +175,13 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         raise ValueError(f"--draws {draws} for up to {1 + len(scenario.variants)} runs (the scenario and its variants): at most "
                          f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
+    try:
+        check_seed(seed, "--seed")
+    except ValueError as error:
+        raise ScenarioError(str(error)) from None
+    estimated = market if market is not None else _estimated(scenario, options)
     store = _open(options, jobs=bool(draws))
-    market, runs = _central(scenario, options, console, market)
+    market, runs = _central(scenario, options, console, estimated)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
@@ -199,8 +224,11 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
     at their own values; a tornado per outcome (per variant)."""
     if not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    for outcome in outcomes or []:  # before any work
+        check_outcome(outcome)
+    estimated = _estimated(scenario, options)
     store = _open(options, jobs=True)
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, estimated)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
         leaf(runs[0][3]["change"], outcome)
