@@ -356,7 +356,7 @@ class Scenario(Strict):
             return
         base = self.model_dump(exclude={"variants"})
         for label, overlay in self.variants.items():
-            unknown = set(overlay) - set(base)
+            unknown = set(overlay) - set(type(self).model_fields)  # the dump leaves unused dated fields out
             if unknown:
                 raise ValueError(f"variants.{clipped(label)}: unknown field(s) {shown(sorted(map(str, unknown)))}")
             try:
