@@ -87,10 +87,12 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
     base = shared.market.calibration
     if shared.recalibration == "linear" and shared.response is not None:
         theta = linear_recalibration(base, shared.response, targets)
-        cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed)
+        cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed,
+                        form=base.form)
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
-    cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters)
+    cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
+                    form=base.form)
     if not cal.optimizer["success"]:
         raise ConvergenceError(f"re-calibration did not converge: {cal.optimizer['message']}")
     return calibrated_model(data, cal)

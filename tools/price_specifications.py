@@ -1,0 +1,64 @@
+"""Issue 11 item 2: how price sensitivity depends on income, each form re-calibrated to the same
+targets and put through every back-test.
+
+For each specification (a price form of ``autopact.fit.price_forms`` with parameters held fixed
+or free) this re-calibrates the bundled 2025 market, builds the calibrated market and runs
+``autopact validate``'s back-tests on it, then prints one JSON line: the objective, every target's
+fit, the incumbents' price rises in no-section-232 and chinese-imports-mfn (``price_signs``), the
+entry back-test (median |log error|, bias, worst), the EV-credit and tariff back-tests.
+
+Run: ``python tools/price_specifications.py NAME [NAME ...]`` with names from ``SPECIFICATIONS``
+(a few minutes each at 1,000 households). The README's "Known limits of the 2025 calibration"
+quotes its output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from autopact.data import load_market
+from autopact.fit.calibration import calibrate
+from autopact.fit.market import calibrated_model
+from autopact.runs.validate import validate
+
+SPECIFICATIONS = {
+    "income": ("income", {}),
+    "income_normal": ("income_normal", {}),
+    "power": ("power", {}),
+    "power_0.5": ("power", {"lambda": 0.5}),
+    "income_alpha_0.1": ("income", {"alpha": 0.1e-4}),
+    "income_alpha_0.2": ("income", {"alpha": 0.2e-4}),
+    "income_alpha_0.4": ("income", {"alpha": 0.4e-4}),
+}
+
+
+def run(name: str) -> dict:
+    form, fixed = SPECIFICATIONS[name]
+    began = time.perf_counter()
+    data = load_market()
+    cal = calibrate(data, fixed=fixed, form=form)
+    market = calibrated_model(data, cal)
+    result = validate(market)
+    signs = result["price_signs"]
+    entry, credit, tariff = result["entry_backtest"], result["ev_credit_backtest"], result["tariff_backtest"]
+    return {
+        "specification": name, "form": form, "fixed": fixed, "parameters": cal.parameters,
+        "objective": cal.optimizer["objective"],
+        "targets": {r.name: [float(r.value), float(a)] for r, a in zip(cal.targets.itertuples(), cal.achieved)},
+        "price_signs": {k: {"rising": v["rising"], "of": v["incumbents_same_cost"],
+                            "mean_change_usd": v["mean_price_change_usd"],
+                            "largest": [(r["name"], round(r["price_change_usd"])) for r in v["largest_rises"][:3]]}
+                        for k, v in signs.items()},
+        "entry": {"median_abs_log_error": entry["median_abs_log_error"], "mean_log_error": entry["mean_log_error"],
+                  "worst": entry["worst"]},
+        "ev_credit": {"predicted": credit["predicted_bev_share"], "error_pp": credit["error_pp"]},
+        "tariff": {"sales_change": tariff["sales_change"], "price_change": tariff["price_change"]},
+        "passed": result["passed"], "warnings": cal.warnings, "seconds": time.perf_counter() - began,
+    }
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or list(SPECIFICATIONS):
+        print(json.dumps(run(name), default=str), flush=True)
