@@ -26,6 +26,7 @@ from autopact.runs.validate import validate
 SPECIFICATIONS = {
     "income": ("income", {}),
     "income_normal": ("income_normal", {}),
+    "income_normal_from_wide": ("income_normal", {}),  # started at sigma_price 3, alpha 0.5 per $10k
     "power": ("power", {}),
     "power_0.5": ("power", {"lambda": 0.5}),
     "income_alpha_0.1": ("income", {"alpha": 0.1e-4}),
@@ -38,7 +39,8 @@ def run(name: str) -> dict:
     form, fixed = SPECIFICATIONS[name]
     began = time.perf_counter()
     data = load_market()
-    cal = calibrate(data, fixed=fixed, form=form)
+    start = {"sigma_price": 3e-4, "alpha": 0.5e-4, "pi": 5.0} if name.endswith("_from_wide") else None
+    cal = calibrate(data, fixed=fixed, form=form, start=start)
     market = calibrated_model(data, cal)
     result = validate(market)
     signs = result["price_signs"]
