@@ -123,7 +123,7 @@ def build_demand(parameters: dict[str, float], arrays: MarketArrays, households:
     return Demand(alpha=alpha, pi=0.0, price_deviation=FORMS[form].deviation(parameters, households), **taste)
 
 
-def _form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parameter names, scale, lower and upper bounds (scaled) and start (scaled) of a price form."""
     if form not in FORMS:
         raise CalibrationError(f"unknown price form {form!r}; known: {', '.join(FORMS)}")
@@ -261,7 +261,7 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     ``draws`` simulated households (seeded scrambled Halton) integrate over income and tastes;
     ``form`` names how price sensitivity depends on income (``price_forms.FORMS``).
     """
-    names, scale, lower, upper, start_x = _form_bounds(form)
+    names, scale, lower, upper, start_x = form_bounds(form)
     began = time.perf_counter()
     targets = load_targets() if targets is None else targets
     fixed = dict(fixed or {})
@@ -332,9 +332,9 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
                              optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings, form=form)
 
 
-def _bound_side(name: str, value: float, form: str = "income") -> str | None:
+def bound_side(name: str, value: float, form: str = "income") -> str | None:
     """'lower' or 'upper' when a parameter sits at that bound (within 1e-6 of its scale), else None."""
-    names, scale, lower, upper, _ = _form_bounds(form)
+    names, scale, lower, upper, _ = form_bounds(form)
     i = names.index(name)
     for bound, side in ((lower[i], "lower"), (upper[i], "upper")):
         if abs(value - bound * scale[i]) <= 1e-6 * max(abs(bound * scale[i]), scale[i]):
@@ -344,70 +344,16 @@ def _bound_side(name: str, value: float, form: str = "income") -> str | None:
 
 def _bound_warnings(theta: dict[str, float], names: list[str], form: str = "income") -> list[str]:
     out = []
-    _, scale, lower, upper, _ = _form_bounds(form)
+    _, scale, lower, upper, _ = form_bounds(form)
     every = FORMS[form].parameters
     for name in names:
-        side = _bound_side(name, theta[name], form)
+        side = bound_side(name, theta[name], form)
         if side:
             i = every.index(name)
             bound = (lower if side == "lower" else upper)[i] * scale[i]
             out.append(f"parameter {name} is at its {side} bound ({bound:g}): the targets push it beyond the "
                        "admissible range")
     return out
-
-
-def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list[str], np.ndarray]:
-    """First-order response of the calibrated parameters to the targets, d theta / d target.
-
-    At the optimum the weighted residuals r_t = c_t (m_t(theta) - target_t), c_t = sqrt(w_t)/|target_t|,
-    satisfy F = J_r' r = 0 with J_r = diag(c) dm/dtheta. The implicit function theorem with the
-    Gauss-Newton approximation dF/dtheta ~ J_r' J_r (second derivatives of m dropped) gives column t
-
-        d theta / d target_t = (J_r' J_r)^{-1} J_r[t, :]' (r_t + c_t m_t) / target_t,
-
-    which is the familiar (J_r'J_r)^{-1} J_r' c when every target is hit. Parameters fixed by the
-    user or sitting at a bound are held (active constraints). dm/dtheta is a central difference of
-    ``model_statistics`` with shares re-inverted at each step. Returns the moving parameters' names
-    and the (parameters x targets) matrix in their natural units.
-    """
-    names, scale, _, _, _ = _form_bounds(cal.form)
-    x = np.array([cal.parameters[name] for name in names]) / scale
-    moving = [i for i, name in enumerate(names)
-              if name not in cal.fixed and _bound_side(name, cal.parameters[name], cal.form) is None]
-    targets = cal.targets
-    t = targets["value"].to_numpy(float)
-    c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
-    m = cal.achieved
-
-    def statistics(x_new: np.ndarray) -> np.ndarray:
-        demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, cal.households, cal.form)
-        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=cal.delta)
-        return model_statistics(targets, delta, demand, cal.arrays)
-
-    jac_m = np.zeros((len(t), len(moving)))
-    for column, i in enumerate(moving):
-        h = step * max(abs(x[i]), 1.0)
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        jac_m[:, column] = (statistics(up) - statistics(down)) / (2 * h)
-    jac_r = c[:, None] * jac_m
-    response = np.linalg.solve(jac_r.T @ jac_r, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
-    return [names[i] for i in moving], response * scale[moving][:, None]
-
-
-def linear_recalibration(cal: CalibrationResult, response: tuple[list[str], np.ndarray],
-                         targets: pd.DataFrame) -> dict[str, float]:
-    """Parameters after the targets move from ``cal.targets`` to ``targets``: theta + (d theta/d t) dt,
-    kept within bounds (``parameter_response`` gives d theta / d t)."""
-    names, matrix = response
-    shift = matrix @ (targets["value"].to_numpy(float) - cal.targets["value"].to_numpy(float))
-    theta = dict(cal.parameters)
-    every, scale, lower, upper, _ = _form_bounds(cal.form)
-    for name, d in zip(names, shift):
-        i = every.index(name)
-        theta[name] = float(np.clip(theta[name] + d, lower[i] * scale[i], upper[i] * scale[i]))
-    return theta
 
 
 def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int, form: str = "income") -> str:
