@@ -1,6 +1,10 @@
 """The price forms of the calibration (issue 11 item 2): alpha_i with a random coefficient on price
 or a power of income, checked against the old form, closed forms and finite differences."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy.stats import norm
@@ -80,3 +84,17 @@ def test_calibration_recovers_a_known_price_random_coefficient(arrays):
     cal = calibrate(market, targets=targets, draws=200, seed=0, form="income_normal", fixed={"rho": truth["rho"]})
     assert cal.form == "income_normal"
     assert cal.parameters == pytest.approx(truth, rel=1e-6)
+
+
+def test_cli_calibrate_takes_a_price_form_and_refuses_an_unknown_one():
+    fixed = ["--fix", "alpha=5e-5", "--fix", "lambda=0.5", "--fix", "sigma_bev=1", "--fix", "sigma_size=1",
+             "--fix", "rho=0"]
+    done = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--json", "--households", "30",
+                           "--price-form", "power", *fixed], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["price_form"] == FORMS["power"].text and report["parameters"]["lambda"] == 0.5
+    assert report["max_share_error"] < 1e-10
+    bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "calibrate", "--price-form", "nope"],
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "unknown price form 'nope'" in bad.stderr and "Traceback" not in bad.stderr
