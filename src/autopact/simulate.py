@@ -17,7 +17,7 @@ cost (``autopact.model.supply.solve_constrained``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,38 @@ def market_for(scenario: Scenario, households: int = 1000, household_seed: int =
         return estimated_market(scenario.estimation)
     key = {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
            "household_seed": household_seed}
-    return cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+    market = cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+    return carried(market, scenario.baseline_year, scenario.paths) if scenario.baseline_year else market
+
+
+def carried(market: MarketModel, year: int, paths: dict[str, float] | None = None) -> MarketModel:
+    """The data year's calibrated market carried to ``year`` by the bundled policy timeline (the
+    tariff stack, the EV credit and the rules in force that year, ``autopact.policy.dated``) and
+    the exogenous paths at ``paths`` quantiles (default central); the market itself for the data
+    year or a market already carried there. Its document says which baseline year it is
+    (``baseline_year``, ``baseline_label``, and ``paths`` where not central)."""
+    paths = dict(paths or {})
+    here = market.document.get("baseline_year", scenario_year(market))
+    if here == year and market.document.get("paths", {}) == (paths if year != scenario_year(market) else {}):
+        return market
+    if market.document.get("baseline_year") is not None:
+        raise ScenarioError(f"baseline_year: the market is already carried to {market.document['baseline_year']}")
+    if year == scenario_year(market):
+        return market
+    base = Scenario(name=f"baseline-{year}", policy_year=year, paths=paths)
+    moved = apply(base, market)
+    label = f"{year} baseline (the {scenario_year(market)} calibration carried by the policy timeline)"
+    changes: dict = {"document": {**moved.document, "baseline_year": year, "baseline_label": label,
+                                  **({"paths": paths} if paths else {})}}
+    if market.data is not None and len(moved.products) != len(market.data.products):  # rows barred by a rule
+        kept = market.data.products["product_id"].isin(moved.products["product_id"]).to_numpy()
+        changes["data"] = dataclasses.replace(market.data, products=market.data.products[kept].reset_index(drop=True))
+    return moved.with_products(**changes)
+
+
+def scenario_year(market: MarketModel) -> int | None:
+    """The data year of a calibrated market, else None."""
+    return market.data.facts.year if market.data is not None else None
 
 
 def _calibrated(scenario: Scenario, households: int, household_seed: int) -> MarketModel:
@@ -70,7 +101,7 @@ def solved_baseline(market: MarketModel) -> State:
     return market.cache["baseline"]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class NewtonStart:
     """A solved scenario's Newton matrix (``autopact.model.newton``), for the solves of its draws:
     it applies to a market with the same products in the same order."""
@@ -107,6 +138,10 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
     elif scenario.estimation is not None and market.kind != "estimated":
         raise ScenarioError(f"estimation: scenario {scenario.name!r} runs on a market of {scenario.estimation.result}; "
                             "pass that market (autopact.fit.estimated.estimated_market) or none")
+    if scenario.baseline_year is not None and market.kind != "estimated":  # e.g. a draw's re-calibrated market
+        moved = carried(market, scenario.baseline_year, scenario.paths)
+        if moved is not market:  # a baseline solved on the market given is not this one's
+            market, baseline = moved, None
     counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
     return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market, newton))
@@ -116,8 +151,9 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it.
 
     With ``newton`` (a draw), every solve runs Broyden's method from its matrix, and a constrained
-    equilibrium starts at the market's initial prices (without, at cost, as the golden results'
-    iteration counts record)."""
+    equilibrium starts at the market's initial prices and finds its shadow costs by the secant
+    search; without (a central run), at cost and by brentq, as the golden results record
+    (``autopact.model.supply.solve_constrained``)."""
     products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
@@ -153,7 +189,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
         result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
-                                   initial=None if jacobian is None else initial, inverse_jacobian=jacobian)
+                                   initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
+                                   search="brentq" if jacobian is None else "secant")
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],

@@ -9,7 +9,8 @@ import sys
 from autopact.policy.scenario import load_scenario
 from autopact.simulate import market_for
 
-HEAVY = ("numpy", "pandas", "scipy", "patsy", "pydantic", "yaml", "duckdb", "dask", "distributed", "plotly")
+HEAVY = ("numpy", "pandas", "scipy", "patsy", "pydantic", "yaml", "duckdb", "dask", "distributed", "plotly", "fastapi",
+         "starlette", "uvicorn")
 LOADED = "import atexit, sys; atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules)))"
 
 

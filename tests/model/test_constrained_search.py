@@ -1,6 +1,7 @@
-"""The shadow-cost search of ``solve_constrained`` (issue 13): the same constrained equilibrium as a
-bracketing root-finder on q_G(lambda) = K_G, in fewer equilibrium solves than the nested brentq
-search it replaced (15 solves for one binding plant, 168 for a plant and a quota, on these markets)."""
+"""The secant shadow-cost search of ``solve_constrained`` (issue 13): the same constrained equilibrium
+as a bracketing root-finder on q_G(lambda) = K_G, in fewer equilibrium solves than the brentq search
+(15 solves for one binding plant, 168 for a plant and a quota, on these markets), and brentq's
+result where the units jump across the capacity."""
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ def test_one_binding_plant_matches_a_root_finder_in_fewer_solves():
     size, plant = 1e6, np.array([2, 3])
     capacity = 0.8 * size * free.shares[plant].sum()
     result = solve_constrained(costs, xi, demand, omega, Taxes.none(10),
-                               [CapacityConstraint("plant", plant, capacity)], size)
+                               [CapacityConstraint("plant", plant, capacity)], size, search="secant")
 
     def excess(lam: float) -> float:
         shifted = costs.copy()
@@ -41,9 +42,24 @@ def test_a_plant_and_a_quota_in_fewer_solves():
     size, plant, imports = 1e6, np.array([2, 3]), np.array([4, 5, 6])
     constraints = [CapacityConstraint("plant", plant, 0.8 * size * free.shares[plant].sum()),
                    CapacityConstraint("quota", imports, 0.9 * size * free.shares[imports].sum())]
-    result = solve_constrained(costs, xi, demand, omega, Taxes.none(10), constraints, size)
+    result = solve_constrained(costs, xi, demand, omega, Taxes.none(10), constraints, size, search="secant")
     assert result.binding == {"plant": True, "quota": True}
     for c in constraints:
         assert result.units[c.name] == pytest.approx(c.capacity, rel=1e-9)
     assert result.solves <= 80
 
+
+
+def test_a_jump_across_the_capacity_hands_over_to_brentq(monkeypatch):
+    """Where the search stops without meeting the capacity (as at a jump between equilibria), the
+    secant search gives way to brentq's, whose result it then reports."""
+    import autopact.model.shadow as shadow
+
+    demand, xi, omega, costs, free = market()
+    size, plant = 1e6, np.array([2, 3])
+    plants = [CapacityConstraint("plant", plant, 0.8 * size * free.shares[plant].sum())]
+    brent = solve_constrained(costs, xi, demand, omega, Taxes.none(10), plants, size)
+    monkeypatch.setattr(shadow, "JUMP", -1.0)  # every stop counts as a jump
+    handed = solve_constrained(costs, xi, demand, omega, Taxes.none(10), plants, size, search="secant")
+    assert handed.shadow_costs == brent.shadow_costs
+    assert np.array_equal(handed.equilibrium.prices, brent.equilibrium.prices)

@@ -189,6 +189,22 @@ def test_generated_scenarios_run_or_are_refused_in_one_line(documents, market_20
     assert "ran" in outcomes and "refused" in outcomes  # the strategies reach both sides
 
 
+# Documents the fuzz check found with random seeds (/tmp/fuzz_more.py, CI) that the derandomized
+# run above did not: each must stay refused or run cleanly.
+FOUND = [
+    # a variant's synergy with an infinite cost change was accepted: variants were validated only when run
+    {"name": "found-1", "extra_tariffs": [{"name": "&"}],
+     "variants": {"uq": {"synergies": [{"change_pct": -math.inf, "reason": "r", "firm": "Ford Motor Co."}]}}},
+    {"name": "found-1b", "variants": {"v": {"extra_tariffs": [{"name": "t", "ad_valorem_pct": math.nan}]}}},
+]
+
+
+@pytest.mark.parametrize("document", FOUND, ids=[d["name"] for d in FOUND])
+def test_documents_found_by_random_fuzzing(document, market_2025, baseline_2025, tmp_path):
+    start = dict(zip(baseline_2025.products["product_id"], baseline_2025.products["price"]))
+    assert check_one(document, tmp_path, market_2025, baseline_2025, start) == "refused"
+
+
 CONFIG = st.fixed_dictionaries(
     {"x1": st.just("1 + prices")},
     optional={**{key: st.one_of(st.sampled_from(values), st.text(max_size=6))

@@ -2,17 +2,18 @@
 out, the credit lever is a consumer-price wedge, and `autopact validate --json` keeps its contract.
 Numbers of the back-tests themselves are not pinned (they move with data and demand)."""
 
+import dataclasses
 import json
 import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from autopact.policy.launch import band, launch_gaps, launch_term
+from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term
 from autopact.policy.scenario import load_scenario, parse_scenario
-from autopact.runs.backtest_entry import entry_backtest, reenter
+from autopact.model.supply import Taxes
+from autopact.runs.backtest_entry import entry_backtest, reenter, reordered_taxes
 from autopact.runs.backtest_policy import credit_removal, evidence
 from autopact.simulate import market_for, simulate
 
@@ -30,6 +31,20 @@ def test_a_product_re_entered_with_its_own_xi_returns_its_own_units(market, prod
     assert reenter(market, product_id, float(market.xi[j])) == pytest.approx(market.data.units[j], rel=1e-8)
 
 
+def test_re_entry_keeps_each_products_own_tax_wedge(market):
+    """The re-entered market lists the others, then the product: its taxes must follow that order
+    (it passed the full market's taxes unchanged, wrong wherever a wedge differs by product)."""
+    j = market.products["product_id"].tolist().index(MACH_E)
+    count = len(market.products)
+    taxed = dataclasses.replace(market, taxes=Taxes(np.arange(count) / 100, np.arange(count) * 10.0))
+    minus, _ = taxed.without(MACH_E)
+    taxes = reordered_taxes(taxed, minus, j)
+    order = np.append(np.delete(np.arange(count), j), j)
+    np.testing.assert_array_equal(taxes.ad_valorem, order / 100)
+    np.testing.assert_array_equal(taxes.specific, order * 10.0)
+    assert reordered_taxes(dataclasses.replace(market, taxes=None), minus, j) is None
+
+
 def test_a_lower_xi_sells_less_and_the_market_without_the_product_lacks_only_it(market):
     j = market.products["product_id"].tolist().index(MACH_E)
     own = float(market.xi[j])
@@ -39,18 +54,41 @@ def test_a_lower_xi_sells_less_and_the_market_without_the_product_lacks_only_it(
     np.testing.assert_array_equal(minus.xi, np.delete(market.xi, j))
 
 
-def test_launch_term_is_the_mean_gap_of_the_other_launches_of_the_band(market):
+def test_launch_term_is_the_mean_gap_of_the_other_launches_of_the_class_and_band(market):
     gaps = launch_gaps(market)
     assert set(gaps["band"]) == {"first year", "years 2-5", "year 6 and later"}
     same = gaps[(gaps["band"] == band(3))]
-    assert launch_term(market, 3) == pytest.approx(same["gap"].mean(), rel=1e-12)
-    pid = same["product_id"].iloc[0]
-    assert launch_term(market, 3, leave_out=pid) == pytest.approx(same.loc[same["product_id"] != pid, "gap"].mean())
+    for powertrain, cls in (("BEV", "BEV"), ("ICE", "not BEV"), ("PHEV", "not BEV")):
+        cell = same[same["powertrain_class"] == cls]
+        assert len(cell) >= MIN_CELL_LAUNCHES
+        assert launch_term(market, 3, powertrain) == pytest.approx(cell["gap"].mean(), rel=1e-12)
+        pid = cell["product_id"].iloc[0]
+        assert launch_term(market, 3, powertrain, leave_out=pid) == pytest.approx(
+            cell.loc[cell["product_id"] != pid, "gap"].mean(), rel=1e-12)
+    # a class with fewer than MIN_CELL_LAUNCHES other launches in the band takes the band's mean of all
+    first = gaps[gaps["band"] == band(1)]
+    lone = first[first["powertrain_class"] == "not BEV"]
+    assert len(lone) < MIN_CELL_LAUNCHES
+    assert launch_term(market, 1, "ICE") == pytest.approx(first["gap"].mean(), rel=1e-12)
     row = gaps.set_index("product_id").loc[pid]
     assert row["gap"] == pytest.approx(row["own_xi"] - row["hedonic"] - row["brand_term"], rel=1e-12)
     assert band(1) == "first year" and band(5) == "years 2-5" and band(7) == "year 6 and later"
     with pytest.raises(ValueError):
         band(0)
+
+
+def test_a_re_entered_product_is_predicted_from_the_market_without_it(market):
+    """Leave one out: the hedonic fit and brand term of a launch do not see the launch itself, so its
+    own xi moves its gap one for one and nothing else."""
+    from autopact.policy.launch import reentry_prediction
+
+    parts = reentry_prediction(market, MACH_E)
+    j = market.products["product_id"].tolist().index(MACH_E)
+    shifted = market.with_products(xi=np.where(np.arange(len(market.xi)) == j, market.xi + 1.0, market.xi))
+    moved = reentry_prediction(shifted, MACH_E)
+    assert moved["hedonic"] == pytest.approx(parts["hedonic"], abs=1e-12)
+    assert moved["brand_term"] == pytest.approx(parts["brand_term"], abs=1e-12)
+    assert moved["own_xi"] == pytest.approx(parts["own_xi"] + 1.0, abs=1e-12)
 
 
 def test_entry_backtest_reports_its_errors_from_its_rows(market):
@@ -107,6 +145,10 @@ def test_cli_validate_json_contract(tmp_path):
     assert 0 < r["ev_credit_backtest"]["predicted_bev_share"] < 1
     assert {"sales_change", "price_change", "published"} <= set(r["tariff_backtest"])
     assert "Entry back-test" in done.stdout and "EV credit ends" in done.stdout
+    for signs in r["price_signs"].values():  # each riser's markup split (issue 11 item 5)
+        assert set(signs["larger_term"]) == {"own_demand", "siblings"} and sum(signs["larger_term"].values()) == signs["rising"]
+        assert all({"own_term_change_usd", "siblings_term_change_usd"} <= set(row) for row in signs["largest_rises"])
+    assert "markup terms: own demand" in done.stdout
     bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "validate", "--products", "nope"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown product 'nope'" in bad.stderr and "Traceback" not in bad.stderr

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from autopact.data.inputs import shown
+from autopact.data.inputs import decimal, shown
 from autopact.data.tables import market_facts
 
 
@@ -35,6 +35,8 @@ class Assumption(BaseModel):
     source: str
     allowed: tuple[Any, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
+    maximum_reason: str = ""
 
     @field_validator("name")
     @classmethod
@@ -52,12 +54,15 @@ class Assumption(BaseModel):
                 f"assumption '{self.name}': value {shown(raw)} is not one of {list(self.allowed)}")
         if self.minimum is not None and float(value) < self.minimum:
             raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is below {self.minimum}")
+        if self.maximum is not None and float(value) > self.maximum:
+            raise AssumptionError(f"assumption '{self.name}': value {shown(raw)} is above {self.maximum:,.0f} "
+                                  f"({self.maximum_reason})")
         return self.model_copy(update={"value": value})
 
     def _number(self, raw: Any) -> int | float:
         """``raw`` (a number, or its text from ``--set``) as a finite number of the default's type."""
         number = None
-        if _is_number(raw) or isinstance(raw, str):
+        if _is_number(raw) or decimal(raw) is not None:  # text: ASCII decimal digits only
             try:
                 number = float(raw)
             except (ValueError, OverflowError):
@@ -72,6 +77,13 @@ class Assumption(BaseModel):
                                       f"({self.unit})")
             return int(number)
         return number
+
+
+# At most this many times the default's value: a market of ten times the Census count of US
+# households (or ten times the year's sales) is a unit or typing error (people, not households; an
+# extra digit), and nothing beyond it is a US market.
+PLAUSIBLE_FACTOR = 10
+PLAUSIBLE_REASON = "ten times the sourced default: a larger value is a unit or typing error, not the US market"
 
 
 def _is_number(value: Any) -> bool:
@@ -120,6 +132,8 @@ def _definitions() -> list[Assumption]:
             value=_households(),
             unit="households",
             minimum=1.0,
+            maximum=PLAUSIBLE_FACTOR * _households(),
+            maximum_reason=PLAUSIBLE_REASON,
             description="Potential market M: each household may buy one new vehicle a year or none (the outside good).",
             reason=(
                 "The household is the usual unit of the potential market in car demand models "
@@ -150,12 +164,88 @@ def _definitions() -> list[Assumption]:
             value=_market_total(),
             unit="new light vehicles sold in the US in 2025",
             minimum=1.0,
+            maximum=PLAUSIBLE_FACTOR * _market_total(),
+            maximum_reason=PLAUSIBLE_REASON,
             description="The 2025 market total against which coverage is measured.",
             reason=(
                 "Argonne National Laboratory's quarterly light-duty totals (sum of 2025 quarters); the BEA "
                 "figure, 16.2 million, agrees within 0.1%. The Q3-Q4 ANL entries are preliminary."
             ),
             source="ANL 'Total Sales for Website' via Open-EV-Charts (market_facts.csv)",
+        ),
+    ]
+
+
+def dated_assumptions() -> list[Assumption]:
+    """The named assumptions of evaluating dated levers at a year (``autopact.policy.dated``). They are
+    not market assumptions (``defaults``): they decide which levers are in force, not the data."""
+    return [
+        Assumption(
+            name="dated_weighting",
+            value="days",
+            unit="'days' or 'mid_year'",
+            allowed=("days", "mid_year"),
+            description=(
+                "How a rate lever in force for part of a year counts in that year's equilibrium: 'days', by the "
+                "share of the year's days it is in force (a tariff, credit or synergy scaled, a parameter averaged, "
+                "a quota's yearly quantity prorated); 'mid_year', fully if in force on 1 July, else not at all. "
+                "Whole levers (entrants, new products, mergers, the connected-vehicle and local-production rules) "
+                "always count when in force on 1 July."
+            ),
+            reason=(
+                "The same convention as the Section 232 rates (policy parameter section_232_rate_year): no monthly "
+                "imports or sales by origin are in the data, so each day of a year weighs the same. Range: the two "
+                "conventions; for a rate that changes once in a year they bound the year's value (e.g. IEEPA on "
+                "China in 2026: 1.48% by days, 0% on 1 July)."
+            ),
+            source="policy_parameters.csv section_232_rate_year; policy_timeline.csv",
+        ),
+        Assumption(
+            name="model_year_start",
+            value="1 January",
+            unit="day of the calendar year in which model year Y's sales begin",
+            allowed=("1 January",),
+            description=(
+                "Rules written by model year (the connected-vehicle rule: software from model year 2027, hardware "
+                "from 2030) are dated from 1 January of that year."
+            ),
+            reason=(
+                "The data are calendar-year sales with no split by model year; model year Y is the one sold most in "
+                "calendar year Y. GAP: no sourced model-year calendar; a model year can go on sale in the preceding "
+                "autumn, so the rule may bite up to a few months earlier than dated here (range: the autumn of Y-1 "
+                "to 1 January of Y; not a setting)."
+            ),
+            source="https://sanctionsnews.bakermckenzie.com/bis-issues-final-rule-regarding-connected-vehicles "
+                   "(rule by model year); policy_timeline.csv connected-vehicle-software",
+        ),
+        Assumption(
+            name="discount_rate",
+            value=0.03,
+            unit="real rate a year",
+            minimum=0.0,
+            description="The rate at which a projection's yearly changes are discounted to its first year.",
+            reason=(
+                "OMB Circular A-4 (2003) advises 3% and 7% real; its 2023 revision set a 2% default and dropped 7%, "
+                "and that revision was rescinded in January 2025, returning to the 2003 text. Range: 2% (A-4 2023) "
+                "to 7% (A-4 2003, the opportunity cost of capital)."
+            ),
+            source="https://www.lawbc.com/oira-intends-final-revisions-to-circular-a-4-to-improve-regulatory-analysis/ ; "
+                   "https://www.cambridge.org/core/product/62D2679504E2F09642110476D10CED0B/core-reader (rescinded "
+                   "January 2025)",
+        ),
+        Assumption(
+            name="path_interpolation",
+            value="linear",
+            unit="'linear'",
+            allowed=("linear",),
+            description="An exogenous path between its sourced years (exogenous_paths.csv) is interpolated linearly, "
+                        "and held at its last sourced year after it (the battery pack price from 2031).",
+            reason=(
+                "The sources give points (2025 actual, the 2026 forecast, 2030 forecasts), not paths; no sourced path "
+                "of the same vintages runs past 2030, and the long-run views flatten (53 studies: about $70/kWh by "
+                "2050, developments_2026.md 4.1). Range: the path's low and high rows, drawn as whole paths."
+            ),
+            source="exogenous_paths.csv; https://batteriesnews.com/battery-cost-forecasting-outlook-2050/",
         ),
     ]
 

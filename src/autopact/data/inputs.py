@@ -14,6 +14,8 @@ from __future__ import annotations
 
 
 import math
+import os
+import re
 import reprlib
 import stat
 from pathlib import Path
@@ -37,6 +39,15 @@ PRICE_CEILING_REASON = ("MAX_PRICE_USD, $10,000,000: far above any series-produc
 # The most evaluations (sweep points x (1 + draws), or draws) one run may plan: the jobs are planned
 # in memory before any runs, and the bound is the one sweeps already had on sampled points.
 MAX_EVALUATIONS = 100_000
+# The most lever values one sweep may set (points x levers): the Latin hypercube design holds them all
+# as numbers and every point's scenario is built and validated from them before any run, so a sample
+# of 100,000 points over 20,000 levers (2e9 numbers, 16 GB) would exhaust memory before the first
+# check; a million is ten levers at the most points a sweep may plan (MAX_EVALUATIONS).
+MAX_LEVER_VALUES = 1_000_000
+# The largest seed: the results store keeps a run's seed in a DuckDB BIGINT (signed 64-bit), so a
+# larger one fails at the insert, after the run. numpy's default_rng, which every draw uses, takes
+# any non-negative integer; the household draws' seed is held to the same bound.
+MAX_SEED = 2**63 - 1
 
 _SHORT = reprlib.Repr()
 _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 60, 60, 40
@@ -49,6 +60,25 @@ class Strict(BaseModel):
     in every float field (``allow_inf_nan=False``), however deeply nested."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# A number written as text (``--set``, ``--fix``, a CSV cell pandas left as text): ASCII digits in
+# decimal or exponent notation. Python's float() also reads other scripts' digits ("١٢" is 12, "１２"
+# too), underscores ("1_000") and "inf" or "nan", none of which a number in an input file should be.
+_DECIMAL = re.compile(r"\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*")
+
+
+def decimal(text: str) -> float | None:
+    """``text`` as a float when it is a plain ASCII decimal number (see ``_DECIMAL``), else None."""
+    return float(text) if isinstance(text, str) and _DECIMAL.fullmatch(text) else None
+
+
+def check_seed(value: object, field: str) -> int:
+    """``value`` if it is a whole number from 0 to MAX_SEED, else a ValueError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{field}: a seed must be a whole number from 0 to 2**63 - 1 (MAX_SEED: the results store "
+                         f"keeps seeds as 64-bit integers), got {shown(value)}")
+    return value
 
 
 def clipped(text: str, limit: int = 80) -> str:
@@ -80,18 +110,55 @@ def first_error(error: ValidationError, label: str) -> str:
     return f"{label}: {where}: {message}{detail}"
 
 
+# Plain scalars that YAML 1.2's core schema reads as numbers or booleans. PyYAML reads YAML 1.1, where
+# 1:30 is 90 (base 60), 0x10 is 16, 017 is 15 (octal), 1_000 is 1000 and yes, no, on, off are
+# booleans, while YAML 1.2 readers (and people) read them otherwise: such a value is refused rather
+# than guessed (quoted, it is text).
+_INT_12 = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_FLOAT_12 = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_BOOL_12 = ("true", "True", "TRUE", "false", "False", "FALSE")
+_LOOSE = {"tag:yaml.org,2002:int": (_INT_12.fullmatch, "integer"), "tag:yaml.org,2002:float": (_FLOAT_12.fullmatch, "number"),
+          "tag:yaml.org,2002:bool": (_BOOL_12.__contains__, "boolean")}
+
+
 class _LimitedLoader(yaml.SafeLoader):
     """PyYAML's safe loader that refuses a document whose alias-expanded node count exceeds
-    MAX_YAML_NODES or whose aliases refer to themselves, before constructing any Python value."""
+    MAX_YAML_NODES or whose aliases refer to themselves, before constructing any Python value; a
+    number or boolean written in a form only YAML 1.1 reads so (``1:30``, ``0x10``, ``yes``); and a
+    key given twice in one mapping (YAML keeps the last silently)."""
 
     def compose_document(self) -> yaml.Node:
         node = super().compose_document()
         _check_expansion(node)
         return node
 
+    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+        node = super().compose_scalar_node(anchor)
+        rule = _LOOSE.get(node.tag) if node.style is None else None  # plain (unquoted) scalars only
+        if rule is not None and not rule[0](node.value):
+            raise YamlLimitError(f"line {node.start_mark.line + 1}: {shown(node.value)} is a YAML 1.1 {rule[1]} "
+                                 "that YAML 1.2 reads as text; write a plain decimal number (or true/false), "
+                                 "or quote it for text")
+        return node
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key.start_mark.line + 1
+                if (key.tag, key.value) in seen:
+                    raise YamlLimitError(f"line {line}: the key {shown(key.value)} is given twice in one mapping "
+                                         f"(first on line {seen[key.tag, key.value]}); YAML would keep only the last, "
+                                         "so give it once")
+                seen[key.tag, key.value] = line
+        return super().construct_mapping(node, deep=deep)
+
 
 class YamlLimitError(yaml.YAMLError):
-    """A YAML document beyond the node limit, or with a recursive alias."""
+    """A YAML document beyond the node limit, with a recursive alias, a YAML 1.1-only number or
+    boolean, or a key given twice."""
 
 
 def _check_expansion(root: yaml.Node) -> None:
@@ -129,6 +196,18 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
+
+
+def check_regular_file(path: Path, label: str, error: type[Exception]) -> os.stat_result:
+    """``path``'s status when it is a regular file; otherwise an ``error`` naming ``label``: a FIFO,
+    socket or device would block the read or never end (inputs are files), and a folder is no file.
+    A path that does not exist or cannot be reached raises its OSError (the caller's to word)."""
+    info = Path(path).stat()
+    if stat.S_ISDIR(info.st_mode):
+        raise error(f"{label}: {path} is a folder; give a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{label}: {path} is not a regular file (a pipe, socket or device); give a file")
+    return info
 
 
 def load_yaml(path: Path, error: type[Exception]) -> Any:

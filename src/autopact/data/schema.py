@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from autopact.data.inputs import MAX_PRICE_USD, PRICE_CEILING_REASON
+from autopact.data.inputs import MAX_PRICE_USD, PRICE_CEILING_REASON, decimal
 
 POWERTRAINS = ("ICE", "HEV", "PHEV", "BEV", "FCEV")
 SEGMENTS = ("car", "SUV-crossover", "pickup", "van")
@@ -94,10 +94,12 @@ class ProductRecord(BaseModel):
     def _whole_units(cls, value: object) -> object:
         if _blank(value):
             raise ValueError("units are missing")
-        try:
-            number = float(value)  # type: ignore[arg-type]
+        try:  # text only in ASCII decimal digits (float() reads "١٢" as 12)
+            number = decimal(value) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ValueError("units must be a whole number") from None
+            number = None
+        if number is None:
+            raise ValueError("units must be a whole number")
         if not math.isfinite(number) or not number.is_integer():
             raise ValueError("units must be a whole number")
         return int(number)
@@ -139,6 +141,7 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
                 issues.append(DataIssue(file, line, "msrp_source", None,
                                         "price has neither a source nor an imputation flag"))
     issues += _infinities(table, file)
+    issues += _nationalities(table, file)
     duplicated = table["product_id"].duplicated(keep="first")
     for position in duplicated[duplicated].index:
         issues.append(DataIssue(file, int(position) + 2, "product_id", table.at[position, "product_id"],
@@ -151,6 +154,26 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
     if total > market_size:
         issues.append(DataIssue(file, None, "units", int(total),
                                 f"shares sum to more than 1: units exceed the market size of {market_size:,.0f} households"))
+    return issues
+
+
+def known_nationalities() -> list[str]:
+    """The owners' nationalities a market may name: those of the bundled firms table (firms.csv).
+    Levers and tariffs select owners by these names (``nationality: [China]``), and the outcomes sum
+    by them, so a misspelt or invented one would be a nationality that no policy reaches."""
+    from autopact.data.tables import load_firms  # here: tables imports this module
+
+    return sorted(set(load_firms()["nationality"].astype(str)))
+
+
+def _nationalities(table: pd.DataFrame, file: str) -> list[DataIssue]:
+    """firm_nationality outside ``known_nationalities()`` (a blank one is the row schema's to report)."""
+    known = known_nationalities()
+    issues = []
+    for position, value in enumerate(table["firm_nationality"].tolist()):
+        if not _blank(value) and str(value).strip() not in known:
+            issues.append(DataIssue(file, position + 2, "firm_nationality", value,
+                                    f"unknown nationality; known (firms.csv): {', '.join(known)}"))
     return issues
 
 

@@ -330,16 +330,25 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
         return float(n * g @ W @ g), 2 * n * G.T @ W @ g  # PyBLP's scale: N g'Wg
 
+    def residuals() -> np.ndarray:
+        """The structural errors of the last successful evaluation; an error, not a KeyError, when every
+        evaluation so far failed (the share inversion did not converge at the starting values)."""
+        if "residual" not in state:
+            raise ConvergenceError("the share inversion did not converge at the starting values (sigma, pi, rho), "
+                                   "so there are no residuals; check the shares and try smaller starting values")
+        return state["residual"]
+
     def split(residual: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return ([residual[:n], residual[n:]], [z, problem.zs]) if supply else ([residual], [z])
 
     if evaluate_only:
         value, gradient = objective(start.vector(), W)
+        residuals()  # an error here if the inversion failed
         return EstimationResult(start.labels(problem), start.vector(), state["coefficients"],
                                 problem.x1_names + [f"gamma[{c}]" for c in problem.x3_names],
                                 np.full(len(start.vector()), np.nan), np.full(len(state["coefficients"]), np.nan),
                                 value, float(np.max(np.abs(gradient))) if len(gradient) else 0.0, False, 0, 1,
-                                time.perf_counter() - began, W, state["residual"][:n], state["last_delta"], 0,
+                                time.perf_counter() - began, W, residuals()[:n], state["last_delta"], 0,
                                 {"gradient": gradient})
     labels = start.labels(problem)
     limits = parameter_limits(labels, start.vector(), np.shape(sigma) if sigma is not None else (k2,),
@@ -351,7 +360,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
 
     def update_weights(theta: np.ndarray) -> np.ndarray:
         objective(theta, W)  # the residuals at theta under the current weights
-        return np.linalg.inv(_covariance_of_moments(*split(state["residual"]), weighting, problem.clusters))
+        return np.linalg.inv(_covariance_of_moments(*split(residuals()), weighting, problem.clusters))
 
     if initial_update:  # PyBLP's zeroth step: weights from the residuals at the starting values
         W = update_weights(theta)
@@ -373,7 +382,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                  limits, labels, iterations, state["evaluations"])
     # standard errors over (theta, beta, gamma): G = [Z' dy/dtheta, -Z'X] / N
     G = np.column_stack([Z.T @ state["jac"] / n, -Z.T @ X / n])
-    S = _covariance_of_moments(*split(state["residual"]), se_type, problem.clusters)
+    S = _covariance_of_moments(*split(residuals()), se_type, problem.clusters)
     bread = np.linalg.inv(G.T @ W @ G)
     covariance = bread if se_type == "unadjusted" and method == "2s" and weighting == "unadjusted" else \
         bread @ G.T @ W @ S @ W @ G @ bread
@@ -381,7 +390,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     names = problem.x1_names + [f"gamma[{c}]" for c in problem.x3_names]
     return EstimationResult(labels, theta, state["coefficients"], names, se[:len(theta)], se[len(theta):],
                             value, float(np.max(np.abs(gradient))) if len(theta) else 0.0, True, iterations,
-                            state["evaluations"], time.perf_counter() - began, W, state["residual"][:n],
+                            state["evaluations"], time.perf_counter() - began, W, residuals()[:n],
                             state["last_delta"], steps, parameters=start.with_vector(theta),
                             covariance=covariance / n)
 

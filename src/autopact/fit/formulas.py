@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import math
 import re
 from collections.abc import Iterable
 from typing import Any, NoReturn
@@ -42,6 +43,17 @@ ALLOWED = ("the data's columns, numbers, + - * / ** : ( ) and "
            + ", ".join(f"{name}(...)" for name in (*FUNCTIONS, *PATSY_FUNCTIONS)))
 _CHARACTERS = re.compile(r"[A-Za-z0-9_ \t+\-*/():.]*")  # no '@': ':' is parsed as '@' below
 _OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult)  # MatMult: patsy's ':'
+
+
+# The most terms a formula may expand to (``(a + b + c)**3`` is 7 terms). patsy expands a formula's
+# terms before anything can count them, in time quadratic in their number (here: 0.8 s for 1,024
+# terms, 35 s for 16,384), so a formula of a few dozen names and a power would run for hours; a
+# thousand terms is beyond any specification written by hand.
+MAX_TERMS = 1_000
+# The most numbers (rows x columns) one design matrix may hold: patsy builds it dense, as float64,
+# and the estimator keeps copies of it (demeaned, in the instruments); 5e7 numbers are 400 MB, so
+# an interaction of two many-level categoricals (``C(a):C(b)``) is refused before it is allocated.
+MAX_DESIGN_NUMBERS = 50_000_000
 
 
 class FormulaError(ValueError):
@@ -99,9 +111,38 @@ def check_formula(formula: Any, field: str, columns: Iterable[str] | None = None
         _refuse(field, formula, "it is not a formula (a syntax error)")
     try:
         _check_tree(tree, field, formula, None if columns is None else {str(c) for c in columns}, table)
+        terms = _terms(tree.body)
     except RecursionError:
         _refuse(field, formula, "it is nested too deeply")
+    if terms > MAX_TERMS:
+        _refuse(field, formula, f"it expands to more than {MAX_TERMS:,} terms (MAX_TERMS: patsy's expansion takes "
+                "time quadratic in the terms)")
     return formula
+
+
+def _terms(node: ast.AST) -> int:
+    """An upper bound on the terms patsy expands a checked formula to: ``a + b`` adds, ``a:b`` multiplies,
+    ``a * b`` is ``a + b + a:b``, ``a / b`` is ``a + a:b``, ``(...)**n`` is every interaction of up to
+    n of the terms inside; a name, number or call is one term. Capped just above MAX_TERMS."""
+    cap = MAX_TERMS + 1
+    if isinstance(node, ast.UnaryOp):
+        return _terms(node.operand)
+    if not isinstance(node, ast.BinOp):
+        return 1
+    left = _terms(node.left)
+    if isinstance(node.op, ast.Pow):
+        order = node.right.value if isinstance(node.right, ast.Constant) and isinstance(node.right.value, int) else left
+        return min(cap, sum(math.comb(left, k) for k in range(1, min(max(order, 1), left) + 1))) if left < 64 else cap
+    right = _terms(node.right)
+    if isinstance(node.op, ast.Add):
+        return min(cap, left + right)
+    if isinstance(node.op, ast.Sub):
+        return left
+    if isinstance(node.op, ast.MatMult):
+        return min(cap, left * right)
+    if isinstance(node.op, ast.Div):
+        return min(cap, left + left * right)
+    return min(cap, left + right + left * right)  # '*'
 
 
 def _check_tree(tree: ast.Expression, field: str, formula: str, known: set[str] | None, table: str) -> None:
@@ -148,6 +189,8 @@ def design_matrix(formula: str, data: pd.DataFrame, field: str, table: str = "da
     intercept; a formula holds at most one constant term (PyBLP refuses ``1 + I(1)`` too).
     """
     check_formula(formula, field, data.columns, table)
+    _check_missing(formula, data, field, table)
+    _check_size(formula, data, field, table)
     constants: set[float] = set()  # patsy evaluates each factor more than once
 
     def identity(value: Any) -> Any:  # patsy's I(), with a number broadcast to a column
@@ -157,8 +200,8 @@ def design_matrix(formula: str, data: pd.DataFrame, field: str, table: str = "da
         return value
 
     environment = patsy.EvalEnvironment([{**FUNCTIONS, "I": identity}, _NO_BUILTINS])
-    try:
-        matrix = patsy.dmatrix(formula, data, return_type="dataframe", eval_env=environment)
+    try:  # NA_action raise: patsy's default drops rows, and the matrix no longer lines up with the data
+        matrix = patsy.dmatrix(formula, data, return_type="dataframe", eval_env=environment, NA_action="raise")
     except (patsy.PatsyError, SyntaxError, TypeError, ValueError, ArithmeticError) as error:
         raise FormulaError(f"{field}: formula {formula!r} cannot be evaluated on the {table}: "
                            f"{' '.join(str(error).split())[:200]}") from None
@@ -166,3 +209,57 @@ def design_matrix(formula: str, data: pd.DataFrame, field: str, table: str = "da
         raise FormulaError(f"{field}: formula {formula!r} has more than one constant term (an intercept and I() of a "
                            "number, or two of them); PyBLP allows one")
     return matrix
+
+
+def _columns_named(formula: str, data: pd.DataFrame) -> list[str]:
+    """The data columns a checked formula names, in order of appearance."""
+    tree = ast.parse(formula.replace(":", "@").strip(), mode="eval")
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    names = [node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in functions]
+    return [name for name in dict.fromkeys(names) if name in data.columns]
+
+
+def _check_missing(formula: str, data: pd.DataFrame, field: str, table: str) -> None:
+    """A column the formula uses may not have missing values: patsy would drop those rows, and the
+    matrix would no longer line up with the data's other columns (shares, prices, markets)."""
+    for name in _columns_named(formula, data):
+        missing = data[name].isna().to_numpy()
+        if missing.any():
+            label = data.index[int(missing.argmax())]  # a CSV's row number (a market's subset keeps them)
+            where = f"CSV line {label + 2}" if isinstance(label, (int, np.integer)) else f"row {label!r}"
+            raise FormulaError(f"{field}: formula {formula!r}: the {table}' column {name!r} has {int(missing.sum()):,} "
+                               f"missing value(s), the first on {where}; fill or drop them first")
+
+
+def _levels(code: str, data: pd.DataFrame) -> int:
+    """Columns one patsy factor can take at most: the distinct values of a categorical (``C(name)``,
+    or a column of text) and at most one per row for ``C()`` of an expression; 1 for a number."""
+    inner = code[2:-1].strip() if code.startswith("C(") and code.endswith(")") else None
+    name = inner if inner is not None else code.strip()
+    if name in data.columns and (inner is not None or not pd.api.types.is_numeric_dtype(data[name])
+                                 or pd.api.types.is_bool_dtype(data[name])):
+        return max(1, int(data[name].nunique()))
+    return max(1, len(data)) if inner is not None else 1
+
+
+def _check_size(formula: str, data: pd.DataFrame, field: str, table: str) -> None:
+    """Refuse, before patsy allocates it, a design matrix of more columns than the data have rows (it
+    cannot be estimated: X'Z W Z'X is singular) or of more than MAX_DESIGN_NUMBERS numbers."""
+    try:
+        terms = patsy.ModelDesc.from_formula(formula).rhs_termlist
+    except patsy.PatsyError:
+        return  # not a formula patsy reads: its own error follows, in design_matrix
+    columns, widest = 0, ("", 1)
+    for term in terms:
+        width = math.prod(_levels(factor.code, data) for factor in term.factors)
+        columns += width
+        if width > widest[1]:
+            widest = (":".join(factor.code for factor in term.factors), width)
+    where = f" (the term {widest[0]} alone has up to {widest[1]:,})" if widest[1] > 1 else ""
+    rows = len(data)
+    if columns > max(rows, 1):
+        raise FormulaError(f"{field}: formula {formula!r} has up to {columns:,} columns{where} but the {table} have "
+                           f"{rows:,} rows: more columns than rows cannot be estimated")
+    if rows * columns > MAX_DESIGN_NUMBERS:
+        raise FormulaError(f"{field}: formula {formula!r} has up to {columns:,} columns{where} over {rows:,} rows, more "
+                           f"than {MAX_DESIGN_NUMBERS:,} numbers (MAX_DESIGN_NUMBERS: patsy builds the matrix in memory)")

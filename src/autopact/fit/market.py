@@ -168,7 +168,8 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
                                "it sells none of that powertrain) when the partner's dealers sell the model; young US "
                                f"brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand with its own dealers"),
         "entrant_launch_term": ("mean gap between what US launches of 2019-2025 sold and what their characteristics and "
-                                "brand predict, in the band of years on sale of entrant_years_on_sale "
+                                "brand predict, for the entrant's powertrain class (BEV or not) in the band of years on sale of "
+                                "entrant_years_on_sale "
                                 "(autopact.policy.launch; `autopact validate` back-tests it)"),
         "entrant_plant": ("a US-built entrant's output is capped by its plant (entrant_plant_capacity unless the "
                           "scenario names one), shared by the models it builds; imports are not capped"),

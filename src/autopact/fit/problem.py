@@ -97,6 +97,7 @@ class Problem:
         for column in ("market_ids", "shares", "prices"):
             if column not in products.columns:
                 raise EstimationError(f"products: required column {column!r} is missing")
+        _check_shares(products)
         try:
             x1_frame = _matrix(x1, products, "x1")
             x2_frame = _matrix(x2, products, "x2") if x2 else pd.DataFrame(index=products.index)
@@ -160,6 +161,25 @@ class Problem:
                 market.ownership = ownership_matrix(firms[market.rows])
         problem.x1, problem.z = problem.demean(problem.x1), problem.demean(problem.z)
         return problem
+
+
+def _check_shares(products: pd.DataFrame) -> None:
+    """Shares strictly between 0 and 1 that leave the outside good a positive share in each market,
+    and finite prices: the share inversion takes log(s_j) and log(s_0), so a zero share has no mean
+    utility (the estimator would stop with no residual to report), and a NaN spreads to every moment."""
+    for column in ("shares", "prices"):
+        values = pd.to_numeric(products[column], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values) | ((values <= 0) | (values >= 1) if column == "shares" else False)
+        if bad.any():
+            row = int(bad.argmax())
+            rule = "a number above 0 and below 1 (a market share)" if column == "shares" else "a finite number"
+            raise EstimationError(f"products: {column}: must be {rule}; {int(bad.sum()):,} row(s) are not, the first on "
+                                  f"CSV line {row + 2}: {products[column].tolist()[row]!r}")
+    totals = products.groupby("market_ids", sort=False)["shares"].sum()
+    full = totals[totals >= 1]
+    if len(full):
+        raise EstimationError(f"products: shares: they sum to {full.iloc[0]:.6g} in market {full.index[0]!r}; the "
+                              "inside goods' shares must sum to less than 1 (the outside good keeps the rest)")
 
 
 @dataclass

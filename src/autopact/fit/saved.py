@@ -28,9 +28,10 @@ from typing import Any, get_args, get_type_hints
 
 import numpy as np
 import pandas as pd
+from pydantic import Field, StrictInt, StrictStr, ValidationError
 
 from autopact.data import bundled_path
-from autopact.data.inputs import first_non_finite, load_yaml, shown
+from autopact.data.inputs import Strict, check_regular_file, first_error, first_non_finite, load_yaml, shown
 from autopact.fit import instruments
 from autopact.fit.formulas import FormulaError, check_formula
 from autopact.fit.estimation import (
@@ -54,6 +55,10 @@ CONFIG_KEYS |= set(SOLVE_KEYS)  # the optimiser settings: autopact.fit.optimisat
 EXAMPLES = {"blp1995": "blp1995/blp1995.yaml", "blp1995-tutorial": "blp1995/blp1995_tutorial.yaml",
             "nevo": "nevo/nevo.yaml"}
 BUNDLED_DATA = ("blp1995", "nevo")  # bundled data sets: the folders of the examples' data
+# A saved result holds settings, names, estimates and a covariance matrix of the free parameters: the
+# bundled BLP 1995 one is 13 kB. A hundred megabytes is room for a covariance of thousands of parameters
+# and keeps a file that is no saved result from being read whole into memory.
+MAX_RESULT_BYTES = 100_000_000
 
 
 class EstimationFileError(ValueError):
@@ -117,6 +122,7 @@ def _read(files: dict[str, Path], settings: dict[str, Any], bundled: str | None 
     for role, path in files.items():
         if not path.exists():
             raise EstimationFileError(f"{role}: data file {path} does not exist")
+        check_regular_file(path, role, EstimationFileError)
     agents = pd.read_csv(files["agents"]) if "agents" in files else None
     if agents is not None and settings.get("normalise_agent_weights"):
         # autopact's Demand integrates with weights summing to one in each market
@@ -190,6 +196,41 @@ def check_config(settings: dict[str, Any], name: str) -> None:
             raise EstimationFileError(f"{name}: {key}: must be a matrix (a list of rows of numbers), got {shown(value)}")
 
 
+class MoneyUnit(Strict):
+    """``money:`` of an estimation config: the data's money unit, its dollars and their year, and a source.
+    The tables multiply money values by ``dollars_per_unit`` (``autopact.interfaces.money``)."""
+
+    unit: StrictStr = Field(min_length=1)
+    dollars_per_unit: float | None = Field(None, gt=0, strict=True)
+    dollar_year: StrictInt | None = None
+    source: StrictStr | None = None
+
+
+def check_settings(settings: dict[str, Any], label: str) -> None:
+    """Every check a config's settings pass before any data are read, and a saved result's settings
+    again on load (its hash detects edits, not forgery): known keys, the types and choices of
+    ``check_config``, an ``x1`` formula, formulas on the whitelist, the optimiser's settings and the
+    money unit. Raises ``EstimationFileError`` naming ``label`` and the setting."""
+    unknown = set(settings) - CONFIG_KEYS
+    if unknown:
+        raise EstimationFileError(f"{label}: unknown setting(s) {shown(sorted(map(str, unknown)))}; "
+                                  f"known: {sorted(CONFIG_KEYS)}")
+    check_config(settings, label)
+    if settings.get("x1") is None:
+        raise EstimationFileError(f"{label}: x1: the linear characteristics' formula is required "
+                                  "(e.g. x1: 1 + prices + x)")
+    check_formulas(settings, label)
+    try:  # bad optimiser settings
+        solve_options(settings, label)
+    except EstimationError as error:
+        raise EstimationFileError(str(error)) from None
+    if settings.get("money") is not None:
+        try:
+            MoneyUnit.model_validate(settings["money"])
+        except ValidationError as error:
+            raise EstimationFileError(first_error(error, f"{label}: money")) from None
+
+
 # the type each setting must have where YAML could give another (a quoted "no" is a string, not false)
 SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "absorb": ((str,), "a list of column names"),
@@ -209,18 +250,9 @@ def config_inputs(config: Path, bundled: str | None = None) -> EstimationInputs:
     settings = load_yaml(Path(config), EstimationFileError)
     if not isinstance(settings, dict):
         raise EstimationFileError(f"{Path(config).name}: expected a mapping of settings")
-    unknown = set(settings) - CONFIG_KEYS
-    if unknown:
-        raise EstimationFileError(f"{Path(config).name}: unknown setting(s) {shown(sorted(map(str, unknown)))}; "
-                                  f"known: {sorted(CONFIG_KEYS)}")
-    check_config(settings, Path(config).name)
-    check_formulas(settings, Path(config).name)
+    check_settings(settings, Path(config).name)
     if "products" not in settings:
         raise EstimationFileError(f"{Path(config).name}: products: a products CSV is required")
-    try:  # refuse bad optimiser settings before reading any data
-        solve_options(settings, Path(config).name)
-    except EstimationError as error:
-        raise EstimationFileError(str(error)) from None
     files = {role: (Path(config).parent / settings.pop(role)).resolve()
              for role in ("products", "agents") if role in settings}
     return _read(files, settings, bundled)
@@ -373,10 +405,16 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
     label, path = saved_path(name_or_path)
     if not path.exists():
         raise EstimationFileError(f"no bundled estimation or file named {name_or_path!r}; bundled: {', '.join(BUNDLED)}")
+    size = check_regular_file(path, "estimation result", EstimationFileError).st_size
+    if size > MAX_RESULT_BYTES:
+        raise EstimationFileError(f"{label}: {size:,} bytes; a saved estimation result is limited to "
+                                  f"{MAX_RESULT_BYTES:,} bytes (MAX_RESULT_BYTES)")
     try:
         record = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise EstimationFileError(f"{label}: not a JSON file: {error}") from None
+    except RecursionError:
+        raise EstimationFileError(f"{label}: not a saved estimation: values nested too deeply") from None
     if isinstance(record, dict) and record.get("format") == "autopact-estimation-result/1":
         raise EstimationFileError(f"{label}: saved by an older autopact without a record hash (format "
                                   f"'autopact-estimation-result/1'); re-run `autopact estimate ... --save` to save it as {FORMAT!r}")
@@ -390,7 +428,7 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
     data, settings = record.get("data"), record.get("settings")
     if not isinstance(data, dict) or not isinstance(settings, dict):
         raise EstimationFileError(f"{label}: data and settings must be mappings")
-    check_formulas(settings, label)
+    check_settings(settings, label)
     bundled = data.get("bundled")
     if bundled and bundled not in BUNDLED_DATA:
         raise EstimationFileError(f"{label}: data.bundled {bundled!r} is no bundled data set; bundled: {', '.join(BUNDLED_DATA)}")
@@ -402,6 +440,7 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
         file = _data_file(base, data[role], role, label, where)
         if not file.exists():
             raise EstimationFileError(f"{label}: {role} data file {file} is missing")
+        check_regular_file(file, f"{label}: data.{role}", EstimationFileError)
         digest = sha256_of(file)
         if digest != data[role]["sha256"]:
             raise EstimationFileError(f"{label}: {role} data file {file} changed since the estimation was saved "
@@ -411,8 +450,14 @@ def load_estimation(name_or_path: str) -> SavedEstimation:
     if "products" not in files:
         raise EstimationFileError(f"{label}: data.products is missing")
     inputs = _read(files, settings, bundled)
-    e = record["estimates"]
-    shape = (len(e["sigma"]), len(record["names"]["demographics"]))
-    parameters = Parameters(np.asarray(e["sigma"], float), np.asarray(e["pi"], float).reshape(shape), e["rho"],
-                            np.asarray(e["sigma_free"], bool), np.asarray(e["pi_free"], bool).reshape(shape))
-    return SavedEstimation(label, record, inputs, parameters, dict(e["beta"]), dict(e["gamma"]), hashes)
+    try:  # a forged record (its hash recomputed) may hold anything here
+        e = record["estimates"]
+        shape = (len(e["sigma"]), len(record["names"]["demographics"]))
+        parameters = Parameters(np.asarray(e["sigma"], float), np.asarray(e["pi"], float).reshape(shape),
+                                None if e["rho"] is None else float(e["rho"]),
+                                np.asarray(e["sigma_free"], bool), np.asarray(e["pi_free"], bool).reshape(shape))
+        beta, gamma = {str(k): float(v) for k, v in e["beta"].items()}, {str(k): float(v) for k, v in e["gamma"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise EstimationFileError(f"{label}: estimates: not the estimates `autopact estimate --save` writes "
+                                  f"({type(error).__name__}: {shown(str(error))})") from None
+    return SavedEstimation(label, record, inputs, parameters, beta, gamma, hashes)

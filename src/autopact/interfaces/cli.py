@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from autopact.interfaces import cli_data, cli_runs, cli_simulate, cli_validate  # noqa: F401  (register their commands)
+import errno
+import os
+import sys
+from typing import NoReturn
+
+from autopact.interfaces import (  # noqa: F401  (register their commands)
+    cli_data, cli_project, cli_runs, cli_serve, cli_simulate, cli_timeline, cli_validate)
 from autopact.interfaces.console import app, debugging, print_error
 
 
@@ -27,12 +33,43 @@ def _known(error: BaseException) -> bool:
     return isinstance(error, known) or type(error).__module__.split(".")[0] in ("duckdb", "_duckdb")
 
 
+# The exit status of a command whose standard output was closed by its reader (``... | head``):
+# 128 + SIGPIPE, what a shell reports for a program that SIGPIPE ends (Python ignores SIGPIPE and
+# raises BrokenPipeError instead, so it has to exit with it itself).
+CLOSED_PIPE_STATUS = 128 + 13
+
+
+def _closed_pipe() -> NoReturn:
+    """Exit quietly because the reader of standard output went away, as the Python documentation
+    recommends (signal module, "Note on SIGPIPE"): point standard output at /dev/null so that the
+    interpreter's final flush cannot raise again, and exit with CLOSED_PIPE_STATUS."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(CLOSED_PIPE_STATUS)
+
+
+def _is_closed_pipe(error: BaseException | None) -> bool:
+    return isinstance(error, BrokenPipeError) or (isinstance(error, OSError) and error.errno == errno.EPIPE)
+
+
 def main() -> None:
     """Run the CLI. A known error that a command did not turn into its own line becomes one here:
-    ``error: ...`` on stderr and exit status 2 (AUTOPACT_DEBUG=1 shows the traceback)."""
+    ``error: ...`` on stderr and exit status 2 (AUTOPACT_DEBUG=1 shows the traceback). A closed
+    standard output (``autopact ... | head``) ends the command quietly (``_closed_pipe``)."""
     try:
-        app()
+        app()  # typer always ends with SystemExit
+    except SystemExit as done:
+        # click turns a BrokenPipeError in a command into a silent exit 1; the error is its context
+        if done.code == 1 and _is_closed_pipe(done.__context__):
+            _closed_pipe()
+        try:  # what is still buffered, now, while a closed pipe can be handled
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _closed_pipe()
+        raise
     except Exception as error:
+        if _is_closed_pipe(error) or _is_closed_pipe(getattr(error, "__cause__", None)):
+            _closed_pipe()
         if not _known(error) or debugging():
             raise
         print_error(error)

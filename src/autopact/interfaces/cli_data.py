@@ -129,6 +129,9 @@ def calibrate_command(
     year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
     path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own.")] = None,
     settings: SetOption = [],  # noqa: B006
+    price_form: Annotated[str, typer.Option("--price-form", help="How price sensitivity depends on income: income "
+                                            "(alpha + pi / y, bundled), income_normal (plus a normal random "
+                                            "coefficient, sigma_price) or power (alpha (y / mean y)^-lambda).")] = "income",
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
     from autopact.data.assumptions import AssumptionError, parse_settings
@@ -137,10 +140,11 @@ def calibrate_command(
     outputs = _check_outputs(("--save", save))
     market = _load(year, path, settings)
     try:
-        fixed = {k: float(v) for k, v in parse_settings(fix).items()}
+        fixed = {k: _fixed(k, v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
         with err.status(f"calibrating on {households} simulated households ..."):
-            result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed)
+            result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed,
+                               form=price_form)
     except (CalibrationError, AssumptionError, ConvergenceError, ValueError, OSError) as error:
         _fail(error)
     if "--save" in outputs:
@@ -159,6 +163,8 @@ def _print_calibration(r: dict[str, Any]) -> None:
     for name, value in r["parameters"].items():
         params.add_row(name, f"{value:.6g}", "fixed" if name in r["fixed_parameters"] else "calibrated")
     out.print(params)
+    if "price_form" in r:
+        out.print(f"price sensitivity: {r['price_form']}")
     targets = Table(title="Targets (full sources: --json or calibration_targets.csv)", title_justify="left")
     for column in ("Target", "Value", "Achieved", "Gap", "Source"):
         targets.add_column(column, overflow="fold")
@@ -184,6 +190,16 @@ def _print_calibration(r: dict[str, Any]) -> None:
     out.print(seg)
     for warning in r["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
+
+
+def _fixed(name: str, text: str) -> float:
+    """A ``--fix NAME=VALUE`` value: a finite ASCII decimal number (float() would read "١" as 1, or "inf")."""
+    from autopact.data.inputs import decimal
+
+    value = decimal(text)
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"--fix {name}: must be a finite decimal number, got {text!r}")
+    return value
 
 
 @app.command("estimate")

@@ -30,6 +30,9 @@ def simulate_command(
     workers: Annotated[Optional[int], typer.Option(min=1, help="Workers of the local Dask cluster (default: cores).")] = None,
     store: Annotated[Optional[Path], typer.Option(help="Results store (DuckDB); default in the user's data directory.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish the latest identical run (none left to do when it is complete).")] = False,
+    baseline: Annotated[Optional[int], typer.Option("--baseline", help="Baseline year: 2025 (the calibration) or a later "
+                                                    "year, the 2025 market carried there by the bundled policy timeline "
+                                                    "(e.g. 2026: no EV credit, the post-IEEPA stack).")] = None,
 ) -> None:
     """Solve a scenario against its baseline (the 2025 market, or a market of an estimation) and
     report prices, sales, shares, welfare, jobs; with --draws, also the 5-95% band of every change."""
@@ -40,6 +43,8 @@ def simulate_command(
     options = RunOptions(households, household_seed, recalibrate, serial, scheduler, workers, store, resume)
     try:
         parsed = load_scenario(scenario)
+        if baseline is not None:
+            parsed = with_baseline(parsed, baseline)
         document, results = simulate_with_draws(parsed, draws, seed, options, err)
     except _errors() as error:
         _fail(error)
@@ -50,6 +55,16 @@ def simulate_command(
     if len(results) > 1:
         _print_ranking(document["ranking"], Money.of(document))
     _write_outputs(document, outputs)
+
+
+def with_baseline(scenario, year: int):
+    """The scenario compared with the baseline of ``year`` (and evaluated then, unless it names a
+    later policy year); refused, naming the field, where the scenario cannot take it."""
+    from autopact.policy.scenario import parse_scenario
+
+    data = {**scenario.model_dump(), "baseline_year": year,
+            "policy_year": scenario.policy_year if scenario.policy_year is not None else year}
+    return parse_scenario(data, f"--baseline {year}")
 
 
 def _errors() -> tuple[type[BaseException], ...]:

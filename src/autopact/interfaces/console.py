@@ -43,8 +43,9 @@ def message(error: BaseException) -> str:
 
 
 def _fail(error: BaseException) -> NoReturn:
-    """One line on stderr and exit status 2; with AUTOPACT_DEBUG=1 the traceback instead."""
-    if debugging():
+    """One line on stderr and exit status 2; with AUTOPACT_DEBUG=1 the traceback instead. A closed
+    standard output is no error to report: it is raised on, and ``cli.main`` exits quietly."""
+    if debugging() or isinstance(error, BrokenPipeError):
         raise error
     print_error(error)
     raise typer.Exit(code=2)

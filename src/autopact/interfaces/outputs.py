@@ -243,6 +243,10 @@ def _write_in_place(output: Output, data: bytes) -> None:
                 view = view[os.write(descriptor, view):]
         finally:
             os.close(descriptor)
+    except BrokenPipeError:
+        if output.to_stdout:
+            raise  # the reader of standard output went away: cli.main exits quietly, no error to report
+        raise OutputError(f"{output}: cannot write: the reading end of the pipe is closed") from None
     except OSError as error:
         raise OutputError(f"{output}: cannot write: {error.strerror or error}") from None
 

@@ -21,6 +21,12 @@ from autopact.data.tables import IncomeDistribution
 # memory stays bounded with 100,000 households; markets up to 4 million household-products (the
 # bundled ones) are one block, summed exactly as without blocks.
 CHUNK_ELEMENTS = 2**22
+# The most simulated households. They are integration nodes: the simulation error of the shares falls
+# as 1/sqrt(I), so a million puts it at a thirtieth of the default 1,000's; each costs (1 + tastes)
+# numbers in several arrays before any other check, and every equilibrium evaluation passes over
+# households x products numbers, so a count far beyond it exhausts memory (2e9 households: 15 GB
+# for one array) or takes hours a solve.
+MAX_HOUSEHOLDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,11 @@ def draw_households(distribution: IncomeDistribution, count: int, tastes: int, s
     """``count`` equally weighted households with scrambled-Halton draws for income and tastes."""
     from scipy.stats import norm, qmc  # here: scipy.stats takes a third of a second to import
 
-    if count < 1:
-        raise ValueError(f"number of simulated households must be at least 1, got {count}")
+    if not 1 <= count <= MAX_HOUSEHOLDS:
+        raise ValueError(f"number of simulated households must be from 1 to {MAX_HOUSEHOLDS:,} (MAX_HOUSEHOLDS), "
+                         f"got {count}")
+    if seed < 0:
+        raise ValueError(f"household seed must be a whole number from 0, got {seed}")
     sampler = qmc.Halton(d=1 + tastes, scramble=True, seed=seed)
     u = sampler.random(count)
     u = np.clip(u, 1e-12, 1 - 1e-12)

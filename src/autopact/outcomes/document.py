@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from autopact.data import policy_parameters
+from autopact.data.assumptions import dated_assumptions
 from autopact.fit.market import MarketModel
 from autopact.outcomes.metrics import difference, firm_table, metrics, product_rows
 from autopact.outcomes.state import State
+from autopact.policy.dated import is_dated
 
 PRODUCT_COLUMNS = ("product_id", "name", "owner", "nationality", "segment", "powertrain", "entrant", "origin",
                    "price", "consumer_price", "units", "cost", "profit", "tariff_rate", "tariff_revenue",
@@ -64,6 +66,9 @@ def assumptions(result: SimulationResult) -> list[dict[str, Any]]:
                   "confidence": row["confidence"], "kind": "policy parameter",
                   "changed_by_scenario": name in result.scenario.parameters}
                  for name, row in policy_parameters().iterrows()]
+    if is_dated(result.scenario):  # the choices that decided which dated levers were in force
+        rows += [{"name": a.name, "value": a.value, "unit": a.unit, "source": a.source, "reason": a.reason,
+                  "kind": "dated-lever assumption"} for a in dated_assumptions()]
     return rows + list(market.notes)
 
 

@@ -25,6 +25,19 @@ from autopact.fit.market import MarketModel
 from autopact.outcomes.state import State
 
 
+# The entries of a metrics document (``metrics``), each True when it is a group of numbers keyed by a
+# name (a nationality, firm, segment, income group, country) and False when it is one number: what
+# an outcome path (``units_by_nationality/China``) may name, checked before a run (``runs.uncertainty``).
+METRICS: dict[str, bool] = {
+    "total_units": False, "average_price_usd": False, "bev_share": False, "consumer_surplus_usd": False,
+    "consumer_surplus_per_household_by_income_usd": True, "total_profit_usd": False, "tariff_revenue_usd": False,
+    "us_assembled_units": False, "us_assembly_jobs": False, "hhi": False, "units_share_by_nationality": True,
+    "units_by_nationality": True, "gm_share": False, "ford_share": False, "average_price_by_segment_usd": True,
+    "average_price_by_powertrain_usd": True, "units_by_assembly_country": True, "profit_by_nationality_usd": True,
+    "profit_by_firm_usd": True, "units_by_segment": True,
+}
+
+
 def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict[str, Any]:
     """The headline numbers of one state (the JSON contract's baseline/counterfactual objects).
 

@@ -35,3 +35,37 @@ def consumer_wedges(credits: list, products: pd.DataFrame, money: dict) -> Taxes
             raise ScenarioError(f"credits[{k}].amount_usd: the market's money unit has no dollars_per_unit")
         specific -= match * credit.share_of_buyers * credit.amount_usd * per_dollar
     return Taxes(np.zeros(len(products)), specific)
+
+
+def credit_2025_in_force() -> tuple[float, str]:
+    """The share f of 2025 BEV sales made while the $7,500 credit was in force, f = 1 - Q4 units /
+    2025 units (Cox; ``backtest_evidence.csv``): the calibrated 2025 market holds the credit at f."""
+    from autopact.data import read_bundled
+
+    e = read_bundled("backtest_evidence.csv").set_index("name")
+    in_force = 1.0 - float(e.at["bev_units_q4_2025", "value"]) / float(e.at["bev_units_2025", "value"])
+    return in_force, "1 - Q4 / year, Cox: " + str(e.at["bev_units_q4_2025", "source"])
+
+
+def credit_change(product_ids: set[str] | list[str], share_in_force: float = 0.0) -> list[dict]:
+    """Credits (``scenario.Credit`` definitions) that move the 2025 federal EV credit from the
+    calibrated market's level to one in force for ``share_in_force`` of a year's sales (0: ended,
+    as from 1 Oct 2025): w_j = 7,500 x (share - f) x (L + (1 - L) x eligible_j), f the 2025 share
+    (``credit_2025_in_force``), L the share of new EVs leased (lessees of any BEV got 45W through
+    the lessor; buyers of listed models, ``ev_credit_eligible_2025.csv``, got 30D). The eligible
+    products are those of ``product_ids`` on the list."""
+    from autopact.data import read_bundled
+
+    e = read_bundled("backtest_evidence.csv").set_index("name")
+    eligible = read_bundled("ev_credit_eligible_2025.csv")
+    listed = sorted(set(eligible.loc[eligible["credit_usd"].eq(7500), "product_id"].dropna()) & set(product_ids))
+    credit = float(e.at["ev_credit_usd", "value"])
+    lease = float(e.at["ev_lease_share_q3_2025", "value"])
+    in_force, why = credit_2025_in_force()
+    amount = credit * (share_in_force - in_force)
+    source = (f"{e.at['ev_credit_usd', 'source']}; credit in force for {in_force:.3f} of 2025 BEV sales "
+              f"({why.split(':')[0]}); lease share {lease} (Experian Q3 2025)")
+    return [{"name": "45W credit on leases of any BEV ends", "powertrain": ["BEV"], "amount_usd": amount,
+             "share_of_buyers": lease, "source": source},
+            {"name": "30D purchase credit on listed models ends", "product_ids": listed, "amount_usd": amount,
+             "share_of_buyers": 1.0 - lease, "source": source}]

@@ -4,7 +4,8 @@ Mean utility: xi_j = x_j' b + brand term + launch term, with b from a hedonic OL
 market's xi on characteristics (``autopact.policy.hedonic``), the brand term the mean residual of
 young US brands (a new brand with its own dealers), or the US partner's residual for the entrant's
 powertrain when the partner's dealers sell the model, and the launch term what US launches of
-2019-2025 fell short of that prediction in the same year after launch (``autopact.policy.launch``),
+2019-2025 of the same powertrain class (BEV or not) fell short of that prediction in the same band
+of years after launch (``autopact.policy.launch``),
 plus log(share of buyers who would consider a Chinese brand) (a consideration set: Goeree 2008;
 the share from Cox Automotive's 2026 survey, policy parameter chinese_brand_consideration_share).
 A US-built entrant's plant caps its output (shared by the models it builds). Marginal cost from named components (``entrant_cost``): home
@@ -157,7 +158,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
             parts["tariff_specific"] = float(specific[0])
             parts["total"] += float(specific[0])
         brand = hedonic.brand_term(entrant.partner if entrant.dealers == "partner" else None, traits["powertrain"])
-        launch = launch_term(market, params["entrant_years_on_sale"])
+        launch = launch_term(market, params["entrant_years_on_sale"], traits["powertrain"])
         consideration = float(np.log(params["chinese_brand_consideration_share"]))
         entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + consideration)
         entry.costs.append(parts)

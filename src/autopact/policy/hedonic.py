@@ -1,9 +1,19 @@
 """Hedonic fit of mean utilities: what a product's characteristics say its xi should be.
 
 OLS of the calibrated xi (mean utility net of price) on log footprint, log horsepower, luxury,
-powertrain and segment dummies, weighted by units; residuals averaged by firm, by firm and
-powertrain, and over young US brands give the brand terms of entrants (economics reference
-sheet, "Entry"; Cosar, Grieco, Li and Tintelnot 2018 on brand preferences).
+powertrain and segment dummies, a BEV-pickup interaction and an indicator of Tesla, weighted by
+units; residuals averaged by firm, by firm and powertrain, and over young US brands give the brand
+terms of entrants (economics reference sheet, "Entry"; Cosar, Grieco, Li and Tintelnot 2018 on
+brand preferences).
+
+Why the two BEV terms (entry back-test, README "Back-tests"): Tesla sells about half of 2025 US
+BEV units with a mean utility far above other BEVs. Without its own indicator the units-weighted
+BEV dummy is set by Tesla's brand, so every other maker's BEV sits below the fit and a maker with
+no BEV of its own (its whole-line residual) is over-predicted. The Tesla indicator is a firm
+effect: it belongs to the brand term, not to the characteristics (``predict`` leaves it out,
+``brand_term`` adds it to Tesla's residual). Battery-electric pickups (Lightning, Silverado EV,
+Cybertruck, R1T, Hummer) sell far below what the pickup and BEV dummies add up to (towing range);
+the interaction gives them their own term.
 """
 
 from __future__ import annotations
@@ -15,13 +25,22 @@ import pandas as pd
 
 from autopact.fit.market import NEW_BRAND_MAKES
 
+FIRM_EFFECTS = ("Tesla",)  # firms with their own indicator in the fit (see the module docstring)
 
-def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
+
+def _characteristics_design(table: pd.DataFrame) -> np.ndarray:
+    bev = table["powertrain"].eq("BEV").to_numpy()
     columns = [np.ones(len(table)), np.log(table["footprint_sqft"].to_numpy(float)),
                np.log(table["horsepower"].to_numpy(float)), table["luxury"].astype(float).to_numpy()]
     columns += [table["powertrain"].eq(p).astype(float).to_numpy() for p in ("HEV", "PHEV", "BEV")]
     columns += [table["segment"].eq(s).astype(float).to_numpy() for s in ("SUV-crossover", "pickup", "van")]
+    columns.append((bev & table["segment"].eq("pickup").to_numpy()).astype(float))
     return np.column_stack(columns)
+
+
+def _hedonic_design(table: pd.DataFrame) -> np.ndarray:
+    firms = [table["owner"].eq(firm).astype(float).to_numpy() for firm in FIRM_EFFECTS]
+    return np.column_stack([_characteristics_design(table), *firms])
 
 
 @dataclass
@@ -33,6 +52,7 @@ class Hedonic:
     new_brand: float
     r2: float
     residual_by_firm_powertrain: dict[tuple[str, str], float] = field(default_factory=dict)
+    firm_effect: dict[str, float] = field(default_factory=dict)  # coefficients of FIRM_EFFECTS
 
     @classmethod
     def fit(cls, table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> "Hedonic":
@@ -46,18 +66,22 @@ class Hedonic:
         young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
         r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
                                                                          weights=units)
-        return cls(beta, by_firm, mean(young), float(r2), by_powertrain)
+        k = _characteristics_design(table.iloc[:0]).shape[1]
+        effects = {firm: float(beta[k + i]) for i, firm in enumerate(FIRM_EFFECTS) if firm in by_firm}
+        return cls(beta[:k], by_firm, mean(young), float(r2), by_powertrain, effects)
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
-        return _hedonic_design(table) @ self.beta
+        """The characteristics' part of the mean utility (firm effects are in ``brand_term``)."""
+        return _characteristics_design(table) @ self.beta
 
     def brand_term(self, firm: str | None, powertrain: str) -> float:
-        """The brand term of an entrant's mean utility: the units-weighted mean hedonic residual of
-        ``firm``'s products of the same powertrain (of all its products where it sells none of that
-        powertrain), or the young US brands' mean residual when
-        ``firm`` is None (a new brand selling through its own dealers) or unknown."""
+        """The brand term of an entrant's mean utility: the firm's effect (``FIRM_EFFECTS``, else 0)
+        plus the units-weighted mean hedonic residual of ``firm``'s products of the same powertrain
+        (of all its products where it sells none of that powertrain), or the young US brands' mean
+        residual when ``firm`` is None (a new brand selling through its own dealers) or unknown."""
         if firm is None or firm not in self.residual_by_firm:
             return self.new_brand
+        effect = self.firm_effect.get(firm, 0.0)
         if (firm, powertrain) in self.residual_by_firm_powertrain:
-            return self.residual_by_firm_powertrain[(firm, powertrain)]
-        return self.residual_by_firm[firm]
+            return effect + self.residual_by_firm_powertrain[(firm, powertrain)]
+        return effect + self.residual_by_firm[firm]

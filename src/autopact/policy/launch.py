@@ -9,10 +9,17 @@ holds, its gap is
 with the hedonic fit and brand terms of the market without i (``autopact.policy.hedonic``): the part
 of its 2025 mean utility that characteristics and brand do not explain. Launches' gaps are
 negative on average and most so in the first years (awareness, dealer stock, production ramp).
-The launch term of an entrant in its k-th year on sale is the mean gap of the launches in the same
-band of years (first year; years 2-5; year 6 and later). A scenario's entrants take the band of
-the policy parameter ``entrant_years_on_sale``; the entry back-test takes each launch's own band,
-leaving the launch itself out of the mean.
+The launch term of an entrant in its k-th year on sale is the mean gap of the launches of its
+powertrain class (BEV or not) in the same band of years (first year; years 2-5; year 6 and later),
+or of all launches of the band where its class has fewer than ``MIN_CELL_LAUNCHES`` others there.
+A scenario's entrants take the band of the policy parameter ``entrant_years_on_sale``; the entry
+back-test takes each launch's own band, leaving the launch itself out of the mean.
+
+Why by powertrain class: the brand term a launch is measured against is its firm's residual for
+its powertrain. A firm's ICE residual comes from mature nameplates, so ICE launches fall short of
+it (years 2-5: about -0.8); a firm's BEV residual comes from its other BEVs, themselves launched in
+2019-2025, so the shortfall of a new BEV is mostly in the brand term already (about -0.1). One
+pooled mean gave ICE launches too little shortfall and BEV launches too much (README "Back-tests").
 """
 
 from __future__ import annotations
@@ -25,6 +32,13 @@ from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
 from autopact.policy.hedonic import Hedonic
 
 BANDS = ((1, 1, "first year"), (2, 5, "years 2-5"), (6, 99, "year 6 and later"))
+MIN_CELL_LAUNCHES = 3  # fewer other launches of the class in the band: the band's mean of all launches
+
+
+def powertrain_class(powertrain: str) -> str:
+    """The launch term's powertrain class: BEV, or not (ICE, HEV, PHEV: a firm's residual for them
+    comes mostly from mature nameplates)."""
+    return "BEV" if powertrain == "BEV" else "not BEV"
 
 
 def band(years_on_sale: float) -> str:
@@ -57,15 +71,18 @@ def launch_gaps(market: MarketModel) -> pd.DataFrame:
             parts = reentry_prediction(market, launch["product_id"])
             rows.append({"product_id": launch["product_id"], "years_on_sale": launch["years_on_sale_in_2025"],
                          "band": band(launch["years_on_sale_in_2025"]),
+                         "powertrain_class": powertrain_class(str(launch["powertrain"])),
                          "gap": parts["own_xi"] - parts["hedonic"] - parts["brand_term"], **parts})
         market.cache["launch_gaps"] = pd.DataFrame(rows)
     return market.cache["launch_gaps"]
 
 
-def launch_term(market: MarketModel, years_on_sale: float, leave_out: str | None = None) -> float:
-    """Mean gap of the launches in the band of ``years_on_sale`` (without ``leave_out``)."""
+def launch_term(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None = None) -> float:
+    """Mean gap of the launches of ``powertrain``'s class in the band of ``years_on_sale`` (all
+    launches of the band where the class has fewer than ``MIN_CELL_LAUNCHES``), without ``leave_out``."""
     gaps = launch_gaps(market)
     same = gaps[(gaps["band"] == band(years_on_sale)) & (gaps["product_id"] != leave_out)]
     if same.empty:
         raise ValueError(f"no launch in the band {band(years_on_sale)!r} to set the launch term from")
-    return float(same["gap"].mean())
+    cell = same[same["powertrain_class"] == powertrain_class(powertrain)]
+    return float((cell if len(cell) >= MIN_CELL_LAUNCHES else same)["gap"].mean())

@@ -11,6 +11,8 @@ Each lever transforms the market (the project's economics reference sheet):
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
 - quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
+A dated scenario is first evaluated at its year (``autopact.policy.dated``: the levers in force then,
+over the bundled policy timeline after the data year); an undated one is used as it is.
 A lever that needs something the market lacks is refused with one line naming the field, and so is
 a market whose marginal costs or mean utilities it makes non-finite, or whose costs it lifts above
 ``autopact.data.inputs.MAX_PRICE_USD`` (``check_costs``): the solver is never handed them.
@@ -28,6 +30,7 @@ from autopact.fit.market import MarketModel
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
+from autopact.policy.dated import evaluated
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.ownership import ownership
 from autopact.policy.scenario import Scenario
@@ -94,6 +97,25 @@ def check_costs(products: pd.DataFrame, costs: np.ndarray, xi: np.ndarray, money
                             "cost parameters and announced prices")
 
 
+BATTERY_CHANGE = "battery_pack_price_change_usd_per_kwh"  # kept in an applied market's parameters when not 0
+
+
+def battery_cost_change(scenario: Scenario, market: MarketModel, incumbents: pd.DataFrame) -> np.ndarray:
+    """Change of each incumbent's cost before tariffs from the battery pack price change (dollars a
+    kWh, in the market's money unit) times its ``battery_kwh`` (products_2025.csv; BEVs only, and
+    none for a BEV whose battery the data do not give). Zero when the scenario has no change."""
+    # a market carried to a later year holds its year's change already (``autopact.simulate.carried``)
+    change = scenario.battery_pack_price_change_usd_per_kwh - market.parameters.get(BATTERY_CHANGE, 0.0)
+    if not change:
+        return np.zeros(len(incumbents))
+    if market.data is None or "battery_kwh" not in market.data.products.columns:
+        raise ScenarioError("battery_pack_price_change_usd_per_kwh: the market's data have no battery_kwh")
+    kwh = market.data.products.set_index("product_id")["battery_kwh"].astype(float)
+    per_vehicle = kwh.reindex(incumbents["product_id"]).fillna(0.0).to_numpy()
+    per_vehicle[~incumbents["powertrain"].eq("BEV").to_numpy()] = 0.0
+    return per_vehicle * change / (market.money.get("dollars_per_unit") or 1.0)
+
+
 def barred_incumbents(scenario: Scenario, market: MarketModel) -> np.ndarray:
     """Incumbents the connected-vehicle rule removes (Chinese-controlled makers' products)."""
     rule = scenario.connected_vehicle_rule
@@ -109,7 +131,10 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     named start at cost); the equilibrium is the same to the solver's tolerance. A market whose
     counterfactuals start at its baseline prices (an estimated one) keeps that start.
     """
+    scenario = evaluated(scenario)
     params = parameters(scenario, market)
+    if scenario.battery_pack_price_change_usd_per_kwh or BATTERY_CHANGE in params:
+        params[BATTERY_CHANGE] = scenario.battery_pack_price_change_usd_per_kwh
     origin = assembly_origin(market.products, market, params)
     check_names(scenario, market, origin)
     hedonic = (Hedonic.fit(market.products, market.xi, market.data.units) if market.data is not None
@@ -130,6 +155,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         if not match.any():
             raise ScenarioError(f"synergies[{k}]: firm {synergy.firm!r} has no matching products")
         customs[match] *= 1 + synergy.change_pct / 100
+    customs += battery_cost_change(scenario, market, incumbents)
     rate, specific = tariff_rates(incumbents, origin[keep].reset_index(drop=True), params, scenario.extra_tariffs,
                                   stack=market.tariff_stack)
     specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit

@@ -54,7 +54,7 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
             "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
             "horsepower": like["horsepower"]}])
         xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain)
-                   + launch_term(market, params["entrant_years_on_sale"]))
+                   + launch_term(market, params["entrant_years_on_sale"], product.powertrain))
         frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))
         if product.assembled_in_us:
             plants.append((f"{product.name} plant", (product_id(product),),

@@ -23,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
 from autopact.data import load_chinese_candidates, policy_parameters
 from autopact.data.assumptions import AssumptionError, resolve
@@ -31,6 +31,7 @@ from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, lo
 from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
+from autopact.policy.dated_fields import POLICY_YEARS, Dated, DatedParameter
 from autopact.policy.uncertain_inputs import Uncertainty, centrals
 
 Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
@@ -55,7 +56,7 @@ def chinese_makers() -> tuple[str, ...]:
     return tuple(sorted({group.split(" (")[0].strip() for group in groups}))
 
 
-class TariffRule(Strict):
+class TariffRule(Dated):
     """An additional tariff on vehicles matching every given filter (None = any)."""
 
     name: str
@@ -67,7 +68,7 @@ class TariffRule(Strict):
     specific_usd: float = Field(0.0, ge=0, le=MAX_PRICE_USD, description="dollars per vehicle")
 
 
-class Quota(Strict):
+class Quota(Dated):
     """A tariff-rate quota: ``quantity`` vehicles a year from ``origin`` pay ``in_quota_pct`` instead
     of the origin's full stack; vehicles beyond it pay the full stack (Canada's 2026 deal:
     49,000 Chinese EVs at 6.1%)."""
@@ -79,21 +80,23 @@ class Quota(Strict):
     in_quota_pct: float = Field(ge=0)
 
 
-class ConnectedVehicleRule(Strict):
+class ConnectedVehicleRule(Dated):
     """BIS connected-vehicle rule: sales by Chinese-controlled makers barred (from MY2027)."""
 
     enabled: bool = False
     applies_to_joint_ventures: bool = True
     applies_to_incumbents: bool = True
+    repealed: bool = Field(False, description="the scenario lifts the rule of the bundled policy timeline (in force "
+                                              "from model year 2027) while its own dates are in force")
 
 
-class LocalProduction(Strict):
+class LocalProduction(Dated):
     """Entry allowed only with US assembly; entrants that would import are left out (and listed)."""
 
     required: bool = False
 
 
-class Entrant(Strict):
+class Entrant(Dated):
     """A Chinese candidate model entering the US market."""
 
     candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
@@ -148,7 +151,7 @@ class Entrant(Strict):
         return dict(self.profit_shares) if self.profit_shares else {self.maker: 1.0}
 
 
-class NewProduct(Strict):
+class NewProduct(Dated):
     """A new product of an incumbent (e.g. Ford's Universal EV pickup): characteristics borrowed
     from a named comparable product, marginal cost implied by the announced price."""
 
@@ -165,7 +168,7 @@ class NewProduct(Strict):
                                                            "policy parameter entrant_plant_capacity)")
 
 
-class Synergy(Strict):
+class Synergy(Dated):
     """A percentage change in a firm's marginal costs (e.g. cheaper LFP cells under licence)."""
 
     firm: str
@@ -174,7 +177,7 @@ class Synergy(Strict):
     reason: str = Field(min_length=1)
 
 
-class Credit(Strict):
+class Credit(Dated):
     """A point-of-sale credit to buyers (negative: a surcharge) on the products it covers (all that
     match every given filter): consumer prices p^c_j = p_j - share_of_buyers x amount_usd, firms
     keep p_j (the economics reference sheet's price wedge). ``share_of_buyers`` is the average
@@ -189,7 +192,7 @@ class Credit(Strict):
     source: str = Field(min_length=1, description="where the amount and its coverage come from")
 
 
-class Merger(Strict):
+class Merger(Dated):
     """Firms that price to maximise their own profit plus ``profit_weight`` times each other's:
     1 is a full merger, less than 1 partial common ownership (O'Brien and Salop 2000 profit weights,
     the project's ownership matrices kappa)."""
@@ -208,7 +211,8 @@ class Merger(Strict):
 
 # levers that need the 2025 market's data, refused on an estimated market
 LEVERS_2025 = ("parameters", "quotas", "connected_vehicle_rule", "local_production", "entrants", "new_products",
-               "assumptions", "year")
+               "assumptions", "year", "dated_parameters", "policy_year", "baseline_year", "paths",
+               "battery_pack_price_change_usd_per_kwh")
 
 
 class Scenario(Strict):
@@ -233,6 +237,21 @@ class Scenario(Strict):
         default_factory=Uncertainty, description="uncertain inputs with distributions, for --draws and sensitivity")
     variants: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="named overlays on this scenario, each run and ranked (partner comparison)")
+    dated_parameters: list[DatedParameter] = Field(
+        default_factory=list, description="policy parameters in force for dated spans (autopact.policy.dated)")
+    policy_year: int | None = Field(
+        None, description="the year at which the scenario's dated levers and the bundled policy timeline are "
+                          "evaluated (default: baseline_year, else the data year)")
+    baseline_year: int | None = Field(
+        None, description="the baseline it is compared with: the calibrated data year (absent) or a later year, "
+                          "the data year's market carried there by the bundled policy timeline")
+    paths: dict[str, float] = Field(
+        default_factory=dict, description="quantile in [0, 1] of each exogenous path (exogenous_paths.csv) between its "
+                                          "low and high values, for every year (default: the central path)")
+    battery_pack_price_change_usd_per_kwh: float = Field(
+        0.0, ge=-108, le=MAX_PRICE_USD, description="change of the battery pack price from 2025 in dollars per kWh "
+        "on every incumbent BEV's marginal cost (x its battery_kwh); -108 takes 2025's $108 average to zero. A year "
+        "after 2025 adds its exogenous path's change (autopact.policy.dated)")
 
     @field_validator("parameters")
     @classmethod
@@ -255,6 +274,47 @@ class Scenario(Strict):
                                      f"got {value}")
         return values
 
+    @field_validator("dated_parameters")
+    @classmethod
+    def _known_dated_parameters(cls, values: list[DatedParameter]) -> list[DatedParameter]:
+        for k, item in enumerate(values):
+            try:
+                cls._known_parameters({item.name: item.value})
+            except ValueError as error:
+                raise ValueError(f"[{k}] {error}") from None
+        return values
+
+    @field_validator("paths")
+    @classmethod
+    def _known_paths(cls, values: dict[str, float]) -> dict[str, float]:
+        from autopact.data.paths import PATHS
+
+        for name, quantile in values.items():
+            if name not in PATHS:
+                raise ValueError(f"unknown exogenous path {shown(name)}; known: {', '.join(PATHS)}")
+            if not 0 <= quantile <= 1:
+                raise ValueError(f"paths.{name}: a quantile must lie in [0, 1], got {quantile}")
+        return values
+
+    @field_validator("policy_year", "baseline_year")
+    @classmethod
+    def _policy_year(cls, value: int | None) -> int | None:
+        low, high = POLICY_YEARS
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"must be a year from {low} (the data year) to {high} (the projection horizon), got {value}")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_absent_dates(self, handler):
+        """The new, dated fields are left out of the JSON while unused: an undated scenario's
+        document (and the golden results) stays what it was."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("dated_parameters", "policy_year", "baseline_year", "paths", "battery_pack_price_change_usd_per_kwh"):
+                if data.get(key) in (None, [], {}, 0.0):
+                    data.pop(key, None)
+        return data
+
     @field_validator("assumptions")
     @classmethod
     def _known_assumptions(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -272,18 +332,37 @@ class Scenario(Strict):
                 raise ValueError(f"entrants[{k}].candidate: {shown(e.candidate)} enters twice")
             seen.add(e.candidate)
         for label, overlay in self.variants.items():
-            for field_name in ("assumptions", "year", "variants", "estimation"):
+            for field_name in ("assumptions", "year", "variants", "estimation", "baseline_year", "policy_year"):
                 if isinstance(overlay, dict) and field_name in overlay:
                     raise ValueError(f"variants.{clipped(label)}.{field_name}: a variant shares its scenario's market; "
                                      "set this in a scenario of its own")
+        self._valid_variants()
         if self.estimation is not None:
             self._estimated_levers()
         elif self.year not in BUNDLED_YEARS:
             raise ValueError(f"year: no bundled market for {shown(self.year)}; "
                              f"bundled: {', '.join(map(str, BUNDLED_YEARS))}")
+        if self.policy_year is not None and self.baseline_year is not None and self.policy_year < self.baseline_year:
+            raise ValueError(f"policy_year: {self.policy_year} is before baseline_year {self.baseline_year}; a "
+                             "scenario is evaluated at its baseline's year or later")
         if self.uncertainty.inputs:
             centrals(self)
         return self
+
+    def _valid_variants(self) -> None:
+        """Each variant laid over the scenario validates as a scenario of its own, now rather than when
+        it runs: a variant's NaN or bad name is refused with the file, before any work."""
+        if not self.variants:
+            return
+        base = self.model_dump(exclude={"variants"})
+        for label, overlay in self.variants.items():
+            unknown = set(overlay) - set(type(self).model_fields)  # the dump leaves unused dated fields out
+            if unknown:
+                raise ValueError(f"variants.{clipped(label)}: unknown field(s) {shown(sorted(map(str, unknown)))}")
+            try:
+                Scenario.model_validate({**base, **overlay, "name": f"{self.name}/{label}"})
+            except ValidationError as error:
+                raise ValueError(first_error(error, f"variants.{clipped(label)}")) from None
 
     def _estimated_levers(self) -> None:
         """Refuse, naming the field, the levers an estimated market cannot carry."""

@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from autopact.data import policy_parameters
 from autopact.data.assumptions import resolve
-from autopact.data.inputs import MAX_EVALUATIONS, Strict, shown
+from autopact.data.inputs import MAX_EVALUATIONS, MAX_SEED, Strict, shown
 from autopact.fit.calibration import load_targets
 
 Kind = Literal["parameter", "target", "assumption", "estimate"]
@@ -80,7 +80,7 @@ class UncertainInput(Strict):
 class Uncertainty(Strict):
     """The scenario's uncertain inputs, the seed of their joint draws and the default number of draws."""
 
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the joint draws, 0 to 2**63 - 1 (MAX_SEED)")
     draws: int = Field(200, ge=1, le=MAX_EVALUATIONS)
     inputs: list[UncertainInput] = Field(default_factory=list)
 

@@ -15,7 +15,7 @@ def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
     if {k: v for k, v in base.items() if k not in ("name", "description")} != defaults or not scenario.variants:
         runs.append((scenario.name, scenario))
     for label, overlay in scenario.variants.items():
-        unknown = set(overlay) - set(base)
+        unknown = set(overlay) - (set(Scenario.model_fields) - {"variants"})  # the dump leaves out unused dated fields
         if unknown:
             raise ScenarioError(f"variants.{clipped(label)}: unknown field(s) {shown(sorted(unknown))}")
         runs.append((label, parse_scenario({**base, **overlay, "name": f"{scenario.name}/{label}"},

@@ -13,11 +13,13 @@ import json
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-from autopact.data.inputs import MAX_EVALUATIONS
+from autopact.data.inputs import MAX_EVALUATIONS, check_seed
+from autopact.errors import ScenarioError
 from autopact.fit.estimated import estimate_distribution
 from autopact.fit.market import MarketModel
+from autopact.model.households import MAX_HOUSEHOLDS
 from autopact.outcomes.document import SimulationResult, result_json
 from autopact.outcomes.ranking import rank_partnerships
 from autopact.policy.scenario import Scenario
@@ -26,7 +28,7 @@ from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store
 from autopact.runs.sweeps import load_sweep, points, surfaces
-from autopact.runs.uncertainty import bands, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
+from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_for, newton_start, simulate, solved_baseline
 
 
@@ -49,6 +51,16 @@ class RunOptions:
     resume: bool = False
 
     def check(self) -> None:
+        """Refuse options no run can use, before any work: sizes and seeds at their limits
+        (``MAX_HOUSEHOLDS``, ``MAX_SEED``), choices, exclusive flags (ScenarioError naming the option)."""
+        if isinstance(self.households, bool) or not isinstance(self.households, int) or \
+                not 1 <= self.households <= MAX_HOUSEHOLDS:
+            raise ScenarioError(f"--households must be a whole number from 1 to {MAX_HOUSEHOLDS:,} (MAX_HOUSEHOLDS: "
+                                f"memory and time grow with it), got {self.households!r}")
+        try:
+            check_seed(self.household_seed, "--household-seed")
+        except ValueError as error:
+            raise ScenarioError(str(error)) from None
         if self.recalibration not in ("linear", "exact"):
             raise ValueError(f"--recalibrate must be linear or exact, got {self.recalibration!r}")
         if self.serial and self.scheduler:
@@ -83,12 +95,22 @@ def _progress(console, label: str) -> Iterator[Any]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _central(scenario: Scenario, options: RunOptions, console
+def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
+    """The market of a scenario on an estimation, built before the store is opened: building it
+    verifies the saved result (its hash, settings, data), so a refused one leaves no store behind.
+    None for the calibrated market, whose calibration is the long part and comes after."""
+    options.check()
+    return market_for(scenario, options.households, options.household_seed) if scenario.estimation else None
+
+
+def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
              ) -> tuple[MarketModel, list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]]:
-    """The market the scenario runs on and each variant's central result (its document too)."""
+    """The market the scenario runs on (``market`` when the caller holds it already) and each
+    variant's central result (its document too)."""
     options.check()
     with console.status("loading the market and its calibration ...") as status:
-        market = market_for(scenario, options.households, options.household_seed)
+        if market is None:
+            market = market_for(scenario, options.households, options.household_seed)
         baseline = solved_baseline(market)
         runs = []
         variants = scenario_variants(scenario)
@@ -148,9 +170,13 @@ def describe_inputs(scenario: Scenario) -> list[dict[str, Any]]:
     return out
 
 
-def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions,
-                        console) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """The central result of each variant and, with ``draws``, the bands of every change."""
+def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, options: RunOptions, console,
+                        progress: Callable[[int, int], None] | None = None, market: MarketModel | None = None
+                        ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """The central result of each variant and, with ``draws``, the bands of every change.
+    ``progress(done, total)``, when given, is told of the draws instead of a progress bar on ``console``
+    (the web app's jobs: an exception it raises stops the run, which stays unfinished in the store).
+    ``market``: the scenario's market (``market_for``) when the caller keeps it in memory (the web app)."""
     if draws and not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section "
                          "(see the ford-byd-jv scenario) to use --draws")
@@ -158,8 +184,13 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         raise ValueError(f"--draws {draws} for up to {1 + len(scenario.variants)} runs (the scenario and its variants): at most "
                          f"{MAX_EVALUATIONS:,} evaluations (autopact.data.inputs.MAX_EVALUATIONS)")
     seed = scenario.uncertainty.seed if seed is None else seed
+    try:
+        check_seed(seed, "--seed")
+    except ValueError as error:
+        raise ScenarioError(str(error)) from None
+    estimated = market if market is not None else _estimated(scenario, options)
     store = _open(options, jobs=bool(draws))
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, estimated)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
@@ -170,7 +201,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
             jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
     shared = _shared(scenario, market, options, runs, draws) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-    bar = _progress(console, f"{scenario.name}: draws") if draws else nullcontext(None)
+    bar = _progress(console, f"{scenario.name}: draws") if draws and progress is None else nullcontext(progress)
     # without draws, storing the run is a few quick writes: one connection to the store for them all
     with bar as progress, store.session() if not draws else nullcontext(store):
         run_id, records = run_jobs(store, "simulate", scenario.name, definition, {**options.key(), "draws": draws, "seed": seed},
@@ -202,8 +233,11 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
     at their own values; a tornado per outcome (per variant)."""
     if not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
+    for outcome in outcomes or []:  # before any work
+        check_outcome(outcome)
+    estimated = _estimated(scenario, options)
     store = _open(options, jobs=True)
-    market, runs = _central(scenario, options, console)
+    market, runs = _central(scenario, options, console, estimated)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
         leaf(runs[0][3]["change"], outcome)

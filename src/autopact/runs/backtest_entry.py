@@ -7,7 +7,8 @@ source for its launch year), on the calibrated 2025 market:
 2. re-enter it through the entrant machinery the scenarios use: its mean utility is the hedonic
    prediction from the market without it, plus the brand term of the scenarios' rule (its firm's
    residual for its powertrain; the young brands' mean for a new brand), plus the launch term of
-   its year after launch computed from the *other* launches (``autopact.policy.launch``); its
+   its year after launch and its powertrain class computed from the *other* launches
+   (``autopact.policy.launch``); its
    marginal cost comes from its first-order condition at its real 2025 price
    (``autopact.policy.new_products.implied_costs``, as for an announced new product);
 3. solve the equilibrium with it and compare predicted with actual 2025 units.
@@ -26,6 +27,7 @@ import pandas as pd
 from autopact.data import read_bundled
 from autopact.errors import ScenarioError
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
+from autopact.model.supply import Taxes
 from autopact.policy.launch import band, launch_term, reentry_prediction
 from autopact.policy.new_products import implied_costs
 from autopact.simulate import solve
@@ -38,6 +40,14 @@ def load_launches(products: list[str] | None = None) -> pd.DataFrame:
         return table
     known = {row["product_id"]: row for row in table.to_dict(orient="records")}
     return pd.DataFrame([known.get(pid, {"product_id": pid}) for pid in products])
+
+
+def reordered_taxes(market: MarketModel, minus: MarketModel, j: int) -> Taxes | None:
+    """The market's taxes in the order of the re-entered market: the others', then product ``j``'s."""
+    if market.taxes is None:
+        return None
+    return Taxes(np.append(minus.taxes.ad_valorem, market.taxes.ad_valorem[j]),
+                 np.append(minus.taxes.specific, market.taxes.specific[j]))
 
 
 def reenter(market: MarketModel, product_id: str, xi: float) -> float:
@@ -53,7 +63,7 @@ def reenter(market: MarketModel, product_id: str, xi: float) -> float:
     entered = minus.with_products(
         products=products, origin=pd.concat([minus.origin, market.origin.iloc[[j]]], ignore_index=True).fillna(0.0),
         xi=xi_all, costs=costs, stakes=pd.concat([minus.stakes, market.stakes.iloc[[j]]], ignore_index=True),
-        owners=owners, taxes=market.taxes, initial_prices=np.append(minus.initial_prices, price))
+        owners=owners, taxes=reordered_taxes(market, minus, j), initial_prices=np.append(minus.initial_prices, price))
     return float(solve(entered).products["units"].iloc[-1])
 
 
@@ -71,7 +81,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         if years is None or pd.isna(years):
             raise ScenarioError(f"products: {pid!r} is not in backtest_launches.csv, so its launch year is unknown")
         parts = reentry_prediction(market, pid)
-        launch_part = launch_term(market, years, leave_out=pid)
+        launch_part = launch_term(market, years, str(launch["powertrain"]), leave_out=pid)
         predicted = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
         actual = float(actual_by_id[pid])
         rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
@@ -86,11 +96,14 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
     return {"products": rows, **error_metrics(rows), "by_powertrain": by_powertrain,
             "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
-                       "year band, at the cost its first-order condition implies at its real 2025 price"),
+                       "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price"),
             "rule": {"brand_term": "the firm's mean hedonic residual for the entrant's powertrain (all its products "
                                    "where it sells none of that powertrain)",
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
-                     "launch_term": "mean gap of the other launches in the same band of years on sale"}}
+                     "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
+                                    "band of years on sale (of all the band's other launches where the class has "
+                                    "fewer than 3)"),
+                     "hedonic": "units-weighted OLS with a Tesla firm effect (in the brand term) and a BEV-pickup term"}}
 
 
 def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:

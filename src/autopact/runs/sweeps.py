@@ -22,14 +22,15 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from autopact.data.inputs import MAX_EVALUATIONS, Strict, clipped, first_error, load_yaml, shown
+from autopact.data.inputs import (MAX_EVALUATIONS, MAX_LEVER_VALUES, MAX_SEED, Strict, clipped, first_error, load_yaml,
+                                  shown)
 from autopact.policy.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
-from autopact.runs.uncertainty import leaf, node
+from autopact.runs.uncertainty import check_outcome, leaf, node
 
 
 class Sample(Strict):
     points: int = Field(ge=1, le=MAX_EVALUATIONS)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     ranges: dict[str, tuple[float, float]]
 
     @model_validator(mode="after")
@@ -49,7 +50,7 @@ class Sweep(Strict):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     sample: Sample | None = None
     draws: int = Field(0, ge=0, le=MAX_EVALUATIONS, description="joint draws of the scenario's uncertain inputs per point")
-    seed: int | None = Field(None, ge=0, description="seed of the draws (default: the scenario's)")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="seed of the draws (default: the scenario's)")
     outcomes: list[str] = Field(default_factory=list, description="metric paths to plot; default: the sensitivity outcomes")
 
     @model_validator(mode="after")
@@ -59,10 +60,20 @@ class Sweep(Strict):
         for lever, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid.{clipped(lever)}: give at least one value")
+        for k, outcome in enumerate(self.outcomes):  # before any work, not after the whole run
+            try:
+                check_outcome(outcome)
+            except ScenarioError as error:
+                raise ValueError(f"outcomes[{k}]: {error}") from None
         count = self.point_count()
         if count * (1 + self.draws) > MAX_EVALUATIONS:
             raise ValueError(f"{count:,} points x (1 + {self.draws} draws) evaluations; a sweep plans at most "
                              f"{MAX_EVALUATIONS:,} (autopact.data.inputs.MAX_EVALUATIONS)")
+        levers = len(self.grid) + (len(self.sample.ranges) if self.sample else 0)
+        if count * levers > MAX_LEVER_VALUES:
+            raise ValueError(f"{count:,} points x {levers:,} levers = {count * levers:,} lever values; a sweep sets at most "
+                             f"{MAX_LEVER_VALUES:,} (autopact.data.inputs.MAX_LEVER_VALUES: the design is built in memory "
+                             "before any run)")
         return self
 
     def point_count(self) -> int:

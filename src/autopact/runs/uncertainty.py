@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from autopact.data.inputs import shown
 from autopact.errors import ScenarioError
 from autopact.policy.uncertain_inputs import Uncertainty, quantile
 
@@ -102,6 +103,27 @@ def leaf(tree: dict[str, Any], path: str) -> float | None:
             return 0.0
         node = node[part]
     return None if node is None else float(node)
+
+
+def check_outcome(path: str) -> str:
+    """``path`` if it names a metric (``autopact.outcomes.metrics.METRICS``): one number
+    (``consumer_surplus_usd``) or one entry of a group (``units_by_nationality/China``; an entry a
+    run turns out not to have counts as 0, as in ``leaf``). Checked before any work, so an unknown
+    outcome fails in a second, not after the run; a ScenarioError names the outcome otherwise."""
+    from autopact.outcomes.metrics import METRICS
+
+    if not isinstance(path, str):
+        raise ScenarioError(f"outcome {shown(path)}: must be a metric path (text)")
+    parts = path.split("/")
+    if parts[0] not in METRICS:
+        raise ScenarioError(f"unknown outcome {shown(path)}; outcomes are metric paths such as consumer_surplus_usd "
+                            f"or units_by_nationality/China; metrics: {', '.join(METRICS)}")
+    if not METRICS[parts[0]] and len(parts) > 1:
+        raise ScenarioError(f"unknown outcome {shown(path)}: {parts[0]} is a number, not a group of metrics")
+    if METRICS[parts[0]] and (len(parts) != 2 or not parts[1]):
+        raise ScenarioError(f"unknown outcome {shown(path)}: {parts[0]} is a group; name one entry "
+                            f"({parts[0]}/NAME)")
+    return path
 
 
 def default_outcomes(scenario: Any) -> list[str]:

@@ -1,0 +1,146 @@
+"""A yearly projection: one static equilibrium a year, each started from the year before's prices.
+
+    for Y in start..to:  baseline_Y = the 2025 market carried to Y by the policy timeline
+                         scenario_Y = the scenario's levers in force in Y (autopact.policy.dated) on it
+
+Each year is a static Bertrand-Nash equilibrium on that year's state (the law and the scenario's
+levers in force, the exogenous prices the timeline carries), solved from the previous year's
+prices (the same equilibrium to the solver's tolerance, found faster). It is not a dynamic game:
+firms do not price or invest with the future in view, entry and plant decisions are the scenario's
+dated levers rather than choices, demand does not learn (brand familiarity, dealer reach and the
+market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
+sourced paths here), and incumbents' costs stay at their calibrated 2025 levels but for their
+batteries (the pack price path, ``autopact.data.paths``, times each BEV's kWh). Beyond the last
+dated row (August 2026) the law is the last known one; from 2027 it bars PRC-controlled makers'
+connected vehicles, incumbents included (Volvo and Polestar, Geely-controlled in firms.csv), listed
+in each year's ``baseline_excluded``.
+
+With ``frozen`` every year is evaluated at the start year (no change in any path): the projection
+is then the start year repeated, which the tests check to solver tolerance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autopact.data.timeline import DATA_YEAR
+from autopact.outcomes.metrics import difference
+from autopact.policy.scenario import POLICY_YEARS, Scenario, parse_scenario
+from autopact.simulate import carried, market_for, simulate, solve
+
+
+def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: bool = False, households: int = 1000,
+            household_seed: int = 0) -> dict[str, Any]:
+    """The projection of ``scenario`` from ``start`` to ``to`` (one record a year; see the module
+    docstring). Refuses, naming the field, years outside the horizon and estimated markets."""
+    low, high = POLICY_YEARS
+    if scenario.estimation is not None:
+        raise ValueError("estimation: a projection runs on the calibrated 2025 market, not an estimated one")
+    if not low <= start <= to <= high:
+        raise ValueError(f"--from/--to: years from {low} to {high} with from <= to, got {start} and {to}")
+    market = market_for(parse_scenario({**scenario.model_dump(), "baseline_year": None, "policy_year": None},
+                                       scenario.name), households, household_seed)
+    records, prices, base_prices = [], None, None
+    for year in range(start, to + 1):
+        at = start if frozen else year
+        dated = parse_scenario({**scenario.model_dump(), "baseline_year": at, "policy_year": at}, scenario.name)
+        base_market = carried(market, at, dated.paths)
+        if base_prices:  # the baseline too starts from last year's prices (products new this year: at cost)
+            start_at = np.array([base_prices.get(pid, np.nan) for pid in base_market.products["product_id"]])
+            base_market = base_market.with_products(initial_prices=start_at)
+        baseline = solve(base_market)
+        base_prices = dict(zip(baseline.products["product_id"], baseline.products["price"].astype(float)))
+        result = simulate(dated, base_market, initial_prices=prices, baseline=baseline)
+        base, cf = result.metrics()
+        p = result.counterfactual.products
+        prices = dict(zip(p["product_id"], p["price"].astype(float)))
+        records.append({"year": year, "policy_year": at, "baseline": base, "counterfactual": cf,
+                        "change": difference(base, cf), "excluded": result.market.excluded,
+                        "baseline_excluded": base_market.excluded,
+                        "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
+                                                                                 "max_foc_residual")}})
+    return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
+            "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
+                      "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
+
+
+FLOWS = ("consumer_surplus_usd", "total_profit_usd", "tariff_revenue_usd", "total_units", "us_assembled_units",
+         "us_assembly_jobs")
+BAND_METRICS = ("bev_share", "total_units", "average_price_usd", "consumer_surplus_usd", "total_profit_usd",
+                "tariff_revenue_usd", "us_assembly_jobs")
+
+
+def discount_rate() -> float:
+    from autopact.data.assumptions import dated_assumptions
+
+    return float(next(a.value for a in dated_assumptions() if a.name == "discount_rate"))
+
+
+def totals(records: list[dict[str, Any]], rate: float | None = None, side: str = "change") -> dict[str, Any]:
+    """Cumulative and discounted totals over the years of the yearly flows of ``side`` (a change by
+    default): sum_Y x_Y and sum_Y x_Y / (1 + r)^(Y - first year), r the named assumption
+    ``discount_rate`` unless given. Jobs add up to job-years."""
+    rate = discount_rate() if rate is None else rate
+    if rate < 0:
+        raise ValueError(f"--discount-rate must be >= 0, got {rate}")
+    first = records[0]["year"]
+    out: dict[str, Any] = {"discount_rate": rate, "first_year": first, "cumulative": {}, "discounted": {}}
+    for key in FLOWS:
+        values = [(r["year"], r[side].get(key)) for r in records]
+        if any(v is None for _, v in values):
+            continue
+        out["cumulative"][key] = float(sum(v for _, v in values))
+        out["discounted"][key] = float(sum(v / (1 + rate) ** (y - first) for y, v in values))
+    return out
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two projections over the same years, year by year: scenario A's counterfactual minus B's
+    (both against the same yearly baselines), and the totals of the differences."""
+    if [r["year"] for r in a["records"]] != [r["year"] for r in b["records"]]:
+        raise ValueError("the two projections must cover the same years")
+    rows = [{"year": ra["year"], "difference": difference(rb["counterfactual"], ra["counterfactual"])}
+            for ra, rb in zip(a["records"], b["records"])]
+    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference")}
+
+
+def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> list[dict[str, Any]]:
+    """One draw: the whole projection with the battery path at ``quantile`` (its changes by year)."""
+    scenario = parse_scenario({**definition, "paths": {"battery_pack_usd_per_kwh": quantile}}, definition["name"])
+    return [{"year": r["year"], **{k: r["change"].get(k) for k in BAND_METRICS},
+             "baseline_bev_share": r["baseline"]["bev_share"]} for r in project(scenario, to, start)["records"]]
+
+
+def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 0, serial: bool = False,
+               scheduler: str | None = None, workers: int | None = None) -> dict[str, Any]:
+    """5-50-95% bands by year of the changes (and the baseline BEV share) over ``draws`` draws of the
+    exogenous paths, each draw a whole path (one quantile for all years, ``autopact.data.paths``),
+    run serially or on Dask (a local cluster or ``scheduler``) like the other runs."""
+    quantiles = np.random.default_rng(seed).uniform(0.0, 1.0, draws).tolist()
+    definition = scenario.model_dump(mode="json")
+    if serial:
+        results = [_draw(definition, to, start, q) for q in quantiles]
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        cluster = None if scheduler else LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
+                                                      dashboard_address=None, silence_logs=40)
+        client = Client(scheduler or cluster)
+        try:
+            results = client.gather(client.map(_draw, [definition] * draws, [to] * draws, [start] * draws,
+                                               quantiles, pure=False))
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    bands = []
+    for k, year in enumerate(range(start, to + 1)):
+        row: dict[str, Any] = {"year": year}
+        for key in (*BAND_METRICS, "baseline_bev_share"):
+            values = np.array([r[k][key] for r in results if r[k][key] is not None], float)
+            if len(values):
+                row[key] = {q: float(np.percentile(values, p)) for q, p in (("p05", 5), ("p50", 50), ("p95", 95))}
+        bands.append(row)
+    return {"draws": draws, "seed": seed, "paths": ["battery_pack_usd_per_kwh"], "bands": bands}

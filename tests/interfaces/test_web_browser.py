@@ -1,0 +1,224 @@
+"""The page of ``autopact serve`` in real Chromium (issue 15): Playwright drives Debian's ``chromium``
+(no downloaded browser build) against a server this test starts on a free loopback port.
+
+A joint-venture scenario is built with the generated controls and run, and its headline numbers equal
+the CLI's for the same scenario; two results are compared side by side; a permalink opened in a new
+page gives the same result; a draws job shows its progress and bands; an invalid lever value gets a
+clear message at its control; the page works from the keyboard. Each step writes a screenshot (to
+``$AUTOPACT_SCREENSHOTS`` if set, else the test's temporary folder)."""
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install -y chromium; .ci/run "
+                "installs it)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+
+from typer.testing import CliRunner  # noqa: E402
+
+from autopact.interfaces.cli import app as cli_app  # noqa: E402
+from autopact.interfaces.web_api import create_app  # noqa: E402
+from autopact.interfaces.web_service import Settings  # noqa: E402
+from autopact.outcomes.definitions import HEADLINE  # noqa: E402
+from autopact.runs.uncertainty import node  # noqa: E402
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+CANDIDATE = "byd--dolphin--active-44-9-kwh"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free loopback port, in a thread of this process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(store=tmp_path_factory.mktemp("web") / "results.duckdb")
+    web = create_app(settings)
+    web.state.service.warm()
+    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("AUTOPACT_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture()
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1366, "height": 820})  # a laptop screen
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server + "/")
+    page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+    yield page
+    page.close()
+    assert not errors, errors
+
+
+def control(page, path: str):
+    return page.locator(f'[data-path="{path}"]')
+
+
+def build_jv(page, name: str = "jv-by-controls") -> dict:
+    """A Ford-BYD joint venture built with the form's controls; the document it stands for."""
+    control(page, "name").fill(name)
+    page.click('button[data-add="entrants"]')
+    control(page, "entrants.0.candidate").select_option(CANDIDATE)
+    control(page, "entrants.0.maker").select_option("BYD")
+    control(page, "entrants.0.assembly").select_option("partner_us_plant")
+    control(page, "entrants.0.partner").select_option("Ford Motor Co.")
+    control(page, "entrants.0.dealers").select_option("partner")
+    shares = control(page, "entrants.0.profit_shares")
+    for holder in ("BYD", "Ford Motor Co."):
+        shares.get_by_role("button", name="Add to profit shares").click()
+        shares.locator(".maprow").last.locator(".k").fill(holder)
+        shares.locator(".maprow").last.locator(".v").fill("0.5")
+    return {"name": name, "entrants": [{"candidate": CANDIDATE, "maker": "BYD", "assembly": "partner_us_plant",
+                                        "partner": "Ford Motor Co.", "dealers": "partner",
+                                        "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}]}
+
+
+def run(page) -> None:
+    page.click("#run")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run') || "
+                           "!document.querySelector('#error').hidden", timeout=120_000)
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+
+
+def shown_changes(page) -> dict[str, float]:
+    """The headline table's changes, as the numbers behind the cells."""
+    cells = page.locator("#headline td.change[data-value]")
+    return {cells.nth(k).get_attribute("data-key"): float(cells.nth(k).get_attribute("data-value"))
+            for k in range(cells.count())}
+
+
+def cli_changes(tmp_path: Path, document: dict) -> dict[str, float]:
+    scenario, out = tmp_path / f"{document['name']}.yaml", tmp_path / "cli.json"
+    scenario.write_text(yaml.safe_dump(document))
+    done = CliRunner().invoke(cli_app, ["simulate", str(scenario), "--json", str(out)])
+    assert done.exit_code == 0, done.output
+    change = json.loads(out.read_text())["change"]
+    return {m.key: node(change, m.key) for m in HEADLINE if node(change, m.key) is not None}
+
+
+def test_a_jv_built_by_the_controls_gives_the_clis_numbers(page, shots, tmp_path):
+    document = build_jv(page)
+    page.screenshot(path=str(shots / "1-jv-built.png"), full_page=True)
+    run(page)
+    page.screenshot(path=str(shots / "2-jv-result.png"), full_page=True)
+    shown = shown_changes(page)
+    expected = cli_changes(tmp_path, document)
+    assert set(shown) == set(expected)
+    for key, value in expected.items():
+        assert shown[key] == pytest.approx(value, rel=1e-12, abs=1e-9), key
+    label = page.locator('#headline th[data-metric="us_assembly_jobs"]')
+    assert "vehicles_per_assembly_worker" in label.get_attribute("title")  # its computation and the parameter it uses
+    assert page.locator("#chart-shares .main-svg").count() > 0  # plotly drew the charts, served locally
+
+
+def test_two_scenarios_side_by_side(page, shots):
+    build_jv(page, "jv-one")
+    run(page)
+    page.click("#compare-add")
+    page.select_option("#bundled", "no-section-232")
+    page.click("#load")
+    page.wait_for_function("document.querySelector('[data-path=name]').value === 'no-section-232'")
+    run(page)
+    page.click("#compare-add")
+    header = page.locator("#compare-table thead th")
+    assert header.count() == 4  # metric, unit, two scenarios
+    assert "jv-one" in header.nth(2).inner_text() and "no-section-232" in header.nth(3).inner_text()
+    page.screenshot(path=str(shots / "3-comparison.png"), full_page=True)
+
+
+def test_a_permalink_in_a_new_page_gives_the_same_result(page, browser, shots):
+    build_jv(page, "jv-permalink")
+    run(page)
+    first = shown_changes(page)
+    url = page.url
+    assert "#s=" in url
+    again = browser.new_page(viewport={"width": 1366, "height": 820})
+    again.goto(url)
+    again.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
+    assert shown_changes(again) == first
+    assert again.locator('[data-path="entrants.0.partner"]').input_value() == "Ford Motor Co."
+    page.click("#permalink")
+    stored = page.locator("#permalink-text").inner_text().removeprefix("Permalink: ")
+    again.goto("about:blank")
+    again.goto(stored)
+    again.wait_for_function("document.querySelector('#status').textContent.startsWith('stored run')", timeout=120_000)
+    assert shown_changes(again) == first
+    again.screenshot(path=str(shots / "4-permalink.png"), full_page=True)
+    again.close()
+
+
+def test_a_draws_job_shows_progress_and_bands(page, shots):
+    page.select_option("#bundled", "ford-byd-jv")
+    page.click("#load")
+    page.wait_for_function("document.querySelector('[data-path=name]').value === 'ford-byd-jv'")
+    page.fill("#draws", "4")
+    page.click("#run-draws")
+    page.wait_for_selector("#progress:not([hidden])")
+    page.wait_for_function("document.querySelector('#progress-text').textContent.includes('draws')")
+    page.screenshot(path=str(shots / "5-draws-running.png"), full_page=True)
+    page.wait_for_function("document.querySelector('#status').textContent.includes('done, stored as run')",
+                           timeout=300_000)
+    assert page.locator("#progress-text").inner_text().startswith("4 of 4 draws")
+    assert page.locator("#headline thead th").filter(has_text="change 95%").count() == 1
+    page.screenshot(path=str(shots / "6-draws-bands.png"), full_page=True)
+
+
+def test_an_invalid_lever_value_gets_a_clear_message_at_its_control(page, shots):
+    build_jv(page, "jv-bad-capacity")
+    control(page, "entrants.0.capacity").fill("-5")
+    page.click("#run")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "entrants.0.capacity" in error.inner_text() and "greater than 0" in error.inner_text()
+    assert control(page, "entrants.0.capacity").get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(shots / "7-invalid-lever.png"), full_page=True)
+
+
+def test_the_page_is_usable_by_keyboard(page):
+    page.select_option("#bundled", "no-section-232")
+    page.focus("#load")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('[data-path=name]').value === 'no-section-232'")
+    for _ in range(400):  # tab through the form to the Run button
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "run":
+            break
+    assert page.evaluate("document.activeElement.id") == "run"
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
+    assert page.evaluate("document.activeElement.id") == "result"  # focus moves to the result
