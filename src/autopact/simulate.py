@@ -151,8 +151,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it.
 
     With ``newton`` (a draw), every solve runs Broyden's method from its matrix, and a constrained
-    equilibrium starts at the market's initial prices and finds its shadow costs by the secant
-    search; without (a central run), at cost and by brentq, as the golden results record
+    equilibrium starts at the market's initial prices (without, at cost, as the golden results'
+    iteration counts record). Shadow costs come from the secant search
     (``autopact.model.supply.solve_constrained``)."""
     products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
     jacobian = None if newton is None else newton.matrix_for(market)
@@ -190,7 +190,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     if constraints:
         result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
                                    initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                   search="brentq" if jacobian is None else "secant")
+                                   search="secant")
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],

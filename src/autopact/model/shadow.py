@@ -38,15 +38,16 @@ class ShadowCost:
     from the last two trials, so it converges in a few evaluations of the map."""
 
     def __init__(self, constraint: Any, lam: dict[str, float], market_size: float,
-                 equilibrium, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200) -> None:
+                 equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200) -> None:
         self.constraint, self.lam, self.market_size, self.equilibrium = constraint, lam, market_size, equilibrium
-        self.xtol, self.rtol, self.max_trials = xtol, rtol, max_trials
+        self.tol, self.xtol, self.rtol, self.max_trials = tol, xtol, rtol, max_trials
         self.slope: float | None = None
 
-    def excess(self, value: float, initial: np.ndarray | None = None, looser: float = 0.0) -> tuple[float, np.ndarray]:
+    def excess(self, value: float, initial: np.ndarray | None = None,
+               trial_tol: float | None = None) -> tuple[float, np.ndarray]:
         c = self.constraint
         self.lam[c.name] = value
-        eq = self.equilibrium(initial, looser)
+        eq = self.equilibrium(initial, trial_tol)
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
@@ -85,9 +86,10 @@ class ShadowCost:
                 value = step if np.isfinite(step) and low < step < high and halves else 0.5 * (low + high)
             start = pb + (value - b) / (b - a) * (pb - pa) if a is not None and b != a else pb
             value = float(value)
-            # far from the root the trial solves only to the precision the secant step can use (the
-            # excess moves by about the FOC tolerance); close to it, to the full tolerance
-            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, min(1e-4, 1e-2 * fb * fb))
+            # Far from the root a trial solves only to the precision the secant step can use (the excess
+            # moves by about the FOC tolerance); close to it, one digit beyond (``supply.TIGHT_TRIAL_EVALUATIONS``).
+            trial_tol = max(self.tol, min(1e-4, 1e-2 * fb * fb)) if abs(fb) > 1e-6 else 0.1 * self.tol
+            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, trial_tol)
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))

@@ -52,6 +52,10 @@ CONSTRAINED_SOLVE_SECONDS = 600.0
 # Gauss-Seidel rounds the secant search may take before it hands over to brentq (one or two suffice
 # where each constraint's units move continuously with its shadow cost).
 SECANT_ROUNDS = 20
+# Evaluations a secant trial near its root may spend on one digit beyond the FOC tolerance (with
+# residuals of 1e-12 a $56 shadow cost is fixed only to ~5e-9 dollars, at 1e-13 to ~5e-10); where
+# rounding does not allow that digit, the trial is solved to the tolerance.
+TIGHT_TRIAL_EVALUATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -272,21 +276,21 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``).
 
     ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
-    to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``) needs about a third of the map evaluations
-    (ford-byd-jv: 76 against 278). They find the same shadow cost where q_G(lambda) is continuous,
-    to within its rounding (the FOC tolerance fixes a $56 shadow cost to a few 1e-9 dollars, at the
-    edge of the golden results' 1e-10). Where the price game has several equilibria the solution
-    can jump across K_G at some lambda and the two searches may settle on different ones
-    (partner-comparison's gm-geely: brentq's $3,490.92, or the jump at $3,499.96): the secant search
-    then detects the jump and hands over to brentq from the start. So central runs, whose numbers
-    the golden results fix, use brentq, and a scenario's draws the secant search.
+    to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
+    needs a fraction of the map evaluations, its trials near the root solved one digit beyond
+    ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
+    only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
+    Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
+    equilibria the solution can jump across K_G at some lambda (partner-comparison's gm-geely at
+    $3,499.96, beside brentq's root at $3,490.92): the secant search then stops short of the
+    capacity, and the search starts again from zero by brentq, whose path the golden results record.
     """
     lam = {c.name: 0.0 for c in constraints}
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
 
-    def equilibrium(initial: np.ndarray | None = None, looser: float = 0.0) -> Equilibrium:
+    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]
@@ -295,8 +299,16 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             raise ConvergenceError(f"capacity constraints not met within the time limit of {max_seconds:g} s "
                                    f"({state['solves']} equilibrium solves)")
         start = state["prices"] if initial is None else initial
-        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=start, tol=max(tol, looser),
-                          max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
+        solve = dict(initial=start, max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
+        eq = None
+        if trial_tol is not None and trial_tol < tol:  # a few more evaluations, where rounding allows them
+            try:
+                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=trial_tol,
+                                  max_iterations=TIGHT_TRIAL_EVALUATIONS, **solve)
+            except ConvergenceError:
+                pass
+        if eq is None:
+            eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
         return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 
@@ -320,7 +332,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         return brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
 
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
         eq = equilibrium()
         for _ in range(limit):
             done = True
