@@ -31,7 +31,7 @@ from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, lo
 from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
-from autopact.policy.dated_fields import POLICY_YEARS, Dated, DatedParameter
+from autopact.policy.dated_fields import POLICY_YEARS, BuildPath, Dated, DatedParameter
 from autopact.policy.uncertain_inputs import Uncertainty, centrals
 
 Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
@@ -96,8 +96,9 @@ class LocalProduction(Dated):
     required: bool = False
 
 
-class Entrant(Dated):
-    """A Chinese candidate model entering the US market."""
+class Entrant(BuildPath):
+    """A Chinese candidate model entering the US market (dated by ``effective`` or by a plant
+    ``decision``: ``autopact.policy.dated_fields.BuildPath``)."""
 
     candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
     maker: str = Field(description="the Chinese firm, e.g. BYD: a maker of the candidates (chinese_models.csv)")
@@ -130,6 +131,9 @@ class Entrant(Dated):
                 # a model entered under another maker would be priced and owned as that maker's
                 raise ValueError(f"maker {shown(self.maker)} does not make candidate {shown(self.candidate)}: its maker is "
                                  f"{own}")
+        if self.decision is not None and self.assembly == "import":
+            raise ValueError(f"decision ({self.decision}): a plant lead time applies to US-built entrants; date an "
+                             "import by effective")
         if self.assembly == "partner_us_plant" and not self.partner:
             raise ValueError("assembly 'partner_us_plant' needs a partner")
         if self.dealers == "partner" and not self.partner:

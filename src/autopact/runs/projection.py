@@ -27,6 +27,7 @@ import numpy as np
 
 from autopact.data.timeline import DATA_YEAR
 from autopact.outcomes.metrics import difference
+from autopact.policy.dated import at_year
 from autopact.policy.scenario import POLICY_YEARS, Scenario, parse_scenario
 from autopact.simulate import carried, market_for, simulate, solve
 
@@ -58,12 +59,19 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
         prices = dict(zip(p["product_id"], p["price"].astype(float)))
         records.append({"year": year, "policy_year": at, "baseline": base, "counterfactual": cf,
                         "change": difference(base, cf), "excluded": result.market.excluded,
-                        "baseline_excluded": base_market.excluded,
+                        "baseline_excluded": base_market.excluded, "entrants_on_sale": on_sale(dated, at),
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
+
+
+def on_sale(scenario: Scenario, year: int) -> list[dict[str, Any]]:
+    """The scenario's entrants on sale in ``year`` (its build path): year on sale (launch year 1;
+    None: undated, the policy parameter entrant_years_on_sale) and plant capacity after any ramp."""
+    return [{"candidate": e.candidate, "years_on_sale": e.years_on_sale, "capacity": e.capacity}
+            for e in at_year(scenario, year).entrants]
 
 
 FLOWS = ("consumer_surplus_usd", "total_profit_usd", "tariff_revenue_usd", "total_units", "us_assembled_units",
