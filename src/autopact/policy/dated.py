@@ -136,6 +136,13 @@ def launch_date(entrant: Entrant, lead_time_months: float) -> date | None:
     return day
 
 
+def _year_on_sale(start: date | None, year: int) -> int | None:
+    """``year``'s year on sale of a lever first sold on ``start``: its first year in force on 1 July is year 1."""
+    if start is None:
+        return None
+    return year - (start.year if start <= date(start.year, 7, 1) else start.year + 1) + 1
+
+
 def on_sale(entrant: Entrant, year: int, parameters: dict[str, float]) -> Entrant | None:
     """The entrant as sold in ``year`` (None when not on sale on 1 July): undated, as it is; dated, with
     its year on sale counted from its first year on sale on 1 July (year 1), which sets its launch term,
@@ -148,10 +155,9 @@ def on_sale(entrant: Entrant, year: int, parameters: dict[str, float]) -> Entran
         return None
     changes: dict[str, Any] = {"decision": None, "lead_time_months": None, "capacity_ramp": None}
     if start is not None:
-        first = start.year if start <= date(start.year, 7, 1) else start.year + 1
-        changes["years_on_sale"] = year - first + 1
+        changes["years_on_sale"] = _year_on_sale(start, year)
         if entrant.capacity_ramp:
-            ramp = entrant.capacity_ramp[min(year - first, len(entrant.capacity_ramp) - 1)]
+            ramp = entrant.capacity_ramp[min(changes["years_on_sale"] - 1, len(entrant.capacity_ramp) - 1)]
             full = entrant.capacity if entrant.capacity is not None else _parameter(parameters,
                                                                                      "entrant_plant_capacity")
             changes["capacity"] = full * ramp
@@ -213,9 +219,9 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
                             for s in scenario.synergies if weight[id(s)] > 0]
     changes["quotas"] = _quota_path([_plain(q, quantity=q.quantity * weight[id(q)]) if q.effective or q.end else q
                                      for q in scenario.quotas if weight[id(q)] > 0])
-    for name in ("new_products", "mergers"):
-        changes[name] = [_plain(item) if item.effective or item.end else item
-                         for item in getattr(scenario, name) if _on_1_july(item, year)]
+    changes["mergers"] = [_plain(m) if m.effective or m.end else m for m in scenario.mergers if _on_1_july(m, year)]
+    changes["new_products"] = [_plain(p, years_on_sale=_year_on_sale(p.effective, year)) if p.effective or p.end
+                               else p for p in scenario.new_products if _on_1_july(p, year)]
     changes["entrants"] = [e for e in (on_sale(e, year, parameters) for e in scenario.entrants) if e is not None]
     rule = scenario.connected_vehicle_rule
     # in force where the scenario's rule is (enabled, on 1 July) or the law's is; the scenario's flags

@@ -170,6 +170,9 @@ class NewProduct(Dated):
     assembled_in_us: bool = True
     capacity: float | None = Field(None, gt=0, description="capacity of its US plant, vehicles a year (default: the "
                                                            "policy parameter entrant_plant_capacity)")
+    years_on_sale: int | None = Field(None, ge=1, le=99, description="year on sale when evaluated (launch year = 1); "
+                                      "set from effective in a dated evaluation (default: policy parameter "
+                                      "entrant_years_on_sale)")
 
 
 class Synergy(Dated):
