@@ -167,10 +167,11 @@ def on_sale(entrant: Entrant, year: int, parameters: dict[str, float]) -> Entran
 def _quota_path(quotas: list) -> list:
     """Rows of one quota (same name, origin, powertrains and in-quota rate) in force in the same year
     are one quota: a path given as dated rows (Canada's 49,000 from 1 Mar 2026, then 6.5% more each
-    quota year) has in a calendar year the sum of its rows' prorated quantities."""
+    quota year) has in a calendar year the sum of its rows' prorated quantities. A sub-quota (price
+    condition) is a quota of its own."""
     merged: dict[tuple, Any] = {}
     for q in quotas:
-        key = (q.name, q.origin, tuple(q.powertrain or ()), q.in_quota_pct)
+        key = (q.name, q.origin, tuple(q.powertrain or ()), q.in_quota_pct, q.price_cap_usd, q.price_above_usd)
         merged[key] = merged[key].model_copy(update={"quantity": merged[key].quantity + q.quantity}) if key in merged else q
     return list(merged.values())
 

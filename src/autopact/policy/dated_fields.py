@@ -16,7 +16,7 @@ from autopact.data.inputs import Strict
 # Fields left out of a lever's JSON when absent (None or False), so that a scenario without them has the
 # document it had before they existed (golden files).
 ABSENT_LEFT_OUT = ("effective", "end", "repealed", "decision", "lead_time_months", "capacity_ramp", "years_on_sale",
-                   "price_cap_usd", "price_floor_usd")
+                   "price_cap_usd", "price_above_usd")
 
 # The years a dated lever may be evaluated at: the data year (2025) to the end of the projection horizon
 # of issue 14 (2035); a later year has no sourced path of any exogenous input here.
