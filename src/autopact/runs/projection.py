@@ -62,7 +62,12 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
                         "baseline_excluded": base_market.excluded, "entrants_on_sale": on_sale(dated, at),
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
+    from autopact.data.assumptions import projection_assumptions
+
+    assumptions = [{"name": a.name, "value": a.value, "unit": a.unit, "reason": a.reason, "source": a.source}
+                   for a in projection_assumptions()]
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
+            "assumptions": assumptions,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
 
@@ -106,12 +111,15 @@ def totals(records: list[dict[str, Any]], rate: float | None = None, side: str =
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Two projections over the same years, year by year: scenario A's counterfactual minus B's
-    (both against the same yearly baselines), and the totals of the differences."""
+    (both against the same yearly baselines), the totals of the differences, and B's own changes
+    by year (``changes_b``: the report charts both scenarios on one chart)."""
     if [r["year"] for r in a["records"]] != [r["year"] for r in b["records"]]:
         raise ValueError("the two projections must cover the same years")
     rows = [{"year": ra["year"], "difference": difference(rb["counterfactual"], ra["counterfactual"])}
             for ra, rb in zip(a["records"], b["records"])]
-    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference")}
+    changes_b = [{"year": rb["year"], **{k: rb["change"].get(k) for k in BAND_METRICS}} for rb in b["records"]]
+    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference"),
+            "changes_b": changes_b}
 
 
 def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> list[dict[str, Any]]:
