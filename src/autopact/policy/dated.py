@@ -16,6 +16,10 @@ equilibrium a year) never sees a date:
   connected-vehicle rule, the local-production rule), are in force in a year when in force on
   1 July: the model year sold most in a calendar year is that year's (named assumption
   ``model_year_start``).
+- an entrant's build path (``autopact.policy.dated_fields.BuildPath``): dated by ``effective`` or by
+  a plant ``decision`` plus a lead time (named assumption ``plant_lead_time_months``), its first
+  year on sale on 1 July is year 1; its year on sale sets its launch term's band, and its
+  ``capacity_ramp`` share of that year its plant capacity. A dated new product's year on sale too.
 
 After the data year the exogenous paths of the year apply too (``autopact.data.paths``, at the
 scenario's ``paths`` quantiles, else central): the battery pack price scales the entrants' pack

@@ -7,8 +7,9 @@ Each year is a static Bertrand-Nash equilibrium on that year's state (the law an
 levers in force, the exogenous prices the timeline carries), solved from the previous year's
 prices (the same equilibrium to the solver's tolerance, found faster). It is not a dynamic game:
 firms do not price or invest with the future in view, entry and plant decisions are the scenario's
-dated levers rather than choices, demand does not learn (brand familiarity, dealer reach and the
-market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
+dated levers rather than choices (an entrant's build path: decision, lead time, capacity ramp, its
+launch term by year on sale; ``autopact.policy.dated``), demand learns only through that launch term
+(brand familiarity, dealer reach and the market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
 sourced paths here), and incumbents' costs stay at their calibrated 2025 levels but for their
 batteries (the pack price path, ``autopact.data.paths``, times each BEV's kWh). Beyond the last
 dated row (August 2026) the law is the last known one; from 2027 it bars PRC-controlled makers'
