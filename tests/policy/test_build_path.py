@@ -72,3 +72,13 @@ def test_a_capacity_ramp_binds_at_the_dated_capacity():
         plant = next(c for c in result.counterfactual.constraints if c.get("name", "").startswith("plant:"))
         assert plant["capacity"] == capacity and plant["binding"], (year, plant)
         assert plant["units"] == pytest.approx(capacity, rel=1e-6)
+
+
+def test_an_undated_entrant_in_a_projection_is_one_year_further_on_sale_each_year():
+    # the policy parameter entrant_years_on_sale (3) is its year on sale in the projection's first year
+    undated = {**PLANT, "decision": None, "lead_time_months": None, "assembly": "import"}
+    scenario = parse_scenario({"name": "undated", "entrants": [undated], **REPEAL}, "test")
+    records = project(scenario, 2027, 2026)["records"]
+    assert [r["entrants_on_sale"][0]["years_on_sale"] for r in records] == [3, 4]
+    frozen = project(scenario, 2027, 2026, frozen=True)["records"]
+    assert [r["entrants_on_sale"][0]["years_on_sale"] for r in frozen] == [3, 3]

@@ -47,7 +47,8 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
     records, prices, base_prices = [], None, None
     for year in range(start, to + 1):
         at = start if frozen else year
-        dated = parse_scenario({**scenario.model_dump(), "baseline_year": at, "policy_year": at}, scenario.name)
+        dated = parse_scenario({**aged(scenario, at - start).model_dump(), "baseline_year": at, "policy_year": at},
+                               scenario.name)
         base_market = carried(market, at, dated.paths)
         if base_prices:  # the baseline too starts from last year's prices (products new this year: at cost)
             start_at = np.array([base_prices.get(pid, np.nan) for pid in base_market.products["product_id"]])
@@ -73,11 +74,35 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
 
 
+def _years_on_sale_parameter(scenario: Scenario) -> int:
+    """The policy parameter entrant_years_on_sale of the scenario (its own value, else the bundled one)."""
+    if "entrant_years_on_sale" in scenario.parameters:
+        return int(scenario.parameters["entrant_years_on_sale"])
+    from autopact.data.tables import policy_parameters
+
+    return int(policy_parameters().at["entrant_years_on_sale", "value"])
+
+
+def aged(scenario: Scenario, years: int) -> Scenario:
+    """The scenario ``years`` after the projection's first year: an undated entrant or new product (on
+    sale in every year, in its ``entrant_years_on_sale``-th year in the first, the policy parameter's
+    meaning) is that many years further on sale, so its launch term advances as a dated one's does."""
+    if years == 0:
+        return scenario
+    first = _years_on_sale_parameter(scenario)
+    undated = lambda item: item.effective is None and getattr(item, "decision", None) is None  # noqa: E731
+    update = lambda item: item.model_copy(update={"years_on_sale": min((item.years_on_sale or int(first)) + years, 99)})  # noqa: E731,E501
+    return scenario.model_copy(update={
+        "entrants": [update(e) if undated(e) else e for e in scenario.entrants],
+        "new_products": [update(p) if undated(p) else p for p in scenario.new_products]})
+
+
 def on_sale(scenario: Scenario, year: int) -> list[dict[str, Any]]:
-    """The scenario's entrants on sale in ``year`` (its build path): year on sale (launch year 1;
-    None: undated, the policy parameter entrant_years_on_sale) and plant capacity after any ramp."""
-    return [{"candidate": e.candidate, "years_on_sale": e.years_on_sale, "capacity": e.capacity}
-            for e in at_year(scenario, year).entrants]
+    """The scenario's entrants on sale in ``year`` (its build path): year on sale (launch year 1; an
+    undated one's the policy parameter entrant_years_on_sale) and plant capacity after any ramp
+    (None: the policy parameter entrant_plant_capacity, or an import)."""
+    return [{"candidate": e.candidate, "years_on_sale": e.years_on_sale or _years_on_sale_parameter(scenario),
+             "capacity": e.capacity} for e in at_year(scenario, year).entrants]
 
 
 FLOWS = ("consumer_surplus_usd", "total_profit_usd", "tariff_revenue_usd", "total_units", "us_assembled_units",
