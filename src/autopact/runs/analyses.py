@@ -26,7 +26,7 @@ from autopact.policy.scenario import Scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
-from autopact.runs.store import Store
+from autopact.runs.store import Store, default_path
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_for, simulate, solved_baseline
@@ -86,6 +86,14 @@ def _progress(console, label: str) -> Iterator[Any]:
                   console=console, transient=False) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _existing_store(options: RunOptions, jobs: bool) -> Store | None:
+    """An existing results store, opened (so checked: a corrupt one fails) before any work; None when
+    there is none yet: a new store is created only after the scenario's market is built, so a refused
+    saved estimation result leaves no store behind."""
+    path = Path(options.store) if options.store else default_path()
+    return _open(options, jobs) if path.exists() else None
 
 
 def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
@@ -179,8 +187,9 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         check_seed(seed, "--seed")
     except ValueError as error:
         raise ScenarioError(str(error)) from None
+    store = _existing_store(options, jobs=bool(draws))
     estimated = market if market is not None else _estimated(scenario, options)
-    store = _open(options, jobs=bool(draws))
+    store = _open(options, jobs=bool(draws)) if store is None else store
     market, runs = _central(scenario, options, console, estimated)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
@@ -226,8 +235,9 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
     for outcome in outcomes or []:  # before any work
         check_outcome(outcome)
+    store = _existing_store(options, jobs=True)
     estimated = _estimated(scenario, options)
-    store = _open(options, jobs=True)
+    store = _open(options, jobs=True) if store is None else store
     market, runs = _central(scenario, options, console, estimated)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
