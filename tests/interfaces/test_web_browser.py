@@ -99,9 +99,9 @@ def build_jv(page, name: str = "jv-by-controls") -> dict:
     control(page, "entrants.0.partner").select_option("Ford Motor Co.")
     control(page, "entrants.0.dealers").select_option("partner")
     shares = control(page, "entrants.0.profit_shares")
-    for holder in ("BYD", "Ford Motor Co."):
+    for holder in ("BYD", "Ford Motor Co."):  # the holders are offered: the maker and the partner
         shares.get_by_role("button", name="Add to profit shares").click()
-        shares.locator(".maprow").last.locator(".k").fill(holder)
+        shares.locator(".maprow").last.locator(".k").select_option(holder)
         shares.locator(".maprow").last.locator(".v").fill("0.5")
     return {"name": name, "entrants": [{"candidate": CANDIDATE, "maker": "BYD", "assembly": "partner_us_plant",
                                         "partner": "Ford Motor Co.", "dealers": "partner",
@@ -204,9 +204,80 @@ def test_an_invalid_lever_value_gets_a_clear_message_at_its_control(page, shots)
     page.click("#run")
     error = page.locator("#error")
     error.wait_for(state="visible")
-    assert "entrants.0.capacity" in error.inner_text() and "greater than 0" in error.inner_text()
+    assert "greater than 0" in error.inner_text()
+    # worded as the form reads (entrant 1, counted from one), the technical path after it
+    assert error.locator("strong").inner_text() == "entrants \u203a entrant 1 \u203a capacity"
+    assert "(field entrants.0.capacity)" in error.inner_text()
     assert control(page, "entrants.0.capacity").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.dataset.path") == "entrants.0.capacity"  # the control has the focus
     page.screenshot(path=str(shots / "7-invalid-lever.png"), full_page=True)
+
+
+def test_a_message_without_a_full_path_points_at_the_field_it_names(page):
+    """The model's checks name a field in their text (``entrants.0: profit_shares must sum to 1``,
+    ``parameters: parameter NAME must ...``): the control of that field is marked."""
+    build_jv(page, "jv-bad-split")
+    control(page, "entrants.0.profit_shares").locator(".v").first.fill("0.2")
+    page.click("#validate")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert error.locator("strong").inner_text() == "entrants \u203a entrant 1 \u203a profit shares"
+    assert control(page, "entrants.0.profit_shares").get_attribute("aria-invalid") == "true"
+    control(page, "entrants.0.profit_shares").locator(".v").first.fill("0.5")
+    page.locator('details[data-path="parameters"] summary').click()
+    control(page, "parameters.shipping_usd_per_vehicle").fill("-3")
+    page.click("#validate")
+    page.wait_for_function("document.querySelector('#error strong')?.textContent.includes('Shipping')")
+    assert control(page, "parameters.shipping_usd_per_vehicle").get_attribute("aria-invalid") == "true"
+
+
+def test_the_maker_follows_the_candidate_and_shares_go_to_maker_or_partner(page, shots):
+    """Only the chosen candidate's maker is offered (and chosen); the profit-share holders offered
+    are the entrant's maker and partner, refreshed when either changes."""
+    page.click('button[data-add="entrants"]')
+    maker = control(page, "entrants.0.maker")
+    offered = lambda select: [o for o in select.locator("option").evaluate_all("os => os.map(o => o.value)") if o]  # noqa: E731
+    assert len(offered(maker)) > 2  # no candidate yet: every maker
+    geely = next(c for c in control(page, "entrants.0.candidate").locator("option").evaluate_all(
+        "os => os.map(o => o.value)") if c.startswith(("zeekr", "geely", "volvo", "polestar", "lynk")))
+    control(page, "entrants.0.candidate").select_option(geely)
+    assert offered(maker) == ["Geely"] and maker.input_value() == "Geely"
+    control(page, "entrants.0.candidate").select_option(CANDIDATE)
+    assert offered(maker) == ["BYD"] and maker.input_value() == "BYD"
+    control(page, "entrants.0.partner").select_option("Ford Motor Co.")
+    shares = control(page, "entrants.0.profit_shares")
+    shares.get_by_role("button", name="Add to profit shares").click()
+    shares.get_by_role("button", name="Add to profit shares").click()
+    keys = shares.locator(".k")
+    assert [keys.nth(k).input_value() for k in range(2)] == ["BYD", "Ford Motor Co."]  # each next holder, chosen
+    assert offered(keys.first) == ["BYD", "Ford Motor Co."]
+    control(page, "entrants.0.partner").select_option("Stellantis")
+    assert "Ford Motor Co." not in offered(keys.first)  # refreshed: the old partner is gone from the choices
+    page.screenshot(path=str(shots / "8-maker-and-holders.png"), full_page=True)
+
+
+def test_policy_parameters_read_as_words_with_the_technical_name_on_hover(page):
+    box = page.locator('details[data-path="parameters"]')
+    box.locator("summary").click()
+    field = control(page, "parameters.section_301_china_ev_pct")
+    label = page.locator(f'label[for="{field.get_attribute("id")}"]')
+    assert label.inner_text() == "Section 301 China EV"
+    assert label.get_attribute("title").startswith("parameters.section_301_china_ev_pct: section_301_china_ev_pct (% ad")
+    assert field.locator("xpath=..").locator(".unit").inner_text() == "% ad valorem"
+
+
+def test_the_uncertainty_section_has_generated_controls(page):
+    page.select_option("#bundled", "ford-byd-jv")
+    page.click("#load")
+    page.wait_for_function("document.querySelector('[data-path=name]').value === 'ford-byd-jv'")
+    section = page.locator('details[data-path="uncertainty"]')
+    assert section.get_attribute("open") is not None  # the scenario has one: shown open
+    assert control(page, "uncertainty.seed").input_value() == "2026"
+    assert control(page, "uncertainty.inputs.0.distribution").input_value() == "uniform"
+    assert control(page, "uncertainty.inputs.2.parameter").input_value() == "assembly_hours_per_vehicle"
+    control(page, "uncertainty.seed").fill("7")
+    page.locator("#advanced summary").click()
+    assert json.loads(page.locator("#json").input_value())["uncertainty"]["seed"] == 7
 
 
 def test_the_page_is_usable_by_keyboard(page):

@@ -30,13 +30,20 @@ async function api(path, options = {}) {
 
 function status(text) { $("status").textContent = text; $("run-status").textContent = text; }
 
+// a message of the server, at the control it names: highlighted, its section opened, focused, and the
+// message worded with the form's labels ("a list > item 2 > a field"), the technical path after it
 function showError(message) {
   const box = $("error");
-  if (!message) { box.hidden = true; box.textContent = ""; SchemaForm.mark($("form"), ""); return; }
+  if (!message) { box.hidden = true; box.replaceChildren(); SchemaForm.mark($("form"), ""); return; }
   box.hidden = false;
-  box.textContent = message;
-  const target = SchemaForm.mark($("form"), message);
-  if (target && target.closest("details")) target.closest("details").open = true;
+  const found = SchemaForm.mark($("form"), message);
+  if (!found) { box.textContent = message; return; }
+  for (let e = found.target.parentElement; e; e = e.parentElement) if (e.tagName === "DETAILS") e.open = true;
+  box.replaceChildren(cell("strong", SchemaForm.describe($("form"), found.target)), `: ${found.rest}`,
+    cell("span", ` (field ${found.path})`, { class: "muted tech" }));
+  box.title = message;
+  const focusable = found.target.matches("input, select, textarea") ? found.target : found.target.querySelector("input, select, textarea");
+  if (focusable) { focusable.focus({ preventScroll: true }); found.target.scrollIntoView({ block: "center" }); }
 }
 
 function node(tree, key) { return key.split("/").reduce((o, k) => (o == null ? undefined : o[k]), tree); }
