@@ -21,7 +21,7 @@ is then the start year repeated, which the tests check to solver tolerance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -32,9 +32,11 @@ from autopact.simulate import carried, market_for, simulate, solve
 
 
 def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: bool = False, households: int = 1000,
-            household_seed: int = 0) -> dict[str, Any]:
+            household_seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The projection of ``scenario`` from ``start`` to ``to`` (one record a year; see the module
-    docstring). Refuses, naming the field, years outside the horizon and estimated markets."""
+    docstring). Refuses, naming the field, years outside the horizon and estimated markets.
+    ``progress(years done, years)`` after each year, when given (the web app's jobs: an exception it
+    raises stops the projection)."""
     low, high = POLICY_YEARS
     if scenario.estimation is not None:
         raise ValueError("estimation: a projection runs on the calibrated 2025 market, not an estimated one")
@@ -61,6 +63,8 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
                         "baseline_excluded": base_market.excluded,
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
+        if progress is not None:
+            progress(year - start + 1, to - start + 1)
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
