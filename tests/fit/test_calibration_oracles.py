@@ -13,7 +13,8 @@ import pytest
 
 from autopact.data import income_distribution, load_market
 from autopact.fit.calibration import (PARAMETERS, START, SCALE, MarketArrays, build_demand, calibrate,
-                                      linear_recalibration, load_targets, model_statistics, parameter_response)
+                                      load_targets, model_statistics)
+from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.model.demand import invert_shares
 from autopact.model.households import draw_households
 

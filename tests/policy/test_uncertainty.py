@@ -119,7 +119,8 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
 def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance):
     """d theta / d target predicts the moves (not the levels) of an exact re-calibration of the
     bundled 2025 calibration when the compact-car elasticity target moves from -6.28."""
-    from autopact.fit.calibration import calibrate, calibrated_market, linear_recalibration, load_targets, parameter_response
+    from autopact.fit.calibration import calibrate, calibrated_market, load_targets
+    from autopact.fit.recalibration import linear_recalibration, parameter_response
     from autopact.data import load_market
 
     market = load_market(2025)

@@ -22,16 +22,18 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import Market, bundled_path, income_distribution, read_bundled
+from autopact.fit.price_forms import FORMS, PriceForm
 from autopact.model.demand import Demand, individual_shares, invert_shares, jacobian_parts, shares
 from autopact.model.households import Households, draw_households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
 
-PARAMETERS = ("alpha", "pi", "sigma_bev", "sigma_size", "rho")
+# The parameters of the default price form (``price_forms.FORMS``, "income"): alpha_i = alpha + pi / y_i.
+PARAMETERS = FORMS["income"].parameters
 # Internal scaling so every parameter the optimiser sees is of order one: alpha per $10,000.
-SCALE = np.array([1e-4, 1.0, 1.0, 1.0, 1.0])
-LOWER = np.array([1e-3, 0.0, 0.0, 0.0, 0.0])
-UPPER = np.array([50.0, 200.0, 20.0, 20.0, 0.95])
-START = np.array([1.0, 5.0, 1.0, 0.5, 0.3])
+SCALE = np.array(FORMS["income"].scale)
+LOWER = np.array(FORMS["income"].lower)
+UPPER = np.array(FORMS["income"].upper)
+START = np.array(FORMS["income"].start)
 SIZE_UNIT_SQFT = 100.0
 # A Lerner index above this is flagged as implausible (a reporting convention, not an estimate:
 # BLP 1995 and Grieco, Murry and Yurukoglu report average car markups well below one half).
@@ -108,11 +110,25 @@ class MarketArrays:
                    market_size=market.market_size)
 
 
-def build_demand(parameters: dict[str, float], arrays: MarketArrays, households: Households) -> Demand:
-    return Demand(alpha=parameters["alpha"], pi=parameters["pi"],
-                  sigma=np.array([parameters["sigma_bev"], parameters["sigma_size"]]),
-                  rho=parameters["rho"], characteristics=arrays.characteristics, nests=arrays.nests,
-                  weights=households.weights, income=households.income, nu=households.nu)
+def build_demand(parameters: dict[str, float], arrays: MarketArrays, households: Households,
+                 form: str = "income") -> Demand:
+    """The demand of ``parameters`` under a price form (``price_forms.FORMS``): the "income" form
+    through Demand's pi / income, the others through household price deviations alpha_i - alpha."""
+    taste = dict(sigma=np.array([parameters["sigma_bev"], parameters["sigma_size"]]), rho=parameters["rho"],
+                 characteristics=arrays.characteristics, nests=arrays.nests, weights=households.weights,
+                 income=households.income, nu=households.nu[:, :2])
+    if form == "income":
+        return Demand(alpha=parameters["alpha"], pi=parameters["pi"], **taste)
+    alpha = parameters["alpha"]
+    return Demand(alpha=alpha, pi=0.0, price_deviation=FORMS[form].deviation(parameters, households), **taste)
+
+
+def form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parameter names, scale, lower and upper bounds (scaled) and start (scaled) of a price form."""
+    if form not in FORMS:
+        raise CalibrationError(f"unknown price form {form!r}; known: {', '.join(FORMS)}")
+    f: PriceForm = FORMS[form]
+    return f.parameters, np.array(f.scale), np.array(f.lower), np.array(f.upper), np.array(f.start)
 
 
 def _group(arrays: MarketArrays, group: str) -> np.ndarray:
@@ -179,6 +195,7 @@ class CalibrationResult:
     optimizer: dict[str, Any]
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    form: str = "income"
 
     @property
     def xi(self) -> np.ndarray:
@@ -216,6 +233,7 @@ class CalibrationResult:
         quantiles = (5, 25, 50, 75, 95)
         return {
             "parameters": self.parameters,
+            **({} if self.form == "income" else {"price_form": FORMS[self.form].text}),
             "fixed_parameters": self.fixed,
             "targets": [
                 {"name": r.name, "statistic": r.statistic, "group": r.group, "target": float(r.value),
@@ -237,29 +255,31 @@ class CalibrationResult:
 
 def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[str, float] | None = None,
               draws: int = 1000, seed: int = 0, start: dict[str, float] | None = None,
-              product_names: list[str] | None = None) -> CalibrationResult:
+              product_names: list[str] | None = None, form: str = "income") -> CalibrationResult:
     """Calibrate demand to ``targets`` (bundled by default) with parameters in ``fixed`` held fixed.
 
-    ``draws`` simulated households (seeded scrambled Halton) integrate over income and tastes.
+    ``draws`` simulated households (seeded scrambled Halton) integrate over income and tastes;
+    ``form`` names how price sensitivity depends on income (``price_forms.FORMS``).
     """
+    names, scale, lower, upper, start_x = form_bounds(form)
     began = time.perf_counter()
     targets = load_targets() if targets is None else targets
     fixed = dict(fixed or {})
-    unknown = set(fixed) - set(PARAMETERS)
+    unknown = set(fixed) - set(names)
     if unknown:
-        raise CalibrationError(f"unknown parameter(s) {sorted(unknown)}; known: {', '.join(PARAMETERS)}")
+        raise CalibrationError(f"unknown parameter(s) {sorted(unknown)}; known: {', '.join(names)}")
     arrays = MarketArrays.from_market(market)
-    households = draw_households(income_distribution(), draws, tastes=2, seed=seed)
-    x0 = START.copy()
-    for i, name in enumerate(PARAMETERS):
+    households = draw_households(income_distribution(), draws, tastes=2 + FORMS[form].price_draws, seed=seed)
+    x0 = start_x.copy()
+    for i, name in enumerate(names):
         if start and name in start:
-            x0[i] = start[name] / SCALE[i]
-    free = [i for i, name in enumerate(PARAMETERS) if name not in fixed]
+            x0[i] = start[name] / scale[i]
+    free = [i for i, name in enumerate(names) if name not in fixed]
     for name, value in fixed.items():
-        i = PARAMETERS.index(name)
-        if not LOWER[i] * SCALE[i] <= value <= UPPER[i] * SCALE[i]:
+        i = names.index(name)
+        if not lower[i] * scale[i] <= value <= upper[i] * scale[i]:
             raise CalibrationError(f"fixed {name}={value} is outside its bounds "
-                                   f"[{LOWER[i] * SCALE[i]:g}, {UPPER[i] * SCALE[i]:g}]")
+                                   f"[{lower[i] * scale[i]:g}, {upper[i] * scale[i]:g}]")
     weights = np.sqrt(targets["weight"].to_numpy(float))
     values = targets["value"].to_numpy(float)
     state = {"delta": None}
@@ -267,18 +287,18 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     def parameters_of(x_free: np.ndarray) -> dict[str, float]:
         x = x0.copy()
         x[free] = x_free
-        theta = dict(zip(PARAMETERS, (x * SCALE).tolist()))
+        theta = dict(zip(names, (x * scale).tolist()))
         theta.update(fixed)
         return theta
 
     def residuals(x_free: np.ndarray) -> np.ndarray:
-        demand = build_demand(parameters_of(x_free), arrays, households)
+        demand = build_demand(parameters_of(x_free), arrays, households, form)
         delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-11, initial=state["delta"])
         state["delta"] = delta
         return weights * (model_statistics(targets, delta, demand, arrays) - values) / np.abs(values)
 
     if free:
-        fit = least_squares(residuals, x0[free], bounds=(LOWER[free], UPPER[free]), method="trf",
+        fit = least_squares(residuals, x0[free], bounds=(lower[free], upper[free]), method="trf",
                             x_scale="jac", diff_step=1e-4, xtol=1e-8, ftol=1e-10, max_nfev=400)
         optimizer = {"success": bool(fit.success), "message": fit.message, "evaluations": int(fit.nfev),
                      "objective": float(2 * fit.cost)}
@@ -286,107 +306,60 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     else:
         optimizer = {"success": True, "message": "all parameters fixed", "evaluations": 0, "objective": None}
         theta = parameters_of(np.array([]))
-    demand = build_demand(theta, arrays, households)
+    demand = build_demand(theta, arrays, households, form)
     delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13, initial=state["delta"])
     predicted = shares(delta, arrays.prices, demand)
     max_share_error = float(np.max(np.abs(predicted - arrays.shares) / arrays.shares))
     achieved = model_statistics(targets, delta, demand, arrays)
     costs, markups = marginal_costs(arrays.prices, delta, demand, ownership_matrix(arrays.owners),
                                     Taxes.none(len(arrays.prices)))
-    names = product_names or list(market.products["product_id"])
-    warnings = [f"negative marginal cost for {names[j]}: ${costs[j]:,.0f} (price ${arrays.prices[j]:,.0f})"
+    labels = product_names or list(market.products["product_id"])
+    warnings = [f"negative marginal cost for {labels[j]}: ${costs[j]:,.0f} (price ${arrays.prices[j]:,.0f})"
                 for j in np.flatnonzero(costs < 0)]
     lerner = markups / arrays.prices
-    warnings += [f"implausible Lerner index {lerner[j]:.2f} (> {IMPLAUSIBLE_LERNER}) for {names[j]}"
+    warnings += [f"implausible Lerner index {lerner[j]:.2f} (> {IMPLAUSIBLE_LERNER}) for {labels[j]}"
                  for j in np.flatnonzero(lerner > IMPLAUSIBLE_LERNER)]
     for row, value in zip(targets.itertuples(), achieved):
         gap = (value - row.value) / abs(row.value)
         if abs(gap) > 0.10:
             warnings.append(f"target {row.name} missed by {gap:+.0%}: achieved {value:.3g}, target {row.value:.3g}")
-    warnings += _bound_warnings(theta, [PARAMETERS[i] for i in free])
+    warnings += _bound_warnings(theta, [names[i] for i in free], form)
     if not optimizer["success"]:
         warnings.append(f"optimiser did not report success: {optimizer['message']}")
     return CalibrationResult(parameters=theta, fixed=fixed, targets=targets.reset_index(drop=True),
                              achieved=achieved, delta=delta, costs=costs, markups=markups, demand=demand,
                              arrays=arrays, households=households, max_share_error=max_share_error,
-                             optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings)
+                             optimizer=optimizer, seconds=time.perf_counter() - began, warnings=warnings, form=form)
 
 
-def _bound_side(name: str, value: float) -> str | None:
+def bound_side(name: str, value: float, form: str = "income") -> str | None:
     """'lower' or 'upper' when a parameter sits at that bound (within 1e-6 of its scale), else None."""
-    i = PARAMETERS.index(name)
-    for bound, side in ((LOWER[i], "lower"), (UPPER[i], "upper")):
-        if abs(value - bound * SCALE[i]) <= 1e-6 * max(abs(bound * SCALE[i]), SCALE[i]):
+    names, scale, lower, upper, _ = form_bounds(form)
+    i = names.index(name)
+    for bound, side in ((lower[i], "lower"), (upper[i], "upper")):
+        if abs(value - bound * scale[i]) <= 1e-6 * max(abs(bound * scale[i]), scale[i]):
             return side
     return None
 
 
-def _bound_warnings(theta: dict[str, float], names: list[str]) -> list[str]:
+def _bound_warnings(theta: dict[str, float], names: list[str], form: str = "income") -> list[str]:
     out = []
+    _, scale, lower, upper, _ = form_bounds(form)
+    every = FORMS[form].parameters
     for name in names:
-        side = _bound_side(name, theta[name])
+        side = bound_side(name, theta[name], form)
         if side:
-            i = PARAMETERS.index(name)
-            bound = (LOWER if side == "lower" else UPPER)[i] * SCALE[i]
+            i = every.index(name)
+            bound = (lower if side == "lower" else upper)[i] * scale[i]
             out.append(f"parameter {name} is at its {side} bound ({bound:g}): the targets push it beyond the "
                        "admissible range")
     return out
 
 
-def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list[str], np.ndarray]:
-    """First-order response of the calibrated parameters to the targets, d theta / d target.
-
-    At the optimum the weighted residuals r_t = c_t (m_t(theta) - target_t), c_t = sqrt(w_t)/|target_t|,
-    satisfy F = J_r' r = 0 with J_r = diag(c) dm/dtheta. The implicit function theorem with the
-    Gauss-Newton approximation dF/dtheta ~ J_r' J_r (second derivatives of m dropped) gives column t
-
-        d theta / d target_t = (J_r' J_r)^{-1} J_r[t, :]' (r_t + c_t m_t) / target_t,
-
-    which is the familiar (J_r'J_r)^{-1} J_r' c when every target is hit. Parameters fixed by the
-    user or sitting at a bound are held (active constraints). dm/dtheta is a central difference of
-    ``model_statistics`` with shares re-inverted at each step. Returns the moving parameters' names
-    and the (parameters x targets) matrix in their natural units.
-    """
-    x = np.array([cal.parameters[name] for name in PARAMETERS]) / SCALE
-    moving = [i for i, name in enumerate(PARAMETERS)
-              if name not in cal.fixed and _bound_side(name, cal.parameters[name]) is None]
-    targets = cal.targets
-    t = targets["value"].to_numpy(float)
-    c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
-    m = cal.achieved
-
-    def statistics(x_new: np.ndarray) -> np.ndarray:
-        demand = build_demand(dict(zip(PARAMETERS, (x_new * SCALE).tolist())), cal.arrays, cal.households)
-        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=cal.delta)
-        return model_statistics(targets, delta, demand, cal.arrays)
-
-    jac_m = np.zeros((len(t), len(moving)))
-    for column, i in enumerate(moving):
-        h = step * max(abs(x[i]), 1.0)
-        up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        jac_m[:, column] = (statistics(up) - statistics(down)) / (2 * h)
-    jac_r = c[:, None] * jac_m
-    response = np.linalg.solve(jac_r.T @ jac_r, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
-    return [PARAMETERS[i] for i in moving], response * SCALE[moving][:, None]
-
-
-def linear_recalibration(cal: CalibrationResult, response: tuple[list[str], np.ndarray],
-                         targets: pd.DataFrame) -> dict[str, float]:
-    """Parameters after the targets move from ``cal.targets`` to ``targets``: theta + (d theta/d t) dt,
-    kept within bounds (``parameter_response`` gives d theta / d t)."""
-    names, matrix = response
-    shift = matrix @ (targets["value"].to_numpy(float) - cal.targets["value"].to_numpy(float))
-    theta = dict(cal.parameters)
-    for name, d in zip(names, shift):
-        i = PARAMETERS.index(name)
-        theta[name] = float(np.clip(theta[name] + d, LOWER[i] * SCALE[i], UPPER[i] * SCALE[i]))
-    return theta
-
-
-def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int) -> str:
-    """Hash of everything a calibration depends on: products, assumptions, targets, draws, seed."""
+def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int, form: str = "income") -> str:
+    """Hash of everything a calibration depends on: products, assumptions, targets, draws, seed and
+    the price form (a form other than "income" enters the hash, so no stored fit of one is reused
+    for another)."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -394,12 +367,16 @@ def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int) ->
     digest.update(repr(sorted((a.name, a.value) for a in market.assumptions.values())).encode())
     digest.update(targets.to_csv(index=False).encode())
     digest.update(f"{draws}:{seed}".encode())
+    if form != "income":
+        digest.update(repr((form, FORMS[form])).encode())
     return digest.hexdigest()[:16]
 
 
 def calibration_record(result: CalibrationResult, market: Market) -> dict[str, Any]:
     """The calibrated parameters and the fingerprint of what they were fitted on, as saved (``save_calibration``)."""
-    return {"fingerprint": fingerprint(market, result.targets, len(result.households.weights), result.households.seed),
+    return {"fingerprint": fingerprint(market, result.targets, len(result.households.weights), result.households.seed,
+                                       result.form),
+            **({} if result.form == "income" else {"price_form": result.form}),
             "draws": len(result.households.weights), "seed": result.households.seed,
             "parameters": result.parameters, "achieved": dict(zip(result.targets["name"], result.achieved.tolist())),
             "optimizer": result.optimizer}
@@ -413,26 +390,31 @@ def save_calibration(result: CalibrationResult, market: Market, path: str) -> No
     Path(path).write_text(json.dumps(calibration_record(result, market), indent=2, default=str))
 
 
-def calibrated_market(market: Market, draws: int = 1000, seed: int = 0, stored: str | None = None) -> CalibrationResult:
+def calibrated_market(market: Market, draws: int = 1000, seed: int = 0, stored: str | None = None,
+                      form: str | None = None) -> CalibrationResult:
     """The market calibrated to the bundled targets, reusing stored parameters when they were fitted
     on exactly this market, these assumptions, targets, draws and seed (``fingerprint``).
 
     Looks in ``stored`` (a JSON from ``save_calibration``), then the bundled
     ``calibration_2025.json``; otherwise calibrates from scratch (about a minute at 1000 draws).
     Reusing parameters still inverts shares and recovers costs, so the fit is exact either way.
+    ``form`` is the price form (``price_forms.FORMS``); None takes the bundled record's.
     """
     import json
     from pathlib import Path
 
     targets = load_targets()
-    wanted = fingerprint(market, targets, draws, seed)
-    for candidate in (stored, str(bundled_path(f"calibration_{market.facts.year}.json"))):
+    bundled = bundled_path(f"calibration_{market.facts.year}.json")
+    if form is None:
+        form = json.loads(Path(bundled).read_text()).get("price_form", "income") if Path(bundled).exists() else "income"
+    wanted = fingerprint(market, targets, draws, seed, form)
+    for candidate in (stored, str(bundled)):
         if candidate and Path(candidate).exists():
             record = json.loads(Path(candidate).read_text())
             if record.get("fingerprint") == wanted:
-                result = calibrate(market, targets=targets, fixed=record["parameters"], draws=draws, seed=seed)
+                result = calibrate(market, targets=targets, fixed=record["parameters"], draws=draws, seed=seed, form=form)
                 result.fixed = {}
-                result.warnings += _bound_warnings(result.parameters, list(PARAMETERS))  # as the fit reported
+                result.warnings += _bound_warnings(result.parameters, list(FORMS[form].parameters), form)  # as the fit
                 result.optimizer = {**record["optimizer"], "stored": candidate}
                 return result
-    return calibrate(market, targets=targets, draws=draws, seed=seed)
+    return calibrate(market, targets=targets, draws=draws, seed=seed, form=form)

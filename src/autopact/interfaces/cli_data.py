@@ -129,6 +129,9 @@ def calibrate_command(
     year: Annotated[int, typer.Option(help="Market year of the bundled data.")] = 2025,
     path: Annotated[Optional[Path], typer.Option(help="A products CSV of your own.")] = None,
     settings: SetOption = [],  # noqa: B006
+    price_form: Annotated[str, typer.Option("--price-form", help="How price sensitivity depends on income: income "
+                                            "(alpha + pi / y, bundled), income_normal (plus a normal random "
+                                            "coefficient, sigma_price) or power (alpha (y / mean y)^-lambda).")] = "income",
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
     from autopact.data.assumptions import AssumptionError, parse_settings
@@ -140,7 +143,8 @@ def calibrate_command(
         fixed = {k: _fixed(k, v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
         with err.status(f"calibrating on {households} simulated households ..."):
-            result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed)
+            result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed,
+                               form=price_form)
     except (CalibrationError, AssumptionError, ConvergenceError, ValueError, OSError) as error:
         _fail(error)
     if "--save" in outputs:
@@ -159,6 +163,8 @@ def _print_calibration(r: dict[str, Any]) -> None:
     for name, value in r["parameters"].items():
         params.add_row(name, f"{value:.6g}", "fixed" if name in r["fixed_parameters"] else "calibrated")
     out.print(params)
+    if "price_form" in r:
+        out.print(f"price sensitivity: {r['price_form']}")
     targets = Table(title="Targets (full sources: --json or calibration_targets.csv)", title_justify="left")
     for column in ("Target", "Value", "Achieved", "Gap", "Source"):
         targets.add_column(column, overflow="fold")

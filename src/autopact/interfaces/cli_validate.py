@@ -99,11 +99,15 @@ def _print(r: dict[str, Any]) -> None:
     _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
     for name, s in r["price_signs"].items():
         out.print(f"{name} ({s['what']}): {s['rising']} of {s['incumbents_same_cost']} incumbents with unchanged cost "
-                  f"raise their price, {s['explained']} explained (buyers less price-sensitive, or a stake in an "
-                  f"entrant); mean change ${s['mean_price_change_usd']:+,.0f} {_mark(s['rising'] == s['explained'])}",
+                  f"raise their price, {s['explained']} explained (buyers less price-sensitive, the owner's other "
+                  f"models, or a stake in an entrant; the larger markup term: own demand "
+                  f"{s['larger_term']['own_demand']}, owner's other models {s['larger_term']['siblings']}); "
+                  f"mean change ${s['mean_price_change_usd']:+,.0f} {_mark(s['rising'] == s['explained'])}",
                   highlight=False, markup=True)
         for row in s["largest_rises"][:3]:
             out.print(f"  {row['name']}: +${row['price_change_usd']:,.0f}; semi-elasticity "
-                      f"{row['semi_elasticity_before'] * 1e4:.3f} -> {row['semi_elasticity_after'] * 1e4:.3f} per $10k"
+                      f"{row['semi_elasticity_before'] * 1e4:.3f} -> {row['semi_elasticity_after'] * 1e4:.3f} per $10k; "
+                      f"markup terms: own demand ${row['own_term_change_usd']:+,.0f}, owner's other models "
+                      f"${row['siblings_term_change_usd']:+,.0f}"
                       + ("; owner holds a stake in an entrant" if row["owner_holds_entrant_stake"] else ""),
                       highlight=False)

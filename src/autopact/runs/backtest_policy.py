@@ -30,7 +30,15 @@ its Lerner index, profit / net price, is the markup yardstick.
 
 Signs. When a tariff on rivals falls or rivals enter, an incumbent whose own cost is unchanged
 should not raise its price unless the model shows why: ``price_signs`` lists the risers with the
-decomposition (its buyers' price sensitivity before and after; a stake in an entrant).
+decomposition (its buyers' price sensitivity before and after; a stake in an entrant), and splits
+each riser's markup by its Bertrand-Nash first-order condition (``markup_terms``),
+
+    m_j = 1 / ((1 + t_j) semi_j) + sum_{k != j} Omega_jk D_jk m_k,
+
+into the own-demand term (its buyers' price sensitivity) and the siblings term (the margins its owner
+earns on the sales it diverts to the owner's other models, weighted by diversion ratios D_jk). A rise
+in the siblings term is the multi-product firm's reason: a tariff cut on the owner's imported models
+raises their margins, so pushing buyers toward them pays.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ import numpy as np
 from autopact.data import load_chinese_candidates, read_bundled
 from autopact.fit.market import MarketModel
 from autopact.model.demand import jacobian_parts
+from autopact.model.supply import ownership_matrix
 from autopact.policy.credits import credit_change
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.simulate import simulate
@@ -106,11 +115,30 @@ def semi_elasticity(market: MarketModel, prices: np.ndarray) -> np.ndarray:
     return -(lam - np.diag(gamma)) / shares
 
 
+def markup_terms(market: MarketModel, consumer_prices: np.ndarray, markups: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The two terms of each product's markup in the first-order condition (module docstring): the
+    own-demand term 1 / semi_j (dollars; without the 1 + t_j of a tax on the price) and the siblings
+    term sum_{k != j} Omega_jk D_jk m_k, with D_jk = -(ds_k/dp_j) / (ds_j/dp_j). Untaxed and
+    unconstrained, the two add up to the markup; what is left is the tax factor or a shadow cost."""
+    delta = market.xi - market.demand.alpha * consumer_prices
+    shares, lam, gamma = jacobian_parts(delta, consumer_prices, market.demand)
+    jac = np.diag(lam) - gamma
+    own = np.diag(jac).copy()
+    diversion = -jac.T / own[:, None]
+    np.fill_diagonal(diversion, 0.0)
+    omega = ownership_matrix(market.owners, market.kappa)
+    return shares / -own, (omega * diversion) @ markups
+
+
 def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dict[str, Any]:
     """Incumbents whose cost the scenario leaves unchanged: do their prices rise when a tariff on
     rivals falls or rivals enter? For each that rises, the decomposition: its buyers' price
     sensitivity before and after (a rise means the rival took its most price-sensitive buyers) and
-    whether its owner holds a stake in an entrant (joint-venture profit weights raise its prices)."""
+    whether its owner holds a stake in an entrant (joint-venture profit weights raise its prices), and
+    the change in the two terms of its markup (``markup_terms``): own demand and its owner's other
+    models. A rise is explained by a stake, a fall in its buyers' price sensitivity (own term up) or
+    a rise in the siblings term."""
     out = {}
     for name, what in (names or SIGN_SCENARIOS).items():
         result = simulate(load_scenario(name), market)
@@ -119,18 +147,26 @@ def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dic
         same = [pid for pid in cf.index if pid in base.index and abs(cf.at[pid, "cost"] - base.at[pid, "cost"]) < 1e-6]
         before = dict(zip(base.index, semi_elasticity(result.baseline_market, base["consumer_price"].to_numpy())))
         after = dict(zip(cf.index, semi_elasticity(result.market, cf["consumer_price"].to_numpy())))
+        terms_before = {pid: pair for pid, pair in zip(base.index, zip(*markup_terms(
+            result.baseline_market, base["consumer_price"].to_numpy(), base["markup"].to_numpy())))}
+        terms_after = {pid: pair for pid, pair in zip(cf.index, zip(*markup_terms(
+            result.market, cf["consumer_price"].to_numpy(), cf["markup"].to_numpy())))}
         partners = {holder for split in result.market.stakes.loc[cf["entrant"].to_numpy(bool)].to_dict(orient="records")
                     for holder, share in split.items() if share > 0} if "entrant" in cf.columns else set()
         change = (cf.loc[same, "price"] - base.loc[same, "price"]).to_numpy()
         risers = [{"product_id": pid, "name": cf.at[pid, "name"], "price_change_usd": float(d),
                    "semi_elasticity_before": float(before[pid]), "semi_elasticity_after": float(after[pid]),
-                   "owner_holds_entrant_stake": cf.at[pid, "owner"] in partners}
+                   "owner_holds_entrant_stake": cf.at[pid, "owner"] in partners,
+                   "own_term_change_usd": float(terms_after[pid][0] - terms_before[pid][0]),
+                   "siblings_term_change_usd": float(terms_after[pid][1] - terms_before[pid][1])}
                   for pid, d in zip(same, change) if d > RISE_USD]
         risers.sort(key=lambda r: -r["price_change_usd"])
         explained = [r for r in risers if r["owner_holds_entrant_stake"]
-                     or r["semi_elasticity_after"] < r["semi_elasticity_before"]]
+                     or r["semi_elasticity_after"] < r["semi_elasticity_before"] or r["siblings_term_change_usd"] > 0]
         weights = cf.loc[same, "units"].to_numpy()
-        out[name] = {"what": what, "incumbents_same_cost": len(same), "rising": len(risers),
+        driven = {"own_demand": sum(r["own_term_change_usd"] >= r["siblings_term_change_usd"] for r in risers),
+                  "siblings": sum(r["own_term_change_usd"] < r["siblings_term_change_usd"] for r in risers)}
+        out[name] = {"what": what, "incumbents_same_cost": len(same), "rising": len(risers), "larger_term": driven,
                      "explained": len(explained), "mean_price_change_usd": float(np.average(change, weights=weights)),
                      "largest_rises": risers[:10]}
     return out

@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 from autopact.data import load_market
 from autopact.errors import ConvergenceError
-from autopact.fit.calibration import calibrate, linear_recalibration, load_targets, parameter_response
+from autopact.fit.calibration import calibrate, load_targets
+from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.fit.estimated import estimated_market
 from autopact.fit.problem import EstimationError
 from autopact.fit.market import MarketModel, calibrated_model
@@ -50,7 +51,7 @@ class Shared:
     market: MarketModel  # the market every job starts from (the calibrated 2025 one, or an estimated one)
     households: int
     household_seed: int
-    response: tuple[list[str], Any] | None = None  # calibration.parameter_response, for linear re-calibration
+    response: tuple[list[str], Any] | None = None  # recalibration.parameter_response, for linear re-calibration
     recalibration: Recalibration = "linear"
     warm_prices: dict[int, dict[str, float]] = field(default_factory=dict)  # point -> product_id -> price
     baseline: State | None = None  # solve(market), for the jobs that keep the market as it is
@@ -87,10 +88,12 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
     base = shared.market.calibration
     if shared.recalibration == "linear" and shared.response is not None:
         theta = linear_recalibration(base, shared.response, targets)
-        cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed)
+        cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed,
+                        form=base.form)
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
-    cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters)
+    cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
+                    form=base.form)
     if not cal.optimizer["success"]:
         raise ConvergenceError(f"re-calibration did not converge: {cal.optimizer['message']}")
     return calibrated_model(data, cal)

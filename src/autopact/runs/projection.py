@@ -22,7 +22,7 @@ is then the start year repeated, which the tests check to solver tolerance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -34,9 +34,11 @@ from autopact.simulate import carried, market_for, simulate, solve
 
 
 def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: bool = False, households: int = 1000,
-            household_seed: int = 0) -> dict[str, Any]:
+            household_seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The projection of ``scenario`` from ``start`` to ``to`` (one record a year; see the module
-    docstring). Refuses, naming the field, years outside the horizon and estimated markets."""
+    docstring). Refuses, naming the field, years outside the horizon and estimated markets.
+    ``progress(years done, years)`` after each year, when given (the web app's jobs: an exception it
+    raises stops the projection)."""
     low, high = POLICY_YEARS
     if scenario.estimation is not None:
         raise ValueError("estimation: a projection runs on the calibrated 2025 market, not an estimated one")
@@ -64,6 +66,8 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
                         "baseline_excluded": base_market.excluded, "entrants_on_sale": on_sale(dated, at),
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
+        if progress is not None:
+            progress(year - start + 1, to - start + 1)
     from autopact.data.assumptions import projection_assumptions
 
     assumptions = [{"name": a.name, "value": a.value, "unit": a.unit, "reason": a.reason, "source": a.source}

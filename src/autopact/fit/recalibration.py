@@ -1,0 +1,66 @@
+"""Re-calibration to moved targets without a new fit: the first-order response of the calibrated
+parameters to the targets (``parameter_response``) and the parameters it predicts
+(``linear_recalibration``), which target draws of an uncertainty run use by default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autopact.fit.calibration import CalibrationResult, bound_side, form_bounds, build_demand, model_statistics
+from autopact.model.demand import invert_shares
+
+
+def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list[str], np.ndarray]:
+    """First-order response of the calibrated parameters to the targets, d theta / d target.
+
+    At the optimum the weighted residuals r_t = c_t (m_t(theta) - target_t), c_t = sqrt(w_t)/|target_t|,
+    satisfy F = J_r' r = 0 with J_r = diag(c) dm/dtheta. The implicit function theorem with the
+    Gauss-Newton approximation dF/dtheta ~ J_r' J_r (second derivatives of m dropped) gives column t
+
+        d theta / d target_t = (J_r' J_r)^{-1} J_r[t, :]' (r_t + c_t m_t) / target_t,
+
+    which is the familiar (J_r'J_r)^{-1} J_r' c when every target is hit. Parameters fixed by the
+    user or sitting at a bound are held (active constraints). dm/dtheta is a central difference of
+    ``model_statistics`` with shares re-inverted at each step. Returns the moving parameters' names
+    and the (parameters x targets) matrix in their natural units.
+    """
+    names, scale, _, _, _ = form_bounds(cal.form)
+    x = np.array([cal.parameters[name] for name in names]) / scale
+    moving = [i for i, name in enumerate(names)
+              if name not in cal.fixed and bound_side(name, cal.parameters[name], cal.form) is None]
+    targets = cal.targets
+    t = targets["value"].to_numpy(float)
+    c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
+    m = cal.achieved
+
+    def statistics(x_new: np.ndarray) -> np.ndarray:
+        demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, cal.households, cal.form)
+        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=cal.delta)
+        return model_statistics(targets, delta, demand, cal.arrays)
+
+    jac_m = np.zeros((len(t), len(moving)))
+    for column, i in enumerate(moving):
+        h = step * max(abs(x[i]), 1.0)
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        jac_m[:, column] = (statistics(up) - statistics(down)) / (2 * h)
+    jac_r = c[:, None] * jac_m
+    response = np.linalg.solve(jac_r.T @ jac_r, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
+    return [names[i] for i in moving], response * scale[moving][:, None]
+
+
+def linear_recalibration(cal: CalibrationResult, response: tuple[list[str], np.ndarray],
+                         targets: pd.DataFrame) -> dict[str, float]:
+    """Parameters after the targets move from ``cal.targets`` to ``targets``: theta + (d theta/d t) dt,
+    kept within bounds (``parameter_response`` gives d theta / d t)."""
+    names, matrix = response
+    shift = matrix @ (targets["value"].to_numpy(float) - cal.targets["value"].to_numpy(float))
+    theta = dict(cal.parameters)
+    every, scale, lower, upper, _ = form_bounds(cal.form)
+    for name, d in zip(names, shift):
+        i = every.index(name)
+        theta[name] = float(np.clip(theta[name] + d, lower[i] * scale[i], upper[i] * scale[i]))
+    return theta
