@@ -108,6 +108,8 @@ def test_a_projection_job_gives_the_clis_years(client, tmp_path):
     expected = cli(tmp_path, "project", "ford-byd-jv", "--from", "2026", "--to", "2027")
     assert [r["year"] for r in result["records"]] == [2026, 2027]
     assert result["records"] == expected["records"] and result["totals"] == expected["totals"]
+    report = client.get(f"/api/jobs/{job['job_id']}/report")
+    assert report.status_code == 200 and "autopact projection: ford-byd-jv, 2026-2027" in report.text
 
 
 def test_a_run_against_the_2026_baseline_is_the_clis(client, tmp_path):

@@ -171,13 +171,14 @@ def add_job_routes(app: FastAPI, service: Service, jobs: Jobs, settings: Setting
 
     @app.get("/api/jobs/{job_id}/report", responses=JSON_ERRORS, response_class=HTMLResponse)
     def job_report(job_id: str = PathParam(pattern=RUN_ID)) -> HTMLResponse:
-        """A done job's HTML report (as ``--report``): a draws run's, a sensitivity's tornadoes, a sweep's surfaces."""
+        """A done job's HTML report (as ``--report``): a draws run's, a sensitivity's tornadoes, a sweep's surfaces,
+        a projection's time series."""
         from autopact.interfaces.report import html_report, sensitivity_report, sweep_report
+        from autopact.interfaces.report_projection import projection_report
 
         job = finished(job_id)
-        if job.kind == "projection":
-            raise NoResult(f"job_id: job {job_id} is a projection, which has no HTML report; its JSON is at {job.view()['result']}")
-        render = {"draws": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report}[job.kind]
+        render = {"draws": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report,
+                  "projection": projection_report}[job.kind]
         return HTMLResponse(render(job.document if job.kind != "draws" else service.result(job.run_id)))
 
     @app.get("/api/sweeps", responses=ERRORS)
