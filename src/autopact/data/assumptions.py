@@ -307,7 +307,7 @@ def projection_assumptions() -> list[Assumption]:
                 "entrants[].capacity_ramp (shares of capacity by year on sale)."
             ),
             reason="No sourced ramp of a new US plant's output is bundled (a GAP); a scenario may state one.",
-            source="none bundled: ../shared/data holds no plant ramp-up figures",
+            source="none bundled: the project's sourced data (developments_2026.md, entry evidence) hold no plant ramp-up figures",
         ),
         Assumption(
             name="brand_familiarity_path",
