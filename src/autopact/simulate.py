@@ -166,8 +166,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         in_group = (origin.get(quota.origin, pd.Series(0.0, index=origin.index)).to_numpy() == 1.0)
         if quota.powertrain:
             in_group &= products["powertrain"].isin(quota.powertrain).to_numpy()
-        group = np.flatnonzero(in_group)
         value = products["customs_value"].to_numpy(float)
+        group = np.flatnonzero(in_group & quota.in_price_band(value))
         full_cost = costs.copy()
         low_cost = costs.copy()
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
@@ -186,6 +186,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                 constraints.append(CapacityConstraint(f"quota: {quota.name}", group, quota.quantity))
         regimes.append({"name": quota.name, "products": len(group), "quantity": quota.quantity,
                         "in_quota_pct": quota.in_quota_pct, "regime": regime, "group": group,
+                        **{k: getattr(quota, k) for k in ("price_cap_usd", "price_above_usd") if getattr(quota, k)},
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
         result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,

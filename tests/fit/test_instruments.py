@@ -98,7 +98,7 @@ def test_bad_inputs_are_named(products):
         differentiation_instruments("0 + hpwt", products.drop(columns="firm_ids"))
     with pytest.raises(EstimationError, match="market_ids is missing in 1 row"):
         blp_instruments("hpwt", products.assign(market_ids=products["market_ids"].where(products.index != 5)))
-    with pytest.raises(EstimationError, match=r"missing value in column\(s\) \['air'\] at row 7"):
+    with pytest.raises(EstimationError, match=r"column 'air' has 1 missing value\(s\), the first on CSV line 9"):
         blp_instruments("hpwt + air", products.assign(air=products["air"].where(products.index != 7)))
     with pytest.raises(EstimationError, match="'log\\(air\\)' is not finite"), np.errstate(divide="ignore"):
         differentiation_instruments("0 + log(air)", products)

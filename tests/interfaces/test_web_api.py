@@ -80,6 +80,28 @@ def test_the_schema_carries_every_policy_parameter_with_its_range_and_source(cli
     assert schema["x-form"][:2] == ["name", "description"]
 
 
+def test_the_schema_guides_a_form_maker_by_candidate_holders_labels_and_uncertainty(client):
+    """What a first-time user could not tell from the form: which maker makes a candidate, who may
+    hold a profit share, what a parameter is; and the uncertainty section had no controls."""
+    schema = client.get("/api/schema").json()
+    entrant = schema["$defs"]["Entrant"]["properties"]
+    by = entrant["maker"]["x-options-by"]
+    assert by["field"] == "candidate" and by["options"]["byd--dolphin--active-44-9-kwh"] == ["BYD"]
+    assert set(by["options"]) == set(entrant["candidate"]["enum"])
+    for candidate, makers in by["options"].items():  # each offered maker is the one the validator accepts
+        document = {"name": "m", "entrants": [{"candidate": candidate, "maker": makers[0]}]}
+        assert client.post("/api/validate", json={"document": document}).status_code == 200, candidate
+    assert entrant["profit_shares"]["x-keys-from"] == ["maker", "partner"]
+    parameters = schema["properties"]["parameters"]["properties"]
+    labels = [p["x-label"] for p in parameters.values()]
+    assert len(set(labels)) == len(labels) == len(policy_parameters())  # one readable label each, none twice
+    assert parameters["section_301_china_ev_pct"]["x-label"] == "Section 301 China EV"
+    assert parameters["mfn_passenger_pct"]["description"].startswith("mfn_passenger_pct (% ad valorem). MFN column 1")
+    assert "uncertainty" in schema["x-form"] and schema["properties"]["uncertainty"]["x-folded"]
+    chosen = schema["$defs"]["UncertainInput"]["properties"]["parameter"]["anyOf"][0]["enum"]
+    assert chosen == list(parameters)
+
+
 def test_levers_list_ranges_and_sources(client):
     rows = {r["path"]: r for r in client.get("/api/levers").json()}
     assert rows["parameters.ieepa_china_pct"]["source"] and rows["parameters.ieepa_china_pct"]["unit"] == "% ad valorem"

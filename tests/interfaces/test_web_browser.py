@@ -12,7 +12,9 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -37,15 +39,15 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 CANDIDATE = "byd--dolphin--active-44-9-kwh"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app on a free loopback port, in a thread of this process."""
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app for ``settings`` on a free loopback port, in a thread of this process: its address."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = Settings(store=tmp_path_factory.mktemp("web") / "results.duckdb")
     web = create_app(settings)
-    web.state.service.warm()
+    if settings.warm:
+        web.state.service.warm()
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -56,6 +58,12 @@ def server(tmp_path_factory):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serving(Settings(store=tmp_path_factory.mktemp("web") / "results.duckdb")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +107,9 @@ def build_jv(page, name: str = "jv-by-controls") -> dict:
     control(page, "entrants.0.partner").select_option("Ford Motor Co.")
     control(page, "entrants.0.dealers").select_option("partner")
     shares = control(page, "entrants.0.profit_shares")
-    for holder in ("BYD", "Ford Motor Co."):
+    for holder in ("BYD", "Ford Motor Co."):  # the holders are offered: the maker and the partner
         shares.get_by_role("button", name="Add to profit shares").click()
-        shares.locator(".maprow").last.locator(".k").fill(holder)
+        shares.locator(".maprow").last.locator(".k").select_option(holder)
         shares.locator(".maprow").last.locator(".v").fill("0.5")
     return {"name": name, "entrants": [{"candidate": CANDIDATE, "maker": "BYD", "assembly": "partner_us_plant",
                                         "partner": "Ford Motor Co.", "dealers": "partner",
@@ -204,9 +212,80 @@ def test_an_invalid_lever_value_gets_a_clear_message_at_its_control(page, shots)
     page.click("#run")
     error = page.locator("#error")
     error.wait_for(state="visible")
-    assert "entrants.0.capacity" in error.inner_text() and "greater than 0" in error.inner_text()
+    assert "greater than 0" in error.inner_text()
+    # worded as the form reads (entrant 1, counted from one), the technical path after it
+    assert error.locator("strong").inner_text() == "entrants \u203a entrant 1 \u203a capacity"
+    assert "(field entrants.0.capacity)" in error.inner_text()
     assert control(page, "entrants.0.capacity").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.dataset.path") == "entrants.0.capacity"  # the control has the focus
     page.screenshot(path=str(shots / "7-invalid-lever.png"), full_page=True)
+
+
+def test_a_message_without_a_full_path_points_at_the_field_it_names(page):
+    """The model's checks name a field in their text (``entrants.0: profit_shares must sum to 1``,
+    ``parameters: parameter NAME must ...``): the control of that field is marked."""
+    build_jv(page, "jv-bad-split")
+    control(page, "entrants.0.profit_shares").locator(".v").first.fill("0.2")
+    page.click("#validate")
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert error.locator("strong").inner_text() == "entrants \u203a entrant 1 \u203a profit shares"
+    assert control(page, "entrants.0.profit_shares").get_attribute("aria-invalid") == "true"
+    control(page, "entrants.0.profit_shares").locator(".v").first.fill("0.5")
+    page.locator('details[data-path="parameters"] summary').click()
+    control(page, "parameters.shipping_usd_per_vehicle").fill("-3")
+    page.click("#validate")
+    page.wait_for_function("document.querySelector('#error strong')?.textContent.includes('Shipping')")
+    assert control(page, "parameters.shipping_usd_per_vehicle").get_attribute("aria-invalid") == "true"
+
+
+def test_the_maker_follows_the_candidate_and_shares_go_to_maker_or_partner(page, shots):
+    """Only the chosen candidate's maker is offered (and chosen); the profit-share holders offered
+    are the entrant's maker and partner, refreshed when either changes."""
+    page.click('button[data-add="entrants"]')
+    maker = control(page, "entrants.0.maker")
+    offered = lambda select: [o for o in select.locator("option").evaluate_all("os => os.map(o => o.value)") if o]  # noqa: E731
+    assert len(offered(maker)) > 2  # no candidate yet: every maker
+    geely = next(c for c in control(page, "entrants.0.candidate").locator("option").evaluate_all(
+        "os => os.map(o => o.value)") if c.startswith(("zeekr", "geely", "volvo", "polestar", "lynk")))
+    control(page, "entrants.0.candidate").select_option(geely)
+    assert offered(maker) == ["Geely"] and maker.input_value() == "Geely"
+    control(page, "entrants.0.candidate").select_option(CANDIDATE)
+    assert offered(maker) == ["BYD"] and maker.input_value() == "BYD"
+    control(page, "entrants.0.partner").select_option("Ford Motor Co.")
+    shares = control(page, "entrants.0.profit_shares")
+    shares.get_by_role("button", name="Add to profit shares").click()
+    shares.get_by_role("button", name="Add to profit shares").click()
+    keys = shares.locator(".k")
+    assert [keys.nth(k).input_value() for k in range(2)] == ["BYD", "Ford Motor Co."]  # each next holder, chosen
+    assert offered(keys.first) == ["BYD", "Ford Motor Co."]
+    control(page, "entrants.0.partner").select_option("Stellantis")
+    assert "Ford Motor Co." not in offered(keys.first)  # refreshed: the old partner is gone from the choices
+    page.screenshot(path=str(shots / "8-maker-and-holders.png"), full_page=True)
+
+
+def test_policy_parameters_read_as_words_with_the_technical_name_on_hover(page):
+    box = page.locator('details[data-path="parameters"]')
+    box.locator("summary").click()
+    field = control(page, "parameters.section_301_china_ev_pct")
+    label = page.locator(f'label[for="{field.get_attribute("id")}"]')
+    assert label.inner_text() == "Section 301 China EV"
+    assert label.get_attribute("title").startswith("parameters.section_301_china_ev_pct: section_301_china_ev_pct (% ad")
+    assert field.locator("xpath=..").locator(".unit").inner_text() == "% ad valorem"
+
+
+def test_the_uncertainty_section_has_generated_controls(page):
+    page.select_option("#bundled", "ford-byd-jv")
+    page.click("#load")
+    page.wait_for_function("document.querySelector('[data-path=name]').value === 'ford-byd-jv'")
+    section = page.locator('details[data-path="uncertainty"]')
+    assert section.get_attribute("open") is not None  # the scenario has one: shown open
+    assert control(page, "uncertainty.seed").input_value() == "2026"
+    assert control(page, "uncertainty.inputs.0.distribution").input_value() == "uniform"
+    assert control(page, "uncertainty.inputs.2.parameter").input_value() == "assembly_hours_per_vehicle"
+    control(page, "uncertainty.seed").fill("7")
+    page.locator("#advanced summary").click()
+    assert json.loads(page.locator("#json").input_value())["uncertainty"]["seed"] == 7
 
 
 def test_the_page_is_usable_by_keyboard(page):
@@ -222,3 +301,103 @@ def test_the_page_is_usable_by_keyboard(page):
     page.keyboard.press("Enter")
     page.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
     assert page.evaluate("document.activeElement.id") == "result"  # focus moves to the result
+
+
+def test_a_server_with_a_token_asks_for_it_and_the_page_works_once_given(browser, tmp_path, shots):
+    """``autopact serve --token``: the page asks for the token, says when one is refused, and works once
+    the right one is given (kept for the browser tab only)."""
+    with serving(Settings(store=tmp_path / "results.duckdb", token="s3cret-token", warm=False)) as url:
+        page = browser.new_page(viewport={"width": 1366, "height": 820})
+        page.goto(url + "/")
+        page.wait_for_selector("#token-box:not([hidden])")
+        assert "token" in page.locator("#status").inner_text()
+        assert page.locator("#bundled option").count() == 0  # nothing came from the API
+        page.fill("#token", "wrong")
+        page.press("#token", "Enter")  # the keyboard is enough
+        page.wait_for_function("document.querySelector('#token-box label').textContent.includes('not accepted')")
+        assert page.locator("#token-box").is_visible()
+        page.screenshot(path=str(shots / "9-token-refused.png"), full_page=True)
+        page.fill("#token", "s3cret-token")
+        page.click("#token-save")
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        assert page.locator("#token-box").is_hidden()
+        assert page.locator("#bundled option").count() > 5 and page.locator('[data-path="name"]').count() == 1
+        page.close()
+
+
+def load(page, name: str) -> None:
+    page.select_option("#bundled", name)
+    page.click("#load")
+    page.wait_for_function(f"document.querySelector('[data-path=name]').value === '{name}'")
+
+
+def use_json(page, document: dict) -> None:
+    page.locator("#advanced summary").click()
+    page.fill("#json", json.dumps(document))
+    page.click("#json-apply")
+
+
+def done_job(page, timeout: int = 300_000) -> None:
+    page.wait_for_function("document.querySelector('#status').textContent.includes('done, stored as run') || "
+                           "!document.querySelector('#error').hidden", timeout=timeout)
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+
+
+def test_a_sensitivity_job_follows_its_events_and_shows_a_tornado(page, shots):
+    load(page, "ford-byd-jv")
+    document = json.loads(page.evaluate("JSON.stringify(state.doc)"))
+    document["uncertainty"]["inputs"] = document["uncertainty"]["inputs"][:2]  # a short analysis
+    use_json(page, document)
+    page.click("#run-sensitivity")
+    page.wait_for_selector("#progress:not([hidden])")
+    done_job(page)
+    assert page.locator("#progress").get_attribute("data-followed") == "events"  # server-sent events, not polling
+    assert page.locator("#progress-text").inner_text().startswith("4 of 4 input runs")
+    assert page.locator("#analysis-title").inner_text().startswith("Sensitivity of ford-byd-jv")
+    assert page.locator("#analysis-charts .main-svg").count() > 0
+    assert page.locator("#analysis-table tbody tr").count() >= 2
+    page.screenshot(path=str(shots / "10-sensitivity.png"), full_page=True)
+
+
+def test_a_projection_job_shows_the_years_as_time_series(page, shots):
+    load(page, "ford-byd-jv")
+    page.fill("#project-from", "2026")
+    page.fill("#project-to", "2027")
+    page.click("#run-projection")
+    done_job(page)
+    rows = page.locator("#analysis-table tbody tr")
+    assert rows.count() == 2 and rows.nth(0).locator("th").inner_text() == "2026"
+    assert page.locator("#analysis-charts .chart").count() == 2  # BEV share, welfare change by year
+    assert "Totals 2026-2027" in page.locator("#analysis-note").inner_text()
+    page.screenshot(path=str(shots / "11-projection.png"), full_page=True)
+
+
+def test_a_projection_past_2035_is_refused_at_its_field(page):
+    load(page, "ford-byd-jv")
+    page.fill("#project-to", "2040")
+    page.click("#run-projection")
+    page.locator("#error").wait_for(state="visible")
+    assert "to" in page.locator("#error").inner_text() and "2035" in page.locator("#error").inner_text()
+
+
+def test_a_run_against_the_2026_baseline_says_so_and_its_permalink_keeps_it(page, browser):
+    load(page, "no-section-232")
+    page.select_option("#baseline-year", "2026")
+    run(page)
+    assert page.locator("#headline thead th").nth(2).inner_text().startswith("2026 baseline")
+    assert "baseline=2026" in page.url
+    again = browser.new_page(viewport={"width": 1366, "height": 820})
+    again.goto(page.url)
+    again.wait_for_function("document.querySelector('#status').textContent.includes('stored as run')", timeout=120_000)
+    assert again.locator("#headline thead th").nth(2).inner_text().startswith("2026 baseline")
+    assert again.locator("#baseline-year").input_value() == "2026"
+    again.close()
+
+
+def test_a_sweep_job_can_be_cancelled_from_the_page(page):
+    page.select_option("#sweep", "chinese-ev-tariff")
+    page.click("#run-sweep")
+    page.wait_for_selector("#cancel:not([hidden])")
+    page.click("#cancel")
+    page.wait_for_function("document.querySelector('#status').textContent.includes('cancelled')", timeout=300_000)
+    assert page.locator("#cancel").is_hidden() and page.locator("#run-sweep").is_enabled()

@@ -24,7 +24,7 @@ LATER = {"extra_tariffs": [{"name": "new tariff", "origin": ["Japan"], "ad_valor
 
 
 def test_an_undated_scenario_is_evaluated_as_it_is_and_its_json_is_unchanged():
-    dated = {"baseline-2026", "ford-byd-jv-us-majority", "geely-volvo-plant"}  # the scenarios of issue 14
+    dated = {"baseline-2026", "ford-byd-jv-us-majority", "geely-volvo-plant", "ford-universal-ev-2027", "us-canada-quota"}
     for name in sorted(set(bundled_scenarios()) - dated):
         scenario = load_scenario(name)
         assert not is_dated(scenario) and evaluated(scenario) is scenario, name

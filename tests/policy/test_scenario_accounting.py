@@ -15,6 +15,7 @@ from autopact.data.tariffs import US
 from autopact.model.demand import consumer_surplus, shares
 from autopact.model.supply import foc_residual, ownership_matrix
 from autopact.outcomes.document import result_json
+from autopact.policy.dated import evaluated
 from autopact.policy.scenario import bundled_scenarios, load_scenario
 from autopact.policy.variants import scenario_variants
 
@@ -24,7 +25,7 @@ RUNS = [(name, label) for name in sorted(bundled_scenarios()) for label, _ in sc
 def _shadow_costs(result, state, market):
     """Shadow cost of each product from the binding quotas and plant capacities of a state."""
     shadow = np.zeros(len(state.products))
-    quotas = {q.name: q for q in getattr(result.scenario, "quotas", [])}
+    quotas = {q.name: q for q in getattr(evaluated(result.scenario), "quotas", [])}  # dated: the year's rows
     for c in state.constraints:
         if not c.get("binding") or not c.get("shadow_cost_usd"):
             continue
@@ -37,6 +38,7 @@ def _shadow_costs(result, state, market):
             group = market.origin[q.origin].to_numpy() == 1.0
             if q.powertrain:
                 group &= state.products["powertrain"].isin(q.powertrain).to_numpy()
+            group &= q.in_price_band(state.products["customs_value"].to_numpy(float))  # a sub-quota
         shadow[group] += c["shadow_cost_usd"]
     return shadow
 

@@ -272,3 +272,61 @@ def parse_settings(settings: list[str]) -> dict[str, str]:
             raise AssumptionError(f"--set expects name=value, got {shown(item)}")
         parsed[name.strip()] = value.strip()
     return parsed
+
+
+def projection_assumptions() -> list[Assumption]:
+    """The named assumptions of entrants' build paths in a projection (``autopact.policy.dated``):
+    listed in the JSON of a result whose entrants are dated by a plant decision, and in every
+    projection's (``autopact.runs.projection``)."""
+    return [
+        Assumption(
+            name="plant_lead_time_months",
+            value=30.0,
+            unit="months from a plant decision to the first sales",
+            minimum=0.0,
+            description=(
+                "An entrant dated by a plant decision (entrants[].decision) goes on sale this many months later; "
+                "entrants[].lead_time_months changes it for one entrant."
+            ),
+            reason=(
+                "Geely at CES, January 2026: US production could come within 26-34 months (of a decision), possibly "
+                "at Volvo's Ridgeville SC plant; 30 is the middle of that range. Range 26-34 months (the same "
+                "statement); a plant built from the ground up would take longer (no sourced figure here)."
+            ),
+            source="developments_2026.md 1.1: https://www.archyde.com/trump-urges-chinese-automakers-to-build-u-s-"
+                   "factories-raising-stakes-for-detroits-auto-landscape (weak); "
+                   "https://www.newsbytesapp.com/news/auto/geely-wants-in-on-the-us-car-scene-by-2030/tldr (weak)",
+        ),
+        Assumption(
+            name="capacity_ramp",
+            value="none",
+            unit="'none': full capacity from the first year on sale",
+            allowed=("none",),
+            description=(
+                "An entrant's plant has its full capacity from its first year on sale unless the scenario gives "
+                "entrants[].capacity_ramp (shares of capacity by year on sale)."
+            ),
+            reason="No sourced ramp of a new US plant's output is bundled (a GAP); a scenario may state one.",
+            source="none bundled: the project's sourced data (developments_2026.md, entry evidence) hold no plant ramp-up figures",
+        ),
+        Assumption(
+            name="brand_familiarity_path",
+            value="fixed",
+            unit="'fixed'",
+            allowed=("fixed",),
+            description=(
+                "In a projection, brand familiarity (policy parameter chinese_brand_consideration_share, 0.61) stays "
+                "at its value in every year; a scenario may give it a dated path (dated_parameters)."
+            ),
+            reason=(
+                "No sourced trajectory fits: the bundled ones (chinese_brand_trajectories.csv: Mexico, Australia, UK, "
+                "Brazil) are market shares of Chinese brands as a whole (dozens of models, growing dealer networks, "
+                "PHEVs and ICE) or of one model, not awareness or consideration; a share's growth is what demand "
+                "gives from all its terms, and the launch term by years on sale already carries the shortfall of "
+                "launches' first years (US launches of 2019-2025). Read as consideration they would count that ramp "
+                "twice and add the line-up's growth. Range: the parameter's, 0.38-1.0 (Cox 2026)."
+            ),
+            source="chinese_brand_trajectories.csv (evidence/entry_and_tariffs.md 2b); policy_parameters.csv "
+                   "chinese_brand_consideration_share",
+        ),
+    ]

@@ -15,7 +15,7 @@ import pandas as pd
 
 from autopact.data.assumptions import Assumption, resolve
 from autopact.data.schema import DataIssue, MarketDataError, validate_products
-from autopact.data.tables import BUNDLED_YEARS, MarketFacts, bundled_path, market_facts
+from autopact.data.tables import BUNDLED_YEARS, MarketFacts, bundled_path, known_nationalities, market_facts
 
 
 @dataclass
@@ -81,7 +81,8 @@ def load_market(year: int = 2025, path: str | Path | None = None,
         raise MarketDataError([DataIssue(str(file), None, None, None, "no products: the CSV has a header and no rows")])
     facts = market_facts(year)
     market_size = float(resolved["market_size_households"].value)
-    issues = validate_products(table, label, float(resolved["market_total_units"].value), market_size)
+    issues = validate_products(table, label, float(resolved["market_total_units"].value), market_size,
+                               known_nationalities())
     if issues:
         raise MarketDataError(issues)
     dropped = pd.DataFrame()

@@ -117,8 +117,9 @@ def _friendly(error: dict) -> str:
 
 
 def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
-                      market_size: float) -> list[DataIssue]:
-    """All problems in a products table: missing columns, bad rows, duplicate ids, excess units.
+                      market_size: float, nationalities: list[str] | None = None) -> list[DataIssue]:
+    """All problems in a products table: missing columns, bad rows, duplicate ids, excess units, and
+    owners' nationalities outside ``nationalities`` (``autopact.data.tables.known_nationalities``).
 
     Returns an empty list when the table is valid.
     """
@@ -141,7 +142,8 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
                 issues.append(DataIssue(file, line, "msrp_source", None,
                                         "price has neither a source nor an imputation flag"))
     issues += _infinities(table, file)
-    issues += _nationalities(table, file)
+    if nationalities is not None:
+        issues += _nationalities(table, file, nationalities)
     duplicated = table["product_id"].duplicated(keep="first")
     for position in duplicated[duplicated].index:
         issues.append(DataIssue(file, int(position) + 2, "product_id", table.at[position, "product_id"],
@@ -157,18 +159,8 @@ def validate_products(table: pd.DataFrame, file: str, market_total_units: float,
     return issues
 
 
-def known_nationalities() -> list[str]:
-    """The owners' nationalities a market may name: those of the bundled firms table (firms.csv).
-    Levers and tariffs select owners by these names (``nationality: [China]``), and the outcomes sum
-    by them, so a misspelt or invented one would be a nationality that no policy reaches."""
-    from autopact.data.tables import load_firms  # here: tables imports this module
-
-    return sorted(set(load_firms()["nationality"].astype(str)))
-
-
-def _nationalities(table: pd.DataFrame, file: str) -> list[DataIssue]:
-    """firm_nationality outside ``known_nationalities()`` (a blank one is the row schema's to report)."""
-    known = known_nationalities()
+def _nationalities(table: pd.DataFrame, file: str, known: list[str]) -> list[DataIssue]:
+    """firm_nationality outside ``known`` (a blank one is the row schema's to report)."""
     issues = []
     for position, value in enumerate(table["firm_nationality"].tolist()):
         if not _blank(value) and str(value).strip() not in known:

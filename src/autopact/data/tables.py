@@ -109,6 +109,13 @@ def load_costs() -> pd.DataFrame:
     return _checked("costs.csv", key="name", required=("category", "item", "value", "unit", "source"))
 
 
+def known_nationalities() -> list[str]:
+    """The owners' nationalities a market may name: those of the bundled firms table (firms.csv).
+    Levers and tariffs select owners by these names (``nationality: [China]``), and the outcomes sum
+    by them, so a misspelt or invented one would be a nationality that no policy reaches."""
+    return sorted(set(load_firms()["nationality"].astype(str)))
+
+
 def load_firms() -> pd.DataFrame:
     """Parent companies with their controlling owner and nationality, with sources."""
     return _checked("firms.csv", key="parent_company", required=("nationality", "owner_country", "source"))

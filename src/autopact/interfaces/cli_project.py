@@ -18,6 +18,8 @@ def project_command(
     start: Annotated[int, typer.Option("--from", help="First year (after 2025: the law of each year from the timeline).")] = 2026,
     frozen: Annotated[bool, typer.Option("--frozen", help="Hold every path at the first year (no change in any path).")] = False,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the projection as JSON here (- for stdout).")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write an HTML report here: time-series and fan "
+                                                   "charts, the comparison on one chart, a year-by-year table.")] = None,
     compare_with: Annotated[Optional[str], typer.Option("--compare", help="A second scenario: the difference year by year.")] = None,
     draws: Annotated[int, typer.Option(min=0, help="Draws of the exogenous paths (each a whole path) for 5-95% bands.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the path draws.")] = 0,
@@ -34,7 +36,7 @@ def project_command(
     from autopact.policy.scenario import load_scenario
     from autopact.runs.projection import compare, path_bands, project, totals
 
-    outputs = _check_outputs(("--json", json_path), inputs=(scenario,))
+    outputs = _check_outputs(("--json", json_path), ("--report", report), inputs=(scenario,))
     try:
         parsed = load_scenario(scenario)
         document = project(parsed, to, start, frozen)
@@ -82,4 +84,4 @@ def project_command(
                       f"baseline BEV share {r['baseline_bev_share']['p05']:.2%} to {r['baseline_bev_share']['p95']:.2%}",
                       highlight=False)
     out.print(document["method"] + ". Money: 2025 dollars a year.", highlight=False)
-    _write_outputs(document, outputs)
+    _write_outputs(document, outputs, "projection")

@@ -87,7 +87,9 @@ def _write_outputs(document: dict[str, Any], outputs: dict[str, Output], kind: s
         items.append((outputs["--json"], json.dumps(finite_document(document), indent=2, default=str, allow_nan=False)))
     if "--report" in outputs:
         from autopact.interfaces.report import html_report, sensitivity_report, sweep_report  # plotly: only when asked
+        from autopact.interfaces.report_projection import projection_report
 
-        render = {"simulate": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report}[kind]
+        render = {"simulate": html_report, "sensitivity": sensitivity_report, "sweep": sweep_report,
+                  "projection": projection_report}[kind]
         items.append((outputs["--report"], render(document)))
     _write(items, document.get("run_id"))

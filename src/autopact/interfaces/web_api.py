@@ -3,8 +3,9 @@
 Endpoints (all JSON unless said): the bundled scenarios and one scenario's document, the scenario's
 JSON schema with the levers' ranges and sources, the levers as a table, the headline metrics'
 definitions; validating a scenario (the CLI's pydantic messages); a central run (the JSON of
-``autopact simulate --json``); background jobs with draws (start, poll, cancel); stored runs and a
-result as JSON, CSV or the HTML report. A scenario is named (a bundled one) or sent inline: no
+``autopact simulate --json``, against the 2025 or the 2026 baseline); background jobs (``web_jobs_api``:
+draws, sensitivity, sweeps, projections; start, follow by polling or server-sent events, cancel);
+stored runs and a result as JSON, CSV or the HTML report. A scenario is named (a bundled one) or sent inline: no
 request names a file. Bad input is a 4xx whose ``detail`` names the field; the guard in
 ``web_guard`` adds the body-size limit, the rate limit and the optional bearer token.
 """
@@ -19,63 +20,22 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
 
 from autopact.data import MarketDataError
 from autopact.data.assumptions import AssumptionError
 from autopact.errors import ConvergenceError, ScenarioError
+from autopact.policy.scenario import Scenario
 from autopact.interfaces import web_schema
+from autopact.interfaces.web_analyses import with_baseline
 from autopact.interfaces.web_guard import Guard
 from autopact.interfaces.web_jobs import Jobs
+from autopact.interfaces.web_jobs_api import add_job_routes
+from autopact.interfaces.web_models import ERRORS, JSON_ERRORS, NAME, RUN_ID, ScenarioRequest, Validated
 from autopact.interfaces.web_service import Busy, Service, Settings, document_json, result_csv, result_report
 from autopact.runs.store import StoreError
 from autopact.version import __version__
 
 STATIC = resources.files("autopact.interfaces").joinpath("static")
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"  # a bundled scenario's name: no slashes, so never a path
-RUN_ID = r"^[0-9a-f]{1,32}$"
-
-
-class Problem(BaseModel):
-    detail: str = Field(description="what is wrong, naming the field and its value")
-
-
-class ScenarioRequest(BaseModel):
-    """A scenario: the name of a bundled one, or a scenario document (the YAML file's fields as JSON)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scenario": "no-section-232"}]})
-    scenario: str | None = Field(None, pattern=NAME, description="a bundled scenario's name (GET /api/scenarios)")
-    document: dict[str, Any] | None = Field(None, description="an inline scenario document (schema: GET /api/schema)")
-
-
-class JobRequest(ScenarioRequest):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"scenario": "ford-byd-jv", "draws": 2}]})
-    draws: int = Field(20, ge=1, description="joint draws of the scenario's uncertain inputs")
-    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="seed of the draws (default: the scenario's)")
-
-
-class Validated(BaseModel):
-    valid: bool
-    scenario: dict[str, Any]
-
-
-class JobView(BaseModel):
-    job_id: str
-    scenario: str
-    draws: int
-    state: str
-    done: int
-    total: int
-    error: str | None
-    run_id: str | None
-    seconds: float
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": Problem} for code in (400, 401, 403, 404, 413, 422, 429, 503)}
-# the same, for a route whose own answer is not JSON (CSV, HTML): its errors are JSON still
-JSON_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": "a problem", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-    for code in ERRORS}
 
 
 def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -171,51 +131,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The headline metrics: key (path in the result's JSON), label, unit, meaning, computation."""
         return web_schema.metric_definitions()
 
+    def scenario_of(request: ScenarioRequest) -> Scenario:
+        """The scenario of a request, against the baseline year it asks for."""
+        return with_baseline(service.scenario(request.scenario, request.document), request.baseline_year)
+
+    add_job_routes(app, service, jobs, settings, writable, scenario_of)
+
     @app.post("/api/validate", responses=ERRORS)
     def validate(request: ScenarioRequest) -> Validated:
         """Validate a scenario as the CLI does; 422 with the CLI's message naming the field when it is invalid."""
-        parsed = service.scenario(request.scenario, request.document)
+        parsed = scenario_of(request)
         return Validated(valid=True, scenario=parsed.model_dump(mode="json", exclude_defaults=True))
 
     @app.post("/api/run", responses=ERRORS)
     def run(request: ScenarioRequest) -> Response:
-        """Run a scenario centrally against the 2025 baseline and store it: the JSON of ``autopact simulate --json``."""
+        """Run a scenario centrally against its baseline (2025, or ``baseline_year``) and store it: the JSON of
+        ``autopact simulate --json [--baseline YEAR]``."""
         writable()
-        parsed = service.scenario(request.scenario, request.document)
+        parsed = scenario_of(request)
         with service.solver():
             document = service.run(parsed)
         return Response(document_json(document), media_type="application/json")
-
-    @app.post("/api/jobs", status_code=202, responses=ERRORS)
-    def start_job(request: JobRequest) -> JobView:
-        """Start a run with draws (its 5-95% bands) in the background; poll GET /api/jobs/{job_id}."""
-        writable()
-        if request.draws > settings.max_draws:
-            raise ValueError(f"draws: at most {settings.max_draws} on this server, got {request.draws}")
-        parsed = service.scenario(request.scenario, request.document)
-        if not parsed.uncertainty.inputs:
-            raise ValueError(f"draws: scenario {parsed.name} has no uncertain inputs (an 'uncertainty' section)")
-        return JobView(**jobs.start(parsed, request.draws, request.seed).view())
-
-    @app.get("/api/jobs", responses=ERRORS)
-    def list_jobs() -> list[JobView]:
-        """This server's jobs, newest first."""
-        return [JobView(**j.view()) for j in jobs.list()]
-
-    @app.get("/api/jobs/{job_id}", responses=ERRORS)
-    def job(job_id: str = PathParam(pattern=RUN_ID)) -> JobView:
-        """A job's state and progress (draws done of total); its run_id once done."""
-        return JobView(**_job(jobs, job_id).view())
-
-    @app.delete("/api/jobs/{job_id}", responses=ERRORS)
-    def cancel_job(job_id: str = PathParam(pattern=RUN_ID)) -> JobView:
-        """Cancel a job: it stops before its next draws."""
-        _job(jobs, job_id)
-        return JobView(**jobs.cancel(job_id).view())
-
-    @app.exception_handler(JobNotFound)
-    async def _no_job(_: Request, error: JobNotFound) -> JSONResponse:
-        return _problem(404, f"job_id: no job {str(error)!r} on this server")
 
     @app.get("/api/runs", responses=ERRORS)
     def runs(limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
@@ -267,14 +203,3 @@ class _ReadOnly(Exception):
 
 class ScenarioNotFound(Exception):
     pass
-
-
-class JobNotFound(Exception):
-    pass
-
-
-def _job(jobs: Jobs, job_id: str):
-    try:
-        return jobs.get(job_id)
-    except KeyError:
-        raise JobNotFound(job_id) from None

@@ -24,10 +24,16 @@ from autopact.errors import ScenarioError
 from autopact.outcomes.definitions import definitions
 from autopact.policy.scenario import POSITIVE_PARAMETERS, WHOLE_YEAR_PARAMETERS, Scenario, bundled_scenarios, chinese_makers
 
-# the levers a form shows; the other fields (estimation, assumptions, uncertainty, variants, year)
+# the levers a form shows; the other fields (estimation, assumptions, variants, year, dated fields)
 # stay in the scenario document as loaded and can be edited as JSON
 FORM_FIELDS = ("name", "description", "parameters", "extra_tariffs", "quotas", "connected_vehicle_rule",
-               "local_production", "entrants", "new_products", "synergies", "mergers", "credits")
+               "local_production", "entrants", "new_products", "synergies", "mergers", "credits", "uncertainty")
+# words of a parameter's name written as the field writes them (the rest: lower case)
+ACRONYMS = {"mfn": "MFN", "usmca": "USMCA", "ieepa": "IEEPA", "eu": "EU", "uk": "UK", "ev": "EV", "lfp": "LFP",
+            "nmc": "NMC", "vat": "VAT", "fx": "FX", "cny": "CNY", "usd": "USD", "45x": "45X", "us": "US",
+            "china": "China", "chinese": "Chinese", "japan": "Japan", "korea": "Korea"}
+# a name's last words that only repeat its unit (shown beside the control)
+UNIT_WORDS = (("usd", "per", "kwh"), ("usd", "per", "vehicle"), ("usd", "per", "hour"), ("per", "vehicle"), ("pct",))
 
 
 def _number(value: float) -> float | None:
@@ -41,10 +47,12 @@ def parameter_levers() -> dict[str, dict[str, Any]]:
     levers = {}
     for name, row in table.iterrows():
         unit = str(row["unit"])
+        note = "" if _missing(row.get("note")) else f" {row['note']}"
         lever: dict[str, Any] = {"type": "number", "title": name, "default": _number(row["value"]), "minimum": 0,
-                                 "x-unit": unit, "x-confidence": str(row["confidence"]), "x-source": str(row["source"]),
-                                 "description": f"{unit}. Default {row['value']:g} ({row['confidence']} confidence): "
-                                                f"{row['source']}"}
+                                 "x-label": parameter_label(str(name)), "x-unit": unit,
+                                 "x-confidence": str(row["confidence"]), "x-source": str(row["source"]),
+                                 "description": f"{name} ({unit}).{note} Default {row['value']:g} ({row['confidence']} "
+                                                f"confidence): {row['source']}"}
         if "share" in unit or str(name).endswith(("_share", "_threshold")):
             lever["maximum"] = 1
         if name in POSITIVE_PARAMETERS:
@@ -56,6 +64,28 @@ def parameter_levers() -> dict[str, dict[str, Any]]:
             lever["description"] += f" Whole years from {low} to {high}: {reason}."
         levers[str(name)] = lever
     return levers
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "nan")
+
+
+def parameter_label(name: str) -> str:
+    """A policy parameter's name in words, its unit words dropped (the unit is shown beside it):
+    ``section_301_china_ev_pct`` is "section 301 China EV"."""
+    words = name.split("_")
+    for tail in UNIT_WORDS:
+        if len(words) > len(tail) and tuple(words[-len(tail):]) == tail:
+            words = words[:-len(tail)]
+            break
+    text = " ".join(ACRONYMS.get(w, w) for w in words).replace(" all in", " all-in").replace("non US", "non-US")
+    return text[0].upper() + text[1:]
+
+
+def candidate_makers() -> dict[str, list[str]]:
+    """Each candidate's maker: its ``maker_group`` without the note in parentheses (as the validator reads it)."""
+    groups = load_chinese_candidates()["maker_group"]
+    return {str(k): [str(g).split(" (")[0].strip()] for k, g in groups.items() if not _missing(g)}
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +107,14 @@ def scenario_schema() -> dict[str, Any]:
     entrant["candidate"]["x-labels"] = {str(k): f"{row['brand']} {row['model']} {row['variant']} ({row['powertrain']})"
                                         for k, row in candidates.iterrows()}
     entrant["maker"]["enum"] = list(chinese_makers())
+    # a form offers only the chosen candidate's maker, and the maker and partner as profit-share holders
+    entrant["maker"]["x-options-by"] = {"field": "candidate", "options": candidate_makers()}
     entrant["partner"]["anyOf"] = [{"type": "string", "enum": _partners()}, {"type": "null"}]
+    entrant["profit_shares"]["x-keys-from"] = ["maker", "partner"]
+    uncertain = schema["$defs"]["UncertainInput"]["properties"]
+    uncertain["parameter"]["anyOf"] = [{"type": "string", "enum": list(parameter_levers())}, {"type": "null"}]
+    uncertain["parameter"]["x-labels"] = {k: f"{v['x-label']} ({k})" for k, v in parameter_levers().items()}
+    schema["properties"]["uncertainty"]["x-folded"] = True  # long: a form folds it, open when the scenario has one
     schema["x-form"] = list(FORM_FIELDS)
     return schema
 

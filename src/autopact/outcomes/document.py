@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autopact.data import policy_parameters
-from autopact.data.assumptions import dated_assumptions
+from autopact.data.assumptions import dated_assumptions, projection_assumptions
 from autopact.fit.market import MarketModel
 from autopact.outcomes.metrics import difference, firm_table, metrics, product_rows
 from autopact.outcomes.state import State
@@ -69,6 +69,9 @@ def assumptions(result: SimulationResult) -> list[dict[str, Any]]:
     if is_dated(result.scenario):  # the choices that decided which dated levers were in force
         rows += [{"name": a.name, "value": a.value, "unit": a.unit, "source": a.source, "reason": a.reason,
                   "kind": "dated-lever assumption"} for a in dated_assumptions()]
+    if any(e.decision is not None for e in result.scenario.entrants):  # a build path from a plant decision
+        rows += [{"name": a.name, "value": a.value, "unit": a.unit, "source": a.source, "reason": a.reason,
+                  "kind": "projection assumption"} for a in projection_assumptions()]
     return rows + list(market.notes)
 
 

@@ -16,6 +16,10 @@ equilibrium a year) never sees a date:
   connected-vehicle rule, the local-production rule), are in force in a year when in force on
   1 July: the model year sold most in a calendar year is that year's (named assumption
   ``model_year_start``).
+- an entrant's build path (``autopact.policy.dated_fields.BuildPath``): dated by ``effective`` or by
+  a plant ``decision`` plus a lead time (named assumption ``plant_lead_time_months``), its first
+  year on sale on 1 July is year 1; its year on sale sets its launch term's band, and its
+  ``capacity_ramp`` share of that year its plant capacity. A dated new product's year on sale too.
 
 After the data year the exogenous paths of the year apply too (``autopact.data.paths``, at the
 scenario's ``paths`` quantiles, else central): the battery pack price scales the entrants' pack
@@ -33,7 +37,7 @@ returned unchanged, so results without dates are exactly what they were.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -47,10 +51,11 @@ from autopact.data.timeline import (
     year_weight,
 )
 from autopact.policy.credits import credit_change
-from autopact.policy.scenario import Dated, Scenario
+from autopact.policy.scenario import Dated, Entrant, Scenario
 
 BATTERY = "battery_pack_usd_per_kwh"
 WHOLE_LEVERS = ("entrants", "new_products", "mergers")
+DAYS_PER_MONTH = 365.25 / 12
 RATE_LEVERS = ("extra_tariffs", "credits", "synergies")
 
 
@@ -62,7 +67,8 @@ def is_dated(scenario: Scenario) -> bool:
         return True
     items = [*scenario.extra_tariffs, *scenario.quotas, *scenario.credits, *scenario.synergies, *scenario.mergers,
              *scenario.entrants, *scenario.new_products, scenario.connected_vehicle_rule, scenario.local_production]
-    return any(item.effective is not None or item.end is not None for item in items)
+    return any(item.effective is not None or item.end is not None or getattr(item, "decision", None) is not None
+               for item in items)
 
 
 def evaluation_year(scenario: Scenario) -> int:
@@ -108,13 +114,68 @@ def timeline_connected_vehicle_rule(year: int) -> bool:
                for r in lever_rows("connected_vehicle_rule"))
 
 
+def _parameter(parameters: dict[str, float], name: str) -> float:
+    return float(parameters[name]) if name in parameters else float(policy_parameters().at[name, "value"])
+
+
+@lru_cache(maxsize=1)
+def plant_lead_time_months() -> float:
+    """The named assumption ``plant_lead_time_months`` (30: Geely's 26-34 months)."""
+    from autopact.data.assumptions import projection_assumptions
+
+    return float(next(a.value for a in projection_assumptions() if a.name == "plant_lead_time_months"))
+
+
+def launch_date(entrant: Entrant, lead_time_months: float) -> date | None:
+    """The first day an entrant is on sale: ``effective``, or its plant ``decision`` plus the lead time
+    (the entrant's own ``lead_time_months``, else ``lead_time_months``; whole months, then the fraction
+    as days of an average month, 365.25 / 12 days); None where undated (always on sale)."""
+    if entrant.decision is None:
+        return entrant.effective
+    months = entrant.lead_time_months if entrant.lead_time_months is not None else lead_time_months
+    whole = int(months)
+    first = entrant.decision.month - 1 + whole
+    day = date(entrant.decision.year + first // 12, first % 12 + 1, 1)
+    day += timedelta(days=entrant.decision.day - 1 + round((months - whole) * DAYS_PER_MONTH))
+    return day
+
+
+def _year_on_sale(start: date | None, year: int) -> int | None:
+    """``year``'s year on sale of a lever first sold on ``start``: its first year in force on 1 July is year 1."""
+    if start is None:
+        return None
+    return year - (start.year if start <= date(start.year, 7, 1) else start.year + 1) + 1
+
+
+def on_sale(entrant: Entrant, year: int, parameters: dict[str, float]) -> Entrant | None:
+    """The entrant as sold in ``year`` (None when not on sale on 1 July): undated, as it is; dated, with
+    its year on sale counted from its first year on sale on 1 July (year 1), which sets its launch term,
+    and its plant capacity times its ``capacity_ramp`` share of that year (the last share held).
+    ``parameters``: the scenario's in force (``entrant_plant_capacity``, else policy_parameters.csv)."""
+    start = launch_date(entrant, plant_lead_time_months())
+    if start is None and entrant.end is None:
+        return entrant
+    if year_weight(start, entrant.end, year, "mid_year") != 1.0:
+        return None
+    changes: dict[str, Any] = {"decision": None, "lead_time_months": None, "capacity_ramp": None}
+    if start is not None:
+        changes["years_on_sale"] = _year_on_sale(start, year)
+        if entrant.capacity_ramp:
+            ramp = entrant.capacity_ramp[min(changes["years_on_sale"] - 1, len(entrant.capacity_ramp) - 1)]
+            full = entrant.capacity if entrant.capacity is not None else _parameter(parameters,
+                                                                                     "entrant_plant_capacity")
+            changes["capacity"] = full * ramp
+    return _plain(entrant, **changes)
+
+
 def _quota_path(quotas: list) -> list:
     """Rows of one quota (same name, origin, powertrains and in-quota rate) in force in the same year
     are one quota: a path given as dated rows (Canada's 49,000 from 1 Mar 2026, then 6.5% more each
-    quota year) has in a calendar year the sum of its rows' prorated quantities."""
+    quota year) has in a calendar year the sum of its rows' prorated quantities. A sub-quota (price
+    condition) is a quota of its own."""
     merged: dict[tuple, Any] = {}
     for q in quotas:
-        key = (q.name, q.origin, tuple(q.powertrain or ()), q.in_quota_pct)
+        key = (q.name, q.origin, tuple(q.powertrain or ()), q.in_quota_pct, q.price_cap_usd, q.price_above_usd)
         merged[key] = merged[key].model_copy(update={"quantity": merged[key].quantity + q.quantity}) if key in merged else q
     return list(merged.values())
 
@@ -163,9 +224,10 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
                             for s in scenario.synergies if weight[id(s)] > 0]
     changes["quotas"] = _quota_path([_plain(q, quantity=q.quantity * weight[id(q)]) if q.effective or q.end else q
                                      for q in scenario.quotas if weight[id(q)] > 0])
-    for name in WHOLE_LEVERS:
-        changes[name] = [_plain(item) if item.effective or item.end else item
-                         for item in getattr(scenario, name) if _on_1_july(item, year)]
+    changes["mergers"] = [_plain(m) if m.effective or m.end else m for m in scenario.mergers if _on_1_july(m, year)]
+    changes["new_products"] = [_plain(p, years_on_sale=_year_on_sale(p.effective, year)) if p.effective or p.end
+                               else p for p in scenario.new_products if _on_1_july(p, year)]
+    changes["entrants"] = [e for e in (on_sale(e, year, parameters) for e in scenario.entrants) if e is not None]
     rule = scenario.connected_vehicle_rule
     # in force where the scenario's rule is (enabled, on 1 July) or the law's is; the scenario's flags
     # (joint ventures, incumbents) apply either way. A scenario cannot repeal the law's rule.

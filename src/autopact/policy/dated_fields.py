@@ -13,6 +13,11 @@ from pydantic import Field, model_serializer, model_validator
 
 from autopact.data.inputs import Strict
 
+# Fields left out of a lever's JSON when absent (None or False), so that a scenario without them has the
+# document it had before they existed (golden files).
+ABSENT_LEFT_OUT = ("effective", "end", "repealed", "decision", "lead_time_months", "capacity_ramp", "years_on_sale",
+                   "price_cap_usd", "price_above_usd")
+
 # The years a dated lever may be evaluated at: the data year (2025) to the end of the projection horizon
 # of issue 14 (2035); a later year has no sourced path of any exogenous input here.
 POLICY_YEARS = (2025, 2035)
@@ -37,7 +42,7 @@ class Dated(Strict):
     @model_serializer(mode="wrap")
     def _without_absent_dates(self, handler):
         data = handler(self)
-        for key in ("effective", "end", "repealed"):
+        for key in ABSENT_LEFT_OUT:
             if isinstance(data, dict) and data.get(key) in (None, False) and key in type(self).model_fields:
                 data.pop(key, None)
         return data
@@ -51,3 +56,39 @@ class DatedParameter(Dated):
     name: str
     value: float
     source: str = Field(min_length=1, description="where the value and its dates come from")
+
+
+class BuildPath(Dated):
+    """An entrant's build path in a projection (issue 14): a plant decision, the lead time from it to
+    sales, a capacity ramp and the years on sale that set its launch term.
+
+    ``decision`` dates the entrant from a plant decision: it goes on sale ``lead_time_months`` later
+    (default: the named assumption ``plant_lead_time_months``, 30, Geely's 26-34 months), that day
+    taking the place of ``effective``. Evaluated at a year (``autopact.policy.dated``), an entrant in
+    force on 1 July of a year is on sale that year; its first such year is year 1 on sale, which
+    sets its launch term (``autopact.policy.launch`` bands) and the share of its capacity that
+    ``capacity_ramp`` gives (the last share held after the ramp's years). Undated, an entrant is in
+    its ``entrant_years_on_sale``-th year (policy parameter) at full capacity, as before."""
+
+    decision: date | None = Field(None, description="day of the plant decision: on sale lead_time_months later "
+                                                    "(instead of effective; US-built entrants only)")
+    lead_time_months: float | None = Field(None, ge=0, le=120, description="months from the decision to sales "
+                                           "(default: the named assumption plant_lead_time_months, 30)")
+    capacity_ramp: list[float] | None = Field(None, min_length=1, max_length=20, description="share of the plant "
+                                              "capacity in years 1, 2, ... on sale (last share held; default: full "
+                                              "capacity from the first year: no sourced ramp is bundled)")
+    years_on_sale: int | None = Field(None, ge=1, le=99, description="year on sale when evaluated (launch year = 1); "
+                                      "set from the launch date in a dated evaluation (default: policy parameter "
+                                      "entrant_years_on_sale)")
+
+    @model_validator(mode="after")
+    def _one_start(self) -> "BuildPath":
+        if self.decision is not None and self.effective is not None:
+            raise ValueError(f"give decision ({self.decision}) or effective ({self.effective}), not both: a decision "
+                             "dates the first sales lead_time_months later")
+        if self.lead_time_months is not None and self.decision is None:
+            raise ValueError(f"lead_time_months ({self.lead_time_months:g}) needs a decision date")
+        for k, share in enumerate(self.capacity_ramp or ()):
+            if not 0 < share <= 1:
+                raise ValueError(f"capacity_ramp[{k}]: a share of capacity must lie in (0, 1], got {share}")
+        return self

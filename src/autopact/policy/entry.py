@@ -158,7 +158,8 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
             parts["tariff_specific"] = float(specific[0])
             parts["total"] += float(specific[0])
         brand = hedonic.brand_term(entrant.partner if entrant.dealers == "partner" else None, traits["powertrain"])
-        launch = launch_term(market, params["entrant_years_on_sale"], traits["powertrain"])
+        years = entrant.years_on_sale if entrant.years_on_sale is not None else params["entrant_years_on_sale"]
+        launch = launch_term(market, years, traits["powertrain"])
         consideration = float(np.log(params["chinese_brand_consideration_share"]))
         entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + consideration)
         entry.costs.append(parts)

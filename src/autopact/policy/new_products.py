@@ -40,7 +40,8 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
                      ) -> tuple[list[pd.DataFrame], list[float], list[tuple[str, tuple[str, ...], float]]]:
     """Product rows (cost unknown: NaN), mean utilities and US plant capacities of the scenario's new
     products. Mean utility as for any entrant (``autopact.policy.entry``): hedonic prediction + the
-    firm's residual for the product's powertrain + the launch term of ``entrant_years_on_sale``."""
+    firm's residual for the product's powertrain + the launch term of its year on sale (``years_on_sale``,
+    set from its launch date in a dated evaluation), else of ``entrant_years_on_sale``."""
     table = market.products
     frames, xis, plants = [], [], []
     for product in scenario.new_products:
@@ -54,7 +55,7 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
             "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
             "horsepower": like["horsepower"]}])
         xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain)
-                   + launch_term(market, params["entrant_years_on_sale"], product.powertrain))
+                   + launch_term(market, product.years_on_sale or params["entrant_years_on_sale"], product.powertrain))
         frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))
         if product.assembled_in_us:
             plants.append((f"{product.name} plant", (product_id(product),),
@@ -75,9 +76,10 @@ def implied_costs(announced: dict[str, float], market: MarketModel, products: pd
         s_j + sum_k Omega_jk (p_k - c_k) ds_k/dp_j = 0 for each j with unknown c_j."""
     cal, data = market.calibration, market.data
     demand = market.demand_over(products)
-    by_id = dict(zip(data.products["product_id"], cal.arrays.prices))
+    # the market's own rows (a carried market may have fewer than the calibration: rows barred by a rule)
+    by_id = dict(zip(data.products["product_id"], data.prices))
     prices = np.array([by_id.get(pid, np.nan) for pid in products["product_id"]])
-    mean_markup = float(np.average(cal.markups, weights=data.units))
+    mean_markup = float(np.average(cal.markups, weights=cal.arrays.units))  # the calibration's, over its rows
     for j, pid in enumerate(products["product_id"]):
         if pid in announced:
             prices[j] = announced[pid]

@@ -31,12 +31,9 @@ from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, lo
 from autopact.data.tables import BUNDLED_YEARS
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
-from autopact.policy.dated_fields import POLICY_YEARS, Dated, DatedParameter
+from autopact.policy.dated_fields import POLICY_YEARS, BuildPath, Dated, DatedParameter
+from autopact.policy.lever_fields import Powertrain, Quota, Segment, TariffRule
 from autopact.policy.uncertain_inputs import Uncertainty, centrals
-
-Powertrain = Literal["ICE", "HEV", "PHEV", "BEV", "FCEV"]
-Segment = Literal["car", "SUV-crossover", "pickup", "van"]
-
 
 POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
 # Parameters that count whole years, with their (lowest, highest) value and why.
@@ -56,30 +53,6 @@ def chinese_makers() -> tuple[str, ...]:
     return tuple(sorted({group.split(" (")[0].strip() for group in groups}))
 
 
-class TariffRule(Dated):
-    """An additional tariff on vehicles matching every given filter (None = any)."""
-
-    name: str
-    origin: list[str] | None = Field(None, description="assembly countries, e.g. ['China', 'Mexico']")
-    nationality: list[str] | None = Field(None, description="controlling owner's nationality, e.g. ['China']")
-    powertrain: list[Powertrain] | None = None
-    segment: list[Segment] | None = None
-    ad_valorem_pct: float = Field(0.0, ge=0, description="percent of customs value")
-    specific_usd: float = Field(0.0, ge=0, le=MAX_PRICE_USD, description="dollars per vehicle")
-
-
-class Quota(Dated):
-    """A tariff-rate quota: ``quantity`` vehicles a year from ``origin`` pay ``in_quota_pct`` instead
-    of the origin's full stack; vehicles beyond it pay the full stack (Canada's 2026 deal:
-    49,000 Chinese EVs at 6.1%)."""
-
-    name: str
-    origin: str = "China"
-    powertrain: list[Powertrain] | None = None
-    quantity: float = Field(ge=0)
-    in_quota_pct: float = Field(ge=0)
-
-
 class ConnectedVehicleRule(Dated):
     """BIS connected-vehicle rule: sales by Chinese-controlled makers barred (from MY2027)."""
 
@@ -96,8 +69,9 @@ class LocalProduction(Dated):
     required: bool = False
 
 
-class Entrant(Dated):
-    """A Chinese candidate model entering the US market."""
+class Entrant(BuildPath):
+    """A Chinese candidate model entering the US market (dated by ``effective`` or by a plant
+    ``decision``: ``autopact.policy.dated_fields.BuildPath``)."""
 
     candidate: str = Field(description="candidate_id in the bundled chinese_models.csv")
     maker: str = Field(description="the Chinese firm, e.g. BYD: a maker of the candidates (chinese_models.csv)")
@@ -130,6 +104,9 @@ class Entrant(Dated):
                 # a model entered under another maker would be priced and owned as that maker's
                 raise ValueError(f"maker {shown(self.maker)} does not make candidate {shown(self.candidate)}: its maker is "
                                  f"{own}")
+        if self.decision is not None and self.assembly == "import":
+            raise ValueError(f"decision ({self.decision}): a plant lead time applies to US-built entrants; date an "
+                             "import by effective")
         if self.assembly == "partner_us_plant" and not self.partner:
             raise ValueError("assembly 'partner_us_plant' needs a partner")
         if self.dealers == "partner" and not self.partner:
@@ -166,6 +143,9 @@ class NewProduct(Dated):
     assembled_in_us: bool = True
     capacity: float | None = Field(None, gt=0, description="capacity of its US plant, vehicles a year (default: the "
                                                            "policy parameter entrant_plant_capacity)")
+    years_on_sale: int | None = Field(None, ge=1, le=99, description="year on sale when evaluated (launch year = 1); "
+                                      "set from effective in a dated evaluation (default: policy parameter "
+                                      "entrant_years_on_sale)")
 
 
 class Synergy(Dated):

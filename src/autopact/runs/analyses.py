@@ -26,7 +26,7 @@ from autopact.policy.scenario import Scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
-from autopact.runs.store import Store
+from autopact.runs.store import Store, default_path
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_for, newton_start, simulate, solved_baseline
@@ -93,6 +93,14 @@ def _progress(console, label: str) -> Iterator[Any]:
                   console=console, transient=False) as bar:
         task = bar.add_task(label, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _existing_store(options: RunOptions, jobs: bool) -> Store | None:
+    """An existing results store, opened (so checked: a corrupt one fails) before any work; None when
+    there is none yet: a new store is created only after the scenario's market is built, so a refused
+    saved estimation result leaves no store behind."""
+    path = Path(options.store) if options.store else default_path()
+    return _open(options, jobs) if path.exists() else None
 
 
 def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
@@ -188,8 +196,9 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         check_seed(seed, "--seed")
     except ValueError as error:
         raise ScenarioError(str(error)) from None
+    store = _existing_store(options, jobs=bool(draws))
     estimated = market if market is not None else _estimated(scenario, options)
-    store = _open(options, jobs=bool(draws))
+    store = _open(options, jobs=bool(draws)) if store is None else store
     market, runs = _central(scenario, options, console, estimated)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
@@ -228,15 +237,18 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     return document, results
 
 
-def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOptions, console) -> dict[str, Any]:
+def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOptions, console,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """One-at-a-time sensitivity: each uncertain input at its 5th and its 95th percentile, the others
-    at their own values; a tornado per outcome (per variant)."""
+    at their own values; a tornado per outcome (per variant). ``progress(done, total)``: as for
+    ``simulate_with_draws`` (the web app's jobs)."""
     if not scenario.uncertainty.inputs:
         raise ValueError(f"scenario {scenario.name} has no uncertain inputs: add an 'uncertainty' section")
     for outcome in outcomes or []:  # before any work
         check_outcome(outcome)
+    store = _existing_store(options, jobs=True)
     estimated = _estimated(scenario, options)
-    store = _open(options, jobs=True)
+    store = _open(options, jobs=True) if store is None else store
     market, runs = _central(scenario, options, console, estimated)
     outcomes = outcomes or default_outcomes(runs[0][1])
     for outcome in outcomes:  # fail before the long part on an unknown outcome
@@ -254,7 +266,8 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
                          "drawn jointly (estimate: demand); use --draws for its bands")
     shared = _shared(scenario, market, options, runs)
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
-    with _progress(console, f"{scenario.name}: sensitivity") as progress:
+    bar = _progress(console, f"{scenario.name}: sensitivity") if progress is None else nullcontext(progress)
+    with bar as progress:
         run_id, records = run_jobs(store, "sensitivity", scenario.name, definition,
                                    {**options.key(), "outcomes": outcomes}, scenario.uncertainty.seed, jobs, shared,
                                    {k: label for k, (label, *_) in enumerate(runs)}, **options.backend(),
@@ -275,10 +288,14 @@ def sensitivity(scenario: Scenario, outcomes: list[str] | None, options: RunOpti
             "method": "one at a time: each input at its 5th and 95th percentile, all others at their own values"}
 
 
-def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> dict[str, Any]:
-    """Run a sweep file: every point centrally and with draws; response surfaces per outcome."""
+def sweep(path: str, options: RunOptions, console, draws: int | None = None,
+          progress: Callable[[int, int], None] | None = None,
+          loaded: tuple[Any, Scenario, str] | None = None) -> dict[str, Any]:
+    """Run a sweep file: every point centrally and with draws; response surfaces per outcome.
+    ``loaded``: the sweep, its scenario and its text when the caller read them (the web app's inline
+    sweeps: no file); ``progress`` as for ``simulate_with_draws``."""
     options.check()
-    spec, scenario, text = load_sweep(path)
+    spec, scenario, text = loaded or load_sweep(path)
     if scenario.estimation is not None:
         raise ValueError(f"sweep {spec.name}: sweeps run on the 2025 market; {scenario.name} runs on an estimation result")
     draws = spec.draws if draws is None else draws
@@ -304,7 +321,8 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None) -> 
     shared = prepare(market, options.households, options.household_seed,
                      scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solved_baseline(market))
     labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
-    with _progress(console, f"sweep {spec.name}") as progress:
+    bar = _progress(console, f"sweep {spec.name}") if progress is None else nullcontext(progress)
+    with bar as progress:
         run_id, records = run_jobs(store, "sweep", spec.name, text, {**options.key(), "draws": draws, "seed": seed},
                                    seed, jobs, shared, labels, **options.backend(), progress=progress,
                                    on_start=console.print)

@@ -7,8 +7,9 @@ Each year is a static Bertrand-Nash equilibrium on that year's state (the law an
 levers in force, the exogenous prices the timeline carries), solved from the previous year's
 prices (the same equilibrium to the solver's tolerance, found faster). It is not a dynamic game:
 firms do not price or invest with the future in view, entry and plant decisions are the scenario's
-dated levers rather than choices, demand does not learn (brand familiarity, dealer reach and the
-market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
+dated levers rather than choices (an entrant's build path: decision, lead time, capacity ramp, its
+launch term by year on sale; ``autopact.policy.dated``), demand learns only through that launch term
+(brand familiarity, dealer reach and the market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
 sourced paths here), and incumbents' costs stay at their calibrated 2025 levels but for their
 batteries (the pack price path, ``autopact.data.paths``, times each BEV's kWh). Beyond the last
 dated row (August 2026) the law is the last known one; from 2027 it bars PRC-controlled makers'
@@ -21,20 +22,23 @@ is then the start year repeated, which the tests check to solver tolerance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from autopact.data.timeline import DATA_YEAR
 from autopact.outcomes.metrics import difference
+from autopact.policy.dated import at_year
 from autopact.policy.scenario import POLICY_YEARS, Scenario, parse_scenario
 from autopact.simulate import carried, market_for, simulate, solve
 
 
 def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: bool = False, households: int = 1000,
-            household_seed: int = 0) -> dict[str, Any]:
+            household_seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The projection of ``scenario`` from ``start`` to ``to`` (one record a year; see the module
-    docstring). Refuses, naming the field, years outside the horizon and estimated markets."""
+    docstring). Refuses, naming the field, years outside the horizon and estimated markets.
+    ``progress(years done, years)`` after each year, when given (the web app's jobs: an exception it
+    raises stops the projection)."""
     low, high = POLICY_YEARS
     if scenario.estimation is not None:
         raise ValueError("estimation: a projection runs on the calibrated 2025 market, not an estimated one")
@@ -45,7 +49,8 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
     records, prices, base_prices = [], None, None
     for year in range(start, to + 1):
         at = start if frozen else year
-        dated = parse_scenario({**scenario.model_dump(), "baseline_year": at, "policy_year": at}, scenario.name)
+        dated = parse_scenario({**aged(scenario, at - start).model_dump(), "baseline_year": at, "policy_year": at},
+                               scenario.name)
         base_market = carried(market, at, dated.paths)
         if base_prices:  # the baseline too starts from last year's prices (products new this year: at cost)
             start_at = np.array([base_prices.get(pid, np.nan) for pid in base_market.products["product_id"]])
@@ -58,12 +63,50 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
         prices = dict(zip(p["product_id"], p["price"].astype(float)))
         records.append({"year": year, "policy_year": at, "baseline": base, "counterfactual": cf,
                         "change": difference(base, cf), "excluded": result.market.excluded,
-                        "baseline_excluded": base_market.excluded,
+                        "baseline_excluded": base_market.excluded, "entrants_on_sale": on_sale(dated, at),
                         "solver": {k: result.counterfactual.solver[k] for k in ("converged", "iterations",
                                                                                  "max_foc_residual")}})
+        if progress is not None:
+            progress(year - start + 1, to - start + 1)
+    from autopact.data.assumptions import projection_assumptions
+
+    assumptions = [{"name": a.name, "value": a.value, "unit": a.unit, "reason": a.reason, "source": a.source}
+                   for a in projection_assumptions()]
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
+            "assumptions": assumptions,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
                       "previous year's prices; not a dynamic game (see autopact.runs.projection)"}
+
+
+def _years_on_sale_parameter(scenario: Scenario) -> int:
+    """The policy parameter entrant_years_on_sale of the scenario (its own value, else the bundled one)."""
+    if "entrant_years_on_sale" in scenario.parameters:
+        return int(scenario.parameters["entrant_years_on_sale"])
+    from autopact.data.tables import policy_parameters
+
+    return int(policy_parameters().at["entrant_years_on_sale", "value"])
+
+
+def aged(scenario: Scenario, years: int) -> Scenario:
+    """The scenario ``years`` after the projection's first year: an undated entrant or new product (on
+    sale in every year, in its ``entrant_years_on_sale``-th year in the first, the policy parameter's
+    meaning) is that many years further on sale, so its launch term advances as a dated one's does."""
+    if years == 0:
+        return scenario
+    first = _years_on_sale_parameter(scenario)
+    undated = lambda item: item.effective is None and getattr(item, "decision", None) is None  # noqa: E731
+    update = lambda item: item.model_copy(update={"years_on_sale": min((item.years_on_sale or int(first)) + years, 99)})  # noqa: E731,E501
+    return scenario.model_copy(update={
+        "entrants": [update(e) if undated(e) else e for e in scenario.entrants],
+        "new_products": [update(p) if undated(p) else p for p in scenario.new_products]})
+
+
+def on_sale(scenario: Scenario, year: int) -> list[dict[str, Any]]:
+    """The scenario's entrants on sale in ``year`` (its build path): year on sale (launch year 1; an
+    undated one's the policy parameter entrant_years_on_sale) and plant capacity after any ramp
+    (None: the policy parameter entrant_plant_capacity, or an import)."""
+    return [{"candidate": e.candidate, "years_on_sale": e.years_on_sale or _years_on_sale_parameter(scenario),
+             "capacity": e.capacity} for e in at_year(scenario, year).entrants]
 
 
 FLOWS = ("consumer_surplus_usd", "total_profit_usd", "tariff_revenue_usd", "total_units", "us_assembled_units",
@@ -98,12 +141,15 @@ def totals(records: list[dict[str, Any]], rate: float | None = None, side: str =
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Two projections over the same years, year by year: scenario A's counterfactual minus B's
-    (both against the same yearly baselines), and the totals of the differences."""
+    (both against the same yearly baselines), the totals of the differences, and B's own changes
+    by year (``changes_b``: the report charts both scenarios on one chart)."""
     if [r["year"] for r in a["records"]] != [r["year"] for r in b["records"]]:
         raise ValueError("the two projections must cover the same years")
     rows = [{"year": ra["year"], "difference": difference(rb["counterfactual"], ra["counterfactual"])}
             for ra, rb in zip(a["records"], b["records"])]
-    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference")}
+    changes_b = [{"year": rb["year"], **{k: rb["change"].get(k) for k in BAND_METRICS}} for rb in b["records"]]
+    return {"a": a["scenario"], "b": b["scenario"], "records": rows, "totals": totals(rows, side="difference"),
+            "changes_b": changes_b}
 
 
 def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> list[dict[str, Any]]:

@@ -19,7 +19,10 @@ async function api(path, options = {}) {
   if (token()) headers.Authorization = `Bearer ${token()}`;
   const response = await fetch(path, Object.assign({}, options, { headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body) }));
-  if (response.status === 401) $("token-box").hidden = false;
+  if (response.status === 401) {  // the server has a token: ask for it, and say so when the one given was refused
+    $("token-box").hidden = false;
+    $("token-label").textContent = token() ? "That token was not accepted; the server's token:" : "This server needs a token:";
+  }
   if (!response.ok) {
     let detail = `${response.status} ${response.statusText}`;
     try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
@@ -30,13 +33,20 @@ async function api(path, options = {}) {
 
 function status(text) { $("status").textContent = text; $("run-status").textContent = text; }
 
+// a message of the server, at the control it names: highlighted, its section opened, focused, and the
+// message worded with the form's labels ("a list > item 2 > a field"), the technical path after it
 function showError(message) {
   const box = $("error");
-  if (!message) { box.hidden = true; box.textContent = ""; SchemaForm.mark($("form"), ""); return; }
+  if (!message) { box.hidden = true; box.replaceChildren(); SchemaForm.mark($("form"), ""); return; }
   box.hidden = false;
-  box.textContent = message;
-  const target = SchemaForm.mark($("form"), message);
-  if (target && target.closest("details")) target.closest("details").open = true;
+  const found = SchemaForm.mark($("form"), message);
+  if (!found) { box.textContent = message; return; }
+  for (let e = found.target.parentElement; e; e = e.parentElement) if (e.tagName === "DETAILS") e.open = true;
+  box.replaceChildren(cell("strong", SchemaForm.describe($("form"), found.target)), `: ${found.rest}`,
+    cell("span", ` (field ${found.path})`, { class: "muted tech" }));
+  box.title = message;
+  const focusable = found.target.matches("input, select, textarea") ? found.target : found.target.querySelector("input, select, textarea");
+  if (focusable) { focusable.focus({ preventScroll: true }); found.target.scrollIntoView({ block: "center" }); }
 }
 
 function node(tree, key) { return key.split("/").reduce((o, k) => (o == null ? undefined : o[k]), tree); }
@@ -90,7 +100,7 @@ function showResult(doc) {
   const head = $("headline").tHead, body = $("headline").tBodies[0];
   head.replaceChildren(); body.replaceChildren();
   const hr = document.createElement("tr");
-  ["metric", "unit", "2025 baseline", "scenario", "change", ...(bands ? ["change 5%", "change 95%"] : [])]
+  ["metric", "unit", (doc.market && doc.market.baseline_label) || "baseline", "scenario", "change", ...(bands ? ["change 5%", "change 95%"] : [])]
     .forEach((t) => hr.append(cell("th", t, { scope: "col" })));
   head.append(hr);
   for (const m of state.metrics) {
@@ -126,7 +136,7 @@ function charts(doc) {
   const b = doc.baseline.units_share_by_nationality, c = doc.counterfactual.units_share_by_nationality;
   const nations = Object.keys(Object.assign({}, b, c)).sort((x, y) => (c[y] || 0) - (c[x] || 0));
   Plotly.react("chart-shares", [
-    { type: "bar", name: "2025 baseline", x: nations, y: nations.map((n) => 100 * (b[n] || 0)) },
+    { type: "bar", name: (doc.market && doc.market.baseline_label) || "baseline", x: nations, y: nations.map((n) => 100 * (b[n] || 0)) },
     { type: "bar", name: "scenario", x: nations, y: nations.map((n) => 100 * (c[n] || 0)) }],
     layout("Share of units by owners' nationality", "% of units"), config);
   const keys = [["consumer_surplus_usd", "consumers"], ["total_profit_usd", "firms' profit"], ["tariff_revenue_usd", "tariff revenue"]];
@@ -153,7 +163,7 @@ function drawComparison() {
   const hr = document.createElement("tr");
   hr.append(cell("th", "change in", { scope: "col" }), cell("th", "unit", { scope: "col" }));
   state.compared.forEach((doc, k) => {
-    const th = cell("th", `${doc.scenario.name} (${doc.run_id})`, { scope: "col" });
+    const th = cell("th", `${doc.scenario.name} (${doc.run_id}; against the ${(doc.market && doc.market.baseline_label) || "baseline"})`, { scope: "col" });
     const remove = cell("button", "Remove", { type: "button", class: "small", "aria-label": `remove ${doc.scenario.name} from the comparison` });
     remove.addEventListener("click", () => { state.compared.splice(k, 1); drawComparison(); });
     th.append(" ", remove);
@@ -203,9 +213,9 @@ async function runCentral(doc) {
   $("run").disabled = true;
   const started = performance.now();
   try {
-    const result = await api("/api/run", { method: "POST", body: { document: doc } });
+    const result = await api("/api/run", { method: "POST", body: { document: doc, baseline_year: baselineYear() } });
     showResult(result);
-    history.replaceState(null, "", `#s=${encodeDoc(doc)}`);
+    history.replaceState(null, "", `#s=${encodeDoc(doc)}` + (baselineYear() ? `&baseline=${baselineYear()}` : ""));
     status(`${doc.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s, stored as run ${result.run_id}`);
     $("result").focus();
     storedRuns();
@@ -214,39 +224,6 @@ async function runCentral(doc) {
     status("the scenario was not run: see the message above the buttons");
   } finally {
     $("run").disabled = false;
-  }
-}
-
-async function runDraws() {
-  showError(null);
-  const doc = current();
-  try {
-    const job = await api("/api/jobs", { method: "POST", body: { document: doc, draws: Number($("draws").value) } });
-    state.job = job.job_id;
-    $("cancel").hidden = false; $("progress").hidden = false; $("run-draws").disabled = true;
-    status(`job ${job.job_id}: ${job.draws} draws of ${doc.name} started`);
-    poll(job.job_id);
-  } catch (error) {
-    showError(error.message);
-  }
-}
-
-async function poll(jobId) {
-  let job;
-  try { job = await api(`/api/jobs/${jobId}`); } catch (error) { showError(error.message); return; }
-  $("progress").max = job.total || 1;
-  $("progress").value = job.done;
-  $("progress-text").textContent = `${job.done} of ${job.total} draws (${job.state})`;
-  if (job.state === "queued" || job.state === "running") { setTimeout(() => poll(jobId), 500); return; }
-  $("cancel").hidden = true; $("run-draws").disabled = false; state.job = null;
-  if (job.state === "done") {
-    showResult(await api(`/api/runs/${job.run_id}`));
-    history.replaceState(null, "", `#run=${job.run_id}`);
-    status(`job ${jobId}: done, stored as run ${job.run_id}`);
-    storedRuns();
-  } else {
-    status(`job ${jobId}: ${job.state}${job.error ? ": " + job.error : ""}`);
-    if (job.error) showError(job.error);
   }
 }
 
@@ -290,17 +267,24 @@ async function fromHash() {
       status(`stored run ${doc.run_id}`);
     } catch (error) { showError(error.message); }
   } else if (params.get("s")) {
+    $("baseline-year").value = params.get("baseline") || "";
     try { setDoc(decodeDoc(params.get("s"))); } catch (error) { showError(`permalink: not a scenario document (${error.message})`); return; }
     await runCentral(current());
   }
 }
 
 async function main() {
-  $("token-save").addEventListener("click", () => { sessionStorage.setItem("autopact-token", $("token").value); location.reload(); });
+  const useToken = () => { sessionStorage.setItem("autopact-token", $("token").value); location.reload(); };
+  $("token-save").addEventListener("click", useToken);
+  $("token").addEventListener("keydown", (event) => { if (event.key === "Enter") useToken(); });
   try {
     [state.schema, state.metrics] = await Promise.all([api("/api/schema"), api("/api/metrics")]);
-    const scenarios = await api("/api/scenarios");
-    for (const s of scenarios) $("bundled").append(cell("option", `${s.name}: ${s.description}`.slice(0, 110), { value: s.name }));
+    const [scenarios, sweeps] = await Promise.all([api("/api/scenarios"), api("/api/sweeps")]);
+    for (const s of scenarios) {
+      $("bundled").append(cell("option", `${s.name}: ${s.description}`.slice(0, 110), { value: s.name }));
+      $("project-compare").append(cell("option", s.name, { value: s.name }));
+    }
+    for (const s of sweeps) $("sweep").append(cell("option", `${s.name}: ${s.points} points on ${s.scenario}`, { value: s.name, title: s.description }));
   } catch (error) { status(`cannot reach the API: ${error.message}`); return; }
   setDoc(state.doc);
   $("load").addEventListener("click", async () => {
@@ -313,12 +297,14 @@ async function main() {
     try { setDoc(JSON.parse($("json").value)); showError(null); } catch (error) { showError(`JSON: ${error.message}`); }
   });
   $("validate").addEventListener("click", async () => {
-    try { await api("/api/validate", { method: "POST", body: { document: current() } }); showError(null); status("the scenario is valid"); }
+    try {
+      await api("/api/validate", { method: "POST", body: { document: current(), baseline_year: baselineYear() } });
+      showError(null); status("the scenario is valid");
+    }
     catch (error) { showError(error.message); status("the scenario is not valid: see the message"); }
   });
   $("run").addEventListener("click", () => runCentral(current()));
-  $("run-draws").addEventListener("click", runDraws);
-  $("cancel").addEventListener("click", () => state.job && api(`/api/jobs/${state.job}`, { method: "DELETE" }));
+  setUpJobs();
   $("compare-add").addEventListener("click", () => {
     if (state.result && !state.compared.some((d) => d.run_id === state.result.run_id)) state.compared.push(state.result);
     drawComparison();

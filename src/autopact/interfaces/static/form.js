@@ -27,7 +27,8 @@ const SchemaForm = (() => {
       const optional = members.length < node.anyOf.length;
       if (members.length === 1) {
         const inner = resolve(members[0]);
-        return { node: Object.assign({}, inner, { description: node.description || inner.description,
+        const hints = Object.fromEntries(Object.entries(node).filter(([k]) => k.startsWith("x-")));  // the server's hints
+        return { node: Object.assign({}, inner, hints, { description: node.description || inner.description,
           default: node.default, title: node.title || inner.title }), optional };
       }
     }
@@ -73,12 +74,23 @@ const SchemaForm = (() => {
     const help = node.description || "";
     const common = { id, "data-path": path.join("."), title: help || null, "aria-describedby": null };
     let input;
-    if (node.enum) {
+    const options = node.enum || (node.const !== undefined ? [node.const] : null);
+    if (options) {
       input = el("select", common);
-      input.append(el("option", { value: "", text: optional || node.default === undefined ? "(none)" : `(default: ${node.default})` }));
       const labels = node["x-labels"] || {};
-      for (const v of node.enum) input.append(el("option", { value: v, text: labels[v] || v }));
-      input.value = value == null ? "" : value;
+      const by = node["x-options-by"];  // {field, options}: only the options that fit a sibling field's value
+      const fill = () => {
+        const on = by ? getAt(state.doc, path.slice(0, -1).concat(by.field)) : null;
+        const allowed = on != null && by.options[on] ? by.options[on] : options;
+        if (allowed.length === 1 && allowed !== options) setAt(state.doc, path, allowed[0]);  // the one that fits: chosen
+        const kept = getAt(state.doc, path);
+        input.replaceChildren(el("option", { value: "", text: optional || node.default === undefined ? "(none)" : `(default: ${node.default})` }));
+        for (const v of allowed) input.append(el("option", { value: v, text: labels[v] || v }));
+        if (kept != null && !allowed.includes(kept)) input.append(el("option", { value: kept, text: `${kept} (${by ? "does not fit the " + label(by.field) : "not allowed"})` }));
+        input.value = kept == null ? "" : kept;
+      };
+      fill();
+      if (by) { input.dataset.refresh = "true"; input.refresh = fill; }
       input.addEventListener("change", () => setAt(state.doc, path, input.value === "" ? undefined : input.value));
     } else if (node.type === "boolean") {
       input = el("input", Object.assign({ type: "checkbox" }, common));
@@ -100,8 +112,10 @@ const SchemaForm = (() => {
       input.addEventListener("input", () => setAt(state.doc, path, input.value === "" && optional ? undefined : input.value));
     }
     const unit = node["x-unit"] ? el("span", { class: "unit", text: node["x-unit"] }) : null;
+    // the label reads as words (a policy parameter's x-label); hovering it gives the technical name too
     const wrap = el("div", { class: node.type === "boolean" ? "field check" : "field" },
-      el("label", { for: id, text: label(key, node), title: help || null }), input, unit);
+      el("label", { for: id, text: node["x-label"] || label(key, node), title: `${path.join(".")}${help ? ": " + help : ""}` }),
+      input, unit);
     return wrap;
   }
 
@@ -134,8 +148,18 @@ const SchemaForm = (() => {
     return el("div", { class: "field" }, el("label", { for: id, text: label(key, node) + " (comma-separated)" }), input);
   }
 
-  // a mapping of free keys to numbers (a profit split: holder -> share)
+  // a mapping of keys to numbers (a profit split: holder -> share); with x-keys-from, the keys are chosen
+  // from the values of those sibling fields (named in the schema), else typed
   function mapping(key, node, state, path) {
+    const from = node["x-keys-from"];
+    const holders = () => (from || []).map((f) => getAt(state.doc, path.slice(0, -1).concat(f))).filter((v) => v != null && v !== "");
+    const fillKey = (select, kept) => {
+      const names = holders();
+      select.replaceChildren(el("option", { value: "", text: "(choose)" }));
+      for (const name of names) select.append(el("option", { value: name, text: name }));
+      if (kept && !names.includes(kept)) select.append(el("option", { value: kept, text: `${kept} (not ${from.join(" or ")})` }));
+      select.value = kept || "";
+    };
     const box = el("fieldset", { class: "map", "data-path": path.join("."), title: node.description || null },
       el("legend", { text: label(key, node) }));
     const rows = el("div");
@@ -151,18 +175,28 @@ const SchemaForm = (() => {
     const addRow = (k, v) => {
       const kid = fid(), vid = fid();
       const remove = el("button", { type: "button", class: "small", text: "Remove", "aria-label": `remove ${k || "entry"}` });
+      const keyControl = from ? el("select", { id: kid, class: "k", "data-refresh": "true" })
+        : el("input", { id: kid, class: "k", type: "text", placeholder: "name" });
       const row = el("div", { class: "maprow" },
-        el("label", { for: kid, class: "sr-only", text: "name" }), el("input", { id: kid, class: "k", type: "text", placeholder: "name" }),
+        el("label", { for: kid, class: "sr-only", text: from ? from.join(" or ") : "name" }), keyControl,
         el("label", { for: vid, class: "sr-only", text: "value" }), el("input", { id: vid, class: "v", type: "number", step: "any", placeholder: "value" }),
         remove);
-      row.querySelector(".k").value = k; row.querySelector(".v").value = v ?? "";
+      if (from) { fillKey(keyControl, k); keyControl.refresh = () => fillKey(keyControl, keyControl.value); }
+      else keyControl.value = k;
+      row.querySelector(".v").value = v ?? "";
       row.addEventListener("input", sync);
+      row.addEventListener("change", sync);
       remove.addEventListener("click", () => { row.remove(); sync(); });
       rows.append(row);
     };
     entries.forEach(([k, v]) => addRow(k, v));
     const add = el("button", { type: "button", class: "small", text: `Add to ${label(key, node)}` });
-    add.addEventListener("click", () => { addRow("", ""); rows.lastChild.querySelector(".k").focus(); });
+    add.addEventListener("click", () => {
+      const used = [...rows.querySelectorAll(".k")].map((c) => c.value);
+      addRow(holders().find((h) => !used.includes(h)) || "", "");  // the next holder not yet given a share
+      rows.lastChild.querySelector(from ? ".v" : ".k").focus();
+      sync();
+    });
     box.append(rows, add);
     return box;
   }
@@ -202,12 +236,18 @@ const SchemaForm = (() => {
   }
 
   function object(title, node, state, path, nested) {
-    const box = el(nested ? "fieldset" : "div", { class: "object", title: node.description || null });
+    const box = el(nested ? "fieldset" : "div", { class: "object", title: node.description || null, "data-path": path.join(".") || null });
     if (nested) box.append(el("legend", { text: title }));
     const required = new Set(node.required || []);
     for (const [key, child] of Object.entries(node.properties || {})) {
       box.append(field(key, child, state, path.concat(key), !required.has(key)));
     }
+    // controls whose options follow a sibling's value (x-options-by, x-keys-from) are refilled when it changes
+    box.addEventListener("change", (event) => {
+      for (const c of box.querySelectorAll("[data-refresh]")) {
+        if (c !== event.target && c.closest(".object") === box && c.refresh) c.refresh();
+      }
+    });
     return box;
   }
 
@@ -219,7 +259,12 @@ const SchemaForm = (() => {
     }
     if (node.type === "object" && node.properties) {
       if (path.length === 1 && path[0] === "parameters") return parameters(node, state, path);
-      return object(label(key, node), node, state, path, true);
+      const box = object(label(key, node), node, state, path, true);
+      if (!raw["x-folded"] && !node["x-folded"]) return box;
+      const folded = el("details", { class: "folded", "data-path": path.join(".") },  // a long section, open when set
+        el("summary", { text: `${label(key, node)}: ${node.description || raw.description || ""}` }), box);
+      folded.open = getAt(state.doc, path) != null;
+      return folded;
     }
     if (node.type === "object") return mapping(key, node, state, path);
     return scalar(key, node, optional || nullable, state, path);
@@ -247,19 +292,47 @@ const SchemaForm = (() => {
     }
   }
 
-  // point at the control an error message names ("document: a_list.0.a_field: ..." or "a_list[0].a_field: ...")
+  // the control an error message names ("document: a_list.0.a_field: ..." or "a_list[0].a_field: ..."), marked
+  // invalid: the deepest control of the message's path, or a child of it that the message's text names
+  // ("parameters: parameter some_name must ..."); {target, path, rest} or null
   function mark(container, message) {
     container.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
     const text = String(message).replace(/^[^:]*document:\s*/, "").replace(/\[(\d+)\]/g, ".$1");
     const match = text.match(/^([A-Za-z_][\w.]*)/);
     if (!match) return null;
+    const find = (p) => container.querySelector(`[data-path="${CSS.escape(p)}"]`);
     const parts = match[1].split(".");
     for (let n = parts.length; n > 0; n--) {
-      const target = container.querySelector(`[data-path="${CSS.escape(parts.slice(0, n).join("."))}"]`);
-      if (target) { target.setAttribute("aria-invalid", "true"); return target; }
+      let path = parts.slice(0, n).join(".");
+      let target = find(path);
+      if (!target) continue;
+      const rest = text.slice(match[1].length).replace(/^:\s*/, "");
+      if (n === parts.length) {
+        const named = (rest.match(/[A-Za-z_]\w*/g) || []).find((word) => find(`${path}.${word}`));
+        if (named) { path = `${path}.${named}`; target = find(path); }
+      }
+      target.setAttribute("aria-invalid", "true");
+      return { target, path, rest };
     }
     return null;
   }
 
-  return { render, mark };
+  // a control's place in the form as its labels read ("a list > item 2 > a field"): the legends of the
+  // fieldsets around it and its own label, so a message speaks of what the user sees (item 2, not
+  // a_list.1)
+  function describe(container, target) {
+    const own = target.matches("fieldset") ? target.querySelector(":scope > legend")
+      : target.matches("details") ? target.querySelector(":scope > summary")
+        : container.querySelector(`label[for="${CSS.escape(target.id)}"]`);
+    const parts = own ? [own.textContent.split(":")[0]] : [];
+    for (let e = target.parentElement; e && e !== container; e = e.parentElement) {
+      if (e.matches("fieldset")) {
+        const legend = e.querySelector(":scope > legend");
+        if (legend && legend.textContent !== parts[0]) parts.unshift(legend.textContent);
+      }
+    }
+    return parts.join(" \u203a ");
+  }
+
+  return { render, mark, describe };
 })();
