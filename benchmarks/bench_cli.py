@@ -12,9 +12,12 @@ Prints, each next to its goal:
   * a cProfile of one warm end-to-end run: the 15 functions with the largest cumulative time.
 
 Every run is a fresh process with a results store and a disk cache of this benchmark's own (in a
-temporary folder), so the user's are untouched and the first run is cold. A before/after comparison
-needs two checkouts; this prints the goal beside each number instead. The machine's load average
-is printed at the start and the end: on a shared machine it moves the numbers a lot.
+temporary folder), so the user's are untouched and the first run is cold. The machine's load
+average is printed at the start and the end: on a shared machine it moves the numbers a lot.
+
+``--against OTHER/src`` compares with another checkout's package (e.g. main's) in the same run:
+the two alternate run by run (each with a warm cache of its own), and the medians, their ratio
+and the largest difference of any number in the two --json documents are printed.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="ford-byd-jv")
     parser.add_argument("--runs", type=int, default=5, help="warm end-to-end runs (the median is over these)")
+    parser.add_argument("--against", type=Path, help="another checkout's src folder to compare with, run by run")
     args = parser.parse_args()
+    if args.against:
+        compare(args.scenario, args.runs, args.against)
+        return
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="autopact-bench-") as folder:
         work = Path(folder)
@@ -75,6 +82,51 @@ def main() -> None:
         wall([python, "-m", "cProfile", "-o", str(profile), *simulate[1:]], env)
         print_profile(profile)
         print(f"\nload average at the end {load()}")
+
+
+def compare(scenario: str, runs: int, other: Path) -> None:
+    """Warm end-to-end runs of this checkout and ``other`` alternated; medians, ratio, largest difference."""
+    import json
+
+    here = Path(__file__).resolve().parents[1] / "src"
+    with tempfile.TemporaryDirectory(prefix="autopact-bench-") as folder:
+        work = Path(folder)
+        sides = {"this checkout": here, "other": other.resolve()}
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load()} (1, 5, 15 min)")
+        for k in range(runs + 1):  # the first round fills each side's cache
+            for name, src in sides.items():
+                tag = "this" if name == "this checkout" else "other"
+                env = {**os.environ, "PYTHONPATH": str(src), "AUTOPACT_STORE": str(work / f"{tag}.duckdb"),
+                       "AUTOPACT_CACHE": str(work / f"cache-{tag}")}
+                seconds = wall([sys.executable, "-m", "autopact.interfaces.cli", "simulate", scenario, "--json",
+                                str(work / f"{tag}.json")], env)
+                if k:
+                    times[name].append(seconds)
+        documents = {name: json.loads((work / f"{'this' if name == 'this checkout' else 'other'}.json").read_text())
+                     for name in sides}
+        worst = largest_difference(documents["other"], documents["this checkout"])
+        this, that = statistics.median(times["this checkout"]), statistics.median(times["other"])
+        print(f"autopact simulate {scenario} --json, warm cache, medians of {runs} alternated runs: this checkout "
+              f"{this:.2f} s, {other} {that:.2f} s, ratio {that / this:.2f}x; best {min(times['this checkout']):.2f} "
+              f"vs {min(times['other']):.2f} s")
+        print(f"largest difference of any number in the two documents, relative to max(|number|, 1): {worst[0]:.3g} "
+              f"at {worst[1]} (= {worst[2]:.6g})")
+        print(f"load average at the end {load()}")
+
+
+def largest_difference(a, b, path: str = "") -> tuple[float, str, float]:
+    """(largest absolute difference, where, the value there) of the numbers in two JSON documents of
+    the same shape, relative to the number's size: |a - b| / max(|a|, |b|, 1)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = [largest_difference(a[k], b[k], f"{path}/{k}") for k in a if k in b and k != "run_id"]
+    elif isinstance(a, list) and isinstance(b, list):
+        found = [largest_difference(x, y, f"{path}[{k}]") for k, (x, y) in enumerate(zip(a, b))]
+    elif isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return abs(float(a) - float(b)) / max(abs(a), abs(b), 1.0), path, float(a)
+    else:
+        found = []
+    return max(found, default=(0.0, "", 0.0))
 
 
 def print_profile(path: Path) -> None:

@@ -1,10 +1,17 @@
-"""Draws per second on the 2025 market (1,000 households), serial and on a local Dask cluster.
+"""Draws per second on the 2025 market (1,000 households): serial, on a local Dask cluster, and on
+as many plain Python processes (the ceiling Dask's scaling is measured against).
 
 (a) draws that change only costs or policy (no re-calibration): ford-byd-jv's parameter inputs;
 (b) draws that re-calibrate demand: its target inputs (first-order re-calibration, the default;
     one exact re-calibration is timed too).
-Prints draws/s for each (medians of --repeats runs), the cluster/serial ratio, and a profile of one
-draw of each kind.
+Prints draws/s for each (medians of --repeats runs), the cluster/serial and cluster/plain-processes
+ratios, the largest difference of any number between the serial records and the others' (0: the
+same to the bit), and a profile of one draw of each kind.
+
+Plain processes: --workers fresh interpreters that import autopact and wait; their time runs from
+then (as the cluster's from its start-up, its workers having preloaded autopact) to the last one's
+end, handing over the pickled ``Shared`` and every --workers-th job (files) included. The three
+settings alternate within each repeat, so that the machine's load moves them alike.
 
     python benchmarks/bench_draws.py [--draws 24] [--workers 2] [--repeats 3]
 """
@@ -14,16 +21,24 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import math
+import os
+import pickle
 import pstats
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 from autopact.fit.calibration import calibrate, load_targets
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
-from autopact.simulate import market_for, simulate
+from autopact.model.zeta import FocKernel
+from autopact.simulate import market_for, newton_start, simulate
 
 
 def jobs_for(scenario, draws: int) -> list[Job]:
@@ -36,18 +51,112 @@ def jobs_for(scenario, draws: int) -> list[Job]:
     return out
 
 
-def timed(shared, jobs, backend: str, workers: int) -> tuple[float, float]:
-    """(seconds from the first job sent to the last result, seconds including cluster start-up)."""
+def timed(shared, jobs, backend: str, workers: int) -> tuple[float, float, list[dict]]:
+    """(seconds from the cluster's start-up to the last result, seconds including the cluster's start-up
+    and shut-down, records)."""
     began = time.perf_counter()
     ready = [began]
-    count = 0
+    out = []
     for records in execute(shared, jobs, backend=backend, workers=workers,
                            on_start=lambda _: ready.append(time.perf_counter())):
-        count += len(records)
+        out += records
+        last = time.perf_counter()  # the generator closes the cluster after the last result: not counted here
         assert all(r["status"] == "ok" for r in records), records
-    assert count == len(jobs)
-    end = time.perf_counter()
-    return end - ready[-1], end - began
+    assert len(out) == len(jobs)
+    return last - ready[-1], time.perf_counter() - began, out
+
+
+PLAIN = """
+import os, pickle, sys, time
+from autopact.runs.execution import evaluate_chunk
+folder, worker = sys.argv[1], sys.argv[2]
+open(os.path.join(folder, f"ready{worker}"), "w").close()
+while not os.path.exists(os.path.join(folder, "go")):
+    time.sleep(0.001)
+with open(os.path.join(folder, "shared.pickle"), "rb") as f:
+    shared = pickle.load(f)
+with open(os.path.join(folder, f"jobs{worker}.pickle"), "rb") as f:
+    jobs = pickle.load(f)
+records = evaluate_chunk(shared, jobs)
+with open(os.path.join(folder, f"out{worker}.pickle"), "wb") as f:
+    pickle.dump((time.monotonic(), records), f)
+"""
+
+
+def plain_processes(shared, jobs, workers: int) -> tuple[float, list[dict]]:
+    """(seconds, records) on ``workers`` plain processes, timed as the cluster is: from processes
+    that have imported autopact (as Dask's workers preload it) to the last one's end, pickling
+    ``Shared`` and the jobs, handing them over (files) and unpickling them included."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory(prefix="autopact-plain-") as name:
+        folder = Path(name)
+        procs = [subprocess.Popen([sys.executable, "-c", PLAIN, name, str(w)], env=env) for w in range(workers)]
+        while not all((folder / f"ready{w}").exists() for w in range(workers)):
+            if any(p.poll() not in (None, 0) for p in procs):
+                raise SystemExit("a plain worker process failed")
+            time.sleep(0.005)
+        began = time.monotonic()
+        (folder / "shared.pickle").write_bytes(pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL))
+        for w in range(workers):
+            (folder / f"jobs{w}.pickle").write_bytes(pickle.dumps(jobs[w::workers]))
+        (folder / "go").touch()
+        for p in procs:
+            if p.wait() != 0:
+                raise SystemExit("a plain worker process failed")
+        ends, records = [], []
+        for w in range(workers):
+            end, mine = pickle.loads((folder / f"out{w}.pickle").read_bytes())
+            ends.append(end)
+            records += mine
+    return max(ends) - began, records
+
+
+EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs)
+_terms = FocKernel.terms
+
+
+def _counted_terms(self, *args):
+    EVALUATIONS[0] += 1
+    return _terms(self, *args)
+
+
+FocKernel.terms = _counted_terms
+
+
+def evaluations(shared, jobs) -> int:
+    """Map evaluations of one serial run of ``jobs``."""
+    EVALUATIONS[0] = 0
+    timed(shared, jobs, "serial", 1)
+    return EVALUATIONS[0]
+
+
+def numbers(record: dict, path: str = "") -> dict[str, float]:
+    """Every number of a record's baseline, counterfactual and change, by path."""
+    out: dict[str, float] = {}
+
+    def walk(value, where):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}/{k}")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[where] = float(value)
+    for key in ("baseline", "counterfactual", "change"):
+        walk(record.get(key), key)
+    return out
+
+
+def largest_difference(a: list[dict], b: list[dict]) -> float:
+    """Largest difference of any outcome between two sets of records of the same draws, relative to
+    the larger of the two and 1 (a change is compared with its own size, so this overstates it)."""
+    first = {r["draw"]: numbers(r) for r in a}
+    worst = 0.0
+    for r in b:
+        mine, theirs = numbers(r), first[r["draw"]]
+        assert mine.keys() == theirs.keys()
+        for k, v in mine.items():
+            if not (math.isnan(v) and math.isnan(theirs[k])):
+                worst = max(worst, abs(v - theirs[k]) / max(abs(v), abs(theirs[k]), 1.0))
+    return worst
 
 
 def main() -> None:
@@ -55,6 +164,9 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="timings per setting; medians are printed")
+    parser.add_argument("--kinds", default="ab", help="which kinds of draws to time: a, b or ab")
+    parser.add_argument("--no-newton", dest="newton", action="store_false",
+                        help="solve draws by SQUAREM, without the central result's Newton matrix")
     args = parser.parse_args()
     base = load_scenario("ford-byd-jv")
     definition = base.model_dump(mode="json")
@@ -71,17 +183,41 @@ def main() -> None:
     print(f"2025 market, {len(cal.households.weights)} households, {len(market.products)} products, "
           f"{args.draws} draws per kind, local cluster of {args.workers} single-threaded workers")
     for label, scenario in kinds.items():
+        if label[1] not in args.kinds:
+            continue
         began = time.perf_counter()
-        shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)
+        newton = {0: newton_start(central)} if args.newton else None
+        shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, newton)
         setup = time.perf_counter() - began
+        squarem = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)
         jobs = jobs_for(scenario, args.draws)
-        serial = statistics.median(timed(shared, jobs, "serial", 1)[0] for _ in range(args.repeats))
-        runs = [timed(shared, jobs, "dask", args.workers) for _ in range(args.repeats)]
+        serial_runs, plain_runs, runs, squarem_runs = [], [], [], []
+        for _ in range(args.repeats):
+            if args.newton:
+                squarem_runs.append(timed(squarem, jobs, "serial", 1))
+            serial_runs.append(timed(shared, jobs, "serial", 1))
+            plain_runs.append(plain_processes(shared, jobs, args.workers))
+            runs.append(timed(shared, jobs, "dask", args.workers))
+        serial = statistics.median(r[0] for r in serial_runs)
+        plain = statistics.median(r[0] for r in plain_runs)
         cluster = statistics.median(r[0] for r in runs)
         with_startup = statistics.median(r[1] for r in runs)
+        reference = serial_runs[0][2]
         print(f"{label}: serial {args.draws / serial:.2f} draws/s ({serial / args.draws:.3f} s/draw); "
+              f"{args.workers} plain processes {args.draws / plain:.2f} draws/s; "
               f"Dask x{args.workers} {args.draws / cluster:.2f} draws/s ({args.draws / with_startup:.2f} with cluster "
-              f"start-up); speed-up {serial / cluster:.2f}x; one-off set-up {setup:.2f} s")
+              f"start-up and shut-down); Dask/serial {serial / cluster:.2f}x, Dask/plain processes {plain / cluster:.2f}; "
+              f"one-off set-up {setup:.2f} s")
+        if squarem_runs:
+            plain_squarem = statistics.median(r[0] for r in squarem_runs)
+            print(f"  serial, each draw solved by SQUAREM instead of Broyden from the central Newton matrix: "
+                  f"{args.draws / plain_squarem:.2f} draws/s (Newton/SQUAREM {plain_squarem / serial:.2f}x; map "
+                  f"evaluations {evaluations(squarem, jobs)} vs {evaluations(shared, jobs)}); largest difference "
+                  f"{largest_difference(squarem_runs[0][2], reference):.3g}")
+        print(f"  largest difference from the serial records: plain processes "
+              f"{max(largest_difference(reference, r[1]) for r in plain_runs):.3g}, Dask "
+              f"{max(largest_difference(reference, r[2]) for r in runs):.3g}, serial repeats "
+              f"{max(largest_difference(reference, r[2]) for r in serial_runs):.3g}")
         profile = cProfile.Profile()
         profile.enable()
         evaluate_chunk(shared, jobs[:1])
@@ -89,6 +225,8 @@ def main() -> None:
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(12)
         print("\n".join(line for line in text.getvalue().splitlines() if "autopact" in line or "function calls" in line))
+    if "b" not in args.kinds:
+        return
     targets = load_targets()
     targets.loc[targets["name"] == "own_elasticity_compact_car", "value"] = -6.4
     began = time.perf_counter()

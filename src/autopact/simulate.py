@@ -30,6 +30,7 @@ from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
+from autopact.model.newton import inverse_jacobian
 from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
@@ -100,12 +101,37 @@ def solved_baseline(market: MarketModel) -> State:
     return market.cache["baseline"]
 
 
+@dataclasses.dataclass(frozen=True)
+class NewtonStart:
+    """A solved scenario's Newton matrix (``autopact.model.newton``), for the solves of its draws:
+    it applies to a market with the same products in the same order."""
+
+    product_ids: tuple[str, ...]
+    inverse_jacobian: np.ndarray
+
+    def matrix_for(self, market: MarketModel) -> np.ndarray | None:
+        same = tuple(market.products["product_id"]) == self.product_ids
+        return self.inverse_jacobian if same else None
+
+
+def newton_start(result: SimulationResult) -> NewtonStart:
+    """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
+    cost: price minus markup), about J + 1 evaluations of the map."""
+    market, solved = result.market, result.counterfactual.products
+    prices = solved["price"].to_numpy(float)
+    matrix = inverse_jacobian(prices - solved["markup"].to_numpy(float), market.xi, market.demand,
+                              ownership_matrix(market.owners, market.kappa), market.taxes, prices)
+    return NewtonStart(tuple(solved["product_id"]), matrix)
+
+
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,
-             baseline: State | None = None, households: int = 1000, household_seed: int = 0) -> SimulationResult:
+             baseline: State | None = None, households: int = 1000, household_seed: int = 0,
+             newton: NewtonStart | None = None) -> SimulationResult:
     """The scenario's equilibrium and its baseline's, from one market (``market_for`` by default).
 
     ``initial_prices`` (product_id -> price) starts the scenario's fixed point there; ``baseline``,
-    the already solved ``solve(market)``, spares solving it again (variants of one scenario).
+    the already solved ``solve(market)``, spares solving it again (variants of one scenario);
+    ``newton`` (a draw: its central result's ``newton_start``) solves by Broyden's method from it.
     """
     if market is None:
         market = market_for(scenario, households, household_seed)
@@ -118,12 +144,18 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
             market, baseline = moved, None
     counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
-    return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market))
+    return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market, newton))
 
 
-def solve(market: MarketModel) -> State:
-    """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it."""
+def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
+    """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it.
+
+    With ``newton`` (a draw), every solve runs Broyden's method from its matrix, and a constrained
+    equilibrium starts at the market's initial prices (without, at cost, as the golden results'
+    iteration counts record). Shadow costs come from the secant search
+    (``autopact.model.supply.solve_constrained``)."""
     products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
+    jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
     constraints = [CapacityConstraint(f"plant: {plant}", np.flatnonzero(products["product_id"].isin(ids).to_numpy()),
@@ -140,12 +172,12 @@ def solve(market: MarketModel) -> State:
         low_cost = costs.copy()
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
         check_costs(products, low_cost, xi, market.money)
-        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial)
+        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
         if market_size * low.shares[group].sum() <= quota.quantity:
             costs, regime = low_cost, "below quota: all imports at the in-quota rate"
             rates[group] = quota.in_quota_pct / 100
         else:
-            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial)
+            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
             if market_size * high.shares[group].sum() >= quota.quantity:
                 regime = "above quota: the marginal import pays the full rate"
             else:
@@ -157,13 +189,16 @@ def solve(market: MarketModel) -> State:
                         **{k: getattr(quota, k) for k in ("price_cap_usd", "price_above_usd") if getattr(quota, k)},
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
-        result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size)
+        result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
+                                   initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
+                                   search="secant")
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
                               "capacity": c.capacity} for c in constraints]
     else:
-        eq, constraint_report = solve_prices(costs, xi, demand, omega, taxes, initial=initial), []
+        eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
+        constraint_report = []
     for r in regimes:
         report = next((c for c in constraint_report if c["name"] == f"quota: {r['name']}"), None)
         if report is not None:

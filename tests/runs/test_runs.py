@@ -84,6 +84,29 @@ def test_serial_and_local_dask_agree_to_the_bit(scenario_file, tmp_path):
     assert [r["change"] for r in a] == [r["change"] for r in b]
 
 
+def test_draws_from_the_newton_matrix_agree_serial_and_dask_and_with_squarem(scenario_file, tmp_path, monkeypatch):
+    """A run with at least NEWTON_JOBS draws solves each from its central result's Newton matrix
+    (Broyden): the same numbers as SQUAREM within solver tolerance, fewer evaluations, and serial
+    and Dask still agree to the bit."""
+    from autopact.runs import analyses
+
+    plain = _draws(scenario_file, tmp_path / "p.duckdb", serial=True)  # 3 draws: below NEWTON_JOBS
+    monkeypatch.setattr(analyses, "NEWTON_JOBS", 1)
+    serial = _draws(scenario_file, tmp_path / "s.duckdb", serial=True)
+    cluster = _draws(scenario_file, tmp_path / "d.duckdb", workers=2)
+    assert serial["bands"] == cluster["bands"]
+    squarem, broyden, dask = (Store(tmp_path / f"{n}.duckdb").records(d["run_id"])
+                              for n, d in (("p", plain), ("s", serial), ("d", cluster)))
+    assert [r["change"] for r in broyden] == [r["change"] for r in dask]
+    draws = [(a, b) for a, b in zip(squarem, broyden) if a["draw"] >= 0]
+    for a, b in draws:
+        levels, found = flatten(a["counterfactual"]), flatten(b["counterfactual"])
+        for path, value in levels.items():
+            if isinstance(value, float):
+                assert found[path] == pytest.approx(value, rel=1e-10, abs=1e-6), path
+    assert sum(b["solver"]["iterations"] for _, b in draws) < sum(a["solver"]["iterations"] for a, _ in draws)
+
+
 def test_bundled_joint_venture_draws_recalibrate_demand(tmp_path):
     document = _draws(Path("ford-byd-jv"), tmp_path / "s.duckdb", draws=2, serial=True)
     records = Store(tmp_path / "s.duckdb").records(document["run_id"])

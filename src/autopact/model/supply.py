@@ -21,12 +21,12 @@ products: Gamma enters only through the vector (Omega o Gamma^T)(p - c), which
 ``autopact.model.zeta.FocKernel`` sums household by household without forming the J x J matrix
 (the I J^2 product that PyBLP's evaluation, and this one before, spent most of its time on).
 
-Newton's method on the FOC would need, at every step, the J x J Jacobian of the FOC: Gamma itself
-and the derivatives of Gamma with respect to each price (second derivatives of the shares), several
-I J^2 products, each costlier than a whole O(I J) evaluation of the map; from observed or cost
-prices SQUAREM converges in about a dozen evaluations, and Anderson acceleration (memory 2 to 12)
-measured no fewer on the 2025 market. PyBLP's Newton-type options (``hybr``, ``lm`` with analytic
-Jacobians) were slower still: ``benchmarks/bench_equilibrium_blp1995.py --screen``.
+Newton's method on the FOC would need, at every step, the J x J Jacobian of the FOC (second
+derivatives of the shares, several I J^2 products, each costlier than a whole O(I J) evaluation);
+Anderson acceleration (memory 2 to 12) measured no fewer evaluations than SQUAREM on the 2025
+market, PyBLP's Newton-type options were slower still (``bench_equilibrium_blp1995.py --screen``).
+Many solves near one equilibrium (a scenario's draws) pay for one Jacobian by differences
+(``autopact.model.newton``) and start Broyden's method from it: about half the evaluations.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
+from autopact.model.shadow import Jump, ShadowCost
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -48,6 +49,13 @@ SOLVE_SECONDS = 120.0
 # Wall-clock limit of an equilibrium with capacity or quota constraints (many solves, one per trial
 # shadow cost).
 CONSTRAINED_SOLVE_SECONDS = 600.0
+# Gauss-Seidel rounds the secant search may take before it hands over to brentq (one or two suffice
+# where each constraint's units move continuously with its shadow cost).
+SECANT_ROUNDS = 20
+# Evaluations a secant trial near its root may spend on one digit beyond the FOC tolerance (with
+# residuals of 1e-12 a $56 shadow cost is fixed only to ~5e-9 dollars, at 1e-13 to ~5e-10); where
+# rounding does not allow that digit, the trial is solved to the tolerance.
+TIGHT_TRIAL_EVALUATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,8 @@ class Equilibrium:
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
-                 max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None) -> Equilibrium:
+                 max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
+                 inverse_jacobian: np.ndarray | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -142,6 +151,12 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     through (Omega o Gamma^T)(p - c), summed household by household, never as a J x J matrix).
     ``kernel``, a FocKernel of the same ``xi``, ``demand`` and ``ownership``, is reused when given
     (solves that differ only in costs, taxes or starting prices).
+
+    ``inverse_jacobian`` H, (I - d zeta/dp)^{-1} at a nearby solution (``autopact.model.newton``:
+    a draw's central equilibrium), replaces SQUAREM by Broyden's method (Broyden 1965, the "good"
+    update of the inverse) started from the Newton step p + H (c + zeta(p) - p): about half the map
+    evaluations of SQUAREM on the 2025 market's draws. Should its residual stall or grow, SQUAREM
+    goes on from the best prices it reached. The stopping rule, and so the solution, is the same.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -178,10 +193,35 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
             zeta = (weighted - s / t) / lam
         return costs + np.where(live, zeta, limit_markup), None
 
-    while evaluations < max_iterations:
+    def late() -> None:
         if time.monotonic() > deadline:
             raise ConvergenceError(f"equilibrium prices did not converge within the time limit of {max_seconds:g} s "
                                    f"({evaluations} iterations, max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
+
+    if inverse_jacobian is not None:  # Broyden on F(p) = c + zeta(p) - p, B approximating dF/dp^{-1} = -H
+        inverse = -np.array(inverse_jacobian, float)
+        f, done = zeta_map(prices)
+        if done:
+            return done
+        step, best, stalled = f - prices, (residual, prices), 0
+        while evaluations < max_iterations and stalled < 8 and np.all(np.isfinite(step)):
+            late()
+            move = -inverse @ step
+            trial = prices + move
+            f, done = zeta_map(trial)
+            if done:
+                return done
+            change, step, prices = f - trial - step, f - trial, trial
+            stalled = 0 if residual < 0.5 * best[0] else stalled + 1
+            best = (residual, prices) if residual < best[0] else best
+            guess = inverse @ change
+            denominator = float(move @ guess)
+            if denominator != 0 and np.isfinite(denominator):
+                inverse += np.outer(move - guess, move @ inverse) / denominator
+        prices = best[1]  # SQUAREM from here
+
+    while evaluations < max_iterations:
+        late()
         p1, done = zeta_map(prices)
         if done:
             return done
@@ -223,24 +263,34 @@ class ConstrainedEquilibrium:
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
                       constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
                       capacity_tol: float = 1e-9, max_rounds: int = 200,
-                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS) -> ConstrainedEquilibrium:
+                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
+                      inverse_jacobian: np.ndarray | None = None, search: str = "brentq") -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
     (the quota model of the R ``trade`` package; a firm facing a binding capacity prices as if its
     marginal cost were c + lambda). Complementary slackness: lambda_G (K_G - q_G) = 0. Solved by
-    Gauss-Seidel over constraints, each lambda_G by bracketing root-finding on q_G(lambda) = K_G,
-    until every q_G <= K_G (1 + capacity_tol) and every binding constraint is met within
-    capacity_tol relative. Raises ConvergenceError otherwise, or once ``max_seconds`` have passed.
-    """
-    from scipy.optimize import brentq
+    Gauss-Seidel over constraints, each lambda_G by a root search on q_G(lambda) = K_G, until every
+    q_G <= K_G (1 + capacity_tol) and every binding constraint is met within capacity_tol relative.
+    Raises ConvergenceError otherwise, or once ``max_seconds`` have passed. ``initial`` prices
+    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``).
 
+    ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
+    to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
+    needs a fraction of the map evaluations, its trials near the root solved one digit beyond
+    ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
+    only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
+    Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
+    equilibria the solution can jump across K_G at some lambda (partner-comparison's gm-geely at
+    $3,499.96, beside brentq's root at $3,490.92): the secant search then stops short of the
+    capacity, and the search starts again from zero by brentq, whose path the golden results record.
+    """
     lam = {c.name: 0.0 for c in constraints}
-    state = {"prices": None, "solves": 0}
+    state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
 
-    def equilibrium() -> Equilibrium:
+    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]
@@ -248,39 +298,73 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         if left <= 0:
             raise ConvergenceError(f"capacity constraints not met within the time limit of {max_seconds:g} s "
                                    f"({state['solves']} equilibrium solves)")
-        eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=state["prices"], tol=tol,
-                          max_seconds=min(left, SOLVE_SECONDS), kernel=kernel)
+        start = state["prices"] if initial is None else initial
+        solve = dict(initial=start, max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
+        eq = None
+        if trial_tol is not None and trial_tol < tol:  # a few more evaluations, where rounding allows them
+            try:
+                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=trial_tol,
+                                  max_iterations=TIGHT_TRIAL_EVALUATIONS, **solve)
+            except ConvergenceError:
+                pass
+        if eq is None:
+            eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
         return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
 
-    def excess(c: CapacityConstraint, value: float) -> float:
-        lam[c.name] = value
+    def brentq_root(c: CapacityConstraint) -> float:
+        """The search before the secant one, step for step: where several equilibria meet a capacity
+        (the price game's solution jumps with lambda), its path decides which a run reports."""
+        from scipy.optimize import brentq
+
+        def excess(value: float) -> float:
+            lam[c.name] = value
+            eq = equilibrium()
+            return market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+
+        if excess(0.0) <= 0:  # slack without its shadow cost: release it
+            return 0.0
+        high = max(1000.0, 2 * lam[c.name])
+        while excess(high) > 0:
+            high *= 2
+            if high > 1e9:
+                raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
+        return brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
+
+    def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
         eq = equilibrium()
-        return market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+        for _ in range(limit):
+            done = True
+            for c in constraints:
+                over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+                if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
+                    done = False
+                    shares = eq.shares[c.products]
+                    markup = float(shares @ eq.markups[c.products] / shares.sum()) if shares.sum() > 0 else 0.0
+                    lam[c.name] = float(search[c.name].root(over, eq.prices, markup) if secant else brentq_root(c))
+                    eq = equilibrium()
+            if done:
+                units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+                return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 for c in constraints}, units,
+                                              state["solves"])
+        return None
 
-    eq = equilibrium()
-    for _ in range(max_rounds):
-        done = True
-        for c in constraints:
-            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
-            if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
-                done = False
-                if excess(c, 0.0) <= 0:  # slack without its shadow cost: release it
-                    lam[c.name] = 0.0
-                else:
-                    high = max(1000.0, 2 * lam[c.name])
-                    while excess(c, high) > 0:
-                        high *= 2
-                        if high > 1e9:
-                            raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-                    lam[c.name] = brentq(lambda v, c=c: excess(c, v), 0.0, high, xtol=1e-9, rtol=1e-12)
-                eq = equilibrium()
-        if done:
-            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-            return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 for c in constraints}, units,
-                                          state["solves"])
-    raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
-
+    if search == "secant":
+        try:
+            found = rounds(True, SECANT_ROUNDS)
+        except Jump:
+            found = None
+        if found is not None:
+            return found
+        lam.update({c.name: 0.0 for c in constraints})  # the brentq search from the start, as a central run
+        state["prices"] = None
+    elif search != "brentq":
+        raise ValueError(f"search must be 'brentq' or 'secant', got {search!r}")
+    found = rounds(False, max_rounds)
+    if found is None:
+        raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
+    return found
 
 
 def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,

@@ -62,18 +62,25 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
                             if members.any() else None)  # no simulated household in the group
     by_assembly = state.origin.mul(units, axis=0).sum()
     profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
-    def weighted(column: str, mask: Any = slice(None)) -> float | None:
-        weights = p.loc[mask, "units"]
-        return float(np.average(p.loc[mask, column], weights=weights)) if weights.sum() > 0 else None
+    consumer_price = p["consumer_price"].to_numpy()
+
+    # numpy arrays and boolean masks, not pandas selections: a draw measures two states, and
+    # pandas' per-selection overhead was most of that time
+    def weighted(values: np.ndarray, mask: Any = slice(None)) -> float | None:
+        weights = units[mask]
+        return float(np.average(values[mask], weights=weights)) if weights.sum() > 0 else None
 
     def by(column: str, value) -> dict[str, float]:
-        return {s: value(p[column].eq(s)) for s in sorted(p[column].unique())} if column in p.columns else {}
+        if column not in p.columns:
+            return {}
+        labels = p[column].to_numpy()
+        return {s: value(labels == s) for s in sorted(p[column].unique())}
 
     assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
     per_worker = params.get("vehicles_per_assembly_worker")
     return {
         "total_units": total,
-        "average_price_usd": weighted("consumer_price"),
+        "average_price_usd": weighted(consumer_price),
         "bev_share": float(units[p["powertrain"].eq("BEV").to_numpy()].sum() / total)
         if "powertrain" in p.columns and total > 0 else None,
         "consumer_surplus_usd": cs_total,
@@ -87,12 +94,12 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
         "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index and total > 0 else None,
         "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index and total > 0 else None,
-        "average_price_by_segment_usd": by("segment", lambda m: weighted("consumer_price", m)),
-        "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted("consumer_price", m)),
+        "average_price_by_segment_usd": by("segment", lambda m: weighted(consumer_price, m)),
+        "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted(consumer_price, m)),
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
         "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
         "profit_by_firm_usd": {k: float(v) for k, v in profit_by_owner.items()},
-        "units_by_segment": by("segment", lambda m: float(p.loc[m, "units"].sum())),
+        "units_by_segment": by("segment", lambda m: float(units[m].sum())),
     }
 
 
@@ -131,11 +138,11 @@ def difference(a: Any, b: Any) -> Any:
 
 def product_rows(base: State, cf: State, keep: list[str]) -> list[dict[str, Any]]:
     """The scenario's products (columns ``keep``) with their baseline price and units (None if new)."""
-    base_p = base.products.set_index("product_id")
+    before = {pid: (float(price), float(units)) for pid, price, units in
+              zip(base.products["product_id"], base.products["price"], base.products["units"])}
     rows = []
     for row in cf.products[keep].to_dict(orient="records"):
-        before = base_p.loc[row["product_id"]] if row["product_id"] in base_p.index else None
-        row["price_baseline"] = None if before is None else float(before["price"])
-        row["units_baseline"] = None if before is None else float(before["units"])
+        price, units = before.get(row["product_id"], (None, None))
+        row["price_baseline"], row["units_baseline"] = price, units
         rows.append({k: (bool(v) if isinstance(v, (np.bool_,)) else v) for k, v in row.items()})
     return rows

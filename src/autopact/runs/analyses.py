@@ -29,7 +29,14 @@ from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_j
 from autopact.runs.store import Store, default_path
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
-from autopact.simulate import market_for, simulate, solved_baseline
+from autopact.simulate import market_for, newton_start, simulate, solved_baseline
+
+
+# Draws per variant from which a run computes its central result's Newton matrix (one evaluation of
+# the equilibrium map per product, J + 1 in all) to start each draw's solve from: on ford-byd-jv
+# (270 products) each draw then takes about half its evaluations, 12 to 15 fewer, so the matrix pays
+# for itself after about 20 draws.
+NEWTON_JOBS = 40
 
 
 @dataclass
@@ -123,11 +130,13 @@ def _central(scenario: Scenario, options: RunOptions, console, market: MarketMod
 
 
 def _shared(scenario: Scenario, market: MarketModel, options: RunOptions,
-            runs: list[tuple[str, Scenario, SimulationResult, dict[str, Any]]]) -> Shared:
-    """What every job of the run reads: the market, its solved baseline and each variant's warm start."""
+            runs: list[tuple[str, Scenario, SimulationResult, dict[str, Any]]], jobs: int = 0) -> Shared:
+    """What every job of the run reads: the market, its solved baseline and each variant's warm start,
+    with its Newton matrix when the variant has at least ``NEWTON_JOBS`` jobs to spend it on."""
     warm = {k: _warm(result) for k, (_, _, result, _) in enumerate(runs)}
+    newton = {k: newton_start(result) for k, (_, _, result, _) in enumerate(runs)} if jobs >= NEWTON_JOBS else None
     return prepare(market, options.households, options.household_seed, scenario.uncertainty.inputs,
-                   options.recalibration, warm, runs[0][2].baseline)
+                   options.recalibration, warm, runs[0][2].baseline, newton)
 
 
 def _estimates(scenario: Scenario, market: MarketModel):
@@ -199,7 +208,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
             drawn = draw_values(variant.uncertainty, values, d, seed, estimates)
             definition, targets, assumptions, drawn_estimates = apply(variant, drawn)
             jobs.append(Job(point, d, definition, targets, assumptions, drawn, drawn_estimates))
-    shared = _shared(scenario, market, options, runs) if draws else None
+    shared = _shared(scenario, market, options, runs, draws) if draws else None
     definition = json.dumps(scenario.model_dump(mode="json"), sort_keys=True)
     bar = _progress(console, f"{scenario.name}: draws") if draws and progress is None else nullcontext(progress)
     # without draws, storing the run is a few quick writes: one connection to the store for them all

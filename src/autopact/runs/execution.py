@@ -30,7 +30,7 @@ from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
 from autopact.policy.scenario import Scenario
 from autopact.runs.store import new_run_id
-from autopact.simulate import simulate
+from autopact.simulate import NewtonStart, simulate
 
 Recalibration = Literal["linear", "exact"]
 
@@ -55,6 +55,7 @@ class Shared:
     recalibration: Recalibration = "linear"
     warm_prices: dict[int, dict[str, float]] = field(default_factory=dict)  # point -> product_id -> price
     baseline: State | None = None  # solve(market), for the jobs that keep the market as it is
+    newton: dict[int, NewtonStart] = field(default_factory=dict)  # point -> its central result's Newton matrix
 
 
 def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
@@ -70,7 +71,8 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
         elif job.targets or job.assumptions:
             market, baseline = _recalibrated(shared, job, scenario), None
             record["calibration"] = market.calibration.parameters
-        result = simulate(scenario, market, initial_prices=shared.warm_prices.get(job.point), baseline=baseline)
+        result = simulate(scenario, market, initial_prices=shared.warm_prices.get(job.point), baseline=baseline,
+                          newton=shared.newton.get(job.point))
     except (ConvergenceError, EstimationError) as error:
         return {**record, "status": "failed", "error": str(error)}
     return {**record, **result.outcome()}
@@ -186,10 +188,11 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
         # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which makes glibc map and unmap every large
         # temporary array: the equilibrium's (households x products) arrays then cost page faults on
         # each evaluation. Our local workers keep glibc's default and one BLAS thread each.
+        # Workers import the models while they start (``preload``), not in their first job.
         with dask.config.set({"distributed.nanny.pre-spawn-environ": {
                 "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}}):
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+                                   dashboard_address=None, silence_logs=40, preload=[__name__])
         client = Client(cluster)
     try:
         if on_start:
@@ -210,12 +213,14 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
 
 def prepare(market: MarketModel, households: int, household_seed: int, uncertain: list | None = None,
             recalibration: Recalibration = "linear", warm_prices: dict[int, dict[str, float]] | None = None,
-            baseline: State | None = None) -> Shared:
+            baseline: State | None = None, newton: dict[int, NewtonStart] | None = None) -> Shared:
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
-    input re-calibrates demand (a target or a market assumption) and re-calibration is linear."""
+    input re-calibrates demand (a target or a market assumption) and re-calibration is linear.
+    ``newton`` (point -> ``simulate.newton_start`` of its central result) starts each job's solves."""
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = (parameter_response(market.calibration) if moves_demand and recalibration == "linear" else None)
-    return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline)
+    return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
+                  newton or {})
 
 
 def run_jobs(store, kind: str, name: str, definition: str, options: dict[str, Any], seed: int, jobs: list[Job],
