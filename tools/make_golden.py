@@ -1,7 +1,8 @@
 """Regenerate tests/golden: the central result document of every bundled scenario.
 
 Run only when results are meant to change, and say in the commit which numbers moved and why:
-    python tools/make_golden.py
+    python tools/make_golden.py                 # every bundled scenario
+    python tools/make_golden.py NAME [NAME ...] # only these
 """
 
 import gzip
@@ -21,7 +22,7 @@ from autopact.policy.scenario import bundled_scenarios  # noqa: E402
 def main() -> None:
     GOLDEN.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        for name in sorted(bundled_scenarios()):
+        for name in sys.argv[1:] or sorted(bundled_scenarios()):
             document = central_document(name, Path(folder) / "store.duckdb")
             with gzip.open(GOLDEN / f"{name}.json.gz", "wt") as out:
                 out.write(json.dumps(document, indent=1, sort_keys=True))
