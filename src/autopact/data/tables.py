@@ -122,6 +122,14 @@ def load_firms() -> pd.DataFrame:
 
 
 def _checked(name: str, key: str, required: tuple[str, ...]) -> pd.DataFrame:
+    """A bundled table indexed by ``key`` once its key and required columns are checked (a copy:
+    callers may change it). Checked once a process, like ``read_bundled``'s parsing: a scenario's
+    draws read the candidates table several times each (issue 13's profile)."""
+    return _checked_once(name, key, required).copy()
+
+
+@lru_cache(maxsize=None)
+def _checked_once(name: str, key: str, required: tuple[str, ...]) -> pd.DataFrame:
     table = read_bundled(name)
     issues = [DataIssue(name, None, c, None, "required column is missing") for c in (key, *required)
               if c not in table.columns]
