@@ -39,7 +39,7 @@ def test_a_cached_market_gives_the_computed_document_to_the_bit(tmp_path, monkey
     monkeypatch.setattr(pipeline, "load_market", no_work)
     monkeypatch.setattr(pipeline, "calibrated_market", no_work)
     monkeypatch.setattr(launch, "reentry_prediction", no_work)
-    monkeypatch.setattr(pipeline, "solve", lambda market: solved.append(market) or solve(market))
+    monkeypatch.setattr(pipeline, "solve", lambda market, *rest: solved.append(market) or solve(market, *rest))
     warm = document(tmp_path, "warm")
     assert len(solved) == 1  # the scenario's equilibrium; the baseline came with the market
     assert computed == cold == warm
