@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term
+from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_term, reentry_prediction
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.model.supply import Taxes
 from autopact.runs.backtest_entry import entry_backtest, reenter, reordered_taxes
@@ -169,3 +169,18 @@ def test_export_price_yardsticks_net_of_vat_and_duty_by_hand():
     assert mini["net_ratio"] == pytest.approx([(18000 / 1.16 - 0.15 * 9858 / 1.13) / 9858, 20000 / 1.16 / 9858], rel=1e-12)
     assert mini["lerner"] is None
     assert y["net_ratio"] == pytest.approx([mini["net_ratio"][0], mini["net_ratio"][1]], rel=1e-12)
+
+
+def test_launch_gaps_from_the_linear_maps_equal_the_leave_one_out_fits_for_any_xi(market):
+    """The gaps are linear in xi, so a re-calibrated market (new xi, same products) takes them from
+    maps built once: they must equal 49 leave-one-out fits on that market's own xi."""
+    rng = np.random.default_rng(7)
+    moved = dataclasses.replace(market, xi=market.xi + rng.normal(0, 0.3, len(market.xi)), cache={})
+    for each in (market, moved):
+        gaps = launch_gaps(dataclasses.replace(each, cache={}))
+        assert len(gaps) == 49
+        for row in gaps.to_dict(orient="records"):
+            direct = reentry_prediction(each, row["product_id"])
+            for part in ("hedonic", "brand_term", "own_xi"):
+                assert row[part] == pytest.approx(direct[part], abs=1e-11), (row["product_id"], part)
+            assert row["new_brand"] == direct["new_brand"]

@@ -85,3 +85,33 @@ class Hedonic:
         if (firm, powertrain) in self.residual_by_firm_powertrain:
             return effect + self.residual_by_firm_powertrain[(firm, powertrain)]
         return effect + self.residual_by_firm[firm]
+
+
+def reentry_maps(table: pd.DataFrame, units: np.ndarray, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows h and b over the market's products such that, for ANY xi, product j's hedonic prediction
+    and brand term as an entrant into the market without it are h @ xi and b @ xi: exactly what
+    ``Hedonic.fit`` on the others (``table`` and ``units`` without row j) then ``predict`` and
+    ``brand_term`` give, since the fit is weighted least squares, beta = (sqrt(w) X)^+ sqrt(w) xi,
+    and every brand term is a weighted mean of its residuals xi - X beta (all linear in xi). Built
+    once for a product set, they turn a re-calibrated market's launch gaps into a matrix product."""
+    keep = np.arange(len(table)) != j
+    others, row = table[keep], table.iloc[[j]]
+    x, w = _hedonic_design(others), np.asarray(units, float)[keep]
+    sw = np.sqrt(w)
+    fit = np.linalg.lstsq(x * sw[:, None], np.diag(sw), rcond=None)[0]  # beta = fit @ xi_others
+    residual = np.eye(len(w)) - x @ fit  # residuals = residual @ xi_others
+    k = _characteristics_design(table.iloc[:0]).shape[1]
+
+    def mean(mask: np.ndarray) -> np.ndarray:
+        return (w[mask] / w[mask].sum()) @ residual[mask]
+
+    owners, makes = others["owner"].to_numpy(), others["make"].to_numpy()
+    firm, powertrain = str(row["owner"].iloc[0]), str(row["powertrain"].iloc[0])
+    if str(row["make"].iloc[0]) in NEW_BRAND_MAKES or firm not in set(owners):
+        brand = mean(np.isin(makes, list(NEW_BRAND_MAKES)))
+    else:
+        effect = fit[k + FIRM_EFFECTS.index(firm)] if firm in FIRM_EFFECTS else np.zeros(len(w))
+        same = (owners == firm) & (others["powertrain"].to_numpy() == powertrain)
+        brand = effect + mean(same if same.any() else owners == firm)
+    hedonic = _characteristics_design(row)[0] @ fit[:k]
+    return np.insert(hedonic, j, 0.0), np.insert(brand, j, 0.0)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from autopact.data import read_bundled
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
-from autopact.policy.hedonic import Hedonic
+from autopact.policy.hedonic import Hedonic, reentry_maps
 
 BANDS = ((1, 1, "first year"), (2, 5, "years 2-5"), (6, 99, "year 6 and later"))
 MIN_CELL_LAUNCHES = 3  # fewer other launches of the class in the band: the band's mean of all launches
@@ -62,19 +62,45 @@ def reentry_prediction(market: MarketModel, product_id: str) -> dict[str, float]
 
 
 def launch_gaps(market: MarketModel) -> pd.DataFrame:
-    """Gap of each bundled launch the market holds (see the module docstring), once per market."""
+    """Gap of each bundled launch the market holds (see the module docstring), once per market: its
+    hedonic prediction and brand term are rows of ``gap_maps`` (built once per product set and units)
+    times the market's xi, equal to ``reentry_prediction``'s to ~1e-13 (tests/runs/test_backtests.py)."""
     if "launch_gaps" not in market.cache:
         launches = read_bundled("backtest_launches.csv")
         launches = launches[launches["product_id"].isin(market.products["product_id"])]
+        ids = market.products["product_id"].tolist()
+        hedonic, brand = gap_maps(market.products, market.data.units, tuple(launches["product_id"]))
+        index = [ids.index(pid) for pid in launches["product_id"]]
         rows = []
-        for launch in launches.to_dict(orient="records"):
-            parts = reentry_prediction(market, launch["product_id"])
+        for launch, j, h, b in zip(launches.to_dict(orient="records"), index, hedonic @ market.xi, brand @ market.xi):
+            parts = {"hedonic": float(h), "brand_term": float(b), "own_xi": float(market.xi[j]),
+                     "new_brand": str(market.products["make"].iloc[j]) in NEW_BRAND_MAKES}
             rows.append({"product_id": launch["product_id"], "years_on_sale": launch["years_on_sale_in_2025"],
                          "band": band(launch["years_on_sale_in_2025"]),
                          "powertrain_class": powertrain_class(str(launch["powertrain"])),
                          "gap": parts["own_xi"] - parts["hedonic"] - parts["brand_term"], **parts})
         market.cache["launch_gaps"] = pd.DataFrame(rows)
     return market.cache["launch_gaps"]
+
+
+_MAPS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def gap_maps(products: pd.DataFrame, units: np.ndarray, launches: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices (launches x products) of ``hedonic.reentry_maps``, kept for the last few product sets:
+    a re-calibrated draw's market has new xi on the same products and units, so its launch gaps are
+    two matrix products instead of 49 leave-one-out fits (issue 13)."""
+    columns = ["product_id", "owner", "make", "powertrain", "segment", "footprint_sqft", "horsepower", "luxury"]
+    key = (launches, np.asarray(units, float).tobytes(), pd.util.hash_pandas_object(products[columns], index=False)
+           .to_numpy().tobytes())
+    if key not in _MAPS:
+        ids = products["product_id"].tolist()
+        rows = [reentry_maps(products, units, ids.index(pid)) for pid in launches]
+        if len(_MAPS) >= 8:
+            _MAPS.pop(next(iter(_MAPS)))
+        _MAPS[key] = (np.array([h for h, _ in rows]).reshape(len(rows), len(ids)),
+                      np.array([b for _, b in rows]).reshape(len(rows), len(ids)))
+    return _MAPS[key]
 
 
 def launch_term(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None = None) -> float:
