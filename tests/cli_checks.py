@@ -1,6 +1,20 @@
 """Shared checks of CLI runs in tests (importable: pytest puts this folder on sys.path with conftest.py)."""
 
+import os
 import subprocess
+import sys
+from pathlib import Path
+
+import autopact
+
+CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
+SOURCE = str(Path(autopact.__file__).resolve().parents[1])
+
+
+def run_cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``autopact ARGS`` in a fresh interpreter on this checkout's source."""
+    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": SOURCE, **(env or {})})
 
 
 def error_line(done: subprocess.CompletedProcess) -> str:

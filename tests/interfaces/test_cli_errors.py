@@ -1,23 +1,13 @@
 """Bad input files and settings through the real CLI: one line naming the path and the problem, exit
 status 2, no traceback (AUTOPACT_DEBUG=1 brings the traceback back)."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import autopact
 from autopact.data import bundled_path
 
-CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
-SOURCE = str(Path(autopact.__file__).resolve().parents[1])
-
-
-def cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": SOURCE, **(env or {})})
+from cli_checks import run_cli as cli
 
 
 @pytest.fixture()

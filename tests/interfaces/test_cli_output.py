@@ -2,22 +2,15 @@
 evaluations counts (for a scenario with a binding plant or quota, the last solve at the shadow
 costs found: a reader saw 'converged in 1 map evaluations' and took it for the whole search)."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-import autopact
-
-CLI = [sys.executable, "-m", "autopact.interfaces.cli"]
-SOURCE = str(Path(autopact.__file__).resolve().parents[1])
+from cli_checks import run_cli
 
 
 def solver_line(name: str, store: Path) -> str:
-    done = subprocess.run(CLI + ["simulate", name, "--store", str(store)], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONPATH": SOURCE, "COLUMNS": "300"})
+    done = run_cli("simulate", name, "--store", store, env={"COLUMNS": "300"})
     assert done.returncode == 0, done.stderr
     return next(line for line in done.stdout.splitlines() if line.startswith("solver:"))
 

@@ -2,7 +2,6 @@
 same JSON and messages as the CLI, and each class of bad input answered with a 4xx naming the field."""
 
 import json
-import time
 
 import pytest
 import yaml
@@ -21,6 +20,7 @@ from autopact.interfaces.web_schema import bundled_document  # noqa: E402
 from autopact.interfaces.web_service import Settings  # noqa: E402
 from autopact.outcomes.definitions import HEADLINE  # noqa: E402
 from autopact.policy.scenario import parse_scenario  # noqa: E402
+from web_checks import cli_json, wait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,6 @@ def jv_run(client):
     response = client.post("/api/run", json={"scenario": "ford-byd-jv"})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def cli_json(tmp_path, scenario: str) -> dict:
-    """``autopact simulate SCENARIO --json`` (in this process: the market is cached already)."""
-    path = tmp_path / "cli.json"
-    done = CliRunner().invoke(cli_app, ["simulate", scenario, "--json", str(path)])
-    assert done.exit_code == 0, done.output
-    return json.loads(path.read_text())
 
 
 def without_run_id(document: dict) -> dict:
@@ -160,7 +152,7 @@ def test_a_body_that_is_not_json_is_422(client):
 
 
 def test_a_central_run_is_the_clis_json(client, jv_run, tmp_path):
-    assert without_run_id(jv_run) == without_run_id(cli_json(tmp_path, "ford-byd-jv"))
+    assert without_run_id(jv_run) == without_run_id(cli_json(tmp_path, "simulate", "ford-byd-jv"))
 
 
 def test_a_scenario_on_the_bundled_estimation_runs_by_name_and_as_a_document(client):
@@ -203,16 +195,6 @@ def test_a_stored_run_not_in_memory_is_rebuilt_from_the_store(store, jv_run):
 def test_unknown_or_malformed_ids(client, path, status):
     response = client.get(path)
     assert response.status_code == status and response.json()["detail"]
-
-
-def wait(client, job_id: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_a_draws_job_reports_progress_and_gives_bands(client):

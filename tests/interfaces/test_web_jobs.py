@@ -4,7 +4,6 @@ server-sent events; cancelling; the 2026 baseline of a run; and each class of ba
 with a 4xx naming the field."""
 
 import json
-import time
 
 import pytest
 import yaml
@@ -13,12 +12,11 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
 
-from autopact.interfaces.cli import app as cli_app  # noqa: E402  (every command registered)
 from autopact.interfaces.web_api import create_app  # noqa: E402
 from autopact.interfaces.web_service import Settings  # noqa: E402
 from autopact.policy.scenario import bundled_scenarios  # noqa: E402
+from web_checks import cli_json, wait  # noqa: E402
 
 SWEEP = {"name": "two-tariffs", "scenario": "ford-byd-jv", "grid": {"parameters.section_301_china_ev_pct": [0, 100]},
          "outcomes": ["total_units", "consumer_surplus_usd"]}
@@ -29,23 +27,6 @@ def client(tmp_path_factory):
     store = tmp_path_factory.mktemp("web") / "results.duckdb"
     with TestClient(create_app(Settings(store=store, warm=False))) as c:
         yield c
-
-
-def wait(client, job_id: str, timeout: float = 600) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def cli(tmp_path, *args: str) -> dict:
-    path = tmp_path / "cli.json"
-    done = CliRunner().invoke(cli_app, [*args, "--json", str(path)])
-    assert done.exit_code == 0, done.output
-    return json.loads(path.read_text())
 
 
 def events(client, job_id: str) -> list[dict]:
@@ -80,7 +61,7 @@ def test_a_sensitivity_job_gives_the_clis_tornado_and_streams_its_progress(clien
     result = client.get(stream[-1]["result"]).json()
     file = tmp_path / "small.yaml"
     file.write_text(yaml.safe_dump(document))
-    expected = cli(tmp_path, "sensitivity", str(file), "--outcome", "total_units", "--serial")
+    expected = cli_json(tmp_path, "sensitivity", str(file), "--outcome", "total_units", "--serial")
     assert result["variants"][0]["tornado"] == expected["variants"][0]["tornado"]
     report = client.get(f"/api/jobs/{started.json()['job_id']}/report")
     assert report.status_code == 200 and report.text.lstrip().lower().startswith("<!doctype html")
@@ -94,7 +75,7 @@ def test_an_inline_sweep_gives_the_clis_surfaces(client, tmp_path):
     result = client.get(job["result"]).json()
     file = tmp_path / "two-tariffs.yaml"
     file.write_text(yaml.safe_dump(SWEEP))
-    expected = cli(tmp_path, "sweep", str(file), "--serial")
+    expected = cli_json(tmp_path, "sweep", str(file), "--serial")
     assert result["surfaces"] == expected["surfaces"]
     assert [p["change"] for p in result["points"]] == [p["change"] for p in expected["points"]]
 
@@ -105,7 +86,7 @@ def test_a_projection_job_gives_the_clis_years(client, tmp_path):
     job = wait(client, started.json()["job_id"])
     assert job["state"] == "done" and job["done"] == job["total"] == 2, job
     result = client.get(job["result"]).json()
-    expected = cli(tmp_path, "project", "ford-byd-jv", "--from", "2026", "--to", "2027")
+    expected = cli_json(tmp_path, "project", "ford-byd-jv", "--from", "2026", "--to", "2027")
     assert [r["year"] for r in result["records"]] == [2026, 2027]
     assert result["records"] == expected["records"] and result["totals"] == expected["totals"]
     report = client.get(f"/api/jobs/{job['job_id']}/report")
@@ -115,7 +96,7 @@ def test_a_projection_job_gives_the_clis_years(client, tmp_path):
 def test_a_run_against_the_2026_baseline_is_the_clis(client, tmp_path):
     response = client.post("/api/run", json={"scenario": "ford-byd-jv", "baseline_year": 2026})
     assert response.status_code == 200, response.text
-    expected = cli(tmp_path, "simulate", "ford-byd-jv", "--baseline", "2026")
+    expected = cli_json(tmp_path, "simulate", "ford-byd-jv", "--baseline", "2026")
     shown = response.json()
     assert shown["market"]["baseline_label"] == expected["market"]["baseline_label"]
     assert shown["market"]["baseline_label"].startswith("2026 baseline")
