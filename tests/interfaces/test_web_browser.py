@@ -284,7 +284,9 @@ def test_the_uncertainty_section_has_generated_controls(page):
     assert control(page, "uncertainty.inputs.0.distribution").input_value() == "uniform"
     assert control(page, "uncertainty.inputs.2.parameter").input_value() == "assembly_hours_per_vehicle"
     control(page, "uncertainty.seed").fill("7")
-    page.locator("#advanced summary").click()
+    page.locator("#advanced summary").click()  # the box is refreshed by the details' toggle event, which comes after
+    page.wait_for_function("document.querySelector('#advanced').open && "
+                           "document.querySelector('#json').value.includes('\"seed\": 7')", timeout=10_000)
     assert json.loads(page.locator("#json").input_value())["uncertainty"]["seed"] == 7
 
 
