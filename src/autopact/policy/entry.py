@@ -25,7 +25,7 @@ from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
 from autopact.policy.hedonic import Hedonic
-from autopact.policy.launch import launch_term
+from autopact.policy.launch import appeal_term, launch_term
 from autopact.policy.scenario import Entrant, Scenario
 from autopact.policy.tariffs import tariff_rates
 
@@ -160,11 +160,12 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         brand = hedonic.brand_term(entrant.partner if entrant.dealers == "partner" else None, traits["powertrain"])
         years = entrant.years_on_sale if entrant.years_on_sale is not None else params["entrant_years_on_sale"]
         launch = launch_term(market, years, traits["powertrain"])
+        appeal = appeal_term(market, years, traits["powertrain"], params["launch_appeal_quantile"])
         consideration = float(np.log(params["chinese_brand_consideration_share"]))
-        entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + consideration)
+        entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + appeal + consideration)
         entry.costs.append(parts)
         entry.report.append({"product_id": product["product_id"], "name": product["name"], "owner": owner,
-                             "assembly": entrant.assembly, "brand_term": brand, "launch_term": launch,
+                             "assembly": entrant.assembly, "brand_term": brand, "launch_term": launch, "appeal_term": appeal,
                              "consideration_term": consideration, **parts})
         entry.rows.append(product)
         entry.stakes[product["product_id"]] = shares

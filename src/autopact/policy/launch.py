@@ -24,6 +24,8 @@ pooled mean gave ICE launches too little shortfall and BEV launches too much (RE
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pandas as pd
 
@@ -103,12 +105,43 @@ def gap_maps(products: pd.DataFrame, units: np.ndarray, launches: tuple[str, ...
     return _MAPS[key]
 
 
-def launch_term(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None = None) -> float:
-    """Mean gap of the launches of ``powertrain``'s class in the band of ``years_on_sale`` (all
-    launches of the band where the class has fewer than ``MIN_CELL_LAUNCHES``), without ``leave_out``."""
+def _cell(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None) -> pd.Series:
+    """Gaps of the launches the launch term of (years_on_sale, powertrain) averages."""
     gaps = launch_gaps(market)
     same = gaps[(gaps["band"] == band(years_on_sale)) & (gaps["product_id"] != leave_out)]
     if same.empty:
         raise ValueError(f"no launch in the band {band(years_on_sale)!r} to set the launch term from")
     cell = same[same["powertrain_class"] == powertrain_class(powertrain)]
-    return float((cell if len(cell) >= MIN_CELL_LAUNCHES else same)["gap"].mean())
+    return (cell if len(cell) >= MIN_CELL_LAUNCHES else same)["gap"]
+
+
+def launch_term(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None = None) -> float:
+    """Mean gap of the launches of ``powertrain``'s class in the band of ``years_on_sale`` (all
+    launches of the band where the class has fewer than ``MIN_CELL_LAUNCHES``), without ``leave_out``."""
+    return float(_cell(market, years_on_sale, powertrain, leave_out).mean())
+
+
+def launch_spread(market: MarketModel, years_on_sale: float, powertrain: str) -> float:
+    """Standard error of predicting a new launch's mean utility from the launch term: the spread of
+    the gaps the term averages (sample standard deviation s of its n launches) widened for a new
+    draw, s sqrt(1 + 1/n), the prediction interval of a mean (e.g. Wooldridge, Introductory
+    Econometrics, 6.4). Each gap is a launch's error in the entry back-test's mean utility, so this
+    is how far the machinery has missed comparable US launches (predicted units move about one for
+    one with it in logs)."""
+    gaps = _cell(market, years_on_sale, powertrain, None).to_numpy(float)
+    if len(gaps) < 2:
+        raise ValueError(f"the launch term of {band(years_on_sale)!r} rests on {len(gaps)} launch: no spread")
+    return float(np.std(gaps, ddof=1) * np.sqrt(1.0 + 1.0 / len(gaps)))
+
+
+def appeal_term(market: MarketModel, years_on_sale: float, powertrain: str, quantile: float) -> float:
+    """The launch-appeal term of an entrant or new product: z_q x ``launch_spread``, z_q the standard
+    normal quantile of ``quantile`` (policy parameter ``launch_appeal_quantile``; 0.5, the central
+    case, gives exactly 0). Drawn as an uncertain input it carries the back-test's launch errors into
+    a scenario's bands: one quantile for all of a scenario's launches in a draw (their errors move
+    together, which widens bands of totals rather than narrowing them)."""
+    if not 0.0 < quantile < 1.0:
+        raise ValueError(f"launch_appeal_quantile must lie strictly between 0 and 1, got {quantile}")
+    if quantile == 0.5:
+        return 0.0
+    return NormalDist().inv_cdf(quantile) * launch_spread(market, years_on_sale, powertrain)

@@ -16,7 +16,7 @@ from autopact.fit.market import MarketModel
 from autopact.model.demand import price_jacobian, shares
 from autopact.model.supply import ownership_matrix
 from autopact.policy.hedonic import Hedonic
-from autopact.policy.launch import launch_term
+from autopact.policy.launch import appeal_term, launch_term
 from autopact.policy.scenario import Scenario
 
 
@@ -54,8 +54,10 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
             "assembly_countries": US if product.assembled_in_us else like["assembly_countries"], "entrant": True,
             "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
             "horsepower": like["horsepower"]}])
+        years = product.years_on_sale or params["entrant_years_on_sale"]
         xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain)
-                   + launch_term(market, product.years_on_sale or params["entrant_years_on_sale"], product.powertrain))
+                   + launch_term(market, years, product.powertrain)
+                   + appeal_term(market, years, product.powertrain, params["launch_appeal_quantile"]))
         frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))
         if product.assembled_in_us:
             plants.append((f"{product.name} plant", (product_id(product),),

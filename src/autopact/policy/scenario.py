@@ -36,6 +36,8 @@ from autopact.policy.lever_fields import Powertrain, Quota, Segment, TariffRule
 from autopact.policy.uncertain_inputs import Uncertainty, centrals
 
 POSITIVE_PARAMETERS = ("fx_cny_per_usd", "vehicles_per_assembly_worker")
+# Shares that must lie strictly inside (0, 1): a quantile whose normal score is finite.
+OPEN_SHARE_PARAMETERS = ("launch_appeal_quantile",)
 # Parameters that count whole years, with their (lowest, highest) value and why.
 WHOLE_YEAR_PARAMETERS = {
     "section_232_rate_year": (1962, 2261, "Section 232 dates from the Trade Expansion Act of 1962; "
@@ -245,6 +247,8 @@ class Scenario(Strict):
             unit = str(known.at[name, "unit"])
             if ("share" in unit or name.endswith(("_share", "_threshold"))) and value > 1:
                 raise ValueError(f"parameter {name} is a share and must not exceed 1, got {value}")
+            if name in OPEN_SHARE_PARAMETERS and not 0 < value < 1:
+                raise ValueError(f"parameter {name} is a quantile and must lie strictly between 0 and 1, got {value}")
             if name in POSITIVE_PARAMETERS and value == 0:
                 raise ValueError(f"parameter {name} must be positive, got {value}")
             if name in WHOLE_YEAR_PARAMETERS:

@@ -8,11 +8,14 @@ from autopact.policy.scenario import Scenario, parse_scenario
 
 
 def scenario_variants(scenario: Scenario) -> list[tuple[str, Scenario]]:
-    """The scenario itself (when it changes anything) and each named variant laid over it."""
+    """The scenario itself (when it changes anything) and each named variant laid over it. Its
+    uncertain inputs change no central result, so a scenario of variants with only those (and a
+    name) is not run on its own."""
     base = scenario.model_dump(exclude={"variants"})
     runs = []
-    defaults = Scenario(name=scenario.name).model_dump(exclude={"variants", "name", "description"})
-    if {k: v for k, v in base.items() if k not in ("name", "description")} != defaults or not scenario.variants:
+    inert = ("name", "description", "uncertainty")
+    defaults = Scenario(name=scenario.name).model_dump(exclude={"variants", *inert})
+    if {k: v for k, v in base.items() if k not in inert} != defaults or not scenario.variants:
         runs.append((scenario.name, scenario))
     for label, overlay in scenario.variants.items():
         unknown = set(overlay) - (set(Scenario.model_fields) - {"variants"})  # the dump leaves out unused dated fields
