@@ -20,3 +20,14 @@ def test_the_solver_line_says_what_its_count_counts(name, binding, tmp_path):
     line = solver_line(name, tmp_path / "store.duckdb")
     assert line.startswith("solver: converged=True in ") and "max |FOC/s|" in line
     assert ("(the last solve, at the shadow costs found)" in line) is binding, line
+
+
+@pytest.mark.parametrize("name, expected", [("no-section-232", "caveat: 104 of 104 models whose cost and tax are "
+                                                                "unchanged raise their price"),
+                                            ("canada-style-quota", None)])
+def test_a_result_prints_its_caveat_where_the_model_disagrees_with_car_markets(name, expected, tmp_path):
+    done = run_cli("simulate", name, "--store", tmp_path / "store.duckdb", env={"COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())  # rich folds long lines
+    start = text.find("caveat:")
+    assert (text[start:].startswith(expected) and "biased upward" in text[start:]) if expected else start < 0, text

@@ -348,7 +348,8 @@ def done_job(page, timeout: int = 300_000) -> None:
 def test_a_sensitivity_job_follows_its_events_and_shows_a_tornado(page, shots):
     load(page, "ford-byd-jv")
     document = json.loads(page.evaluate("JSON.stringify(state.doc)"))
-    document["uncertainty"]["inputs"] = document["uncertainty"]["inputs"][:2]  # a short analysis
+    # a short analysis: two policy parameters (a calibration target would re-calibrate demand per run)
+    document["uncertainty"]["inputs"] = [i for i in document["uncertainty"]["inputs"] if i.get("parameter")][:2]
     use_json(page, document)
     page.click("#run-sensitivity")
     page.wait_for_selector("#progress:not([hidden])")
@@ -403,3 +404,16 @@ def test_a_sweep_job_can_be_cancelled_from_the_page(page):
     page.click("#cancel")
     page.wait_for_function("document.querySelector('#status').textContent.includes('cancelled')", timeout=300_000)
     assert page.locator("#cancel").is_hidden() and page.locator("#run-sweep").is_enabled()
+
+
+def test_a_result_shows_its_caveats_and_one_without_shows_none(page):
+    """no-section-232 makes rivals cheaper and US-built models dearer (outcomes.caveats): the page says
+    so above the numbers; the next result, with no caveat, clears it."""
+    load(page, "no-section-232")
+    run(page)
+    shown = page.locator("#result-caveats p.caveat")
+    assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 104 of 104 models whose cost and tax")
+    load(page, "canada-style-quota")
+    run(page)
+    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('canada-style-quota')")
+    assert page.locator("#result-caveats p").count() == 0

@@ -121,6 +121,8 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
         out.print(_constraint_line(c, money), highlight=False)
     for warning in r.get("warnings", []):
         err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
+    for caveat in r.get("caveats", []):
+        out.print(f"[yellow]caveat:[/yellow] {escape(caveat['text'])}", highlight=False, markup=True)
     changed = [a["name"] for a in r["assumptions"] if a.get("changed_by_scenario")]
     if market.get("kind") == "estimated":
         out.print(f"Market: {market['label']}. Money: {market['money']['unit']}"

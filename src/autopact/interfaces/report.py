@@ -147,6 +147,7 @@ def html_report(r: dict[str, Any]) -> str:
         *(_bands_section(r) if r.get("bands") else []),
         "".join(f"<p class='note'>Excluded: {html.escape(x)}</p>" for x in r["scenario"]["excluded"]),
         "".join(f"<p class='note'>Warning: {html.escape(x)}</p>" for x in r.get("warnings", [])),
+        "".join(f"<p class='note'>Caveat: {html.escape(c['text'])}</p>" for c in r.get("caveats", [])),
         "<h2>Who sells, who gains</h2><div class='grid'>", *figures, "</div>",
         "".join(f"<p class='muted'>{html.escape(x)}</p>" for x in notes),
         "<h2>Consumers by household income, and profits by nationality</h2>",

@@ -2,7 +2,7 @@
 
 ``compare`` measures the baseline and the counterfactual with the same metrics and writes
 ``scenario, market, baseline, counterfactual, change, firms, products, entrant_costs, constraints,
-assumptions, solver`` (and ``warnings`` where the market has them). Every money value is in the
+assumptions, caveats, solver`` (and ``warnings`` where the market has them). Every money value is in the
 market's unit (``market.money``).
 
 The document is strict JSON: a number that is not finite (NaN from an undefined ratio, infinity
@@ -19,6 +19,7 @@ from typing import Any
 from autopact.data import policy_parameters
 from autopact.data.assumptions import dated_assumptions, projection_assumptions
 from autopact.fit.market import MarketModel
+from autopact.outcomes.caveats import caveats
 from autopact.outcomes.metrics import difference, firm_table, metrics, product_rows
 from autopact.outcomes.state import State
 from autopact.policy.dated import is_dated
@@ -77,7 +78,8 @@ def assumptions(result: SimulationResult) -> list[dict[str, Any]]:
 
 def result_json(result: SimulationResult) -> dict[str, Any]:
     """The JSON contract: scenario, market, baseline, counterfactual, change, firms, products,
-    entrant_costs, constraints, assumptions, solver (and warnings where the market has them)."""
+    entrant_costs, constraints, assumptions, caveats (``outcomes.caveats``: where the model is known
+    to disagree with car markets), solver (and warnings where the market has them)."""
     base, cf = result.metrics()
     market = result.market
     keep = [c for c in PRODUCT_COLUMNS if c in result.counterfactual.products.columns]
@@ -94,6 +96,7 @@ def result_json(result: SimulationResult) -> dict[str, Any]:
     }
     if market.warnings is not None:
         document["warnings"] = list(market.warnings)
+    document["caveats"] = caveats(result.baseline, result.counterfactual)
     document["solver"] = {**result.counterfactual.solver, "baseline": result.baseline.solver,
                           "hedonic_r2": market.hedonic_r2}
     return finite_document(document)

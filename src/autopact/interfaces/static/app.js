@@ -96,6 +96,7 @@ function showResult(doc) {
   $("result-scenario").textContent = `${s.name}: ${s.description || ""} (stored run ${doc.run_id}; solver ` +
     `converged ${doc.solver.converged} in ${doc.solver.iterations} evaluations)` +
     (s.excluded && s.excluded.length ? `. Excluded: ${s.excluded.join("; ")}` : "");
+  $("result-caveats").replaceChildren(...(doc.caveats || []).map((c) => cell("p", `Caveat: ${c.text}`, { class: "caveat" })));
   const bands = doc.bands && Object.keys(doc.bands).length;
   const head = $("headline").tHead, body = $("headline").tBodies[0];
   head.replaceChildren(); body.replaceChildren();

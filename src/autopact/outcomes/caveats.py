@@ -1,0 +1,83 @@
+"""Caveats a result carries: where the model is known to disagree with what happened in car markets.
+
+Incumbents' price rises. When rivals become cheaper (a tariff or cost of theirs falls, a credit
+goes to them) or new rivals enter, an incumbent whose own cost and tax are unchanged should lower or
+hold its price: prices are strategic complements, and the evidence says so (the 1981 VER on Japanese
+cars raised US makers' prices about 1%, Berry, Levinsohn and Pakes 1999; incumbents cut prices when
+BYD and GWM entered Brazil and Australia: ``backtest_evidence.csv``). In this model, where price
+sensitivity comes from income, a cheaper rival takes an incumbent's most price-sensitive buyers and
+leaves it buyers who are less so, and its first-order condition, m_j = 1 / semi_j + sum_k Omega_jk
+D_jk m_k, then asks a higher markup (``autopact validate`` splits each riser's markup into the two
+terms). A result where that happens says so, with how many, how much and the largest, so that a
+reader takes the incumbents' price and margin changes as biased upward (README, "Known limits of the
+2025 calibration").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
+# Reporting thresholds (conventions, not estimates): a rise is material when one model rises by more
+# than MATERIAL_SHARE of its price, the size of the US makers' rise BLP (1999) attribute to the VER
+# (about 1%), or the units-weighted mean by more than a tenth of that.
+MATERIAL_SHARE = 0.01
+MATERIAL_MEAN_SHARE = 0.001
+
+
+def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
+    """The caveat for two solved states (``outcomes.state.State``) when rivals only became cheaper
+    or entered (none dearer: otherwise the expected sign is unclear) and incumbents with unchanged
+    cost and tax wedge raise their price materially (their units-weighted mean by more than
+    ``MATERIAL_MEAN_SHARE`` of their mean price, or one by more than ``MATERIAL_SHARE`` of its
+    price); None otherwise. Models of a firm that owns or holds a stake in an entrant are left out:
+    they price against their own new model, a reason the model shows."""
+    base = baseline.products.set_index("product_id")
+    cf = counterfactual.products.set_index("product_id")
+    common = cf.index.intersection(base.index)
+    wedge_base = (base["consumer_price"] - base["price"]).reindex(common)
+    wedge_cf = (cf["consumer_price"] - cf["price"]).reindex(common)
+    cost_change = (cf.loc[common, "cost"] - base.loc[common, "cost"]).to_numpy(float)
+    wedge_change = (wedge_cf - wedge_base).to_numpy(float)
+    new = cf.index.difference(base.index)
+    cheaper = int(np.sum((cost_change < -RISE_USD) | (wedge_change < -RISE_USD)))
+    dearer = int(np.sum((cost_change > RISE_USD) | (wedge_change > RISE_USD)))
+    if dearer or not (len(new) or cheaper):  # the expected sign is clear only when rivals only got cheaper or entered
+        return None
+    stake_rows = counterfactual.stakes.set_index(counterfactual.products["product_id"]).loc[new] \
+        if len(new) and counterfactual.stakes is not None else None
+    partners = set() if stake_rows is None else {o for o in stake_rows.columns if (stake_rows[o] > 0).any()}
+    unchanged = common[(np.abs(cost_change) < 1e-6) & (np.abs(wedge_change) < 1e-6)]
+    same = unchanged[~cf.loc[unchanged, "owner"].isin(partners).to_numpy()]  # a partner prices against its entrant
+    change = (cf.loc[same, "price"] - base.loc[same, "price"]).to_numpy(float)
+    rising = change > RISE_USD
+    if not len(same) or not rising.any():
+        return None
+    top = int(np.argmax(change))
+    mean = float(np.average(change, weights=cf.loc[same, "units"].to_numpy(float)))
+    level = float(np.average(base.loc[same, "price"].to_numpy(float), weights=cf.loc[same, "units"].to_numpy(float)))
+    if mean <= MATERIAL_MEAN_SHARE * level and change[top] <= MATERIAL_SHARE * float(base.at[same[top], "price"]):
+        return None
+    why = (f"{len(new)} new model(s) entered" if len(new) else "") + (" and " if len(new) and cheaper else "") + \
+        (f"{cheaper} rival model(s) became cheaper" if cheaper else "")
+    left_out = (f" (the {len(unchanged) - len(same)} models of {', '.join(sorted(partners))}, which own or hold a "
+                "stake in an entrant and price against it, are left out)" if len(unchanged) > len(same) else "")
+    text = (f"{int(rising.sum())} of {len(same)} models whose cost and tax are unchanged raise their price "
+            f"(units-weighted mean of all {len(same)}: {mean:+,.0f} dollars; largest: {cf.at[same[top], 'name']} "
+            f"{change[top]:+,.0f}) although {why}{left_out}. Here a cheaper rival takes an incumbent's most "
+            "price-sensitive buyers and leaves it less price-sensitive ones; in car markets incumbents' prices fell "
+            "or held when rivals got cheaper or entered (BLP 1999; Brazil and Australia after Chinese entry), so "
+            "read incumbents' price and profit changes as biased upward (README, Known limits of the 2025 "
+            "calibration; autopact validate splits each riser's markup).")
+    return {"kind": "incumbent_price_rises", "text": text, "incumbents_same_cost": int(len(same)),
+            "rising": int(rising.sum()), "mean_price_change_usd": mean, "entrant_partners": sorted(partners),
+            "largest": {"product_id": str(same[top]), "name": str(cf.at[same[top], "name"]),
+                        "price_change_usd": float(change[top])}}
+
+
+def caveats(baseline: Any, counterfactual: Any) -> list[dict[str, Any]]:
+    """Every caveat of a result (a list, empty when none applies)."""
+    found = incumbent_price_rises(baseline, counterfactual)
+    return [found] if found else []

@@ -1,0 +1,57 @@
+"""Caveats: a result says where the model disagrees with car markets (``autopact.outcomes.caveats``),
+checked on hand-built states whose answer is known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autopact.outcomes.caveats import MATERIAL_SHARE, caveats, incumbent_price_rises
+from autopact.outcomes.state import State
+
+
+def state(rows, stakes=None):
+    products = pd.DataFrame(rows, columns=["product_id", "name", "owner", "price", "consumer_price", "cost", "units"])
+    owners = sorted(set(products["owner"]))
+    stakes = stakes if stakes is not None else pd.DataFrame(
+        [[1.0 if o == r[2] else 0.0 for o in owners] for r in rows], columns=owners)
+    return State(products=products, consumer_surplus=np.zeros(1), stakes=stakes, solver={})
+
+
+BASE = [("a", "A", "Alpha", 30000.0, 30000.0, 25000.0, 100.0), ("b", "B", "Beta", 40000.0, 40000.0, 33000.0, 300.0),
+        ("c", "C", "Gamma", 20000.0, 23000.0, 19000.0, 50.0)]
+
+
+def test_a_cheaper_rival_and_a_material_rise_of_an_unchanged_incumbent_is_flagged_with_its_numbers():
+    after = [("a", "A", "Alpha", 30600.0, 30600.0, 25000.0, 90.0), ("b", "B", "Beta", 40000.0, 40000.0, 33000.0, 290.0),
+             ("c", "C", "Gamma", 18000.0, 20500.0, 17000.0, 80.0)]  # c's cost fell (a tariff on it cut)
+    found = incumbent_price_rises(state(BASE), state(after))
+    assert found["rising"] == 1 and found["incumbents_same_cost"] == 2
+    assert found["mean_price_change_usd"] == pytest.approx((600.0 * 90 + 0.0 * 290) / 380)
+    assert found["largest"] == {"product_id": "a", "name": "A", "price_change_usd": 600.0}
+    assert "1 rival model(s) became cheaper" in found["text"] and "biased upward" in found["text"]
+
+
+def test_no_caveat_when_a_rival_got_dearer_or_rises_are_immaterial_or_prices_fall():
+    dearer = [("a", "A", "Alpha", 30600.0, 30600.0, 25000.0, 90.0), ("b", "B", "Beta", 40000.0, 40000.0, 33000.0, 290.0),
+              ("c", "C", "Gamma", 22000.0, 25000.0, 21000.0, 40.0)]  # c's cost rose: the expected sign is +
+    assert incumbent_price_rises(state(BASE), state(dearer)) is None
+    small = 0.5 * MATERIAL_SHARE * 30000.0  # under 1% of a's price, and a mean rise under a tenth of that
+    immaterial = [("a", "A", "Alpha", 30000.0 + small / 10, 30000.0 + small / 10, 25000.0, 100.0),
+                  ("b", "B", "Beta", 40000.0, 40000.0, 33000.0, 300.0), ("c", "C", "Gamma", 18000.0, 20500.0, 17000.0, 60.0)]
+    assert incumbent_price_rises(state(BASE), state(immaterial)) is None
+    falling = [("a", "A", "Alpha", 29500.0, 29500.0, 25000.0, 90.0), ("b", "B", "Beta", 39900.0, 39900.0, 33000.0, 290.0),
+               ("c", "C", "Gamma", 18000.0, 20500.0, 17000.0, 80.0)]
+    assert caveats(state(BASE), state(falling)) == []
+
+
+def test_an_entrant_counts_as_a_new_rival_and_its_partners_models_are_left_out():
+    rows = BASE + [("e", "E", "Beta-Delta JV", 25000.0, 25000.0, 20000.0, 60.0)]
+    owners = ["Alpha", "Beta", "Beta-Delta JV", "Gamma"]
+    stakes = pd.DataFrame([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0.5, 0.5, 0]], columns=owners, dtype=float)
+    after = [("a", "A", "Alpha", 30000.0, 30000.0, 25000.0, 95.0), ("b", "B", "Beta", 42000.0, 42000.0, 33000.0, 250.0),
+             ("c", "C", "Gamma", 20000.0, 23000.0, 19000.0, 45.0), rows[3]]
+    assert incumbent_price_rises(state(BASE), state(after, stakes)) is None  # only Beta's model rose: it holds a stake
+    after[0] = ("a", "A", "Alpha", 31000.0, 31000.0, 25000.0, 90.0)
+    found = incumbent_price_rises(state(BASE), state(after, stakes))
+    assert found["rising"] == 1 and found["incumbents_same_cost"] == 2 and found["entrant_partners"] == ["Beta", "Beta-Delta JV"]
+    assert "1 new model(s) entered" in found["text"]
