@@ -87,3 +87,16 @@ def test_each_path_has_a_source_and_a_2025_row_without_a_range():
         first = next(r for r in rows if r["year"] == 2025)
         assert first["low"] == first["central"] == first["high"], path
         assert all("http" in r["source"] for r in rows), path
+
+
+def test_average_prices_leave_out_the_operating_cost_wedge_buyers_weigh_but_do_not_pay():
+    from autopact.outcomes.metrics import metrics
+
+    market = carried(market_for(Scenario(name="calibrated")), 2026)
+    state = solve(market)
+    p = state.products
+    wedge = p["operating_cost_wedge"].to_numpy()
+    assert wedge[p["powertrain"].eq("ICE").to_numpy()].max() < 0  # gasoline $2.90 in 2026 against $3.10
+    assert wedge[p["powertrain"].eq("BEV").to_numpy()].min() > 0  # electricity 17.9 against 17.16 cents
+    paid = np.average(p["consumer_price"].to_numpy() - wedge, weights=p["units"].to_numpy())
+    assert metrics(state, market, market.parameters)["average_price_usd"] == pytest.approx(paid, rel=1e-12)

@@ -22,7 +22,9 @@ undated run never sees them:
   energy e (gasoline for ICE, HEV and PHEV; residential electricity for BEV), L_c the lifetime miles
   and D_c their present-value factor of its class c (NHTSA, Lu 2006: car or light truck), and s the
   share of that present value buyers act on (``fuel_cost_valuation_share``, 0.76). The wedge enters
-  p^c_j = p_j + T_j: demand and consumer surplus see it, firms' revenue does not.
+  p^c_j = p_j + T_j: demand and consumer surplus see it, firms' revenue does not, and the average
+  prices of a result leave it out (``operating_cost_wedge`` beside the products): it is weighed by
+  buyers, not paid at purchase. A product's ``consumer_price`` in the JSON includes it.
 """
 
 from __future__ import annotations

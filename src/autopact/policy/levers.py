@@ -150,7 +150,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     new_products.check(scenario, market)
 
     keep = ~barred
-    incumbents = market.products[keep].reset_index(drop=True)
+    incumbents = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
     customs = incumbents["customs_value"].to_numpy(float).copy()
     for k, synergy in enumerate(scenario.synergies):
         match = incumbents["owner"].eq(synergy.firm).to_numpy()
@@ -194,8 +194,9 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         start = None
     taxes = consumer_wedges(scenario.credits, products, market.money) if scenario.credits else Taxes.none(len(products))
     operating = operating_cost_wedge(products, market, params)
-    if operating is not None:
+    if operating is not None:  # kept beside the products: averages of purchase prices leave it out (metrics)
         taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
+        products = products.assign(operating_cost_wedge=operating)
     return market.with_products(
         products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
