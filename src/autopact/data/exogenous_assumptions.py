@@ -56,7 +56,8 @@ def exogenous_assumptions() -> list[Assumption]:
                 "for one with discounted fuel costs) find about full valuation."
             ),
             source="https://nber.org/digest/may13/gasoline-prices-fuel-economy-and-energy-paradox ; "
-                   "https://vdocument.in/do-consumers-recognize-the-value-of-fuel-economy-evidence-salleeswf140127pdf.html",
+                   "https://vdocument.in/do-consumers-recognize-the-value-of-fuel-economy-evidence-"
+                   "salleeswf140127pdf.html",
         ),
         Assumption(
             name="lifetime_vehicle_miles",
@@ -66,7 +67,8 @@ def exogenous_assumptions() -> list[Assumption]:
                         "passenger car and of a light truck (survival-weighted miles by vehicle age).",
             reason=(
                 "NHTSA (Lu 2006): a typical passenger car travels 152,137 miles in its lifetime, a light truck "
-                "179,954. Range: not given by the source; its 1995 edition was about 26,000 miles lower a class."
+                "179,954. Range: about 26,000 miles fewer a class (NHTSA's 1995 edition, as the 2006 update "
+                "reports) to these values."
             ),
             source=NHTSA_LU_2006,
         ),
