@@ -50,5 +50,6 @@ def test_a_path_drawn_low_or_high_moves_the_baseline_bev_share_the_right_way():
     from autopact.runs.projection import _draw
 
     definition = load_scenario("baseline-2026").model_dump(mode="json")
-    cheap, dear = _draw(definition, 2030, 2030, 0.0), _draw(definition, 2030, 2030, 1.0)
+    cheap = _draw(definition, 2030, 2030, {"battery_pack_usd_per_kwh": 0.0})
+    dear = _draw(definition, 2030, 2030, {"battery_pack_usd_per_kwh": 1.0})
     assert cheap[0]["baseline_bev_share"] > dear[0]["baseline_bev_share"]  # $56 against $80 a kWh in 2030

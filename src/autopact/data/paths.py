@@ -1,7 +1,16 @@
 """Exogenous paths of the yearly projection, with ranges (``exogenous_paths.csv``, each row sourced).
 
-One path so far: the global average Li-ion battery pack price (BNEF 2025 actual, its 2026
-forecast, the 2030 band of ICCT and BNEF forecasts; developments_2026.md 4.1). Between sourced
+- ``battery_pack_usd_per_kwh``: the global average Li-ion battery pack price (BNEF 2025 actual, its
+  2026 forecast, the 2030 band of ICCT and BNEF forecasts; developments_2026.md 4.1);
+- ``households_million``: US households (JCHS 2024 projections: 134 million in 2025, 8.6 million
+  more by 2035, 6.9 million in the low-immigration scenario), the potential market's growth;
+- ``real_income_index``: real household income relative to 2025, growing at the 2025 Social
+  Security Trustees' ultimate productivity growth (1.63% a year; 1.33-1.93% high- to low-cost);
+- ``gasoline_usd_per_gallon`` and ``electricity_usd_per_kwh``: retail regular gasoline and
+  residential electricity, EIA's 2025 price and its STEO forecasts for 2026 (AEO2025's longer
+  paths were not found: a GAP, held at 2026).
+
+How each enters the equilibrium: ``autopact.policy.exogenous``. Between sourced
 years a path is interpolated linearly, and after its last sourced year it is held there (named
 assumptions ``path_interpolation`` and ``path_after_last_year``, ``dated_assumptions``): no
 sourced path of the same vintages runs past 2030, and the published long-run views flatten
@@ -9,8 +18,8 @@ sourced path of the same vintages runs past 2030, and the published long-run vie
 
 A draw of a path takes one quantile u in [0, 1] for the whole path, value = low + u (high - low)
 in every year: a path is uncertain as a whole (a year of cheap cells is followed by others), so
-draws run over whole paths, not year by year. Market size, incomes, fuel and electricity prices
-have no sourced path here: they stay at the 2025 calibration (a GAP the projection states).
+draws run over whole paths, not year by year; each path takes its own quantile (independent
+draws: no sourced joint distribution of, say, oil prices and incomes is bundled).
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ import numpy as np
 from autopact.data.tables import read_bundled
 
 DATA_YEAR = 2025
-PATHS = ("battery_pack_usd_per_kwh",)
+PATHS = ("battery_pack_usd_per_kwh", "households_million", "real_income_index", "gasoline_usd_per_gallon",
+         "electricity_usd_per_kwh")
 
 
 @lru_cache(maxsize=1)
@@ -57,3 +67,9 @@ def path_value(path: str, year: int, quantile: float | None = None) -> float:
 def path_table() -> list[dict]:
     """The sourced rows (for the JSON and ``data timeline``)."""
     return [dict(r) for r in _rows()]
+
+
+def path_ratio(path: str, year: int, quantile: float | None = None) -> float:
+    """The path's value in ``year`` over its data-year value (1.0 exactly in the data year, whose rows
+    have no range)."""
+    return path_value(path, year, quantile) / path_value(path, DATA_YEAR)

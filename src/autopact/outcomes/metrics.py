@@ -63,6 +63,8 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
     by_assembly = state.origin.mul(units, axis=0).sum()
     profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
     consumer_price = p["consumer_price"].to_numpy()
+    if "operating_cost_wedge" in p.columns:  # a valued change in lifetime fuel cost (autopact.policy.exogenous):
+        consumer_price = consumer_price - p["operating_cost_wedge"].to_numpy(float)  # weighed, not paid at purchase
 
     # numpy arrays and boolean masks, not pandas selections: a draw measures two states, and
     # pandas' per-selection overhead was most of that time

@@ -24,7 +24,10 @@ equilibrium a year) never sees a date:
 After the data year the exogenous paths of the year apply too (``autopact.data.paths``, at the
 scenario's ``paths`` quantiles, else central): the battery pack price scales the entrants' pack
 price parameters (unless the scenario sets them) and its change from 2025 moves every incumbent
-BEV's marginal cost by its battery kWh (``battery_pack_price_change_usd_per_kwh``).
+BEV's marginal cost by its battery kWh (``battery_pack_price_change_usd_per_kwh``); market size,
+incomes and fuel and electricity prices enter as their ratios to 2025 among the year's parameters
+(``autopact.policy.exogenous``: the potential market, each household's income, and a consumer-price
+wedge for the change in lifetime operating cost).
 
 After the data year (2025) the bundled policy timeline (``autopact.data.timeline``) is the law
 the scenario overlays: its parameters for the year (the scenario's own ``parameters`` and
@@ -51,6 +54,7 @@ from autopact.data.timeline import (
     year_weight,
 )
 from autopact.policy.credits import credit_change
+from autopact.policy.exogenous import exogenous_parameters
 from autopact.policy.scenario import Dated, Entrant, Scenario
 
 BATTERY = "battery_pack_usd_per_kwh"
@@ -207,6 +211,7 @@ def at_year(scenario: Scenario, year: int, weighting: str = "days") -> Scenario:
                 parameters[name] = float(base[name]) * ratio
         changes["battery_pack_price_change_usd_per_kwh"] = (scenario.battery_pack_price_change_usd_per_kwh
                                                             + average - path_value(BATTERY, DATA_YEAR))
+        parameters.update(exogenous_parameters(year, scenario.paths))  # market size, incomes, energy prices
     changes["parameters"] = parameters
     weight = {id(item): year_weight(item.effective, item.end, year, weighting)
               for name in (*RATE_LEVERS, "quotas") for item in getattr(scenario, name)}

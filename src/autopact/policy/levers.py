@@ -10,7 +10,9 @@ Each lever transforms the market (the project's economics reference sheet):
 - entrants and new products add rows (``autopact.policy.entry``, ``autopact.policy.new_products``);
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
-- quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``).
+- quotas and plant capacities become constraints of the equilibrium (``autopact.simulate``);
+- after 2025, the exogenous paths' market size and incomes scale the market, and fuel and
+  electricity prices add an operating-cost wedge to consumer prices (``autopact.policy.exogenous``).
 A dated scenario is first evaluated at its year (``autopact.policy.dated``: the levers in force then,
 over the bundled policy timeline after the data year); an undated one is used as it is.
 A lever that needs something the market lacks is refused with one line naming the field, and so is
@@ -31,6 +33,7 @@ from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
 from autopact.policy.dated import evaluated
+from autopact.policy.exogenous import operating_cost_wedge, with_market_size_and_incomes
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.ownership import ownership
 from autopact.policy.scenario import Scenario
@@ -135,6 +138,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     params = parameters(scenario, market)
     if scenario.battery_pack_price_change_usd_per_kwh or BATTERY_CHANGE in params:
         params[BATTERY_CHANGE] = scenario.battery_pack_price_change_usd_per_kwh
+    market = with_market_size_and_incomes(market, params)
     origin = assembly_origin(market.products, market, params)
     check_names(scenario, market, origin)
     hedonic = (Hedonic.fit(market.products, market.xi, market.data.units) if market.data is not None
@@ -146,7 +150,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     new_products.check(scenario, market)
 
     keep = ~barred
-    incumbents = market.products[keep].reset_index(drop=True)
+    incumbents = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
     customs = incumbents["customs_value"].to_numpy(float).copy()
     for k, synergy in enumerate(scenario.synergies):
         match = incumbents["owner"].eq(synergy.firm).to_numpy()
@@ -188,10 +192,14 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         start = np.array([initial_prices.get(pid, np.nan) for pid in products["product_id"]])
     else:
         start = None
+    taxes = consumer_wedges(scenario.credits, products, market.money) if scenario.credits else Taxes.none(len(products))
+    operating = operating_cost_wedge(products, market, params)
+    if operating is not None:  # kept beside the products: averages of purchase prices leave it out (metrics)
+        taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
+        products = products.assign(operating_cost_wedge=operating)
     return market.with_products(
         products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,
-        taxes=consumer_wedges(scenario.credits, products, market.money) if scenario.credits
-        else Taxes.none(len(products)))
+        taxes=taxes)

@@ -9,9 +9,12 @@ prices (the same equilibrium to the solver's tolerance, found faster). It is not
 firms do not price or invest with the future in view, entry and plant decisions are the scenario's
 dated levers rather than choices (an entrant's build path: decision, lead time, capacity ramp, its
 launch term by year on sale; ``autopact.policy.dated``), demand learns only through that launch term
-(brand familiarity, dealer reach and the market size stay at their 2025 calibration), incomes, fuel and electricity prices stay at 2025 (no
-sourced paths here), and incumbents' costs stay at their calibrated 2025 levels but for their
-batteries (the pack price path, ``autopact.data.paths``, times each BEV's kWh). Beyond the last
+(brand familiarity and dealer reach stay at their 2025 calibration), and incumbents' costs stay
+at their calibrated 2025 levels but for their batteries (the pack price path times each BEV's
+kWh). The exogenous paths (``autopact.data.paths``) move the market size with US households, each
+household's income with real income growth, and consumer prices by the change in each product's
+lifetime fuel or electricity cost (``autopact.policy.exogenous``); tastes, the product line-up
+and charging stay at 2025. Beyond the last
 dated row (August 2026) the law is the last known one; from 2027 it bars PRC-controlled makers'
 connected vehicles, incumbents included (Volvo and Polestar, Geely-controlled in firms.csv), listed
 in each year's ``baseline_excluded``.
@@ -26,9 +29,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from autopact.data.paths import PATHS
 from autopact.data.timeline import DATA_YEAR
 from autopact.outcomes.metrics import difference
-from autopact.policy.dated import at_year
+from autopact.policy.dated import BATTERY, at_year
 from autopact.policy.scenario import POLICY_YEARS, Scenario, parse_scenario
 from autopact.simulate import carried, market_for, simulate, solve
 
@@ -69,9 +73,10 @@ def project(scenario: Scenario, to: int, start: int = DATA_YEAR + 1, frozen: boo
         if progress is not None:
             progress(year - start + 1, to - start + 1)
     from autopact.data.assumptions import projection_assumptions
+    from autopact.data.exogenous_assumptions import exogenous_assumptions
 
     assumptions = [{"name": a.name, "value": a.value, "unit": a.unit, "reason": a.reason, "source": a.source}
-                   for a in projection_assumptions()]
+                   for a in (*projection_assumptions(), *exogenous_assumptions())]
     return {"scenario": scenario.name, "from": start, "to": to, "frozen": frozen, "records": records,
             "assumptions": assumptions,
             "method": "one static Bertrand-Nash equilibrium a year on that year's state, each solved from the "
@@ -152,9 +157,9 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "changes_b": changes_b}
 
 
-def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> list[dict[str, Any]]:
-    """One draw: the whole projection with the battery path at ``quantile`` (its changes by year)."""
-    scenario = parse_scenario({**definition, "paths": {"battery_pack_usd_per_kwh": quantile}}, definition["name"])
+def _draw(definition: dict[str, Any], to: int, start: int, quantiles: dict[str, float]) -> list[dict[str, Any]]:
+    """One draw: the whole projection with each exogenous path at its quantile (its changes by year)."""
+    scenario = parse_scenario({**definition, "paths": quantiles}, definition["name"])
     return [{"year": r["year"], **{k: r["change"].get(k) for k in BAND_METRICS},
              "baseline_bev_share": r["baseline"]["bev_share"]} for r in project(scenario, to, start)["records"]]
 
@@ -162,9 +167,15 @@ def _draw(definition: dict[str, Any], to: int, start: int, quantile: float) -> l
 def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 0, serial: bool = False,
                scheduler: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """5-50-95% bands by year of the changes (and the baseline BEV share) over ``draws`` draws of the
-    exogenous paths, each draw a whole path (one quantile for all years, ``autopact.data.paths``),
-    run serially or on Dask (a local cluster or ``scheduler``) like the other runs."""
-    quantiles = np.random.default_rng(seed).uniform(0.0, 1.0, draws).tolist()
+    exogenous paths, each draw whole paths (one quantile for all years of a path, each path its own,
+    independent; ``autopact.data.paths``), run serially or on Dask (a local cluster or ``scheduler``)
+    like the other runs. The battery path's quantiles are the first numbers of the seeded stream, as
+    before the other paths were added, so a seed draws the same battery paths."""
+    rng = np.random.default_rng(seed)
+    battery = rng.uniform(0.0, 1.0, draws)
+    others = [path for path in PATHS if path != BATTERY]
+    rest = rng.uniform(0.0, 1.0, (draws, len(others)))
+    quantiles = [{BATTERY: float(b), **{path: float(q) for path, q in zip(others, row)}} for b, row in zip(battery, rest)]
     definition = scenario.model_dump(mode="json")
     if serial:
         results = [_draw(definition, to, start, q) for q in quantiles]
@@ -189,4 +200,4 @@ def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 
             if len(values):
                 row[key] = {q: float(np.percentile(values, p)) for q, p in (("p05", 5), ("p50", 50), ("p95", 95))}
         bands.append(row)
-    return {"draws": draws, "seed": seed, "paths": ["battery_pack_usd_per_kwh"], "bands": bands}
+    return {"draws": draws, "seed": seed, "paths": list(PATHS), "bands": bands}

@@ -1,0 +1,115 @@
+"""Named assumptions of the exogenous paths' channels (``autopact.policy.exogenous``): how incomes,
+the market size and fuel and electricity prices after 2025 enter the equilibrium. Listed in every
+projection's JSON (``autopact.runs.projection``) beside the build-path assumptions.
+
+The operating-cost wedge needs three numbers beyond the price paths, each sourced with a range:
+the share of the present value of fuel costs buyers act on (Allcott and Wozny 2014: 0.76;
+Busse, Knittel and Zettelmeyer 2013 and Sallee, West and Fan 2016: about full valuation), and a
+new vehicle's lifetime miles and their present-value factor by vehicle class (NHTSA, Lu 2006).
+"""
+
+from __future__ import annotations
+
+from autopact.data.assumptions import Assumption
+
+NHTSA_LU_2006 = ("https://swov.nl/en/publicatie/vehicle-survivability-and-travel-mileage-schedules (NHTSA, S. Lu, "
+                 "Vehicle Survivability and Travel Mileage Schedules, DOT HS 809 952, January 2006)")
+FUEL_COST_VALUATION_SHARE = 0.76
+LIFETIME_MILES = {"car": 152_137.0, "light_truck": 179_954.0}
+# the lifetime-weighted present-value factor of those miles at 3% real, the projection's discount_rate
+LIFETIME_DISCOUNT_FACTOR = {"car": 0.8304, "light_truck": 0.8022}
+CAR_SEGMENTS = ("car",)
+
+
+def exogenous_assumptions() -> list[Assumption]:
+    """The assumptions of ``autopact.policy.exogenous``, each with its source and range."""
+    return [
+        Assumption(
+            name="income_growth_proxy",
+            value="productivity",
+            unit="what real household income grows with",
+            allowed=("productivity",),
+            description="Each simulated household's real income y_i is scaled by the path real_income_index, which "
+                        "grows at the Social Security Trustees' ultimate growth of total-economy productivity.",
+            reason=(
+                "The 2025 Trustees Report gives productivity growth for its three assumption sets (1.63% intermediate, "
+                "1.33% high-cost, 1.93% low-cost a year); its real-wage differential (productivity less the hours, "
+                "earnings-share and price-index terms) and CBO's income projections were not found in the stored "
+                "pages. Productivity growth is an upper-middle proxy of real household income growth: it holds the "
+                "labour share, hours per household and the income distribution's shape fixed. Range: the high-cost "
+                "to low-cost rates, drawn as a whole path."
+            ),
+            source="https://www.ssa.gov/oact/tr/2025/V_B_econ.html; exogenous_paths.csv real_income_index",
+        ),
+        Assumption(
+            name="fuel_cost_valuation_share",
+            value=FUEL_COST_VALUATION_SHARE,
+            unit="dollars of purchase price per dollar of discounted lifetime fuel cost",
+            minimum=0.0,
+            maximum=1.0,
+            description="A change in a product's discounted lifetime fuel (or electricity) cost against 2025 enters "
+                        "its consumer price at this share, as a wedge (autopact.policy.exogenous).",
+            reason=(
+                "Allcott and Wozny (2014, REStat): vehicle prices move as if buyers are indifferent between $1.00 of "
+                "discounted future gasoline cost and $0.76 of purchase price. Range 0.76-1.0: Busse, Knittel and "
+                "Zettelmeyer (2013, AER) and Sallee, West and Fan (2016, J. Public Econ.: used-car prices move one "
+                "for one with discounted fuel costs) find about full valuation."
+            ),
+            source="https://nber.org/digest/may13/gasoline-prices-fuel-economy-and-energy-paradox ; "
+                   "https://vdocument.in/do-consumers-recognize-the-value-of-fuel-economy-evidence-"
+                   "salleeswf140127pdf.html",
+        ),
+        Assumption(
+            name="lifetime_vehicle_miles",
+            value=dict(LIFETIME_MILES),
+            unit="miles over a new vehicle's life, by class",
+            description="The miles over which a product's fuel cost per mile is paid: NHTSA's lifetime mileage of a "
+                        "passenger car and of a light truck (survival-weighted miles by vehicle age).",
+            reason=(
+                "NHTSA (Lu 2006): a typical passenger car travels 152,137 miles in its lifetime, a light truck "
+                "179,954. Range: about 26,000 miles fewer a class (NHTSA's 1995 edition, as the 2006 update "
+                "reports) to these values."
+            ),
+            source=NHTSA_LU_2006,
+        ),
+        Assumption(
+            name="lifetime_miles_discount_factor",
+            value=dict(LIFETIME_DISCOUNT_FACTOR),
+            unit="present value of the lifetime miles over their sum, by class",
+            minimum=0.0,
+            maximum=1.0,
+            description="The present value of a dollar a mile over the vehicle's life, per lifetime mile, at 3% real "
+                        "(the projection's discount_rate).",
+            reason=(
+                "NHTSA (Lu 2006): the lifetime-weighted present discount factor is 0.8304 (car) and 0.8022 (light "
+                "truck) at 3%; 0.6700 and 0.6303 at 7% (the range, with discount_rate's 7%)."
+            ),
+            source=NHTSA_LU_2006,
+        ),
+        Assumption(
+            name="vehicle_class",
+            value="car segment: passenger car; SUV-crossover, pickup, van: light truck",
+            unit="NHTSA class of each segment",
+            allowed=("car segment: passenger car; SUV-crossover, pickup, van: light truck",),
+            description="Which lifetime miles a product's segment takes.",
+            reason="NHTSA classes crossover SUVs, pickups and vans as light trucks; products_2025.csv gives segments, "
+                   "not the regulatory class of each model (a crossover certified as a car would take car miles).",
+            source=NHTSA_LU_2006,
+        ),
+        Assumption(
+            name="operating_cost_energy",
+            value="by powertrain",
+            unit="which price a product's fuel cost per mile follows",
+            allowed=("by powertrain",),
+            description=(
+                "ICE, HEV and PHEV products' fuel_cost_usd_per_mile follows the gasoline price (a PHEV's composite "
+                "MPGe is priced at gasoline, as in products_2025.csv), a BEV's the residential electricity price; "
+                "FCEVs have none. Products without a fuel cost in the data (entrants, new products) take the mean "
+                "of the data's products of their powertrain."
+            ),
+            reason="products_2025.csv builds fuel_cost_usd_per_mile from $3.10 a gallon and $0.1716 a kWh "
+                   "(PROVENANCE.md), so it scales with the year's price over 2025's; entrants' efficiencies are not "
+                   "in the data (GAP).",
+            source="products_2025.csv fuel_cost_usd_per_mile; PROVENANCE.md (fuel cost per mile)",
+        ),
+    ]
