@@ -4,8 +4,9 @@
   2026 forecast, the 2030 band of ICCT and BNEF forecasts; developments_2026.md 4.1);
 - ``households_million``: US households (JCHS 2024 projections: 134 million in 2025, 8.6 million
   more by 2035, 6.9 million in the low-immigration scenario), the potential market's growth;
-- ``real_income_index``: real household income relative to 2025, growing at the 2025 Social
-  Security Trustees' ultimate productivity growth (1.63% a year; 1.33-1.93% high- to low-cost);
+- ``real_income_index``: real household income relative to 2025: held at 1 in the central case (no
+  sourced household-income projection), up to the 2025 Social Security Trustees' intermediate
+  productivity growth (1.63% a year) at the high end;
 - ``gasoline_usd_per_gallon`` and ``electricity_usd_per_kwh``: retail regular gasoline and
   residential electricity, EIA's 2025 price and its STEO forecasts for 2026 (AEO2025's longer
   paths were not found: a GAP, held at 2026).

@@ -10,7 +10,7 @@ undated run never sees them:
 - market size (``market_size_index``, US households over 2025's, JCHS):
       M_Y = M_2025 x H_Y / H_2025
   units q_j = M s_j and consumer surplus scale with it; shares do not (households choose alike).
-- incomes (``income_index``, real household income over 2025's, SSA Trustees' productivity growth):
+- incomes (``income_index``, real household income over 2025's, held in the central case, SSA Trustees' productivity growth at the high end):
       y_iY = y_i2025 x I_Y / I_2025,   so   alpha_iY = alpha + pi / y_iY
   each simulated household's income is scaled (the distribution's shape held), so price
   sensitivity falls as incomes grow (the calibration's price form, ``autopact.fit.price_forms``).
