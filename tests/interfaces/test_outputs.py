@@ -151,3 +151,11 @@ def test_a_read_only_folder_is_refused_before_the_run(tmp_path, results_store):
         assert not results_store.exists()
     finally:
         folder.chmod(0o755)
+
+
+def test_money_shows_totals_from_ten_million_in_billions_and_prices_in_dollars():
+    from autopact.interfaces.money import Money
+
+    money = Money(1.0, "")
+    assert money(79_554_685) == "+$0.08bn" and money(-4.26e9) == "-$4.26bn" and money(500e9, False) == "$500.00bn"
+    assert money(-233.4) == "-$233" and money(49_544.2, False) == "$49,544" and money(9_999_999) == "+$9,999,999"

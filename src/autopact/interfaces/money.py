@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Totals from $10 million up are shown in billions ($0.01bn), so a column of a headline's change and
+# its bands reads in one unit (a band of +$79,554,685 beside +$0.50bn did not); prices per vehicle
+# stay in dollars.
+BILLIONS_FROM = 1e7
+
 
 @dataclass(frozen=True)
 class Money:
@@ -38,4 +43,4 @@ class Money:
             return "$0"
         sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
         value = abs(value)
-        return f"{sign}${value / 1e9:,.2f}bn" if value >= 1e8 else f"{sign}${value:,.0f}"
+        return f"{sign}${value / 1e9:,.2f}bn" if value >= BILLIONS_FROM else f"{sign}${value:,.0f}"
