@@ -184,3 +184,15 @@ def test_launch_gaps_from_the_linear_maps_equal_the_leave_one_out_fits_for_any_x
             for part in ("hedonic", "brand_term", "own_xi"):
                 assert row[part] == pytest.approx(direct[part], abs=1e-11), (row["product_id"], part)
             assert row["new_brand"] == direct["new_brand"]
+
+
+def test_the_2026_market_back_test_compares_the_2026_baseline_with_the_sourced_2026_rates(market):
+    from autopact.runs.backtest_policy import market_2026_backtest
+
+    found = market_2026_backtest(market)
+    base = 15.8 / (1 - 0.024)  # 2025 sales (million) behind Cox's -2.4% to 15.8 million
+    assert found["range"] == pytest.approx([15.2 / base - 1, -0.024], rel=1e-12)
+    result = simulate(load_scenario("baseline-2026"), market)
+    before, after = result.metrics()
+    assert found["predicted_sales_change"] == pytest.approx(after["total_units"] / before["total_units"] - 1, rel=1e-12)
+    assert found["inside"] is (found["range"][0] <= found["predicted_sales_change"] <= found["range"][1])

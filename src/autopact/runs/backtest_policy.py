@@ -102,6 +102,25 @@ def tariff_backtest(market: MarketModel) -> dict[str, Any]:
             "tariff_revenue_usd": with_tariff["tariff_revenue_usd"] - without["tariff_revenue_usd"]}
 
 
+def market_2026_backtest(market: MarketModel) -> dict[str, Any]:
+    """The 2026 baseline's new-vehicle sales against 2025, against what 2026 showed: Cox's forecast
+    of January 2026 (-2.4%) and the January-February 2026 annual rates (15.2-15.6 million) over 2025's
+    16.19 million implied by Cox's own -2.4% to 15.8 million. Inside [lowest rate, Cox] passes."""
+    e = evidence()
+    result = simulate(load_scenario("baseline-2026"), market)
+    base, cf = result.metrics()
+    change = cf["total_units"] / base["total_units"] - 1
+    cox = float(e["sales_change_2026_cox_forecast"]["value"])
+    units_2025 = 15.8 / (1 + cox)  # million, the base Cox's -2.4% is measured from
+    rates = [float(e[k]["value"]) / units_2025 - 1 for k in ("sales_saar_jan_2026_million", "sales_saar_feb_2026_million")]
+    low, high = min(rates + [cox]), max(rates + [cox])
+    return {"predicted_sales_change": change, "predicted_bev_share": cf["bev_share"],
+            "observed": {"cox_forecast": cox, "saar_jan_feb_2026": rates}, "range": [low, high],
+            "inside": low <= change <= high,
+            "source": f"{e['sales_change_2026_cox_forecast']['source']}; {e['sales_saar_jan_2026_million']['source']}; "
+                      f"{e['sales_saar_feb_2026_million']['source']}"}
+
+
 RISE_USD = 1.0  # a price change above a dollar counts as a rise (the solver agrees to ~1e-9 of a price)
 SIGN_SCENARIOS = {"no-section-232": "a tariff on rivals falls", "ford-byd-jv": "rivals enter",
                   "chinese-imports-mfn": "rivals enter"}

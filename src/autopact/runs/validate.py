@@ -12,7 +12,8 @@ from typing import Any
 
 from autopact.fit.market import MarketModel
 from autopact.runs.backtest_entry import entry_backtest
-from autopact.runs.backtest_policy import entry_yardsticks, ev_credit_backtest, price_signs, tariff_backtest
+from autopact.runs.backtest_policy import (entry_yardsticks, ev_credit_backtest, market_2026_backtest, price_signs,
+                                           tariff_backtest)
 
 GOALS = {"entry_median_abs_log_error": math.log(1.5), "entry_bias": 0.2, "entry_worst": math.log(3.0),
          "ev_credit_pp": 1.5,
@@ -26,6 +27,7 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         progress("entry back-test done")
     credit = ev_credit_backtest(market)
     tariff = tariff_backtest(market)
+    year_2026 = market_2026_backtest(market)
     signs = price_signs(market)
     yardsticks = entry_yardsticks(market)
     single_high = yardsticks["yardsticks"]["single_model_share"][1]
@@ -37,12 +39,14 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         "entry_worst": worst <= GOALS["entry_worst"],
         "ev_credit": abs(credit["error_pp"]) <= GOALS["ev_credit_pp"],
         "tariff_sales": tariff["sales_inside"], "tariff_prices": tariff["price_inside"],
+        "market_2026_sales": year_2026["inside"],
         "price_signs": all(s["rising"] == s["explained"] for s in signs.values()),
         "entry_yardsticks": all(s["largest_model_share"] <= GOALS["entry_share_factor"] * single_high for s in yardsticks["scenarios"].values()),
         "entrant_prices": all(low <= ratio for s in yardsticks["scenarios"].values()
                               for ratio in s["price_to_china_list"].values()),
     }
     return {"entry_backtest": entry, "ev_credit_backtest": credit, "tariff_backtest": tariff, "price_signs": signs,
+            "market_2026_backtest": year_2026,
             "entry_yardsticks": yardsticks,
             "goals": {**GOALS, "note": "log errors: log(predicted / actual); 0.405 = x1.5, 1.099 = x3"},
             "passed": verdicts, "market": market.document}
