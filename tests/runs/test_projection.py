@@ -1,5 +1,6 @@
 """The yearly projection (issue 14, part 3): one static equilibrium a year from the year before's prices."""
 
+import numpy as np
 import pytest
 
 from autopact.policy.scenario import load_scenario
@@ -53,3 +54,32 @@ def test_a_path_drawn_low_or_high_moves_the_baseline_bev_share_the_right_way():
     cheap = _draw(definition, 2030, 2030, {"battery_pack_usd_per_kwh": 0.0})
     dear = _draw(definition, 2030, 2030, {"battery_pack_usd_per_kwh": 1.0})
     assert cheap[0]["baseline_bev_share"] > dear[0]["baseline_bev_share"]  # $56 against $80 a kWh in 2030
+
+
+def test_projection_draws_take_the_scenarios_policy_parameters_and_list_the_inputs_left_out(monkeypatch):
+    """A projection's bands draw the scenario's uncertain policy parameters (here the launch appeal)
+    next to the paths; a calibration target is left out and listed (it would re-calibrate every year)."""
+    from autopact.runs import projection
+
+    seen = []
+    row = {"year": 2026, **{key: 0.0 for key in projection.BAND_METRICS}, "baseline_bev_share": 0.05}
+    monkeypatch.setattr(projection, "_draw", lambda definition, to, start, q, p=None: seen.append((q, p)) or [row])
+    scenario = load_scenario("ford-byd-jv")
+    found = projection.path_bands(scenario, 2026, 2026, draws=3, seed=5, serial=True)
+    assert found["inputs"] == [i.key for i in scenario.uncertainty.inputs if i.parameter]
+    assert "parameter:launch_appeal_quantile" in found["inputs"]
+    assert found["inputs_left_out"] == ["target:own_elasticity_compact_car", "target:own_elasticity_luxury"]
+    u = np.random.default_rng([5, 1]).uniform(0.0, 1.0, (3, len(found["inputs"])))
+    k = found["inputs"].index("parameter:launch_appeal_quantile")
+    assert [p["launch_appeal_quantile"] for _, p in seen] == pytest.approx(u[:, k], rel=1e-12)  # uniform on (0, 1)
+    paths_only = projection.path_bands(scenario.model_copy(update={"uncertainty": None}), 2026, 2026, 3, 5, True)
+    assert paths_only["inputs"] == [] and [q for q, _ in seen[3:]] == [q for q, _ in seen[:3]]  # same paths a seed
+
+
+def test_a_projection_draw_applies_its_drawn_parameters():
+    from autopact.runs.projection import _draw
+
+    definition = load_scenario("chinese-imports-mfn").model_dump(mode="json")
+    central = _draw(definition, 2026, 2026, {}, None)[0]
+    high = _draw(definition, 2026, 2026, {}, {"launch_appeal_quantile": 0.9})[0]
+    assert high["total_units"] > central["total_units"] and high["bev_share"] > central["bev_share"]

@@ -76,8 +76,11 @@ def project_command(
                       f"surplus {d['consumer_surplus_usd'] / 1e9:+.2f}bn", highlight=False)
     if "uncertainty" in document:
         u = document["uncertainty"]
-        out.print(f"Bands over {u['draws']} draws of whole paths ({', '.join(u['paths'])}), seed {u['seed']}:",
-                  highlight=False)
+        drawn = f"; the scenario's {', '.join(u['inputs'])}" if u.get("inputs") else ""
+        skipped = (f" (left out, they would re-calibrate every year: {', '.join(u['inputs_left_out'])})"
+                   if u.get("inputs_left_out") else "")
+        out.print(f"Bands over {u['draws']} draws of whole paths ({', '.join(u['paths'])}{drawn}){skipped}, "
+                  f"seed {u['seed']}:", highlight=False)
         for r in u["bands"]:
             b = r.get("bev_share", {})
             out.print(f"  {r['year']}: BEV share change {b.get('p05', 0) * 100:+.2f} to {b.get('p95', 0) * 100:+.2f} pp; "

@@ -130,8 +130,9 @@ def projection_report(d: dict[str, Any]) -> str:
                 "year." + (" Frozen at the first year: no path changes." if d.get("frozen") else "") + "</p>"]
     if "uncertainty" in d:
         u = d["uncertainty"]
+        drawn = f"; the scenario's {', '.join(u['inputs'])}" if u.get("inputs") else ""
         sections.append(f"<p class='note'>Bands: 5-95% over {u['draws']} draws of whole paths "
-                        f"({html.escape(', '.join(u['paths']))}; seed {u['seed']}): each draw one path for every "
+                        f"({html.escape(', '.join(u['paths']) + drawn)}; seed {u['seed']}): each draw one path for every "
                         "year, so a band is where a year lies across paths.</p>")
     sections += ["<h2>BEV share by year</h2>", _figure(_bev_levels(d), "BEV share: each year's baseline and the scenario")]
     sections.append("<h2>Changes by year</h2>")

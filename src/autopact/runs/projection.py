@@ -157,9 +157,14 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "changes_b": changes_b}
 
 
-def _draw(definition: dict[str, Any], to: int, start: int, quantiles: dict[str, float]) -> list[dict[str, Any]]:
-    """One draw: the whole projection with each exogenous path at its quantile (its changes by year)."""
-    scenario = parse_scenario({**definition, "paths": quantiles}, definition["name"])
+def _draw(definition: dict[str, Any], to: int, start: int, quantiles: dict[str, float],
+          parameters: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One draw: the whole projection with each exogenous path at its quantile and the scenario's
+    uncertain policy parameters at their drawn values (its changes by year)."""
+    drawn = {**definition, "paths": quantiles}
+    if parameters:
+        drawn["parameters"] = {**definition.get("parameters", {}), **parameters}
+    scenario = parse_scenario(drawn, definition["name"])
     return [{"year": r["year"], **{k: r["change"].get(k) for k in BAND_METRICS},
              "baseline_bev_share": r["baseline"]["bev_share"]} for r in project(scenario, to, start)["records"]]
 
@@ -170,15 +175,29 @@ def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 
     exogenous paths, each draw whole paths (one quantile for all years of a path, each path its own,
     independent; ``autopact.data.paths``), run serially or on Dask (a local cluster or ``scheduler``)
     like the other runs. The battery path's quantiles are the first numbers of the seeded stream, as
-    before the other paths were added, so a seed draws the same battery paths."""
+    before the other paths were added, so a seed draws the same battery paths.
+
+    The scenario's uncertain policy parameters (``uncertainty.inputs`` with ``parameter:``, e.g. the
+    launch appeal or the plant capacity) are drawn too, each its own quantile from a second stream
+    (``default_rng([seed, 1])``), so the paths of a seed stay as they were; calibration targets and
+    market assumptions would re-calibrate every year's market and are left out (listed)."""
+    from autopact.policy.uncertain_inputs import centrals, quantile
+
     rng = np.random.default_rng(seed)
     battery = rng.uniform(0.0, 1.0, draws)
     others = [path for path in PATHS if path != BATTERY]
     rest = rng.uniform(0.0, 1.0, (draws, len(others)))
     quantiles = [{BATTERY: float(b), **{path: float(q) for path, q in zip(others, row)}} for b, row in zip(battery, rest)]
+    items = list(scenario.uncertainty.inputs) if scenario.uncertainty else []
+    drawn = [item for item in items if item.kind == "parameter"]
+    left_out = [item.key for item in items if item.kind != "parameter"]
+    central = centrals(scenario) if drawn else {}
+    u = np.random.default_rng([seed, 1]).uniform(0.0, 1.0, (draws, len(drawn)))
+    parameters = [{item.name: quantile(item, float(u[d, k]), central[item.key]) for k, item in enumerate(drawn)}
+                  for d in range(draws)]
     definition = scenario.model_dump(mode="json")
     if serial:
-        results = [_draw(definition, to, start, q) for q in quantiles]
+        results = [_draw(definition, to, start, q, p) for q, p in zip(quantiles, parameters)]
     else:
         from dask.distributed import Client, LocalCluster
 
@@ -187,7 +206,7 @@ def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 
         client = Client(scheduler or cluster)
         try:
             results = client.gather(client.map(_draw, [definition] * draws, [to] * draws, [start] * draws,
-                                               quantiles, pure=False))
+                                               quantiles, parameters, pure=False))
         finally:
             client.close()
             if cluster is not None:
@@ -200,4 +219,5 @@ def path_bands(scenario: Scenario, to: int, start: int, draws: int, seed: int = 
             if len(values):
                 row[key] = {q: float(np.percentile(values, p)) for q, p in (("p05", 5), ("p50", 50), ("p95", 95))}
         bands.append(row)
-    return {"draws": draws, "seed": seed, "paths": list(PATHS), "bands": bands}
+    return {"draws": draws, "seed": seed, "paths": list(PATHS), "inputs": [item.key for item in drawn],
+            "inputs_left_out": left_out, "bands": bands}
