@@ -282,7 +282,8 @@ def test_the_uncertainty_section_has_generated_controls(page):
     assert section.get_attribute("open") is not None  # the scenario has one: shown open
     assert control(page, "uncertainty.seed").input_value() == "2026"
     assert control(page, "uncertainty.inputs.0.distribution").input_value() == "uniform"
-    assert control(page, "uncertainty.inputs.2.parameter").input_value() == "assembly_hours_per_vehicle"
+    assert control(page, "uncertainty.inputs.0.parameter").input_value() == "launch_appeal_quantile"
+    assert control(page, "uncertainty.inputs.3.parameter").input_value() == "assembly_hours_per_vehicle"
     control(page, "uncertainty.seed").fill("7")
     page.locator("#advanced summary").click()  # the box is refreshed by the details' toggle event, which comes after
     page.wait_for_function("document.querySelector('#advanced').open && "
