@@ -18,6 +18,7 @@ from autopact.runs.backtest_policy import credit_removal, evidence
 from autopact.simulate import market_for, simulate
 
 MACH_E = "ford--mustang-mach-e--bev"
+A6 = "audi--a6-e-tron--bev"  # first US sales in 2025-Q4: 3 months of 2025 (backtest_launches.csv)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +101,43 @@ def test_entry_backtest_reports_its_errors_from_its_rows(market):
     assert r["by_powertrain"]["BEV"] == {"products": 1, "median_abs_log_error": pytest.approx(abs(errors[0])),
                                          "mean_log_error": pytest.approx(errors[0])}
     assert r["by_powertrain"]["ICE"]["median_abs_log_error"] == pytest.approx(abs(errors[1]))
+
+
+def test_a_launch_on_sale_three_months_is_compared_with_three_twelfths_of_its_annual_units(market):
+    """Like with like: a 2025 launch on sale m months is predicted at an annual rate (the launch term
+    is one of annual units) and compared with m/12 of it (main compared the annual rate with the
+    part-year units)."""
+    (row,) = entry_backtest(market, [A6])["products"]
+    assert row["months_on_sale_2025"] == 3
+    parts = reentry_prediction(market, A6)
+    annual = reenter(market, A6, parts["hedonic"] + parts["brand_term"] + launch_term(market, 1, "BEV", leave_out=A6))
+    assert row["predicted_annual_units"] == pytest.approx(annual, rel=1e-10)
+    assert row["predicted_units"] == pytest.approx(annual * 3 / 12, rel=1e-10)
+    assert row["log_error"] == pytest.approx(np.log(annual * 3 / 12 / row["actual_units"]), rel=1e-10)
+
+
+def test_first_year_launch_gaps_are_annualised_by_their_months_on_sale(market):
+    """The launch term of the first year is learned from the other first-year launches at an annual
+    rate: a launch on sale m months adds ln(12 / m) to its xi; one on sale all year adds nothing.
+    The shift is the annual basis because d ln s / d xi = 1 - s: re-entered with it, the A6 e-tron
+    sells 12/3 of its 2025 units (to its tiny share)."""
+    gaps = launch_gaps(market).set_index("product_id")
+    a6, mach_e = gaps.loc[A6], gaps.loc[MACH_E]
+    assert a6["months_on_sale"] == 3 and mach_e["months_on_sale"] == 12
+    assert a6["gap"] == pytest.approx(a6["own_xi"] + np.log(4.0) - a6["hedonic"] - a6["brand_term"], rel=1e-12)
+    assert mach_e["gap"] == pytest.approx(mach_e["own_xi"] - mach_e["hedonic"] - mach_e["brand_term"], rel=1e-12)
+    j = market.products["product_id"].tolist().index(A6)
+    assert reenter(market, A6, float(market.xi[j]) + np.log(4.0)) == pytest.approx(4 * market.data.units[j], rel=1e-3)
+
+
+def test_months_on_sale_default_to_the_whole_year_and_must_lie_in_it():
+    from autopact.policy.launch import months_on_sale
+
+    assert months_on_sale({"product_id": "x"}) == 12 and months_on_sale({"months_on_sale_2025": float("nan")}) == 12
+    assert months_on_sale({"months_on_sale_2025": 3}) == 3
+    for bad in (0, 13):
+        with pytest.raises(ValueError, match="months_on_sale_2025"):
+            months_on_sale({"product_id": "x", "months_on_sale_2025": bad})
 
 
 def test_a_credit_is_a_consumer_price_wedge_and_its_removal_follows_the_evidence(market):

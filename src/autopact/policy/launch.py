@@ -4,10 +4,14 @@ brand predict, by year after launch.
 For each launch i in ``backtest_launches.csv`` (each with a sourced launch year) that the market
 holds, its gap is
 
-    g_i = xi_i - (x_i' b_{-i} + brand_{-i}(firm_i, powertrain_i))
+    g_i = xi_i + ln(12 / m_i) - (x_i' b_{-i} + brand_{-i}(firm_i, powertrain_i))
 
 with the hedonic fit and brand terms of the market without i (``autopact.policy.hedonic``): the part
-of its 2025 mean utility that characteristics and brand do not explain. Launches' gaps are
+of its 2025 mean utility that characteristics and brand do not explain, at an annual rate. A launch
+of 2025 was on sale only m_i months of the year (``months_on_sale_2025``, sourced), so its 2025 units
+are about m_i / 12 of a year's; ln(12 / m_i) puts its xi on the annual basis of every other product
+(d ln s / d xi = 1 - s, and a launch holds well under 1% of the market, so the shift is exact to its
+share). The launch term is thus a term of annual units, like the scenarios' entrants. Launches' gaps are
 negative on average and most so in the first years (awareness, dealer stock, production ramp).
 The launch term of an entrant in its k-th year on sale is the mean gap of the launches of its
 powertrain class (BEV or not) in the same band of years (first year; years 2-5; year 6 and later),
@@ -25,6 +29,7 @@ pooled mean gave ICE launches too little shortfall and BEV launches too much (RE
 from __future__ import annotations
 
 from statistics import NormalDist
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -49,6 +54,16 @@ def band(years_on_sale: float) -> str:
         if low <= round(years_on_sale) <= high:
             return label
     raise ValueError(f"years on sale must be at least 1, got {years_on_sale}")
+
+
+def months_on_sale(launch: Mapping[str, Any]) -> float:
+    """Months of 2025 a launch was on sale (``months_on_sale_2025``; 12 where blank: on sale all year)."""
+    value = launch.get("months_on_sale_2025")
+    if value is None or pd.isna(value):
+        return 12.0
+    if not 1 <= float(value) <= 12:
+        raise ValueError(f"months_on_sale_2025 of {launch.get('product_id')!r} must be from 1 to 12, got {value}")
+    return float(value)
 
 
 def reentry_prediction(market: MarketModel, product_id: str) -> dict[str, float]:
@@ -77,10 +92,12 @@ def launch_gaps(market: MarketModel) -> pd.DataFrame:
         for launch, j, h, b in zip(launches.to_dict(orient="records"), index, hedonic @ market.xi, brand @ market.xi):
             parts = {"hedonic": float(h), "brand_term": float(b), "own_xi": float(market.xi[j]),
                      "new_brand": str(market.products["make"].iloc[j]) in NEW_BRAND_MAKES}
+            months = months_on_sale(launch)
             rows.append({"product_id": launch["product_id"], "years_on_sale": launch["years_on_sale_in_2025"],
-                         "band": band(launch["years_on_sale_in_2025"]),
+                         "band": band(launch["years_on_sale_in_2025"]), "months_on_sale": months,
                          "powertrain_class": powertrain_class(str(launch["powertrain"])),
-                         "gap": parts["own_xi"] - parts["hedonic"] - parts["brand_term"], **parts})
+                         "gap": parts["own_xi"] + float(np.log(12.0 / months)) - parts["hedonic"] - parts["brand_term"],
+                         **parts})
         market.cache["launch_gaps"] = pd.DataFrame(rows)
     return market.cache["launch_gaps"]
 

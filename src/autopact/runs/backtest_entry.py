@@ -11,7 +11,9 @@ source for its launch year), on the calibrated 2025 market:
    (``autopact.policy.launch``); its
    marginal cost comes from its first-order condition at its real 2025 price
    (``autopact.policy.new_products.implied_costs``, as for an announced new product);
-3. solve the equilibrium with it and compare predicted with actual 2025 units.
+3. solve the equilibrium with it: its predicted units at an annual rate (the launch term is one of
+   annual units, ``autopact.policy.launch``); a launch of 2025 on sale m months of the year
+   (``months_on_sale_2025``, sourced) is compared with m / 12 of them, like with like.
 
 Errors are log(predicted / actual): the median absolute error, the mean (bias) and the worst case.
 A product re-entered with its own calibrated xi returns its own units (the machinery's check).
@@ -28,7 +30,7 @@ from autopact.data import read_bundled
 from autopact.errors import ScenarioError
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
 from autopact.model.supply import Taxes
-from autopact.policy.launch import band, launch_term, reentry_prediction
+from autopact.policy.launch import band, launch_term, months_on_sale, reentry_prediction
 from autopact.policy.new_products import implied_costs
 from autopact.simulate import solve
 
@@ -82,11 +84,14 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
             raise ScenarioError(f"products: {pid!r} is not in backtest_launches.csv, so its launch year is unknown")
         parts = reentry_prediction(market, pid)
         launch_part = launch_term(market, years, str(launch["powertrain"]), leave_out=pid)
-        predicted = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
+        annual = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
+        months = months_on_sale(launch)
+        predicted = annual * months / 12.0
         actual = float(actual_by_id[pid])
         rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
                      "years_on_sale": int(years), "band": band(years), "brand_status": launch["brand_status"],
-                     "powertrain": launch["powertrain"], "actual_units": actual, "predicted_units": predicted,
+                     "powertrain": launch["powertrain"], "months_on_sale_2025": months,
+                     "predicted_annual_units": annual, "actual_units": actual, "predicted_units": predicted,
                      "log_error": float(np.log(predicted / actual)), "launch_term": launch_part, **parts})
     groups = sorted({r["powertrain"] for r in rows})
     by_powertrain = {g: {"products": sum(r["powertrain"] == g for r in rows),
@@ -96,7 +101,8 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
     return {"products": rows, **error_metrics(rows), "by_powertrain": by_powertrain,
             "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
-                       "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price"),
+                       "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price; "
+                       "a 2025 launch on sale m months is compared with m/12 of its predicted annual units"),
             "rule": {"brand_term": "the firm's mean hedonic residual for the entrant's powertrain (all its products "
                                    "where it sells none of that powertrain)",
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
