@@ -39,6 +39,11 @@ from autopact.policy.levers import apply, check_costs
 from autopact.policy.scenario import Scenario
 
 
+JUMP_NOTE = {"jump": True, "note": ("below capacity at a jump: no shadow cost meets the capacity exactly, because "
+                                    "the price game's equilibrium leaps from over the capacity to under it as the "
+                                    "shadow cost rises past the one shown (several equilibria; "
+                                    "autopact.model.supply.solve_constrained); the feasible side is reported")}
+
 def market_for(scenario: Scenario, households: int = 1000, household_seed: int = 0) -> MarketModel:
     """The market a scenario runs on: its estimation's market, or the calibrated data-year market
     under the scenario's market assumptions (``households`` simulated households, seeded).
@@ -195,7 +200,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
-                              "capacity": c.capacity} for c in constraints]
+                              "capacity": c.capacity, **(JUMP_NOTE if result.jumps.get(c.name) else {})}
+                             for c in constraints]
     else:
         eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
         constraint_report = []

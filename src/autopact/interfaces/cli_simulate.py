@@ -154,6 +154,8 @@ def _constraint_line(c: dict[str, Any], money) -> str:
         return line + (f"; warning: {c['warning']}" if c.get("warning") else "")
     state = "binding" if c["binding"] else "not binding"
     line = f"{c['name']}: {c['units']:,.0f} of {c['capacity']:,.0f} vehicles a year, {state}"
+    if c.get("jump"):
+        return line + f" (shadow cost {money(c['shadow_cost_usd'], False)} a vehicle: {c['note']})"
     return line + (f" (shadow cost {money(c['shadow_cost_usd'], False)} a vehicle)" if c["binding"] else "")
 
 

@@ -31,8 +31,10 @@ Many solves near one equilibrium (a scenario's draws) pay for one Jacobian by di
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -258,6 +260,7 @@ class ConstrainedEquilibrium:
     binding: dict[str, bool]
     units: dict[str, float]
     solves: int
+    jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
 
 
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
@@ -284,8 +287,17 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     equilibria the solution can jump across K_G at some lambda (partner-comparison's gm-geely at
     $3,499.96, beside brentq's root at $3,490.92): the secant search then stops short of the
     capacity, and the search starts again from zero by brentq, whose path the golden results record.
+
+    Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
+    jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
+    exactly: the firm's best response leaps from a low-price equilibrium over the capacity to a
+    high-price one under it. The feasible side is reported, the equilibrium at the bracket's upper
+    end (q_G < K_G at shadow cost lambda*), with ``jumps[G]`` True and ``binding[G]`` False, instead of
+    searching on until ``max_seconds`` (complementary slackness holds only in the limit lambda ->
+    lambda* from below, where the plant would be over capacity).
     """
     lam = {c.name: 0.0 for c in constraints}
+    jumps: dict[str, bool] = {}
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
@@ -317,10 +329,15 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         (the price game's solution jumps with lambda), its path decides which a run reports."""
         from scipy.optimize import brentq
 
+        below: dict[str, Any] = {"value": math.inf, "prices": None}  # the lowest lambda seen under capacity
+
         def excess(value: float) -> float:
             lam[c.name] = value
             eq = equilibrium()
-            return market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            if over < 0 and value < below["value"]:
+                below.update(value=value, prices=eq.prices)
+            return over
 
         if excess(0.0) <= 0:  # slack without its shadow cost: release it
             return 0.0
@@ -329,7 +346,14 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             high *= 2
             if high > 1e9:
                 raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-        return brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
+        root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
+        if abs(excess(root)) > capacity_tol and below["prices"] is not None \
+                and below["value"] - root <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
+            jumps[c.name] = True
+            state["prices"] = below["prices"]  # the equilibrium under capacity at the bracket's upper end
+            return float(below["value"])
+        jumps.pop(c.name, None)
+        return root
 
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
         search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
@@ -338,7 +362,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             done = True
             for c in constraints:
                 over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
-                if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
+                if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol and not jumps.get(c.name)):
                     done = False
                     shares = eq.shares[c.products]
                     markup = float(shares @ eq.markups[c.products] / shares.sum()) if shares.sum() > 0 else 0.0
@@ -346,8 +370,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                     eq = equilibrium()
             if done:
                 units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-                return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 for c in constraints}, units,
-                                              state["solves"])
+                return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 and not jumps.get(c.name)
+                                                              for c in constraints}, units, state["solves"],
+                                              {c.name: bool(jumps.get(c.name)) for c in constraints})
         return None
 
     if search == "secant":

@@ -9,7 +9,8 @@ of years after launch (``autopact.policy.launch``),
 plus log(share of buyers who would consider a Chinese brand) (a consideration set: Goeree 2008;
 the share from Cox Automotive's 2026 survey, policy parameter chinese_brand_consideration_share).
 A US-built entrant's plant caps its output (shared by the models it builds). Marginal cost from named components (``entrant_cost``): home
-price net of VAT and margin, US labour, batteries, shipping, homologation, tariffs.
+price net of VAT and margin, US labour, batteries, shipping, tariffs, and what selling in the US costs per
+vehicle (dealer gross, destination delivery, warranty, homologation), like incumbents' first-order-condition costs.
 """
 
 from __future__ import annotations
@@ -54,11 +55,18 @@ def entrant_cost(row: pd.Series, entrant: Entrant, params: dict[str, float], pri
     """Marginal cost of an entrant from named components (dollars per vehicle).
 
     home cost    = China price / (1 + VAT) x (1 - margin) / (CNY per USD) x price_scale (trim mix)
-    import       : customs value = home cost; + tariffs on it; + shipping; + homologation
+    import       : customs value = home cost; + tariffs on it; + shipping
     US assembly  : + assembly hours x hourly labour cost (home labour is not removed: conservative)
                    + battery: Chinese cells pay Section 301 (and IEEPA) on their value; US-made
                      packs cost the US premium and earn 45X credits per kWh
-                   + homologation
+    both         : + US distribution: dealer gross, destination delivery, warranty; + homologation
+
+    Like for like with incumbents, whose cost is backed out of their first-order condition at their
+    transaction price and so holds everything per vehicle between factory and buyer: the US dealer's
+    gross per new vehicle is added (``us_dealer_gross_usd_per_vehicle``); destination delivery is 0
+    by default because prices exclude the destination charge the buyer pays on top; US warranty
+    (its excess over the China warranty already in the home cost) is unsourced and 0; homologation
+    is a cost per model, not per vehicle, and 0 (``policy_parameters.csv`` gives each source).
     """
     price = row["price_china_cny_first"]
     if pd.isna(price):
@@ -66,7 +74,10 @@ def entrant_cost(row: pd.Series, entrant: Entrant, params: dict[str, float], pri
                             "so its cost cannot be built")
     home = (float(price) / (1 + params["china_vat_pct"] / 100) * (1 - params["home_margin_share"])
             / params["fx_cny_per_usd"] * price_scale)
-    parts = {"home_cost": home, "homologation": params["homologation_usd_per_vehicle"]}
+    parts = {"home_cost": home, "homologation": params["homologation_usd_per_vehicle"],
+             "us_dealer_gross": params["us_dealer_gross_usd_per_vehicle"],
+             "us_destination": params["us_destination_usd_per_vehicle"],
+             "us_warranty": params["us_warranty_usd_per_vehicle"]}
     kwh = 0.0 if pd.isna(row["battery_kwh_first"]) else float(row["battery_kwh_first"])
     lfp = "LFP" in str(row["chemistry"]).upper()
     pack = params["battery_pack_lfp_usd_per_kwh" if lfp else "battery_pack_nmc_usd_per_kwh"]
