@@ -64,7 +64,7 @@ def binding(document: dict) -> bool:
     only the last solve, warm-started where the shadow-cost search left the prices, so they follow
     that search's path (a change of 1e-14 in an entrant's mean utility moved partner-comparison's
     gm-geely from 1 to 3); its numbers are compared as any others."""
-    return any(isinstance(c, dict) and c.get("binding") for c in document.get("constraints") or [])
+    return any(isinstance(c, dict) and (c.get("binding") or c.get("jump")) for c in document.get("constraints") or [])
 
 
 def without_iterations(solver):

@@ -23,11 +23,12 @@ RUNS = [(name, label) for name in sorted(bundled_scenarios()) for label, _ in sc
 
 
 def _shadow_costs(result, state, market):
-    """Shadow cost of each product from the binding quotas and plant capacities of a state."""
+    """Shadow cost of each product from the binding quotas and plant capacities of a state (and from a
+    plant below capacity at a jump, whose products price at the shadow cost of the jump)."""
     shadow = np.zeros(len(state.products))
     quotas = {q.name: q for q in getattr(evaluated(result.scenario), "quotas", [])}  # dated: the year's rows
     for c in state.constraints:
-        if not c.get("binding") or not c.get("shadow_cost_usd"):
+        if not (c.get("binding") or c.get("jump")) or not c.get("shadow_cost_usd"):
             continue
         kind, _, name = c["name"].partition(": ")
         if kind == "plant":  # a plant's capacity is shared by the models it builds

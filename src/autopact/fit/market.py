@@ -150,8 +150,13 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
     table = incumbents(market)
     origin = origin_weights(table["assembly_countries"], table["home_country"], params["unknown_assembly_import_share"])
     rate, specific = tariff_stack(table, origin, params), np.zeros(len(table))
-    customs = (calibration.costs - specific) / (1 + rate)
-    products = table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs, base_cost=customs)
+    # c_j = v_j (1 + t_j) + s_j + d: the customs value v_j is the importer's transfer price, so the US
+    # distribution cost d in every first-order-condition cost (the dealer's gross per vehicle; an
+    # entrant's cost adds the same, policy.entry) is outside it and pays no tariff
+    distribution = params.get("us_dealer_gross_usd_per_vehicle", 0.0) + params.get("us_destination_usd_per_vehicle", 0.0)
+    customs = (calibration.costs - specific - distribution) / (1 + rate)
+    products = table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs,
+                            base_cost=customs + distribution)
     year = market.facts.year
     document = {"kind": "calibrated", "label": f"US new light-vehicle market {year}",
                 "baseline_label": f"{year} baseline",
@@ -162,7 +167,9 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
     choices = {
         "assembly_origin_weights": ("equal shares of the listed assembly countries (NHTSA AALA MY2024 lists them "
                                     "without volumes); unknown assembly: the owner's home country"),
-        "customs_value": "the importer's marginal cost before tariffs (vertically integrated importer)",
+        "customs_value": ("the importer's marginal cost before tariffs and before US distribution (the dealer's gross "
+                          "per vehicle, us_dealer_gross_usd_per_vehicle): the transfer price of a vertically "
+                          "integrated importer"),
         "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
         "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain (its whole line where "
                                "it sells none of that powertrain) when the partner's dealers sell the model; young US "

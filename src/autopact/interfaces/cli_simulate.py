@@ -139,7 +139,7 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
                       f"worker (parameter vehicles_per_assembly_worker, {per_worker['confidence']} confidence: "
                       f"{per_worker['source']}); supplier jobs are not counted.", highlight=False)
     s = r["solver"]
-    binding = any(c.get("binding") for c in r.get("constraints") or [])
+    binding = any(c.get("binding") or c.get("jump") for c in r.get("constraints") or [])
     where = " (the last solve, at the shadow costs found)" if binding else ""
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations{where}, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")

@@ -163,8 +163,12 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     rate, specific = tariff_rates(incumbents, origin[keep].reset_index(drop=True), params, scenario.extra_tariffs,
                                   stack=market.tariff_stack)
     specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit
-    frames = [incumbents.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs, base_cost=customs)]
-    xis, costs = [market.xi[keep]], [customs * (1 + rate) + specific]
+    # US distribution (the dealer's gross) sits in each incumbent's cost outside its customs value
+    # (``fit.market.calibrated_model``): base_cost = customs value + distribution
+    distribution = (incumbents["base_cost"] - incumbents["customs_value"]).to_numpy(float)
+    frames = [incumbents.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs,
+                                base_cost=customs + distribution)]
+    xis, costs = [market.xi[keep]], [customs * (1 + rate) + specific + distribution]
     if entered.rows:
         frame, xi, cost = entry.entrant_frame(entered)
         frames.append(frame)
