@@ -103,6 +103,14 @@ def _print(r: dict[str, Any]) -> None:
               f"{max(m['observed']['saar_jan_feb_2026']):+.1%}) {_mark(passed['market_2026_sales'])}; BEV share "
               f"{m['predicted_bev_share']:.2%}", highlight=False, markup=True)
     _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
+    rows = [(name, row) for name, found in r["entrant_best_responses"].items() for row in found]
+    off = [f"{escape(row['name'])} in {name} (best grid price ${row['best_grid_price']:,.0f} against "
+           f"${row['price']:,.0f})" for name, row in rows if not row["global_best_response"]]
+    out.print(f"Entrants' prices as global best responses (each owner's profit over a grid of the entrant's own "
+              f"price, others held; entrants at a binding plant or quota not checked): "
+              f"{len(rows) - len(off)} of {len(rows)} in {', '.join(r['entrant_best_responses'])} "
+              f"{_mark(passed['entrant_best_responses'])}" + (f"; not: {'; '.join(off)}" if off else ""),
+              highlight=False, markup=True)
     for name, s in r["price_signs"].items():
         out.print(f"{name} ({s['what']}): {s['rising']} of {s['incumbents_same_cost']} incumbents with unchanged cost "
                   f"raise their price, {s['explained']} explained (buyers less price-sensitive, the owner's other "

@@ -11,10 +11,16 @@ import math
 from typing import Any
 
 from autopact.fit.market import MarketModel
+from autopact.simulate import simulate
+from autopact.policy.scenario import load_scenario
 from autopact.runs.backtest_entry import entry_backtest
+from autopact.runs.best_response import entrant_best_responses
 from autopact.runs.backtest_policy import (entry_yardsticks, ev_credit_backtest, market_2026_backtest, price_signs,
                                            tariff_backtest)
 
+# entry scenarios whose entrants' prices are checked as global best responses (runs.best_response)
+BEST_RESPONSE_SCENARIOS = ("chinese-imports-mfn", "open-entry-us-plants", "ford-byd-jv-us-majority", "geely-volvo-plant",
+                           "ford-universal-ev")
 GOALS = {"entry_median_abs_log_error": math.log(1.5), "entry_bias": 0.2, "entry_worst": math.log(3.0),
          "ev_credit_pp": 1.5,
          "entry_share_factor": 2.0}  # a scenario result 2x or more beyond comparable launches abroad fails
@@ -30,6 +36,7 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
     year_2026 = market_2026_backtest(market)
     signs = price_signs(market)
     yardsticks = entry_yardsticks(market)
+    best = {name: entrant_best_responses(simulate(load_scenario(name), market)) for name in BEST_RESPONSE_SCENARIOS}
     single_high = yardsticks["yardsticks"]["single_model_share"][1]
     low = yardsticks["yardsticks"]["export_price_ratio"][0]
     worst = abs(entry["worst"]["log_error"])
@@ -44,9 +51,10 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         "entry_yardsticks": all(s["largest_model_share"] <= GOALS["entry_share_factor"] * single_high for s in yardsticks["scenarios"].values()),
         "entrant_prices": all(low <= ratio for s in yardsticks["scenarios"].values()
                               for ratio in s["price_to_china_list"].values()),
+        "entrant_best_responses": all(row["global_best_response"] for rows in best.values() for row in rows),
     }
     return {"entry_backtest": entry, "ev_credit_backtest": credit, "tariff_backtest": tariff, "price_signs": signs,
-            "market_2026_backtest": year_2026,
+            "market_2026_backtest": year_2026, "entrant_best_responses": best,
             "entry_yardsticks": yardsticks,
             "goals": {**GOALS, "note": "log errors: log(predicted / actual); 0.405 = x1.5, 1.099 = x3"},
             "passed": verdicts, "market": market.document}
