@@ -203,7 +203,7 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
-        values = centrals(variant)
+        values = centrals(variant) if draws else {}  # the inputs' values are for the draws (checked already)
         for d in range(draws):
             drawn = draw_values(variant.uncertainty, values, d, seed, estimates)
             definition, targets, assumptions, drawn_estimates = apply(variant, drawn)

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,14 +61,27 @@ def default_path() -> Path:
 
 
 def code_version() -> str:
-    """Package version plus the git commit when run from a checkout (``+dirty`` if modified)."""
+    """Package version plus the git commit when run from a checkout (``+dirty`` if modified).
+
+    Found once per process: the code a process runs is the code it imported when it started, and the
+    two ``git`` calls took about 10 ms of every run that stores its results."""
+    return _code_version(Path(__file__).resolve().parents[1])
+
+
+@lru_cache(maxsize=None)
+def _code_version(package: Path) -> str:
+    """``code_version`` of the package folder ``package``: git is asked only when the folder is the
+    ``src/autopact`` of a git checkout. An installed copy (``site-packages/autopact``) is never one,
+    even where its environment lies inside some repository, whose commit is not this code's."""
     import subprocess
 
-    root = Path(__file__).resolve().parents[2]
+    checkout = package.parents[1]
+    if package.parent.name != "src" or not (checkout / ".git").exists():
+        return __version__
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return f"{__version__}+{commit}{'.dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):

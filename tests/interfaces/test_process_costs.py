@@ -1,0 +1,51 @@
+"""What every command pays once per process (issue 13): the code version a run is stored with is
+asked of git only in a checkout of this package, and once; the garbage collector of a command runs
+at the CLI's thresholds and leaves the objects alive at exit to the interpreter (frozen)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from autopact.runs import store
+from autopact.version import __version__
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_an_installed_copy_inside_some_repository_is_not_stamped_with_its_commit(tmp_path):
+    """A virtual environment inside a project's repository: ``site-packages/autopact`` lies in that
+    repository, whose commit says nothing about the installed code (main stamped runs with it)."""
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    package = repo / ".venv" / "lib" / "python3.11" / "site-packages" / "autopact"
+    package.mkdir(parents=True)
+    assert store._code_version(package) == __version__
+
+
+def test_a_checkout_is_stamped_with_its_commit(tmp_path):
+    repo = tmp_path / "checkout"
+    (repo / "src" / "autopact").mkdir(parents=True)
+    git(repo, "init", "-q")
+    git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "x")
+    assert store._code_version(repo / "src" / "autopact") == f"{__version__}+{git(repo, 'rev-parse', '--short', 'HEAD')}"
+
+
+def test_the_code_version_is_found_once_a_process(monkeypatch):
+    store._code_version.cache_clear()
+    first = store.code_version()
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("git asked again")))
+    assert store.code_version() == first
+
+
+def test_a_command_collects_at_the_cli_thresholds_and_freezes_what_is_alive_at_exit():
+    code = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: print('GC', gc.get_threshold(), gc.get_freeze_count() > 0))\n"
+            "sys.argv = ['autopact', '--help']\n"
+            "from autopact.interfaces.cli import main\nmain()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "GC (10000, 10, 10) True" in done.stdout
