@@ -49,3 +49,33 @@ def test_a_command_collects_at_the_cli_thresholds_and_freezes_what_is_alive_at_e
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "GC (10000, 10, 10) True" in done.stdout
+
+
+def test_a_simulate_on_a_cached_market_opens_the_results_store_once(monkeypatch, tmp_path):
+    """Opening a DuckDB file took 15-30 ms here; main opened the store twice for a run without draws
+    (to check it before the work, then to write the run). The metrics go in as one statement: the
+    same rows, in order, as the document's changes."""
+    import io
+
+    import duckdb
+    from rich.console import Console
+
+    from autopact.policy.scenario import load_scenario
+    from autopact.runs.analyses import RunOptions, simulate_with_draws
+    from autopact.runs.uncertainty import flatten
+    from autopact.simulate import market_for
+
+    scenario = load_scenario("ford-byd-jv")
+    market_for(scenario)  # the session's cache holds it now
+    path, opened, real = tmp_path / "store.duckdb", [], duckdb.connect
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: opened.append(a) or real(*a, **k))
+    for _ in range(2):  # a new store, then an existing one
+        opened.clear()
+        document, _ = simulate_with_draws(scenario, 0, None, RunOptions(store=path), Console(file=io.StringIO()))
+        assert len(opened) == 1
+    with real(str(path), read_only=True) as db:
+        assert db.execute("SELECT status FROM runs WHERE run_id = ?", [document["run_id"]]).fetchall() == [("complete",)]
+        rows = db.execute("SELECT metric, baseline, counterfactual, change FROM metrics WHERE run_id = ? ORDER BY rowid",
+                          [document["run_id"]]).fetchall()
+    base, cf, change = flatten(document["baseline"]), flatten(document["counterfactual"]), flatten(document["change"])
+    assert rows == [("/".join(p), base.get(p), cf.get(p), v) for p, v in change.items()]
