@@ -133,11 +133,26 @@ class Equilibrium:
     priced_out: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
 
+class BroydenMatrix:
+    """Broyden's inverse matrix carried from one solve to the next: the solves of a shadow-cost
+    search differ only in the shadow cost, so the matrix one solve has updated towards the draw's
+    equilibrium starts the next one better than the central matrix it came from (each near-root
+    trial then converges in a few evaluations). A solve whose Broyden steps stall hands the central
+    matrix to the next. ``inverse`` is -H, updated in place by ``solve_prices``."""
+
+    def __init__(self, inverse_jacobian: np.ndarray) -> None:
+        self.start = -np.array(inverse_jacobian, float)
+        self.inverse = self.start.copy()
+
+    def reset(self) -> None:
+        self.inverse = self.start.copy()
+
+
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
                  max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
-                 inverse_jacobian: np.ndarray | None = None) -> Equilibrium:
+                 inverse_jacobian: np.ndarray | BroydenMatrix | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -157,6 +172,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     update of the inverse) started from the Newton step p + H (c + zeta(p) - p): about half the map
     evaluations of SQUAREM on the 2025 market's draws. Should its residual stall or grow, SQUAREM
     goes on from the best prices it reached. The stopping rule, and so the solution, is the same.
+    A ``BroydenMatrix`` is used and updated in place (the solves of one shadow-cost search).
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -199,7 +215,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                                    f"({evaluations} iterations, max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
 
     if inverse_jacobian is not None:  # Broyden on F(p) = c + zeta(p) - p, B approximating dF/dp^{-1} = -H
-        inverse = -np.array(inverse_jacobian, float)
+        carried = inverse_jacobian if isinstance(inverse_jacobian, BroydenMatrix) else None
+        inverse = carried.inverse if carried is not None else -np.array(inverse_jacobian, float)
         f, done = zeta_map(prices)
         if done:
             return done
@@ -219,6 +236,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
             if denominator != 0 and np.isfinite(denominator):
                 inverse += np.outer(move - guess, move @ inverse) / denominator
         prices = best[1]  # SQUAREM from here
+        if carried is not None and (stalled >= 8 or not np.all(np.isfinite(step))):
+            carried.reset()  # its updates led nowhere: the next solve starts from the central matrix
 
     while evaluations < max_iterations:
         late()
@@ -273,7 +292,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     Gauss-Seidel over constraints, each lambda_G by a root search on q_G(lambda) = K_G, until every
     q_G <= K_G (1 + capacity_tol) and every binding constraint is met within capacity_tol relative.
     Raises ConvergenceError otherwise, or once ``max_seconds`` have passed. ``initial`` prices
-    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``).
+    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``),
+    as a ``BroydenMatrix`` that each solve leaves to the next.
 
     ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
     to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
@@ -289,6 +309,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
+    if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
+        inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
     def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)

@@ -1,0 +1,52 @@
+"""A cost draw of ford-byd-jv (plant capacity binding: a shadow-cost search of several equilibrium
+solves a draw) carries Broyden's matrix from one solve of its search to the next (issue 13): the
+first two draws of the scenario's seed took 141 evaluations of the equilibrium map on main, each
+solve restarting from the central matrix. Evaluation counts are deterministic (BLAS on one thread)."""
+
+import pytest
+
+from autopact.model.zeta import FocKernel
+from autopact.policy.scenario import load_scenario
+from autopact.policy.uncertain_inputs import apply, centrals
+from autopact.runs.execution import Job, evaluate_chunk, prepare
+from autopact.runs.uncertainty import draw_values
+from autopact.simulate import market_for, newton_start, simulate
+
+MAIN_EVALUATIONS = 141  # draws 0 and 1 on main (7c1183a): 72 and 69
+
+
+@pytest.fixture(scope="module")
+def draws():
+    scenario = load_scenario("ford-byd-jv")
+    market = market_for(scenario)
+    central = simulate(scenario, market)
+    warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
+    shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
+                     {0: newton_start(central)})
+    costs_only = [i for i in scenario.uncertainty.inputs if i.kind == "parameter"]
+    uncertainty = scenario.uncertainty.model_copy(update={"inputs": costs_only})
+    jobs = []
+    for d in range(2):
+        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
+        definition, targets, assumptions, _ = apply(scenario, drawn)
+        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    return shared, jobs
+
+
+def test_a_constrained_draw_needs_fewer_map_evaluations(draws, monkeypatch):
+    shared, jobs = draws
+    count = [0]
+    terms = FocKernel.terms
+
+    def counted(self, *args):
+        count[0] += 1
+        return terms(self, *args)
+
+    monkeypatch.setattr(FocKernel, "terms", counted)
+    records = evaluate_chunk(shared, jobs)
+    assert all(r["status"] == "ok" for r in records)
+    for r in records:
+        [plant] = [c for c in r["counterfactual"].get("constraints", []) if c.get("binding")] or [None]
+        if plant is not None:  # binding: at capacity
+            assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
+    assert count[0] < 0.9 * MAIN_EVALUATIONS, count[0]
