@@ -34,11 +34,15 @@ def test_a_checkout_is_stamped_with_its_commit(tmp_path):
     assert store._code_version(repo / "src" / "autopact") == f"{__version__}+{git(repo, 'rev-parse', '--short', 'HEAD')}"
 
 
-def test_the_code_version_is_found_once_a_process(monkeypatch):
+def test_the_code_version_is_asked_of_git_once_a_process(monkeypatch):
     store._code_version.cache_clear()
+    store._git_queries.cache_clear()
+    store.ask_code_version()  # as a run does when it opens the store: git works meanwhile
     first = store.code_version()
-    monkeypatch.setattr("subprocess.run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("git asked again")))
+    monkeypatch.setattr("subprocess.Popen", lambda *a, **k: (_ for _ in ()).throw(AssertionError("git asked again")))
+    store.ask_code_version()
     assert store.code_version() == first
+    assert first.startswith(__version__)
 
 
 def test_a_command_collects_at_the_cli_thresholds_and_freezes_what_is_alive_at_exit():

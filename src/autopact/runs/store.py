@@ -64,28 +64,56 @@ def code_version() -> str:
     """Package version plus the git commit when run from a checkout (``+dirty`` if modified).
 
     Found once per process: the code a process runs is the code it imported when it started, and the
-    two ``git`` calls took about 10 ms of every run that stores its results."""
-    return _code_version(Path(__file__).resolve().parents[1])
+    two ``git`` calls took about 10 ms of every run that stores its results (``ask_code_version``
+    starts them early, so that they run while the process works)."""
+    return _code_version(_package())
+
+
+def ask_code_version() -> None:
+    """Start the ``git`` queries of ``code_version`` now, in the background (once a process): a run
+    calls this when it opens the store, before its work, and reads the answer when it stores the run."""
+    _git_queries(_package())
+
+
+def _package() -> Path:
+    return Path(__file__).resolve().parents[1]
 
 
 @lru_cache(maxsize=None)
-def _code_version(package: Path) -> str:
-    """``code_version`` of the package folder ``package``: git is asked only when the folder is the
-    ``src/autopact`` of a git checkout. An installed copy (``site-packages/autopact``) is never one,
-    even where its environment lies inside some repository, whose commit is not this code's."""
+def _git_queries(package: Path) -> tuple[Any, Any] | None:
+    """The two ``git`` processes of ``code_version`` for the package folder ``package``, started; None
+    where git is not to be asked: only the ``src/autopact`` of a git checkout is asked. An installed
+    copy (``site-packages/autopact``) is never one, even where its environment lies inside some
+    repository, whose commit is not this code's."""
     import subprocess
 
     checkout = package.parents[1]
     if package.parent.name != "src" or not (checkout / ".git").exists():
+        return None
+    try:
+        return tuple(subprocess.Popen(["git", "-C", str(checkout), *args], stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL, text=True)
+                     for args in (["rev-parse", "--short", "HEAD"], ["status", "--porcelain", "--untracked-files=no"]))
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=None)
+def _code_version(package: Path) -> str:
+    import subprocess
+
+    queries = _git_queries(package)
+    if queries is None:
         return __version__
     try:
-        commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(checkout), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return f"{__version__}+{commit}{'.dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
+        (commit, _), (dirty, _) = (query.communicate(timeout=5) for query in queries)
+    except subprocess.SubprocessError:
+        for query in queries:
+            query.kill()
         return __version__
+    if queries[0].returncode != 0:
+        return __version__
+    return f"{__version__}+{commit.strip()}{'.dirty' if dirty.strip() else ''}"
 
 
 def digest(text: str) -> str:
@@ -134,6 +162,7 @@ class Store:
         the file meanwhile, so only a run of about a second holds it (one without draws, whose market
         is at hand)."""
         store = cls(path, wait, create=True, opened=False)
+        ask_code_version()
         with store.session():
             with store._connect() as db:
                 db.execute(SCHEMA)
