@@ -1,5 +1,5 @@
 """A cost draw of ford-byd-jv (plant capacity binding: a shadow-cost search of several equilibrium
-solves a draw) carries Broyden's matrix from one solve of its search to the next (issue 13): the
+solves a draw) carries Broyden's matrix from one trial of its shadow-cost search to the next (issue 13): the
 first two draws of the scenario's seed took 141 evaluations of the equilibrium map on main, each
 solve restarting from the central matrix. Evaluation counts are deterministic (BLAS on one thread)."""
 
@@ -12,7 +12,7 @@ from autopact.runs.execution import Job, evaluate_chunk, prepare
 from autopact.runs.uncertainty import draw_values
 from autopact.simulate import market_for, newton_start, simulate
 
-MAIN_EVALUATIONS = 141  # draws 0 and 1 on main (7c1183a): 72 and 69
+MAIN_EVALUATIONS = 141  # draws 0 and 1 on main (7c1183a): 72 and 69 (here 59 and 57)
 
 
 @pytest.fixture(scope="module")

@@ -134,11 +134,14 @@ class Equilibrium:
 
 
 class BroydenMatrix:
-    """Broyden's inverse matrix carried from one solve to the next: the solves of a shadow-cost
-    search differ only in the shadow cost, so the matrix one solve has updated towards the draw's
-    equilibrium starts the next one better than the central matrix it came from (each near-root
-    trial then converges in a few evaluations). A solve whose Broyden steps stall hands the central
-    matrix to the next. ``inverse`` is -H, updated in place by ``solve_prices``."""
+    """Broyden's inverse matrix carried from one solve to the next: the trials of a shadow-cost
+    search differ only in the shadow cost, so the matrix one trial has updated towards the draw's
+    equilibrium starts the next one better than the central matrix it came from (the trials near the
+    root then converge in fewer evaluations). A solve whose Broyden steps stall hands the central
+    matrix to the next, and so does the search's first solve (at zero shadow costs, far from the
+    central prices, whose updates made the next trials slower on ford-byd-jv's re-calibrating
+    draws: 1,254 map evaluations in 12 draws against 1,050 with the central matrix in every solve,
+    1,027 with this reset). ``inverse`` is -H, updated in place by ``solve_prices``."""
 
     def __init__(self, inverse_jacobian: np.ndarray) -> None:
         self.start = -np.array(inverse_jacobian, float)
@@ -293,7 +296,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     q_G <= K_G (1 + capacity_tol) and every binding constraint is met within capacity_tol relative.
     Raises ConvergenceError otherwise, or once ``max_seconds`` have passed. ``initial`` prices
     (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``),
-    as a ``BroydenMatrix`` that each solve leaves to the next.
+    as a ``BroydenMatrix`` that each trial of the shadow-cost search leaves to the next.
 
     ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
     to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
@@ -356,6 +359,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
         search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
         eq = equilibrium()
+        if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
+            inverse_jacobian.reset()
         for _ in range(limit):
             done = True
             for c in constraints:
