@@ -83,3 +83,21 @@ def test_a_simulate_on_a_cached_market_opens_the_results_store_once(monkeypatch,
                           [document["run_id"]]).fetchall()
     base, cf, change = flatten(document["baseline"]), flatten(document["counterfactual"]), flatten(document["change"])
     assert rows == [("/".join(p), base.get(p), cf.get(p), v) for p, v in change.items()]
+
+
+def test_a_simulate_on_a_cached_market_loads_no_estimation_machinery(tmp_path):
+    """The runs catch ``EstimationError`` from ``autopact.errors``: importing it from
+    ``autopact.fit.problem`` loaded the estimation's formulas and patsy (about 8 ms) in every run."""
+    from autopact.policy.scenario import load_scenario
+    from autopact.simulate import market_for
+
+    market_for(load_scenario("ford-byd-jv"))  # the session's cache now holds it
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules if m.startswith(('patsy', 'autopact.fit')))))\n"
+            "sys.argv = ['autopact', 'simulate', 'ford-byd-jv', '--json', sys.argv[1]]\n"
+            "from autopact.interfaces.cli import main\nmain()")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out.json")], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if line.startswith("LOADED"))
+    assert "patsy" not in line and "autopact.fit.problem" not in line and "autopact.fit.formulas" not in line

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autopact.data import load_market
-from autopact.errors import ConvergenceError
+from autopact.errors import ConvergenceError, EstimationError
 from autopact.fit.calibration import calibrate, load_targets
 from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.fit.estimated import estimated_market
-from autopact.fit.problem import EstimationError
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
 from autopact.policy.scenario import Scenario
