@@ -78,3 +78,25 @@ def test_a_recalibration_inverts_shares_from_the_central_mean_utilities(monkeypa
         found[label] = (cal.delta, steps[0])
     assert np.max(np.abs(found["central"][0] - found["closed form"][0])) < 1e-11
     assert found["central"][1] < found["closed form"][1]
+
+
+def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
+    """Each draw applies the scenario to the same market: the entrants' hedonic fit (10-14 ms) is
+    kept in the market's cache instead of being fitted again (main fitted it in every draw). The
+    market applied to is the same, so the fit and every number from it are the same to the bit."""
+    from autopact.policy import levers
+    from autopact.policy.hedonic import Hedonic
+
+    scenario = load_scenario("ford-byd-jv")
+    market = market_for(scenario)
+    first = levers.apply(scenario, market)
+    fits, fit = [0], Hedonic.fit.__func__
+
+    def counted(cls, *args):
+        fits[0] += 1
+        return fit(cls, *args)
+
+    monkeypatch.setattr(Hedonic, "fit", classmethod(counted))
+    again = levers.apply(scenario, market)
+    assert fits[0] == 0
+    assert (again.xi == first.xi).all() and again.hedonic_r2 == first.hedonic_r2
