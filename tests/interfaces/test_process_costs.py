@@ -101,3 +101,29 @@ def test_a_simulate_on_a_cached_market_loads_no_estimation_machinery(tmp_path):
     assert done.returncode == 0, done.stderr
     line = next(line for line in done.stdout.splitlines() if line.startswith("LOADED"))
     assert "patsy" not in line and "autopact.fit.problem" not in line and "autopact.fit.formulas" not in line
+
+
+def test_an_unusable_store_fails_before_a_run_on_a_cached_market(tmp_path, monkeypatch):
+    """The store held for a whole run is opened, so checked, before the market is loaded."""
+    import io
+
+    import pytest
+    from rich.console import Console
+
+    from autopact.policy.scenario import load_scenario
+    from autopact.runs import analyses
+    from autopact.runs.store import StoreError
+    from autopact.simulate import market_for
+
+    scenario = load_scenario("ford-byd-jv")
+    market_for(scenario)  # cached: the run takes the held store's path
+
+    def no_work(*_, **__):
+        raise AssertionError("the market was loaded before the store was checked")
+
+    monkeypatch.setattr(analyses, "market_for", no_work)
+    (tmp_path / "store.duckdb").write_text("not a store")
+    with pytest.raises(StoreError, match="not a valid DuckDB database file"):
+        analyses.simulate_with_draws(scenario, 0, None, analyses.RunOptions(store=tmp_path / "store.duckdb"),
+                                     Console(file=io.StringIO()))
+    assert (tmp_path / "store.duckdb").read_text() == "not a store"
