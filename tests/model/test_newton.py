@@ -4,9 +4,8 @@ equilibrium as SQUAREM, in fewer evaluations of the map, and SQUAREM again when 
 import numpy as np
 import pytest
 
-from autopact.model.newton import inverse_jacobian
-from autopact.model.supply import (BroydenMatrix, CapacityConstraint, Taxes, ownership_matrix, solve_constrained,
-                                   solve_prices)
+from autopact.model.newton import BroydenMatrix, inverse_jacobian
+from autopact.model.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 from synthetic import synthetic_demand
 
 OWNERS = np.array([0, 0, 1, 1, 2, 2, 3, 3, 0, 1])

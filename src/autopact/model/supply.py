@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
+from autopact.model.newton import BroydenMatrix
 from autopact.model.shadow import Jump, ShadowCost
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
@@ -131,24 +132,6 @@ class Equilibrium:
     converged: bool
     shadow_costs: np.ndarray | None = None
     priced_out: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-
-
-class BroydenMatrix:
-    """Broyden's inverse matrix carried from one solve to the next: the trials of a shadow-cost
-    search differ only in the shadow cost, so the matrix one trial has updated towards the draw's
-    equilibrium starts the next one better than the central matrix it came from (the trials near the
-    root then converge in fewer evaluations). A solve whose Broyden steps stall hands the central
-    matrix to the next, and so does the search's first solve (at zero shadow costs, far from the
-    central prices, whose updates made the next trials slower on ford-byd-jv's re-calibrating
-    draws: 1,254 map evaluations in 12 draws against 1,050 with the central matrix in every solve,
-    1,027 with this reset). ``inverse`` is -H, updated in place by ``solve_prices``."""
-
-    def __init__(self, inverse_jacobian: np.ndarray) -> None:
-        self.start = -np.array(inverse_jacobian, float)
-        self.inverse = self.start.copy()
-
-    def reset(self) -> None:
-        self.inverse = self.start.copy()
 
 
 def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray,
