@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import load_market
-from autopact.data.cache import cache_dir, cached
+from autopact.data.cache import cache_dir, cached, stored
 from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
 from autopact.fit.calibration import calibrated_market
@@ -54,10 +54,20 @@ def market_for(scenario: Scenario, households: int = 1000, household_seed: int =
     loading, re-inverting and solving again (seconds), and gets the same numbers to the bit."""
     if scenario.estimation is not None:
         return estimated_market(scenario.estimation)
-    key = {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
-           "household_seed": household_seed}
-    market = cached("calibrated-market", key, lambda: _calibrated(scenario, households, household_seed))
+    market = cached("calibrated-market", _market_key(scenario, households, household_seed),
+                    lambda: _calibrated(scenario, households, household_seed))
     return carried(market, scenario.baseline_year, scenario.paths) if scenario.baseline_year else market
+
+
+def market_cached(scenario: Scenario, households: int = 1000, household_seed: int = 0) -> bool:
+    """Whether ``market_for`` reads the scenario's calibrated market from the disk cache rather than
+    calibrating it (seconds to a minute); False for a market of an estimation."""
+    return scenario.estimation is None and stored("calibrated-market", _market_key(scenario, households, household_seed))
+
+
+def _market_key(scenario: Scenario, households: int, household_seed: int) -> dict:
+    return {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
+            "household_seed": household_seed}
 
 
 def carried(market: MarketModel, year: int, paths: dict[str, float] | None = None) -> MarketModel:

@@ -4,7 +4,7 @@ equilibrium as SQUAREM, in fewer evaluations of the map, and SQUAREM again when 
 import numpy as np
 import pytest
 
-from autopact.model.newton import inverse_jacobian
+from autopact.model.newton import BroydenMatrix, inverse_jacobian
 from autopact.model.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
 from synthetic import synthetic_demand
 
@@ -50,3 +50,19 @@ def test_a_constrained_draw_with_the_matrix_finds_the_same_shadow_cost():
                              initial=solved.equilibrium.prices, inverse_jacobian=matrix, search="secant")
     assert fast.shadow_costs["plant"] == pytest.approx(plain.shadow_costs["plant"], rel=1e-9)
     assert fast.equilibrium.prices == pytest.approx(plain.equilibrium.prices, rel=1e-11)
+
+
+def test_a_broyden_matrix_is_carried_from_one_solve_to_the_next_and_reset_when_it_stalls():
+    """The solves of a shadow-cost search share one ``BroydenMatrix``: each leaves its updates to the
+    next (main started every solve from the central matrix again); a solve whose steps stall leaves
+    the central matrix instead."""
+    demand, xi, omega, costs, central, drawn = central_and_draw()
+    matrix = inverse_jacobian(costs, xi, demand, omega, Taxes.none(10), central.prices)
+    carried = BroydenMatrix(matrix)
+    eq = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=carried)
+    assert eq.converged and not np.array_equal(carried.inverse, carried.start)
+    assert np.array_equal(carried.start, -matrix)
+    useless = BroydenMatrix(np.zeros((10, 10)))
+    useless.inverse = useless.inverse + 1.0  # as if updated by an earlier solve
+    eq = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=useless)
+    assert eq.converged and np.array_equal(useless.inverse, useless.start)

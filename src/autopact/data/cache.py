@@ -74,6 +74,13 @@ def entry_name(kind: str, key: dict[str, Any]) -> str:
     return f"{kind}-{code_digest()[:16]}-{hashlib.sha256((code_digest() + text).encode()).hexdigest()[:32]}{SUFFIX}"
 
 
+def stored(kind: str, key: dict[str, Any]) -> bool:
+    """Whether ``cached(kind, key, ...)`` finds an entry to read (a file is there; whether it is whole
+    and ours is found when it is read)."""
+    folder = cache_dir()
+    return folder is not None and (folder / entry_name(kind, key)).is_file()
+
+
 def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
     """``compute()``, or the result a previous call with the same kind, key, code and data stored.
 

@@ -13,12 +13,8 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from autopact.errors import ConvergenceError
+from autopact.errors import ConvergenceError, EstimationError  # noqa: F401  (EstimationError: re-exported)
 from autopact.fit.formulas import FormulaError, design_matrix
-
-
-class EstimationError(ValueError):
-    """Bad estimation input: a formula, a column or a starting value."""
 
 
 def _matrix(formula: str, data: pd.DataFrame, field: str = "formula", table: str = "products") -> pd.DataFrame:

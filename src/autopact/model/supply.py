@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
+from autopact.model.newton import BroydenMatrix
 from autopact.model.shadow import Jump, ShadowCost
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
@@ -139,7 +140,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
                  max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
-                 inverse_jacobian: np.ndarray | None = None) -> Equilibrium:
+                 inverse_jacobian: np.ndarray | BroydenMatrix | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -159,6 +160,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     update of the inverse) started from the Newton step p + H (c + zeta(p) - p): about half the map
     evaluations of SQUAREM on the 2025 market's draws. Should its residual stall or grow, SQUAREM
     goes on from the best prices it reached. The stopping rule, and so the solution, is the same.
+    A ``BroydenMatrix`` is used and updated in place (the solves of one shadow-cost search).
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -201,7 +203,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                                    f"({evaluations} iterations, max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
 
     if inverse_jacobian is not None:  # Broyden on F(p) = c + zeta(p) - p, B approximating dF/dp^{-1} = -H
-        inverse = -np.array(inverse_jacobian, float)
+        carried = inverse_jacobian if isinstance(inverse_jacobian, BroydenMatrix) else None
+        inverse = carried.inverse if carried is not None else -np.array(inverse_jacobian, float)
         f, done = zeta_map(prices)
         if done:
             return done
@@ -221,6 +224,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
             if denominator != 0 and np.isfinite(denominator):
                 inverse += np.outer(move - guess, move @ inverse) / denominator
         prices = best[1]  # SQUAREM from here
+        if carried is not None and (stalled >= 8 or not np.all(np.isfinite(step))):
+            carried.reset()  # its updates led nowhere: the next solve starts from the central matrix
 
     while evaluations < max_iterations:
         late()
@@ -276,7 +281,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     Gauss-Seidel over constraints, each lambda_G by a root search on q_G(lambda) = K_G, until every
     q_G <= K_G (1 + capacity_tol) and every binding constraint is met within capacity_tol relative.
     Raises ConvergenceError otherwise, or once ``max_seconds`` have passed. ``initial`` prices
-    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``).
+    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``),
+    as a ``BroydenMatrix`` that each trial of the shadow-cost search leaves to the next.
 
     ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
     to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
@@ -301,6 +307,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
+    if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
+        inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
     def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
@@ -358,6 +366,8 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
         search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
         eq = equilibrium()
+        if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
+            inverse_jacobian.reset()
         for _ in range(limit):
             done = True
             for c in constraints:

@@ -29,7 +29,7 @@ from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_j
 from autopact.runs.store import Store, default_path
 from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
-from autopact.simulate import market_for, newton_start, simulate, solved_baseline
+from autopact.simulate import market_cached, market_for, newton_start, simulate, solved_baseline
 
 
 # Draws per variant from which a run computes its central result's Newton matrix (one evaluation of
@@ -196,14 +196,26 @@ def simulate_with_draws(scenario: Scenario, draws: int, seed: int | None, option
         check_seed(seed, "--seed")
     except ValueError as error:
         raise ScenarioError(str(error)) from None
+    if not draws and (market is not None or market_cached(scenario, options.households, options.household_seed)):
+        # a run of about a second: the store opened once, before the work (so checked), and written at its end
+        options.check()
+        with Store.held(options.store) as store:
+            return _simulate_stored(scenario, draws, seed, options, console, progress, store, market)
     store = _existing_store(options, jobs=bool(draws))
     estimated = market if market is not None else _estimated(scenario, options)
     store = _open(options, jobs=bool(draws)) if store is None else store
-    market, runs = _central(scenario, options, console, estimated)
+    return _simulate_stored(scenario, draws, seed, options, console, progress, store, estimated)
+
+
+def _simulate_stored(scenario: Scenario, draws: int, seed: int, options: RunOptions, console,
+                     progress: Callable[[int, int], None] | None, store: Store, market: MarketModel | None
+                     ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """``simulate_with_draws`` once its results store is open: the central results, the draws, the bands."""
+    market, runs = _central(scenario, options, console, market)
     jobs = []
     estimates = _estimates(scenario, market) if draws else None
     for point, (_, variant, _, _) in enumerate(runs):
-        values = centrals(variant)
+        values = centrals(variant) if draws else {}  # the inputs' values are for the draws (checked already)
         for d in range(draws):
             drawn = draw_values(variant.uncertainty, values, d, seed, estimates)
             definition, targets, assumptions, drawn_estimates = apply(variant, drawn)

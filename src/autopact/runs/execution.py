@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autopact.data import load_market
-from autopact.errors import ConvergenceError
+from autopact.errors import ConvergenceError, EstimationError
 from autopact.fit.calibration import calibrate, load_targets
 from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.fit.estimated import estimated_market
-from autopact.fit.problem import EstimationError
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
 from autopact.policy.scenario import Scenario
@@ -88,14 +87,17 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
     for name, value in job.targets.items():
         targets.loc[targets["name"] == name, "value"] = value
     base = shared.market.calibration
+    # the central mean utilities start the inversion where the products are the central market's
+    # (about half the Newton steps of a start at the logit closed form)
+    near = base.delta if data is shared.market.data else None
     if shared.recalibration == "linear" and shared.response is not None:
         theta = linear_recalibration(base, shared.response, targets)
         cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed,
-                        form=base.form)
+                        form=base.form, initial_delta=near)
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
     cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
-                    form=base.form)
+                    form=base.form, initial_delta=near)
     if not cal.optimizer["success"]:
         raise ConvergenceError(f"re-calibration did not converge: {cal.optimizer['message']}")
     return calibrated_model(data, cal)

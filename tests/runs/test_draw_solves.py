@@ -1,0 +1,102 @@
+"""A cost draw of ford-byd-jv (plant capacity binding: a shadow-cost search of several equilibrium
+solves a draw) carries Broyden's matrix from one trial of its shadow-cost search to the next (issue 13): the
+first two draws of the scenario's seed took 141 evaluations of the equilibrium map on main, each
+solve restarting from the central matrix. Evaluation counts are deterministic (BLAS on one thread)."""
+
+import pytest
+
+from autopact.model.zeta import FocKernel
+from autopact.policy.scenario import load_scenario
+from autopact.policy.uncertain_inputs import apply, centrals
+from autopact.runs.execution import Job, evaluate_chunk, prepare
+from autopact.runs.uncertainty import draw_values
+from autopact.simulate import market_for, newton_start, simulate
+
+MAIN_EVALUATIONS = 141  # draws 0 and 1 on main (7c1183a): 72 and 69 (here 59 and 57)
+
+
+@pytest.fixture(scope="module")
+def draws():
+    scenario = load_scenario("ford-byd-jv")
+    market = market_for(scenario)
+    central = simulate(scenario, market)
+    warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
+    shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
+                     {0: newton_start(central)})
+    costs_only = [i for i in scenario.uncertainty.inputs if i.kind == "parameter"]
+    uncertainty = scenario.uncertainty.model_copy(update={"inputs": costs_only})
+    jobs = []
+    for d in range(2):
+        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
+        definition, targets, assumptions, _ = apply(scenario, drawn)
+        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    return shared, jobs
+
+
+def test_a_constrained_draw_needs_fewer_map_evaluations(draws, monkeypatch):
+    shared, jobs = draws
+    count = [0]
+    terms = FocKernel.terms
+
+    def counted(self, *args):
+        count[0] += 1
+        return terms(self, *args)
+
+    monkeypatch.setattr(FocKernel, "terms", counted)
+    records = evaluate_chunk(shared, jobs)
+    assert all(r["status"] == "ok" for r in records)
+    for r in records:
+        [plant] = [c for c in r["counterfactual"].get("constraints", []) if c.get("binding")] or [None]
+        if plant is not None:  # binding: at capacity
+            assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
+    assert count[0] < 0.9 * MAIN_EVALUATIONS, count[0]
+
+
+def test_a_recalibration_inverts_shares_from_the_central_mean_utilities(monkeypatch):
+    """A re-calibrating draw (``execution._recalibrated``) passes the central calibration's mean
+    utilities to ``calibrate`` (``initial_delta``): the same mean utilities, to the inversion's
+    tolerance, in fewer Newton steps (each an I x J x J share Jacobian) than from the logit closed form."""
+    import numpy as np
+
+    from autopact.fit import calibration
+    from autopact.model import demand
+
+    market = market_for(load_scenario("ford-byd-jv"))
+    base = market.calibration
+    theta = {**base.parameters, "pi": base.parameters["pi"] * 1.01}  # a draw's parameters, near the central ones
+    steps, parts = [0], demand._jacobian_parts
+
+    def counted(*args, **kwargs):
+        steps[0] += 1
+        return parts(*args, **kwargs)
+
+    monkeypatch.setattr(demand, "_jacobian_parts", counted)
+    found = {}
+    for label, start in (("closed form", None), ("central", base.delta)):
+        steps[0] = 0
+        cal = calibration.calibrate(market.data, fixed=theta, form=base.form, initial_delta=start)
+        found[label] = (cal.delta, steps[0])
+    assert np.max(np.abs(found["central"][0] - found["closed form"][0])) < 1e-11
+    assert found["central"][1] < found["closed form"][1]
+
+
+def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
+    """Each draw applies the scenario to the same market: the entrants' hedonic fit (10-14 ms) is
+    kept in the market's cache instead of being fitted again (main fitted it in every draw). The
+    market applied to is the same, so the fit and every number from it are the same to the bit."""
+    from autopact.policy import levers
+    from autopact.policy.hedonic import Hedonic
+
+    scenario = load_scenario("ford-byd-jv")
+    market = market_for(scenario)
+    first = levers.apply(scenario, market)
+    fits, fit = [0], Hedonic.fit.__func__
+
+    def counted(cls, *args):
+        fits[0] += 1
+        return fit(cls, *args)
+
+    monkeypatch.setattr(Hedonic, "fit", classmethod(counted))
+    again = levers.apply(scenario, market)
+    assert fits[0] == 0
+    assert (again.xi == first.xi).all() and again.hedonic_r2 == first.hedonic_r2
