@@ -159,3 +159,10 @@ def test_money_shows_totals_from_ten_million_in_billions_and_prices_in_dollars()
     money = Money(1.0, "")
     assert money(79_554_685) == "+$0.08bn" and money(-4.26e9) == "-$4.26bn" and money(500e9, False) == "$500.00bn"
     assert money(-233.4) == "-$233" and money(49_544.2, False) == "$49,544" and money(9_999_999) == "+$9,999,999"
+
+
+def test_the_report_shows_a_households_surplus_change_in_dollars_and_cents():
+    from autopact.interfaces.report import _per_household
+
+    assert _per_household(0.99213) == "+$0.99" and _per_household(-47.605) == "-$47.61" and _per_household(None) == "n/a"
+    assert _per_household(1234.5) == "+$1,234.50"

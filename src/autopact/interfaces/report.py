@@ -26,6 +26,11 @@ td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break
 """
 
 
+
+def _per_household(value: float | None) -> str:
+    """A change per household in dollars a year, to the cent (most are a few dollars)."""
+    return "n/a" if value is None else f"{'-' if value < 0 else '+'}${abs(value):,.2f}"
+
 def _figure(fig: go.Figure, title: str, height: int = 360) -> str:
     fig.update_layout(title=title, margin=dict(l=40, r=20, t=50, b=40), height=height, template="plotly_white")
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
@@ -151,7 +156,7 @@ def html_report(r: dict[str, Any]) -> str:
         "<h2>Who sells, who gains</h2><div class='grid'>", *figures, "</div>",
         "".join(f"<p class='muted'>{html.escape(x)}</p>" for x in notes),
         "<h2>Consumers by household income, and profits by nationality</h2>",
-        _table([{"group": g, "change": r["change"]["consumer_surplus_per_household_by_income_usd"].get(g)
+        _table([{"group": g, "change": _per_household(r["change"]["consumer_surplus_per_household_by_income_usd"].get(g))
                  if not estimated else money(r["change"]["consumer_surplus_per_household_by_income_usd"].get(g))}
                 for g in income],
                [("group", "Household income"), ("change", "Consumer surplus change per household, $ a year"
