@@ -356,7 +356,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                 raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
         root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
         if abs(excess(root)) > capacity_tol and below["prices"] is not None \
-                and below["value"] - root <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
+                and abs(below["value"] - root) <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
             jumps[c.name] = True
             state["prices"] = below["prices"]  # the equilibrium under capacity at the bracket's upper end
             return float(below["value"])
