@@ -51,9 +51,21 @@ from autopact.data import load_chinese_candidates, read_bundled
 from autopact.fit.market import MarketModel
 from autopact.model.demand import jacobian_parts
 from autopact.model.supply import ownership_matrix
+from autopact.outcomes.caveats import RISE_USD
 from autopact.policy.credits import credit_change
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.simulate import simulate
+
+
+def bundled_result(market: MarketModel, name: str, results: dict[str, Any] | None = None) -> Any:
+    """The bundled scenario ``name`` solved on ``market``: from ``results`` (name -> SimulationResult,
+    filled here) when given, so the back-tests of one ``validate`` solve each scenario once."""
+    if results is not None and name in results:
+        return results[name]
+    result = simulate(load_scenario(name), market)
+    if results is not None:
+        results[name] = result
+    return result
 
 
 def evidence() -> dict[str, dict[str, Any]]:
@@ -84,10 +96,10 @@ def ev_credit_backtest(market: MarketModel) -> dict[str, Any]:
             "scenario": scenario.model_dump(mode="json")}
 
 
-def tariff_backtest(market: MarketModel) -> dict[str, Any]:
+def tariff_backtest(market: MarketModel, results: dict[str, Any] | None = None) -> dict[str, Any]:
     """The effect of the 2025 Section 232 layer (baseline against ``no-section-232``) against RFF."""
     e = evidence()
-    result = simulate(load_scenario("no-section-232"), market)
+    result = bundled_result(market, "no-section-232", results)
     with_tariff, without = result.metrics()
     units = with_tariff["total_units"] / without["total_units"] - 1
     price = with_tariff["average_price_usd"] / without["average_price_usd"] - 1
@@ -102,16 +114,16 @@ def tariff_backtest(market: MarketModel) -> dict[str, Any]:
             "tariff_revenue_usd": with_tariff["tariff_revenue_usd"] - without["tariff_revenue_usd"]}
 
 
-def market_2026_backtest(market: MarketModel) -> dict[str, Any]:
+def market_2026_backtest(market: MarketModel, results: dict[str, Any] | None = None) -> dict[str, Any]:
     """The 2026 baseline's new-vehicle sales against 2025, against what 2026 showed: Cox's forecast
     of January 2026 (-2.4%) and the January-February 2026 annual rates (15.2-15.6 million) over 2025's
     16.19 million implied by Cox's own -2.4% to 15.8 million. Inside [lowest rate, Cox] passes."""
     e = evidence()
-    result = simulate(load_scenario("baseline-2026"), market)
+    result = bundled_result(market, "baseline-2026", results)
     base, cf = result.metrics()
     change = cf["total_units"] / base["total_units"] - 1
     cox = float(e["sales_change_2026_cox_forecast"]["value"])
-    units_2025 = 15.8 / (1 + cox)  # million, the base Cox's -2.4% is measured from
+    units_2025 = float(e["sales_2026_cox_forecast_million"]["value"]) / (1 + cox)  # the base of Cox's change
     rates = [float(e[k]["value"]) / units_2025 - 1 for k in ("sales_saar_jan_2026_million", "sales_saar_feb_2026_million")]
     low, high = min(rates + [cox]), max(rates + [cox])
     return {"predicted_sales_change": change, "predicted_bev_share": cf["bev_share"],
@@ -121,7 +133,6 @@ def market_2026_backtest(market: MarketModel) -> dict[str, Any]:
                       f"{e['sales_saar_feb_2026_million']['source']}"}
 
 
-RISE_USD = 1.0  # a price change above a dollar counts as a rise (the solver agrees to ~1e-9 of a price)
 SIGN_SCENARIOS = {"no-section-232": "a tariff on rivals falls", "ford-byd-jv": "rivals enter",
                   "chinese-imports-mfn": "rivals enter"}
 
@@ -150,7 +161,8 @@ def markup_terms(market: MarketModel, consumer_prices: np.ndarray, markups: np.n
     return shares / -own, (omega * diversion) @ markups
 
 
-def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dict[str, Any]:
+def price_signs(market: MarketModel, names: dict[str, str] | None = None,
+                results: dict[str, Any] | None = None) -> dict[str, Any]:
     """Incumbents whose cost the scenario leaves unchanged: do their prices rise when a tariff on
     rivals falls or rivals enter? For each that rises, the decomposition: its buyers' price
     sensitivity before and after (a rise means the rival took its most price-sensitive buyers) and
@@ -160,7 +172,7 @@ def price_signs(market: MarketModel, names: dict[str, str] | None = None) -> dic
     a rise in the siblings term."""
     out = {}
     for name, what in (names or SIGN_SCENARIOS).items():
-        result = simulate(load_scenario(name), market)
+        result = bundled_result(market, name, results)
         base = result.baseline.products.set_index("product_id")
         cf = result.counterfactual.products.set_index("product_id")
         same = [pid for pid in cf.index if pid in base.index and abs(cf.at[pid, "cost"] - base.at[pid, "cost"]) < 1e-6]
@@ -215,7 +227,8 @@ def export_price_yardsticks(china_vat_pct: float) -> dict[str, Any]:
             "lerner": [c["lerner"] for c in cases.values() if c["lerner"] is not None]}
 
 
-def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARIOS) -> dict[str, Any]:
+def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARIOS,
+                     results: dict[str, Any] | None = None) -> dict[str, Any]:
     """Each bundled entry scenario against what Chinese makers did abroad: the largest entrant
     model's share of the market, the Chinese-brand entrants' total share, and each entrant's US
     price net of the duty it pays over its China list price, and its Lerner index
@@ -225,8 +238,7 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
     fx, scale = market.parameters["fx_cny_per_usd"], market.data.price_scale
     out = {}
     for name in names:
-        scenario = load_scenario(name)
-        result = simulate(scenario, market)
+        result = bundled_result(market, name, results)
         cf = result.counterfactual.products
         total = float(cf["units"].sum())
         entrants = cf[cf["product_id"].str.startswith("entrant--")]
