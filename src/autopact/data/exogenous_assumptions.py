@@ -26,9 +26,9 @@ def exogenous_assumptions() -> list[Assumption]:
     return [
         Assumption(
             name="income_growth_proxy",
-            value="productivity",
+            value="held at 2025; productivity growth at the high end",
             unit="what real household income grows with",
-            allowed=("productivity",),
+            allowed=("held at 2025; productivity growth at the high end",),
             description="Each simulated household's real income y_i is scaled by the path real_income_index: held at "
                         "2025 in the central case, up to the Social Security Trustees' intermediate productivity growth "
                         "(1.63% a year) at the high end of its range.",
