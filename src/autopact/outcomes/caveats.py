@@ -65,8 +65,8 @@ def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] 
     left_out = (f" (the {len(unchanged) - len(same)} models of {', '.join(sorted(partners))}, which own or hold a "
                 "stake in an entrant and price against it, are left out)" if len(unchanged) > len(same) else "")
     text = (f"{int(rising.sum())} of {len(same)} models whose cost and tax are unchanged raise their price "
-            f"(units-weighted mean of all {len(same)}: {mean:+,.0f} dollars; largest: {cf.at[same[top], 'name']} "
-            f"{change[top]:+,.0f}) although {why}{left_out}. Here a cheaper rival takes an incumbent's most "
+            f"(units-weighted mean of all {len(same)}: {_dollars(mean)}; largest: {cf.at[same[top], 'name']} "
+            f"{_dollars(change[top])}) although {why}{left_out}. Here a cheaper rival takes an incumbent's most "
             "price-sensitive buyers and leaves it less price-sensitive ones; in car markets incumbents' prices fell "
             "or held when rivals got cheaper or entered (BLP 1999; Brazil and Australia after Chinese entry), so "
             "read incumbents' price and profit changes as biased upward (README, Known limits of the 2025 "
@@ -75,6 +75,10 @@ def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] 
             "rising": int(rising.sum()), "mean_price_change_usd": mean, "entrant_partners": sorted(partners),
             "largest": {"product_id": str(same[top]), "name": str(cf.at[same[top], "name"]),
                         "price_change_usd": float(change[top])}}
+
+
+def _dollars(value: float) -> str:
+    return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
 
 
 def caveats(baseline: Any, counterfactual: Any) -> list[dict[str, Any]]:
