@@ -96,12 +96,16 @@ def _print(r: dict[str, Any]) -> None:
     out.print(f"2025 Section 232 layer: sales {t['sales_change']:+.1%} (RFF {lo:+.0%} to {hi:+.0%}) "
               f"{_mark(passed['tariff_sales'])}; prices {t['price_change']:+.1%} (RFF {plo:+.0%} to {phi:+.0%}) "
               f"{_mark(passed['tariff_prices'])}; {escape(str(t['published']['note']))}", highlight=False, markup=True)
+    from autopact.runs.year_change import largest
+
     m = r["market_2026_backtest"]
     mlo, mhi = m["range"]
     out.print(f"2026 baseline: new-vehicle sales {m['predicted_sales_change']:+.1%} against 2025 (Cox forecast "
               f"{m['observed']['cox_forecast']:+.1%}; January-February 2026 annual rates {mlo:+.1%} to "
               f"{max(m['observed']['saar_jan_feb_2026']):+.1%}) {_mark(passed['market_2026_sales'])}; BEV share "
               f"{m['predicted_bev_share']:.2%}", highlight=False, markup=True)
+    out.print(f"  why, each 2025 -> 2026 change alone: {escape(largest(m['decomposition']))}", highlight=False,
+              markup=True)
     _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
     rows = [(name, row) for name, found in r["entrant_best_responses"].items() for row in found]
     off = [f"{escape(row['name'])} in {name} (best grid price ${row['best_grid_price']:,.0f} against "

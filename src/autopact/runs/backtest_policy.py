@@ -54,6 +54,7 @@ from autopact.model.supply import ownership_matrix
 from autopact.outcomes.caveats import RISE_USD
 from autopact.policy.credits import credit_change
 from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.runs.year_change import year_decomposition
 from autopact.simulate import simulate
 
 
@@ -117,7 +118,8 @@ def tariff_backtest(market: MarketModel, results: dict[str, Any] | None = None) 
 def market_2026_backtest(market: MarketModel, results: dict[str, Any] | None = None) -> dict[str, Any]:
     """The 2026 baseline's new-vehicle sales against 2025, against what 2026 showed: Cox's forecast
     of January 2026 (-2.4%) and the January-February 2026 annual rates (15.2-15.6 million) over 2025's
-    16.19 million implied by Cox's own -2.4% to 15.8 million. Inside [lowest rate, Cox] passes."""
+    16.19 million implied by Cox's own -2.4% to 15.8 million. Inside [lowest rate, Cox] passes. With
+    each change from 2025 to 2026 switched on alone (``autopact.runs.year_change``)."""
     e = evidence()
     result = bundled_result(market, "baseline-2026", results)
     base, cf = result.metrics()
@@ -128,7 +130,7 @@ def market_2026_backtest(market: MarketModel, results: dict[str, Any] | None = N
     low, high = min(rates + [cox]), max(rates + [cox])
     return {"predicted_sales_change": change, "predicted_bev_share": cf["bev_share"],
             "observed": {"cox_forecast": cox, "saar_jan_feb_2026": rates}, "range": [low, high],
-            "inside": low <= change <= high,
+            "inside": low <= change <= high, "decomposition": year_decomposition(market, 2026, result),
             "source": f"{e['sales_change_2026_cox_forecast']['source']}; {e['sales_saar_jan_2026_million']['source']}; "
                       f"{e['sales_saar_feb_2026_million']['source']}"}
 

@@ -1,0 +1,74 @@
+"""The 2026 baseline's change in units against 2025, channel by channel (``autopact.runs.year_change``;
+issue 11: the 2026 back-test's +1.6% decomposed)."""
+
+import pytest
+
+from autopact.data.paths import path_value
+from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.runs.backtest_policy import credit_removal
+from autopact.runs.year_change import largest, year_decomposition
+from autopact.simulate import market_for, simulate
+
+
+@pytest.fixture(scope="module")
+def market():
+    return market_for(load_scenario("baseline-2025"))
+
+
+@pytest.fixture(scope="module")
+def found(market):
+    return year_decomposition(market, 2026)
+
+
+def channel(found, name):
+    return next(r for r in found["channels"] if r["channel"] == name)
+
+
+def test_the_households_channel_moves_units_by_the_households_ratio_by_hand(market, found):
+    # JCHS: 134.0 million households in 2025, 142.6 in 2035, linear between: 134.86 in 2026;
+    # shares do not depend on the market size, so units move by 134.86 / 134.0 - 1 = 0.86 / 134
+    row = channel(found, "households")
+    assert row["units_change"] == pytest.approx(0.86 / 134.0, rel=1e-9)
+    assert row["what"] == "134.00 million households -> 134.86 million households"
+    before, _ = simulate(parse_scenario({"name": "none"}, "test"), market).metrics()
+    assert row["bev_share"] == pytest.approx(before["bev_share"], rel=1e-12)  # shares as in 2025
+
+
+def test_the_channels_and_their_interaction_add_up_to_the_2026_baselines_change(market, found):
+    before, after = simulate(load_scenario("baseline-2026"), market).metrics()
+    total = after["total_units"] / before["total_units"] - 1
+    assert found["total_change"] == pytest.approx(total, rel=1e-12)
+    assert sum(r["units_change"] for r in found["channels"]) + found["interaction"] == pytest.approx(total, abs=1e-15)
+    assert abs(found["interaction"]) < 0.1 * max(abs(r["units_change"]) for r in found["channels"])
+    changes = [abs(r["units_change"]) for r in found["channels"]]
+    assert changes == sorted(changes, reverse=True)
+
+
+def test_the_credit_channel_is_the_ev_credit_back_tests_removal(market, found):
+    # the same credits (policy/credits.py credit_change) as the EV-credit back-test's scenario
+    before, after = simulate(parse_scenario(credit_removal(market), "test"), market).metrics()
+    row = channel(found, "EV credit's end")
+    assert row["units_change"] == pytest.approx(after["total_units"] / before["total_units"] - 1, rel=1e-9)
+    assert row["bev_share"] == pytest.approx(after["bev_share"], rel=1e-9)
+
+
+def test_only_what_2026_changes_is_a_channel(found):
+    names = {r["channel"] for r in found["channels"]}
+    assert "real incomes" not in names  # held at 2025 in the central case (income_growth_proxy)
+    assert "connected-vehicle rule" not in names  # from model year 2027
+    assert {"gasoline price", "households", "EV credit's end", "Section 232 at the year's rates"} <= names
+
+
+def test_gasoline_2026_is_eias_january_2026_forecast_over_2025s_average():
+    # EIA STEO of 13 Jan 2026: $2.92 in 2026 against $3.10 in 2025 (exogenous_paths.csv)
+    assert path_value("gasoline_usd_per_gallon", 2026) == 2.92
+    assert path_value("gasoline_usd_per_gallon", 2026, 0.0) == 2.86
+    assert path_value("gasoline_usd_per_gallon", 2025) == 3.10
+
+
+def test_largest_names_the_largest_contributions_and_bounds_the_rest():
+    d = {"interaction": -0.0003, "channels": [
+        {"channel": "a", "units_change": 0.0146}, {"channel": "b", "units_change": -0.005},
+        {"channel": "c", "units_change": 0.0006}, {"channel": "d", "units_change": -0.0002}]}
+    assert largest(d, 2) == "a +1.46%, b -0.50%; 2 others within 0.06%; interaction -0.03%"
+    assert largest(d, 4) == "a +1.46%, b -0.50%, c +0.06%, d -0.02%; interaction -0.03%"
