@@ -72,3 +72,13 @@ def test_largest_names_the_largest_contributions_and_bounds_the_rest():
         {"channel": "c", "units_change": 0.0006}, {"channel": "d", "units_change": -0.0002}]}
     assert largest(d, 2) == "a +1.46%, b -0.50%; 2 others within 0.06%; interaction -0.03%"
     assert largest(d, 4) == "a +1.46%, b -0.50%, c +0.06%, d -0.02%; interaction -0.03%"
+
+
+def test_the_pull_ahead_bound_moves_the_observed_range_onto_a_base_without_it_by_hand():
+    from autopact.runs.backtest_policy import pull_ahead_bound
+
+    e = {"sales_pull_ahead_tariffs_mar_apr_2025": {"value": 160000, "source": "s"}}
+    # 2025: 16.0 million, 0.16 of them pulled ahead; a 2026 of -2% is 15.68 million: 15.68 / 15.84 - 1
+    bound = pull_ahead_bound(e, 16.0, [-0.02, 0.0])
+    assert bound["range_if_all_from_2026"] == pytest.approx([15.68 / 15.84 - 1, 16.0 / 15.84 - 1], rel=1e-12)
+    assert bound["pulled_ahead_million"] == 0.16

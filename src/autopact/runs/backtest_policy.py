@@ -131,8 +131,20 @@ def market_2026_backtest(market: MarketModel, results: dict[str, Any] | None = N
     return {"predicted_sales_change": change, "predicted_bev_share": cf["bev_share"],
             "observed": {"cox_forecast": cox, "saar_jan_feb_2026": rates}, "range": [low, high],
             "inside": low <= change <= high, "decomposition": year_decomposition(market, 2026, result),
+            "pull_ahead_bound": pull_ahead_bound(e, units_2025, [low, high]),
             "source": f"{e['sales_change_2026_cox_forecast']['source']}; {e['sales_saar_jan_2026_million']['source']}; "
                       f"{e['sales_saar_feb_2026_million']['source']}"}
+
+
+def pull_ahead_bound(e: dict[str, dict[str, Any]], units_2025: float, observed: list[float]) -> dict[str, Any]:
+    """Like with like: 2025 sales held purchases pulled ahead of the tariffs (J.D. Power: 149,000 in
+    March-April 2025). If every one came out of 2026 (the source does not say; the upper bound), a 2026
+    base without them is units_2025 - P, and the observed range over it moves up by P / (units_2025 - P)
+    x (1 + change): the most a like-with-like comparison can move the range."""
+    pulled = float(e["sales_pull_ahead_tariffs_mar_apr_2025"]["value"]) / 1e6
+    moved = [(1 + c) * units_2025 / (units_2025 - pulled) - 1 for c in observed]
+    return {"pulled_ahead_million": pulled, "range_if_all_from_2026": moved,
+            "source": e["sales_pull_ahead_tariffs_mar_apr_2025"]["source"]}
 
 
 SIGN_SCENARIOS = {"no-section-232": "a tariff on rivals falls", "ford-byd-jv": "rivals enter",

@@ -27,7 +27,7 @@ from autopact.data.paths import DATA_YEAR, path_value
 from autopact.fit.market import MarketModel
 from autopact.policy.dated import at_year
 from autopact.policy.exogenous import ELECTRICITY, EXOGENOUS, GASOLINE, INCOME, SIZE
-from autopact.policy.scenario import Scenario, load_scenario
+from autopact.policy.scenario import Scenario
 from autopact.simulate import simulate, solved_baseline
 
 INDEX_LABELS = {SIZE: "households", INCOME: "real incomes", GASOLINE: "gasoline price", ELECTRICITY: "electricity price"}
@@ -81,26 +81,29 @@ def channels(market: MarketModel, year: int, plain: Scenario) -> list[tuple[str,
     return out
 
 
-def _units(market: MarketModel, scenario: Scenario) -> tuple[float, float]:
-    """Total units and BEV share of ``scenario`` solved on ``market`` against its solved baseline."""
-    _, cf = simulate(scenario, market, baseline=solved_baseline(market)).metrics()
-    return float(cf["total_units"]), float(cf["bev_share"])
+def _units(market: MarketModel, scenario: Scenario) -> tuple[float, float, float]:
+    """Total units, BEV share and the change in consumer surplus (dollars a year) of ``scenario``
+    solved on ``market`` against its solved baseline."""
+    base, cf = simulate(scenario, market, baseline=solved_baseline(market)).metrics()
+    return (float(cf["total_units"]), float(cf["bev_share"]),
+            float(cf["consumer_surplus_usd"] - base["consumer_surplus_usd"]))
 
 
 def year_decomposition(market: MarketModel, year: int = 2026, total: Any = None) -> dict[str, Any]:
     """Each channel's contribution to the change in units from the data year to ``year`` (see the
-    module docstring), largest first, and the interaction; ``total`` (the bundled baseline-``year``
-    result, when already solved) spares solving the year's baseline again."""
+    module docstring), largest first, and the interaction; ``total`` (the result of the year's law on
+    ``market``, such as the bundled baseline-2026's, when already solved) spares solving it again."""
     base = solved_baseline(market)
     units_base = float(base.products["units"].sum())
+    law = Scenario(name=f"baseline-{year}", policy_year=year)  # the year's law, as ``simulate.carried`` builds it
     if total is None:
-        total = simulate(load_scenario(f"baseline-{year}"), market)
+        total = simulate(law, market)
     total_units = float(total.metrics()[1]["total_units"])
     rows = []
-    for label, what, scenario in channels(market, year, at_year(load_scenario(f"baseline-{year}"), year)):
-        units, bev = _units(market, scenario)
+    for label, what, scenario in channels(market, year, at_year(law, year)):
+        units, bev, surplus = _units(market, scenario)
         rows.append({"channel": label, "what": what, "units_change": units / units_base - 1,
-                     "units": units - units_base, "bev_share": bev})
+                     "units": units - units_base, "bev_share": bev, "consumer_surplus_change_usd": surplus})
     rows.sort(key=lambda r: -abs(r["units_change"]))
     change = total_units / units_base - 1
     return {"year": year, "units_base": units_base, "total_change": change, "channels": rows,
