@@ -1,7 +1,8 @@
 """A plant whose output jumps across its capacity as the shadow cost rises (several price
 equilibria): the search reports the feasible side, flagged, instead of searching to its time limit.
-partner-comparison's gm-geely at the bundled US dealer gross ($2,247) is such a case: the Galaxy E5's
-price leaps past the capacity (the helper's run took 600 s and failed before the jump was handled)."""
+partner-comparison's gm-geely is such a case with its plant at JUMP_CAPACITY: the Galaxy E5's price
+leaps past the capacity (found by scanning capacities; at the default 150,000 the plant binds since
+the entrants' range term; before the jump was handled such a run took 600 s and failed)."""
 
 import time
 
@@ -10,10 +11,14 @@ import yaml
 from autopact.policy.scenario import bundled_scenarios, parse_scenario
 from autopact.simulate import simulate
 
+JUMP_CAPACITY = 120_000  # units leap from above it to about 106,000 as the shadow cost passes about $1,477
+
 
 def test_a_jump_across_capacity_is_reported_below_capacity_and_flagged():
     text = yaml.safe_load(bundled_scenarios()["partner-comparison"].read_text())
-    scenario = parse_scenario({"name": "gm-geely", **text["variants"]["gm-geely"]}, "gm-geely")
+    variant = text["variants"]["gm-geely"]
+    entrants = [dict(entrant, capacity=JUMP_CAPACITY) for entrant in variant["entrants"]]
+    scenario = parse_scenario({"name": "gm-geely", **dict(variant, entrants=entrants)}, "gm-geely")
     start = time.monotonic()
     result = simulate(scenario)
     assert time.monotonic() - start < 120

@@ -1,7 +1,8 @@
 """The hedonic fit's BEV terms (entry back-test, issue 11): Tesla's brand is a firm effect that
-belongs to the brand term, not to the BEV coefficient, and battery-electric pickups have their own
-term. Checked on a small market whose mean utilities are an exact linear function of the design,
-so OLS must recover every coefficient (an independent closed form: zero residuals)."""
+belongs to the brand term, not to the BEV coefficient, battery-electric pickups have their own
+term, and a BEV's log range has one. Checked on a small market whose mean utilities are an exact
+linear function of the design, so OLS must recover every coefficient (an independent closed form:
+zero residuals)."""
 
 import numpy as np
 import pandas as pd
@@ -9,12 +10,12 @@ import pytest
 
 from autopact.policy.hedonic import Hedonic
 
-# intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup
-BETA = np.array([-9.0, 0.8, 0.5, -0.3, 0.2, -0.4, -1.1, 0.6, 0.3, -0.7, -0.9])
+# intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range
+BETA = np.array([-9.0, 0.8, 0.5, -0.3, 0.2, -0.4, -1.1, 0.6, 0.3, -0.7, -0.9, 1.3])
 TESLA = 1.7
 
 
-def _market() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def _market(with_design: bool = False):
     rng = np.random.default_rng(11)
     rows = []
     owners = ["Ford", "GM", "Toyota", "Tesla", "Subaru", "Rivian"]
@@ -24,16 +25,21 @@ def _market() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         rows.append({"product_id": f"p{k}", "make": owner, "owner": owner, "powertrain": powertrain,
                      "segment": ["car", "SUV-crossover", "pickup", "van"][(k // 6) % 4],
                      "luxury": bool(k % 3 == 0), "footprint_sqft": rng.uniform(40, 120),
-                     "horsepower": rng.uniform(120, 500)})
+                     "horsepower": rng.uniform(120, 500),
+                     "range_miles": rng.uniform(150, 420) if powertrain == "BEV" else np.nan})
     table = pd.DataFrame(rows)
     bev = table["powertrain"].eq("BEV")
+    units = rng.uniform(1_000, 300_000, len(table))
+    log_range = np.log(table["range_miles"].to_numpy(float))
+    reference = np.average(log_range[bev], weights=units[bev])  # R0: units-weighted over BEVs
     x = np.column_stack([np.ones(len(table)), np.log(table["footprint_sqft"]), np.log(table["horsepower"]),
                          table["luxury"].astype(float)]
                         + [table["powertrain"].eq(p).astype(float) for p in ("HEV", "PHEV", "BEV")]
                         + [table["segment"].eq(s).astype(float) for s in ("SUV-crossover", "pickup", "van")]
-                        + [(bev & table["segment"].eq("pickup")).astype(float)])
+                        + [(bev & table["segment"].eq("pickup")).astype(float)]
+                        + [np.where(bev, log_range - reference, 0.0)])
     xi = x @ BETA + TESLA * table["owner"].eq("Tesla").to_numpy()
-    return table, xi, rng.uniform(1_000, 300_000, len(table))
+    return (table, xi, units, x) if with_design else (table, xi, units)
 
 
 def test_the_fit_recovers_the_bev_pickup_term_and_the_tesla_effect_apart_from_the_bev_coefficient():
@@ -59,13 +65,55 @@ def test_a_firm_effect_is_in_the_brand_term_and_not_in_the_characteristics_predi
 def test_without_the_tesla_effect_the_bev_coefficient_carries_teslas_brand():
     """The defect the firm effect removes: the same weighted fit told nothing of Tesla puts part of
     Tesla's brand into the BEV coefficient, so every other maker's BEV is predicted too high."""
-    table, xi, units = _market()
+    table, xi, units, x = _market(with_design=True)
     fit = Hedonic.fit(table, xi, units)
-    x = np.column_stack([np.ones(len(table)), np.log(table["footprint_sqft"]), np.log(table["horsepower"]),
-                         table["luxury"].astype(float)]
-                        + [table["powertrain"].eq(p).astype(float) for p in ("HEV", "PHEV", "BEV")]
-                        + [table["segment"].eq(s).astype(float) for s in ("SUV-crossover", "pickup", "van")]
-                        + [(table["powertrain"].eq("BEV") & table["segment"].eq("pickup")).astype(float)])
     pooled, *_ = np.linalg.lstsq(x * np.sqrt(units)[:, None], xi * np.sqrt(units), rcond=None)
     assert pooled[6] > BETA[6] + 0.3
     assert fit.beta[6] == pytest.approx(BETA[6], abs=1e-9)
+
+
+def test_the_fit_recovers_the_range_term_and_a_bev_of_unknown_range_is_taken_at_the_mean_range():
+    table, xi, units = _market()
+    fit = Hedonic.fit(table, xi, units)
+    assert fit.beta[-1] == pytest.approx(BETA[-1], abs=1e-9)
+    bev = table[table["powertrain"].eq("BEV")].iloc[[0]]
+    unknown = bev.assign(range_miles=np.nan)
+    # ln R0 is the units-weighted mean ln range of the BEVs, so the unknown range adds exactly 0
+    log_range = np.log(bev["range_miles"].iloc[0])
+    assert fit.predict(bev)[0] - fit.predict(unknown)[0] == pytest.approx(BETA[-1] * (log_range - fit.log_range_reference),
+                                                                         abs=1e-9)
+    longer = bev.assign(range_miles=bev["range_miles"] * 1.5)
+    assert fit.predict(longer)[0] - fit.predict(bev)[0] == pytest.approx(BETA[-1] * np.log(1.5), abs=1e-9)
+
+
+def test_the_brand_term_takes_the_make_then_the_firms_powertrain_then_the_make_then_the_firm():
+    """Hand-computed residual means on a market with known residuals: a make within a group (Mini in
+    BMW) uses its own residual for a powertrain it sells, the group's for one it does not."""
+    table, xi, units = _market()
+    table = pd.concat([table, pd.DataFrame([
+        {"product_id": "m1", "make": "Mini", "owner": "BMW", "powertrain": "ICE", "segment": "car", "luxury": False,
+         "footprint_sqft": 70.0, "horsepower": 150.0, "range_miles": np.nan},
+        {"product_id": "b1", "make": "BMW", "owner": "BMW", "powertrain": "BEV", "segment": "car", "luxury": True,
+         "footprint_sqft": 90.0, "horsepower": 300.0, "range_miles": 300.0},
+        {"product_id": "b2", "make": "BMW", "owner": "BMW", "powertrain": "ICE", "segment": "car", "luxury": True,
+         "footprint_sqft": 90.0, "horsepower": 250.0, "range_miles": np.nan}])], ignore_index=True)
+    base = Hedonic.fit(table.iloc[:-3], xi, units)
+    shifts = {"m1": 0.4, "b1": -0.6, "b2": 0.2}  # residuals of the three new products (small units: the fit barely moves)
+    extra = np.array([base.predict(table.iloc[[k]])[0] + shifts[pid] for k, pid in
+                      zip(range(len(table) - 3, len(table)), ("m1", "b1", "b2"))])
+    fit = Hedonic.fit(table, np.append(xi, extra), np.append(units, [1e-6, 1e-6, 1e-6]))
+    assert fit.brand_term("BMW", "ICE", make="Mini") == pytest.approx(0.4, abs=1e-6)   # the make's ICE
+    assert fit.brand_term("BMW", "BEV", make="Mini") == pytest.approx(-0.6, abs=1e-6)  # the group's BEV
+    assert fit.brand_term("BMW", "PHEV", make="Mini") == pytest.approx(0.4, abs=1e-6)  # the make's whole line
+    assert fit.brand_term("BMW", "PHEV") == pytest.approx((0.4 - 0.6 + 0.2) / 3, abs=1e-6)  # the group's line
+
+
+def test_partial_year_products_enter_on_a_years_basis_and_stock_only_ones_are_left_out():
+    from autopact.policy.hedonic import annual_basis, months_on_offer
+    ids = pd.Series(["polestar--polestar-2--bev", "mini--cooper-se-cooper-e--bev", "audi--a6-e-tron--bev",
+                     "toyota--rav4--ice"])
+    months = months_on_offer(ids)
+    np.testing.assert_array_equal(months, [3.0, 0.0, 3.0, 12.0])  # run_outs_2025.csv; backtest_launches.csv
+    xi, weights = annual_basis(pd.DataFrame({"product_id": ids}), np.zeros(4), np.ones(4))
+    np.testing.assert_allclose(xi, [np.log(4.0), 0.0, np.log(4.0), 0.0])
+    np.testing.assert_array_equal(weights, [1.0, 0.0, 1.0, 1.0])

@@ -12,7 +12,8 @@ solves. It has two constructors:
 
 Columns of ``products`` (one row per product): product_id, name, owner (the firm setting the
 price), nationality (the controlling owner's), and, where the market has them, make,
-home_country, segment, powertrain, luxury, footprint_sqft, horsepower, assembly_countries,
+home_country, segment, powertrain, luxury, footprint_sqft, horsepower, range_miles (a BEV's EPA
+range), assembly_countries,
 entrant, origin; always tariff_rate (fraction of customs value), tariff_specific (money a
 vehicle), customs_value and base_cost (the cost before tariffs).
 """
@@ -135,6 +136,8 @@ def incumbents(market: Market) -> pd.DataFrame:
         "home_country": p["parent_company"].map(firms.set_index("parent_company")["owner_country"]),
         "segment": p["segment"], "powertrain": p["powertrain"], "luxury": is_true(p["luxury"]),
         "footprint_sqft": p["footprint_sqft"].astype(float), "horsepower": p["horsepower"].astype(float),
+        "range_miles": pd.to_numeric(p["range_miles_epa"], errors="coerce") if "range_miles_epa" in p
+        else np.full(len(p), np.nan),
         "assembly_countries": p["assembly_countries"], "entrant": False,
     })
 
@@ -173,7 +176,14 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
         "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
         "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain (its whole line where "
                                "it sells none of that powertrain) when the partner's dealers sell the model; young US "
-                               f"brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand with its own dealers"),
+                               f"brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand with its own dealers; "
+                               "an incumbent's new product: its make's residual for the powertrain, else its firm's "
+                               "(autopact.policy.hedonic)"),
+        "entrant_range": ("a BEV's EPA range enters its hedonic mean utility (ln range); an entrant's is its CLTC or WLTP "
+                          "range converted to the EPA basis (chinese_models.csv range_miles_epa_equivalent); a BEV with "
+                          "no known range is taken at the market's units-weighted mean"),
+        "products_on_offer": ("the hedonic fit puts a product on offer m of 2025's months at xi + ln(12/m) and leaves out "
+                              "one sold only from stock (backtest_launches.csv, run_outs_2025.csv)"),
         "entrant_launch_term": ("mean gap between what US launches of 2019-2025 sold and what their characteristics and "
                                 "brand predict, for the entrant's powertrain class (BEV or not) in the band of years on sale of "
                                 "entrant_years_on_sale "

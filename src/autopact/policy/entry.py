@@ -1,7 +1,8 @@
 """Entry of Chinese candidate models: characteristics, mean utility and marginal cost.
 
 Mean utility: xi_j = x_j' b + brand term + launch term, with b from a hedonic OLS of the calibrated
-market's xi on characteristics (``autopact.policy.hedonic``), the brand term the mean residual of
+market's xi on characteristics (``autopact.policy.hedonic``; a BEV's range is its Chinese or
+European test-cycle range converted to the EPA basis, ``range_miles_epa_equivalent``), the brand term the mean residual of
 young US brands (a new brand with its own dealers), or the US partner's residual for the entrant's
 powertrain when the partner's dealers sell the model, and the launch term what US launches of
 2019-2025 of the same powertrain class (BEV or not) fell short of that prediction in the same band
@@ -46,8 +47,10 @@ def _candidate_characteristics(row: pd.Series, width_fit: tuple[float, float]) -
     if pd.isna(row["length_mm"]) or pd.isna(kw):
         raise ScenarioError(f"candidate {row['candidate_id']!r} lacks length or power in chinese_models.csv; "
                             "choose a candidate with both")
+    epa_range = pd.to_numeric(row.get("range_miles_epa_equivalent"), errors="coerce")
     return {"powertrain": powertrain, "segment": segment, "footprint_sqft": length_in * width_in / 144.0,
-            "horsepower": float(kw) * KW_TO_HP, "length_in": length_in, "width_in": width_in}
+            "horsepower": float(kw) * KW_TO_HP, "length_in": length_in, "width_in": width_in,
+            "range_miles": float(epa_range) if powertrain == "BEV" and pd.notna(epa_range) else float("nan")}
 
 
 def entrant_cost(row: pd.Series, entrant: Entrant, params: dict[str, float], price_scale: float,
@@ -160,7 +163,8 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
                    else table.loc[table["owner"] == entrant.partner, "nationality"].iloc[0],
                    "home_country": "China", "luxury": False, "assembly_countries": assembly, "entrant": True,
                    "segment": traits["segment"], "powertrain": traits["powertrain"],
-                   "footprint_sqft": traits["footprint_sqft"], "horsepower": traits["horsepower"]}
+                   "footprint_sqft": traits["footprint_sqft"], "horsepower": traits["horsepower"],
+                   "range_miles": traits["range_miles"]}
         one = pd.DataFrame([product])
         rate, specific = tariff_rates(one, origin_weights(one["assembly_countries"], one["home_country"]), params,
                                       scenario.extra_tariffs)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from autopact.data import read_bundled
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
-from autopact.policy.hedonic import Hedonic, reentry_maps
+from autopact.policy.hedonic import Hedonic, annual_basis, months_on_offer, reentry_maps
 
 BANDS = ((1, 1, "first year"), (2, 5, "years 2-5"), (6, 99, "year 6 and later"))
 MIN_CELL_LAUNCHES = 3  # fewer other launches of the class in the band: the band's mean of all launches
@@ -57,10 +57,11 @@ def band(years_on_sale: float) -> str:
 
 
 def months_on_sale(launch: Mapping[str, Any]) -> float:
-    """Months of 2025 a launch was on sale (``months_on_sale_2025``; 12 where blank: on sale all year)."""
+    """Months of 2025 a launch was on sale (``months_on_sale_2025``; where blank, the months on offer of
+    a product whose new orders ended, ``run_outs_2025.csv``, else 12: on sale all year)."""
     value = launch.get("months_on_sale_2025")
     if value is None or pd.isna(value):
-        return 12.0
+        return float(months_on_offer(pd.Series([launch.get("product_id")]))[0])
     if not 1 <= float(value) <= 12:
         raise ValueError(f"months_on_sale_2025 of {launch.get('product_id')!r} must be from 1 to 12, got {value}")
     return float(value)
@@ -73,7 +74,8 @@ def reentry_prediction(market: MarketModel, product_id: str) -> dict[str, float]
     hedonic = Hedonic.fit(minus.products, minus.xi, units)
     row = market.products.iloc[[j]].reset_index(drop=True)
     new_brand = str(row.at[0, "make"]) in NEW_BRAND_MAKES
-    brand = hedonic.brand_term(None if new_brand else str(row.at[0, "owner"]), str(row.at[0, "powertrain"]))
+    brand = hedonic.brand_term(None if new_brand else str(row.at[0, "owner"]), str(row.at[0, "powertrain"]),
+                               make=str(row.at[0, "make"]))
     return {"hedonic": float(hedonic.predict(row)[0]), "brand_term": brand, "own_xi": float(market.xi[j]),
             "new_brand": new_brand}
 
@@ -86,10 +88,11 @@ def launch_gaps(market: MarketModel) -> pd.DataFrame:
         launches = read_bundled("backtest_launches.csv")
         launches = launches[launches["product_id"].isin(market.products["product_id"])]
         ids = market.products["product_id"].tolist()
-        hedonic, brand = gap_maps(market.products, market.data.units, tuple(launches["product_id"]))
+        xi, weights = annual_basis(market.products, market.xi, market.data.units)
+        hedonic, brand = gap_maps(market.products, weights, tuple(launches["product_id"]))
         index = [ids.index(pid) for pid in launches["product_id"]]
         rows = []
-        for launch, j, h, b in zip(launches.to_dict(orient="records"), index, hedonic @ market.xi, brand @ market.xi):
+        for launch, j, h, b in zip(launches.to_dict(orient="records"), index, hedonic @ xi, brand @ xi):
             parts = {"hedonic": float(h), "brand_term": float(b), "own_xi": float(market.xi[j]),
                      "new_brand": str(market.products["make"].iloc[j]) in NEW_BRAND_MAKES}
             months = months_on_sale(launch)
@@ -106,10 +109,11 @@ _MAPS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def gap_maps(products: pd.DataFrame, units: np.ndarray, launches: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Matrices (launches x products) of ``hedonic.reentry_maps``, kept for the last few product sets:
+    """Matrices (launches x products) of ``hedonic.reentry_maps`` (``units``: the fit's weights), kept for the last few product sets:
     a re-calibrated draw's market has new xi on the same products and units, so its launch gaps are
     two matrix products instead of 49 leave-one-out fits (issue 13)."""
-    columns = ["product_id", "owner", "make", "powertrain", "segment", "footprint_sqft", "horsepower", "luxury"]
+    columns = ["product_id", "owner", "make", "powertrain", "segment", "footprint_sqft", "horsepower", "luxury",
+               "range_miles"]
     key = (launches, np.asarray(units, float).tobytes(), pd.util.hash_pandas_object(products[columns], index=False)
            .to_numpy().tobytes())
     if key not in _MAPS:

@@ -1,6 +1,7 @@
 """New products of incumbents (e.g. Ford's Universal EV pickup) with an announced price.
 
-Characteristics come from a named comparable product; mean utility as for any entrant (hedonic
+Characteristics come from a named comparable product (a BEV's range from ``range_miles`` where
+announced); mean utility as for any entrant (hedonic
 fit, the firm's residual for the powertrain, the launch term); marginal cost from the product's own
 first-order condition at its announced price (``implied_costs``); output capped by its plant.
 """
@@ -36,6 +37,17 @@ def check(scenario: Scenario, market: MarketModel) -> None:
             raise ScenarioError(f"new_products[{k}].like: unknown product {product.like!r}")
 
 
+def new_product_range(product, like: pd.Series) -> float:
+    """A new BEV's EPA range: the announced one (``range_miles``), else its comparable product's
+    where that is a BEV with a known range, else unknown (NaN: the hedonic fit's mean BEV range,
+    ``autopact.policy.hedonic``)."""
+    if product.range_miles is not None:
+        return float(product.range_miles)
+    if like.get("powertrain") == "BEV" and pd.notna(like.get("range_miles", np.nan)):
+        return float(like["range_miles"])
+    return float("nan")
+
+
 def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, params: dict[str, float]
                      ) -> tuple[list[pd.DataFrame], list[float], list[tuple[str, tuple[str, ...], float]]]:
     """Product rows (cost unknown: NaN), mean utilities and US plant capacities of the scenario's new
@@ -53,9 +65,9 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
             "home_country": like["home_country"], "luxury": False,
             "assembly_countries": US if product.assembled_in_us else like["assembly_countries"], "entrant": True,
             "segment": product.segment, "powertrain": product.powertrain, "footprint_sqft": like["footprint_sqft"],
-            "horsepower": like["horsepower"]}])
+            "horsepower": like["horsepower"], "range_miles": new_product_range(product, like)}])
         years = product.years_on_sale or params["entrant_years_on_sale"]
-        xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain)
+        xis.append(float(hedonic.predict(entry)[0]) + hedonic.brand_term(product.firm, product.powertrain, make=like["make"])
                    + launch_term(market, years, product.powertrain)
                    + appeal_term(market, years, product.powertrain, params["launch_appeal_quantile"]))
         frames.append(entry.assign(tariff_rate=0.0, tariff_specific=0.0, customs_value=0.0, base_cost=np.nan))

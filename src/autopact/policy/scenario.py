@@ -139,6 +139,8 @@ class NewProduct(Dated):
     segment: Segment
     powertrain: Powertrain
     like: str = Field(description="product_id whose size and horsepower the new product takes")
+    range_miles: float | None = Field(None, gt=0, le=1000, description="announced EPA range of a BEV, miles (default: the "
+                                      "comparable product's where it is a BEV, else the market's mean BEV range)")
     announced_price_usd: float = Field(gt=0, le=MAX_PRICE_USD, description="announced base price (base-MSRP level), "
                                        "at most MAX_PRICE_USD (autopact.data.inputs: beyond it, a unit error)")
     price_source: str = Field(min_length=1)

@@ -5,8 +5,9 @@ source for its launch year), on the calibrated 2025 market:
 
 1. remove the product: the market without it (other products' xi and costs unchanged);
 2. re-enter it through the entrant machinery the scenarios use: its mean utility is the hedonic
-   prediction from the market without it, plus the brand term of the scenarios' rule (its firm's
-   residual for its powertrain; the young brands' mean for a new brand), plus the launch term of
+   prediction from the market without it, plus the brand term of the scenarios' rule (its make's
+   residual for its powertrain, else its firm's, ``autopact.policy.hedonic``; the young brands'
+   mean for a new brand), plus the launch term of
    its year after launch and its powertrain class computed from the *other* launches
    (``autopact.policy.launch``); its
    marginal cost comes from its first-order condition at its real 2025 price
@@ -103,13 +104,15 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
                        "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price; "
                        "a 2025 launch on sale m months is compared with m/12 of its predicted annual units"),
-            "rule": {"brand_term": "the firm's mean hedonic residual for the entrant's powertrain (all its products "
-                                   "where it sells none of that powertrain)",
+            "rule": {"brand_term": ("the mean hedonic residual of the first of: the make's products of the entrant's "
+                                    "powertrain, the firm's of that powertrain, the make's, the firm's (products sold "
+                                    "only from stock left out; partial-year products on a year's basis)"),
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
                      "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
                                     "band of years on sale (of all the band's other launches where the class has "
                                     "fewer than 3)"),
-                     "hedonic": "units-weighted OLS with a Tesla firm effect (in the brand term) and a BEV-pickup term"}}
+                     "hedonic": ("units-weighted OLS with a Tesla firm effect (in the brand term), a BEV-pickup term "
+                                 "and a BEV's log EPA range")}}
 
 
 def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
