@@ -54,6 +54,10 @@ RESIDUAL_BRANDS = {
     "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"], "Hyundai": ["Hyundai"],
 }
 
+# EPA label ranges for BEV nameplates whose raw row has none (PROVENANCE.md, "EPA range"): one row per
+# (make, model) of the raw products file; GAP rows say why a range stays blank.
+RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
+
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
@@ -262,10 +266,55 @@ def build_residuals(raw: pd.DataFrame, filled: pd.DataFrame, log: list[str]) -> 
                   "footprint_imputed", "efficiency_imputed"):
             row[k] = True
         row["msrp_imputation"] = row["horsepower_imputation"] = method
+        row["range_miles_epa"], row["range_source_note"] = residual_range(row, comps)
         row["assembly_countries"] = np.nan
         rows.append(row)
         log.append(f"residual {make}: {int(r['us_sales_units'])} units as 'Other {make}' ({method})")
     return pd.DataFrame(rows)
+
+
+def residual_range(row: dict, comps: pd.DataFrame) -> tuple[float, object]:
+    """EPA range of a BEV-class remainder: the unweighted mean of the range_miles_epa of the nameplates it
+    names, the rule its other characteristics follow, when every one of them has a range; otherwise, and
+    for remainders of any other class or built from the brand's named rows, blank."""
+    if row.get("powertrain") != "BEV" or not len(comps) or comps["range_miles_epa"].isna().any():
+        return np.nan, np.nan
+    def basis(note: str) -> str:
+        if "bev_range_fill_2025.csv" in note:
+            return "EPA label, bev_range_fill_2025.csv"
+        if "open-ev-data" in note:
+            return "open-ev-data community value, unverified"
+        return note
+    parts = ", ".join(f"{m} {r:g} ({basis(str(n))})"
+                      for m, r, n in zip(comps["model"], comps["range_miles_epa"], comps["range_source_note"]))
+    return float(comps["range_miles_epa"].mean()), (
+        f"imputed: unweighted mean of the range_miles_epa of the nameplates it names, the rule of its other "
+        f"characteristics: {parts}")
+
+
+def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    """EPA label ranges from tools/bev_range_fill_2025.csv for nameplates whose raw row has none; never
+    replaces a raw value. GAP rows leave the range blank and are listed in the log."""
+    fill = pd.read_csv(RANGE_FILL, dtype=str)
+    out = df.copy()
+    gaps = fill[fill["range_miles_epa"].eq("GAP")]
+    for _, r in fill.iterrows():
+        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
+        if len(match) == 0:
+            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} matches no product")
+        if out.loc[match, "range_miles_epa"].notna().any():
+            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} already has a range")
+        if r["range_miles_epa"] == "GAP":
+            continue
+        out.loc[match, "range_miles_epa"] = float(r["range_miles_epa"])
+        out.loc[match, "range_source_note"] = (
+            f"{r['source']}: MY{r['epa_model_year']} max combined label range across matched configs "
+            f"({r['max_configuration']} {r['range_miles_epa']}) [bev_range_fill_2025.csv]")
+    filled = fill[~fill["range_miles_epa"].eq("GAP")]
+    log.append("EPA range: " + "; ".join(f"{m} {mo} {r} (MY{y})" for m, mo, r, y in zip(
+        filled["make"], filled["model"], filled["range_miles_epa"], filled["epa_model_year"]))
+        + " from bev_range_fill_2025.csv; GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
+    return out
 
 
 def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
@@ -467,6 +516,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
         "notes": models["notes"],
     })
     df["efficiency_mpg_or_mpge"] = efficiency(models, df["powertrain"])
+    df = fill_ranges(df, log)
     df = normalise_prices(df, ref)
     df = impute(df, log)
     residuals = build_residuals(raw, df, log)
