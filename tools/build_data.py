@@ -54,8 +54,8 @@ RESIDUAL_BRANDS = {
     "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"], "Hyundai": ["Hyundai"],
 }
 
-# EPA label ranges for BEV nameplates whose raw row has none (PROVENANCE.md, "EPA range"): one row per
-# (make, model) of the raw products file; GAP rows say why a range stays blank.
+# EPA label ranges (PROVENANCE.md, "EPA range"): one row per (make, model) of the raw products file, filling a
+# blank range or replacing the raw value named in `replaces`; GAP rows say why a range stays blank.
 RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
@@ -293,27 +293,37 @@ def residual_range(row: dict, comps: pd.DataFrame) -> tuple[float, object]:
 
 
 def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
-    """EPA label ranges from tools/bev_range_fill_2025.csv for nameplates whose raw row has none; never
-    replaces a raw value. GAP rows leave the range blank and are listed in the log."""
+    """EPA label ranges from tools/bev_range_fill_2025.csv. A row with `replaces` blank fills a nameplate
+    whose raw row has no range; a row with `replaces` set replaces that exact raw value (an unverified
+    open-ev-data value, or one from the early-release 2025 Guide that lacked configurations added later),
+    and the build stops if the raw value differs. GAP rows leave the range blank; all are logged."""
     fill = pd.read_csv(RANGE_FILL, dtype=str)
+    fill["replaces"] = fill["replaces"].fillna("")
     out = df.copy()
-    gaps = fill[fill["range_miles_epa"].eq("GAP")]
     for _, r in fill.iterrows():
         match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
         if len(match) == 0:
             raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} matches no product")
-        if out.loc[match, "range_miles_epa"].notna().any():
-            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} already has a range")
+        raw = out.loc[match, "range_miles_epa"]
+        expected = "blank" if r["replaces"] == "" else r["replaces"]
+        if (raw.notna().any() if r["replaces"] == "" else not raw.eq(float(r["replaces"])).all()):
+            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']}: raw range is "
+                             f"{raw.iloc[0]}, the file expects {expected}")
         if r["range_miles_epa"] == "GAP":
             continue
         out.loc[match, "range_miles_epa"] = float(r["range_miles_epa"])
         out.loc[match, "range_source_note"] = (
             f"{r['source']}: MY{r['epa_model_year']} max combined label range across matched configs "
-            f"({r['max_configuration']} {r['range_miles_epa']}) [bev_range_fill_2025.csv]")
-    filled = fill[~fill["range_miles_epa"].eq("GAP")]
-    log.append("EPA range: " + "; ".join(f"{m} {mo} {r} (MY{y})" for m, mo, r, y in zip(
-        filled["make"], filled["model"], filled["range_miles_epa"], filled["epa_model_year"]))
-        + " from bev_range_fill_2025.csv; GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
+            f"({r['max_configuration']} {r['range_miles_epa']})"
+            + (f"; replaces the raw {r['replaces']}" if r["replaces"] else "") + " [bev_range_fill_2025.csv]")
+    gaps = fill[fill["range_miles_epa"].eq("GAP")]
+    new = fill[~fill["range_miles_epa"].eq("GAP") & fill["replaces"].eq("")]
+    swap = fill[fill["replaces"].ne("")]
+    log.append("EPA range from bev_range_fill_2025.csv: " + "; ".join(f"{m} {mo} {r} (MY{y})" for m, mo, r, y in zip(
+        new["make"], new["model"], new["range_miles_epa"], new["epa_model_year"]))
+        + "; replacing raw values: " + "; ".join(f"{m} {mo} {old} -> {r} (MY{y})" for m, mo, old, r, y in zip(
+            swap["make"], swap["model"], swap["replaces"], swap["range_miles_epa"], swap["epa_model_year"]))
+        + "; GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
     return out
 
 
