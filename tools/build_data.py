@@ -54,6 +54,10 @@ RESIDUAL_BRANDS = {
     "Ford": ["Ford"], "Cadillac": ["Cadillac"], "Mercedes-Benz": ["Mercedes-Benz"], "Hyundai": ["Hyundai"],
 }
 
+# EPA label ranges (PROVENANCE.md, "EPA range"): one row per (make, model) of the raw products file, filling a
+# blank range or replacing the raw value named in `replaces`; GAP rows say why a range stays blank.
+RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
+
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
@@ -262,10 +266,65 @@ def build_residuals(raw: pd.DataFrame, filled: pd.DataFrame, log: list[str]) -> 
                   "footprint_imputed", "efficiency_imputed"):
             row[k] = True
         row["msrp_imputation"] = row["horsepower_imputation"] = method
+        row["range_miles_epa"], row["range_source_note"] = residual_range(row, comps)
         row["assembly_countries"] = np.nan
         rows.append(row)
         log.append(f"residual {make}: {int(r['us_sales_units'])} units as 'Other {make}' ({method})")
     return pd.DataFrame(rows)
+
+
+def residual_range(row: dict, comps: pd.DataFrame) -> tuple[float, object]:
+    """EPA range of a BEV-class remainder: the unweighted mean of the range_miles_epa of the nameplates it
+    names, the rule its other characteristics follow, when every one of them has a range; otherwise, and
+    for remainders of any other class or built from the brand's named rows, blank."""
+    if row.get("powertrain") != "BEV" or not len(comps) or comps["range_miles_epa"].isna().any():
+        return np.nan, np.nan
+    def basis(note: str) -> str:
+        if "bev_range_fill_2025.csv" in note:
+            return "EPA label, bev_range_fill_2025.csv"
+        if "open-ev-data" in note:
+            return "open-ev-data community value, unverified"
+        return note
+    parts = ", ".join(f"{m} {r:g} ({basis(str(n))})"
+                      for m, r, n in zip(comps["model"], comps["range_miles_epa"], comps["range_source_note"]))
+    return float(comps["range_miles_epa"].mean()), (
+        f"imputed: unweighted mean of the range_miles_epa of the nameplates it names, the rule of its other "
+        f"characteristics: {parts}")
+
+
+def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+    """EPA label ranges from tools/bev_range_fill_2025.csv. A row with `replaces` blank fills a nameplate
+    whose raw row has no range; a row with `replaces` set replaces that exact raw value (an unverified
+    open-ev-data value, or one from the early-release 2025 Guide that lacked configurations added later),
+    and the build stops if the raw value differs. GAP rows leave the range blank; all are logged."""
+    fill = pd.read_csv(RANGE_FILL, dtype=str)
+    fill["replaces"] = fill["replaces"].fillna("")
+    out = df.copy()
+    for _, r in fill.iterrows():
+        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
+        if len(match) == 0:
+            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} matches no product")
+        raw = out.loc[match, "range_miles_epa"]
+        expected = "blank" if r["replaces"] == "" else r["replaces"]
+        if (raw.notna().any() if r["replaces"] == "" else not raw.eq(float(r["replaces"])).all()):
+            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']}: raw range is "
+                             f"{raw.iloc[0]}, the file expects {expected}")
+        if r["range_miles_epa"] == "GAP":
+            continue
+        out.loc[match, "range_miles_epa"] = float(r["range_miles_epa"])
+        out.loc[match, "range_source_note"] = (
+            f"{r['source']}: MY{r['epa_model_year']} max combined label range across matched configs "
+            f"({r['max_configuration']} {r['range_miles_epa']})"
+            + (f"; replaces the raw {r['replaces']}" if r["replaces"] else "") + " [bev_range_fill_2025.csv]")
+    gaps = fill[fill["range_miles_epa"].eq("GAP")]
+    new = fill[~fill["range_miles_epa"].eq("GAP") & fill["replaces"].eq("")]
+    swap = fill[fill["replaces"].ne("")]
+    log.append("EPA range from bev_range_fill_2025.csv: " + "; ".join(f"{m} {mo} {r} (MY{y})" for m, mo, r, y in zip(
+        new["make"], new["model"], new["range_miles_epa"], new["epa_model_year"]))
+        + "; replacing raw values: " + "; ".join(f"{m} {mo} {old} -> {r} (MY{y})" for m, mo, old, r, y in zip(
+            swap["make"], swap["model"], swap["replaces"], swap["range_miles_epa"], swap["epa_model_year"]))
+        + "; GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
+    return out
 
 
 def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
@@ -467,6 +526,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
         "notes": models["notes"],
     })
     df["efficiency_mpg_or_mpge"] = efficiency(models, df["powertrain"])
+    df = fill_ranges(df, log)
     df = normalise_prices(df, ref)
     df = impute(df, log)
     residuals = build_residuals(raw, df, log)
