@@ -32,16 +32,18 @@ undated run never sees them:
   the outside alternative burns gasoline too; the same miles are driven whichever vehicle drives
   them, so a gasoline price change moves its operating cost as well. With u_i0 = -alpha_i T_0,
   u_ij - u_i0 = ... - alpha_i (p_j + T_j - T_0): the form implemented is each inside product's
-  wedge shifted by -T_0, the same choice probabilities as a utility change of the outside good.
+  wedge shifted by -T_0. T_0 takes each product's class miles (below), so it differs between a car
+  and a light truck by s (D_car L_car - D_truck L_truck) f_0 (P_g change), $105 at 2026's $2.92;
+  with one class it would be exactly a utility change of the outside good.
   Busse, Knittel and Zettelmeyer (2013) estimate how gasoline prices move the prices of new and used
   cars by fuel-economy quartile: used cars, the outside alternative here, reprice with their fuel
   costs, and valuation is identified from fuel-cost differences between vehicles, not their level.
   T_0 takes the miles and discount factor of the class of the product it is compared with (the
   same D_c and L_c): the household drives the same miles over the same horizon in the vehicle it
   keeps as in the new one that would replace it, so the wedge values the fuel-cost difference per
-  mile, f_j P_e-change against f_0 P_g-change, over those miles. Electricity does not enter T_0 (the
-  on-road fleet is gasoline; BEVs were about 1% of it). Grigolon, Reynaert and Verboven (2018)
-  value fuel costs in a nested-logit demand of the European car market; how they treat the outside
+  mile, f_j P_e-change against f_0 P_g-change, over those miles. Electricity does not enter T_0:
+  the fleet's miles per gallon are VM-1's miles over the fuel it burned. Grigolon, Reynaert and
+  Verboven (2018) value fuel costs in a discrete-choice demand of the European car market; how they treat the outside
   good's fuel cost was not in the stored pages (a GAP). The wedge enters p^c_j = p_j + wedge_j:
   demand and consumer surplus see it, firms' revenue does not, and the average prices of a result
   leave it out (``operating_cost_wedge`` beside the products): it is weighed by buyers, not paid at
