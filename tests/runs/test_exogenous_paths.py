@@ -96,7 +96,13 @@ def test_average_prices_leave_out_the_operating_cost_wedge_buyers_weigh_but_do_n
     state = solve(market)
     p = state.products
     wedge = p["operating_cost_wedge"].to_numpy()
-    assert wedge[p["powertrain"].eq("ICE").to_numpy()].max() < 0  # gasoline $2.92 in 2026 against $3.10
+    # gasoline $2.92 in 2026 against $3.10, relative to the outside vehicle's (the on-road fleet's 23.4307 mpg):
+    # an ICE more efficient than the fleet weighs more, one less efficient less
+    from autopact.policy.exogenous import fuel_cost_per_mile, outside_fuel_cost_per_mile
+
+    ice = p["powertrain"].eq("ICE").to_numpy()
+    gap = outside_fuel_cost_per_mile() - fuel_cost_per_mile(p, market)[ice]
+    assert np.array_equal(np.sign(wedge[ice]), np.sign(gap))
     assert wedge[p["powertrain"].eq("BEV").to_numpy()].min() > 0  # electricity 17.9 against 17.16 cents
     paid = np.average(p["consumer_price"].to_numpy() - wedge, weights=p["units"].to_numpy())
     assert metrics(state, market, market.parameters)["average_price_usd"] == pytest.approx(paid, rel=1e-12)

@@ -1,6 +1,7 @@
 """The 2026 baseline's change in units against 2025, channel by channel (``autopact.runs.year_change``;
 issue 11: the 2026 back-test's +1.6% decomposed)."""
 
+import numpy as np
 import pytest
 
 from autopact.data.paths import path_value
@@ -64,6 +65,30 @@ def test_gasoline_2026_is_eias_january_2026_forecast_over_2025s_average():
     assert path_value("gasoline_usd_per_gallon", 2026) == 2.92
     assert path_value("gasoline_usd_per_gallon", 2026, 0.0) == 2.86
     assert path_value("gasoline_usd_per_gallon", 2025) == 3.10
+
+
+def test_the_gasoline_channel_is_small_and_negative_as_a_hand_estimate_from_the_calibration_targets(market, found):
+    """Cheaper gasoline helps the vehicle a household keeps (the on-road fleet, 23.4307 mpg) more than
+    the new ones, which burn less a mile: each group's units-weighted wedge W_g (ICE about $0, HEV and
+    BEV positive) moves its units by about its aggregate elasticity (targets: -2.1 for BEVs, -1.0 for
+    the market) x W_g / p_g, prices held: sum_g share_g e_g W_g / p_g, -0.23%. Equilibrium prices move
+    too, so the solved channel is held within 1.5x of that estimate (it was +1.46% before the outside
+    vehicle's fuel cost, a new-vehicle-only price cut)."""
+    from autopact.policy.exogenous import GASOLINE, operating_cost_wedge
+    from autopact.simulate import solved_baseline
+
+    p = solved_baseline(market).products
+    wedge = operating_cost_wedge(p, market, {GASOLINE: 2.92 / 3.10})
+    units, price = p["units"].to_numpy(), p["consumer_price"].to_numpy()
+    estimate = 0.0
+    for powertrains, elasticity in ((["ICE", "HEV", "PHEV"], -1.0), (["BEV"], -2.1)):
+        g = p["powertrain"].isin(powertrains).to_numpy()
+        share = units[g].sum() / units.sum()
+        estimate += share * elasticity * np.average(wedge[g], weights=units[g]) / np.average(price[g], weights=units[g])
+    assert estimate == pytest.approx(-0.0023, abs=0.0002)
+    row = channel(found, "gasoline price")
+    assert row["what"] == "$3.10 a gallon -> $2.92 a gallon"
+    assert estimate * 1.5 < row["units_change"] < estimate / 1.5
 
 
 def test_largest_names_the_largest_contributions_and_bounds_the_rest():

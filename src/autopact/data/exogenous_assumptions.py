@@ -5,7 +5,10 @@ projection's JSON (``autopact.runs.projection``) beside the build-path assumptio
 The operating-cost wedge needs three numbers beyond the price paths, each sourced with a range:
 the share of the present value of fuel costs buyers act on (Allcott and Wozny 2014: 0.76;
 Busse, Knittel and Zettelmeyer 2013 and Sallee, West and Fan 2016: about full valuation), and a
-new vehicle's lifetime miles and their present-value factor by vehicle class (NHTSA, Lu 2006).
+new vehicle's lifetime miles and their present-value factor by vehicle class (NHTSA, Lu 2006); and a
+fourth for the outside alternative (keep the current vehicle, buy a used one): the on-road light-duty
+fleet's fuel economy (FHWA Highway Statistics 2024, table VM-1), which prices the gasoline the
+outside alternative burns over the same miles.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ LIFETIME_MILES = {"car": 152_137.0, "light_truck": 179_954.0}
 # the lifetime-weighted present-value factor of those miles at 3% real, the projection's discount_rate
 LIFETIME_DISCOUNT_FACTOR = {"car": 0.8304, "light_truck": 0.8022}
 CAR_SEGMENTS = ("car",)
+FHWA_VM1_2024 = ("https://www.fhwa.dot.gov/policyinformation/statistics/2024/xls/vm1.xlsx (FHWA, Highway Statistics "
+                 "2024, table VM-1, column 'All light duty vehicles', row 'Average miles traveled per gallon of fuel "
+                 "consumed'; quoted to four decimals, with the same column's 10,786.6516 miles and 460.3646 gallons "
+                 "per vehicle, which it divides exactly, in a public repository's citation of the table)")
+# the on-road light-duty fleet's miles per gallon in 2024 (the latest VM-1 found): the vehicle a
+# household keeps or buys used burns gasoline at this rate (named assumption outside_vehicle_fuel_economy)
+OUTSIDE_VEHICLE_MPG = 23.4307
+OUTSIDE_VEHICLE_MPG_RANGE = (22.0, 26.0)
 
 
 def exogenous_assumptions() -> list[Assumption]:
@@ -113,5 +124,36 @@ def exogenous_assumptions() -> list[Assumption]:
                    "(PROVENANCE.md), so it scales with the year's price over 2025's; entrants' efficiencies are not "
                    "in the data (GAP).",
             source="products_2025.csv fuel_cost_usd_per_mile; PROVENANCE.md (fuel cost per mile)",
+        ),
+        Assumption(
+            name="outside_vehicle_fuel_economy",
+            value=OUTSIDE_VEHICLE_MPG,
+            unit="miles per gallon of the vehicle a household keeps or buys used (the outside alternative)",
+            minimum=OUTSIDE_VEHICLE_MPG_RANGE[0],
+            maximum=OUTSIDE_VEHICLE_MPG_RANGE[1],
+            maximum_reason="the new-vehicle fleet's mean, EPA Automotive Trends, model year 2022",
+            description=(
+                "The outside alternative (no new vehicle: keep the current one, buy a used one) burns gasoline "
+                "too, so a gasoline price change moves its operating cost over the same miles: "
+                "T_0 = s x D_c x L_c x f_0 x (P_gasoline,Y / P_gasoline,2025 - 1), f_0 = $3.10 (the 2025 row of "
+                "exogenous_paths.csv) / this fuel economy, $0.1323 a mile. Each product's wedge is T_j - T_0 "
+                "(autopact.policy.exogenous), over the lifetime miles and discount factor of the product's class."
+            ),
+            reason=(
+                "FHWA Highway Statistics 2024, table VM-1: all light duty vehicles on the road (cars, SUVs, vans, "
+                "pickups, any wheelbase) travelled 23.4307 miles per gallon of fuel consumed in 2024, the latest "
+                "year found (miles over the gasoline and diesel the fleet burned). Range 22.0-26.0: "
+                "22 mpg is all cars and light trucks on US roads as reported in 2017 (Sivak and Schoettle, UMTRI, "
+                "data through 2015), a fleet a decade older, like the older vehicles households keep; 26.0 mpg is "
+                "the new-vehicle fleet's mean (EPA Automotive Trends 2023, model year 2022, final), as efficient "
+                "as the vehicles just sold. No measure of the fuel "
+                "economy of the vehicles households keep or buy used instead of a new one was found. VM-1's "
+                "figure is on-road (miles over gallons), products_2025.csv's are EPA combined labels (adjusted "
+                "to approximate real-world driving): the same yardstick, not an identical one."
+            ),
+            source=f"{FHWA_VM1_2024} ; http://247wallst.com/autos/2017/03/02/average-fuel-economy-for-264-million-"
+                   "us-light-vehicles-22-miles-per-gallon/ (UMTRI, Sivak and Schoettle 2017) ; "
+                   "https://www.energy.gov/eere/vehicles/articles/fotw-1330-february-19-2024-epa-data-show-average-"
+                   "fuel-economy-new-light-duty (EPA, The 2023 EPA Automotive Trends Report)",
         ),
     ]
