@@ -30,7 +30,7 @@ from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
-from autopact.model.newton import inverse_jacobian
+from autopact.model.newton import Border, border, jacobians
 from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
@@ -123,20 +123,47 @@ class NewtonStart:
 
     product_ids: tuple[str, ...]
     inverse_jacobian: np.ndarray
+    # the plant capacities binding at the central equilibrium (``newton.Border``), for the joint solve of
+    # a draw's prices and shadow costs; None where a quota binds there (its draws take the search)
+    borders: tuple[Border, ...] | None = None
 
     def matrix_for(self, market: MarketModel) -> np.ndarray | None:
         same = tuple(market.products["product_id"]) == self.product_ids
         return self.inverse_jacobian if same else None
 
+    def borders_for(self, constraints: list[CapacityConstraint]) -> list[Border] | None:
+        """The borders, where the draw's constraints include each of them on the same products."""
+        if not self.borders:
+            return None
+        mine = {c.name: c.products for c in constraints}
+        same = all(b.name in mine and np.array_equal(mine[b.name], b.products) for b in self.borders)
+        return list(self.borders) if same else None
+
+
+def plant_constraints(market: MarketModel) -> list[CapacityConstraint]:
+    """The market's plant capacities as constraints of its equilibrium (``solve``)."""
+    ids = market.products["product_id"]
+    return [CapacityConstraint(f"plant: {plant}", np.flatnonzero(ids.isin(members).to_numpy()), capacity)
+            for plant, members, capacity in market.capacities]
+
 
 def newton_start(result: SimulationResult) -> NewtonStart:
     """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
-    cost: price minus markup), about J + 1 evaluations of the map."""
+    cost: price minus markup), about J + 1 evaluations of the map, and the ``newton.Border`` of each
+    plant capacity binding there (one evaluation each)."""
     market, solved = result.market, result.counterfactual.products
     prices = solved["price"].to_numpy(float)
-    matrix = inverse_jacobian(prices - solved["markup"].to_numpy(float), market.xi, market.demand,
-                              ownership_matrix(market.owners, market.kappa), market.taxes, prices)
-    return NewtonStart(tuple(solved["product_id"]), matrix)
+    costs = prices - solved["markup"].to_numpy(float)
+    omega = ownership_matrix(market.owners, market.kappa)
+    matrix, share_derivative = jacobians(costs, market.xi, market.demand, omega, market.taxes, prices)
+    binding = {c["name"]: c["shadow_cost_usd"] for c in result.counterfactual.constraints if c.get("binding")}
+    plants = {c.name: c for c in plant_constraints(market)}
+    borders = None
+    if all(name in plants for name in binding):
+        borders = tuple(border(name, plants[name].products, shadow, costs, market.xi, market.demand, omega,
+                               market.taxes, prices, share_derivative, market.market_size)
+                        for name, shadow in binding.items())
+    return NewtonStart(tuple(solved["product_id"]), matrix, borders)
 
 
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,
@@ -173,8 +200,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
-    constraints = [CapacityConstraint(f"plant: {plant}", np.flatnonzero(products["product_id"].isin(ids).to_numpy()),
-                                      capacity) for plant, ids, capacity in market.capacities]
+    constraints = plant_constraints(market)
     rates = products["tariff_rate"].to_numpy(float).copy()
     regimes = []
     for quota in market.quotas:
@@ -206,7 +232,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     if constraints:
         result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
                                    initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                   search="secant")
+                                   search="secant", borders=None if jacobian is None else newton.borders_for(constraints))
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],

@@ -11,36 +11,53 @@ starting matrix, since the stopping rule is always the FOC's own residual.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from autopact.model.demand import Demand
 from autopact.model.zeta import FocKernel
 
 RELATIVE_STEP = 1e-6
+# The joint solve of a draw's prices and shadow costs (``solve_at_capacity``): each constraint's
+# excess q_G / K_G - 1 within EXCESS_TOL (at the slopes of ford-byd-jv's plant, about 1e-4 a dollar,
+# a shadow cost to about 1e-8 dollars, as close as FOC residuals of 1e-12 fix it), within
+# JOINT_EVALUATIONS evaluations of the map, else the shadow-cost search takes over.
+EXCESS_TOL = 1e-12
+JOINT_EVALUATIONS = 40
 
 
 def inverse_jacobian(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes,
                      prices: np.ndarray) -> np.ndarray:
     """(I - d zeta/dp)^{-1} (J, J) at producer ``prices`` for marginal costs ``costs`` (a shadow cost
     included), from forward differences of c + zeta(p)."""
+    return jacobians(costs, xi, demand, ownership, taxes, prices)[0]
+
+
+def jacobians(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes,
+              prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(I - d zeta/dp)^{-1} (J, J), as ``inverse_jacobian``, and the shares' derivatives ds/dp (J, J)
+    with respect to producer prices, from the same forward differences (no further evaluation)."""
     kernel = FocKernel(xi, demand, ownership)
     t = 1 + taxes.ad_valorem
     limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
 
-    def mapped(p: np.ndarray) -> np.ndarray:
+    def mapped(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, lam, weighted = kernel.terms(taxes.consumer_prices(p), p - costs)
         live = s > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            return costs + np.where(live, (weighted - s / t) / lam, limit_markup)
+            return costs + np.where(live, (weighted - s / t) / lam, limit_markup), s
 
     prices = np.asarray(prices, float)
-    base = mapped(prices)
-    derivative = np.empty((len(prices), len(prices)))
+    base, shares = mapped(prices)
+    derivative, share_derivative = np.empty((len(prices), len(prices))), np.empty((len(prices), len(prices)))
     for j in range(len(prices)):
         shifted = prices.copy()
         shifted[j] += RELATIVE_STEP * max(abs(prices[j]), 1.0)
-        derivative[:, j] = (mapped(shifted) - base) / (shifted[j] - prices[j])
-    return np.linalg.inv(np.eye(len(prices)) - derivative)
+        moved, moved_shares = mapped(shifted)
+        derivative[:, j] = (moved - base) / (shifted[j] - prices[j])
+        share_derivative[:, j] = (moved_shares - shares) / (shifted[j] - prices[j])
+    return np.linalg.inv(np.eye(len(prices)) - derivative), share_derivative
 
 
 class BroydenMatrix:
@@ -59,3 +76,96 @@ class BroydenMatrix:
 
     def reset(self) -> None:
         self.inverse = self.start.copy()
+
+
+@dataclass(frozen=True)
+class Border:
+    """A capacity or quota binding at a central equilibrium, for the joint solve of its draws' prices
+    and shadow cost (``solve_at_capacity``): its products, the central shadow cost, how the
+    equilibrium map F = c + lambda 1_G + zeta(p) - p moves with the shadow cost (dF/d lambda, (J,))
+    and how the group's units move with producer prices (d q_G/dp, (J,))."""
+
+    name: str
+    products: np.ndarray
+    shadow_cost: float
+    map_column: np.ndarray
+    units_row: np.ndarray
+
+
+def border(name: str, products: np.ndarray, shadow_cost: float, costs: np.ndarray, xi: np.ndarray,
+           demand: Demand, ownership: np.ndarray, taxes, prices: np.ndarray, share_derivative: np.ndarray,
+           market_size: float) -> Border:
+    """The ``Border`` of a constraint binding at producer ``prices`` with marginal costs ``costs``
+    (its shadow cost included). zeta is linear in the margins (zeta = Lambda^{-1} [(Omega o Gamma^T)
+    (p - c) - s / (1 + t)]), so dF/d lambda = 1_G - Lambda^{-1} (Omega o Gamma^T) 1_G exactly, one
+    evaluation of the kernel; d q_G/dp sums the shares' differences of ``jacobians``."""
+    group = np.zeros(len(prices))
+    group[products] = 1.0
+    s, lam, weighted = FocKernel(xi, demand, ownership).terms(taxes.consumer_prices(prices), group)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        column = group - np.where(s > 0, weighted / lam, 0.0)
+    return Border(name, np.asarray(products), float(shadow_cost), column,
+                  market_size * share_derivative[products].sum(axis=0))
+
+
+def solve_at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float, inverse: np.ndarray,
+                      borders: list[Border], capacities: np.ndarray, market_size: float, prices: np.ndarray,
+                      tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = JOINT_EVALUATIONS
+                      ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """Prices and shadow costs of a draw's constraints that bind at its central equilibrium, solved
+    together: Broyden's method on G(p, lambda) = (c + A lambda + zeta(p) - p, q_G(p) / K_G - 1)
+    (A: each constraint's product indicator), started from the central prices and shadow costs with
+    the inverse of the bordered Jacobian [[-H^-1, dF/d lambda], [dq/dp / K, 0]] (H: the central
+    ``inverse_jacobian``; by the Schur complement S = (dq/dp / K) H dF/d lambda, the slope of each
+    excess along the equilibrium's path). Stops when the FOC residual relative to shares is below
+    ``tol`` (as ``supply.solve_prices``) and every |excess| is below ``excess_tol``.
+
+    Returns (prices, shadow costs (may be negative: the constraint is then slack), map evaluations,
+    the final estimate of S^-1), or None when it has not converged within ``max_evaluations``
+    (the caller then runs the shadow-cost search)."""
+    count, m = len(costs), len(borders)
+    indicator = np.zeros((count, m))
+    for k, b in enumerate(borders):
+        indicator[b.products, k] = 1.0
+    column = np.column_stack([b.map_column for b in borders])
+    row = np.vstack([b.units_row for b in borders]) / capacities[:, None]
+    u, v = inverse @ column, row @ inverse
+    slope = np.linalg.inv(row @ u)
+    matrix = np.block([[-inverse + u @ slope @ v, u @ slope], [slope @ v, slope]])
+    t = 1 + taxes.ad_valorem
+
+    def mapped(x: np.ndarray) -> tuple[np.ndarray, bool]:
+        p, lam = x[:count], x[count:]
+        total = costs + indicator @ lam
+        margin = p - total
+        s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
+        if not np.all(np.isfinite(s)):
+            return np.full(count + m, np.nan), False
+        foc = s + t * (diagonal * margin - weighted)
+        live = s > 0
+        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
+        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
+        excess = market_size * (indicator.T @ s) / capacities - 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeta = (weighted - s / t) / diagonal
+        value = np.concatenate([total + np.where(live, zeta, limit_markup) - p, excess])
+        return value, residual < tol and not stale.any() and bool(np.all(np.abs(excess) < excess_tol))
+
+    x = np.concatenate([np.asarray(prices, float), [b.shadow_cost for b in borders]])
+    value, done = mapped(x)
+    evaluations = 1
+    while not done:
+        if evaluations >= max_evaluations or not np.all(np.isfinite(value)):
+            return None
+        move = -matrix @ value
+        x = x + move
+        if np.any(x[count:] <= 0):  # a step to a slack constraint: the search tries zero first
+            return None
+        new, done = mapped(x)
+        evaluations += 1
+        change, value = new - value, new
+        guess = matrix @ change
+        denominator = float(move @ guess)
+        if denominator != 0 and np.isfinite(denominator):
+            matrix += np.outer(move - guess, move @ matrix) / denominator
+    return x[:count], x[count:], evaluations, matrix[count:, count:]
