@@ -11,7 +11,9 @@ starting matrix, since the stopping rule is always the FOC's own residual.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -108,10 +110,72 @@ def border(name: str, products: np.ndarray, shadow_cost: float, costs: np.ndarra
                   market_size * share_derivative[products].sum(axis=0))
 
 
+@dataclass(frozen=True)
+class CapacityStart:
+    """What a draw's constrained equilibrium starts from (``at_capacity``): the ``Border`` of each
+    constraint binding at the central equilibrium and, for the draws that leave them slack, the
+    central scenario's equilibrium prices with every shadow cost at zero and its Newton matrix there
+    (Broyden's method from the central matrix took 17-21 evaluations for such an equilibrium of
+    ford-byd-jv's draws, from this one 7-15)."""
+
+    borders: tuple[Border, ...]
+    free_prices: np.ndarray | None = None
+    free_inverse_jacobian: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class JointSolve:
+    """The outcome of ``solve_at_capacity``: "solved" (prices, shadow costs and the final estimate of
+    the inverse slopes S^-1), "slack" (a step went to a shadow cost at or below zero) or "failed"."""
+
+    status: str
+    prices: np.ndarray | None = None
+    shadow_costs: np.ndarray | None = None
+    inverse_slopes: np.ndarray | None = None
+
+
+def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float, inverse_jacobian: np.ndarray,
+                start: CapacityStart, constraints: list, market_size: float, initial: np.ndarray, tol: float,
+                capacity_tol: float, solve: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
+                ) -> tuple[Any, dict[str, float]] | None:
+    """A draw's constrained equilibrium and shadow costs (name -> dollars) without a shadow-cost
+    search, or None where the search must run (``supply.solve_constrained``).
+
+    The constraints binding at the central equilibrium are solved jointly with the prices
+    (``solve_at_capacity``); the result stands where each excess falls as its shadow cost rises (the
+    branch the search follows) and every other constraint is within capacity. Where the joint solve
+    steps to a shadow cost at or below zero and the start holds the central equilibrium at zero
+    shadow costs, the draw's equilibrium at zero is solved from there, and stands where every
+    constraint is within capacity (slack, as the search would find at its first trial). ``solve(costs,
+    initial, inverse_jacobian)`` solves the equilibrium at given costs (``supply.solve_prices``):
+    the result's prices meet the same FOC tolerance as every other solve."""
+    names = [b.name for b in start.borders]
+    capacity = {c.name: c.capacity for c in constraints}
+    joint = solve_at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, list(start.borders),
+                              np.array([capacity[n] for n in names], float), market_size, initial, tol)
+    lam = {c.name: 0.0 for c in constraints}
+    if joint.status == "solved" and np.all(np.diag(joint.inverse_slopes) < 0):
+        lam.update(zip(names, map(float, joint.shadow_costs)))
+        prices, matrix = joint.prices, inverse_jacobian
+    elif joint.status == "slack" and start.free_prices is not None:
+        prices, matrix = start.free_prices, start.free_inverse_jacobian
+    else:
+        return None
+    shadow = np.zeros_like(costs)
+    for c in constraints:
+        shadow[c.products] += lam[c.name]
+    eq = solve(costs + shadow, prices, matrix)
+    for c in constraints:
+        over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+        if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
+            return None
+    return replace(eq, shadow_costs=shadow), lam
+
+
 def solve_at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float, inverse: np.ndarray,
                       borders: list[Border], capacities: np.ndarray, market_size: float, prices: np.ndarray,
                       tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = JOINT_EVALUATIONS
-                      ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
+                      ) -> JointSolve:
     """Prices and shadow costs of a draw's constraints that bind at its central equilibrium, solved
     together: Broyden's method on G(p, lambda) = (c + A lambda + zeta(p) - p, q_G(p) / K_G - 1)
     (A: each constraint's product indicator), started from the central prices and shadow costs with
@@ -120,9 +184,9 @@ def solve_at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup:
     excess along the equilibrium's path). Stops when the FOC residual relative to shares is below
     ``tol`` (as ``supply.solve_prices``) and every |excess| is below ``excess_tol``.
 
-    Returns (prices, shadow costs (may be negative: the constraint is then slack), map evaluations,
-    the final estimate of S^-1), or None when it has not converged within ``max_evaluations``
-    (the caller then runs the shadow-cost search)."""
+    Stops early, "slack", when a step takes a shadow cost to zero or below (a draw whose capacity
+    leaves its plant slack: the first step, the first-order prediction, already does in most), and
+    "failed" when it has not converged within ``max_evaluations``."""
     count, m = len(costs), len(borders)
     indicator = np.zeros((count, m))
     for k, b in enumerate(borders):
@@ -156,11 +220,11 @@ def solve_at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup:
     evaluations = 1
     while not done:
         if evaluations >= max_evaluations or not np.all(np.isfinite(value)):
-            return None
+            return JointSolve("failed")
         move = -matrix @ value
         x = x + move
-        if np.any(x[count:] <= 0):  # a step to a slack constraint: the search tries zero first
-            return None
+        if np.any(x[count:] <= 0):
+            return JointSolve("slack")
         new, done = mapped(x)
         evaluations += 1
         change, value = new - value, new
@@ -168,4 +232,4 @@ def solve_at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup:
         denominator = float(move @ guess)
         if denominator != 0 and np.isfinite(denominator):
             matrix += np.outer(move - guess, move @ matrix) / denominator
-    return x[:count], x[count:], evaluations, matrix[count:, count:]
+    return JointSolve("solved", x[:count], x[count:], matrix[count:, count:])

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
-from autopact.model.newton import Border, BroydenMatrix, solve_at_capacity
+from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity
 from autopact.model.shadow import Jump, ShadowCost
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
@@ -273,7 +273,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                       capacity_tol: float = 1e-9, max_rounds: int = 200,
                       max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
                       inverse_jacobian: np.ndarray | None = None, search: str = "brentq",
-                      borders: list[Border] | None = None) -> ConstrainedEquilibrium:
+                      capacity_start: CapacityStart | None = None) -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
@@ -302,17 +302,30 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     end (q_G < K_G at shadow cost lambda*), with ``jumps[G]`` True and ``binding[G]`` False, instead of
     searching on until ``max_seconds`` (complementary slackness holds only in the limit lambda ->
     lambda* from below, where the plant would be over capacity).
+
+    ``capacity_start`` (a draw's, with ``initial`` and ``inverse_jacobian``; ``newton.CapacityStart``)
+    first tries the joint solve of prices and the shadow costs binding at the central equilibrium
+    (``autopact.model.newton.at_capacity``: 12-21 evaluations of the map on ford-byd-jv's draws,
+    where the search took 50-90), and runs the search only where that does not stand.
     """
     lam = {c.name: 0.0 for c in constraints}
     jumps: dict[str, bool] = {}
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
-    if borders and inverse_jacobian is not None and initial is not None and search == "secant":
-        found = _at_capacity(costs, xi, demand, ownership, taxes, constraints, market_size, tol, capacity_tol,
-                             max_seconds, initial, inverse_jacobian, borders, kernel)
+    if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
+        def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
+            return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
+                                max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
+
+        limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
+        found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
+                            market_size, initial, tol, capacity_tol, solve)
         if found is not None:
-            return found
+            eq, shadow = found
+            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+            return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
+                                          {c.name: False for c in constraints})
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
@@ -406,46 +419,6 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     if found is None:
         raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
     return found
-
-
-def _at_capacity(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
-                 constraints: list[CapacityConstraint], market_size: float, tol: float, capacity_tol: float,
-                 max_seconds: float, initial: np.ndarray, inverse_jacobian: np.ndarray, borders: list[Border],
-                 kernel: FocKernel) -> ConstrainedEquilibrium | None:
-    """A draw's constrained equilibrium by the joint solve of its prices and the shadow costs of the
-    constraints binding at its central equilibrium (``autopact.model.newton.solve_at_capacity``),
-    where that solve converges on the path the shadow-cost search follows: each excess decreasing in
-    its shadow cost, every shadow cost positive (or, for a single constraint, its equilibrium at zero
-    shadow cost within capacity: slack), the other constraints within capacity. None otherwise, and
-    the search runs as for any market. The equilibrium is then solved by ``solve_prices`` at the
-    shadow costs found (one evaluation: the joint solve's prices already meet the FOC)."""
-    names = [b.name for b in borders]
-    capacity = {c.name: c.capacity for c in constraints}
-    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
-    found = solve_at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, borders,
-                              np.array([capacity[n] for n in names], float), market_size, initial, tol)
-    if found is None:
-        return None
-    prices, values, _, slope = found
-    if np.any(np.diag(slope) >= 0):  # not the branch on which the units fall as the shadow cost rises
-        return None
-    if np.any(values <= 0):
-        if len(values) > 1:
-            return None
-        values = np.zeros(1)  # slack: the equilibrium without its shadow cost, checked below
-    lam = {c.name: 0.0 for c in constraints} | dict(zip(names, map(float, values)))
-    shadow = np.zeros_like(costs)
-    for c in constraints:
-        shadow[c.products] += lam[c.name]
-    eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, initial=prices, tol=tol,
-                      max_seconds=min(max_seconds, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
-    units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-    for c in constraints:
-        over = units[c.name] / c.capacity - 1.0
-        if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
-            return None
-    return ConstrainedEquilibrium(replace(eq, shadow_costs=shadow), lam, {n: v > 0 for n, v in lam.items()}, units,
-                                  1, {c.name: False for c in constraints})
 
 
 def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,

@@ -20,7 +20,7 @@ from autopact.data import policy_parameters
 from autopact.data.assumptions import dated_assumptions, projection_assumptions
 from autopact.fit.market import MarketModel
 from autopact.outcomes.caveats import caveats
-from autopact.outcomes.metrics import difference, firm_table, metrics, product_rows
+from autopact.outcomes.metrics import METRIC_PARAMETERS, difference, firm_table, metrics, product_rows
 from autopact.outcomes.state import State
 from autopact.policy.dated import is_dated
 
@@ -58,16 +58,16 @@ class SimulationResult:
                                                                                       params)
 
 
-# The last baseline measured: (state, market, parameters, metrics). A run's cost/policy draws share one
-# solved baseline and market (``runs.execution.Shared``) and most share its parameters too.
+# The last baseline measured: (state, market, the parameters metrics reads, metrics). A run's cost/policy
+# draws share one solved baseline and market (``runs.execution.Shared``).
 _LAST_BASELINE: list[tuple[State, MarketModel, tuple, dict[str, Any]]] = []
 
 
 def baseline_metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict[str, Any]:
     """``metrics(state, market, params)``, measured once for a run of draws on the same baseline: the
-    same state of the same market at the same parameters gets a copy of the numbers measured before
-    (about 3 ms a draw)."""
-    key = tuple(sorted(params.items()))
+    same state of the same market with the same values of the parameters metrics reads
+    (``metrics.METRIC_PARAMETERS``) gets a copy of the numbers measured before (about 3 ms a draw)."""
+    key = tuple(params.get(name) for name in METRIC_PARAMETERS)
     if _LAST_BASELINE and _LAST_BASELINE[0][0] is state and _LAST_BASELINE[0][1] is market \
             and _LAST_BASELINE[0][2] == key:
         found = _LAST_BASELINE[0][3]

@@ -38,6 +38,11 @@ METRICS: dict[str, bool] = {
 }
 
 
+# The policy parameters ``metrics`` reads (``outcomes.document.baseline_metrics`` measures a baseline
+# again only when one of these changes).
+METRIC_PARAMETERS = ("vehicles_per_assembly_worker",)
+
+
 def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict[str, Any]:
     """The headline numbers of one state (the JSON contract's baseline/counterfactual objects).
 
@@ -79,7 +84,7 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         return {s: value(labels == s) for s in sorted(p[column].unique())}
 
     assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
-    per_worker = params.get("vehicles_per_assembly_worker")
+    per_worker = params.get(METRIC_PARAMETERS[0])
     return {
         "total_units": total,
         "average_price_usd": weighted(consumer_price),
