@@ -235,11 +235,27 @@ def shares(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
 
 
 def log_sum(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray:
-    """Inclusive value of the whole choice set for each household, log(1 + sum_g exp(IV_ig)) (I,)."""
+    """Inclusive value of the whole choice set for each household, log(1 + sum_g exp(IV_ig)) (I,).
+
+    The same arithmetic as ``utilities`` and ``_inclusive_values``, worked in place in one (I, J)
+    array where there is one level of nests: each fresh array of that size cost page faults on
+    every call (a draw's consumer surplus took 6-13 ms, now about a third)."""
     out, deviation = np.empty(len(demand.weights)), demand.deviation
     for rows in household_blocks(len(demand.weights), len(delta)):
-        v = utilities(delta, prices, demand, rows, deviation)
-        iv = v if demand.rho == 0 and demand.subnests is None else _inclusive_values(v, demand, within=False)[0]
+        if demand.subnests is None and demand.rho != 0:
+            v = np.multiply.outer(deviation[rows], prices)  # utilities(...), in place
+            np.subtract(delta, v, out=v)
+            v += demand.taste[rows]
+            np.divide(v, 1 - demand.rho, out=v)
+            top = v.max(axis=1, keepdims=True)  # _group_log_sum(..., within=False), in place
+            v -= top
+            np.maximum(v, -250.0, out=v)
+            sums = np.exp(v, out=v) @ _indicator(demand.nests, demand.nest_matrix.shape[1])
+            with np.errstate(divide="ignore"):
+                iv = (1 - demand.rho) * (np.log(sums) + top)
+        else:
+            v = utilities(delta, prices, demand, rows, deviation)
+            iv = v if demand.rho == 0 and demand.subnests is None else _inclusive_values(v, demand, within=False)[0]
         iv_top = np.maximum(iv.max(axis=1), 0.0)
         out[rows] = iv_top + np.log(np.exp(-iv_top) + np.exp(iv - iv_top[:, None]).sum(axis=1))
     return out
