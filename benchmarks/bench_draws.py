@@ -41,7 +41,6 @@ from pathlib import Path
 from autopact.fit.calibration import calibrate, load_targets
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
-from autopact.runs.analyses import FREE_JOBS
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
 from autopact.model.zeta import FocKernel
@@ -254,6 +253,8 @@ def main() -> None:
     if args.against:
         against(args.against, args.kinds, args.draws, args.repeats)
         return
+    from autopact.runs.analyses import FREE_JOBS  # here: --against runs this file on packages without it
+
     base = load_scenario("ford-byd-jv")
     scenarios = kind_scenarios(base)
     kinds = {"(a) cost/policy draws": scenarios["a"], "(b) re-calibrating draws": scenarios["b"]}
