@@ -68,9 +68,9 @@ def baseline_metrics(state: State, market: MarketModel, params: dict[str, float]
     same state of the same market with the same values of the parameters metrics reads
     (``metrics.METRIC_PARAMETERS``) gets a copy of the numbers measured before (about 3 ms a draw)."""
     key = tuple(params.get(name) for name in METRIC_PARAMETERS)
-    if _LAST_BASELINE and _LAST_BASELINE[0][0] is state and _LAST_BASELINE[0][1] is market \
-            and _LAST_BASELINE[0][2] == key:
-        found = _LAST_BASELINE[0][3]
+    last = _LAST_BASELINE[0] if _LAST_BASELINE else None  # one read: another thread may replace it
+    if last is not None and last[0] is state and last[1] is market and last[2] == key:
+        found = last[3]
     else:
         found = metrics(state, market, params)
         _LAST_BASELINE[:] = [(state, market, key, found)]
