@@ -25,7 +25,7 @@ import pandas as pd
 from autopact.data import load_market
 from autopact.data.cache import cache_dir, cached, stored
 from autopact.data.tariffs import US
-from autopact.errors import ScenarioError
+from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
@@ -169,8 +169,11 @@ def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
         free_costs = costs.copy()
         for name, shadow in binding.items():
             free_costs[plants[name].products] -= shadow
-        eq = solve_prices(free_costs, market.xi, market.demand, omega, market.taxes, initial=prices,
-                          inverse_jacobian=matrix)
+        try:
+            eq = solve_prices(free_costs, market.xi, market.demand, omega, market.taxes, initial=prices,
+                              inverse_jacobian=matrix)
+        except ConvergenceError:  # no free start: the slack draws take the search, as without ``free``
+            return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
         free_matrix = jacobians(eq.prices - eq.markups, market.xi, market.demand, omega, market.taxes, eq.prices)[0]
         capacity = CapacityStart(borders, eq.prices, free_matrix)
     return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
