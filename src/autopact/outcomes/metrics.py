@@ -112,7 +112,10 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
 
 def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> pd.Series:
     """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
-    direct = products.loc[~products["owner"].str.endswith(" JV")].groupby("owner")["nationality"].first()
+    direct: dict[str, Any] = {}  # groupby("owner")["nationality"].first() without pandas' groupby (draws)
+    for owner, nationality in zip(products["owner"].tolist(), products["nationality"].tolist()):
+        if owner not in direct and not owner.endswith(" JV") and not pd.isna(nationality):
+            direct[owner] = nationality
     return pd.Series({o: direct.get(o, "China") for o in stakes.columns})
 
 
