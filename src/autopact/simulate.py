@@ -158,7 +158,7 @@ def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
     omega = ownership_matrix(market.owners, market.kappa)
     matrix, share_derivative = jacobians(costs, market.xi, market.demand, omega, market.taxes, prices)
     binding = {c["name"]: c["shadow_cost_usd"] for c in result.counterfactual.constraints if c.get("binding")}
-    plants = {c.name: c for c in plant_constraints(market)}
+    plants = {c.name: c for c in plant_constraints(market)} if binding else {}
     if not binding or not all(name in plants for name in binding):
         return NewtonStart(tuple(solved["product_id"]), matrix)
     borders = tuple(border(name, plants[name].products, shadow, costs, market.xi, market.demand, omega,
