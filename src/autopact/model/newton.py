@@ -7,6 +7,14 @@ p + H F(p); ``solve_prices(inverse_jacobian=H)`` starts Broyden's method from it
 as it goes. d zeta/dp is taken by forward differences, one evaluation of the map per product
 (about J + 1 evaluations, once per run), each step 1e-6 of the product's price: enough for a
 starting matrix, since the stopping rule is always the FOC's own residual.
+
+A draw whose central equilibrium has a binding plant capacity solves its prices and the plant's
+shadow cost together (``at_capacity``, ``solve_at_capacity``): Broyden's method on the FOC map
+bordered by the capacity's excess, started from the central prices and shadow cost with the bordered
+Jacobian's inverse (from H by the Schur complement; ``border`` adds its row and column, once per run),
+instead of a shadow-cost search that solves an equilibrium for each trial shadow cost. Where the
+price game has several equilibria the two paths can end on different ones (README, "Several
+equilibria"), as main's SQUAREM and Broyden paths already do.
 """
 
 from __future__ import annotations
