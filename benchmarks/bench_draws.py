@@ -14,6 +14,12 @@ end, handing over the pickled ``Shared`` and every --workers-th job (files) incl
 settings alternate within each repeat, so that the machine's load moves them alike.
 
     python benchmarks/bench_draws.py [--draws 24] [--workers 2] [--repeats 3]
+
+``--against OTHER/src`` (e.g. a checkout of main) times serial draws of both packages instead, each
+in fresh processes, alternating run by run: draws/s, their ratio, map evaluations, the one-off
+set-up and the largest difference of any number between the two sides' records.
+
+    python benchmarks/bench_draws.py --against ../main/src --kinds ab --draws 100 --repeats 3
 """
 
 from __future__ import annotations
@@ -159,6 +165,80 @@ def largest_difference(a: list[dict], b: list[dict]) -> float:
     return worst
 
 
+SIDE = """
+import inspect, pickle, sys, time
+sys.path.insert(0, sys.argv[1])
+from bench_draws import EVALUATIONS, kind_scenarios, jobs_for
+from threadpoolctl import threadpool_limits
+from autopact.runs import analyses
+from autopact.runs.execution import evaluate_chunk, prepare
+from autopact.policy.scenario import load_scenario
+from autopact.simulate import market_for, newton_start, simulate
+kind, draws, out = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+base = load_scenario("ford-byd-jv")
+scenario = kind_scenarios(base)[kind]
+model = market_for(base)
+central = simulate(base, model)
+warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
+began = time.perf_counter()
+with threadpool_limits(limits=1, user_api="blas"):  # as the draws run (evaluate_chunk)
+    free = "free" in inspect.signature(newton_start).parameters  # main before this branch: no free start
+    start = (newton_start(central, free=draws >= getattr(analyses, "FREE_JOBS", 80)) if free
+             else newton_start(central))
+shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, {0: start})
+setup = time.perf_counter() - began
+jobs = jobs_for(scenario, draws)
+EVALUATIONS[0] = 0
+began = time.perf_counter()
+records = evaluate_chunk(shared, jobs)
+seconds = time.perf_counter() - began
+with open(out, "wb") as f:
+    pickle.dump({"seconds": seconds, "setup": setup, "evaluations": EVALUATIONS[0], "records": records}, f)
+"""
+
+
+def kind_scenarios(base) -> dict:
+    """The two kinds of draws of ford-byd-jv: (a) its cost/policy inputs, (b) its calibration targets."""
+    definition = base.model_dump(mode="json")
+    return {kind: parse_scenario({**definition, "uncertainty": {**definition["uncertainty"], "inputs": [
+        i for i in definition["uncertainty"]["inputs"] if i.get(key)]}}, kind)
+        for kind, key in (("a", "parameter"), ("b", "target"))}
+
+
+def against(other: Path, kinds: str, draws: int, repeats: int) -> None:
+    """Serial draws of this checkout's package against another's (``--against OTHER/src``, e.g. main's),
+    each run in a fresh process of its own (market, central result and Newton start built there, as a
+    run of ``draws`` draws builds them, not timed), the two sides alternating run by run so that the
+    machine's load moves them alike. Prints the medians, their ratio, the map evaluations, the
+    one-off set-up and the largest difference of any number between the two sides' records, with the
+    draws that differ by more than 1e-8 (another equilibrium of the price game: see the README)."""
+    here = Path(__file__).resolve().parent
+    mine = here.parent / "src"
+    for kind in kinds:
+        runs: dict[str, list[dict]] = {"branch": [], "other": []}
+        with tempfile.TemporaryDirectory(prefix="autopact-against-") as folder:
+            for r in range(repeats):
+                for side, src in (("other", other), ("branch", mine)):
+                    out = os.path.join(folder, f"{side}{r}.pickle")
+                    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                           "OPENBLAS_NUM_THREADS": "1"}
+                    subprocess.run([sys.executable, "-c", SIDE, str(here), kind, str(draws), out], env=env, check=True)
+                    with open(out, "rb") as f:
+                        runs[side].append(pickle.load(f))
+        seconds = {side: statistics.median(r["seconds"] for r in found) for side, found in runs.items()}
+        first = {side: found[0] for side, found in runs.items()}
+        differ = [r["draw"] for r, o in zip(first["branch"]["records"], first["other"]["records"])
+                  if largest_difference([o], [r]) > 1e-8]
+        print(f"({kind}) {draws} draws, serial, medians of {repeats} (load {os.getloadavg()[0]:.1f}): "
+              f"{other}: {draws / seconds['other']:.2f} draws/s ({seconds['other'] / draws * 1000:.1f} ms/draw, "
+              f"{first['other']['evaluations']} map evaluations, set-up {first['other']['setup']:.2f} s); this "
+              f"checkout: {draws / seconds['branch']:.2f} draws/s ({seconds['branch'] / draws * 1000:.1f} ms/draw, "
+              f"{first['branch']['evaluations']} map evaluations, set-up {first['branch']['setup']:.2f} s); "
+              f"ratio {seconds['other'] / seconds['branch']:.2f}x; largest difference "
+              f"{largest_difference(first['other']['records'], first['branch']['records']):.3g}; draws differing "
+              f"by more than 1e-8: {len(differ)} {differ}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", type=int, default=24)
@@ -167,15 +247,17 @@ def main() -> None:
     parser.add_argument("--kinds", default="ab", help="which kinds of draws to time: a, b or ab")
     parser.add_argument("--no-newton", dest="newton", action="store_false",
                         help="solve draws by SQUAREM, without the central result's Newton matrix")
+    parser.add_argument("--against", type=Path,
+                        help="another checkout's src folder (e.g. main's): serial draws of both, run by run")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.kinds, args.draws, args.repeats)
+        return
+    from autopact.runs.analyses import FREE_JOBS  # here: --against runs this file on packages without it
+
     base = load_scenario("ford-byd-jv")
-    definition = base.model_dump(mode="json")
-    kinds = {
-        "(a) cost/policy draws": parse_scenario({**definition, "uncertainty": {**definition["uncertainty"], "inputs": [
-            i for i in definition["uncertainty"]["inputs"] if i.get("parameter")]}}, "a"),
-        "(b) re-calibrating draws": parse_scenario({**definition, "uncertainty": {**definition["uncertainty"], "inputs": [
-            i for i in definition["uncertainty"]["inputs"] if i.get("target")]}}, "b"),
-    }
+    scenarios = kind_scenarios(base)
+    kinds = {"(a) cost/policy draws": scenarios["a"], "(b) re-calibrating draws": scenarios["b"]}
     model = market_for(base)
     market, cal = model.data, model.calibration
     central = simulate(base, model)
@@ -186,7 +268,8 @@ def main() -> None:
         if label[1] not in args.kinds:
             continue
         began = time.perf_counter()
-        newton = {0: newton_start(central)} if args.newton else None
+        # as a run of --draws draws starts them (``runs.analyses``: the free start from FREE_JOBS)
+        newton = {0: newton_start(central, free=args.draws >= FREE_JOBS)} if args.newton else None
         shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, newton)
         setup = time.perf_counter() - began
         squarem = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)

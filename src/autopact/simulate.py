@@ -25,12 +25,12 @@ import pandas as pd
 from autopact.data import load_market
 from autopact.data.cache import cache_dir, cached, stored
 from autopact.data.tariffs import US
-from autopact.errors import ScenarioError
+from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
-from autopact.model.newton import inverse_jacobian
+from autopact.model.newton import CapacityStart, border, jacobians
 from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
@@ -123,20 +123,60 @@ class NewtonStart:
 
     product_ids: tuple[str, ...]
     inverse_jacobian: np.ndarray
+    capacity: CapacityStart | None = None  # where plant capacities bind there (``newton.at_capacity``)
 
     def matrix_for(self, market: MarketModel) -> np.ndarray | None:
         same = tuple(market.products["product_id"]) == self.product_ids
         return self.inverse_jacobian if same else None
 
+    def capacity_for(self, constraints: list[CapacityConstraint]) -> CapacityStart | None:
+        """The capacity start, where the draw's constraints include each of its borders on the same products."""
+        if self.capacity is None:
+            return None
+        mine = {c.name: c.products for c in constraints}
+        same = all(b.name in mine and np.array_equal(mine[b.name], b.products) for b in self.capacity.borders)
+        return self.capacity if same else None
 
-def newton_start(result: SimulationResult) -> NewtonStart:
+
+def plant_constraints(market: MarketModel) -> list[CapacityConstraint]:
+    """The market's plant capacities as constraints of its equilibrium (``solve``)."""
+    ids = market.products["product_id"]
+    return [CapacityConstraint(f"plant: {plant}", np.flatnonzero(ids.isin(members).to_numpy()), capacity)
+            for plant, members, capacity in market.capacities]
+
+
+def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
     """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
-    cost: price minus markup), about J + 1 evaluations of the map."""
+    cost: price minus markup), about J + 1 evaluations of the map. Where plant capacities bind there
+    (and no quota does), the ``newton.Border`` of each (one evaluation each), for the joint solve of
+    a draw's prices and shadow costs; with ``free``, also the scenario's equilibrium with every shadow
+    cost at zero and its Newton matrix (one solve and J + 1 evaluations more), for the draws whose
+    capacity leaves the plant slack."""
     market, solved = result.market, result.counterfactual.products
     prices = solved["price"].to_numpy(float)
-    matrix = inverse_jacobian(prices - solved["markup"].to_numpy(float), market.xi, market.demand,
-                              ownership_matrix(market.owners, market.kappa), market.taxes, prices)
-    return NewtonStart(tuple(solved["product_id"]), matrix)
+    costs = prices - solved["markup"].to_numpy(float)
+    omega = ownership_matrix(market.owners, market.kappa)
+    matrix, share_derivative = jacobians(costs, market.xi, market.demand, omega, market.taxes, prices)
+    binding = {c["name"]: c["shadow_cost_usd"] for c in result.counterfactual.constraints if c.get("binding")}
+    plants = {c.name: c for c in plant_constraints(market)} if binding else {}
+    if not binding or not all(name in plants for name in binding):
+        return NewtonStart(tuple(solved["product_id"]), matrix)
+    borders = tuple(border(name, plants[name].products, shadow, costs, market.xi, market.demand, omega,
+                           market.taxes, prices, share_derivative, market.market_size)
+                    for name, shadow in binding.items())
+    capacity = CapacityStart(borders)
+    if free:
+        free_costs = costs.copy()
+        for name, shadow in binding.items():
+            free_costs[plants[name].products] -= shadow
+        try:
+            eq = solve_prices(free_costs, market.xi, market.demand, omega, market.taxes, initial=prices,
+                              inverse_jacobian=matrix)
+        except ConvergenceError:  # no free start: the slack draws take the search, as without ``free``
+            return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
+        free_matrix = jacobians(eq.prices - eq.markups, market.xi, market.demand, omega, market.taxes, eq.prices)[0]
+        capacity = CapacityStart(borders, eq.prices, free_matrix)
+    return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
 
 
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,
@@ -173,8 +213,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
-    constraints = [CapacityConstraint(f"plant: {plant}", np.flatnonzero(products["product_id"].isin(ids).to_numpy()),
-                                      capacity) for plant, ids, capacity in market.capacities]
+    constraints = plant_constraints(market)
     rates = products["tariff_rate"].to_numpy(float).copy()
     regimes = []
     for quota in market.quotas:
@@ -206,7 +245,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     if constraints:
         result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
                                    initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                   search="secant")
+                                   search="secant",
+                                   capacity_start=None if jacobian is None else newton.capacity_for(constraints))
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],

@@ -100,3 +100,76 @@ def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
     again = levers.apply(scenario, market)
     assert fits[0] == 0
     assert (again.xi == first.xi).all() and again.hedonic_r2 == first.hedonic_r2
+
+
+def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, monkeypatch):
+    """Draw 1 binds the JV plant: with the central result's border (``newton_start``) its prices and
+    shadow cost are solved together (``newton.at_capacity``), about a quarter of the evaluations of the
+    shadow-cost search it took before (main 69), the same numbers to the solver's tolerance."""
+    import dataclasses
+
+    shared, jobs = draws
+    assert shared.newton[0].capacity is not None  # the plant binds in the central result
+    count = [0]
+    terms = FocKernel.terms
+
+    def counted(self, *args):
+        count[0] += 1
+        return terms(self, *args)
+
+    monkeypatch.setattr(FocKernel, "terms", counted)
+    [joint] = evaluate_chunk(shared, jobs[1:])
+    evaluations, count[0] = count[0], 0
+    searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})
+    [search] = evaluate_chunk(searched, jobs[1:])
+    assert evaluations < 0.5 * count[0], (evaluations, count[0])
+    for part in ("counterfactual", "change"):
+        for key, value in search[part].items():
+            if isinstance(value, float):
+                assert joint[part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+
+
+def test_a_run_of_draws_measures_its_baseline_once(draws, monkeypatch):
+    """Cost/policy draws share the solved baseline and its market: its metrics are measured for the
+    first draw and copied for the others (main measured them again in every draw)."""
+    from autopact.outcomes import document
+
+    shared, jobs = draws
+    measured, metrics = [], document.metrics
+
+    def counted(state, market, params):
+        measured.append(state)
+        return metrics(state, market, params)
+
+    monkeypatch.setattr(document, "metrics", counted)
+    monkeypatch.setattr(document, "_LAST_BASELINE", [], raising=False)  # none measured before this run
+    records = evaluate_chunk(shared, jobs)
+    assert sum(state is shared.baseline for state in measured) == 1
+    assert records[0]["baseline"] == records[1]["baseline"]
+    assert records[0]["baseline"] is not records[1]["baseline"]  # copies: a record's change leaves the other's
+
+
+def test_consumer_surplus_works_in_one_households_by_products_array():
+    """``demand.log_sum`` (a draw's consumer surplus) allocates one (I, J) array, not the five of
+    ``utilities`` and ``_inclusive_values`` (each a page fault per 4 KiB on every call), and gives the
+    same numbers to the bit."""
+    import tracemalloc
+
+    import numpy as np
+
+    from autopact.model import demand
+
+    market = market_for(load_scenario("ford-byd-jv"))
+    d, prices = market.demand, market.initial_prices if market.initial_prices is not None else market.costs
+    delta = market.xi - d.alpha * prices
+    d.taste  # cached before measuring
+    v = demand.utilities(delta, prices, d)
+    iv = demand._inclusive_values(v, d)[0]
+    top = np.maximum(iv.max(axis=1), 0.0)
+    expected = top + np.log(np.exp(-top) + np.exp(iv - top[:, None]).sum(axis=1))
+    tracemalloc.start()
+    found = demand.log_sum(delta, prices, d)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(found, expected)
+    assert peak < 1.5 * v.nbytes, (peak, v.nbytes)

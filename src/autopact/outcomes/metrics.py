@@ -38,6 +38,11 @@ METRICS: dict[str, bool] = {
 }
 
 
+# The policy parameters ``metrics`` reads (``outcomes.document.baseline_metrics`` measures a baseline
+# again only when one of these changes).
+METRIC_PARAMETERS = ("vehicles_per_assembly_worker",)
+
+
 def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict[str, Any]:
     """The headline numbers of one state (the JSON contract's baseline/counterfactual objects).
 
@@ -79,7 +84,7 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         return {s: value(labels == s) for s in sorted(p[column].unique())}
 
     assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
-    per_worker = params.get("vehicles_per_assembly_worker")
+    per_worker = params.get(METRIC_PARAMETERS[0])
     return {
         "total_units": total,
         "average_price_usd": weighted(consumer_price),
@@ -107,7 +112,10 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
 
 def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> pd.Series:
     """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
-    direct = products.loc[~products["owner"].str.endswith(" JV")].groupby("owner")["nationality"].first()
+    direct: dict[str, Any] = {}  # groupby("owner")["nationality"].first() without pandas' groupby (draws)
+    for owner, nationality in zip(products["owner"].tolist(), products["nationality"].tolist()):
+        if owner not in direct and not owner.endswith(" JV") and not pd.isna(nationality):
+            direct[owner] = nationality
     return pd.Series({o: direct.get(o, "China") for o in stakes.columns})
 
 

@@ -39,19 +39,24 @@ def ownership(products: pd.DataFrame, stakes: dict[str, dict[str, float]], merge
     ``holders`` are the firms that hold stakes anywhere in the market (the stakes' columns, sorted).
     Returns (stakes (J, holders), owner code of each product, owner names, kappa (F, F)).
     """
-    table = pd.DataFrame(0.0, index=products.index, columns=sorted(holders))
-    for j, (product_id, owner) in enumerate(zip(products["product_id"], products["owner"])):
+    columns = sorted(holders)
+    column = {holder: k for k, holder in enumerate(columns)}
+    ids, firms = products["product_id"].tolist(), products["owner"].tolist()
+    shares = np.zeros((len(ids), len(columns)))  # filled as numbers, not cell by cell in the frame (draws)
+    for j, (product_id, owner) in enumerate(zip(ids, firms)):
         for holder, share in stakes.get(product_id, {owner: 1.0}).items():
-            table.iat[j, table.columns.get_loc(holder)] = share
-    owner_names = list(dict.fromkeys(products["owner"]))
+            shares[j, column[holder]] = share
+    table = pd.DataFrame(shares, index=products.index, columns=columns)
+    owner_names = list(dict.fromkeys(firms))
+    code = {name: k for k, name in enumerate(owner_names)}
     kappa = np.eye(len(owner_names))
-    for product_id, owner in zip(products["product_id"], products["owner"]):
+    for product_id, owner in zip(ids, firms):
         split = stakes.get(product_id, {})
         if len(split) > 1:
-            jv = owner_names.index(owner)
+            jv = code[owner]
             for parent, share in split.items():
-                if parent in owner_names:
-                    kappa[jv, owner_names.index(parent)] = kappa[owner_names.index(parent), jv] = share
+                if parent in code:
+                    kappa[jv, code[parent]] = kappa[code[parent], jv] = share
     kappa = merger_weights(kappa, owner_names, mergers)
-    owners = np.array([owner_names.index(o) for o in products["owner"]])
+    owners = np.array([code[o] for o in firms])
     return table, owners, owner_names, kappa

@@ -37,6 +37,11 @@ from autopact.simulate import market_cached, market_for, newton_start, simulate,
 # (270 products) each draw then takes about half its evaluations, 12 to 15 fewer, so the matrix pays
 # for itself after about 20 draws.
 NEWTON_JOBS = 40
+# Jobs from which the Newton start also holds the scenario's equilibrium at zero shadow costs and its
+# matrix (``simulate.newton_start(free=True)``: about J + 20 evaluations more, 290 on ford-byd-jv),
+# which start the draws whose capacity leaves a binding plant slack: about 9 evaluations fewer each,
+# so with half the draws slack the matrix pays for itself after about 65 draws.
+FREE_JOBS = 80
 
 
 @dataclass
@@ -134,7 +139,8 @@ def _shared(scenario: Scenario, market: MarketModel, options: RunOptions,
     """What every job of the run reads: the market, its solved baseline and each variant's warm start,
     with its Newton matrix when the variant has at least ``NEWTON_JOBS`` jobs to spend it on."""
     warm = {k: _warm(result) for k, (_, _, result, _) in enumerate(runs)}
-    newton = {k: newton_start(result) for k, (_, _, result, _) in enumerate(runs)} if jobs >= NEWTON_JOBS else None
+    newton = ({k: newton_start(result, free=jobs >= FREE_JOBS) for k, (_, _, result, _) in enumerate(runs)}
+              if jobs >= NEWTON_JOBS else None)
     return prepare(market, options.households, options.household_seed, scenario.uncertainty.inputs,
                    options.recalibration, warm, runs[0][2].baseline, newton)
 
