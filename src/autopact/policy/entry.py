@@ -177,7 +177,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         launch = launch_term(market, years, traits["powertrain"])
         appeal = appeal_term(market, years, traits["powertrain"], params["launch_appeal_quantile"])
         consideration = float(np.log(params["chinese_brand_consideration_share"]))
-        entry.xi.append(float(hedonic.predict(one)[0]) + brand + launch + appeal + consideration)
+        entry.xi.append(hedonic.predict_row(product) + brand + launch + appeal + consideration)
         entry.costs.append(parts)
         entry.report.append({"product_id": product["product_id"], "name": product["name"], "owner": owner,
                              "assembly": entrant.assembly, "brand_term": brand, "launch_term": launch, "appeal_term": appeal,

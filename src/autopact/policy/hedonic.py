@@ -136,6 +136,7 @@ class Hedonic:
     residual_by_make: dict[str, float] = field(default_factory=dict)
     residual_by_make_powertrain: dict[tuple[str, str], float] = field(default_factory=dict)
     log_range_reference: float = 0.0  # ln R0 of the range term (module docstring)
+    _rows: dict = field(default_factory=dict, repr=False, compare=False)  # predict_row's results
 
     @classmethod
     def fit(cls, table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> "Hedonic":
@@ -162,6 +163,16 @@ class Hedonic:
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         """The characteristics' part of the mean utility (firm effects are in ``brand_term``)."""
         return _characteristics_design(table, self.log_range_reference) @ self.beta
+
+    def predict_row(self, row: dict) -> float:
+        """``predict`` of one product given as a dict, kept per fit: a run's draws on one market build
+        the same entrants again and again (issue 13); the same number as ``predict``."""
+        range_miles = row.get("range_miles")
+        key = tuple(row[k] for k in ("powertrain", "segment", "luxury", "footprint_sqft", "horsepower")) + (
+            None if range_miles is None or range_miles != range_miles else float(range_miles),)
+        if key not in self._rows:
+            self._rows[key] = float(self.predict(pd.DataFrame([row]))[0])
+        return self._rows[key]
 
     def brand_term(self, firm: str | None, powertrain: str, make: str | None = None) -> float:
         """The brand term of an entrant's mean utility: the firm's effect (``FIRM_EFFECTS``, else 0)

@@ -127,13 +127,18 @@ def gap_maps(products: pd.DataFrame, units: np.ndarray, launches: tuple[str, ...
 
 
 def _cell(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None) -> pd.Series:
-    """Gaps of the launches the launch term of (years_on_sale, powertrain) averages."""
-    gaps = launch_gaps(market)
-    same = gaps[(gaps["band"] == band(years_on_sale)) & (gaps["product_id"] != leave_out)]
-    if same.empty:
-        raise ValueError(f"no launch in the band {band(years_on_sale)!r} to set the launch term from")
-    cell = same[same["powertrain_class"] == powertrain_class(powertrain)]
-    return (cell if len(cell) >= MIN_CELL_LAUNCHES else same)["gap"]
+    """Gaps of the launches the launch term of (years_on_sale, powertrain) averages, kept per market
+    (``market.cache``: a run's draws on one market ask for the same cells again, issue 13)."""
+    key = (band(years_on_sale), powertrain_class(powertrain), leave_out)
+    cells = market.cache.setdefault("launch_cells", {})
+    if key not in cells:
+        gaps = launch_gaps(market)
+        same = gaps[(gaps["band"] == key[0]) & (gaps["product_id"] != leave_out)]
+        if same.empty:
+            raise ValueError(f"no launch in the band {key[0]!r} to set the launch term from")
+        cell = same[same["powertrain_class"] == key[1]]
+        cells[key] = (cell if len(cell) >= MIN_CELL_LAUNCHES else same)["gap"]
+    return cells[key]
 
 
 def launch_term(market: MarketModel, years_on_sale: float, powertrain: str, leave_out: str | None = None) -> float:
