@@ -111,7 +111,7 @@ _MAPS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 def gap_maps(products: pd.DataFrame, units: np.ndarray, launches: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Matrices (launches x products) of ``hedonic.reentry_maps`` (``units``: the fit's weights), kept for the last few product sets:
     a re-calibrated draw's market has new xi on the same products and units, so its launch gaps are
-    two matrix products instead of 49 leave-one-out fits (issue 13)."""
+    two matrix products instead of one leave-one-out fit per launch (90) (issue 13)."""
     columns = ["product_id", "owner", "make", "powertrain", "segment", "footprint_sqft", "horsepower", "luxury",
                "range_miles"]
     key = (launches, np.asarray(units, float).tobytes(), pd.util.hash_pandas_object(products[columns], index=False)
