@@ -40,6 +40,7 @@ import pyblp
 from threadpoolctl import threadpool_limits
 
 from autopact.model.demand import Demand, invert_shares
+from autopact.model.markets import solve_prices_markets
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 
 ALPHA, PI, SIGMA = 0.3, 5.0, np.array([1.2, 0.8])
@@ -120,17 +121,21 @@ def main() -> None:
         inputs.append(dict(rows=rows, demand_args=demand_args, costs=costs, xi=delta + ALPHA * prices,
                            prices=prices, ownership=ownership_matrix(merger_ids[rows]), taxes=Taxes.none(J)))
 
-    def run_ours() -> tuple[np.ndarray, int, float]:
+    def run_ours(batched: bool = True) -> tuple[np.ndarray, int, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
         out = np.empty(len(products))
-        iterations = 0
         start = time.perf_counter()
-        for item, demand in zip(inputs, demands):
-            eq = solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
-                              initial=item["prices"], tol=args.tol)
+        if batched:
+            found = solve_prices_markets([item["costs"] for item in inputs], [item["xi"] for item in inputs], demands,
+                                         [item["ownership"] for item in inputs], [item["taxes"] for item in inputs],
+                                         initial=[item["prices"] for item in inputs], tol=args.tol)
+        else:
+            found = [solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
+                                  initial=item["prices"], tol=args.tol) for item, demand in zip(inputs, demands)]
+        elapsed = time.perf_counter() - start
+        for item, eq in zip(inputs, found):
             out[item["rows"]] = eq.prices
-            iterations += eq.iterations
-        return out, iterations, time.perf_counter() - start
+        return out, sum(eq.iterations for eq in found), elapsed
 
     def run_pyblp(method: str, options: dict, jacobian: bool) -> tuple[np.ndarray, float]:
         iteration = pyblp.Iteration(method, options, compute_jacobian=jacobian)
@@ -156,26 +161,34 @@ def main() -> None:
             except Exception as error:  # a SciPy routine that fails is reported, not fatal
                 print(f"{method} {options}: {type(error).__name__}: {error}", flush=True)
 
-    times: dict[str, list[float]] = {"autopact solve_prices": [], **{name: [] for name in PYBLP}}
+    ours = "autopact solve_prices_markets"
+    times: dict[str, list[float]] = {ours: [], "autopact solve_prices, by market": [], **{name: [] for name in PYBLP}}
     found: dict[str, np.ndarray] = {}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit every side alike
         ours_prices, iterations, elapsed = run_ours()
-        times["autopact solve_prices"].append(elapsed)
+        times[ours].append(elapsed)
+        found["by market"], by_market_iterations, elapsed = run_ours(batched=False)
+        times["autopact solve_prices, by market"].append(elapsed)
         for name, setting in PYBLP.items():
             found[name], elapsed = run_pyblp(*setting)
             times[name].append(elapsed)
 
-    print(f"{'implementation':<32}{'median s':>10}{'min s':>10}{'max s':>10}")
+    print(f"{'implementation':<36}{'median s':>10}{'min s':>10}{'max s':>10}")
     for name, values in times.items():
-        print(f"{name:<32}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
-    ours_median = statistics.median(times["autopact solve_prices"])
+        print(f"{name:<36}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
+    ours_median = statistics.median(times[ours])
+    difference = float(np.max(np.abs(ours_prices - found["by market"]) / np.abs(found["by market"])))
+    print(f"speed ratio, autopact by market / all markets at once (medians): "
+          f"{statistics.median(times['autopact solve_prices, by market']) / ours_median:6.1f}x;"
+          f" largest relative price difference {difference:.2e}")
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
         difference = float(np.max(np.abs(ours_prices - found[name]) / np.abs(found[name])))
         print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x;"
               f" largest relative price difference {difference:.2e}")
     change = float(np.max(np.abs(ours_prices - observed) / observed))
-    print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: {iterations})")
+    print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "
+          f"{iterations} at once, {by_market_iterations} by market)")
 
 
 if __name__ == "__main__":
