@@ -11,7 +11,7 @@ an income interaction on price, at fixed parameters (alpha = 0.3, pi = 5, sigma 
 and space, nests = hpwt above/below its median). The counterfactual merges firm 19 into firm 18.
 
 Both sides start from observed prices and solve the zeta-markup fixed point of Morrow and Skerlos
-(2011). autopact (SQUAREM) stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
+(2011). autopact (SQUAREM, each market its own step) stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
 of ``PYBLP``: its default ('simple' iteration) and the fastest of its documented settings whose
 prices agree with autopact's to 1e-10 (relative) on this problem; --screen times every documented
 ``Iteration`` method once (the SciPy root finders included, Newton-type 'hybr' and 'lm' with
@@ -19,8 +19,9 @@ PyBLP's analytic Jacobian) and prints its time and price difference, which is ho
 chosen (about 15 minutes: 'hybr' and 'lm' with PyBLP's analytic Jacobian, built from J x J x J
 tensors, take minutes each). Each tolerance is the loosest of 1e-12, 1e-13, 1e-14 that meets the
 1e-10 agreement.
-Timed regions: autopact = solve_prices over all 20 markets (fresh Demand objects each repeat, so
-no cached taste draws carry over); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
+Timed regions: autopact = solve_prices_markets, all 20 markets in one iteration loop, and
+solve_prices market by market (fresh Demand objects each repeat, so no cached taste draws carry
+over; the ratio to PyBLP is solve_prices_markets's); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
 problem at fixed parameters, share inversion, marginal costs) is not timed. The sides run
 interleaved, --repeats times each; medians are reported. --blas-threads limits BLAS (OpenBLAS)
 threads in the whole process: PyBLP's Gamma is a threaded matrix product, which on a busy
