@@ -67,6 +67,17 @@ def _work_arrays(count: int, size: int) -> list[np.ndarray]:
     return arrays
 
 
+def _floor(shape: tuple[int, int]) -> np.ndarray:
+    """An array of -250.0 of ``shape``, owned by the calling thread (filled once): np.maximum against a
+    whole array took half the time of np.maximum against the scalar on a market's utilities (5.5 us
+    against 11 for 116 x 200 numbers), with the same result."""
+    size = shape[0] * shape[1]
+    floor = getattr(_WORK, "floor", None)
+    if floor is None or floor.size < size:
+        floor = _WORK.floor = np.full(size, -250.0)
+    return floor[:size].reshape(shape)
+
+
 def _indicator(groups: np.ndarray, count: int) -> sparse.csc_matrix:
     """Sparse (count, n) matrix summing the rows of an (n, ...) array within each group (a 1 a column)."""
     return sparse.csc_matrix((np.ones(len(groups)), groups, np.arange(len(groups) + 1)), shape=(count, len(groups)))
@@ -106,10 +117,11 @@ def _classes(rows: np.ndarray, direction: np.ndarray | None = None) -> tuple[np.
     return classes, first
 
 
-def _exp_shifted(x: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """exp(max(x - top, -250)) in place of x (``autopact.model.demand._exp``), columns shifted by top."""
+def _exp_shifted(x: np.ndarray, top: np.ndarray, floor: np.ndarray | float = -250.0) -> np.ndarray:
+    """exp(max(x - top, -250)) in place of x (``autopact.model.demand._exp``), columns shifted by top;
+    ``floor``, -250 or an array of -250s of x's shape (``_floor``)."""
     x -= top
-    np.maximum(x, -250.0, out=x)
+    np.maximum(x, floor, out=x)
     return np.exp(x, out=x)
 
 
@@ -209,10 +221,10 @@ class FocKernel:
         np.subtract(self.base[:, block], e, out=e)
         if self.kind == "logit":
             top = np.maximum(e.max(axis=0), 0.0)
-            total = self.finest_sums @ _exp_shifted(e, top)
+            total = self.finest_sums @ _exp_shifted(e, top, _floor(e.shape))
             return [1 / (np.exp(-top) + total)]
         top = e.max(axis=0)
-        total = self.finest_sums @ _exp_shifted(e, top)  # sums of e within finest groups
+        total = self.finest_sums @ _exp_shifted(e, top, _floor(e.shape))  # sums of e within finest groups
         with np.errstate(divide="ignore"):
             log_sums = np.log(total) + top
             within = 1 / total  # s_{ij|phi} = e_ij / sum_{k in phi} e_k
