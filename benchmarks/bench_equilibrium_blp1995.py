@@ -11,7 +11,7 @@ an income interaction on price, at fixed parameters (alpha = 0.3, pi = 5, sigma 
 and space, nests = hpwt above/below its median). The counterfactual merges firm 19 into firm 18.
 
 Both sides start from observed prices and solve the zeta-markup fixed point of Morrow and Skerlos
-(2011). autopact (SQUAREM) stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
+(2011). autopact (SQUAREM, each market its own step) stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
 of ``PYBLP``: its default ('simple' iteration) and the fastest of its documented settings whose
 prices agree with autopact's to 1e-10 (relative) on this problem; --screen times every documented
 ``Iteration`` method once (the SciPy root finders included, Newton-type 'hybr' and 'lm' with
@@ -19,8 +19,9 @@ PyBLP's analytic Jacobian) and prints its time and price difference, which is ho
 chosen (about 15 minutes: 'hybr' and 'lm' with PyBLP's analytic Jacobian, built from J x J x J
 tensors, take minutes each). Each tolerance is the loosest of 1e-12, 1e-13, 1e-14 that meets the
 1e-10 agreement.
-Timed regions: autopact = solve_prices over all 20 markets (fresh Demand objects each repeat, so
-no cached taste draws carry over); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
+Timed regions: autopact = solve_prices_markets, all 20 markets in one iteration loop, and
+solve_prices market by market (fresh Demand objects each repeat, so no cached taste draws carry
+over; the ratio to PyBLP is solve_prices_markets's); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
 problem at fixed parameters, share inversion, marginal costs) is not timed. The sides run
 interleaved, --repeats times each; medians are reported. --blas-threads limits BLAS (OpenBLAS)
 threads in the whole process: PyBLP's Gamma is a threaded matrix product, which on a busy
@@ -40,6 +41,7 @@ import pyblp
 from threadpoolctl import threadpool_limits
 
 from autopact.model.demand import Demand, invert_shares
+from autopact.model.markets import solve_prices_markets
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 
 ALPHA, PI, SIGMA = 0.3, 5.0, np.array([1.2, 0.8])
@@ -120,17 +122,21 @@ def main() -> None:
         inputs.append(dict(rows=rows, demand_args=demand_args, costs=costs, xi=delta + ALPHA * prices,
                            prices=prices, ownership=ownership_matrix(merger_ids[rows]), taxes=Taxes.none(J)))
 
-    def run_ours() -> tuple[np.ndarray, int, float]:
+    def run_ours(batched: bool = True) -> tuple[np.ndarray, int, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
         out = np.empty(len(products))
-        iterations = 0
         start = time.perf_counter()
-        for item, demand in zip(inputs, demands):
-            eq = solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
-                              initial=item["prices"], tol=args.tol)
+        if batched:
+            found = solve_prices_markets([item["costs"] for item in inputs], [item["xi"] for item in inputs], demands,
+                                         [item["ownership"] for item in inputs], [item["taxes"] for item in inputs],
+                                         initial=[item["prices"] for item in inputs], tol=args.tol)
+        else:
+            found = [solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
+                                  initial=item["prices"], tol=args.tol) for item, demand in zip(inputs, demands)]
+        elapsed = time.perf_counter() - start
+        for item, eq in zip(inputs, found):
             out[item["rows"]] = eq.prices
-            iterations += eq.iterations
-        return out, iterations, time.perf_counter() - start
+        return out, sum(eq.iterations for eq in found), elapsed
 
     def run_pyblp(method: str, options: dict, jacobian: bool) -> tuple[np.ndarray, float]:
         iteration = pyblp.Iteration(method, options, compute_jacobian=jacobian)
@@ -156,26 +162,34 @@ def main() -> None:
             except Exception as error:  # a SciPy routine that fails is reported, not fatal
                 print(f"{method} {options}: {type(error).__name__}: {error}", flush=True)
 
-    times: dict[str, list[float]] = {"autopact solve_prices": [], **{name: [] for name in PYBLP}}
+    ours = "autopact solve_prices_markets"
+    times: dict[str, list[float]] = {ours: [], "autopact solve_prices, by market": [], **{name: [] for name in PYBLP}}
     found: dict[str, np.ndarray] = {}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit every side alike
         ours_prices, iterations, elapsed = run_ours()
-        times["autopact solve_prices"].append(elapsed)
+        times[ours].append(elapsed)
+        found["by market"], by_market_iterations, elapsed = run_ours(batched=False)
+        times["autopact solve_prices, by market"].append(elapsed)
         for name, setting in PYBLP.items():
             found[name], elapsed = run_pyblp(*setting)
             times[name].append(elapsed)
 
-    print(f"{'implementation':<32}{'median s':>10}{'min s':>10}{'max s':>10}")
+    print(f"{'implementation':<36}{'median s':>10}{'min s':>10}{'max s':>10}")
     for name, values in times.items():
-        print(f"{name:<32}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
-    ours_median = statistics.median(times["autopact solve_prices"])
+        print(f"{name:<36}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
+    ours_median = statistics.median(times[ours])
+    difference = float(np.max(np.abs(ours_prices - found["by market"]) / np.abs(found["by market"])))
+    print(f"speed ratio, autopact by market / all markets at once (medians): "
+          f"{statistics.median(times['autopact solve_prices, by market']) / ours_median:6.1f}x;"
+          f" largest relative price difference {difference:.2e}")
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
         difference = float(np.max(np.abs(ours_prices - found[name]) / np.abs(found[name])))
         print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x;"
               f" largest relative price difference {difference:.2e}")
     change = float(np.max(np.abs(ours_prices - observed) / observed))
-    print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: {iterations})")
+    print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "
+          f"{iterations} at once, {by_market_iterations} by market)")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from autopact.model.demand import (  # noqa: E402
     price_jacobian,
     shares,
 )
+from autopact.model.markets import solve_prices_markets  # noqa: E402
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices  # noqa: E402
 
 pyblp.options.verbose = False
@@ -78,6 +79,7 @@ REL = {
     "outside_diversion": elementwise_relative,
     "costs": elementwise_relative,
     "merger_prices": elementwise_relative,
+    "merger_prices_all_markets_at_once": elementwise_relative,  # autopact.model.markets.solve_prices_markets
     "consumer_surplus": elementwise_relative,
     "merger_consumer_surplus": elementwise_relative,
 }
@@ -198,6 +200,7 @@ def compare(model: Model) -> Comparison:
     ours: dict[str, list] = {key: [] for key in REL}
     theirs: dict[str, list] = {key: [] for key in REL}
     pyblp_delta, demands, all_prices = [], [], []
+    together: list[tuple] = []  # each market's (costs, xi, merger ownership, taxes) for solve_prices_markets
     for t, market in enumerate(markets):
         rows = market_ids == market
         J = int(rows.sum())
@@ -216,6 +219,7 @@ def compare(model: Model) -> Comparison:
         equilibrium = solve_prices(costs, xi, demand, ownership_matrix(merger_ids[rows]), taxes,
                                    initial=prices, tol=1e-13)
         new_prices = equilibrium.prices
+        together.append((costs, xi, ownership_matrix(merger_ids[rows]), taxes))
         ours["shares"].append(shares(delta, prices, demand))
         ours["shares_at_pyblp_delta"].append(shares(theirs_all["delta"][rows], prices, demand))
         ours["delta"].append(delta)
@@ -242,11 +246,15 @@ def compare(model: Model) -> Comparison:
         theirs["outside_diversion"].append(np.diag(their_diversion).copy())
         theirs["costs"].append(theirs_all["costs"][rows])
         theirs["merger_prices"].append(theirs_all["merger_prices"][rows])
+        theirs["merger_prices_all_markets_at_once"].append(theirs_all["merger_prices"][rows])
         theirs["consumer_surplus"].append(theirs_all["consumer_surplus"][[t]])
         theirs["merger_consumer_surplus"].append(theirs_all["merger_consumer_surplus"][[t]])
         pyblp_delta.append(theirs_all["delta"][rows])
         demands.append(demand)
         all_prices.append(prices)
+    costs, xis, ownerships, taxes = (list(column) for column in zip(*together))
+    found = solve_prices_markets(costs, xis, demands, ownerships, taxes, initial=all_prices, tol=1e-13)
+    ours["merger_prices_all_markets_at_once"] = [equilibrium.prices for equilibrium in found]
     return Comparison(model, markets, ours, theirs, pyblp_delta, demands, all_prices)
 
 

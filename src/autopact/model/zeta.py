@@ -38,6 +38,7 @@ of households. The choice probabilities are those of ``autopact.model.demand.pro
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -67,6 +68,17 @@ def _work_arrays(count: int, size: int) -> list[np.ndarray]:
     return arrays
 
 
+def _floor(shape: tuple[int, int]) -> np.ndarray:
+    """An array of -250.0 of ``shape``, owned by the calling thread (filled once): np.maximum against a
+    whole array took half the time of np.maximum against the scalar on a market's utilities (5.5 us
+    against 11 for 116 x 200 numbers), with the same result."""
+    size = shape[0] * shape[1]
+    floor = getattr(_WORK, "floor", None)
+    if floor is None or floor.size < size:
+        floor = _WORK.floor = np.full(size, -250.0)
+    return floor[:size].reshape(shape)
+
+
 def _indicator(groups: np.ndarray, count: int) -> sparse.csc_matrix:
     """Sparse (count, n) matrix summing the rows of an (n, ...) array within each group (a 1 a column)."""
     return sparse.csc_matrix((np.ones(len(groups)), groups, np.arange(len(groups) + 1)), shape=(count, len(groups)))
@@ -80,10 +92,22 @@ def _base_utilities(demand: Demand, xi: np.ndarray) -> np.ndarray:
     cached = demand._cache.get("zeta_base")
     if cached is None or cached[0] != key:
         base = np.repeat(xi[:, None] / (1 - demand.lowest_rho), len(demand.weights), axis=1)
+        term = np.empty_like(base)
         for x, draws in zip(demand.characteristics.T, (demand.nu * demand.sigma).T):
-            base += np.multiply.outer(x / (1 - demand.lowest_rho), draws)  # no threaded BLAS for K columns
+            # one characteristic at a time (no BLAS sum over K columns, whose rounding would differ); each
+            # term a column times a row by np.dot, the numbers of np.multiply.outer in a third of its time
+            np.dot((x / (1 - demand.lowest_rho))[:, None], draws[None, :], out=term)
+            base += term
         cached = demand._cache["zeta_base"] = (key, base)
     return cached[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _direction(size: int) -> np.ndarray:
+    """The fixed random direction of ``_classes`` for rows of ``size`` numbers (a generator costs 10 us)."""
+    direction = np.random.default_rng(0).uniform(1.0, 2.0, size)
+    direction.flags.writeable = False
+    return direction
 
 
 def _classes(rows: np.ndarray, direction: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +117,7 @@ def _classes(rows: np.ndarray, direction: np.ndarray | None = None) -> tuple[np.
     checked equal to their class's first row; should two different rows ever project alike, rows
     are compared byte by byte instead."""
     if direction is None:
-        direction = np.random.default_rng(0).uniform(1.0, 2.0, rows.shape[1])
+        direction = _direction(rows.shape[1])
     projection = rows @ direction
     _, first, classes = np.unique(projection, return_index=True, return_inverse=True)
     classes = classes.ravel()
@@ -106,10 +130,11 @@ def _classes(rows: np.ndarray, direction: np.ndarray | None = None) -> tuple[np.
     return classes, first
 
 
-def _exp_shifted(x: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """exp(max(x - top, -250)) in place of x (``autopact.model.demand._exp``), columns shifted by top."""
+def _exp_shifted(x: np.ndarray, top: np.ndarray, floor: np.ndarray | float = -250.0) -> np.ndarray:
+    """exp(max(x - top, -250)) in place of x (``autopact.model.demand._exp``), columns shifted by top;
+    ``floor``, -250 or an array of -250s of x's shape (``_floor``)."""
     x -= top
-    np.maximum(x, -250.0, out=x)
+    np.maximum(x, floor, out=x)
     return np.exp(x, out=x)
 
 
@@ -203,14 +228,16 @@ class FocKernel:
         """e_ij = exp(V_ij / (1 - rho_w) - top_i) into e (J, n), and the ratios (Q, R, T) of the finest
         groups (each (groups, n)) with s_ij = e_ij Q, s_{ij|g} = e_ij R and s_{ij|h} = e_ij T, for the
         levels present, as ``demand.probabilities`` computes the shares."""
-        np.multiply.outer(prices, self.sensitivity[block], out=e)
+        # p_j alpha_i / (1 - rho_w) as a product of a column by a row: the same numbers as np.multiply.outer
+        # (one rounding each), in a third of its time on the BLP 1995 markets (116 x 200: 5.7 us against 18)
+        np.dot(prices[:, None], self.sensitivity[None, block], out=e)
         np.subtract(self.base[:, block], e, out=e)
         if self.kind == "logit":
             top = np.maximum(e.max(axis=0), 0.0)
-            total = self.finest_sums @ _exp_shifted(e, top)
+            total = self.finest_sums @ _exp_shifted(e, top, _floor(e.shape))
             return [1 / (np.exp(-top) + total)]
         top = e.max(axis=0)
-        total = self.finest_sums @ _exp_shifted(e, top)  # sums of e within finest groups
+        total = self.finest_sums @ _exp_shifted(e, top, _floor(e.shape))  # sums of e within finest groups
         with np.errstate(divide="ignore"):
             log_sums = np.log(total) + top
             within = 1 / total  # s_{ij|phi} = e_ij / sum_{k in phi} e_k

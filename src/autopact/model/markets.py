@@ -1,0 +1,155 @@
+"""Equilibria of many markets solved together: one iteration loop over every market at once.
+
+``solve_prices`` solves one market; a data set of many markets (the BLP 1995 automobile data: 20
+markets of 72 to 150 products and 200 agents) solved market by market spends a quarter of its time
+in the iteration's own bookkeeping (consumer prices, the FOC residual, the stopping rule, SQUAREM's
+step: a dozen numpy calls on vectors of ~100 numbers per evaluation). ``solve_prices_markets`` keeps
+every market's prices in one stacked vector and does that bookkeeping once for all markets per
+round (segment reductions, ``np.maximum.reduceat``, for each market's residual and step length),
+while each market's shares and Gamma term come from its own ``FocKernel`` (its households x
+products arrays stay in the processor's cache).
+
+Each market keeps its own SQUAREM iteration (Varadhan and Roland 2008: its own step length from its
+own residuals) and its own stopping rule, those of ``solve_prices``: the iterates of a market are
+the ones ``solve_prices`` takes, so the prices agree with a market-by-market solve to rounding. A
+market whose first-order conditions are met stops (its kernel is no longer evaluated, its prices
+stay put); the others go on.
+
+Tried and discarded (``benchmarks/bench_equilibrium_blp1995.py``, BLP 1995, 20 markets): one kernel
+over all markets' products stacked as rows (households padded to the largest market, block-diagonal
+sparse sums, ``reduceat`` for each market's largest utility and outside share) needs a dozen calls
+an evaluation instead of twenty times that, but its arrays (2,217 x 200 numbers, 3.5 MB each) leave
+the processor's cache: an evaluation of all markets took as long as twenty per-market ones, and
+stacking cost 5 ms a solve (0.9x the market-by-market solve in one run; blocks of households
+smaller than the whole were slower still).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from autopact.errors import ConvergenceError
+from autopact.model.demand import Demand
+from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes
+from autopact.model.zeta import FocKernel
+
+
+def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands: list[Demand],
+                         ownerships: list[np.ndarray], taxes: list[Taxes], initial: list[np.ndarray] | None = None,
+                         tol: float = 1e-12, max_iterations: int = 10_000,
+                         max_seconds: float = SOLVE_SECONDS) -> list[Equilibrium]:
+    """Bertrand-Nash producer prices of several independent markets, solved together (module docstring).
+
+    Each argument is a list with one entry per market, as ``solve_prices`` takes them for one market;
+    so is the result. Every market is solved by SQUAREM to max_j |FOC_j / s_j| < ``tol`` from its
+    ``initial`` prices (default: its costs), and its ``Equilibrium.iterations`` counts the evaluations
+    of its map, as ``solve_prices`` reports them. Raises ConvergenceError naming the first market
+    (by position) not converged within ``max_iterations`` evaluations or ``max_seconds`` in all.
+    """
+    count = len(costs)
+    for name, values in (("xi", xi), ("demands", demands), ("ownerships", ownerships), ("taxes", taxes),
+                         ("initial", initial if initial is not None else costs)):
+        if len(values) != count:
+            raise ValueError(f"{name}: one entry a market expected ({count} markets in costs), got {len(values)}")
+    for name, values in (("xi", xi), ("initial", initial if initial is not None else costs)):
+        for m, (value, cost) in enumerate(zip(values, costs)):
+            if np.shape(value) != np.shape(cost):
+                raise ValueError(f"{name}[{m}]: {np.shape(cost)[0]} products expected (as in costs[{m}]), "
+                                 f"got shape {np.shape(value)}")
+    if count == 0:
+        return []
+    kernels = [FocKernel(x, d, o) for x, d, o in zip(xi, demands, ownerships)]
+    return _Markets(costs, demands, taxes, initial, kernels, tol).solve(max_iterations, max_seconds)
+
+
+class _Markets:
+    """SQUAREM on every market at once, each with its own step length and stopping rule (``solve_prices``)."""
+
+    def __init__(self, costs: list[np.ndarray], demands: list[Demand], taxes: list[Taxes],
+                 initial: list[np.ndarray] | None, kernels: list[FocKernel], tol: float) -> None:
+        self.kernels, self.tol = kernels, tol
+        self.sizes = np.array([len(c) for c in costs])
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
+        self.rows = [slice(a, b) for a, b in zip(self.starts[:-1], self.starts[1:])]
+        self.costs = np.concatenate(costs).astype(float)
+        prices = np.concatenate(costs if initial is None else initial).astype(float)
+        self.prices = np.where(np.isfinite(prices), prices, self.costs)
+        self.t = 1 + np.concatenate([t.ad_valorem for t in taxes]).astype(float)
+        self.specific = np.concatenate([t.specific for t in taxes]).astype(float)
+        # the small-share logit limit c + 1/alpha-bar of a priced-out product (see solve_prices)
+        self.limit = np.repeat([1.0 / float(d.weights @ d.price_sensitivity) for d in demands], self.sizes)
+        self.evaluations = np.zeros(len(costs), int)
+        self.residuals = np.full(len(costs), np.inf)
+        self.found: dict[int, Equilibrium] = {}
+        total = int(self.starts[-1])
+        self.s, self.lam, self.weighted = np.zeros(total), np.ones(total), np.zeros(total)
+
+    def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
+        and which markets are solved at p; records the equilibrium of each."""
+        consumer = self.t * p + self.specific
+        margin = p - self.costs
+        for m in np.flatnonzero(active):
+            rows = self.rows[m]
+            self.s[rows], self.lam[rows], self.weighted[rows] = self.kernels[m].terms(consumer[rows], margin[rows])
+        s, lam, weighted, t, starts = self.s, self.lam, self.weighted, self.t, self.starts[:-1]
+        self.evaluations[active] += 1
+        live = s > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(live, np.abs((s + t * (lam * margin - weighted)) / s), 0.0)
+            zeta = (weighted - s / t) / lam
+        finite = np.logical_and.reduceat(np.isfinite(s), starts)
+        residual = np.maximum.reduceat(ratio, starts)
+        stale = np.logical_or.reduceat(~live & (np.abs(margin - self.limit) > self.tol * self.limit), starts)
+        bad = active & ~finite
+        if bad.any():
+            raise ConvergenceError(f"equilibrium prices of market {np.flatnonzero(bad)[0]}: shares are not finite "
+                                   "(check costs and mean utilities)")
+        self.residuals[active] = residual[active]
+        solved = active & (residual < self.tol) & ~stale
+        for m in np.flatnonzero(solved):
+            rows = self.rows[m]
+            self.found[m] = Equilibrium(p[rows].copy(), consumer[rows], s[rows].copy(), margin[rows],
+                                        int(self.evaluations[m]), float(residual[m]), True,
+                                        priced_out=np.flatnonzero(~live[rows]))
+        return self.costs + np.where(live, zeta, self.limit), solved
+
+    def solve(self, max_iterations: int, max_seconds: float) -> list[Equilibrium]:
+        deadline = time.monotonic() + max_seconds
+        active = np.ones(len(self.kernels), bool)
+        while active.any():
+            late = np.flatnonzero(active & (self.evaluations >= max_iterations))
+            if late.size:
+                m = late[0]
+                raise ConvergenceError(f"equilibrium prices of market {m} did not converge in {self.evaluations[m]} "
+                                       f"iterations (max |FOC/s| = {self.residuals[m]:.2e}, tolerance {self.tol:.0e})")
+            if time.monotonic() > deadline:
+                m = np.flatnonzero(active)[0]
+                raise ConvergenceError(f"equilibrium prices of market {m} did not converge within the time limit of "
+                                       f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
+                                       f"{self.residuals[m]:.2e}, tolerance {self.tol:.0e})")
+            active = self._squarem_step(active)
+        return [self.found[m] for m in range(len(self.kernels))]
+
+    def _squarem_step(self, active: np.ndarray) -> np.ndarray:
+        """One SQUAREM step of the ``active`` markets: p1 = F(p), p2 = F(p1) and the extrapolation
+        (``solve_prices``); returns the markets still iterating. The others' prices stay put."""
+        prices = self.prices
+        p1, solved = self._map(prices, active)
+        active = active & ~solved
+        if not active.any():
+            return active
+        p2, solved = self._map(p1, active)
+        active = active & ~solved
+        starts = self.starts[:-1]
+        r, v = p1 - prices, p2 - 2 * p1 + prices
+        vv, rr = np.add.reduceat(v * v, starts), np.add.reduceat(r * r, starts)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.repeat(np.where(vv > 0, np.minimum(-np.sqrt(rr / vv), -1.0), -1.0), self.sizes)
+        candidate = prices - 2 * a * r + a * a * v
+        finite = np.repeat(np.logical_and.reduceat(np.isfinite(candidate), starts), self.sizes)
+        moving = np.repeat(active, self.sizes)
+        self.prices = np.where(moving, np.where(finite, candidate, p2), prices)
+        return active
