@@ -61,7 +61,9 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
     """Solve one job (``autopact.simulate.simulate``): baseline and counterfactual metrics, their
     difference and solver facts. A job that draws calibration targets or market assumptions
     re-calibrates the market; one that draws estimates rebuilds the estimated market."""
-    scenario = Scenario.model_validate(job.scenario)
+    # the job's own inputs are drawn already: its scenario's uncertainty block (validated with the run,
+    # a quarter of a cost draw's validation: centrals, domains) plays no part in solving it
+    scenario = Scenario.model_validate({k: v for k, v in job.scenario.items() if k != "uncertainty"})
     record: dict[str, Any] = {"point": job.point, "draw": job.draw, "inputs": job.inputs}
     market, baseline = shared.market, shared.baseline
     try:
