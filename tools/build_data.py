@@ -58,6 +58,14 @@ RESIDUAL_BRANDS = {
 # blank range or replacing the raw value named in `replaces`; GAP rows say why a range stays blank.
 RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
+# Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
+# one row per product_id, read before the hedonic imputation; the second file is optional (sourced separately).
+MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", TOOLS / "msrp_fill_2025_b.csv")
+MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "trim", "destination_basis",
+                     "source", "note"]
+# destination_basis of a fill row -> the raw file's msrp_includes_destination text that destination_basis() reads
+MSRP_FILL_DESTINATION = {"included": "yes", "excluded": "no", "not stated": np.nan}
+
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
@@ -327,6 +335,74 @@ def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     return out
 
 
+def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
+    """The sourced-MSRP fill files that exist, stacked, with the file each row came from in `fill_file`.
+
+    Stops the build on a wrong header, a bad price, model year or destination basis, or a product_id
+    listed twice (in one file or across the two)."""
+    frames = []
+    for path in paths:
+        if not path.exists():
+            continue
+        fill = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if list(fill.columns) != MSRP_FILL_COLUMNS:
+            raise SystemExit(f"{path.name}: columns {list(fill.columns)}, expected {MSRP_FILL_COLUMNS}")
+        for _, r in fill.iterrows():
+            price = pd.to_numeric(r["msrp_usd"], errors="coerce")
+            if not (np.isfinite(price) and price > 0):
+                raise SystemExit(f"{path.name}: {r['product_id']} msrp_usd={r['msrp_usd']!r} is not a positive number")
+            if not re.fullmatch(r"20[0-3]\d", r["model_year"]):
+                raise SystemExit(f"{path.name}: {r['product_id']} model_year={r['model_year']!r} is not a year")
+            if r["destination_basis"] not in MSRP_FILL_DESTINATION:
+                raise SystemExit(f"{path.name}: {r['product_id']} destination_basis={r['destination_basis']!r}, "
+                                 f"expected one of {sorted(MSRP_FILL_DESTINATION)}")
+            if not r["source"].strip():
+                raise SystemExit(f"{path.name}: {r['product_id']} source is empty")
+        frames.append(fill.assign(fill_file=path.name))
+    if not frames:
+        return pd.DataFrame(columns=MSRP_FILL_COLUMNS + ["fill_file"])
+    fills = pd.concat(frames, ignore_index=True)
+    dup = fills[fills["product_id"].duplicated(keep=False)]
+    if len(dup):
+        raise SystemExit("msrp fill: product_id listed twice: " + "; ".join(
+            f"{i} ({f})" for i, f in zip(dup["product_id"], dup["fill_file"])))
+    return fills
+
+
+def fill_msrps(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
+    """Sourced base MSRPs (tools/msrp_fill_2025.csv and, if present, msrp_fill_2025_b.csv) for named rows
+    whose raw row has no quoted price, written into the raw price columns so that normalise_prices treats
+    them as any quoted row (destination removed where included, model-year CPI factor) and the hedonic
+    imputation, which runs after, fits on them and skips them. A row that matches no product, or a
+    product that already has a quoted price, stops the build."""
+    fills = read_msrp_fills(paths)
+    out = df.copy()
+    ids = out["make"].map(slug) + "--" + out["model"].map(slug) + "--" + out["powertrain"].str.lower()
+    for _, r in fills.iterrows():
+        match = out.index[ids == r["product_id"]]
+        if len(match) != 1:
+            raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} matches {len(match)} products")
+        j = match[0]
+        if (out.at[j, "make"], out.at[j, "model"]) != (r["make"], r["model"]):
+            raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} is {out.at[j, 'make']} "
+                             f"{out.at[j, 'model']}, not make={r['make']!r} model={r['model']!r}")
+        if pd.notna(out.at[j, "msrp_quoted_usd"]) or pd.notna(out.at[j, "msrp_excl_destination_raw"]):
+            raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} already has a quoted MSRP "
+                             f"({out.at[j, 'msrp_quoted_usd']}): not an imputed product")
+        out.at[j, "msrp_quoted_usd"] = float(r["msrp_usd"])
+        out.at[j, "msrp_model_year_raw"] = r["model_year"]
+        out.at[j, "msrp_includes_destination_raw"] = MSRP_FILL_DESTINATION[r["destination_basis"]]
+        out.at[j, "msrp_trim"] = r["trim"]
+        note = f" ({r['note']})" if r["note"].strip() else ""
+        out.at[j, "msrp_source"] = f"{r['source']}{note} [{r['fill_file']}]"
+    if len(fills):
+        for name, part in fills.groupby("fill_file", sort=False):
+            log.append(f"msrp fill: {len(part)} rows quoted from {name}: " + "; ".join(
+                f"{m} {mo} ${float(p):,.0f} (MY{y}, destination {d})" for m, mo, p, y, d in zip(
+                    part["make"], part["model"], part["msrp_usd"], part["model_year"], part["destination_basis"])))
+    return out
+
+
 def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
     """Hyundai-brand 2025 volumes (hyundai_2025.csv) into the raw table, plus a derived 'Hyundai' residual.
 
@@ -527,6 +603,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     })
     df["efficiency_mpg_or_mpge"] = efficiency(models, df["powertrain"])
     df = fill_ranges(df, log)
+    df = fill_msrps(df, log)
     df = normalise_prices(df, ref)
     df = impute(df, log)
     residuals = build_residuals(raw, df, log)
