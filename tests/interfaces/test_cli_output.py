@@ -15,7 +15,7 @@ def solver_line(name: str, store: Path) -> str:
     return next(line for line in done.stdout.splitlines() if line.startswith("solver:"))
 
 
-@pytest.mark.parametrize("name, binding", [("ford-byd-jv", True), ("no-section-232", False)])
+@pytest.mark.parametrize("name, binding", [("ford-geely-jv", True), ("no-section-232", False)])  # its JV plant binds
 def test_the_solver_line_says_what_its_count_counts(name, binding, tmp_path):
     line = solver_line(name, tmp_path / "store.duckdb")
     assert line.startswith("solver: converged=True in ") and "max |FOC/s|" in line

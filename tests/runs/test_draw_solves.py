@@ -17,7 +17,9 @@ MAIN_EVALUATIONS = 141  # draws 0 and 1 on main (7c1183a): 72 and 69 (here 59 an
 
 @pytest.fixture(scope="module")
 def draws():
-    scenario = load_scenario("ford-byd-jv")
+    scenario = load_scenario("ford-byd-jv")  # its plant at 100,000, below the 136k its entrants sell free
+    scenario = scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 100_000.0})
+                                                        for e in scenario.entrants]})
     market = market_for(scenario)
     central = simulate(scenario, market)
     warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
@@ -26,7 +28,7 @@ def draws():
     costs_only = [i for i in scenario.uncertainty.inputs if i.kind == "parameter"]
     uncertainty = scenario.uncertainty.model_copy(update={"inputs": costs_only})
     jobs = []
-    for d in range(2):
+    for d in range(5):
         drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
         definition, targets, assumptions, _ = apply(scenario, drawn)
         jobs.append(Job(0, d, definition, targets, assumptions, drawn))
@@ -43,7 +45,7 @@ def test_a_constrained_draw_needs_fewer_map_evaluations(draws, monkeypatch):
         return terms(self, *args)
 
     monkeypatch.setattr(FocKernel, "terms", counted)
-    records = evaluate_chunk(shared, jobs)
+    records = evaluate_chunk(shared, jobs[:2])
     assert all(r["status"] == "ok" for r in records)
     for r in records:
         [plant] = [c for c in r["counterfactual"].get("constraints", []) if c.get("binding")] or [None]
@@ -103,12 +105,11 @@ def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
 
 
 def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, monkeypatch):
-    """Draw 1 of the JV plant's scenario (binding in the central result): with the central result's
-    border (``newton_start``) its prices and shadow cost are solved together (``newton.at_capacity``),
-    giving the same numbers as the shadow-cost search to the solver's tolerance. On the data it was
-    written for the joint solve took about a quarter of the search's evaluations (main 69); since the
-    entrants' range term the draw's search from the central prices takes 11 and the joint solve 12,
-    so the count is only held to the search's plus one (``bench_draws.py`` measures the runs)."""
+    """Draw 4 binds the JV plant (at 100,000, the fixture): with the central result's border
+    (``newton_start``) its prices and shadow cost are solved together (``newton.at_capacity``), in
+    far fewer evaluations than the shadow-cost search (37 against 123 on the data of 6 Dec 2026), the
+    same numbers to the solver's tolerance. (Draw 1 there is one of the draws whose two paths reach
+    different equilibria, README "Several equilibria": 23 evaluations against 1,315.)"""
     import dataclasses
 
     shared, jobs = draws
@@ -121,11 +122,11 @@ def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, monkeypatc
         return terms(self, *args)
 
     monkeypatch.setattr(FocKernel, "terms", counted)
-    [joint] = evaluate_chunk(shared, jobs[1:])
+    [joint] = evaluate_chunk(shared, jobs[4:])
     evaluations, count[0] = count[0], 0
     searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})
-    [search] = evaluate_chunk(searched, jobs[1:])
-    assert evaluations <= count[0] + 1, (evaluations, count[0])
+    [search] = evaluate_chunk(searched, jobs[4:])
+    assert evaluations < 0.5 * count[0], (evaluations, count[0])
     for part in ("counterfactual", "change"):
         for key, value in search[part].items():
             if isinstance(value, float):
@@ -146,7 +147,7 @@ def test_a_run_of_draws_measures_its_baseline_once(draws, monkeypatch):
 
     monkeypatch.setattr(document, "metrics", counted)
     monkeypatch.setattr(document, "_LAST_BASELINE", [], raising=False)  # none measured before this run
-    records = evaluate_chunk(shared, jobs)
+    records = evaluate_chunk(shared, jobs[:2])
     assert sum(state is shared.baseline for state in measured) == 1
     assert records[0]["baseline"] == records[1]["baseline"]
     assert records[0]["baseline"] is not records[1]["baseline"]  # copies: a record's change leaves the other's
