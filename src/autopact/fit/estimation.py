@@ -248,11 +248,15 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         coefficients = np.linalg.solve(normal, xz @ W @ (Z.T @ y))
         residual = y - X @ coefficients
         g = Z.T @ residual / n
-        moments = Z @ (W @ g)
-        weights = moments - Z @ (W @ (xz.T @ np.linalg.solve(normal, X.T @ moments)))  # lambda
-        gradient = 2 * jac.T @ weights
-        for m, rows, scale in state["pending"] if adjoint else []:
-            gradient += 2 * state["markups"][m].gradient(state["slope"][m], scale * weights[rows])
+        if adjoint:
+            moments = Z @ (W @ g)
+            weights = moments - Z @ (W @ (xz.T @ np.linalg.solve(normal, X.T @ moments)))  # lambda
+            gradient = 2 * jac.T @ weights
+            for m, rows, scale in state["pending"]:
+                gradient += 2 * state["markups"][m].gradient(state["slope"][m], scale * weights[rows])
+        else:
+            projector = jac - X @ np.linalg.solve(normal, xz @ W @ (Z.T @ jac))
+            gradient = 2 * n * (Z.T @ projector / n).T @ W @ g
         state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
         return float(n * g @ W @ g), gradient
 
