@@ -14,8 +14,9 @@ import pytest
 
 from autopact.fit import rc_logit
 from autopact.fit.estimation import Problem
-from autopact.fit.market_terms import expanded_nodes
+from autopact.fit.market_terms import demand_terms, expanded_nodes
 from autopact.fit.problem import Parameters
+from autopact.model.demand import individual_shares
 from autopact.model.supply import ownership_matrix
 
 SPEC = {"x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
@@ -51,6 +52,20 @@ def _central(problem, market, p, h=1e-6):
     return lm, d_delta, d_markups
 
 
+def test_share_evaluations_of_the_inversion_equal_the_demand_kernels(problem):
+    """``Tastes.probabilities`` (exp(mu) once per theta) and ``rc_logit.probabilities`` give
+    ``autopact.model.demand``'s choice probabilities to 1e-13."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    for market in problem.markets:
+        lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+        mu = lm.utilities_net_of_delta(p)
+        delta = lm.log_shares - np.log(1 - market.shares.sum()) + np.linspace(-3, 3, len(market.shares))
+        demand, _ = demand_terms(market, p, problem.x2_names)
+        direct = individual_shares(delta, market.prices, demand)[0]
+        assert np.max(np.abs(rc_logit.probabilities(delta, mu) / direct - 1)) < 1e-13
+        assert np.max(np.abs(rc_logit.Tastes(mu).probabilities(delta) / direct - 1)) < 1e-13
+
+
 def _relative(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
@@ -79,13 +94,13 @@ def test_an_evaluation_near_the_last_takes_few_newton_steps(problem, monkeypatch
     p = Parameters(SIGMA.copy(), PI.copy(), None)
     moved = p.with_vector(p.vector() * 1.01)
     counts = {"calls": 0}
-    original = rc_logit.probabilities
+    original = rc_logit.Tastes.probabilities
 
-    def counted(delta, mu):
+    def counted(self, delta):
         counts["calls"] += 1
-        return original(delta, mu)
+        return original(self, delta)
 
-    monkeypatch.setattr(rc_logit, "probabilities", counted)
+    monkeypatch.setattr(rc_logit.Tastes, "probabilities", counted)
     plain = extrapolated = 0
     for market in problem.markets:
         lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))

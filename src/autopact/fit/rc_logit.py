@@ -2,23 +2,28 @@
 
 Each objective evaluation needs, market by market: mean utilities delta from the share inversion,
 their derivatives d delta / d theta, markups and the markups' derivatives (supply side). Done
-separately (``autopact.model.demand`` and ``autopact.fit.market_terms``), every step recomputes the
-households' choice probabilities s_ij and several weighted Gram matrices sum_i c_i s_ij s_ik (one
-J x I x J product each: the work of the estimation). Here the probabilities of the converged
-inversion serve every later term, and the theta-independent arrays (the utility derivatives
-dV_ij / d theta_q = a_iq x_jq, the ownership's factors) are built once per estimation
-(``LogitMarket.build``), so an evaluation of one market costs one Gram matrix per Newton step of
-the inversion and one more for the markups.
+separately (``autopact.model.demand`` and, on main before, ``autopact.fit.estimation``), every step
+recomputed the households' choice probabilities s_ij and the weighted Gram matrices
+sum_i c_i s_ij s_ik (one J x I x J product each: the work of the estimation), five for the
+inversion and its Jacobian and one per parameter for the markups' derivatives. Here the
+probabilities of the converged inversion serve every later term, the theta-independent arrays
+(the utility derivatives dV_ij / d theta_q = a_iq x_jq, the ownership's factors) are built once
+per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix per
+Newton step of the inversion (two steps from the extrapolated start, typically) and one for the
+markups.
 
-The formulas are those of ``market_terms`` (the general path, kept for nested logit):
+The formulas are PyBLP's (Conlon and Gortmaker 2020, as ``autopact.fit.market_terms`` for nesting):
 
     ds_j / d theta_q = sum_i w_i s_ij (dV_ijq - sum_l s_il dV_ilq),  d delta = -(ds/d delta)^{-1} ds/d theta,
     m = -(O o J^T)^{-1} s,  J_jk = sum_i a_i s_ij (1(j=k) - s_ik),  a_i = w_i (-alpha_i),
     (O o J^T) dm_q = -(O o dJ_q^T) m,
 
 with (O o dJ_q^T) m expanded term by term so that no J x J matrix dJ_q is formed: with U = s o m
-and the ownership O = L R (firm indicators F F^T: products of J x I x F, F firms, instead of
-J x I x J), the cross terms are sums over households of s_ij, ds_ij and (U O^T)_ij.
+and O_jk = K[c_j, c_k] over the G firms c (``_factor``), the cross terms are sums over households
+of s_ij, ds_ij and (U O^T)_ij, products of J x I x G rather than J x I x J. The objective's
+gradient needs only lambda' dm / d theta for one vector lambda (``Markups.gradient``: one solve
+with the transposed matrix, no J x Q right-hand side); the full dm / d theta
+(``Markups.derivatives``) is formed for the standard errors.
 """
 
 from __future__ import annotations
@@ -122,6 +127,29 @@ def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
     return e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
 
 
+class Tastes:
+    """exp(mu_ij - max_k mu_ik), computed once per theta, so that each share evaluation of the
+    inversion takes J exponentials instead of I x J.
+
+    s_ij = exp(V_ij) / (1 + sum_k exp(V_ik)) as exp(mu_ij - M_i) exp(delta_j - D) / (exp(-M_i - D) +
+    sum_k ...), M_i = max_k mu_ik and D = max_k delta_k: both factors lie in (0, 1] and are bounded
+    below at exp(-250) like ``probabilities``' terms, so no product is subnormal. A household whose
+    utilities all lie far below the outside good's (M_i + D < -700) gets zero shares here, and the
+    inversion then falls back to ``invert_shares``.
+    """
+
+    def __init__(self, mu: np.ndarray) -> None:
+        self.top = mu.max(axis=1)
+        self.factor = np.exp(np.maximum(mu - self.top[:, None], -250.0))
+
+    def probabilities(self, delta: np.ndarray) -> np.ndarray:
+        largest = delta.max()
+        e = self.factor * np.exp(np.maximum(delta - largest, -250.0))
+        with np.errstate(over="ignore"):
+            outside = np.exp(-(self.top + largest))
+        return e / (outside + e.sum(axis=1))[:, None]
+
+
 def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_steps: int = 50
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Newton's method on log s(delta) = log s_obs from ``delta``, as ``autopact.model.demand``'s
@@ -130,7 +158,8 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_s
     Returns (delta, s_ij, ds/d delta, solved); ds/d delta = diag(s) - (w s)'s at the returned delta.
     """
     weights = lm.market.weights
-    s = probabilities(delta, mu)
+    tastes = Tastes(mu)
+    s = tastes.probabilities(delta)
     total = weights @ s
     error = lm.log_shares - np.log(total)
     jacobian = np.diag(total) - (weights[:, None] * s).T @ s
@@ -144,7 +173,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_s
         length = 1.0
         for _ in range(8):
             candidate = delta + length * direction
-            s_new = probabilities(candidate, mu)
+            s_new = tastes.probabilities(candidate)
             total_new = weights @ s_new
             error_new = lm.log_shares - np.log(total_new)
             if np.all(np.isfinite(error_new)) and np.max(np.abs(error_new)) < np.max(np.abs(error)):
