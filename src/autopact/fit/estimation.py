@@ -17,6 +17,11 @@ Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
 With a supply side (X3), marginal costs c = p - markups(theta) from Bertrand-Nash FOCs enter
 log(c) = X3 gamma + omega; markup derivatives in theta are analytic for RC logit and central
 differences (with shares re-inverted) for RC nested logit.
+
+Without nesting, each market's terms come from ``autopact.fit.rc_logit`` (one set of choice
+probabilities for the inversion, d delta / d theta and the markups; the inversion started from
+delta extrapolated along the last d delta / d theta; the markups' part of the gradient as an
+adjoint); nested logit takes the general path of ``autopact.fit.market_terms``.
 """
 
 from __future__ import annotations
@@ -33,8 +38,6 @@ from autopact.fit.problem import EstimationError, Market, Parameters, Problem
 from autopact.fit import rc_logit
 from autopact.fit.market_terms import demand_terms, expanded_nodes, nested_supply, share_gradient
 from autopact.model.demand import Demand, _jacobian_parts, invert_shares
-
-
 
 
 def market_demand(market: Market, parameters: Parameters, x2_names: list[str],
