@@ -115,3 +115,18 @@ def test_an_evaluation_near_the_last_takes_few_newton_steps(problem, monkeypatch
         extrapolated += counts["calls"]
         assert np.max(np.abs(solved - exact)) < 1e-12 and np.max(np.abs(again - exact)) < 1e-12
     assert extrapolated <= 3 * len(problem.markets) < plain
+
+
+def test_a_stalled_newton_inversion_falls_back_to_invert_shares(problem, monkeypatch):
+    """When the fused Newton steps stall, ``invert_shares`` (Newton, then SQUAREM) solves from the
+    same start, and every later term is computed at its delta."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    market = problem.markets[0]
+    lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+    delta, d_delta, markups = rc_logit.terms(lm, p, None, True, True, 1e-14)
+    original = rc_logit.invert
+    monkeypatch.setattr(rc_logit, "invert", lambda lm, mu, start, tol: (start,) + original(lm, mu, start, tol)[1:3]
+                        + (False,))
+    again, d_again, markups_again = rc_logit.terms(lm, p, None, True, True, 1e-14)
+    assert np.max(np.abs(again - delta)) < 1e-12
+    assert _relative(d_again, d_delta) < 1e-10 and _relative(markups_again.markups, markups.markups) < 1e-10
