@@ -17,6 +17,11 @@ Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
 With a supply side (X3), marginal costs c = p - markups(theta) from Bertrand-Nash FOCs enter
 log(c) = X3 gamma + omega; markup derivatives in theta are analytic for RC logit and central
 differences (with shares re-inverted) for RC nested logit.
+
+Without nesting, each market's terms come from ``autopact.fit.rc_logit`` (one set of choice
+probabilities for the inversion, d delta / d theta and the markups; the inversion started from
+delta extrapolated along the last d delta / d theta; the markups' part of the gradient as an
+adjoint); nested logit takes the general path of ``autopact.fit.market_terms``.
 """
 
 from __future__ import annotations
@@ -30,35 +35,9 @@ import pandas as pd
 from autopact.errors import ConvergenceError
 from autopact.fit.optimisation import OptimisationError, minimise, parameter_limits, projected
 from autopact.fit.problem import EstimationError, Market, Parameters, Problem
-from autopact.model.demand import Demand, _jacobian_parts, individual_shares, invert_shares
-from autopact.model.supply import Taxes, marginal_costs
-
-
-def _demand(market: Market, p: Parameters, names: list[str]) -> tuple[Demand, np.ndarray, np.ndarray]:
-    """Demand for one market and the derivative of utilities with respect to each free theta (Q, I, J)."""
-    nodes = market.nodes
-    if nodes.shape[1] != len(p.sigma):  # as PyBLP: the node columns go to the free sigmas, in order
-        used = np.flatnonzero(p.sigma_free)
-        if len(used) > nodes.shape[1]:
-            raise EstimationError(f"agents: {len(used)} nonzero sigmas need as many nodes columns, got {nodes.shape[1]}")
-        nodes = np.zeros((len(market.weights), len(p.sigma)))
-        nodes[:, used] = market.nodes[:, :len(used)]
-    coefficients = nodes * p.sigma + market.demographics @ p.pi.T  # (I, K2)
-    price = names.index("prices") if "prices" in names else None
-    others = [k for k in range(len(names)) if k != price]
-    deviation = -coefficients[:, price] if price is not None else np.zeros(len(market.weights))
-    demand = Demand(alpha=1.0, pi=0.0, sigma=np.ones(len(others)), rho=p.rho or 0.0,
-                    characteristics=market.x2[:, others], nests=market.nests, weights=market.weights,
-                    income=np.ones(len(market.weights)), nu=coefficients[:, others], price_deviation=deviation)
-    # alpha=1 is a placeholder: delta is inverted directly and only alpha_i - alpha enters utilities.
-    derivatives = [nodes[:, k][:, None] * market.x2[:, k][None, :] for k in np.flatnonzero(p.sigma_free)]
-    derivatives += [market.demographics[:, d][:, None] * market.x2[:, k][None, :] for k, d in zip(*np.nonzero(p.pi_free))]
-    # d alpha_i / d theta, with alpha_i = -(coefficient on price): nonzero only for price's sigma and pi
-    zero = np.zeros(len(market.weights))
-    dalpha = [-nodes[:, k] if k == price else zero for k in np.flatnonzero(p.sigma_free)]
-    dalpha += [-market.demographics[:, d] if k == price else zero for k, d in zip(*np.nonzero(p.pi_free))]
-    return demand, np.array(derivatives).reshape(len(derivatives), len(market.weights), len(market.shares)), \
-        np.array(dalpha).reshape(len(dalpha), len(market.weights))
+from autopact.fit import rc_logit
+from autopact.fit.market_terms import demand_terms, expanded_nodes, nested_supply, share_gradient
+from autopact.model.demand import Demand, _jacobian_parts, invert_shares
 
 
 def market_demand(market: Market, parameters: Parameters, x2_names: list[str],
@@ -74,97 +53,13 @@ def market_demand(market: Market, parameters: Parameters, x2_names: list[str],
     """
     from dataclasses import replace
 
-    demand, _, _ = _demand(market, parameters, x2_names)
+    demand, _ = demand_terms(market, parameters, x2_names)
     alpha_i = -price_coefficient + demand.deviation
     if np.any(alpha_i <= 0):
         raise EstimationError(f"{int((alpha_i <= 0).sum())} of {len(alpha_i)} households have a non-positive "
                               "price sensitivity at these estimates; counterfactuals need every alpha_i > 0")
     alpha = float(market.weights @ alpha_i)
     return replace(demand, alpha=alpha, price_deviation=alpha_i - alpha, _cache={})
-
-
-def _share_gradient(delta: np.ndarray, market: Market, demand: Demand, dv: np.ndarray) -> np.ndarray:
-    """ds_j/d theta_q = sum_i w_i sum_l (ds_ij/dV_il) dV_il/d theta_q for each q (J, Q); one nesting level."""
-    s, within, _ = individual_shares(delta, market.prices, demand)
-    rho = demand.rho
-    out = np.empty((len(delta), len(dv)))
-    nest = demand.nest_matrix
-    for q, v in enumerate(dv):
-        total = (s * v).sum(axis=1, keepdims=True)
-        term = v / (1 - rho) - total
-        if rho:
-            term -= rho / (1 - rho) * ((within * v) @ nest) @ nest.T
-        out[:, q] = market.weights @ (s * term)
-    return out
-
-
-def _supply(delta: np.ndarray, delta_jac: np.ndarray, market: Market, demand: Demand, dv: np.ndarray,
-            dalpha: np.ndarray, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Markups m = -(Omega o J^T)^{-1} s at observed prices and their total derivatives in theta.
-
-    J_jk = sum_i w_i (-alpha_i) s_ij (1(j=k) - s_ik) (RC logit). Shares stay at their observed
-    values as theta moves (delta is re-inverted), so (Omega o J^T) dm = -(Omega o dJ^T) m, with
-    dJ from ds_ij = s_ij (dV_ij - sum_l s_il dV_il), dV = d delta + d mu, and d alpha_i.
-    """
-    s, _, _ = individual_shares(delta, market.prices, demand)
-    alpha = demand.deviation  # price enters only through X2 here, so alpha_i is the household deviation
-    a = market.weights * -alpha
-    weighted = a[:, None] * s  # a_i s_ij
-    jac = np.diag(a @ s) - weighted.T @ s
-    matrix = market.ownership * jac.T
-    markups = -np.linalg.solve(matrix, market.weights @ s)
-    derivatives = np.zeros((len(delta), len(dv)))
-    if want_gradient:
-        rhs = np.empty((len(delta), len(dv)))
-        for q in range(len(dv)):
-            change = delta_jac[:, q][None, :] + dv[q]
-            ds = s * (change - (s * change).sum(axis=1, keepdims=True))
-            # dJ = diag(b s + a ds) - [(b s)'s + (a ds)'s + (a s)'ds], and (a ds)'s = ((a s)'ds)'
-            cross = weighted.T @ ds
-            diagonal, off = a @ ds, cross + cross.T
-            if np.any(dalpha[q]):  # only parameters on price move alpha_i
-                b = market.weights * -dalpha[q]
-                diagonal = diagonal + b @ s
-                off = off + (b[:, None] * s).T @ s
-            rhs[:, q] = (market.ownership * (np.diag(diagonal) - off).T) @ markups
-        derivatives = -np.linalg.solve(matrix, rhs)  # every parameter's derivative in one solve
-    return markups, derivatives
-
-
-def _nested_markups(delta: np.ndarray, market: Market, demand: Demand) -> np.ndarray:
-    """RC nested logit markups at observed prices, -(Omega o (ds/dp)^T)^{-1} s (``autopact.model.supply.marginal_costs``),
-    with each household's price sensitivity alpha_i (price enters through X2 only)."""
-    from dataclasses import replace
-
-    alpha_i = demand.deviation
-    mean = float(market.weights @ alpha_i)
-    true = replace(demand, alpha=mean, price_deviation=alpha_i - mean, _cache={})
-    # utilities are unchanged: delta - alpha_i p = (delta - mean p) - (alpha_i - mean) p
-    _, markups = marginal_costs(market.prices, delta - mean * market.prices, true, market.ownership,
-                                Taxes.none(len(delta)))
-    return markups
-
-
-def _supply_nested(delta: np.ndarray, market: Market, p: Parameters, demand: Demand, names: list[str],
-                   want_gradient: bool, tol: float) -> tuple[np.ndarray, np.ndarray]:
-    """Markups with nesting and their total derivatives in the sigma and pi entries by central
-    differences (shares re-inverted at each step; rho's column comes from the caller's central
-    difference of all targets)."""
-    markups = _nested_markups(delta, market, demand)
-    free = len(p.vector()) - 1  # the sigma and pi entries (rho is last)
-    derivatives = np.zeros((len(delta), free))
-    if want_gradient:
-        theta = p.vector()
-        for q in range(free):
-            h = 1e-6 * max(1.0, abs(theta[q]))
-            sides = []
-            for step in (h, -h):
-                moved = p.with_vector(theta + step * np.eye(len(theta))[q])
-                demand_q, _, _ = _demand(market, moved, names)
-                delta_q, _ = invert_shares(market.shares, market.prices, demand_q, tol=tol, initial=delta)
-                sides.append(_nested_markups(delta_q, market, demand_q))
-            derivatives[:, q] = (sides[0] - sides[1]) / (2 * h)
-    return markups, derivatives
 
 
 @dataclass
@@ -258,61 +153,91 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     X = _block_diagonal(x1, problem.x3) if supply else x1
     Z = _block_diagonal(z, problem.zs) if supply else z
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
-    state: dict[str, Any] = {"delta": [None] * len(problem.markets), "evaluations": 0,
+    # per market: the last delta, its d delta / d theta ("slope") and theta (RC logit: the next inversion
+    # starts from delta + slope (theta' - theta)), and the last markups (for the adjoint gradient)
+    state: dict[str, Any] = {**{k: [None] * len(problem.markets) for k in ("delta", "slope", "theta", "markups")},
+                             "evaluations": 0,
                              "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
+    # without nesting, each market's theta-independent arrays for the fused terms, built once
+    fused = None if rho is not None else \
+        [rc_logit.LogitMarket.build(m, start, problem.x2_names, expanded_nodes(m, start)) for m in problem.markets]
     cost_low, cost_high = (-np.inf, np.inf) if costs_bounds is None else \
         (-np.inf if costs_bounds[0] is None else costs_bounds[0], np.inf if costs_bounds[1] is None else costs_bounds[1])
 
-    def targets(p: Parameters, want_gradient: bool) -> tuple[np.ndarray, np.ndarray]:
-        """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho)."""
+    def targets(p: Parameters, want_gradient: bool, adjoint: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho). With ``adjoint`` (RC
+        logit), the supply rows of dy/dtheta stay zero and ``state["pending"]`` keeps, per market,
+        what ``gradient`` needs to add their part of the objective's gradient."""
         q = len(p.vector())
         y = np.empty((2 if supply else 1) * n)
         jac = np.zeros((len(y), q))
+        state["pending"] = []
         for m, market in enumerate(problem.markets):
-            demand, dv, dalpha = _demand(market, p, problem.x2_names)
-            try:
-                d_m, _ = invert_shares(market.shares, market.prices, demand, tol=inversion_tol,
-                                       initial=state["delta"][m])
-            except ConvergenceError:
-                return np.full(len(y), np.nan), jac
-            state["delta"][m] = d_m
-            y[market.rows] = d_m
-            d_jac = np.zeros((len(d_m), q))
-            if want_gradient and len(dv):  # (the supply side reads d delta / d theta only with the gradient)
-                ones = np.ones_like(market.weights)
-                _, lam, gamma = _jacobian_parts(d_m, market.prices, demand, ones)
-                d_jac[:, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma, _share_gradient(d_m, market, demand, dv))
-                jac[market.rows] = d_jac
+            dm = None
+            if fused is not None:  # RC logit: one set of probabilities serves every term
+                predicted = None if state["slope"][m] is None else \
+                    state["delta"][m] + state["slope"][m] @ (p.vector() - state["theta"][m])
+                try:
+                    d_m, d_jac, markups = rc_logit.terms(fused[m], p, state["delta"][m], want_gradient, supply,
+                                                         inversion_tol, predicted)
+                except ConvergenceError:
+                    return np.full(len(y), np.nan), jac
+                state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, \
+                    p.vector()
+                y[market.rows], jac[market.rows] = d_m, d_jac
+                if supply and not adjoint:
+                    dm = markups.derivatives(d_jac) if want_gradient else np.zeros_like(d_jac)
+                state["markups"][m], markups = markups, markups.markups if supply else None
+            else:
+                demand, dv = demand_terms(market, p, problem.x2_names)
+                try:
+                    d_m, _ = invert_shares(market.shares, market.prices, demand, tol=inversion_tol,
+                                           initial=state["delta"][m])
+                except ConvergenceError:
+                    return np.full(len(y), np.nan), jac
+                state["delta"][m] = d_m
+                y[market.rows] = d_m
+                if want_gradient and len(dv):  # (the supply side reads d delta / d theta only with the gradient)
+                    ones = np.ones_like(market.weights)
+                    _, lam, gamma = _jacobian_parts(d_m, market.prices, demand, ones)
+                    jac[market.rows, :len(dv)] = -np.linalg.solve(np.diag(lam) - gamma,
+                                                                  share_gradient(d_m, market, demand, dv))
+                if supply:
+                    markups, dm = nested_supply(d_m, market, p, demand, problem.x2_names, want_gradient, inversion_tol)
             if supply:
-                if p.rho is not None:
-                    markups, dm = _supply_nested(d_m, market, p, demand, problem.x2_names, want_gradient,
-                                                 inversion_tol)
-                else:
-                    markups, dm = _supply(d_m, d_jac, market, demand, dv, dalpha, want_gradient)
                 costs = market.prices - markups
                 rows = n + market.rows
-                clipped = (costs < cost_low) | (costs > cost_high)  # PyBLP's costs_bounds: clip, zero Jacobian rows
-                if clipped.any():
-                    costs, dm = np.clip(costs, cost_low, cost_high), np.where(clipped[:, None], 0.0, dm)
+                # dy_j = scale_j dm_j: -1/c_j for log costs, -1 for linear; zero rows where PyBLP's costs_bounds
+                # clip the cost and (log costs) where a non-positive cost keeps its last valid log value (PyBLP's
+                # default error behaviour) rather than stopping the search
+                clipped = (costs < cost_low) | (costs > cost_high)
+                costs = np.clip(costs, cost_low, cost_high) if clipped.any() else costs
                 if problem.costs_type == "log":
-                    # PyBLP's default error behaviour: a non-positive cost keeps its last valid log
-                    # value (and a zero derivative) rather than stopping the search
                     bad = costs <= 0
                     with np.errstate(invalid="ignore", divide="ignore"):
                         y[rows] = np.where(bad, state["last_cost_target"][rows], np.log(np.where(bad, 1.0, costs)))
-                        jac[rows, :len(dv)] = np.where(bad[:, None], 0.0, -dm / costs[:, None])
+                    scale = np.where(bad | clipped, 0.0, -1 / np.where(bad, 1.0, costs))
                     state["reverted_costs"] += int(bad.sum())
                 else:
-                    y[rows], jac[rows, :len(dv)] = costs, -dm
+                    y[rows], scale = costs, np.where(clipped, 0.0, -1.0)
+                if dm is not None:
+                    jac[rows, :dm.shape[1]] = scale[:, None] * dm
+                else:
+                    state["pending"].append((m, rows, scale))
         y[:n], jac[:n] = problem.demean(y[:n]), problem.demean(jac[:n])
         if supply and np.all(np.isfinite(y[n:])):
             state["last_cost_target"] = y.copy()
         return y, jac
 
-    def objective(theta: np.ndarray, W: np.ndarray) -> tuple[float, np.ndarray]:
+    def objective(theta: np.ndarray, W: np.ndarray, full: bool = False) -> tuple[float, np.ndarray]:
+        """N g'W g (PyBLP's scale) and its gradient 2 N G'W g = 2 (dy/dtheta)' lambda with lambda =
+        (I - X (X'ZWZ'X)^{-1} X'ZWZ')' Z W g. Without nesting, and unless ``full`` (which keeps the
+        whole dy/dtheta for the standard errors), the markups' part comes as an adjoint: lambda's
+        supply entries times dm/dtheta, with no J x Q derivatives of the markups formed."""
         state["evaluations"] += 1
         p = start.with_vector(theta)
-        y, jac = targets(p, True)
+        adjoint = fused is not None and supply and not full
+        y, jac = targets(p, True, adjoint)
         if not np.all(np.isfinite(y)):
             return 1e10, np.zeros_like(theta)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
@@ -322,13 +247,21 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             jac[:, -1] = (up - down) / (2 * h)
             targets(p, False)  # restore warm starts at theta
         xz = X.T @ Z
-        coefficients = np.linalg.solve(xz @ W @ xz.T, xz @ W @ (Z.T @ y))
+        normal = xz @ W @ xz.T
+        coefficients = np.linalg.solve(normal, xz @ W @ (Z.T @ y))
         residual = y - X @ coefficients
         g = Z.T @ residual / n
-        projector = jac - X @ np.linalg.solve(xz @ W @ xz.T, xz @ W @ (Z.T @ jac))
-        G = Z.T @ projector / n
+        if adjoint:
+            moments = Z @ (W @ g)
+            weights = moments - Z @ (W @ (xz.T @ np.linalg.solve(normal, X.T @ moments)))  # lambda
+            gradient = 2 * jac.T @ weights
+            for m, rows, scale in state["pending"]:
+                gradient += 2 * state["markups"][m].gradient(state["slope"][m], scale * weights[rows])
+        else:
+            projector = jac - X @ np.linalg.solve(normal, xz @ W @ (Z.T @ jac))
+            gradient = 2 * n * (Z.T @ projector / n).T @ W @ g
         state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
-        return float(n * g @ W @ g), 2 * n * G.T @ W @ g  # PyBLP's scale: N g'Wg
+        return float(n * g @ W @ g), gradient
 
     def residuals() -> np.ndarray:
         """The structural errors of the last successful evaluation; an error, not a KeyError, when every
@@ -375,7 +308,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                          iterations, evaluations)
         if step == 0 and steps == 2:
             W = update_weights(theta)  # the one-step residuals, for the two-step weights
-    value, gradient = objective(theta, W)
+    value, gradient = objective(theta, W, full=True)  # the whole dy/dtheta, for the standard errors
     gradient = projected(gradient, theta, limits)  # a component pushing against an active bound does not count
     if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
         _stopped("the projected gradient is above 1e-3 x max(1, objective)", steps, optimizer, (value, gradient), theta,

@@ -1,0 +1,288 @@
+"""One market's terms of the GMM objective for random-coefficients logit (no nesting), fused.
+
+Each objective evaluation needs, market by market: mean utilities delta from the share inversion,
+their derivatives d delta / d theta, markups and the markups' derivatives (supply side). Done
+separately (``autopact.model.demand`` and, on main before, ``autopact.fit.estimation``), every step
+recomputed the households' choice probabilities s_ij and the weighted Gram matrices
+sum_i c_i s_ij s_ik (one J x I x J product each: the work of the estimation), five for the
+inversion and its Jacobian and one per parameter for the markups' derivatives. Here the
+probabilities of the converged inversion serve every later term, the theta-independent arrays
+(the utility derivatives dV_ij / d theta_q = a_iq x_jq, the ownership's factors) are built once
+per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix per
+Newton step of the inversion (two steps from the extrapolated start, typically) and one for the
+markups.
+
+The formulas are PyBLP's (Conlon and Gortmaker 2020, as ``autopact.fit.market_terms`` for nesting):
+
+    ds_j / d theta_q = sum_i w_i s_ij (dV_ijq - sum_l s_il dV_ilq),  d delta = -(ds/d delta)^{-1} ds/d theta,
+    m = -(O o J^T)^{-1} s,  J_jk = sum_i a_i s_ij (1(j=k) - s_ik),  a_i = w_i (-alpha_i),
+    (O o J^T) dm_q = -(O o dJ_q^T) m,
+
+with (O o dJ_q^T) m expanded term by term so that no J x J matrix dJ_q is formed: with U = s o m
+and O_jk = K[c_j, c_k] over the G firms c (``_factor``), the cross terms are sums over households
+of s_ij, ds_ij and (U O^T)_ij, products of J x I x G rather than J x I x J. The objective's
+gradient needs only lambda' dm / d theta for one vector lambda (``Markups.gradient``: one solve
+with the transposed matrix, no J x Q right-hand side); the full dm / d theta
+(``Markups.derivatives``) is formed for the standard errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import lapack
+
+from autopact.fit.market_terms import demand_terms
+from autopact.fit.problem import Market, Parameters
+from autopact.model.demand import invert_shares
+
+
+@dataclass
+class LogitMarket:
+    """The theta-independent arrays of one market for the fused terms (``build``)."""
+
+    market: Market
+    nodes: np.ndarray  # (I, K2): the agents' node columns, on the free sigmas in order (as PyBLP)
+    loadings: np.ndarray  # (I, Q): a_iq, the household factor of dV_ij / d theta_q = a_iq x_jq
+    columns: np.ndarray  # (J, Q): x_jq, the product factor
+    price_weights: np.ndarray  # (Q, I): b_qi = w_i d(-alpha_i)/d theta_q = w_i a_iq on price's parameters, else 0
+    price: int | None  # X2 column of prices
+    log_shares: np.ndarray
+    names: list[str]  # the X2 columns
+    codes: np.ndarray | None = None  # ownership O_jk = K[c_j, c_k], and H = F K^T (``_factor``)
+    through: np.ndarray | None = None  # H (J, G)
+    through_t: np.ndarray | None = None  # F K (J, G): (Y O)_ik = (Y F K)_{i, c_k}
+    columns_through: np.ndarray | None = None  # x_jq H_jg (J, Q * G)
+    symmetric: bool = False  # O = O^T
+
+    @classmethod
+    def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
+        """The arrays for parameters with ``p``'s free pattern; ``nodes`` as ``_demand`` expands them."""
+        price = names.index("prices") if "prices" in names else None
+        sigma_free = np.flatnonzero(p.sigma_free)
+        pi_free = list(zip(*np.nonzero(p.pi_free)))
+        loadings = np.column_stack([nodes[:, k] for k in sigma_free] + [market.demographics[:, d] for _, d in pi_free]
+                                   ) if len(sigma_free) + len(pi_free) else np.zeros((len(market.weights), 0))
+        on = list(sigma_free) + [k for k, _ in pi_free]
+        columns = market.x2[:, on] if on else np.zeros((len(market.shares), 0))
+        on_price = np.array([k == price for k in on], bool)
+        price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
+        out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
+        if market.ownership is not None:
+            out.codes, out.through, out.through_t = _factor(market.ownership)
+            out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
+            out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
+        return out
+
+    def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
+        """mu_ij = sum_k (sigma_k nu_ik + sum_d pi_kd d_id) x_jk (I, J); V_ij = delta_j + mu_ij."""
+        coefficients = self.nodes * p.sigma + self.market.demographics @ p.pi.T
+        return coefficients @ self.market.x2.T
+
+    def price_slopes(self, p: Parameters) -> np.ndarray:
+        """a_i = w_i (-alpha_i) = w_i x the household's coefficient on price (zero without prices in X2)."""
+        if self.price is None:
+            return np.zeros(len(self.market.weights))
+        coefficients = self.nodes[:, self.price] * p.sigma[self.price] + self.market.demographics @ p.pi[self.price]
+        return self.market.weights * coefficients
+
+
+def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes c (J,), H (J, G) and H' (J, G) with (Y O^T)_ij = (Y H)_{i, c_j} and (Y O)_ij = (Y H')_{i, c_j}.
+
+    Products whose rows and columns of O are equal share a code (with O from firm ids: the firms),
+    so O_jk = K[c_j, c_k] for the (G, G) matrix K of the codes' entries, and H = F K^T with F the
+    (J, G) indicator of the codes, H' = F K: G products instead of J in every product with O."""
+    _, first, codes = np.unique(np.hstack([ownership, ownership.T]), axis=0, return_index=True, return_inverse=True)
+    codes = np.asarray(codes).ravel()
+    indicator = np.zeros((len(codes), len(first)))
+    indicator[np.arange(len(codes)), codes] = 1.0
+    within = ownership[np.ix_(first, first)]
+    return codes, indicator @ within.T, indicator @ within
+
+
+class Symmetric:
+    """A symmetric matrix factored once for its solves: Cholesky of M (of -M with ``negative``),
+    about half the time of ``np.linalg.solve``'s LU at these sizes; ``np.linalg.solve`` (an LU
+    factorisation, its errors included) when that matrix is not positive definite."""
+
+    def __init__(self, matrix: np.ndarray, negative: bool = False) -> None:
+        self.sign = -1.0 if negative else 1.0
+        self.factor, info = lapack.dpotrf(self.sign * matrix)
+        self.matrix = None if info == 0 else matrix
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        if self.matrix is not None:
+            return np.linalg.solve(self.matrix, rhs)
+        return self.sign * lapack.dpotrs(self.factor, rhs)[0]
+
+
+def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """s_ij = exp(V_ij) / (1 + sum_k exp(V_ik)), V = delta + mu, as ``autopact.model.demand.probabilities``
+    computes it without nesting (the largest term subtracted, exponents bounded below at -250)."""
+    v = delta[None, :] + mu
+    top = np.maximum(v.max(axis=1, keepdims=True), 0.0)
+    e = np.exp(np.maximum(v - top, -250.0))
+    return e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
+
+
+class Tastes:
+    """exp(mu_ij - max_k mu_ik), computed once per theta, so that each share evaluation of the
+    inversion takes J exponentials instead of I x J.
+
+    s_ij = exp(V_ij) / (1 + sum_k exp(V_ik)) as exp(mu_ij - M_i) exp(delta_j - D) / (exp(-M_i - D) +
+    sum_k ...), M_i = max_k mu_ik and D = max_k delta_k: both factors lie in (0, 1] and are bounded
+    below at exp(-250) like ``probabilities``' terms, so no product is subnormal. A household whose
+    utilities all lie far below the outside good's (M_i + D < -700) gets zero shares here, and the
+    inversion then falls back to ``invert_shares``.
+    """
+
+    def __init__(self, mu: np.ndarray) -> None:
+        self.top = mu.max(axis=1)
+        self.factor = np.exp(np.maximum(mu - self.top[:, None], -250.0))
+
+    def probabilities(self, delta: np.ndarray) -> np.ndarray:
+        largest = delta.max()
+        e = self.factor * np.exp(np.maximum(delta - largest, -250.0))
+        with np.errstate(over="ignore"):
+            outside = np.exp(-(self.top + largest))
+        return e / (outside + e.sum(axis=1))[:, None]
+
+
+def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_steps: int = 50
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Newton's method on log s(delta) = log s_obs from ``delta``, as ``autopact.model.demand``'s
+    (the same steps, step halving and stopping rule), keeping the last probabilities.
+
+    Returns (delta, s_ij, ds/d delta, solved); ds/d delta = diag(s) - (w s)'s at the returned delta.
+    """
+    weights = lm.market.weights
+    tastes = Tastes(mu)
+    s = tastes.probabilities(delta)
+    total = weights @ s
+    error = lm.log_shares - np.log(total)
+    jacobian = np.diag(total) - (weights[:, None] * s).T @ s
+    for _ in range(max_steps):
+        if np.max(np.abs(error)) < tol:
+            return delta, s, jacobian, True
+        try:
+            direction = Symmetric(jacobian).solve(total * error)  # ds/d delta is symmetric
+        except np.linalg.LinAlgError:
+            return delta, s, jacobian, False
+        length = 1.0
+        for _ in range(8):
+            candidate = delta + length * direction
+            s_new = tastes.probabilities(candidate)
+            total_new = weights @ s_new
+            error_new = lm.log_shares - np.log(total_new)
+            if np.all(np.isfinite(error_new)) and np.max(np.abs(error_new)) < np.max(np.abs(error)):
+                break
+            length /= 2
+        else:
+            return delta, s, jacobian, False
+        delta, s, total, error = candidate, s_new, total_new, error_new
+        jacobian = np.diag(total) - (weights[:, None] * s).T @ s
+    return delta, s, jacobian, bool(np.max(np.abs(error)) < tol)
+
+
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
+    """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values.
+
+    With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
+    """
+    weights = lm.market.weights[:, None]
+    inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
+    gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
+    return -Symmetric(jacobian).solve(gradient)
+
+
+class Markups:
+    """Markups m = -(O o J^T)^{-1} s at observed prices (J_jk = sum_i a_i s_ij (1(j=k) - s_ik)), with
+    what their derivatives in theta need: ``derivatives`` gives dm / d theta (J, Q), ``gradient``
+    only mu' dm / d theta (Q,) for a given mu (the adjoint: no J x Q right-hand side is formed).
+
+    (O o J^T) dm_q = -(O o dJ_q^T) m, and (O o dJ_q^T) m is expanded term by term with
+    ds_qij = s_ij (d_jq + a_iq x_jq - r_iq), r_iq = sum_l s_il dV_ilq, so that no J x J dJ_q is formed.
+    """
+
+    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
+        self.lm, self.s = lm, s
+        self.a = lm.price_slopes(p)
+        self.weighted = self.a[:, None] * s
+        jac = np.diag(self.a @ s) - self.weighted.T @ s
+        self.matrix = lm.market.ownership * jac.T  # symmetric, negative definite with symmetric O (Schur product)
+        self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
+        self.markups = -self._solve(lm.market.weights @ s)
+        self.u = s * self.markups  # U = s o m
+        self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
+
+    def _solve(self, rhs: np.ndarray) -> np.ndarray:
+        return self.factored.solve(rhs) if self.factored else np.linalg.solve(self.matrix, rhs)
+
+    def _partial(self, d_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(O o dJ_q^T) m (J, Q) but for its term - sum_i a_i s_ij ((ds_q o m) O^T)_ij, and r (I, Q)."""
+        lm, s, a, weighted = self.lm, self.s, self.a, self.weighted
+        inner = lm.loadings * (s @ lm.columns) + s @ d_delta  # r (I, Q)
+        sv = weighted * self.v  # a_i s_ij (U O^T)_ij
+        # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
+        diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
+            + s.T @ lm.price_weights.T
+        rhs = (np.diag(lm.market.ownership) * self.markups)[:, None] * diagonal
+        # - sum_k O_jk m_k [(a s)'ds_q]_kj = - sum_i ds_qij a_i (U O^T)_ij
+        rhs -= d_delta * sv.sum(axis=0)[:, None] + lm.columns * (sv.T @ lm.loadings) - sv.T @ inner
+        # the r part of - sum_k O_jk m_k [(a s)'ds_q]_jk, - sum_i a_i s_ij ((ds_q o m) O^T)_ij
+        rhs += sv.T @ inner
+        # - sum_k O_jk m_k [(b_q s)'s]_kj = - sum_i b_qi s_ij (U O^T)_ij
+        rhs -= (s * self.v).T @ lm.price_weights.T
+        return rhs, inner
+
+    def derivatives(self, d_delta: np.ndarray) -> np.ndarray:
+        """dm / d theta (J, Q), given d delta / d theta (J, Q)."""
+        lm, count, groups = self.lm, d_delta.shape[1], self.lm.through.shape[1]
+        if not count:
+            return np.zeros_like(d_delta)
+        rhs, _ = self._partial(d_delta)
+        # the rest of - sum_i a_i s_ij ((ds_q o m) O^T)_ij: U diag(d_q) O^T + a_q o U diag(x_q) O^T, by code
+        both = self.u @ np.hstack([(d_delta[:, :, None] * lm.through[:, None, :]).reshape(len(d_delta), -1),
+                                   lm.columns_through])  # (I, 2 Q G)
+        by_delta, by_columns = both[:, :count * groups], both[:, count * groups:]
+        by_columns *= np.repeat(lm.loadings, groups, axis=1)
+        gathered = (self.weighted.T @ (by_delta + by_columns)).reshape(len(d_delta), count, groups)
+        rhs -= gathered[np.arange(len(d_delta)), :, lm.codes]
+        return -self._solve(rhs)
+
+    def gradient(self, d_delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu."""
+        lm = self.lm
+        nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
+        rhs, _ = self._partial(d_delta)
+        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik s_ik (d_kq + a_iq x_kq)
+        # with E = ((a s o nu') O) o m'
+        e = (((self.weighted * nu) @ lm.through_t)[:, lm.codes] * self.markups) * self.s
+        rest = e.sum(axis=0) @ d_delta + (lm.columns * (e.T @ lm.loadings)).sum(axis=0)
+        return -(nu @ rhs - rest)
+
+
+def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,
+          tol: float, predicted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Markups | None]:
+    """delta, d delta / d theta (zeros without ``want_gradient``) and the markups (None without a
+    supply side) of one market at ``p``. Raises ConvergenceError when the inversion fails.
+
+    The inversion starts from ``predicted`` if given (delta extrapolated from the last evaluation
+    with its d delta / d theta), else from ``initial`` (the last evaluation's delta; the logit
+    inversion when None). Newton's method runs here first; if it stalls, ``invert_shares``
+    (Newton, then SQUAREM on the contraction) solves from ``initial``, as the general path does.
+    """
+    market = lm.market
+    mu = lm.utilities_net_of_delta(p)
+    start = lm.log_shares - np.log(1.0 - market.shares.sum()) if initial is None else np.asarray(initial, float)
+    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol)
+    if not solved:
+        demand, _ = demand_terms(market, p, lm.names)
+        delta, _ = invert_shares(market.shares, market.prices, demand, tol=tol, initial=initial)
+        s = probabilities(delta, mu)
+        jacobian = np.diag(market.weights @ s) - (market.weights[:, None] * s).T @ s
+    count = lm.columns.shape[1]
+    d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
+    return delta, d_delta, Markups(lm, p, s) if with_supply else None

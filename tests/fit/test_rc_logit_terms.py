@@ -1,0 +1,132 @@
+"""The fused RC logit terms of the estimation (``autopact.fit.rc_logit``) against central differences.
+
+Three BLP 1995 markets with the supply-side specification of PyBLP's tutorial: d delta / d theta
+and the markups' derivatives (shares re-inverted at theta +- h) for firm ownership and for an
+asymmetric profit-weight ownership, the adjoint gradient mu' dm/d theta against the full
+derivatives, and the work of an evaluation near the last one (extrapolated start: two Newton
+steps a market).
+"""
+
+import numpy as np
+import pandas as pd
+import pyblp
+import pytest
+
+from autopact.fit import rc_logit
+from autopact.fit.estimation import Problem
+from autopact.fit.market_terms import demand_terms, expanded_nodes
+from autopact.fit.problem import Parameters
+from autopact.model.demand import individual_shares
+from autopact.model.supply import ownership_matrix
+
+SPEC = {"x1": "1 + hpwt + air + mpd + space", "x2": "1 + prices + hpwt + air + mpd + space",
+        "x3": "1 + log(hpwt) + air + log(mpg) + log(space) + trend", "demographics": "0 + I(1 / income)"}
+SIGMA = np.array([3.612, 0, 4.628, 1.818, 1.050, 2.056])
+PI = np.array([[0], [-43.501], [0], [0], [0], [0.0]])
+
+
+@pytest.fixture(scope="module")
+def problem():
+    products = pd.read_csv(pyblp.data.BLP_PRODUCTS_LOCATION)
+    agents = pd.read_csv(pyblp.data.BLP_AGENTS_LOCATION)
+    markets = products["market_ids"].unique()[[0, 9, 19]]
+    products = products[products["market_ids"].isin(markets)].reset_index(drop=True)
+    agents = agents[agents["market_ids"].isin(markets)].reset_index(drop=True)
+    agents["weights"] /= agents.groupby("market_ids")["weights"].transform("sum")
+    return Problem.build(products, SPEC["x1"], SPEC["x2"], agents, SPEC["demographics"], x3=SPEC["x3"])
+
+
+def _central(problem, market, p, h=1e-6):
+    """Central differences of delta and the markups in each free theta, shares re-inverted."""
+    lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+    theta = p.vector()
+    d_delta, d_markups = np.empty((len(market.shares), len(theta))), np.empty((len(market.shares), len(theta)))
+    for q in range(len(theta)):
+        sides = []
+        for step in (h, -h):
+            moved = p.with_vector(theta + step * np.eye(len(theta))[q])
+            delta, _, markups = rc_logit.terms(lm, moved, None, False, True, 1e-14)
+            sides.append((delta, markups.markups))
+        d_delta[:, q] = (sides[0][0] - sides[1][0]) / (2 * h)
+        d_markups[:, q] = (sides[0][1] - sides[1][1]) / (2 * h)
+    return lm, d_delta, d_markups
+
+
+def test_share_evaluations_of_the_inversion_equal_the_demand_kernels(problem):
+    """``Tastes.probabilities`` (exp(mu) once per theta) and ``rc_logit.probabilities`` give
+    ``autopact.model.demand``'s choice probabilities to 1e-13."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    for market in problem.markets:
+        lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+        mu = lm.utilities_net_of_delta(p)
+        delta = lm.log_shares - np.log(1 - market.shares.sum()) + np.linspace(-3, 3, len(market.shares))
+        demand, _ = demand_terms(market, p, problem.x2_names)
+        direct = individual_shares(delta, market.prices, demand)[0]
+        assert np.max(np.abs(rc_logit.probabilities(delta, mu) / direct - 1)) < 1e-13
+        assert np.max(np.abs(rc_logit.Tastes(mu).probabilities(delta) / direct - 1)) < 1e-13
+
+
+def _relative(a, b):
+    return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("ownership", ["firms", "profit weights"])
+def test_delta_and_markup_derivatives_match_central_differences(problem, ownership):
+    market = problem.markets[1]
+    if ownership == "profit weights":  # kappa(f, g) != kappa(g, f): O is not symmetric, so no Cholesky
+        firms = pd.factorize(np.argmax(market.ownership, axis=1))[0]
+        kappa = np.eye(firms.max() + 1)
+        kappa[0, 1], kappa[2, 0] = 0.4, 0.25
+        market = type(market)(**{**market.__dict__, "ownership": ownership_matrix(firms, kappa)})
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    lm, d_delta, d_markups = _central(problem, market, p)
+    assert lm.symmetric == (ownership == "firms")
+    delta, analytic, markups = rc_logit.terms(lm, p, None, True, True, 1e-14)
+    assert _relative(analytic, d_delta) < 1e-6
+    assert _relative(markups.derivatives(analytic), d_markups) < 1e-6
+    mu = np.random.default_rng(0).standard_normal(len(delta))
+    assert _relative(markups.gradient(analytic, mu), mu @ markups.derivatives(analytic)) < 1e-12
+
+
+def test_an_evaluation_near_the_last_takes_few_newton_steps(problem, monkeypatch):
+    """From delta extrapolated along d delta / d theta, a 1% move in theta needs two Newton steps
+    (three probability evaluations) a market; from the last delta alone it needs three."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    moved = p.with_vector(p.vector() * 1.01)
+    counts = {"calls": 0}
+    original = rc_logit.Tastes.probabilities
+
+    def counted(self, delta):
+        counts["calls"] += 1
+        return original(self, delta)
+
+    monkeypatch.setattr(rc_logit.Tastes, "probabilities", counted)
+    plain = extrapolated = 0
+    for market in problem.markets:
+        lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+        delta, slope, _ = rc_logit.terms(lm, p, None, True, False, 1e-14)
+        exact, _, _ = rc_logit.terms(lm, moved, None, False, False, 1e-14)
+        counts["calls"] = 0
+        again, _, _ = rc_logit.terms(lm, moved, delta, False, False, 1e-14)
+        plain += counts["calls"]
+        counts["calls"] = 0
+        predicted = delta + slope @ (moved.vector() - p.vector())
+        solved, _, _ = rc_logit.terms(lm, moved, delta, False, False, 1e-14, predicted)
+        extrapolated += counts["calls"]
+        assert np.max(np.abs(solved - exact)) < 1e-12 and np.max(np.abs(again - exact)) < 1e-12
+    assert extrapolated <= 3 * len(problem.markets) < plain
+
+
+def test_a_stalled_newton_inversion_falls_back_to_invert_shares(problem, monkeypatch):
+    """When the fused Newton steps stall, ``invert_shares`` (Newton, then SQUAREM) solves from the
+    same start, and every later term is computed at its delta."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    market = problem.markets[0]
+    lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+    delta, d_delta, markups = rc_logit.terms(lm, p, None, True, True, 1e-14)
+    original = rc_logit.invert
+    monkeypatch.setattr(rc_logit, "invert", lambda lm, mu, start, tol: (start,) + original(lm, mu, start, tol)[1:3]
+                        + (False,))
+    again, d_again, markups_again = rc_logit.terms(lm, p, None, True, True, 1e-14)
+    assert np.max(np.abs(again - delta)) < 1e-12
+    assert _relative(d_again, d_delta) < 1e-10 and _relative(markups_again.markups, markups.markups) < 1e-10
