@@ -2,7 +2,7 @@
 
 Characteristics come from a named comparable product (a BEV's range from ``range_miles`` where
 announced); mean utility as for any entrant (hedonic
-fit, the firm's residual for the powertrain, the launch term); marginal cost from the product's own
+fit, its make's residual for the powertrain, else its firm's, the launch term); marginal cost from the product's own
 first-order condition at its announced price (``implied_costs``); output capped by its plant.
 """
 
@@ -18,7 +18,7 @@ from autopact.model.demand import price_jacobian, shares
 from autopact.model.supply import ownership_matrix
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.launch import appeal_term, launch_term
-from autopact.policy.scenario import Scenario
+from autopact.policy.scenario import NewProduct, Scenario
 
 
 def product_id(product) -> str:
@@ -37,7 +37,7 @@ def check(scenario: Scenario, market: MarketModel) -> None:
             raise ScenarioError(f"new_products[{k}].like: unknown product {product.like!r}")
 
 
-def new_product_range(product, like: pd.Series) -> float:
+def new_product_range(product: NewProduct, like: pd.Series) -> float:
     """A new BEV's EPA range: the announced one (``range_miles``), else its comparable product's
     where that is a BEV with a known range, else unknown (NaN: the hedonic fit's mean BEV range,
     ``autopact.policy.hedonic``)."""
