@@ -35,16 +35,22 @@ def draws():
     return shared, jobs
 
 
-def test_a_constrained_draw_needs_fewer_map_evaluations(draws, monkeypatch):
-    shared, jobs = draws
-    count = [0]
+@pytest.fixture
+def count(monkeypatch) -> list[int]:
+    """Evaluations of the equilibrium map (``FocKernel.terms`` calls) since the test began, in count[0]."""
+    evaluations = [0]
     terms = FocKernel.terms
 
     def counted(self, *args):
-        count[0] += 1
+        evaluations[0] += 1
         return terms(self, *args)
 
     monkeypatch.setattr(FocKernel, "terms", counted)
+    return evaluations
+
+
+def test_a_constrained_draw_needs_fewer_map_evaluations(draws, count):
+    shared, jobs = draws
     records = evaluate_chunk(shared, jobs[:2])
     assert all(r["status"] == "ok" for r in records)
     for r in records:
@@ -104,7 +110,7 @@ def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
     assert (again.xi == first.xi).all() and again.hedonic_r2 == first.hedonic_r2
 
 
-def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, monkeypatch):
+def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, count):
     """Draw 4 binds the JV plant (at 100,000, the fixture): with the central result's border
     (``newton_start``) its prices and shadow cost are solved together (``newton.at_capacity``), in
     far fewer evaluations than the shadow-cost search (37 against 123 on the data of 6 Dec 2026), the
@@ -114,14 +120,6 @@ def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, monkeypatc
 
     shared, jobs = draws
     assert shared.newton[0].capacity is not None  # the plant binds in the central result
-    count = [0]
-    terms = FocKernel.terms
-
-    def counted(self, *args):
-        count[0] += 1
-        return terms(self, *args)
-
-    monkeypatch.setattr(FocKernel, "terms", counted)
     [joint] = evaluate_chunk(shared, jobs[4:])
     evaluations, count[0] = count[0], 0
     searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})

@@ -41,8 +41,7 @@ from typing import Any
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
-from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity
-from autopact.model.newton import inverse_jacobian as newton_inverse_jacobian
+from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
 from autopact.model.shadow import Jump, ShadowCost
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
