@@ -336,6 +336,11 @@ def load(page, name: str) -> None:
 
 def use_json(page, document: dict) -> None:
     page.locator("#advanced summary").click()
+    # the box is refreshed from the form by the details' toggle event, which comes after the click: fill it
+    # only once that has run, or the refresh overwrites the document (a run under load applied the original)
+    page.wait_for_function("document.querySelector('#advanced').open && "
+                           "document.querySelector('#json').value === JSON.stringify(state.doc, null, 2)",
+                           timeout=10_000)
     page.fill("#json", json.dumps(document))
     page.click("#json-apply")
 
