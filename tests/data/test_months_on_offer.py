@@ -38,3 +38,18 @@ def test_hedonic_fit_reads_the_product_tables_column(monkeypatch):
                         read_bundled(name))
     months = hedonic.months_on_offer(pd.Series(["toyota--rav4--ice", "audi--a6-e-tron--bev", "not--a--product"]))
     np.testing.assert_array_equal(months, [4.0, 3.0, 12.0])
+
+
+def test_run_outs_months_follow_their_dates_and_the_launch_list_defers_to_them():
+    """A run-out's months on offer are the months of 2025 before new orders ended, to the nearest month
+    (3 Apr -> 3, 28 Feb -> 2, 23 Sep -> 9; ended in 2024 -> 0), and its launch-list row leaves
+    `months_on_sale_2025` blank so that the entry back-test compares it on the same months."""
+    run_outs = read_bundled("run_outs_2025.csv")
+    ended = pd.to_datetime(run_outs["last_new_orders"], format="%Y-%m-%d")
+    days = (ended - pd.Timestamp("2025-01-01")).dt.days.clip(lower=0)
+    assert run_outs["months_on_offer_2025"].tolist() == (days / (365 / 12)).round().astype(int).tolist()
+    launches = read_bundled("backtest_launches.csv").set_index("product_id")
+    listed = [pid for pid in run_outs["product_id"] if pid in launches.index]
+    assert {"audi--q8-e-tron-sq8-e-tron--bev", "acura--zdx--bev", "polestar--polestar-2--bev"} <= set(listed)
+    assert launches.loc[listed, "months_on_sale_2025"].isna().all()
+    assert launches.loc[listed, "on_sale_source"].str.startswith("run_outs_2025.csv").all()
