@@ -66,6 +66,15 @@ MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "t
 # destination_basis of a fill row -> the raw file's msrp_includes_destination text that destination_basis() reads
 MSRP_FILL_DESTINATION = {"included": "yes", "excluded": "no", "not stated": np.nan}
 
+# Months of 2025 each product was on offer to new orders (PROVENANCE.md, "Months on offer"): 12 unless one of
+# these sourced lists says fewer, read in this order (a later file wins): the launch list's months on sale of a
+# 2025 launch (first US sales month), then run-outs (the date new US orders ended). (file, months column, what
+# the date column means, date column); both stay in the package, where the entry back-test reads the launch list.
+MONTHS_ON_OFFER_SOURCES = (
+    (BUNDLED / "backtest_launches.csv", "months_on_sale_2025", "first US sales month", "first_us_sales_month"),
+    (BUNDLED / "run_outs_2025.csv", "months_on_offer_2025", "new US orders ended", "last_new_orders"),
+)
+
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
@@ -621,6 +630,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     df["firm_country"] = df["parent_company"].map(nat["owner_country"])
     df["product_id"] = (df["make"].map(slug) + "--" + df["model"].map(slug) + "--" + df["powertrain"].str.lower())
     df["units"] = df["units"].astype(int)
+    df = months_on_offer(df, log)
     first = ["product_id", "row_type", "make", "parent_company", "firm_nationality", "firm_country", "model", "segment",
              "powertrain", "powertrains_offered", "luxury", "units", "msrp_usd", "msrp_imputed",
              "msrp_imputation", "msrp_flags", "horsepower", "horsepower_imputed", "horsepower_imputation",
@@ -629,6 +639,38 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
              "fuel_cost_usd_per_mile", "range_miles_epa", "battery_kwh", "assembly_countries",
              "assembled_in_us"]
     return df[first + [c for c in df.columns if c not in first]]
+
+
+def months_on_offer(df: pd.DataFrame, log: list[str],
+                    sources: tuple[tuple[Path, str, str, str], ...] = MONTHS_ON_OFFER_SOURCES) -> pd.DataFrame:
+    """`months_on_offer_2025` (months of 2025 on offer to new orders) and `months_on_offer_source` for each
+    product: 12 unless a sourced list (MONTHS_ON_OFFER_SOURCES, each row with its own source) says fewer. The
+    hedonic fit puts a product on offer m months at xi + ln(12/m) and leaves out one sold only from stock (m = 0),
+    so these are facts about the 2025 products and sit in their table. A listed product_id that matches no
+    product, or a value outside 0-12, stops the build."""
+    out = df.copy()
+    out["months_on_offer_2025"] = 12.0
+    out["months_on_offer_source"] = "on offer all year: no 2025 launch or run-out listed"
+    row = pd.Series(out.index, index=out["product_id"])
+    for path, column, meaning, date_column in sources:
+        table = pd.read_csv(path, dtype={date_column: str})
+        for _, r in table.iterrows():
+            if r["product_id"] not in row.index:
+                raise SystemExit(f"{path.name}: product_id={r['product_id']!r} matches no product")
+            value = pd.to_numeric(r[column], errors="coerce")
+            if pd.isna(value):
+                continue
+            if not 0 <= value <= 12:
+                raise SystemExit(f"{path.name}: {r['product_id']} {column}={r[column]!r} is not from 0 to 12")
+            j = row[r["product_id"]]
+            out.at[j, "months_on_offer_2025"] = float(value)
+            date = f", {meaning} {r[date_column]}" if pd.notna(r[date_column]) else ""
+            out.at[j, "months_on_offer_source"] = f"{path.name} {column}{date} (sources there)"
+    short = out[out["months_on_offer_2025"] < 12]
+    log.append("months on offer in 2025, where fewer than 12: " + "; ".join(
+        f"{m} {mo} ({p}) {v:g}" for m, mo, p, v in zip(short["make"], short["model"], short["powertrain"],
+                                                      short["months_on_offer_2025"])))
+    return out
 
 
 def build_market_facts(shared: Path, ref: pd.DataFrame) -> pd.DataFrame:

@@ -35,9 +35,9 @@ launch back-test: median absolute error 0.737 (neither) -> 0.731 (range) -> 0.71
 before the firm's powertrain, or after it: 1.684 against 1.681 on the data before the range fill.
 
 Why an annual basis: the fit describes what a product's characteristics and brand are worth in a
-year on offer. A product on offer only m of 2025's 12 months (a 2025 launch,
-``backtest_launches.csv`` ``months_on_sale_2025``; a product whose new orders ended,
-``run_outs_2025.csv``) enters at xi + ln(12 / m), as the launch gaps do (``autopact.policy.launch``);
+year on offer. A product on offer only m of 2025's 12 months (``products_2025.csv``
+``months_on_offer_2025``: a 2025 launch, from ``backtest_launches.csv``; a product whose new orders
+ended, from ``run_outs_2025.csv``) enters at xi + ln(12 / m), as the launch gaps do (``autopact.policy.launch``);
 one sold only from stock (m = 0: no new orders all year) says nothing of its brand's appeal and is
 left out (weight 0).
 """
@@ -56,16 +56,11 @@ FIRM_EFFECTS = ("Tesla",)  # firms with their own indicator in the fit (see the 
 
 
 def months_on_offer(product_ids: pd.Series) -> np.ndarray:
-    """Months of 2025 each product was on offer to new orders: 12 unless a 2025 launch
-    (``backtest_launches.csv``) or a run-out (``run_outs_2025.csv``) says fewer."""
-    months = dict.fromkeys(product_ids, 12.0)
-    launches = read_bundled("backtest_launches.csv")
-    run_outs = read_bundled("run_outs_2025.csv")
-    for table, column in ((launches, "months_on_sale_2025"), (run_outs, "months_on_offer_2025")):
-        for pid, value in zip(table["product_id"], pd.to_numeric(table[column], errors="coerce")):
-            if pid in months and pd.notna(value):
-                months[pid] = float(value)
-    return np.array([months[pid] for pid in product_ids], float)
+    """Months of 2025 each product was on offer to new orders: the 2025 product table's
+    ``months_on_offer_2025`` (built by tools/build_data.py from the sourced launch list and run-outs,
+    ``backtest_launches.csv`` and ``run_outs_2025.csv``), and 12 for an id not in that table (an entrant)."""
+    months = read_bundled("products_2025.csv").set_index("product_id")["months_on_offer_2025"]
+    return months.reindex(pd.Index(product_ids)).fillna(12.0).to_numpy(float)
 
 
 def annual_basis(table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
