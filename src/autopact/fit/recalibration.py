@@ -23,10 +23,10 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list
 
     which is the familiar (J_r'J_r)^{-1} J_r' c when every target is hit. Parameters fixed by the
     user or sitting at a bound are held (active constraints). dm/dtheta is a central difference of
-    ``model_statistics`` with shares re-inverted at each step. Returns the moving parameters' names
+    ``model_statistics`` with shares re-inverted at each step (one-sided where a step would cross a bound). Returns the moving parameters' names
     and the (parameters x targets) matrix in their natural units.
     """
-    names, scale, _, _, _ = form_bounds(cal.form)
+    names, scale, lower, upper, _ = form_bounds(cal.form)
     x = np.array([cal.parameters[name] for name in names]) / scale
     moving = [i for i, name in enumerate(names)
               if name not in cal.fixed and bound_side(name, cal.parameters[name], cal.form) is None]
@@ -43,10 +43,16 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4) -> tuple[list
     jac_m = np.zeros((len(t), len(moving)))
     for column, i in enumerate(moving):
         h = step * max(abs(x[i]), 1.0)
+        # central where both steps stay inside the bounds; one-sided (the same width 2h) where a step
+        # would cross one: a parameter just off its bound (rho = 3e-6 with h = 1e-4) is no valid model below it
+        low, high = x[i] - h, x[i] + h
+        if low < lower[i]:
+            low, high = x[i], x[i] + 2 * h
+        elif high > upper[i]:
+            low, high = x[i] - 2 * h, x[i]
         up, down = x.copy(), x.copy()
-        up[i] += h
-        down[i] -= h
-        jac_m[:, column] = (statistics(up) - statistics(down)) / (2 * h)
+        up[i], down[i] = high, low
+        jac_m[:, column] = (statistics(up) - statistics(down)) / (high - low)
     jac_r = c[:, None] * jac_m
     response = np.linalg.solve(jac_r.T @ jac_r, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
     return [names[i] for i in moving], response * scale[moving][:, None]
