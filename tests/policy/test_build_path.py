@@ -63,8 +63,8 @@ def test_the_launch_term_follows_the_bands_by_year_on_sale(market_2025):
 
 
 def test_a_capacity_ramp_binds_at_the_dated_capacity():
-    ramp = {**PLANT, "capacity": 2000, "capacity_ramp": [0.2, 0.4, 1.0]}
-    for year, capacity in ((2029, 400.0), (2030, 800.0)):
+    ramp = {**PLANT, "capacity": 1000, "capacity_ramp": [0.2, 0.4, 1.0]}
+    for year, capacity in ((2029, 200.0), (2030, 400.0)):
         scenario = parse_scenario({"name": "ramp", "entrants": [ramp], "policy_year": year, "baseline_year": year,
                                    **REPEAL}, "test")
         assert at_year(scenario, year).entrants[0].capacity == capacity

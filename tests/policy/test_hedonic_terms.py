@@ -10,9 +10,11 @@ import pytest
 
 from autopact.policy.hedonic import Hedonic
 
-# intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range
-BETA = np.array([-9.0, 0.8, 0.5, -0.3, 0.2, -0.4, -1.1, 0.6, 0.3, -0.7, -0.9, 1.3])
+# intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range,
+# (log footprint - log 100)^2, luxury x SUV
+BETA = np.array([-9.0, 0.8, 0.5, -0.3, 0.2, -0.4, -1.1, 0.6, 0.3, -0.7, -0.9, 1.3, -2.5, 0.45])
 TESLA = 1.7
+RANGE, FOOTPRINT_SQUARED, LUXURY_SUV = 11, 12, 13
 
 
 def _market(with_design: bool = False):
@@ -37,7 +39,9 @@ def _market(with_design: bool = False):
                         + [table["powertrain"].eq(p).astype(float) for p in ("HEV", "PHEV", "BEV")]
                         + [table["segment"].eq(s).astype(float) for s in ("SUV-crossover", "pickup", "van")]
                         + [(bev & table["segment"].eq("pickup")).astype(float)]
-                        + [np.where(bev, log_range - reference, 0.0)])
+                        + [np.where(bev, log_range - reference, 0.0)]
+                        + [(np.log(table["footprint_sqft"]) - np.log(100.0)) ** 2]
+                        + [table["luxury"].astype(float) * table["segment"].eq("SUV-crossover")])
     xi = x @ BETA + TESLA * table["owner"].eq("Tesla").to_numpy()
     return (table, xi, units, x) if with_design else (table, xi, units)
 
@@ -75,15 +79,15 @@ def test_without_the_tesla_effect_the_bev_coefficient_carries_teslas_brand():
 def test_the_fit_recovers_the_range_term_and_a_bev_of_unknown_range_is_taken_at_the_mean_range():
     table, xi, units = _market()
     fit = Hedonic.fit(table, xi, units)
-    assert fit.beta[-1] == pytest.approx(BETA[-1], abs=1e-9)
+    assert fit.beta[RANGE] == pytest.approx(BETA[RANGE], abs=1e-9)
     bev = table[table["powertrain"].eq("BEV")].iloc[[0]]
     unknown = bev.assign(range_miles=np.nan)
     # ln R0 is the units-weighted mean ln range of the BEVs, so the unknown range adds exactly 0
     log_range = np.log(bev["range_miles"].iloc[0])
-    assert fit.predict(bev)[0] - fit.predict(unknown)[0] == pytest.approx(BETA[-1] * (log_range - fit.log_range_reference),
+    assert fit.predict(bev)[0] - fit.predict(unknown)[0] == pytest.approx(BETA[RANGE] * (log_range - fit.log_range_reference),
                                                                          abs=1e-9)
     longer = bev.assign(range_miles=bev["range_miles"] * 1.5)
-    assert fit.predict(longer)[0] - fit.predict(bev)[0] == pytest.approx(BETA[-1] * np.log(1.5), abs=1e-9)
+    assert fit.predict(longer)[0] - fit.predict(bev)[0] == pytest.approx(BETA[RANGE] * np.log(1.5), abs=1e-9)
 
 
 def test_the_brand_term_takes_the_make_then_the_firms_powertrain_then_the_make_then_the_firm():
@@ -117,3 +121,19 @@ def test_partial_year_products_enter_on_a_years_basis_and_stock_only_ones_are_le
     xi, weights = annual_basis(pd.DataFrame({"product_id": ids}), np.zeros(4), np.ones(4))
     np.testing.assert_allclose(xi, [np.log(4.0), 0.0, np.log(4.0), 0.0])
     np.testing.assert_array_equal(weights, [1.0, 0.0, 1.0, 1.0])
+
+
+def test_the_fit_recovers_the_squared_log_footprint_and_the_luxury_suv_terms():
+    """A car 40% smaller than 100 sq ft gains b1 ln 0.6 + b2 (ln 0.6)^2, not the linear slope's
+    b1 ln 0.6 alone, and a luxury SUV gains the interaction over a luxury car of the same size."""
+    table, xi, units = _market()
+    fit = Hedonic.fit(table, xi, units)
+    np.testing.assert_allclose(fit.beta[[FOOTPRINT_SQUARED, LUXURY_SUV]], BETA[[FOOTPRINT_SQUARED, LUXURY_SUV]], atol=1e-9)
+    car = table[table["segment"].eq("car") & table["luxury"]].iloc[[0]]
+    small, hundred = car.assign(footprint_sqft=60.0), car.assign(footprint_sqft=100.0)
+    step = np.log(0.6)
+    assert fit.predict(small)[0] - fit.predict(hundred)[0] == pytest.approx(BETA[1] * step + BETA[FOOTPRINT_SQUARED] * step ** 2,
+                                                                              abs=1e-9)
+    suv = car.assign(segment="SUV-crossover")
+    assert fit.predict(suv)[0] - fit.predict(car)[0] == pytest.approx(BETA[7] + BETA[LUXURY_SUV], abs=1e-9)
+    assert fit.predict(suv.assign(luxury=False))[0] - fit.predict(car.assign(luxury=False))[0] == pytest.approx(BETA[7], abs=1e-9)
