@@ -33,13 +33,19 @@ import numpy as np
 from autopact.errors import ConvergenceError
 from autopact.model.demand import Demand
 from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes
+from autopact.model.sorted_kernel import SortedKernel, supports
 from autopact.model.zeta import FocKernel
+
+# Anderson acceleration: iterates remembered, and the ridge added to the normal equations of its
+# least-squares problem (columns scaled to unit norm, so the ridge is relative).
+ANDERSON_MEMORY = 5
+ANDERSON_RIDGE = 1e-12
 
 
 def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands: list[Demand],
                          ownerships: list[np.ndarray], taxes: list[Taxes], initial: list[np.ndarray] | None = None,
                          tol: float = 1e-12, max_iterations: int = 10_000,
-                         max_seconds: float = SOLVE_SECONDS) -> list[Equilibrium]:
+                         max_seconds: float = SOLVE_SECONDS, method: str = "anderson") -> list[Equilibrium]:
     """Bertrand-Nash producer prices of several independent markets, solved together (module docstring).
 
     Each argument is a list with one entry per market, as ``solve_prices`` takes them for one market;
@@ -48,6 +54,8 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
     of its map, as ``solve_prices`` reports them. Raises ConvergenceError naming the first market
     (by position) not converged within ``max_iterations`` evaluations or ``max_seconds`` in all.
     """
+    if method not in ("anderson", "squarem"):
+        raise ValueError(f"method must be 'anderson' or 'squarem', got {method!r}")
     count = len(costs)
     for name, values in (("xi", xi), ("demands", demands), ("ownerships", ownerships), ("taxes", taxes),
                          ("initial", initial if initial is not None else costs)):
@@ -60,16 +68,17 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
                                  f"got shape {np.shape(value)}")
     if count == 0:
         return []
-    kernels = [FocKernel(x, d, o) for x, d, o in zip(xi, demands, ownerships)]
-    return _Markets(costs, demands, taxes, initial, kernels, tol).solve(max_iterations, max_seconds)
+    kernels = [SortedKernel(x, d, o) if supports(d, len(x)) else FocKernel(x, d, o)
+               for x, d, o in zip(xi, demands, ownerships)]
+    return _Markets(costs, demands, taxes, initial, kernels, tol, method).solve(max_iterations, max_seconds)
 
 
 class _Markets:
     """SQUAREM on every market at once, each with its own step length and stopping rule (``solve_prices``)."""
 
     def __init__(self, costs: list[np.ndarray], demands: list[Demand], taxes: list[Taxes],
-                 initial: list[np.ndarray] | None, kernels: list[FocKernel], tol: float) -> None:
-        self.kernels, self.tol = kernels, tol
+                 initial: list[np.ndarray] | None, kernels: list, tol: float, method: str = "anderson") -> None:
+        self.kernels, self.tol, self.method = kernels, tol, method
         self.sizes = np.array([len(c) for c in costs])
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
         self.rows = [slice(a, b) for a, b in zip(self.starts[:-1], self.starts[1:])]
@@ -85,6 +94,9 @@ class _Markets:
         self.found: dict[int, Equilibrium] = {}
         total = int(self.starts[-1])
         self.s, self.lam, self.weighted = np.zeros(total), np.ones(total), np.zeros(total)
+        # Anderson's history: the last ANDERSON_MEMORY + 1 iterates and residuals, a ring shared by the markets
+        self.history_x, self.history_f = np.zeros((2, ANDERSON_MEMORY + 1, total))
+        self.filled, self.round = np.zeros(len(costs), int), 0
 
     def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
@@ -130,8 +142,49 @@ class _Markets:
                 raise ConvergenceError(f"equilibrium prices of market {m} did not converge within the time limit of "
                                        f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
                                        f"{self.residuals[m]:.2e}, tolerance {self.tol:.0e})")
-            active = self._squarem_step(active)
+            active = self._squarem_step(active) if self.method == "squarem" else self._anderson_step(active)
         return [self.found[m] for m in range(len(self.kernels))]
+
+    def _anderson_step(self, active: np.ndarray) -> np.ndarray:
+        """One evaluation of the ``active`` markets' map G(p) = c + zeta(p) and Anderson's step from
+        it (Walker and Ni 2011, type II, memory ANDERSON_MEMORY, mixing 1): with f = G(p) - p and the
+        differences dF, dX of each market's last residuals and iterates, gamma minimises
+        |f - dF gamma| (normal equations on unit-norm columns, every market at once) and
+        p <- p + f - (dX + dF) gamma. Returns the markets still iterating."""
+        mapped, solved = self._map(self.prices, active)
+        active = active & ~solved
+        if not active.any():
+            return active
+        memory, starts = ANDERSON_MEMORY, self.starts[:-1]
+        moving = np.repeat(active, self.sizes)
+        f = np.where(moving, mapped - self.prices, 0.0)
+        slot = self.round % (memory + 1)
+        self.history_x[slot], self.history_f[slot] = self.prices, f
+        self.filled[active] = np.minimum(self.filled[active] + 1, memory + 1)
+        order = [(self.round - memory + k) % (memory + 1) for k in range(memory + 1)]  # oldest first
+        self.round += 1
+        d_f = self.history_f[order[1:]] - self.history_f[order[:-1]]  # (memory, products)
+        d_x = self.history_x[order[1:]] - self.history_x[order[:-1]]
+        # column c of a market is one of its differences when c >= memory - (filled - 1)
+        valid = np.arange(memory)[None, :] >= memory + 1 - self.filled[:, None]  # (markets, memory)
+        valid &= active[:, None]
+        d_f *= np.repeat(valid.T, self.sizes, axis=1)
+        norms = np.sqrt(np.add.reduceat(d_f * d_f, starts, axis=1)).T  # (markets, memory)
+        valid &= norms > 0
+        norms = np.where(valid, norms, 1.0)
+        gram = np.add.reduceat(d_f[:, None, :] * d_f[None, :, :], starts, axis=2).transpose(2, 0, 1)
+        gram /= norms[:, :, None] * norms[:, None, :]
+        gram[~valid] = 0.0
+        gram.transpose(0, 2, 1)[~valid] = 0.0
+        gram[:, np.arange(memory), np.arange(memory)] += np.where(valid, ANDERSON_RIDGE, 1.0)
+        right = np.where(valid, np.add.reduceat(d_f * f, starts, axis=1).T / norms, 0.0)
+        gamma = np.linalg.solve(gram, right[:, :, None])[:, :, 0] / norms  # (markets, memory)
+        step = f - np.einsum("cn,nc->n", d_x + d_f, np.repeat(gamma, self.sizes, axis=0))
+        candidate = self.prices + step
+        finite = np.repeat(np.logical_and.reduceat(np.isfinite(candidate), starts), self.sizes)
+        self.filled[~np.logical_and.reduceat(np.isfinite(candidate), starts)] = 1  # a step that failed: restart
+        self.prices = np.where(moving, np.where(finite, candidate, mapped), self.prices)
+        return active
 
     def _squarem_step(self, active: np.ndarray) -> np.ndarray:
         """One SQUAREM step of the ``active`` markets: p1 = F(p), p2 = F(p1) and the extrapolation

@@ -1,0 +1,187 @@
+"""The FOC terms of ``autopact.model.zeta.FocKernel`` with each market's products sorted into cells.
+
+``FocKernel`` evaluates s, Lambda and g = (Omega o Gamma^T) m of one market in O(I J) operations,
+but on a market of BLP (1995)'s size (about 110 products and 200 households) an evaluation took
+155 us, of which the arithmetic on the products x households arrays was the lesser part: sparse
+products through scipy.sparse's dispatch (about 20 us each), gathers by nest, and a dozen passes
+over the arrays. ``SortedKernel`` computes the same quantities, by the same formulas (zeta's module
+docstring, equation (1)), in fewer and cheaper calls, for the solves of many markets
+(``autopact.model.markets``):
+
+- the products are sorted once, nest by nest and, within a nest, by the class of their column of
+  Omega, so that every sum within a nest or within a cell (u(k), phi(k)) is a sum over a range of
+  consecutive rows (``np.add.reduceat``: one call, one pass, no sparse matrix);
+- the utilities (xi_j + sum_k sigma_k nu_ik x_jk - alpha_i p_j) / (1 - rho) are one BLAS product of
+  the products' (xi, x, p) with the households' (1, sigma nu, -alpha_i) (K + 2 numbers a product),
+  written once, instead of the taste utilities plus a separate price term;
+- the mix of cell sums into each row cell's A^l is a small dense product (row cells x cells).
+
+It covers the models with at most one level of nests (logit, RC logit, nested logit, RCNL) and a
+market whose arrays fit one block of households (``zeta.ONE_BLOCK_ELEMENTS``); ``supports`` says
+whether a demand qualifies. The numbers are those of ``FocKernel`` up to rounding (sums in another
+order: about 1e-15 relative), not to the bit, which is why ``solve_prices`` (whose results the golden
+files record) keeps ``FocKernel``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from autopact.model.demand import Demand
+from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor, _work_arrays
+
+try:  # scipy's compiled CSR x dense product, without scipy.sparse's dispatch (about 10 us a call)
+    from scipy.sparse._sparsetools import csr_matvecs
+except ImportError:  # pragma: no cover - a scipy that moved it
+    csr_matvecs = None
+
+# A household whose sum of e_ij is below products x _TINY has a bound on its largest utility more
+# than 200 above it: its terms are taken with the exact largest utility instead (FocKernel).
+_TINY = float(np.exp(-200.0))
+
+
+def _csr_sums(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+    """out += A x for the CSR matrix A = (data, indices, indptr) and dense x (n, I), out (rows, I)."""
+    if csr_matvecs is not None:
+        csr_matvecs(out.shape[0], x.shape[0], x.shape[1], indptr, indices, data, x.ravel(), out.ravel())
+    else:  # pragma: no cover
+        out += sparse.csr_matrix((data, indices, indptr), shape=(out.shape[0], x.shape[0])) @ x
+
+
+def _csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of a dense matrix's nonzero entries, row by row (CSR)."""
+    rows, columns = np.nonzero(dense)
+    indptr = np.searchsorted(rows, np.arange(dense.shape[0] + 1)).astype(np.intp)
+    return indptr, columns.astype(np.intp), dense[rows, columns]
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """sum_i a_ji b_ji for each row j (np.vecdot where numpy has it, 2.0 on)."""
+    vecdot = getattr(np, "vecdot", None)
+    return vecdot(a, b) if vecdot is not None else np.einsum("ji,ji->j", a, b)
+
+
+def supports(demand: Demand, products: int) -> bool:
+    """Whether ``SortedKernel`` covers this market: no second level of nests, one block of households."""
+    return demand.subnests is None and products * len(demand.weights) <= ONE_BLOCK_ELEMENTS
+
+
+def _starts(keys: np.ndarray) -> np.ndarray:
+    """Positions where a sorted key array changes value (each run's first row), starting with 0."""
+    return np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+
+
+class SortedKernel:
+    """s, Lambda and g = (Omega o Gamma^T) m of one market at any consumer prices (``FocKernel.terms``),
+    with the products sorted by nest and ownership class (module docstring)."""
+
+    def __init__(self, xi: np.ndarray, demand: Demand, ownership: np.ndarray) -> None:
+        if not supports(demand, len(xi)):
+            raise ValueError("SortedKernel: demand with subnests, or more than one block of households")
+        count, rho = len(xi), float(demand.rho)
+        self.count, self.households, self.rho, self.nested = count, len(demand.weights), rho, rho > 0
+        self.scale = scale = 1.0 / (1.0 - rho)
+        nests = np.asarray(demand.nests, int) if rho else np.zeros(count, int)
+        ownership = np.asarray(ownership, float)
+        column, first_column = _classes(ownership.T)
+        # Omega's rows fall in the classes of its columns where it is symmetric (firms, mergers)
+        row, first_row = (column, first_column) if np.array_equal(ownership, ownership.T) else _classes(ownership)
+        self.order = order = np.lexsort((column, nests))  # nest by nest, then by Omega's column class
+        nests, column, row = nests[order], column[order], row[order]
+        nest_starts = _starts(nests)
+        self.groups = groups = len(nest_starts)
+        group = np.cumsum(np.concatenate([[0], nests[1:] != nests[:-1]]))  # 0..G-1 in sorted order
+        self.nest_rows = [slice(a, b) for a, b in zip(nest_starts, [*nest_starts[1:], count])]
+        cell_starts = _starts(group * (int(column.max()) + 1) + column)
+        self.cell_group, cell_column = group[cell_starts], column[cell_starts]
+        row_cells, row_cell = np.unique(row * groups + group, return_inverse=True)
+        self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
+        weight = ownership[np.ix_(first_row[row_cells // groups], first_column[cell_column])]
+        levels = [(1.0, np.ones((len(row_cells), len(cell_starts)), bool))]  # (c_l, same level-l group)
+        if self.nested:
+            levels.append((rho / (1 - rho), self.row_cell_group[:, None] == self.cell_group[None, :]))
+        self.mix = _csr(np.vstack([coefficient * weight * same for coefficient, same in levels]))
+        self.mixed = np.empty((len(levels) * len(row_cells), self.households))
+        # one sparse product sums e within each nest (rows 0..G-1) and m_k e_ik within each cell
+        # (rows G..): every product is one column entry of each, so the data of the cell rows are m
+        self.indptr = np.concatenate([nest_starts, count + cell_starts, [2 * count]]).astype(np.intp)
+        self.indices = np.concatenate([np.arange(count), np.arange(count)]).astype(np.intp)
+        self.data = np.ones(2 * count)
+        self.summed = np.empty((groups + len(cell_starts), self.households))
+        # r V - top = [xi, x, p, 1]_j . [1, sigma nu_i, -alpha_i, -top_i] with r = 1 / (1 - rho): one product
+        characteristics = np.asarray(demand.characteristics, float)[order]
+        k = characteristics.shape[1]
+        self.rows = np.empty((count, k + 3))
+        self.rows[:, 0] = np.asarray(xi, float)[order] * scale
+        self.rows[:, 1:k + 1] = characteristics * scale
+        self.rows[:, k + 2] = 1.0
+        sensitivity = demand.price_sensitivity
+        self.columns = np.vstack([np.ones(self.households), (demand.nu * demand.sigma).T, -sensitivity,
+                                  np.zeros(self.households)])
+        self.sensitivity = sensitivity * scale
+        # the utilities' largest term at zero prices, for a bound on each household's largest utility
+        self.base_top = (self.rows[:, :k + 1] @ self.columns[:k + 1]).max(axis=0)
+        self.slope = -demand.weights * sensitivity  # w_i slope_i
+        self.sums = np.column_stack([demand.weights, self.slope])
+        self.floor = _floor((count, self.households))
+        self.inputs, self.exact = (xi, demand, ownership), None  # FocKernel's exact tops, where the bound fails
+
+    def terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Shares s, Lambda and g = (Omega o Gamma^T) m (each (J,), in the caller's product order) at
+        consumer prices ``prices`` and margins ``margin``."""
+        count, households, groups = self.count, self.households, self.groups
+        e, y = (buffer[:count * households].reshape(count, households)
+                for buffer in _work_arrays(count, households)[:2])
+        ordered = prices[self.order]
+        self.rows[:, -2] = ordered * self.scale
+        # top_i bounds household i's largest r V_ij from above (FocKernel takes the largest itself:
+        # two passes over the array more); e_ij = exp(r V_ij - top_i) <= 1 cannot overflow
+        top = self.base_top - self.sensitivity * ordered.min()
+        if not self.nested:
+            np.maximum(top, 0.0, out=top)
+        self.columns[-1] = -top
+        np.dot(self.rows, self.columns, out=e)
+        np.maximum(e, self.floor, out=e)
+        np.exp(e, out=e)
+        self.data[count:] = margin[self.order]
+        summed = self.summed
+        summed.fill(0.0)
+        _csr_sums(self.indptr, self.indices, self.data, e, summed)
+        totals, cell_sums = summed[:groups], summed[groups:]  # sums of e in each nest, of m e in each cell
+        if np.any(totals.sum(axis=0) < count * _TINY):  # the bound too loose for some household: exact tops
+            if self.exact is None:
+                self.exact = FocKernel(*self.inputs)
+            return self.exact.terms(prices, margin)
+        if self.nested:  # totals > 0 (every e_ij >= e^-250): no division by zero
+            within = 1 / totals
+            iv = np.log(totals)  # the nests' inclusive values, (1 - rho) (log T_g + top), shifted as _outside
+            iv += top
+            iv *= 1 - self.rho
+            shift = np.maximum(iv.max(axis=0), 0.0)
+            iv -= shift
+            outside = np.exp(iv, out=iv)
+            outside /= np.exp(-shift) + outside.sum(axis=0)
+            share = outside * within  # s_ij = e_ij Q_g(j),i
+        else:
+            share = 1 / (np.exp(-top) + totals)
+        mixed = self.mixed  # c_l A^l by row cell, levels stacked
+        mixed.fill(0.0)
+        _csr_sums(*self.mix, cell_sums * share[self.cell_group], mixed)
+        cells = len(self.row_cell_group)
+        rates = (share * self.slope)[self.row_cell_group]
+        rates *= mixed[:cells]
+        if self.nested:
+            term = (within * self.slope)[self.row_cell_group]
+            term *= mixed[cells:]
+            rates += term
+        np.take(rates, self.row_cell, axis=0, out=y, mode="clip")
+        out = np.empty((3, count))
+        sums = np.empty((count, 2))
+        weights = share[:, :, None] * self.sums  # (G, I, 2): w_i Q_gi and w_i slope_i Q_gi
+        for g, rows in enumerate(self.nest_rows):
+            np.dot(e[rows], weights[g], out=sums[rows])
+        out[0, self.order] = sums[:, 0]
+        out[1, self.order] = sums[:, 1] * self.scale
+        out[2, self.order] = _row_dots(e, y)
+        return out[0], out[1], out[2]
