@@ -117,13 +117,26 @@ class SortedKernel:
         self.rows[:, 1:k + 1] = characteristics * scale
         self.rows[:, k + 2] = 1.0
         sensitivity = demand.price_sensitivity
-        self.columns = np.vstack([np.ones(self.households), (demand.nu * demand.sigma).T, -sensitivity,
-                                  np.zeros(self.households)])
         self.sensitivity = sensitivity * scale
+        self.columns = np.vstack([np.ones(self.households), (demand.nu * demand.sigma).T, -self.sensitivity,
+                                  np.zeros(self.households)])
         # the utilities' largest term at zero prices, for a bound on each household's largest utility
-        self.base_top = (self.rows[:, :k + 1] @ self.columns[:k + 1]).max(axis=0)
+        base = self.rows[:, :k + 1] @ self.columns[:k + 1]
+        self.base_top = base.max(axis=0)
+        # the widest spread of a household's r (xi_j + taste_ij) over products: with the spread of prices
+        # it bounds how far below top_i any r V_ij can fall, and so whether the -250 floor can bind
+        self.spread = float((self.base_top - base.min(axis=0)).max())
+        self.steepest, self.rising = float(np.abs(self.sensitivity).max()), bool(np.any(sensitivity < 0))
         self.slope = -demand.weights * sensitivity  # w_i slope_i
-        self.sums = np.column_stack([demand.weights, self.slope])
+        # s_j and Lambda_j of a product in nest g: column 2g and 2g + 1 of e @ [w Q_g, r slope Q_g]_g
+        self.sums = np.column_stack([demand.weights, self.slope * scale])
+        inverse = np.empty(count, int)
+        inverse[order] = np.arange(count)
+        self.inverse = inverse
+        self.share_index = (np.arange(count) * 2 * groups + 2 * group)[inverse]
+        self.ratios = np.empty((2, groups, self.households))  # Q (s_ij = e_ij Q) and R (s_ij|g = e_ij R)
+        levels_present = len(levels)
+        self.rate_index = (np.arange(levels_present)[:, None] * groups + self.row_cell_group[None, :]).ravel()
         self.floor = _floor((count, self.households))
         self.inputs, self.exact = (xi, demand, ownership), None  # FocKernel's exact tops, where the bound fails
 
@@ -133,55 +146,58 @@ class SortedKernel:
         count, households, groups = self.count, self.households, self.groups
         e, y = (buffer[:count * households].reshape(count, households)
                 for buffer in _work_arrays(count, households)[:2])
-        ordered = prices[self.order]
-        self.rows[:, -2] = ordered * self.scale
-        # top_i bounds household i's largest r V_ij from above (FocKernel takes the largest itself:
-        # two passes over the array more); e_ij = exp(r V_ij - top_i) <= 1 cannot overflow
-        top = self.base_top - self.sensitivity * ordered.min()
+        ordered = np.take(prices, self.order, out=self.rows[:, -2])
+        low, high = float(ordered.min()), float(ordered.max())
+        # top_i = max_j r (xi_j + taste_ij) - r alpha_i min_j p_j bounds household i's largest r V_ij
+        # from above (FocKernel finds the largest: two passes over the array more), so that e_ij =
+        # exp(r V_ij - top_i) <= 1 cannot overflow; it lies at most r |alpha_i| (max p - min p) above
+        # the largest, and where that could exceed 200 the sums below are checked
+        shift = self.columns[-1]
+        np.multiply(self.sensitivity, low, out=shift)
+        if self.rising:  # a household whose utility rises with price: its largest at the highest price
+            np.minimum(shift, self.sensitivity * high, out=shift)
+        shift -= self.base_top
+        raised = 0.0  # how far top_i lies above the bound, at most (logit: the outside good's utility 0)
         if not self.nested:
-            np.maximum(top, 0.0, out=top)
-        self.columns[-1] = -top
+            raised = max(float(shift.max()), 0.0)
+            np.minimum(shift, 0.0, out=shift)
+        top = -shift
         np.dot(self.rows, self.columns, out=e)
-        np.maximum(e, self.floor, out=e)
+        looseness = self.steepest * (high - low)  # top_i - max_j r V_ij <= this, and so does min_j
+        if self.spread + looseness + raised > 240:
+            np.maximum(e, self.floor, out=e)  # a pass skipped where no r V_ij - top_i can reach -250
         np.exp(e, out=e)
-        self.data[count:] = margin[self.order]
+        np.take(margin, self.order, out=self.data[count:])
         summed = self.summed
         summed.fill(0.0)
         _csr_sums(self.indptr, self.indices, self.data, e, summed)
         totals, cell_sums = summed[:groups], summed[groups:]  # sums of e in each nest, of m e in each cell
-        if np.any(totals.sum(axis=0) < count * _TINY):  # the bound too loose for some household: exact tops
-            if self.exact is None:
+        if looseness > 200 and np.any(totals.sum(axis=0) < count * _TINY):
+            if self.exact is None:  # the bound too loose for some household: FocKernel's exact tops
                 self.exact = FocKernel(*self.inputs)
             return self.exact.terms(prices, margin)
-        if self.nested:  # totals > 0 (every e_ij >= e^-250): no division by zero
-            within = 1 / totals
+        share, within = self.ratios  # (G, I) each; totals > 0 (every e_ij >= e^-250)
+        if self.nested:
+            np.divide(1.0, totals, out=within)
             iv = np.log(totals)  # the nests' inclusive values, (1 - rho) (log T_g + top), shifted as _outside
             iv += top
             iv *= 1 - self.rho
-            shift = np.maximum(iv.max(axis=0), 0.0)
-            iv -= shift
+            largest = np.maximum(iv.max(axis=0), 0.0)
+            iv -= largest
             outside = np.exp(iv, out=iv)
-            outside /= np.exp(-shift) + outside.sum(axis=0)
-            share = outside * within  # s_ij = e_ij Q_g(j),i
+            outside /= np.exp(-largest) + outside.sum(axis=0)
+            np.multiply(outside, within, out=share)  # s_ij = e_ij Q_g(j),i
         else:
-            share = 1 / (np.exp(-top) + totals)
+            np.divide(1.0, np.exp(-top) + totals, out=share)
         mixed = self.mixed  # c_l A^l by row cell, levels stacked
         mixed.fill(0.0)
         _csr_sums(*self.mix, cell_sums * share[self.cell_group], mixed)
+        ratios = (self.ratios.reshape(2 * groups, households) * self.slope).take(self.rate_index, axis=0)
+        ratios *= mixed  # w slope [Q A, c R A^g] by row cell
         cells = len(self.row_cell_group)
-        rates = (share * self.slope)[self.row_cell_group]
-        rates *= mixed[:cells]
-        if self.nested:
-            term = (within * self.slope)[self.row_cell_group]
-            term *= mixed[cells:]
-            rates += term
+        rates = ratios[:cells] + ratios[cells:] if self.nested else ratios
         np.take(rates, self.row_cell, axis=0, out=y, mode="clip")
-        out = np.empty((3, count))
-        sums = np.empty((count, 2))
-        weights = share[:, :, None] * self.sums  # (G, I, 2): w_i Q_gi and w_i slope_i Q_gi
-        for g, rows in enumerate(self.nest_rows):
-            np.dot(e[rows], weights[g], out=sums[rows])
-        out[0, self.order] = sums[:, 0]
-        out[1, self.order] = sums[:, 1] * self.scale
-        out[2, self.order] = _row_dots(e, y)
-        return out[0], out[1], out[2]
+        weights = (share.T[:, :, None] * self.sums[:, None, :]).reshape(households, 2 * groups)
+        sums = np.dot(e, weights).ravel()
+        return (sums.take(self.share_index), sums.take(self.share_index + 1),
+                _row_dots(e, y).take(self.inverse))
