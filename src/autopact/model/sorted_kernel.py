@@ -95,6 +95,8 @@ class SortedKernel:
         self.nest_rows = [slice(a, b) for a, b in zip(nest_starts, [*nest_starts[1:], count])]
         cell_starts = _starts(group * (int(column.max()) + 1) + column)
         self.cell_group, cell_column = group[cell_starts], column[cell_starts]
+        cell_nests = _starts(self.cell_group)
+        self.nest_cells = [slice(a, b) for a, b in zip(cell_nests, [*cell_nests[1:], len(cell_starts)])]
         row_cells, row_cell = np.unique(row * groups + group, return_inverse=True)
         self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
         weight = ownership[np.ix_(first_row[row_cells // groups], first_column[cell_column])]
@@ -129,7 +131,8 @@ class SortedKernel:
         self.steepest, self.rising = float(np.abs(self.sensitivity).max()), bool(np.any(sensitivity < 0))
         self.slope = -demand.weights * sensitivity  # w_i slope_i
         # s_j and Lambda_j of a product in nest g: column 2g and 2g + 1 of e @ [w Q_g, r slope Q_g]_g
-        self.sums = np.column_stack([demand.weights, self.slope * scale])
+        self.sums = np.vstack([demand.weights, self.slope * scale])
+        self.weights, self.nest_sums = np.empty((groups, 2, self.households)), np.empty((count, 2 * groups))
         inverse = np.empty(count, int)
         inverse[order] = np.arange(count)
         self.inverse = inverse
@@ -189,15 +192,19 @@ class SortedKernel:
             np.multiply(outside, within, out=share)  # s_ij = e_ij Q_g(j),i
         else:
             np.divide(1.0, np.exp(-top) + totals, out=share)
+        for g, cells in enumerate(self.nest_cells):  # Y's cell sums B = Q_g (sums of m e): cells lie nest by nest
+            cell_sums[cells] *= share[g]
         mixed = self.mixed  # c_l A^l by row cell, levels stacked
         mixed.fill(0.0)
-        _csr_sums(*self.mix, cell_sums * share[self.cell_group], mixed)
+        _csr_sums(*self.mix, cell_sums, mixed)
         ratios = (self.ratios.reshape(2 * groups, households) * self.slope).take(self.rate_index, axis=0)
         ratios *= mixed  # w slope [Q A, c R A^g] by row cell
         cells = len(self.row_cell_group)
         rates = ratios[:cells] + ratios[cells:] if self.nested else ratios
         np.take(rates, self.row_cell, axis=0, out=y, mode="clip")
-        weights = (share.T[:, :, None] * self.sums[:, None, :]).reshape(households, 2 * groups)
-        sums = np.dot(e, weights).ravel()
+        weights = self.weights  # (G, 2, I): w_i Q_gi and r slope_i Q_gi
+        np.multiply(share, self.sums[0], out=weights[:, 0])
+        np.multiply(share, self.sums[1], out=weights[:, 1])
+        sums = np.dot(e, weights.reshape(2 * groups, households).T, out=self.nest_sums).ravel()
         return (sums.take(self.share_index), sums.take(self.share_index + 1),
                 _row_dots(e, y).take(self.inverse))
