@@ -1,27 +1,43 @@
 """Equilibria of many markets solved together: one iteration loop over every market at once.
 
 ``solve_prices`` solves one market; a data set of many markets (the BLP 1995 automobile data: 20
-markets of 72 to 150 products and 200 agents) solved market by market spends a quarter of its time
-in the iteration's own bookkeeping (consumer prices, the FOC residual, the stopping rule, SQUAREM's
-step: a dozen numpy calls on vectors of ~100 numbers per evaluation). ``solve_prices_markets`` keeps
-every market's prices in one stacked vector and does that bookkeeping once for all markets per
-round (segment reductions, ``np.maximum.reduceat``, for each market's residual and step length),
-while each market's shares and Gamma term come from its own ``FocKernel`` (its households x
-products arrays stay in the processor's cache).
+markets of 72 to 150 products and 200 agents) solved market by market spends much of its time in
+the iteration's own bookkeeping (consumer prices, the FOC residual, the stopping rule, the step: a
+dozen numpy calls on vectors of ~100 numbers per evaluation). ``solve_prices_markets`` keeps every
+market's prices in one stacked vector and does that bookkeeping once for all markets per round
+(segment reductions, ``np.maximum.reduceat``, for each market's residual and step), while each
+market's shares and Gamma term come from its own kernel (its households x products arrays stay in
+the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it covers the demand
+(at most one level of nests; 102 us an evaluation of a BLP 1995 market against ``FocKernel``'s
+155), else ``FocKernel``.
 
-Each market keeps its own SQUAREM iteration (Varadhan and Roland 2008: its own step length from its
-own residuals) and its own stopping rule, those of ``solve_prices``: the iterates of a market are
-the ones ``solve_prices`` takes, so the prices agree with a market-by-market solve to rounding. A
-market whose first-order conditions are met stops (its kernel is no longer evaluated, its prices
-stay put); the others go on.
+Each market has its own iteration and stopping rule (max_j |FOC_j / s_j| < tol, as ``solve_prices``).
+``method`` "anderson" (default) accelerates the zeta map G(p) = c + zeta(p) by Anderson's method
+(Walker and Ni 2011; type II, memory ``ANDERSON_MEMORY``, no damping), each market's least-squares
+problem solved with every other market's in one batched call; "squarem" is SQUAREM as in
+``solve_prices`` (Varadhan and Roland 2008: each market its own step length), whose iterates are
+``solve_prices``'s, so the prices agree with a market-by-market solve to rounding. A market whose
+first-order conditions are met stops (its kernel is no longer evaluated, its prices stay put); the
+others go on.
 
-Tried and discarded (``benchmarks/bench_equilibrium_blp1995.py``, BLP 1995, 20 markets): one kernel
-over all markets' products stacked as rows (households padded to the largest market, block-diagonal
-sparse sums, ``reduceat`` for each market's largest utility and outside share) needs a dozen calls
-an evaluation instead of twenty times that, but its arrays (2,217 x 200 numbers, 3.5 MB each) leave
-the processor's cache: an evaluation of all markets took as long as twenty per-market ones, and
-stacking cost 5 ms a solve (0.9x the market-by-market solve in one run; blocks of households
-smaller than the whole were slower still).
+BLP 1995's merger (``benchmarks/bench_equilibrium_blp1995.py``): Anderson 183 evaluations of the
+map in all (9 or 10 a market), SQUAREM 226, the prices within 2e-13 of each other. Anderson's memory
+2, 3, 5 and 8 took 199, 190, 183 and 183; damping 0.7, 1.3 and 1.6 took 239, 223 and 257.
+
+Tried and discarded. One kernel over all markets' products stacked as rows (households padded to
+the largest market, block-diagonal sparse sums, ``reduceat`` for each market's largest utility and
+outside share): a dozen calls an evaluation instead of twenty times that, but its arrays (2,217 x
+200 numbers, 3.5 MB each) leave the processor's cache, and an evaluation of all markets took as long
+as twenty per-market ones (0.9x the market-by-market solve in one run). Newton's method on the FOC
+(measured with Jacobians by differences, from the observed prices): 4 steps a market, 5
+evaluations and 3 Jacobians (the last step can reuse the third), where Anderson takes 9 evaluations;
+the Jacobian frozen at the start took 11-12 steps, refreshed once 6-7, restricted to each firm's own
+products 12, and without the shares' second derivatives it contracted by only 0.5 a step. An
+analytic Jacobian of the RCNL FOC needs the second derivatives of the shares contracted with the
+margins: at least two products of J x I by I x J (110 products, 200 households: 108-127 us each in float64
+on one BLAS thread, 55 us in float32) and some ten passes over the J x I arrays, about 1.5 to 2.5
+evaluations of the kernel, so Newton would cost 9.5 to 12.5 evaluations' worth against Anderson's 9:
+not built.
 """
 
 from __future__ import annotations
@@ -49,10 +65,11 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
     """Bertrand-Nash producer prices of several independent markets, solved together (module docstring).
 
     Each argument is a list with one entry per market, as ``solve_prices`` takes them for one market;
-    so is the result. Every market is solved by SQUAREM to max_j |FOC_j / s_j| < ``tol`` from its
-    ``initial`` prices (default: its costs), and its ``Equilibrium.iterations`` counts the evaluations
-    of its map, as ``solve_prices`` reports them. Raises ConvergenceError naming the first market
-    (by position) not converged within ``max_iterations`` evaluations or ``max_seconds`` in all.
+    so is the result. Every market is solved by ``method`` ("anderson", the default, or "squarem") to
+    max_j |FOC_j / s_j| < ``tol`` from its ``initial`` prices (default: its costs), and its
+    ``Equilibrium.iterations`` counts the evaluations of its map, as ``solve_prices`` reports them.
+    Raises ConvergenceError naming the first market (by position) not converged within
+    ``max_iterations`` evaluations or ``max_seconds`` in all, and ValueError for an unknown method.
     """
     if method not in ("anderson", "squarem"):
         raise ValueError(f"method must be 'anderson' or 'squarem', got {method!r}")
@@ -74,7 +91,7 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
 
 
 class _Markets:
-    """SQUAREM on every market at once, each with its own step length and stopping rule (``solve_prices``)."""
+    """Anderson or SQUAREM on every market at once, each market with its own steps and stopping rule."""
 
     def __init__(self, costs: list[np.ndarray], demands: list[Demand], taxes: list[Taxes],
                  initial: list[np.ndarray] | None, kernels: list, tol: float, method: str = "anderson") -> None:
