@@ -74,3 +74,12 @@ def test_which_demands_it_covers():
         SortedKernel(xi, two_level, np.eye(6))
     many = synthetic_demand(products=6, households=100_000)[0]
     assert not supports(many, 6)  # more than one block of households: FocKernel's blocks
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5])
+def test_utilities_far_above_the_outside_good(rho):
+    """Mean utilities of about 1,500: exp of the nests' inclusive values would overflow unshifted,
+    so the outside shares are taken shifted by the largest (as FocKernel's)."""
+    demand, xi, prices = synthetic_demand(products=9, households=20, seed=3, rho=rho)
+    omega = ownership_matrix(np.arange(9) % 4)
+    assert_same_terms(*both(xi + 1500.0, demand, omega, prices, 0.3 * prices))

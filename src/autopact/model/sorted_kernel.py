@@ -181,7 +181,6 @@ class SortedKernel:
         if not self.nested:
             raised = max(float(shift.max()), 0.0)
             np.minimum(shift, 0.0, out=shift)
-        top = -shift
         np.dot(self.rows, self.columns, out=e)
         looseness = self.steepest * (high - low)  # top_i - max_j r V_ij <= this, and so does min_j
         if self.spread + looseness + raised > 240:
@@ -199,16 +198,20 @@ class SortedKernel:
         share, within = self.ratios  # (G, I) each; totals > 0 (every e_ij >= e^-250)
         if self.nested:
             np.divide(1.0, totals, out=within)
-            iv = np.log(totals)  # the nests' inclusive values, (1 - rho) (log T_g + top), shifted as _outside
-            iv += top
+            iv = np.log(totals)  # the nests' inclusive values, (1 - rho) (log T_g + top)
+            iv -= shift
             iv *= 1 - self.rho
-            largest = np.maximum(iv.max(axis=0), 0.0)
-            iv -= largest
-            outside = np.exp(iv, out=iv)
-            outside /= np.exp(-largest) + outside.sum(axis=0)
+            if (1 - self.rho) * (np.log(count) - float(shift.min())) < 700:  # T_g <= J: exp(iv) cannot overflow
+                outside = np.exp(iv, out=iv)
+                outside /= 1.0 + outside.sum(axis=0)
+            else:  # shifted by the largest, as _outside
+                largest = np.maximum(iv.max(axis=0), 0.0)
+                iv -= largest
+                outside = np.exp(iv, out=iv)
+                outside /= np.exp(-largest) + outside.sum(axis=0)
             np.multiply(outside, within, out=share)  # s_ij = e_ij Q_g(j),i
         else:
-            np.divide(1.0, np.exp(-top) + totals, out=share)
+            np.divide(1.0, np.exp(shift) + totals, out=share)
         for g, cells in enumerate(self.nest_cells):  # Y's cell sums B = Q_g (sums of m e): cells lie nest by nest
             cell_sums[cells] *= share[g]
         mixed = self.mixed  # c_l A^l by row cell, levels stacked
