@@ -111,9 +111,13 @@ class _Markets:
         self.found: dict[int, Equilibrium] = {}
         total = int(self.starts[-1])
         self.s, self.lam, self.weighted = np.zeros(total), np.ones(total), np.zeros(total)
-        # Anderson's history: the last ANDERSON_MEMORY + 1 iterates and residuals, a ring shared by the markets
-        self.history_x, self.history_f = np.zeros((2, ANDERSON_MEMORY + 1, total))
-        self.filled, self.round = np.zeros(len(costs), int), 0
+        # Anderson's rings, shared by the markets: the last ANDERSON_MEMORY differences of residuals f and of
+        # mapped prices G, the inner products of the residuals' differences market by market, and how many
+        # of its differences each market has (``_anderson_step``)
+        self.diff_f, self.diff_g = np.zeros((2, ANDERSON_MEMORY, total))
+        self.inner = np.zeros((ANDERSON_MEMORY, ANDERSON_MEMORY, len(costs)))
+        self.last_f, self.last_g = np.zeros(total), np.zeros(total)
+        self.started, self.filled, self.round = np.zeros(len(costs), bool), np.zeros(len(costs), int), 0
 
     def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
@@ -165,42 +169,44 @@ class _Markets:
     def _anderson_step(self, active: np.ndarray) -> np.ndarray:
         """One evaluation of the ``active`` markets' map G(p) = c + zeta(p) and Anderson's step from
         it (Walker and Ni 2011, type II, memory ANDERSON_MEMORY, mixing 1): with f = G(p) - p and the
-        differences dF, dX of each market's last residuals and iterates, gamma minimises
-        |f - dF gamma| (normal equations on unit-norm columns, every market at once) and
-        p <- p + f - (dX + dF) gamma. Returns the markets still iterating."""
+        differences dF, dG of each market's last residuals and mapped prices, gamma minimises
+        |f - dF gamma| and p <- G(p) - dG gamma. The normal equations, on unit-norm columns, are solved
+        for every market in one batched call; the differences and their inner products are kept in
+        rings (the newest replaces the oldest), so a step adds one column's inner products, not all.
+        Returns the markets still iterating."""
         mapped, solved = self._map(self.prices, active)
         active = active & ~solved
         if not active.any():
             return active
-        memory, starts = ANDERSON_MEMORY, self.starts[:-1]
-        moving = np.repeat(active, self.sizes)
-        f = np.where(moving, mapped - self.prices, 0.0)
-        slot = self.round % (memory + 1)
-        self.history_x[slot], self.history_f[slot] = self.prices, f
-        self.filled[active] = np.minimum(self.filled[active] + 1, memory + 1)
-        order = [(self.round - memory + k) % (memory + 1) for k in range(memory + 1)]  # oldest first
+        memory, starts, sizes = ANDERSON_MEMORY, self.starts[:-1], self.sizes
+        f = mapped - self.prices  # rows of markets not active hold numbers never used
+        slot = self.round % memory
         self.round += 1
-        d_f = self.history_f[order[1:]] - self.history_f[order[:-1]]  # (memory, products)
-        d_x = self.history_x[order[1:]] - self.history_x[order[:-1]]
-        # column c of a market is one of its differences when c >= memory - (filled - 1)
-        valid = np.arange(memory)[None, :] >= memory + 1 - self.filled[:, None]  # (markets, memory)
-        valid &= active[:, None]
-        d_f *= np.repeat(valid.T, self.sizes, axis=1)
-        norms = np.sqrt(np.add.reduceat(d_f * d_f, starts, axis=1)).T  # (markets, memory)
+        new = active & self.started  # a market's second and later points give a difference
+        moving = np.repeat(new, sizes)
+        self.diff_f[slot] = np.where(moving, f - self.last_f, 0.0)
+        self.diff_g[slot] = np.where(moving, mapped - self.last_g, 0.0)
+        self.last_f, self.last_g = f, mapped
+        self.started |= active
+        self.filled[new] = np.minimum(self.filled[new] + 1, memory)
+        inner = np.add.reduceat(self.diff_f * self.diff_f[slot], starts, axis=1)  # (memory, markets)
+        self.inner[slot], self.inner[:, slot] = inner, inner
+        ages = (slot - np.arange(memory)) % memory  # rounds since each slot was written
+        valid = (ages[None, :] < self.filled[:, None]) & active[:, None]  # (markets, memory)
+        gram = self.inner.transpose(2, 0, 1).copy()  # (markets, memory, memory)
+        norms = np.sqrt(np.maximum(np.diagonal(gram, axis1=1, axis2=2), 0.0))
         valid &= norms > 0
         norms = np.where(valid, norms, 1.0)
-        gram = np.add.reduceat(d_f[:, None, :] * d_f[None, :, :], starts, axis=2).transpose(2, 0, 1)
         gram /= norms[:, :, None] * norms[:, None, :]
-        gram[~valid] = 0.0
-        gram.transpose(0, 2, 1)[~valid] = 0.0
+        gram *= valid[:, :, None] & valid[:, None, :]
         gram[:, np.arange(memory), np.arange(memory)] += np.where(valid, ANDERSON_RIDGE, 1.0)
-        right = np.where(valid, np.add.reduceat(d_f * f, starts, axis=1).T / norms, 0.0)
-        gamma = np.linalg.solve(gram, right[:, :, None])[:, :, 0] / norms  # (markets, memory)
-        step = f - np.einsum("cn,nc->n", d_x + d_f, np.repeat(gamma, self.sizes, axis=0))
-        candidate = self.prices + step
-        finite = np.repeat(np.logical_and.reduceat(np.isfinite(candidate), starts), self.sizes)
-        self.filled[~np.logical_and.reduceat(np.isfinite(candidate), starts)] = 1  # a step that failed: restart
-        self.prices = np.where(moving, np.where(finite, candidate, mapped), self.prices)
+        right = np.where(valid, np.add.reduceat(self.diff_f * f, starts, axis=1).T / norms, 0.0)
+        gamma = np.linalg.solve(gram, right[:, :, None])[:, :, 0] / norms  # (markets, memory); 0 where not valid
+        candidate = mapped - np.einsum("cn,nc->n", self.diff_g, np.repeat(gamma, sizes, axis=0))
+        finite = np.logical_and.reduceat(np.isfinite(candidate), starts)
+        self.filled[~finite] = 0  # a step that failed: its market starts its differences afresh
+        moving = np.repeat(active, sizes)
+        self.prices = np.where(moving, np.where(np.repeat(finite, sizes), candidate, mapped), self.prices)
         return active
 
     def _squarem_step(self, active: np.ndarray) -> np.ndarray:
