@@ -167,35 +167,10 @@ class SortedKernel:
         count, households, groups = self.count, self.households, self.groups
         e, y = (buffer[:count * households].reshape(count, households)
                 for buffer in _work_arrays(count, households)[:2])
-        ordered = np.take(prices, self.order, out=self.rows[:, -2])
-        low, high = float(ordered.min()), float(ordered.max())
-        # top_i = max_j r (xi_j + taste_ij) - r alpha_i min_j p_j bounds household i's largest r V_ij
-        # from above (FocKernel finds the largest: two passes over the array more), so that e_ij =
-        # exp(r V_ij - top_i) <= 1 cannot overflow; it lies at most r |alpha_i| (max p - min p) above
-        # the largest, and where that could exceed 200 the sums below are checked
+        if not self.exponentials(prices, margin, e):
+            return self.exact_terms(prices, margin)
         shift = self.columns[-1]
-        np.multiply(self.sensitivity, low, out=shift)
-        if self.rising:  # a household whose utility rises with price: its largest at the highest price
-            np.minimum(shift, self.sensitivity * high, out=shift)
-        shift -= self.base_top
-        raised = 0.0  # how far top_i lies above the bound, at most (logit: the outside good's utility 0)
-        if not self.nested:
-            raised = max(float(shift.max()), 0.0)
-            np.minimum(shift, 0.0, out=shift)
-        np.dot(self.rows, self.columns, out=e)
-        looseness = self.steepest * (high - low)  # top_i - max_j r V_ij <= this, and so does min_j
-        if self.spread + looseness + raised > 240:
-            np.maximum(e, self.floor, out=e)  # a pass skipped where no r V_ij - top_i can reach -250
-        np.exp(e, out=e)
-        np.take(margin, self.order, out=self.data[count:])
-        summed = self.summed
-        summed.fill(0.0)
-        _csr_sums(self.indptr, self.indices, self.data, e, summed)
-        totals, cell_sums = summed[:groups], summed[groups:]  # sums of e in each nest, of m e in each cell
-        if looseness > 200 and np.any(totals.sum(axis=0) < count * _TINY):
-            if self.exact is None:  # the bound too loose for some household: FocKernel's exact tops
-                self.exact = FocKernel(*self.inputs)
-            return self.exact.terms(prices, margin)
+        totals, cell_sums = self.summed[:groups], self.summed[groups:]  # sums of e in each nest, of m e in each cell
         share, within = self.ratios  # (G, I) each; totals > 0 (every e_ij >= e^-250)
         if self.nested:
             np.divide(1.0, totals, out=within)
@@ -222,10 +197,53 @@ class SortedKernel:
         ratios *= mixed  # w slope [Q A, c R A^g] by row cell
         cells = len(self.row_cell_group)
         rates = ratios[:cells] + ratios[cells:] if self.nested else ratios
-        np.take(rates, self.row_cell, axis=0, out=y, mode="clip")
         weights = self.weights  # (G, 2, I): w_i Q_gi and r slope_i Q_gi
         np.multiply(share, self.sums[0], out=weights[:, 0])
         np.multiply(share, self.sums[1], out=weights[:, 1])
-        sums = np.dot(e, weights.reshape(2 * groups, households).T, out=self.nest_sums).ravel()
+        return self.finish(e, y, rates, weights, self.row_cell)
+
+    def exponentials(self, prices: np.ndarray, margin: np.ndarray, e: np.ndarray) -> bool:
+        """e_ij = exp(r V_ij - top_i) into e (sorted products x households), -top_i into ``columns[-1]``,
+        and the sums of e within each nest and of m_k e_ik within each cell into ``summed``; False
+        where the bound top_i is too loose for some household (``exact_terms`` then)."""
+        count = self.count
+        ordered = np.take(prices, self.order, out=self.rows[:, -2])
+        low, high = float(ordered.min()), float(ordered.max())
+        # top_i = max_j r (xi_j + taste_ij) - r alpha_i min_j p_j bounds household i's largest r V_ij
+        # from above (FocKernel finds the largest: two passes over the array more), so that e_ij =
+        # exp(r V_ij - top_i) <= 1 cannot overflow; it lies at most r |alpha_i| (max p - min p) above
+        # the largest, and where that could exceed 200 the sums below are checked
+        shift = self.columns[-1]
+        np.multiply(self.sensitivity, low, out=shift)
+        if self.rising:  # a household whose utility rises with price: its largest at the highest price
+            np.minimum(shift, self.sensitivity * high, out=shift)
+        shift -= self.base_top
+        raised = 0.0  # how far top_i lies above the bound, at most (logit: the outside good's utility 0)
+        if not self.nested:
+            raised = max(float(shift.max()), 0.0)
+            np.minimum(shift, 0.0, out=shift)
+        np.dot(self.rows, self.columns, out=e)
+        looseness = self.steepest * (high - low)  # top_i - max_j r V_ij <= this, and so does min_j
+        if self.spread + looseness + raised > 240:
+            np.maximum(e, self.floor, out=e)  # a pass skipped where no r V_ij - top_i can reach -250
+        np.exp(e, out=e)
+        np.take(margin, self.order, out=self.data[count:])
+        summed = self.summed
+        summed.fill(0.0)
+        _csr_sums(self.indptr, self.indices, self.data, e, summed)
+        return not (looseness > 200 and np.any(summed[:self.groups].sum(axis=0) < count * _TINY))
+
+    def exact_terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FocKernel's terms (the largest utility of each household found, not bounded)."""
+        if self.exact is None:
+            self.exact = FocKernel(*self.inputs)
+        return self.exact.terms(prices, margin)
+
+    def finish(self, e: np.ndarray, y: np.ndarray, rates: np.ndarray, weights: np.ndarray, rows: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """s, Lambda and g in the caller's order from e, each row cell's rates (``rows`` of ``rates``:
+        each product's) and the nests' weights (G, 2, I)."""
+        np.take(rates, rows, axis=0, out=y, mode="clip")
+        sums = np.dot(e, weights.reshape(2 * self.groups, self.households).T, out=self.nest_sums).ravel()
         return (sums.take(self.share_index), sums.take(self.share_index + 1),
                 _row_dots(e, y).take(self.inverse))
