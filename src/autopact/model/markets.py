@@ -28,7 +28,12 @@ Tried and discarded. One kernel over all markets' products stacked as rows (hous
 the largest market, block-diagonal sparse sums, ``reduceat`` for each market's largest utility and
 outside share): a dozen calls an evaluation instead of twenty times that, but its arrays (2,217 x
 200 numbers, 3.5 MB each) leave the processor's cache, and an evaluation of all markets took as long
-as twenty per-market ones (0.9x the market-by-market solve in one run). Newton's method on the FOC
+as twenty per-market ones (0.9x the market-by-market solve in one run). The small-array half of
+``SortedKernel``'s work done once for all markets (exponentials and sums market by market, then the
+nests' outside shares, the mixing of cells and the rates on arrays stacked over markets, then s,
+Lambda and g market by market): the stacked arrays (about 1 MB each) ran from memory, not cache, on
+the busy machine, and an evaluation of all markets took 424-567 us a market against 262-272 market
+by market in the same run (load 7). Newton's method on the FOC
 (measured with Jacobians by differences, from the observed prices): 4 steps a market, 5
 evaluations and 3 Jacobians (the last step can reuse the third), where Anderson takes 9 evaluations;
 the Jacobian frozen at the start took 11-12 steps, refreshed once 6-7, restricted to each firm's own
