@@ -91,7 +91,9 @@ def _starts(keys: np.ndarray) -> np.ndarray:
 
 class SortedKernel:
     """s, Lambda and g = (Omega o Gamma^T) m of one market at any consumer prices (``FocKernel.terms``),
-    with the products sorted by nest and ownership class (module docstring)."""
+    with the products sorted by nest and ownership class (module docstring). An evaluation writes the
+    kernel's own small buffers (prices, the bound, sums), so one kernel serves one thread at a time
+    (``solve_prices_markets`` builds its own for each solve)."""
 
     def __init__(self, xi: np.ndarray, demand: Demand, ownership: np.ndarray) -> None:
         if not supports(demand, len(xi)):
@@ -129,7 +131,7 @@ class SortedKernel:
         self.indices = np.concatenate([np.arange(count), np.arange(count)]).astype(np.intp)
         self.data = np.ones(2 * count)
         self.summed = np.empty((groups + len(cell_starts), self.households))
-        # r V - top = [xi, x, p, 1]_j . [1, sigma nu_i, -alpha_i, -top_i] with r = 1 / (1 - rho): one product
+        # r V_ij - top_i = [r xi, r x, p, 1]_j . [1, sigma nu_i, -r alpha_i, -top_i], r = 1 / (1 - rho): one product
         characteristics = np.asarray(demand.characteristics, float)[order]
         k = characteristics.shape[1]
         self.rows = np.empty((count, k + 3))
