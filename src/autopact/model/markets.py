@@ -22,10 +22,11 @@ others go on.
 
 BLP 1995's merger (``benchmarks/bench_equilibrium_blp1995.py``): Anderson 183 evaluations of the
 map in all (9 or 10 a market), SQUAREM 226, the prices within 2e-13 of each other. Anderson's memory
-2, 3, 5 and 8 took 199, 190, 183 and 183; damping 0.7, 1.3 and 1.6 took 239, 223 and 257.
+2, 3, 5 and 8 took 199, 190, 183 and 183, damping 0.7, 1.3 and 1.6 took 239, 223 and 257 (a prototype
+solving market by market).
 
-Tried and discarded. One kernel over all markets' products stacked as rows (households padded to
-the largest market, block-diagonal sparse sums, ``reduceat`` for each market's largest utility and
+Tried and discarded. One kernel over all markets' products stacked as rows (households padded to the
+largest market, block-diagonal sparse sums, ``reduceat`` for each market's largest utility and
 outside share): a dozen calls an evaluation instead of twenty times that, but its arrays (2,217 x
 200 numbers, 3.5 MB each) leave the processor's cache, and an evaluation of all markets took as long
 as twenty per-market ones (0.9x the market-by-market solve in one run). The small-array half of
@@ -33,16 +34,15 @@ as twenty per-market ones (0.9x the market-by-market solve in one run). The smal
 nests' outside shares, the mixing of cells and the rates on arrays stacked over markets, then s,
 Lambda and g market by market): the stacked arrays (about 1 MB each) ran from memory, not cache, on
 the busy machine, and an evaluation of all markets took 424-567 us a market against 262-272 market
-by market in the same run (load 7). Newton's method on the FOC
-(measured with Jacobians by differences, from the observed prices): 4 steps a market, 5
-evaluations and 3 Jacobians (the last step can reuse the third), where Anderson takes 9 evaluations;
-the Jacobian frozen at the start took 11-12 steps, refreshed once 6-7, restricted to each firm's own
-products 12, and without the shares' second derivatives it contracted by only 0.5 a step. An
-analytic Jacobian of the RCNL FOC needs the second derivatives of the shares contracted with the
-margins: at least two products of J x I by I x J (110 products, 200 households: 108-127 us each in float64
-on one BLAS thread, 55 us in float32) and some ten passes over the J x I arrays, about 1.5 to 2.5
-evaluations of the kernel, so Newton would cost 9.5 to 12.5 evaluations' worth against Anderson's 9:
-not built.
+by market in the same run (load 7). Newton's method on the FOC (measured with Jacobians by
+differences, from the observed prices): 4 steps a market, 5 evaluations and 3 Jacobians (the last
+step can reuse the third), where Anderson takes 9 evaluations; the Jacobian frozen at the start took
+11-12 steps, refreshed once 6-7, restricted to each firm's own products 12, and without the shares'
+second derivatives it contracted by only 0.5 a step. An analytic Jacobian of the RCNL FOC needs the
+second derivatives of the shares contracted with the margins: at least two products of J x I by I x
+J (110 products, 200 households: 108-127 us each in float64 on one BLAS thread, 55 us in float32)
+and some ten passes over the J x I arrays, about 1.5 to 2.5 evaluations of the kernel, so Newton
+would cost 9.5 to 12.5 evaluations' worth against Anderson's 9: not built.
 """
 
 from __future__ import annotations
