@@ -10,8 +10,10 @@ simulated agents per market. Model: random-coefficients nested logit (RC logit w
 an income interaction on price, at fixed parameters (alpha = 0.3, pi = 5, sigma = (1.2, 0.8) on hpwt
 and space, nests = hpwt above/below its median). The counterfactual merges firm 19 into firm 18.
 
-Both sides start from observed prices and solve the zeta-markup fixed point of Morrow and Skerlos
-(2011). autopact (SQUAREM, each market its own step) stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
+Both sides solve the zeta-markup fixed point of Morrow and Skerlos (2011) from the observed
+(pre-merger, equilibrium) prices, PyBLP's default start. autopact's
+solve_prices_markets accelerates it by Anderson's method (its default; also timed with SQUAREM, each
+market its own step, as solve_prices) and stops when max_j |FOC_j / s_j| < 1e-12. PyBLP is timed in the settings
 of ``PYBLP``: its default ('simple' iteration) and the fastest of its documented settings whose
 prices agree with autopact's to 1e-10 (relative) on this problem; --screen times every documented
 ``Iteration`` method once (the SciPy root finders included, Newton-type 'hybr' and 'lm' with
@@ -19,7 +21,7 @@ PyBLP's analytic Jacobian) and prints its time and price difference, which is ho
 chosen (about 15 minutes: 'hybr' and 'lm' with PyBLP's analytic Jacobian, built from J x J x J
 tensors, take minutes each). Each tolerance is the loosest of 1e-12, 1e-13, 1e-14 that meets the
 1e-10 agreement.
-Timed regions: autopact = solve_prices_markets, all 20 markets in one iteration loop, and
+Timed regions: autopact = solve_prices_markets, all 20 markets in one iteration loop (Anderson, and SQUAREM), and
 solve_prices market by market (fresh Demand objects each repeat, so no cached taste draws carry
 over; the ratio to PyBLP is solve_prices_markets's); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
 problem at fixed parameters, share inversion, marginal costs) is not timed. The sides run
@@ -122,14 +124,14 @@ def main() -> None:
         inputs.append(dict(rows=rows, demand_args=demand_args, costs=costs, xi=delta + ALPHA * prices,
                            prices=prices, ownership=ownership_matrix(merger_ids[rows]), taxes=Taxes.none(J)))
 
-    def run_ours(batched: bool = True) -> tuple[np.ndarray, int, float]:
+    def run_ours(batched: bool = True, method: str = "anderson") -> tuple[np.ndarray, int, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
         out = np.empty(len(products))
         start = time.perf_counter()
         if batched:
             found = solve_prices_markets([item["costs"] for item in inputs], [item["xi"] for item in inputs], demands,
                                          [item["ownership"] for item in inputs], [item["taxes"] for item in inputs],
-                                         initial=[item["prices"] for item in inputs], tol=args.tol)
+                                         initial=[item["prices"] for item in inputs], tol=args.tol, method=method)
         else:
             found = [solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
                                   initial=item["prices"], tol=args.tol) for item, demand in zip(inputs, demands)]
@@ -163,24 +165,31 @@ def main() -> None:
                 print(f"{method} {options}: {type(error).__name__}: {error}", flush=True)
 
     ours = "autopact solve_prices_markets"
-    times: dict[str, list[float]] = {ours: [], "autopact solve_prices, by market": [], **{name: [] for name in PYBLP}}
+    squarem = "autopact solve_prices_markets SQUAREM"
+    times: dict[str, list[float]] = {ours: [], squarem: [], "autopact solve_prices, by market": [],
+                                     **{name: [] for name in PYBLP}}
     found: dict[str, np.ndarray] = {}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit every side alike
         ours_prices, iterations, elapsed = run_ours()
         times[ours].append(elapsed)
+        found["autopact SQUAREM"], squarem_iterations, elapsed = run_ours(method="squarem")
+        times[squarem].append(elapsed)
         found["by market"], by_market_iterations, elapsed = run_ours(batched=False)
         times["autopact solve_prices, by market"].append(elapsed)
         for name, setting in PYBLP.items():
             found[name], elapsed = run_pyblp(*setting)
             times[name].append(elapsed)
 
-    print(f"{'implementation':<36}{'median s':>10}{'min s':>10}{'max s':>10}")
+    print(f"{'implementation':<40}{'median s':>10}{'min s':>10}{'max s':>10}")
     for name, values in times.items():
-        print(f"{name:<36}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
+        print(f"{name:<40}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
     ours_median = statistics.median(times[ours])
     difference = float(np.max(np.abs(ours_prices - found["by market"]) / np.abs(found["by market"])))
     print(f"speed ratio, autopact by market / all markets at once (medians): "
           f"{statistics.median(times['autopact solve_prices, by market']) / ours_median:6.1f}x;"
+          f" largest relative price difference {difference:.2e}")
+    difference = float(np.max(np.abs(ours_prices - found["autopact SQUAREM"]) / np.abs(found["autopact SQUAREM"])))
+    print(f"speed ratio, autopact SQUAREM / Anderson (medians): {statistics.median(times[squarem]) / ours_median:6.1f}x;"
           f" largest relative price difference {difference:.2e}")
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
@@ -189,7 +198,7 @@ def main() -> None:
               f" largest relative price difference {difference:.2e}")
     change = float(np.max(np.abs(ours_prices - observed) / observed))
     print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "
-          f"{iterations} at once, {by_market_iterations} by market)")
+          f"{iterations} at once, {squarem_iterations} at once by SQUAREM, {by_market_iterations} by market)")
 
 
 if __name__ == "__main__":
