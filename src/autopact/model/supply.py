@@ -42,7 +42,7 @@ import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost
+from autopact.model.shadow import Jump, ShadowCost, leap_root
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -319,12 +319,12 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
+    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
         def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
             return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
                                 max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
 
-        limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
         found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
                             market_size, initial, tol, capacity_tol, solve)
         if found is not None:
@@ -391,8 +391,16 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         jumps.pop(c.name, None)
         return root
 
+    def leap(c: CapacityConstraint):  # a central run's search, where a trial leaps between equilibria
+        def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray):
+            others = costs.copy()
+            for d in (d for d in constraints if d is not c):
+                others[d.products] += lam[d.name]
+            return leap_root(others, kernel, taxes, limit_markup, c, market_size, tol, value, prices, top_prices)
+        return root if inverse_jacobian is None else None
+
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leap(c)) for c in constraints}
         eq = equilibrium()
         if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
             inverse_jacobian.reset()
