@@ -268,10 +268,12 @@ def solve_by_krylov(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: fl
     return x, evaluations
 
 
-def leap_root(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, constraint: Any, market_size: float,
-              tol: float, value: float, prices: np.ndarray, top_prices: np.ndarray) -> tuple[float, np.ndarray] | None:
-    """Where a secant trial at shadow cost ``value`` (equilibrium ``prices``) leapt across the capacity
-    (``SUSPECT``): the root on the branch that the search reaches from above, or None.
+def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, constraint: Any, constraints: list,
+                lam: dict[str, float], market_size: float, tol: float
+                ) -> Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None]:
+    """A central run's ``ShadowCost.leap`` for ``constraint`` (the others' shadow costs held at ``lam``):
+    where a secant trial at shadow cost ``value`` (equilibrium ``prices``) leapt across the capacity
+    (``SUSPECT``), the root on the branch that the search reaches from above, or None.
 
     The shadow cost and prices are solved together from the trial (``solve_jointly``); the root
     stands only where the equilibrium at that shadow cost solved from ``top_prices`` (the search's
@@ -280,17 +282,23 @@ def leap_root(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, c
     units leap at $1,529.58, brentq's root $1,528.43 lies on the branch above); where the price game
     has a third equilibrium (partner-comparison's gm-geely with a capacity of 105,000, whose brentq
     search closes on a leap at $1,434.97) the joint solve finds a root on it ($1,428.87) that the
-    equilibrium from above is not, and the search goes on as before. ``costs`` hold the other
-    constraints' shadow costs."""
+    equilibrium from above is not, and the search goes on as before."""
     products = constraint.products
-    scale = max(float(np.mean(np.abs(prices[products] - costs[products] - value))), 1.0)  # dollars per unit of excess
-    joint = solve_jointly(costs, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices,
-                          value, scale, tol)
-    if joint is None or joint[0] <= 0:
-        return None
-    total = costs.copy()
-    total[products] += joint[0]
-    reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol)
-    if reached is None or np.max(np.abs(reached[0] / joint[1] - 1)) > SAME_EQUILIBRIUM:
-        return None
-    return joint
+
+    def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray) -> tuple[float, np.ndarray] | None:
+        others = np.array(costs, float)
+        for other in constraints:
+            if other is not constraint:
+                others[other.products] += lam[other.name]
+        scale = max(float(np.mean(np.abs(prices[products] - others[products] - value))), 1.0)  # dollars per unit of excess
+        joint = solve_jointly(others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices,
+                              value, scale, tol)
+        if joint is None or joint[0] <= 0:
+            return None
+        total = others.copy()
+        total[products] += joint[0]
+        reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol)
+        if reached is None or np.max(np.abs(reached[0] / joint[1] - 1)) > SAME_EQUILIBRIUM:
+            return None
+        return joint
+    return root

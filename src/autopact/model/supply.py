@@ -42,7 +42,7 @@ import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost, leap_root
+from autopact.model.shadow import Jump, ShadowCost, leap_search
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -293,13 +293,13 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
     only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
     Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
-    equilibria the solution can jump across K_G at some lambda (partner-comparison's gm-geely at
-    $3,499.96, beside brentq's root at $3,490.92): the secant search then stops short of the
-    capacity, and the search starts again from zero by brentq, whose path the golden results record.
-    A run without a Newton matrix (a central one) solves brentq's trials after the first by Broyden
-    from the Newton matrix at zero shadow costs (J + 1 evaluations of the map, ``newton``), not by
-    SQUAREM: ford-geely-jv 1,913 evaluations instead of 3,758 (5.0 s -> 2.6 s), the same equilibrium
-    (prices to 1e-13 relative, the shadow cost to 1e-11).
+    equilibria the solution can jump across K_G at some lambda: a central run's secant trial that
+    leaps across it near the root tries ``shadow.leap_search`` (the root on the branch reached from
+    above, kept only where the equilibrium solved there from the search's highest trial under
+    capacity is the same: ford-geely-jv's $1,528.43, brentq's, in 713 evaluations of the map instead
+    of 1,911); otherwise the secant search stops short of the capacity and the search starts again
+    from zero by brentq, whose path the golden results record, its trials after the first by Broyden
+    from the Newton matrix at zero shadow costs (J + 1 evaluations, ``newton``) in a central run.
 
     Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
     jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
@@ -391,16 +391,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         jumps.pop(c.name, None)
         return root
 
-    def leap(c: CapacityConstraint):  # a central run's search, where a trial leaps between equilibria
-        def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray):
-            others = costs.copy()
-            for d in (d for d in constraints if d is not c):
-                others[d.products] += lam[d.name]
-            return leap_root(others, kernel, taxes, limit_markup, c, market_size, tol, value, prices, top_prices)
-        return root if inverse_jacobian is None else None
-
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leap(c)) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=None if inverse_jacobian is not None else
+                                  leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol)) for c in constraints}
         eq = equilibrium()
         if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
             inverse_jacobian.reset()
