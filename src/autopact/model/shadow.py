@@ -20,6 +20,9 @@ JUMP = 1e-6
 # lands farther on the other side has likely leapt between equilibria: on a continuous q_G(lambda) a
 # step so near the root lands nearer it. Such a search tries ``ShadowCost.leap`` (supply.py).
 SUSPECT = 1e-2
+# Evaluations of the map a trial near the root may take before the search tries ``leap`` from its start
+# (ford-geely-jv's trial across the leap took 293 by SQUAREM; trials near the bundled scenarios' roots 1-49).
+LEAP_EVALUATIONS = 60
 # Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
 SAME_EQUILIBRIUM = 1e-9
 # Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the joint solve's excess tolerance, the
@@ -31,6 +34,10 @@ KRYLOV_EVALUATIONS = 400
 FORCING = 1e-3
 GMRES_DIMENSION = 60
 BACKTRACKS = 6
+
+
+class SlowTrial(Exception):
+    """A trial equilibrium cut short after ``LEAP_EVALUATIONS`` evaluations of the map (``ShadowCost``)."""
 
 
 class Jump(Exception):
@@ -58,15 +65,15 @@ class ShadowCost:
                  leap: Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None] | None = None
                  ) -> None:
         self.constraint, self.lam, self.market_size, self.equilibrium = constraint, lam, market_size, equilibrium
-        self.leap = leap
+        self.leap, self.leapt = leap, False
         self.tol, self.xtol, self.rtol, self.max_trials = tol, xtol, rtol, max_trials
         self.slope: float | None = None
 
-    def excess(self, value: float, initial: np.ndarray | None = None,
-               trial_tol: float | None = None) -> tuple[float, np.ndarray]:
+    def excess(self, value: float, initial: np.ndarray | None = None, trial_tol: float | None = None,
+               cap: int | None = None) -> tuple[float, np.ndarray]:
         c = self.constraint
         self.lam[c.name] = value
-        eq = self.equilibrium(initial, trial_tol)
+        eq = self.equilibrium(initial, trial_tol, cap) if cap is not None else self.equilibrium(initial, trial_tol)
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
@@ -108,14 +115,17 @@ class ShadowCost:
             # Far from the root a trial solves only to the precision the secant step can use (the excess
             # moves by about the FOC tolerance); close to it, one digit beyond (``supply.TIGHT_TRIAL_EVALUATIONS``).
             trial_tol = max(self.tol, min(1e-4, 1e-2 * fb * fb)) if abs(fb) > 1e-6 else 0.1 * self.tol
-            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, trial_tol)
-            if self.leap is not None and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
-                    and abs(fb) < SUSPECT:
-                top = max((x for x in points if x[1] <= 0), key=lambda x: x[0], default=None)
-                found = self.leap(value, p, *top[:3:2]) if top is not None and top[0] > value else None
-                if found is not None:  # the root on the branch the search reaches from above
-                    self.excess(found[0], found[1], self.tol)  # its equilibrium starts the next solve
-                    return found[0]
+            start = start if np.all(np.isfinite(start)) else pb
+            near = self.leap is not None and not self.leapt and abs(fb) < SUSPECT
+            try:  # near the root, a trial that converges slowly may be leaping between equilibria
+                f, p = self.excess(value, start, trial_tol, LEAP_EVALUATIONS if near else None)
+            except SlowTrial:
+                if (found := self._leap(value, start, points)) is not None:
+                    return found
+                f, p = self.excess(value, start, trial_tol)  # as if never capped
+            if near and not self.leapt and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
+                    and (found := self._leap(value, p, points)) is not None:
+                return found
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))
@@ -129,6 +139,17 @@ class ShadowCost:
                     raise Jump(name)
                 return value
         raise ConvergenceError(f"constraint {name}: shadow cost not found in {self.max_trials} trials")
+
+    def _leap(self, value: float, prices: np.ndarray, points: list) -> float | None:
+        """The root that ``leap`` finds from a trial at ``value`` (its equilibrium ``prices``, or the
+        start of a trial cut short), checked from the highest trial under capacity above it; once a search."""
+        self.leapt = True
+        top = max((x for x in points if x[1] <= 0 and x[0] > value), key=lambda x: x[0], default=None)
+        found = self.leap(value, prices, top[0], top[2]) if top is not None else None
+        if found is None:
+            return None
+        self.excess(found[0], found[1], self.tol)  # its equilibrium starts the next solve
+        return found[0]
 
 
 def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, products: np.ndarray,

@@ -42,7 +42,7 @@ import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost, leap_search
+from autopact.model.shadow import Jump, ShadowCost, SlowTrial, leap_search
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -335,7 +335,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
-    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
+    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]
@@ -349,9 +349,16 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         if trial_tol is not None and trial_tol < tol:  # a few more evaluations, where rounding allows them
             try:
                 eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=trial_tol,
-                                  max_iterations=TIGHT_TRIAL_EVALUATIONS, **solve)
+                                  max_iterations=min(TIGHT_TRIAL_EVALUATIONS, cap or TIGHT_TRIAL_EVALUATIONS), **solve)
             except ConvergenceError:
-                pass
+                if cap is not None:
+                    raise SlowTrial from None
+        elif cap is not None:  # the same solve as below where it converges within ``cap`` evaluations
+            try:
+                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol),
+                                  max_iterations=cap, **solve)
+            except ConvergenceError:
+                raise SlowTrial from None
         if eq is None:
             eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
