@@ -293,13 +293,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
     only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
     Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
-    equilibria the solution can jump across K_G at some lambda: a central run's secant trial that
-    leaps across it near the root tries ``shadow.leap_search`` (the root on the branch reached from
-    above, kept only where the equilibrium solved there from the search's highest trial under
-    capacity is the same: ford-geely-jv's $1,528.43, brentq's, in 713 evaluations of the map instead
-    of 1,911); otherwise the secant search stops short of the capacity and the search starts again
-    from zero by brentq, whose path the golden results record, its trials after the first by Broyden
-    from the Newton matrix at zero shadow costs (J + 1 evaluations, ``newton``) in a central run.
+    equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
+    across it near the root, or converges slowly there, tries ``shadow.leap_search`` (ford-geely-jv:
+    brentq's root in 485 evaluations of the map instead of 1,911); else the secant search stops short
+    of the capacity and brentq's search starts again from zero (in a central run its trials after the
+    first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
 
     Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
     jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
@@ -345,20 +343,15 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                                    f"({state['solves']} equilibrium solves)")
         start = state["prices"] if initial is None else initial
         solve = dict(initial=start, max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
-        eq = None
-        if trial_tol is not None and trial_tol < tol:  # a few more evaluations, where rounding allows them
+        tight = trial_tol is not None and trial_tol < tol  # a few more evaluations, where rounding allows them
+        eq, limit = None, min(cap or TIGHT_TRIAL_EVALUATIONS, TIGHT_TRIAL_EVALUATIONS if tight else cap or 0)
+        if tight or cap is not None:  # cut short after ``cap`` evaluations: ``shadow.SlowTrial``
             try:
-                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=trial_tol,
-                                  max_iterations=min(TIGHT_TRIAL_EVALUATIONS, cap or TIGHT_TRIAL_EVALUATIONS), **solve)
+                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, max_iterations=limit,
+                                  tol=trial_tol if tight else max(tol, trial_tol or tol), **solve)
             except ConvergenceError:
                 if cap is not None:
                     raise SlowTrial from None
-        elif cap is not None:  # the same solve as below where it converges within ``cap`` evaluations
-            try:
-                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol),
-                                  max_iterations=cap, **solve)
-            except ConvergenceError:
-                raise SlowTrial from None
         if eq is None:
             eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
@@ -399,8 +392,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         return root
 
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=None if inverse_jacobian is not None else
-                                  leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol)) for c in constraints}
+        leaps = {c.name: None if inverse_jacobian is not None else  # a central run's search
+                 leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leaps[c.name]) for c in constraints}
         eq = equilibrium()
         if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
             inverse_jacobian.reset()
