@@ -116,7 +116,8 @@ class ShadowCost:
             # moves by about the FOC tolerance); close to it, one digit beyond (``supply.TIGHT_TRIAL_EVALUATIONS``).
             trial_tol = max(self.tol, min(1e-4, 1e-2 * fb * fb)) if abs(fb) > 1e-6 else 0.1 * self.tol
             start = start if np.all(np.isfinite(start)) else pb
-            near = self.leap is not None and not self.leapt and abs(fb) < SUSPECT
+            near = self.leap is not None and not self.leapt and abs(fb) < SUSPECT \
+                and any(x[1] <= 0 and x[0] > value for x in points)  # a trial under capacity above it to check from
             try:  # near the root, a trial that converges slowly may be leaping between equilibria
                 f, p = self.excess(value, start, trial_tol, LEAP_EVALUATIONS if near else None)
             except SlowTrial:
