@@ -2,6 +2,13 @@
 
 For one capacity or quota constraint G with the others' shadow costs held, the root lambda >= 0 of
 the decreasing excess(lambda) = q_G(lambda) / K_G - 1, each trial an equilibrium solve.
+
+Where the price game has several equilibria a trial can leap from one to another across the
+capacity (ford-geely-jv's JV plant at $1,529.58). A central run's search then asks ``leap_search``
+for the root on the branch it reaches from above, solved by Newton's method with GMRES steps
+(``solve_jointly``, ``solve_by_krylov``: Jacobian-vector products from differences of the map,
+never its J x J Jacobian), instead of bisecting onto the leap and starting brentq's search again
+from zero (``supply.solve_constrained``): the same equilibrium in a quarter of the evaluations.
 """
 
 from __future__ import annotations
@@ -58,7 +65,12 @@ class ShadowCost:
     (brentq's bracket started at $1,000 whatever the market's scale). Stops, as brentq did, once a
     step moves lambda by less than xtol + rtol lambda (or the bracket is that narrow, or the excess
     is exactly zero). Each trial equilibrium starts from the prices extrapolated linearly in lambda
-    from the last two trials, so it converges in a few evaluations of the map."""
+    from the last two trials, so it converges in a few evaluations of the map.
+
+    ``leap`` (a central run's, ``leap_search``) is asked, once a search, for the root where a trial
+    near the root (the last excess below ``SUSPECT``, a trial under capacity above it) crosses the
+    capacity and lands farther from it, or is cut short after ``LEAP_EVALUATIONS``; where it gives
+    none the trial is solved in full and the search goes on exactly as without it."""
 
     def __init__(self, constraint: Any, lam: dict[str, float], market_size: float,
                  equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200,
