@@ -63,3 +63,81 @@ def test_a_jump_across_the_capacity_hands_over_to_brentq(monkeypatch):
     handed = solve_constrained(costs, xi, demand, omega, Taxes.none(10), plants, size, search="secant")
     assert handed.shadow_costs == brent.shadow_costs
     assert np.array_equal(handed.equilibrium.prices, brent.equilibrium.prices)
+
+
+def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_solvers():
+    """``shadow.solve_by_krylov`` (prices) and ``shadow.solve_jointly`` (prices and one shadow cost),
+    the solvers of a leap between equilibria, meet the same stopping rule as ``solve_prices`` and land
+    on the same equilibrium and root as SQUAREM and the secant search."""
+    from autopact.model.shadow import solve_by_krylov, solve_jointly
+    from autopact.model.zeta import FocKernel
+
+    demand, xi, omega, costs, free = market()
+    kernel, taxes = FocKernel(xi, demand, omega), Taxes.none(10)
+    limit = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    prices, evaluations = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12)
+    assert np.max(np.abs(prices / free.prices - 1)) < 1e-10 and evaluations < 200
+    size, plant = 1e6, np.array([2, 3])
+    capacity = 0.8 * size * free.shares[plant].sum()
+    searched = solve_constrained(costs, xi, demand, omega, taxes, [CapacityConstraint("plant", plant, capacity)], size,
+                                 search="secant")
+    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, plant, capacity, size, free.prices, 0.0, 1.0, 1e-12)
+    assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
+    assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
+
+
+class _TwoBranches:
+    """A fake price game for ``ShadowCost``: the excess is 0.002 + 0.1 (0.9 - lambda) on branch A
+    (lambda < 0.9: no root) and 0.05 - 0.0625 lambda on branch B (lambda > 0.5: root 0.8). A solve goes
+    to B where its start's prices[1] is at least 0.9 (0 on A, 1 on B) or A does not exist, else to
+    A; given a cap, one that must leave its start's branch is cut short (``SlowTrial``), as
+    ford-geely-jv's trial across its leap."""
+
+    def __init__(self, lam):
+        self.lam, self.solves = lam, []
+
+    def __call__(self, initial=None, trial_tol=None, cap=None):
+        from types import SimpleNamespace
+        from autopact.model.shadow import SlowTrial
+
+        value = self.lam["plant"]
+        start = 1 if initial is not None and initial[1] >= 0.9 else 0
+        branch = 1 if start == 1 and value > 0.5 or value >= 0.9 else 0
+        if cap is not None and branch != start:
+            raise SlowTrial
+        self.solves.append((value, branch))
+        excess = 0.002 + 0.1 * (0.9 - value) if branch == 0 else 0.05 - 0.0625 * value
+        return SimpleNamespace(shares=np.array([1.0 + excess]), prices=np.array([value, float(branch)]))
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_trial_cut_short_near_the_root_tries_the_leap_and_otherwise_goes_on_as_before(accepted):
+    """Near the root, with a trial under capacity above it, a trial that must cross between branches
+    is cut short and the search asks its ``leap`` (here a stand-in that returns branch B's root, or
+    None as where the check from above fails): the root it returns ends the search, its equilibrium
+    solved there once more; None leaves the trial solved in full and the search as without a leap."""
+    from autopact.model.shadow import Jump, ShadowCost
+
+    plant = CapacityConstraint("plant", np.array([0]), 1.0)
+    asked = []
+
+    def leap(value, prices, top_value, top_prices):
+        asked.append((value, top_value, top_prices[1]))
+        return (0.8, np.array([0.8, 1.0])) if accepted else None
+
+    runs = {}
+    for with_leap in (False, True):
+        lam = {"plant": 2.0}
+        game = _TwoBranches(lam)
+        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
+        try:
+            runs[with_leap] = (search.root(-0.075, np.array([2.0, 1.0]), 1.0), game.solves)
+        except Jump:
+            runs[with_leap] = ("jump", game.solves)
+    assert runs[False][0] == "jump"  # without it the secant search stops at the leap, as ford-geely-jv's did
+    ((value, top, branch),) = asked
+    assert top == 2.0 > value and branch == 1.0  # checked from the highest trial under capacity
+    if accepted:
+        assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1)
+    else:
+        assert runs[True] == runs[False]

@@ -2,10 +2,18 @@
 
 For one capacity or quota constraint G with the others' shadow costs held, the root lambda >= 0 of
 the decreasing excess(lambda) = q_G(lambda) / K_G - 1, each trial an equilibrium solve.
+
+Where the price game has several equilibria a trial can leap from one to another across the
+capacity (ford-geely-jv's JV plant at $1,529.58). A central run's search then asks ``leap_search``
+for the root on the branch it reaches from above, solved by Newton's method with GMRES steps
+(``solve_jointly``, ``solve_by_krylov``: Jacobian-vector products from differences of the map,
+never its J x J Jacobian), instead of bisecting onto the leap and starting brentq's search again
+from zero (``supply.solve_constrained``): the same equilibrium in a quarter of the evaluations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -15,6 +23,28 @@ from autopact.errors import ConvergenceError
 # The excess (relative to capacity) beyond which a search that stopped moving has met a jump of the
 # units across the capacity rather than a root (``Jump``).
 JUMP = 1e-6
+# A secant trial that crosses the capacity from a trial this close to it (|excess| below SUSPECT) and
+# lands farther on the other side has likely leapt between equilibria: on a continuous q_G(lambda) a
+# step so near the root lands nearer it. Such a search tries ``ShadowCost.leap`` (supply.py).
+SUSPECT = 1e-2
+# Evaluations of the map a trial near the root may take before the search tries ``leap`` from its start
+# (ford-geely-jv's trial across the leap took 293 by SQUAREM; trials near the bundled scenarios' roots 1-49).
+LEAP_EVALUATIONS = 60
+# Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
+SAME_EQUILIBRIUM = 1e-9
+# Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the joint solve's excess tolerance, the
+# evaluations of the map either may spend, GMRES's forcing term (each Newton step solves the linear
+# system to this fraction of the residual), the largest Krylov basis and the halvings of a step.
+EXCESS_TOL = 1e-12
+JOINT_EVALUATIONS = 400
+KRYLOV_EVALUATIONS = 400
+FORCING = 1e-3
+GMRES_DIMENSION = 60
+BACKTRACKS = 6
+
+
+class SlowTrial(Exception):
+    """A trial equilibrium cut short after ``LEAP_EVALUATIONS`` evaluations of the map (``ShadowCost``)."""
 
 
 class Jump(Exception):
@@ -35,19 +65,27 @@ class ShadowCost:
     (brentq's bracket started at $1,000 whatever the market's scale). Stops, as brentq did, once a
     step moves lambda by less than xtol + rtol lambda (or the bracket is that narrow, or the excess
     is exactly zero). Each trial equilibrium starts from the prices extrapolated linearly in lambda
-    from the last two trials, so it converges in a few evaluations of the map."""
+    from the last two trials, so it converges in a few evaluations of the map.
+
+    ``leap`` (a central run's, ``leap_search``) is asked, once a search, for the root where a trial
+    near the root (the last excess below ``SUSPECT``, a trial under capacity above it) crosses the
+    capacity and lands farther from it, or is cut short after ``LEAP_EVALUATIONS``; where it gives
+    none the trial is solved in full and the search goes on exactly as without it."""
 
     def __init__(self, constraint: Any, lam: dict[str, float], market_size: float,
-                 equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200) -> None:
+                 equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200,
+                 leap: Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None] | None = None
+                 ) -> None:
         self.constraint, self.lam, self.market_size, self.equilibrium = constraint, lam, market_size, equilibrium
+        self.leap, self.leapt = leap, False
         self.tol, self.xtol, self.rtol, self.max_trials = tol, xtol, rtol, max_trials
         self.slope: float | None = None
 
-    def excess(self, value: float, initial: np.ndarray | None = None,
-               trial_tol: float | None = None) -> tuple[float, np.ndarray]:
+    def excess(self, value: float, initial: np.ndarray | None = None, trial_tol: float | None = None,
+               cap: int | None = None) -> tuple[float, np.ndarray]:
         c = self.constraint
         self.lam[c.name] = value
-        eq = self.equilibrium(initial, trial_tol)
+        eq = self.equilibrium(initial, trial_tol, cap) if cap is not None else self.equilibrium(initial, trial_tol)
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
@@ -89,7 +127,18 @@ class ShadowCost:
             # Far from the root a trial solves only to the precision the secant step can use (the excess
             # moves by about the FOC tolerance); close to it, one digit beyond (``supply.TIGHT_TRIAL_EVALUATIONS``).
             trial_tol = max(self.tol, min(1e-4, 1e-2 * fb * fb)) if abs(fb) > 1e-6 else 0.1 * self.tol
-            f, p = self.excess(value, start if np.all(np.isfinite(start)) else pb, trial_tol)
+            start = start if np.all(np.isfinite(start)) else pb
+            near = self.leap is not None and not self.leapt and abs(fb) < SUSPECT \
+                and any(x[1] <= 0 and x[0] > value for x in points)  # a trial under capacity above it to check from
+            try:  # near the root, a trial that converges slowly may be leaping between equilibria
+                f, p = self.excess(value, start, trial_tol, LEAP_EVALUATIONS if near else None)
+            except SlowTrial:
+                if (found := self._leap(value, start, points)) is not None:
+                    return found
+                f, p = self.excess(value, start, trial_tol)  # as if never capped
+            if near and not self.leapt and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
+                    and (found := self._leap(value, p, points)) is not None:
+                return found
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))
@@ -103,3 +152,187 @@ class ShadowCost:
                     raise Jump(name)
                 return value
         raise ConvergenceError(f"constraint {name}: shadow cost not found in {self.max_trials} trials")
+
+    def _leap(self, value: float, prices: np.ndarray, points: list) -> float | None:
+        """The root that ``leap`` finds from a trial at ``value`` (its equilibrium ``prices``, or the
+        start of a trial cut short), checked from the highest trial under capacity above it; once a search."""
+        self.leapt = True
+        top = max((x for x in points if x[1] <= 0 and x[0] > value), key=lambda x: x[0], default=None)
+        found = self.leap(value, prices, top[0], top[2]) if top is not None else None
+        if found is None:
+            return None
+        self.excess(found[0], found[1], self.tol)  # its equilibrium starts the next solve
+        return found[0]
+
+
+def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, products: np.ndarray,
+                  capacity: float, market_size: float, prices: np.ndarray, shadow_cost: float, scale: float,
+                  tol: float, excess_tol: float = EXCESS_TOL,
+                  max_evaluations: int = JOINT_EVALUATIONS) -> tuple[float, np.ndarray] | None:
+    """The shadow cost of one constraint and the equilibrium prices at it, solved together from a
+    trial (``shadow_cost``, ``prices``) by Newton's method on G(p, lambda) = (c + lambda 1_G + zeta(p)
+    - p, scale x (q_G(p) / K_G - 1)), each step by GMRES (Saad and Schultz 1986) with Jacobian-vector
+    products from forward differences of G: one evaluation of the map each, never the J x J Jacobian
+    (J + 1 evaluations, ``autopact.model.newton``). Where the zeta map contracts slowly (an eigenvalue
+    of d zeta/dp of 0.997 near ford-geely-jv's jump) a trial by SQUAREM took 300-560 evaluations and
+    this whole solve about a hundred. Stops as ``supply.solve_prices`` does (FOC residual relative
+    to shares below ``tol``, priced-out products at their limit) with |excess| below ``excess_tol``;
+    returns (shadow cost, prices), or None after ``max_evaluations`` evaluations or a step that no
+    backtracking makes better. ``costs`` hold the other constraints' shadow costs; ``kernel`` is the
+    market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``."""
+    count = len(costs)
+    group = np.zeros(count)
+    group[products] = 1.0
+    t = 1 + taxes.ad_valorem
+    evaluations = 0
+
+    def mapped(x: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        nonlocal evaluations
+        evaluations += 1
+        p, total = x[:count], costs + x[count] * group
+        margin = p - total
+        s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
+        if not np.all(np.isfinite(s)):
+            return None, False
+        live = s > 0
+        foc = s + t * (diagonal * margin - weighted)
+        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
+        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
+        excess = market_size * s[products].sum() / capacity - 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zeta = (weighted - s / t) / diagonal
+        value = np.append(total + np.where(live, zeta, limit_markup) - p, scale * excess)
+        done = residual < tol and not stale.any() and abs(excess) < excess_tol
+        return (value if np.all(np.isfinite(value)) else None), done
+
+    x = np.append(np.asarray(prices, float), shadow_cost)
+    value, done = mapped(x)
+    while not done:
+        if value is None or evaluations >= max_evaluations:
+            return None
+        move = _gmres_step(mapped, x, value, max_evaluations - evaluations)
+        if move is None:
+            return None
+        norm = float(np.linalg.norm(value))
+        for _ in range(BACKTRACKS):  # halve a step that leaves the residual larger
+            trial = x + move
+            new, done = mapped(trial)
+            if new is not None and (done or np.linalg.norm(new) < norm):
+                break
+            move = 0.5 * move
+        else:
+            return None
+        x, value = trial, new
+    return float(x[count]), x[:count]
+
+
+def _gmres_step(mapped, x: np.ndarray, value: np.ndarray, budget: int) -> np.ndarray | None:
+    """The Newton step d with |J d + G| <= FORCING |G| (J = dG/dx at x, G = ``value``), by GMRES from
+    d = 0 with J v = (G(x + h v) - G(x)) / h (h = sqrt(eps) (1 + |x|) for unit v: Kelley 2003)."""
+    if budget <= 0:
+        return None
+    beta = float(np.linalg.norm(value))
+    h = np.sqrt(np.finfo(float).eps) * (1.0 + float(np.linalg.norm(x)))
+    basis = [-value / beta]
+    hessenberg = np.zeros((GMRES_DIMENSION + 1, GMRES_DIMENSION))
+    for k in range(min(GMRES_DIMENSION, budget)):
+        moved, _ = mapped(x + h * basis[k])
+        if moved is None:
+            return None
+        w = (moved - value) / h
+        for i in range(k + 1):  # modified Gram-Schmidt
+            hessenberg[i, k] = float(w @ basis[i])
+            w = w - hessenberg[i, k] * basis[i]
+        hessenberg[k + 1, k] = float(np.linalg.norm(w))
+        target = np.zeros(k + 2)
+        target[0] = beta
+        small = hessenberg[:k + 2, :k + 1]
+        y = np.linalg.lstsq(small, target, rcond=None)[0]
+        if np.linalg.norm(target - small @ y) <= FORCING * beta or hessenberg[k + 1, k] <= 1e-14 * beta:
+            break
+        basis.append(w / hessenberg[k + 1, k])
+    return np.column_stack(basis[:k + 1]) @ y
+
+
+def solve_by_krylov(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, prices: np.ndarray, tol: float,
+                    max_evaluations: int = KRYLOV_EVALUATIONS) -> tuple[np.ndarray, int] | None:
+    """Equilibrium producer prices at marginal costs ``costs`` from ``prices`` by Newton's method on
+    F(p) = c + zeta(p) - p, each step by GMRES (Saad and Schultz 1986) with Jacobian-vector products
+    from forward differences of F: one evaluation of the map each, never the J x J Jacobian (J + 1
+    evaluations, ``autopact.model.newton``). Stops as ``supply.solve_prices`` does (FOC residual
+    relative to shares below ``tol``, priced-out products at their limit price). Returns (prices,
+    evaluations), or None after ``max_evaluations`` evaluations or a step no backtracking improves.
+    ``kernel`` is the market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``."""
+    t = 1 + taxes.ad_valorem
+    evaluations = 0
+
+    def mapped(p: np.ndarray) -> tuple[np.ndarray | None, bool]:
+        nonlocal evaluations
+        evaluations += 1
+        margin = p - costs
+        s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
+        if not np.all(np.isfinite(s)):
+            return None, False
+        live = s > 0
+        foc = s + t * (diagonal * margin - weighted)
+        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
+        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = costs + np.where(live, (weighted - s / t) / diagonal, limit_markup) - p
+        return (value if np.all(np.isfinite(value)) else None), residual < tol and not stale.any()
+
+    x = np.asarray(prices, float).copy()
+    value, done = mapped(x)
+    while not done:
+        if value is None or evaluations >= max_evaluations:
+            return None
+        move = _gmres_step(mapped, x, value, max_evaluations - evaluations)
+        if move is None:
+            return None
+        norm = float(np.linalg.norm(value))
+        for _ in range(BACKTRACKS):  # halve a step that leaves the residual larger
+            trial = x + move
+            new, done = mapped(trial)
+            if new is not None and (done or np.linalg.norm(new) < norm):
+                break
+            move = 0.5 * move
+        else:
+            return None
+        x, value = trial, new
+    return x, evaluations
+
+
+def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, constraint: Any, constraints: list,
+                lam: dict[str, float], market_size: float, tol: float
+                ) -> Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None]:
+    """A central run's ``ShadowCost.leap`` for ``constraint`` (the others' shadow costs held at ``lam``):
+    where a secant trial at shadow cost ``value`` (equilibrium ``prices``) leapt across the capacity
+    (``SUSPECT``), the root on the branch that the search reaches from above, or None.
+
+    The shadow cost and prices are solved together from the trial (``solve_jointly``); the root
+    stands only where the equilibrium at that shadow cost solved from ``top_prices`` (the search's
+    highest trial under capacity, as brentq's trials come down from the top of its bracket) is the
+    same (prices within ``SAME_EQUILIBRIUM``). On ford-geely-jv that is brentq's root (its plant's
+    units leap at $1,529.58, brentq's root $1,528.43 lies on the branch above); where the price game
+    has a third equilibrium (partner-comparison's gm-geely with a capacity of 105,000, whose brentq
+    search closes on a leap at $1,434.97) the joint solve finds a root on it ($1,428.87) that the
+    equilibrium from above is not, and the search goes on as before."""
+    products = constraint.products
+
+    def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray) -> tuple[float, np.ndarray] | None:
+        others = np.array(costs, float)
+        for other in constraints:
+            if other is not constraint:
+                others[other.products] += lam[other.name]
+        scale = max(float(np.mean(np.abs(prices[products] - others[products] - value))), 1.0)  # dollars per unit of excess
+        joint = solve_jointly(others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices,
+                              value, scale, tol)
+        if joint is None or joint[0] <= 0:
+            return None
+        total = others.copy()
+        total[products] += joint[0]
+        reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol)
+        if reached is None or np.max(np.abs(reached[0] / joint[1] - 1)) > SAME_EQUILIBRIUM:
+            return None
+        return joint
+    return root

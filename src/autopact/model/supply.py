@@ -42,7 +42,7 @@ import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost
+from autopact.model.shadow import Jump, ShadowCost, SlowTrial, leap_search
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -293,13 +293,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
     only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
     Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
-    equilibria the solution can jump across K_G at some lambda (partner-comparison's gm-geely at
-    $3,499.96, beside brentq's root at $3,490.92): the secant search then stops short of the
-    capacity, and the search starts again from zero by brentq, whose path the golden results record.
-    A run without a Newton matrix (a central one) solves brentq's trials after the first by Broyden
-    from the Newton matrix at zero shadow costs (J + 1 evaluations of the map, ``newton``), not by
-    SQUAREM: ford-geely-jv 1,913 evaluations instead of 3,758 (5.0 s -> 2.6 s), the same equilibrium
-    (prices to 1e-13 relative, the shadow cost to 1e-11).
+    equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
+    across it near the root, or converges slowly there, tries ``shadow.leap_search`` (ford-geely-jv:
+    brentq's root in 485 evaluations of the map instead of 1,911); else the secant search stops short
+    of the capacity and brentq's search starts again from zero (in a central run its trials after the
+    first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
 
     Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
     jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
@@ -319,12 +317,12 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
+    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
         def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
             return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
                                 max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
 
-        limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
         found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
                             market_size, initial, tol, capacity_tol, solve)
         if found is not None:
@@ -335,7 +333,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
-    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None) -> Equilibrium:
+    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]
@@ -345,13 +343,15 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                                    f"({state['solves']} equilibrium solves)")
         start = state["prices"] if initial is None else initial
         solve = dict(initial=start, max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
-        eq = None
-        if trial_tol is not None and trial_tol < tol:  # a few more evaluations, where rounding allows them
+        tight = trial_tol is not None and trial_tol < tol  # a few more evaluations, where rounding allows them
+        eq, limit = None, min(cap or TIGHT_TRIAL_EVALUATIONS, TIGHT_TRIAL_EVALUATIONS if tight else cap or 0)
+        if tight or cap is not None:  # cut short after ``cap`` evaluations: ``shadow.SlowTrial``
             try:
-                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=trial_tol,
-                                  max_iterations=TIGHT_TRIAL_EVALUATIONS, **solve)
+                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, max_iterations=limit,
+                                  tol=trial_tol if tight else max(tol, trial_tol or tol), **solve)
             except ConvergenceError:
-                pass
+                if cap is not None:
+                    raise SlowTrial from None
         if eq is None:
             eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
         state["prices"], state["solves"] = eq.prices, state["solves"] + 1
@@ -392,7 +392,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         return root
 
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol) for c in constraints}
+        leaps = {c.name: None if inverse_jacobian is not None else  # a central run's search
+                 leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leaps[c.name]) for c in constraints}
         eq = equilibrium()
         if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
             inverse_jacobian.reset()
