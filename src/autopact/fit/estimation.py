@@ -154,8 +154,10 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     Z = _block_diagonal(z, problem.zs) if supply else z
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
     # per market: the last delta, its d delta / d theta ("slope") and theta (RC logit: the next inversion
-    # starts from delta + slope (theta' - theta)), and the last markups (for the adjoint gradient)
-    state: dict[str, Any] = {**{k: [None] * len(problem.markets) for k in ("delta", "slope", "theta", "markups")},
+    # starts from delta + slope (theta' - theta), with chord steps on the last ds/d delta, "factor"), and the
+    # last markups (for the adjoint gradient)
+    state: dict[str, Any] = {**{k: [None] * len(problem.markets)
+                                for k in ("delta", "slope", "theta", "markups", "factor")},
                              "evaluations": 0,
                              "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
     # without nesting, each market's theta-independent arrays for the fused terms, built once
@@ -178,8 +180,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                 predicted = None if state["slope"][m] is None else \
                     state["delta"][m] + state["slope"][m] @ (p.vector() - state["theta"][m])
                 try:
-                    d_m, d_jac, markups = rc_logit.terms(fused[m], p, state["delta"][m], want_gradient, supply,
-                                                         inversion_tol, predicted)
+                    d_m, d_jac, markups, state["factor"][m] = rc_logit.terms(
+                        fused[m], p, state["delta"][m], want_gradient, supply, inversion_tol, predicted,
+                        state["factor"][m])
                 except ConvergenceError:
                     return np.full(len(y), np.nan), jac
                 state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, \

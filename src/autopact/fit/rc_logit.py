@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
@@ -55,6 +55,7 @@ class LogitMarket:
     through_t: np.ndarray | None = None  # F K (J, G): (Y O)_ik = (Y F K)_{i, c_k}
     columns_through: np.ndarray | None = None  # x_jq H_jg (J, Q * G)
     symmetric: bool = False  # O = O^T
+    root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -69,6 +70,7 @@ class LogitMarket:
         on_price = np.array([k == price for k in on], bool)
         price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
+        out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
@@ -105,17 +107,41 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 class Symmetric:
     """A symmetric matrix factored once for its solves: Cholesky of M (of -M with ``negative``),
     about half the time of ``np.linalg.solve``'s LU at these sizes; ``np.linalg.solve`` (an LU
-    factorisation, its errors included) when that matrix is not positive definite."""
+    factorisation, its errors included) when that matrix is not positive definite.
 
-    def __init__(self, matrix: np.ndarray, negative: bool = False) -> None:
+    With ``lower``, ``matrix`` is only the lower triangle of M (of -M with ``negative``) in
+    Fortran order, as ``weighted_gram`` gives it: its upper triangle is never read.
+    """
+
+    def __init__(self, matrix: np.ndarray, negative: bool = False, lower: bool = False) -> None:
         self.sign = -1.0 if negative else 1.0
-        self.factor, info = lapack.dpotrf(self.sign * matrix)
-        self.matrix = None if info == 0 else matrix
+        self.lower = int(lower)
+        self.factor, info = lapack.dpotrf(matrix if lower else self.sign * matrix, lower=self.lower, clean=0)
+        self.matrix = None if info == 0 else matrix if not lower else \
+            self.sign * (np.tril(matrix) + np.tril(matrix, -1).T)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         if self.matrix is not None:
             return np.linalg.solve(self.matrix, rhs)
-        return self.sign * lapack.dpotrs(self.factor, rhs)[0]
+        return self.sign * lapack.dpotrs(self.factor, rhs, lower=self.lower)[0]
+
+
+def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The lower triangle, in Fortran order, of diag(d) - sum_i r_i^2 s_i' s_i (s_i the rows of s):
+    ds/d delta with d = sum_i w_i s_i and r_i = sqrt(w_i). One symmetric rank-k update (BLAS
+    dsyrk: half the multiplications of the J x I x J product, no symmetrising pass), which
+    ``Symmetric(..., lower=True)`` factors without reading the upper triangle."""
+    n = len(diagonal)
+    out = np.zeros((n, n), order="F")
+    out.flat[::n + 1] = diagonal
+    return blas.dsyrk(-1.0, (root[:, None] * s).T, beta=1.0, c=out, lower=1, overwrite_c=1)
+
+
+def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
+    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored."""
+    if lm.root is None:
+        return Symmetric(np.diag(total) - (lm.market.weights[:, None] * s).T @ s)
+    return Symmetric(weighted_gram(total, lm.root, s), lower=True)
 
 
 def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -150,51 +176,79 @@ class Tastes:
         return e / (outside + e.sum(axis=1))[:, None]
 
 
-def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_steps: int = 50
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Newton's method on log s(delta) = log s_obs from ``delta``, as ``autopact.model.demand``'s
-    (the same steps, step halving and stopping rule), keeping the last probabilities.
+CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
 
-    Returns (delta, s_ij, ds/d delta, solved); ds/d delta = diag(s) - (w s)'s at the returned delta.
+
+def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, factor: Symmetric | None = None,
+           max_steps: int = 50) -> tuple[np.ndarray, np.ndarray, Symmetric | None, bool]:
+    """Newton's method on log s(delta) = log s_obs from ``delta``, as ``autopact.model.demand``'s
+    (the same steps, step halving and stopping rule) but with its matrix kept while it serves
+    (Shamanskii's variant), keeping the last probabilities. ``factor``: ds/d delta factored near
+    here (the last evaluation's), or None.
+
+    A step on a kept factor (a chord step) costs one share evaluation and two triangular solves
+    instead of a J x I x J Gram matrix and a Cholesky factorisation. It is taken when it at least
+    halves the error; one that gains less than ``CHORD_GAIN`` (or is not taken) has ds/d delta
+    factored afresh at the current delta for the next step, which is then Newton's, with step
+    halving. When a chord step meets the tolerance, one more is taken if it lowers the error
+    further (to the rounding floor, as Newton's quadratic last step gets it): the objective's
+    noise is what stops the optimiser at the end.
+
+    Returns (delta, s_ij, ds/d delta at the returned delta factored, solved); the factor is None
+    when the inversion did not solve.
     """
-    weights = lm.market.weights
     tastes = Tastes(mu)
     s = tastes.probabilities(delta)
-    total = weights @ s
+    total = lm.market.weights @ s
     error = lm.log_shares - np.log(total)
-    jacobian = np.diag(total) - (weights[:, None] * s).T @ s
+    size = np.max(np.abs(error))
+    fresh = polish = False
     for _ in range(max_steps):
-        if np.max(np.abs(error)) < tol:
-            return delta, s, jacobian, True
+        if size < tol and not polish:
+            return delta, s, share_jacobian(lm, s, total), True
+        if factor is None:
+            factor, fresh = share_jacobian(lm, s, total), True
         try:
-            direction = Symmetric(jacobian).solve(total * error)  # ds/d delta is symmetric
+            direction = factor.solve(total * error)  # ds/d delta is symmetric
         except np.linalg.LinAlgError:
-            return delta, s, jacobian, False
+            return delta, s, None, False
         length = 1.0
-        for _ in range(8):
+        for _ in range(8 if fresh else 1):
             candidate = delta + length * direction
             s_new = tastes.probabilities(candidate)
-            total_new = weights @ s_new
+            total_new = lm.market.weights @ s_new
             error_new = lm.log_shares - np.log(total_new)
-            if np.all(np.isfinite(error_new)) and np.max(np.abs(error_new)) < np.max(np.abs(error)):
+            size_new = np.max(np.abs(error_new)) if np.all(np.isfinite(error_new)) else np.inf
+            if size_new < (size if fresh or polish else 0.5 * size):
                 break
             length /= 2
         else:
-            return delta, s, jacobian, False
-        delta, s, total, error = candidate, s_new, total_new, error_new
-        jacobian = np.diag(total) - (weights[:, None] * s).T @ s
-    return delta, s, jacobian, bool(np.max(np.abs(error)) < tol)
+            if fresh:
+                return delta, s, None, False
+            if polish:
+                return delta, s, share_jacobian(lm, s, total), True
+            factor = None  # the chord step is not taken: Newton's from here
+            continue
+        if not fresh and size_new > CHORD_GAIN * size:
+            factor = None
+        polish = not fresh and not polish and size_new < tol and factor is not None
+        fresh = False
+        delta, s, total, error, size = candidate, s_new, total_new, error_new, size_new
+    if size < tol:
+        return delta, s, share_jacobian(lm, s, total), True
+    return delta, s, None, False
 
 
-def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
-    """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values.
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
+    """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values;
+    ``jacobian`` is ds/d delta at these probabilities, factored.
 
     With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
     """
     weights = lm.market.weights[:, None]
     inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
     gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
-    return -Symmetric(jacobian).solve(gradient)
+    return -jacobian.solve(gradient)
 
 
 class Markups:
@@ -265,24 +319,27 @@ class Markups:
 
 
 def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,
-          tol: float, predicted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Markups | None]:
-    """delta, d delta / d theta (zeros without ``want_gradient``) and the markups (None without a
-    supply side) of one market at ``p``. Raises ConvergenceError when the inversion fails.
+          tol: float, predicted: np.ndarray | None = None, factor: Symmetric | None = None
+          ) -> tuple[np.ndarray, np.ndarray, Markups | None, Symmetric]:
+    """delta, d delta / d theta (zeros without ``want_gradient``), the markups (None without a
+    supply side) of one market at ``p``, and ds/d delta at that delta, factored (the next
+    evaluation's ``factor``). Raises ConvergenceError when the inversion fails.
 
     The inversion starts from ``predicted`` if given (delta extrapolated from the last evaluation
     with its d delta / d theta), else from ``initial`` (the last evaluation's delta; the logit
-    inversion when None). Newton's method runs here first; if it stalls, ``invert_shares``
-    (Newton, then SQUAREM on the contraction) solves from ``initial``, as the general path does.
+    inversion when None), with chord steps on ``factor`` when given (``invert``). Newton's
+    method runs here first; if it stalls, ``invert_shares`` (Newton, then SQUAREM on the
+    contraction) solves from ``initial``, as the general path does.
     """
     market = lm.market
     mu = lm.utilities_net_of_delta(p)
     start = lm.log_shares - np.log(1.0 - market.shares.sum()) if initial is None else np.asarray(initial, float)
-    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol)
+    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol, factor)
     if not solved:
         demand, _ = demand_terms(market, p, lm.names)
         delta, _ = invert_shares(market.shares, market.prices, demand, tol=tol, initial=initial)
         s = probabilities(delta, mu)
-        jacobian = np.diag(market.weights @ s) - (market.weights[:, None] * s).T @ s
+        jacobian = share_jacobian(lm, s, market.weights @ s)
     count = lm.columns.shape[1]
     d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
-    return delta, d_delta, Markups(lm, p, s) if with_supply else None
+    return delta, d_delta, Markups(lm, p, s) if with_supply else None, jacobian
