@@ -92,18 +92,18 @@ def test_delta_and_markup_derivatives_match_central_differences(problem, ownersh
 
 def test_an_evaluation_near_the_last_takes_few_newton_steps(problem, monkeypatch):
     """From delta extrapolated along d delta / d theta, a 1% move in theta needs one Newton step
-    and chord steps on its matrix (at most four probability evaluations a market, one
+    and chord steps on its matrix (at most four share evaluations a market, one
     factorisation before the solution's); from the last delta alone it needs more."""
     p = Parameters(SIGMA.copy(), PI.copy(), None)
     moved = p.with_vector(p.vector() * 1.01)
     counts = {"calls": 0}
-    original = rc_logit.Tastes.probabilities
+    original = rc_logit.Tastes.parts  # one share evaluation
 
     def counted(self, delta):
         counts["calls"] += 1
         return original(self, delta)
 
-    monkeypatch.setattr(rc_logit.Tastes, "probabilities", counted)
+    monkeypatch.setattr(rc_logit.Tastes, "parts", counted)
     plain = extrapolated = 0
     for market in problem.markets:
         lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))

@@ -169,11 +169,26 @@ class Tastes:
         self.factor = np.exp(np.maximum(mu - self.top[:, None], -250.0))
 
     def probabilities(self, delta: np.ndarray) -> np.ndarray:
+        return self.shares(self.parts(delta))
+
+    def parts(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x_j = exp(delta_j - D) and the households' denominators exp(-M_i - D) + sum_k F_ik x_k
+        (F = ``factor``): s_ij = F_ij x_j / denominator_i."""
         largest = delta.max()
-        e = self.factor * np.exp(np.maximum(delta - largest, -250.0))
+        x = np.exp(np.maximum(delta - largest, -250.0))
         with np.errstate(over="ignore"):
             outside = np.exp(-(self.top + largest))
-        return e / (outside + e.sum(axis=1))[:, None]
+        return x, outside + self.factor @ x
+
+    def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        x, denominators = parts
+        return (self.factor * x) / denominators[:, None]
+
+    def totals(self, parts: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        """sum_i w_i s_ij as x_j sum_i (w_i / denominator_i) F_ij: two matrix-vector products and
+        no I x J array, for the steps of the inversion that need only the market shares."""
+        x, denominators = parts
+        return x * ((weights / denominators) @ self.factor)
 
 
 CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
@@ -198,45 +213,54 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     when the inversion did not solve.
     """
     tastes = Tastes(mu)
-    s = tastes.probabilities(delta)
-    total = lm.market.weights @ s
+    weights = lm.market.weights
+    parts = tastes.parts(delta)
+    total = tastes.totals(parts, weights)
+    s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
     error = lm.log_shares - np.log(total)
     size = np.max(np.abs(error))
     fresh = polish = False
+
+    def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
+        at = tastes.shares(parts) if s is None else s
+        return delta, at, share_jacobian(lm, at, total), True
+
     for _ in range(max_steps):
         if size < tol and not polish:
-            return delta, s, share_jacobian(lm, s, total), True
+            return solution()
         if factor is None:
+            s = tastes.shares(parts) if s is None else s
             factor, fresh = share_jacobian(lm, s, total), True
         try:
             direction = factor.solve(total * error)  # ds/d delta is symmetric
         except np.linalg.LinAlgError:
-            return delta, s, None, False
+            return delta, tastes.shares(parts), None, False
         length = 1.0
         for _ in range(8 if fresh else 1):
             candidate = delta + length * direction
-            s_new = tastes.probabilities(candidate)
-            total_new = lm.market.weights @ s_new
-            error_new = lm.log_shares - np.log(total_new)
+            parts_new = tastes.parts(candidate)
+            total_new = tastes.totals(parts_new, weights)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                error_new = lm.log_shares - np.log(total_new)
             size_new = np.max(np.abs(error_new)) if np.all(np.isfinite(error_new)) else np.inf
             if size_new < (size if fresh or polish else 0.5 * size):
                 break
             length /= 2
         else:
             if fresh:
-                return delta, s, None, False
+                return delta, tastes.shares(parts), None, False
             if polish:
-                return delta, s, share_jacobian(lm, s, total), True
+                return solution()
             factor = None  # the chord step is not taken: Newton's from here
             continue
         if not fresh and size_new > CHORD_GAIN * size:
             factor = None
         polish = not fresh and not polish and size_new < tol and factor is not None
         fresh = False
-        delta, s, total, error, size = candidate, s_new, total_new, error_new, size_new
+        delta, parts, s, total, error, size = candidate, parts_new, None, total_new, error_new, size_new
     if size < tol:
-        return delta, s, share_jacobian(lm, s, total), True
-    return delta, s, None, False
+        return solution()
+    return delta, tastes.shares(parts), None, False
 
 
 def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
@@ -264,9 +288,16 @@ class Markups:
         self.lm, self.s = lm, s
         self.a = lm.price_slopes(p)
         self.weighted = self.a[:, None] * s
-        jac = np.diag(self.a @ s) - self.weighted.T @ s
-        self.matrix = lm.market.ownership * jac.T  # symmetric, negative definite with symmetric O (Schur product)
-        self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
+        self.matrix, self.factored = None, None
+        if lm.symmetric and np.all(self.a < 0):
+            # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
+            # Schur product with O (symmetric; the matrix is then negative definite)
+            lower = weighted_gram(-(self.a @ s), np.sqrt(-self.a), s)
+            self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True, lower=True)
+        else:
+            jac = np.diag(self.a @ s) - self.weighted.T @ s
+            self.matrix = lm.market.ownership * jac.T
+            self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
         self.u = s * self.markups  # U = s o m
         self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
