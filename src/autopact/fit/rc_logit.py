@@ -29,6 +29,7 @@ with the transposed matrix, no J x Q right-hand side); the full dm / d theta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -56,6 +57,7 @@ class LogitMarket:
     columns_through: np.ndarray | None = None  # x_jq H_jg (J, Q * G)
     symmetric: bool = False  # O = O^T
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
+    own_diagonal: np.ndarray | None = None  # O_jj
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -75,6 +77,7 @@ class LogitMarket:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
+            out.own_diagonal = np.diag(market.ownership).copy()
         return out
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
@@ -287,20 +290,25 @@ class Markups:
     def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
         self.lm, self.s = lm, s
         self.a = lm.price_slopes(p)
-        self.weighted = self.a[:, None] * s
+        self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
         self.matrix, self.factored = None, None
         if lm.symmetric and np.all(self.a < 0):
             # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
             # Schur product with O (symmetric; the matrix is then negative definite)
-            lower = weighted_gram(-(self.a @ s), np.sqrt(-self.a), s)
+            lower = weighted_gram(-self.a_s, np.sqrt(-self.a), s)
             self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True, lower=True)
         else:
-            jac = np.diag(self.a @ s) - self.weighted.T @ s
+            jac = np.diag(self.a_s) - self.weighted.T @ s
             self.matrix = lm.market.ownership * jac.T
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
         self.u = s * self.markups  # U = s o m
         self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
+
+    @cached_property
+    def weighted(self) -> np.ndarray:
+        """a_i s_ij (I, J)."""
+        return self.a[:, None] * self.s
 
     def _solve(self, rhs: np.ndarray) -> np.ndarray:
         return self.factored.solve(rhs) if self.factored else np.linalg.solve(self.matrix, rhs)
@@ -338,15 +346,32 @@ class Markups:
         return -self._solve(rhs)
 
     def gradient(self, d_delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu."""
-        lm = self.lm
+        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu.
+
+        nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
+        before any product over households (k = nu o diag(O) o m; sums over j become products
+        of s with J-vectors), so that its J x I x Q products become I x J x (3 Q + 1) and
+        I x J x (Q + 1) ones and no J x Q intermediate is formed.
+        """
+        lm, s, a = self.lm, self.s, self.a
+        columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
-        rhs, _ = self._partial(d_delta)
-        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik s_ik (d_kq + a_iq x_kq)
-        # with E = ((a s o nu') O) o m'
-        e = (((self.weighted * nu) @ lm.through_t)[:, lm.codes] * self.markups) * self.s
-        rest = e.sum(axis=0) @ d_delta + (lm.columns * (e.T @ lm.loadings)).sum(axis=0)
-        return -(nu @ rhs - rest)
+        k = nu * lm.own_diagonal * self.markups
+        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None]])  # (I, 3 Q + 1)
+        s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
+                                                left[:, 2 * count:3 * count], left[:, 3 * count])
+        inner = loadings * s_columns + s_delta  # r (I, Q)
+        sv = s * self.v  # s_ij (U O^T)_ij
+        right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
+        sv_columns, sv_nu = right[:, :count], right[:, count]
+        contracted = (k * self.a_s - nu * (a @ sv)) @ d_delta \
+            + (loadings * (a[:, None] * (s_k_columns - sv_columns))).sum(axis=0) \
+            + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
+        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
+        # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
+        e = self.u * (a[:, None] * (s @ (nu[:, None] * lm.through_t)))[:, lm.codes]
+        rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
+        return -(contracted - rest)
 
 
 def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,
