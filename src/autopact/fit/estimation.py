@@ -129,10 +129,10 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
              evaluate_only: bool = False, optimizer: Literal["l-bfgs-b", "bfgs", "trust-constr"] = "l-bfgs-b",
              sigma_bounds: tuple[Any, Any] | None = None, pi_bounds: tuple[Any, Any] | None = None,
              rho_bounds: tuple[Any, Any] | None = None, costs_bounds: tuple[Any, Any] | None = None,
-             initial_update: bool = False) -> EstimationResult:
+             initial_update: bool = False, ftol: float = 0.0) -> EstimationResult:
     """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
 
-    The optimiser settings (``optimizer``, ``gtol``, ``max_iterations``, the bounds,
+    The optimiser settings (``optimizer``, ``gtol``, ``ftol``, ``max_iterations``, the bounds,
     ``costs_bounds`` and ``initial_update``) are PyBLP's, with its defaults: see
     ``autopact.fit.optimisation``. Raises ``OptimisationError`` (a ``ConvergenceError``) with
     the objective, gradient norm, iterations and parameters where the optimiser stopped when it
@@ -147,6 +147,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                        np.zeros((k2, d)) if pi is None else np.asarray(pi, float).reshape(k2, d), rho)
     if rho is not None and not problem.nested:
         raise EstimationError("rho needs a nesting_ids column")
+    if not (np.isfinite(ftol) and ftol >= 0) or (ftol and optimizer != "l-bfgs-b"):
+        raise EstimationError(f"optimization.ftol: a finite number >= 0, and 0 unless the optimizer is l-bfgs-b "
+                              f"(optimizer {optimizer!r}), got {ftol!r}")
     x1, z, n = problem.x1, problem.z, len(problem.x1)
     supply = problem.x3 is not None
     # stacked linear system: y = [delta; cost target], X = diag(X1, X3), Z = diag(ZD, ZS)
@@ -303,7 +306,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     for step in range(steps):
         if len(theta):
             before = state["evaluations"]
-            outcome = minimise(lambda t: objective(t, W), theta, limits, optimizer, gtol, max_iterations)
+            outcome = minimise(lambda t: objective(t, W), theta, limits, optimizer, gtol, max_iterations, ftol)
             theta, iterations = outcome.x, iterations + outcome.iterations
             if not outcome.accepted:
                 evaluations = state["evaluations"] - before
