@@ -266,7 +266,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         else:
             projector = jac - X @ np.linalg.solve(normal, xz @ W @ (Z.T @ jac))
             gradient = 2 * n * (Z.T @ projector / n).T @ W @ g
-        state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
+        state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac, at=(theta.copy(), W))
         return float(n * g @ W @ g), gradient
 
     def residuals() -> np.ndarray:
@@ -298,7 +298,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     iterations = 0
 
     def update_weights(theta: np.ndarray) -> np.ndarray:
-        objective(theta, W)  # the residuals at theta under the current weights
+        last = state.get("at")
+        if last is None or last[1] is not W or not np.array_equal(last[0], theta):
+            objective(theta, W)  # the residuals at theta under the current weights (unless just evaluated there)
         return np.linalg.inv(_covariance_of_moments(*split(residuals()), weighting, problem.clusters))
 
     if initial_update:  # PyBLP's zeroth step: weights from the residuals at the starting values

@@ -169,7 +169,8 @@ class Tastes:
 
     def __init__(self, mu: np.ndarray) -> None:
         self.top = mu.max(axis=1)
-        self.factor = np.exp(np.maximum(mu - self.top[:, None], -250.0))
+        factor = np.subtract(mu, self.top[:, None])
+        self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
 
     def probabilities(self, delta: np.ndarray) -> np.ndarray:
         return self.shares(self.parts(delta))
@@ -179,9 +180,8 @@ class Tastes:
         (F = ``factor``): s_ij = F_ij x_j / denominator_i."""
         largest = delta.max()
         x = np.exp(np.maximum(delta - largest, -250.0))
-        with np.errstate(over="ignore"):
-            outside = np.exp(-(self.top + largest))
-        return x, outside + self.factor @ x
+        # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
+        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
 
     def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         x, denominators = parts
@@ -243,9 +243,11 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
             candidate = delta + length * direction
             parts_new = tastes.parts(candidate)
             total_new = tastes.totals(parts_new, weights)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            if total_new.min() > 0:  # (a NaN compares False: no share is NaN or zero either)
                 error_new = lm.log_shares - np.log(total_new)
-            size_new = np.max(np.abs(error_new)) if np.all(np.isfinite(error_new)) else np.inf
+                size_new = np.abs(error_new).max()  # NaN where a share is infinite: not taken below
+            else:
+                size_new = np.inf
             if size_new < (size if fresh or polish else 0.5 * size):
                 break
             length /= 2
