@@ -163,3 +163,22 @@ def test_a_stalled_newton_inversion_falls_back_to_invert_shares(problem, monkeyp
     again, d_again, markups_again, _ = rc_logit.terms(lm, p, None, True, True, 1e-14)
     assert np.max(np.abs(again - delta)) < 1e-12
     assert _relative(d_again, d_delta) < 1e-10 and _relative(markups_again.markups, markups.markups) < 1e-10
+
+
+@pytest.mark.parametrize("negative", [False, True])
+def test_a_factor_in_place_that_is_not_definite_solves_with_the_rebuilt_matrix(negative):
+    """``Symmetric`` factors a lower triangle in place (no copy); where the matrix is not definite
+    (here indefinite) the solve is LU's on the matrix ``dense`` rebuilds, as for a full matrix."""
+    rng = np.random.default_rng(1)
+    full = rng.standard_normal((6, 6))
+    full = full + full.T
+    sign = -1.0 if negative else 1.0
+    lower = np.asfortranarray(np.tril(sign * full))
+    lower[0, 5] = np.nan  # the upper triangle is never read
+    rhs = rng.standard_normal(6)
+    solved = rc_logit.Symmetric(lower, negative=negative, dense=lambda: full).solve(rhs)
+    assert np.allclose(full @ solved, rhs, rtol=0, atol=1e-10)
+    definite = full @ full.T + np.eye(6)
+    lower = np.asfortranarray(np.tril(sign * definite))
+    solved = rc_logit.Symmetric(lower, negative=negative, dense=lambda: definite).solve(rhs)
+    assert np.allclose(definite @ solved, rhs, rtol=0, atol=1e-10)

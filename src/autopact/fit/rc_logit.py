@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import numpy as np
 from scipy.linalg import blas, lapack
@@ -112,28 +113,33 @@ class Symmetric:
     about half the time of ``np.linalg.solve``'s LU at these sizes; ``np.linalg.solve`` (an LU
     factorisation, its errors included) when that matrix is not positive definite.
 
-    With ``lower``, ``matrix`` is only the lower triangle of M (of -M with ``negative``) in
-    Fortran order, as ``weighted_gram`` gives it: its upper triangle is never read.
+    With ``dense`` (a function giving M), ``matrix`` is only the lower triangle of M (of -M with
+    ``negative``) in Fortran order, as ``weighted_gram`` gives it: its upper triangle is never
+    read, and it is factored in place (no copy); ``dense`` rebuilds M if it is not definite.
     """
 
-    def __init__(self, matrix: np.ndarray, negative: bool = False, lower: bool = False) -> None:
+    def __init__(self, matrix: np.ndarray, negative: bool = False,
+                 dense: Callable[[], np.ndarray] | None = None) -> None:
         self.sign = -1.0 if negative else 1.0
-        self.lower = int(lower)
-        self.factor, info = lapack.dpotrf(matrix if lower else self.sign * matrix, lower=self.lower, clean=0)
-        self.matrix = None if info == 0 else matrix if not lower else \
-            self.sign * (np.tril(matrix) + np.tril(matrix, -1).T)
+        self.lower = int(dense is not None)
+        if dense is None:
+            self.factor, info = lapack.dpotrf(self.sign * matrix)
+        else:
+            self.factor, info = lapack.dpotrf(matrix, lower=1, clean=0, overwrite_a=1)
+        self.matrix = None if info == 0 else matrix if dense is None else dense()
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         if self.matrix is not None:
             return np.linalg.solve(self.matrix, rhs)
-        return self.sign * lapack.dpotrs(self.factor, rhs, lower=self.lower)[0]
+        x = lapack.dpotrs(self.factor, rhs, lower=self.lower)[0]
+        return x if self.sign > 0 else -x
 
 
 def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.ndarray:
     """The lower triangle, in Fortran order, of diag(d) - sum_i r_i^2 s_i' s_i (s_i the rows of s):
     ds/d delta with d = sum_i w_i s_i and r_i = sqrt(w_i). One symmetric rank-k update (BLAS
     dsyrk: half the multiplications of the J x I x J product, no symmetrising pass), which
-    ``Symmetric(..., lower=True)`` factors without reading the upper triangle."""
+    ``Symmetric(..., dense=...)`` factors without reading the upper triangle."""
     n = len(diagonal)
     out = np.zeros((n, n), order="F")
     out.flat[::n + 1] = diagonal
@@ -142,9 +148,12 @@ def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.n
 
 def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
     """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored."""
+    def dense() -> np.ndarray:
+        return np.diag(total) - (lm.market.weights[:, None] * s).T @ s
+
     if lm.root is None:
-        return Symmetric(np.diag(total) - (lm.market.weights[:, None] * s).T @ s)
-    return Symmetric(weighted_gram(total, lm.root, s), lower=True)
+        return Symmetric(dense())
+    return Symmetric(weighted_gram(total, lm.root, s), dense=dense)
 
 
 def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -298,14 +307,18 @@ class Markups:
             # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
             # Schur product with O (symmetric; the matrix is then negative definite)
             lower = weighted_gram(-self.a_s, np.sqrt(-self.a), s)
-            self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True, lower=True)
+            self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
+                                      dense=self._dense)
         else:
-            jac = np.diag(self.a_s) - self.weighted.T @ s
-            self.matrix = lm.market.ownership * jac.T
+            self.matrix = self._dense()
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
         self.u = s * self.markups  # U = s o m
         self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
+
+    def _dense(self) -> np.ndarray:
+        """O o J^T, formed in full."""
+        return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
 
     @cached_property
     def weighted(self) -> np.ndarray:
@@ -359,7 +372,8 @@ class Markups:
         columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
         k = nu * lm.own_diagonal * self.markups
-        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None]])  # (I, 3 Q + 1)
+        # (I, 3 Q + 1 + G): s times x, d delta / d theta, k o x, k and nu o F K
+        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
         s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
                                                 left[:, 2 * count:3 * count], left[:, 3 * count])
         inner = loadings * s_columns + s_delta  # r (I, Q)
@@ -371,7 +385,7 @@ class Markups:
             + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
         # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
         # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
-        e = self.u * (a[:, None] * (s @ (nu[:, None] * lm.through_t)))[:, lm.codes]
+        e = self.u * (a[:, None] * left[:, 3 * count + 1:])[:, lm.codes]
         rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
         return -(contracted - rest)
 
