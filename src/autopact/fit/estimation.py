@@ -166,6 +166,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     # without nesting, each market's theta-independent arrays for the fused terms, built once
     fused = None if rho is not None else \
         [rc_logit.LogitMarket.build(m, start, problem.x2_names, expanded_nodes(m, start)) for m in problem.markets]
+    prices = np.empty(n)
+    for market in problem.markets:
+        prices[market.rows] = market.prices
     cost_low, cost_high = (-np.inf, np.inf) if costs_bounds is None else \
         (-np.inf if costs_bounds[0] is None else costs_bounds[0], np.inf if costs_bounds[1] is None else costs_bounds[1])
 
@@ -173,23 +176,24 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho). With ``adjoint`` (RC
         logit), the supply rows of dy/dtheta stay zero and ``state["pending"]`` keeps, per market,
         what ``gradient`` needs to add their part of the objective's gradient."""
-        q = len(p.vector())
+        vector = p.vector()
+        q = len(vector)
         y = np.empty((2 if supply else 1) * n)
         jac = np.zeros((len(y), q))
         state["pending"] = []
+        markups_all, supplies = np.empty(n), []  # the markups, and each market's rows and dm / d theta
         for m, market in enumerate(problem.markets):
             dm = None
             if fused is not None:  # RC logit: one set of probabilities serves every term
                 predicted = None if state["slope"][m] is None else \
-                    state["delta"][m] + state["slope"][m] @ (p.vector() - state["theta"][m])
+                    state["delta"][m] + state["slope"][m] @ (vector - state["theta"][m])
                 try:
                     d_m, d_jac, markups, state["factor"][m] = rc_logit.terms(
                         fused[m], p, state["delta"][m], want_gradient, supply, inversion_tol, predicted,
                         state["factor"][m])
                 except ConvergenceError:
                     return np.full(len(y), np.nan), jac
-                state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, \
-                    p.vector()
+                state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, vector
                 y[market.rows], jac[market.rows] = d_m, d_jac
                 if supply and not adjoint:
                     dm = markups.derivatives(d_jac) if want_gradient else np.zeros_like(d_jac)
@@ -211,25 +215,31 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                 if supply:
                     markups, dm = nested_supply(d_m, market, p, demand, problem.x2_names, want_gradient, inversion_tol)
             if supply:
-                costs = market.prices - markups
-                rows = n + market.rows
-                # dy_j = scale_j dm_j: -1/c_j for log costs, -1 for linear; zero rows where PyBLP's costs_bounds
-                # clip the cost and (log costs) where a non-positive cost keeps its last valid log value (PyBLP's
-                # default error behaviour) rather than stopping the search
-                clipped = (costs < cost_low) | (costs > cost_high)
-                costs = np.clip(costs, cost_low, cost_high) if clipped.any() else costs
-                if problem.costs_type == "log":
-                    bad = costs <= 0
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        y[rows] = np.where(bad, state["last_cost_target"][rows], np.log(np.where(bad, 1.0, costs)))
+                markups_all[market.rows] = markups
+                supplies.append((m, market.rows, dm))
+        if supply:
+            costs = prices - markups_all
+            # dy_j = scale_j dm_j: -1/c_j for log costs, -1 for linear; zero rows where PyBLP's costs_bounds
+            # clip the cost and (log costs) where a non-positive cost keeps its last valid log value (PyBLP's
+            # default error behaviour) rather than stopping the search
+            clipped = (costs < cost_low) | (costs > cost_high)
+            costs = np.clip(costs, cost_low, cost_high) if clipped.any() else costs
+            if problem.costs_type == "log":
+                bad = costs <= 0
+                if bad.any():
+                    y[n:] = np.where(bad, state["last_cost_target"][n:], np.log(np.where(bad, 1.0, costs)))
                     scale = np.where(bad | clipped, 0.0, -1 / np.where(bad, 1.0, costs))
                     state["reverted_costs"] += int(bad.sum())
                 else:
-                    y[rows], scale = costs, np.where(clipped, 0.0, -1.0)
+                    y[n:] = np.log(costs)
+                    scale = np.where(clipped, 0.0, -1 / costs)
+            else:
+                y[n:], scale = costs, np.where(clipped, 0.0, -1.0)
+            for m, rows, dm in supplies:
                 if dm is not None:
-                    jac[rows, :dm.shape[1]] = scale[:, None] * dm
+                    jac[n + rows, :dm.shape[1]] = scale[rows, None] * dm
                 else:
-                    state["pending"].append((m, rows, scale))
+                    state["pending"].append((m, n + rows, scale[rows]))
         y[:n], jac[:n] = problem.demean(y[:n]), problem.demean(jac[:n])
         if supply and np.all(np.isfinite(y[n:])):
             state["last_cost_target"] = y.copy()

@@ -100,8 +100,14 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Products whose rows and columns of O are equal share a code (with O from firm ids: the firms),
     so O_jk = K[c_j, c_k] for the (G, G) matrix K of the codes' entries, and H = F K^T with F the
     (J, G) indicator of the codes, H' = F K: G products instead of J in every product with O."""
-    _, first, codes = np.unique(np.hstack([ownership, ownership.T]), axis=0, return_index=True, return_inverse=True)
-    codes = np.asarray(codes).ravel()
+    seen: dict[bytes, int] = {}  # a row of [O, O'] (as bytes; + 0.0 makes -0.0 equal 0.0) -> its code
+    first: list[int] = []
+    codes = np.empty(len(ownership), dtype=int)
+    for j, row in enumerate(np.hstack([ownership, ownership.T]) + 0.0):
+        code = seen.setdefault(row.tobytes(), len(first))
+        if code == len(first):
+            first.append(j)
+        codes[j] = code
     indicator = np.zeros((len(codes), len(first)))
     indicator[np.arange(len(codes)), codes] = 1.0
     within = ownership[np.ix_(first, first)]
