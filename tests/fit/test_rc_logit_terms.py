@@ -182,3 +182,21 @@ def test_a_factor_in_place_that_is_not_definite_solves_with_the_rebuilt_matrix(n
     lower = np.asfortranarray(np.tril(sign * definite))
     solved = rc_logit.Symmetric(lower, negative=negative, dense=lambda: definite).solve(rhs)
     assert np.allclose(definite @ solved, rhs, rtol=0, atol=1e-10)
+
+
+def test_markups_by_firm_blocks_equal_the_full_factorisation(problem):
+    """With firm ownership O o J^T is block diagonal: factored by blocks (each firm with 12
+    products or more, the others together; main before: the full J x J matrix) the markups, their
+    derivatives and the adjoint gradient equal the full factorisation's to 1e-12."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    for market in problem.markets:
+        lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+        assert lm.blocks is not None and len(lm.blocks) >= 2
+        assert sorted(np.concatenate([rows for rows, _ in lm.blocks])) == list(range(len(market.shares)))
+        _, d_delta, blocked, _ = rc_logit.terms(lm, p, None, True, True, 1e-14)
+        lm.blocks = None
+        _, _, full, _ = rc_logit.terms(lm, p, None, True, True, 1e-14)
+        mu = np.random.default_rng(0).standard_normal(len(market.shares))
+        assert _relative(blocked.markups, full.markups) < 1e-12
+        assert _relative(blocked.derivatives(d_delta), full.derivatives(d_delta)) < 1e-12
+        assert _relative(blocked.gradient(d_delta, mu), full.gradient(d_delta, mu)) < 1e-12

@@ -59,6 +59,7 @@ class LogitMarket:
     symmetric: bool = False  # O = O^T
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
     own_diagonal: np.ndarray | None = None  # O_jj
+    blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -79,6 +80,7 @@ class LogitMarket:
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
             out.own_diagonal = np.diag(market.ownership).copy()
+            out.blocks = _blocks(market.ownership, out.codes) if out.symmetric else None
         return out
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
@@ -112,6 +114,40 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     indicator[np.arange(len(codes)), codes] = 1.0
     within = ownership[np.ix_(first, first)]
     return codes, indicator @ within.T, indicator @ within
+
+
+BLOCK_PRODUCTS = 12  # a code (firm) with at least this many products is a block of its own
+
+
+def _blocks(ownership: np.ndarray, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Where O_jk = 0 between different codes (firm ownership), O o M is block diagonal: each code
+    with ``BLOCK_PRODUCTS`` products or more a block, the other codes together one (their cross
+    entries are zeros of O). (products, O on them in Fortran order) per block; None when O has
+    entries across codes or there would be one block."""
+    first = np.unique(codes, return_index=True)[1]
+    within = ownership[np.ix_(first, first)]
+    if np.count_nonzero(within - np.diag(np.diag(within))):
+        return None
+    sizes = np.bincount(codes)
+    big = np.flatnonzero(sizes >= BLOCK_PRODUCTS)
+    groups = [np.flatnonzero(codes == g) for g in big] + [np.flatnonzero(~np.isin(codes, big))]
+    groups = [g for g in groups if len(g)]
+    if len(groups) < 2:
+        return None
+    return [(g, np.asfortranarray(ownership[np.ix_(g, g)])) for g in groups]
+
+
+class Blocks:
+    """Factors of the diagonal blocks of a block-diagonal matrix, solved block by block."""
+
+    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]]) -> None:
+        self.blocks = blocks
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        out = np.empty_like(rhs)
+        for rows, factor in self.blocks:
+            out[rows] = factor.solve(rhs[rows])
+        return out
 
 
 class Symmetric:
@@ -308,13 +344,22 @@ class Markups:
         self.lm, self.s = lm, s
         self.a = lm.price_slopes(p)
         self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
-        self.matrix, self.factored = None, None
+        self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
         if lm.symmetric and np.all(self.a < 0):
             # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
             # Schur product with O (symmetric; the matrix is then negative definite)
-            lower = weighted_gram(-self.a_s, np.sqrt(-self.a), s)
-            self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
-                                      dense=self._dense)
+            root = np.sqrt(-self.a)
+            if lm.blocks is None:
+                lower = weighted_gram(-self.a_s, root, s)
+                self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
+                                          dense=self._dense)
+            else:  # only the diagonal blocks: about a third of the Gram matrix with BLP 1995's firms
+                factors = []
+                for rows, own in lm.blocks:
+                    lower = weighted_gram(-self.a_s[rows], root, s[:, rows])
+                    factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
+                                                    dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
+                self.factored = Blocks(factors)
         else:
             self.matrix = self._dense()
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
