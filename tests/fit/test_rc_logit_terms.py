@@ -14,7 +14,7 @@ import pandas as pd
 import pyblp
 import pytest
 
-from autopact.fit import rc_logit
+from autopact.fit import factors, rc_logit
 from autopact.fit.estimation import Problem
 from autopact.fit.market_terms import demand_terms, expanded_nodes
 from autopact.fit.problem import Parameters
@@ -127,13 +127,13 @@ def test_chord_steps_on_the_last_factor_leave_one_factorisation_a_market(problem
     p = Parameters(SIGMA.copy(), PI.copy(), None)
     moved = p.with_vector(p.vector() * 1.001)
     counts = {"factorisations": 0}
-    original = rc_logit.lapack
+    original = factors.lapack
 
     def dpotrf(*args, **kwargs):
         counts["factorisations"] += 1
         return original.dpotrf(*args, **kwargs)
 
-    monkeypatch.setattr(rc_logit, "lapack", SimpleNamespace(dpotrf=dpotrf, dpotrs=original.dpotrs))
+    monkeypatch.setattr(factors, "lapack", SimpleNamespace(dpotrf=dpotrf, dpotrs=original.dpotrs))
     chord = newton = 0
     for market in problem.markets:
         lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
@@ -176,11 +176,11 @@ def test_a_factor_in_place_that_is_not_definite_solves_with_the_rebuilt_matrix(n
     lower = np.asfortranarray(np.tril(sign * full))
     lower[0, 5] = np.nan  # the upper triangle is never read
     rhs = rng.standard_normal(6)
-    solved = rc_logit.Symmetric(lower, negative=negative, dense=lambda: full).solve(rhs)
+    solved = factors.Symmetric(lower, negative=negative, dense=lambda: full).solve(rhs)
     assert np.allclose(full @ solved, rhs, rtol=0, atol=1e-10)
     definite = full @ full.T + np.eye(6)
     lower = np.asfortranarray(np.tril(sign * definite))
-    solved = rc_logit.Symmetric(lower, negative=negative, dense=lambda: definite).solve(rhs)
+    solved = factors.Symmetric(lower, negative=negative, dense=lambda: definite).solve(rhs)
     assert np.allclose(definite @ solved, rhs, rtol=0, atol=1e-10)
 
 

@@ -8,9 +8,11 @@ sum_i c_i s_ij s_ik (one J x I x J product each: the work of the estimation), fi
 inversion and its Jacobian and one per parameter for the markups' derivatives. Here the
 probabilities of the converged inversion serve every later term, the theta-independent arrays
 (the utility derivatives dV_ij / d theta_q = a_iq x_jq, the ownership's factors) are built once
-per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix per
-Newton step of the inversion (two steps from the extrapolated start, typically) and one for the
-markups.
+per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix at
+the inversion's solution (plus one when a chord step on the last evaluation's factor gains too
+little: 1.9 a market in BLP 1995's estimation) and one for the markups, restricted to the firms'
+diagonal blocks (``autopact.fit.factors``); the inversion's other steps take the market shares
+from two matrix-vector products.
 
 The formulas are PyBLP's (Conlon and Gortmaker 2020, as ``autopact.fit.market_terms`` for nesting):
 
@@ -30,11 +32,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
-from scipy.linalg import blas, lapack
 
+from autopact.fit.factors import Blocks, Symmetric, blocks, weighted_gram
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
 from autopact.model.demand import invert_shares
@@ -80,7 +81,7 @@ class LogitMarket:
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
             out.own_diagonal = np.diag(market.ownership).copy()
-            out.blocks = _blocks(market.ownership, out.codes) if out.symmetric else None
+            out.blocks = blocks(market.ownership, out.codes) if out.symmetric else None
         return out
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
@@ -114,78 +115,6 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     indicator[np.arange(len(codes)), codes] = 1.0
     within = ownership[np.ix_(first, first)]
     return codes, indicator @ within.T, indicator @ within
-
-
-BLOCK_PRODUCTS = 12  # a code (firm) with at least this many products is a block of its own
-
-
-def _blocks(ownership: np.ndarray, codes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """Where O_jk = 0 between different codes (firm ownership), O o M is block diagonal: each code
-    with ``BLOCK_PRODUCTS`` products or more a block, the other codes together one (their cross
-    entries are zeros of O). (products, O on them in Fortran order) per block; None when O has
-    entries across codes or there would be one block."""
-    first = np.unique(codes, return_index=True)[1]
-    within = ownership[np.ix_(first, first)]
-    if np.count_nonzero(within - np.diag(np.diag(within))):
-        return None
-    sizes = np.bincount(codes)
-    big = np.flatnonzero(sizes >= BLOCK_PRODUCTS)
-    groups = [np.flatnonzero(codes == g) for g in big] + [np.flatnonzero(~np.isin(codes, big))]
-    groups = [g for g in groups if len(g)]
-    if len(groups) < 2:
-        return None
-    return [(g, np.asfortranarray(ownership[np.ix_(g, g)])) for g in groups]
-
-
-class Blocks:
-    """Factors of the diagonal blocks of a block-diagonal matrix, solved block by block."""
-
-    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]]) -> None:
-        self.blocks = blocks
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        out = np.empty_like(rhs)
-        for rows, factor in self.blocks:
-            out[rows] = factor.solve(rhs[rows])
-        return out
-
-
-class Symmetric:
-    """A symmetric matrix factored once for its solves: Cholesky of M (of -M with ``negative``),
-    about half the time of ``np.linalg.solve``'s LU at these sizes; ``np.linalg.solve`` (an LU
-    factorisation, its errors included) when that matrix is not positive definite.
-
-    With ``dense`` (a function giving M), ``matrix`` is only the lower triangle of M (of -M with
-    ``negative``) in Fortran order, as ``weighted_gram`` gives it: its upper triangle is never
-    read, and it is factored in place (no copy); ``dense`` rebuilds M if it is not definite.
-    """
-
-    def __init__(self, matrix: np.ndarray, negative: bool = False,
-                 dense: Callable[[], np.ndarray] | None = None) -> None:
-        self.sign = -1.0 if negative else 1.0
-        self.lower = int(dense is not None)
-        if dense is None:
-            self.factor, info = lapack.dpotrf(self.sign * matrix)
-        else:
-            self.factor, info = lapack.dpotrf(matrix, lower=1, clean=0, overwrite_a=1)
-        self.matrix = None if info == 0 else matrix if dense is None else dense()
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        if self.matrix is not None:
-            return np.linalg.solve(self.matrix, rhs)
-        x = lapack.dpotrs(self.factor, rhs, lower=self.lower)[0]
-        return x if self.sign > 0 else -x
-
-
-def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """The lower triangle, in Fortran order, of diag(d) - sum_i r_i^2 s_i' s_i (s_i the rows of s):
-    ds/d delta with d = sum_i w_i s_i and r_i = sqrt(w_i). One symmetric rank-k update (BLAS
-    dsyrk: half the multiplications of the J x I x J product, no symmetrising pass), which
-    ``Symmetric(..., dense=...)`` factors without reading the upper triangle."""
-    n = len(diagonal)
-    out = np.zeros((n, n), order="F")
-    out.flat[::n + 1] = diagonal
-    return blas.dsyrk(-1.0, (root[:, None] * s).T, beta=1.0, c=out, lower=1, overwrite_c=1)
 
 
 def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
