@@ -253,7 +253,20 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         state["evaluations"] += 1
         p = start.with_vector(theta)
         adjoint = fused is not None and supply and not full
-        y, jac = targets(p, True, adjoint)
+        kept = state.get("terms_at")
+        if kept is not None and np.array_equal(kept[0], theta):
+            # RC logit at the last evaluation's theta (a GMM step's start, the final evaluation): its targets
+            # serve again, since only the weights changed; ``full`` adds the markups' derivatives
+            y, jac, state["pending"] = kept[1], kept[2], list(kept[3])
+            if not adjoint and state["pending"]:
+                jac = jac.copy()
+                for m, rows, scale in state["pending"]:
+                    dm = state["markups"][m].derivatives(state["slope"][m])
+                    jac[rows, :dm.shape[1]] = scale[:, None] * dm
+                state["pending"] = []
+        else:
+            y, jac = targets(p, True, adjoint)
+            state["terms_at"] = (theta.copy(), y, jac, list(state["pending"])) if fused is not None else None
         if not np.all(np.isfinite(y)):
             return 1e10, np.zeros_like(theta)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
