@@ -224,6 +224,28 @@ def test_supply_side_estimates_with_pyblps_stopping_rule_equal_the_cached_run(bl
     assert ours.objective == pytest.approx(reference["objective"], rel=1e-10)
 
 
+def test_evaluations_at_the_last_theta_reuse_its_terms(blp, monkeypatch):
+    """Two-step GMM evaluates at the one-step estimate again for the weights, at the second step's
+    start and finally for the standard errors: none of those re-inverts the shares (main before:
+    each computed every market's terms again), and the estimates are PyBLP's."""
+    from autopact.fit import rc_logit
+    from autopact.fit.optimisation import SCIPY_FTOL
+
+    calls = {"terms": 0}
+    original = rc_logit.terms
+
+    def counted(*args, **kwargs):
+        calls["terms"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rc_logit, "terms", counted)
+    products, agents = blp
+    problem = Problem.build(products, SUPPLY["x1"], SUPPLY["x2"], agents, SUPPLY["demographics"], x3=SUPPLY["x3"])
+    result = estimate(problem, sigma=SIGMA0, pi=PI0, method="2s", ftol=SCIPY_FTOL)
+    assert result.converged and np.all(np.isfinite(result.theta_se))
+    assert calls["terms"] == (result.evaluations - 2) * len(problem.markets)
+
+
 def test_logit_is_2sls_and_matches_linearmodels(blp):
     """One-step logit GMM is 2SLS of log(s_j / s_0) on X1 with PyBLP's instruments (Berry 1994)."""
     from linearmodels.iv import IV2SLS

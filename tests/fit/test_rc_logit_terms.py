@@ -200,3 +200,4 @@ def test_markups_by_firm_blocks_equal_the_full_factorisation(problem):
         assert _relative(blocked.markups, full.markups) < 1e-12
         assert _relative(blocked.derivatives(d_delta), full.derivatives(d_delta)) < 1e-12
         assert _relative(blocked.gradient(d_delta, mu), full.gradient(d_delta, mu)) < 1e-12
+
