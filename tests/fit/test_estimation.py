@@ -204,6 +204,48 @@ def test_supply_side_estimates_match_the_cached_pyblp_run(blp):
     assert _relative(ours.beta_se, reference["beta_se"] + reference["gamma_se"]) < 1e-5
 
 
+def test_supply_side_estimates_with_pyblps_stopping_rule_equal_the_cached_run(blp):
+    """The cached run is PyBLP's Optimization('l-bfgs-b', {'gtol': 1e-8}), which leaves L-BFGS-B
+    scipy's ftol (2.2e-9); with that ftol autopact stops where PyBLP stopped. Measured: theta
+    5e-11, beta and gamma 1.4e-10, objective 9e-12, where ftol 0 (the default, PyBLP's default
+    Optimization) stops elsewhere within gtol: 2.3e-7, 1.05e-6 and 9.5e-8."""
+    import json
+    from pathlib import Path
+    from autopact.fit.optimisation import SCIPY_FTOL
+    reference = json.loads((Path(__file__).parents[1] / "fixtures" / "pyblp_blp1995_supply.json").read_text())
+    products, agents = blp
+    ours = estimate(Problem.build(products, SUPPLY["x1"], SUPPLY["x2"], agents, SUPPLY["demographics"],
+                                  x3=SUPPLY["x3"]), sigma=SIGMA0, pi=PI0, method="2s", gtol=reference["spec"]["gtol"],
+                    ftol=SCIPY_FTOL)
+    at_bound = np.asarray(reference["theta"]) == 0.0
+    assert ours.converged and np.all(np.abs(ours.theta[at_bound]) < 1e-8)
+    assert _relative(ours.theta[~at_bound], np.asarray(reference["theta"])[~at_bound]) < 1e-8
+    assert _relative(ours.beta, reference["beta"] + reference["gamma"]) < 1e-8
+    assert ours.objective == pytest.approx(reference["objective"], rel=1e-10)
+
+
+def test_evaluations_at_the_last_theta_reuse_its_terms(blp, monkeypatch):
+    """Two-step GMM evaluates at the one-step estimate again for the weights, at the second step's
+    start and finally for the standard errors: none of those re-inverts the shares (main before:
+    each computed every market's terms again), and the estimates are PyBLP's."""
+    from autopact.fit import rc_logit
+    from autopact.fit.optimisation import SCIPY_FTOL
+
+    calls = {"terms": 0}
+    original = rc_logit.terms
+
+    def counted(*args, **kwargs):
+        calls["terms"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rc_logit, "terms", counted)
+    products, agents = blp
+    problem = Problem.build(products, SUPPLY["x1"], SUPPLY["x2"], agents, SUPPLY["demographics"], x3=SUPPLY["x3"])
+    result = estimate(problem, sigma=SIGMA0, pi=PI0, method="2s", ftol=SCIPY_FTOL)
+    assert result.converged and np.all(np.isfinite(result.theta_se))
+    assert calls["terms"] == (result.evaluations - 2) * len(problem.markets)
+
+
 def test_logit_is_2sls_and_matches_linearmodels(blp):
     """One-step logit GMM is 2SLS of log(s_j / s_0) on X1 with PyBLP's instruments (Berry 1994)."""
     from linearmodels.iv import IV2SLS

@@ -20,7 +20,7 @@ import pytest
 
 from autopact.errors import ConvergenceError
 from autopact.fit.estimation import EstimationError, Problem, estimate
-from autopact.fit.optimisation import OptimisationError
+from autopact.fit.optimisation import SCIPY_FTOL, OptimisationError, solve_options
 from autopact.fit.saved import (EstimationFileError, build_problem, check_save_location, config_inputs, example_inputs,
                                 run_estimation)
 from autopact.model.demand import Demand, shares
@@ -228,6 +228,9 @@ def _config(tmp_path, extra):
     ("optimization: {max_iterations: 0}\n", "optimization.max_iterations", "0"),
     ("optimization: {max_iterations: 2.5}\n", "optimization.max_iterations", "2.5"),
     ("optimization: {tol: 1.0e-5}\n", "optimization.tol", "1e-05"),
+    ("optimization: {method: bfgs, ftol: 1.0e-9}\n", "optimization.ftol", "1e-09"),
+    ("optimization: {ftol: -1.0}\n", "optimization.ftol", "-1"),
+    ("optimization: {ftol: .inf}\n", "optimization.ftol", "inf"),
     ("rho_bounds: [0.9, 0.1]\n", "rho_bounds", "0.9"),
     ("costs_bounds: [.nan, null]\n", "costs_bounds", "nan"),
     ("initial_update: maybe\n", "initial_update", "maybe"),
@@ -236,6 +239,20 @@ def test_bad_optimiser_settings_are_refused_naming_the_field(tmp_path, extra, fi
     with pytest.raises(EstimationFileError) as raised:
         config_inputs(_config(tmp_path, extra))
     assert f"c.yaml: {field}" in str(raised.value) and value in str(raised.value)
+
+
+def test_ftol_moves_across_as_pyblps_lbfgsb_option(tmp_path, synthetic):
+    """PyBLP's Optimization('l-bfgs-b', {'gtol': g, 'ftol': f}) moves across as optimization.ftol
+    (main before: refused as an unknown key, so PyBLP's calls without 'ftol', which run with
+    scipy's default, could not be reproduced); 0 by default, PyBLP's default; refused with BFGS."""
+    inputs = config_inputs(_config(tmp_path, "optimization: {gtol: 1.0e-8, ftol: 2.220446049250313e-09}\n"))
+    assert solve_options(inputs.settings, "c.yaml")["ftol"] == SCIPY_FTOL
+    assert solve_options({}, "c.yaml")["ftol"] == 0.0
+    loose = estimate(synthetic, sigma=[1.0], method="1s", ftol=1e-3)
+    tight = estimate(synthetic, sigma=[1.0], method="1s")
+    assert loose.evaluations < tight.evaluations
+    with pytest.raises(EstimationError, match="optimization.ftol: .* got 1e-09"):
+        estimate(synthetic, sigma=[1.0], optimizer="bfgs", ftol=1e-9)
 
 
 def test_bounds_with_bfgs_or_outside_the_start_are_refused(synthetic):

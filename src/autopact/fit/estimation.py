@@ -129,10 +129,10 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
              evaluate_only: bool = False, optimizer: Literal["l-bfgs-b", "bfgs", "trust-constr"] = "l-bfgs-b",
              sigma_bounds: tuple[Any, Any] | None = None, pi_bounds: tuple[Any, Any] | None = None,
              rho_bounds: tuple[Any, Any] | None = None, costs_bounds: tuple[Any, Any] | None = None,
-             initial_update: bool = False) -> EstimationResult:
+             initial_update: bool = False, ftol: float = 0.0) -> EstimationResult:
     """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
 
-    The optimiser settings (``optimizer``, ``gtol``, ``max_iterations``, the bounds,
+    The optimiser settings (``optimizer``, ``gtol``, ``ftol``, ``max_iterations``, the bounds,
     ``costs_bounds`` and ``initial_update``) are PyBLP's, with its defaults: see
     ``autopact.fit.optimisation``. Raises ``OptimisationError`` (a ``ConvergenceError``) with
     the objective, gradient norm, iterations and parameters where the optimiser stopped when it
@@ -147,20 +147,29 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                        np.zeros((k2, d)) if pi is None else np.asarray(pi, float).reshape(k2, d), rho)
     if rho is not None and not problem.nested:
         raise EstimationError("rho needs a nesting_ids column")
+    if not (np.isfinite(ftol) and ftol >= 0) or (ftol and optimizer != "l-bfgs-b"):
+        raise EstimationError(f"optimization.ftol: a finite number >= 0, and 0 unless the optimizer is l-bfgs-b "
+                              f"(optimizer {optimizer!r}), got {ftol!r}")
     x1, z, n = problem.x1, problem.z, len(problem.x1)
     supply = problem.x3 is not None
     # stacked linear system: y = [delta; cost target], X = diag(X1, X3), Z = diag(ZD, ZS)
     X = _block_diagonal(x1, problem.x3) if supply else x1
     Z = _block_diagonal(z, problem.zs) if supply else z
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
+    cross = X.T @ Z  # X'Z, once
     # per market: the last delta, its d delta / d theta ("slope") and theta (RC logit: the next inversion
-    # starts from delta + slope (theta' - theta)), and the last markups (for the adjoint gradient)
-    state: dict[str, Any] = {**{k: [None] * len(problem.markets) for k in ("delta", "slope", "theta", "markups")},
+    # starts from delta + slope (theta' - theta), with chord steps on the last ds/d delta, "factor"), and the
+    # last markups (for the adjoint gradient)
+    state: dict[str, Any] = {**{k: [None] * len(problem.markets)
+                                for k in ("delta", "slope", "theta", "markups", "factor")},
                              "evaluations": 0,
                              "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
     # without nesting, each market's theta-independent arrays for the fused terms, built once
     fused = None if rho is not None else \
         [rc_logit.LogitMarket.build(m, start, problem.x2_names, expanded_nodes(m, start)) for m in problem.markets]
+    prices = np.empty(n)
+    for market in problem.markets:
+        prices[market.rows] = market.prices
     cost_low, cost_high = (-np.inf, np.inf) if costs_bounds is None else \
         (-np.inf if costs_bounds[0] is None else costs_bounds[0], np.inf if costs_bounds[1] is None else costs_bounds[1])
 
@@ -168,22 +177,24 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         """y(theta) = [delta; log c or c] and dy/dtheta (analytic except rho). With ``adjoint`` (RC
         logit), the supply rows of dy/dtheta stay zero and ``state["pending"]`` keeps, per market,
         what ``gradient`` needs to add their part of the objective's gradient."""
-        q = len(p.vector())
+        vector = p.vector()
+        q = len(vector)
         y = np.empty((2 if supply else 1) * n)
         jac = np.zeros((len(y), q))
         state["pending"] = []
+        markups_all, supplies = np.empty(n), []  # the markups, and each market's rows and dm / d theta
         for m, market in enumerate(problem.markets):
             dm = None
             if fused is not None:  # RC logit: one set of probabilities serves every term
                 predicted = None if state["slope"][m] is None else \
-                    state["delta"][m] + state["slope"][m] @ (p.vector() - state["theta"][m])
+                    state["delta"][m] + state["slope"][m] @ (vector - state["theta"][m])
                 try:
-                    d_m, d_jac, markups = rc_logit.terms(fused[m], p, state["delta"][m], want_gradient, supply,
-                                                         inversion_tol, predicted)
+                    d_m, d_jac, markups, state["factor"][m] = rc_logit.terms(
+                        fused[m], p, state["delta"][m], want_gradient, supply, inversion_tol, predicted,
+                        state["factor"][m])
                 except ConvergenceError:
                     return np.full(len(y), np.nan), jac
-                state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, \
-                    p.vector()
+                state["delta"][m], state["slope"][m], state["theta"][m] = d_m, d_jac if want_gradient else None, vector
                 y[market.rows], jac[market.rows] = d_m, d_jac
                 if supply and not adjoint:
                     dm = markups.derivatives(d_jac) if want_gradient else np.zeros_like(d_jac)
@@ -205,25 +216,31 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                 if supply:
                     markups, dm = nested_supply(d_m, market, p, demand, problem.x2_names, want_gradient, inversion_tol)
             if supply:
-                costs = market.prices - markups
-                rows = n + market.rows
-                # dy_j = scale_j dm_j: -1/c_j for log costs, -1 for linear; zero rows where PyBLP's costs_bounds
-                # clip the cost and (log costs) where a non-positive cost keeps its last valid log value (PyBLP's
-                # default error behaviour) rather than stopping the search
-                clipped = (costs < cost_low) | (costs > cost_high)
-                costs = np.clip(costs, cost_low, cost_high) if clipped.any() else costs
-                if problem.costs_type == "log":
-                    bad = costs <= 0
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        y[rows] = np.where(bad, state["last_cost_target"][rows], np.log(np.where(bad, 1.0, costs)))
+                markups_all[market.rows] = markups
+                supplies.append((m, market.rows, dm))
+        if supply:
+            costs = prices - markups_all
+            # dy_j = scale_j dm_j: -1/c_j for log costs, -1 for linear; zero rows where PyBLP's costs_bounds
+            # clip the cost and (log costs) where a non-positive cost keeps its last valid log value (PyBLP's
+            # default error behaviour) rather than stopping the search
+            clipped = (costs < cost_low) | (costs > cost_high)
+            costs = np.clip(costs, cost_low, cost_high) if clipped.any() else costs
+            if problem.costs_type == "log":
+                bad = costs <= 0
+                if bad.any():
+                    y[n:] = np.where(bad, state["last_cost_target"][n:], np.log(np.where(bad, 1.0, costs)))
                     scale = np.where(bad | clipped, 0.0, -1 / np.where(bad, 1.0, costs))
                     state["reverted_costs"] += int(bad.sum())
                 else:
-                    y[rows], scale = costs, np.where(clipped, 0.0, -1.0)
+                    y[n:] = np.log(costs)
+                    scale = np.where(clipped, 0.0, -1 / costs)
+            else:
+                y[n:], scale = costs, np.where(clipped, 0.0, -1.0)
+            for m, rows, dm in supplies:
                 if dm is not None:
-                    jac[rows, :dm.shape[1]] = scale[:, None] * dm
+                    jac[n + rows, :dm.shape[1]] = scale[rows, None] * dm
                 else:
-                    state["pending"].append((m, rows, scale))
+                    state["pending"].append((m, n + rows, scale[rows]))
         y[:n], jac[:n] = problem.demean(y[:n]), problem.demean(jac[:n])
         if supply and np.all(np.isfinite(y[n:])):
             state["last_cost_target"] = y.copy()
@@ -237,7 +254,20 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         state["evaluations"] += 1
         p = start.with_vector(theta)
         adjoint = fused is not None and supply and not full
-        y, jac = targets(p, True, adjoint)
+        kept = state.get("terms_at")
+        if kept is not None and np.array_equal(kept[0], theta):
+            # RC logit at the last evaluation's theta (a GMM step's start, the final evaluation): its targets
+            # serve again, since only the weights changed; ``full`` adds the markups' derivatives
+            y, jac, state["pending"] = kept[1], kept[2], list(kept[3])
+            if not adjoint and state["pending"]:
+                jac = jac.copy()
+                for m, rows, scale in state["pending"]:
+                    dm = state["markups"][m].derivatives(state["slope"][m])
+                    jac[rows, :dm.shape[1]] = scale[:, None] * dm
+                state["pending"] = []
+        else:
+            y, jac = targets(p, True, adjoint)
+            state["terms_at"] = (theta.copy(), y, jac, list(state["pending"])) if fused is not None else None
         if not np.all(np.isfinite(y)):
             return 1e10, np.zeros_like(theta)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
@@ -246,7 +276,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             down, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
             jac[:, -1] = (up - down) / (2 * h)
             targets(p, False)  # restore warm starts at theta
-        xz = X.T @ Z
+        xz = cross  # X'Z
         normal = xz @ W @ xz.T
         coefficients = np.linalg.solve(normal, xz @ W @ (Z.T @ y))
         residual = y - X @ coefficients
@@ -260,7 +290,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         else:
             projector = jac - X @ np.linalg.solve(normal, xz @ W @ (Z.T @ jac))
             gradient = 2 * n * (Z.T @ projector / n).T @ W @ g
-        state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac)
+        state.update(coefficients=coefficients, residual=residual, last_delta=y[:n], jac=jac, at=(theta.copy(), W))
         return float(n * g @ W @ g), gradient
 
     def residuals() -> np.ndarray:
@@ -292,7 +322,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     iterations = 0
 
     def update_weights(theta: np.ndarray) -> np.ndarray:
-        objective(theta, W)  # the residuals at theta under the current weights
+        last = state.get("at")
+        if last is None or last[1] is not W or not np.array_equal(last[0], theta):
+            objective(theta, W)  # the residuals at theta under the current weights (unless just evaluated there)
         return np.linalg.inv(_covariance_of_moments(*split(residuals()), weighting, problem.clusters))
 
     if initial_update:  # PyBLP's zeroth step: weights from the residuals at the starting values
@@ -300,7 +332,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     for step in range(steps):
         if len(theta):
             before = state["evaluations"]
-            outcome = minimise(lambda t: objective(t, W), theta, limits, optimizer, gtol, max_iterations)
+            outcome = minimise(lambda t: objective(t, W), theta, limits, optimizer, gtol, max_iterations, ftol)
             theta, iterations = outcome.x, iterations + outcome.iterations
             if not outcome.accepted:
                 evaluations = state["evaluations"] - before

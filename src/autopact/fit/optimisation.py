@@ -8,7 +8,11 @@ Everything here follows PyBLP 1.3.0 (Conlon and Gortmaker 2020), ``Problem.solve
   ``trust-constr`` (with scipy's BFGS approximation of the Hessian, as PyBLP passes it);
   ``gtol`` is the optimiser's gradient tolerance (PyBLP's default 1e-8) and ``max_iterations``
   its iteration limit (scipy's ``maxiter``; autopact's default 1000, L-BFGS-B evaluations
-  10 times that). BFGS ignores bounds in PyBLP; here bounds given with it are refused.
+  10 times that). ``ftol`` is L-BFGS-B's tolerance on the relative reduction of the objective
+  (scipy's ``ftol``): 0 by default, as PyBLP's default ``Optimization('l-bfgs-b', {'ftol': 0,
+  'gtol': 1e-8})``; PyBLP's ``Optimization('l-bfgs-b', {'gtol': g})`` without ``ftol`` runs
+  with scipy's default, ``SCIPY_FTOL``, which is what moves it across. BFGS ignores bounds
+  in PyBLP; here bounds given with it are refused.
 - ``sigma_bounds``, ``pi_bounds``, ``rho_bounds``: ``[lb, ub]``, each the shape of the
   starting ``sigma`` (``pi``, ``rho``), ``null`` for no bound. PyBLP's defaults, which apply
   only with a method that supports bounds: the diagonal of sigma is bounded below by
@@ -34,13 +38,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, ValidationInfo, field_validator
 from scipy.optimize import BFGS, Bounds, minimize
 
 from autopact.errors import ConvergenceError
 from autopact.fit.problem import EstimationError
 
 METHODS = ("l-bfgs-b", "bfgs", "trust-constr")
+SCIPY_FTOL = 2.220446049250313e-09  # scipy's default ftol of L-BFGS-B (1e7 x machine epsilon)
 BOUNDED = {"l-bfgs-b", "trust-constr"}
 SOLVE_KEYS = ("optimization", "sigma_bounds", "pi_bounds", "rho_bounds", "costs_bounds", "initial_update")
 
@@ -67,12 +72,20 @@ class Optimization(BaseModel):
     method: Literal["l-bfgs-b", "bfgs", "trust-constr"] = "l-bfgs-b"
     gtol: float = Field(1e-8, gt=0, description="gradient tolerance of the optimiser")
     max_iterations: int = Field(1000, ge=1, strict=True, description="the optimiser's iteration limit")
+    ftol: float = Field(0.0, ge=0, description="L-BFGS-B's tolerance on the objective's relative reduction")
 
-    @field_validator("gtol")
+    @field_validator("gtol", "ftol")
     @classmethod
     def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
             raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("ftol")
+    @classmethod
+    def _lbfgsb_only(cls, value: float, info: ValidationInfo) -> float:
+        if value and info.data.get("method", "l-bfgs-b") != "l-bfgs-b":
+            raise ValueError(f"only l-bfgs-b has an ftol (scipy's {info.data['method']} has none); leave it out or 0")
         return value
 
 
@@ -125,7 +138,7 @@ def solve_options(settings: dict[str, Any], name: str) -> dict[str, Any]:
         why = problem["msg"].removeprefix("Value error, ")
         raise EstimationError(f"{name}: {where}: {why}, got {problem.get('input')!r}") from None
     o = options.optimization
-    return {"optimizer": o.method, "gtol": o.gtol, "max_iterations": o.max_iterations,
+    return {"optimizer": o.method, "gtol": o.gtol, "ftol": o.ftol, "max_iterations": o.max_iterations,
             "sigma_bounds": options.sigma_bounds, "pi_bounds": options.pi_bounds, "rho_bounds": options.rho_bounds,
             "costs_bounds": options.costs_bounds, "initial_update": options.initial_update}
 
@@ -201,8 +214,10 @@ class Outcome:
 
 
 def minimise(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta: np.ndarray,
-             limits: list[tuple[float | None, float | None]], optimizer: str, gtol: float, max_iterations: int) -> Outcome:
-    """Run scipy's ``minimize`` with the objective's analytic gradient and PyBLP's options.
+             limits: list[tuple[float | None, float | None]], optimizer: str, gtol: float, max_iterations: int,
+             ftol: float = 0.0) -> Outcome:
+    """Run scipy's ``minimize`` with the objective's analytic gradient and PyBLP's options
+    (``ftol``: L-BFGS-B's only; see the module's docstring).
 
     A stop that is not convergence but not a failure either (L-BFGS-B's abnormal line-search
     termination, BFGS's precision loss) is accepted here; the caller then checks the
@@ -210,8 +225,10 @@ def minimise(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], theta:
     """
     if optimizer == "l-bfgs-b":
         result = minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=limits,
-                          options={"gtol": gtol, "ftol": 0.0, "maxiter": max_iterations, "maxfun": 10 * max_iterations})
+                          options={"gtol": gtol, "ftol": ftol, "maxiter": max_iterations, "maxfun": 10 * max_iterations})
         accepted = bool(result.success) or "ABNORMAL" in str(result.message)
+    elif ftol:
+        raise EstimationError(f"optimization.ftol: only l-bfgs-b has an ftol (scipy's {optimizer} has none), got {ftol!r}")
     elif optimizer == "bfgs":
         result = minimize(objective, theta, jac=True, method="BFGS", options={"gtol": gtol, "maxiter": max_iterations})
         accepted = bool(result.success) or result.status == 2  # 2: precision loss in the line search

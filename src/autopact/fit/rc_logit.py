@@ -8,9 +8,11 @@ sum_i c_i s_ij s_ik (one J x I x J product each: the work of the estimation), fi
 inversion and its Jacobian and one per parameter for the markups' derivatives. Here the
 probabilities of the converged inversion serve every later term, the theta-independent arrays
 (the utility derivatives dV_ij / d theta_q = a_iq x_jq, the ownership's factors) are built once
-per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix per
-Newton step of the inversion (two steps from the extrapolated start, typically) and one for the
-markups.
+per estimation (``LogitMarket.build``), and an evaluation of one market costs one Gram matrix at
+the inversion's solution (plus one when a chord step on the last evaluation's factor gains too
+little: 1.9 a market in BLP 1995's estimation) and one for the markups, restricted to the firms'
+diagonal blocks (``autopact.fit.factors``); the inversion's other steps take the market shares
+from two matrix-vector products.
 
 The formulas are PyBLP's (Conlon and Gortmaker 2020, as ``autopact.fit.market_terms`` for nesting):
 
@@ -29,10 +31,11 @@ with the transposed matrix, no J x Q right-hand side); the full dm / d theta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-from scipy.linalg import lapack
 
+from autopact.fit.factors import Blocks, Symmetric, blocks, weighted_gram
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
 from autopact.model.demand import invert_shares
@@ -55,6 +58,9 @@ class LogitMarket:
     through_t: np.ndarray | None = None  # F K (J, G): (Y O)_ik = (Y F K)_{i, c_k}
     columns_through: np.ndarray | None = None  # x_jq H_jg (J, Q * G)
     symmetric: bool = False  # O = O^T
+    root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
+    own_diagonal: np.ndarray | None = None  # O_jj
+    blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -69,10 +75,13 @@ class LogitMarket:
         on_price = np.array([k == price for k in on], bool)
         price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
+        out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
+            out.own_diagonal = np.diag(market.ownership).copy()
+            out.blocks = blocks(market.ownership, out.codes) if out.symmetric else None
         return out
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
@@ -94,28 +103,28 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Products whose rows and columns of O are equal share a code (with O from firm ids: the firms),
     so O_jk = K[c_j, c_k] for the (G, G) matrix K of the codes' entries, and H = F K^T with F the
     (J, G) indicator of the codes, H' = F K: G products instead of J in every product with O."""
-    _, first, codes = np.unique(np.hstack([ownership, ownership.T]), axis=0, return_index=True, return_inverse=True)
-    codes = np.asarray(codes).ravel()
+    seen: dict[bytes, int] = {}  # a row of [O, O'] (as bytes; + 0.0 makes -0.0 equal 0.0) -> its code
+    first: list[int] = []
+    codes = np.empty(len(ownership), dtype=int)
+    for j, row in enumerate(np.hstack([ownership, ownership.T]) + 0.0):
+        code = seen.setdefault(row.tobytes(), len(first))
+        if code == len(first):
+            first.append(j)
+        codes[j] = code
     indicator = np.zeros((len(codes), len(first)))
     indicator[np.arange(len(codes)), codes] = 1.0
     within = ownership[np.ix_(first, first)]
     return codes, indicator @ within.T, indicator @ within
 
 
-class Symmetric:
-    """A symmetric matrix factored once for its solves: Cholesky of M (of -M with ``negative``),
-    about half the time of ``np.linalg.solve``'s LU at these sizes; ``np.linalg.solve`` (an LU
-    factorisation, its errors included) when that matrix is not positive definite."""
+def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
+    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored."""
+    def dense() -> np.ndarray:
+        return np.diag(total) - (lm.market.weights[:, None] * s).T @ s
 
-    def __init__(self, matrix: np.ndarray, negative: bool = False) -> None:
-        self.sign = -1.0 if negative else 1.0
-        self.factor, info = lapack.dpotrf(self.sign * matrix)
-        self.matrix = None if info == 0 else matrix
-
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        if self.matrix is not None:
-            return np.linalg.solve(self.matrix, rhs)
-        return self.sign * lapack.dpotrs(self.factor, rhs)[0]
+    if lm.root is None:
+        return Symmetric(dense())
+    return Symmetric(weighted_gram(total, lm.root, s), dense=dense)
 
 
 def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -140,61 +149,111 @@ class Tastes:
 
     def __init__(self, mu: np.ndarray) -> None:
         self.top = mu.max(axis=1)
-        self.factor = np.exp(np.maximum(mu - self.top[:, None], -250.0))
+        factor = np.subtract(mu, self.top[:, None])
+        self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
 
     def probabilities(self, delta: np.ndarray) -> np.ndarray:
+        return self.shares(self.parts(delta))
+
+    def parts(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x_j = exp(delta_j - D) and the households' denominators exp(-M_i - D) + sum_k F_ik x_k
+        (F = ``factor``): s_ij = F_ij x_j / denominator_i."""
         largest = delta.max()
-        e = self.factor * np.exp(np.maximum(delta - largest, -250.0))
-        with np.errstate(over="ignore"):
-            outside = np.exp(-(self.top + largest))
-        return e / (outside + e.sum(axis=1))[:, None]
+        x = np.exp(np.maximum(delta - largest, -250.0))
+        # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
+        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
+
+    def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        x, denominators = parts
+        return (self.factor * x) / denominators[:, None]
+
+    def totals(self, parts: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
+        """sum_i w_i s_ij as x_j sum_i (w_i / denominator_i) F_ij: two matrix-vector products and
+        no I x J array, for the steps of the inversion that need only the market shares."""
+        x, denominators = parts
+        return x * ((weights / denominators) @ self.factor)
 
 
-def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, max_steps: int = 50
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
+
+
+def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, factor: Symmetric | None = None,
+           max_steps: int = 50) -> tuple[np.ndarray, np.ndarray, Symmetric | None, bool]:
     """Newton's method on log s(delta) = log s_obs from ``delta``, as ``autopact.model.demand``'s
-    (the same steps, step halving and stopping rule), keeping the last probabilities.
+    (the same steps, step halving and stopping rule) but with its matrix kept while it serves
+    (Shamanskii's variant), keeping the last probabilities. ``factor``: ds/d delta factored near
+    here (the last evaluation's), or None.
 
-    Returns (delta, s_ij, ds/d delta, solved); ds/d delta = diag(s) - (w s)'s at the returned delta.
+    A step on a kept factor (a chord step) costs one share evaluation and two triangular solves
+    instead of a J x I x J Gram matrix and a Cholesky factorisation. It is taken when it at least
+    halves the error; one that gains less than ``CHORD_GAIN`` (or is not taken) has ds/d delta
+    factored afresh at the current delta for the next step, which is then Newton's, with step
+    halving. (A further chord step after the tolerance is met, to the rounding floor as Newton's
+    quadratic last step gets it, was tried: it cost 3% and did not stop the optimiser sooner.)
+
+    Returns (delta, s_ij, ds/d delta at the returned delta factored, solved); the factor is None
+    when the inversion did not solve.
     """
-    weights = lm.market.weights
     tastes = Tastes(mu)
-    s = tastes.probabilities(delta)
-    total = weights @ s
+    weights = lm.market.weights
+    parts = tastes.parts(delta)
+    total = tastes.totals(parts, weights)
+    s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
     error = lm.log_shares - np.log(total)
-    jacobian = np.diag(total) - (weights[:, None] * s).T @ s
+    size = np.max(np.abs(error))
+    fresh = False
+
+    def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
+        at = tastes.shares(parts) if s is None else s
+        return delta, at, share_jacobian(lm, at, total), True
+
     for _ in range(max_steps):
-        if np.max(np.abs(error)) < tol:
-            return delta, s, jacobian, True
+        if size < tol:
+            return solution()
+        if factor is None:
+            s = tastes.shares(parts) if s is None else s
+            factor, fresh = share_jacobian(lm, s, total), True
         try:
-            direction = Symmetric(jacobian).solve(total * error)  # ds/d delta is symmetric
+            direction = factor.solve(total * error)  # ds/d delta is symmetric
         except np.linalg.LinAlgError:
-            return delta, s, jacobian, False
+            return delta, tastes.shares(parts), None, False
         length = 1.0
-        for _ in range(8):
+        for _ in range(8 if fresh else 1):
             candidate = delta + length * direction
-            s_new = tastes.probabilities(candidate)
-            total_new = weights @ s_new
-            error_new = lm.log_shares - np.log(total_new)
-            if np.all(np.isfinite(error_new)) and np.max(np.abs(error_new)) < np.max(np.abs(error)):
+            parts_new = tastes.parts(candidate)
+            total_new = tastes.totals(parts_new, weights)
+            if total_new.min() > 0:  # (a NaN compares False: no share is NaN or zero either)
+                error_new = lm.log_shares - np.log(total_new)
+                size_new = np.abs(error_new).max()  # NaN where a share is infinite: not taken below
+            else:
+                size_new = np.inf
+            if size_new < (size if fresh else 0.5 * size):
                 break
             length /= 2
         else:
-            return delta, s, jacobian, False
-        delta, s, total, error = candidate, s_new, total_new, error_new
-        jacobian = np.diag(total) - (weights[:, None] * s).T @ s
-    return delta, s, jacobian, bool(np.max(np.abs(error)) < tol)
+            if fresh:
+                return delta, tastes.shares(parts), None, False
+            factor = None  # the chord step is not taken: Newton's from here
+            continue
+        if not fresh and size_new > CHORD_GAIN * size:
+            factor = None
+        fresh = False
+        delta, parts, s, total, error, size = candidate, parts_new, None, total_new, error_new, size_new
+    if size < tol:
+        return solution()
+    return delta, tastes.shares(parts), None, False
 
 
-def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: np.ndarray) -> np.ndarray:
-    """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values.
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
+    """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values;
+    ``jacobian`` is ds/d delta at these probabilities, factored.
 
     With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
     """
     weights = lm.market.weights[:, None]
     inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
     gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
-    return -Symmetric(jacobian).solve(gradient)
+    return -jacobian.solve(gradient)
 
 
 class Markups:
@@ -209,13 +268,38 @@ class Markups:
     def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
         self.lm, self.s = lm, s
         self.a = lm.price_slopes(p)
-        self.weighted = self.a[:, None] * s
-        jac = np.diag(self.a @ s) - self.weighted.T @ s
-        self.matrix = lm.market.ownership * jac.T  # symmetric, negative definite with symmetric O (Schur product)
-        self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
+        self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
+        self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
+        if lm.symmetric and np.all(self.a < 0):
+            # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
+            # Schur product with O (symmetric; the matrix is then negative definite)
+            root = np.sqrt(-self.a)
+            if lm.blocks is None:
+                lower = weighted_gram(-self.a_s, root, s)
+                self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
+                                          dense=self._dense)
+            else:  # only the diagonal blocks: about a third of the Gram matrix with BLP 1995's firms
+                factors = []
+                for rows, own in lm.blocks:
+                    lower = weighted_gram(-self.a_s[rows], root, s[:, rows])
+                    factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
+                                                    dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
+                self.factored = Blocks(factors)
+        else:
+            self.matrix = self._dense()
+            self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
         self.u = s * self.markups  # U = s o m
         self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
+
+    def _dense(self) -> np.ndarray:
+        """O o J^T, formed in full."""
+        return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
+
+    @cached_property
+    def weighted(self) -> np.ndarray:
+        """a_i s_ij (I, J)."""
+        return self.a[:, None] * self.s
 
     def _solve(self, rhs: np.ndarray) -> np.ndarray:
         return self.factored.solve(rhs) if self.factored else np.linalg.solve(self.matrix, rhs)
@@ -253,36 +337,57 @@ class Markups:
         return -self._solve(rhs)
 
     def gradient(self, d_delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu."""
-        lm = self.lm
+        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu.
+
+        nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
+        before any product over households (k = nu o diag(O) o m; sums over j become products
+        of s with J-vectors), so that its J x I x Q products become I x J x (3 Q + 1) and
+        I x J x (Q + 1) ones and no J x Q intermediate is formed.
+        """
+        lm, s, a = self.lm, self.s, self.a
+        columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
-        rhs, _ = self._partial(d_delta)
-        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik s_ik (d_kq + a_iq x_kq)
-        # with E = ((a s o nu') O) o m'
-        e = (((self.weighted * nu) @ lm.through_t)[:, lm.codes] * self.markups) * self.s
-        rest = e.sum(axis=0) @ d_delta + (lm.columns * (e.T @ lm.loadings)).sum(axis=0)
-        return -(nu @ rhs - rest)
+        k = nu * lm.own_diagonal * self.markups
+        # (I, 3 Q + 1 + G): s times x, d delta / d theta, k o x, k and nu o F K
+        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
+        s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
+                                                left[:, 2 * count:3 * count], left[:, 3 * count])
+        inner = loadings * s_columns + s_delta  # r (I, Q)
+        sv = s * self.v  # s_ij (U O^T)_ij
+        right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
+        sv_columns, sv_nu = right[:, :count], right[:, count]
+        contracted = (k * self.a_s - nu * (a @ sv)) @ d_delta \
+            + (loadings * (a[:, None] * (s_k_columns - sv_columns))).sum(axis=0) \
+            + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
+        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
+        # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
+        e = self.u * (a[:, None] * left[:, 3 * count + 1:])[:, lm.codes]
+        rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
+        return -(contracted - rest)
 
 
 def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,
-          tol: float, predicted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, Markups | None]:
-    """delta, d delta / d theta (zeros without ``want_gradient``) and the markups (None without a
-    supply side) of one market at ``p``. Raises ConvergenceError when the inversion fails.
+          tol: float, predicted: np.ndarray | None = None, factor: Symmetric | None = None
+          ) -> tuple[np.ndarray, np.ndarray, Markups | None, Symmetric]:
+    """delta, d delta / d theta (zeros without ``want_gradient``), the markups (None without a
+    supply side) of one market at ``p``, and ds/d delta at that delta, factored (the next
+    evaluation's ``factor``). Raises ConvergenceError when the inversion fails.
 
     The inversion starts from ``predicted`` if given (delta extrapolated from the last evaluation
     with its d delta / d theta), else from ``initial`` (the last evaluation's delta; the logit
-    inversion when None). Newton's method runs here first; if it stalls, ``invert_shares``
-    (Newton, then SQUAREM on the contraction) solves from ``initial``, as the general path does.
+    inversion when None), with chord steps on ``factor`` when given (``invert``). Newton's
+    method runs here first; if it stalls, ``invert_shares`` (Newton, then SQUAREM on the
+    contraction) solves from ``initial``, as the general path does.
     """
     market = lm.market
     mu = lm.utilities_net_of_delta(p)
     start = lm.log_shares - np.log(1.0 - market.shares.sum()) if initial is None else np.asarray(initial, float)
-    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol)
+    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol, factor)
     if not solved:
         demand, _ = demand_terms(market, p, lm.names)
         delta, _ = invert_shares(market.shares, market.prices, demand, tol=tol, initial=initial)
         s = probabilities(delta, mu)
-        jacobian = np.diag(market.weights @ s) - (market.weights[:, None] * s).T @ s
+        jacobian = share_jacobian(lm, s, market.weights @ s)
     count = lm.columns.shape[1]
     d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
-    return delta, d_delta, Markups(lm, p, s) if with_supply else None
+    return delta, d_delta, Markups(lm, p, s) if with_supply else None, jacobian

@@ -237,7 +237,7 @@ SETTING_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "normalise_agent_weights": ((bool,), "true or false"),
     "initial_update": ((bool,), "true or false"),
     "money": ((dict,), "a mapping (unit, dollars_per_unit, source)"),
-    "optimization": ((dict,), "a mapping (method, gtol, max_iterations)"),
+    "optimization": ((dict,), "a mapping (method, gtol, ftol, max_iterations)"),
     "costs_type": ((str,), "'log' or 'linear'"),
     "rho": ((int, float), "a number"),
 }
