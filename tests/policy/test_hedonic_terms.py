@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autopact.policy.hedonic import Hedonic
+from autopact.policy.hedonic import Hedonic, reentry_maps, shrunk_mean
 
 # intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range,
 # (log footprint - log 100)^2, luxury x SUV
@@ -90,9 +90,10 @@ def test_the_fit_recovers_the_range_term_and_a_bev_of_unknown_range_is_taken_at_
     assert fit.predict(longer)[0] - fit.predict(bev)[0] == pytest.approx(BETA[RANGE] * np.log(1.5), abs=1e-9)
 
 
-def test_the_brand_term_takes_the_make_then_the_firms_powertrain_then_the_make_then_the_firm():
-    """Hand-computed residual means on a market with known residuals: a make within a group (Mini in
-    BMW) uses its own residual for a powertrain it sells, the group's for one it does not."""
+def test_the_brand_term_pools_the_firm_the_make_the_firms_powertrain_and_the_makes_powertrain():
+    """Hand-computed partial pooling on a market with known residuals (BMW's line: Mini ICE 0.4, BMW
+    BEV -0.6, BMW ICE 0.2, equal weights): from the firm's line to the make's powertrain, each level
+    with n products moves the estimate e to (n m + e) / (n + 1) (k = 1)."""
     table, xi, units = _market()
     table = pd.concat([table, pd.DataFrame([
         {"product_id": "m1", "make": "Mini", "owner": "BMW", "powertrain": "ICE", "segment": "car", "luxury": False,
@@ -106,10 +107,34 @@ def test_the_brand_term_takes_the_make_then_the_firms_powertrain_then_the_make_t
     extra = np.array([base.predict(table.iloc[[k]])[0] + shifts[pid] for k, pid in
                       zip(range(len(table) - 3, len(table)), ("m1", "b1", "b2"))])
     fit = Hedonic.fit(table, np.append(xi, extra), np.append(units, [1e-6, 1e-6, 1e-6]))
-    assert fit.brand_term("BMW", "ICE", make="Mini") == pytest.approx(0.4, abs=1e-6)   # the make's ICE
-    assert fit.brand_term("BMW", "BEV", make="Mini") == pytest.approx(-0.6, abs=1e-6)  # the group's BEV
-    assert fit.brand_term("BMW", "PHEV", make="Mini") == pytest.approx(0.4, abs=1e-6)  # the make's whole line
-    assert fit.brand_term("BMW", "PHEV") == pytest.approx((0.4 - 0.6 + 0.2) / 3, abs=1e-6)  # the group's line
+    pool = lambda n, m, e: (n * m + e) / (n + 1)  # noqa: E731
+    firm = (0.4 - 0.6 + 0.2) / 3                    # BMW's line, 3 products
+    mini = pool(1, 0.4, firm)                        # Mini's line, 1
+    mini_ice = pool(1, 0.4, pool(2, (0.4 + 0.2) / 2, mini))  # BMW's ICE (2), then Mini's ICE (1)
+    assert fit.brand_term("BMW", "ICE", make="Mini") == pytest.approx(mini_ice, abs=1e-6)
+    assert fit.brand_term("BMW", "BEV", make="Mini") == pytest.approx(pool(1, -0.6, mini), abs=1e-6)  # no Mini BEV
+    assert fit.brand_term("BMW", "PHEV", make="Mini") == pytest.approx(mini, abs=1e-6)  # no PHEV at all
+    assert fit.brand_term("BMW", "PHEV") == pytest.approx(firm, abs=1e-6)  # a partner's dealers: the firm's line
+    # k = 0: the finest level alone (the rule before partial pooling)
+    assert shrunk_mean([(firm, 3), (0.4, 1), (0.3, 2), (0.4, 1)], shrinkage=0.0) == pytest.approx(0.4)
+
+
+def test_reentry_maps_give_the_fit_and_brand_term_of_the_market_without_the_product():
+    """The launch back-test's linear maps (``reentry_maps``) against a direct fit on the others and
+    ``brand_term`` (with its pooling) for products of every brand situation."""
+    table, xi, units = _market()
+    rng = np.random.default_rng(3)
+    xi = xi + rng.normal(0, 0.5, len(xi))  # residuals that are not zero
+    table = table.assign(make=np.where(np.arange(len(table)) % 4 == 0, table["owner"] + " Luxe", table["owner"]))
+    for j in (0, 1, 5, 9, 12):
+        h, b = reentry_maps(table, units, j)
+        keep = np.arange(len(table)) != j
+        fit = Hedonic.fit(table[keep], xi[keep], units[keep])
+        row = table.iloc[[j]]
+        assert h @ xi == pytest.approx(fit.predict(row)[0], abs=1e-9)
+        make, firm = str(row["make"].iloc[0]), str(row["owner"].iloc[0])
+        expected = fit.brand_term(None if firm == "Rivian" else firm, str(row["powertrain"].iloc[0]), make=make)
+        assert b @ xi == pytest.approx(expected, abs=1e-9), (j, make, firm)
 
 
 def test_partial_year_products_enter_on_a_years_basis_and_stock_only_ones_are_left_out():

@@ -174,11 +174,11 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
                           "per vehicle, us_dealer_gross_usd_per_vehicle): the transfer price of a vertically "
                           "integrated importer"),
         "parts_tariffs": "not modelled: US-assembled vehicles pay no tariff here, and incumbents' battery tariffs sit in their calibrated costs",
-        "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain (its whole line where "
-                               "it sells none of that powertrain) when the partner's dealers sell the model; young US "
-                               f"brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand with its own dealers; "
-                               "an incumbent's new product: its make's residual for the powertrain, else its firm's "
-                               "(autopact.policy.hedonic)"),
+        "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain, pooled with its whole "
+                               "line (one pseudo-product of the line: BRAND_SHRINKAGE), when the partner's dealers sell "
+                               f"the model; young US brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand "
+                               "with its own dealers; an incumbent's new product: its make's and its firm's residuals, "
+                               "for the powertrain and the whole line, pooled (autopact.policy.hedonic)"),
         "entrant_range": ("a BEV's EPA range enters its hedonic mean utility (ln range); an entrant's is its CLTC or WLTP "
                           "range converted to the EPA basis (chinese_models.csv range_miles_epa_equivalent); a BEV with "
                           "no known range is taken at the market's units-weighted mean"),
