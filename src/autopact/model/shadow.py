@@ -30,6 +30,11 @@ SUSPECT = 1e-2
 # Evaluations of the map a trial near the root may take before the search tries ``leap`` from its start
 # (ford-geely-jv's trial across the leap took 293 by SQUAREM; trials near the bundled scenarios' roots 1-49).
 LEAP_EVALUATIONS = 60
+# Evaluations of the map from which the first trial under capacity (above one over it) counts as slow:
+# SQUAREM contracting slowly there, the search asks ``leap`` for the root at once (``ShadowCost``).
+# ford-geely-jv's first trial under capacity took 41 at tolerance 1e-4 (its secant search then 195 more,
+# and the leap 226); the other bundled scenarios' first trials under capacity took 11-13.
+SLOW_BRACKET = 30
 # Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
 SAME_EQUILIBRIUM = 1e-9
 # Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the joint solve's excess tolerance, the
@@ -70,14 +75,20 @@ class ShadowCost:
     ``leap`` (a central run's, ``leap_search``) is asked, once a search, for the root where a trial
     near the root (the last excess below ``SUSPECT``, a trial under capacity above it) crosses the
     capacity and lands farther from it, or is cut short after ``LEAP_EVALUATIONS``; where it gives
-    none the trial is solved in full and the search goes on exactly as without it."""
+    none the trial is solved in full and the search goes on exactly as without it. ``leap`` is also
+    asked, once a search, where the first trial under capacity above one over it took
+    ``SLOW_BRACKET`` evaluations or more (the map contracting slowly, so that each secant trial costs
+    tens of evaluations): from the highest trial over capacity, checked from that trial under capacity,
+    the highest under capacity that the search would ever have (its later trials lie below it); where
+    it gives none the search goes on exactly as without it."""
 
     def __init__(self, constraint: Any, lam: dict[str, float], market_size: float,
                  equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200,
                  leap: Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None] | None = None
                  ) -> None:
         self.constraint, self.lam, self.market_size, self.equilibrium = constraint, lam, market_size, equilibrium
-        self.leap, self.leapt = leap, False
+        self.leap, self.leapt, self.bracketed = leap, False, False
+        self.evaluations = 0  # of the last trial's equilibrium
         self.tol, self.xtol, self.rtol, self.max_trials = tol, xtol, rtol, max_trials
         self.slope: float | None = None
 
@@ -86,6 +97,7 @@ class ShadowCost:
         c = self.constraint
         self.lam[c.name] = value
         eq = self.equilibrium(initial, trial_tol, cap) if cap is not None else self.equilibrium(initial, trial_tol)
+        self.evaluations = eq.iterations
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
@@ -139,6 +151,10 @@ class ShadowCost:
             if near and not self.leapt and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
                     and (found := self._leap(value, p, points)) is not None:
                 return found
+            if self.leap is not None and not self.bracketed and f <= 0 and low is not None and high is None:
+                self.bracketed = True  # the first trial under capacity above one over it
+                if self.evaluations >= SLOW_BRACKET and (found := self._early_leap(low, value, p, points)) is not None:
+                    return found
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))
@@ -152,6 +168,16 @@ class ShadowCost:
                     raise Jump(name)
                 return value
         raise ConvergenceError(f"constraint {name}: shadow cost not found in {self.max_trials} trials")
+
+    def _early_leap(self, low: float, value: float, prices: np.ndarray, points: list) -> float | None:
+        """The root that ``leap`` finds from the highest trial over capacity (at ``low``), checked from
+        the first trial under capacity (at ``value``, equilibrium ``prices``): ``SLOW_BRACKET``."""
+        start = next(x[2] for x in reversed(points) if x[0] == low)
+        found = self.leap(low, start, value, prices)
+        if found is None:
+            return None
+        self.excess(found[0], found[1], self.tol)  # its equilibrium starts the next solve
+        return found[0]
 
     def _leap(self, value: float, prices: np.ndarray, points: list) -> float | None:
         """The root that ``leap`` finds from a trial at ``value`` (its equilibrium ``prices``, or the
