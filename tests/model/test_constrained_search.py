@@ -86,6 +86,29 @@ def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_sol
     assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
 
 
+
+def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
+    """``method="anderson"`` of ``shadow.solve_by_krylov`` and ``shadow.solve_jointly`` (the early
+    leap's solvers, ``shadow.SLOW_BRACKET``) meets the same stopping rule and lands on the equilibrium
+    and root that Newton-GMRES and the secant search find."""
+    from autopact.model.shadow import solve_by_krylov, solve_jointly
+    from autopact.model.zeta import FocKernel
+
+    demand, xi, omega, costs, free = market()
+    kernel, taxes = FocKernel(xi, demand, omega), Taxes.none(10)
+    limit = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    prices, evaluations = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12, method="anderson")
+    assert np.max(np.abs(prices / free.prices - 1)) < 1e-10 and evaluations < 150
+    size, plant = 1e6, np.array([2, 3])
+    capacity = 0.8 * size * free.shares[plant].sum()
+    searched = solve_constrained(costs, xi, demand, omega, taxes, [CapacityConstraint("plant", plant, capacity)], size,
+                                 search="secant")
+    markup = float(np.mean(free.prices[plant] - costs[plant]))
+    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, plant, capacity, size, free.prices, 0.0, markup,
+                                       1e-12, method="anderson")
+    assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
+    assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
+
 class _TwoBranches:
     """A fake price game for ``ShadowCost``: the excess is 0.002 + 0.1 (0.9 - lambda) on branch A
     (lambda < 0.9: no root) and 0.05 - 0.0625 lambda on branch B (lambda > 0.5: root 0.8). A solve goes
