@@ -381,7 +381,8 @@ def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float,
             if other is not constraint:
                 others[other.products] += lam[other.name]
         scale = max(float(np.mean(np.abs(prices[products] - others[products] - value))), 1.0)  # dollars per unit of excess
-        arguments = (others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices, value, scale, tol)
+        arguments = (others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices, value,
+                     scale, tol)
         joint = solve_jointly(*arguments, max_evaluations=ANDERSON_EVALUATIONS, method="anderson") if quick else None
         joint = solve_jointly(*arguments) if joint is None else joint
         if joint is None or joint[0] <= 0:
@@ -389,8 +390,8 @@ def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float,
         total = others.copy()
         total[products] += joint[0]
         for method in ("anderson", "newton") if quick else ("newton",):
-            reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol, method=method,
-                                      max_evaluations=ANDERSON_EVALUATIONS if method == "anderson" else KRYLOV_EVALUATIONS)
+            budget = ANDERSON_EVALUATIONS if method == "anderson" else KRYLOV_EVALUATIONS
+            reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol, budget, method)
             if reached is not None and np.max(np.abs(reached[0] / joint[1] - 1)) <= SAME_EQUILIBRIUM:
                 return joint
         return None
