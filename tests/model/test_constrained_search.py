@@ -164,3 +164,45 @@ def test_a_trial_cut_short_near_the_root_tries_the_leap_and_otherwise_goes_on_as
         assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1)
     else:
         assert runs[True] == runs[False]
+
+
+class _SlowTwoBranches(_TwoBranches):
+    """``_TwoBranches`` whose every solve reports 40 evaluations of the map (``shadow.SLOW_BRACKET``)."""
+
+    def __call__(self, initial=None, trial_tol=None, cap=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**vars(super().__call__(initial, trial_tol, cap)), iterations=40)
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_slow_first_trial_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
+    """From zero (over capacity on branch A) the search's first trial under capacity lies on branch B;
+    it took ``SLOW_BRACKET`` evaluations or more, so the search asks its ``leap`` at once (quick: by
+    Anderson acceleration), from the highest trial over capacity and checked from that trial: the root
+    it returns ends the search, its equilibrium solved there once more; None leaves the search exactly
+    as without a leap."""
+    from autopact.model.shadow import Jump, ShadowCost
+
+    plant = CapacityConstraint("plant", np.array([0]), 1.0)
+    asked = []
+
+    def leap(value, prices, top_value, top_prices, quick=False):
+        asked.append((value, top_value, top_prices[1], quick))
+        return (0.8, np.array([0.8, 1.0])) if accepted else None
+
+    runs = {}
+    for with_leap in (False, True):
+        lam = {"plant": 0.0}
+        game = _SlowTwoBranches(lam)
+        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
+        try:
+            runs[with_leap] = (search.root(0.092, np.array([0.0, 0.0]), 1.0), game.solves)
+        except Jump:
+            runs[with_leap] = ("jump", game.solves)
+    (value, top, branch, quick), *later = asked
+    assert quick and top > value and branch == 1.0  # from over capacity, checked from the first trial under it
+    if accepted:
+        assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1) and not later
+    else:
+        assert runs[True][0] == runs[False][0] and runs[True][1] == runs[False][1]
