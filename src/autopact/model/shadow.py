@@ -157,7 +157,7 @@ class ShadowCost:
             if near and not self.leapt and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
                     and (found := self._leap(value, p, points)) is not None:
                 return found
-            if self.leap is not None and not self.bracketed and f <= 0 and low is not None and high is None:
+            if self.leap is not None and not self.bracketed and f < 0 and low is not None and high is None:
                 self.bracketed = True  # the first trial under capacity above one over it
                 if self.evaluations >= SLOW_BRACKET and (found := self._early_leap(low, value, p, points)) is not None:
                     return found
