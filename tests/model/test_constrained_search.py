@@ -86,6 +86,29 @@ def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_sol
     assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
 
 
+
+def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
+    """``method="anderson"`` of ``shadow.solve_by_krylov`` and ``shadow.solve_jointly`` (the early
+    leap's solvers, ``shadow.SLOW_BRACKET``) meets the same stopping rule and lands on the equilibrium
+    and root that Newton-GMRES and the secant search find."""
+    from autopact.model.shadow import solve_by_krylov, solve_jointly
+    from autopact.model.zeta import FocKernel
+
+    demand, xi, omega, costs, free = market()
+    kernel, taxes = FocKernel(xi, demand, omega), Taxes.none(10)
+    limit = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    prices, evaluations = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12, method="anderson")
+    assert np.max(np.abs(prices / free.prices - 1)) < 1e-10 and evaluations < 150
+    size, plant = 1e6, np.array([2, 3])
+    capacity = 0.8 * size * free.shares[plant].sum()
+    searched = solve_constrained(costs, xi, demand, omega, taxes, [CapacityConstraint("plant", plant, capacity)], size,
+                                 search="secant")
+    markup = float(np.mean(free.prices[plant] - costs[plant]))
+    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, plant, capacity, size, free.prices, 0.0, markup,
+                                       1e-12, method="anderson")
+    assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
+    assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
+
 class _TwoBranches:
     """A fake price game for ``ShadowCost``: the excess is 0.002 + 0.1 (0.9 - lambda) on branch A
     (lambda < 0.9: no root) and 0.05 - 0.0625 lambda on branch B (lambda > 0.5: root 0.8). A solve goes
@@ -141,3 +164,45 @@ def test_a_trial_cut_short_near_the_root_tries_the_leap_and_otherwise_goes_on_as
         assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1)
     else:
         assert runs[True] == runs[False]
+
+
+class _SlowTwoBranches(_TwoBranches):
+    """``_TwoBranches`` whose every solve reports 40 evaluations of the map (``shadow.SLOW_BRACKET``)."""
+
+    def __call__(self, initial=None, trial_tol=None, cap=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**vars(super().__call__(initial, trial_tol, cap)), iterations=40)
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_slow_first_trial_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
+    """From zero (over capacity on branch A) the search's first trial under capacity lies on branch B;
+    it took ``SLOW_BRACKET`` evaluations or more, so the search asks its ``leap`` at once (quick: by
+    Anderson acceleration), from the highest trial over capacity and checked from that trial: the root
+    it returns ends the search, its equilibrium solved there once more; None leaves the search exactly
+    as without a leap."""
+    from autopact.model.shadow import Jump, ShadowCost
+
+    plant = CapacityConstraint("plant", np.array([0]), 1.0)
+    asked = []
+
+    def leap(value, prices, top_value, top_prices, quick=False):
+        asked.append((value, top_value, top_prices[1], quick))
+        return (0.8, np.array([0.8, 1.0])) if accepted else None
+
+    runs = {}
+    for with_leap in (False, True):
+        lam = {"plant": 0.0}
+        game = _SlowTwoBranches(lam)
+        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
+        try:
+            runs[with_leap] = (search.root(0.092, np.array([0.0, 0.0]), 1.0), game.solves)
+        except Jump:
+            runs[with_leap] = ("jump", game.solves)
+    (value, top, branch, quick), *later = asked
+    assert quick and top > value and branch == 1.0  # from over capacity, checked from the first trial under it
+    if accepted:
+        assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1) and not later
+    else:
+        assert runs[True][0] == runs[False][0] and runs[True][1] == runs[False][1]

@@ -30,6 +30,11 @@ SUSPECT = 1e-2
 # Evaluations of the map a trial near the root may take before the search tries ``leap`` from its start
 # (ford-geely-jv's trial across the leap took 293 by SQUAREM; trials near the bundled scenarios' roots 1-49).
 LEAP_EVALUATIONS = 60
+# Evaluations of the map from which the first trial under capacity (above one over it) counts as slow:
+# SQUAREM contracting slowly there, the search asks ``leap`` for the root at once (``ShadowCost``).
+# ford-geely-jv's first trial under capacity took 41 at tolerance 1e-4 (its secant search then 195 more,
+# and the leap 226); the other bundled scenarios' first trials under capacity took 11-13.
+SLOW_BRACKET = 30
 # Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
 SAME_EQUILIBRIUM = 1e-9
 # Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the joint solve's excess tolerance, the
@@ -41,6 +46,12 @@ KRYLOV_EVALUATIONS = 400
 FORCING = 1e-3
 GMRES_DIMENSION = 60
 BACKTRACKS = 6
+# Anderson acceleration (``_anderson``; the early leap, ``SLOW_BRACKET``): the differences it keeps and
+# the evaluations it may spend before Newton-GMRES takes over from the same start. On ford-geely-jv the
+# joint solve took 51 evaluations with 12 (Newton-GMRES 105), the check 43 (Newton-GMRES 134); with 8,
+# 74 and 48; with 20, 51 and 43.
+ANDERSON_MEMORY = 12
+ANDERSON_EVALUATIONS = 150
 
 
 class SlowTrial(Exception):
@@ -70,14 +81,20 @@ class ShadowCost:
     ``leap`` (a central run's, ``leap_search``) is asked, once a search, for the root where a trial
     near the root (the last excess below ``SUSPECT``, a trial under capacity above it) crosses the
     capacity and lands farther from it, or is cut short after ``LEAP_EVALUATIONS``; where it gives
-    none the trial is solved in full and the search goes on exactly as without it."""
+    none the trial is solved in full and the search goes on exactly as without it. ``leap`` is also
+    asked, once a search, where the first trial under capacity above one over it took
+    ``SLOW_BRACKET`` evaluations or more (the map contracting slowly, so that each secant trial costs
+    tens of evaluations): from the highest trial over capacity, checked from that trial under capacity,
+    the highest under capacity that the search would ever have (its later trials lie below it); where
+    it gives none the search goes on exactly as without it."""
 
     def __init__(self, constraint: Any, lam: dict[str, float], market_size: float,
                  equilibrium, tol: float, xtol: float = 1e-9, rtol: float = 1e-12, max_trials: int = 200,
-                 leap: Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None] | None = None
+                 leap: Callable[..., tuple[float, np.ndarray] | None] | None = None
                  ) -> None:
         self.constraint, self.lam, self.market_size, self.equilibrium = constraint, lam, market_size, equilibrium
-        self.leap, self.leapt = leap, False
+        self.leap, self.leapt, self.bracketed = leap, False, False
+        self.evaluations = 0  # of the last trial's equilibrium
         self.tol, self.xtol, self.rtol, self.max_trials = tol, xtol, rtol, max_trials
         self.slope: float | None = None
 
@@ -86,6 +103,7 @@ class ShadowCost:
         c = self.constraint
         self.lam[c.name] = value
         eq = self.equilibrium(initial, trial_tol, cap) if cap is not None else self.equilibrium(initial, trial_tol)
+        self.evaluations = getattr(eq, "iterations", 0)
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
@@ -139,6 +157,10 @@ class ShadowCost:
             if near and not self.leapt and fb != 0 and f != 0 and (f > 0) != (fb > 0) and abs(f) > abs(fb) \
                     and (found := self._leap(value, p, points)) is not None:
                 return found
+            if self.leap is not None and not self.bracketed and f < 0 and low is not None and high is None:
+                self.bracketed = True  # the first trial under capacity above one over it
+                if self.evaluations >= SLOW_BRACKET and (found := self._early_leap(low, value, p, points)) is not None:
+                    return found
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)
             points.append((value, f, p))
@@ -152,6 +174,16 @@ class ShadowCost:
                     raise Jump(name)
                 return value
         raise ConvergenceError(f"constraint {name}: shadow cost not found in {self.max_trials} trials")
+
+    def _early_leap(self, low: float, value: float, prices: np.ndarray, points: list) -> float | None:
+        """The root that ``leap`` finds from the highest trial over capacity (at ``low``), checked from
+        the first trial under capacity (at ``value``, equilibrium ``prices``): ``SLOW_BRACKET``."""
+        start = next(x[2] for x in reversed(points) if x[0] == low)
+        found = self.leap(low, start, value, prices, quick=True)
+        if found is None:
+            return None
+        self.excess(found[0], found[1], self.tol)  # its equilibrium starts the next solve
+        return found[0]
 
     def _leap(self, value: float, prices: np.ndarray, points: list) -> float | None:
         """The root that ``leap`` finds from a trial at ``value`` (its equilibrium ``prices``, or the
@@ -167,8 +199,8 @@ class ShadowCost:
 
 def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, products: np.ndarray,
                   capacity: float, market_size: float, prices: np.ndarray, shadow_cost: float, scale: float,
-                  tol: float, excess_tol: float = EXCESS_TOL,
-                  max_evaluations: int = JOINT_EVALUATIONS) -> tuple[float, np.ndarray] | None:
+                  tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = JOINT_EVALUATIONS,
+                  method: str = "newton") -> tuple[float, np.ndarray] | None:
     """The shadow cost of one constraint and the equilibrium prices at it, solved together from a
     trial (``shadow_cost``, ``prices``) by Newton's method on G(p, lambda) = (c + lambda 1_G + zeta(p)
     - p, scale x (q_G(p) / K_G - 1)), each step by GMRES (Saad and Schultz 1986) with Jacobian-vector
@@ -179,7 +211,8 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
     to shares below ``tol``, priced-out products at their limit) with |excess| below ``excess_tol``;
     returns (shadow cost, prices), or None after ``max_evaluations`` evaluations or a step that no
     backtracking makes better. ``costs`` hold the other constraints' shadow costs; ``kernel`` is the
-    market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``."""
+    market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``. ``method`` "anderson" solves the same
+    system by Anderson acceleration (``_anderson``) instead, with ``scale`` as the step of the shadow cost."""
     count = len(costs)
     group = np.zeros(count)
     group[products] = 1.0
@@ -205,12 +238,20 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
         done = residual < tol and not stale.any() and abs(excess) < excess_tol
         return (value if np.all(np.isfinite(value)) else None), done
 
-    x = np.append(np.asarray(prices, float), shadow_cost)
+    solver = _anderson if method == "anderson" else _newton
+    x = solver(mapped, np.append(np.asarray(prices, float), shadow_cost), lambda: evaluations, max_evaluations)
+    return None if x is None else (float(x[count]), x[:count])
+
+
+def _newton(mapped, x: np.ndarray, used: Callable[[], int], max_evaluations: int) -> np.ndarray | None:
+    """The zero of ``mapped`` (x -> (G(x) or None where not finite, whether x meets the stopping rule))
+    by Newton's method from ``x``, each step by GMRES (``_gmres_step``) and halved up to ``BACKTRACKS``
+    times while it leaves |G| larger; None once ``used()`` evaluations reach ``max_evaluations``."""
     value, done = mapped(x)
     while not done:
-        if value is None or evaluations >= max_evaluations:
+        if value is None or used() >= max_evaluations:
             return None
-        move = _gmres_step(mapped, x, value, max_evaluations - evaluations)
+        move = _gmres_step(mapped, x, value, max_evaluations - used())
         if move is None:
             return None
         norm = float(np.linalg.norm(value))
@@ -223,7 +264,34 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
         else:
             return None
         x, value = trial, new
-    return float(x[count]), x[:count]
+    return x
+
+
+def _anderson(mapped, x: np.ndarray, used: Callable[[], int], max_evaluations: int,
+              memory: int = ANDERSON_MEMORY) -> np.ndarray | None:
+    """The zero of ``mapped`` (as ``_newton``'s) by Anderson acceleration of the fixed point x <- x + G(x)
+    (type II, Walker and Ni 2011), the last ``memory`` differences of x and G kept: where the map
+    contracts slowly along a few directions (an eigenvalue of d zeta/dp of 0.997 near ford-geely-jv's
+    root) they span those directions in a few evaluations, one evaluation a step and no difference
+    quotients. None once ``used()`` evaluations reach ``max_evaluations`` or G is not finite."""
+    value, done = mapped(x)
+    xs: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    while not done:
+        if value is None or used() >= max_evaluations:
+            return None
+        step = x + value
+        if xs:
+            moves = np.column_stack([b - a for a, b in zip(xs, xs[1:] + [x])])
+            changes = np.column_stack([b - a for a, b in zip(values, values[1:] + [value])])
+            gamma = np.linalg.lstsq(changes, value, rcond=None)[0]
+            step = step - (moves + changes) @ gamma
+        xs, values = (xs + [x])[-memory:], (values + [value])[-memory:]
+        x = step
+        if not np.all(np.isfinite(x)):
+            return None
+        value, done = mapped(x)
+    return x
 
 
 def _gmres_step(mapped, x: np.ndarray, value: np.ndarray, budget: int) -> np.ndarray | None:
@@ -255,14 +323,15 @@ def _gmres_step(mapped, x: np.ndarray, value: np.ndarray, budget: int) -> np.nda
 
 
 def solve_by_krylov(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, prices: np.ndarray, tol: float,
-                    max_evaluations: int = KRYLOV_EVALUATIONS) -> tuple[np.ndarray, int] | None:
+                    max_evaluations: int = KRYLOV_EVALUATIONS, method: str = "newton") -> tuple[np.ndarray, int] | None:
     """Equilibrium producer prices at marginal costs ``costs`` from ``prices`` by Newton's method on
     F(p) = c + zeta(p) - p, each step by GMRES (Saad and Schultz 1986) with Jacobian-vector products
     from forward differences of F: one evaluation of the map each, never the J x J Jacobian (J + 1
     evaluations, ``autopact.model.newton``). Stops as ``supply.solve_prices`` does (FOC residual
     relative to shares below ``tol``, priced-out products at their limit price). Returns (prices,
     evaluations), or None after ``max_evaluations`` evaluations or a step no backtracking improves.
-    ``kernel`` is the market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``."""
+    ``kernel`` is the market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``; ``method``
+    "anderson" solves by Anderson acceleration of p <- c + zeta(p) instead (``_anderson``)."""
     t = 1 + taxes.ad_valorem
     evaluations = 0
 
@@ -281,30 +350,14 @@ def solve_by_krylov(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: fl
             value = costs + np.where(live, (weighted - s / t) / diagonal, limit_markup) - p
         return (value if np.all(np.isfinite(value)) else None), residual < tol and not stale.any()
 
-    x = np.asarray(prices, float).copy()
-    value, done = mapped(x)
-    while not done:
-        if value is None or evaluations >= max_evaluations:
-            return None
-        move = _gmres_step(mapped, x, value, max_evaluations - evaluations)
-        if move is None:
-            return None
-        norm = float(np.linalg.norm(value))
-        for _ in range(BACKTRACKS):  # halve a step that leaves the residual larger
-            trial = x + move
-            new, done = mapped(trial)
-            if new is not None and (done or np.linalg.norm(new) < norm):
-                break
-            move = 0.5 * move
-        else:
-            return None
-        x, value = trial, new
-    return x, evaluations
+    solver = _anderson if method == "anderson" else _newton
+    x = solver(mapped, np.asarray(prices, float).copy(), lambda: evaluations, max_evaluations)
+    return None if x is None else (x, evaluations)
 
 
 def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, constraint: Any, constraints: list,
                 lam: dict[str, float], market_size: float, tol: float
-                ) -> Callable[[float, np.ndarray, float, np.ndarray], tuple[float, np.ndarray] | None]:
+                ) -> Callable[..., tuple[float, np.ndarray] | None]:
     """A central run's ``ShadowCost.leap`` for ``constraint`` (the others' shadow costs held at ``lam``):
     where a secant trial at shadow cost ``value`` (equilibrium ``prices``) leapt across the capacity
     (``SUSPECT``), the root on the branch that the search reaches from above, or None.
@@ -316,23 +369,30 @@ def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float,
     units leap at $1,529.58, brentq's root $1,528.43 lies on the branch above); where the price game
     has a third equilibrium (partner-comparison's gm-geely with a capacity of 105,000, whose brentq
     search closes on a leap at $1,434.97) the joint solve finds a root on it ($1,428.87) that the
-    equilibrium from above is not, and the search goes on as before."""
+    equilibrium from above is not, and the search goes on as before. ``quick`` (the early leap,
+    ``SLOW_BRACKET``) solves both by Anderson acceleration first (``_anderson``), by Newton-GMRES where
+    that gives no root or another equilibrium from above."""
     products = constraint.products
 
-    def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray) -> tuple[float, np.ndarray] | None:
+    def root(value: float, prices: np.ndarray, top_value: float, top_prices: np.ndarray,
+             quick: bool = False) -> tuple[float, np.ndarray] | None:
         others = np.array(costs, float)
         for other in constraints:
             if other is not constraint:
                 others[other.products] += lam[other.name]
         scale = max(float(np.mean(np.abs(prices[products] - others[products] - value))), 1.0)  # dollars per unit of excess
-        joint = solve_jointly(others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices,
-                              value, scale, tol)
+        arguments = (others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices, value,
+                     scale, tol)
+        joint = solve_jointly(*arguments, max_evaluations=ANDERSON_EVALUATIONS, method="anderson") if quick else None
+        joint = solve_jointly(*arguments) if joint is None else joint
         if joint is None or joint[0] <= 0:
             return None
         total = others.copy()
         total[products] += joint[0]
-        reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol)
-        if reached is None or np.max(np.abs(reached[0] / joint[1] - 1)) > SAME_EQUILIBRIUM:
-            return None
-        return joint
+        for method in ("anderson", "newton") if quick else ("newton",):
+            budget = ANDERSON_EVALUATIONS if method == "anderson" else KRYLOV_EVALUATIONS
+            reached = solve_by_krylov(total, kernel, taxes, limit_markup, top_prices, tol, budget, method)
+            if reached is not None and np.max(np.abs(reached[0] / joint[1] - 1)) <= SAME_EQUILIBRIUM:
+                return joint
+        return None
     return root

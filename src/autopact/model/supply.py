@@ -294,8 +294,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
     Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
     equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
-    across it near the root, or converges slowly there, tries ``shadow.leap_search`` (ford-geely-jv:
-    brentq's root in 485 evaluations of the map instead of 1,911); else the secant search stops short
+    across it near the root, or converges slowly there, tries ``shadow.leap_search``, and so does one
+    whose first trial under capacity converged slowly (``shadow.SLOW_BRACKET``, by Anderson acceleration:
+    ford-geely-jv's equilibrium in 170 evaluations of the map, 455 before); else the secant search stops short
     of the capacity and brentq's search starts again from zero (in a central run its trials after the
     first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
 

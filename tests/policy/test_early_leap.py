@@ -1,0 +1,28 @@
+"""ford-geely-jv's JV plant (issue 13): the map contracts slowly near its shadow cost (an eigenvalue
+of d zeta/dp of 0.997), so each secant trial there cost tens of evaluations and the leap search
+after them hundreds more (455 evaluations of the map in all on main at 1a75d4b). Its first trial
+under capacity now takes 41 (``shadow.SLOW_BRACKET``), and the search asks the leap search at once,
+by Anderson acceleration: the same equilibrium (the golden file's) in 170."""
+
+import pytest
+
+from autopact.policy.scenario import load_scenario
+from autopact.simulate import simulate
+
+
+def test_a_slow_first_bracket_asks_the_leap_search_at_once(monkeypatch):
+    from autopact.model.zeta import FocKernel
+
+    evaluations = []
+    terms = FocKernel.terms
+
+    def counted(self, *args, **kwargs):
+        evaluations.append(1)
+        return terms(self, *args, **kwargs)
+
+    monkeypatch.setattr(FocKernel, "terms", counted)
+    result = simulate(load_scenario("ford-geely-jv"))
+    (plant,) = result.counterfactual.constraints
+    assert plant["binding"] and not plant.get("jump")
+    assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
+    assert len(evaluations) < 250
