@@ -216,27 +216,17 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
     count = len(costs)
     group = np.zeros(count)
     group[products] = 1.0
-    t = 1 + taxes.ad_valorem
     evaluations = 0
 
     def mapped(x: np.ndarray) -> tuple[np.ndarray | None, bool]:
         nonlocal evaluations
         evaluations += 1
-        p, total = x[:count], costs + x[count] * group
-        margin = p - total
-        s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
-        if not np.all(np.isfinite(s)):
+        s, step, converged = _fixed_point_step(kernel, taxes, x[:count], costs + x[count] * group, limit_markup, tol)
+        if step is None:
             return None, False
-        live = s > 0
-        foc = s + t * (diagonal * margin - weighted)
-        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
-        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
         excess = market_size * s[products].sum() / capacity - 1.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zeta = (weighted - s / t) / diagonal
-        value = np.append(total + np.where(live, zeta, limit_markup) - p, scale * excess)
-        done = residual < tol and not stale.any() and abs(excess) < excess_tol
-        return (value if np.all(np.isfinite(value)) else None), done
+        value = np.append(step, scale * excess)
+        return (value if np.all(np.isfinite(value)) else None), converged and abs(excess) < excess_tol
 
     solver = _anderson if method == "anderson" else _newton
     x = solver(mapped, np.append(np.asarray(prices, float), shadow_cost), lambda: evaluations, max_evaluations)
@@ -294,6 +284,26 @@ def _anderson(mapped, x: np.ndarray, used: Callable[[], int], max_evaluations: i
     return x
 
 
+def _fixed_point_step(kernel: Any, taxes: Any, p: np.ndarray, total: np.ndarray, limit_markup: float,
+                      tol: float) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """At producer prices ``p`` and marginal costs ``total``: the shares, the step
+    c + zeta(p) - p of the FOC map (priced-out products at the limit markup; Morrow and Skerlos 2011),
+    None where the shares are not finite, and whether ``p`` is an equilibrium as ``supply.solve_prices``
+    judges one (FOC residual relative to shares below ``tol``, priced-out products at their limit)."""
+    t = 1 + taxes.ad_valorem
+    margin = p - total
+    s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
+    if not np.all(np.isfinite(s)):
+        return s, None, False
+    live = s > 0
+    foc = s + t * (diagonal * margin - weighted)
+    residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
+    stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step = total + np.where(live, (weighted - s / t) / diagonal, limit_markup) - p
+    return s, step, residual < tol and not stale.any()
+
+
 def _gmres_step(mapped, x: np.ndarray, value: np.ndarray, budget: int) -> np.ndarray | None:
     """The Newton step d with |J d + G| <= FORCING |G| (J = dG/dx at x, G = ``value``), by GMRES from
     d = 0 with J v = (G(x + h v) - G(x)) / h (h = sqrt(eps) (1 + |x|) for unit v: Kelley 2003)."""
@@ -332,23 +342,13 @@ def solve_by_krylov(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: fl
     evaluations), or None after ``max_evaluations`` evaluations or a step no backtracking improves.
     ``kernel`` is the market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``; ``method``
     "anderson" solves by Anderson acceleration of p <- c + zeta(p) instead (``_anderson``)."""
-    t = 1 + taxes.ad_valorem
     evaluations = 0
 
     def mapped(p: np.ndarray) -> tuple[np.ndarray | None, bool]:
         nonlocal evaluations
         evaluations += 1
-        margin = p - costs
-        s, diagonal, weighted = kernel.terms(taxes.consumer_prices(p), margin)
-        if not np.all(np.isfinite(s)):
-            return None, False
-        live = s > 0
-        foc = s + t * (diagonal * margin - weighted)
-        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
-        stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = costs + np.where(live, (weighted - s / t) / diagonal, limit_markup) - p
-        return (value if np.all(np.isfinite(value)) else None), residual < tol and not stale.any()
+        _, step, converged = _fixed_point_step(kernel, taxes, p, costs, limit_markup, tol)
+        return (step if step is not None and np.all(np.isfinite(step)) else None), converged
 
     solver = _anderson if method == "anderson" else _newton
     x = solver(mapped, np.asarray(prices, float).copy(), lambda: evaluations, max_evaluations)
