@@ -29,6 +29,7 @@ from autopact.data.inputs import MAX_PRICE_USD
 from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
+from autopact.model.demand import Demand
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
@@ -52,6 +53,35 @@ def assembly_origin(products: pd.DataFrame, market: MarketModel, params: dict[st
         return market.origin
     return origin_weights(products["assembly_countries"], products["home_country"],
                           params["unknown_assembly_import_share"])
+
+
+def market_origin(market: MarketModel, params: dict[str, float]) -> pd.DataFrame:
+    """``assembly_origin`` of the market's own products, once per market and value of
+    ``unknown_assembly_import_share`` (``market.cache``): every draw of a run applies its scenario to
+    the same market (a list of the products' countries parsed row by row each time). Read only."""
+    key = params.get("unknown_assembly_import_share")
+    found = market.cache.get("origin")
+    if found is None or found[0] != key or found[1] is not market.products:
+        found = market.cache["origin"] = (key, market.products, assembly_origin(market.products, market, params))
+    return found[2]
+
+
+def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
+    """``market.demand_over(products)``, reused while the products' characteristics and nests are the
+    same as the last product set's (``market.cache``): the draws of a run that change costs, policy or
+    mean utilities only keep their product set, so the demand's derived arrays (the households'
+    tastes, an (I, J) product, and the nest indicators) are made once per run instead of every draw.
+    The same numbers: the demand differs only in what it has cached."""
+    demand = market.demand_over(products)
+    if demand is market.demand or market.calibration is None:
+        return demand
+    key = (demand.characteristics.tobytes(), demand.nests.tobytes(),
+           None if demand.subnests is None else demand.subnests.tobytes())
+    found = market.cache.get("demand_over")  # (the demand it was made from, key, demand)
+    if found is not None and found[0] is market.calibration.demand and found[1] == key:
+        return found[2]
+    market.cache["demand_over"] = (market.calibration.demand, key, demand)
+    return demand
 
 
 def check_names(scenario: Scenario, market: MarketModel, origin: pd.DataFrame) -> None:
@@ -150,7 +180,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     if scenario.battery_pack_price_change_usd_per_kwh or BATTERY_CHANGE in params:
         params[BATTERY_CHANGE] = scenario.battery_pack_price_change_usd_per_kwh
     market = with_market_size_and_incomes(market, params)
-    origin = assembly_origin(market.products, market, params)
+    origin = market_origin(market, params)
     check_names(scenario, market, origin)
     hedonic = hedonic_fit(market)
     entered = entry.entrants(scenario, market, params, hedonic)
@@ -213,6 +243,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         products = products.assign(operating_cost_wedge=operating)
     return market.with_products(
         products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
+        demand=demand_for(market, products),
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,

@@ -108,10 +108,26 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
 def evaluate_chunk(shared: Shared, jobs: list[Job]) -> list[dict[str, Any]]:
     """Evaluate jobs with BLAS held to one thread: a multi-threaded matrix product may add in another
     order, so fixing the thread count is what makes every backend agree to the bit."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         return [evaluate(shared, job) for job in jobs]
+
+
+_CONTROLLER: list[Any] = []  # (modules loaded when it was made, threadpoolctl.ThreadpoolController)
+
+
+def blas_controller() -> Any:
+    """This process's ``threadpoolctl.ThreadpoolController``, made again only when modules were
+    imported since (a new extension module may have loaded another BLAS). ``threadpool_limits``
+    lists the loaded libraries afresh at every call (about 1.4 ms here, each serial draw paid it);
+    ``controller.limit`` then costs about 10 us."""
+    import sys
+
+    from threadpoolctl import ThreadpoolController
+
+    loaded = len(sys.modules)
+    if not _CONTROLLER or _CONTROLLER[0] != loaded:
+        _CONTROLLER[:] = [loaded, ThreadpoolController()]
+    return _CONTROLLER[1]
 
 
 _SHARED: dict[str, Shared] = {}  # per worker process: the unpickled Shared of each run, by token
