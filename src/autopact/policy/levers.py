@@ -66,6 +66,22 @@ def market_origin(market: MarketModel, params: dict[str, float]) -> pd.DataFrame
     return found[2]
 
 
+def kept_incumbents(market: MarketModel, origin: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The incumbents a scenario keeps (without an operating-cost wedge of the market's) and their
+    assembly shares, renumbered from 0; where it keeps them all, once per market and ``origin``
+    (``market.cache``: every draw of a run keeps the same). Read only."""
+    def made() -> tuple[pd.DataFrame, pd.DataFrame]:
+        kept = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
+        return kept, origin[keep].reset_index(drop=True)
+
+    if not keep.all():
+        return made()
+    found = market.cache.get("incumbents")
+    if found is None or found[0] is not market.products or found[1] is not origin:
+        found = market.cache["incumbents"] = (market.products, origin, *made())
+    return found[2], found[3]
+
+
 def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
     """``market.demand_over(products)``, reused while the products' characteristics and nests are the
     same as the last product set's (``market.cache``): the draws of a run that change costs, policy or
@@ -190,7 +206,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     new_products.check(scenario, market)
 
     keep = ~barred
-    incumbents = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
+    incumbents, incumbent_origin = kept_incumbents(market, origin, keep)
     customs = incumbents["customs_value"].to_numpy(float).copy()
     for k, synergy in enumerate(scenario.synergies):
         match = incumbents["owner"].eq(synergy.firm).to_numpy()
@@ -200,7 +216,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
             raise ScenarioError(f"synergies[{k}]: firm {synergy.firm!r} has no matching products")
         customs[match] *= 1 + synergy.change_pct / 100
     customs += battery_cost_change(scenario, market, incumbents)
-    rate, specific = tariff_rates(incumbents, origin[keep].reset_index(drop=True), params, scenario.extra_tariffs,
+    rate, specific = tariff_rates(incumbents, incumbent_origin, params, scenario.extra_tariffs,
                                   stack=market.tariff_stack)
     specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit
     # US distribution (the dealer's gross) sits in each incumbent's cost outside its customs value
