@@ -82,6 +82,27 @@ def kept_incumbents(market: MarketModel, origin: pd.DataFrame, keep: np.ndarray)
     return found[2], found[3]
 
 
+def applied_origin(products: pd.DataFrame, market: MarketModel, params: dict[str, float],
+                   incumbent_origin: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``assembly_origin(products, market, params)`` of an applied market whose first rows are all the
+    market's incumbents: their shares as computed once per market (``kept_incumbents``), the added
+    rows' parsed, on the union of both's countries. Each row's shares depend on that row alone, so
+    the numbers are the same; where the scenario bars incumbents, the whole is parsed as before
+    (their countries may leave the columns)."""
+    if "assembly_countries" not in products.columns or not keep.all() or \
+            "assembly_countries" not in market.products.columns:
+        return assembly_origin(products, market, params)
+    added = products.iloc[len(incumbent_origin):]
+    own = origin_weights(added["assembly_countries"], added["home_country"], params["unknown_assembly_import_share"])
+    columns = sorted(set(incumbent_origin.columns) | set(own.columns))
+    # laid out as ``origin_weights`` lays out its frame (a C-ordered products x countries array): the
+    # metrics' sums over products add in the order that layout gives (another added in another order)
+    values = np.zeros((len(products), len(columns)))
+    values[:len(incumbent_origin), [columns.index(c) for c in incumbent_origin.columns]] = incumbent_origin.to_numpy()
+    values[len(incumbent_origin):, [columns.index(c) for c in own.columns]] = own.to_numpy()
+    return pd.DataFrame(values, columns=columns, index=products.index)
+
+
 def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
     """``market.demand_over(products)``, reused while the products' characteristics and nests are the
     same as the last product set's (``market.cache``): the draws of a run that change costs, policy or
@@ -258,7 +279,8 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
         products = products.assign(operating_cost_wedge=operating)
     return market.with_products(
-        products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
+        products=products, origin=applied_origin(products, market, params, incumbent_origin, keep), xi=xi_all,
+        costs=cost_all,
         demand=demand_for(market, products),
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
