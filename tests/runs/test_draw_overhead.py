@@ -62,9 +62,27 @@ def test_draws_share_the_demand_of_their_product_set(run):
     assert not np.array_equal(drawn[0].xi, drawn[1].xi)  # the draws differ where demand is not cached
     shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", baseline=central.baseline)
     [reused] = evaluate_chunk(shared, jobs[1:])
-    market.cache.pop("demand_over")
+    market.cache.pop(levers.DEMAND_KEY)
     [fresh] = evaluate_chunk(shared, jobs[1:])
     assert reused == fresh
+
+
+def test_a_run_makes_its_own_demand_and_does_not_ship_it(run):
+    """The demand kept by the central run (its tastes summed by BLAS on any number of threads) is not
+    reused by the run's jobs, and Dask workers make their own: every draw's tastes come from a job,
+    with BLAS on one thread, as on main, and the scattered ``Shared`` does not carry I x J arrays
+    twice over."""
+    import pickle
+
+    scenario, market, central, jobs = run
+    levers.apply(scenario, market)
+    assert levers.DEMAND_KEY in market.cache
+    shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", baseline=central.baseline)
+    assert levers.DEMAND_KEY not in shared.market.cache
+    evaluate_chunk(shared, jobs[:1])  # its demand, with the tastes and base utilities it computed
+    size = len(pickle.dumps(shared))
+    market.cache.pop(levers.DEMAND_KEY)  # as execute pickles Shared for Dask
+    assert size > len(pickle.dumps(shared)) + 2 * 8 * 1000 * len(market.products)
 
 
 def test_a_demand_is_not_reused_for_other_households(run):
@@ -77,7 +95,7 @@ def test_a_demand_is_not_reused_for_other_households(run):
     calibration = dataclasses.replace(market.calibration, demand=dataclasses.replace(market.calibration.demand))
     other = dataclasses.replace(market, calibration=calibration)  # keeps the same cache dict
     again = levers.demand_for(other, levers.apply(scenario, market).products)
-    assert again is not first and other.cache["demand_over"][2] is again
+    assert again is not first and other.cache[levers.DEMAND_KEY][2] is again
 
 
 def test_the_market_assembly_origins_are_parsed_once(run, monkeypatch):

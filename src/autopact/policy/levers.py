@@ -103,21 +103,26 @@ def applied_origin(products: pd.DataFrame, market: MarketModel, params: dict[str
     return pd.DataFrame(values, columns=columns, index=products.index)
 
 
+DEMAND_KEY = "demand_over"  # market.cache entry of ``demand_for``
+
+
 def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
     """``market.demand_over(products)``, reused while the products' characteristics and nests are the
     same as the last product set's (``market.cache``): the draws of a run that change costs, policy or
     mean utilities only keep their product set, so the demand's derived arrays (the households'
     tastes, an (I, J) product, and the nest indicators) are made once per run instead of every draw.
-    The same numbers: the demand differs only in what it has cached."""
+    The same numbers: the demand differs only in what it has cached. A run's jobs make their own
+    (``runs.execution.prepare`` drops one made before them, e.g. by the central run, whose BLAS was
+    not held to one thread), and it is not sent to Dask workers (I x J numbers twice over)."""
     demand = market.demand_over(products)
     if demand is market.demand or market.calibration is None:
         return demand
     key = (demand.characteristics.tobytes(), demand.nests.tobytes(),
            None if demand.subnests is None else demand.subnests.tobytes())
-    found = market.cache.get("demand_over")  # (the demand it was made from, key, demand)
+    found = market.cache.get(DEMAND_KEY)  # (the demand it was made from, key, demand)
     if found is not None and found[0] is market.calibration.demand and found[1] == key:
         return found[2]
-    market.cache["demand_over"] = (market.calibration.demand, key, demand)
+    market.cache[DEMAND_KEY] = (market.calibration.demand, key, demand)
     return demand
 
 

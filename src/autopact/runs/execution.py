@@ -27,6 +27,7 @@ from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
+from autopact.policy.levers import DEMAND_KEY
 from autopact.policy.scenario import Scenario
 from autopact.runs.store import new_run_id
 from autopact.simulate import NewtonStart, simulate
@@ -222,7 +223,13 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
             on_start(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
         n_workers = max(1, len(client.scheduler_info()["workers"]))
         size = chunk_size or max(1, min(8, len(jobs) // (4 * n_workers) or 1))
-        payload = client.scatter(pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL), broadcast=True)
+        kept = shared.market.cache.pop(DEMAND_KEY, None)  # each worker makes its own (levers.demand_for)
+        try:
+            blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            if kept is not None:
+                shared.market.cache[DEMAND_KEY] = kept
+        payload = client.scatter(blob, broadcast=True)
         token = uuid.uuid4().hex
         futures = [client.submit(evaluate_remote, payload, token, jobs[k:k + size], pure=False)
                    for k in range(0, len(jobs), size)]
@@ -240,6 +247,7 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
     input re-calibrates demand (a target or a market assumption) and re-calibration is linear.
     ``newton`` (point -> ``simulate.newton_start`` of its central result) starts each job's solves."""
+    market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = (parameter_response(market.calibration) if moves_demand and recalibration == "linear" else None)
     return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
