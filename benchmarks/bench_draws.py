@@ -189,11 +189,11 @@ shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, ce
 setup = time.perf_counter() - began
 jobs = jobs_for(scenario, draws)
 EVALUATIONS[0] = 0
-began = time.perf_counter()
+began, cpu = time.perf_counter(), time.process_time()
 records = evaluate_chunk(shared, jobs)
-seconds = time.perf_counter() - began
+seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
 with open(out, "wb") as f:
-    pickle.dump({"seconds": seconds, "setup": setup, "evaluations": EVALUATIONS[0], "records": records}, f)
+    pickle.dump({"seconds": seconds, "cpu": cpu, "setup": setup, "evaluations": EVALUATIONS[0], "records": records}, f)
 """
 
 
@@ -209,9 +209,10 @@ def against(other: Path, kinds: str, draws: int, repeats: int) -> None:
     """Serial draws of this checkout's package against another's (``--against OTHER/src``, e.g. main's),
     each run in a fresh process of its own (market, central result and Newton start built there, as a
     run of ``draws`` draws builds them, not timed), the two sides alternating run by run so that the
-    machine's load moves them alike. Prints the medians, their ratio, the map evaluations, the
-    one-off set-up and the largest difference of any number between the two sides' records, with the
-    draws that differ by more than 1e-8 (another equilibrium of the price game: see the README)."""
+    machine's load moves them alike. Prints the medians of wall and of CPU seconds (the CPU less moved
+    by the load of a shared machine), their ratios, the map evaluations, the one-off set-up and the
+    largest difference of any number between the two sides' records, with the draws that differ by
+    more than 1e-8 (another equilibrium of the price game: see the README)."""
     here = Path(__file__).resolve().parent
     mine = here.parent / "src"
     for kind in kinds:
@@ -226,6 +227,7 @@ def against(other: Path, kinds: str, draws: int, repeats: int) -> None:
                     with open(out, "rb") as f:
                         runs[side].append(pickle.load(f))
         seconds = {side: statistics.median(r["seconds"] for r in found) for side, found in runs.items()}
+        cpu = {side: statistics.median(r.get("cpu", math.nan) for r in found) for side, found in runs.items()}
         first = {side: found[0] for side, found in runs.items()}
         differ = [r["draw"] for r, o in zip(first["branch"]["records"], first["other"]["records"])
                   if largest_difference([o], [r]) > 1e-8]
@@ -234,7 +236,8 @@ def against(other: Path, kinds: str, draws: int, repeats: int) -> None:
               f"{first['other']['evaluations']} map evaluations, set-up {first['other']['setup']:.2f} s); this "
               f"checkout: {draws / seconds['branch']:.2f} draws/s ({seconds['branch'] / draws * 1000:.1f} ms/draw, "
               f"{first['branch']['evaluations']} map evaluations, set-up {first['branch']['setup']:.2f} s); "
-              f"ratio {seconds['other'] / seconds['branch']:.2f}x; largest difference "
+              f"ratio {seconds['other'] / seconds['branch']:.2f}x; CPU seconds (the machine's load moves them less) "
+              f"{cpu['other']:.2f} against {cpu['branch']:.2f}, ratio {cpu['other'] / cpu['branch']:.2f}x; largest difference "
               f"{largest_difference(first['other']['records'], first['branch']['records']):.3g}; draws differing "
               f"by more than 1e-8: {len(differ)} {differ}")
 

@@ -29,6 +29,7 @@ from autopact.data.inputs import MAX_PRICE_USD
 from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
+from autopact.model.demand import Demand
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
@@ -52,6 +53,77 @@ def assembly_origin(products: pd.DataFrame, market: MarketModel, params: dict[st
         return market.origin
     return origin_weights(products["assembly_countries"], products["home_country"],
                           params["unknown_assembly_import_share"])
+
+
+def market_origin(market: MarketModel, params: dict[str, float]) -> pd.DataFrame:
+    """``assembly_origin`` of the market's own products, once per market and value of
+    ``unknown_assembly_import_share`` (``market.cache``): every draw of a run applies its scenario to
+    the same market (a list of the products' countries parsed row by row each time). Read only."""
+    key = params.get("unknown_assembly_import_share")
+    found = market.cache.get("origin")
+    if found is None or found[0] != key or found[1] is not market.products:
+        found = market.cache["origin"] = (key, market.products, assembly_origin(market.products, market, params))
+    return found[2]
+
+
+def kept_incumbents(market: MarketModel, origin: pd.DataFrame, keep: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The incumbents a scenario keeps (without an operating-cost wedge of the market's) and their
+    assembly shares, renumbered from 0; where it keeps them all, once per market and ``origin``
+    (``market.cache``: every draw of a run keeps the same). Read only."""
+    def made() -> tuple[pd.DataFrame, pd.DataFrame]:
+        kept = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
+        return kept, origin[keep].reset_index(drop=True)
+
+    if not keep.all():
+        return made()
+    found = market.cache.get("incumbents")
+    if found is None or found[0] is not market.products or found[1] is not origin:
+        found = market.cache["incumbents"] = (market.products, origin, *made())
+    return found[2], found[3]
+
+
+def applied_origin(products: pd.DataFrame, market: MarketModel, params: dict[str, float],
+                   incumbent_origin: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``assembly_origin(products, market, params)`` of an applied market whose first rows are all the
+    market's incumbents: their shares as computed once per market (``kept_incumbents``), the added
+    rows' parsed, on the union of both's countries. Each row's shares depend on that row alone, so
+    the numbers are the same; where the scenario bars incumbents, the whole is parsed as before
+    (their countries may leave the columns)."""
+    if "assembly_countries" not in products.columns or not keep.all() or \
+            "assembly_countries" not in market.products.columns:
+        return assembly_origin(products, market, params)
+    added = products.iloc[len(incumbent_origin):]
+    own = origin_weights(added["assembly_countries"], added["home_country"], params["unknown_assembly_import_share"])
+    columns = sorted(set(incumbent_origin.columns) | set(own.columns))
+    # laid out as ``origin_weights`` lays out its frame (a C-ordered products x countries array): the
+    # metrics' sums over products add in the order that layout gives (another added in another order)
+    values = np.zeros((len(products), len(columns)))
+    values[:len(incumbent_origin), [columns.index(c) for c in incumbent_origin.columns]] = incumbent_origin.to_numpy()
+    values[len(incumbent_origin):, [columns.index(c) for c in own.columns]] = own.to_numpy()
+    return pd.DataFrame(values, columns=columns, index=products.index)
+
+
+DEMAND_KEY = "demand_over"  # market.cache entry of ``demand_for``
+
+
+def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
+    """``market.demand_over(products)``, reused while the products' characteristics and nests are the
+    same as the last product set's (``market.cache``): the draws of a run that change costs, policy or
+    mean utilities only keep their product set, so the demand's derived arrays (the households'
+    tastes, an (I, J) product, and the nest indicators) are made once per run instead of every draw.
+    The same numbers: the demand differs only in what it has cached. A run's jobs make their own
+    (``runs.execution.prepare`` drops one made before them, e.g. by the central run, whose BLAS was
+    not held to one thread), and it is not sent to Dask workers (I x J numbers twice over)."""
+    demand = market.demand_over(products)
+    if demand is market.demand or market.calibration is None:
+        return demand
+    key = (demand.characteristics.tobytes(), demand.nests.tobytes(),
+           None if demand.subnests is None else demand.subnests.tobytes())
+    found = market.cache.get(DEMAND_KEY)  # (the demand it was made from, key, demand)
+    if found is not None and found[0] is market.calibration.demand and found[1] == key:
+        return found[2]
+    market.cache[DEMAND_KEY] = (market.calibration.demand, key, demand)
+    return demand
 
 
 def check_names(scenario: Scenario, market: MarketModel, origin: pd.DataFrame) -> None:
@@ -150,7 +222,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     if scenario.battery_pack_price_change_usd_per_kwh or BATTERY_CHANGE in params:
         params[BATTERY_CHANGE] = scenario.battery_pack_price_change_usd_per_kwh
     market = with_market_size_and_incomes(market, params)
-    origin = assembly_origin(market.products, market, params)
+    origin = market_origin(market, params)
     check_names(scenario, market, origin)
     hedonic = hedonic_fit(market)
     entered = entry.entrants(scenario, market, params, hedonic)
@@ -160,7 +232,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     new_products.check(scenario, market)
 
     keep = ~barred
-    incumbents = market.products[keep].drop(columns="operating_cost_wedge", errors="ignore").reset_index(drop=True)
+    incumbents, incumbent_origin = kept_incumbents(market, origin, keep)
     customs = incumbents["customs_value"].to_numpy(float).copy()
     for k, synergy in enumerate(scenario.synergies):
         match = incumbents["owner"].eq(synergy.firm).to_numpy()
@@ -170,7 +242,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
             raise ScenarioError(f"synergies[{k}]: firm {synergy.firm!r} has no matching products")
         customs[match] *= 1 + synergy.change_pct / 100
     customs += battery_cost_change(scenario, market, incumbents)
-    rate, specific = tariff_rates(incumbents, origin[keep].reset_index(drop=True), params, scenario.extra_tariffs,
+    rate, specific = tariff_rates(incumbents, incumbent_origin, params, scenario.extra_tariffs,
                                   stack=market.tariff_stack)
     specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit
     # US distribution (the dealer's gross) sits in each incumbent's cost outside its customs value
@@ -212,7 +284,9 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
         products = products.assign(operating_cost_wedge=operating)
     return market.with_products(
-        products=products, origin=assembly_origin(products, market, params), xi=xi_all, costs=cost_all,
+        products=products, origin=applied_origin(products, market, params, incumbent_origin, keep), xi=xi_all,
+        costs=cost_all,
+        demand=demand_for(market, products),
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,

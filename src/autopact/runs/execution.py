@@ -27,6 +27,7 @@ from autopact.fit.recalibration import linear_recalibration, parameter_response
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
+from autopact.policy.levers import DEMAND_KEY
 from autopact.policy.scenario import Scenario
 from autopact.runs.store import new_run_id
 from autopact.simulate import NewtonStart, simulate
@@ -108,10 +109,26 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
 def evaluate_chunk(shared: Shared, jobs: list[Job]) -> list[dict[str, Any]]:
     """Evaluate jobs with BLAS held to one thread: a multi-threaded matrix product may add in another
     order, so fixing the thread count is what makes every backend agree to the bit."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_controller().limit(limits=1, user_api="blas"):
         return [evaluate(shared, job) for job in jobs]
+
+
+_CONTROLLER: list[Any] = []  # (modules loaded when it was made, threadpoolctl.ThreadpoolController)
+
+
+def blas_controller() -> Any:
+    """This process's ``threadpoolctl.ThreadpoolController``, made again only when modules were
+    imported since (a new extension module may have loaded another BLAS). ``threadpool_limits``
+    lists the loaded libraries afresh at every call (about 1.4 ms here, each serial draw paid it);
+    ``controller.limit`` then costs about 10 us."""
+    import sys
+
+    from threadpoolctl import ThreadpoolController
+
+    loaded = len(sys.modules)
+    if not _CONTROLLER or _CONTROLLER[0] != loaded:
+        _CONTROLLER[:] = [loaded, ThreadpoolController()]
+    return _CONTROLLER[1]
 
 
 _SHARED: dict[str, Shared] = {}  # per worker process: the unpickled Shared of each run, by token
@@ -192,9 +209,12 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
         # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which makes glibc map and unmap every large
         # temporary array: the equilibrium's (households x products) arrays then cost page faults on
         # each evaluation. Our local workers keep glibc's default and one BLAS thread each.
-        # Workers import the models while they start (``preload``), not in their first job.
+        # Workers import the models while they start (``preload``), not in their first job, and do
+        # not run Dask's statistical profiler (a thread sampling the job's stack every 10 ms, taking
+        # the interpreter's lock from it: the dashboard's profile, which a local run has no use for).
         with dask.config.set({"distributed.nanny.pre-spawn-environ": {
-                "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}}):
+                "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+                "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=40, preload=[__name__])
         client = Client(cluster)
@@ -203,7 +223,13 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
             on_start(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
         n_workers = max(1, len(client.scheduler_info()["workers"]))
         size = chunk_size or max(1, min(8, len(jobs) // (4 * n_workers) or 1))
-        payload = client.scatter(pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL), broadcast=True)
+        kept = shared.market.cache.pop(DEMAND_KEY, None)  # each worker makes its own (levers.demand_for)
+        try:
+            blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            if kept is not None:
+                shared.market.cache[DEMAND_KEY] = kept
+        payload = client.scatter(blob, broadcast=True)
         token = uuid.uuid4().hex
         futures = [client.submit(evaluate_remote, payload, token, jobs[k:k + size], pure=False)
                    for k in range(0, len(jobs), size)]
@@ -221,6 +247,7 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
     input re-calibrates demand (a target or a market assumption) and re-calibration is linear.
     ``newton`` (point -> ``simulate.newton_start`` of its central result) starts each job's solves."""
+    market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = (parameter_response(market.calibration) if moves_demand and recalibration == "linear" else None)
     return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
