@@ -2,8 +2,9 @@
 
 OLS of the calibrated xi (mean utility net of price) on log footprint and its square, log
 horsepower, luxury, powertrain and segment dummies, a BEV-pickup interaction, a BEV's log EPA range,
-a luxury-SUV interaction and an indicator of Tesla, weighted by units; residuals averaged by make and powertrain, by firm and powertrain, and
-over young US brands give the brand terms of entrants (economics reference sheet, "Entry"; Cosar,
+a luxury-SUV interaction and an indicator of Tesla, weighted by units; residuals averaged by firm,
+make, firm and powertrain, and make and powertrain (pooled), and over young US brands give the
+brand terms of entrants (economics reference sheet, "Entry"; Cosar,
 Grieco, Li and Tintelnot 2018 on brand preferences).
 
 Why the two BEV terms (entry back-test, README "Back-tests"): Tesla sells about half of 2025 US
@@ -63,6 +64,7 @@ left out (weight 0).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,7 +131,7 @@ def _hedonic_design(table: pd.DataFrame, log_range_ref: float) -> np.ndarray:
     return np.column_stack([_characteristics_design(table, log_range_ref), *firms])
 
 
-def shrunk_mean(levels: list[tuple[object, int]], shrinkage: float = BRAND_SHRINKAGE):
+def shrunk_mean(levels: list[tuple[Any, int]], shrinkage: float = BRAND_SHRINKAGE) -> Any:
     """The brand term's partial pooling (module docstring): over the non-empty levels from the
     coarsest (the firm's whole line) to the finest (the make's powertrain), each level's mean m with
     its n products on offer moves the estimate to (n m + k e) / (n + k), e the estimate of the
