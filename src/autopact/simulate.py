@@ -12,7 +12,7 @@ US-assembled units, and consumer surplus per household, log(1 + sum_g exp(IV_ig)
 
 A tariff-rate quota is solved by regime: all imports at the in-quota rate if they stay below the
 quota, all at the full rate if they exceed it then, otherwise exactly at the quota with a shadow
-cost (``autopact.model.supply.solve_constrained``).
+cost (``autopact.model.constrained.solve_constrained``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
 from autopact.model.newton import CapacityStart, border, jacobians
-from autopact.model.supply import CapacityConstraint, ownership_matrix, solve_constrained, solve_prices
+from autopact.model.constrained import CapacityConstraint, solve_constrained
+from autopact.model.supply import ownership_matrix, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
 from autopact.policy.launch import launch_gaps
@@ -42,7 +43,7 @@ from autopact.policy.scenario import Scenario
 JUMP_NOTE = {"jump": True, "note": ("below capacity at a jump: no shadow cost meets the capacity exactly, because "
                                     "the price game's equilibrium leaps from over the capacity to under it as the "
                                     "shadow cost rises past the one shown (several equilibria; "
-                                    "autopact.model.supply.solve_constrained); the feasible side is reported")}
+                                    "autopact.model.constrained.solve_constrained); the feasible side is reported")}
 
 def market_for(scenario: Scenario, households: int = 1000, household_seed: int = 0) -> MarketModel:
     """The market a scenario runs on: its estimation's market, or the calibrated data-year market
@@ -208,7 +209,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     With ``newton`` (a draw), every solve runs Broyden's method from its matrix, and a constrained
     equilibrium starts at the market's initial prices (without, at cost, as the golden results'
     iteration counts record). Shadow costs come from the secant search
-    (``autopact.model.supply.solve_constrained``)."""
+    (``autopact.model.constrained.solve_constrained``)."""
     products, origin, xi, costs = market.products, market.origin, market.xi, market.costs
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size

@@ -11,11 +11,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import autopact.model.constrained as constrained
 import autopact.model.supply as supply
 import autopact.model.zeta as zeta
 from autopact.errors import ConvergenceError
 from autopact.model.demand import Demand, jacobian_parts
-from autopact.model.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
+from autopact.model.constrained import CapacityConstraint, solve_constrained
+from autopact.model.supply import Taxes, ownership_matrix, solve_prices
 from autopact.model.zeta import FocKernel
 from synthetic import plain_logit, synthetic_demand
 
@@ -126,6 +128,7 @@ def test_quota_and_plant_capacity_agree_with_the_old_fixed_point(monkeypatch):
                    CapacityConstraint("quota", imports, 0.9 * market * free.shares[imports].sum())]
     new = solve_constrained(costs, xi, demand, omega, Taxes.none(10), constraints, market)
     monkeypatch.setattr(supply, "FocKernel", DenseKernel)
+    monkeypatch.setattr(constrained, "FocKernel", DenseKernel)  # the kernel every trial's solve shares
     old = solve_constrained(costs, xi, demand, omega, Taxes.none(10), constraints, market)
     assert new.binding == old.binding == {"plant": True, "quota": True}
     assert new.equilibrium.prices == pytest.approx(old.equilibrium.prices, rel=1e-9)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from autopact.model.newton import BroydenMatrix, CapacityStart, inverse_jacobian
-from autopact.model.supply import CapacityConstraint, Taxes, ownership_matrix, solve_constrained, solve_prices
+from autopact.model.constrained import CapacityConstraint, solve_constrained
+from autopact.model.supply import Taxes, ownership_matrix, solve_prices
 from synthetic import synthetic_demand
 
 OWNERS = np.array([0, 0, 1, 1, 2, 2, 3, 3, 0, 1])

@@ -5,10 +5,8 @@ import pytest
 
 from autopact.model.demand import shares
 from autopact.errors import ConvergenceError
-from autopact.model.supply import (
-    CapacityConstraint, Taxes, add_products, foc_residual, marginal_costs, ownership_matrix,
-    solve_constrained, solve_prices,
-)
+from autopact.model.constrained import CapacityConstraint, solve_constrained
+from autopact.model.supply import Taxes, add_products, foc_residual, marginal_costs, ownership_matrix, solve_prices
 from synthetic import plain_logit, synthetic_demand
 
 

@@ -49,7 +49,7 @@ def test_a_leap_near_the_root_gives_brentqs_equilibrium_in_fewer_solves(monkeypa
     import numpy as np
 
     import autopact.simulate as simulate_module
-    from autopact.model.supply import solve_constrained
+    from autopact.model.constrained import solve_constrained
     from autopact.policy.scenario import load_scenario
 
     calls = []

@@ -58,7 +58,7 @@ def test_a_search_that_carries_broydens_matrix_needs_no_more_evaluations_than_on
     at capacity."""
     import dataclasses
 
-    import autopact.model.supply as supply
+    import autopact.model.constrained as constrained
     from autopact.model.newton import BroydenMatrix
 
     shared, jobs = draws
@@ -70,14 +70,14 @@ def test_a_search_that_carries_broydens_matrix_needs_no_more_evaluations_than_on
         [plant] = [c for c in r["counterfactual"].get("constraints", []) if c.get("binding")] or [None]
         if plant is not None:  # binding: at capacity
             assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
-    solve_prices = supply.solve_prices
+    solve_prices = constrained.solve_prices
 
     def restarting(*args, **kwargs):
         if isinstance(kwargs.get("inverse_jacobian"), BroydenMatrix):
             kwargs["inverse_jacobian"].reset()
         return solve_prices(*args, **kwargs)
 
-    monkeypatch.setattr(supply, "solve_prices", restarting)
+    monkeypatch.setattr(constrained, "solve_prices", restarting)
     evaluate_chunk(searched, jobs)
     assert 0 < carried <= count[0], (carried, count[0])
 

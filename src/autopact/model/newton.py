@@ -147,7 +147,7 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
                 capacity_tol: float, solve: Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
                 ) -> tuple[Any, dict[str, float]] | None:
     """A draw's constrained equilibrium and shadow costs (name -> dollars) without a shadow-cost
-    search, or None where the search must run (``supply.solve_constrained``).
+    search, or None where the search must run (``constrained.solve_constrained``).
 
     The constraints binding at the central equilibrium are solved jointly with the prices
     (``solve_at_capacity``); the result stands where each excess falls as its shadow cost rises (the

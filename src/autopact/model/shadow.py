@@ -1,4 +1,4 @@
-"""The shadow-cost search of ``autopact.model.supply.solve_constrained`` (its "secant" search).
+"""The shadow-cost search of ``autopact.model.constrained.solve_constrained`` (its "secant" search).
 
 For one capacity or quota constraint G with the others' shadow costs held, the root lambda >= 0 of
 the decreasing excess(lambda) = q_G(lambda) / K_G - 1, each trial an equilibrium solve.
@@ -8,7 +8,7 @@ capacity (ford-geely-jv's JV plant at $1,529.58). A central run's search then as
 for the root on the branch it reaches from above, solved by Newton's method with GMRES steps
 (``solve_jointly``, ``solve_by_krylov``: Jacobian-vector products from differences of the map,
 never its J x J Jacobian), instead of bisecting onto the leap and starting brentq's search again
-from zero (``supply.solve_constrained``): the same equilibrium in a quarter of the evaluations.
+from zero (``constrained.solve_constrained``): the same equilibrium in a quarter of the evaluations.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from autopact.errors import ConvergenceError
 JUMP = 1e-6
 # A secant trial that crosses the capacity from a trial this close to it (|excess| below SUSPECT) and
 # lands farther on the other side has likely leapt between equilibria: on a continuous q_G(lambda) a
-# step so near the root lands nearer it. Such a search tries ``ShadowCost.leap`` (supply.py).
+# step so near the root lands nearer it. Such a search tries ``ShadowCost.leap`` (constrained.py).
 SUSPECT = 1e-2
 # Evaluations of the map a trial near the root may take before the search tries ``leap`` from its start
 # (ford-geely-jv's trial across the leap took 293 by SQUAREM; trials near the bundled scenarios' roots 1-49).
@@ -143,7 +143,7 @@ class ShadowCost:
             start = pb + (value - b) / (b - a) * (pb - pa) if a is not None and b != a else pb
             value = float(value)
             # Far from the root a trial solves only to the precision the secant step can use (the excess
-            # moves by about the FOC tolerance); close to it, one digit beyond (``supply.TIGHT_TRIAL_EVALUATIONS``).
+            # moves by about the FOC tolerance); close to it, one digit beyond (``constrained.TIGHT_TRIAL_EVALUATIONS``).
             trial_tol = max(self.tol, min(1e-4, 1e-2 * fb * fb)) if abs(fb) > 1e-6 else 0.1 * self.tol
             start = start if np.all(np.isfinite(start)) else pb
             near = self.leap is not None and not self.leapt and abs(fb) < SUSPECT \

@@ -27,22 +27,21 @@ Anderson acceleration (memory 2 to 12) measured no fewer evaluations than SQUARE
 market, PyBLP's Newton-type options were slower still (``bench_equilibrium_blp1995.py --screen``).
 Many solves near one equilibrium (a scenario's draws) pay for one Jacobian by differences
 (``autopact.model.newton``) and start Broyden's method from it: about half the evaluations; a draw
-with a binding plant solves the plant's shadow cost with its prices (``solve_constrained``'s
-``capacity_start``, ``newton.at_capacity``): about a quarter of the search's evaluations.
+with a binding plant solves the plant's shadow cost with its prices
+(``autopact.model.constrained.solve_constrained``'s ``capacity_start``, ``newton.at_capacity``):
+about a quarter of the search's evaluations. Capacity and quota constraints (shadow costs) are in
+``autopact.model.constrained``.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts
-from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost, SlowTrial, leap_search
+from autopact.model.newton import BroydenMatrix
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -51,16 +50,6 @@ from autopact.errors import ConvergenceError
 # with a hundred times the households and stops a solve that is not converging long before its
 # iteration limit.
 SOLVE_SECONDS = 120.0
-# Wall-clock limit of an equilibrium with capacity or quota constraints (many solves, one per trial
-# shadow cost).
-CONSTRAINED_SOLVE_SECONDS = 600.0
-# Gauss-Seidel rounds the secant search may take before it hands over to brentq (one or two suffice
-# where each constraint's units move continuously with its shadow cost).
-SECANT_ROUNDS = 20
-# Evaluations a secant trial near its root may spend on one digit beyond the FOC tolerance (with
-# residuals of 1e-12 a $56 shadow cost is fixed only to ~5e-9 dollars, at 1e-13 to ~5e-10); where
-# rounding does not allow that digit, the trial is solved to the tolerance.
-TIGHT_TRIAL_EVALUATIONS = 100
 
 
 @dataclass(frozen=True)
@@ -247,190 +236,6 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
         prices = candidate if np.all(np.isfinite(candidate)) else p2
     raise ConvergenceError(f"equilibrium prices did not converge in {evaluations} iterations "
                            f"(max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
-
-
-@dataclass(frozen=True)
-class CapacityConstraint:
-    """At most ``capacity`` units (not shares) of the products in ``products`` (indices): a plant or a quota."""
-
-    name: str
-    products: np.ndarray
-    capacity: float
-
-
-@dataclass(frozen=True)
-class ConstrainedEquilibrium:
-    """Equilibrium with capacity constraints: which bind and their shadow costs (dollars per unit)."""
-
-    equilibrium: Equilibrium
-    shadow_costs: dict[str, float]
-    binding: dict[str, bool]
-    units: dict[str, float]
-    solves: int
-    jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
-
-
-def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
-                      constraints: list[CapacityConstraint], market_size: float, tol: float = 1e-12,
-                      capacity_tol: float = 1e-9, max_rounds: int = 200,
-                      max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
-                      inverse_jacobian: np.ndarray | None = None, search: str = "brentq",
-                      capacity_start: CapacityStart | None = None) -> ConstrainedEquilibrium:
-    """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
-
-    Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
-    (the quota model of the R ``trade`` package; a firm facing a binding capacity prices as if its
-    marginal cost were c + lambda). Complementary slackness: lambda_G (K_G - q_G) = 0. Solved by
-    Gauss-Seidel over constraints, each lambda_G by a root search on q_G(lambda) = K_G, until every
-    q_G <= K_G (1 + capacity_tol) and every binding constraint is met within capacity_tol relative.
-    Raises ConvergenceError otherwise, or once ``max_seconds`` have passed. ``initial`` prices
-    (default: costs) start the first solve; ``inverse_jacobian`` goes to every solve (``solve_prices``),
-    as a ``BroydenMatrix`` that each trial of the shadow-cost search leaves to the next.
-
-    ``search`` "brentq" (default) brackets from $1,000 and runs scipy's brentq, each trial solved
-    to ``tol`` from the last; "secant" (``autopact.model.shadow.ShadowCost``, what ``simulate`` uses)
-    needs a fraction of the map evaluations, its trials near the root solved one digit beyond
-    ``tol`` (``TIGHT_TRIAL_EVALUATIONS``): with FOC residuals of 1e-12 a $56 shadow cost is fixed
-    only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
-    Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
-    equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
-    across it near the root, or converges slowly there, tries ``shadow.leap_search``, and so does one
-    whose first trial under capacity converged slowly (``shadow.SLOW_BRACKET``, by Anderson acceleration:
-    ford-geely-jv's equilibrium in 170 evaluations of the map, 455 before); else the secant search stops short
-    of the capacity and brentq's search starts again from zero (in a central run its trials after the
-    first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
-
-    Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
-    jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
-    exactly: the firm's best response leaps from a low-price equilibrium over the capacity to a
-    high-price one under it. The feasible side is reported, the equilibrium at the bracket's upper
-    end (q_G < K_G at shadow cost lambda*), with ``jumps[G]`` True and ``binding[G]`` False, instead of
-    searching on until ``max_seconds`` (complementary slackness holds only in the limit lambda ->
-    lambda* from below, where the plant would be over capacity).
-
-    ``capacity_start`` (a draw's, with ``initial`` and ``inverse_jacobian``; ``newton.CapacityStart``)
-    first tries the joint solve of prices and the shadow costs binding at the central equilibrium
-    (``autopact.model.newton.at_capacity``: 12-21 evaluations of the map on ford-byd-jv's draws,
-    where the search took 50-90), and runs the search only where that does not stand.
-    """
-    lam = {c.name: 0.0 for c in constraints}
-    jumps: dict[str, bool] = {}
-    state = {"prices": initial, "solves": 0}
-    deadline = time.monotonic() + max_seconds
-    kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
-    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
-    if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
-        def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
-            return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
-                                max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
-
-        found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
-                            market_size, initial, tol, capacity_tol, solve)
-        if found is not None:
-            eq, shadow = found
-            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-            return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
-                                          {c.name: False for c in constraints})
-    if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
-        inverse_jacobian = BroydenMatrix(inverse_jacobian)
-
-    def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None) -> Equilibrium:
-        shadow = np.zeros_like(costs)
-        for c in constraints:
-            shadow[c.products] += lam[c.name]
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise ConvergenceError(f"capacity constraints not met within the time limit of {max_seconds:g} s "
-                                   f"({state['solves']} equilibrium solves)")
-        start = state["prices"] if initial is None else initial
-        solve = dict(initial=start, max_seconds=min(left, SOLVE_SECONDS), kernel=kernel, inverse_jacobian=inverse_jacobian)
-        tight = trial_tol is not None and trial_tol < tol  # a few more evaluations, where rounding allows them
-        eq, limit = None, min(cap or TIGHT_TRIAL_EVALUATIONS, TIGHT_TRIAL_EVALUATIONS if tight else cap or 0)
-        if tight or cap is not None:  # cut short after ``cap`` evaluations: ``shadow.SlowTrial``
-            try:
-                eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, max_iterations=limit,
-                                  tol=trial_tol if tight else max(tol, trial_tol or tol), **solve)
-            except ConvergenceError:
-                if cap is not None:
-                    raise SlowTrial from None
-        if eq is None:
-            eq = solve_prices(costs + shadow, xi, demand, ownership, taxes, tol=max(tol, trial_tol or tol), **solve)
-        state["prices"], state["solves"] = eq.prices, state["solves"] + 1
-        return replace(eq, shadow_costs=shadow)  # markups p - (c + lambda) already exclude it
-
-    def brentq_root(c: CapacityConstraint) -> float:
-        """The search before the secant one, step for step: where several equilibria meet a capacity
-        (the price game's solution jumps with lambda), its path decides which a run reports."""
-        from scipy.optimize import brentq
-
-        below: dict[str, Any] = {"value": math.inf, "prices": None}  # the lowest lambda seen under capacity
-
-        def excess(value: float) -> float:
-            lam[c.name] = value
-            eq = equilibrium()
-            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
-            if over < 0 and value < below["value"]:
-                below.update(value=value, prices=eq.prices)
-            return over
-
-        if excess(0.0) <= 0:  # slack without its shadow cost: release it
-            return 0.0
-        nonlocal inverse_jacobian
-        if inverse_jacobian is None:  # the trials by Broyden from the Newton matrix at lambda = 0 (J + 1 evaluations)
-            inverse_jacobian = BroydenMatrix(newton_inverse_jacobian(costs, xi, demand, ownership, taxes, state["prices"]))
-        high = max(1000.0, 2 * lam[c.name])
-        while excess(high) > 0:
-            high *= 2
-            if high > 1e9:
-                raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-        root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
-        if abs(excess(root)) > capacity_tol and below["prices"] is not None \
-                and abs(below["value"] - root) <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
-            jumps[c.name] = True
-            state["prices"] = below["prices"]  # the equilibrium under capacity at the bracket's upper end
-            return float(below["value"])
-        jumps.pop(c.name, None)
-        return root
-
-    def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        leaps = {c.name: None if inverse_jacobian is not None else  # a central run's search
-                 leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol) for c in constraints}
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leaps[c.name]) for c in constraints}
-        eq = equilibrium()
-        if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
-            inverse_jacobian.reset()
-        for _ in range(limit):
-            done = True
-            for c in constraints:
-                over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
-                if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol and not jumps.get(c.name)):
-                    done = False
-                    shares = eq.shares[c.products]
-                    markup = float(shares @ eq.markups[c.products] / shares.sum()) if shares.sum() > 0 else 0.0
-                    lam[c.name] = float(search[c.name].root(over, eq.prices, markup) if secant else brentq_root(c))
-                    eq = equilibrium()
-            if done:
-                units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-                return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 and not jumps.get(c.name)
-                                                              for c in constraints}, units, state["solves"],
-                                              {c.name: bool(jumps.get(c.name)) for c in constraints})
-        return None
-
-    if search == "secant":
-        try:
-            found = rounds(True, SECANT_ROUNDS)
-        except Jump:
-            found = None
-        if found is not None:
-            return found
-        lam.update({c.name: 0.0 for c in constraints})  # the brentq search from the start, as a central run
-        state["prices"] = None
-    elif search != "brentq":
-        raise ValueError(f"search must be 'brentq' or 'secant', got {search!r}")
-    found = rounds(False, max_rounds)
-    if found is None:
-        raise ConvergenceError(f"capacity constraints not met after {max_rounds} rounds")
-    return found
 
 
 def add_products(xi: np.ndarray, costs: np.ndarray, owners: np.ndarray, characteristics: np.ndarray,
