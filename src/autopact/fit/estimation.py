@@ -156,7 +156,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     X = _block_diagonal(x1, problem.x3) if supply else x1
     Z = _block_diagonal(z, problem.zs) if supply else z
     W = _block_diagonal(*[np.linalg.inv(b.T @ b / n) for b in ([z, problem.zs] if supply else [z])])
-    cross = X.T @ Z  # X'Z, once
+    xz = X.T @ Z  # X'Z, once
     # per market: the last delta, its d delta / d theta ("slope") and theta (RC logit: the next inversion
     # starts from delta + slope (theta' - theta), with chord steps on the last ds/d delta, "factor"), and the
     # last markups (for the adjoint gradient)
@@ -276,7 +276,6 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             down, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
             jac[:, -1] = (up - down) / (2 * h)
             targets(p, False)  # restore warm starts at theta
-        xz = cross  # X'Z
         normal = xz @ W @ xz.T
         coefficients = np.linalg.solve(normal, xz @ W @ (Z.T @ y))
         residual = y - X @ coefficients

@@ -312,7 +312,7 @@ class Markups:
         # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
         diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
             + s.T @ lm.price_weights.T
-        rhs = (np.diag(lm.market.ownership) * self.markups)[:, None] * diagonal
+        rhs = (lm.own_diagonal * self.markups)[:, None] * diagonal
         # - sum_k O_jk m_k [(a s)'ds_q]_kj = - sum_i ds_qij a_i (U O^T)_ij
         rhs -= d_delta * sv.sum(axis=0)[:, None] + lm.columns * (sv.T @ lm.loadings) - sv.T @ inner
         # the r part of - sum_k O_jk m_k [(a s)'ds_q]_jk, - sum_i a_i s_ij ((ds_q o m) O^T)_ij

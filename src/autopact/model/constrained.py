@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from autopact.errors import ConvergenceError
-from autopact.model.demand import Demand
+from autopact.model.demand import Demand, limit_markup as small_share_markup
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
 from autopact.model.shadow import Jump, ShadowCost, SlowTrial, leap_search
 from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes, solve_prices
@@ -107,7 +107,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     state = {"prices": initial, "solves": 0}
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
-    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    limit_markup = small_share_markup(demand)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
         def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
             return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
@@ -182,9 +182,9 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         return root
 
     def rounds(secant: bool, limit: int) -> ConstrainedEquilibrium | None:
-        leaps = {c.name: None if inverse_jacobian is not None else  # a central run's search
-                 leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol) for c in constraints}
-        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=leaps[c.name]) for c in constraints}
+        search = {c.name: ShadowCost(c, lam, market_size, equilibrium, tol, leap=None if inverse_jacobian is not None
+                                     else leap_search(costs, kernel, taxes, limit_markup, c, constraints, lam, market_size, tol))
+                  for c in constraints} if secant else {}  # the leap: a central run's search; brentq's rounds use none
         eq = equilibrium()
         if isinstance(inverse_jacobian, BroydenMatrix):  # see BroydenMatrix: the search's trials start afresh
             inverse_jacobian.reset()

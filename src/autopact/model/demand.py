@@ -261,6 +261,13 @@ def log_sum(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> np.ndarray
     return out
 
 
+def limit_markup(demand: Demand) -> float:
+    """The small-share logit limit of a product's markup, 1 / alpha-bar (alpha-bar = sum_i w_i alpha_i):
+    where a product's share underflows to zero (priced out) its FOC is undefined and the equilibrium
+    solvers hold it at c + 1 / alpha-bar (``supply.solve_prices``)."""
+    return 1.0 / float(demand.weights @ demand.price_sensitivity)
+
+
 def consumer_surplus(delta: np.ndarray, prices: np.ndarray, demand: Demand, market_size: float) -> float:
     """Consumer surplus in dollars, CS = M sum_i w_i log(1 + sum_g exp(IV_ig)) / alpha_i.
 

@@ -52,7 +52,7 @@ import time
 import numpy as np
 
 from autopact.errors import ConvergenceError
-from autopact.model.demand import Demand
+from autopact.model.demand import Demand, limit_markup
 from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes
 from autopact.model.sorted_kernel import SortedKernel, supports
 from autopact.model.zeta import FocKernel
@@ -110,7 +110,7 @@ class _Markets:
         self.t = 1 + np.concatenate([t.ad_valorem for t in taxes]).astype(float)
         self.specific = np.concatenate([t.specific for t in taxes]).astype(float)
         # the small-share logit limit c + 1/alpha-bar of a priced-out product (see solve_prices)
-        self.limit = np.repeat([1.0 / float(d.weights @ d.price_sensitivity) for d in demands], self.sizes)
+        self.limit = np.repeat([limit_markup(d) for d in demands], self.sizes)
         self.evaluations = np.zeros(len(costs), int)
         self.residuals = np.full(len(costs), np.inf)
         self.found: dict[int, Equilibrium] = {}

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from autopact.model.demand import Demand
+from autopact.model.demand import Demand, limit_markup as small_share_markup
 from autopact.model.zeta import FocKernel
 
 RELATIVE_STEP = 1e-6
@@ -50,7 +50,7 @@ def jacobians(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.n
     with respect to producer prices, from the same forward differences (no further evaluation)."""
     kernel = FocKernel(xi, demand, ownership)
     t = 1 + taxes.ad_valorem
-    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    limit_markup = small_share_markup(demand)
 
     def mapped(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, lam, weighted = kernel.terms(taxes.consumer_prices(p), p - costs)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from autopact.errors import ConvergenceError
+from autopact.model.newton import EXCESS_TOL
 
 # The excess (relative to capacity) beyond which a search that stopped moving has met a jump of the
 # units across the capacity rather than a root (``Jump``).
@@ -37,11 +38,11 @@ LEAP_EVALUATIONS = 60
 SLOW_BRACKET = 30
 # Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
 SAME_EQUILIBRIUM = 1e-9
-# Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the joint solve's excess tolerance, the
-# evaluations of the map either may spend, GMRES's forcing term (each Newton step solves the linear
-# system to this fraction of the residual), the largest Krylov basis and the halvings of a step.
-EXCESS_TOL = 1e-12
-JOINT_EVALUATIONS = 400
+# Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the evaluations of the map either may spend
+# (the joint solve's excess tolerance is the draws' joint solve's, ``newton.EXCESS_TOL``), GMRES's
+# forcing term (each Newton step solves the linear system to this fraction of the residual), the
+# largest Krylov basis and the halvings of a step.
+LEAP_JOINT_EVALUATIONS = 400
 KRYLOV_EVALUATIONS = 400
 FORCING = 1e-3
 GMRES_DIMENSION = 60
@@ -102,7 +103,7 @@ class ShadowCost:
                cap: int | None = None) -> tuple[float, np.ndarray]:
         c = self.constraint
         self.lam[c.name] = value
-        eq = self.equilibrium(initial, trial_tol, cap) if cap is not None else self.equilibrium(initial, trial_tol)
+        eq = self.equilibrium(initial, trial_tol, cap)
         self.evaluations = getattr(eq, "iterations", 0)
         return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
 
@@ -199,7 +200,7 @@ class ShadowCost:
 
 def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, products: np.ndarray,
                   capacity: float, market_size: float, prices: np.ndarray, shadow_cost: float, scale: float,
-                  tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = JOINT_EVALUATIONS,
+                  tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = LEAP_JOINT_EVALUATIONS,
                   method: str = "newton") -> tuple[float, np.ndarray] | None:
     """The shadow cost of one constraint and the equilibrium prices at it, solved together from a
     trial (``shadow_cost``, ``prices``) by Newton's method on G(p, lambda) = (c + lambda 1_G + zeta(p)

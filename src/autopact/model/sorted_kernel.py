@@ -112,7 +112,6 @@ class SortedKernel:
         nest_starts = _starts(nests)
         self.groups = groups = len(nest_starts)
         group = np.cumsum(np.concatenate([[0], nests[1:] != nests[:-1]]))  # 0..G-1 in sorted order
-        self.nest_rows = [slice(a, b) for a, b in zip(nest_starts, [*nest_starts[1:], count])]
         cell_starts = _starts(group * (int(column.max()) + 1) + column)
         self.cell_group, cell_column = group[cell_starts], column[cell_starts]
         cell_nests = _starts(self.cell_group)
@@ -158,8 +157,7 @@ class SortedKernel:
         self.inverse = inverse
         self.share_index = (np.arange(count) * 2 * groups + 2 * group)[inverse]
         self.ratios = np.empty((2, groups, self.households))  # Q (s_ij = e_ij Q) and R (s_ij|g = e_ij R)
-        levels_present = len(levels)
-        self.rate_index = (np.arange(levels_present)[:, None] * groups + self.row_cell_group[None, :]).ravel()
+        self.rate_index = (np.arange(len(levels))[:, None] * groups + self.row_cell_group[None, :]).ravel()
         self.floor = _floor((count, self.households))
         self.inputs, self.exact = (xi, demand, ownership), None  # FocKernel's exact tops, where the bound fails
 
@@ -202,7 +200,7 @@ class SortedKernel:
         weights = self.weights  # (G, 2, I): w_i Q_gi and r slope_i Q_gi
         np.multiply(share, self.sums[0], out=weights[:, 0])
         np.multiply(share, self.sums[1], out=weights[:, 1])
-        return self.finish(e, y, rates, weights, self.row_cell)
+        return self.finish(e, y, rates, weights)
 
     def exponentials(self, prices: np.ndarray, margin: np.ndarray, e: np.ndarray) -> bool:
         """e_ij = exp(r V_ij - top_i) into e (sorted products x households), -top_i into ``columns[-1]``,
@@ -241,11 +239,11 @@ class SortedKernel:
             self.exact = FocKernel(*self.inputs)
         return self.exact.terms(prices, margin)
 
-    def finish(self, e: np.ndarray, y: np.ndarray, rates: np.ndarray, weights: np.ndarray, rows: np.ndarray
+    def finish(self, e: np.ndarray, y: np.ndarray, rates: np.ndarray, weights: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """s, Lambda and g in the caller's order from e, each row cell's rates (``rows`` of ``rates``:
+        """s, Lambda and g in the caller's order from e, each row cell's rates (``row_cell`` of ``rates``:
         each product's) and the nests' weights (G, 2, I)."""
-        np.take(rates, rows, axis=0, out=y, mode="clip")
+        np.take(rates, self.row_cell, axis=0, out=y, mode="clip")
         sums = np.dot(e, weights.reshape(2 * self.groups, self.households).T, out=self.nest_sums).ravel()
         return (sums.take(self.share_index), sums.take(self.share_index + 1),
                 _row_dots(e, y).take(self.inverse))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autopact.model.demand import Demand, jacobian_parts
+from autopact.model.demand import Demand, jacobian_parts, limit_markup as small_share_markup
 from autopact.model.newton import BroydenMatrix
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
@@ -161,7 +161,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     # A product whose share underflows to zero (priced out, e.g. by a prohibitive tariff) has no
     # defined FOC; it is held at the small-share logit limit c + 1/alpha-bar and left out of the
     # residual. Equilibrium.priced_out lists such products.
-    limit_markup = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    limit_markup = small_share_markup(demand)
     evaluations = 0
     residual = np.inf
     deadline = time.monotonic() + max_seconds

@@ -45,7 +45,7 @@ def _alone(name: str, **changes: Any) -> Scenario:
     return Scenario(name=name).model_copy(update=changes)
 
 
-def channels(market: MarketModel, year: int, plain: Scenario) -> list[tuple[str, str, Scenario]]:
+def channels(market: MarketModel, plain: Scenario) -> list[tuple[str, str, Scenario]]:
     """(channel, what changes, the undated scenario with that change alone) for each change that
     ``plain`` (the year's scenario ``at_year`` gives) makes to ``market`` (the data year's)."""
     held = market.parameters
@@ -100,7 +100,7 @@ def year_decomposition(market: MarketModel, year: int = 2026, total: Any = None)
         total = simulate(law, market)
     total_units = float(total.metrics()[1]["total_units"])
     rows = []
-    for label, what, scenario in channels(market, year, at_year(law, year)):
+    for label, what, scenario in channels(market, at_year(law, year)):
         units, bev, surplus = _units(market, scenario)
         rows.append({"channel": label, "what": what, "units_change": units / units_base - 1,
                      "units": units - units_base, "bev_share": bev, "consumer_surplus_change_usd": surplus})
