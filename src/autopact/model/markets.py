@@ -56,6 +56,7 @@ from autopact.model.demand import Demand, limit_markup
 from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes
 from autopact.model.sorted_kernel import SortedKernel, supports
 from autopact.model.zeta import FocKernel
+from autopact.model.fused import FusedMarkets, compiled_loops
 
 # Anderson acceleration: iterates remembered, and the ridge added to the normal equations of its
 # least-squares problem (columns scaled to unit norm, so the ridge is relative).
@@ -66,7 +67,8 @@ ANDERSON_RIDGE = 1e-12
 def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands: list[Demand],
                          ownerships: list[np.ndarray], taxes: list[Taxes], initial: list[np.ndarray] | None = None,
                          tol: float = 1e-12, max_iterations: int = 10_000,
-                         max_seconds: float = SOLVE_SECONDS, method: str = "anderson") -> list[Equilibrium]:
+                         max_seconds: float = SOLVE_SECONDS, method: str = "anderson",
+                         compiled: bool | None = None) -> list[Equilibrium]:
     """Bertrand-Nash producer prices of several independent markets, solved together (module docstring).
 
     Each argument is a list with one entry per market, as ``solve_prices`` takes them for one market;
@@ -90,8 +92,12 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
                                  f"got shape {np.shape(value)}")
     if count == 0:
         return []
-    kernels = [SortedKernel(x, d, o) if supports(d, len(x)) else FocKernel(x, d, o)
-               for x, d, o in zip(xi, demands, ownerships)]
+    loops = compiled_loops() if compiled is not False and all(supports(d, len(x)) for x, d in zip(xi, demands)) else None
+    if loops is not None:
+        kernels = FusedMarkets(xi, demands, ownerships, costs, taxes, tol, loops)
+    else:
+        kernels = [SortedKernel(x, d, o) if supports(d, len(x)) else FocKernel(x, d, o)
+                   for x, d, o in zip(xi, demands, ownerships)]
     return _Markets(costs, demands, taxes, initial, kernels, tol, method).solve(max_iterations, max_seconds)
 
 
@@ -123,10 +129,14 @@ class _Markets:
         self.inner = np.zeros((ANDERSON_MEMORY, ANDERSON_MEMORY, len(costs)))
         self.last_f, self.last_g = np.zeros(total), np.zeros(total)
         self.started, self.filled, self.round = np.zeros(len(costs), bool), np.zeros(len(costs), int), 0
+        self.market_inner = np.zeros((len(costs), ANDERSON_MEMORY, ANDERSON_MEMORY))  # the compiled step's
+        self.rounds = np.zeros(len(costs), np.int64)
 
     def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
         and which markets are solved at p; records the equilibrium of each."""
+        if isinstance(self.kernels, FusedMarkets):
+            return self._fused_map(p, active)
         consumer = self.t * p + self.specific
         margin = p - self.costs
         for m in np.flatnonzero(active):
@@ -154,9 +164,28 @@ class _Markets:
                                         priced_out=np.flatnonzero(~live[rows]))
         return self.costs + np.where(live, zeta, self.limit), solved
 
+    def _fused_map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``_map`` by the compiled loops (``FusedMarkets``)."""
+        fused = self.kernels
+        fused.evaluate(p, np.flatnonzero(active))
+        self.evaluations[active] += 1
+        bad = active & ~fused.finite
+        if bad.any():
+            raise ConvergenceError(f"equilibrium prices of market {np.flatnonzero(bad)[0]}: shares are not finite "
+                                   "(check costs and mean utilities)")
+        self.residuals[active] = fused.residual[active]
+        solved = active & (fused.residual < self.tol) & ~fused.stale
+        for m in np.flatnonzero(solved):
+            rows = self.rows[m]
+            s = fused.shares[rows].copy()
+            self.found[m] = Equilibrium(p[rows].copy(), fused.consumer[rows].copy(), s, p[rows] - self.costs[rows],
+                                        int(self.evaluations[m]), float(fused.residual[m]), True,
+                                        priced_out=np.flatnonzero(~(s > 0)))
+        return fused.mapped.copy(), solved
+
     def solve(self, max_iterations: int, max_seconds: float) -> list[Equilibrium]:
         deadline = time.monotonic() + max_seconds
-        active = np.ones(len(self.kernels), bool)
+        active = np.ones(len(self.sizes), bool)
         while active.any():
             late = np.flatnonzero(active & (self.evaluations >= max_iterations))
             if late.size:
@@ -169,7 +198,7 @@ class _Markets:
                                        f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
                                        f"{self.residuals[m]:.2e}, tolerance {self.tol:.0e})")
             active = self._squarem_step(active) if self.method == "squarem" else self._anderson_step(active)
-        return [self.found[m] for m in range(len(self.kernels))]
+        return [self.found[m] for m in range(len(self.sizes))]
 
     def _anderson_step(self, active: np.ndarray) -> np.ndarray:
         """One evaluation of the ``active`` markets' map G(p) = c + zeta(p) and Anderson's step from
@@ -182,6 +211,11 @@ class _Markets:
         mapped, solved = self._map(self.prices, active)
         active = active & ~solved
         if not active.any():
+            return active
+        if isinstance(self.kernels, FusedMarkets):
+            self.kernels.compiled.anderson(np.flatnonzero(active), self.prices, mapped, self.kernels.product_start,
+                                           ANDERSON_RIDGE, self.diff_f, self.diff_g, self.market_inner, self.last_f,
+                                           self.last_g, self.started, self.filled, self.rounds)
             return active
         memory, starts, sizes = ANDERSON_MEMORY, self.starts[:-1], self.sizes
         f = mapped - self.prices  # rows of markets not active hold numbers never used
