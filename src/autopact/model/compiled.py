@@ -65,19 +65,23 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
     """The zeta map c + zeta(p) of each market in ``markets`` at producer prices ``prices`` (stacked)
     into ``mapped``, with the consumer prices, the shares, max_j |FOC_j / s_j| (``residual``), whether
     a priced-out product sits off its limit (``stale``) and whether the shares are finite; a market
-    whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again."""
+    whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again.
+    Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for
+    all the compiler knows, keeps numba's negative-index wrap-around and so the loop from SIMD."""
+    households_all = sensitivity.size
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
         h0, h1 = household_start[m], household_start[m + 1]
         count, households, nests = p1 - p0, h1 - h0, groups[m]
         c0, r0 = cell_start[m], row_cell_start[m]
         cells, row_cells = cell_start[m + 1] - c0, row_cell_start[m + 1] - r0
+        price, cost, tax, paid = prices[p0:p1], costs[p0:p1], t[p0:p1], consumer[p0:p1]
+        sens, weight, rate_of = sensitivity[h0:h1], weights[h0:h1], slope[h0:h1]
         low, high = np.inf, -np.inf
-        for j in range(p0, p1):
-            consumer[j] = t[j] * prices[j] + specific[j]
-            low = min(low, consumer[j])
-            high = max(high, consumer[j])
-        sens = sensitivity[h0:h1]
+        for j in range(count):
+            paid[j] = tax[j] * price[j] + specific[p0 + j]
+            low = min(low, paid[j])
+            high = max(high, paid[j])
         e = work[:count * households].reshape((count, households))
         row, rounded, scale = np.empty(households), np.empty(households), np.empty(households, np.int64)
         shift, zero = np.empty(households), np.zeros(households)
@@ -87,100 +91,113 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             if exactly:  # the largest utility of each household itself (a pass more)
                 shift[:] = -np.inf
                 for j in range(count):
-                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, sens, consumer[p0 + j], zero, -np.inf, e[j])
-                    for i in range(households):
-                        shift[i] = max(shift[i], e[j, i])
+                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], zero, -np.inf, e[j])
+                    _maximum(shift, e[j])
                 for i in range(households):
                     shift[i] = -max(shift[i], 0.0) if logit[m] else -shift[i]
             else:  # a bound on it: the largest r (xi + taste) at the lowest price (SortedKernel.exponentials)
+                top = base_top[h0:h1]
                 for i in range(households):
                     value = sens[i] * low
                     if rising[m]:
                         value = min(value, sens[i] * high)
-                    value -= base_top[h0 + i]
+                    value -= top[i]
                     shift[i] = min(value, 0.0) if logit[m] else value
             totals[:] = 0.0
             sums[:] = 0.0
             for j in range(count):
                 if exactly:
+                    ej = e[j]
                     for i in range(households):
-                        row[i] = max(e[j, i] + shift[i], FLOOR)
+                        row[i] = max(ej[i] + shift[i], FLOOR)
                 else:
-                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, sens, consumer[p0 + j], shift, FLOOR, row)
-                _exp_row(row, e[j], rounded, scale)
-                g, c, margin = nest[p0 + j], cell[p0 + j], prices[p0 + j] - costs[p0 + j]
+                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], shift, FLOOR, row)
+                ej = e[j]
+                _exp_row(row, ej, rounded, scale)
+                total, summed, margin = totals[nest[p0 + j]], sums[cell[p0 + j]], price[j] - cost[j]
                 for i in range(households):
-                    totals[g, i] += e[j, i]
-                    sums[c, i] += margin * e[j, i]
+                    total[i] += ej[i]
+                    summed[i] += margin * ej[i]
             if exactly or steepest[m] * (high - low) <= 200:
                 break
             loose = False
             for i in range(households):
-                total = 0.0
+                value = 0.0
                 for g in range(nests):
-                    total += totals[g, i]
-                loose = loose or total < count * TINY
+                    value += totals[g, i]
+                loose = loose or value < count * TINY
             if not loose:
                 break
             exact[m] = True
         share, within = _ratios(totals, shift, rho[m], logit[m], count)
         for c in range(cells):
-            g = cell_group[c0 + c]
+            summed, ratio = sums[c], share[cell_group[c0 + c]]
             for i in range(households):
-                sums[c, i] *= share[g, i]
+                summed[i] *= ratio[i]
         levels = 1 if logit[m] else 2
         mixed = np.zeros((levels * row_cells, households))
         k0 = mix_start[m]
         for r in range(levels * row_cells):
+            target = mixed[r]
             for k in range(mix_indptr[k0 + r], mix_indptr[k0 + r + 1]):
-                column, value = mix_indices[k], mix_data[k]
+                source, value = sums[mix_indices[k]], mix_data[k]
                 for i in range(households):
-                    mixed[r, i] += value * sums[column, i]
+                    target[i] += value * source[i]
         rates = np.empty((row_cells, households))
         for rc in range(row_cells):
             g = row_cell_group[r0 + rc]
-            for i in range(households):
-                rate = share[g, i] * mixed[rc, i]
-                if not logit[m]:
-                    rate += within[g, i] * mixed[row_cells + rc, i]
-                rates[rc, i] = slope[h0 + i] * rate
+            rate, first, q = rates[rc], mixed[rc], share[g]
+            if logit[m]:
+                for i in range(households):
+                    rate[i] = rate_of[i] * (q[i] * first[i])
+            else:
+                second, w = mixed[row_cells + rc], within[g]
+                for i in range(households):
+                    rate[i] = rate_of[i] * (q[i] * first[i] + w[i] * second[i])
         scaled = 1.0 / (1.0 - rho[m])
         weighted_share, weighted_lambda = np.empty((nests, households)), np.empty((nests, households))
         for g in range(nests):
+            q, ws, wl = share[g], weighted_share[g], weighted_lambda[g]
             for i in range(households):
-                weighted_share[g, i] = share[g, i] * weights[h0 + i]
-                weighted_lambda[g, i] = share[g, i] * (slope[h0 + i] * scaled)
+                ws[i] = q[i] * weight[i]
+                wl[i] = q[i] * (rate_of[i] * scaled)
         worst, off, good = 0.0, False, True
         for j in range(count):
-            g, rc, n = nest[p0 + j], row_cell[p0 + j], p0 + j
+            ej, ws, wl, rate = e[j], weighted_share[nest[p0 + j]], weighted_lambda[nest[p0 + j]], rates[row_cell[p0 + j]]
             s, lam, weighted = 0.0, 0.0, 0.0
             for i in range(households):
-                x = e[j, i]
-                s += x * weighted_share[g, i]
-                lam += x * weighted_lambda[g, i]
-                weighted += x * rates[rc, i]
+                s += ej[i] * ws[i]
+                lam += ej[i] * wl[i]
+                weighted += ej[i] * rate[i]
+            n = p0 + j
             shares[n] = s
-            margin = prices[n] - costs[n]
+            margin = price[j] - cost[j]
             good = good and np.isfinite(s)
             if s > 0:
-                ratio = abs((s + t[n] * (lam * margin - weighted)) / s)
+                ratio = abs((s + tax[j] * (lam * margin - weighted)) / s)
                 worst = max(worst, ratio) if not np.isnan(ratio) else np.inf
-                mapped[n] = costs[n] + (weighted - s / t[n]) / lam
+                mapped[n] = cost[j] + (weighted - s / tax[j]) / lam
             else:  # priced out: held at the small-share limit (supply.solve_prices)
-                mapped[n] = costs[n] + limit[m]
+                mapped[n] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
         residual[m], stale[m], finite[m] = worst, off, good
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def _utility_row(rxi, rx, snu, h0, sens, price, shift, floor, out):
+def _maximum(into, x):
+    """into = max(into, x), element by element."""
+    for i in range(into.size):
+        into[i] = max(into[i], x[i])
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, floor, out):
     """r V_ij - top_i = r xi_j + sum_k r x_jk sigma_k nu_ik - r alpha_i p_j - top_i of one product j
-    over households (-top_i in ``shift``), floored at ``floor``."""
+    over households h0..h1 (-top_i in ``shift``), floored at ``floor``."""
     for i in range(out.size):
         out[i] = rxi - sens[i] * price + shift[i]
     for k in range(rx.size):
-        x = rx[k]
-        draws = snu[k, h0:h0 + out.size]
+        x, draws = rx[k], snu[k][h0:h1]
         for i in range(out.size):
             out[i] += x * draws[i]
     for i in range(out.size):
@@ -310,7 +327,7 @@ def _solve(a, b, x):
         x[r] = total / a[r, r]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, fastmath=FAST)
 def _classes(ownership, direction, transpose):
     """(class of each row, first row of each class) of Omega, or of its columns with ``transpose``:
     equal rows share a class, numbered by their projection on ``direction`` as ``zeta._classes``
@@ -337,12 +354,16 @@ def _classes(ownership, direction, transpose):
             number += 1
             first[number] = j
         classes[j] = number
-    same = True
-    for j in range(count):
-        for k in range(count):
-            a = ownership[k, j] if transpose else ownership[j, k]
-            b = ownership[k, first[classes[j]]] if transpose else ownership[first[classes[j]], k]
-            same = same and a == b
+    mismatches = 0
+    for j in range(count):  # each row (column) against its class's first
+        f = first[classes[j]]
+        if transpose:
+            for k in range(count):
+                mismatches += ownership[k, j] != ownership[k, f]
+        else:
+            for k in range(count):
+                mismatches += ownership[j, k] != ownership[f, k]
+    same = mismatches == 0
     if not same:  # two different rows projected alike: compare each with every class found so far
         number = -1
         for j in range(count):
@@ -383,18 +404,17 @@ def _cells(classes, group, groups):
 
 
 @numba.njit(cache=True)
-def prepare(ownership, group, groups, coefficient, direction, rxi, rx, snu):
+def prepare(ownership, group, groups, coefficient, direction):
     """One market's ownership cells (``sorted_kernel.SortedKernel``: a row cell's c_l A^l as a sparse
-    mix of cell sums, one level without nests and two with) and the largest r (xi_j + taste_ij) of
-    each household (its utility's bound at zero prices): (cell, row cell of each product, group of
-    each cell and row cell, the mix's indptr, indices and data, the households' largest)."""
+    mix of cell sums, one level without nests and two with): (cell, row cell of each product, group
+    of each cell and of each row cell, the mix's indptr, indices and data)."""
     count = ownership.shape[0]
-    symmetric = True
+    asymmetric = 0
     for j in range(count):
         for k in range(j + 1, count):
-            symmetric = symmetric and ownership[j, k] == ownership[k, j]
+            asymmetric += ownership[j, k] != ownership[k, j]
     row, first_row = _classes(ownership, direction, False)
-    column, first_column = (row, first_row) if symmetric else _classes(ownership, direction, True)
+    column, first_column = (row, first_row) if asymmetric == 0 else _classes(ownership, direction, True)
     cell, cell_column, cell_group = _cells(column, group, groups)
     row_cell, row_cell_row, row_cell_group = _cells(row, group, groups)
     levels = 1 if coefficient == 0 else 2
@@ -412,14 +432,18 @@ def prepare(ownership, group, groups, coefficient, direction, rxi, rx, snu):
                     indices[at], data[at] = c, value
                     at += 1
             indptr[level * rows + r + 1] = at
-    households = snu.shape[1]
-    top, utility = np.full(households, -np.inf), np.empty(households)
-    for j in range(count):
-        for i in range(households):
-            utility[i] = rxi[j]
-        for k in range(rx.shape[1]):
-            for i in range(households):
-                utility[i] += rx[j, k] * snu[k, i]
-        for i in range(households):
-            top[i] = max(top[i], utility[i])
-    return cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy(), top
+    return cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy()
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def tops(product_start, household_start, rxi, rx, snu, out):
+    """The largest r (xi_j + taste_ij) over each market's products of each household (stacked), the
+    bound on its utility at zero prices (``SortedKernel.base_top``)."""
+    for m in range(product_start.size - 1):
+        h0, h1 = household_start[m], household_start[m + 1]
+        top, zero = out[h0:h1], np.zeros(h1 - h0)
+        utility = np.empty(h1 - h0)
+        top[:] = -np.inf
+        for j in range(product_start[m], product_start[m + 1]):
+            _utility_row(rxi[j], rx[j], snu, h0, h1, zero, 0.0, zero, -np.inf, utility)
+            _maximum(top, utility)

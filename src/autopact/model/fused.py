@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
-from autopact.model.demand import Demand, limit_markup
+from autopact.model.demand import Demand
 from autopact.model.zeta import _direction
 
 
 def compiled_loops():
     """The compiled module (``autopact.model.compiled``), or None where numba is not installed."""
     try:
-        from autopact.model import compiled
+        return importlib.import_module("autopact.model.compiled")
     except ImportError:
         return None
-    return compiled
 
 
 def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
@@ -31,61 +32,62 @@ class FusedMarkets:
         self.compiled = compiled
         count = len(xi)
         sizes = np.array([len(x) for x in xi])
-        hh = np.array([len(d.weights) for d in demands])
+        households = np.array([len(d.weights) for d in demands])
         self.product_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.household_start = np.concatenate([[0], np.cumsum(hh)]).astype(np.int64)
+        self.household_start = np.concatenate([[0], np.cumsum(households)]).astype(np.int64)
         self.rho = np.array([float(d.rho) for d in demands])
         self.logit = self.rho == 0
-        self.groups = np.zeros(count, np.int64)
-        self.limit = np.array([limit_markup(d) for d in demands])
-        parts = {name: [] for name in ("rxi", "rx", "snu", "sens", "slope", "weights", "nest", "cell", "row_cell",
-                                       "cell_group", "row_cell_group", "indptr", "indices", "data", "top")}
-        cstart, rstart, mstart = [0], [0], [0]
-        nnz = 0
-        sensitivities = []
-        for m, (x, d, o) in enumerate(zip(xi, demands, ownerships)):
-            rho = float(d.rho)
-            r = 1.0 / (1.0 - rho)
-            n = len(x)
-            if rho:
-                group, G = _groups(d.nests)
-            else:
-                group, G = np.zeros(n, np.int64), 1
+        scale = 1.0 / (1.0 - self.rho)
+        self.groups = np.ones(count, np.int64)
+        names = ("nest", "cell", "row_cell", "cell_group", "row_cell_group", "indptr", "indices", "data")
+        parts = {name: [] for name in names}
+        cell_start, row_cell_start, mix_start, nonzero = [0], [0], [0], 0
+        for m, (d, o) in enumerate(zip(demands, ownerships)):
+            group, G = _groups(d.nests) if self.rho[m] else (np.zeros(sizes[m], np.int64), 1)
             self.groups[m] = G
-            rxi, rx = r * np.asarray(x, float), r * np.asarray(d.characteristics, float)
-            snu = np.ascontiguousarray((d.nu * d.sigma).T)
-            cell, row_cell, cell_group, row_cell_group, indptr, indices, data, top = self.compiled.prepare(
-                np.ascontiguousarray(o, dtype=float), group, G, rho / (1 - rho), _direction(n), rxi, rx, snu)
-            for name, value in (("rxi", rxi), ("rx", rx), ("snu", snu), ("nest", group), ("cell", cell),
-                                ("row_cell", row_cell), ("cell_group", cell_group), ("row_cell_group", row_cell_group),
-                                ("indptr", indptr[:-1] + nnz), ("indices", indices), ("data", data), ("top", top)):
+            cell, row_cell, cell_group, row_cell_group, indptr, indices, data = compiled.prepare(
+                np.ascontiguousarray(o, dtype=float), group, G, self.rho[m] * scale[m], _direction(sizes[m]))
+            for name, value in zip(names, (group, cell, row_cell, cell_group, row_cell_group, indptr[:-1] + nonzero,
+                                           indices, data)):
                 parts[name].append(value)
-            nnz += len(indices)
-            mstart.append(mstart[-1] + len(indptr) - 1)
-            cstart.append(cstart[-1] + len(cell_group)); rstart.append(rstart[-1] + len(row_cell_group))
-            ps = d.price_sensitivity
-            sensitivities.append(ps)
-            parts["sens"].append(ps * r); parts["slope"].append(-d.weights * ps)
-            parts["weights"].append(np.asarray(d.weights, float))
-        parts["indptr"].append(np.array([nnz]))
+            nonzero += len(indices)
+            mix_start.append(mix_start[-1] + len(indptr) - 1)
+            cell_start.append(cell_start[-1] + len(cell_group))
+            row_cell_start.append(row_cell_start[-1] + len(row_cell_group))
+        parts["indptr"].append(np.array([nonzero]))
         cat = np.concatenate
-        self.rxi, self.rx = cat(parts["rxi"]), np.ascontiguousarray(np.vstack(parts["rx"]))
-        self.snu = np.ascontiguousarray(np.hstack(parts["snu"]))
-        self.sensitivity, self.base_top = cat(parts["sens"]), cat(parts["top"])
-        self.slope, self.weights = cat(parts["slope"]), cat(parts["weights"])
         self.nest, self.cell, self.row_cell = cat(parts["nest"]), cat(parts["cell"]), cat(parts["row_cell"])
         self.cell_group, self.row_cell_group = cat(parts["cell_group"]), cat(parts["row_cell_group"])
-        self.cell_start, self.row_cell_start = np.array(cstart, np.int64), np.array(rstart, np.int64)
-        self.mix_start = np.array(mstart[:-1], np.int64)
         self.mix_indptr, self.mix_indices, self.mix_data = cat(parts["indptr"]), cat(parts["indices"]), cat(parts["data"])
-        self.rising = np.array([bool(np.any(s < 0)) for s in sensitivities])
-        self.steepest = np.array([float(np.abs(s).max()) for s in sensitivities]) / (1 - self.rho)
+        self.cell_start, self.row_cell_start = np.array(cell_start, np.int64), np.array(row_cell_start, np.int64)
+        self.mix_start = np.array(mix_start[:-1], np.int64)
+        by_product, by_household = np.repeat(scale, sizes), np.repeat(scale, households)
+        self.rxi = cat(xi).astype(float) * by_product
+        # characteristics with random coefficients, r x_jk, and the households' sigma_k nu_ik (K, I), each
+        # market's padded with zeros to the largest K of any market
+        width = max(len(d.sigma) for d in demands)
+        self.rx = np.zeros((len(self.rxi), width))
+        self.snu = np.zeros((width, len(by_household)))
+        for m, d in enumerate(demands):
+            k = len(d.sigma)
+            self.rx[self.product_start[m]:self.product_start[m + 1], :k] = d.characteristics
+            self.snu[:k, self.household_start[m]:self.household_start[m + 1]] = (d.nu * d.sigma).T
+        self.rx *= by_product[:, None]
+        sensitivity = cat([d.price_sensitivity for d in demands])
+        self.weights = cat([d.weights for d in demands]).astype(float)
+        self.sensitivity, self.slope = sensitivity * by_household, -self.weights * sensitivity
+        starts = self.household_start[:-1]
+        self.limit = 1.0 / np.add.reduceat(self.weights * sensitivity, starts)  # demand.limit_markup
+        self.rising = np.minimum.reduceat(sensitivity, starts) < 0
+        self.steepest = np.maximum.reduceat(np.abs(self.sensitivity), starts)
+        self.base_top = np.empty(len(sensitivity))
+        compiled.tops(self.product_start, self.household_start, self.rxi, self.rx, self.snu, self.base_top)
         self.exact = np.zeros(count, bool)
-        self.work = np.empty(int((sizes * hh).max()))
+        self.work = np.empty(int((sizes * households).max()))
         total = int(self.product_start[-1])
-        self.costs = np.concatenate(costs).astype(float)
-        self.t = 1 + np.concatenate([t.ad_valorem for t in taxes]).astype(float)
-        self.specific = np.concatenate([t.specific for t in taxes]).astype(float)
+        self.costs = cat(costs).astype(float)
+        self.t = 1 + cat([t.ad_valorem for t in taxes]).astype(float)
+        self.specific = cat([t.specific for t in taxes]).astype(float)
         self.consumer, self.shares, self.mapped = np.zeros(total), np.zeros(total), np.zeros(total)
         self.residual, self.stale, self.finite = np.full(count, np.inf), np.zeros(count, bool), np.ones(count, bool)
         self.tol = tol

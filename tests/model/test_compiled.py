@@ -1,0 +1,104 @@
+"""The compiled zeta map of many markets (autopact.model.compiled, set up by autopact.model.fused)
+against the numpy path it replaces where numba is installed (SortedKernel and _Markets' numpy steps),
+and the numpy path where numba is not installed."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from autopact.errors import ConvergenceError
+from autopact.model import fused
+from autopact.model.markets import solve_prices_markets
+from autopact.model.sorted_kernel import SortedKernel
+from autopact.model.supply import Taxes, ownership_matrix
+from synthetic import plain_logit, synthetic_demand
+from test_markets import markets, solve_together
+
+pytest.importorskip("numba")
+
+
+def one_level():
+    """test_markets' markets without its two-level one (which keeps the numpy path for all), plus a
+    plain-logit market started with one product far above its price (test_supply's stale start) and a
+    market whose nests are numbered 1 and 3."""
+    items = markets()[:4]
+    items.append((np.array([1.0, 1.0, 1.0]), np.array([5.0, 4.0, 3.0]), plain_logit(1.0, 3),
+                  ownership_matrix(np.arange(3)), Taxes.none(3), np.array([1000.0, 3.0, 3.0])))
+    demand, xi, prices = synthetic_demand(products=7, households=20, seed=11, rho=0.5)
+    demand = type(demand)(**{**demand.__dict__, "nests": np.where(np.arange(7) % 2, 3, 1), "_cache": {}})
+    items.append((0.7 * prices, xi, demand, ownership_matrix(np.arange(7) % 3), Taxes.none(7), prices))
+    return items
+
+
+@pytest.mark.parametrize("method", ["anderson", "squarem"])
+def test_compiled_equals_numpy(method):
+    """Logit, nested logit, RC logit and RCNL markets, a merger, asymmetric profit weights, taxes, a
+    far start, nests numbered with gaps: the same equilibria to 1e-12."""
+    items = one_level()
+    compiled, numpy = solve_together(items, method=method), solve_together(items, method=method, compiled=False)
+    for one, other in zip(numpy, compiled):
+        assert other.converged and other.max_foc_residual < 1e-12
+        for name in ("prices", "shares", "consumer_prices", "markups"):
+            np.testing.assert_allclose(getattr(other, name), getattr(one, name), rtol=1e-12, atol=0, err_msg=name)
+        assert list(other.priced_out) == list(one.priced_out)
+        if method == "squarem":
+            assert other.iterations == one.iterations  # the same steps: SQUAREM is not compiled
+
+
+def test_the_map_equals_sorted_kernel_and_a_loose_bound_takes_the_largest_utility():
+    """One evaluation against SortedKernel's terms, c + (g - s / t) / Lambda; where the bound on a
+    household's largest utility is too loose (test_sorted_kernel's case: a product with mean utility
+    far above the rest priced far above them) the market is evaluated with the largest itself."""
+    items = one_level()
+    demand = plain_logit(1.0, 3)
+    items.append((np.array([0.5, 0.5, 0.5]), np.array([500.0, 0.0, 0.0]), demand, ownership_matrix(np.arange(3)),
+                  Taxes.none(3), np.array([1000.0, 1.0, 1.0])))
+    costs, xi, demands, ownerships, taxes, prices = (list(column) for column in zip(*items))
+    setup = fused.FusedMarkets(xi, demands, ownerships, costs, taxes, 1e-12, fused.compiled_loops())
+    setup.evaluate(np.concatenate(prices), np.arange(len(items)))
+    assert list(np.flatnonzero(setup.exact)) == [len(items) - 1]
+    for m, (c, x, d, o, tax, p) in enumerate(items):
+        rows = slice(setup.product_start[m], setup.product_start[m + 1])
+        consumer = tax.consumer_prices(p)
+        s, lam, g = SortedKernel(x, d, o).terms(consumer, p - c)
+        t = 1 + tax.ad_valorem
+        live = s > 1e-100
+        expected = c + (g - s / t) / lam
+        np.testing.assert_allclose(setup.mapped[rows][live], expected[live], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(setup.consumer[rows], consumer, rtol=1e-15, atol=0)
+
+
+def test_without_numba_the_numpy_path_solves(monkeypatch):
+    """Where numba cannot be imported, solve_prices_markets solves by SortedKernel and numpy steps:
+    the same prices to 1e-12."""
+    items = one_level()
+    compiled = solve_together(items)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    monkeypatch.delitem(sys.modules, "autopact.model.compiled", raising=False)
+    assert fused.compiled_loops() is None
+    calls = []
+    original = SortedKernel.terms
+    monkeypatch.setattr(SortedKernel, "terms", lambda self, *args: calls.append(1) or original(self, *args))
+    numpy = solve_together(items)
+    assert len(calls) == sum(eq.iterations for eq in numpy)
+    for one, other in zip(numpy, compiled):
+        np.testing.assert_allclose(other.prices, one.prices, rtol=1e-12, atol=0)
+
+
+def test_a_converged_market_stays_put():
+    """A market already at its equilibrium stops after one evaluation, its prices the ones it started
+    from, while the others iterate (test_markets' test of the numpy path)."""
+    items = one_level()
+    solved = solve_together(items[:1], compiled=False)[0]
+    items[0] = items[0][:5] + (solved.prices,)
+    together = solve_together(items)
+    assert together[0].iterations == 1
+    np.testing.assert_array_equal(together[0].prices, solved.prices)
+    assert min(eq.iterations for eq in together[1:4]) > 2
+
+
+def test_a_market_that_cannot_converge_is_named():
+    items = one_level()
+    with pytest.raises(ConvergenceError, match=r"prices of market 0 did not converge in 3 iterations"):
+        solve_prices_markets(*(list(column) for column in zip(*items[:5])), max_iterations=3)
