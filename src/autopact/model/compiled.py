@@ -57,7 +57,7 @@ def _exp_row(x, out, rounded, scale):
         out[i] = p * factor[i]
 
 
-@numba.njit(cache=True, fastmath=FAST, error_model="numpy")
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
              row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
              sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices,
@@ -68,7 +68,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
     whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again.
     Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for
     all the compiler knows, keeps numba's negative-index wrap-around and so the loop from SIMD."""
-    households_all = sensitivity.size
+    width = rx.shape[1]
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
         h0, h1 = household_start[m], household_start[m + 1]
@@ -83,7 +83,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             low = min(low, paid[j])
             high = max(high, paid[j])
         e = work[:count * households].reshape((count, households))
+        d0, d1 = snu[0][h0:h1], snu[1][h0:h1]
         row, rounded, scale = np.empty(households), np.empty(households), np.empty(households, np.int64)
+        bits, factor = rounded.view(np.int64), scale.view(np.float64)
         shift, zero = np.empty(households), np.zeros(households)
         totals, sums = np.zeros((nests, households)), np.zeros((cells, households))
         for attempt in range(2):
@@ -91,7 +93,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             if exactly:  # the largest utility of each household itself (a pass more)
                 shift[:] = -np.inf
                 for j in range(count):
-                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], zero, -np.inf, e[j])
+                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], zero, e[j], rounded, -np.inf)
                     _maximum(shift, e[j])
                 for i in range(households):
                     shift[i] = -max(shift[i], 0.0) if logit[m] else -shift[i]
@@ -106,18 +108,34 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             totals[:] = 0.0
             sums[:] = 0.0
             for j in range(count):
-                if exactly:
-                    ej = e[j]
-                    for i in range(households):
-                        row[i] = max(ej[i] + shift[i], FLOOR)
-                else:
-                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], shift, FLOOR, row)
                 ej = e[j]
-                _exp_row(row, ej, rounded, scale)
+                if exactly:
+                    for i in range(households):
+                        value = max(ej[i] + shift[i], FLOOR)
+                        row[i] = value
+                        rounded[i] = value * LOG2E + SHIFTER
+                elif width == 2:  # _utility_row written out: as a call it took twice as long (7 against 13 us)
+                    x0, x1, base, cut = rx[p0 + j, 0], rx[p0 + j, 1], rxi[p0 + j], paid[j]
+                    for i in range(households):
+                        value = max(base - sens[i] * cut + shift[i] + x0 * d0[i] + x1 * d1[i], FLOOR)
+                        row[i] = value
+                        rounded[i] = value * LOG2E + SHIFTER
+                else:
+                    _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], shift, row, rounded)
+                # _exp_sums written out, as _utility_row above
                 total, summed, margin = totals[nest[p0 + j]], sums[cell[p0 + j]], price[j] - cost[j]
                 for i in range(households):
-                    total[i] += ej[i]
-                    summed[i] += margin * ej[i]
+                    scale[i] = (bits[i] - SHIFTER_BITS + 1023) << 52
+                for i in range(households):
+                    n = rounded[i] - SHIFTER
+                    r = (row[i] - n * LN2_HI) - n * LN2_LO
+                    p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (
+                        1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
+                            1 / 479001600 + r * (1 / 6227020800)))))))))))))
+                    value = p * factor[i]
+                    ej[i] = value
+                    total[i] += value
+                    summed[i] += margin * value
             if exactly or steepest[m] * (high - low) <= 200:
                 break
             loose = False
@@ -161,26 +179,35 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             for i in range(households):
                 ws[i] = q[i] * weight[i]
                 wl[i] = q[i] * (rate_of[i] * scaled)
+        s_of, lam_of, weighted_of = shares[p0:p1], np.empty(count), np.empty(count)
+        _dots(e, nest[p0:p1], row_cell[p0:p1], weighted_share, weighted_lambda, rates, s_of, lam_of, weighted_of)
         worst, off, good = 0.0, False, True
         for j in range(count):
-            ej, ws, wl, rate = e[j], weighted_share[nest[p0 + j]], weighted_lambda[nest[p0 + j]], rates[row_cell[p0 + j]]
-            s, lam, weighted = 0.0, 0.0, 0.0
-            for i in range(households):
-                s += ej[i] * ws[i]
-                lam += ej[i] * wl[i]
-                weighted += ej[i] * rate[i]
-            n = p0 + j
-            shares[n] = s
+            s, lam, weighted = s_of[j], lam_of[j], weighted_of[j]
             margin = price[j] - cost[j]
             good = good and np.isfinite(s)
             if s > 0:
                 ratio = abs((s + tax[j] * (lam * margin - weighted)) / s)
                 worst = max(worst, ratio) if not np.isnan(ratio) else np.inf
-                mapped[n] = cost[j] + (weighted - s / tax[j]) / lam
+                mapped[p0 + j] = cost[j] + (weighted - s / tax[j]) / lam
             else:  # priced out: held at the small-share limit (supply.solve_prices)
-                mapped[n] = cost[j] + limit[m]
+                mapped[p0 + j] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
         residual[m], stale[m], finite[m] = worst, off, good
+
+
+@numba.njit(cache=True, fastmath=FAST)
+def _dots(e, nest, row_cell, weighted_share, weighted_lambda, rates, s, lam, weighted):
+    """s_j, Lambda_j and g_j: the dot products of e_j with its nest's w Q and r slope Q and its row
+    cell's rates (``SortedKernel.finish``), summed in any order (SIMD)."""
+    for j in range(e.shape[0]):
+        ej, ws, wl, rate = e[j], weighted_share[nest[j]], weighted_lambda[nest[j]], rates[row_cell[j]]
+        a, b, c = 0.0, 0.0, 0.0
+        for i in range(ej.size):
+            a += ej[i] * ws[i]
+            b += ej[i] * wl[i]
+            c += ej[i] * rate[i]
+        s[j], lam[j], weighted[j] = a, b, c
 
 
 @numba.njit(cache=True, fastmath=FAST)
@@ -191,17 +218,48 @@ def _maximum(into, x):
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, floor, out):
+def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, out, rounded, floor=FLOOR):
     """r V_ij - top_i = r xi_j + sum_k r x_jk sigma_k nu_ik - r alpha_i p_j - top_i of one product j
-    over households h0..h1 (-top_i in ``shift``), floored at ``floor``."""
+    over households h0..h1 (-top_i in ``shift``; rx and snu padded to at least two characteristics),
+    floored at ``floor``, into ``out``, and out / ln 2 + SHIFTER into ``rounded`` (``_exp_sums``).
+    The first two characteristics in the one loop: each loop over a row has a cost of its own."""
+    x0, x1, d0, d1 = rx[0], rx[1], snu[0][h0:h1], snu[1][h0:h1]
+    if rx.size == 2:
+        for i in range(out.size):
+            value = max(rxi - sens[i] * price + shift[i] + x0 * d0[i] + x1 * d1[i], floor)
+            out[i] = value
+            rounded[i] = value * LOG2E + SHIFTER
+        return
     for i in range(out.size):
-        out[i] = rxi - sens[i] * price + shift[i]
-    for k in range(rx.size):
+        out[i] = rxi - sens[i] * price + shift[i] + x0 * d0[i] + x1 * d1[i]
+    for k in range(2, rx.size):
         x, draws = rx[k], snu[k][h0:h1]
         for i in range(out.size):
             out[i] += x * draws[i]
     for i in range(out.size):
-        out[i] = max(out[i], floor)
+        value = max(out[i], floor)
+        out[i] = value
+        rounded[i] = value * LOG2E + SHIFTER
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def _exp_sums(x, rounded, scale, out, total, summed, margin):
+    """out = exp(x) (module docstring; ``rounded`` = x / ln 2 + SHIFTER, ``scale`` an int64 work
+    array), and out added to ``total`` and margin x out to ``summed``."""
+    bits = rounded.view(np.int64)
+    factor = scale.view(np.float64)
+    for i in range(x.size):
+        scale[i] = (bits[i] - SHIFTER_BITS + 1023) << 52
+    for i in range(x.size):
+        n = rounded[i] - SHIFTER
+        r = (x[i] - n * LN2_HI) - n * LN2_LO
+        p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (
+            1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
+                1 / 479001600 + r * (1 / 6227020800)))))))))))))
+        value = p * factor[i]
+        out[i] = value
+        total[i] += value
+        summed[i] += margin * value
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -248,21 +306,23 @@ def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inne
     valid = np.empty(memory, np.bool_)
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
+        p, g, old_f, old_g = prices[p0:p1], mapped[p0:p1], last_f[p0:p1], last_g[p0:p1]
         slot = rounds[m] % memory
         rounds[m] += 1
         new = started[m]
-        for j in range(p0, p1):
-            f = mapped[j] - prices[j]
-            diff_f[slot, j] = f - last_f[j] if new else 0.0
-            diff_g[slot, j] = mapped[j] - last_g[j] if new else 0.0
-            last_f[j], last_g[j] = f, mapped[j]
+        df, dg = diff_f[slot][p0:p1], diff_g[slot][p0:p1]
+        for j in range(p.size):
+            f = g[j] - p[j]
+            df[j] = f - old_f[j] if new else 0.0
+            dg[j] = g[j] - old_g[j] if new else 0.0
+            old_f[j], old_g[j] = f, g[j]
         started[m] = True
         if new:
             filled[m] = min(filled[m] + 1, memory)
         for k in range(memory):
-            total = 0.0
-            for j in range(p0, p1):
-                total += diff_f[k, j] * diff_f[slot, j]
+            other, total = diff_f[k][p0:p1], 0.0
+            for j in range(p.size):
+                total += other[j] * df[j]
             inner[m, slot, k] = total
             inner[m, k, slot] = total
         for k in range(memory):
@@ -274,32 +334,29 @@ def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inne
         for k in range(memory):
             total = 0.0
             if valid[k]:
-                for j in range(p0, p1):
-                    total += diff_f[k, j] * (mapped[j] - prices[j])
+                other = diff_f[k][p0:p1]
+                for j in range(p.size):
+                    total += other[j] * (g[j] - p[j])
             right[k] = total / norms[k] if valid[k] else 0.0
             for l in range(memory):
                 both = valid[k] and valid[l]
                 gram[k, l] = inner[m, k, l] / (norms[k] * norms[l]) if both else 0.0
             gram[k, k] += ridge if valid[k] else 1.0
         _solve(gram, right, gamma)
-        good = True
+        step = g.copy()
         for k in range(memory):
-            gamma[k] /= norms[k]
-        for j in range(p0, p1):
-            step = mapped[j]
-            for k in range(memory):
-                step -= diff_g[k, j] * gamma[k]
-            good = good and np.isfinite(step)
-        if not good:  # a step that failed: the market starts its differences afresh
+            if valid[k]:
+                coefficient, other = gamma[k] / norms[k], diff_g[k][p0:p1]
+                for j in range(p.size):
+                    step[j] -= other[j] * coefficient
+        good = True
+        for j in range(p.size):
+            good = good and np.isfinite(step[j])
+        if good:
+            p[:] = step
+        else:  # a step that failed: the market starts its differences afresh
             filled[m] = 0
-            for j in range(p0, p1):
-                prices[j] = mapped[j]
-        else:
-            for j in range(p0, p1):
-                step = mapped[j]
-                for k in range(memory):
-                    step -= diff_g[k, j] * gamma[k]
-                prices[j] = step
+            p[:] = g
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -442,8 +499,8 @@ def tops(product_start, household_start, rxi, rx, snu, out):
     for m in range(product_start.size - 1):
         h0, h1 = household_start[m], household_start[m + 1]
         top, zero = out[h0:h1], np.zeros(h1 - h0)
-        utility = np.empty(h1 - h0)
+        utility, rounded = np.empty(h1 - h0), np.empty(h1 - h0)
         top[:] = -np.inf
         for j in range(product_start[m], product_start[m + 1]):
-            _utility_row(rxi[j], rx[j], snu, h0, h1, zero, 0.0, zero, -np.inf, utility)
+            _utility_row(rxi[j], rx[j], snu, h0, h1, zero, 0.0, zero, utility, rounded, -np.inf)
             _maximum(top, utility)

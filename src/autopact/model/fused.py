@@ -64,8 +64,8 @@ class FusedMarkets:
         by_product, by_household = np.repeat(scale, sizes), np.repeat(scale, households)
         self.rxi = cat(xi).astype(float) * by_product
         # characteristics with random coefficients, r x_jk, and the households' sigma_k nu_ik (K, I), each
-        # market's padded with zeros to the largest K of any market
-        width = max(len(d.sigma) for d in demands)
+        # market's padded with zeros to the largest K of any market, at least 2
+        width = max(2, *(len(d.sigma) for d in demands))  # at least 2: compiled._utility_row
         self.rx = np.zeros((len(self.rxi), width))
         self.snu = np.zeros((width, len(by_household)))
         for m, d in enumerate(demands):
