@@ -1,23 +1,33 @@
-"""Compiled (numba) loops: the zeta map of many markets in one call, every pass over a market's
-households x products array fused (``autopact.model.fused`` sets the arrays up and is imported
-without numba; this module is loaded only where numba is installed and a solve asks for it).
+"""Compiled (numba) loops for ``autopact.model.markets.solve_prices_markets``: the zeta map of many
+markets in one call, and Anderson's step. ``autopact.model.fused`` stacks the markets' arrays (it
+imports without numba); this module is imported only where numba is installed, by the first solve
+that uses it (``import numba`` and loading the compiled functions from numba's cache take about a
+second; compiling them, once per installation, about a minute on this machine).
 
-One call evaluates every listed market, one after another, so that a market's arrays stay in the
-processor's cache: for each product j, the row r V_ij - top_i over households is formed from the
-characteristics, exponentiated (``_exp_row``), summed into its nest's and its ownership cell's
-sums and kept in one work array; then the small (groups x households) algebra of
-``autopact.model.sorted_kernel.SortedKernel`` (outside shares, the mixing of cells by Omega, the
-rates); then one pass over the work array for s, Lambda and g; then the zeta map
-c + (g - s / t) / Lambda, the residual max_j |FOC_j / s_j| and the checks of ``markets._Markets._map``.
+``evaluate`` computes what ``SortedKernel.terms`` and ``markets._Markets._map`` compute, market by
+market, with the passes over a market's products x households array fused: for each product j, one
+loop forms r V_ij - top_i over the households from the characteristics (floored at -250, top_i the
+bound of SortedKernel.exponentials), two more exponentiate it into the work array and add it to its
+nest's sums and m_j times it to its ownership cell's; then the (nests x households) algebra (outside
+shares, the mixing of cells by Omega, the rates); then one pass of dot products for s, Lambda and g;
+then c + (g - s / t) / Lambda, max_j |FOC_j / s_j| and the checks. A market's arrays stay in the
+processor's cache, and no numpy call is made per product or per market: numpy's SortedKernel spends
+about half of its evaluation in the overhead of some forty calls on small arrays.
 
 Exponentials. numba's exp is the C library's, one number at a time (4.4 ns each here, against
-numpy's 0.9 ns with SIMD): ``_exp_row`` writes exp(x) = 2^n exp(r), n the nearest integer to
-x / ln 2 and r = x - n ln 2 (ln 2 in two parts, Cody and Waite 1980: fdlibm's ``ln2_hi``, whose
-products with n < 2^20 are exact, and ``ln2_lo``), exp(r) by its Taylor series to degree 13 (|r| <=
-ln 2 / 2, so the first term left out is below 4.1e-18 relative) and 2^n built from its bits, in
-three loops the compiler vectorises; within 2.3e-16 of numpy's exp over [-250, 0] (its arguments'
-range: every argument is floored at -250 and bounded above by 0), as fast as numpy's (19 us for
-22,000 numbers).
+numpy's 0.9 ns with SIMD), so the loops write exp(x) = 2^n exp(r): n the nearest integer to x / ln 2
+(x / ln 2 + 1.5 2^52 holds it in its low bits), r = x - n ln 2 with ln 2 in two parts (Cody and Waite
+1980; fdlibm's ``ln2_hi``, whose products with |n| < 2^20 are exact, and ``ln2_lo``), exp(r) by its
+Taylor series to degree 13 (|r| <= ln 2 / 2, so the first term left out is below 6e-18 of it), and
+2^n from its bits; the compiler vectorises each loop. Within 2.3e-16 (relative) of numpy's exp over
+[-250, 0], where every argument lies, and about as fast (19 against 20 us for 22,000 numbers). The
+range reduction must not be reassociated, so only the dot products are compiled with ``FAST``.
+
+Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for all
+the compiler knows, keeps numba's wrap-around for negative indices and the loop from SIMD (four
+times slower). Measured on BLP 1995's 20 markets (load 5-7): 44 us a market evaluation against
+numpy's SortedKernel's 95-100 in the same runs, the numbers within 4e-16 of it (``tests/model/
+test_compiled.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +37,10 @@ import math
 import numba
 import numpy as np
 
+from autopact.model.compiled_setup import FAST, prepare
+
+__all__ = ["anderson", "evaluate", "prepare", "tops"]
+
 FLOOR = -250.0
 LOG2E = 1.4426950408889634  # 1 / ln 2
 LN2_HI = 6.93147180369123816490e-01  # fdlibm's ln2_hi: ln 2 to 32 bits, so n * LN2_HI is exact
@@ -34,8 +48,6 @@ LN2_LO = 1.90821492927058770002e-10  # fdlibm's ln2_lo: ln 2 - LN2_HI
 SHIFTER = 1.5 * 2.0**52  # x + SHIFTER rounds x to an integer held in the low bits of the mantissa
 SHIFTER_BITS = 0x4338000000000000  # the bits of SHIFTER as a float64
 TINY = math.exp(-200.0)  # a household whose sum of e_ij is below count x TINY has a bound too loose
-# fastmath flags: sums may be reassociated (vectorised); NaN and infinities keep their meaning
-FAST = {"reassoc", "contract", "nsz"}
 
 
 @numba.njit(cache=True, fastmath={"contract"})
@@ -242,27 +254,7 @@ def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, out, rounded, floor=F
         rounded[i] = value * LOG2E + SHIFTER
 
 
-@numba.njit(cache=True, fastmath={"contract"})
-def _exp_sums(x, rounded, scale, out, total, summed, margin):
-    """out = exp(x) (module docstring; ``rounded`` = x / ln 2 + SHIFTER, ``scale`` an int64 work
-    array), and out added to ``total`` and margin x out to ``summed``."""
-    bits = rounded.view(np.int64)
-    factor = scale.view(np.float64)
-    for i in range(x.size):
-        scale[i] = (bits[i] - SHIFTER_BITS + 1023) << 52
-    for i in range(x.size):
-        n = rounded[i] - SHIFTER
-        r = (x[i] - n * LN2_HI) - n * LN2_LO
-        p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (
-            1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
-                1 / 479001600 + r * (1 / 6227020800)))))))))))))
-        value = p * factor[i]
-        out[i] = value
-        total[i] += value
-        summed[i] += margin * value
-
-
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _ratios(totals, shift, rho, logit, count):
     """Q and R of each nest and household (s_ij = e_ij Q, s_ij|g = e_ij R) from the sums T of e_ij
     within nests and -top_i (``SortedKernel.terms``: the nests' outside shares, shifted by the
@@ -274,6 +266,27 @@ def _ratios(totals, shift, rho, logit, count):
             share[0, i] = 1.0 / (np.exp(shift[i]) + totals[0, i])
         return share, within
     safe = (1 - rho) * (np.log(count) - shift.min()) < 700  # T_g <= J: exp(iv) cannot overflow
+    lowest = np.inf
+    for g in range(nests):
+        q, w, t = share[g], within[g], totals[g]
+        for i in range(households):
+            w[i] = 1.0 / t[i]
+            q[i] = (np.log(t[i]) - shift[i]) * (1 - rho)  # inclusive value
+            lowest = min(lowest, q[i])
+    if safe and lowest > -700:  # exp(iv) / (1 + sum_h exp(iv_h)) with the exponentials in SIMD (_exp_row)
+        flat = share.ravel()
+        rounded, scale = np.empty(flat.size), np.empty(flat.size, np.int64)
+        _exp_row(flat.copy(), flat, rounded, scale)
+        denominator = np.ones(households)
+        for g in range(nests):
+            q = share[g]
+            for i in range(households):
+                denominator[i] += q[i]
+        for g in range(nests):
+            q, w = share[g], within[g]
+            for i in range(households):
+                q[i] = q[i] / denominator[i] * w[i]
+        return share, within
     for i in range(households):
         largest = 0.0
         for g in range(nests):
@@ -382,114 +395,6 @@ def _solve(a, b, x):
         for k in range(r + 1, n):
             total -= a[r, k] * x[k]
         x[r] = total / a[r, r]
-
-
-@numba.njit(cache=True, fastmath=FAST)
-def _classes(ownership, direction, transpose):
-    """(class of each row, first row of each class) of Omega, or of its columns with ``transpose``:
-    equal rows share a class, numbered by their projection on ``direction`` as ``zeta._classes``
-    numbers them (np.unique's order), checked equal to their class's first row, and compared one by
-    one where two different rows project alike."""
-    count = ownership.shape[0]
-    projection = np.zeros(count)
-    if transpose:
-        for j in range(count):
-            for k in range(count):
-                projection[k] += direction[j] * ownership[j, k]
-    else:
-        for j in range(count):
-            total = 0.0
-            for k in range(count):
-                total += ownership[j, k] * direction[k]
-            projection[j] = total
-    order = np.argsort(projection, kind="mergesort")
-    classes, first = np.empty(count, np.int64), np.empty(count, np.int64)
-    number = -1
-    for position in range(count):
-        j = order[position]
-        if position == 0 or projection[j] != projection[order[position - 1]]:
-            number += 1
-            first[number] = j
-        classes[j] = number
-    mismatches = 0
-    for j in range(count):  # each row (column) against its class's first
-        f = first[classes[j]]
-        if transpose:
-            for k in range(count):
-                mismatches += ownership[k, j] != ownership[k, f]
-        else:
-            for k in range(count):
-                mismatches += ownership[j, k] != ownership[f, k]
-    same = mismatches == 0
-    if not same:  # two different rows projected alike: compare each with every class found so far
-        number = -1
-        for j in range(count):
-            found = -1
-            for c in range(number + 1):
-                equal = True
-                for k in range(count):
-                    a = ownership[k, j] if transpose else ownership[j, k]
-                    b = ownership[k, first[c]] if transpose else ownership[first[c], k]
-                    equal = equal and a == b
-                if equal:
-                    found = c
-                    break
-            if found < 0:
-                number += 1
-                first[number] = j
-                found = number
-            classes[j] = found
-    return classes, first[:number + 1].copy()
-
-
-@numba.njit(cache=True)
-def _cells(classes, group, groups):
-    """(cell of each product, class of each cell, group of each cell): the distinct (class, group)
-    pairs, numbered in the order of class * groups + group (np.unique's)."""
-    keys = classes * groups + group
-    order = np.argsort(keys, kind="mergesort")
-    cell = np.empty(keys.size, np.int64)
-    cell_class, cell_group = np.empty(keys.size, np.int64), np.empty(keys.size, np.int64)
-    number = -1
-    for position in range(keys.size):
-        j = order[position]
-        if position == 0 or keys[j] != keys[order[position - 1]]:
-            number += 1
-            cell_class[number], cell_group[number] = classes[j], group[j]
-        cell[j] = number
-    return cell, cell_class[:number + 1].copy(), cell_group[:number + 1].copy()
-
-
-@numba.njit(cache=True)
-def prepare(ownership, group, groups, coefficient, direction):
-    """One market's ownership cells (``sorted_kernel.SortedKernel``: a row cell's c_l A^l as a sparse
-    mix of cell sums, one level without nests and two with): (cell, row cell of each product, group
-    of each cell and of each row cell, the mix's indptr, indices and data)."""
-    count = ownership.shape[0]
-    asymmetric = 0
-    for j in range(count):
-        for k in range(j + 1, count):
-            asymmetric += ownership[j, k] != ownership[k, j]
-    row, first_row = _classes(ownership, direction, False)
-    column, first_column = (row, first_row) if asymmetric == 0 else _classes(ownership, direction, True)
-    cell, cell_column, cell_group = _cells(column, group, groups)
-    row_cell, row_cell_row, row_cell_group = _cells(row, group, groups)
-    levels = 1 if coefficient == 0 else 2
-    rows, cells = row_cell_row.size, cell_column.size
-    indptr = np.zeros(levels * rows + 1, np.int64)
-    indices, data = np.empty(levels * rows * cells, np.int64), np.empty(levels * rows * cells)
-    at = 0
-    for level in range(levels):
-        for r in range(rows):
-            for c in range(cells):
-                value = ownership[first_row[row_cell_row[r]], first_column[cell_column[c]]]
-                if level == 1:
-                    value = coefficient * value if row_cell_group[r] == cell_group[c] else 0.0
-                if value != 0:
-                    indices[at], data[at] = c, value
-                    at += 1
-            indptr[level * rows + r + 1] = at
-    return cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy()
 
 
 @numba.njit(cache=True, fastmath=FAST)

@@ -1,17 +1,32 @@
-"""Set-up of many markets' arrays for the compiled zeta map (prototype)."""
+"""Many markets' arrays stacked for the compiled zeta map (``autopact.model.compiled``), and the
+loading of those loops where numba is installed.
+
+``solve_prices_markets`` evaluates every market's map in one compiled call; the call takes each
+array once for all markets, stacked (products one market after another, households likewise) with
+each market's first row in ``product_start`` and ``household_start``. What SortedKernel sets up in
+numpy for a market (its ownership cells, its bound on the utilities at zero prices) is set up here by
+compiled loops (``compiled_setup.prepare``, ``compiled.tops``): 3.1 ms for BLP 1995's 20 markets
+against 8.3 ms for their twenty SortedKernels in one run (load 6; 1.3 ms in a quieter one).
+
+This module imports without numba; ``compiled_loops`` imports the compiled modules on first use (so
+``import autopact`` and every CLI command that solves no many-market equilibrium never load numba).
+"""
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 import numpy as np
 
 from autopact.model.demand import Demand
+from autopact.model.supply import Taxes
 from autopact.model.zeta import _direction
 
 
-def compiled_loops():
-    """The compiled module (``autopact.model.compiled``), or None where numba is not installed."""
+def compiled_loops() -> ModuleType | None:
+    """The compiled loops (``autopact.model.compiled``), or None where numba is not installed (then
+    ``solve_prices_markets`` solves by SortedKernel and numpy, to the same prices within 1e-12)."""
     try:
         return importlib.import_module("autopact.model.compiled")
     except ImportError:
@@ -28,8 +43,14 @@ def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 class FusedMarkets:
-    def __init__(self, xi, demands, ownerships, costs, taxes, tol, compiled):
-        self.compiled = compiled
+    """Every market's demand, ownership cells, costs and taxes as stacked arrays, and the outputs of
+    the last evaluation of their zeta maps (``evaluate``): consumer prices, shares, the mapped prices,
+    each market's residual max_j |FOC_j / s_j| and its ``stale`` and ``finite`` checks. Each market
+    must be one ``sorted_kernel.supports`` covers (no subnests, one block of households)."""
+
+    def __init__(self, xi: list[np.ndarray], demands: list[Demand], ownerships: list[np.ndarray],
+                 costs: list[np.ndarray], taxes: list[Taxes], tol: float, compiled: ModuleType) -> None:
+        self.compiled, self.tol = compiled, tol
         count = len(xi)
         sizes = np.array([len(x) for x in xi])
         households = np.array([len(d.weights) for d in demands])
@@ -90,9 +111,10 @@ class FusedMarkets:
         self.specific = cat([t.specific for t in taxes]).astype(float)
         self.consumer, self.shares, self.mapped = np.zeros(total), np.zeros(total), np.zeros(total)
         self.residual, self.stale, self.finite = np.full(count, np.inf), np.zeros(count, bool), np.ones(count, bool)
-        self.tol = tol
 
-    def evaluate(self, prices, markets):
+    def evaluate(self, prices: np.ndarray, markets: np.ndarray) -> None:
+        """The zeta map of the markets numbered in ``markets`` (int64) at the stacked producer ``prices``,
+        into ``mapped`` and the other outputs (rows of the markets not listed keep their numbers)."""
         self.compiled.evaluate(
             markets, prices, self.costs, self.t, self.specific, self.limit, self.tol, self.product_start,
             self.household_start, self.cell_start, self.row_cell_start, self.mix_start, self.groups, self.logit,

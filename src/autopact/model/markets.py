@@ -11,6 +11,14 @@ the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it c
 (at most one level of nests; 102 us an evaluation of a BLP 1995 market against ``FocKernel``'s
 155), else ``FocKernel``.
 
+Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market, the
+maps of all markets are evaluated by one compiled call a round and Anderson's step by another
+(``autopact.model.compiled``, set up by ``autopact.model.fused``): about 44 us a market evaluation
+against SortedKernel's 95-100 in the same runs, and no numpy calls per market. The equilibria are
+those of the numpy path to 1e-12 (the sums run in another order); ``compiled=False`` asks for the
+numpy path, which is also the path wherever numba cannot be imported. SQUAREM's steps stay in numpy
+(over the compiled map).
+
 Each market has its own iteration and stopping rule (max_j |FOC_j / s_j| < tol, as ``solve_prices``).
 ``method`` "anderson" (default) accelerates the zeta map G(p) = c + zeta(p) by Anderson's method
 (Walker and Ni 2011; type II, memory ``ANDERSON_MEMORY``, no damping), each market's least-squares
@@ -68,13 +76,16 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
                          ownerships: list[np.ndarray], taxes: list[Taxes], initial: list[np.ndarray] | None = None,
                          tol: float = 1e-12, max_iterations: int = 10_000,
                          max_seconds: float = SOLVE_SECONDS, method: str = "anderson",
-                         compiled: bool | None = None) -> list[Equilibrium]:
+                         compiled: bool = True) -> list[Equilibrium]:
     """Bertrand-Nash producer prices of several independent markets, solved together (module docstring).
 
     Each argument is a list with one entry per market, as ``solve_prices`` takes them for one market;
     so is the result. Every market is solved by ``method`` ("anderson", the default, or "squarem") to
     max_j |FOC_j / s_j| < ``tol`` from its ``initial`` prices (default: its costs), and its
     ``Equilibrium.iterations`` counts the evaluations of its map, as ``solve_prices`` reports them.
+    ``compiled`` (default True) evaluates the maps by numba's compiled loops where numba is installed
+    and every market has at most one level of nests and one block of households; False, or numba
+    missing, solves by SortedKernel / FocKernel and numpy (the same prices to 1e-12).
     Raises ConvergenceError naming the first market (by position) not converged within
     ``max_iterations`` evaluations or ``max_seconds`` in all, and ValueError for an unknown method.
     """
@@ -92,7 +103,7 @@ def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands:
                                  f"got shape {np.shape(value)}")
     if count == 0:
         return []
-    loops = compiled_loops() if compiled is not False and all(supports(d, len(x)) for x, d in zip(xi, demands)) else None
+    loops = compiled_loops() if compiled and all(supports(d, len(x)) for x, d in zip(xi, demands)) else None
     if loops is not None:
         kernels = FusedMarkets(xi, demands, ownerships, costs, taxes, tol, loops)
     else:
@@ -105,7 +116,8 @@ class _Markets:
     """Anderson or SQUAREM on every market at once, each market with its own steps and stopping rule."""
 
     def __init__(self, costs: list[np.ndarray], demands: list[Demand], taxes: list[Taxes],
-                 initial: list[np.ndarray] | None, kernels: list, tol: float, method: str = "anderson") -> None:
+                 initial: list[np.ndarray] | None, kernels: list | FusedMarkets, tol: float,
+                 method: str = "anderson") -> None:
         self.kernels, self.tol, self.method = kernels, tol, method
         self.sizes = np.array([len(c) for c in costs])
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)])
@@ -165,7 +177,7 @@ class _Markets:
         return self.costs + np.where(live, zeta, self.limit), solved
 
     def _fused_map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``_map`` by the compiled loops (``FusedMarkets``)."""
+        """``_map`` by the compiled loops (``FusedMarkets``): the same outputs and records."""
         fused = self.kernels
         fused.evaluate(p, np.flatnonzero(active))
         self.evaluations[active] += 1
