@@ -2,11 +2,15 @@
 against the numpy path it replaces where numba is installed (SortedKernel and _Markets' numpy steps),
 and the numpy path where numba is not installed."""
 
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import autopact
 from autopact.errors import ConvergenceError
 from autopact.model import fused
 from autopact.model.markets import solve_prices_markets
@@ -102,3 +106,18 @@ def test_a_market_that_cannot_converge_is_named():
     items = one_level()
     with pytest.raises(ConvergenceError, match=r"prices of market 0 did not converge in 3 iterations"):
         solve_prices_markets(*(list(column) for column in zip(*items[:5])), max_iterations=3)
+
+
+def test_numba_loads_only_when_a_solve_uses_it():
+    """Importing the solvers loads no numba (``import numba`` and the cached loops take about a
+    second); the first solve_prices_markets that uses the compiled loops does."""
+    code = ("import sys\nfrom autopact.model.markets import solve_prices_markets\nfrom autopact.model.supply import "
+            "Taxes, ownership_matrix\nfrom synthetic import synthetic_demand\nbefore = 'numba' in sys.modules\n"
+            "demand, xi, prices = synthetic_demand(products=5, households=10)\n"
+            "solve_prices_markets([0.7 * prices], [xi], [demand], [ownership_matrix(np.arange(5))], [Taxes.none(5)])\n"
+            "print(before, 'numba' in sys.modules)")
+    source = str(Path(autopact.__file__).resolve().parents[1])  # this autopact, wherever PYTHONPATH pointed
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", "import numpy as np\n" + code], capture_output=True, text=True,
+                          timeout=600, cwd=Path(__file__).resolve().parents[1], env=environment)
+    assert done.stdout.split() == ["False", "True"], done.stderr
