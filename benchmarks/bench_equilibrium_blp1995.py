@@ -166,7 +166,8 @@ def main() -> None:
     else:
         print(f"autopact: compiled loops (numba {loops.numba.__version__}); the first call, which imports numba and "
               f"loads the compiled loops from numba's cache (or compiles them, once per installation), took "
-              f"{first_call:.2f} s and is NOT in the timings below ({first:.4f} s of it the solve itself)")
+              f"{first_call:.2f} s ({first:.2f} s in the solve: each function loads at its first call) and is NOT "
+              "in the timings below")
     if args.screen:
         print(f"{'PyBLP Iteration (one run each)':<62}{'s':>8}  max relative price difference")
         for method, options, jacobian in SCREEN:
