@@ -25,9 +25,9 @@ range reduction must not be reassociated, so only the dot products are compiled 
 
 Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for all
 the compiler knows, keeps numba's wrap-around for negative indices and the loop from SIMD (four
-times slower). Measured on BLP 1995's 20 markets (load 5-7): 44 us a market evaluation against
-numpy's SortedKernel's 95-100 in the same runs, the numbers within 4e-16 of it (``tests/model/
-test_compiled.py``).
+times slower). Measured on BLP 1995's 20 markets (the least of 100 evaluations of all of them,
+alternated, load 4-5): 40 us a market evaluation against numpy's SortedKernel's 115, the numbers
+within 4e-16 of it (``tests/model/test_compiled.py``).
 """
 
 from __future__ import annotations

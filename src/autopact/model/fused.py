@@ -5,8 +5,8 @@ loading of those loops where numba is installed.
 array once for all markets, stacked (products one market after another, households likewise) with
 each market's first row in ``product_start`` and ``household_start``. What SortedKernel sets up in
 numpy for a market (its ownership cells, its bound on the utilities at zero prices) is set up here by
-compiled loops (``compiled_setup.prepare``, ``compiled.tops``): 3.1 ms for BLP 1995's 20 markets
-against 8.3 ms for their twenty SortedKernels in one run (load 6; 1.3 ms in a quieter one).
+compiled loops (``compiled_setup.prepare``, ``compiled.tops``): 2.1-3.1 ms for BLP 1995's 20
+markets against 8.3-10.4 ms for their twenty SortedKernels (two runs, load 4-6).
 
 This module imports without numba; ``compiled_loops`` imports the compiled modules on first use (so
 ``import autopact`` and every CLI command that solves no many-market equilibrium never load numba).

@@ -13,8 +13,8 @@ the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it c
 
 Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market, the
 maps of all markets are evaluated by one compiled call a round and Anderson's step by another
-(``autopact.model.compiled``, set up by ``autopact.model.fused``): about 44 us a market evaluation
-against SortedKernel's 95-100 in the same runs, and no numpy calls per market. The equilibria are
+(``autopact.model.compiled``, set up by ``autopact.model.fused``): 40 us a market evaluation against
+SortedKernel's 115 in one run, and no numpy calls per market. The equilibria are
 those of the numpy path to 1e-12 (the sums run in another order); ``compiled=False`` asks for the
 numpy path, which is also the path wherever numba cannot be imported. SQUAREM's steps stay in numpy
 (over the compiled map).
