@@ -121,3 +121,22 @@ def test_numba_loads_only_when_a_solve_uses_it():
     done = subprocess.run([sys.executable, "-c", "import numpy as np\n" + code], capture_output=True, text=True,
                           timeout=600, cwd=Path(__file__).resolve().parents[1], env=environment)
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.4])
+def test_the_map_with_three_characteristics_asymmetric_weights_and_rising_demand(rho):
+    """Paths the BLP merger does not take: three random coefficients (the utility's general loop),
+    profit weights with kappa(0, 1) != kappa(1, 0) (Omega's columns classed apart from its rows) and
+    households whose utility rises with price (pi < 0 against a low income: the bound on the largest
+    utility taken at the highest price). Against SortedKernel's terms, to 1e-12."""
+    demand, xi, prices = synthetic_demand(products=11, households=30, seed=5, rho=rho, pi=-4.0, sigma=(1.0, 0.5, 0.8))
+    assert np.any(demand.price_sensitivity < 0)
+    kappa = np.eye(4)
+    kappa[0, 1], kappa[1, 0], kappa[2, 3] = 0.4, 0.1, 0.25
+    ownership = ownership_matrix(np.arange(11) % 4, kappa)
+    costs, taxes = 0.7 * prices, Taxes(np.linspace(0.0, 0.2, 11), np.linspace(-1.0, 2.0, 11))
+    setup = fused.FusedMarkets([xi], [demand], [ownership], [costs], [taxes], 1e-12, fused.compiled_loops())
+    setup.evaluate(prices, np.arange(1))
+    s, lam, g = SortedKernel(xi, demand, ownership).terms(taxes.consumer_prices(prices), prices - costs)
+    np.testing.assert_allclose(setup.shares, s, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(setup.mapped, costs + (g - s / (1 + taxes.ad_valorem)) / lam, rtol=1e-12, atol=0)
