@@ -140,3 +140,26 @@ def test_the_map_with_three_characteristics_asymmetric_weights_and_rising_demand
     s, lam, g = SortedKernel(xi, demand, ownership).terms(taxes.consumer_prices(prices), prices - costs)
     np.testing.assert_allclose(setup.shares, s, rtol=1e-12, atol=0)
     np.testing.assert_allclose(setup.mapped, costs + (g - s / (1 + taxes.ad_valorem)) / lam, rtol=1e-12, atol=0)
+
+
+def test_small_price_moves_update_the_exponentials_as_a_fresh_evaluation_computes_them():
+    """Where every product's price moved little since the last evaluation, its e_ij are updated as
+    e_ij exp(x_ij) by a short series instead of exponentiated afresh: the map equals a fresh set-up's
+    to 1e-13 after several such moves, both where the updates apply and where a large move or the
+    test_sorted_kernel market with utilities at the -250 floor makes the evaluation start afresh."""
+    items = one_level()
+    costs, xi, demands, ownerships, taxes, prices = (list(column) for column in zip(*items))
+    loops = fused.compiled_loops()
+    kept = fused.FusedMarkets(xi, demands, ownerships, costs, taxes, 1e-12, loops)
+    markets_ = np.arange(len(items))
+    p = np.concatenate(prices)
+    kept.evaluate(p, markets_)
+    moves = np.random.default_rng(3).normal(size=(6, len(p)))
+    for step, move in zip((1e-3, 1e-4, 1e-6, 0.5, 1e-5, 1e-8), moves):
+        p = p + step * move
+        kept.evaluate(p, markets_)
+        fresh = fused.FusedMarkets(xi, demands, ownerships, costs, taxes, 1e-12, loops)
+        fresh.evaluate(p, markets_)
+        np.testing.assert_allclose(kept.mapped, fresh.mapped, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(kept.shares, fresh.shares, rtol=1e-13, atol=0)
+    assert kept.fresh.any() and not kept.fresh.all()  # some rows updated, the priced-far-out one never

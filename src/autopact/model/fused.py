@@ -104,7 +104,12 @@ class FusedMarkets:
         self.base_top = np.empty(len(sensitivity))
         compiled.tops(self.product_start, self.household_start, self.rxi, self.rx, self.snu, self.base_top)
         self.exact = np.zeros(count, bool)
-        self.work = np.empty(int((sizes * households).max()))
+        # each market's e_ij, kept from one evaluation to the next (compiled.evaluate updates them where prices
+        # moved little), with the consumer prices and -top_i they were computed at
+        self.work_start = np.concatenate([[0], np.cumsum(sizes * households)]).astype(np.int64)
+        self.work = np.empty(int(self.work_start[-1]))
+        self.last_paid, self.last_shift = np.full(int(self.product_start[-1]), np.nan), np.zeros(len(by_household))
+        self.fresh, self.drift = np.zeros(int(self.product_start[-1]), bool), np.zeros(int(self.product_start[-1]))
         total = int(self.product_start[-1])
         self.costs = cat(costs).astype(float)
         self.t = 1 + cat([t.ad_valorem for t in taxes]).astype(float)
@@ -120,5 +125,6 @@ class FusedMarkets:
             self.household_start, self.cell_start, self.row_cell_start, self.mix_start, self.groups, self.logit,
             self.rising, self.exact, self.rho, self.steepest, self.rxi, self.rx, self.nest, self.cell, self.row_cell,
             self.sensitivity, self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
-            self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.consumer, self.shares, self.mapped,
-            self.residual, self.stale, self.finite)
+            self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
+            self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual, self.stale,
+            self.finite)
