@@ -46,7 +46,7 @@ import numpy as np
 from scipy import sparse
 
 from autopact.model.demand import Demand
-from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor, _work_arrays
+from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor, _work_arrays, cell_mix
 
 try:  # scipy's compiled CSR x dense product, without scipy.sparse's dispatch (about 10 us a call)
     from scipy.sparse._sparsetools import csr_matvecs
@@ -118,11 +118,11 @@ class SortedKernel:
         self.nest_cells = [slice(a, b) for a, b in zip(cell_nests, [*cell_nests[1:], len(cell_starts)])]
         row_cells, row_cell = np.unique(row * groups + group, return_inverse=True)
         self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
-        weight = ownership[np.ix_(first_row[row_cells // groups], first_column[cell_column])]
-        levels = [(1.0, np.ones((len(row_cells), len(cell_starts)), bool))]  # (c_l, same level-l group)
+        levels = [(1.0, np.zeros(groups, int))]  # (c_l, the level-l group of each nest): one market, then nests
         if self.nested:
-            levels.append((rho / (1 - rho), self.row_cell_group[:, None] == self.cell_group[None, :]))
-        self.mix = _csr(np.vstack([coefficient * weight * same for coefficient, same in levels]))
+            levels.append((rho / (1 - rho), np.arange(groups)))
+        self.mix = _csr(cell_mix(ownership, first_row[row_cells // groups], self.row_cell_group,
+                                 first_column[cell_column], self.cell_group, levels))
         self.mixed = np.empty((len(levels) * len(row_cells), self.households))
         # one sparse product sums e within each nest (rows 0..G-1) and m_k e_ik within each cell
         # (rows G..): every product is one column entry of each, so the data of the cell rows are m

@@ -130,6 +130,19 @@ def _classes(rows: np.ndarray, direction: np.ndarray | None = None) -> tuple[np.
     return classes, first
 
 
+def cell_mix(ownership: np.ndarray, row_firsts: np.ndarray, row_groups: np.ndarray, column_firsts: np.ndarray,
+             cell_groups: np.ndarray, levels: list[tuple[float, np.ndarray]]) -> np.ndarray:
+    """The dense mix of (1), c_l A^l by row cell (levels stacked) from the cell sums: entry (row cell,
+    cell) of level l is c_l Omega[r, u] where the row cell's and the cell's finest groups fall in one
+    level-l group, else 0. ``row_firsts`` and ``column_firsts`` name a row of Omega in each row cell's
+    row class and a column in each cell's column class; ``row_groups`` and ``cell_groups`` their finest
+    groups; ``levels`` (c_l, the level-l group of each finest group). Shared by ``FocKernel`` and
+    ``sorted_kernel.SortedKernel``, each with its own order of cells."""
+    weight = ownership[np.ix_(row_firsts, column_firsts)]
+    return np.vstack([coefficient * weight * (level[row_groups][:, None] == level[cell_groups][None, :])
+                      for coefficient, level in levels])
+
+
 def _exp_shifted(x: np.ndarray, top: np.ndarray, floor: np.ndarray | float = -250.0) -> np.ndarray:
     """exp(max(x - top, -250)) in place of x (``autopact.model.demand._exp``), columns shifted by top;
     ``floor``, -250 or an array of -250s of x's shape (``_floor``)."""
@@ -186,10 +199,8 @@ class FocKernel:
         row_cells, row_cell = np.unique(row * groups + finest, return_inverse=True)
         self.cell_sums = _indicator(cell.ravel(), len(cells))
         self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
-        weight = ownership[np.ix_(first_row[row_cells // groups], first_column[cells // groups])]
-        self.mix = sparse.csr_matrix(np.vstack([coefficient * weight * (level[row_cells % groups][:, None]
-                                                                        == level[cells % groups][None, :])
-                                                for coefficient, level in levels]))  # c_l A^l: levels x row cells
+        self.mix = sparse.csr_matrix(cell_mix(ownership, first_row[row_cells // groups], row_cells % groups,
+                                              first_column[cells // groups], cells % groups, levels))
         size = count * len(demand.weights)
         self.blocks = list(household_blocks(len(demand.weights), count,
                                             size if size <= ONE_BLOCK_ELEMENTS else BLOCK_ELEMENTS))
