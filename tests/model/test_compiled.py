@@ -79,7 +79,8 @@ def test_without_numba_the_numpy_path_solves(monkeypatch):
     items = one_level()
     compiled = solve_together(items)
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
-    monkeypatch.delitem(sys.modules, "autopact.model.compiled", raising=False)
+    for name in [name for name in sys.modules if name.startswith("autopact.model.compiled")]:
+        monkeypatch.delitem(sys.modules, name)
     assert fused.compiled_loops() is None
     calls = []
     original = SortedKernel.terms
@@ -163,3 +164,10 @@ def test_small_price_moves_update_the_exponentials_as_a_fresh_evaluation_compute
         np.testing.assert_allclose(kept.mapped, fresh.mapped, rtol=1e-13, atol=0)
         np.testing.assert_allclose(kept.shares, fresh.shares, rtol=1e-13, atol=0)
     assert kept.fresh.any() and not kept.fresh.all()  # some rows updated, the priced-far-out one never
+
+
+def test_the_time_limit_is_checked_between_compiled_calls():
+    items = one_level()
+    with pytest.raises(ConvergenceError, match=r"prices of market 0 did not converge within the time limit of 0 s "
+                                               r"\(0 iterations"):
+        solve_prices_markets(*(list(column) for column in zip(*items[:5])), max_seconds=0.0)

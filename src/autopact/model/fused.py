@@ -25,10 +25,11 @@ from autopact.model.zeta import _direction
 
 
 def compiled_loops() -> ModuleType | None:
-    """The compiled loops (``autopact.model.compiled``), or None where numba is not installed (then
+    """The compiled loops (``autopact.model.compiled_rounds``, which brings ``compiled``,
+    ``compiled_anderson`` and ``compiled_setup``), or None where numba is not installed (then
     ``solve_prices_markets`` solves by SortedKernel and numpy, to the same prices within 1e-12)."""
     try:
-        return importlib.import_module("autopact.model.compiled")
+        return importlib.import_module("autopact.model.compiled_rounds")
     except ImportError:
         return None
 
@@ -117,14 +118,17 @@ class FusedMarkets:
         self.consumer, self.shares, self.mapped = np.zeros(total), np.zeros(total), np.zeros(total)
         self.residual, self.stale, self.finite = np.full(count, np.inf), np.zeros(count, bool), np.ones(count, bool)
 
+    def state(self) -> tuple:
+        """The arrays ``compiled.evaluate`` takes after the producer prices, in its order."""
+        return (self.costs, self.t, self.specific, self.limit, self.tol, self.product_start, self.household_start,
+                self.cell_start, self.row_cell_start, self.mix_start, self.groups, self.logit, self.rising, self.exact,
+                self.rho, self.steepest, self.rxi, self.rx, self.nest, self.cell, self.row_cell, self.sensitivity,
+                self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
+                self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
+                self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual,
+                self.stale, self.finite)
+
     def evaluate(self, prices: np.ndarray, markets: np.ndarray) -> None:
         """The zeta map of the markets numbered in ``markets`` (int64) at the stacked producer ``prices``,
         into ``mapped`` and the other outputs (rows of the markets not listed keep their numbers)."""
-        self.compiled.evaluate(
-            markets, prices, self.costs, self.t, self.specific, self.limit, self.tol, self.product_start,
-            self.household_start, self.cell_start, self.row_cell_start, self.mix_start, self.groups, self.logit,
-            self.rising, self.exact, self.rho, self.steepest, self.rxi, self.rx, self.nest, self.cell, self.row_cell,
-            self.sensitivity, self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
-            self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
-            self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual, self.stale,
-            self.finite)
+        self.compiled.evaluate(markets, prices, *self.state())

@@ -11,13 +11,14 @@ the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it c
 (at most one level of nests; 102 us an evaluation of a BLP 1995 market against ``FocKernel``'s
 155), else ``FocKernel``.
 
-Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market, the
-maps of all markets are evaluated by one compiled call a round and Anderson's step by another
-(``autopact.model.compiled``, set up by ``autopact.model.fused``): 40 us a market evaluation against
-SortedKernel's 115 in one run, and no numpy calls per market. The equilibria are
-those of the numpy path to 1e-12 (the sums run in another order); ``compiled=False`` asks for the
-numpy path, which is also the path wherever numba cannot be imported. SQUAREM's steps stay in numpy
-(over the compiled map).
+Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market,
+Anderson's rounds run in compiled calls, ``ROUNDS_A_CALL`` rounds a call (``compiled_rounds``: each
+round evaluates the maps of the markets still iterating by ``compiled.evaluate``, 40 us a market
+evaluation against SortedKernel's 115 in one run, and takes their steps by
+``compiled_anderson``), set up by ``autopact.model.fused``; the time limit is checked between calls.
+The equilibria are those of the numpy path to 1e-12 (the sums run in another order); ``compiled=
+False`` asks for the numpy path, which is also the path wherever numba cannot be imported.
+SQUAREM's steps stay in numpy, over the compiled map.
 
 Each market has its own iteration and stopping rule (max_j |FOC_j / s_j| < tol, as ``solve_prices``).
 ``method`` "anderson" (default) accelerates the zeta map G(p) = c + zeta(p) by Anderson's method
@@ -70,6 +71,8 @@ from autopact.model.fused import FusedMarkets, compiled_loops
 # least-squares problem (columns scaled to unit norm, so the ridge is relative).
 ANDERSON_MEMORY = 5
 ANDERSON_RIDGE = 1e-12
+# Rounds of the compiled iteration a call (``_fused_solve``): the time limit is checked between calls
+ROUNDS_A_CALL = 8
 
 
 def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands: list[Demand],
@@ -196,6 +199,8 @@ class _Markets:
         return fused.mapped.copy(), solved
 
     def solve(self, max_iterations: int, max_seconds: float) -> list[Equilibrium]:
+        if isinstance(self.kernels, FusedMarkets) and self.method == "anderson":
+            return self._fused_solve(max_iterations, max_seconds)
         deadline = time.monotonic() + max_seconds
         active = np.ones(len(self.sizes), bool)
         while active.any():
@@ -212,6 +217,34 @@ class _Markets:
             active = self._squarem_step(active) if self.method == "squarem" else self._anderson_step(active)
         return [self.found[m] for m in range(len(self.sizes))]
 
+    def _fused_solve(self, max_iterations: int, max_seconds: float) -> list[Equilibrium]:
+        """``solve`` by Anderson's method in compiled rounds (``compiled_rounds.rounds``), ROUNDS_A_CALL
+        a call, the time limit checked between calls; the same errors, then every market's record."""
+        fused, deadline = self.kernels, time.monotonic() + max_seconds
+        active = np.ones(len(self.sizes), bool)
+        while active.any():
+            if time.monotonic() > deadline:
+                m = np.flatnonzero(active)[0]
+                raise ConvergenceError(f"equilibrium prices of market {m} did not converge within the time limit of "
+                                       f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
+                                       f"{fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
+            status, m = fused.compiled.rounds(
+                ROUNDS_A_CALL, active, self.evaluations, max_iterations, ANDERSON_RIDGE, self.diff_f, self.diff_g,
+                self.market_inner, self.last_f, self.last_g, self.started, self.filled, self.rounds, self.prices,
+                *fused.state())
+            if status == 1:
+                raise ConvergenceError(f"equilibrium prices of market {m} did not converge in {self.evaluations[m]} "
+                                       f"iterations (max |FOC/s| = {fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
+            if status == 2:
+                raise ConvergenceError(f"equilibrium prices of market {m}: shares are not finite "
+                                       "(check costs and mean utilities)")
+        for m, rows in enumerate(self.rows):
+            s = fused.shares[rows].copy()
+            self.found[m] = Equilibrium(self.prices[rows].copy(), fused.consumer[rows].copy(), s,
+                                        self.prices[rows] - self.costs[rows], int(self.evaluations[m]),
+                                        float(fused.residual[m]), True, priced_out=np.flatnonzero(~(s > 0)))
+        return [self.found[m] for m in range(len(self.sizes))]
+
     def _anderson_step(self, active: np.ndarray) -> np.ndarray:
         """One evaluation of the ``active`` markets' map G(p) = c + zeta(p) and Anderson's step from
         it (Walker and Ni 2011, type II, memory ANDERSON_MEMORY, mixing 1): with f = G(p) - p and the
@@ -223,11 +256,6 @@ class _Markets:
         mapped, solved = self._map(self.prices, active)
         active = active & ~solved
         if not active.any():
-            return active
-        if isinstance(self.kernels, FusedMarkets):
-            self.kernels.compiled.anderson(np.flatnonzero(active), self.prices, mapped, self.kernels.product_start,
-                                           ANDERSON_RIDGE, self.diff_f, self.diff_g, self.market_inner, self.last_f,
-                                           self.last_g, self.started, self.filled, self.rounds)
             return active
         memory, starts, sizes = ANDERSON_MEMORY, self.starts[:-1], self.sizes
         f = mapped - self.prices  # rows of markets not active hold numbers never used

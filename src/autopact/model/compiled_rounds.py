@@ -1,0 +1,56 @@
+"""Several rounds of ``solve_prices_markets``'s Anderson iteration in one compiled (numba) call: each
+round evaluates the maps of the markets still iterating (``compiled.evaluate``), retires those whose
+first-order conditions are met and takes Anderson's step for the others
+(``compiled_anderson.anderson``), as ``markets._Markets.solve`` does round by round in Python (about
+100 us of numpy calls, dispatch and checks a round). The entry point of the compiled loops:
+``fused.compiled_loops`` imports this module, which brings the others."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from autopact.model.compiled import evaluate, tops
+from autopact.model.compiled_anderson import anderson
+from autopact.model.compiled_setup import prepare
+
+__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "tops"]
+
+
+@numba.njit(cache=True)
+def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, inner, last_f, last_g, started,
+           filled, steps, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
+           row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
+           sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices, mix_data,
+           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite):
+    """Up to ``count`` rounds on the ``active`` markets (retired ones set False, their evaluations
+    counted in ``evaluations``, their prices, consumer prices and shares those of their last
+    evaluation). Returns (0, -1) when the rounds ran out or every market is solved; (1, m) when market
+    m, the first by position, is still active after ``max_iterations`` evaluations; (2, m) when market
+    m's shares are not finite."""
+    for _ in range(count):
+        listed = np.flatnonzero(active)
+        for m in listed:
+            if evaluations[m] >= max_iterations:
+                return 1, m
+        if listed.size == 0:
+            return 0, -1
+        evaluate(listed, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
+                 row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
+                 sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices,
+                 mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual,
+                 stale, finite)
+        for m in listed:
+            evaluations[m] += 1
+        for m in listed:
+            if not finite[m]:
+                return 2, m
+        for m in listed:
+            if residual[m] < tol and not stale[m]:
+                active[m] = False
+        going = np.flatnonzero(active)
+        if going.size == 0:
+            return 0, -1
+        anderson(going, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started,
+                 filled, steps)
+    return 0, -1
