@@ -139,7 +139,17 @@ def incumbents(market: Market) -> pd.DataFrame:
         "range_miles": pd.to_numeric(p["range_miles_epa"], errors="coerce") if "range_miles_epa" in p
         else np.full(len(p), np.nan),
         "assembly_countries": p["assembly_countries"], "entrant": False,
+        "months_on_offer": months_on_offer(p),
     })
+
+
+def months_on_offer(products: pd.DataFrame) -> np.ndarray:
+    """Months of the market-year each product was on offer to new orders: the products table's
+    ``months_on_offer_2025`` (bundled: built by tools/build_data.py from the sourced launch list and
+    run-outs), 12 where the column is absent or blank (a user's table that does not say)."""
+    if "months_on_offer_2025" not in products:
+        return np.full(len(products), 12.0)
+    return pd.to_numeric(products["months_on_offer_2025"], errors="coerce").fillna(12.0).to_numpy(float)
 
 
 def bundled_parameters() -> dict[str, float]:
