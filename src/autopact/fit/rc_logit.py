@@ -61,6 +61,7 @@ class LogitMarket:
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
     own_diagonal: np.ndarray | None = None  # O_jj
     blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
+    weighted_loadings: np.ndarray | None = None  # w_i a_iq (I, Q)
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -76,6 +77,7 @@ class LogitMarket:
         price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
+        out.weighted_loadings = market.weights[:, None] * loadings
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
@@ -200,7 +202,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     total = tastes.totals(parts, weights)
     s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
     error = lm.log_shares - np.log(total)
-    size = np.max(np.abs(error))
+    size = np.abs(error).max()
     fresh = False
 
     def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
@@ -244,15 +246,20 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     return delta, tastes.shares(parts), None, False
 
 
-def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric, s_columns: np.ndarray | None = None
+                   ) -> np.ndarray:
     """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values;
-    ``jacobian`` is ds/d delta at these probabilities, factored.
+    ``jacobian`` is ds/d delta at these probabilities, factored; ``s_columns`` is s x (I, Q), if the
+    caller has it (``terms`` computes it once for this and the markups' gradient).
 
-    With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
+    With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i,
+    both sums over households from one product of s' with [w a, w a o (s x)] (I, 2 Q).
     """
-    weights = lm.market.weights[:, None]
-    inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
-    gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
+    count = lm.columns.shape[1]
+    inner = lm.loadings * (s @ lm.columns if s_columns is None else s_columns)  # sum_l s_il dV_ilq (I, Q)
+    inner *= lm.market.weights[:, None]
+    both = s.T @ np.hstack([lm.weighted_loadings, inner])
+    gradient = lm.columns * both[:, :count] - both[:, count:]
     return -jacobian.solve(gradient)
 
 
@@ -265,8 +272,9 @@ class Markups:
     ds_qij = s_ij (d_jq + a_iq x_jq - r_iq), r_iq = sum_l s_il dV_ilq, so that no J x J dJ_q is formed.
     """
 
-    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
+    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray, s_columns: np.ndarray | None = None) -> None:
         self.lm, self.s = lm, s
+        self.s_columns = s @ lm.columns if s_columns is None else s_columns  # s x (I, Q)
         self.a = lm.price_slopes(p)
         self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
         self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
@@ -307,7 +315,7 @@ class Markups:
     def _partial(self, d_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(O o dJ_q^T) m (J, Q) but for its term - sum_i a_i s_ij ((ds_q o m) O^T)_ij, and r (I, Q)."""
         lm, s, a, weighted = self.lm, self.s, self.a, self.weighted
-        inner = lm.loadings * (s @ lm.columns) + s @ d_delta  # r (I, Q)
+        inner = lm.loadings * self.s_columns + s @ d_delta  # r (I, Q)
         sv = weighted * self.v  # a_i s_ij (U O^T)_ij
         # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
         diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
@@ -341,18 +349,18 @@ class Markups:
 
         nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
         before any product over households (k = nu o diag(O) o m; sums over j become products
-        of s with J-vectors), so that its J x I x Q products become I x J x (3 Q + 1) and
-        I x J x (Q + 1) ones and no J x Q intermediate is formed.
+        of s with J-vectors), so that its J x I x Q products become I x J x (2 Q + 1 + G) and
+        I x J x (Q + 1) ones (with s x, which ``terms`` computed once for d delta / d theta too)
+        and no J x Q intermediate is formed.
         """
         lm, s, a = self.lm, self.s, self.a
         columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
         k = nu * lm.own_diagonal * self.markups
-        # (I, 3 Q + 1 + G): s times x, d delta / d theta, k o x, k and nu o F K
-        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
-        s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
-                                                left[:, 2 * count:3 * count], left[:, 3 * count])
-        inner = loadings * s_columns + s_delta  # r (I, Q)
+        # (I, 2 Q + 1 + G): s times d delta / d theta, k o x, k and nu o F K (s x is kept from ``__init__``)
+        left = s @ np.hstack([d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
+        s_delta, s_k_columns, s_k = left[:, :count], left[:, count:2 * count], left[:, 2 * count]
+        inner = loadings * self.s_columns + s_delta  # r (I, Q)
         sv = s * self.v  # s_ij (U O^T)_ij
         right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
         sv_columns, sv_nu = right[:, :count], right[:, count]
@@ -361,7 +369,7 @@ class Markups:
             + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
         # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
         # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
-        e = self.u * (a[:, None] * left[:, 3 * count + 1:])[:, lm.codes]
+        e = self.u * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
         rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
         return -(contracted - rest)
 
@@ -389,5 +397,6 @@ def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradi
         s = probabilities(delta, mu)
         jacobian = share_jacobian(lm, s, market.weights @ s)
     count = lm.columns.shape[1]
-    d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
-    return delta, d_delta, Markups(lm, p, s) if with_supply else None, jacobian
+    s_columns = s @ lm.columns if (want_gradient and count) or with_supply else None  # (I, Q), for both below
+    d_delta = delta_jacobian(lm, s, jacobian, s_columns) if want_gradient and count else np.zeros((len(delta), count))
+    return delta, d_delta, Markups(lm, p, s, s_columns) if with_supply else None, jacobian
