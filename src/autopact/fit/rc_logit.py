@@ -62,6 +62,7 @@ class LogitMarket:
     own_diagonal: np.ndarray | None = None  # O_jj
     blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
     weighted_loadings: np.ndarray | None = None  # w_i a_iq (I, Q)
+    ones_loadings: np.ndarray | None = None  # [1, a_iq] (I, Q + 1)
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -78,6 +79,7 @@ class LogitMarket:
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
         out.weighted_loadings = market.weights[:, None] * loadings
+        out.ones_loadings = np.column_stack([np.ones(len(loadings)), loadings])
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
@@ -297,12 +299,16 @@ class Markups:
             self.matrix = self._dense()
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
-        self.u = s * self.markups  # U = s o m
-        self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
+        self.v = (s @ (self.markups[:, None] * lm.through))[:, lm.codes]  # U O^T (I, J), U = s o m
 
     def _dense(self) -> np.ndarray:
         """O o J^T, formed in full."""
         return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
+
+    @cached_property
+    def u(self) -> np.ndarray:
+        """U = s o m (I, J), for ``derivatives``."""
+        return self.s * self.markups
 
     @cached_property
     def weighted(self) -> np.ndarray:
@@ -367,10 +373,13 @@ class Markups:
         contracted = (k * self.a_s - nu * (a @ sv)) @ d_delta \
             + (loadings * (a[:, None] * (s_k_columns - sv_columns))).sum(axis=0) \
             + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
-        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
-        # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
-        e = self.u * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
-        rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
+        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik m_k (d_kq + a_iq x_kq)
+        # with E = ((a s o nu') O) o s = (a o s (nu o F K))_{i, c_k} s_ik: its sums over households with
+        # [1, a_q] in one product (J, Q + 1)
+        e = s * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
+        sums = e.T @ lm.ones_loadings
+        m = self.markups[:, None]
+        rest = sums[:, 0] @ (m * d_delta) + (m * columns * sums[:, 1:]).sum(axis=0)
         return -(contracted - rest)
 
 
