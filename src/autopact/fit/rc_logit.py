@@ -153,6 +153,7 @@ class Tastes:
 
     def __init__(self, mu: np.ndarray) -> None:
         self.top = mu.max(axis=1)
+        self.below = -self.top  # -M_i, for ``parts``
         factor = np.subtract(mu, self.top[:, None])
         self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
 
@@ -165,11 +166,13 @@ class Tastes:
         largest = delta.max()
         x = np.exp(np.maximum(delta - largest, -250.0))
         # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
-        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
+        return x, np.exp(np.minimum(self.below - largest, 700.0)) + self.factor @ x
 
     def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         x, denominators = parts
-        return (self.factor * x) / denominators[:, None]
+        out = self.factor * x
+        out /= denominators[:, None]
+        return out
 
     def totals(self, parts: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
         """sum_i w_i s_ij as x_j sum_i (w_i / denominator_i) F_ij: two matrix-vector products and
@@ -223,7 +226,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
             return delta, tastes.shares(parts), None, False
         length = 1.0
         for _ in range(8 if fresh else 1):
-            candidate = delta + length * direction
+            candidate = delta + direction if length == 1.0 else delta + length * direction
             parts_new = tastes.parts(candidate)
             total_new = tastes.totals(parts_new, weights)
             if total_new.min() > 0:  # (a NaN compares False: no share is NaN or zero either)
