@@ -201,28 +201,3 @@ def test_markups_by_firm_blocks_equal_the_full_factorisation(problem):
         assert _relative(blocked.derivatives(d_delta), full.derivatives(d_delta)) < 1e-12
         assert _relative(blocked.gradient(d_delta, mu), full.gradient(d_delta, mu)) < 1e-12
 
-
-
-@pytest.mark.parametrize("negative", [False, True])
-def test_blocks_solve_as_one_factor_of_the_whole_matrix_and_block_by_block_when_one_is_not_definite(negative):
-    """``Blocks`` with every block factored solves with their lower triangles placed at the blocks'
-    (interleaved, ascending) products: one ``dpotrs`` for the whole matrix (main before: one a
-    block, with gathers and scatters); where a block is not definite it solves block by block
-    (that block by LU), and both equal the dense solve."""
-    rng = np.random.default_rng(2)
-    size, sign = 9, -1.0 if negative else 1.0
-    groups = [np.array([0, 3, 4, 8]), np.array([1, 2, 5, 6, 7])]
-    for definite in (True, False):
-        dense = np.zeros((size, size))
-        parts = []
-        for g, rows in enumerate(groups):
-            block = rng.standard_normal((len(rows), len(rows)))
-            block = block @ block.T + np.eye(len(rows)) if definite or g == 0 else block + block.T
-            dense[np.ix_(rows, rows)] = sign * block
-            lower = np.asfortranarray(np.tril(block))
-            lower[0, -1] = np.nan  # upper triangles are never read
-            parts.append((rows, factors.Symmetric(lower, negative=negative, dense=lambda b=block: sign * b)))
-        solver = factors.Blocks(parts, size)
-        assert (solver.joint is not None) == definite
-        rhs = rng.standard_normal((size, 2))
-        assert np.allclose(dense @ solver.solve(rhs), rhs, rtol=0, atol=1e-10)

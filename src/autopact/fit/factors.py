@@ -35,30 +35,12 @@ def blocks(ownership: np.ndarray, codes: np.ndarray) -> list[tuple[np.ndarray, n
 
 
 class Blocks:
-    """Factors of the diagonal blocks of a block-diagonal matrix (each block's products in ascending
-    order, as ``blocks`` gives them), solved with one triangular pair for the whole matrix.
+    """Factors of the diagonal blocks of a block-diagonal matrix, solved block by block."""
 
-    Where every block has its Cholesky factor (of M, or each of -M), the blocks' lower triangles
-    placed at their products' rows and columns are the Cholesky factor of the whole matrix
-    (entries across blocks are zeros of M, and ascending products keep each block's lower triangle
-    below the diagonal), so a solve is one LAPACK call (``dpotrs``) instead of one a block with
-    their gathers and scatters; otherwise the blocks are solved one by one.
-    """
-
-    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]], size: int | None = None) -> None:
+    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]]) -> None:
         self.blocks = blocks
-        self.joint: np.ndarray | None = None
-        signs = {factor.sign for _, factor in blocks}
-        if size is not None and len(signs) == 1 and all(f.matrix is None and f.lower for _, f in blocks):
-            self.sign = signs.pop()
-            self.joint = np.zeros((size, size), order="F")
-            for rows, factor in blocks:  # (the blocks' upper triangles land above the diagonal: never read)
-                self.joint[np.ix_(rows, rows)] = factor.factor
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
-        if self.joint is not None:
-            x = lapack.dpotrs(self.joint, rhs, lower=1)[0]
-            return x if self.sign > 0 else -x
         out = np.empty_like(rhs)
         for rows, factor in self.blocks:
             out[rows] = factor.solve(rhs[rows])

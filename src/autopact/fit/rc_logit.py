@@ -297,7 +297,7 @@ class Markups:
                     lower = weighted_gram(-self.a_s[rows], root, s[:, rows])
                     factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
                                                     dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
-                self.factored = Blocks(factors, len(s[0]))
+                self.factored = Blocks(factors)
         else:
             self.matrix = self._dense()
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
