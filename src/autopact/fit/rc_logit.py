@@ -61,8 +61,6 @@ class LogitMarket:
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
     own_diagonal: np.ndarray | None = None  # O_jj
     blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
-    weighted_loadings: np.ndarray | None = None  # w_i a_iq (I, Q)
-    ones_loadings: np.ndarray | None = None  # [1, a_iq] (I, Q + 1)
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -78,8 +76,6 @@ class LogitMarket:
         price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
-        out.weighted_loadings = market.weights[:, None] * loadings
-        out.ones_loadings = np.column_stack([np.ones(len(loadings)), loadings])
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
@@ -153,7 +149,6 @@ class Tastes:
 
     def __init__(self, mu: np.ndarray) -> None:
         self.top = mu.max(axis=1)
-        self.below = -self.top  # -M_i, for ``parts``
         factor = np.subtract(mu, self.top[:, None])
         self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
 
@@ -166,13 +161,11 @@ class Tastes:
         largest = delta.max()
         x = np.exp(np.maximum(delta - largest, -250.0))
         # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
-        return x, np.exp(np.minimum(self.below - largest, 700.0)) + self.factor @ x
+        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
 
     def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         x, denominators = parts
-        out = self.factor * x
-        out /= denominators[:, None]
-        return out
+        return (self.factor * x) / denominators[:, None]
 
     def totals(self, parts: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
         """sum_i w_i s_ij as x_j sum_i (w_i / denominator_i) F_ij: two matrix-vector products and
@@ -207,7 +200,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     total = tastes.totals(parts, weights)
     s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
     error = lm.log_shares - np.log(total)
-    size = np.abs(error).max()
+    size = np.max(np.abs(error))
     fresh = False
 
     def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
@@ -226,7 +219,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
             return delta, tastes.shares(parts), None, False
         length = 1.0
         for _ in range(8 if fresh else 1):
-            candidate = delta + direction if length == 1.0 else delta + length * direction
+            candidate = delta + length * direction
             parts_new = tastes.parts(candidate)
             total_new = tastes.totals(parts_new, weights)
             if total_new.min() > 0:  # (a NaN compares False: no share is NaN or zero either)
@@ -251,20 +244,15 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     return delta, tastes.shares(parts), None, False
 
 
-def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric, s_columns: np.ndarray | None = None
-                   ) -> np.ndarray:
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
     """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values;
-    ``jacobian`` is ds/d delta at these probabilities, factored; ``s_columns`` is s x (I, Q), if the
-    caller has it (``terms`` computes it once for this and the markups' gradient).
+    ``jacobian`` is ds/d delta at these probabilities, factored.
 
-    With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i,
-    both sums over households from one product of s' with [w a, w a o (s x)] (I, 2 Q).
+    With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
     """
-    count = lm.columns.shape[1]
-    inner = lm.loadings * (s @ lm.columns if s_columns is None else s_columns)  # sum_l s_il dV_ilq (I, Q)
-    inner *= lm.market.weights[:, None]
-    both = s.T @ np.hstack([lm.weighted_loadings, inner])
-    gradient = lm.columns * both[:, :count] - both[:, count:]
+    weights = lm.market.weights[:, None]
+    inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
+    gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
     return -jacobian.solve(gradient)
 
 
@@ -277,9 +265,8 @@ class Markups:
     ds_qij = s_ij (d_jq + a_iq x_jq - r_iq), r_iq = sum_l s_il dV_ilq, so that no J x J dJ_q is formed.
     """
 
-    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray, s_columns: np.ndarray | None = None) -> None:
+    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
         self.lm, self.s = lm, s
-        self.s_columns = s @ lm.columns if s_columns is None else s_columns  # s x (I, Q)
         self.a = lm.price_slopes(p)
         self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
         self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
@@ -302,16 +289,12 @@ class Markups:
             self.matrix = self._dense()
             self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
         self.markups = -self._solve(lm.market.weights @ s)
-        self.v = (s @ (self.markups[:, None] * lm.through))[:, lm.codes]  # U O^T (I, J), U = s o m
+        self.u = s * self.markups  # U = s o m
+        self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
 
     def _dense(self) -> np.ndarray:
         """O o J^T, formed in full."""
         return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
-
-    @cached_property
-    def u(self) -> np.ndarray:
-        """U = s o m (I, J), for ``derivatives``."""
-        return self.s * self.markups
 
     @cached_property
     def weighted(self) -> np.ndarray:
@@ -324,7 +307,7 @@ class Markups:
     def _partial(self, d_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(O o dJ_q^T) m (J, Q) but for its term - sum_i a_i s_ij ((ds_q o m) O^T)_ij, and r (I, Q)."""
         lm, s, a, weighted = self.lm, self.s, self.a, self.weighted
-        inner = lm.loadings * self.s_columns + s @ d_delta  # r (I, Q)
+        inner = lm.loadings * (s @ lm.columns) + s @ d_delta  # r (I, Q)
         sv = weighted * self.v  # a_i s_ij (U O^T)_ij
         # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
         diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
@@ -358,31 +341,28 @@ class Markups:
 
         nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
         before any product over households (k = nu o diag(O) o m; sums over j become products
-        of s with J-vectors), so that its J x I x Q products become I x J x (2 Q + 1 + G) and
-        I x J x (Q + 1) ones (with s x, which ``terms`` computed once for d delta / d theta too)
-        and no J x Q intermediate is formed.
+        of s with J-vectors), so that its J x I x Q products become I x J x (3 Q + 1) and
+        I x J x (Q + 1) ones and no J x Q intermediate is formed.
         """
         lm, s, a = self.lm, self.s, self.a
         columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
         k = nu * lm.own_diagonal * self.markups
-        # (I, 2 Q + 1 + G): s times d delta / d theta, k o x, k and nu o F K (s x is kept from ``__init__``)
-        left = s @ np.hstack([d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
-        s_delta, s_k_columns, s_k = left[:, :count], left[:, count:2 * count], left[:, 2 * count]
-        inner = loadings * self.s_columns + s_delta  # r (I, Q)
+        # (I, 3 Q + 1 + G): s times x, d delta / d theta, k o x, k and nu o F K
+        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
+        s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
+                                                left[:, 2 * count:3 * count], left[:, 3 * count])
+        inner = loadings * s_columns + s_delta  # r (I, Q)
         sv = s * self.v  # s_ij (U O^T)_ij
         right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
         sv_columns, sv_nu = right[:, :count], right[:, count]
         contracted = (k * self.a_s - nu * (a @ sv)) @ d_delta \
             + (loadings * (a[:, None] * (s_k_columns - sv_columns))).sum(axis=0) \
             + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
-        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik m_k (d_kq + a_iq x_kq)
-        # with E = ((a s o nu') O) o s = (a o s (nu o F K))_{i, c_k} s_ik: its sums over households with
-        # [1, a_q] in one product (J, Q + 1)
-        e = s * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
-        sums = e.T @ lm.ones_loadings
-        m = self.markups[:, None]
-        rest = sums[:, 0] @ (m * d_delta) + (m * columns * sums[:, 1:]).sum(axis=0)
+        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
+        # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
+        e = self.u * (a[:, None] * left[:, 3 * count + 1:])[:, lm.codes]
+        rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
         return -(contracted - rest)
 
 
@@ -409,6 +389,5 @@ def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradi
         s = probabilities(delta, mu)
         jacobian = share_jacobian(lm, s, market.weights @ s)
     count = lm.columns.shape[1]
-    s_columns = s @ lm.columns if (want_gradient and count) or with_supply else None  # (I, Q), for both below
-    d_delta = delta_jacobian(lm, s, jacobian, s_columns) if want_gradient and count else np.zeros((len(delta), count))
-    return delta, d_delta, Markups(lm, p, s, s_columns) if with_supply else None, jacobian
+    d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
+    return delta, d_delta, Markups(lm, p, s) if with_supply else None, jacobian
