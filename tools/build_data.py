@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
+from cells import first_number, range_midpoint  # noqa: E402
+from hybrid_split import DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, split_powertrains  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "src" / "autopact" / "data" / "bundled"
@@ -79,33 +84,8 @@ MONTHS_ON_OFFER_SOURCES = (
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
 
-# powertrain_split_2025.csv rows that split a nameplate of products_2025.csv into an ICE and an HEV row:
-# (make, model in the split file) -> (make, model in products_2025.csv). Only rows whose value is a
-# sourced count of 2025 units are used; bounds, truncated shares and GAPs are not (PROVENANCE.md).
-POWERTRAIN_SPLITS = {
-    ("Ford", "F-150"): ("Ford", "F-Series (F-150 + Super Duty, excl. Lightning)"),
-    ("Ford", "Maverick"): ("Ford", "Maverick"),
-}
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
-
-
-def first_number(text) -> float:
-    """First number in a cell such as '15-26', '72.6-78', '~45000', '>=50000', '1,300'."""
-    if pd.isna(text):
-        return np.nan
-    match = re.search(r"\d[\d,]*(?:\.\d+)?", str(text))
-    return float(match.group(0).replace(",", "")) if match else np.nan
-
-
-def range_midpoint(text) -> float:
-    """Midpoint of an 'a-b' range cell; a single number is returned as is."""
-    if pd.isna(text):
-        return np.nan
-    numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(text))]
-    return float(np.mean(numbers[:2])) if numbers else np.nan
 
 
 def reference_parameters() -> pd.DataFrame:
@@ -464,80 +444,6 @@ def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataF
     return pd.concat([out, pd.DataFrame([residual])], ignore_index=True)
 
 
-def split_powertrains(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
-    """Split nameplates with a sourced 2025 HEV count into an ICE row and an HEV row; check hybrid-only ones.
-
-    HEV row: the sourced HEV units; ICE row: the nameplate total minus them. Both keep the nameplate's
-    characteristics (price, horsepower and size are of the quoted base trim) except efficiency, which
-    for the HEV row is the midpoint of the EPA strong-hybrid range where the raw row has one. A
-    nameplate the source calls hybrid-only must be classed HEV.
-    """
-    split = pd.read_csv(shared / "us_market" / "powertrain_split_2025.csv")
-    out = df.copy()
-    out["powertrain_split_source"] = ""
-    hev_rows = {}
-    for (make, model), (p_make, p_model) in POWERTRAIN_SPLITS.items():
-        r = split[(split["make"] == make) & (split["model"] == model) & split["powertrain"].str.startswith("HEV")].iloc[0]
-        if not str(r["basis"]).startswith("2025 units"):
-            raise ValueError(f"powertrain split {make} {model}: basis {r['basis']!r} is not 2025 units")
-        hev = first_number(r["units_or_share"])
-        match = out.index[(out["make"] == p_make) & (out["model"] == p_model)]
-        if len(match) != 1:
-            raise ValueError(f"powertrain split {make} {model} matches {len(match)} products")
-        j = match[0]
-        total = float(out.at[j, "units"])
-        of = re.search(r"of ([\d,]+)", str(r["units_or_share"]))
-        if of and float(of.group(1).replace(",", "")) != total:
-            raise ValueError(f"powertrain split {make} {model}: nameplate total {of.group(1)} != {total}")
-        source = f"powertrain_split_2025.csv ({make} {model} {r['powertrain']}: {r['units_or_share']}; {r['source']})"
-        arithmetic = f"nameplate total {int(total):,} = ICE {int(total - hev):,} + HEV {int(hev):,}"
-        shared_chars = (f"split nameplate: price, horsepower and size are those of the quoted base trim "
-                        f"({out.at[j, 'msrp_trim']}), shared by its ICE and HEV rows")
-        flags = out.at[j, "msrp_flags"]
-        out.at[j, "msrp_flags"] = "; ".join(x for x in (flags if isinstance(flags, str) else "", shared_chars) if x)
-        hev_row = out.loc[[j]].copy()
-        out.at[j, "units"] = total - hev
-        out.at[j, "powertrain_split_source"] = f"ICE row: {arithmetic}; HEV units from {source}"
-        hybrid_mpg = range_midpoint(out.at[j, "combined_mpg_strong_hybrid_range"])
-        peers = out[out["segment"].eq(out.at[j, "segment"]) & out["powertrain"].eq("HEV")
-                    & ~out["efficiency_imputed"].astype(bool)]
-        if not np.isnan(hybrid_mpg):
-            hev_row["efficiency_mpg_or_mpge"] = hybrid_mpg
-            hev_row["efficiency_imputed"] = False
-            efficiency_note = "HEV efficiency: midpoint of the EPA strong-hybrid range"
-        elif len(peers):
-            hev_row["efficiency_mpg_or_mpge"] = peers["efficiency_mpg_or_mpge"].median()
-            hev_row["efficiency_imputed"] = True
-            efficiency_note = f"HEV efficiency: median of the {len(peers)} {out.at[j, 'segment']} HEV products with one"
-        else:
-            hev_row["efficiency_imputed"] = True
-            efficiency_note = ("HEV efficiency: the raw row has no hybrid MPG and no product of the same segment "
-                               "and class has one; the nameplate's value is kept, flagged imputed")
-        hev_row["powertrain"] = "HEV"
-        hev_row["units"] = hev
-        hev_row["sales_source"] = r["source"]
-        hev_row["sales_basis"] = f"HEV units of the nameplate ({r['basis']})"
-        hev_row["sales_confidence"] = r["confidence"]
-        hev_row["powertrain_split_source"] = f"HEV row: {arithmetic}; HEV units from {source}; {efficiency_note}"
-        hev_rows[j] = hev_row
-        log.append(f"powertrain split {p_make} {p_model}: {arithmetic} ({efficiency_note})")
-    # hybrid-only nameplates (share '100%'): the product must be classed HEV
-    only = split[split["units_or_share"].astype(str).str.startswith("100%")]
-    for _, r in only.iterrows():
-        for model in (m.strip() for m in str(r["model"]).split(" / ")):
-            match = out.index[(out["make"] == r["make"]) & (out["model"] == model)]
-            if len(match) != 1:
-                raise ValueError(f"hybrid-only {r['make']} {model} matches {len(match)} products")
-            j = match[0]
-            was = out.at[j, "powertrain"]
-            out.at[j, "powertrain"] = "HEV"
-            out.at[j, "powertrain_split_source"] = f"hybrid-only in 2025: powertrain_split_2025.csv ({r['source']})"
-            log.append(f"hybrid-only {r['make']} {model}: class {was}" + (" (unchanged)" if was == "HEV" else " -> HEV"))
-    # each HEV row right after its ICE row
-    parts = [out.loc[[j]] if j not in hev_rows else pd.concat([out.loc[[j]], hev_rows[j]]) for j in out.index]
-    return pd.concat(parts, ignore_index=True)
-
-
 def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
     """Assembly countries for products without one, from assembly_fill_2025.csv (GAP and n/a rows left blank)."""
     fill = pd.read_csv(shared / "us_market" / "assembly_fill_2025.csv")
@@ -579,7 +485,8 @@ def efficiency(raw: pd.DataFrame, pt: pd.Series) -> pd.Series:
         [bev, phev.fillna(hybrid).fillna(gas), hybrid.fillna(gas)], gas), index=raw.index)
 
 
-def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: list[str]) -> pd.DataFrame:
+def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: list[str],
+                   hybrid_allocation: str = DEFAULT_ALLOCATION) -> pd.DataFrame:
     raw = pd.read_csv(shared / "us_market" / "products_2025.csv")
     raw = hyundai_volumes(raw, shared, log)
     models = raw[raw["row_type"] == "model"].copy()
@@ -621,6 +528,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
                "sit in a brand residual): " + "; ".join(dropped["make"] + " " + dropped["model"]))
     df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), shared, log)
     df = pd.concat([df, residuals], ignore_index=True)
+    df = derive_hybrids(df, shared, log, hybrid_allocation)
     df = fill_assembly(df, shared, log)
     df["assembled_in_us"] = df["assembly_countries"].map(
         lambda s: pd.NA if pd.isna(s) else "United States" in str(s)).astype("boolean")
@@ -766,12 +674,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=BUNDLED, help="output folder (default: the package's)")
+    parser.add_argument("--hybrid-allocation", choices=HYBRID_ALLOCATIONS, default=DEFAULT_ALLOCATION,
+                        help="how a brand's hybrid remainder is shared over its nameplates (PROVENANCE.md)")
     args = parser.parse_args()
     out = args.out
     ref = reference_parameters()
     firms = pd.read_csv(TOOLS / "firms.csv")
     log: list[str] = []
-    products = build_products(args.shared, ref, firms, log)
+    products = build_products(args.shared, ref, firms, log, args.hybrid_allocation)
     out.mkdir(parents=True, exist_ok=True)
     products.to_csv(out / "products_2025.csv", index=False)
     build_market_facts(args.shared, ref).to_csv(out / "market_facts.csv", index=False)

@@ -20,7 +20,8 @@ def test_build_script_reproduces_bundled_products(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("products_2025.csv", "chinese_models.csv", "tariff_parameters.csv", "costs.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(bundled / name), pd.read_csv(tmp_path / name))
-    assert len(before) == 269  # 255 named + 3 Hyundai + 2 HEV split rows + 9 remainders
+    # 255 named + 3 Hyundai + 9 remainders, and 2 + 28 HEV rows split out of nameplates and remainders
+    assert len(before) == 297
 
 
 def test_package_does_not_read_shared_at_run_time():

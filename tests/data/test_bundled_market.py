@@ -26,7 +26,8 @@ def test_coverage_of_the_2025_market(market):
     assert facts.total_units == 16_213_903
     # 255 named rows with volume + 3 Hyundai nameplates (Tucson 234,230, Elantra 148,200, Santa Fe
     # 142,404; hyundai_2025.csv) + 8 brand remainders + the derived Hyundai remainder (161,779).
-    # Splitting F-Series and Maverick into ICE and HEV rows moves no unit.
+    # Splitting hybrids out of F-Series, Maverick and 28 nameplates and remainders (ICE + HEV rows)
+    # moves no unit.
     assert covered == 16_049_159
     assert 0.98 < covered / facts.total_units < 0.995
     assert market.shares.sum() < 1.0
@@ -44,7 +45,8 @@ def test_hyundai_brand_and_group_totals_reconcile(market):
     # Hyundai-brand total 2025 = 901,686 (hyundai_2025.csv, Hyundai Motor America via several
     # reports): the named rows plus the derived 'Other Hyundai' remainder add up to it exactly.
     assert p.loc[p["make"] == "Hyundai", "units"].sum() == 901_686
-    assert p.loc[p["model"] == "Other Hyundai", "units"].item() == 901_686 - 739_907
+    # (its ICE and HEV rows together: the remainder holds 42,383 of the brand's derived hybrids)
+    assert p.loc[p["model"] == "Other Hyundai", "units"].sum() == 901_686 - 739_907
     # Kia America 852,155 (market_facts.csv), named rows plus the Kia remainder.
     assert p.loc[p["make"] == "Kia", "units"].sum() == market.facts.sales_by_company["Kia America"]
     # Hyundai Motor Group (Hyundai + Kia + Genesis) is published as "1.83 million" (rounded to
@@ -77,7 +79,9 @@ def test_assembly_country_is_blank_only_for_sourced_gaps_and_remainders(bundled_
     assert set(blank.loc[blank["row_type"] == "model", "product_id"]) == {
         "toyota--crown-signia--hev", "mercedes-benz--esprinter--bev", "honda--prelude--hev", "nissan--maxima--ice"}
     filled = p["assembly_source"].fillna("").str.contains("assembly_fill_2025.csv")
-    assert filled.sum() == 39
+    # 39 rows of assembly_fill_2025.csv; the Sportage, Sorento and Carnival are two products each
+    # (ICE and HEV rows), both filled
+    assert filled.sum() == 39 + 3
     assert p.loc[p["product_id"] == "kia--sportage--ice", "assembly_countries"].item() == "United States; South Korea"
 
 
@@ -140,11 +144,12 @@ def test_transaction_price_level_matches_the_average_transaction_price(market):
 
 def test_remainder_rows_are_explicit_products_or_dropped_with_their_share_stated(market):
     residual = market.products["row_type"] == "brand_residual"
-    assert residual.sum() == 9
+    # 9 remainders; Ford's and Hyundai's hold hybrids of their brand's remainder: ICE and HEV rows each
+    assert residual.sum() == 9 + 2
     assert set(market.products.loc[residual, "model"]) >= {"Other Ford", "Other Mercedes-Benz", "Other Hyundai"}
     dropped = load_market(2025, assumptions={"remainder_rows": "drop"})
     s = summarize(dropped)
-    assert s["products"] == len(market.products) - 9
+    assert s["products"] == len(market.products) - 11
     assert s["remainder_rows"]["units_dropped"] == 1_270_914  # 1,109,135 + Hyundai's 161,779
     assert s["remainder_rows"]["share_of_market"] == pytest.approx(1_270_914 / 16_213_903)
 

@@ -29,15 +29,36 @@ def test_months_on_offer_column_equals_its_sources():
                         "months_on_offer_2025"].tolist() == [3.0, 0.0, 3.0]
 
 
-def test_hedonic_fit_reads_the_product_tables_column(monkeypatch):
-    from autopact.policy import hedonic
+def test_the_hedonic_fit_reads_the_markets_own_months_not_the_bundled_table(tmp_path):
+    """A user's product table is read for its own months on offer: a product shortened to 4 months in
+    the user's copy counts 4 (not the bundled 12), and a table without the column counts 12 for
+    every product, a bundled run-out included (on main both read the bundled table by product id)."""
+    from autopact.data import load_market
+    from autopact.fit.market import incumbents
+    from autopact.policy.hedonic import months_on_offer
 
     table = read_bundled("products_2025.csv")
     table.loc[table["product_id"].eq("toyota--rav4--ice"), "months_on_offer_2025"] = 4.0
-    monkeypatch.setattr(hedonic, "read_bundled", lambda name: table.copy() if name == "products_2025.csv" else
-                        read_bundled(name))
-    months = hedonic.months_on_offer(pd.Series(["toyota--rav4--ice", "audi--a6-e-tron--bev", "not--a--product"]))
-    np.testing.assert_array_equal(months, [4.0, 3.0, 12.0])
+    table.to_csv(tmp_path / "own.csv", index=False)
+    own = incumbents(load_market(path=tmp_path / "own.csv")).set_index("product_id", drop=False)
+    months = months_on_offer(own.loc[["toyota--rav4--ice", "audi--a6-e-tron--bev", "polestar--polestar-2--bev"]])
+    np.testing.assert_array_equal(months, [4.0, 3.0, 3.0])
+    table.drop(columns=["months_on_offer_2025"]).to_csv(tmp_path / "without.csv", index=False)
+    without = incumbents(load_market(path=tmp_path / "without.csv"))
+    np.testing.assert_array_equal(months_on_offer(without), np.full(len(without), 12.0))
+    assert (months_on_offer(pd.DataFrame({"product_id": ["an--entrant"]})) == 12.0).all()
+
+
+def test_months_on_offer_outside_zero_to_twelve_is_a_data_error_naming_the_field(tmp_path):
+    import pytest
+
+    from autopact.data import MarketDataError, load_market
+
+    table = read_bundled("products_2025.csv")
+    table.loc[0, "months_on_offer_2025"] = 13
+    table.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(MarketDataError, match="months_on_offer_2025"):
+        load_market(path=tmp_path / "bad.csv")
 
 
 def test_run_outs_months_follow_their_dates_and_the_launch_list_defers_to_them():

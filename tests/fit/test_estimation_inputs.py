@@ -84,3 +84,28 @@ def test_a_power_of_many_terms_is_refused_before_patsy_expands_it():
         check_formula(f"({names})**16", "x1")  # patsy needs minutes for its 65,535 terms
     assert time.perf_counter() - began < 1
     assert check_formula("1 + (a + b + c)**2 + a*b*c + a/b", "x1") == "1 + (a + b + c)**2 + a*b*c + a/b"
+
+
+@pytest.mark.parametrize("formula, calls", [("0 + income + I(income ** 2) + log(exp(age))", 1),
+                                            ("0 + income + C(quarter)", None)])
+def test_demographics_are_evaluated_once_unless_categorical_and_equal_each_markets_own(nevo, monkeypatch, formula, calls):
+    """An element-wise demographics formula is evaluated by one patsy call over the markets' agents
+    (main: one a market, 94 for Nevo's data and most of BLP 1995's set-up), sliced by market to the
+    same numbers as each market's own evaluation; a C() formula, whose levels depend on the rows,
+    is still evaluated market by market."""
+    from autopact.fit import problem as problem_module
+
+    products, agents = nevo
+    original, seen = problem_module._matrix, []
+
+    def counted(formula_, data, field="formula", table="products"):
+        seen.append(field)
+        return original(formula_, data, field, table)
+
+    monkeypatch.setattr(problem_module, "_matrix", counted)
+    built = Problem.build(products, "0 + prices", "1 + prices", agents, formula)
+    markets = products["market_ids"].unique()
+    assert seen.count("demographics") == (calls or len(markets))
+    for market_id, market in zip(markets, built.markets):
+        own = design_matrix(formula, agents[agents["market_ids"] == market_id], "demographics", "agents")
+        assert np.array_equal(market.demographics, own.to_numpy(float))

@@ -31,3 +31,20 @@ def test_a_result_prints_its_caveat_where_the_model_disagrees_with_car_markets(n
     text = " ".join(done.stdout.split())  # rich folds long lines
     start = text.find("caveat:")
     assert (text[start:].startswith(expected) and "biased upward" in text[start:]) if expected else start < 0, text
+
+
+def test_the_console_lists_each_new_model_with_its_units_and_price_as_in_the_json(tmp_path):
+    """A reader holds an entry scenario's new models against real launches: the console lists each one
+    (before, only --json and the report did), with the units and price the JSON holds."""
+    import json
+
+    done = run_cli("simulate", "ford-byd-jv", "--store", tmp_path / "store.duckdb", "--json", tmp_path / "out.json",
+                   env={"COLUMNS": "300"})
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "out.json").read_text())
+    entrants = [p for p in document["products"] if p["entrant"]]
+    assert len(entrants) == 3 and "New models in the scenario" in done.stdout
+    lines = done.stdout.splitlines()
+    for p in entrants:
+        row = next(line for line in lines if f" {p['name']} " in line and p["owner"] in line)
+        assert f"{p['units']:,.0f}" in row and f"${p['consumer_price']:,.0f}" in row, row

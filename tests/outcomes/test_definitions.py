@@ -30,6 +30,10 @@ def test_formats_of_levels_and_changes():
     assert metric("bev_share").change(0.0123, dollars) == "+1.23 pp"
     assert metric("average_price_usd").level(48_765.4, dollars) == "$48,765"
     assert metric("consumer_surplus_usd").change(-2.5e9, dollars) == "-$2.50bn"
+    # a small total stays in billions beside the others (it printed -$2,089,120 in a column of $bn)
+    assert metric("total_profit_usd").change(-2_089_120, dollars) == "-$0.0021bn"
+    assert metric("tariff_revenue_usd").level(5e6, dollars) == "$0.005bn"
+    assert metric("average_price_usd").change(-29.4, dollars) == "-$29"
     assert metric("hhi").change(12.34, dollars) == "+12.3"
     assert metric("us_assembly_jobs").level(None, dollars) == "n/a"
     assert metric("consumer_surplus_usd").axis() == (1e-9, "$ bn") and metric("gm_share").axis() == (100.0, "pp")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autopact.data import read_bundled
 from autopact.policy.hedonic import Hedonic, reentry_maps, shrunk_mean
 
 # intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range,
@@ -141,9 +142,11 @@ def test_partial_year_products_enter_on_a_years_basis_and_stock_only_ones_are_le
     from autopact.policy.hedonic import annual_basis, months_on_offer
     ids = pd.Series(["polestar--polestar-2--bev", "mini--cooper-se-cooper-e--bev", "audi--a6-e-tron--bev",
                      "toyota--rav4--ice"])
-    months = months_on_offer(ids)
+    table = read_bundled("products_2025.csv").set_index("product_id").loc[ids]
+    frame = pd.DataFrame({"product_id": ids, "months_on_offer": table["months_on_offer_2025"].to_numpy()})
+    months = months_on_offer(frame)
     np.testing.assert_array_equal(months, [3.0, 0.0, 3.0, 12.0])  # run_outs_2025.csv; backtest_launches.csv
-    xi, weights = annual_basis(pd.DataFrame({"product_id": ids}), np.zeros(4), np.ones(4))
+    xi, weights = annual_basis(frame, np.zeros(4), np.ones(4))
     np.testing.assert_allclose(xi, [np.log(4.0), 0.0, np.log(4.0), 0.0])
     np.testing.assert_array_equal(weights, [1.0, 0.0, 1.0, 1.0])
 

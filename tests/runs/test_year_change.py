@@ -107,3 +107,17 @@ def test_the_pull_ahead_bound_moves_the_observed_range_onto_a_base_without_it_by
     bound = pull_ahead_bound(e, 16.0, [-0.02, 0.0])
     assert bound["range_if_all_from_2026"] == pytest.approx([15.68 / 15.84 - 1, 16.0 / 15.84 - 1], rel=1e-12)
     assert bound["pulled_ahead_million"] == 0.16
+
+
+def test_the_section_232_channels_text_follows_the_rate_table(monkeypatch):
+    """The general rule's rate and date in the channel's text come from section_232_rates.csv (they
+    were written into the code, so a corrected table would have left the text behind)."""
+    import pandas as pd
+
+    from autopact.runs import year_change
+
+    table = pd.DataFrame({"origin": ["all", "EU", "all"], "rate_pct": [25.0, 15.0, 30.0],
+                          "from_date": pd.to_datetime(["2025-04-03", "2025-08-01", "2026-01-01"])})
+    assert year_change.general_section_232() == "25% from 3 Apr 2025"
+    monkeypatch.setattr(year_change, "section_232_table", lambda: table.iloc[::-1].assign(rate_pct=[30.0, 15.0, 20.0]))
+    assert year_change.general_section_232() == "20% from 3 Apr 2025"

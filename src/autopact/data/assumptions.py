@@ -147,8 +147,8 @@ def _definitions() -> list[Assumption]:
             unit="'keep' or 'drop'",
             allowed=("keep", "drop"),
             description=(
-                "What to do with the 9 brand-remainder rows (a brand's official 2025 total minus its named "
-                "nameplates): 'keep' models each as an explicit 'Other <brand>' product with characteristics "
+                "What to do with the 9 brand remainders (a brand's official 2025 total minus its named "
+                "nameplates; 11 rows, Ford's and Hyundai's each split into an ICE and an HEV row): 'keep' models each as an explicit 'Other <brand>' product with characteristics "
                 "imputed from the nameplates it contains; 'drop' leaves them out of the market."
             ),
             reason=(

@@ -75,8 +75,11 @@ class ProductRecord(BaseModel):
     horsepower: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     footprint_sqft: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     efficiency_mpg_or_mpge: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    months_on_offer_2025: float | None = Field(
+        default=None, ge=0, le=12, allow_inf_nan=False,
+        description="months of the year on offer to new orders (a launch or a run-out); blank: 12")
 
-    @field_validator("horsepower", "footprint_sqft", "efficiency_mpg_or_mpge", mode="before")
+    @field_validator("horsepower", "footprint_sqft", "efficiency_mpg_or_mpge", "months_on_offer_2025", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if _blank(value) else value

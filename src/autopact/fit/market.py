@@ -139,7 +139,17 @@ def incumbents(market: Market) -> pd.DataFrame:
         "range_miles": pd.to_numeric(p["range_miles_epa"], errors="coerce") if "range_miles_epa" in p
         else np.full(len(p), np.nan),
         "assembly_countries": p["assembly_countries"], "entrant": False,
+        "months_on_offer": months_on_offer(p),
     })
+
+
+def months_on_offer(products: pd.DataFrame) -> np.ndarray:
+    """Months of the market-year each product was on offer to new orders: the products table's
+    ``months_on_offer_2025`` (bundled: built by tools/build_data.py from the sourced launch list and
+    run-outs), 12 where the column is absent or blank (a user's table that does not say)."""
+    if "months_on_offer_2025" not in products:
+        return np.full(len(products), 12.0)
+    return pd.to_numeric(products["months_on_offer_2025"], errors="coerce").fillna(12.0).to_numpy(float)
 
 
 def bundled_parameters() -> dict[str, float]:
@@ -183,7 +193,14 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
                           "range converted to the EPA basis (chinese_models.csv range_miles_epa_equivalent); a BEV with "
                           "no known range is taken at the market's units-weighted mean"),
         "products_on_offer": ("the hedonic fit puts a product on offer m of 2025's months at xi + ln(12/m) and leaves out "
-                              "one sold only from stock (backtest_launches.csv, run_outs_2025.csv)"),
+                              "one sold only from stock (products_2025.csv months_on_offer_2025, from backtest_launches.csv "
+                              "and run_outs_2025.csv; 12 where a user's table does not say)"),
+        "hybrid_allocation": ("hybrids inside multi-powertrain nameplates: each brand's published hybrid or electrified "
+                              "total less what the table already classes, shared over its hybrid-offering nameplates in "
+                              "proportion to units within sourced bounds (default 'bounded'; range: 'proportional', "
+                              "`tools/build_data.py --hybrid-allocation`; PROVENANCE.md, Hybrid splits); GM, Stellantis, "
+                              "Nissan, Mazda, Subaru, BMW and Mercedes-Benz publish no hybrid total, so their hybrids stay "
+                              "in their ICE rows"),
         "entrant_launch_term": ("mean gap between what US launches of 2019-2025 sold and what their characteristics and "
                                 "brand predict, for the entrant's powertrain class (BEV or not) in the band of years on sale of "
                                 "entrant_years_on_sale "

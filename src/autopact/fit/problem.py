@@ -106,15 +106,25 @@ class Problem:
         nests_all = pd.factorize(products["nesting_ids"])[0] if nested else np.zeros(len(products), int)
         demographic_names: list[str] = []
         markets = []
-        for market_id, rows in products.groupby("market_ids", sort=False).indices.items():
+        by_market = products.groupby("market_ids", sort=False).indices
+        if x2_frame.shape[1] and agents is not None:
+            agents_of = agents.groupby("market_ids", sort=False).indices
+            # an element-wise formula (no C()) gives each agent's row whatever rows it is evaluated with:
+            # one patsy call over the markets' agents instead of one a market (most of the set-up's time)
+            kept = agents["market_ids"].isin(list(by_market)).to_numpy()
+            whole = _matrix(demographics, agents[kept], "demographics", "agents") \
+                if demographics and "C(" not in demographics.replace(" ", "") else None
+            position = np.cumsum(kept) - 1  # an agent's row in ``whole``
+        for market_id, rows in by_market.items():
             if x2_frame.shape[1]:
                 if agents is None:
                     raise EstimationError("random coefficients (X2) need agent data with weights and nodes")
-                a = agents[agents["market_ids"] == market_id]
+                a = agents.iloc[agents_of.get(market_id, np.array([], int))]
                 node_columns = [f"nodes{k}" for k in range(x2_frame.shape[1]) if f"nodes{k}" in a.columns]
                 if "weights" not in a.columns or not node_columns:
                     raise EstimationError("agents: need a weights column and nodes0, nodes1, ... columns")
-                d = _matrix(demographics, a, "demographics", "agents") if demographics else pd.DataFrame(index=a.index)
+                d = whole.iloc[position[agents_of[market_id]]] if whole is not None and market_id in agents_of else \
+                    _matrix(demographics, a, "demographics", "agents") if demographics else pd.DataFrame(index=a.index)
                 demographic_names = list(d.columns)
                 weights, nodes, dem = a["weights"].to_numpy(float), a[node_columns].to_numpy(float), d.to_numpy(float)
             else:

@@ -115,6 +115,7 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
         table.add_row(f"unit share, {nationality} owners", f"{b['units_share_by_nationality'].get(nationality, 0):.2%}",
                       f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
     out.print(table)
+    _print_entrants(r.get("products") or [], money)
     for note in r["scenario"]["excluded"]:
         out.print(f"excluded: {note}")
     for c in r.get("constraints", []):
@@ -143,6 +144,22 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     where = " (the last solve, at the shadow costs found)" if binding else ""
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations{where}, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
+
+
+def _print_entrants(products: list[dict[str, Any]], money) -> None:
+    """The scenario's new models: each one's owner, units, price paid and share of the market (the
+    numbers a reader holds against real launches; --json and --report have their costs)."""
+    entrants = sorted((p for p in products if p.get("entrant")), key=lambda p: -p["units"])
+    if not entrants:
+        return
+    total = sum(p["units"] for p in products)
+    table = Table(title="New models in the scenario", title_justify="left")
+    for column in ("model", "owner", "units a year", "share", "price paid"):
+        table.add_column(column, justify="left" if column in ("model", "owner") else "right")
+    for p in entrants:
+        table.add_row(p["name"], p["owner"], f"{p['units']:,.0f}", f"{p['units'] / total:.2%}" if total else "n/a",
+                      money(p["consumer_price"], False))
+    out.print(table)
 
 
 def _constraint_line(c: dict[str, Any], money) -> str:

@@ -33,7 +33,10 @@ class Money:
         note = f"{year} dollars" if year else ""
         return cls(money.get("dollars_per_unit"), note)
 
-    def __call__(self, value: float | None, signed: bool = True) -> str:
+    def __call__(self, value: float | None, signed: bool = True, total: bool = False) -> str:
+        """``total``: a total of the market (profits, revenue, surplus), always in billions so that a
+        column of them reads in one unit; a total under $10 million keeps two significant digits
+        (-$0.0021bn, not -$2,089,120 beside +$1.14bn)."""
         if value is None:
             return "n/a"
         if self.dollars_per_unit is None:
@@ -43,4 +46,8 @@ class Money:
             return "$0"
         sign = "-" if value < 0 else ("+" if value > 0 and signed else "")
         value = abs(value)
-        return f"{sign}${value / 1e9:,.2f}bn" if value >= BILLIONS_FROM else f"{sign}${value:,.0f}"
+        if value >= BILLIONS_FROM:
+            return f"{sign}${value / 1e9:,.2f}bn"
+        if total:
+            return f"{sign}${float(f'{value / 1e9:.2g}'):.10f}".rstrip("0") + "bn"
+        return f"{sign}${value:,.0f}"

@@ -29,7 +29,9 @@ class Metric:
         """The value of one state, as shown to a reader."""
         if value is None:
             return "n/a"
-        if self.unit in ("price", "money"):
+        if self.unit == "money":
+            return money(value, False, total=True)
+        if self.unit == "price":
             return money(value, False)
         if self.unit == "share":
             return f"{value:.2%}"
@@ -39,7 +41,9 @@ class Metric:
         """A change between two states, as shown to a reader (shares in percentage points)."""
         if value is None:
             return "n/a"
-        if self.unit in ("price", "money"):
+        if self.unit == "money":
+            return money(value, total=True)
+        if self.unit == "price":
             return money(value)
         if self.unit == "share":
             return f"{value * 100:+.2f} pp"

@@ -69,7 +69,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autopact.data import read_bundled
 from autopact.fit.market import NEW_BRAND_MAKES
 
 FIRM_EFFECTS = ("Tesla",)  # firms with their own indicator in the fit (see the module docstring)
@@ -77,18 +76,19 @@ BRAND_SHRINKAGE = 1.0  # pseudo-products of the next coarser level in each brand
 LOG_FOOTPRINT_CENTRE = float(np.log(100.0))  # centres the squared log footprint (conditioning only: the linear term absorbs it)
 
 
-def months_on_offer(product_ids: pd.Series) -> np.ndarray:
-    """Months of 2025 each product was on offer to new orders: the 2025 product table's
-    ``months_on_offer_2025`` (built by tools/build_data.py from the sourced launch list and run-outs,
-    ``backtest_launches.csv`` and ``run_outs_2025.csv``), and 12 for an id not in that table (an entrant)."""
-    months = read_bundled("products_2025.csv").set_index("product_id")["months_on_offer_2025"]
-    return months.reindex(pd.Index(product_ids)).fillna(12.0).to_numpy(float)
+def months_on_offer(table: pd.DataFrame) -> np.ndarray:
+    """Months of 2025 each product of ``table`` was on offer to new orders: its ``months_on_offer``
+    column (``autopact.fit.market.months_on_offer``: the product table's ``months_on_offer_2025``),
+    12 where the column is absent or blank (an entrant)."""
+    if "months_on_offer" not in table:
+        return np.full(len(table), 12.0)
+    return pd.to_numeric(table["months_on_offer"], errors="coerce").fillna(12.0).to_numpy(float)
 
 
 def annual_basis(table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """xi on a year's basis and the fit's weights (module docstring): xi + ln(12 / m) and the units,
     with weight 0 (and xi unchanged) where m = 0."""
-    months = months_on_offer(table["product_id"])
+    months = months_on_offer(table)
     offered = months > 0
     shift = np.log(12.0 / np.where(offered, months, 12.0))
     return np.asarray(xi, float) + shift, np.where(offered, np.asarray(units, float), 0.0)

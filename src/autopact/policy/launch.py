@@ -56,12 +56,12 @@ def band(years_on_sale: float) -> str:
     raise ValueError(f"years on sale must be at least 1, got {years_on_sale}")
 
 
-def months_on_sale(launch: Mapping[str, Any]) -> float:
-    """Months of 2025 a launch was on sale (``months_on_sale_2025``; where blank, the months on offer of
-    a product whose new orders ended, ``run_outs_2025.csv``, else 12: on sale all year)."""
+def months_on_sale(launch: Mapping[str, Any], offered: float = 12.0) -> float:
+    """Months of 2025 a launch was on sale (``months_on_sale_2025``; where blank, ``offered``: the months
+    on offer of its product in the market, less than 12 for one whose new orders ended, ``run_outs_2025.csv``)."""
     value = launch.get("months_on_sale_2025")
     if value is None or pd.isna(value):
-        return float(months_on_offer(pd.Series([launch.get("product_id")]))[0])
+        return float(offered)
     if not 1 <= float(value) <= 12:
         raise ValueError(f"months_on_sale_2025 of {launch.get('product_id')!r} must be from 1 to 12, got {value}")
     return float(value)
@@ -89,13 +89,14 @@ def launch_gaps(market: MarketModel) -> pd.DataFrame:
         launches = launches[launches["product_id"].isin(market.products["product_id"])]
         ids = market.products["product_id"].tolist()
         xi, weights = annual_basis(market.products, market.xi, market.data.units)
+        offered = months_on_offer(market.products)
         hedonic, brand = gap_maps(market.products, weights, tuple(launches["product_id"]))
         index = [ids.index(pid) for pid in launches["product_id"]]
         rows = []
         for launch, j, h, b in zip(launches.to_dict(orient="records"), index, hedonic @ xi, brand @ xi):
             parts = {"hedonic": float(h), "brand_term": float(b), "own_xi": float(market.xi[j]),
                      "new_brand": str(market.products["make"].iloc[j]) in NEW_BRAND_MAKES}
-            months = months_on_sale(launch)
+            months = months_on_sale(launch, offered[j])
             rows.append({"product_id": launch["product_id"], "years_on_sale": launch["years_on_sale_in_2025"],
                          "band": band(launch["years_on_sale_in_2025"]), "months_on_sale": months,
                          "powertrain_class": powertrain_class(str(launch["powertrain"])),

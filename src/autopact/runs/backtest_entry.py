@@ -31,6 +31,7 @@ from autopact.data import read_bundled
 from autopact.errors import ScenarioError
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
 from autopact.model.supply import Taxes
+from autopact.policy.hedonic import months_on_offer
 from autopact.policy.launch import band, launch_term, months_on_sale, reentry_prediction
 from autopact.policy.new_products import implied_costs
 from autopact.simulate import solve
@@ -75,6 +76,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
     if market.data is None:
         raise ScenarioError("entry back-test: needs the calibrated 2025 market (its launches and prices)")
     actual_by_id = dict(zip(market.data.products["product_id"], market.data.units))
+    offered = dict(zip(market.products["product_id"], months_on_offer(market.products)))
     rows = []
     for launch in load_launches(products).to_dict(orient="records"):
         pid = launch["product_id"]
@@ -86,7 +88,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         parts = reentry_prediction(market, pid)
         launch_part = launch_term(market, years, str(launch["powertrain"]), leave_out=pid)
         annual = reenter(market, pid, parts["hedonic"] + parts["brand_term"] + launch_part)
-        months = months_on_sale(launch)
+        months = months_on_sale(launch, offered[pid])
         predicted = annual * months / 12.0
         actual = float(actual_by_id[pid])
         rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],

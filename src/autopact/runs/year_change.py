@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from autopact.data.paths import DATA_YEAR, path_value
+from autopact.data.tariffs import section_232_table
 from autopact.fit.market import MarketModel
 from autopact.policy.dated import at_year
 from autopact.policy.exogenous import ELECTRICITY, EXOGENOUS, GASOLINE, INCOME, SIZE
@@ -32,11 +33,18 @@ from autopact.simulate import simulate, solved_baseline
 
 INDEX_LABELS = {SIZE: "households", INCOME: "real incomes", GASOLINE: "gasoline price", ELECTRICITY: "electricity price"}
 PARAMETER_LABELS = {"section_232_rate_year": "Section 232 at the year's rates", "ieepa_china_pct": "IEEPA on China"}
-PARAMETER_WHAT = {"section_232_rate_year": "each origin's rate days-weighted over {old:g} (25% from 3 Apr 2025, the deals from "
+PARAMETER_WHAT = {"section_232_rate_year": "each origin's rate days-weighted over {old:g} ({general}, the deals from "
                                            "their dates) -> over {new:g} (section_232_rates.csv)"}
 BATTERY_PARAMETERS = ("battery_pack_lfp_usd_per_kwh", "battery_pack_nmc_usd_per_kwh")
 EXOGENOUS_UNITS = {SIZE: ("{:.2f} million households", 1.0), INCOME: ("index {:.3f}", 1.0),
                    GASOLINE: ("${:.2f} a gallon", 1.0), ELECTRICITY: ("{:.2f} cents a kWh", 100.0)}
+
+
+def general_section_232() -> str:
+    """The general Section 232 rule as the rate table dates it ("25% from 3 Apr 2025")."""
+    first = section_232_table().query("origin == 'all'").sort_values("from_date").iloc[0]
+    day = first["from_date"]
+    return f"{first['rate_pct']:g}% from {day.day} {day.strftime('%b %Y')}"
 
 
 def _alone(name: str, **changes: Any) -> Scenario:
@@ -72,7 +80,8 @@ def channels(market: MarketModel, plain: Scenario) -> list[tuple[str, str, Scena
     for name, value in sorted(plain.parameters.items()):
         if name in skip or name not in held or float(held[name]) == float(value):
             continue
-        what = PARAMETER_WHAT.get(name, f"{name} {{old:g}} -> {{new:g}}").format(old=float(held[name]), new=float(value))
+        what = PARAMETER_WHAT.get(name, f"{name} {{old:g}} -> {{new:g}}").format(
+            old=float(held[name]), new=float(value), general=general_section_232())
         out.append((PARAMETER_LABELS.get(name, name), what,
                     _alone(name, parameters={name: value})))
     if plain.connected_vehicle_rule.enabled:
