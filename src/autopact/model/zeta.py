@@ -31,9 +31,10 @@ where Gamma costs O(I J^2).
 
 ``FocKernel`` evaluates s, Lambda and g for one market and ownership at any prices. Its arrays are
 laid out products x households, so that sums over products are sparse products with contiguous
-rows, and it works through blocks of households (``BLOCK_ELEMENTS`` numbers each), so that each
-block's work arrays stay in the processor's cache and memory stays bounded whatever the number
-of households. The choice probabilities are those of ``autopact.model.demand.probabilities``.
+rows (scipy.sparse's compiled products, without importing scipy.sparse: ``autopact.model.compressed``),
+and it works through blocks of households (``BLOCK_ELEMENTS`` numbers each), so that each block's
+work arrays stay in the processor's cache and memory stays bounded whatever the number of households.
+The choice probabilities are those of ``autopact.model.demand.probabilities``.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ import functools
 import threading
 
 import numpy as np
-from scipy import sparse
 
+from autopact.model.compressed import Compressed
 from autopact.model.demand import Demand
 from autopact.model.households import household_blocks
 
@@ -79,9 +80,9 @@ def _floor(shape: tuple[int, int]) -> np.ndarray:
     return floor[:size].reshape(shape)
 
 
-def _indicator(groups: np.ndarray, count: int) -> sparse.csc_matrix:
+def _indicator(groups: np.ndarray, count: int) -> Compressed:
     """Sparse (count, n) matrix summing the rows of an (n, ...) array within each group (a 1 a column)."""
-    return sparse.csc_matrix((np.ones(len(groups)), groups, np.arange(len(groups) + 1)), shape=(count, len(groups)))
+    return Compressed.indicator(groups, count)
 
 
 def _base_utilities(demand: Demand, xi: np.ndarray) -> np.ndarray:
@@ -199,8 +200,8 @@ class FocKernel:
         row_cells, row_cell = np.unique(row * groups + finest, return_inverse=True)
         self.cell_sums = _indicator(cell.ravel(), len(cells))
         self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
-        self.mix = sparse.csr_matrix(cell_mix(ownership, first_row[row_cells // groups], row_cells % groups,
-                                              first_column[cells // groups], cells % groups, levels))
+        self.mix = Compressed.from_dense(cell_mix(ownership, first_row[row_cells // groups], row_cells % groups,
+                                                  first_column[cells // groups], cells % groups, levels))
         size = count * len(demand.weights)
         self.blocks = list(household_blocks(len(demand.weights), count,
                                             size if size <= ONE_BLOCK_ELEMENTS else BLOCK_ELEMENTS))
