@@ -128,3 +128,47 @@ def test_entry_names_carry_the_kind_the_code_and_the_key():
     name = cache.entry_name("kind", {"year": 2025})
     assert name.startswith(f"kind-{cache.code_digest()[:16]}-") and name.endswith(".pickle")
     assert name == cache.entry_name("kind", {"year": 2025}) != cache.entry_name("kind", {"year": 2026})
+
+
+def package(tmp_path):
+    root = tmp_path / "package"
+    (root / "bundled").mkdir(parents=True)
+    (root / "model.py").write_text("ALPHA = 1\n")
+    (root / "bundled" / "products.csv").write_text("id,units\na,1\n")
+    return root
+
+
+def test_the_package_digest_is_remembered_until_a_file_changes(folder, tmp_path, monkeypatch):
+    """A warm run hashed the package's 4.3 MB every time (10-40 ms, issue 13); now its files' stat
+    signature finds the digest remembered, and any write gives another signature."""
+    root = package(tmp_path)
+    hashed, real = [], cache.tree_digest
+    monkeypatch.setattr(cache, "tree_digest", lambda path: hashed.append(path) or real(path))
+    monkeypatch.setattr(cache, "RACY_SECONDS", -60.0)  # the files were written just now: count them as old
+    first = cache.package_digest(root)
+    assert first == cache.package_digest(root) == real(root) and len(hashed) == 1
+    assert len(list(folder.glob("tree-*.digest"))) == 1
+    data = root / "bundled" / "products.csv"
+    data.write_text("id,units\na,2\n")  # the same size; within one clock tick (what RACY_SECONDS guards
+    os.utime(data, ns=(10**18, 10**18))  # against, here off) only the times set apart tell the change
+    changed = cache.package_digest(root)
+    assert changed != first and len(hashed) == 2
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"compiled")
+    assert cache.package_digest(root) == changed and len(hashed) == 2
+
+
+def test_a_package_changed_just_now_is_hashed_and_not_remembered(folder, tmp_path):
+    root = package(tmp_path)
+    assert cache.package_digest(root) == cache.tree_digest(root)
+    assert not list(folder.glob("tree-*.digest")) if folder.exists() else True
+
+
+def test_a_remembered_digest_that_someone_else_may_write_is_not_read(folder, tmp_path, monkeypatch):
+    root = package(tmp_path)
+    monkeypatch.setattr(cache, "RACY_SECONDS", -60.0)
+    digest = cache.package_digest(root)
+    (memo,) = folder.glob("tree-*.digest")
+    memo.write_text("0" * 64)
+    os.chmod(memo, 0o666)
+    assert cache.package_digest(root) == digest
