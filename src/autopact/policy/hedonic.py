@@ -145,6 +145,21 @@ def shrunk_mean(levels: list[tuple[Any, int]], shrinkage: float = BRAND_SHRINKAG
     return estimate
 
 
+def _groups(*columns: np.ndarray) -> dict[Any, np.ndarray]:
+    """The rows of each key (one column's value, or a tuple of several), keys in sorted order and rows
+    in table order, where no column is missing: pandas' ``groupby`` (sort=True, dropna=True), whose
+    groups as frames took most of a fit's 40 ms (each group's mean then sums the same numbers in
+    the same order, so the means are the same to the bit)."""
+    missing = np.zeros(len(columns[0]), bool)
+    for column in columns:
+        missing |= pd.isna(column)
+    keys = columns[0] if len(columns) == 1 else list(zip(*columns))
+    rows: dict[Any, list[int]] = {}
+    for i in np.flatnonzero(~missing):
+        rows.setdefault(keys[i], []).append(int(i))
+    return {key: np.asarray(rows[key], int) for key in sorted(rows)}
+
+
 @dataclass
 class Hedonic:
     """OLS of the calibrated mean utility net of price (xi) on characteristics, with brand residuals."""
@@ -169,15 +184,18 @@ class Hedonic:
         x = _hedonic_design(table, reference)
         beta, *_ = np.linalg.lstsq(x * np.sqrt(units)[:, None], xi * np.sqrt(units), rcond=None)
         residual = xi - x @ beta
-        frame = pd.DataFrame({"make": table["make"], "firm": table["owner"], "p": table["powertrain"].to_numpy(),
-                              "r": residual, "w": units})
-        frame = frame[frame["w"] > 0]
-        mean = lambda g: float(np.average(g["r"], weights=g["w"]))  # noqa: E731
-        by = {keys: {k: mean(g) for k, g in frame.groupby(keys)} for keys in ("firm", "make")}
-        by_powertrain = {keys: {k: mean(g) for k, g in frame.groupby([keys, "p"])} for keys in ("firm", "make")}
-        count = {(level, k): len(g) for level in ("firm", "make") for k, g in frame.groupby(level)}
-        count |= {(level + "_powertrain", k): len(g) for level in ("firm", "make") for k, g in frame.groupby([level, "p"])}
-        young = frame[frame["make"].isin(NEW_BRAND_MAKES)]
+        on_offer = units > 0
+        r, w = residual[on_offer], units[on_offer]
+        levels = {"firm": table["owner"].to_numpy()[on_offer], "make": table["make"].to_numpy()[on_offer],
+                  "p": table["powertrain"].to_numpy()[on_offer]}
+        mean = lambda rows: float(np.average(r[rows], weights=w[rows]))  # noqa: E731
+        groups = {keys: _groups(*(levels[k] for k in keys)) for keys in (("firm",), ("make",), ("firm", "p"), ("make", "p"))}
+        by = {level: {k: mean(rows) for k, rows in groups[(level,)].items()} for level in ("firm", "make")}
+        by_powertrain = {level: {k: mean(rows) for k, rows in groups[(level, "p")].items()} for level in ("firm", "make")}
+        count = {(level, k): len(rows) for level in ("firm", "make") for k, rows in groups[(level,)].items()}
+        count |= {(level + "_powertrain", k): len(rows) for level in ("firm", "make")
+                  for k, rows in groups[(level, "p")].items()}
+        young = np.flatnonzero(pd.Series(levels["make"]).isin(NEW_BRAND_MAKES).to_numpy())
         r2 = 1 - np.average(residual ** 2, weights=units) / np.average((xi - np.average(xi, weights=units)) ** 2,
                                                                          weights=units)
         k = _characteristics_design(table.iloc[:0], reference).shape[1]
