@@ -137,6 +137,7 @@ class Store:
         self.wait = wait
         self.read_only = not create
         self._open_db: Any = None  # the connection of a ``session``, while one is open
+        self._in_transaction = False  # inside ``held``'s transaction: ``add`` opens none of its own
         if not create:
             if not self.path.exists():
                 raise StoreError(f"no results store at {self.path} (a run with --store {self.path} creates one)")
@@ -160,13 +161,24 @@ class Store:
         open on that connection for the run's writes: a ``session`` from the start. Each open of the
         file took 15-30 ms here, a third of what storing a ``simulate`` cost. Other processes wait for
         the file meanwhile, so only a run of about a second holds it (one without draws, whose market
-        is at hand)."""
+        is at hand). Its writes (the run, its results and metrics, its completion) are one
+        transaction, committed when the block ends and rolled back if it raises: the run is in the
+        store whole or not at all, and the file is flushed once instead of once a statement."""
         store = cls(path, wait, create=True, opened=False)
         ask_code_version()
         with store.session():
             with store._connect() as db:
                 db.execute(SCHEMA)
-            yield store
+                db.execute("BEGIN TRANSACTION")
+                store._in_transaction = True
+                try:
+                    yield store
+                except BaseException:
+                    store._in_transaction = False
+                    db.execute("ROLLBACK")
+                    raise
+                store._in_transaction = False
+                db.execute("COMMIT")
 
     @contextmanager
     def session(self) -> Iterator["Store"]:
@@ -277,13 +289,16 @@ class Store:
     def add(self, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None = None) -> None:
         """Write finished jobs in one transaction (all or nothing)."""
         with self._connect() as db:
-            self._add(db, run_id, records, labels)
+            self._add(db, run_id, records, labels, own=not self._in_transaction)
 
     @staticmethod
-    def _add(db: Any, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None) -> None:
+    def _add(db: Any, run_id: str, records: list[dict[str, Any]], labels: dict[int, str] | None,
+             own: bool = True) -> None:
+        """The records' rows, in a transaction of their own (``own``) or in the caller's."""
         from autopact.runs.uncertainty import flatten  # here: ``autopact runs`` need not load the models
 
-        db.execute("BEGIN TRANSACTION")
+        if own:
+            db.execute("BEGIN TRANSACTION")
         try:
             metrics: list[list[Any]] = [[], [], [], [], [], []]  # point, draw, metric, baseline, counterfactual, change
             for r in records:
@@ -301,9 +316,11 @@ class Store:
                 db.execute("INSERT INTO metrics SELECT ?, unnest(?::INTEGER[]), unnest(?::INTEGER[]), "
                            "unnest(?::VARCHAR[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[])",
                            [run_id, *metrics])
-            db.execute("COMMIT")
+            if own:
+                db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if own:
+                db.execute("ROLLBACK")
             raise
 
     def finish(self, run_id: str) -> None:
