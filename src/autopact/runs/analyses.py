@@ -27,7 +27,6 @@ from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store, default_path
-from autopact.runs.sweeps import load_sweep, points, surfaces
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_cached, market_for, newton_start, simulate, solved_baseline
 
@@ -312,6 +311,8 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None,
     """Run a sweep file: every point centrally and with draws; response surfaces per outcome.
     ``loaded``: the sweep, its scenario and its text when the caller read them (the web app's inline
     sweeps: no file); ``progress`` as for ``simulate_with_draws``."""
+    from autopact.runs.sweeps import load_sweep, points, surfaces  # here: its models cost a simulate 5-10 ms
+
     options.check()
     spec, scenario, text = loaded or load_sweep(path)
     if scenario.estimation is not None:
