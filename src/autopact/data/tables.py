@@ -62,7 +62,14 @@ class MarketFacts(BaseModel):
 
 
 def market_facts(year: int = 2025) -> MarketFacts:
-    """The bundled market facts for ``year`` (ANL totals; Cox/KBB BEV and price figures)."""
+    """The bundled market facts for ``year`` (ANL totals; Cox/KBB BEV and price figures). Read from
+    the tables once a process, as the tables are parsed once (a scenario's assumptions and its
+    market asked for them four times, 5-8 ms each); each caller gets its own copy."""
+    return _market_facts(year).model_copy(deep=True)
+
+
+@lru_cache(maxsize=None)
+def _market_facts(year: int) -> MarketFacts:
     facts = read_bundled("market_facts.csv")
     ref = reference_parameters()
     this_year = facts[facts["year"].astype(str) == str(year)]

@@ -74,9 +74,11 @@ def section_232_table() -> pd.DataFrame:
     return table
 
 
+@lru_cache(maxsize=None)
 def section_232_origin(country: str) -> str:
     """The Section 232 origin of an assembly country: EU for a member state, USMCA for Mexico and
-    Canada, the country for the other deal partners, else ``all`` (the general rule)."""
+    Canada, the country for the other deal partners, else ``all`` (the general rule). Found once a
+    process per country (the table does not change while it runs)."""
     table = section_232_table()
     for origin, members in zip(table["origin"], table["members"].fillna("")):
         if country in members.split(";"):
@@ -113,8 +115,14 @@ def section_232_segments(country: str, pickup: bool, mfn: float,
                          params: dict[str, float]) -> list[tuple[pd.Timestamp, pd.Timestamp, float]]:
     """The add-on in force on ``country``'s vehicles of one class over the year of
     ``section_232_rate_year``: (first day, day after the last, add-on %) pieces covering the year."""
+    return _origin_segments(section_232_origin(country), pickup, mfn, params)
+
+
+def _origin_segments(origin: str, pickup: bool, mfn: float,
+                     params: dict[str, float]) -> list[tuple[pd.Timestamp, pd.Timestamp, float]]:
+    """``section_232_segments`` of the countries of one Section 232 origin (it depends on the country
+    only through its origin)."""
     start, end = year_bounds(params)
-    origin = section_232_origin(country)
     rows = [r for r in _section_232_rows() if r["origin"] in (GENERAL, origin) and covers(r, pickup)]
     dates = [d for r in rows for d in (r["from_date"], r["to_date"]) if not pd.isna(d)]
     cuts = sorted({start, end} | {d for d in dates if start < d < end})
@@ -142,15 +150,24 @@ SECTION_232_PARAMETERS = ("section_232_rate_year", "usmca_non_us_content_share",
 def section_232_rate(country: str, pickup: bool, mfn: float, params: dict[str, float]) -> float:
     """Section 232 add-on (% of customs value) on ``country``'s cars (``pickup`` False) or light trucks
     for the year ``section_232_rate_year``: the days-weighted average of the add-on in force each day."""
-    names = tuple(sorted(set(section_232_table()["parameter"]) | set(SECTION_232_PARAMETERS)))
-    return _section_232_rate(country, bool(pickup), float(mfn), tuple((n, float(params[n])) for n in names))
+    values = tuple((n, float(params[n])) for n in _section_232_parameters())
+    return _section_232_rate(section_232_origin(country), bool(pickup), float(mfn), values)
+
+
+@lru_cache(maxsize=1)
+def _section_232_parameters() -> tuple[str, ...]:
+    """The parameters the Section 232 layer reads (the dated table's and ``SECTION_232_PARAMETERS``)."""
+    return tuple(sorted(set(section_232_table()["parameter"]) | set(SECTION_232_PARAMETERS)))
 
 
 @lru_cache(maxsize=4096)
-def _section_232_rate(country: str, pickup: bool, mfn: float, values: tuple[tuple[str, float], ...]) -> float:
-    params = dict(values)  # the parameters the Section 232 layer reads: a scenario's draws reuse the result
+def _section_232_rate(origin: str, pickup: bool, mfn: float, values: tuple[tuple[str, float], ...]) -> float:
+    """One origin's rate, computed once for all its countries (a scenario's draws reuse it too): the
+    countries of the EU or USMCA share their origin's dated rows, so a tariff stack of the 2025
+    market's 20-odd assembly countries solves a handful of origins' segments."""
+    params = dict(values)
     start, end = year_bounds(params)
-    return sum((b - a).days * add for a, b, add in section_232_segments(country, pickup, mfn, params)) / (end - start).days
+    return sum((b - a).days * add for a, b, add in _origin_segments(origin, pickup, mfn, params)) / (end - start).days
 
 
 def tariff_stack(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, float]) -> np.ndarray:
