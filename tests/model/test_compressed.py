@@ -36,7 +36,7 @@ def test_shapes_that_do_not_align_are_refused():
 
 def test_the_equilibrium_kernel_does_not_import_scipy_sparse():
     """``import scipy.sparse`` took 80-100 ms of a warm ``autopact simulate`` (issue 13): the kernel
-    loads only its compiled products (on main it imported the whole package)."""
+    loads only its compiled products, privately (on main it imported the whole package)."""
     code = ("import sys, numpy as np; from autopact.model.zeta import FocKernel; "
             "from synthetic import synthetic_demand; "
             "demand, xi, prices = synthetic_demand(products=6, households=10, seed=1); "
@@ -45,4 +45,17 @@ def test_the_equilibrium_kernel_does_not_import_scipy_sparse():
     path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(Path(autopact.__file__).resolve().parents[1])])
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": path})
-    assert found.stdout.strip() == "['scipy.sparse._sparsetools']"
+    assert found.stdout.strip() == "[]"
+
+
+def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
+    """The kernel's copy of the compiled routines leaves no half-registered ``scipy.sparse._sparsetools``
+    behind: scipy reads its package attribute."""
+    code = ("import autopact.model.zeta, numpy as np; import scipy.sparse as sp; "
+            "from scipy.sparse.linalg import spsolve; "
+            "a = sp.random(30, 20, density=0.3, format='csr', random_state=1); x = np.arange(60.0).reshape(20, 3); "
+            "assert sp._sparsetools.csr_matvecs is not None and np.allclose(a @ x, a.toarray() @ x); "
+            "assert np.allclose(spsolve(sp.identity(4, format='csc') * 2.0, np.ones(4)), 0.5); print('ok')")
+    path = str(Path(autopact.__file__).resolve().parents[1])
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr

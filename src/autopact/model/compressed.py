@@ -29,8 +29,9 @@ _NAME = "scipy.sparse._sparsetools"
 
 def _sparsetools() -> ModuleType:
     """scipy's ``_sparsetools`` extension, loaded from its file unless scipy.sparse is already imported.
-    The extension registers itself under its own name in ``sys.modules``, so a later ``import
-    scipy.sparse`` uses the same module."""
+    Loading an extension registers it in ``sys.modules``; the entry is taken out again, so that a
+    later ``import scipy.sparse`` imports its submodule as usual (and sets it as the package's
+    attribute ``scipy.sparse._sparsetools``, which scipy reads)."""
     if _NAME in sys.modules or "scipy.sparse" in sys.modules:
         import scipy.sparse._sparsetools as tools
 
@@ -42,7 +43,10 @@ def _sparsetools() -> ModuleType:
                     if (folder / f"_sparsetools{suffix}").is_file())
         loader = importlib.machinery.ExtensionFileLoader(_NAME, str(path))
         module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(_NAME, path, loader=loader))
-        loader.exec_module(module)
+        try:
+            loader.exec_module(module)
+        finally:
+            sys.modules.pop(_NAME, None)
         if not hasattr(module, "csr_matvecs") or not hasattr(module, "csc_matvecs"):
             raise ImportError(f"{path} has no csr_matvecs/csc_matvecs")
         return module
