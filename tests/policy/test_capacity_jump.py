@@ -1,11 +1,16 @@
 """A plant whose output jumps across its capacity as the shadow cost rises (several price
 equilibria): the search reports the feasible side, flagged, instead of searching to its time limit.
-partner-comparison's gm-geely is such a case with its plant's capacity inside the leap of its units
-(before the jump was handled such a run took 600 s and failed). Where the leap lies moves with the
+partner-comparison's gm-geely was such a case with its plant's capacity inside the leap of its units
+(before the jump was handled such a run took 600 s and failed). Where the leap lay moved with the
 data (120,000 before the launch list grew to 90 launches, 105,000-115,000 after, 80,000-100,000 since the
-hedonic fit's size terms), so the test takes
-the first of JUMP_CAPACITIES that jumps and fails if none does (then rescan: run gm-geely with
-capacities from 90,000 to 150,000 and look for ``jump`` in its constraint)."""
+hedonic fit's size terms); on the data with the hybrid splits (Dec 2026) gm-geely has no jump: its
+shadow cost falls smoothly from $8,422 at 20,000 to $16 at 210,000 and it is slack from 210,683, and no
+bundled entry scenario jumped at the capacities scanned (ford-byd-jv, ford-byd-jv-us-majority,
+geely-volvo-plant, open-entry-us-plants, 20,000-100,000). So the test holds every run over
+JUMP_CAPACITIES to what the search promises either way: within the time limit, the plant met to 1e-9
+where it binds, or a jump reported below capacity and flagged; the jump branch itself is exercised on a
+stand-in (tests/model/test_constrained_search.py, test_a_jump_across_the_capacity_hands_over_to_brentq and
+the leap tests)."""
 
 import time
 
@@ -15,7 +20,7 @@ import yaml
 from autopact.policy.scenario import bundled_scenarios, parse_scenario
 from autopact.simulate import simulate
 
-JUMP_CAPACITIES = (90_000, 95_000, 85_000, 100_000, 110_000, 105_000)
+JUMP_CAPACITIES = (40_000, 90_000, 150_000, 250_000)  # binding high, binding, binding low, slack
 
 
 def _gm_geely(capacity: float):
@@ -25,19 +30,19 @@ def _gm_geely(capacity: float):
     return parse_scenario({"name": "gm-geely", **dict(variant, entrants=entrants)}, "gm-geely")
 
 
-def test_a_jump_across_capacity_is_reported_below_capacity_and_flagged():
+def test_a_plant_is_met_or_its_jump_is_reported_below_capacity_and_flagged():
     for capacity in JUMP_CAPACITIES:
         start = time.monotonic()
         result = simulate(_gm_geely(capacity))
         assert time.monotonic() - start < 120
         (plant,) = result.counterfactual.constraints
+        assert result.counterfactual.solver["converged"] and result.counterfactual.solver["max_foc_residual"] < 1e-9
         if plant.get("jump"):
-            break
-    else:
-        raise AssertionError(f"no capacity of {JUMP_CAPACITIES} lies in gm-geely's jump: the data moved, rescan")
-    assert plant["jump"] is True and plant["binding"] is False and plant["shadow_cost_usd"] > 0
-    assert plant["units"] < plant["capacity"]
-    assert result.counterfactual.solver["converged"] and result.counterfactual.solver["max_foc_residual"] < 1e-9
+            assert plant["binding"] is False and plant["shadow_cost_usd"] > 0 and plant["units"] < plant["capacity"]
+        elif plant["binding"]:
+            assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9) and plant["shadow_cost_usd"] > 0
+        else:
+            assert plant["units"] <= plant["capacity"] * (1 + 1e-9) and not plant["shadow_cost_usd"]
 
 
 def test_a_leap_near_the_root_gives_brentqs_equilibrium_in_fewer_solves(monkeypatch):
