@@ -131,7 +131,7 @@ def incumbents(market: Market) -> pd.DataFrame:
     p = market.products
     firms = load_firms()
     return pd.DataFrame({
-        "product_id": p["product_id"], "name": p["make"] + " " + p["model"], "make": p["make"],
+        "product_id": p["product_id"], "name": product_names(p), "make": p["make"],
         "owner": p["parent_company"], "nationality": p["firm_nationality"],
         "home_country": p["parent_company"].map(firms.set_index("parent_company")["owner_country"]),
         "segment": p["segment"], "powertrain": p["powertrain"], "luxury": is_true(p["luxury"]),
@@ -141,6 +141,14 @@ def incumbents(market: Market) -> pd.DataFrame:
         "assembly_countries": p["assembly_countries"], "entrant": False,
         "months_on_offer": months_on_offer(p),
     })
+
+
+def product_names(products: pd.DataFrame) -> pd.Series:
+    """Each product's name, make and model, with its powertrain where its nameplate has rows of more
+    than one (the hybrid splits: "Toyota RAV4 (HEV)" beside "Toyota RAV4 (ICE)")."""
+    names = products["make"] + " " + products["model"]
+    shared = names.duplicated(keep=False)
+    return names.where(~shared, names + " (" + products["powertrain"].astype(str) + ")")
 
 
 def months_on_offer(products: pd.DataFrame) -> np.ndarray:
