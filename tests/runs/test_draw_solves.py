@@ -202,10 +202,11 @@ def test_consumer_surplus_works_in_one_households_by_products_array():
 
 def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_with_the_prices(count):
     """ford-byd-jv as bundled leaves its JV plant slack (78k units of 150,000), but a cost draw whose
-    capacity falls under what its entrants sell (draw 32 of its cost inputs: 59 evaluations by the
-    shadow-cost search on main at ac0db92) solves its equilibrium at zero shadow cost and then the
-    plant's shadow cost jointly with the prices from there (``newton.at_capacity``, the central
-    result's border at zero shadow cost): 26 evaluations, the same numbers to 1e-9. A draw that
+    capacity falls under what its entrants sell (draw 32 of its cost inputs: 94 evaluations by the
+    shadow-cost search on main at 7de2e9a, with the hybrid splits) solves its equilibrium at zero
+    shadow cost and then the plant's shadow cost jointly with the prices from there
+    (``newton.at_capacity``, the central result's border at zero shadow cost): 29 evaluations, the
+    same numbers to 1e-9. A draw that
     leaves the plant slack (draw 0) gives the search's record to the bit."""
     import dataclasses
 
