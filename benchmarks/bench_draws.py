@@ -250,6 +250,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="ab", help="which kinds of draws to time: a, b or ab")
     parser.add_argument("--no-newton", dest="newton", action="store_false",
                         help="solve draws by SQUAREM, without the central result's Newton matrix")
+    parser.add_argument("--no-squarem", dest="squarem", action="store_false",
+                        help="leave out the serial runs solved by SQUAREM (minutes for 100 draws)")
     parser.add_argument("--against", type=Path,
                         help="another checkout's src folder (e.g. main's): serial draws of both, run by run")
     args = parser.parse_args()
@@ -279,7 +281,7 @@ def main() -> None:
         jobs = jobs_for(scenario, args.draws)
         serial_runs, plain_runs, runs, squarem_runs = [], [], [], []
         for _ in range(args.repeats):
-            if args.newton:
+            if args.newton and args.squarem:
                 squarem_runs.append(timed(squarem, jobs, "serial", 1))
             serial_runs.append(timed(shared, jobs, "serial", 1))
             plain_runs.append(plain_processes(shared, jobs, args.workers))
@@ -289,7 +291,7 @@ def main() -> None:
         cluster = statistics.median(r[0] for r in runs)
         with_startup = statistics.median(r[1] for r in runs)
         reference = serial_runs[0][2]
-        print(f"{label}: serial {args.draws / serial:.2f} draws/s ({serial / args.draws:.3f} s/draw); "
+        print(f"{label} (load {os.getloadavg()[0]:.1f}): serial {args.draws / serial:.2f} draws/s ({serial / args.draws:.3f} s/draw); "
               f"{args.workers} plain processes {args.draws / plain:.2f} draws/s; "
               f"Dask x{args.workers} {args.draws / cluster:.2f} draws/s ({args.draws / with_startup:.2f} with cluster "
               f"start-up and shut-down); Dask/serial {serial / cluster:.2f}x, Dask/plain processes {plain / cluster:.2f}; "

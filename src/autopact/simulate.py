@@ -159,7 +159,12 @@ def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
     omega = ownership_matrix(market.owners, market.kappa)
     matrix, share_derivative = jacobians(costs, market.xi, market.demand, omega, market.taxes, prices)
     binding = {c["name"]: c["shadow_cost_usd"] for c in result.counterfactual.constraints if c.get("binding")}
-    plants = {c.name: c for c in plant_constraints(market)} if binding else {}
+    plants = {c.name: c for c in plant_constraints(market)} if binding or market.capacities else {}
+    if not binding and plants and not any(c.get("jump") for c in result.counterfactual.constraints):
+        # every plant slack: its border at zero shadow cost, for the draws that take it over capacity
+        slack = tuple(border(name, c.products, 0.0, costs, market.xi, market.demand, omega, market.taxes, prices,
+                             share_derivative, market.market_size) for name, c in plants.items())
+        return NewtonStart(tuple(solved["product_id"]), matrix, CapacityStart(slack, slack=True))
     if not binding or not all(name in plants for name in binding):
         return NewtonStart(tuple(solved["product_id"]), matrix)
     borders = tuple(border(name, plants[name].products, shadow, costs, market.xi, market.demand, omega,

@@ -169,3 +169,22 @@ def test_equilibrium_memory_does_not_grow_with_households_times_products_squared
     tracemalloc.stop()
     assert eq.converged
     assert peak < 0.5 * households * products * 8  # less than half of one (households x products) array
+
+
+@pytest.mark.parametrize("model", ["RC nested logit", "RC two-level nested logit"])
+def test_a_kernel_on_a_demand_reuses_its_cells_and_moves_only_the_rows_whose_xi_moved(model, monkeypatch):
+    """A run's draws build a kernel each on one demand and ownership, with the entrants' xi moved
+    (issue 13): the ownership's cells are made once (``_cells``) and the utilities at zero prices
+    recomputed for the moved rows only, giving the terms of a kernel made from nothing to the bit."""
+    demand, xi, prices = MODELS[model]()
+    omega = joint_venture()
+    made = []
+    cells = zeta._cells
+    monkeypatch.setattr(zeta, "_cells", lambda *args: made.append(1) or cells(*args))
+    FocKernel(xi, demand, omega)
+    moved = xi.copy()
+    moved[[2, 7]] += [0.3, -1.1]
+    again = FocKernel(moved, demand, omega).terms(prices, prices - 1.0)
+    fresh = FocKernel(moved, replace(demand, _cache={}), omega.copy()).terms(prices, prices - 1.0)
+    assert len(made) == 2  # the first two kernels share the cells; the fresh demand makes its own
+    assert all(np.array_equal(a, b) for a, b in zip(again, fresh))

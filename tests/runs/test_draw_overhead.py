@@ -80,9 +80,28 @@ def test_a_run_makes_its_own_demand_and_does_not_ship_it(run):
     shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", baseline=central.baseline)
     assert levers.DEMAND_KEY not in shared.market.cache
     evaluate_chunk(shared, jobs[:1])  # its demand, with the tastes and base utilities it computed
-    size = len(pickle.dumps(shared))
-    market.cache.pop(levers.DEMAND_KEY)  # as execute pickles Shared for Dask
-    assert size > len(pickle.dumps(shared)) + 2 * 8 * 1000 * len(market.products)
+    assert levers.DEMAND_KEY in market.cache
+    blob = pickle.dumps(shared)  # as execute pickles Shared for Dask: the market leaves its demand out
+    assert levers.DEMAND_KEY in market.cache  # and keeps it here
+    assert levers.DEMAND_KEY not in pickle.loads(blob).market.cache
+    kept = market.cache.pop(levers.DEMAND_KEY)
+    assert len(blob) == len(pickle.dumps(shared))  # the same blob as without it
+    market.cache[levers.DEMAND_KEY] = kept
+
+
+def test_dask_chunks_shrink_towards_the_end_of_a_run():
+    """Dask's tasks (``execution.chunks``): every job once, in order; at most 8 a chunk; single jobs
+    at the end, so that no worker waits long for another's last chunk (main's chunks of 8 for 100
+    draws on 2 workers left one worker idle for up to 8 draws while the other finished)."""
+    from autopact.runs.execution import MAX_CHUNK, chunks
+
+    for count, workers in ((100, 2), (7, 2), (1, 4), (1000, 16), (33, 3)):
+        parts = chunks(count, workers)
+        assert [j for part in parts for j in range(count)[part]] == list(range(count))
+        sizes = [part.stop - part.start for part in parts]
+        assert max(sizes) <= MAX_CHUNK and sizes[-1] == 1 and sizes == sorted(sizes, reverse=True)
+    assert len(chunks(100, 2)) < 25  # not a task a job
+    assert [p.stop - p.start for p in chunks(10, 2, size=4)] == [4, 4, 2]
 
 
 def test_a_demand_is_not_reused_for_other_households(run):

@@ -198,3 +198,41 @@ def test_consumer_surplus_works_in_one_households_by_products_array():
     tracemalloc.stop()
     assert np.array_equal(found, expected)
     assert peak < 1.5 * v.nbytes, (peak, v.nbytes)
+
+
+def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_with_the_prices(count):
+    """ford-byd-jv as bundled leaves its JV plant slack (78k units of 150,000), but a cost draw whose
+    capacity falls under what its entrants sell (draw 32 of its cost inputs: 94 evaluations by the
+    shadow-cost search on main at 7de2e9a, with the hybrid splits) solves its equilibrium at zero
+    shadow cost and then the plant's shadow cost jointly with the prices from there
+    (``newton.at_capacity``, the central result's border at zero shadow cost): 29 evaluations, the
+    same numbers to 1e-9. A draw that
+    leaves the plant slack (draw 0) gives the search's record to the bit."""
+    import dataclasses
+
+    scenario = load_scenario("ford-byd-jv")
+    market = market_for(scenario)
+    central = simulate(scenario, market)
+    assert not any(c["binding"] for c in central.counterfactual.constraints)
+    warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
+    shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
+                     {0: newton_start(central)})
+    assert shared.newton[0].capacity is not None and shared.newton[0].capacity.slack
+    uncertainty = scenario.uncertainty.model_copy(update={"inputs": [
+        i for i in scenario.uncertainty.inputs if i.kind == "parameter"]})
+    jobs = []
+    for d in (0, 32):
+        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
+        definition, targets, assumptions, _ = apply(scenario, drawn)
+        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    count[0] = 0
+    joint = evaluate_chunk(shared, jobs)
+    evaluations, count[0] = count[0], 0
+    searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})
+    search = evaluate_chunk(searched, jobs)
+    assert joint[0] == search[0]
+    assert evaluations < 0.75 * count[0], (evaluations, count[0])
+    for part in ("counterfactual", "change"):
+        for key, value in search[1][part].items():
+            if isinstance(value, float):
+                assert joint[1][part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), key

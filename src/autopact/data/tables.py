@@ -208,3 +208,15 @@ def income_distribution() -> IncomeDistribution:
 def policy_parameters() -> pd.DataFrame:
     """Named policy parameters (tariff rates, cost components) with value, unit, source."""
     return read_bundled("policy_parameters.csv").set_index("name")
+
+
+def policy_parameter_units() -> dict[str, str]:
+    """{name: unit} of the policy parameters, in the table's order: what a scenario's validation reads
+    (every draw of a run validates its scenario; the table's copy and index took 1-2 ms of it)."""
+    return dict(_units())
+
+
+@lru_cache(maxsize=1)
+def _units() -> tuple[tuple[str, str], ...]:
+    table = _parsed("policy_parameters.csv")
+    return tuple(zip(table["name"].tolist(), table["unit"].astype(str).tolist()))

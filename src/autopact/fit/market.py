@@ -39,6 +39,14 @@ INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100
 NEW_BRAND_MAKES = ("Rivian", "Lucid", "Polestar")  # brands that began US sales after 2017
 
 
+# ``MarketModel.cache`` entries that stay in the process that made them: a market pickled (the shared
+# market of a run sent to Dask workers, or the disk cache) leaves them out. The demand over a
+# scenario's products (``autopact.policy.levers.demand_for``: its tastes are I x J numbers, twice the
+# market's own) is made again by each process, with BLAS on the thread count its jobs hold.
+DEMAND_KEY = "demand_over"
+PROCESS_CACHE = (DEMAND_KEY,)
+
+
 @dataclass(frozen=True)
 class MarketModel:
     """A market the engine can solve (see the module docstring for the products' columns).
@@ -81,6 +89,12 @@ class MarketModel:
     data: Market | None = None  # the data market (the 2025 levers read it)
     estimation: Any = None  # the saved estimation (estimated markets; its draws rebuild the market)
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # derived once per market
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields as pickle takes them, the cache without its process-local entries (``PROCESS_CACHE``)."""
+        state = dict(self.__dict__)
+        state["cache"] = {k: v for k, v in self.cache.items() if k not in PROCESS_CACHE}
+        return state
 
     def demand_over(self, products: pd.DataFrame) -> Demand:
         """This market's households and parameters over another product set (entry, exit)."""

@@ -129,6 +129,10 @@ class CapacityStart:
     borders: tuple[Border, ...]
     free_prices: np.ndarray | None = None
     free_inverse_jacobian: np.ndarray | None = None
+    # the central equilibrium leaves every plant slack (borders at shadow cost 0): a draw solves its
+    # equilibrium at zero shadow costs first, and only a draw that takes a plant over its capacity
+    # solves that plant's shadow cost jointly with the prices, from there (``at_capacity``)
+    slack: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,15 +161,25 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
     constraint is within capacity (slack, as the search would find at its first trial). ``solve(costs,
     initial, inverse_jacobian)`` solves the equilibrium at given costs (``supply.solve_prices``):
     the result's prices meet the same FOC tolerance as every other solve."""
-    names = [b.name for b in start.borders]
     capacity = {c.name: c.capacity for c in constraints}
-    joint = solve_at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, list(start.borders),
+    borders = list(start.borders)
+    if start.slack:
+        free = solve(costs, initial, inverse_jacobian)
+        over = {c.name for c in constraints if market_size * free.shares[c.products].sum() / c.capacity - 1.0 > capacity_tol}
+        if not over:  # slack, as the search's first trial finds it (the same solve, so the same numbers)
+            return replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
+        borders = [b for b in borders if b.name in over]
+        if len(borders) < len(over):  # a constraint over capacity without a border (a quota): the search
+            return None
+        initial = free.prices
+    names = [b.name for b in borders]
+    joint = solve_at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, borders,
                               np.array([capacity[n] for n in names], float), market_size, initial, tol)
     lam = {c.name: 0.0 for c in constraints}
     if joint.status == "solved" and np.all(np.diag(joint.inverse_slopes) < 0):
         lam.update(zip(names, map(float, joint.shadow_costs)))
         prices, matrix = joint.prices, inverse_jacobian
-    elif joint.status == "slack" and start.free_prices is not None:
+    elif joint.status == "slack" and start.free_prices is not None and not start.slack:
         prices, matrix = start.free_prices, start.free_inverse_jacobian
     else:
         return None

@@ -92,15 +92,29 @@ def _base_utilities(demand: Demand, xi: np.ndarray) -> np.ndarray:
     key = xi.tobytes()
     cached = demand._cache.get("zeta_base")
     if cached is None or cached[0] != key:
-        base = np.repeat(xi[:, None] / (1 - demand.lowest_rho), len(demand.weights), axis=1)
-        term = np.empty_like(base)
-        for x, draws in zip(demand.characteristics.T, (demand.nu * demand.sigma).T):
-            # one characteristic at a time (no BLAS sum over K columns, whose rounding would differ); each
-            # term a column times a row by np.dot, the numbers of np.multiply.outer in a third of its time
-            np.dot((x / (1 - demand.lowest_rho))[:, None], draws[None, :], out=term)
-            base += term
+        rows = None
+        if cached is not None and len(cached[0]) == len(key):  # a draw's xi: only its entrants' rows move
+            moved = np.flatnonzero(np.frombuffer(cached[0]) != xi)
+            rows = moved if 2 * len(moved) < len(xi) else None
+        if rows is None:
+            base = _utilities_at_zero(demand, xi, slice(None))
+        else:  # each row depends on its own xi alone, so the rows not moved are the same numbers
+            base = cached[1].copy()
+            base[rows] = _utilities_at_zero(demand, xi, rows)
         cached = demand._cache["zeta_base"] = (key, base)
     return cached[1]
+
+
+def _utilities_at_zero(demand: Demand, xi: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of ``_base_utilities``, row by row the same numbers whichever rows are asked."""
+    base = np.repeat(xi[rows, None] / (1 - demand.lowest_rho), len(demand.weights), axis=1)
+    term = np.empty_like(base)
+    for x, draws in zip(demand.characteristics.T, (demand.nu * demand.sigma).T):
+        # one characteristic at a time (no BLAS sum over K columns, whose rounding would differ); each
+        # term a column times a row by np.dot, the numbers of np.multiply.outer in a third of its time
+        np.dot((x[rows] / (1 - demand.lowest_rho))[:, None], draws[None, :], out=term)
+        base += term
+    return base
 
 
 @functools.lru_cache(maxsize=64)
@@ -160,6 +174,19 @@ def _outside(iv: np.ndarray) -> np.ndarray:
     return ev
 
 
+def _cells(ownership: np.ndarray, finest: np.ndarray, groups: int, levels: list[tuple[float, np.ndarray]]
+           ) -> tuple[Compressed, np.ndarray, np.ndarray, Compressed]:
+    """(cell sums, row cell of each product, finest group of each row cell, c_l A^l by row cell) of
+    ``FocKernel``: the sparse structure of (1) for one ownership and nesting. Read only."""
+    column, first_column = _classes(ownership.T)
+    row, first_row = _classes(ownership)
+    cells, cell = np.unique(column * groups + finest, return_inverse=True)
+    row_cells, row_cell = np.unique(row * groups + finest, return_inverse=True)
+    mix = Compressed.from_dense(cell_mix(ownership, first_row[row_cells // groups], row_cells % groups,
+                                         first_column[cells // groups], cells % groups, levels))
+    return _indicator(cell.ravel(), len(cells)), row_cell.ravel(), row_cells % groups, mix
+
+
 class FocKernel:
     """s, Lambda and g = (Omega o Gamma^T) m of one market and ownership at any consumer prices, in O(I J).
 
@@ -192,16 +219,14 @@ class FocKernel:
             levels.append((rho / (1 - rho), nest_of))
         if demand.subnests is not None:
             levels.append((1 / (1 - lowest) - 1 / (1 - rho), np.arange(groups)))
-        # cells (u(k), phi(k)) of the columns and row cells (r(j), phi(j)) of the rows of Omega
+        # cells (u(k), phi(k)) of the columns and row cells (r(j), phi(j)) of the rows of Omega: the last
+        # ownership's are kept with the demand (a run's draws solve one ownership on one demand)
         ownership = np.asarray(ownership, float)
-        column, first_column = _classes(ownership.T)
-        row, first_row = _classes(ownership)
-        cells, cell = np.unique(column * groups + finest, return_inverse=True)
-        row_cells, row_cell = np.unique(row * groups + finest, return_inverse=True)
-        self.cell_sums = _indicator(cell.ravel(), len(cells))
-        self.row_cell, self.row_cell_group = row_cell.ravel(), row_cells % groups
-        self.mix = Compressed.from_dense(cell_mix(ownership, first_row[row_cells // groups], row_cells % groups,
-                                                  first_column[cells // groups], cells % groups, levels))
+        key = ownership.tobytes()
+        cached = demand._cache.get("zeta_cells")
+        if cached is None or cached[0] != key:
+            cached = demand._cache["zeta_cells"] = (key, _cells(ownership, finest, groups, levels))
+        self.cell_sums, self.row_cell, self.row_cell_group, self.mix = cached[1]
         size = count * len(demand.weights)
         self.blocks = list(household_blocks(len(demand.weights), count,
                                             size if size <= ONE_BLOCK_ELEMENTS else BLOCK_ELEMENTS))

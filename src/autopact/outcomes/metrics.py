@@ -54,10 +54,12 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
     p = state.products
     units = p["units"].to_numpy()
     total = float(units.sum())
-    by_owner = state.stakes.mul(units, axis=0).sum()
-    nationality_of = _nationality_of_owner(p, state.stakes)
-    by_nationality = by_owner.groupby(nationality_of).sum()
+    owners = list(state.stakes.columns)
+    by_owner = column_sums(state.stakes, units)
+    nationality_of = _nationalities(p, owners)
+    by_nationality = group_sums(by_owner, [nationality_of[o] for o in owners])
     shares = by_owner / total if total > 0 else by_owner * np.nan
+    share_of = dict(zip(owners, shares.tolist()))
     households = market.households
     cs_total = float(market.market_size * households.weights @ state.consumer_surplus)
     by_income = {}
@@ -65,8 +67,8 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         members = (households.income >= low) & (households.income < high)
         by_income[label] = (float(np.average(state.consumer_surplus[members], weights=households.weights[members]))
                             if members.any() else None)  # no simulated household in the group
-    by_assembly = state.origin.mul(units, axis=0).sum()
-    profit_by_owner = state.stakes.mul(p["profit"].to_numpy(), axis=0).sum()
+    by_assembly = dict(zip(state.origin.columns, column_sums(state.origin, units).tolist()))
+    profit_by_owner = column_sums(state.stakes, p["profit"].to_numpy())
     consumer_price = p["consumer_price"].to_numpy()
     if "operating_cost_wedge" in p.columns:  # a valued change in lifetime fuel cost (autopact.policy.exogenous):
         consumer_price = consumer_price - p["operating_cost_wedge"].to_numpy(float)  # weighed, not paid at purchase
@@ -99,24 +101,61 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         "hhi": float(10_000 * (shares ** 2).sum()) if total > 0 else None,
         "units_share_by_nationality": {k: float(v / total) if total > 0 else None for k, v in by_nationality.items()},
         "units_by_nationality": {k: float(v) for k, v in by_nationality.items()},
-        "gm_share": float(shares["General Motors"]) if "General Motors" in shares.index and total > 0 else None,
-        "ford_share": float(shares["Ford Motor Co."]) if "Ford Motor Co." in shares.index and total > 0 else None,
+        "gm_share": float(share_of["General Motors"]) if "General Motors" in share_of and total > 0 else None,
+        "ford_share": float(share_of["Ford Motor Co."]) if "Ford Motor Co." in share_of and total > 0 else None,
         "average_price_by_segment_usd": by("segment", lambda m: weighted(consumer_price, m)),
         "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted(consumer_price, m)),
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
-        "profit_by_nationality_usd": {k: float(v) for k, v in profit_by_owner.groupby(nationality_of).sum().items()},
-        "profit_by_firm_usd": {k: float(v) for k, v in profit_by_owner.items()},
+        "profit_by_nationality_usd": {k: float(v) for k, v in group_sums(profit_by_owner, [nationality_of[o] for o in owners]).items()},
+        "profit_by_firm_usd": dict(zip(owners, profit_by_owner.tolist())),
         "units_by_segment": by("segment", lambda m: float(units[m].sum())),
     }
 
 
-def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> pd.Series:
+def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> dict[str, Any]:
     """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
+    return _nationalities(products, list(stakes.columns))
+
+
+def _nationalities(products: pd.DataFrame, owners: list[str]) -> dict[str, Any]:
     direct: dict[str, Any] = {}  # groupby("owner")["nationality"].first() without pandas' groupby (draws)
     for owner, nationality in zip(products["owner"].tolist(), products["nationality"].tolist()):
         if owner not in direct and not owner.endswith(" JV") and not pd.isna(nationality):
             direct[owner] = nationality
-    return pd.Series({o: direct.get(o, "China") for o in stakes.columns})
+    return {o: direct.get(o, "China") for o in owners}
+
+
+def column_sums(frame: pd.DataFrame, weights: np.ndarray) -> np.ndarray:
+    """``frame.mul(weights, axis=0).sum()`` as an array, the same numbers to the bit without pandas'
+    alignment and Series (a draw measures its state with four such sums): the products are taken on
+    the frame's own memory (``to_numpy`` of its one block is a view in the block's layout) and
+    summed as pandas sums the block, a row of it a column: in the block's layout, or, where some are
+    NaN, over a C-ordered copy with NaN set to 0 (``nanops.nansum``), which adds in another order."""
+    block = (frame.to_numpy(float) * np.asarray(weights, float)[:, None]).T
+    missing = np.isnan(block)
+    if missing.any():
+        block = block.copy()
+        block[missing] = 0.0
+    return block.sum(axis=1)
+
+
+def group_sums(values: np.ndarray, labels: list[Any]) -> dict[Any, float]:
+    """``pd.Series(values).groupby(labels).sum()`` as {label: sum}, labels sorted: each group's values
+    added in their order with Kahan's compensation, as pandas' ``group_sum`` adds them (so the
+    numbers are the same to the bit), NaN left out. A few dozen owners: a loop, not a groupby."""
+    sums: dict[Any, list[float]] = {}
+    for value, label in zip(values.tolist(), labels):
+        if value != value:
+            continue
+        found = sums.setdefault(label, [0.0, 0.0])  # [sum, compensation]
+        y = value - found[1]
+        t = found[0] + y
+        compensation = t - found[0] - y
+        found[1] = 0.0 if compensation != compensation else compensation
+        found[0] = t
+    for label in set(labels) - set(sums):  # a group of NaN only sums to 0
+        sums[label] = [0.0, 0.0]
+    return {label: sums[label][0] for label in sorted(sums)}
 
 
 def firm_table(base: State, cf: State) -> list[dict[str, Any]]:

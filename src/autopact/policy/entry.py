@@ -153,6 +153,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
     width_fit, nationality_of = _market_terms(market)
     known_firms = set(nationality_of)
     plants: dict[str, tuple[list[str], float]] = {}
+    admitted: list[tuple[Any, ...]] = []  # (entrant, candidate row, traits, product row, stakes, owner)
     for k, entrant in enumerate(scenario.entrants):
         where = f"entrants[{k}]"
         if entrant.candidate not in candidates.index:
@@ -163,8 +164,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         if scenario.local_production.required and entrant.assembly == "import":
             entry.excluded.append(f"{entrant.candidate} ({entrant.maker}): imports not allowed under local production")
             continue
-        row = candidates.loc[entrant.candidate]
-        traits = _candidate_characteristics(row, width_fit)
+        row, traits = _candidate(market, candidates, entrant.candidate, width_fit)
         shares = {holder: share for holder, share in entrant.shares().items() if share > 0}
         chinese_share = shares.get(entrant.maker, 0.0)
         owner = next(iter(shares)) if len(shares) == 1 else f"{entrant.partner}-{entrant.maker} JV"
@@ -182,13 +182,19 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
                    "segment": traits["segment"], "powertrain": traits["powertrain"],
                    "footprint_sqft": traits["footprint_sqft"], "horsepower": traits["horsepower"],
                    "range_miles": traits["range_miles"]}
-        one = pd.DataFrame({column: [product[column]] for column in TARIFF_COLUMNS})
-        rate, specific = tariff_rates(one, origin_weights(one["assembly_countries"], one["home_country"]), params,
-                                      scenario.extra_tariffs)
-        parts = entrant_cost(row, entrant, params, market.data.price_scale, float(rate[0]))
-        if specific[0]:
-            parts["tariff_specific"] = float(specific[0])
-            parts["total"] += float(specific[0])
+        admitted.append((entrant, row, traits, product, shares, owner))
+    if not admitted:
+        return entry
+    # the entrants' tariffs in one frame (each row's rates depend on that row alone; a frame for each
+    # entrant took a third of a draw's entry)
+    table = pd.DataFrame({column: [a[3][column] for a in admitted] for column in TARIFF_COLUMNS})
+    rates, specifics = tariff_rates(table, origin_weights(table["assembly_countries"], table["home_country"]), params,
+                                    scenario.extra_tariffs)
+    for (entrant, row, traits, product, shares, owner), rate, specific in zip(admitted, rates, specifics):
+        parts = entrant_cost(row, entrant, params, market.data.price_scale, float(rate))
+        if specific:
+            parts["tariff_specific"] = float(specific)
+            parts["total"] += float(specific)
         brand = hedonic.brand_term(entrant.partner if entrant.dealers == "partner" else None, traits["powertrain"])
         years = entrant.years_on_sale if entrant.years_on_sale is not None else params["entrant_years_on_sale"]
         launch = launch_term(market, years, traits["powertrain"])
@@ -206,6 +212,20 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
                 [], entrant.capacity or params["entrant_plant_capacity"]))[0].append(product["product_id"])
     entry.capacities = [(plant, tuple(ids), capacity) for plant, (ids, capacity) in plants.items()]
     return entry
+
+
+def _candidate(market: MarketModel, candidates: pd.DataFrame, candidate: str, width_fit: np.ndarray
+               ) -> tuple[pd.Series, dict[str, Any]]:
+    """The candidate's row of chinese_models.csv and its characteristics (``_candidate_characteristics``),
+    once per market and candidate (``market.cache``: every draw of a run enters the same candidates).
+    Read only."""
+    found = market.cache.get("candidates")
+    if found is None or found[0] is not market.products or found[1] is not width_fit:
+        found = market.cache["candidates"] = (market.products, width_fit, {})
+    if candidate not in found[2]:
+        row = candidates.loc[candidate]
+        found[2][candidate] = (row, _candidate_characteristics(row, width_fit))
+    return found[2][candidate]
 
 
 def entrant_frame(entry: Entry) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

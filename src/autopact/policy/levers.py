@@ -28,7 +28,7 @@ import pandas as pd
 from autopact.data.inputs import MAX_PRICE_USD
 from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
-from autopact.fit.market import MarketModel
+from autopact.fit.market import DEMAND_KEY, MarketModel  # DEMAND_KEY: the market.cache entry of ``demand_for``
 from autopact.model.demand import Demand
 from autopact.model.supply import Taxes
 from autopact.policy import entry, new_products
@@ -103,7 +103,6 @@ def applied_origin(products: pd.DataFrame, market: MarketModel, params: dict[str
     return pd.DataFrame(values, columns=columns, index=products.index)
 
 
-DEMAND_KEY = "demand_over"  # market.cache entry of ``demand_for``
 
 
 def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
@@ -113,7 +112,8 @@ def demand_for(market: MarketModel, products: pd.DataFrame) -> Demand:
     tastes, an (I, J) product, and the nest indicators) are made once per run instead of every draw.
     The same numbers: the demand differs only in what it has cached. A run's jobs make their own
     (``runs.execution.prepare`` drops one made before them, e.g. by the central run, whose BLAS was
-    not held to one thread), and it is not sent to Dask workers (I x J numbers twice over)."""
+    not held to one thread), and a pickled market leaves it out (``fit.market.PROCESS_CACHE``: I x J
+    numbers twice over, which each Dask worker makes for itself)."""
     demand = market.demand_over(products)
     if demand is market.demand or market.calibration is None:
         return demand

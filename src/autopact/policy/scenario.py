@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_serializer, model_validator
 
-from autopact.data import load_chinese_candidates, policy_parameters
+from autopact.data import load_chinese_candidates
 from autopact.data.assumptions import AssumptionError, resolve
 from autopact.data.inputs import MAX_PRICE_USD, Strict, clipped, first_error, load_yaml, shown
-from autopact.data.tables import BUNDLED_YEARS
+from autopact.data.tables import BUNDLED_YEARS, policy_parameter_units
 from autopact.errors import ScenarioError
 from autopact.fit.estimated import Estimation
 from autopact.policy.dated_fields import POLICY_YEARS, BuildPath, Dated, DatedParameter
@@ -240,13 +240,13 @@ class Scenario(Strict):
     @field_validator("parameters")
     @classmethod
     def _known_parameters(cls, values: dict[str, float]) -> dict[str, float]:
-        known = policy_parameters()
+        known = policy_parameter_units()
         for name, value in values.items():
-            if name not in known.index:
-                raise ValueError(f"unknown parameter {shown(name)}; known: {', '.join(known.index)}")
+            if name not in known:
+                raise ValueError(f"unknown parameter {shown(name)}; known: {', '.join(known)}")
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"parameter {name} must be a finite number >= 0, got {value}")
-            unit = str(known.at[name, "unit"])
+            unit = known[name]
             if ("share" in unit or name.endswith(("_share", "_threshold"))) and value > 1:
                 raise ValueError(f"parameter {name} is a share and must not exceed 1, got {value}")
             if name in OPEN_SHARE_PARAMETERS and not 0 < value < 1:

@@ -222,23 +222,36 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
         if on_start:
             on_start(f"Dask: {len(client.scheduler_info()['workers'])} workers at {client.scheduler.address}")
         n_workers = max(1, len(client.scheduler_info()["workers"]))
-        size = chunk_size or max(1, min(8, len(jobs) // (4 * n_workers) or 1))
-        kept = shared.market.cache.pop(DEMAND_KEY, None)  # each worker makes its own (levers.demand_for)
-        try:
-            blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        finally:
-            if kept is not None:
-                shared.market.cache[DEMAND_KEY] = kept
+        # each worker makes its own demand over the jobs' products: a pickled market leaves it out
+        # (``fit.market.PROCESS_CACHE``)
+        blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
         payload = client.scatter(blob, broadcast=True)
         token = uuid.uuid4().hex
-        futures = [client.submit(evaluate_remote, payload, token, jobs[k:k + size], pure=False)
-                   for k in range(0, len(jobs), size)]
+        futures = [client.submit(evaluate_remote, payload, token, jobs[part], pure=False)
+                   for part in chunks(len(jobs), n_workers, chunk_size)]
         for future in as_completed(futures):
             yield future.result()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+MAX_CHUNK = 8  # jobs a Dask task takes at most: results are stored, and progress shown, as chunks land
+
+
+def chunks(count: int, workers: int, size: int | None = None) -> list[slice]:
+    """The Dask tasks of ``count`` jobs on ``workers`` workers: chunks of ``size`` jobs where given, else
+    guided (Polychronopoulos and Kuck 1987): each chunk half the jobs left per worker, at most
+    ``MAX_CHUNK``, so that the last chunks are single jobs and no worker waits long for another's
+    last chunk (chunks of 8 left one of 2 workers idle for up to 8 draws at the end of a run),
+    while the many chunks before them keep Dask's per-task cost small."""
+    parts, start = [], 0
+    while start < count:
+        step = size or min(MAX_CHUNK, -(-(count - start) // (2 * workers)))
+        parts.append(slice(start, min(count, start + step)))
+        start += step
+    return parts
 
 
 def prepare(market: MarketModel, households: int, household_seed: int, uncertain: list | None = None,
