@@ -166,3 +166,20 @@ def test_the_report_shows_a_households_surplus_change_in_dollars_and_cents():
 
     assert _per_household(0.99213) == "+$0.99" and _per_household(-47.6149) == "-$47.61" and _per_household(None) == "n/a"
     assert _per_household(1234.5) == "+$1,234.50"
+
+
+def test_the_reports_profit_tables_keep_small_changes_in_billions():
+    """The report's profit columns read in $bn: a firm's or a nationality's change under $10 million
+    showed as -$4,808,732 beside -$0.14bn (ford-byd-jv's India row)."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from autopact.interfaces.report import html_report
+
+    document = json.loads(gzip.decompress((Path(__file__).parents[1] / "golden" / "ford-byd-jv.json.gz").read_bytes()))
+    page = html_report(document)
+    india = next(f for f in document["firms"] if f["firm"] == "Tata Motors (JLR)")
+    change = india["profit_counterfactual_usd"] - india["profit_baseline_usd"]
+    assert -1e7 < change < 0
+    assert f"-${abs(change):,.0f}" not in page and f"-${float(f'{abs(change) / 1e9:.2g}'):.10f}".rstrip("0") + "bn" in page

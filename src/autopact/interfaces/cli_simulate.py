@@ -182,7 +182,7 @@ def _print_ranking(rows: list[dict[str, Any]], money) -> None:
         table.add_column(column, justify="left" if column in ("variant", "partner") else "right")
     for r in rows:
         jobs = r["us_assembly_jobs_change"]
-        table.add_row(r["variant"], r["partner"], money(r["partner_profit_change_usd"]),
-                      money(r["consumer_surplus_change_usd"]), "n/a" if jobs is None else f"{jobs:+,.0f}",
-                      money(r["rivals_profit_losses_usd"]))
+        table.add_row(r["variant"], r["partner"], money(r["partner_profit_change_usd"], total=True),
+                      money(r["consumer_surplus_change_usd"], total=True), "n/a" if jobs is None else f"{jobs:+,.0f}",
+                      money(r["rivals_profit_losses_usd"], total=True))
     out.print(table)

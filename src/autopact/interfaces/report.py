@@ -162,14 +162,15 @@ def html_report(r: dict[str, Any]) -> str:
                [("group", "Household income"), ("change", "Consumer surplus change per household, $ a year"
                                                         + (f" ({money.note})" if estimated and money.note else ""))])
         if income else "<p class='muted'>No household incomes in this market's data.</p>",
-        _table([{"nationality": n, "baseline": money(b["profit_by_nationality_usd"].get(n, 0.0), False),
-                 "scenario": money(v, False), "change": money(v - b["profit_by_nationality_usd"].get(n, 0.0))}
+        _table([{"nationality": n, "baseline": money(b["profit_by_nationality_usd"].get(n, 0.0), False, total=True),
+                 "scenario": money(v, False, total=True),
+                 "change": money(v - b["profit_by_nationality_usd"].get(n, 0.0), total=True)}
                 for n, v in sorted(c["profit_by_nationality_usd"].items(), key=lambda kv: -kv[1])],
                [("nationality", "Owners' nationality"), ("baseline", f"Variable profit, {baseline_label}"),
                 ("scenario", "Scenario"), ("change", "Change")]),
         "<h2>Firms</h2>",
         _table([{**f, "units_change": f["units_counterfactual"] - f["units_baseline"],
-                 "profit_change": money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"])} for f in r["firms"]],
+                 "profit_change": money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"], total=True)} for f in r["firms"]],
                [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", f"Units, {baseline_label}"),
                 ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
     ]
@@ -179,7 +180,7 @@ def html_report(r: dict[str, Any]) -> str:
                                        for k in entrants[0] if k != "product_id"])]
     if r.get("ranking"):
         sections += ["<h2>Ranking of the pairings</h2>",
-                     _table([{**x, **{k: money(v) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
+                     _table([{**x, **{k: money(v, total=True) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
                             [(k, k.replace("_", " ")) for k in r["ranking"][0]])]
     if r.get("constraints"):
         keys = list(dict.fromkeys(k for row in r["constraints"] for k in row))
