@@ -95,21 +95,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
     """The zeta map c + zeta(p) of each market in ``markets`` at producer prices ``prices`` (stacked)
     into ``mapped``, with the consumer prices, the shares, max_j |FOC_j / s_j| (``residual``), whether
     a priced-out product sits off its limit (``stale``) and whether the shares are finite; a market
-    whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again.
-    Small moves. Each market keeps its e_ij from one evaluation to the next, with the consumer prices
-and -top_i they were computed at. Where product j's price and the bound moved so little that every
-x_ij = (r V_ij - top_i) - (the same before) = (shift change)_i - r alpha_i dp_j lies within STEP
-= 2^-7, its row is updated as e_ij exp(x_ij), exp(x) by its Taylor series to degree 6 (the first term
-left out is below 2.8e-19), in one pass instead of four; a row with a utility within MARGIN = 10 of
-the -250 floor at its last fresh evaluation, or whose moves since add up to more than MARGIN, is
-exponentiated afresh (the floor would have cut it). Anderson's last evaluations of a market move
-prices by 1e-4 and less: on BLP 1995's merger a solve took 10.2 ms of processor time against 12.5
-with every row afresh (the least of 30, alternated, load 9-10), the prices the same to 6.7e-16 of
-the numpy path's. The updates' rounding adds up, about 1e-16 relative an update, and an evaluation
-equals a fresh set-up's to 1e-13 (``tests/model/test_compiled.py``).
-
-Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for
-    all the compiler knows, keeps numba's negative-index wrap-around and so the loop from SIMD."""
+    whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again. Rows
+    whose prices moved little are updated in place, and loops run over views that start at 0 (module
+    docstring: "Small moves" and "Loops")."""
     width = rx.shape[1]
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
