@@ -39,3 +39,15 @@ def test_a_held_run_is_stored_whole(tmp_path):
         store.add(other, [record()])
         store.finish(other)
     assert {r["run_id"] for r in Store(path, create=False).runs()} == {run_id, other}
+
+
+def test_dask_chunks_refuse_a_size_or_worker_count_below_one():
+    """A negative chunk size looped for ever and no workers divided by zero (review finding)."""
+    import pytest
+
+    from autopact.runs.execution import chunks
+
+    for workers, size in ((2, -1), (2, 0), (0, None)):
+        with pytest.raises(ValueError, match="workers must be at least 1"):
+            chunks(10, workers, size)
+    assert [(p.start, p.stop) for p in chunks(5, 1, 2)] == [(0, 2), (2, 4), (4, 5)]

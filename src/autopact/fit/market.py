@@ -153,7 +153,7 @@ def incumbents(market: Market) -> pd.DataFrame:
         "range_miles": pd.to_numeric(p["range_miles_epa"], errors="coerce") if "range_miles_epa" in p
         else np.full(len(p), np.nan),
         "assembly_countries": p["assembly_countries"], "entrant": False,
-        "months_on_offer": months_on_offer(p),
+        "months_on_offer": offered_months(p),
     })
 
 
@@ -165,7 +165,7 @@ def product_names(products: pd.DataFrame) -> pd.Series:
     return names.where(~shared, names + " (" + products["powertrain"].astype(str) + ")")
 
 
-def months_on_offer(products: pd.DataFrame) -> np.ndarray:
+def offered_months(products: pd.DataFrame) -> np.ndarray:
     """Months of the market-year each product was on offer to new orders: the products table's
     ``months_on_offer_2025`` (bundled: built by tools/build_data.py from the sourced launch list and
     run-outs), 12 where the column is absent or blank (a user's table that does not say)."""

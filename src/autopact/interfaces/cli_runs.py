@@ -151,7 +151,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
     for r in records:
         c = r.get("change") or {}
         table.add_row(str(r["point"]), str(r["draw"]), r["status"], _fmt(c.get("total_units")),
-                      _money(c["consumer_surplus_usd"]) if "consumer_surplus_usd" in c else "",
+                      _money(c["consumer_surplus_usd"], total=True) if "consumer_surplus_usd" in c else "",
                       _fmt(c.get("us_assembly_jobs")),
                       _fmt((c.get("units_share_by_nationality") or {}).get("China"), "share"))
     out.print(table)

@@ -13,6 +13,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from autopact.interfaces.money import Money
 from autopact.interfaces.report import _figure, _page, _table
 
 BLUE, RED, GREY, FAN = "#2f81f7", "#cf222e", "#57606a", "rgba(47,129,247,0.18)"
@@ -89,7 +90,8 @@ def _difference_chart(d: dict[str, Any]) -> go.Figure:
 
 
 def _money(value: float | None) -> str:
-    return "n/a" if value is None else f"{value / 1e9:+,.2f}bn"
+    """A projection's yearly total in $bn (2025 dollars; ``Money`` with ``total``)."""
+    return Money()(value, total=True)
 
 
 def _year_table(d: dict[str, Any]) -> str:

@@ -78,7 +78,7 @@ LOG_FOOTPRINT_CENTRE = float(np.log(100.0))  # centres the squared log footprint
 
 def months_on_offer(table: pd.DataFrame) -> np.ndarray:
     """Months of 2025 each product of ``table`` was on offer to new orders: its ``months_on_offer``
-    column (``autopact.fit.market.months_on_offer``: the product table's ``months_on_offer_2025``),
+    column (``autopact.fit.market.offered_months``: the product table's ``months_on_offer_2025``),
     12 where the column is absent or blank (an entrant)."""
     if "months_on_offer" not in table:
         return np.full(len(table), 12.0)

@@ -77,6 +77,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         raise ScenarioError("entry back-test: needs the calibrated 2025 market (its launches and prices)")
     actual_by_id = dict(zip(market.data.products["product_id"], market.data.units))
     offered = dict(zip(market.products["product_id"], months_on_offer(market.products)))
+    names = dict(zip(market.products["product_id"], market.products["name"]))  # a split row's with its powertrain
     rows = []
     for launch in load_launches(products).to_dict(orient="records"):
         pid = launch["product_id"]
@@ -91,7 +92,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
         months = months_on_sale(launch, offered[pid])
         predicted = annual * months / 12.0
         actual = float(actual_by_id[pid])
-        rows.append({"product_id": pid, "name": f"{launch['make']} {launch['model']}", "launch_year": launch["launch_year"],
+        rows.append({"product_id": pid, "name": names[pid], "launch_year": launch["launch_year"],
                      "years_on_sale": int(years), "band": band(years), "brand_status": launch["brand_status"],
                      "powertrain": launch["powertrain"], "months_on_sale_2025": months,
                      "predicted_annual_units": annual, "actual_units": actual, "predicted_units": predicted,

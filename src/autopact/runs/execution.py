@@ -246,6 +246,9 @@ def chunks(count: int, workers: int, size: int | None = None) -> list[slice]:
     ``MAX_CHUNK``, so that the last chunks are single jobs and no worker waits long for another's
     last chunk (chunks of 8 left one of 2 workers idle for up to 8 draws at the end of a run),
     while the many chunks before them keep Dask's per-task cost small."""
+    if workers < 1 or (size is not None and size < 1):
+        raise ValueError(f"chunks: workers must be at least 1 and size None or at least 1, got workers={workers}, "
+                         f"size={size}")
     parts, start = [], 0
     while start < count:
         step = size or min(MAX_CHUNK, -(-(count - start) // (2 * workers)))

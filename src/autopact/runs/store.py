@@ -175,7 +175,12 @@ class Store:
                     yield store
                 except BaseException:
                     store._in_transaction = False
-                    db.execute("ROLLBACK")
+                    import duckdb  # loaded by _connect already
+
+                    try:  # a connection DuckDB already invalidated must not hide the error that stopped the run
+                        db.execute("ROLLBACK")
+                    except duckdb.Error:
+                        pass
                     raise
                 store._in_transaction = False
                 db.execute("COMMIT")
