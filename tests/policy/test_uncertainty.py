@@ -109,11 +109,11 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
     pytest.param(-6.2, 0.05, marks=pytest.mark.xfail(strict=True, reason=(
         "a 1.3% move on the calibration of the 2025 data with the Hyundai rows: measured linear/exact moves 0.754 "
         "(pi), 0.941 (sigma_bev), 1.234 (sigma_size) (it was 0.973, 0.998, 0.979 on the data before); the bundled "
-        "optimum has alpha at its bound, rho just off its own (3.3e-6) and residual targets, so the first-order response is off by up "
+        "optimum has alpha and rho at their bounds (rho was 3.3e-6 in the fourth session's fit) and residual targets, so the first-order response is off by up "
         "to 25% there (accurate at an interior optimum: tests/fit/test_calibration_oracles.py)"))),
     pytest.param(-6.1, 0.10, marks=pytest.mark.xfail(strict=True, reason=(
         "a 2.9% move: measured linear/exact moves 0.788 (pi), 0.894 (sigma_bev), 1.207 (sigma_size); the bundled "
-        "optimum has alpha at its bound, rho just off its own (3.3e-6) and residual targets, so the first-order response is only "
+        "optimum has alpha and rho at their bounds (rho was 3.3e-6 in the fourth session's fit) and residual targets, so the first-order response is only "
         "accurate for small target moves"))),
 ])
 def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance):
