@@ -134,30 +134,37 @@ class _TwoBranches:
         return SimpleNamespace(shares=np.array([1.0 + excess]), prices=np.array([value, float(branch)]))
 
 
+def _searched(game_class, start_lam, value, start, leap):
+    """The search from ``value`` on a two-branch stand-in, without the leap and with it: for each, its
+    root (or "jump") and the game's solves."""
+    from autopact.model.shadow import Jump, ShadowCost
+
+    plant = CapacityConstraint("plant", np.array([0]), 1.0)
+    runs = {}
+    for with_leap in (False, True):
+        lam = {"plant": start_lam}
+        game = game_class(lam)
+        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
+        try:
+            runs[with_leap] = (search.root(value, start, 1.0), game.solves)
+        except Jump:
+            runs[with_leap] = ("jump", game.solves)
+    return runs
+
+
 @pytest.mark.parametrize("accepted", [True, False])
 def test_a_trial_cut_short_near_the_root_tries_the_leap_and_otherwise_goes_on_as_before(accepted):
     """Near the root, with a trial under capacity above it, a trial that must cross between branches
     is cut short and the search asks its ``leap`` (here a stand-in that returns branch B's root, or
     None as where the check from above fails): the root it returns ends the search, its equilibrium
     solved there once more; None leaves the trial solved in full and the search as without a leap."""
-    from autopact.model.shadow import Jump, ShadowCost
-
-    plant = CapacityConstraint("plant", np.array([0]), 1.0)
     asked = []
 
     def leap(value, prices, top_value, top_prices):
         asked.append((value, top_value, top_prices[1]))
         return (0.8, np.array([0.8, 1.0])) if accepted else None
 
-    runs = {}
-    for with_leap in (False, True):
-        lam = {"plant": 2.0}
-        game = _TwoBranches(lam)
-        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
-        try:
-            runs[with_leap] = (search.root(-0.075, np.array([2.0, 1.0]), 1.0), game.solves)
-        except Jump:
-            runs[with_leap] = ("jump", game.solves)
+    runs = _searched(_TwoBranches, 2.0, -0.075, np.array([2.0, 1.0]), leap)
     assert runs[False][0] == "jump"  # without it the secant search stops at the leap, as ford-geely-jv's did
     ((value, top, branch),) = asked
     assert top == 2.0 > value and branch == 1.0  # checked from the highest trial under capacity
@@ -183,24 +190,13 @@ def test_a_slow_first_trial_under_capacity_asks_the_leap_at_once_and_otherwise_g
     Anderson acceleration), from the highest trial over capacity and checked from that trial: the root
     it returns ends the search, its equilibrium solved there once more; None leaves the search exactly
     as without a leap."""
-    from autopact.model.shadow import Jump, ShadowCost
-
-    plant = CapacityConstraint("plant", np.array([0]), 1.0)
     asked = []
 
     def leap(value, prices, top_value, top_prices, quick=False):
         asked.append((value, top_value, top_prices[1], quick))
         return (0.8, np.array([0.8, 1.0])) if accepted else None
 
-    runs = {}
-    for with_leap in (False, True):
-        lam = {"plant": 0.0}
-        game = _SlowTwoBranches(lam)
-        search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
-        try:
-            runs[with_leap] = (search.root(0.092, np.array([0.0, 0.0]), 1.0), game.solves)
-        except Jump:
-            runs[with_leap] = ("jump", game.solves)
+    runs = _searched(_SlowTwoBranches, 0.0, 0.092, np.array([0.0, 0.0]), leap)
     (value, top, branch, quick), *later = asked
     assert quick and top > value and branch == 1.0  # from over capacity, checked from the first trial under it
     if accepted:

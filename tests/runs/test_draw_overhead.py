@@ -6,12 +6,11 @@ countries in every draw."""
 
 import numpy as np
 import pytest
+from draw_jobs import cost_draw_jobs
 
 from autopact.policy import levers
 from autopact.policy.scenario import load_scenario
-from autopact.policy.uncertain_inputs import apply, centrals
-from autopact.runs.execution import Job, evaluate_chunk, prepare
-from autopact.runs.uncertainty import draw_values
+from autopact.runs.execution import evaluate_chunk, prepare
 from autopact.simulate import market_for, simulate
 
 
@@ -21,13 +20,7 @@ def run():
     scenario = load_scenario("ford-byd-jv")
     market = market_for(scenario)
     central = simulate(scenario, market)
-    costs_only = [i for i in scenario.uncertainty.inputs if i.kind == "parameter"]
-    uncertainty = scenario.uncertainty.model_copy(update={"inputs": costs_only})
-    jobs = []
-    for d in range(2):
-        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
-        definition, targets, assumptions, _ = apply(scenario, drawn)
-        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    jobs = cost_draw_jobs(scenario, 2)
     return scenario, market, central, jobs
 
 

@@ -6,12 +6,11 @@ plant is at 40,000 (the JV sells 78k free on the data of 6 Dec 2026, fourth sess
 units jump across the capacity)."""
 
 import pytest
+from draw_jobs import cost_draw_jobs
 
 from autopact.model.zeta import FocKernel
 from autopact.policy.scenario import load_scenario
-from autopact.policy.uncertain_inputs import apply, centrals
-from autopact.runs.execution import Job, evaluate_chunk, prepare
-from autopact.runs.uncertainty import draw_values
+from autopact.runs.execution import evaluate_chunk, prepare
 from autopact.simulate import market_for, newton_start, simulate
 
 
@@ -26,13 +25,7 @@ def draws():
     warm = {0: dict(zip(central.counterfactual.products["product_id"], central.counterfactual.products["price"]))}
     shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
                      {0: newton_start(central)})
-    costs_only = [i for i in scenario.uncertainty.inputs if i.kind == "parameter"]
-    uncertainty = scenario.uncertainty.model_copy(update={"inputs": costs_only})
-    jobs = []
-    for d in range(5):
-        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
-        definition, targets, assumptions, _ = apply(scenario, drawn)
-        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    jobs = cost_draw_jobs(scenario, 5)
     return shared, jobs
 
 
@@ -218,13 +211,7 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
     shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
                      {0: newton_start(central)})
     assert shared.newton[0].capacity is not None and shared.newton[0].capacity.slack
-    uncertainty = scenario.uncertainty.model_copy(update={"inputs": [
-        i for i in scenario.uncertainty.inputs if i.kind == "parameter"]})
-    jobs = []
-    for d in (0, 32):
-        drawn = draw_values(uncertainty, centrals(scenario), d, uncertainty.seed)
-        definition, targets, assumptions, _ = apply(scenario, drawn)
-        jobs.append(Job(0, d, definition, targets, assumptions, drawn))
+    jobs = cost_draw_jobs(scenario, [0, 32])
     count[0] = 0
     joint = evaluate_chunk(shared, jobs)
     evaluations, count[0] = count[0], 0
