@@ -22,6 +22,7 @@ from autopact.data import load_chinese_candidates, load_market, policy_parameter
 from autopact.data.inputs import load_yaml
 from autopact.errors import ScenarioError
 from autopact.outcomes.definitions import definitions
+from autopact.policy.entry import candidate_name
 from autopact.policy.scenario import POSITIVE_PARAMETERS, WHOLE_YEAR_PARAMETERS, Scenario, bundled_scenarios, chinese_makers
 
 # the levers a form shows; the other fields (estimation, assumptions, variants, year, dated fields)
@@ -104,7 +105,7 @@ def scenario_schema() -> dict[str, Any]:
     entrant = schema["$defs"]["Entrant"]["properties"]
     candidates = load_chinese_candidates()
     entrant["candidate"]["enum"] = sorted(candidates.index.astype(str))
-    entrant["candidate"]["x-labels"] = {str(k): f"{row['brand']} {row['model']} {row['variant']} ({row['powertrain']})"
+    entrant["candidate"]["x-labels"] = {str(k): f"{candidate_name(row['brand'], row['model'])} {row['variant']} ({row['powertrain']})"
                                         for k, row in candidates.iterrows()}
     entrant["maker"]["enum"] = list(chinese_makers())
     # a form offers only the chosen candidate's maker, and the maker and partner as profit-share holders

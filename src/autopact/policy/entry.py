@@ -53,6 +53,13 @@ def _candidate_characteristics(row: pd.Series, width_fit: tuple[float, float]) -
             "range_miles": float(epa_range) if powertrain == "BEV" and pd.notna(epa_range) else float("nan")}
 
 
+def candidate_name(brand: str, model: str) -> str:
+    """A candidate's name, brand and model, without the word they share ("Geely Galaxy" and "Galaxy
+    E5" make "Geely Galaxy E5", not "Geely Galaxy Galaxy E5")."""
+    last = brand.split()[-1] if brand.split() else ""
+    return f"{brand} {model[len(last):].lstrip()}" if last and model.split()[0] == last else f"{brand} {model}"
+
+
 def entrant_cost(row: pd.Series, entrant: Entrant, params: dict[str, float], price_scale: float,
                  origin_rate: float) -> dict[str, float]:
     """Marginal cost of an entrant from named components (dollars per vehicle).
@@ -174,7 +181,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
             entry.excluded.append(f"{entrant.candidate} ({owner}): barred by the connected-vehicle rule")
             continue
         assembly = "China" if entrant.assembly == "import" else US
-        product = {"product_id": f"entrant--{entrant.candidate}", "name": f"{row['brand']} {row['model']}",
+        product = {"product_id": f"entrant--{entrant.candidate}", "name": candidate_name(row["brand"], row["model"]),
                    "make": str(row["brand"]), "owner": owner,
                    "nationality": "China" if chinese_share >= params["connected_vehicle_threshold"]
                    else nationality_of[entrant.partner],
