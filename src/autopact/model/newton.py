@@ -160,7 +160,11 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
     shadow costs, the draw's equilibrium at zero is solved from there, and stands where every
     constraint is within capacity (slack, as the search would find at its first trial). ``solve(costs,
     initial, inverse_jacobian)`` solves the equilibrium at given costs (``supply.solve_prices``):
-    the result's prices meet the same FOC tolerance as every other solve."""
+    the result's prices meet the same FOC tolerance as every other solve.
+
+    A start whose constraints are all slack at the central equilibrium (``start.slack``) solves the
+    draw at zero shadow costs first (the search's first trial, so a slack draw's numbers are the
+    search's); only the constraints over capacity there are then solved jointly from those prices."""
     capacity = {c.name: c.capacity for c in constraints}
     borders = list(start.borders)
     if start.slack:

@@ -57,7 +57,8 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
     owners = list(state.stakes.columns)
     by_owner = column_sums(state.stakes, units)
     nationality_of = _nationalities(p, owners)
-    by_nationality = group_sums(by_owner, [nationality_of[o] for o in owners])
+    owner_nationalities = [nationality_of[o] for o in owners]
+    by_nationality = group_sums(by_owner, owner_nationalities)
     shares = by_owner / total if total > 0 else by_owner * np.nan
     share_of = dict(zip(owners, shares.tolist()))
     households = market.households
@@ -106,18 +107,14 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         "average_price_by_segment_usd": by("segment", lambda m: weighted(consumer_price, m)),
         "average_price_by_powertrain_usd": by("powertrain", lambda m: weighted(consumer_price, m)),
         "units_by_assembly_country": {k: float(v) for k, v in by_assembly.items() if v > 0},
-        "profit_by_nationality_usd": {k: float(v) for k, v in group_sums(profit_by_owner, [nationality_of[o] for o in owners]).items()},
+        "profit_by_nationality_usd": {k: float(v) for k, v in group_sums(profit_by_owner, owner_nationalities).items()},
         "profit_by_firm_usd": dict(zip(owners, profit_by_owner.tolist())),
         "units_by_segment": by("segment", lambda m: float(units[m].sum())),
     }
 
 
-def _nationality_of_owner(products: pd.DataFrame, stakes: pd.DataFrame) -> dict[str, Any]:
-    """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
-    return _nationalities(products, list(stakes.columns))
-
-
 def _nationalities(products: pd.DataFrame, owners: list[str]) -> dict[str, Any]:
+    """Each owner's nationality: from its own products, or China for a maker with no incumbent line."""
     direct: dict[str, Any] = {}  # groupby("owner")["nationality"].first() without pandas' groupby (draws)
     for owner, nationality in zip(products["owner"].tolist(), products["nationality"].tolist()):
         if owner not in direct and not owner.endswith(" JV") and not pd.isna(nationality):
@@ -161,7 +158,8 @@ def group_sums(values: np.ndarray, labels: list[Any]) -> dict[Any, float]:
 def firm_table(base: State, cf: State) -> list[dict[str, Any]]:
     """Units and profits by firm (joint-venture profits split to parents), baseline and scenario."""
     owners = sorted(set(base.stakes.columns) | set(cf.stakes.columns))
-    nationality = {**_nationality_of_owner(base.products, base.stakes), **_nationality_of_owner(cf.products, cf.stakes)}
+    nationality = {**_nationalities(base.products, list(base.stakes.columns)),
+                   **_nationalities(cf.products, list(cf.stakes.columns))}
 
     def totals(state: State, column: str) -> pd.Series:
         return state.stakes.mul(state.products[column].to_numpy(), axis=0).sum()
