@@ -183,3 +183,18 @@ def test_the_reports_profit_tables_keep_small_changes_in_billions():
     change = india["profit_counterfactual_usd"] - india["profit_baseline_usd"]
     assert -1e7 < change < 0
     assert f"-${abs(change):,.0f}" not in page and f"-${float(f'{abs(change) / 1e9:.2g}'):.10f}".rstrip("0") + "bn" in page
+
+
+def test_the_reports_firm_table_shows_unit_changes_in_whole_vehicles():
+    """A firm's change in units read -33.05 beside -30,696 (four significant digits for small floats)."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    from autopact.interfaces.report import html_report
+
+    document = json.loads(gzip.decompress((Path(__file__).parents[1] / "golden" / "ford-byd-jv.json.gz").read_bytes()))
+    page = html_report(document)
+    for f in document["firms"]:
+        change = f["units_counterfactual"] - f["units_baseline"]
+        assert f"<td>{change:+,.0f}</td>" in page, f["firm"]

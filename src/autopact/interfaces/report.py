@@ -169,7 +169,7 @@ def html_report(r: dict[str, Any]) -> str:
                [("nationality", "Owners' nationality"), ("baseline", f"Variable profit, {baseline_label}"),
                 ("scenario", "Scenario"), ("change", "Change")]),
         "<h2>Firms</h2>",
-        _table([{**f, "units_change": f["units_counterfactual"] - f["units_baseline"],
+        _table([{**f, "units_change": f"{f['units_counterfactual'] - f['units_baseline']:+,.0f}",  # whole vehicles
                  "profit_change": money(f["profit_counterfactual_usd"] - f["profit_baseline_usd"], total=True)} for f in r["firms"]],
                [("firm", "Firm"), ("nationality", "Nationality"), ("units_baseline", f"Units, {baseline_label}"),
                 ("units_counterfactual", "Units, scenario"), ("units_change", "Change"), ("profit_change", "Profit change")]),
