@@ -133,20 +133,29 @@ def signature(root: Path) -> tuple[str, float]:
     return digest.hexdigest(), newest
 
 
+def _replace_atomically(folder: Path, path: Path, suffix: str, write: Callable[[Any], None], binary: bool) -> bool:
+    """Write ``path`` whole or not at all: ``write(file)`` fills a temporary file in ``folder``, which
+    is then renamed into place (removed on any failure). False, writing nothing, where ``folder``
+    is not ours (another user could change what we read back)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _ours(folder, os.stat(folder)):
+        return False
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=suffix)
+    try:
+        with os.fdopen(descriptor, "wb" if binary else "w") as file:
+            write(file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
 def _write_text(folder: Path, path: Path, text: str) -> None:
     """Write a memo atomically and keep the ``MEMOS`` written last; a failure is ignored."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _ours(folder, os.stat(folder)):
+        if not _replace_atomically(folder, path, ".digest", lambda file: file.write(text), binary=False):
             return
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=".digest")
-        try:
-            with os.fdopen(descriptor, "w") as file:
-                file.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
         memos = sorted(folder.glob("tree-*.digest"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in memos[MEMOS:]:
             old.unlink(missing_ok=True)
@@ -207,17 +216,9 @@ def _write(folder: Path, path: Path, kind: str, value: Any) -> None:
     """Write an entry atomically (a temporary file renamed into place); remove the entries of this
     kind that other code or data wrote and all but the ``KEEP`` written last. A failure is ignored."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _ours(folder, os.stat(folder)):
+        if not _replace_atomically(folder, path, SUFFIX,
+                                   lambda file: pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL), binary=True):
             return
-        descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=SUFFIX)
-        try:
-            with os.fdopen(descriptor, "wb") as file:
-                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
         current = f"{kind}-{code_digest()[:16]}-"
         entries = sorted(folder.glob(f"{kind}-*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         kept = [p for p in entries if p.name.startswith(current)][:KEEP]
