@@ -48,3 +48,20 @@ def test_the_console_lists_each_new_model_with_its_units_and_price_as_in_the_jso
     for p in entrants:
         row = next(line for line in lines if f" {p['name']} " in line and p["owner"] in line)
         assert f"{p['units']:,.0f}" in row and f"${p['consumer_price']:,.0f}" in row, row
+
+
+def test_the_console_splits_a_scenarios_tariff_revenue_change_into_the_new_models_duty_and_the_rest(tmp_path):
+    """chinese-imports-mfn lowers tariffs yet raises tariff revenue: the console says why, with the
+    entrants' duty summed from the JSON's products and the incumbents' part as the total less it."""
+    import json
+
+    done = run_cli("simulate", "chinese-imports-mfn", "--store", tmp_path / "store.duckdb", "--json",
+                   tmp_path / "out.json", env={"COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    document = json.loads((tmp_path / "out.json").read_text())
+    paid = sum(p["tariff_revenue"] for p in document["products"] if p["entrant"])
+    change = document["change"]["tariff_revenue_usd"]
+    assert paid > change > 0  # the entrants' duty more than explains the rise
+    line = next(line for line in done.stdout.splitlines() if line.startswith("tariff revenue "))
+    assert line.startswith(f"tariff revenue +${change / 1e9:.2f}bn: the new models pay ${paid / 1e9:.2f}bn in duty")
+    assert f"incumbents -${(paid - change) / 1e9:.2f}bn" in line

@@ -116,6 +116,7 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
                       f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
     out.print(table)
     _print_entrants(r.get("products") or [], money)
+    _print_tariff_split(r.get("products") or [], d.get("tariff_revenue_usd"), money)
     for note in r["scenario"]["excluded"]:
         out.print(f"excluded: {note}")
     for c in r.get("constraints", []):
@@ -160,6 +161,17 @@ def _print_entrants(products: list[dict[str, Any]], money) -> None:
         table.add_row(p["name"], p["owner"], f"{p['units']:,.0f}", f"{p['units'] / total:.2%}" if total else "n/a",
                       money(p["consumer_price"], False))
     out.print(table)
+
+
+def _print_tariff_split(products: list[dict[str, Any]], change: float | None, money) -> None:
+    """Where a scenario with new models moves tariff revenue: the duty the entrants pay and the change
+    in what incumbents pay (the rest), so that a rise with lower tariff rates reads as the entrants'
+    imports, not as a rate going up."""
+    paid = sum(p.get("tariff_revenue") or 0.0 for p in products if p.get("entrant"))
+    if change is None or not paid:
+        return
+    out.print(f"tariff revenue {money(change, total=True)}: the new models pay {money(paid, False, total=True)} in duty (on imported vehicles or parts), "
+              f"incumbents {money(change - paid, total=True)} (fewer imported units or lower rates)", highlight=False)
 
 
 def _constraint_line(c: dict[str, Any], money) -> str:
