@@ -149,3 +149,17 @@ def test_newton_and_contraction_inversions_agree(seed):
     contraction, contraction_steps = invert_shares(observed, prices, demand, method="contraction")
     assert newton == pytest.approx(contraction, abs=1e-11)
     assert newton_steps < contraction_steps
+
+
+def test_a_pickled_demand_leaves_its_cache_behind_and_rebuilds_the_same_taste():
+    """A Demand sent to a worker or the disk cache carried its I x J taste matrix and the zeta map's
+    cells (``_cache``); it now travels without them and rebuilds the same numbers on first use."""
+    import pickle
+
+    demand, _, _ = synthetic_demand(households=400)
+    taste = demand.taste
+    assert demand._cache  # filled by the first use
+    back = pickle.loads(pickle.dumps(demand))
+    assert back._cache == {} and demand._cache  # the original keeps its own
+    assert np.array_equal(back.taste, taste)
+    assert len(pickle.dumps(demand)) + demand.taste.nbytes < len(pickle.dumps(dict(demand.__dict__)))

@@ -83,6 +83,12 @@ class Demand:
         if self.characteristics.shape[1] != len(self.sigma) or self.nu.shape[1] != len(self.sigma):
             raise ValueError("characteristics, nu and sigma must agree on the number of random coefficients")
 
+    def __getstate__(self) -> dict:
+        """The fields as pickle takes them, without ``_cache``: what it holds (the I x J taste matrix,
+        nest indicators, the zeta map's cells) is rebuilt from the fields on first use, so a Demand
+        sent to a worker or written to the disk cache does not carry it."""
+        return {**self.__dict__, "_cache": {}}
+
     @property
     def price_sensitivity(self) -> np.ndarray:
         """alpha_i = alpha + pi / y_i for each household (I,)."""
