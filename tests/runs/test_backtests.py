@@ -198,8 +198,9 @@ def test_cli_validate_json_contract(tmp_path):
 
 def test_export_price_yardsticks_net_of_vat_and_duty_by_hand():
     """Seal U in Germany (Rhodium 2024): EUR 42,000 incl. 19% VAT, 10% duty on the China list net of
-    China's 13% VAT, China list EUR 20,500, profit EUR 14,300 per car; Dolphin Mini in Mexico: $18-20k
-    incl. 16% IVA, duty 0-15%, China list $9,858."""
+    China's 13% VAT, China list EUR 20,500, profit EUR 14,300 per car; the Dolphin Mini's Mexican
+    versions at launch: $21,000 (30 kWh) and $23,000 (38.8 kWh) incl. 16% IVA, no duty, against the
+    China lists of the Seagull's trims with those batteries, $9,858 and $12,117."""
     from autopact.runs.backtest_policy import export_price_yardsticks
 
     y = export_price_yardsticks(13.0)
@@ -207,10 +208,12 @@ def test_export_price_yardsticks_net_of_vat_and_duty_by_hand():
     assert seal["gross_ratio"][0] == pytest.approx(42000 / 20500, rel=1e-12)
     assert seal["net_ratio"][0] == pytest.approx((42000 / 1.19 - 0.10 * 20500 / 1.13) / 20500, rel=1e-12)
     assert seal["lerner"] == pytest.approx(14300 / (42000 / 1.19), rel=1e-12)
-    mini = y["cases"]["dolphin-mini-mexico-2024"]
-    assert mini["net_ratio"] == pytest.approx([(18000 / 1.16 - 0.15 * 9858 / 1.13) / 9858, 20000 / 1.16 / 9858], rel=1e-12)
-    assert mini["lerner"] is None
-    assert y["net_ratio"] == pytest.approx([mini["net_ratio"][0], mini["net_ratio"][1]], rel=1e-12)
+    mini = y["cases"]["dolphin-mini-30kwh-mexico-2024"]
+    plus = y["cases"]["dolphin-mini-plus-38kwh-mexico-2024"]
+    assert mini["net_ratio"] == pytest.approx([21000 / 1.16 / 9858] * 2, rel=1e-12)
+    assert plus["net_ratio"] == pytest.approx([23000 / 1.16 / 12117] * 2, rel=1e-12)
+    assert mini["lerner"] is None and plus["lerner"] is None
+    assert y["net_ratio"] == pytest.approx([seal["net_ratio"][0], mini["net_ratio"][1]], rel=1e-12)
 
 
 def test_launch_gaps_from_the_linear_maps_equal_the_leave_one_out_fits_for_any_xi(market):

@@ -43,14 +43,16 @@ def validate_command(
 def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
     table = Table(title="Entry scenarios against Chinese makers abroad (" + y["note"] + ")", title_justify="left")
     for column in ("scenario", "entrants' units", "share", "largest model", "its share", "US price / China list",
-                   "Lerner"):
+                   "Lerner", "Lerner, Rhodium's basis"):
         table.add_column(column, justify="left" if column in ("scenario", "largest model") else "right")
     for name, s in y["scenarios"].items():
         ratios = ", ".join(f"{v:.1f}" for v in s["price_to_china_list"].values())
         lerner = ", ".join(f"{v:.2f}" for v in s["lerner"].values())
+        rhodium = ", ".join(f"{v:.2f}" for v in s["lerner_rhodium_basis"].values())
         table.add_row(name, f"{s['entrant_units']:,.0f}", f"{s['entrant_share']:.2%}", s["largest_model"] or "-",
-                      f"{s['largest_model_share']:.2%}", ratios, lerner)
+                      f"{s['largest_model_share']:.2%}", ratios, lerner, rhodium)
     out.print(table)
+    _print_price_decomposition(y)
     lo, hi = y["yardsticks"]["single_model_share"]
     blo, bhi = y["yardsticks"]["brand_share_year3"]
     plo, phi = y["yardsticks"]["export_price_ratio"]
@@ -58,9 +60,29 @@ def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
     out.print(f"abroad: one Chinese model {lo:.1%}-{hi:.1%} of a market; BYD as a brand {blo:.1%}-{bhi:.1%} in its third "
               f"year; export prices net of VAT and duty {plo:.2f}-{phi:.2f}x the China list "
               f"({escape(', '.join(c['model'] + ' in ' + c['market'] for c in y['export_prices'].values()))}); Lerner index "
-              f"abroad {lerner} (Rhodium, Seal U in Germany). No scenario's largest model above twice the single-model "
+              f"abroad {lerner} (Rhodium, Seal U in Germany: its profit deducts no selling cost beyond the China one, so "
+              f"it compares with the entrants' Lerner on Rhodium's basis). No scenario's largest model above twice the single-model "
               f"top {_mark(ok)}; entrants' US prices net of duty at least {plo:.2f}x the China list {_mark(prices_ok)}",
               highlight=False, markup=True)
+
+
+def _print_price_decomposition(y: dict[str, Any]) -> None:
+    """Each entrant's US price net of duty over its China list, in parts (``runs.entrant_pricing``),
+    with the demand that sets its markup and the incumbents priced like it (one line each)."""
+    out.print("Why entrants' prices sit where they do: (price - duty) / (price scale x China list) = home cost + US "
+              "costs + markup + shadow cost; the markup follows its own-price elasticity, set by its buyers' incomes; "
+              "peers: incumbents within 10% of its price", highlight=False)
+    for name, s in y["scenarios"].items():
+        for d in s["price_decomposition"]:
+            r = d["ratio_parts"]
+            us = sum(v for k, v in r.items() if k not in ("home_cost", "tariff", "tariff_specific", "markup", "shadow_cost"))
+            b, everyone, peers = d["buyers"], d["all_buyers"], d["peers"]
+            out.print(f"  {name}, {escape(d['name'])}: {d['units']:,.0f} at ${d['price']:,.0f}; home {r['home_cost']:.2f} "
+                      f"+ US {us:.2f} + markup {r['markup']:.2f} + shadow {r['shadow_cost']:.2f} = "
+                      f"{d['price_to_china_list']:.2f}; Lerner {d['lerner']:.2f} (peers {peers['lerner']:.2f}), "
+                      f"elasticity {d['own_elasticity']:.1f} (peers {peers['own_elasticity']:.1f}); buyers under $50k "
+                      f"{b['under $50k']:.0%} (all buyers {everyone['under $50k']:.0%}), median income "
+                      f"${b['median_income']:,.0f} (all ${everyone['median_income']:,.0f})", highlight=False)
 
 
 def _mark(ok: bool) -> str:

@@ -25,8 +25,13 @@ not pay), because US list prices carry neither a VAT nor, for a US-built entrant
     net ratio = (P_abroad / (1 + VAT) - duty x L / (1 + VAT_China)) / L          (L: China list)
 
 and the entrant's US ratio net of the duty it pays, (p_US - duty_US) / L (both at the market's
-trim-mix price scale). Where the source gives the profit per car abroad (Rhodium on the Seal U),
-its Lerner index, profit / net price, is the markup yardstick.
+trim-mix price scale). Each price abroad is set against the China list of the same trim (the Dolphin
+Mini's 30 and 38.8 kWh Mexican versions against the Seagull's 30 and 38.88 kWh trims) at one date.
+Where the source gives the profit per car abroad (Rhodium on the Seal U), its Lerner index, profit /
+net price, is the markup yardstick, against the entrants' Lerner index on Rhodium's basis, which
+deducts no selling cost beyond the China one (``autopact.runs.entrant_pricing``). Why an entrant's
+price sits where it does, its cost parts, markup, own-price elasticity, buyers' incomes and the
+incumbents priced like it: ``entrant_pricing.price_decomposition``.
 
 Signs. When a tariff on rivals falls or rivals enter, an incumbent whose own cost is unchanged
 should not raise its price unless the model shows why: ``price_signs`` lists the risers with the
@@ -54,6 +59,7 @@ from autopact.model.supply import ownership_matrix
 from autopact.outcomes.caveats import RISE_USD
 from autopact.policy.credits import credit_change
 from autopact.policy.scenario import load_scenario, parse_scenario
+from autopact.runs.entrant_pricing import price_decomposition
 from autopact.runs.year_change import year_decomposition
 from autopact.simulate import simulate
 
@@ -245,8 +251,9 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
                      results: dict[str, Any] | None = None) -> dict[str, Any]:
     """Each bundled entry scenario against what Chinese makers did abroad: the largest entrant
     model's share of the market, the Chinese-brand entrants' total share, and each entrant's US
-    price net of the duty it pays over its China list price, and its Lerner index
-    (``backtest_evidence.csv``, ``export_prices.csv``)."""
+    price net of the duty it pays over its China list price, and its Lerner index, the maker's and on
+    Rhodium's basis (``backtest_evidence.csv``, ``export_prices.csv``), with each entrant's price
+    decomposition (``entrant_pricing.price_decomposition``)."""
     e = {k: float(v["value"]) for k, v in evidence().items() if k.startswith("chinese_")}
     candidates = load_chinese_candidates()
     fx, scale = market.parameters["fx_cny_per_usd"], market.data.price_scale
@@ -263,11 +270,14 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
         ratios = {row["name"]: float((row["price"] - duty[row["name"]]) / scale / listed[row["name"]])
                   for row in entrants.to_dict(orient="records")}
         largest = entrants.sort_values("units").iloc[-1] if len(entrants) else None
+        decomposition = price_decomposition(result)
         out[name] = {"entrant_units": float(entrants["units"].sum()), "entrant_share": float(entrants["units"].sum()) / total,
                      "largest_model": None if largest is None else largest["name"],
                      "largest_model_share": 0.0 if largest is None else float(largest["units"]) / total,
                      "price_to_china_list": ratios,
-                     "lerner": {row["name"]: float(row["markup"] / row["price"]) for row in entrants.to_dict(orient="records")}}
+                     "lerner": {row["name"]: float(row["markup"] / row["price"]) for row in entrants.to_dict(orient="records")},
+                     "lerner_rhodium_basis": {d["name"]: d["lerner_rhodium_basis"] for d in decomposition},
+                     "price_decomposition": decomposition}
     exports = export_price_yardsticks(market.parameters["china_vat_pct"])
     return {"scenarios": out,
             "yardsticks": {"single_model_share": [e["chinese_model_share_abroad_low"], e["chinese_model_share_abroad_high"]],
@@ -275,4 +285,6 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
                            "export_price_ratio": exports["net_ratio"], "export_lerner": exports["lerner"]},
             "export_prices": exports["cases"],
             "note": "entry scenarios describe an entrant's year entrant_years_on_sale (default 3); Chinese brands "
-                    "abroad sold 10+ models by their third year, the scenarios 2-5; price ratios net of VAT and duties"}
+                    "abroad sold 10+ models by their third year, the scenarios 2-5; price ratios net of VAT and duties; "
+                    "Lerner index abroad on Rhodium's basis (no selling cost beyond the China one deducted), "
+                    "entrants' on the same basis in lerner_rhodium_basis"}
