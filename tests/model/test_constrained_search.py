@@ -203,3 +203,73 @@ def test_a_slow_first_trial_under_capacity_asks_the_leap_at_once_and_otherwise_g
         assert runs[True][0] == 0.8 and runs[True][1][-1] == (0.8, 1) and not later
     else:
         assert runs[True][0] == runs[False][0] and runs[True][1] == runs[False][1]
+
+
+class _Smooth:
+    """A fake price game with one smooth branch, excess 2 exp(-3 lambda) - 1 (root ln 2 / 3), whose
+    every solve reports 5 evaluations of the map: far below ``shadow.SLOW_BRACKET``."""
+
+    def __init__(self, lam):
+        self.lam, self.solves = lam, []
+
+    def __call__(self, initial=None, trial_tol=None, cap=None):
+        from types import SimpleNamespace
+
+        value = self.lam["plant"]
+        self.solves.append(value)
+        excess = 2 * np.exp(-3 * value) - 1
+        return SimpleNamespace(shares=np.array([1.0 + excess]), prices=np.array([value, 0.0]), iterations=5)
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
+    """From zero (100% over capacity) the logit guess lands far under it (excess -0.55, beyond
+    ``shadow.FAR_BRACKET``) in a quick solve: the search asks its ``leap`` at once (quick: by Anderson
+    acceleration, ford-geely-jv's 249 evaluations -> 121), from the trial over capacity and checked
+    from that first trial under it; the root it returns ends the search, None leaves the search
+    exactly as without a leap. On main only a slow first trial (``SLOW_BRACKET``) asked it."""
+    asked = []
+    root = float(np.log(2) / 3)
+
+    def leap(value, prices, top_value, top_prices, quick=False):
+        asked.append((value, top_value, quick))
+        return (root, np.array([root, 0.0])) if accepted else None
+
+    runs = _searched(_Smooth, 0.0, 1.0, np.array([0.0, 0.0]), leap)
+    assert runs[False][0] == pytest.approx(root, rel=1e-12)
+    (value, top, quick), = asked
+    assert quick and value == 0.0 and top == pytest.approx(0.5)
+    if accepted:
+        assert runs[True][0] == root and runs[True][1][-1] == root and len(runs[True][1]) < len(runs[False][1])
+    else:
+        assert runs[True] == runs[False]
+
+
+@pytest.mark.parametrize("share, early", [(0.5, True), (0.995, False), (1.5, False)])
+def test_the_first_solve_stops_early_only_where_a_plant_is_far_over_capacity(monkeypatch, share, early):
+    """A central run's secant search solves every shadow cost at zero first; where the plant is far
+    over capacity (capacity half the free units) that solve stops at a FOC residual of 1e-4
+    (``constrained.DECIDED_TOL``: the search's early trials are solved no further), and the result is
+    the same; near capacity (0.5% over) or slack it is the full solve, to the bit, as on main."""
+    import autopact.model.constrained as constrained
+
+    demand, xi, omega, costs, free = market()
+    size, plant = 1e6, np.array([2, 3])
+    plants = [CapacityConstraint("plant", plant, share * size * free.shares[plant].sum())]
+    solves = []
+
+    def recorded(*args, **kwargs):
+        solves.append(solve_prices(*args, **kwargs))
+        return solves[-1]
+
+    monkeypatch.setattr(constrained, "solve_prices", recorded)
+    result = solve_constrained(costs, xi, demand, omega, Taxes.none(10), plants, size, search="secant")
+    brent = solve_constrained(costs, xi, demand, omega, Taxes.none(10), plants, size)
+    first = solves[0]
+    assert first.converged is not early
+    if early:
+        assert first.max_foc_residual < constrained.DECIDED_TOL and first.iterations < free.iterations
+    else:
+        assert np.array_equal(first.prices, free.prices) and first.iterations == free.iterations
+    assert result.shadow_costs["plant"] == pytest.approx(brent.shadow_costs["plant"], rel=1e-9, abs=1e-8)  # brentq: xtol 1e-9
+    assert np.max(np.abs(result.equilibrium.prices / brent.equilibrium.prices - 1)) < 1e-9

@@ -191,3 +191,19 @@ def test_household_weights_must_sum_to_one():
     with pytest.raises(ValueError, match="weights"):
         Demand(alpha=1.0, pi=0.0, sigma=np.zeros(0), rho=0.0, characteristics=np.zeros((2, 0)),
                nests=np.zeros(2, int), weights=np.array([0.154]), income=np.ones(1), nu=np.zeros((1, 0)))
+
+
+def test_an_early_exit_ends_a_solve_only_where_it_says_so():
+    """``early_exit(shares, residual)`` (a shadow-cost search's first solve, ``constrained.DECIDED``):
+    one that never fires leaves the solve's path and prices as they were, to the bit; one that fires
+    returns the prices reached there, flagged unconverged, in fewer evaluations."""
+    demand, xi, prices = synthetic_demand()
+    omega, costs = ownership_matrix(np.arange(8)), 0.7 * prices
+    plain = solve_prices(costs, xi, demand, omega, Taxes.none(8))
+    asked = []
+    never = solve_prices(costs, xi, demand, omega, Taxes.none(8), early_exit=lambda s, r: asked.append(r) and False)
+    assert np.array_equal(never.prices, plain.prices) and never.iterations == plain.iterations and never.converged
+    assert len(asked) == plain.iterations - 1  # asked at every evaluation but the equilibrium's
+    early = solve_prices(costs, xi, demand, omega, Taxes.none(8), early_exit=lambda s, r: r < 1e-4)
+    assert not early.converged and 1e-12 <= early.max_foc_residual < 1e-4 and early.iterations < plain.iterations
+    assert early.prices == pytest.approx(plain.prices, rel=1e-3)

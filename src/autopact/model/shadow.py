@@ -36,6 +36,10 @@ LEAP_EVALUATIONS = 60
 # ford-geely-jv's first trial under capacity took 41 at tolerance 1e-4 (its secant search then 195 more,
 # and the leap 226); the other bundled scenarios' first trials under capacity took 11-13.
 SLOW_BRACKET = 30
+# A first trial this far under capacity (excess <= -FAR_BRACKET) asks ``leap`` at once too: the secant
+# search takes 8-10 more trials of 15-25 evaluations from there, the joint solve and its check about 80
+# (ford-geely-jv, -0.33: 141 evaluations instead of 249; gm-geely 131, 196; open-entry-us-plants 125, 135).
+FAR_BRACKET = 1e-2
 # Prices of the leap's root and of the equilibrium reached there from above must agree to this (relative).
 SAME_EQUILIBRIUM = 1e-9
 # Newton-GMRES (``solve_jointly``, ``solve_by_krylov``): the evaluations of the map either may spend
@@ -85,7 +89,7 @@ class ShadowCost:
     none the trial is solved in full and the search goes on exactly as without it. ``leap`` is also
     asked, once a search, where the first trial under capacity above one over it took
     ``SLOW_BRACKET`` evaluations or more (the map contracting slowly, so that each secant trial costs
-    tens of evaluations): from the highest trial over capacity, checked from that trial under capacity,
+    tens of evaluations) or lies far under the capacity (``FAR_BRACKET``: many secant trials to go): from the highest trial over capacity, checked from that trial under capacity,
     the highest under capacity that the search would ever have (its later trials lie below it); where
     it gives none the search goes on exactly as without it."""
 
@@ -160,7 +164,8 @@ class ShadowCost:
                 return found
             if self.leap is not None and not self.bracketed and f < 0 and low is not None and high is None:
                 self.bracketed = True  # the first trial under capacity above one over it
-                if self.evaluations >= SLOW_BRACKET and (found := self._early_leap(low, value, p, points)) is not None:
+                early = self.evaluations >= SLOW_BRACKET or f <= -FAR_BRACKET
+                if early and (found := self._early_leap(low, value, p, points)) is not None:
                     return found
             if f != fb and value != b:
                 self.slope = (f - fb) / (value - b)

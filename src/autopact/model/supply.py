@@ -36,6 +36,7 @@ about a quarter of the search's evaluations. Capacity and quota constraints (sha
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,7 +132,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                  taxes: Taxes, initial: np.ndarray | None = None, tol: float = 1e-12,
                  max_iterations: int = 10_000, method: str = "squarem",
                  max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
-                 inverse_jacobian: np.ndarray | BroydenMatrix | None = None) -> Equilibrium:
+                 inverse_jacobian: np.ndarray | BroydenMatrix | None = None,
+                 early_exit: Callable[[np.ndarray, float], bool] | None = None) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -152,6 +154,11 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     evaluations of SQUAREM on the 2025 market's draws. Should its residual stall or grow, SQUAREM
     goes on from the best prices it reached. The stopping rule, and so the solution, is the same.
     A ``BroydenMatrix`` is used and updated in place (the solves of one shadow-cost search).
+
+    ``early_exit(shares, residual)``, asked at every evaluation that is not yet an equilibrium, may
+    end the solve there: the prices reached are returned with ``converged`` False (a shadow-cost
+    search's first solve, whose constraint is already far over capacity: ``constrained.DECIDED``).
+    It changes nothing else: a solve it never stops takes the same path to the same prices.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -183,6 +190,9 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
         stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
         if residual < tol and not stale.any():
             return p, Equilibrium(p, consumer, s, margin, evaluations, residual, True,
+                                  priced_out=np.flatnonzero(~live))
+        if early_exit is not None and early_exit(s, residual):
+            return p, Equilibrium(p, consumer, s, margin, evaluations, residual, False,
                                   priced_out=np.flatnonzero(~live))
         with np.errstate(divide="ignore", invalid="ignore"):
             zeta = (weighted - s / t) / lam
