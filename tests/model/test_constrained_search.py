@@ -110,6 +110,26 @@ def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
     assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
     assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
 
+def test_the_check_from_above_stops_once_it_reaches_the_joint_roots_equilibrium():
+    """``leap_search``'s check solves the equilibrium at the joint root's shadow cost from the trial
+    above (``solve_by_krylov`` with ``target``): it stops once within ``shadow.SAME_EQUILIBRIUM`` of the
+    root's prices (ford-geely-jv: 22 evaluations instead of 35), where the equilibrium it approaches is
+    that one; a target elsewhere leaves the solve as it was, to the FOC tolerance."""
+    from autopact.model.shadow import SAME_EQUILIBRIUM, solve_by_krylov
+    from autopact.model.zeta import FocKernel
+
+    demand, xi, omega, costs, free = market()
+    kernel, taxes = FocKernel(xi, demand, omega), Taxes.none(10)
+    limit = 1.0 / float(demand.weights @ demand.price_sensitivity)
+    full, evaluations = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12, method="anderson")
+    near, fewer = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12, method="anderson", target=free.prices)
+    assert np.max(np.abs(near / free.prices - 1)) <= SAME_EQUILIBRIUM < np.max(np.abs(costs / free.prices - 1))
+    assert fewer < evaluations
+    elsewhere, same = solve_by_krylov(costs, kernel, taxes, limit, costs, 1e-12, method="anderson",
+                                      target=2 * free.prices)
+    assert np.array_equal(elsewhere, full) and same == evaluations
+
+
 class _TwoBranches:
     """A fake price game for ``ShadowCost``: the excess is 0.002 + 0.1 (0.9 - lambda) on branch A
     (lambda < 0.9: no root) and 0.05 - 0.0625 lambda on branch B (lambda > 0.5: root 0.8). A solve goes
@@ -225,7 +245,7 @@ class _Smooth:
 def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
     """From zero (100% over capacity) the logit guess lands far under it (excess -0.55, beyond
     ``shadow.FAR_BRACKET``) in a quick solve: the search asks its ``leap`` at once (quick: by Anderson
-    acceleration, ford-geely-jv's 249 evaluations -> 121), from the trial over capacity and checked
+    acceleration: ford-geely-jv's 251 evaluations -> 109), from the trial over capacity and checked
     from that first trial under it; the root it returns ends the search, None leaves the search
     exactly as without a leap. On main only a slow first trial (``SLOW_BRACKET``) asked it."""
     asked = []
@@ -271,5 +291,5 @@ def test_the_first_solve_stops_early_only_where_a_plant_is_far_over_capacity(mon
         assert first.max_foc_residual < constrained.DECIDED_TOL and first.iterations < free.iterations
     else:
         assert np.array_equal(first.prices, free.prices) and first.iterations == free.iterations
-    assert result.shadow_costs["plant"] == pytest.approx(brent.shadow_costs["plant"], rel=1e-9, abs=1e-8)  # brentq: xtol 1e-9
+    assert result.shadow_costs["plant"] == pytest.approx(brent.shadow_costs["plant"], rel=1e-9, abs=1e-8)
     assert np.max(np.abs(result.equilibrium.prices / brent.equilibrium.prices - 1)) < 1e-9
