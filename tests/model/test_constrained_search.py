@@ -245,9 +245,9 @@ class _Smooth:
 def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
     """From zero (100% over capacity) the logit guess lands far under it (excess -0.55, beyond
     ``shadow.FAR_BRACKET``) in a quick solve: the search asks its ``leap`` at once (quick: by Anderson
-    acceleration: ford-geely-jv's 251 evaluations -> 109), from the trial over capacity and checked
-    from that first trial under it; the root it returns ends the search, None leaves the search
-    exactly as without a leap. On main only a slow first trial (``SLOW_BRACKET``) asked it."""
+    acceleration: ford-geely-jv's 251 evaluations -> 103), from the secant step between the trial over
+    capacity and that first trial under it, and checked from the latter; the root it returns ends
+    the search, None leaves the search exactly as without a leap. On main only a slow first trial (``SLOW_BRACKET``) asked it."""
     asked = []
     root = float(np.log(2) / 3)
 
@@ -258,7 +258,9 @@ def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_go
     runs = _searched(_Smooth, 0.0, 1.0, np.array([0.0, 0.0]), leap)
     assert runs[False][0] == pytest.approx(root, rel=1e-12)
     (value, top, quick), = asked
-    assert quick and value == 0.0 and top == pytest.approx(0.5)
+    over, under = 1.0, 2 * np.exp(-1.5) - 1  # the excess at 0 and at the first trial, 0.5
+    assert quick and top == pytest.approx(0.5)
+    assert value == pytest.approx(0.5 * over / (over - under))  # from the secant step between them
     if accepted:
         assert runs[True][0] == root and runs[True][1][-1] == root and len(runs[True][1]) < len(runs[False][1])
     else:

@@ -92,7 +92,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
     across it near the root, or converges slowly there, tries ``shadow.leap_search``, and so does one
     whose first trial under capacity converged slowly or lies far under it (``shadow.SLOW_BRACKET``,
-    ``shadow.FAR_BRACKET``; by Anderson acceleration: ford-geely-jv's equilibrium in 107 evaluations of
+    ``shadow.FAR_BRACKET``; by Anderson acceleration: ford-geely-jv's equilibrium in 101 evaluations of
     the map, 249 before, with its first solve stopped early, ``DECIDED``); else the secant search stops short
     of the capacity and brentq's search starts again from zero (in a central run its trials after the
     first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
