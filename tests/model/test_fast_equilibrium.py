@@ -188,3 +188,44 @@ def test_a_kernel_on_a_demand_reuses_its_cells_and_moves_only_the_rows_whose_xi_
     fresh = FocKernel(moved, replace(demand, _cache={}), omega.copy()).terms(prices, prices - 1.0)
     assert len(made) == 2  # the first two kernels share the cells; the fresh demand makes its own
     assert all(np.array_equal(a, b) for a, b in zip(again, fresh))
+
+
+
+def _former_terms(kernel: FocKernel, prices: np.ndarray, margin: np.ndarray):
+    """``FocKernel.terms`` as it was before issue 13's change: Y = m s written out, then summed into
+    the cells by the cell indicator."""
+    count, cells = len(prices), len(kernel.row_cell_group)
+    totals, weighted = np.zeros((count, 2)), np.zeros(count)
+    for block in kernel.blocks:
+        n = block.stop - block.start
+        e = np.empty((count, n))
+        ratios = kernel._exponentials(prices, block, e)
+        s = ratios[0][kernel.finest] * e
+        mixed = kernel.mix @ (kernel.cell_sums @ (s * margin[:, None]))
+        rates = ratios[0][kernel.row_cell_group] * mixed[:cells]
+        for level, ratio in enumerate(ratios[1:], start=1):
+            rates += ratio[kernel.row_cell_group] * mixed[level * cells:(level + 1) * cells]
+        rates *= kernel.slope[block]
+        weighted += (rates[kernel.row_cell] * e) @ kernel.ones[block]
+        totals += s @ kernel.sums[block]
+    return totals[:, 0], totals[:, 1] / (1 - kernel.lowest), weighted
+
+
+@pytest.mark.parametrize("households_a_block", [1, 7, 10_000])
+@pytest.mark.parametrize("model", list(MODELS))
+def test_the_terms_sum_the_margins_into_the_cells_without_writing_y_out(model, households_a_block, monkeypatch):
+    """``FocKernel.terms`` sums m_k s_ki into each cell by the cell indicator with m in place of its
+    ones (issue 13: one pass over the products x households arrays fewer, about 9% of a 2025
+    evaluation) instead of writing Y = m s out first: the same numbers to the bit as that former
+    route (margins of both signs and zeros, a product priced far out, one block or several)."""
+    demand, xi, prices = MODELS[model]()
+    monkeypatch.setattr(zeta, "BLOCK_ELEMENTS", households_a_block * len(xi))
+    monkeypatch.setattr(zeta, "ONE_BLOCK_ELEMENTS", households_a_block * len(xi))
+    kernel = FocKernel(xi, demand, joint_venture())
+    assert (len(kernel.blocks) == 1) is (households_a_block >= len(demand.weights))
+    margin = np.random.default_rng(7).normal(0.0, 3.0, len(xi))
+    margin[[1, 4]] = 0.0
+    prices = prices.copy()
+    prices[6] *= 40
+    for new, old in zip(kernel.terms(prices, margin), _former_terms(kernel, prices, margin)):
+        assert np.array_equal(new, old)

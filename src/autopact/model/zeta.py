@@ -237,7 +237,11 @@ class FocKernel:
         count, cells = len(prices), len(self.row_cell_group)
         work = _work_arrays(count, self.block_size)
         totals, weighted = np.zeros((count, 2)), np.zeros(count)
-        margin = margin[:, None]
+        # the cell sums of Y = m s: the indicator's 1 in column k replaced by m_k, so that its product
+        # adds m_k s_ki where the indicator's added the 1 x (s_ki m_k) of a Y written out beforehand: the
+        # same products (a multiplication commutes exactly) summed in the same order, one pass fewer
+        indicator = self.cell_sums
+        margin_sums = Compressed("csc", indicator.shape, indicator.indptr, indicator.indices, margin)
         for block in self.blocks:
             n = block.stop - block.start
             e, s, part = (buffer[:count * n].reshape(count, n) for buffer in work[:3])
@@ -245,8 +249,7 @@ class FocKernel:
             ratios = self._exponentials(prices, block, e)
             np.take(ratios[0], self.finest, axis=0, out=s, mode="clip")
             s *= e  # s_ij = e_ij Q_phi(j)
-            np.multiply(s, margin, out=part)  # Y
-            mixed = self.mix @ (self.cell_sums @ part)  # c_l A^l by row cell, levels stacked
+            mixed = self.mix @ (margin_sums @ s)  # c_l A^l by row cell, levels stacked
             for level, ratio in enumerate(ratios):
                 np.take(ratio, self.row_cell_group, axis=0, out=term if level else rates, mode="clip")
                 if level:
