@@ -140,7 +140,7 @@ class _TwoBranches:
     def __init__(self, lam):
         self.lam, self.solves = lam, []
 
-    def __call__(self, initial=None, trial_tol=None, cap=None):
+    def __call__(self, initial=None, trial_tol=None, cap=None, early_exit=None):
         from types import SimpleNamespace
         from autopact.model.shadow import SlowTrial
 
@@ -156,7 +156,7 @@ class _TwoBranches:
 
 def _searched(game_class, start_lam, value, start, leap):
     """The search from ``value`` on a two-branch stand-in, without the leap and with it: for each, its
-    root (or "jump") and the game's solves."""
+    root (or "jump"), the game's solves and (``_Smooth``) the solves it stopped early."""
     from autopact.model.shadow import Jump, ShadowCost
 
     plant = CapacityConstraint("plant", np.array([0]), 1.0)
@@ -166,9 +166,9 @@ def _searched(game_class, start_lam, value, start, leap):
         game = game_class(lam)
         search = ShadowCost(plant, lam, 1.0, game, 1e-12, leap=leap if with_leap else None)
         try:
-            runs[with_leap] = (search.root(value, start, 1.0), game.solves)
+            runs[with_leap] = (search.root(value, start, 1.0), game.solves, getattr(game, "loose", []))
         except Jump:
-            runs[with_leap] = ("jump", game.solves)
+            runs[with_leap] = ("jump", game.solves, getattr(game, "loose", []))
     return runs
 
 
@@ -197,7 +197,7 @@ def test_a_trial_cut_short_near_the_root_tries_the_leap_and_otherwise_goes_on_as
 class _SlowTwoBranches(_TwoBranches):
     """``_TwoBranches`` whose every solve reports 40 evaluations of the map (``shadow.SLOW_BRACKET``)."""
 
-    def __call__(self, initial=None, trial_tol=None, cap=None):
+    def __call__(self, initial=None, trial_tol=None, cap=None, early_exit=None):
         from types import SimpleNamespace
 
         return SimpleNamespace(**vars(super().__call__(initial, trial_tol, cap)), iterations=40)
@@ -227,27 +227,35 @@ def test_a_slow_first_trial_under_capacity_asks_the_leap_at_once_and_otherwise_g
 
 class _Smooth:
     """A fake price game with one smooth branch, excess 2 exp(-3 lambda) - 1 (root ln 2 / 3), whose
-    every solve reports 5 evaluations of the map: far below ``shadow.SLOW_BRACKET``."""
+    every solve reports 5 evaluations of the map: far below ``shadow.SLOW_BRACKET``. A solve given an
+    ``early_exit`` that fires at a FOC residual of 1e-3 stops there (2 evaluations, unconverged; listed
+    in ``loose``, not ``solves``)."""
 
     def __init__(self, lam):
-        self.lam, self.solves = lam, []
+        self.lam, self.solves, self.loose = lam, [], []
 
-    def __call__(self, initial=None, trial_tol=None, cap=None):
+    def __call__(self, initial=None, trial_tol=None, cap=None, early_exit=None):
         from types import SimpleNamespace
 
         value = self.lam["plant"]
-        self.solves.append(value)
         excess = 2 * np.exp(-3 * value) - 1
-        return SimpleNamespace(shares=np.array([1.0 + excess]), prices=np.array([value, 0.0]), iterations=5)
+        shares, prices = np.array([1.0 + excess]), np.array([value, 0.0])
+        if early_exit is not None and early_exit(shares, 1e-3):
+            self.loose.append(value)
+            return SimpleNamespace(shares=shares, prices=prices, iterations=2, converged=False)
+        self.solves.append(value)
+        return SimpleNamespace(shares=shares, prices=prices, iterations=5, converged=True)
 
 
 @pytest.mark.parametrize("accepted", [True, False])
 def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_goes_on_as_before(accepted):
     """From zero (100% over capacity) the logit guess lands far under it (excess -0.55, beyond
     ``shadow.FAR_BRACKET``) in a quick solve: the search asks its ``leap`` at once (quick: by Anderson
-    acceleration: ford-geely-jv's 251 evaluations -> 103), from the secant step between the trial over
-    capacity and that first trial under it, and checked from the latter; the root it returns ends
-    the search, None leaves the search exactly as without a leap. On main only a slow first trial (``SLOW_BRACKET``) asked it."""
+    acceleration: ford-geely-jv's 251 evaluations -> 89), from the secant step between the trial over
+    capacity and that first trial under it, and checked from the latter; that trial's solve stops
+    at ``shadow.BRACKET_TOL`` (here after 2 evaluations instead of 5). The root the leap returns ends
+    the search; None has the trial solved in full and the search go on exactly as without a leap. On
+    main only a slow first trial (``SLOW_BRACKET``) asked it, and every trial was solved in full."""
     asked = []
     root = float(np.log(2) / 3)
 
@@ -261,10 +269,11 @@ def test_a_first_trial_far_under_capacity_asks_the_leap_at_once_and_otherwise_go
     over, under = 1.0, 2 * np.exp(-1.5) - 1  # the excess at 0 and at the first trial, 0.5
     assert quick and top == pytest.approx(0.5)
     assert value == pytest.approx(0.5 * over / (over - under))  # from the secant step between them
+    assert runs[True][2] == [0.5] and runs[False][2] == []  # stopped early where the leap is asked
     if accepted:
-        assert runs[True][0] == root and runs[True][1][-1] == root and len(runs[True][1]) < len(runs[False][1])
+        assert runs[True][0] == root and runs[True][1] == [root] and len(runs[True][1]) < len(runs[False][1])
     else:
-        assert runs[True] == runs[False]
+        assert runs[True][:2] == runs[False][:2]
 
 
 @pytest.mark.parametrize("share, early", [(0.5, True), (0.995, False), (1.5, False)])

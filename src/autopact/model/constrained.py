@@ -92,10 +92,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
     across it near the root, or converges slowly there, tries ``shadow.leap_search``, and so does one
     whose first trial under capacity converged slowly or lies far under it (``shadow.SLOW_BRACKET``,
-    ``shadow.FAR_BRACKET``; by Anderson acceleration: ford-geely-jv's equilibrium in 101 evaluations of
-    the map, 249 before, with its first solve stopped early, ``DECIDED``); else the secant search stops short
-    of the capacity and brentq's search starts again from zero (in a central run its trials after the
-    first by Broyden from the Newton matrix at zero shadow costs, J + 1 evaluations, ``newton``).
+    ``shadow.FAR_BRACKET``; by Anderson acceleration: ford-geely-jv's equilibrium in 87 evaluations of
+    the map, 249 before, its first solves stopped early, ``DECIDED``, ``shadow.BRACKET_TOL``); else the
+    secant search stops short of the capacity and brentq's search starts again from zero (in a central
+    run its trials after the first by Broyden from the Newton matrix at zero shadow costs, J + 1
+    evaluations, ``newton``).
 
     Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
     jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
