@@ -67,10 +67,10 @@ def test_a_jump_across_the_capacity_hands_over_to_brentq(monkeypatch):
 
 
 def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_solvers():
-    """``shadow.solve_by_krylov`` (prices) and ``shadow.solve_jointly`` (prices and one shadow cost),
+    """``leap.solve_by_krylov`` (prices) and ``leap.solve_jointly`` (prices and one shadow cost),
     the solvers of a leap between equilibria, meet the same stopping rule as ``solve_prices`` and land
     on the same equilibrium and root as SQUAREM and the secant search."""
-    from autopact.model.shadow import solve_by_krylov, solve_jointly
+    from autopact.model.leap import solve_by_krylov, solve_jointly
     from autopact.model.zeta import FocKernel
 
     demand, xi, omega, costs, free = market()
@@ -89,10 +89,10 @@ def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_sol
 
 
 def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
-    """``method="anderson"`` of ``shadow.solve_by_krylov`` and ``shadow.solve_jointly`` (the early
+    """``method="anderson"`` of ``leap.solve_by_krylov`` and ``leap.solve_jointly`` (the early
     leap's solvers, ``shadow.SLOW_BRACKET``) meets the same stopping rule and lands on the equilibrium
     and root that Newton-GMRES and the secant search find."""
-    from autopact.model.shadow import solve_by_krylov, solve_jointly
+    from autopact.model.leap import solve_by_krylov, solve_jointly
     from autopact.model.zeta import FocKernel
 
     demand, xi, omega, costs, free = market()
@@ -112,10 +112,10 @@ def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
 
 def test_the_check_from_above_stops_once_it_reaches_the_joint_roots_equilibrium():
     """``leap_search``'s check solves the equilibrium at the joint root's shadow cost from the trial
-    above (``solve_by_krylov`` with ``target``): it stops once within ``shadow.SAME_EQUILIBRIUM`` of the
+    above (``solve_by_krylov`` with ``target``): it stops once within ``leap.SAME_EQUILIBRIUM`` of the
     root's prices (ford-geely-jv: 22 evaluations instead of 35), where the equilibrium it approaches is
     that one; a target elsewhere leaves the solve as it was, to the FOC tolerance."""
-    from autopact.model.shadow import SAME_EQUILIBRIUM, solve_by_krylov
+    from autopact.model.leap import SAME_EQUILIBRIUM, solve_by_krylov
     from autopact.model.zeta import FocKernel
 
     demand, xi, omega, costs, free = market()

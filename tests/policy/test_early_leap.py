@@ -13,7 +13,7 @@ Since geely-1s its first trial under capacity lies far below it (excess -0.33, `
 so the early leap is asked there too, and the first solve at zero shadow cost stops at a FOC residual
 of 1e-4 (its plant 99% over capacity, ``constrained.DECIDED``) and the first trial under capacity at
 1e-2 (``shadow.BRACKET_TOL``); the joint solve starts from the secant step between the two trials and
-the check from above stops once it reaches the root's equilibrium (``shadow.SAME_EQUILIBRIUM``): 89
+the check from above stops once it reaches the root's equilibrium (``leap.SAME_EQUILIBRIUM``): 89
 evaluations in all (251 on main at 8be674d), the golden file's equilibrium."""
 
 import pytest

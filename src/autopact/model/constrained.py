@@ -22,7 +22,8 @@ import numpy as np
 from autopact.errors import ConvergenceError
 from autopact.model.demand import Demand, limit_markup as small_share_markup
 from autopact.model.newton import BroydenMatrix, CapacityStart, at_capacity, inverse_jacobian as newton_inverse_jacobian
-from autopact.model.shadow import Jump, ShadowCost, SlowTrial, leap_search
+from autopact.model.leap import leap_search
+from autopact.model.shadow import Jump, ShadowCost, SlowTrial
 from autopact.model.supply import SOLVE_SECONDS, Equilibrium, Taxes, solve_prices
 from autopact.model.zeta import FocKernel
 
@@ -90,7 +91,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     only to ~5e-9 dollars (ford-byd-jv-us-majority: brentq's result was 4.6e-9 above the root).
     Both find the same shadow cost where q_G(lambda) is continuous. Where the price game has several
     equilibria the solution can jump across K_G at some lambda: a central run's trial that leaps
-    across it near the root, or converges slowly there, tries ``shadow.leap_search``, and so does one
+    across it near the root, or converges slowly there, tries ``leap.leap_search``, and so does one
     whose first trial under capacity converged slowly or lies far under it (``shadow.SLOW_BRACKET``,
     ``shadow.FAR_BRACKET``; by Anderson acceleration: ford-geely-jv's equilibrium in 87 evaluations of
     the map, 249 before, its first solves stopped early, ``DECIDED``, ``shadow.BRACKET_TOL``); else the
