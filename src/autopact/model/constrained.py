@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,7 +142,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         return max(over) > DECIDED and all(abs(x) > DECIDED for x in over)
 
     def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None,
-                    early_exit: Any = None) -> Equilibrium:
+                    early_exit: Callable[[np.ndarray, float], bool] | None = None) -> Equilibrium:
         shadow = np.zeros_like(costs)
         for c in constraints:
             shadow[c.products] += lam[c.name]

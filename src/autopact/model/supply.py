@@ -157,8 +157,9 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
 
     ``early_exit(shares, residual)``, asked at every evaluation that is not yet an equilibrium, may
     end the solve there: the prices reached are returned with ``converged`` False (a shadow-cost
-    search's first solve, whose constraint is already far over capacity: ``constrained.DECIDED``).
-    It changes nothing else: a solve it never stops takes the same path to the same prices.
+    search's first solve, whose constraint is already far over capacity, ``constrained.DECIDED``, and
+    its trial far under it, ``shadow.BRACKET_TOL``). A solve it never stops takes the same path to
+    the same prices.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
