@@ -9,12 +9,22 @@ compiled loops (``compiled_setup.prepare``, ``compiled.tops``): 2.1-3.1 ms for B
 markets against 8.3-10.4 ms for their twenty SortedKernels (two runs, load 4-6).
 
 This module imports without numba; ``compiled_loops`` imports the compiled modules on first use (so
-``import autopact`` and every CLI command that solves no many-market equilibrium never load numba).
+``import autopact`` and every CLI command that solves no many-market equilibrium never load numba),
+and compiles them (or loads them from numba's cache) once a process by a solve of a two-product
+market: where numba is installed but cannot compile them (numba's errors are raised at a function's
+first call), the solves go by numpy, with a warning, instead of failing in their first call.
+
+A market's ownership cells depend on its ownership matrix and nests only; draws, sweeps and repeated
+solves of the same markets (the benchmark's repeats) meet the same ones again, so they are kept for
+the last ``CELLS_KEPT`` (ownership, nests) met, each checked equal to the one given before it is used
+(``_cells``).
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
+import warnings
 from types import ModuleType
 
 import numpy as np
@@ -23,15 +33,75 @@ from autopact.model.demand import Demand
 from autopact.model.supply import Taxes
 from autopact.model.zeta import _direction
 
+# markets whose ownership cells are kept (``_cells``): a matrix of 150 products is 180 kB
+CELLS_KEPT = 64
+_CELLS: dict[tuple, tuple] = {}
+_CELLS_LOCK = threading.Lock()
+# the outcome of compiling the loops, by the id of the module imported (``compiled_loops``)
+_COMPILED: dict[int, ModuleType | None] = {}
+
 
 def compiled_loops() -> ModuleType | None:
     """The compiled loops (``autopact.model.compiled_rounds``, which brings ``compiled``,
-    ``compiled_anderson`` and ``compiled_setup``), or None where numba is not installed (then
-    ``solve_prices_markets`` solves by SortedKernel and numpy, to the same prices within 1e-12)."""
+    ``compiled_anderson`` and ``compiled_setup``), compiled or loaded from numba's cache by a solve of
+    a two-product market the first time in a process; None where numba is not installed, or (with a
+    RuntimeWarning) where they cannot be imported or compiled. On None ``solve_prices_markets`` solves
+    by SortedKernel and numpy, to the same prices within 1e-12."""
     try:
-        return importlib.import_module("autopact.model.compiled_rounds")
+        module = importlib.import_module("autopact.model.compiled_rounds")
     except ImportError:
         return None
+    except Exception as error:  # numba installed but broken at import (an LLVM or numpy it does not support)
+        _fallback(error)
+        return None
+    key = id(module)
+    if key not in _COMPILED:
+        try:
+            _compile(module)
+        except Exception as error:  # numba raises its compile errors (TypingError, LoweringError...) at a first call
+            _fallback(error)
+            _COMPILED[key] = None
+        else:
+            _COMPILED[key] = module
+    return _COMPILED[key]
+
+
+def _fallback(error: Exception) -> None:
+    """Warn that the compiled loops are not used, and why (the error's first line)."""
+    reason = (str(error).strip().splitlines() or [""])[0][:200]
+    warnings.warn(f"autopact: numba could not compile solve_prices_markets's loops ({type(error).__name__}: "
+                  f"{reason}); solving by numpy (SortedKernel), the same prices to 1e-12", RuntimeWarning, stacklevel=3)
+
+
+def _compile(module: ModuleType) -> None:
+    """Calls every compiled loop once, with the argument types of a solve, on one nested-logit market
+    of two products and two households: numba compiles them (or loads them from its cache) here."""
+    demand = Demand(alpha=1.0, pi=0.5, sigma=np.array([0.5, 0.5]), rho=0.5, characteristics=np.eye(2),
+                    nests=np.array([0, 1]), weights=np.array([0.5, 0.5]), income=np.array([1.0, 2.0]),
+                    nu=np.eye(2))
+    costs = np.ones(2)
+    markets = FusedMarkets([np.ones(2)], [demand], [np.eye(2)], [costs], [Taxes.none(2)], 1e-12, module)
+    prices = costs + 1.0
+    markets.evaluate(prices, np.arange(1, dtype=np.int64))
+    markets.rounds(2, np.ones(1, bool), np.zeros(1, np.int64), 100, 1e-12, prices, 2)
+
+
+def _cells(compiled: ModuleType, ownership: np.ndarray, group: np.ndarray, groups: int, coefficient: float
+           ) -> tuple:
+    """``compiled_setup.prepare``'s cells of one market, kept for the last CELLS_KEPT markets met and
+    reused where the ownership matrix and nests equal one kept (compared entry by entry, 10-20 us,
+    against 30-150 us for building them)."""
+    key = (ownership.shape[0], groups, coefficient, group.tobytes())
+    with _CELLS_LOCK:
+        kept = _CELLS.get(key)
+    if kept is not None and np.array_equal(kept[0], ownership):
+        return kept[1]
+    cells = compiled.prepare(ownership, group, groups, coefficient, _direction(len(group)))
+    with _CELLS_LOCK:
+        while len(_CELLS) >= CELLS_KEPT:
+            _CELLS.pop(next(iter(_CELLS)))
+        _CELLS[key] = (ownership.copy(), cells)
+    return cells
 
 
 def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
@@ -51,7 +121,7 @@ class FusedMarkets:
 
     def __init__(self, xi: list[np.ndarray], demands: list[Demand], ownerships: list[np.ndarray],
                  costs: list[np.ndarray], taxes: list[Taxes], tol: float, compiled: ModuleType) -> None:
-        self.compiled, self.tol = compiled, tol
+        self.compiled, self.tol, self.rings = compiled, tol, None
         count = len(xi)
         sizes = np.array([len(x) for x in xi])
         households = np.array([len(d.weights) for d in demands])
@@ -67,8 +137,8 @@ class FusedMarkets:
         for m, (d, o) in enumerate(zip(demands, ownerships)):
             group, G = _groups(d.nests) if self.rho[m] else (np.zeros(sizes[m], np.int64), 1)
             self.groups[m] = G
-            cell, row_cell, cell_group, row_cell_group, indptr, indices, data = compiled.prepare(
-                np.ascontiguousarray(o, dtype=float), group, G, self.rho[m] * scale[m], _direction(sizes[m]))
+            cell, row_cell, cell_group, row_cell_group, indptr, indices, data = _cells(
+                compiled, np.ascontiguousarray(o, dtype=float), group, G, float(self.rho[m] * scale[m]))
             for name, value in zip(names, (group, cell, row_cell, cell_group, row_cell_group, indptr[:-1] + nonzero,
                                            indices, data)):
                 parts[name].append(value)
@@ -127,6 +197,20 @@ class FusedMarkets:
                 self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
                 self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual,
                 self.stale, self.finite)
+
+    def rounds(self, count: int, active: np.ndarray, evaluations: np.ndarray, max_iterations: int, ridge: float,
+               prices: np.ndarray, memory: int) -> tuple[int, int]:
+        """Up to ``count`` rounds of Anderson's iteration (memory ``memory``, ``ridge``) on the ``active``
+        markets from ``prices``, both updated in place, as ``compiled_rounds.rounds`` (its status and
+        market). Anderson's rings (differences, their inner products, the last residuals) are kept
+        here from one call to the next, made at the first."""
+        if self.rings is None:
+            total, markets = int(self.product_start[-1]), len(self.residual)
+            self.rings = (np.zeros((memory, total)), np.zeros((memory, total)), np.zeros((markets, memory, memory)),
+                          np.zeros(total), np.zeros(total), np.zeros(markets, bool), np.zeros(markets, np.int64),
+                          np.zeros(markets, np.int64))
+        return self.compiled.rounds(count, active, evaluations, max_iterations, ridge, *self.rings, prices,
+                                    *self.state())
 
     def evaluate(self, prices: np.ndarray, markets: np.ndarray) -> None:
         """The zeta map of the markets numbered in ``markets`` (int64) at the stacked producer ``prices``,

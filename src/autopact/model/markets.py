@@ -144,8 +144,6 @@ class _Markets:
         self.inner = np.zeros((ANDERSON_MEMORY, ANDERSON_MEMORY, len(costs)))
         self.last_f, self.last_g = np.zeros(total), np.zeros(total)
         self.started, self.filled, self.round = np.zeros(len(costs), bool), np.zeros(len(costs), int), 0
-        self.market_inner = np.zeros((len(costs), ANDERSON_MEMORY, ANDERSON_MEMORY))  # the compiled step's
-        self.rounds = np.zeros(len(costs), np.int64)
 
     def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
@@ -228,10 +226,8 @@ class _Markets:
                 raise ConvergenceError(f"equilibrium prices of market {m} did not converge within the time limit of "
                                        f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
                                        f"{fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
-            status, m = fused.compiled.rounds(
-                ROUNDS_A_CALL, active, self.evaluations, max_iterations, ANDERSON_RIDGE, self.diff_f, self.diff_g,
-                self.market_inner, self.last_f, self.last_g, self.started, self.filled, self.rounds, self.prices,
-                *fused.state())
+            status, m = fused.rounds(ROUNDS_A_CALL, active, self.evaluations, max_iterations, ANDERSON_RIDGE,
+                                     self.prices, ANDERSON_MEMORY)
             if status == 1:
                 raise ConvergenceError(f"equilibrium prices of market {m} did not converge in {self.evaluations[m]} "
                                        f"iterations (max |FOC/s| = {fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
