@@ -12,9 +12,9 @@ import numpy as np
 
 from autopact.model.compiled import evaluate, tops
 from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_setup import prepare
+from autopact.model.compiled_setup import prepare, same
 
-__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "tops"]
+__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
 
 @numba.njit(cache=True)

@@ -119,3 +119,16 @@ def prepare(ownership, group, groups, coefficient, direction):
                     at += 1
             indptr[level * rows + r + 1] = at
     return cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy()
+
+
+@numba.njit(cache=True)
+def same(a, b):
+    """Whether two matrices have the same shape and entries (``fused._cells``: a kept market's ownership
+    against the one given), stopping at the first difference."""
+    if a.shape != b.shape:
+        return False
+    for j in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            if a[j, k] != b[j, k]:
+                return False
+    return True

@@ -84,24 +84,26 @@ def _compile(module: ModuleType) -> None:
     prices = costs + 1.0
     markets.evaluate(prices, np.arange(1, dtype=np.int64))
     markets.rounds(2, np.ones(1, bool), np.zeros(1, np.int64), 100, 1e-12, prices, 2)
+    module.same(np.eye(2), np.eye(2))  # a kept market's ownership against the one given (``_cells``)
 
 
-def _cells(compiled: ModuleType, ownership: np.ndarray, group: np.ndarray, groups: int, coefficient: float
-           ) -> tuple:
-    """``compiled_setup.prepare``'s cells of one market, kept for the last CELLS_KEPT markets met and
-    reused where the ownership matrix and nests equal one kept (compared entry by entry, 10-20 us,
-    against 30-150 us for building them)."""
-    key = (ownership.shape[0], groups, coefficient, group.tobytes())
+def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: float) -> tuple:
+    """(nest number 0..G-1 of each product, G, ``compiled_setup.prepare``'s cells) of one market, kept for
+    the last CELLS_KEPT markets met and reused where the ownership matrix (compared entry by entry) and
+    the nests equal one kept: 10-20 us against 30-150 us for building them."""
+    nests = np.asarray(nests)
+    key = (ownership.shape[0], rho, nests.dtype.str, nests.tobytes())
     with _CELLS_LOCK:
         kept = _CELLS.get(key)
-    if kept is not None and np.array_equal(kept[0], ownership):
+    if kept is not None and compiled.same(kept[0], ownership):
         return kept[1]
-    cells = compiled.prepare(ownership, group, groups, coefficient, _direction(len(group)))
+    group, groups = _groups(nests) if rho else (np.zeros(ownership.shape[0], np.int64), 1)
+    found = (group, groups, compiled.prepare(ownership, group, groups, rho * (1.0 / (1.0 - rho)), _direction(len(group))))
     with _CELLS_LOCK:
         while len(_CELLS) >= CELLS_KEPT:
             _CELLS.pop(next(iter(_CELLS)))
-        _CELLS[key] = (ownership.copy(), cells)
-    return cells
+        _CELLS[key] = (ownership.copy(), found)
+    return found
 
 
 def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
@@ -135,10 +137,9 @@ class FusedMarkets:
         parts = {name: [] for name in names}
         cell_start, row_cell_start, mix_start, nonzero = [0], [0], [0], 0
         for m, (d, o) in enumerate(zip(demands, ownerships)):
-            group, G = _groups(d.nests) if self.rho[m] else (np.zeros(sizes[m], np.int64), 1)
+            group, G, (cell, row_cell, cell_group, row_cell_group, indptr, indices, data) = _cells(
+                compiled, np.ascontiguousarray(o, dtype=float), d.nests, float(d.rho))
             self.groups[m] = G
-            cell, row_cell, cell_group, row_cell_group, indptr, indices, data = _cells(
-                compiled, np.ascontiguousarray(o, dtype=float), group, G, float(self.rho[m] * scale[m]))
             for name, value in zip(names, (group, cell, row_cell, cell_group, row_cell_group, indptr[:-1] + nonzero,
                                            indices, data)):
                 parts[name].append(value)
