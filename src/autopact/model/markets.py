@@ -128,13 +128,15 @@ class _Markets:
         self.costs = np.concatenate(costs).astype(float)
         prices = np.concatenate(costs if initial is None else initial).astype(float)
         self.prices = np.where(np.isfinite(prices), prices, self.costs)
+        self.evaluations = np.zeros(len(costs), int)
+        self.residuals = np.full(len(costs), np.inf)
+        self.found: dict[int, Equilibrium] = {}
+        if isinstance(kernels, FusedMarkets):  # it holds its own taxes, limits and Anderson's rings
+            return
         self.t = 1 + np.concatenate([t.ad_valorem for t in taxes]).astype(float)
         self.specific = np.concatenate([t.specific for t in taxes]).astype(float)
         # the small-share logit limit c + 1/alpha-bar of a priced-out product (see solve_prices)
         self.limit = np.repeat([limit_markup(d) for d in demands], self.sizes)
-        self.evaluations = np.zeros(len(costs), int)
-        self.residuals = np.full(len(costs), np.inf)
-        self.found: dict[int, Equilibrium] = {}
         total = int(self.starts[-1])
         self.s, self.lam, self.weighted = np.zeros(total), np.ones(total), np.zeros(total)
         # Anderson's rings, shared by the markets: the last ANDERSON_MEMORY differences of residuals f and of
@@ -234,11 +236,15 @@ class _Markets:
             if status == 2:
                 raise ConvergenceError(f"equilibrium prices of market {m}: shares are not finite "
                                        "(check costs and mean utilities)")
-        for m, rows in enumerate(self.rows):
-            s = fused.shares[rows].copy()
-            self.found[m] = Equilibrium(self.prices[rows].copy(), fused.consumer[rows].copy(), s,
-                                        self.prices[rows] - self.costs[rows], int(self.evaluations[m]),
-                                        float(fused.residual[m]), True, priced_out=np.flatnonzero(~(s > 0)))
+        # every market's record from one copy of each stacked array (a market's arrays are views of its rows)
+        bounds = self.starts[1:-1]
+        prices, consumer, shares = self.prices.copy(), fused.consumer.copy(), fused.shares.copy()
+        out = np.flatnonzero(~(shares > 0))
+        first = np.searchsorted(out, self.starts)
+        for m, (p, c, s, k) in enumerate(zip(np.split(prices, bounds), np.split(consumer, bounds),
+                                             np.split(shares, bounds), np.split(prices - self.costs, bounds))):
+            self.found[m] = Equilibrium(p, c, s, k, int(self.evaluations[m]), float(fused.residual[m]), True,
+                                        priced_out=out[first[m]:first[m + 1]] - self.starts[m])
         return [self.found[m] for m in range(len(self.sizes))]
 
     def _anderson_step(self, active: np.ndarray) -> np.ndarray:
