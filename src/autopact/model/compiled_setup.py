@@ -124,11 +124,13 @@ def prepare(ownership, group, groups, coefficient, direction):
 @numba.njit(cache=True)
 def same(a, b):
     """Whether two matrices have the same shape and entries (``fused._cells``: a kept market's ownership
-    against the one given), stopping at the first difference."""
+    against the one given), stopping at the first row that differs."""
     if a.shape != b.shape:
         return False
-    for j in range(a.shape[0]):
+    for j in range(a.shape[0]):  # a row at a time, without a branch within it (a loop SIMD runs)
+        differ = False
         for k in range(a.shape[1]):
-            if a[j, k] != b[j, k]:
-                return False
+            differ |= a[j, k] != b[j, k]
+        if differ:
+            return False
     return True
