@@ -118,6 +118,24 @@ def test_a_loop_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypa
         np.testing.assert_array_equal(other.prices, one.prices)
 
 
+def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch):
+    """Each market's ownership cells are kept across solves (``fused._cells``); a matrix changed in
+    place after a solve (products 0 and 1 merged), with the same nests and size, gets cells of its own:
+    the same equilibria, to the bit, as a solve with nothing kept."""
+    monkeypatch.setattr(fused, "_CELLS", {})
+    items = one_level()
+    solve_together(items)
+    assert len(fused._CELLS) == len(items)
+    for item in items:
+        item[3][0, 1] = item[3][1, 0] = 1.0  # the same arrays, changed in place
+    kept = solve_together(items)
+    monkeypatch.setattr(fused, "_CELLS", {})
+    fresh = solve_together(items)
+    for one, other in zip(fresh, kept):
+        np.testing.assert_array_equal(other.prices, one.prices)
+        assert other.iterations == one.iterations
+
+
 def test_a_converged_market_stays_put():
     """A market already at its equilibrium stops after one evaluation, its prices the ones it started
     from, while the others iterate (test_markets' test of the numpy path)."""
