@@ -90,30 +90,16 @@ def _cells(classes, group, groups):
 
 
 @numba.njit(cache=True)
-def _asymmetric(ownership):
-    """Whether Omega differs from its transpose, compared by 8 x 8 tiles: each tile and its mirror
-    are read a cache line at a time (entry by entry, the mirror's column touched a line an entry,
-    which ran from the second-level cache or memory: 30-150 us a BLP 1995 market)."""
-    count, tile = ownership.shape[0], 8
-    for a in range(0, count, tile):
-        for b in range(a, count, tile):
-            differ = False
-            for j in range(a, min(a + tile, count)):
-                for k in range(b, min(b + tile, count)):
-                    differ |= ownership[j, k] != ownership[k, j]
-            if differ:
-                return True
-    return False
-
-
-@numba.njit(cache=True)
 def prepare(ownership, group, groups, coefficient, direction):
     """One market's ownership cells (``sorted_kernel.SortedKernel``: a row cell's c_l A^l as a sparse
     mix of cell sums, one level without nests and two with): (cell, row cell of each product, group
     of each cell and of each row cell, the mix's indptr, indices and data)."""
-    asymmetric = _asymmetric(ownership)
+    count, asymmetric = ownership.shape[0], 0
+    for j in range(count):
+        for k in range(j + 1, count):
+            asymmetric += ownership[j, k] != ownership[k, j]
     row, first_row = _classes(ownership, direction, False)
-    column, first_column = _classes(ownership, direction, True) if asymmetric else (row, first_row)
+    column, first_column = (row, first_row) if asymmetric == 0 else _classes(ownership, direction, True)
     cell, cell_column, cell_group = _cells(column, group, groups)
     row_cell, row_cell_row, row_cell_group = _cells(row, group, groups)
     levels = 1 if coefficient == 0 else 2

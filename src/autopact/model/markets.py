@@ -12,12 +12,13 @@ the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it c
 155), else ``FocKernel``.
 
 Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market,
-Anderson's rounds run in compiled calls, ``ROUNDS_A_CALL`` rounds a call (``compiled_rounds``: each
-round evaluates the maps of the markets still iterating by ``compiled.evaluate``, 40 us a market
-evaluation against SortedKernel's 115 in one run, and takes their steps by
-``compiled_anderson``), set up by ``autopact.model.fused``; the time limit is checked between calls.
-The equilibria are those of the numpy path to 1e-12 (the sums run in another order); ``compiled=
-False`` asks for the numpy path, which is also the path wherever numba cannot be imported.
+Anderson's rounds run in compiled calls, up to ``ROUNDS_A_CALL`` rounds of each market a call, one
+market's rounds after another's (``compiled_rounds``: each round evaluates the market's map by
+``compiled.evaluate``, 40 us a market evaluation against SortedKernel's 115 in one run, and takes
+its step by ``compiled_anderson``), set up by ``autopact.model.fused``; the time limit is checked
+between calls. The equilibria are those of the numpy path to 1e-12 (the sums run in another order);
+``compiled=False`` asks for the numpy path, which is also the path wherever numba cannot be imported
+or cannot compile the loops (``fused.compiled_loops`` warns).
 SQUAREM's steps stay in numpy, over the compiled map.
 
 Each market has its own iteration and stopping rule (max_j |FOC_j / s_j| < tol, as ``solve_prices``).
