@@ -34,7 +34,7 @@ from autopact.model.demand import Demand
 from autopact.model.supply import Taxes
 from autopact.model.zeta import _direction
 
-# markets whose ownership cells are kept (``_cells``): a matrix of 150 products is 180 kB
+# markets whose ownership cells are kept (``_cells``)
 CELLS_KEPT = 64
 _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
@@ -85,25 +85,27 @@ def _compile(module: ModuleType) -> None:
     prices = costs + 1.0
     markets.evaluate(prices, np.arange(1, dtype=np.int64))
     markets.rounds(2, np.ones(1, bool), np.zeros(1, np.int64), 100, 1e-12, prices, 2)
-    module.same(np.eye(2), np.eye(2))  # a kept market's ownership against the one given (``_cells``)
+    FusedMarkets([np.ones(2)], [demand], [np.eye(2)], [costs], [Taxes.none(2)], 1e-12, module)  # its cells kept
 
 
 def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: float) -> tuple:
     """(nest number 0..G-1 of each product, G, ``compiled_setup.prepare``'s cells) of one market, kept for
-    the last CELLS_KEPT markets met and reused where the ownership matrix (compared entry by entry) and
-    the nests equal one kept: 10-20 us against 30-150 us for building them."""
+    the last CELLS_KEPT markets met and reused where the nests and the ownership matrix equal one kept
+    (compared entry by entry with the kept market's Omega by row and column class, ``compiled_setup.same``,
+    so that only the matrix given is read: 10-20 us against 30-150 us for building the cells)."""
     nests = np.asarray(nests)
     key = (ownership.shape[0], rho, nests.dtype.str, nests.tobytes())
     with _CELLS_LOCK:
         kept = _CELLS.get(key)
-    if kept is not None and compiled.same(kept[0], ownership):
+    if kept is not None and compiled.same(ownership, *kept[0]):
         return kept[1]
     group, groups = _groups(nests) if rho else (np.zeros(ownership.shape[0], np.int64), 1)
-    found = (group, groups, compiled.prepare(ownership, group, groups, rho * (1.0 / (1.0 - rho)), _direction(len(group))))
+    cells = compiled.prepare(ownership, group, groups, rho * (1.0 / (1.0 - rho)), _direction(len(group)))
+    found = (group, groups, cells[:7])
     with _CELLS_LOCK:
         while len(_CELLS) >= CELLS_KEPT:
             _CELLS.pop(next(iter(_CELLS)))
-        _CELLS[key] = (ownership.copy(), found)
+        _CELLS[key] = (cells[7:], found)
     return found
 
 
