@@ -38,6 +38,7 @@ from autopact.model.zeta import _direction
 CELLS_KEPT = 64
 _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
+_STACKED: dict[str, tuple] = {}  # the last markets' cells stacked (``_stacked``)
 # the outcome of compiling the loops, by the id of the module imported (``compiled_loops``)
 _COMPILED: dict[int, ModuleType | None] = {}
 
@@ -109,6 +110,36 @@ def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: 
     return found
 
 
+def _stacked(found: list[tuple]) -> tuple:
+    """The markets' cells (``_cells``) stacked one market after another, with each market's first cell,
+    row cell and mix row: (G of each market, nest, cell, row cell, cell group, row cell group, the mix's
+    indptr, indices and data, cell_start, row_cell_start, mix_start). Those of the last markets stacked
+    are kept and given again where every market's cells are the same kept objects (read-only arrays,
+    so shared): the repeated solves of the same markets skip some 30 numpy calls."""
+    key = tuple(id(item) for item in found)
+    with _CELLS_LOCK:
+        last = _STACKED.get("last")
+    if last is not None and last[0] == key and all(a is b for a, b in zip(last[1], found)):
+        return last[2]
+    names = ("nest", "cell", "row_cell", "cell_group", "row_cell_group", "indptr", "indices", "data")
+    parts: dict[str, list] = {name: [] for name in names}
+    cell_start, row_cell_start, mix_start, nonzero = [0], [0], [0], 0
+    for group, _, (cell, row_cell, cell_group, row_cell_group, indptr, indices, data) in found:
+        for name, value in zip(names, (group, cell, row_cell, cell_group, row_cell_group, indptr[:-1] + nonzero,
+                                       indices, data)):
+            parts[name].append(value)
+        nonzero += len(indices)
+        mix_start.append(mix_start[-1] + len(indptr) - 1)
+        cell_start.append(cell_start[-1] + len(cell_group))
+        row_cell_start.append(row_cell_start[-1] + len(row_cell_group))
+    parts["indptr"].append(np.array([nonzero]))
+    stacked = (np.array([groups for _, groups, _ in found], np.int64), *(np.concatenate(parts[name]) for name in names),
+               np.array(cell_start, np.int64), np.array(row_cell_start, np.int64), np.array(mix_start[:-1], np.int64))
+    with _CELLS_LOCK:
+        _STACKED["last"] = (key, list(found), stacked)
+    return stacked
+
+
 def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
     """Nest numbers 0..G-1 in the order of the nests' own numbers, and G."""
     nests = np.asarray(nests, np.int64)
@@ -135,39 +166,26 @@ class FusedMarkets:
         self.rho = np.array([float(d.rho) for d in demands])
         self.logit = self.rho == 0
         scale = 1.0 / (1.0 - self.rho)
-        self.groups = np.ones(count, np.int64)
-        names = ("nest", "cell", "row_cell", "cell_group", "row_cell_group", "indptr", "indices", "data")
-        parts = {name: [] for name in names}
-        cell_start, row_cell_start, mix_start, nonzero = [0], [0], [0], 0
-        for m, (d, o) in enumerate(zip(demands, ownerships)):
-            group, G, (cell, row_cell, cell_group, row_cell_group, indptr, indices, data) = _cells(
-                compiled, np.ascontiguousarray(o, dtype=float), d.nests, float(d.rho))
-            self.groups[m] = G
-            for name, value in zip(names, (group, cell, row_cell, cell_group, row_cell_group, indptr[:-1] + nonzero,
-                                           indices, data)):
-                parts[name].append(value)
-            nonzero += len(indices)
-            mix_start.append(mix_start[-1] + len(indptr) - 1)
-            cell_start.append(cell_start[-1] + len(cell_group))
-            row_cell_start.append(row_cell_start[-1] + len(row_cell_group))
-        parts["indptr"].append(np.array([nonzero]))
+        found = [_cells(compiled, np.ascontiguousarray(o, dtype=float), d.nests, float(d.rho))
+                 for d, o in zip(demands, ownerships)]
+        (self.groups, self.nest, self.cell, self.row_cell, self.cell_group, self.row_cell_group, self.mix_indptr,
+         self.mix_indices, self.mix_data, self.cell_start, self.row_cell_start, self.mix_start) = _stacked(found)
         cat = np.concatenate
-        self.nest, self.cell, self.row_cell = cat(parts["nest"]), cat(parts["cell"]), cat(parts["row_cell"])
-        self.cell_group, self.row_cell_group = cat(parts["cell_group"]), cat(parts["row_cell_group"])
-        self.mix_indptr, self.mix_indices, self.mix_data = cat(parts["indptr"]), cat(parts["indices"]), cat(parts["data"])
-        self.cell_start, self.row_cell_start = np.array(cell_start, np.int64), np.array(row_cell_start, np.int64)
-        self.mix_start = np.array(mix_start[:-1], np.int64)
         by_product, by_household = np.repeat(scale, sizes), np.repeat(scale, households)
         self.rxi = cat(xi).astype(float) * by_product
         # characteristics with random coefficients, r x_jk, and the households' sigma_k nu_ik (K, I), each
         # market's padded with zeros to the largest K of any market, at least 2
         width = max(2, *(len(d.sigma) for d in demands))  # at least 2: compiled._utility_row
-        self.rx = np.zeros((len(self.rxi), width))
-        self.snu = np.zeros((width, len(by_household)))
-        for m, d in enumerate(demands):
-            k = len(d.sigma)
-            self.rx[self.product_start[m]:self.product_start[m + 1], :k] = d.characteristics
-            self.snu[:k, self.household_start[m]:self.household_start[m + 1]] = (d.nu * d.sigma).T
+        if all(len(d.sigma) == width for d in demands):  # no padding: one concatenation each
+            self.rx = cat([d.characteristics for d in demands]).astype(float)
+            self.snu = np.ascontiguousarray(cat([d.nu * d.sigma for d in demands]).T)
+        else:
+            self.rx = np.zeros((len(self.rxi), width))
+            self.snu = np.zeros((width, len(by_household)))
+            for m, d in enumerate(demands):
+                k = len(d.sigma)
+                self.rx[self.product_start[m]:self.product_start[m + 1], :k] = d.characteristics
+                self.snu[:k, self.household_start[m]:self.household_start[m + 1]] = (d.nu * d.sigma).T
         self.rx *= by_product[:, None]
         sensitivity = cat([d.price_sensitivity for d in demands])
         self.weights = cat([d.weights for d in demands]).astype(float)
