@@ -164,22 +164,23 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                             break
                     _moved_row(ej, total, summed, shifted, sens, step, margin, degree)
                     continue
-                if exactly:
+                below = 0  # utilities within MARGIN of the floor: the row is not updated by e_ij exp(x)
+                if exactly:  # (such a row is never updated: eligible is False below)
                     for i in range(households):
                         value = max(ej[i] + shift[i], FLOOR)
                         row[i] = value
                         rounded[i] = value * LOG2E + SHIFTER
                 elif width == 2:  # _utility_row written out: as a call it took twice as long (7 against 13 us)
                     x0, x1, base, cut = rx[p0 + j, 0], rx[p0 + j, 1], rxi[p0 + j], paid[j]
-                    for i in range(households):
+                    for i in range(households):  # the count of utilities near the floor in the same pass
                         value = max(base - sens[i] * cut + shift[i] + x0 * d0[i] + x1 * d1[i], FLOOR)
                         row[i] = value
                         rounded[i] = value * LOG2E + SHIFTER
+                        below += value < FLOOR + MARGIN
                 else:
                     _utility_row(rxi[p0 + j], rx[p0 + j], snu, h0, h1, sens, paid[j], shift, row, rounded)
-                below = 0  # utilities within MARGIN of the floor: the row is not updated by e_ij exp(x)
-                for i in range(households):
-                    below += row[i] < FLOOR + MARGIN
+                    for i in range(households):
+                        below += row[i] < FLOOR + MARGIN
                 eligible[j], moved[j] = below == 0 and not exactly, 0.0
                 for i in range(households):  # the exponential written out, as the utility above
                     scale[i] = (bits[i] - SHIFTER_BITS + 1023) << 52
