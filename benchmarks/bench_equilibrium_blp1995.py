@@ -29,9 +29,13 @@ Timed regions: autopact = solve_prices_markets, all 20 markets in one iteration 
 solve_prices market by market (fresh Demand objects each repeat, so no cached taste draws carry
 over; the ratio to PyBLP is solve_prices_markets's); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
 problem at fixed parameters, share inversion, marginal costs) is not timed. The sides run
-interleaved, --repeats times each; medians are reported. --blas-threads limits BLAS (OpenBLAS)
-threads in the whole process: PyBLP's Gamma is a threaded matrix product, which on a busy
-two-core machine ran several times slower than on one thread.
+interleaved, --repeats times each; medians are reported, of wall time and of processor time (on a
+shared machine the wall time also counts waits for a core). --blas-threads limits BLAS (OpenBLAS)
+threads in the whole process (with 1, PyBLP's processor time is its time on one core): PyBLP's
+Gamma is a threaded matrix product, which on a busy two-core machine ran several times slower than
+on one thread. solve_prices_markets keeps each market's ownership cells from one solve to the next
+(``autopact.model.fused``, as draws and sweeps over the same markets meet them again): the timed
+repeats find those of the untimed first call; --forget-cells drops them before each timed call.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import pyblp
 from threadpoolctl import threadpool_limits
 
 from autopact.model.demand import Demand, invert_shares
+from autopact.model import fused
 from autopact.model.fused import compiled_loops
 from autopact.model.markets import solve_prices_markets
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
@@ -73,6 +78,8 @@ def main() -> None:
     parser.add_argument("--rho", type=float, default=0.4, help="nesting parameter; 0 gives RC logit")
     parser.add_argument("--blas-threads", type=int, default=None)
     parser.add_argument("--screen", action="store_true", help="time every documented PyBLP Iteration method once")
+    parser.add_argument("--forget-cells", action="store_true",
+                        help="drop the ownership cells autopact keeps from one solve to the next before each timed call")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be positive")
@@ -131,8 +138,10 @@ def main() -> None:
 
     def run_ours(batched: bool = True, method: str = "anderson") -> tuple[np.ndarray, int, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
+        if args.forget_cells:
+            fused._CELLS.clear()
         out = np.empty(len(products))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         if batched:
             found = solve_prices_markets([item["costs"] for item in inputs], [item["xi"] for item in inputs], demands,
                                          [item["ownership"] for item in inputs], [item["taxes"] for item in inputs],
@@ -141,6 +150,7 @@ def main() -> None:
             found = [solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
                                   initial=item["prices"], tol=args.tol) for item, demand in zip(inputs, demands)]
         elapsed = time.perf_counter() - start
+        cpu_times[-1].append(time.process_time() - cpu)
         for item, eq in zip(inputs, found):
             out[item["rows"]] = eq.prices
         return out, sum(eq.iterations for eq in found), elapsed
@@ -149,14 +159,16 @@ def main() -> None:
         iteration = pyblp.Iteration(method, options, compute_jacobian=jacobian)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             prices = results.compute_prices(firm_ids=merger_ids, costs=pyblp_costs, iteration=iteration)
+            cpu_times[-1].append(time.process_time() - cpu)
             return np.asarray(prices).ravel(), time.perf_counter() - start
 
     model = "RC nested logit" if nested else "RC logit"
     print(f"Merger {MERGED_FROM}->{MERGED_INTO} equilibrium, BLP 1995 data, {model} (rho={args.rho}), "
           f"{len(markets)} markets, {len(products)} products, autopact tol={args.tol:g}, {args.repeats} repeats, "
           f"BLAS threads {args.blas_threads or 'default'}")
+    cpu_times: list[list[float]] = [[]]  # processor time of each timed call, appended by run_ours and run_pyblp
     started = time.perf_counter()
     loops = compiled_loops()  # numba's import and the compiled loops, loaded (or compiled) on first use
     ours_prices, iterations, first = run_ours()
@@ -184,7 +196,9 @@ def main() -> None:
     times: dict[str, list[float]] = {ours: [], squarem: [], "autopact solve_prices, by market": [],
                                      **{name: [] for name in PYBLP}}
     found: dict[str, np.ndarray] = {}
+    cpu: dict[str, list[float]] = {name: [] for name in times}
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit every side alike
+        cpu_times.append([])
         ours_prices, iterations, elapsed = run_ours()
         times[ours].append(elapsed)
         found["autopact SQUAREM"], squarem_iterations, elapsed = run_ours(method="squarem")
@@ -194,10 +208,14 @@ def main() -> None:
         for name, setting in PYBLP.items():
             found[name], elapsed = run_pyblp(*setting)
             times[name].append(elapsed)
+        for name, value in zip(times, cpu_times[-1]):
+            cpu[name].append(value)
 
-    print(f"{'implementation':<40}{'median s':>10}{'min s':>10}{'max s':>10}")
+    # processor time: on a machine shared with other work, wall time also counts the waits for a core
+    print(f"{'implementation':<40}{'median s':>10}{'min s':>10}{'max s':>10}{'CPU median s':>14}{'CPU min s':>11}")
     for name, values in times.items():
-        print(f"{name:<40}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}")
+        print(f"{name:<40}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}"
+              f"{statistics.median(cpu[name]):>14.4f}{min(cpu[name]):>11.4f}")
     ours_median = statistics.median(times[ours])
     difference = float(np.max(np.abs(ours_prices - found["by market"]) / np.abs(found["by market"])))
     print(f"speed ratio, autopact by market / all markets at once (medians): "
@@ -209,7 +227,8 @@ def main() -> None:
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
         difference = float(np.max(np.abs(ours_prices - found[name]) / np.abs(found[name])))
-        print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x;"
+        print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x"
+              f" wall, {statistics.median(cpu[name]) / statistics.median(cpu[ours]):6.1f}x CPU;"
               f" largest relative price difference {difference:.2e}")
     change = float(np.max(np.abs(ours_prices - observed) / observed))
     print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "

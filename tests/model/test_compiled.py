@@ -91,6 +91,51 @@ def test_without_numba_the_numpy_path_solves(monkeypatch):
         np.testing.assert_allclose(other.prices, one.prices, rtol=1e-12, atol=0)
 
 
+def test_a_loop_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypatch):
+    """numba raises its compile errors (here a TypingError) at a function's first call, inside a solve:
+    on main the error escaped solve_prices_markets. compiled_loops now calls every loop once, on a
+    two-product market, and on an error warns and returns None, so the numpy path solves."""
+    import numba
+
+    from autopact.model import compiled_rounds
+
+    @numba.njit
+    def broken(*args):
+        return args[0] + "a string"  # int + str: numba's TypingError, raised when it compiles
+
+    monkeypatch.setattr(compiled_rounds, "rounds", broken)
+    monkeypatch.setattr(fused, "_COMPILED", {}, raising=False)  # compiled once a process: forget it
+    calls = []
+    original = SortedKernel.terms
+    monkeypatch.setattr(SortedKernel, "terms", lambda self, *args: calls.append(1) or original(self, *args))
+    items = one_level()
+    with pytest.warns(RuntimeWarning, match=r"numba could not compile solve_prices_markets's loops \(TypingError"):
+        found = solve_together(items)
+    assert fused.compiled_loops() is None  # decided once: no second warning, no second try
+    numpy = solve_together(items, compiled=False)
+    assert len(calls) == sum(eq.iterations for eq in found) + sum(eq.iterations for eq in numpy)
+    for one, other in zip(numpy, found):
+        np.testing.assert_array_equal(other.prices, one.prices)
+
+
+def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch):
+    """Each market's ownership cells are kept across solves (``fused._cells``); a matrix changed in
+    place after a solve (products 0 and 1 merged), with the same nests and size, gets cells of its own:
+    the same equilibria, to the bit, as a solve with nothing kept."""
+    monkeypatch.setattr(fused, "_CELLS", {})
+    items = one_level()
+    solve_together(items)
+    assert len(fused._CELLS) == len(items)
+    for item in items:
+        item[3][0, 1] = item[3][1, 0] = 1.0  # the same arrays, changed in place
+    kept = solve_together(items)
+    monkeypatch.setattr(fused, "_CELLS", {})
+    fresh = solve_together(items)
+    for one, other in zip(fresh, kept):
+        np.testing.assert_array_equal(other.prices, one.prices)
+        assert other.iterations == one.iterations
+
+
 def test_a_converged_market_stays_put():
     """A market already at its equilibrium stops after one evaluation, its prices the ones it started
     from, while the others iterate (test_markets' test of the numpy path)."""

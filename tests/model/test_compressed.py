@@ -59,3 +59,42 @@ def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
     path = str(Path(autopact.__file__).resolve().parents[1])
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
     assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
+
+
+# Each case runs in a fresh interpreter: which copy of scipy's routines compressed loads is decided at its import.
+FALLBACKS = {
+    "scipy.sparse imported first": "import scipy.sparse",
+    "scipy not found by its spec": "import importlib.util; importlib.util.find_spec = lambda *args, **kwargs: None",
+    "no extension file of a known suffix": "import importlib.machinery; importlib.machinery.EXTENSION_SUFFIXES[:] = ['.none']",
+    # the private load gives a module without csr_matvecs; the ordinary import after it is real
+    "a file without the routines": ("import numpy, types, importlib.machinery as machinery\n"
+                                    "real = machinery.ExtensionFileLoader.create_module\n"
+                                    "def once(self, spec):\n    machinery.ExtensionFileLoader.create_module = real\n"
+                                    "    return types.ModuleType(spec.name)\n"
+                                    "machinery.ExtensionFileLoader.create_module = once"),
+}
+
+
+@pytest.mark.parametrize("case", FALLBACKS, ids=list(FALLBACKS))
+def test_where_the_file_cannot_be_loaded_scipy_sparse_is_imported_as_usual(case):
+    """compressed's fallbacks: scipy.sparse already imported, or scipy's ``_sparsetools`` not found or
+    not loadable from its file (another scipy layout), give the module imported the ordinary way, whose
+    products are the same to the bit."""
+    code = (f"{FALLBACKS[case]}\nimport sys, numpy as np\nfrom autopact.model.compressed import Compressed, _TOOLS\n"
+            "import scipy.sparse as sp\n"
+            "assert _TOOLS is sys.modules['scipy.sparse._sparsetools'] is sp._sparsetools\n"
+            "x = np.arange(12.0).reshape(4, 3); dense = np.array([[0, 1.5, 0, 2], [3, 0, 0, 0]])\n"
+            "assert np.array_equal(Compressed.from_dense(dense) @ x, sp.csr_matrix(dense) @ x)\nprint('ok')")
+    path = str(Path(autopact.__file__).resolve().parents[1])
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
+
+
+def test_the_file_is_loaded_privately_by_default():
+    """The ordinary case, for contrast with the fallbacks: the routines come from their own copy of the
+    extension, and scipy.sparse stays unimported."""
+    code = ("import sys\nfrom autopact.model.compressed import _TOOLS\n"
+            "print(_TOOLS is not sys.modules.get('scipy.sparse._sparsetools'), 'scipy.sparse' in sys.modules)")
+    path = str(Path(autopact.__file__).resolve().parents[1])
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert found.stdout.strip() == "True False", found.stderr

@@ -1,10 +1,15 @@
 """SortedKernel (autopact.model.sorted_kernel) against FocKernel: the same FOC terms up to rounding."""
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import autopact
 from autopact.model.sorted_kernel import SortedKernel, supports
 from autopact.model.supply import Taxes, ownership_matrix
 from autopact.model.zeta import FocKernel
@@ -83,3 +88,18 @@ def test_utilities_far_above_the_outside_good(rho):
     demand, xi, prices = synthetic_demand(products=9, households=20, seed=3, rho=rho)
     omega = ownership_matrix(np.arange(9) % 4)
     assert_same_terms(*both(xi + 1500.0, demand, omega, prices, 0.3 * prices))
+
+
+def test_the_kernel_loads_no_scipy_sparse():
+    """SortedKernel sums its rows by ``compressed.csr_sums`` (scipy's compiled routine, loaded without
+    scipy.sparse, whose import took 80-100 ms of a warm CLI run); on main it imported scipy.sparse and
+    its private ``csr_matvecs`` itself, a second copy of ``compressed``'s loading."""
+    code = ("import sys, numpy as np; from autopact.model.sorted_kernel import SortedKernel; "
+            "from synthetic import synthetic_demand; "
+            "demand, xi, prices = synthetic_demand(products=6, households=10, seed=1); "
+            "SortedKernel(xi, demand, np.eye(6)).terms(prices, prices / 2); "
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.sparse')))")
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(Path(autopact.__file__).resolve().parents[1])])
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "[]"

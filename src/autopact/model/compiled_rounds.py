@@ -1,8 +1,8 @@
 """Several rounds of ``solve_prices_markets``'s Anderson iteration in one compiled (numba) call: each
-round evaluates the maps of the markets still iterating (``compiled.evaluate``), retires those whose
-first-order conditions are met and takes Anderson's step for the others
-(``compiled_anderson.anderson``), as ``markets._Markets.solve`` does round by round in Python (about
-100 us of numpy calls, dispatch and checks a round). The entry point of the compiled loops:
+round of a market evaluates its map (``compiled.evaluate``), retires it where its first-order
+conditions are met and takes Anderson's step otherwise (``compiled_anderson.anderson``), as
+``markets._Markets.solve`` does round by round in Python (about 100 us of numpy calls, dispatch and
+checks a round), one market's rounds after another's (``rounds``). The entry point of the compiled loops:
 ``fused.compiled_loops`` imports this module, which brings the others."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import numpy as np
 
 from autopact.model.compiled import evaluate, tops
 from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_setup import prepare
+from autopact.model.compiled_setup import prepare, same
 
-__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "tops"]
+__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
 
 @numba.njit(cache=True)
@@ -23,34 +23,35 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
            row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
            sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices, mix_data,
            work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite):
-    """Up to ``count`` rounds on the ``active`` markets (retired ones set False, their evaluations
+    """Up to ``count`` rounds on each of the ``active`` markets (retired ones set False, their evaluations
     counted in ``evaluations``, their prices, consumer prices and shares those of their last
     evaluation). Returns (0, -1) when the rounds ran out or every market is solved; (1, m) when market
     m, the first by position, is still active after ``max_iterations`` evaluations; (2, m) when market
-    m's shares are not finite."""
-    for _ in range(count):
-        listed = np.flatnonzero(active)
-        for m in listed:
+    m's shares are not finite (the first by position met: the markets take their rounds in turn).
+
+    The markets are independent, so each takes its rounds in turn, one market's all before the
+    next's, not round by round across markets: a market's e_ij (176 kB in BLP 1995, 3.5 MB for its
+    20 markets) stay in the processor's second-level cache from one of its evaluations to the next.
+    Each market's iterates are those of rounds across markets, to the bit."""
+    for m in np.flatnonzero(active):
+        if evaluations[m] >= max_iterations:
+            return 1, m
+    for m in np.flatnonzero(active):
+        listed = np.full(1, m)
+        for _ in range(count):
             if evaluations[m] >= max_iterations:
                 return 1, m
-        if listed.size == 0:
-            return 0, -1
-        evaluate(listed, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
-                 row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
-                 sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices,
-                 mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual,
-                 stale, finite)
-        for m in listed:
+            evaluate(listed, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
+                     row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell,
+                     row_cell, sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr,
+                     mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares,
+                     mapped, residual, stale, finite)
             evaluations[m] += 1
-        for m in listed:
             if not finite[m]:
                 return 2, m
-        for m in listed:
             if residual[m] < tol and not stale[m]:
                 active[m] = False
-        going = np.flatnonzero(active)
-        if going.size == 0:
-            return 0, -1
-        anderson(going, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started,
-                 filled, steps)
+                break
+            anderson(listed, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started,
+                     filled, steps)
     return 0, -1

@@ -93,9 +93,9 @@ def _cells(classes, group, groups):
 def prepare(ownership, group, groups, coefficient, direction):
     """One market's ownership cells (``sorted_kernel.SortedKernel``: a row cell's c_l A^l as a sparse
     mix of cell sums, one level without nests and two with): (cell, row cell of each product, group
-    of each cell and of each row cell, the mix's indptr, indices and data)."""
-    count = ownership.shape[0]
-    asymmetric = 0
+    of each cell and of each row cell, the mix's indptr, indices and data, the row and column class
+    of each product and Omega's entries by row and column class)."""
+    count, asymmetric = ownership.shape[0], 0
     for j in range(count):
         for k in range(j + 1, count):
             asymmetric += ownership[j, k] != ownership[k, j]
@@ -118,4 +118,26 @@ def prepare(ownership, group, groups, coefficient, direction):
                     indices[at], data[at] = c, value
                     at += 1
             indptr[level * rows + r + 1] = at
-    return cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy()
+    table = np.empty((first_row.size, first_column.size))  # Omega by (row class, column class): ``same``
+    for r in range(first_row.size):
+        for c in range(first_column.size):
+            table[r, c] = ownership[first_row[r], first_column[c]]
+    return (cell, row_cell, cell_group, row_cell_group, indptr, indices[:at].copy(), data[:at].copy(), row, column,
+            table)
+
+
+@numba.njit(cache=True)
+def same(ownership, row, column, table):
+    """Whether Omega equals the matrix whose row and column classes (``row``, ``column``) and entries
+    by class (``table``) ``prepare`` found (``fused._cells``: a kept market's against the one given),
+    reading Omega once and the small table from the cache; stops at the first row that differs. Exact:
+    ``prepare`` checked every row (column) equal to its class's first."""
+    if ownership.shape[0] != row.size or ownership.shape[1] != column.size:
+        return False
+    for j in range(row.size):
+        entries, differ = table[row[j]], False
+        for k in range(column.size):
+            differ |= ownership[j, k] != entries[column[k]]
+        if differ:
+            return False
+    return True

@@ -12,12 +12,13 @@ the processor's cache): ``autopact.model.sorted_kernel.SortedKernel`` where it c
 155), else ``FocKernel``.
 
 Where numba is installed (``pip install autopact[fast]``) and SortedKernel covers every market,
-Anderson's rounds run in compiled calls, ``ROUNDS_A_CALL`` rounds a call (``compiled_rounds``: each
-round evaluates the maps of the markets still iterating by ``compiled.evaluate``, 40 us a market
-evaluation against SortedKernel's 115 in one run, and takes their steps by
-``compiled_anderson``), set up by ``autopact.model.fused``; the time limit is checked between calls.
-The equilibria are those of the numpy path to 1e-12 (the sums run in another order); ``compiled=
-False`` asks for the numpy path, which is also the path wherever numba cannot be imported.
+Anderson's rounds run in compiled calls, up to ``ROUNDS_A_CALL`` rounds of each market a call, one
+market's rounds after another's (``compiled_rounds``: each round evaluates the market's map by
+``compiled.evaluate``, 40 us a market evaluation against SortedKernel's 115 in one run, and takes
+its step by ``compiled_anderson``), set up by ``autopact.model.fused``; the time limit is checked
+between calls. The equilibria are those of the numpy path to 1e-12 (the sums run in another order);
+``compiled=False`` asks for the numpy path, which is also the path wherever numba cannot be imported
+or cannot compile the loops (``fused.compiled_loops`` warns).
 SQUAREM's steps stay in numpy, over the compiled map.
 
 Each market has its own iteration and stopping rule (max_j |FOC_j / s_j| < tol, as ``solve_prices``).
@@ -71,8 +72,11 @@ from autopact.model.fused import FusedMarkets, compiled_loops
 # least-squares problem (columns scaled to unit norm, so the ridge is relative).
 ANDERSON_MEMORY = 5
 ANDERSON_RIDGE = 1e-12
-# Rounds of the compiled iteration a call (``_fused_solve``): the time limit is checked between calls
-ROUNDS_A_CALL = 8
+# Rounds of each market in a compiled call (``_fused_solve``): the time limit is checked between calls. A
+# market takes its rounds in turn, so 32 lets a BLP 1995 market (9 or 10 evaluations) finish in one call
+# while its arrays are in the cache (8 split each into two calls, and took longer: 8.3 and 9.9 ms of
+# processor time against 7.1 and 9.7, the least of 40 solves, two runs a side, load 3-4)
+ROUNDS_A_CALL = 32
 
 
 def solve_prices_markets(costs: list[np.ndarray], xi: list[np.ndarray], demands: list[Demand],
@@ -128,13 +132,15 @@ class _Markets:
         self.costs = np.concatenate(costs).astype(float)
         prices = np.concatenate(costs if initial is None else initial).astype(float)
         self.prices = np.where(np.isfinite(prices), prices, self.costs)
+        self.evaluations = np.zeros(len(costs), int)
+        self.residuals = np.full(len(costs), np.inf)
+        self.found: dict[int, Equilibrium] = {}
+        if isinstance(kernels, FusedMarkets):  # it holds its own taxes, limits and Anderson's rings
+            return
         self.t = 1 + np.concatenate([t.ad_valorem for t in taxes]).astype(float)
         self.specific = np.concatenate([t.specific for t in taxes]).astype(float)
         # the small-share logit limit c + 1/alpha-bar of a priced-out product (see solve_prices)
         self.limit = np.repeat([limit_markup(d) for d in demands], self.sizes)
-        self.evaluations = np.zeros(len(costs), int)
-        self.residuals = np.full(len(costs), np.inf)
-        self.found: dict[int, Equilibrium] = {}
         total = int(self.starts[-1])
         self.s, self.lam, self.weighted = np.zeros(total), np.ones(total), np.zeros(total)
         # Anderson's rings, shared by the markets: the last ANDERSON_MEMORY differences of residuals f and of
@@ -144,8 +150,6 @@ class _Markets:
         self.inner = np.zeros((ANDERSON_MEMORY, ANDERSON_MEMORY, len(costs)))
         self.last_f, self.last_g = np.zeros(total), np.zeros(total)
         self.started, self.filled, self.round = np.zeros(len(costs), bool), np.zeros(len(costs), int), 0
-        self.market_inner = np.zeros((len(costs), ANDERSON_MEMORY, ANDERSON_MEMORY))  # the compiled step's
-        self.rounds = np.zeros(len(costs), np.int64)
 
     def _map(self, p: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """c + zeta(p) of every product (rows of markets not ``active`` hold stale numbers, never used),
@@ -228,21 +232,23 @@ class _Markets:
                 raise ConvergenceError(f"equilibrium prices of market {m} did not converge within the time limit of "
                                        f"{max_seconds:g} s ({self.evaluations[m]} iterations, max |FOC/s| = "
                                        f"{fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
-            status, m = fused.compiled.rounds(
-                ROUNDS_A_CALL, active, self.evaluations, max_iterations, ANDERSON_RIDGE, self.diff_f, self.diff_g,
-                self.market_inner, self.last_f, self.last_g, self.started, self.filled, self.rounds, self.prices,
-                *fused.state())
+            status, m = fused.rounds(ROUNDS_A_CALL, active, self.evaluations, max_iterations, ANDERSON_RIDGE,
+                                     self.prices, ANDERSON_MEMORY)
             if status == 1:
                 raise ConvergenceError(f"equilibrium prices of market {m} did not converge in {self.evaluations[m]} "
                                        f"iterations (max |FOC/s| = {fused.residual[m]:.2e}, tolerance {self.tol:.0e})")
             if status == 2:
                 raise ConvergenceError(f"equilibrium prices of market {m}: shares are not finite "
                                        "(check costs and mean utilities)")
-        for m, rows in enumerate(self.rows):
-            s = fused.shares[rows].copy()
-            self.found[m] = Equilibrium(self.prices[rows].copy(), fused.consumer[rows].copy(), s,
-                                        self.prices[rows] - self.costs[rows], int(self.evaluations[m]),
-                                        float(fused.residual[m]), True, priced_out=np.flatnonzero(~(s > 0)))
+        # every market's record from one copy of each stacked array (a market's arrays are views of its rows)
+        bounds = self.starts[1:-1]
+        prices, consumer, shares = self.prices.copy(), fused.consumer.copy(), fused.shares.copy()
+        out = np.flatnonzero(~(shares > 0))
+        first = np.searchsorted(out, self.starts)
+        for m, (p, c, s, k) in enumerate(zip(np.split(prices, bounds), np.split(consumer, bounds),
+                                             np.split(shares, bounds), np.split(prices - self.costs, bounds))):
+            self.found[m] = Equilibrium(p, c, s, k, int(self.evaluations[m]), float(fused.residual[m]), True,
+                                        priced_out=out[first[m]:first[m + 1]] - self.starts[m])
         return [self.found[m] for m in range(len(self.sizes))]
 
     def _anderson_step(self, active: np.ndarray) -> np.ndarray:

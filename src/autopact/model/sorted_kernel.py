@@ -10,8 +10,9 @@ formulas (zeta's module docstring, equation (1)) in fewer calls, for the solves 
 
 - the products are sorted once, nest by nest and within a nest by the class of their column of
   Omega, so that every nest and every cell (u(k), phi(k)) is a range of consecutive rows: one CSR
-  product (scipy's compiled routine, called directly) gives both the sums of e within each nest and
-  the sums of m_k e_ik within each cell, reading e once;
+  product (scipy's compiled routine, called directly by ``autopact.model.compressed.csr_sums``,
+  which loads it without importing scipy.sparse) gives both the sums of e within each nest and the
+  sums of m_k e_ik within each cell, reading e once;
 - r V_ij - top_i (r = 1 / (1 - rho)) is one BLAS product of the products' (r xi, r x, p, 1) with the
   households' (1, sigma nu, -r alpha_i, -top_i), where top_i is a bound on household i's largest
   r V_ij (its largest r (xi_j + taste_ij), kept from construction, less r alpha_i min_j p_j), not
@@ -43,27 +44,14 @@ files record) keeps ``FocKernel``.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
+from autopact.model.compressed import csr_sums
 from autopact.model.demand import Demand
 from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor, _work_arrays, cell_mix
-
-try:  # scipy's compiled CSR x dense product, without scipy.sparse's dispatch (about 10 us a call)
-    from scipy.sparse._sparsetools import csr_matvecs
-except ImportError:  # pragma: no cover - a scipy that moved it
-    csr_matvecs = None
 
 # A household whose sum of e_ij is below products x _TINY has a bound on its largest utility more
 # than 200 above it: its terms are taken with the exact largest utility instead (FocKernel).
 _TINY = float(np.exp(-200.0))
-
-
-def _csr_sums(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
-    """out += A x for the CSR matrix A = (data, indices, indptr) and dense x (n, I), out (rows, I)."""
-    if csr_matvecs is not None:
-        csr_matvecs(out.shape[0], x.shape[0], x.shape[1], indptr, indices, data, x.ravel(), out.ravel())
-    else:  # pragma: no cover
-        out += sparse.csr_matrix((data, indices, indptr), shape=(out.shape[0], x.shape[0])) @ x
 
 
 def _csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -192,7 +180,7 @@ class SortedKernel:
             cell_sums[cells] *= share[g]
         mixed = self.mixed  # c_l A^l by row cell, levels stacked
         mixed.fill(0.0)
-        _csr_sums(*self.mix, cell_sums, mixed)
+        csr_sums(*self.mix, cell_sums, mixed)
         ratios = (self.ratios.reshape(2 * groups, households) * self.slope).take(self.rate_index, axis=0)
         ratios *= mixed  # w slope [Q A, c R A^g] by row cell
         cells = len(self.row_cell_group)
@@ -230,7 +218,7 @@ class SortedKernel:
         np.take(margin, self.order, out=self.data[count:])
         summed = self.summed
         summed.fill(0.0)
-        _csr_sums(self.indptr, self.indices, self.data, e, summed)
+        csr_sums(self.indptr, self.indices, self.data, e, summed)
         return not (looseness > 200 and np.any(summed[:self.groups].sum(axis=0) < count * _TINY))
 
     def exact_terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
