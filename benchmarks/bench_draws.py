@@ -43,6 +43,7 @@ from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
+from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.zeta import FocKernel
 from autopact.simulate import market_for, newton_start, simulate
 
@@ -117,16 +118,18 @@ def plain_processes(shared, jobs, workers: int) -> tuple[float, list[dict]]:
     return max(ends) - began, records
 
 
-EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs)
-_terms = FocKernel.terms
+EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs): either kernel's
 
 
-def _counted_terms(self, *args):
-    EVALUATIONS[0] += 1
-    return _terms(self, *args)
+def _counting(terms):
+    def counted(self, *args):
+        EVALUATIONS[0] += 1
+        return terms(self, *args)
+    return counted
 
 
-FocKernel.terms = _counted_terms
+for _kernel in (FocKernel, SortedKernel):  # SortedKernel: the draws' kernel (``simulate.draw_kernel``)
+    _kernel.terms = _counting(_kernel.terms)
 
 
 def evaluations(shared, jobs) -> int:

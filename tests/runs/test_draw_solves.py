@@ -8,6 +8,7 @@ units jump across the capacity)."""
 import pytest
 from draw_jobs import cost_draw_jobs
 
+from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.zeta import FocKernel
 from autopact.policy.scenario import load_scenario
 from autopact.runs.execution import evaluate_chunk, prepare
@@ -31,15 +32,18 @@ def draws():
 
 @pytest.fixture
 def count(monkeypatch) -> list[int]:
-    """Evaluations of the equilibrium map (``FocKernel.terms`` calls) since the test began, in count[0]."""
+    """Evaluations of the equilibrium map (``terms`` calls of ``FocKernel`` and of ``SortedKernel``, the
+    draws' kernel) since the test began, in count[0]."""
     evaluations = [0]
-    terms = FocKernel.terms
 
-    def counted(self, *args):
-        evaluations[0] += 1
-        return terms(self, *args)
+    def counting(terms):
+        def counted(self, *args):
+            evaluations[0] += 1
+            return terms(self, *args)
+        return counted
 
-    monkeypatch.setattr(FocKernel, "terms", counted)
+    for kernel in (FocKernel, SortedKernel):
+        monkeypatch.setattr(kernel, "terms", counting(kernel.terms))
     return evaluations
 
 
