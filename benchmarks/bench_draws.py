@@ -74,8 +74,11 @@ def timed(shared, jobs, backend: str, workers: int) -> tuple[float, float, list[
 
 
 PLAIN = """
-import os, pickle, sys, time
+import importlib, os, pickle, sys, time
+from autopact.runs import execution
 from autopact.runs.execution import evaluate_chunk
+for name in getattr(execution, "WORKER_PRELOAD", []):  # as the cluster's workers preload them
+    importlib.import_module(name)
 folder, worker = sys.argv[1], sys.argv[2]
 open(os.path.join(folder, f"ready{worker}"), "w").close()
 while not os.path.exists(os.path.join(folder, "go")):

@@ -227,3 +227,25 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
         for key, value in search[1][part].items():
             if isinstance(value, float):
                 assert joint[1][part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+
+
+def test_a_draw_solves_on_the_sorted_kernel(draws, monkeypatch):
+    """A draw's equilibrium solves run on SortedKernel (``simulate.draw_kernel``; main's on FocKernel,
+    a quarter slower an evaluation on the 2025 market): draw 3, solved jointly with its plant's shadow
+    cost, evaluates no FocKernel."""
+    shared, jobs = draws
+    calls = {FocKernel: 0, SortedKernel: 0}
+
+    def counting(kernel):
+        terms = kernel.terms
+
+        def counted(self, *args):
+            calls[kernel] += 1
+            return terms(self, *args)
+        return counted
+
+    for kernel in calls:
+        monkeypatch.setattr(kernel, "terms", counting(kernel))
+    [record] = evaluate_chunk(shared, jobs[3:4])
+    assert record["status"] == "ok"
+    assert calls[FocKernel] == 0 and calls[SortedKernel] > 0, calls
