@@ -126,6 +126,8 @@ class NewtonStart:
     product_ids: tuple[str, ...]
     inverse_jacobian: np.ndarray
     capacity: CapacityStart | None = None  # where plant capacities bind there (``newton.at_capacity``)
+    # the draws' maps in numba's compiled loops (``draw_kernel``), for runs long enough to pay for loading them
+    compiled: bool = False
 
     def matrix_for(self, market: MarketModel) -> np.ndarray | None:
         same = tuple(market.products["product_id"]) == self.product_ids
@@ -147,7 +149,14 @@ def plant_constraints(market: MarketModel) -> list[CapacityConstraint]:
             for plant, members, capacity in market.capacities]
 
 
-def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
+def newton_start(result: SimulationResult, free: bool = False, compiled: bool = False) -> NewtonStart:
+    """``_newton_start``; with ``compiled``, the draws solve on numba's compiled map where numba is
+    installed (``draw_kernel``; ``runs.analyses.COMPILED_JOBS``)."""
+    start = _newton_start(result, free)
+    return dataclasses.replace(start, compiled=True) if compiled else start
+
+
+def _newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
     """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
     cost: price minus markup), about J + 1 evaluations of the map. Where plant capacities bind there
     (and no quota does), the ``newton.Border`` of each (one evaluation each), for the joint solve of
@@ -209,16 +218,29 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
     return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market, newton))
 
 
-def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray) -> Any:
-    """The kernel of a draw's equilibrium solves (those with a ``NewtonStart``): ``SortedKernel``
-    where it covers the market (one level of nests, one block of households: the 2025 market), an
-    evaluation in about three quarters of ``FocKernel``'s time; else None (``FocKernel``). Its
-    numbers are FocKernel's up to rounding (about 1e-15 relative), which moves a draw's prices by
-    less than its solver's tolerance; the central results (the golden files) keep FocKernel. A draw
-    depends on (Shared, Job) alone either way, so serial and Dask runs agree to the bit."""
+def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.ndarray,
+                compiled: bool = False) -> Any:
+    """The kernel of a draw's equilibrium solves (those with a ``NewtonStart``), where SortedKernel
+    covers the market (one level of nests, one block of households: the 2025 market): with
+    ``compiled``, the map in numba's compiled loops (``model.draw_map.CompiledMap``, an evaluation in
+    about 0.45 of FocKernel's time) where numba is installed, else ``SortedKernel`` (about three
+    quarters); else None
+    (``FocKernel``). Their numbers are FocKernel's up to rounding (about 1e-15 relative), which moves a
+    draw's prices by less than its solver's tolerance; the central results (the golden files) keep
+    FocKernel. Each draw makes its own, so a draw depends on (Shared, Job) alone and serial and Dask
+    runs agree to the bit."""
     from autopact.model.sorted_kernel import SortedKernel, supports  # scipy.sparse: only where draws run
 
-    return SortedKernel(xi, demand, ownership) if supports(demand, len(xi)) else None
+    if not supports(demand, len(xi)):
+        return None
+    from autopact.model.fused import compiled_loops
+
+    loops = compiled_loops() if compiled else None
+    if loops is None:
+        return SortedKernel(xi, demand, ownership)
+    from autopact.model.draw_map import CompiledMap
+
+    return CompiledMap(xi, demand, ownership, taxes, costs, loops)
 
 
 def draw_at_capacity(costs: np.ndarray, xi: np.ndarray, demand, omega: np.ndarray, taxes,
@@ -264,7 +286,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
-    kernel = None if jacobian is None else draw_kernel(xi, demand, omega)
+    kernel = None if jacobian is None else draw_kernel(xi, demand, omega, taxes, costs, newton.compiled)
     constraints = plant_constraints(market)
     rates = products["tariff_rate"].to_numpy(float).copy()
     regimes = []

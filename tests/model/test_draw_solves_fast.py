@@ -63,3 +63,27 @@ def test_a_solve_on_the_sorted_kernel_reaches_the_same_prices():
                         kernel=kernel)
     assert fast.prices == pytest.approx(plain.prices, rel=1e-11)
     assert fast.max_foc_residual < 1e-12
+
+
+def test_a_solve_on_the_compiled_map_reaches_the_same_prices():
+    """A long run's draws solve on numba's compiled map (``draw_map.CompiledMap``, its ``zeta`` in place
+    of the map from FocKernel's terms): the same prices to 1e-11, the same FOC tolerance; its ``terms``
+    (for the joint capacity solve) are FocKernel's to rounding."""
+    from autopact.model.fused import compiled_loops
+    from autopact.model.zeta import FocKernel
+
+    loops = compiled_loops()
+    if loops is None:
+        pytest.skip("numba is not installed")
+    from autopact.model.draw_map import CompiledMap
+
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+    plain = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix)
+    kernel = CompiledMap(xi, demand, omega, Taxes.none(10), drawn, loops)
+    fast = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix,
+                        kernel=kernel)
+    assert fast.prices == pytest.approx(plain.prices, rel=1e-11)
+    assert fast.max_foc_residual < 1e-12 and fast.converged
+    margin = central.prices - drawn
+    for mine, theirs in zip(kernel.terms(central.prices, margin), FocKernel(xi, demand, omega).terms(central.prices, margin)):
+        assert mine == pytest.approx(theirs, rel=1e-13)

@@ -8,6 +8,7 @@ units jump across the capacity)."""
 import pytest
 from draw_jobs import cost_draw_jobs
 
+from autopact.model.draw_map import CompiledMap
 from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.zeta import FocKernel
 from autopact.policy.scenario import load_scenario
@@ -44,6 +45,7 @@ def count(monkeypatch) -> list[int]:
 
     for kernel in (FocKernel, SortedKernel):
         monkeypatch.setattr(kernel, "terms", counting(kernel.terms))
+    monkeypatch.setattr(CompiledMap, "zeta", counting(CompiledMap.zeta))  # a long run's draws' map
     return evaluations
 
 
@@ -249,3 +251,28 @@ def test_a_draw_solves_on_the_sorted_kernel(draws, monkeypatch):
     [record] = evaluate_chunk(shared, jobs[3:4])
     assert record["status"] == "ok"
     assert calls[FocKernel] == 0 and calls[SortedKernel] > 0, calls
+
+
+def test_compiled_draws_agree_serial_and_dask_and_with_the_sorted_kernel(draws):
+    """A run of at least ``analyses.COMPILED_JOBS`` jobs solves its draws on numba's compiled map, each
+    draw on its own (its rows' exponentials are kept from one evaluation to the next within the draw
+    only): serial and 2 Dask workers (which load the loops as they start) give the same records to the
+    bit, and the numbers are the SortedKernel draws' to the solver's tolerance."""
+    import dataclasses
+
+    from autopact.model.fused import compiled_loops
+    from autopact.runs.execution import execute
+
+    if compiled_loops() is None:
+        pytest.skip("numba is not installed")
+    shared, jobs = draws
+    compiled = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], compiled=True)})
+    serial = evaluate_chunk(compiled, jobs[:4])
+    remote = sorted((r for chunk in execute(compiled, jobs[:4], backend="dask", workers=2) for r in chunk),
+                    key=lambda r: r["draw"])
+    assert remote == serial
+    for mine, theirs in zip(serial, evaluate_chunk(shared, jobs[:4])):
+        for part in ("counterfactual", "change"):
+            for key, value in theirs[part].items():
+                if isinstance(value, float):
+                    assert mine[part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), (mine["draw"], key)

@@ -199,10 +199,20 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     deadline = time.monotonic() + max_seconds
     kernel = FocKernel(xi, demand, ownership) if kernel is None else kernel
 
+    compiled_map = getattr(kernel, "zeta", None)  # a draw's compiled map (``draw_map.CompiledMap``)
+
     def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
         """c + zeta(p), and the equilibrium if p already satisfies the FOC."""
         nonlocal evaluations, residual
         evaluations += 1
+        if compiled_map is not None:  # the same map from the same terms, in compiled loops
+            mapped, consumer, s, residual, stale_any, finite = compiled_map(p, costs, tol)
+            if not finite:
+                raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
+            if residual < tol and not stale_any:
+                return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, True,
+                                      priced_out=np.flatnonzero(~(s > 0)))
+            return mapped, None
         consumer = taxes.consumer_prices(p)
         margin = p - costs
         s, lam, weighted = kernel.terms(consumer, margin)

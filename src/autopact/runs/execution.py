@@ -216,7 +216,7 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
                 "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
                 "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40, preload=WORKER_PRELOAD)
+                                   dashboard_address=None, silence_logs=40, preload=worker_preload(shared))
         client = Client(cluster)
     try:
         if on_start:
@@ -241,6 +241,14 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
 # (``simulate.draw_kernel``), whose import of scipy.sparse took 0.25-0.37 s (load 5) of each worker's
 # first job; a serial run imports it at its first draw, and ``autopact simulate`` without draws never.
 WORKER_PRELOAD = [__name__, "autopact.model.sorted_kernel"]
+
+
+def worker_preload(shared: Shared) -> list[str]:
+    """``WORKER_PRELOAD``, and where the jobs solve on numba's compiled map (``NewtonStart.compiled``)
+    ``autopact.model.draw_map``, whose Dask hook loads the compiled loops as a worker starts."""
+    compiled = any(start.compiled for start in shared.newton.values())
+    return WORKER_PRELOAD + (["autopact.model.draw_map"] if compiled else [])
+
 MAX_CHUNK = 8  # jobs a Dask task takes at most: results are stored, and progress shown, as chunks land
 
 
