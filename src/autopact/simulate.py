@@ -224,8 +224,7 @@ def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.
     covers the market (one level of nests, one block of households: the 2025 market): with
     ``compiled``, the map in numba's compiled loops (``model.draw_map.CompiledMap``, an evaluation in
     about 0.45 of FocKernel's time) where numba is installed, else ``SortedKernel`` (about three
-    quarters); else None
-    (``FocKernel``). Their numbers are FocKernel's up to rounding (about 1e-15 relative), which moves a
+    quarters); else None (``FocKernel``). Their numbers are FocKernel's up to rounding (about 1e-15 relative), which moves a
     draw's prices by less than its solver's tolerance; the central results (the golden files) keep
     FocKernel. Each draw makes its own, so a draw depends on (Shared, Job) alone and serial and Dask
     runs agree to the bit."""
@@ -301,7 +300,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
         check_costs(products, low_cost, xi, market.money)
         low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
-                               kernel=kernel)
+                           kernel=kernel)
         if market_size * low.shares[group].sum() <= quota.quantity:
             costs, regime = low_cost, "below quota: all imports at the in-quota rate"
             rates[group] = quota.in_quota_pct / 100
@@ -321,7 +320,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     if constraints:
         start = None if jacobian is None else newton.capacity_for(constraints)
         result = None
-        if kernel is not None:  # a draw on SortedKernel: its joint solve, or the search's first trial, here
+        if kernel is not None and initial is not None:  # a draw: its joint solve, or the search's first trial
             result, initial = draw_at_capacity(costs, xi, demand, omega, taxes, constraints, market_size, initial,
                                                jacobian, start, kernel)
         if result is None:

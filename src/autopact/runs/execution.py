@@ -249,6 +249,7 @@ def worker_preload(shared: Shared) -> list[str]:
     compiled = any(start.compiled for start in shared.newton.values())
     return WORKER_PRELOAD + (["autopact.model.draw_map"] if compiled else [])
 
+
 MAX_CHUNK = 8  # jobs a Dask task takes at most: results are stored, and progress shown, as chunks land
 
 
