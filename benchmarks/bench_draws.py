@@ -43,6 +43,13 @@ from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.runs.execution import Job, evaluate_chunk, execute, prepare
 from autopact.runs.uncertainty import draw_values
+from autopact.model.sorted_kernel import SortedKernel
+
+try:  # --against runs this file on packages without them
+    from autopact.model.draw_map import CompiledMap, dask_setup
+    from autopact.runs.execution import worker_preload
+except ImportError:
+    CompiledMap = dask_setup = worker_preload = None
 from autopact.model.zeta import FocKernel
 from autopact.simulate import market_for, newton_start, simulate
 
@@ -73,9 +80,13 @@ def timed(shared, jobs, backend: str, workers: int) -> tuple[float, float, list[
 
 
 PLAIN = """
-import os, pickle, sys, time
+import importlib, os, pickle, sys, time
 from autopact.runs.execution import evaluate_chunk
 folder, worker = sys.argv[1], sys.argv[2]
+for name in sys.argv[3:]:  # as the cluster's workers preload them (``execution.worker_preload``)
+    module = importlib.import_module(name)
+    if hasattr(module, "dask_setup"):
+        module.dask_setup()
 open(os.path.join(folder, f"ready{worker}"), "w").close()
 while not os.path.exists(os.path.join(folder, "go")):
     time.sleep(0.001)
@@ -96,7 +107,9 @@ def plain_processes(shared, jobs, workers: int) -> tuple[float, list[dict]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory(prefix="autopact-plain-") as name:
         folder = Path(name)
-        procs = [subprocess.Popen([sys.executable, "-c", PLAIN, name, str(w)], env=env) for w in range(workers)]
+        preload = worker_preload(shared) if worker_preload else []
+        procs = [subprocess.Popen([sys.executable, "-c", PLAIN, name, str(w), *preload], env=env)
+                 for w in range(workers)]
         while not all((folder / f"ready{w}").exists() for w in range(workers)):
             if any(p.poll() not in (None, 0) for p in procs):
                 raise SystemExit("a plain worker process failed")
@@ -117,16 +130,20 @@ def plain_processes(shared, jobs, workers: int) -> tuple[float, list[dict]]:
     return max(ends) - began, records
 
 
-EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs)
-_terms = FocKernel.terms
+EVALUATIONS = [0]  # evaluations of the equilibrium map in this process (serial runs): either kernel's
 
 
-def _counted_terms(self, *args):
-    EVALUATIONS[0] += 1
-    return _terms(self, *args)
+def _counting(terms):
+    def counted(self, *args):
+        EVALUATIONS[0] += 1
+        return terms(self, *args)
+    return counted
 
 
-FocKernel.terms = _counted_terms
+for _kernel in (FocKernel, SortedKernel):  # SortedKernel: the draws' kernel (``simulate.draw_kernel``)
+    _kernel.terms = _counting(_kernel.terms)
+if CompiledMap is not None:  # the draws' compiled map
+    CompiledMap.zeta = _counting(CompiledMap.zeta)
 
 
 def evaluations(shared, jobs) -> int:
@@ -183,8 +200,12 @@ warm = {0: dict(zip(central.counterfactual.products["product_id"], central.count
 began = time.perf_counter()
 with threadpool_limits(limits=1, user_api="blas"):  # as the draws run (evaluate_chunk)
     free = "free" in inspect.signature(newton_start).parameters  # main before this branch: no free start
-    start = (newton_start(central, free=draws >= getattr(analyses, "FREE_JOBS", 80)) if free
+    compiled = {"compiled": draws >= analyses.COMPILED_JOBS} if hasattr(analyses, "COMPILED_JOBS") else {}
+    start = (newton_start(central, free=draws >= getattr(analyses, "FREE_JOBS", 80), **compiled) if free
              else newton_start(central))
+    if compiled.get("compiled"):  # numba's loops loaded in the set-up, as a Dask worker loads them
+        from autopact.model.draw_map import dask_setup
+        dask_setup()
 shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, {0: start})
 setup = time.perf_counter() - began
 jobs = jobs_for(scenario, draws)
@@ -258,7 +279,7 @@ def main() -> None:
     if args.against:
         against(args.against, args.kinds, args.draws, args.repeats)
         return
-    from autopact.runs.analyses import FREE_JOBS  # here: --against runs this file on packages without it
+    from autopact.runs.analyses import COMPILED_JOBS, FREE_JOBS  # here: --against runs this file on packages without them
 
     base = load_scenario("ford-byd-jv")
     scenarios = kind_scenarios(base)
@@ -274,7 +295,11 @@ def main() -> None:
             continue
         began = time.perf_counter()
         # as a run of --draws draws starts them (``runs.analyses``: the free start from FREE_JOBS)
-        newton = {0: newton_start(central, free=args.draws >= FREE_JOBS)} if args.newton else None
+        compiled = args.draws >= COMPILED_JOBS
+        newton = ({0: newton_start(central, free=args.draws >= FREE_JOBS, compiled=compiled)} if args.newton
+                  else None)
+        if compiled:  # numba's loops loaded in the set-up, as a Dask worker loads them when it starts
+            dask_setup()
         shared = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline, newton)
         setup = time.perf_counter() - began
         squarem = prepare(model, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline)

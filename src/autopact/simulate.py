@@ -18,6 +18,7 @@ cost (``autopact.model.constrained.solve_constrained``).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,10 @@ from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
-from autopact.model.demand import log_sum
-from autopact.model.newton import CapacityStart, border, jacobians
-from autopact.model.constrained import CapacityConstraint, solve_constrained
-from autopact.model.supply import ownership_matrix, solve_prices
+from autopact.model.demand import limit_markup as small_share_markup, log_sum
+from autopact.model.newton import CapacityStart, at_capacity, border, jacobians
+from autopact.model.constrained import CapacityConstraint, ConstrainedEquilibrium, solve_constrained
+from autopact.model.supply import SOLVE_SECONDS, ownership_matrix, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
 from autopact.policy.launch import launch_gaps
@@ -125,6 +126,8 @@ class NewtonStart:
     product_ids: tuple[str, ...]
     inverse_jacobian: np.ndarray
     capacity: CapacityStart | None = None  # where plant capacities bind there (``newton.at_capacity``)
+    # the draws' maps in numba's compiled loops (``draw_kernel``), for runs long enough to pay for loading them
+    compiled: bool = False
 
     def matrix_for(self, market: MarketModel) -> np.ndarray | None:
         same = tuple(market.products["product_id"]) == self.product_ids
@@ -146,7 +149,14 @@ def plant_constraints(market: MarketModel) -> list[CapacityConstraint]:
             for plant, members, capacity in market.capacities]
 
 
-def newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
+def newton_start(result: SimulationResult, free: bool = False, compiled: bool = False) -> NewtonStart:
+    """``_newton_start``; with ``compiled``, the draws solve on numba's compiled map where numba is
+    installed (``draw_kernel``; ``runs.analyses.COMPILED_JOBS``)."""
+    start = _newton_start(result, free)
+    return dataclasses.replace(start, compiled=True) if compiled else start
+
+
+def _newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
     """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
     cost: price minus markup), about J + 1 evaluations of the map. Where plant capacities bind there
     (and no quota does), the ``newton.Border`` of each (one evaluation each), for the joint solve of
@@ -208,6 +218,62 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
     return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market, newton))
 
 
+def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.ndarray,
+                compiled: bool = False) -> Any:
+    """The kernel of a draw's equilibrium solves (those with a ``NewtonStart``), where SortedKernel
+    covers the market (one level of nests, one block of households: the 2025 market): with
+    ``compiled``, the map in numba's compiled loops (``model.draw_map.CompiledMap``, an evaluation in
+    about 0.45 of FocKernel's time) where numba is installed, else ``SortedKernel`` (about three
+    quarters); else None (``FocKernel``). Their numbers are FocKernel's up to rounding (about 1e-15 relative), which moves a
+    draw's prices by less than its solver's tolerance; the central results (the golden files) keep
+    FocKernel. Each draw makes its own, so a draw depends on (Shared, Job) alone and serial and Dask
+    runs agree to the bit."""
+    from autopact.model.sorted_kernel import SortedKernel, supports  # scipy.sparse: only where draws run
+
+    if not supports(demand, len(xi)):
+        return None
+    from autopact.model.fused import compiled_loops
+
+    loops = compiled_loops() if compiled else None
+    if loops is None:
+        return SortedKernel(xi, demand, ownership)
+    from autopact.model.draw_map import CompiledMap
+
+    return CompiledMap(xi, demand, ownership, taxes, costs, loops)
+
+
+def draw_at_capacity(costs: np.ndarray, xi: np.ndarray, demand, omega: np.ndarray, taxes,
+                     constraints: list[CapacityConstraint], market_size: float, initial: np.ndarray,
+                     jacobian: np.ndarray, start: CapacityStart | None, kernel: Any, tol: float = 1e-12,
+                     capacity_tol: float = 1e-9) -> tuple[ConstrainedEquilibrium | None, np.ndarray]:
+    """A draw's constrained equilibrium on the draw's ``kernel`` where it needs no shadow-cost search,
+    else (None, the prices the search should start from): what ``solve_constrained`` does before its
+    search (with ``capacity_start``), with the same tolerances and time limit, on the draw's kernel.
+
+    With a ``start``, ``newton.at_capacity``'s joint solve. Without one (a central result at a jump,
+    a binding quota), the search's first trial, the equilibrium at zero shadow costs: where it leaves
+    every constraint within capacity it is the result (as the search's, so a slack draw's record is
+    the same with or without a start), else the search starts from its prices."""
+    def solve_at(total: np.ndarray, prices: np.ndarray, matrix: np.ndarray) -> Any:
+        return solve_prices(total, xi, demand, omega, taxes, initial=prices, tol=tol, kernel=kernel,
+                            max_seconds=SOLVE_SECONDS, inverse_jacobian=matrix)
+
+    if start is not None:
+        found = at_capacity(costs, kernel, taxes, small_share_markup(demand), jacobian, start, constraints,
+                            market_size, initial, tol, capacity_tol, solve_at)
+    else:
+        free = solve_at(costs, initial, jacobian)
+        if any(market_size * free.shares[c.products].sum() / c.capacity - 1.0 > capacity_tol for c in constraints):
+            return None, free.prices
+        found = dataclasses.replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
+    if found is None:
+        return None, initial
+    eq, shadow = found
+    units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+    return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
+                                  {c.name: False for c in constraints}), initial
+
+
 def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it.
 
@@ -219,6 +285,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     jacobian = None if newton is None else newton.matrix_for(market)
     demand, taxes, initial, market_size = market.demand, market.taxes, market.initial_prices, market.market_size
     omega = ownership_matrix(market.owners, market.kappa)
+    kernel = None if jacobian is None else draw_kernel(xi, demand, omega, taxes, costs, newton.compiled)
     constraints = plant_constraints(market)
     rates = products["tariff_rate"].to_numpy(float).copy()
     regimes = []
@@ -232,12 +299,14 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         low_cost = costs.copy()
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
         check_costs(products, low_cost, xi, market.money)
-        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
+        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
+                           kernel=kernel)
         if market_size * low.shares[group].sum() <= quota.quantity:
             costs, regime = low_cost, "below quota: all imports at the in-quota rate"
             rates[group] = quota.in_quota_pct / 100
         else:
-            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
+            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
+                                kernel=kernel)
             if market_size * high.shares[group].sum() >= quota.quantity:
                 regime = "above quota: the marginal import pays the full rate"
             else:
@@ -249,17 +318,22 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                         **{k: getattr(quota, k) for k in ("price_cap_usd", "price_above_usd") if getattr(quota, k)},
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
-        result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
-                                   initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                   search="secant",
-                                   capacity_start=None if jacobian is None else newton.capacity_for(constraints))
+        start = None if jacobian is None else newton.capacity_for(constraints)
+        result = None
+        if kernel is not None and initial is not None:  # a draw: its joint solve, or the search's first trial
+            result, initial = draw_at_capacity(costs, xi, demand, omega, taxes, constraints, market_size, initial,
+                                               jacobian, start, kernel)
+        if result is None:
+            result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
+                                       initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
+                                       search="secant", capacity_start=start if kernel is None else None)
         eq = result.equilibrium
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
                               "capacity": c.capacity, **(JUMP_NOTE if result.jumps.get(c.name) else {})}
                              for c in constraints]
     else:
-        eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian)
+        eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian, kernel=kernel)
         constraint_report = []
     for r in regimes:
         report = next((c for c in constraint_report if c["name"] == f"quota: {r['name']}"), None)

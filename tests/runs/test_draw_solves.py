@@ -8,6 +8,8 @@ units jump across the capacity)."""
 import pytest
 from draw_jobs import cost_draw_jobs
 
+from autopact.model.draw_map import CompiledMap
+from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.zeta import FocKernel
 from autopact.policy.scenario import load_scenario
 from autopact.runs.execution import evaluate_chunk, prepare
@@ -31,15 +33,19 @@ def draws():
 
 @pytest.fixture
 def count(monkeypatch) -> list[int]:
-    """Evaluations of the equilibrium map (``FocKernel.terms`` calls) since the test began, in count[0]."""
+    """Evaluations of the equilibrium map (``terms`` calls of ``FocKernel`` and of ``SortedKernel``, the
+    draws' kernel) since the test began, in count[0]."""
     evaluations = [0]
-    terms = FocKernel.terms
 
-    def counted(self, *args):
-        evaluations[0] += 1
-        return terms(self, *args)
+    def counting(terms):
+        def counted(self, *args):
+            evaluations[0] += 1
+            return terms(self, *args)
+        return counted
 
-    monkeypatch.setattr(FocKernel, "terms", counted)
+    for kernel in (FocKernel, SortedKernel):
+        monkeypatch.setattr(kernel, "terms", counting(kernel.terms))
+    monkeypatch.setattr(CompiledMap, "zeta", counting(CompiledMap.zeta))  # a long run's draws' map
     return evaluations
 
 
@@ -223,3 +229,50 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
         for key, value in search[1][part].items():
             if isinstance(value, float):
                 assert joint[1][part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), key
+
+
+def test_a_draw_solves_on_the_sorted_kernel(draws, monkeypatch):
+    """A draw's equilibrium solves run on SortedKernel (``simulate.draw_kernel``; main's on FocKernel,
+    a quarter slower an evaluation on the 2025 market): draw 3, solved jointly with its plant's shadow
+    cost, evaluates no FocKernel."""
+    shared, jobs = draws
+    calls = {FocKernel: 0, SortedKernel: 0}
+
+    def counting(kernel):
+        terms = kernel.terms
+
+        def counted(self, *args):
+            calls[kernel] += 1
+            return terms(self, *args)
+        return counted
+
+    for kernel in calls:
+        monkeypatch.setattr(kernel, "terms", counting(kernel))
+    [record] = evaluate_chunk(shared, jobs[3:4])
+    assert record["status"] == "ok"
+    assert calls[FocKernel] == 0 and calls[SortedKernel] > 0, calls
+
+
+def test_compiled_draws_agree_serial_and_dask_and_with_the_sorted_kernel(draws):
+    """A run of at least ``analyses.COMPILED_JOBS`` jobs solves its draws on numba's compiled map, each
+    draw on its own (its rows' exponentials are kept from one evaluation to the next within the draw
+    only): serial and 2 Dask workers (which load the loops as they start) give the same records to the
+    bit, and the numbers are the SortedKernel draws' to the solver's tolerance."""
+    import dataclasses
+
+    from autopact.model.fused import compiled_loops
+    from autopact.runs.execution import execute
+
+    if compiled_loops() is None:
+        pytest.skip("numba is not installed")
+    shared, jobs = draws
+    compiled = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], compiled=True)})
+    serial = evaluate_chunk(compiled, jobs[:4])
+    remote = sorted((r for chunk in execute(compiled, jobs[:4], backend="dask", workers=2) for r in chunk),
+                    key=lambda r: r["draw"])
+    assert remote == serial
+    for mine, theirs in zip(serial, evaluate_chunk(shared, jobs[:4])):
+        for part in ("counterfactual", "change"):
+            for key, value in theirs[part].items():
+                if isinstance(value, float):
+                    assert mine[part][key] == pytest.approx(value, rel=1e-9, abs=1e-6), (mine["draw"], key)

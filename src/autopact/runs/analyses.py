@@ -41,6 +41,11 @@ NEWTON_JOBS = 40
 # which start the draws whose capacity leaves a binding plant slack: about 9 evaluations fewer each,
 # so with half the draws slack the matrix pays for itself after about 65 draws.
 FREE_JOBS = 80
+# Jobs from which the draws solve on numba's compiled map (``simulate.draw_kernel``, where numba is
+# installed): about 10-14 ms of CPU fewer a draw on ford-byd-jv's cost draws, against a one-off
+# 0.5-1.5 s a process to import numba and load the loops' cached machine code (local Dask workers
+# load them as they start, ``runs.execution``): it pays for itself after about 100 draws a process.
+COMPILED_JOBS = 100
 
 
 @dataclass
@@ -138,7 +143,8 @@ def _shared(scenario: Scenario, market: MarketModel, options: RunOptions,
     """What every job of the run reads: the market, its solved baseline and each variant's warm start,
     with its Newton matrix when the variant has at least ``NEWTON_JOBS`` jobs to spend it on."""
     warm = {k: _warm(result) for k, (_, _, result, _) in enumerate(runs)}
-    newton = ({k: newton_start(result, free=jobs >= FREE_JOBS) for k, (_, _, result, _) in enumerate(runs)}
+    newton = ({k: newton_start(result, free=jobs >= FREE_JOBS, compiled=jobs >= COMPILED_JOBS)
+               for k, (_, _, result, _) in enumerate(runs)}
               if jobs >= NEWTON_JOBS else None)
     return prepare(market, options.households, options.household_seed, scenario.uncertainty.inputs,
                    options.recalibration, warm, runs[0][2].baseline, newton)

@@ -209,14 +209,14 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
         # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers, which makes glibc map and unmap every large
         # temporary array: the equilibrium's (households x products) arrays then cost page faults on
         # each evaluation. Our local workers keep glibc's default and one BLAS thread each.
-        # Workers import the models while they start (``preload``), not in their first job, and do
+        # Workers import the models while they start (``WORKER_PRELOAD``), not in their first job, and do
         # not run Dask's statistical profiler (a thread sampling the job's stack every 10 ms, taking
         # the interpreter's lock from it: the dashboard's profile, which a local run has no use for).
         with dask.config.set({"distributed.nanny.pre-spawn-environ": {
                 "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
                 "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40, preload=[__name__])
+                                   dashboard_address=None, silence_logs=40, preload=worker_preload(shared))
         client = Client(cluster)
     try:
         if on_start:
@@ -235,6 +235,19 @@ def execute(shared: Shared, jobs: list[Job], backend: Literal["serial", "dask"] 
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+# What a local Dask worker imports as it starts: this module (the models) and the draws' kernel
+# (``simulate.draw_kernel``), whose import of scipy.sparse took 0.25-0.37 s (load 5) of each worker's
+# first job; a serial run imports it at its first draw, and ``autopact simulate`` without draws never.
+WORKER_PRELOAD = [__name__, "autopact.model.sorted_kernel"]
+
+
+def worker_preload(shared: Shared) -> list[str]:
+    """``WORKER_PRELOAD``, and where the jobs solve on numba's compiled map (``NewtonStart.compiled``)
+    ``autopact.model.draw_map``, whose Dask hook loads the compiled loops as a worker starts."""
+    compiled = any(start.compiled for start in shared.newton.values())
+    return WORKER_PRELOAD + (["autopact.model.draw_map"] if compiled else [])
 
 
 MAX_CHUNK = 8  # jobs a Dask task takes at most: results are stored, and progress shown, as chunks land

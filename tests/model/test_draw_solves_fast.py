@@ -1,0 +1,89 @@
+"""A draw's solves (issue 13, 50 draws a second): Broyden's inverse kept as the given Newton matrix and
+its rank-one updates (``supply.LowRankInverse``), and the draw's kernel (``simulate.draw_kernel``:
+SortedKernel where it covers the market)."""
+
+import numpy as np
+import pytest
+
+from autopact.model.newton import inverse_jacobian
+from autopact.model.sorted_kernel import SortedKernel
+from autopact.model.supply import LowRankInverse, Taxes, ownership_matrix, solve_prices
+from synthetic import synthetic_demand
+
+OWNERS = np.array([0, 0, 1, 1, 2, 2, 3, 3, 0, 1])
+
+
+def central_and_draw():
+    """A solved central market, its Newton matrix and a draw of it: costs moved by up to 3%."""
+    demand, xi, prices = synthetic_demand(products=10, rho=0.3)
+    omega, costs = ownership_matrix(OWNERS), 0.7 * prices
+    central = solve_prices(costs, xi, demand, omega, Taxes.none(10))
+    matrix = inverse_jacobian(costs, xi, demand, omega, Taxes.none(10), central.prices)
+    return demand, xi, omega, central, matrix, costs * (1 + 0.03 * np.sin(np.arange(10)))
+
+
+def test_low_rank_products_are_the_dense_updates():
+    """B = -H + sum_k a_k b_k' multiplies as the dense matrix Broyden's update wrote (to rounding)."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((6, 6))
+    low, dense = LowRankInverse(matrix), -matrix.copy()
+    for _ in range(4):
+        left, right = rng.standard_normal(6), rng.standard_normal(6)
+        low.update(left, right)
+        dense += np.outer(left, right)
+    x = rng.standard_normal(6)
+    assert low @ x == pytest.approx(dense @ x, rel=1e-13, abs=1e-13)
+    assert x @ low == pytest.approx(x @ dense, rel=1e-13, abs=1e-13)
+
+
+def test_a_solve_from_a_newton_matrix_neither_copies_nor_rewrites_it(monkeypatch):
+    """main copied the J x J matrix at every solve and rewrote the copy at every Broyden step (np.outer,
+    a division and an addition over J x J numbers: about a tenth of a 2025 draw); the matrix given is
+    now only read, and the solve reaches SQUAREM's prices."""
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+    squarem = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices)
+    matrix.flags.writeable = False
+
+    def no_outer(*args, **kwargs):
+        raise AssertionError("a J x J outer product in a solve from a plain Newton matrix")
+
+    monkeypatch.setattr(np, "outer", no_outer)
+    broyden = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix)
+    assert broyden.prices == pytest.approx(squarem.prices, rel=1e-11)
+    assert broyden.max_foc_residual < 1e-12 and broyden.iterations < squarem.iterations
+
+
+def test_a_solve_on_the_sorted_kernel_reaches_the_same_prices():
+    """A draw's kernel: SortedKernel's terms are FocKernel's to rounding, so Broyden's method on it stops
+    at the same tolerance, at the same prices to 1e-11."""
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+    plain = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix)
+    kernel = SortedKernel(xi, demand, omega)
+    fast = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix,
+                        kernel=kernel)
+    assert fast.prices == pytest.approx(plain.prices, rel=1e-11)
+    assert fast.max_foc_residual < 1e-12
+
+
+def test_a_solve_on_the_compiled_map_reaches_the_same_prices():
+    """A long run's draws solve on numba's compiled map (``draw_map.CompiledMap``, its ``zeta`` in place
+    of the map from FocKernel's terms): the same prices to 1e-11, the same FOC tolerance; its ``terms``
+    (for the joint capacity solve) are FocKernel's to rounding."""
+    from autopact.model.fused import compiled_loops
+    from autopact.model.zeta import FocKernel
+
+    loops = compiled_loops()
+    if loops is None:
+        pytest.skip("numba is not installed")
+    from autopact.model.draw_map import CompiledMap
+
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+    plain = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix)
+    kernel = CompiledMap(xi, demand, omega, Taxes.none(10), drawn, loops)
+    fast = solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, inverse_jacobian=matrix,
+                        kernel=kernel)
+    assert fast.prices == pytest.approx(plain.prices, rel=1e-11)
+    assert fast.max_foc_residual < 1e-12 and fast.converged
+    margin = central.prices - drawn
+    for mine, theirs in zip(kernel.terms(central.prices, margin), FocKernel(xi, demand, omega).terms(central.prices, margin)):
+        assert mine == pytest.approx(theirs, rel=1e-13)
