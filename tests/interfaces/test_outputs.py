@@ -198,3 +198,23 @@ def test_the_reports_firm_table_shows_unit_changes_in_whole_vehicles():
     for f in document["firms"]:
         change = f["units_counterfactual"] - f["units_baseline"]
         assert f"<td>{change:+,.0f}</td>" in page, f["firm"]
+
+
+def test_the_reports_entrant_cost_table_has_a_column_an_entrant_and_a_row_a_component():
+    """With its dozen components as columns the entrants' cost table ran off the page (seen in Chromium):
+    it now reads down, one column an entrant, each component's row with every entrant's number."""
+    import gzip
+    import json
+    import re
+    from pathlib import Path
+
+    from autopact.interfaces.report import html_report
+
+    document = json.loads(gzip.decompress((Path(__file__).parents[1] / "golden" / "chinese-imports-mfn.json.gz").read_bytes()))
+    page = html_report(document)
+    section = page.split("Entrants' marginal cost")[1].split("</table>")[0]
+    header = re.search(r"<tr>(.*?)</tr>", section).group(1)
+    assert re.findall(r"<th>(.*?)</th>", header) == [""] + [e["name"] for e in document["entrant_costs"]]
+    row = re.search(r"<tr><td>total</td>(.*?)</tr>", section).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row) == [f"{e['total']:,.0f}" for e in document["entrant_costs"]]
+    assert "<td>US dealer gross</td>" in section

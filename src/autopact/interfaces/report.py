@@ -22,7 +22,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.5rem 0}th,td{padding:.3rem .5rem;border-bottom:1px solid #eaeef2;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}.muted{color:#57606a;font-size:.85rem}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.note{background:#fff8c5;padding:.5rem .8rem;border-radius:6px}
-td.src{text-align:left;font-size:.78rem;color:#57606a;max-width:420px;word-break:break-word}
+td.src{text-align:left;font-size:.78rem;color:#57606a;min-width:320px;max-width:520px;word-break:break-word}
 """
 
 
@@ -95,6 +95,15 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], source_co
             cells.append(f"<td{cls}>{text}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _by_entrant(entrants: list[dict[str, Any]]) -> str:
+    """The entrants' terms and cost components, one row a component and one column an entrant (a
+    scenario has a few entrants and a dozen components, which as columns ran off the page)."""
+    keys = list(dict.fromkeys(k for e in entrants for k in e if k not in ("product_id", "name")))
+    rows = [{"component": key.replace("_", " ").replace("us ", "US "), **{str(i): e.get(key, "") for i, e in enumerate(entrants)}}
+            for key in keys]
+    return _table(rows, [("component", "")] + [(str(i), e.get("name", e["product_id"])) for i, e in enumerate(entrants)])
 
 
 def html_report(r: dict[str, Any]) -> str:
@@ -176,8 +185,8 @@ def html_report(r: dict[str, Any]) -> str:
     ]
     if entrants:
         sections += ["<h2>Entrants' marginal cost, built from components ($ per vehicle)</h2>",
-                     _table(entrants, [(k, k.replace("_", " ").replace("brand term", "brand term (utility)"))
-                                       for k in entrants[0] if k != "product_id"])]
+                     "<p class='muted'>The mean-utility terms (brand, launch, appeal, consideration) are in utility "
+                     "units; the cost components in dollars per vehicle.</p>", _by_entrant(entrants)]
     if r.get("ranking"):
         sections += ["<h2>Ranking of the pairings</h2>",
                      _table([{**x, **{k: money(v, total=True) for k, v in x.items() if k.endswith("_usd")}} for x in r["ranking"]],
