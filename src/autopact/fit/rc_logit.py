@@ -35,7 +35,7 @@ from functools import cached_property
 
 import numpy as np
 
-from autopact.fit.factors import Blocks, Symmetric, blocks, weighted_gram
+from autopact.fit.factors import Blocks, Symmetric, blocks, gram_of_columns, weighted_gram
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
 from autopact.model.demand import invert_shares
@@ -61,6 +61,7 @@ class LogitMarket:
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
     own_diagonal: np.ndarray | None = None  # O_jj
     blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
+    block_order: np.ndarray | None = None  # the blocks' products, block after block
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -82,6 +83,7 @@ class LogitMarket:
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
             out.own_diagonal = np.diag(market.ownership).copy()
             out.blocks = blocks(market.ownership, out.codes) if out.symmetric else None
+            out.block_order = None if out.blocks is None else np.concatenate([rows for rows, _ in out.blocks])
         return out
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
@@ -279,11 +281,17 @@ class Markups:
                 self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
                                           dense=self._dense)
             else:  # only the diagonal blocks: about a third of the Gram matrix with BLP 1995's firms
-                factors = []
+                # sqrt|a_i| s_ij with the blocks' products side by side, in Fortran order: each block's
+                # columns are then a slice that the rank-k update reads without a copy
+                scaled = s.T[lm.block_order]
+                scaled = np.multiply(scaled, root, out=scaled).T
+                factors, start = [], 0
                 for rows, own in lm.blocks:
-                    lower = weighted_gram(-self.a_s[rows], root, s[:, rows])
+                    end = start + len(rows)
+                    lower = gram_of_columns(-self.a_s[rows], scaled[:, start:end])
                     factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
                                                     dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
+                    start = end
                 self.factored = Blocks(factors)
         else:
             self.matrix = self._dense()
