@@ -201,3 +201,47 @@ def test_markups_by_firm_blocks_equal_the_full_factorisation(problem):
         assert _relative(blocked.derivatives(d_delta), full.derivatives(d_delta)) < 1e-12
         assert _relative(blocked.gradient(d_delta, mu), full.gradient(d_delta, mu)) < 1e-12
 
+
+
+def test_the_markups_blocks_solve_in_one_lapack_call(problem, monkeypatch):
+    """The firms' blocks of O o J^T are solved together, one triangular solve over the blocks'
+    products (main before: one LAPACK call per block, four a market in BLP 1995), with the same
+    markups as block by block to 1e-12."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    counts = {"solves": 0}
+    original = factors.lapack
+
+    def dpotrs(*args, **kwargs):
+        counts["solves"] += 1
+        return original.dpotrs(*args, **kwargs)
+
+    for market in problem.markets:
+        lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+        _, d_delta, markups, _ = rc_logit.terms(lm, p, None, True, True, 1e-14)
+        mu = np.random.default_rng(0).standard_normal(len(market.shares))
+        monkeypatch.setattr(factors, "lapack", SimpleNamespace(dpotrf=original.dpotrf, dpotrs=dpotrs))
+        counts["solves"] = 0
+        merged = markups.factored.solve(mu)
+        assert counts["solves"] == 1 and len(markups.factored.blocks) >= 2
+        monkeypatch.setattr(factors, "lapack", original)
+        by_block = np.empty_like(mu)
+        for rows, factor in markups.factored.blocks:
+            by_block[rows] = factor.solve(mu[rows])
+        assert _relative(merged, by_block) < 1e-12
+
+
+def test_tastes_from_the_bound_on_mu_equal_the_exact_maximum(problem):
+    """``Tastes.of`` shifts mu by a bound on each household's largest utility (one matrix product,
+    no pass for the maximum; main before: ``Tastes(mu)`` only) and gives the same choice
+    probabilities to 1e-13; where the bound's range could reach the floor of -250 it takes the
+    exact maximum, so the floor applies as before."""
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    market = problem.markets[0]
+    lm = rc_logit.LogitMarket.build(market, p, problem.x2_names, expanded_nodes(market, p))
+    delta, _, _, _ = rc_logit.terms(lm, p, None, False, False, 1e-14)
+    exact = rc_logit.Tastes(lm.utilities_net_of_delta(p))
+    bound = rc_logit.Tastes.of(lm, p)
+    assert np.all(bound.top >= exact.top - 1e-9) and np.any(bound.top > exact.top + 1e-6)
+    assert _relative(bound.probabilities(delta), exact.probabilities(delta)) < 1e-13
+    wide = p.with_vector(p.vector() * 40.0)  # utilities spread over more than 250: the exact path
+    assert np.array_equal(rc_logit.Tastes.of(lm, wide).factor, rc_logit.Tastes(lm.utilities_net_of_delta(wide)).factor)

@@ -35,13 +35,35 @@ def blocks(ownership: np.ndarray, codes: np.ndarray) -> list[tuple[np.ndarray, n
 
 
 class Blocks:
-    """Factors of the diagonal blocks of a block-diagonal matrix, solved block by block."""
+    """Factors of the diagonal blocks of a block-diagonal matrix, solved block by block.
+
+    When every block's Cholesky factorisation succeeded with the same sign, the factors are
+    placed on the diagonal of one triangular matrix in the blocks' product order (``merged``),
+    so that a solve is one LAPACK call on permuted rows instead of one per block: the blocks'
+    calls, not their arithmetic, were the cost at BLP 1995's sizes (blocks of 14 to 59 products).
+    The zeros between blocks add exact zeros, so each block's solution is its own.
+    """
 
     def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]]) -> None:
         self.blocks = blocks
+        self.order, self.merged, self.sign = None, None, 1.0
+        factors = [factor for _, factor in blocks]
+        if all(f.matrix is None for f in factors) and len({(f.sign, f.lower) for f in factors}) == 1:
+            self.order = np.concatenate([rows for rows, _ in blocks])
+            size, start = len(self.order), 0
+            self.merged = np.zeros((size, size), order="F")
+            for rows, factor in blocks:
+                end = start + len(rows)
+                self.merged[start:end, start:end] = factor.factor
+                start = end
+            self.sign, self.lower = factors[0].sign, factors[0].lower
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         out = np.empty_like(rhs)
+        if self.merged is not None:
+            x = lapack.dpotrs(self.merged, rhs[self.order], lower=self.lower)[0]
+            out[self.order] = x if self.sign > 0 else -x
+            return out
         for rows, factor in self.blocks:
             out[rows] = factor.solve(rhs[rows])
         return out
@@ -83,3 +105,13 @@ def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.n
     out = np.zeros((n, n), order="F")
     out.flat[::n + 1] = diagonal
     return blas.dsyrk(-1.0, (root[:, None] * s).T, beta=1.0, c=out, lower=1, overwrite_c=1)
+
+
+def gram_of_columns(diagonal: np.ndarray, scaled: np.ndarray) -> np.ndarray:
+    """As ``weighted_gram`` with the rows already scaled: the lower triangle, in Fortran order, of
+    diag(d) - scaled' scaled for ``scaled`` (I, n) in Fortran order (a column slice of a
+    Fortran array is one, so a firm's block of products is passed without a copy)."""
+    n = len(diagonal)
+    out = np.zeros((n, n), order="F")
+    out.flat[::n + 1] = diagonal
+    return blas.dsyrk(-1.0, scaled, beta=1.0, c=out, trans=1, lower=1, overwrite_c=1)

@@ -35,9 +35,10 @@ from functools import cached_property
 
 import numpy as np
 
-from autopact.fit.factors import Blocks, Symmetric, blocks, weighted_gram
+from autopact.fit.factors import Blocks, Symmetric, blocks, gram_of_columns, weighted_gram
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
+from autopact.fit.tastes import Tastes, probabilities
 from autopact.model.demand import invert_shares
 
 
@@ -61,6 +62,10 @@ class LogitMarket:
     root: np.ndarray | None = None  # sqrt(w_i) for ``weighted_gram`` (None with a negative weight)
     own_diagonal: np.ndarray | None = None  # O_jj
     blocks: list[tuple[np.ndarray, np.ndarray]] | None = None  # (products, their O) of a block-diagonal O
+    block_order: np.ndarray | None = None  # the blocks' products, block after block
+    x2_one: np.ndarray | None = None  # [X2, 1] (J, K2 + 1), for ``Tastes.of``
+    x2_high: np.ndarray | None = None  # each X2 column's largest value (K2,)
+    x2_low: np.ndarray | None = None  # and smallest
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
@@ -76,18 +81,24 @@ class LogitMarket:
         price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
         out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
+        out.x2_one = np.column_stack([market.x2, np.ones(len(market.shares))])
+        out.x2_high, out.x2_low = market.x2.max(axis=0), market.x2.min(axis=0)
         if market.ownership is not None:
             out.codes, out.through, out.through_t = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
             out.own_diagonal = np.diag(market.ownership).copy()
             out.blocks = blocks(market.ownership, out.codes) if out.symmetric else None
+            out.block_order = None if out.blocks is None else np.concatenate([rows for rows, _ in out.blocks])
         return out
+
+    def coefficients(self, p: Parameters) -> np.ndarray:
+        """The households' coefficients on the X2 columns, sigma_k nu_ik + sum_d pi_kd d_id (I, K2)."""
+        return self.nodes * p.sigma + self.market.demographics @ p.pi.T
 
     def utilities_net_of_delta(self, p: Parameters) -> np.ndarray:
         """mu_ij = sum_k (sigma_k nu_ik + sum_d pi_kd d_id) x_jk (I, J); V_ij = delta_j + mu_ij."""
-        coefficients = self.nodes * p.sigma + self.market.demographics @ p.pi.T
-        return coefficients @ self.market.x2.T
+        return self.coefficients(p) @ self.market.x2.T
 
     def price_slopes(self, p: Parameters) -> np.ndarray:
         """a_i = w_i (-alpha_i) = w_i x the household's coefficient on price (zero without prices in X2)."""
@@ -127,53 +138,6 @@ def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symme
     return Symmetric(weighted_gram(total, lm.root, s), dense=dense)
 
 
-def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """s_ij = exp(V_ij) / (1 + sum_k exp(V_ik)), V = delta + mu, as ``autopact.model.demand.probabilities``
-    computes it without nesting (the largest term subtracted, exponents bounded below at -250)."""
-    v = delta[None, :] + mu
-    top = np.maximum(v.max(axis=1, keepdims=True), 0.0)
-    e = np.exp(np.maximum(v - top, -250.0))
-    return e / (np.exp(-top) + e.sum(axis=1, keepdims=True))
-
-
-class Tastes:
-    """exp(mu_ij - max_k mu_ik), computed once per theta, so that each share evaluation of the
-    inversion takes J exponentials instead of I x J.
-
-    s_ij = exp(V_ij) / (1 + sum_k exp(V_ik)) as exp(mu_ij - M_i) exp(delta_j - D) / (exp(-M_i - D) +
-    sum_k ...), M_i = max_k mu_ik and D = max_k delta_k: both factors lie in (0, 1] and are bounded
-    below at exp(-250) like ``probabilities``' terms, so no product is subnormal. A household whose
-    utilities all lie far below the outside good's (M_i + D < -700) gets zero shares here, and the
-    inversion then falls back to ``invert_shares``.
-    """
-
-    def __init__(self, mu: np.ndarray) -> None:
-        self.top = mu.max(axis=1)
-        factor = np.subtract(mu, self.top[:, None])
-        self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
-
-    def probabilities(self, delta: np.ndarray) -> np.ndarray:
-        return self.shares(self.parts(delta))
-
-    def parts(self, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x_j = exp(delta_j - D) and the households' denominators exp(-M_i - D) + sum_k F_ik x_k
-        (F = ``factor``): s_ij = F_ij x_j / denominator_i."""
-        largest = delta.max()
-        x = np.exp(np.maximum(delta - largest, -250.0))
-        # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
-        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
-
-    def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        x, denominators = parts
-        return (self.factor * x) / denominators[:, None]
-
-    def totals(self, parts: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> np.ndarray:
-        """sum_i w_i s_ij as x_j sum_i (w_i / denominator_i) F_ij: two matrix-vector products and
-        no I x J array, for the steps of the inversion that need only the market shares."""
-        x, denominators = parts
-        return x * ((weights / denominators) @ self.factor)
-
-
 CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
 
 
@@ -194,7 +158,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     Returns (delta, s_ij, ds/d delta at the returned delta factored, solved); the factor is None
     when the inversion did not solve.
     """
-    tastes = Tastes(mu)
+    tastes = mu if isinstance(mu, Tastes) else Tastes(mu)
     weights = lm.market.weights
     parts = tastes.parts(delta)
     total = tastes.totals(parts, weights)
@@ -244,14 +208,16 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     return delta, tastes.shares(parts), None, False
 
 
-def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric) -> np.ndarray:
+def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric,
+                   s_columns: np.ndarray | None = None) -> np.ndarray:
     """d delta / d theta (J, Q) = -(ds/d delta)^{-1} ds/d theta, the shares held at their observed values;
-    ``jacobian`` is ds/d delta at these probabilities, factored.
+    ``jacobian`` is ds/d delta at these probabilities, factored; ``s_columns`` is s @ x (I, Q) if
+    already formed (``Markups.s_columns``: the markups' gradient needs it too).
 
     With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
     """
     weights = lm.market.weights[:, None]
-    inner = lm.loadings * (s @ lm.columns)  # sum_l s_il dV_ilq (I, Q)
+    inner = lm.loadings * (s @ lm.columns if s_columns is None else s_columns)  # sum_l s_il dV_ilq (I, Q)
     gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
     return -jacobian.solve(gradient)
 
@@ -279,11 +245,17 @@ class Markups:
                 self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
                                           dense=self._dense)
             else:  # only the diagonal blocks: about a third of the Gram matrix with BLP 1995's firms
-                factors = []
+                # sqrt|a_i| s_ij with the blocks' products side by side, in Fortran order: each block's
+                # columns are then a slice that the rank-k update reads without a copy
+                scaled = s.T[lm.block_order]
+                scaled = np.multiply(scaled, root, out=scaled).T
+                factors, start = [], 0
                 for rows, own in lm.blocks:
-                    lower = weighted_gram(-self.a_s[rows], root, s[:, rows])
+                    end = start + len(rows)
+                    lower = gram_of_columns(-self.a_s[rows], scaled[:, start:end])
                     factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
                                                     dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
+                    start = end
                 self.factored = Blocks(factors)
         else:
             self.matrix = self._dense()
@@ -297,6 +269,11 @@ class Markups:
         return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
 
     @cached_property
+    def s_columns(self) -> np.ndarray:
+        """s @ x (I, Q): sum_l s_il x_lq, formed once for d delta / d theta and the markups' terms."""
+        return self.s @ self.lm.columns
+
+    @cached_property
     def weighted(self) -> np.ndarray:
         """a_i s_ij (I, J)."""
         return self.a[:, None] * self.s
@@ -307,7 +284,7 @@ class Markups:
     def _partial(self, d_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(O o dJ_q^T) m (J, Q) but for its term - sum_i a_i s_ij ((ds_q o m) O^T)_ij, and r (I, Q)."""
         lm, s, a, weighted = self.lm, self.s, self.a, self.weighted
-        inner = lm.loadings * (s @ lm.columns) + s @ d_delta  # r (I, Q)
+        inner = lm.loadings * self.s_columns + s @ d_delta  # r (I, Q)
         sv = weighted * self.v  # a_i s_ij (U O^T)_ij
         # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
         diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
@@ -341,17 +318,17 @@ class Markups:
 
         nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
         before any product over households (k = nu o diag(O) o m; sums over j become products
-        of s with J-vectors), so that its J x I x Q products become I x J x (3 Q + 1) and
+        of s with J-vectors), so that its J x I x Q products become I x J x (2 Q + 1 + G) and
         I x J x (Q + 1) ones and no J x Q intermediate is formed.
         """
         lm, s, a = self.lm, self.s, self.a
         columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
         k = nu * lm.own_diagonal * self.markups
-        # (I, 3 Q + 1 + G): s times x, d delta / d theta, k o x, k and nu o F K
-        left = s @ np.hstack([columns, d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
-        s_columns, s_delta, s_k_columns, s_k = (left[:, :count], left[:, count:2 * count],
-                                                left[:, 2 * count:3 * count], left[:, 3 * count])
+        # (I, 2 Q + 1 + G): s times d delta / d theta, k o x, k and nu o F K (s times x is ``s_columns``)
+        left = s @ np.hstack([d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
+        s_columns, s_delta, s_k_columns, s_k = (self.s_columns, left[:, :count], left[:, count:2 * count],
+                                                left[:, 2 * count])
         inner = loadings * s_columns + s_delta  # r (I, Q)
         sv = s * self.v  # s_ij (U O^T)_ij
         right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
@@ -361,7 +338,7 @@ class Markups:
             + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
         # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
         # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
-        e = self.u * (a[:, None] * left[:, 3 * count + 1:])[:, lm.codes]
+        e = self.u * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
         rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
         return -(contracted - rest)
 
@@ -380,14 +357,15 @@ def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradi
     contraction) solves from ``initial``, as the general path does.
     """
     market = lm.market
-    mu = lm.utilities_net_of_delta(p)
     start = lm.log_shares - np.log(1.0 - market.shares.sum()) if initial is None else np.asarray(initial, float)
-    delta, s, jacobian, solved = invert(lm, mu, start if predicted is None else predicted, tol, factor)
+    delta, s, jacobian, solved = invert(lm, Tastes.of(lm, p), start if predicted is None else predicted, tol, factor)
     if not solved:
         demand, _ = demand_terms(market, p, lm.names)
         delta, _ = invert_shares(market.shares, market.prices, demand, tol=tol, initial=initial)
-        s = probabilities(delta, mu)
+        s = probabilities(delta, lm.utilities_net_of_delta(p))
         jacobian = share_jacobian(lm, s, market.weights @ s)
     count = lm.columns.shape[1]
-    d_delta = delta_jacobian(lm, s, jacobian) if want_gradient and count else np.zeros((len(delta), count))
-    return delta, d_delta, Markups(lm, p, s) if with_supply else None, jacobian
+    markups = Markups(lm, p, s) if with_supply else None
+    d_delta = delta_jacobian(lm, s, jacobian, None if markups is None else markups.s_columns) \
+        if want_gradient and count else np.zeros((len(delta), count))
+    return delta, d_delta, markups, jacobian
