@@ -6,14 +6,23 @@ exponentials instead of I x J.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from autopact.fit.problem import Parameters
 
-if TYPE_CHECKING:
-    from autopact.fit.rc_logit import LogitMarket
+
+class TasteInputs(Protocol):
+    """What ``Tastes.of`` reads of a market (``autopact.fit.rc_logit.LogitMarket`` has it; named here by
+    its members, not imported, since rc_logit imports this module)."""
+
+    market: Any  # its x2 (J, K2)
+    x2_high: np.ndarray  # each X2 column's largest value (K2,)
+    x2_low: np.ndarray  # and smallest
+    x2_one: np.ndarray  # [X2, 1] (J, K2 + 1)
+
+    def coefficients(self, p: Parameters) -> np.ndarray: ...
 
 
 def probabilities(delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -42,7 +51,7 @@ class Tastes:
         self.factor = np.exp(np.maximum(factor, -250.0, out=factor), out=factor)
 
     @classmethod
-    def of(cls, lm: "LogitMarket", p: Parameters) -> "Tastes":
+    def of(cls, lm: TasteInputs, p: Parameters) -> "Tastes":
         """Tastes at ``p`` with M_i replaced by an upper bound of max_k mu_ik from the households'
         coefficients and the extremes of each X2 column (sum_k max(c_ik hi_k, c_ik lo_k)), so that
         mu_ij - M_i comes from one matrix product with -M_i as a last coefficient on a column of
