@@ -118,11 +118,15 @@ def test_a_loop_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypa
         np.testing.assert_array_equal(other.prices, one.prices)
 
 
-def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch):
+@pytest.mark.parametrize("copy_kept", [fused.COPY_KEPT, 0])
+def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch, copy_kept):
     """Each market's ownership cells are kept across solves (``fused._cells``); a matrix changed in
     place after a solve (products 0 and 1 merged), with the same nests and size, gets cells of its own:
-    the same equilibria, to the bit, as a solve with nothing kept."""
+    the same equilibria, to the bit, as a solve with nothing kept. Both comparisons: with a kept copy
+    of Omega, and (markets above ``COPY_KEPT`` entries) by Omega's classes."""
+    fused.compiled_loops()  # its warm-up solve keeps a market of its own: before the count starts
     monkeypatch.setattr(fused, "_CELLS", {})
+    monkeypatch.setattr(fused, "COPY_KEPT", copy_kept)
     items = one_level()
     solve_together(items)
     assert len(fused._CELLS) == len(items)

@@ -57,7 +57,7 @@ from autopact.model.compiled_anderson import anderson
 from autopact.model.compiled_rows import DEGREES, _dots, _moved_row
 from autopact.model.compiled_setup import FAST, prepare
 
-__all__ = ["anderson", "evaluate", "prepare", "tops"]
+__all__ = ["anderson", "evaluate", "prepare", "scratch_size", "tops"]
 
 FLOOR = -250.0
 LOG2E = 1.4426950408889634  # 1 / ln 2
@@ -96,13 +96,14 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
              row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
              sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices,
              mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale,
-             finite):
+             finite, scratch):
     """The zeta map c + zeta(p) of each market in ``markets`` at producer prices ``prices`` (stacked)
     into ``mapped``, with the consumer prices, the shares, max_j |FOC_j / s_j| (``residual``), whether
     a priced-out product sits off its limit (``stale``) and whether the shares are finite; a market
     whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again. Rows
     whose prices moved little are updated in place, and loops run over views that start at 0 (module
-    docstring: "Small moves" and "Loops")."""
+    docstring: "Small moves" and "Loops"). A market's work arrays are views of ``scratch``, of at least
+    ``scratch_size`` numbers: no allocation an evaluation (some twenty, 3-5% of its time, before)."""
     width = rx.shape[1]
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
@@ -121,10 +122,21 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
         paid_before, shift_before = last_paid[p0:p1], last_shift[h0:h1]
         eligible, moved = fresh[p0:p1], drift[p0:p1]
         d0, d1 = snu[0][h0:h1], snu[1][h0:h1]
-        row, rounded, scale = np.empty(households), np.empty(households), np.empty(households, np.int64)
-        bits, factor = rounded.view(np.int64), scale.view(np.float64)
-        shift, zero = np.empty(households), np.zeros(households)
-        totals, sums = np.zeros((nests, households)), np.zeros((cells, households))
+        levels = 1 if logit[m] else 2
+        # the work arrays, carved from scratch in the order of scratch_size's count
+        rows_needed = 7 + 8 * nests + cells + (levels + 1) * row_cells
+        area = scratch[:rows_needed * households].reshape((rows_needed, households))
+        row, rounded, scale, shift, zero, shifted = area[0], area[1], area[2].view(np.int64), area[3], area[4], area[5]
+        bits, factor = rounded.view(np.int64), area[2]
+        zero[:] = 0.0
+        totals, sums = area[7:7 + nests], area[7 + nests:7 + nests + cells]
+        at = 7 + nests + cells
+        mixed, rates = area[at:at + levels * row_cells], area[at + levels * row_cells:at + (levels + 1) * row_cells]
+        at += (levels + 1) * row_cells
+        weighted_share, weighted_lambda = area[at:at + nests], area[at + nests:at + 2 * nests]
+        ratio_area = area[at + 2 * nests:at + 7 * nests]
+        small = scratch[rows_needed * households:rows_needed * households + 2 * count]
+        lam_of, weighted_of = small[:count], small[count:]
         for attempt in range(2):
             exactly = exact[m]
             if exactly:  # the largest utility of each household itself (a pass more)
@@ -144,7 +156,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                     shift[i] = min(value, 0.0) if logit[m] else value
             totals[:] = 0.0
             sums[:] = 0.0
-            shifted, move = np.empty(households), 0.0
+            move = 0.0
             for i in range(households):
                 shifted[i] = shift[i] - shift_before[i]
                 move = max(move, abs(shifted[i]))
@@ -207,13 +219,12 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 break
             exact[m] = True
             eligible[:] = False
-        share, within = _ratios(totals, shift, rho[m], logit[m], count)
+        share, within = _ratios(totals, shift, rho[m], logit[m], count, ratio_area, area[6])
         for c in range(cells):
             summed, ratio = sums[c], share[cell_group[c0 + c]]
             for i in range(households):
                 summed[i] *= ratio[i]
-        levels = 1 if logit[m] else 2
-        mixed = np.empty((levels * row_cells, households))  # (levels x row cells x households: 128 kB in BLP 1995)
+        # mixed: levels x row cells x households, 128 kB in BLP 1995
         k0 = mix_start[m]
         for r in range(levels * row_cells):  # the first entry written, the others added: no pass to zero it
             target, first, last = mixed[r], mix_indptr[k0 + r], mix_indptr[k0 + r + 1]
@@ -227,7 +238,6 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 source, value = sums[mix_indices[k]], mix_data[k]
                 for i in range(households):
                     target[i] += value * source[i]
-        rates = np.empty((row_cells, households))
         for rc in range(row_cells):
             g = row_cell_group[r0 + rc]
             rate, first, q = rates[rc], mixed[rc], share[g]
@@ -239,13 +249,12 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 for i in range(households):
                     rate[i] = rate_of[i] * (q[i] * first[i] + w[i] * second[i])
         scaled = 1.0 / (1.0 - rho[m])
-        weighted_share, weighted_lambda = np.empty((nests, households)), np.empty((nests, households))
         for g in range(nests):
             q, ws, wl = share[g], weighted_share[g], weighted_lambda[g]
             for i in range(households):
                 ws[i] = q[i] * weight[i]
                 wl[i] = q[i] * (rate_of[i] * scaled)
-        s_of, lam_of, weighted_of = shares[p0:p1], np.empty(count), np.empty(count)
+        s_of = shares[p0:p1]
         _dots(e, nest[p0:p1], row_cell[p0:p1], weighted_share, weighted_lambda, rates, s_of, lam_of, weighted_of)
         worst, off, good = 0.0, False, True
         for j in range(count):
@@ -260,6 +269,16 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 mapped[p0 + j] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
         residual[m], stale[m], finite[m] = worst, off, good
+
+
+def scratch_size(households, count, nests, cells, row_cells, logit):
+    """The numbers ``evaluate``'s ``scratch`` must hold for these markets (numpy arrays of each one's
+    households, products, nests, cells and row cells, and whether it is plain logit): households x
+    (7 work rows, 8 nests x households blocks, the cells' sums, the mixed cells and the rates) and two
+    rows of products, for the largest market."""
+    levels = np.where(logit, 1, 2)
+    need = households * (7 + 8 * nests + cells + (levels + 1) * row_cells) + 2 * count
+    return int(need.max()) if need.size else 0
 
 
 @numba.njit(cache=True, fastmath=FAST)
@@ -295,13 +314,15 @@ def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, out, rounded, floor=F
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _ratios(totals, shift, rho, logit, count):
+def _ratios(totals, shift, rho, logit, count, area, denominator):
     """Q and R of each nest and household (s_ij = e_ij Q, s_ij|g = e_ij R) from the sums T of e_ij
     within nests and -top_i (``SortedKernel.terms``: the nests' outside shares, shifted by the
-    largest inclusive value where exp could overflow)."""
+    largest inclusive value where exp could overflow), into the first two of the five nests x
+    households blocks of ``area`` (the others work arrays), returned; ``denominator`` another."""
     nests, households = totals.shape
-    share, within = np.empty((nests, households)), np.zeros((nests, households))
+    share, within = area[:nests], area[nests:2 * nests]
     if logit:
+        within[:] = 0.0
         for i in range(households):
             share[0, i] = 1.0 / (np.exp(shift[i]) + totals[0, i])
         return share, within
@@ -314,10 +335,12 @@ def _ratios(totals, shift, rho, logit, count):
             q[i] = (np.log(t[i]) - shift[i]) * (1 - rho)  # inclusive value
             lowest = min(lowest, q[i])
     if safe and lowest > -700:  # exp(iv) / (1 + sum_h exp(iv_h)) with the exponentials in SIMD (_exp_row)
-        flat = share.ravel()
-        rounded, scale = np.empty(flat.size), np.empty(flat.size, np.int64)
-        _exp_row(flat.copy(), flat, rounded, scale)
-        denominator = np.ones(households)
+        size = nests * households
+        flat, spare = area[:nests].reshape(size), area[2 * nests:].reshape(3 * size)
+        copy, rounded, scale = spare[:size], spare[size:2 * size], spare[2 * size:].view(np.int64)
+        copy[:] = flat
+        _exp_row(copy, flat, rounded, scale)
+        denominator[:] = 1.0
         for g in range(nests):
             q = share[g]
             for i in range(households):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from autopact.model.compiled import evaluate, tops
-from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_setup import prepare, same
+from autopact.model.compiled import evaluate, scratch_size, tops
+from autopact.model.compiled_anderson import anderson, work_arrays
+from autopact.model.compiled_setup import equal, prepare, same
 
-__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
+__all__ = ["anderson", "equal", "evaluate", "numba", "prepare", "rounds", "same", "scratch_size", "tops"]
 
 
 @numba.njit(cache=True)
@@ -22,7 +22,8 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
            filled, steps, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
            row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
            sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices, mix_data,
-           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite):
+           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite,
+           scratch):
     """Up to ``count`` rounds on each of the ``active`` markets (retired ones set False, their evaluations
     counted in ``evaluations``, their prices, consumer prices and shares those of their last
     evaluation). Returns (0, -1) when the rounds ran out or every market is solved; (1, m) when market
@@ -32,7 +33,12 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
     The markets are independent, so each takes its rounds in turn, one market's all before the
     next's, not round by round across markets: a market's e_ij (176 kB in BLP 1995, 3.5 MB for its
     20 markets) stay in the processor's second-level cache from one of its evaluations to the next.
-    Each market's iterates are those of rounds across markets, to the bit."""
+    Each market's iterates are those of rounds across markets, to the bit. Anderson's small arrays are
+    made once a call, and ``evaluate``'s work arrays are views of ``scratch``: no allocation a round."""
+    largest = 0
+    for m in range(product_start.size - 1):
+        largest = max(largest, product_start[m + 1] - product_start[m])
+    small = work_arrays(diff_f.shape[0], largest)
     for m in np.flatnonzero(active):
         if evaluations[m] >= max_iterations:
             return 1, m
@@ -45,7 +51,7 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
                      row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell,
                      row_cell, sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr,
                      mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares,
-                     mapped, residual, stale, finite)
+                     mapped, residual, stale, finite, scratch)
             evaluations[m] += 1
             if not finite[m]:
                 return 2, m
@@ -53,5 +59,5 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
                 active[m] = False
                 break
             anderson(listed, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started,
-                     filled, steps)
+                     filled, steps, small)
     return 0, -1

@@ -39,6 +39,12 @@ from autopact.model.zeta import _direction
 
 # markets whose ownership cells are kept (``_cells``)
 CELLS_KEPT = 64
+# a kept market's Omega is kept as a copy too where it has at most this many entries (a 256-product market,
+# 512 kB), and compared with the one given entry by entry in memory order (``compiled_setup.equal``: 1-3 us
+# for a BLP 1995 market, against 10-20 us for ``compiled_setup.same``'s comparison by class, which reads
+# the small table entry by entry in the order of Omega's classes); larger ones by class, so that 64 kept
+# markets of the 2025 data's size do not hold 35 MB of copies
+COPY_KEPT = 256 * 256
 _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
 _STACKED: dict[str, tuple] = {}  # the last markets' cells stacked (``_stacked``)
@@ -90,18 +96,21 @@ def _compile(module: ModuleType) -> None:
     markets.evaluate(prices, np.arange(1, dtype=np.int64))
     markets.rounds(2, np.ones(1, bool), np.zeros(1, np.int64), 100, 1e-12, prices, 2)
     FusedMarkets([np.ones(2)], [demand], [np.eye(2)], [costs], [Taxes.none(2)], 1e-12, module)  # its cells kept
+    module.same(np.eye(2), np.arange(2), np.arange(2), np.eye(2))  # the comparison of markets above COPY_KEPT
 
 
 def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: float) -> tuple:
     """(nest number 0..G-1 of each product, G, ``compiled_setup.prepare``'s cells) of one market, kept for
     the last CELLS_KEPT markets met and reused where the nests and the ownership matrix equal one kept
-    (compared entry by entry with the kept market's Omega by row and column class, ``compiled_setup.same``,
-    so that only the matrix given is read: 10-20 us against 30-150 us for building the cells)."""
+    (compared entry by entry with a copy of the kept Omega, ``compiled_setup.equal``, or where it is larger
+    than COPY_KEPT with the kept market's Omega by row and column class, ``compiled_setup.same``, so that
+    only the matrix given is read: 10-20 us against 30-150 us for building the cells)."""
     nests = np.asarray(nests)
     key = (ownership.shape[0], rho, nests.dtype.str, nests.tobytes())
     with _CELLS_LOCK:
         kept = _CELLS.get(key)
-    if kept is not None and compiled.same(ownership, *kept[0]):
+    if kept is not None and (compiled.equal(ownership, kept[2]) if kept[2] is not None else compiled.same(ownership,
+                                                                                                         *kept[0])):
         return kept[1]
     group, groups = _groups(nests) if rho else (np.zeros(ownership.shape[0], np.int64), 1)
     cells = compiled.prepare(ownership, group, groups, rho * (1.0 / (1.0 - rho)), _direction(len(group)))
@@ -109,7 +118,7 @@ def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: 
     with _CELLS_LOCK:
         while len(_CELLS) >= CELLS_KEPT:
             _CELLS.pop(next(iter(_CELLS)))
-        _CELLS[key] = (cells[7:], found)
+        _CELLS[key] = (cells[7:], found, ownership.copy() if ownership.size <= COPY_KEPT else None)
     return found
 
 
@@ -212,6 +221,8 @@ class FusedMarkets:
         self.specific = cat([t.specific for t in taxes]).astype(float)
         self.consumer, self.shares, self.mapped = np.zeros(total), np.zeros(total), np.zeros(total)
         self.residual, self.stale, self.finite = np.full(count, np.inf), np.zeros(count, bool), np.ones(count, bool)
+        self.scratch = np.empty(compiled.scratch_size(households, sizes, self.groups, np.diff(self.cell_start),
+                                                      np.diff(self.row_cell_start), self.logit))
 
     def state(self) -> tuple:
         """The arrays ``compiled.evaluate`` takes after the producer prices, in its order."""
@@ -221,7 +232,7 @@ class FusedMarkets:
                 self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
                 self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
                 self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual,
-                self.stale, self.finite)
+                self.stale, self.finite, self.scratch)
 
     def rounds(self, count: int, active: np.ndarray, evaluations: np.ndarray, max_iterations: int, ridge: float,
                prices: np.ndarray, memory: int) -> tuple[int, int]:
