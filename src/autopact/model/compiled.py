@@ -54,7 +54,7 @@ import numba
 import numpy as np
 
 from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_rows import DEGREES, _dots, _moved_row
+from autopact.model.compiled_rows import DEGREES, _dots, _log_row, _moved_row
 from autopact.model.compiled_setup import FAST, prepare
 
 __all__ = ["anderson", "evaluate", "prepare", "scratch_size", "tops"]
@@ -328,14 +328,16 @@ def _ratios(totals, shift, rho, logit, count, area, denominator):
         return share, within
     safe = (1 - rho) * (np.log(count) - shift.min()) < 700  # T_g <= J: exp(iv) cannot overflow
     lowest = np.inf
+    size = nests * households
+    high, reduced = area[2 * nests:].reshape(3 * size)[:households].view(np.int64), denominator
     for g in range(nests):
         q, w, t = share[g], within[g], totals[g]
+        _log_row(t, q, high, reduced)  # log T in SIMD (np.log's C library call took 4.5 us a market)
         for i in range(households):
             w[i] = 1.0 / t[i]
-            q[i] = (np.log(t[i]) - shift[i]) * (1 - rho)  # inclusive value
+            q[i] = (q[i] - shift[i]) * (1 - rho)  # inclusive value
             lowest = min(lowest, q[i])
     if safe and lowest > -700:  # exp(iv) / (1 + sum_h exp(iv_h)) with the exponentials in SIMD (_exp_row)
-        size = nests * households
         flat, spare = area[:nests].reshape(size), area[2 * nests:].reshape(3 * size)
         copy, rounded, scale = spare[:size], spare[size:2 * size], spare[2 * size:].view(np.int64)
         copy[:] = flat
@@ -358,12 +360,12 @@ def _ratios(totals, shift, rho, logit, count, area, denominator):
             largest = max(largest, share[g, i])
         if safe:
             largest = 0.0
-        denominator = np.exp(-largest)
+        outside = np.exp(-largest)  # then the denominator
         for g in range(nests):
             share[g, i] = np.exp(share[g, i] - largest)
-            denominator += share[g, i]
+            outside += share[g, i]
         for g in range(nests):
-            share[g, i] = share[g, i] / denominator * within[g, i]
+            share[g, i] = share[g, i] / outside * within[g, i]
     return share, within
 
 
