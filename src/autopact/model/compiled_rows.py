@@ -12,14 +12,15 @@ from autopact.model.compiled_setup import FAST
 
 # (bound on |x|, degree): exp(x) by its Taylor series to the degree of the first bound at or above the largest
 # |x| of a row; the first term left out is below 6e-19 in each (2^-60 / 2, 2^-60 / 6, 2^-56 / 24, 2^-55 / 120,
-# 2^-49 / 5040, 2^-40 / 10!), far below a rounding of the result (1.1e-16)
-DEGREES = ((2.0**-30, 1), (2.0**-20, 2), (2.0**-14, 3), (2.0**-11, 4), (2.0**-7, 6), (2.0**-4, 9))
+# 2^-49 / 5040, 2^-40 / 10!, 2^-36 / 12!, 2^-28 / 14!), far below a rounding of the result (1.1e-16)
+DEGREES = ((2.0**-30, 1), (2.0**-20, 2), (2.0**-14, 3), (2.0**-11, 4), (2.0**-7, 6), (2.0**-4, 9), (2.0**-3, 11),
+           (2.0**-2, 13))
 
 
 @numba.njit(cache=True, fastmath={"contract"}, inline="always")
 def _moved_row(ej, total, summed, shifted, sens, step, margin, degree):
     """e_ij <- e_ij exp(x_i), x_i = shifted_i - sens_i step, exp by its Taylor series to ``degree`` (1, 2,
-    3, 4, 6 or 9: DEGREES), each written out so that its loop is vectorised; its sums as ``evaluate``'s."""
+    3, 4, 6, 9, 11 or 13: DEGREES), each written out so that its loop is vectorised; its sums as ``evaluate``'s."""
     n = ej.size
     if degree == 1:
         for i in range(n):
@@ -55,11 +56,29 @@ def _moved_row(ej, total, summed, shifted, sens, step, margin, degree):
             ej[i] = value
             total[i] += value
             summed[i] += margin * value
-    else:
+    elif degree == 9:
         for i in range(n):
             x = shifted[i] - sens[i] * step
             value = ej[i] * (1.0 + x * (1.0 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (
                 1 / 720 + x * (1 / 5040 + x * (1 / 40320 + x * (1 / 362880))))))))))
+            ej[i] = value
+            total[i] += value
+            summed[i] += margin * value
+    elif degree == 11:
+        for i in range(n):
+            x = shifted[i] - sens[i] * step
+            value = ej[i] * (1.0 + x * (1.0 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (
+                1 / 720 + x * (1 / 5040 + x * (1 / 40320 + x * (1 / 362880 + x * (1 / 3628800 + x * (
+                    1 / 39916800))))))))))))
+            ej[i] = value
+            total[i] += value
+            summed[i] += margin * value
+    else:
+        for i in range(n):
+            x = shifted[i] - sens[i] * step
+            value = ej[i] * (1.0 + x * (1.0 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (
+                1 / 720 + x * (1 / 5040 + x * (1 / 40320 + x * (1 / 362880 + x * (1 / 3628800 + x * (
+                    1 / 39916800 + x * (1 / 479001600 + x * (1 / 6227020800))))))))))))))
             ej[i] = value
             total[i] += value
             summed[i] += margin * value
