@@ -10,11 +10,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from autopact.model.compiled import evaluate, scratch_size, tops
+from autopact.model.compiled import evaluate, tops
 from autopact.model.compiled_anderson import anderson, work_arrays
 from autopact.model.compiled_setup import equal, prepare, same
 
-__all__ = ["anderson", "equal", "evaluate", "numba", "prepare", "rounds", "same", "scratch_size", "tops"]
+__all__ = ["anderson", "equal", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
 
 @numba.njit(cache=True)
@@ -22,8 +22,7 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
            filled, steps, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
            row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
            sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices, mix_data,
-           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite,
-           scratch):
+           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite):
     """Up to ``count`` rounds on each of the ``active`` markets (retired ones set False, their evaluations
     counted in ``evaluations``, their prices, consumer prices and shares those of their last
     evaluation). Returns (0, -1) when the rounds ran out or every market is solved; (1, m) when market
@@ -34,7 +33,7 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
     next's, not round by round across markets: a market's e_ij (176 kB in BLP 1995, 3.5 MB for its
     20 markets) stay in the processor's second-level cache from one of its evaluations to the next.
     Each market's iterates are those of rounds across markets, to the bit. Anderson's small arrays are
-    made once a call, and ``evaluate``'s work arrays are views of ``scratch``: no allocation a round."""
+    made once a call, not once a round."""
     largest = 0
     for m in range(product_start.size - 1):
         largest = max(largest, product_start[m + 1] - product_start[m])
@@ -51,7 +50,7 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
                      row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell,
                      row_cell, sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr,
                      mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares,
-                     mapped, residual, stale, finite, scratch)
+                     mapped, residual, stale, finite)
             evaluations[m] += 1
             if not finite[m]:
                 return 2, m

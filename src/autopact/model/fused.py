@@ -221,8 +221,6 @@ class FusedMarkets:
         self.specific = cat([t.specific for t in taxes]).astype(float)
         self.consumer, self.shares, self.mapped = np.zeros(total), np.zeros(total), np.zeros(total)
         self.residual, self.stale, self.finite = np.full(count, np.inf), np.zeros(count, bool), np.ones(count, bool)
-        self.scratch = np.empty(compiled.scratch_size(households, sizes, self.groups, np.diff(self.cell_start),
-                                                      np.diff(self.row_cell_start), self.logit))
 
     def state(self) -> tuple:
         """The arrays ``compiled.evaluate`` takes after the producer prices, in its order."""
@@ -232,7 +230,7 @@ class FusedMarkets:
                 self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
                 self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
                 self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual,
-                self.stale, self.finite, self.scratch)
+                self.stale, self.finite)
 
     def rounds(self, count: int, active: np.ndarray, evaluations: np.ndarray, max_iterations: int, ridge: float,
                prices: np.ndarray, memory: int) -> tuple[int, int]:
