@@ -40,8 +40,8 @@ from autopact.model.zeta import _direction
 # markets whose ownership cells are kept (``_cells``)
 CELLS_KEPT = 64
 # a kept market's Omega is kept as a copy too where it has at most this many entries (a 256-product market,
-# 512 kB), and compared with the one given entry by entry in memory order (``compiled_setup.equal``: 1-3 us
-# for a BLP 1995 market, against 10-20 us for ``compiled_setup.same``'s comparison by class, which reads
+# 512 kB), and compared with the one given entry by entry in memory order (``compiled_setup.equal``: 2-5 us
+# for a BLP 1995 market, the call included, against 10-20 us for ``compiled_setup.same``'s comparison by class, which reads
 # the small table entry by entry in the order of Omega's classes); larger ones by class, so that 64 kept
 # markets of the 2025 data's size do not hold 35 MB of copies
 COPY_KEPT = 256 * 256
@@ -102,9 +102,9 @@ def _compile(module: ModuleType) -> None:
 def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: float) -> tuple:
     """(nest number 0..G-1 of each product, G, ``compiled_setup.prepare``'s cells) of one market, kept for
     the last CELLS_KEPT markets met and reused where the nests and the ownership matrix equal one kept
-    (compared entry by entry with a copy of the kept Omega, ``compiled_setup.equal``, or where it is larger
-    than COPY_KEPT with the kept market's Omega by row and column class, ``compiled_setup.same``, so that
-    only the matrix given is read: 10-20 us against 30-150 us for building the cells)."""
+    (compared entry by entry with a copy of the kept Omega in memory order, ``compiled_setup.equal``, or,
+    above COPY_KEPT entries, with the kept market's Omega by row and column class, ``compiled_setup.same``,
+    which reads only the matrix given: 2-20 us against 30-150 us for building the cells)."""
     nests = np.asarray(nests)
     key = (ownership.shape[0], rho, nests.dtype.str, nests.tobytes())
     with _CELLS_LOCK:
