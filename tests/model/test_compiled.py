@@ -118,11 +118,15 @@ def test_a_loop_numba_cannot_compile_falls_back_to_numpy_with_a_warning(monkeypa
         np.testing.assert_array_equal(other.prices, one.prices)
 
 
-def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch):
+@pytest.mark.parametrize("copy_kept", [fused.COPY_KEPT, 0])
+def test_kept_ownership_cells_serve_only_an_equal_ownership(monkeypatch, copy_kept):
     """Each market's ownership cells are kept across solves (``fused._cells``); a matrix changed in
     place after a solve (products 0 and 1 merged), with the same nests and size, gets cells of its own:
-    the same equilibria, to the bit, as a solve with nothing kept."""
+    the same equilibria, to the bit, as a solve with nothing kept. Both comparisons: with a kept copy
+    of Omega, and (markets above ``COPY_KEPT`` entries) by Omega's classes."""
+    fused.compiled_loops()  # its warm-up solve keeps a market of its own: before the count starts
     monkeypatch.setattr(fused, "_CELLS", {})
+    monkeypatch.setattr(fused, "COPY_KEPT", copy_kept)
     items = one_level()
     solve_together(items)
     assert len(fused._CELLS) == len(items)
@@ -216,3 +220,21 @@ def test_the_time_limit_is_checked_between_compiled_calls():
     with pytest.raises(ConvergenceError, match=r"prices of market 0 did not converge within the time limit of 0 s "
                                                r"\(0 iterations"):
         solve_prices_markets(*(list(column) for column in zip(*items[:5])), max_seconds=0.0)
+
+
+def test_the_vectorised_logarithm_is_within_one_ulp_of_numpys():
+    """``compiled_rows._log_row`` (fdlibm's log without branches, for the nests' inclusive values):
+    within one unit in the last place of np.log over the normal numbers, near 1 and at powers of two,
+    and np.log's own value at 0, subnormals, infinity, NaN and negative numbers."""
+    from autopact.model.compiled_rows import _log_row
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.exp(rng.uniform(-700, 700, 20_000)), 1 + rng.normal(size=2_000) * 1e-9,
+                        rng.uniform(0.5, 2.0, 20_000), 2.0 ** np.arange(-1022, 1024), [np.sqrt(2), np.sqrt(0.5)]])
+    special = np.array([0.0, 5e-320, np.inf, np.nan, -1.0, -np.inf])
+    out = np.empty(x.size + special.size)
+    _log_row(np.concatenate([x, special]), out, np.empty(out.size, np.int64), np.empty(out.size))
+    exact = np.log(x)
+    ulps = np.abs(out[:x.size] - exact) / np.spacing(np.abs(exact))
+    assert np.max(ulps[exact != 0]) <= 1.0 and np.all(out[:x.size][exact == 0] == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(out[x.size:], np.log(special))

@@ -26,12 +26,14 @@ range reduction must not be reassociated, so only the dot products are compiled 
 Small moves. Each market keeps its e_ij from one evaluation to the next, with the consumer prices
 and -top_i they were computed at. Where product j's price and the bound moved so little that every
 x_ij = (r V_ij - top_i) - (the same before) = (shift change)_i - r alpha_i dp_j lies within STEP
-= 2^-4, its row is updated as e_ij exp(x_ij), exp(x) by its Taylor series to the least degree whose
+= 2^-2, its row is updated as e_ij exp(x_ij), exp(x) by its Taylor series to the least degree whose
 first term left out is below 6e-19 at the largest |x| (``compiled_rows.DEGREES``: degree 1 up to
-2^-30, 2, 3, 4 and 6 up to 2^-20, 2^-14, 2^-11 and 2^-7, 9 up to 2^-4), in one pass instead of four;
-of the rows of BLP 1995's merger evaluated after a market's first evaluation, |x| stays within
-2^-30 in 27%, 2^-20 in 49%, 2^-11 in 73%, 2^-7 in 85% (those updated when every update took degree
-6) and 2^-4 in 91%; the prices are within 4.9e-16 of those of degree 6 alone up to 2^-7. A row
+2^-30, 2, 3, 4 and 6 up to 2^-20, 2^-14, 2^-11 and 2^-7, 9, 11 and 13 up to 2^-4, 2^-3 and 2^-2), in
+one pass instead of four; of the rows of BLP 1995's merger evaluated after a market's first
+evaluation, |x| stays within 2^-30 in 27%, 2^-20 in 49%, 2^-11 in 73%, 2^-7 in 85% (those updated
+when every update took degree 6) and 2^-4 in 91%; the prices are within 4.9e-16 of those of degree
+6 alone up to 2^-7. Up to 2^-2 rather than 2^-4 (blp-20x-4), the merger exponentiates 3,082 rows
+afresh (2,217 of them at the markets' first evaluations) instead of 4,103. A row
 with a utility within MARGIN = 10 of the -250 floor at its last fresh evaluation, or whose moves
 since add up to more than MARGIN, is exponentiated afresh (the floor would have cut it). Anderson's last evaluations of a market move
 prices by 1e-4 and less: on BLP 1995's merger a solve took 10.2 ms of processor time against 12.5
@@ -54,7 +56,7 @@ import numba
 import numpy as np
 
 from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_rows import DEGREES, _dots, _moved_row
+from autopact.model.compiled_rows import DEGREES, _dots, _log_row, _moved_row
 from autopact.model.compiled_setup import FAST, prepare
 
 __all__ = ["anderson", "evaluate", "prepare", "tops"]
@@ -102,7 +104,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
     a priced-out product sits off its limit (``stale``) and whether the shares are finite; a market
     whose bound on the largest utility proves too loose is marked ``exact`` and evaluated again. Rows
     whose prices moved little are updated in place, and loops run over views that start at 0 (module
-    docstring: "Small moves" and "Loops")."""
+    docstring: "Small moves" and "Loops"). A market's work arrays are rows of one allocation (some
+    twenty allocations before; views of one buffer kept from one evaluation to the next took longer,
+    19.6-22.7 us against 18.7-20.0 for a BLP 1995 market's evaluation after a tiny move, load 3.6)."""
     width = rx.shape[1]
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
@@ -121,10 +125,22 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
         paid_before, shift_before = last_paid[p0:p1], last_shift[h0:h1]
         eligible, moved = fresh[p0:p1], drift[p0:p1]
         d0, d1 = snu[0][h0:h1], snu[1][h0:h1]
-        row, rounded, scale = np.empty(households), np.empty(households), np.empty(households, np.int64)
-        bits, factor = rounded.view(np.int64), scale.view(np.float64)
-        shift, zero = np.empty(households), np.zeros(households)
-        totals, sums = np.zeros((nests, households)), np.zeros((cells, households))
+        levels = 1 if logit[m] else 2
+        # the work arrays, rows of one allocation, in order: 7 rows of households, the nests' totals, the
+        # cells' sums, the mixed cells, the rates, the nests' two weights and _ratios' five blocks
+        rows_needed = 7 + 8 * nests + cells + (levels + 1) * row_cells
+        area = np.empty((rows_needed, households))
+        row, rounded, scale, shift, zero, shifted = area[0], area[1], area[2].view(np.int64), area[3], area[4], area[5]
+        bits, factor = rounded.view(np.int64), area[2]
+        zero[:] = 0.0
+        totals, sums = area[7:7 + nests], area[7 + nests:7 + nests + cells]
+        at = 7 + nests + cells
+        mixed, rates = area[at:at + levels * row_cells], area[at + levels * row_cells:at + (levels + 1) * row_cells]
+        at += (levels + 1) * row_cells
+        weighted_share, weighted_lambda = area[at:at + nests], area[at + nests:at + 2 * nests]
+        ratio_area = area[at + 2 * nests:at + 7 * nests]
+        small = np.empty(2 * count)
+        lam_of, weighted_of = small[:count], small[count:]
         for attempt in range(2):
             exactly = exact[m]
             if exactly:  # the largest utility of each household itself (a pass more)
@@ -144,7 +160,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                     shift[i] = min(value, 0.0) if logit[m] else value
             totals[:] = 0.0
             sums[:] = 0.0
-            shifted, move = np.empty(households), 0.0
+            move = 0.0
             for i in range(households):
                 shifted[i] = shift[i] - shift_before[i]
                 move = max(move, abs(shifted[i]))
@@ -157,7 +173,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 if not exactly and eligible[j] and reach <= STEP and moved[j] + reach <= MARGIN:
                     # e_ij exp(x_ij) with x_ij = shift change - r alpha_i dp_j, |x| <= reach (module docstring)
                     moved[j] += reach
-                    degree = 9
+                    degree = 13
                     for bound, order in DEGREES:
                         if reach <= bound:
                             degree = order
@@ -207,13 +223,12 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 break
             exact[m] = True
             eligible[:] = False
-        share, within = _ratios(totals, shift, rho[m], logit[m], count)
+        share, within = _ratios(totals, shift, rho[m], logit[m], count, ratio_area, area[6])
         for c in range(cells):
             summed, ratio = sums[c], share[cell_group[c0 + c]]
             for i in range(households):
                 summed[i] *= ratio[i]
-        levels = 1 if logit[m] else 2
-        mixed = np.empty((levels * row_cells, households))  # (levels x row cells x households: 128 kB in BLP 1995)
+        # mixed: levels x row cells x households, 128 kB in BLP 1995
         k0 = mix_start[m]
         for r in range(levels * row_cells):  # the first entry written, the others added: no pass to zero it
             target, first, last = mixed[r], mix_indptr[k0 + r], mix_indptr[k0 + r + 1]
@@ -227,7 +242,6 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 source, value = sums[mix_indices[k]], mix_data[k]
                 for i in range(households):
                     target[i] += value * source[i]
-        rates = np.empty((row_cells, households))
         for rc in range(row_cells):
             g = row_cell_group[r0 + rc]
             rate, first, q = rates[rc], mixed[rc], share[g]
@@ -239,13 +253,12 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 for i in range(households):
                     rate[i] = rate_of[i] * (q[i] * first[i] + w[i] * second[i])
         scaled = 1.0 / (1.0 - rho[m])
-        weighted_share, weighted_lambda = np.empty((nests, households)), np.empty((nests, households))
         for g in range(nests):
             q, ws, wl = share[g], weighted_share[g], weighted_lambda[g]
             for i in range(households):
                 ws[i] = q[i] * weight[i]
                 wl[i] = q[i] * (rate_of[i] * scaled)
-        s_of, lam_of, weighted_of = shares[p0:p1], np.empty(count), np.empty(count)
+        s_of = shares[p0:p1]
         _dots(e, nest[p0:p1], row_cell[p0:p1], weighted_share, weighted_lambda, rates, s_of, lam_of, weighted_of)
         worst, off, good = 0.0, False, True
         for j in range(count):
@@ -295,29 +308,35 @@ def _utility_row(rxi, rx, snu, h0, h1, sens, price, shift, out, rounded, floor=F
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _ratios(totals, shift, rho, logit, count):
+def _ratios(totals, shift, rho, logit, count, area, denominator):
     """Q and R of each nest and household (s_ij = e_ij Q, s_ij|g = e_ij R) from the sums T of e_ij
     within nests and -top_i (``SortedKernel.terms``: the nests' outside shares, shifted by the
-    largest inclusive value where exp could overflow)."""
+    largest inclusive value where exp could overflow), into the first two of the five nests x
+    households blocks of ``area`` (the others work arrays), returned; ``denominator`` another."""
     nests, households = totals.shape
-    share, within = np.empty((nests, households)), np.zeros((nests, households))
+    share, within = area[:nests], area[nests:2 * nests]
     if logit:
+        within[:] = 0.0
         for i in range(households):
             share[0, i] = 1.0 / (np.exp(shift[i]) + totals[0, i])
         return share, within
     safe = (1 - rho) * (np.log(count) - shift.min()) < 700  # T_g <= J: exp(iv) cannot overflow
     lowest = np.inf
+    size = nests * households
+    high, reduced = area[2 * nests:].reshape(3 * size)[:households].view(np.int64), denominator
     for g in range(nests):
         q, w, t = share[g], within[g], totals[g]
+        _log_row(t, q, high, reduced)  # log T in SIMD (np.log's C library call took 4.5 us a market)
         for i in range(households):
             w[i] = 1.0 / t[i]
-            q[i] = (np.log(t[i]) - shift[i]) * (1 - rho)  # inclusive value
+            q[i] = (q[i] - shift[i]) * (1 - rho)  # inclusive value
             lowest = min(lowest, q[i])
     if safe and lowest > -700:  # exp(iv) / (1 + sum_h exp(iv_h)) with the exponentials in SIMD (_exp_row)
-        flat = share.ravel()
-        rounded, scale = np.empty(flat.size), np.empty(flat.size, np.int64)
-        _exp_row(flat.copy(), flat, rounded, scale)
-        denominator = np.ones(households)
+        flat, spare = area[:nests].reshape(size), area[2 * nests:].reshape(3 * size)
+        copy, rounded, scale = spare[:size], spare[size:2 * size], spare[2 * size:].view(np.int64)
+        copy[:] = flat
+        _exp_row(copy, flat, rounded, scale)
+        denominator[:] = 1.0
         for g in range(nests):
             q = share[g]
             for i in range(households):
@@ -335,12 +354,12 @@ def _ratios(totals, shift, rho, logit, count):
             largest = max(largest, share[g, i])
         if safe:
             largest = 0.0
-        denominator = np.exp(-largest)
+        outside = np.exp(-largest)  # then the denominator
         for g in range(nests):
             share[g, i] = np.exp(share[g, i] - largest)
-            denominator += share[g, i]
+            outside += share[g, i]
         for g in range(nests):
-            share[g, i] = share[g, i] / denominator * within[g, i]
+            share[g, i] = share[g, i] / outside * within[g, i]
     return share, within
 
 

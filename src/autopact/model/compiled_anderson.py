@@ -13,17 +13,18 @@ from autopact.model.compiled_setup import FAST
 
 @numba.njit(cache=True, fastmath=FAST, error_model="numpy")
 def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started, filled,
-             rounds):
+             rounds, work=None):
     """Anderson's step (``markets._Markets._anderson_step``: type II, memory ``diff_f.shape[0]``,
     mixing 1, columns scaled to unit norm, ``ridge`` on the diagonal) of each market in ``markets``
     from its prices and their map ``mapped``, into ``prices``. Each market keeps its own ring of
     differences (``diff_f``, ``diff_g``, one row a slot), their inner products ``inner`` (market,
     slot, slot), its last residual and mapped prices, whether it has a first point (``started``),
-    how many differences it has (``filled``) and how many steps it took (``rounds``)."""
+    how many differences it has (``filled``) and how many steps it took (``rounds``). ``work`` (from
+    ``work_arrays``, or None to make them) holds the small arrays, so that a call allocates none."""
     memory = diff_f.shape[0]
-    gram = np.empty((memory, memory))
-    right, gamma, norms = np.empty(memory), np.empty(memory), np.empty(memory)
-    valid = np.empty(memory, np.bool_)
+    if work is None:
+        work = work_arrays(memory, diff_f.shape[1])
+    gram, right, gamma, norms, valid, steps = work
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]
         p, g, old_f, old_g = prices[p0:p1], mapped[p0:p1], last_f[p0:p1], last_g[p0:p1]
@@ -63,7 +64,8 @@ def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inne
                 gram[k, l] = inner[m, k, l] / (norms[k] * norms[l]) if both else 0.0
             gram[k, k] += ridge if valid[k] else 1.0
         _solve(gram, right, gamma)
-        step = g.copy()
+        step = steps[:p.size]
+        step[:] = g
         for k in range(memory):
             if valid[k]:
                 coefficient, other = gamma[k] / norms[k], diff_g[k][p0:p1]
@@ -77,6 +79,14 @@ def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inne
         else:  # a step that failed: the market starts its differences afresh
             filled[m] = 0
             p[:] = g
+
+
+@numba.njit(cache=True)
+def work_arrays(memory, products):
+    """``anderson``'s work arrays for memory ``memory`` and markets of at most ``products`` products:
+    the normal equations' matrix, right side and solution, the columns' norms and validity, the step."""
+    return (np.empty((memory, memory)), np.empty(memory), np.empty(memory), np.empty(memory),
+            np.empty(memory, np.bool_), np.empty(products))
 
 
 @numba.njit(cache=True, error_model="numpy")

@@ -11,10 +11,10 @@ import numba
 import numpy as np
 
 from autopact.model.compiled import evaluate, tops
-from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_setup import prepare, same
+from autopact.model.compiled_anderson import anderson, work_arrays
+from autopact.model.compiled_setup import equal, prepare, same
 
-__all__ = ["anderson", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
+__all__ = ["anderson", "equal", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
 
 @numba.njit(cache=True)
@@ -32,7 +32,12 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
     The markets are independent, so each takes its rounds in turn, one market's all before the
     next's, not round by round across markets: a market's e_ij (176 kB in BLP 1995, 3.5 MB for its
     20 markets) stay in the processor's second-level cache from one of its evaluations to the next.
-    Each market's iterates are those of rounds across markets, to the bit."""
+    Each market's iterates are those of rounds across markets, to the bit. Anderson's small arrays are
+    made once a call, not once a round."""
+    largest = 0
+    for m in range(product_start.size - 1):
+        largest = max(largest, product_start[m + 1] - product_start[m])
+    small = work_arrays(diff_f.shape[0], largest)
     for m in np.flatnonzero(active):
         if evaluations[m] >= max_iterations:
             return 1, m
@@ -53,5 +58,5 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
                 active[m] = False
                 break
             anderson(listed, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started,
-                     filled, steps)
+                     filled, steps, small)
     return 0, -1

@@ -39,6 +39,12 @@ from autopact.model.zeta import _direction
 
 # markets whose ownership cells are kept (``_cells``)
 CELLS_KEPT = 64
+# a kept market's Omega is kept as a copy too where it has at most this many entries (a 256-product market,
+# 512 kB), and compared with the one given entry by entry in memory order (``compiled_setup.equal``: 2-5 us
+# for a BLP 1995 market, the call included, against 10-20 us for ``compiled_setup.same``'s comparison by class, which reads
+# the small table entry by entry in the order of Omega's classes); larger ones by class, so that 64 kept
+# markets of the 2025 data's size do not hold 35 MB of copies
+COPY_KEPT = 256 * 256
 _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
 _STACKED: dict[str, tuple] = {}  # the last markets' cells stacked (``_stacked``)
@@ -90,18 +96,21 @@ def _compile(module: ModuleType) -> None:
     markets.evaluate(prices, np.arange(1, dtype=np.int64))
     markets.rounds(2, np.ones(1, bool), np.zeros(1, np.int64), 100, 1e-12, prices, 2)
     FusedMarkets([np.ones(2)], [demand], [np.eye(2)], [costs], [Taxes.none(2)], 1e-12, module)  # its cells kept
+    module.same(np.eye(2), np.arange(2), np.arange(2), np.eye(2))  # the comparison of markets above COPY_KEPT
 
 
 def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: float) -> tuple:
     """(nest number 0..G-1 of each product, G, ``compiled_setup.prepare``'s cells) of one market, kept for
     the last CELLS_KEPT markets met and reused where the nests and the ownership matrix equal one kept
-    (compared entry by entry with the kept market's Omega by row and column class, ``compiled_setup.same``,
-    so that only the matrix given is read: 10-20 us against 30-150 us for building the cells)."""
+    (compared entry by entry with a copy of the kept Omega in memory order, ``compiled_setup.equal``, or,
+    above COPY_KEPT entries, with the kept market's Omega by row and column class, ``compiled_setup.same``,
+    which reads only the matrix given: 2-20 us against 30-150 us for building the cells)."""
     nests = np.asarray(nests)
     key = (ownership.shape[0], rho, nests.dtype.str, nests.tobytes())
     with _CELLS_LOCK:
         kept = _CELLS.get(key)
-    if kept is not None and compiled.same(ownership, *kept[0]):
+    if kept is not None and (compiled.equal(ownership, kept[2]) if kept[2] is not None else compiled.same(ownership,
+                                                                                                         *kept[0])):
         return kept[1]
     group, groups = _groups(nests) if rho else (np.zeros(ownership.shape[0], np.int64), 1)
     cells = compiled.prepare(ownership, group, groups, rho * (1.0 / (1.0 - rho)), _direction(len(group)))
@@ -109,7 +118,7 @@ def _cells(compiled: ModuleType, ownership: np.ndarray, nests: np.ndarray, rho: 
     with _CELLS_LOCK:
         while len(_CELLS) >= CELLS_KEPT:
             _CELLS.pop(next(iter(_CELLS)))
-        _CELLS[key] = (cells[7:], found)
+        _CELLS[key] = (cells[7:], found, ownership.copy() if ownership.size <= COPY_KEPT else None)
     return found
 
 
