@@ -238,3 +238,25 @@ def test_the_vectorised_logarithm_is_within_one_ulp_of_numpys():
     assert np.max(ulps[exact != 0]) <= 1.0 and np.all(out[:x.size][exact == 0] == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.testing.assert_array_equal(out[x.size:], np.log(special))
+
+
+def test_numbas_cached_loops_are_removed_when_any_compiled_source_changes(tmp_path):
+    """numba keys a cached function on its own file: ``rounds`` (compiled_rounds.py) kept running the
+    old inlined loops after an edit of compiled.py alone. The cache is now cleared whenever the digest
+    of the compiled*.py sources differs from the one written beside it."""
+    from autopact.model.fused import clear_stale_cache
+
+    (tmp_path / "compiled.py").write_text("x = 1\n")
+    (tmp_path / "compiled_rounds.py").write_text("y = 1\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    cached = [cache / "compiled_rounds.rounds-12.py311.nbi", cache / "compiled_rounds.rounds-12.py311.1.nbc"]
+    other = cache / "demand.cpython-311.pyc"
+    for path in cached + [other]:
+        path.write_bytes(b"old")
+    assert clear_stale_cache(tmp_path) and not any(p.exists() for p in cached) and other.exists()  # no digest yet
+    for path in cached:
+        path.write_bytes(b"new")  # numba caches the loops of these sources
+    assert not clear_stale_cache(tmp_path) and all(p.exists() for p in cached)  # same sources: kept
+    (tmp_path / "compiled.py").write_text("x = 2\n")  # an edit of compiled.py alone
+    assert clear_stale_cache(tmp_path) and not any(p.exists() for p in cached) and other.exists()

@@ -26,9 +26,12 @@ time with the cells built at each call (``--forget-cells``) against 8.1-9.2 ms w
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import sys
 import threading
 import warnings
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -58,6 +61,8 @@ def compiled_loops() -> ModuleType | None:
     a two-product market the first time in a process; None where numba is not installed, or (with a
     RuntimeWarning) where they cannot be imported or compiled. On None ``solve_prices_markets`` solves
     by SortedKernel and numpy, to the same prices within 1e-12."""
+    if "autopact.model.compiled_rounds" not in sys.modules:
+        clear_stale_cache()
     try:
         module = importlib.import_module("autopact.model.compiled_rounds")
     except ImportError:
@@ -75,6 +80,29 @@ def compiled_loops() -> ModuleType | None:
         else:
             _COMPILED[key] = module
     return _COMPILED[key]
+
+
+def clear_stale_cache(folder: Path = Path(__file__).parent) -> bool:
+    """Remove numba's cached compiled loops where any compiled module's source changed since they were
+    written; True where it removed them. numba keys a function's cache on its own file alone, so
+    ``compiled_rounds.rounds``, which inlines loops of ``compiled`` and ``compiled_rows``, kept
+    running the old loops after an edit of those files only (seen in the sixth session). The digest of
+    every ``compiled*.py`` is kept beside the cache (``__pycache__/compiled-sources.digest``); a
+    folder that cannot be written is left as it is (numba then caches elsewhere or compiles)."""
+    cache = folder / "__pycache__"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("compiled*.py")))).hexdigest()
+    stamp = cache / "compiled-sources.digest"
+    try:
+        if stamp.is_file() and stamp.read_text() == digest:
+            return False
+        stale = [p for p in cache.glob("compiled*.nb[ic]")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+        return bool(stale)
+    except OSError:
+        return False
 
 
 def _fallback(error: Exception) -> None:
