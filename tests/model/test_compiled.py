@@ -2,15 +2,11 @@
 against the numpy path it replaces where numba is installed (SortedKernel and _Markets' numpy steps),
 and the numpy path where numba is not installed."""
 
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import autopact
 from autopact.errors import ConvergenceError
 from autopact.model import fused
 from autopact.model.markets import solve_prices_markets
@@ -18,6 +14,7 @@ from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.supply import Taxes, ownership_matrix
 from synthetic import plain_logit, synthetic_demand
 from test_markets import markets, solve_together
+from fresh_interpreter import run_code
 
 pytest.importorskip("numba")
 
@@ -166,10 +163,7 @@ def test_numba_loads_only_when_a_solve_uses_it():
             "demand, xi, prices = synthetic_demand(products=5, households=10)\n"
             "solve_prices_markets([0.7 * prices], [xi], [demand], [ownership_matrix(np.arange(5))], [Taxes.none(5)])\n"
             "print(before, 'numba' in sys.modules)")
-    source = str(Path(autopact.__file__).resolve().parents[1])  # this autopact, wherever PYTHONPATH pointed
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([source, os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-c", "import numpy as np\n" + code], capture_output=True, text=True,
-                          timeout=600, cwd=Path(__file__).resolve().parents[1], env=environment)
+    done = run_code("import numpy as np\n" + code)
     assert done.stdout.split() == ["False", "True"], done.stderr
 
 

@@ -1,16 +1,11 @@
 """autopact.model.compressed: scipy.sparse's products to the bit, without importing scipy.sparse."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy import sparse
 
-import autopact
 from autopact.model.compressed import Compressed
+from fresh_interpreter import run_code
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -42,10 +37,8 @@ def test_the_equilibrium_kernel_does_not_import_scipy_sparse():
             "demand, xi, prices = synthetic_demand(products=6, households=10, seed=1); "
             "FocKernel(xi, demand, np.eye(6)).terms(prices, prices / 2); "
             "print(sorted(m for m in sys.modules if m.startswith('scipy.sparse')))")
-    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(Path(autopact.__file__).resolve().parents[1])])
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONPATH": path})
-    assert found.stdout.strip() == "[]"
+    found = run_code(code)
+    assert found.returncode == 0 and found.stdout.strip() == "[]", found.stderr
 
 
 def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
@@ -56,8 +49,7 @@ def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
             "a = sp.random(30, 20, density=0.3, format='csr', random_state=1); x = np.arange(60.0).reshape(20, 3); "
             "assert sp._sparsetools.csr_matvecs is not None and np.allclose(a @ x, a.toarray() @ x); "
             "assert np.allclose(spsolve(sp.identity(4, format='csc') * 2.0, np.ones(4)), 0.5); print('ok')")
-    path = str(Path(autopact.__file__).resolve().parents[1])
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    found = run_code(code)
     assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
 
 
@@ -85,8 +77,7 @@ def test_where_the_file_cannot_be_loaded_scipy_sparse_is_imported_as_usual(case)
             "assert _TOOLS is sys.modules['scipy.sparse._sparsetools'] is sp._sparsetools\n"
             "x = np.arange(12.0).reshape(4, 3); dense = np.array([[0, 1.5, 0, 2], [3, 0, 0, 0]])\n"
             "assert np.array_equal(Compressed.from_dense(dense) @ x, sp.csr_matrix(dense) @ x)\nprint('ok')")
-    path = str(Path(autopact.__file__).resolve().parents[1])
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    found = run_code(code)
     assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
 
 
@@ -95,6 +86,5 @@ def test_the_file_is_loaded_privately_by_default():
     extension, and scipy.sparse stays unimported."""
     code = ("import sys\nfrom autopact.model.compressed import _TOOLS\n"
             "print(_TOOLS is not sys.modules.get('scipy.sparse._sparsetools'), 'scipy.sparse' in sys.modules)")
-    path = str(Path(autopact.__file__).resolve().parents[1])
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    found = run_code(code)
     assert found.stdout.strip() == "True False", found.stderr

@@ -1,19 +1,15 @@
 """SortedKernel (autopact.model.sorted_kernel) against FocKernel: the same FOC terms up to rounding."""
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-import autopact
 from autopact.model.sorted_kernel import SortedKernel, supports
 from autopact.model.supply import Taxes, ownership_matrix
 from autopact.model.zeta import FocKernel
 from synthetic import plain_logit, synthetic_demand
+from fresh_interpreter import run_code
 
 
 def both(xi, demand, ownership, prices, margin):
@@ -99,7 +95,6 @@ def test_the_kernel_loads_no_scipy_sparse():
             "demand, xi, prices = synthetic_demand(products=6, households=10, seed=1); "
             "SortedKernel(xi, demand, np.eye(6)).terms(prices, prices / 2); "
             "print(sorted(m for m in sys.modules if m.startswith('scipy.sparse')))")
-    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(Path(autopact.__file__).resolve().parents[1])])
-    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    found = run_code(code)
     assert found.returncode == 0, found.stderr
     assert found.stdout.strip() == "[]"
