@@ -305,3 +305,21 @@ def test_cli_bad_estimated_scenario_exits_2_naming_the_field(tmp_path):
                           capture_output=True, text=True, check=False, timeout=600)
     assert done.returncode == 2 and "entrants: needs the 2025 market" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
+
+
+def test_a_standard_error_with_a_negative_variance_is_nan_and_named_not_a_numpy_warning(small_config):
+    """Three markets leave the sandwich covariance not positive definite: numpy warned 'invalid value
+    in sqrt' and the NaN went out unexplained. Now each such parameter is named in ``details``, and its
+    standard error is NaN exactly where its variance (the covariance's diagonal) is negative."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = run_estimation(config_inputs(small_config / "config.yaml"))
+    variance = np.diag(result.covariance)
+    se = np.concatenate([result.theta_se, result.beta_se])
+    assert np.array_equal(np.isnan(se), variance < 0) and (variance < 0).any()
+    named = result.details["standard_errors"]
+    for label, negative in zip(result.labels + result.beta_labels, variance < 0):
+        assert (label in named) is bool(negative), label
+    assert result.to_dict()["standard_errors_note"] == named  # in --json, and printed under the console's table

@@ -93,7 +93,8 @@ class EstimationResult:
                            zip(self.beta_labels, self.beta, self.beta_se)},
                 "objective": self.objective, "gradient_norm": self.gradient_norm, "converged": self.converged,
                 "iterations": self.iterations, "evaluations": self.evaluations, "steps": self.steps,
-                "seconds": self.seconds}
+                "seconds": self.seconds,
+                **({"standard_errors_note": self.details["standard_errors"]} if "standard_errors" in self.details else {})}
 
 
 def _covariance_of_moments(residuals: list[np.ndarray], instruments: list[np.ndarray], kind: str,
@@ -350,12 +351,17 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     bread = np.linalg.inv(G.T @ W @ G)
     covariance = bread if se_type == "unadjusted" and method == "2s" and weighting == "unadjusted" else \
         bread @ G.T @ W @ S @ W @ G @ bread
-    se = np.sqrt(np.diag(covariance) / n)
+    variance = np.diag(covariance) / n
+    negative = variance < 0  # the sandwich is not positive definite there (a parameter near its bound, few markets)
+    se = np.sqrt(np.where(negative, np.nan, variance))
     names = problem.x1_names + [f"gamma[{c}]" for c in problem.x3_names]
+    details = {} if not negative.any() else {
+        "standard_errors": "not defined (NaN) for " + ", ".join(np.array(labels + names)[negative]) + ": their "
+                           "estimated variance is negative (the covariance is not positive definite at this optimum)"}
     return EstimationResult(labels, theta, state["coefficients"], names, se[:len(theta)], se[len(theta):],
                             value, float(np.max(np.abs(gradient))) if len(theta) else 0.0, True, iterations,
                             state["evaluations"], time.perf_counter() - began, W, residuals()[:n],
-                            state["last_delta"], steps, parameters=start.with_vector(theta),
+                            state["last_delta"], steps, details, parameters=start.with_vector(theta),
                             covariance=covariance / n)
 
 

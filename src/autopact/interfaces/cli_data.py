@@ -262,6 +262,8 @@ def estimate_command(
     out.print(table)
     out.print(f"objective {report['objective']:.6g}, gradient norm {report['gradient_norm']:.2e}, "
               f"converged {report['converged']}, {report['evaluations']} evaluations, {report['seconds']:.1f} s")
+    if "standard_errors_note" in report:
+        out.print(f"standard errors {report['standard_errors_note']}", highlight=False)
 
 
 @app.command("scenarios")
