@@ -65,3 +65,21 @@ def test_the_console_splits_a_scenarios_tariff_revenue_change_into_the_new_model
     line = next(line for line in done.stdout.splitlines() if line.startswith("tariff revenue "))
     assert line.startswith(f"tariff revenue +${change / 1e9:.2f}bn: the new models pay ${paid / 1e9:.2f}bn in duty")
     assert f"incumbents -${(paid - change) / 1e9:.2f}bn" in line
+    assert "(on imported vehicles)" in line  # every entrant imports: duty on the whole vehicle
+
+
+def test_a_plant_at_the_default_capacity_names_its_parameter_and_source(tmp_path):
+    """ford-geely-jv's plant binds at 150,000: the console said so without saying where 150,000 came from."""
+    import json
+
+    done = run_cli("simulate", "ford-geely-jv", "--store", tmp_path / "store.duckdb", "--json", tmp_path / "out.json",
+                   env={"COLUMNS": "1000"})
+    assert done.returncode == 0, done.stderr
+    capacity = next(a for a in json.loads((tmp_path / "out.json").read_text())["assumptions"]
+                    if a["name"] == "entrant_plant_capacity")
+    line = next(line for line in done.stdout.splitlines() if line.startswith("plant: "))
+    assert f"of {capacity['value']:,.0f} vehicles a year, binding" in line
+    assert line.endswith(f"capacity: parameter entrant_plant_capacity, {capacity['confidence']} confidence "
+                         f"({capacity['source']})")
+    duty = next(line for line in done.stdout.splitlines() if line.startswith("tariff revenue "))
+    assert "(on imported parts of US-built vehicles)" in duty

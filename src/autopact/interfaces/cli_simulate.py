@@ -116,11 +116,16 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
                       f"{share:.2%}", f"{d['units_share_by_nationality'].get(nationality, 0) * 100:+.2f} pp")
     out.print(table)
     _print_entrants(r.get("products") or [], money)
-    _print_tariff_split(r.get("products") or [], d.get("tariff_revenue_usd"), money)
+    _print_tariff_split(r.get("products") or [], r.get("entrant_costs") or [], d.get("tariff_revenue_usd"), money)
     for note in r["scenario"]["excluded"]:
         out.print(f"excluded: {note}")
+    capacity = next((a for a in r["assumptions"] if a["name"] == "entrant_plant_capacity"), None)
     for c in r.get("constraints", []):
-        out.print(_constraint_line(c, money), highlight=False)
+        line = _constraint_line(c, money)
+        if capacity and "regime" not in c and c["capacity"] == capacity["value"]:  # a plant at the default capacity
+            line += (f"; capacity: parameter entrant_plant_capacity, {capacity['confidence']} confidence "
+                     f"({capacity['source']})")
+        out.print(line, highlight=False)
     for warning in r.get("warnings", []):
         err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)
     for caveat in r.get("caveats", []):
@@ -163,15 +168,21 @@ def _print_entrants(products: list[dict[str, Any]], money) -> None:
     out.print(table)
 
 
-def _print_tariff_split(products: list[dict[str, Any]], change: float | None, money) -> None:
+def _print_tariff_split(products: list[dict[str, Any]], costs: list[dict[str, Any]], change: float | None,
+                        money) -> None:
     """Where a scenario with new models moves tariff revenue: the duty the entrants pay and the change
     in what incumbents pay (the rest), so that a rise with lower tariff rates reads as the entrants'
-    imports, not as a rate going up."""
+    imports, not as a rate going up. A US-built entrant pays duty on its imported parts (its cost
+    build-up's customs value), an imported one on the whole vehicle."""
     paid = sum(p.get("tariff_revenue") or 0.0 for p in products if p.get("entrant"))
     if change is None or not paid:
         return
-    out.print(f"tariff revenue {money(change, total=True)}: the new models pay {money(paid, False, total=True)} in duty (on imported vehicles or parts), "
-              f"incumbents {money(change - paid, total=True)} (fewer imported units or lower rates)", highlight=False)
+    imported = {c.get("assembly") == "import" for c in costs}
+    what = {frozenset({True}): "imported vehicles", frozenset({False}): "imported parts of US-built vehicles"}.get(
+        frozenset(imported), "imported vehicles and parts")
+    out.print(f"tariff revenue {money(change, total=True)}: the new models pay {money(paid, False, total=True)} in duty "
+              f"(on {what}), incumbents {money(change - paid, total=True)} (fewer imported units or lower rates)",
+              highlight=False)
 
 
 def _constraint_line(c: dict[str, Any], money) -> str:
