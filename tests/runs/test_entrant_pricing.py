@@ -17,13 +17,12 @@ import pytest
 
 from autopact.data import bundled_path
 from autopact.model.demand import shares
+from autopact.fit.market import INCOME_GROUPS
 from autopact.policy.scenario import load_scenario
 from autopact.runs.entrant_pricing import income_mix, price_decomposition
 from autopact.simulate import market_for, simulate
 
 E5 = "entrant--geely-galaxy--galaxy-e5--49-52-60-22-kwh"
-INCOME_GROUPS = ((0, 50_000, "under $50k"), (50_000, 100_000, "$50k-100k"), (100_000, 200_000, "$100k-200k"),
-                 (200_000, np.inf, "$200k and over"))
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +57,12 @@ def test_price_is_cost_parts_plus_markup_plus_shadow_cost_and_the_ratio_splits_t
     cf = result.counterfactual.products.set_index("product_id")
     for pid, d in found.items():
         assert sum(d["cost_parts"].values()) == pytest.approx(cf.at[pid, "cost"], rel=1e-9)
-        assert d["cost"] + d["markup"] + d["shadow_cost"] == pytest.approx(cf.at[pid, "price"], rel=1e-12)
+        # both entrants share the binding JV plant: the shadow cost left over is the plant's, as the solve found it
+        plant = next(c for c in result.counterfactual.constraints if c["binding"])
+        assert d["shadow_cost"] == pytest.approx(plant["shadow_cost_usd"], rel=1e-9)
         base = d["china_list_usd"] * d["price_scale"]
+        assert d["us_costs_ratio"] * base == pytest.approx(
+            sum(v for k, v in d["cost_parts"].items() if k not in ("home_cost", "tariff", "tariff_specific")), rel=1e-12)
         duty = cf.at[pid, "tariff_rate"] * cf.at[pid, "customs_value"] + cf.at[pid, "tariff_specific"]
         assert d["price_to_china_list"] == pytest.approx((cf.at[pid, "price"] - duty) / base, rel=1e-12)
         assert sum(d["ratio_parts"].values()) - duty / base == pytest.approx(d["price_to_china_list"], rel=1e-9)

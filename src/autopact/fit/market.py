@@ -165,13 +165,14 @@ def product_names(products: pd.DataFrame) -> pd.Series:
     return names.where(~shared, names + " (" + products["powertrain"].astype(str) + ")")
 
 
-def offered_months(products: pd.DataFrame) -> np.ndarray:
+def offered_months(products: pd.DataFrame, column: str = "months_on_offer_2025") -> np.ndarray:
     """Months of the market-year each product was on offer to new orders: the products table's
     ``months_on_offer_2025`` (bundled: built by tools/build_data.py from the sourced launch list and
-    run-outs), 12 where the column is absent or blank (a user's table that does not say)."""
-    if "months_on_offer_2025" not in products:
+    run-outs; a market model's table carries it as ``months_on_offer``: pass that ``column``), 12
+    where the column is absent or blank (a user's table that does not say, an entrant)."""
+    if column not in products:
         return np.full(len(products), 12.0)
-    return pd.to_numeric(products["months_on_offer_2025"], errors="coerce").fillna(12.0).to_numpy(float)
+    return pd.to_numeric(products[column], errors="coerce").fillna(12.0).to_numpy(float)
 
 
 def bundled_parameters() -> dict[str, float]:

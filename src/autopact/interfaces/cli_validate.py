@@ -69,13 +69,13 @@ def _print_yardsticks(y: dict[str, Any], ok: bool, prices_ok: bool) -> None:
 def _print_price_decomposition(y: dict[str, Any]) -> None:
     """Each entrant's US price net of duty over its China list, in parts (``runs.entrant_pricing``),
     with the demand that sets its markup and the incumbents priced like it (one line each)."""
+    band = next((d["peers"]["band"] for s in y["scenarios"].values() for d in s["price_decomposition"]), None)
     out.print("Why entrants' prices sit where they do: (price - duty) / (price scale x China list) = home cost + US "
-              "costs + markup + shadow cost; the markup follows its own-price elasticity, set by its buyers' incomes; "
-              "peers: incumbents within 10% of its price", highlight=False)
+              "costs + markup + shadow cost; the markup follows its own-price elasticity, set by its buyers' incomes"
+              + (f"; peers: incumbents within {band:.0%} of its price" if band is not None else ""), highlight=False)
     for name, s in y["scenarios"].items():
         for d in s["price_decomposition"]:
-            r = d["ratio_parts"]
-            us = sum(v for k, v in r.items() if k not in ("home_cost", "tariff", "tariff_specific", "markup", "shadow_cost"))
+            r, us = d["ratio_parts"], d["us_costs_ratio"]
             b, everyone, peers = d["buyers"], d["all_buyers"], d["peers"]
             out.print(f"  {name}, {escape(d['name'])}: {d['units']:,.0f} at ${d['price']:,.0f}; home {r['home_cost']:.2f} "
                       f"+ US {us:.2f} + markup {r['markup']:.2f} + shadow {r['shadow_cost']:.2f} = "

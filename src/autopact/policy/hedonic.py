@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autopact.fit.market import NEW_BRAND_MAKES
+from autopact.fit.market import NEW_BRAND_MAKES, offered_months
 
 FIRM_EFFECTS = ("Tesla",)  # firms with their own indicator in the fit (see the module docstring)
 BRAND_SHRINKAGE = 1.0  # pseudo-products of the next coarser level in each brand mean (module docstring)
@@ -78,11 +78,8 @@ LOG_FOOTPRINT_CENTRE = float(np.log(100.0))  # centres the squared log footprint
 
 def months_on_offer(table: pd.DataFrame) -> np.ndarray:
     """Months of 2025 each product of ``table`` was on offer to new orders: its ``months_on_offer``
-    column (``autopact.fit.market.offered_months``: the product table's ``months_on_offer_2025``),
-    12 where the column is absent or blank (an entrant)."""
-    if "months_on_offer" not in table:
-        return np.full(len(table), 12.0)
-    return pd.to_numeric(table["months_on_offer"], errors="coerce").fillna(12.0).to_numpy(float)
+    column (``autopact.fit.market.offered_months``, which reads it), 12 where absent or blank (an entrant)."""
+    return offered_months(table, "months_on_offer")
 
 
 def annual_basis(table: pd.DataFrame, xi: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from autopact.data import load_chinese_candidates, read_bundled
+from autopact.data import read_bundled
 from autopact.fit.market import MarketModel
 from autopact.model.demand import jacobian_parts
 from autopact.model.supply import ownership_matrix
@@ -255,27 +255,19 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
     Rhodium's basis (``backtest_evidence.csv``, ``export_prices.csv``), with each entrant's price
     decomposition (``entrant_pricing.price_decomposition``)."""
     e = {k: float(v["value"]) for k, v in evidence().items() if k.startswith("chinese_")}
-    candidates = load_chinese_candidates()
-    fx, scale = market.parameters["fx_cny_per_usd"], market.data.price_scale
     out = {}
     for name in names:
         result = bundled_result(market, name, results)
         cf = result.counterfactual.products
         total = float(cf["units"].sum())
         entrants = cf[cf["product_id"].str.startswith("entrant--")]
-        listed = {row["name"]: candidates.at[row["product_id"].removeprefix("entrant--"), "price_china_cny_first"] / fx
-                  for row in entrants.to_dict(orient="records")}
-        duty = {row["name"]: row["tariff_rate"] * row["customs_value"] + row["tariff_specific"]
-                for row in entrants.to_dict(orient="records")}
-        ratios = {row["name"]: float((row["price"] - duty[row["name"]]) / scale / listed[row["name"]])
-                  for row in entrants.to_dict(orient="records")}
         largest = entrants.sort_values("units").iloc[-1] if len(entrants) else None
         decomposition = price_decomposition(result)
         out[name] = {"entrant_units": float(entrants["units"].sum()), "entrant_share": float(entrants["units"].sum()) / total,
                      "largest_model": None if largest is None else largest["name"],
                      "largest_model_share": 0.0 if largest is None else float(largest["units"]) / total,
-                     "price_to_china_list": ratios,
-                     "lerner": {row["name"]: float(row["markup"] / row["price"]) for row in entrants.to_dict(orient="records")},
+                     "price_to_china_list": {d["name"]: d["price_to_china_list"] for d in decomposition},
+                     "lerner": {d["name"]: d["lerner"] for d in decomposition},
                      "lerner_rhodium_basis": {d["name"]: d["lerner_rhodium_basis"] for d in decomposition},
                      "price_decomposition": decomposition}
     exports = export_price_yardsticks(market.parameters["china_vat_pct"])

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from autopact.data import load_chinese_candidates
-from autopact.model.demand import elasticities, individual_shares
+from autopact.model.demand import individual_shares, jacobian_parts
 
 # the parts of an entrant's cost build-up (policy.entry.entrant_cost) that are selling costs in the US,
 # beyond what the China price already holds; Rhodium's profit abroad does not deduct their like
@@ -44,6 +44,8 @@ SELLING_PARTS = ("us_dealer_gross", "us_destination", "us_warranty", "homologati
 # the parts that add up to the cost (customs_value is the base of the tariff, not a cost)
 COST_PARTS = ("home_cost", "shipping", "tariff", "tariff_specific", "us_labour", "us_battery_premium", "credit_45x",
               *SELLING_PARTS)
+# the parts that are not costs incurred in the US: what the "US costs" of the price split leave out
+NOT_US_COSTS = ("home_cost", "tariff", "tariff_specific")
 PEER_BAND = 0.10  # incumbents priced within +/-10% of the entrant's price are its peers
 
 
@@ -77,7 +79,8 @@ def price_decomposition(result: Any, peer_band: float = PEER_BAND) -> list[dict[
     prices = cf["consumer_price"].to_numpy(float)
     demand = market.demand
     delta = market.xi - demand.alpha * prices
-    own = np.diag(elasticities(delta, prices, demand))
+    shares, lam, gamma = jacobian_parts(delta, prices, demand)
+    own = (lam - np.diag(gamma)) * prices / shares  # own-price elasticities, the diagonal of ds/dp p / s
     choice = individual_shares(delta, prices, demand)[0]
     buyers = demand.weights[:, None] * choice  # (I, J) each household's expected purchases of each product
     income = demand.income
@@ -87,7 +90,9 @@ def price_decomposition(result: Any, peer_band: float = PEER_BAND) -> list[dict[
     reports = {row["product_id"]: row for row in market.entrant_costs}
     price = cf["price"].to_numpy(float)
     lerner = cf["markup"].to_numpy(float) / price
-    incumbent = ~cf["product_id"].str.startswith("entrant--").to_numpy()
+    incumbent = np.ones(len(cf), bool)
+    incumbent[entrants] = False
+    units = cf["units"].to_numpy(float)
     everyone = income_mix(buyers.sum(axis=1), income, market.income_groups)
     out = []
     for j in entrants:
@@ -106,12 +111,12 @@ def price_decomposition(result: Any, peer_band: float = PEER_BAND) -> list[dict[
         peers = incumbent & (np.abs(price / price[j] - 1) <= peer_band)
         if not peers.any():  # priced below (or above) every incumbent's band: its nearest-priced incumbent
             peers = np.arange(len(price)) == np.flatnonzero(incumbent)[np.argmin(np.abs(price[incumbent] - price[j]))]
-        units = cf["units"].to_numpy(float)
         out.append({
             "product_id": row["product_id"], "name": row["name"], "units": float(row["units"]), "price": float(price[j]),
             "cost": cost, "cost_parts": parts, "markup": markup, "shadow_cost": shadow, "duty": duty,
             "china_list_usd": listed, "price_scale": scale,
             "ratio_parts": {**{k: v / base for k, v in parts.items()}, "markup": markup / base, "shadow_cost": shadow / base},
+            "us_costs_ratio": sum(v for k, v in parts.items() if k not in NOT_US_COSTS) / base,
             "price_to_china_list": (float(price[j]) - duty) / base,
             "lerner": float(lerner[j]), "lerner_rhodium_basis": (markup + shadow + selling) / float(price[j]),
             "own_elasticity": float(own[j]), "buyers": income_mix(buyers[:, j], income, market.income_groups),
