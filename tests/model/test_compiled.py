@@ -78,7 +78,17 @@ def test_without_numba_the_numpy_path_solves(monkeypatch):
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
     for name in [name for name in sys.modules if name.startswith("autopact.model.compiled")]:
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(fused, "_COMPILED", {})  # what this process found is forgotten after the test
     assert fused.compiled_loops() is None
+    # found once a process: later solves do not hash the sources and try the import again
+    monkeypatch.setattr(fused.importlib, "import_module", lambda name: pytest.fail(f"imported {name} again"))
+    monkeypatch.setattr(fused, "clear_stale_cache", lambda *args: pytest.fail("hashed the sources again"))
+    assert fused.compiled_loops() is None
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "numba", None)
+    for name in [name for name in sys.modules if name.startswith("autopact.model.compiled")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(fused, "_COMPILED", {"import": None})
     calls = []
     original = SortedKernel.terms
     monkeypatch.setattr(SortedKernel, "terms", lambda self, *args: calls.append(1) or original(self, *args))

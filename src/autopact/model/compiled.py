@@ -55,16 +55,13 @@ import math
 import numba
 import numpy as np
 
-from autopact.model.compiled_anderson import anderson
-from autopact.model.compiled_rows import DEGREES, _dots, _log_row, _moved_row
-from autopact.model.compiled_setup import FAST, prepare
+from autopact.model.compiled_rows import DEGREES, LN2_HI, LN2_LO, _dots, _log_row, _moved_row
+from autopact.model.compiled_setup import FAST
 
-__all__ = ["anderson", "evaluate", "prepare", "tops"]
+__all__ = ["evaluate", "tops"]
 
 FLOOR = -250.0
 LOG2E = 1.4426950408889634  # 1 / ln 2
-LN2_HI = 6.93147180369123816490e-01  # fdlibm's ln2_hi: ln 2 to 32 bits, so n * LN2_HI is exact
-LN2_LO = 1.90821492927058770002e-10  # fdlibm's ln2_lo: ln 2 - LN2_HI
 SHIFTER = 1.5 * 2.0**52  # x + SHIFTER rounds x to an integer held in the low bits of the mantissa
 SHIFTER_BITS = 0x4338000000000000  # the bits of SHIFTER as a float64
 TINY = math.exp(-200.0)  # a household whose sum of e_ij is below count x TINY has a bound too loose

@@ -13,17 +13,15 @@ from autopact.model.compiled_setup import FAST
 
 @numba.njit(cache=True, fastmath=FAST, error_model="numpy")
 def anderson(markets, prices, mapped, product_start, ridge, diff_f, diff_g, inner, last_f, last_g, started, filled,
-             rounds, work=None):
+             rounds, work):
     """Anderson's step (``markets._Markets._anderson_step``: type II, memory ``diff_f.shape[0]``,
     mixing 1, columns scaled to unit norm, ``ridge`` on the diagonal) of each market in ``markets``
     from its prices and their map ``mapped``, into ``prices``. Each market keeps its own ring of
     differences (``diff_f``, ``diff_g``, one row a slot), their inner products ``inner`` (market,
     slot, slot), its last residual and mapped prices, whether it has a first point (``started``),
     how many differences it has (``filled``) and how many steps it took (``rounds``). ``work`` (from
-    ``work_arrays``, or None to make them) holds the small arrays, so that a call allocates none."""
+    ``work_arrays``) holds the small arrays, so that a call allocates none."""
     memory = diff_f.shape[0]
-    if work is None:
-        work = work_arrays(memory, diff_f.shape[1])
     gram, right, gamma, norms, valid, steps = work
     for m in markets:
         p0, p1 = product_start[m], product_start[m + 1]

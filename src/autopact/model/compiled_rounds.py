@@ -14,7 +14,7 @@ from autopact.model.compiled import evaluate, tops
 from autopact.model.compiled_anderson import anderson, work_arrays
 from autopact.model.compiled_setup import equal, prepare, same
 
-__all__ = ["anderson", "equal", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
+__all__ = ["equal", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
 
 @numba.njit(cache=True)

@@ -99,6 +99,7 @@ def _dots(e, nest, row_cell, weighted_share, weighted_lambda, rates, s, lam, wei
 
 
 # fdlibm's e_log.c (Sun Microsystems 1993): ln 2 in two parts and the coefficients of its polynomial in s^2
+# fdlibm's ln2_hi (ln 2 to 32 bits, so n * LN2_HI is exact) and ln2_lo (ln 2 - LN2_HI); compiled's exp uses them too
 LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 LG1, LG2, LG3, LG4 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01
 LG5, LG6, LG7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01

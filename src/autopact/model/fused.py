@@ -52,7 +52,7 @@ _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
 _STACKED: dict[str, tuple] = {}  # the last markets' cells stacked (``_stacked``)
 # the outcome of compiling the loops, by the id of the module imported (``compiled_loops``)
-_COMPILED: dict[int, ModuleType | None] = {}
+_COMPILED: dict[int | str, ModuleType | None] = {}  # "import": the import failed
 
 
 def compiled_loops() -> ModuleType | None:
@@ -61,14 +61,18 @@ def compiled_loops() -> ModuleType | None:
     a two-product market the first time in a process; None where numba is not installed, or (with a
     RuntimeWarning) where they cannot be imported or compiled. On None ``solve_prices_markets`` solves
     by SortedKernel and numpy, to the same prices within 1e-12."""
+    if "import" in _COMPILED:  # numba missing or broken at import: found once a process, not at every solve
+        return None
     if "autopact.model.compiled_rounds" not in sys.modules:
         clear_stale_cache()
     try:
         module = importlib.import_module("autopact.model.compiled_rounds")
     except ImportError:
+        _COMPILED["import"] = None
         return None
     except Exception as error:  # numba installed but broken at import (an LLVM or numpy it does not support)
         _fallback(error)
+        _COMPILED["import"] = None
         return None
     key = id(module)
     if key not in _COMPILED:

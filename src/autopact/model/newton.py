@@ -183,7 +183,7 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
     if joint.status == "solved" and np.all(np.diag(joint.inverse_slopes) < 0):
         lam.update(zip(names, map(float, joint.shadow_costs)))
         prices, matrix = joint.prices, inverse_jacobian
-    elif joint.status == "slack" and start.free_prices is not None and not start.slack:
+    elif joint.status == "slack" and start.free_prices is not None:  # a slack start has no free prices
         prices, matrix = start.free_prices, start.free_inverse_jacobian
     else:
         return None

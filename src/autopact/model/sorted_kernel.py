@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autopact.model.compressed import csr_sums
+from autopact.model.compressed import Compressed, csr_sums
 from autopact.model.demand import Demand
 from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor, _work_arrays, cell_mix
 
@@ -54,11 +54,10 @@ from autopact.model.zeta import ONE_BLOCK_ELEMENTS, FocKernel, _classes, _floor,
 _TINY = float(np.exp(-200.0))
 
 
-def _csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr, indices, data) of a dense matrix's nonzero entries, row by row (CSR)."""
-    rows, columns = np.nonzero(dense)
-    indptr = np.searchsorted(rows, np.arange(dense.shape[0] + 1)).astype(np.intp)
-    return indptr, columns.astype(np.intp), dense[rows, columns]
+def _csr_parts(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of a dense matrix's nonzero entries, row by row: ``Compressed.from_dense``'s."""
+    m = Compressed.from_dense(dense)
+    return m.indptr, m.indices, m.data
 
 
 def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -109,7 +108,7 @@ class SortedKernel:
         levels = [(1.0, np.zeros(groups, int))]  # (c_l, the level-l group of each nest): one market, then nests
         if self.nested:
             levels.append((rho / (1 - rho), np.arange(groups)))
-        self.mix = _csr(cell_mix(ownership, first_row[row_cells // groups], self.row_cell_group,
+        self.mix = _csr_parts(cell_mix(ownership, first_row[row_cells // groups], self.row_cell_group,
                                  first_column[cell_column], self.cell_group, levels))
         self.mixed = np.empty((len(levels) * len(row_cells), self.households))
         # one sparse product sums e within each nest (rows 0..G-1) and m_k e_ik within each cell
