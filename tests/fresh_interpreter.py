@@ -20,3 +20,10 @@ def run_code(code: str, timeout: float = 600) -> subprocess.CompletedProcess:
     path = os.pathsep.join(p for p in (str(SOURCE), str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                           cwd=TESTS, env={**os.environ, "PYTHONPATH": path})
+
+
+def prints(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (``run_code``), stripped; a failure shows its stderr."""
+    found = run_code(code)
+    assert found.returncode == 0, found.stderr
+    return found.stdout.strip()

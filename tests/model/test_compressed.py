@@ -5,7 +5,7 @@ import pytest
 from scipy import sparse
 
 from autopact.model.compressed import Compressed
-from fresh_interpreter import run_code
+from fresh_interpreter import prints
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -37,8 +37,7 @@ def test_the_equilibrium_kernel_does_not_import_scipy_sparse():
             "demand, xi, prices = synthetic_demand(products=6, households=10, seed=1); "
             "FocKernel(xi, demand, np.eye(6)).terms(prices, prices / 2); "
             "print(sorted(m for m in sys.modules if m.startswith('scipy.sparse')))")
-    found = run_code(code)
-    assert found.returncode == 0 and found.stdout.strip() == "[]", found.stderr
+    assert prints(code) == "[]"
 
 
 def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
@@ -49,8 +48,7 @@ def test_scipy_sparse_imported_after_the_kernel_works_as_usual():
             "a = sp.random(30, 20, density=0.3, format='csr', random_state=1); x = np.arange(60.0).reshape(20, 3); "
             "assert sp._sparsetools.csr_matvecs is not None and np.allclose(a @ x, a.toarray() @ x); "
             "assert np.allclose(spsolve(sp.identity(4, format='csc') * 2.0, np.ones(4)), 0.5); print('ok')")
-    found = run_code(code)
-    assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
+    assert prints(code) == "ok"
 
 
 # Each case runs in a fresh interpreter: which copy of scipy's routines compressed loads is decided at its import.
@@ -77,8 +75,7 @@ def test_where_the_file_cannot_be_loaded_scipy_sparse_is_imported_as_usual(case)
             "assert _TOOLS is sys.modules['scipy.sparse._sparsetools'] is sp._sparsetools\n"
             "x = np.arange(12.0).reshape(4, 3); dense = np.array([[0, 1.5, 0, 2], [3, 0, 0, 0]])\n"
             "assert np.array_equal(Compressed.from_dense(dense) @ x, sp.csr_matrix(dense) @ x)\nprint('ok')")
-    found = run_code(code)
-    assert found.returncode == 0 and found.stdout.strip() == "ok", found.stderr
+    assert prints(code) == "ok"
 
 
 def test_the_file_is_loaded_privately_by_default():
@@ -86,5 +83,4 @@ def test_the_file_is_loaded_privately_by_default():
     extension, and scipy.sparse stays unimported."""
     code = ("import sys\nfrom autopact.model.compressed import _TOOLS\n"
             "print(_TOOLS is not sys.modules.get('scipy.sparse._sparsetools'), 'scipy.sparse' in sys.modules)")
-    found = run_code(code)
-    assert found.stdout.strip() == "True False", found.stderr
+    assert prints(code) == "True False"
