@@ -2,6 +2,8 @@
 its rank-one updates (``supply.LowRankInverse``), and the draw's kernel (``simulate.draw_kernel``:
 SortedKernel where it covers the market)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,48 @@ def test_a_solve_on_the_compiled_map_reaches_the_same_prices():
     margin = central.prices - drawn
     for mine, theirs in zip(kernel.terms(central.prices, margin), FocKernel(xi, demand, omega).terms(central.prices, margin)):
         assert mine == pytest.approx(theirs, rel=1e-13)
+
+
+def test_an_early_exit_ends_a_solve_on_the_compiled_map():
+    """``early_exit`` is asked on the compiled map's path too (main skipped it there: a shadow-cost
+    search's first solve on a draw's CompiledMap ran to convergence whatever it said): one that fires
+    at once returns the first prices, unconverged, after one evaluation; one that never fires leaves
+    the solve as it was."""
+    from autopact.model.fused import compiled_loops
+    from autopact.model.zeta import FocKernel
+
+    loops = compiled_loops()
+    if loops is None:
+        pytest.skip("numba is not installed")
+    from autopact.model.draw_map import CompiledMap
+
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+
+    def solve(early_exit=None):
+        kernel = CompiledMap(xi, demand, omega, Taxes.none(10), drawn, loops)
+        return solve_prices(drawn, xi, demand, omega, Taxes.none(10), initial=central.prices, kernel=kernel,
+                            early_exit=early_exit)
+
+    plain, asked = solve(), []
+    never = solve(lambda s, r: asked.append(r) and False)
+    assert np.array_equal(never.prices, plain.prices) and never.iterations == plain.iterations and never.converged
+    assert len(asked) == plain.iterations - 1  # asked at every evaluation but the equilibrium's
+    early = solve(lambda s, r: True)
+    assert not early.converged and early.iterations == 1 and np.array_equal(early.prices, central.prices)
+    at_start = FocKernel(xi, demand, omega).terms(central.prices, central.prices - drawn)[0]
+    assert early.max_foc_residual > 1e-12 and early.shares == pytest.approx(at_start, rel=1e-13)
+
+
+def test_a_compiled_solve_from_cold_reaches_the_same_prices():
+    """``solve_prices(compiled=True)`` (the 2025 market's cold start, issue 13): from prices at cost, numba's
+    compiled map where numba is installed, the numpy kernel's prices to 1e-11 in the same evaluations;
+    where the loops cannot serve the market (two levels of nests) it solves by FocKernel, to the bit."""
+    demand, xi, omega, central, matrix, drawn = central_and_draw()
+    plain = solve_prices(drawn, xi, demand, omega, Taxes.none(10))
+    fast = solve_prices(drawn, xi, demand, omega, Taxes.none(10), compiled=True)
+    assert fast.prices == pytest.approx(plain.prices, rel=1e-11)
+    assert fast.converged and fast.max_foc_residual < 1e-12 and fast.iterations == plain.iterations
+    # subnests within the nests: a market the compiled loops do not cover
+    nested = replace(demand, nests=np.arange(10) % 2, subnests=np.arange(10) % 4, rho_within=0.5, _cache={})
+    assert np.array_equal(solve_prices(drawn, xi, nested, omega, Taxes.none(10), compiled=True).prices,
+                          solve_prices(drawn, xi, nested, omega, Taxes.none(10)).prices)

@@ -62,6 +62,21 @@ class CompiledMap:
         return self.sorted.terms(prices, margin)
 
 
+def compiled_map(xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes, costs: np.ndarray
+                 ) -> CompiledMap | None:
+    """A ``CompiledMap`` of one market (``supply.solve_prices(compiled=True)``), or None where numba's
+    loops cannot serve it: a second level of nests or more than one block of households (what
+    ``sorted_kernel.supports`` checks, without importing SortedKernel's scipy.sparse), or numba not
+    installed or unable to compile (``fused.compiled_loops``)."""
+    from autopact.model.fused import compiled_loops
+    from autopact.model.zeta import ONE_BLOCK_ELEMENTS
+
+    if demand.subnests is not None or len(xi) * len(demand.weights) > ONE_BLOCK_ELEMENTS:
+        return None
+    loops = compiled_loops()
+    return None if loops is None else CompiledMap(xi, demand, ownership, taxes, costs, loops)
+
+
 def dask_setup(worker: object = None) -> None:
     """Load numba's compiled loops now (Dask's preload hook, ``runs.execution.WORKER_PRELOAD``): a
     worker then loads them as it starts, not in its first draw (importing numba and loading the

@@ -165,7 +165,8 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                  max_iterations: int = 10_000, method: str = "squarem",
                  max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
                  inverse_jacobian: np.ndarray | BroydenMatrix | None = None,
-                 early_exit: Callable[[np.ndarray, float], bool] | None = None) -> Equilibrium:
+                 early_exit: Callable[[np.ndarray, float], bool] | None = None,
+                 compiled: bool = False) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -191,7 +192,15 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     end the solve there: the prices reached are returned with ``converged`` False (a shadow-cost
     search's first solve, whose constraint is already far over capacity, ``constrained.DECIDED``, and
     its trial far under it, ``shadow.BRACKET_TOL``). A solve it never stops takes the same path to
-    the same prices.
+    the same prices. It is asked on every kernel, the compiled map's included.
+
+    ``compiled`` (where no ``kernel`` is given) evaluates the map by numba's compiled loops
+    (``draw_map.compiled_map``: the 2025 market's cold start in about half of FocKernel's time, README
+    "Speed (issue 13)") where numba is installed and the market is one they cover (one level of nests,
+    one block of households), else by FocKernel: the same prices to rounding (about 1e-15 relative),
+    the same stopping rule. The first such solve of a process loads the loops (about a second; a
+    minute where numba compiles them). The default, False, never imports numba: the central results
+    (the golden files) and a command line that solves few equilibria keep FocKernel.
     """
     if method not in ("simple", "squarem"):
         raise ValueError(f"method must be 'simple' or 'squarem', got {method!r}")
@@ -205,6 +214,10 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     evaluations = 0
     residual = np.inf
     deadline = time.monotonic() + max_seconds
+    if kernel is None and compiled:
+        from autopact.model.draw_map import compiled_map  # numba's loops: only where asked
+
+        kernel = compiled_map(xi, demand, ownership, taxes, costs)
     kernel = FocKernel(xi, demand, ownership) if kernel is None else kernel
 
     compiled_map = getattr(kernel, "zeta", None)  # a draw's compiled map (``draw_map.CompiledMap``)
@@ -219,6 +232,9 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                 raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
             if residual < tol and not stale_any:
                 return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, True,
+                                      priced_out=np.flatnonzero(~(s > 0)))
+            if early_exit is not None and early_exit(s, residual):
+                return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, False,
                                       priced_out=np.flatnonzero(~(s > 0)))
             return mapped, None
         consumer = taxes.consumer_prices(p)
