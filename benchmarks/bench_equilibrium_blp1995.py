@@ -30,7 +30,9 @@ solve_prices market by market (fresh Demand objects each repeat, so no cached ta
 over; the ratio to PyBLP is solve_prices_markets's); PyBLP = results.compute_prices(...). Setup (solving the PyBLP
 problem at fixed parameters, share inversion, marginal costs) is not timed. The sides run
 interleaved, --repeats times each; medians are reported, of wall time and of processor time (on a
-shared machine the wall time also counts waits for a core). --blas-threads limits BLAS (OpenBLAS)
+shared machine the wall time also counts waits for a core), and each ratio to PyBLP twice: of the
+medians, and the median of the ratios within each repeat (each side's call of the same repeat, made
+one after the other). --blas-threads limits BLAS (OpenBLAS)
 threads in the whole process (with 1, PyBLP's processor time is its time on one core): PyBLP's
 Gamma is a threaded matrix product, which on a busy two-core machine ran several times slower than
 on one thread. solve_prices_markets keeps each market's ownership cells from one solve to the next
@@ -136,7 +138,7 @@ def main() -> None:
         inputs.append(dict(rows=rows, demand_args=demand_args, costs=costs, xi=delta + ALPHA * prices,
                            prices=prices, ownership=ownership_matrix(merger_ids[rows]), taxes=Taxes.none(J)))
 
-    def run_ours(batched: bool = True, method: str = "anderson") -> tuple[np.ndarray, int, float]:
+    def run_ours(batched: bool = True, method: str = "anderson") -> tuple[np.ndarray, int, float, float]:
         demands = [Demand(**item["demand_args"]) for item in inputs]  # fresh caches, built untimed
         if args.forget_cells:
             fused._CELLS.clear()
@@ -149,29 +151,27 @@ def main() -> None:
         else:
             found = [solve_prices(item["costs"], item["xi"], demand, item["ownership"], item["taxes"],
                                   initial=item["prices"], tol=args.tol) for item, demand in zip(inputs, demands)]
-        elapsed = time.perf_counter() - start
-        cpu_times[-1].append(time.process_time() - cpu)
+        elapsed, used = time.perf_counter() - start, time.process_time() - cpu
         for item, eq in zip(inputs, found):
             out[item["rows"]] = eq.prices
-        return out, sum(eq.iterations for eq in found), elapsed
+        return out, sum(eq.iterations for eq in found), elapsed, used
 
-    def run_pyblp(method: str, options: dict, jacobian: bool) -> tuple[np.ndarray, float]:
+    def run_pyblp(method: str, options: dict, jacobian: bool) -> tuple[np.ndarray, float, float]:
         iteration = pyblp.Iteration(method, options, compute_jacobian=jacobian)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             start, cpu = time.perf_counter(), time.process_time()
             prices = results.compute_prices(firm_ids=merger_ids, costs=pyblp_costs, iteration=iteration)
-            cpu_times[-1].append(time.process_time() - cpu)
-            return np.asarray(prices).ravel(), time.perf_counter() - start
+            elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+            return np.asarray(prices).ravel(), elapsed, used
 
     model = "RC nested logit" if nested else "RC logit"
     print(f"Merger {MERGED_FROM}->{MERGED_INTO} equilibrium, BLP 1995 data, {model} (rho={args.rho}), "
           f"{len(markets)} markets, {len(products)} products, autopact tol={args.tol:g}, {args.repeats} repeats, "
           f"BLAS threads {args.blas_threads or 'default'}")
-    cpu_times: list[list[float]] = [[]]  # processor time of each timed call, appended by run_ours and run_pyblp
     started = time.perf_counter()
     loops = compiled_loops()  # numba's import and the compiled loops, loaded (or compiled) on first use
-    ours_prices, iterations, first = run_ours()
+    ours_prices, iterations, first, _ = run_ours()
     first_call = time.perf_counter() - started
     if loops is None:
         print("autopact: numba is not installed; solve_prices_markets solves by numpy (SortedKernel)")
@@ -184,7 +184,7 @@ def main() -> None:
         print(f"{'PyBLP Iteration (one run each)':<62}{'s':>8}  max relative price difference")
         for method, options, jacobian in SCREEN:
             try:
-                prices, elapsed = run_pyblp(method, options, jacobian)
+                prices, elapsed, _ = run_pyblp(method, options, jacobian)
                 difference = float(np.max(np.abs(prices - ours_prices) / np.abs(ours_prices)))
                 print(f"{method + ' ' + str(options) + (' analytic Jacobian' if jacobian else ''):<62}"
                       f"{elapsed:8.3f}  {difference:.2e}", flush=True)
@@ -197,19 +197,22 @@ def main() -> None:
                                      **{name: [] for name in PYBLP}}
     found: dict[str, np.ndarray] = {}
     cpu: dict[str, list[float]] = {name: [] for name in times}
+    def record(name: str, elapsed: float, used: float) -> None:
+        """One timed call's wall and processor time, under its own name: repeat k of every case is
+        element k of its lists, so a ratio of two cases within a repeat pairs calls made back to back."""
+        times[name].append(elapsed)
+        cpu[name].append(used)
+
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit every side alike
-        cpu_times.append([])
-        ours_prices, iterations, elapsed = run_ours()
-        times[ours].append(elapsed)
-        found["autopact SQUAREM"], squarem_iterations, elapsed = run_ours(method="squarem")
-        times[squarem].append(elapsed)
-        found["by market"], by_market_iterations, elapsed = run_ours(batched=False)
-        times["autopact solve_prices, by market"].append(elapsed)
+        ours_prices, iterations, *timing = run_ours()
+        record(ours, *timing)
+        found["autopact SQUAREM"], squarem_iterations, *timing = run_ours(method="squarem")
+        record(squarem, *timing)
+        found["by market"], by_market_iterations, *timing = run_ours(batched=False)
+        record("autopact solve_prices, by market", *timing)
         for name, setting in PYBLP.items():
-            found[name], elapsed = run_pyblp(*setting)
-            times[name].append(elapsed)
-        for name, value in zip(times, cpu_times[-1]):
-            cpu[name].append(value)
+            found[name], *timing = run_pyblp(*setting)
+            record(name, *timing)
 
     # processor time: on a machine shared with other work, wall time also counts the waits for a core
     print(f"{'implementation':<40}{'median s':>10}{'min s':>10}{'max s':>10}{'CPU median s':>14}{'CPU min s':>11}")
@@ -227,8 +230,11 @@ def main() -> None:
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
         difference = float(np.max(np.abs(ours_prices - found[name]) / np.abs(found[name])))
+        paired = statistics.median(theirs / mine for theirs, mine in zip(times[name], times[ours]))
+        paired_cpu = statistics.median(theirs / mine for theirs, mine in zip(cpu[name], cpu[ours]))
         print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x"
-              f" wall, {statistics.median(cpu[name]) / statistics.median(cpu[ours]):6.1f}x CPU;"
+              f" wall, {statistics.median(cpu[name]) / statistics.median(cpu[ours]):6.1f}x CPU; within each repeat"
+              f" (median of {args.repeats}): {paired:6.1f}x wall, {paired_cpu:6.1f}x CPU;"
               f" largest relative price difference {difference:.2e}")
     change = float(np.max(np.abs(ours_prices - observed) / observed))
     print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "
