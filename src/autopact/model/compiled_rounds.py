@@ -22,7 +22,8 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
            filled, steps, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
            row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell, row_cell,
            sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr, mix_indices, mix_data,
-           work, work_start, last_paid, last_shift, fresh, drift, consumer, shares, mapped, residual, stale, finite):
+           work, work_start, last_paid, last_shift, fresh, drift, watch, watched, consumer, shares, mapped, residual,
+           stale, finite):
     """Up to ``count`` rounds on each of the ``active`` markets (retired ones set False, their evaluations
     counted in ``evaluations``, their prices, consumer prices and shares those of their last
     evaluation). Returns (0, -1) when the rounds ran out or every market is solved; (1, m) when market
@@ -49,8 +50,8 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
             evaluate(listed, prices, costs, t, specific, limit, tol, product_start, household_start, cell_start,
                      row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx, nest, cell,
                      row_cell, sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr,
-                     mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, consumer, shares,
-                     mapped, residual, stale, finite)
+                     mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, watch, watched,
+                     consumer, shares, mapped, residual, stale, finite)
             evaluations[m] += 1
             if not finite[m]:
                 return 2, m

@@ -48,6 +48,8 @@ CELLS_KEPT = 64
 # the small table entry by entry in the order of Omega's classes); larger ones by class, so that 64 kept
 # markets of the 2025 data's size do not hold 35 MB of copies
 COPY_KEPT = 256 * 256
+# households of a row whose utilities near the floor are taken afresh where the row is updated (``compiled``)
+WATCH = 32
 _CELLS: dict[tuple, tuple] = {}
 _CELLS_LOCK = threading.Lock()
 _STACKED: dict[str, tuple] = {}  # the last markets' cells stacked (``_stacked``)
@@ -247,6 +249,10 @@ class FusedMarkets:
         self.work = np.empty(int(self.work_start[-1]))
         self.last_paid, self.last_shift = np.full(int(self.product_start[-1]), np.nan), np.zeros(len(by_household))
         self.fresh, self.drift = np.zeros(int(self.product_start[-1]), bool), np.zeros(int(self.product_start[-1]))
+        # each row's households within MARGIN of the floor at its last fresh evaluation (compiled.evaluate takes
+        # them afresh where it updates the row; a row with more than WATCH is exponentiated afresh)
+        self.watch = np.empty((int(self.product_start[-1]), WATCH), np.int64)
+        self.watched = np.zeros(int(self.product_start[-1]), np.int64)
         total = int(self.product_start[-1])
         self.costs = cat(costs).astype(float)
         self.t = 1 + cat([t.ad_valorem for t in taxes]).astype(float)
@@ -261,8 +267,8 @@ class FusedMarkets:
                 self.rho, self.steepest, self.rxi, self.rx, self.nest, self.cell, self.row_cell, self.sensitivity,
                 self.snu, self.base_top, self.weights, self.slope, self.cell_group, self.row_cell_group,
                 self.mix_indptr, self.mix_indices, self.mix_data, self.work, self.work_start, self.last_paid,
-                self.last_shift, self.fresh, self.drift, self.consumer, self.shares, self.mapped, self.residual,
-                self.stale, self.finite)
+                self.last_shift, self.fresh, self.drift, self.watch, self.watched, self.consumer, self.shares,
+                self.mapped, self.residual, self.stale, self.finite)
 
     def rounds(self, count: int, active: np.ndarray, evaluations: np.ndarray, max_iterations: int, ridge: float,
                prices: np.ndarray, memory: int) -> tuple[int, int]:
