@@ -55,6 +55,15 @@ class CapacityConstraint:
     products: np.ndarray
     capacity: float
 
+    def units(self, shares: np.ndarray, market_size: float) -> float:
+        """The group's units q_G = M sum_{j in G} s_j at ``shares``."""
+        return float(market_size * shares[self.products].sum())
+
+    def excess(self, shares: np.ndarray, market_size: float) -> float:
+        """The excess q_G / K_G - 1 at ``shares``: above zero over capacity, zero at it, below under it.
+        Every search and check of the constraint reads this one expression, so they agree to the bit."""
+        return market_size * shares[self.products].sum() / self.capacity - 1.0
+
 
 @dataclass(frozen=True)
 class ConstrainedEquilibrium:
@@ -66,6 +75,58 @@ class ConstrainedEquilibrium:
     units: dict[str, float]
     solves: int
     jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
+    # Evaluations of the map in all the solves that found it (the shadow-cost search's trials, the leap's
+    # joint solve and check, the last solve); None where not counted (``before_search`` on a draw's kernel).
+    evaluations: int | None = None
+
+
+class CountingKernel:
+    """A market's ``zeta.FocKernel`` that counts its evaluations (``terms``, one an evaluation of the
+    map): the total that ``ConstrainedEquilibrium.evaluations`` reports, whichever solver asked."""
+
+    def __init__(self, kernel: FocKernel) -> None:
+        self.kernel, self.evaluations = kernel, 0
+
+    def terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.evaluations += 1
+        return self.kernel.terms(prices, margin)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kernel, name)
+
+
+def before_search(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
+                  constraints: list[CapacityConstraint], market_size: float, initial: np.ndarray,
+                  inverse_jacobian: np.ndarray, start: CapacityStart | None, kernel: Any, tol: float = 1e-12,
+                  capacity_tol: float = 1e-9, max_seconds: float = CONSTRAINED_SOLVE_SECONDS
+                  ) -> tuple[ConstrainedEquilibrium | None, np.ndarray]:
+    """A draw's constrained equilibrium where it needs no shadow-cost search, solved on ``kernel``
+    (the market's ``FocKernel`` or a draw's faster one, ``simulate.draw_kernel``), else (None, the
+    prices the search should start from): what ``solve_constrained`` tries first with a ``capacity_start``.
+
+    With a ``start``, ``newton.at_capacity``'s joint solve of prices and the shadow costs binding at
+    the central equilibrium. Without one (a central result at a jump, a binding quota), the search's
+    first trial, the equilibrium at zero shadow costs: where it leaves every constraint within
+    capacity it is the result (as the search's, so a slack draw's record is the same with or without
+    a start), else the search starts from its prices."""
+    def solve(total: np.ndarray, prices: np.ndarray, matrix: np.ndarray) -> Equilibrium:
+        return solve_prices(total, xi, demand, ownership, taxes, initial=prices, tol=tol, kernel=kernel,
+                            max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
+
+    if start is not None:
+        found = at_capacity(costs, kernel, taxes, small_share_markup(demand), inverse_jacobian, start, constraints,
+                            market_size, initial, tol, capacity_tol, solve)
+    else:
+        free = solve(costs, initial, inverse_jacobian)
+        if any(c.excess(free.shares, market_size) > capacity_tol for c in constraints):
+            return None, free.prices
+        found = replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
+    if found is None:
+        return None, initial
+    eq, shadow = found
+    units = {c.name: c.units(eq.shares, market_size) for c in constraints}
+    return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
+                                  {c.name: False for c in constraints}), initial
 
 
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
@@ -120,17 +181,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
     limit_markup = small_share_markup(demand)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
-        def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
-            return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
-                                max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
-
-        found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
-                            market_size, initial, tol, capacity_tol, solve)
+        found, _ = before_search(costs, xi, demand, ownership, taxes, constraints, market_size, initial,
+                                 inverse_jacobian, capacity_start, kernel, tol, capacity_tol, max_seconds)
         if found is not None:
-            eq, shadow = found
-            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-            return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
-                                          {c.name: False for c in constraints})
+            return found
+    kernel = CountingKernel(kernel)  # the search's evaluations, whichever solver makes them
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
@@ -138,7 +193,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         """Whether a first solve may stop (``DECIDED``): each constraint far from its capacity, one over it."""
         if residual >= DECIDED_TOL:
             return False
-        over = [market_size * shares[c.products].sum() / c.capacity - 1.0 for c in constraints]
+        over = [c.excess(shares, market_size) for c in constraints]
         return max(over) > DECIDED and all(abs(x) > DECIDED for x in over)
 
     def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None,
@@ -177,7 +232,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         def excess(value: float) -> float:
             lam[c.name] = value
             eq = equilibrium()
-            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            over = c.excess(eq.shares, market_size)
             if over < 0 and value < below["value"]:
                 below.update(value=value, prices=eq.prices)
             return over
@@ -187,6 +242,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         nonlocal inverse_jacobian
         if inverse_jacobian is None:  # the trials by Broyden from the Newton matrix at lambda = 0 (J + 1 evaluations)
             inverse_jacobian = BroydenMatrix(newton_inverse_jacobian(costs, xi, demand, ownership, taxes, state["prices"]))
+            kernel.evaluations += len(costs) + 1  # on a kernel of its own
         high = max(1000.0, 2 * lam[c.name])
         while excess(high) > 0:
             high *= 2
@@ -211,7 +267,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         for _ in range(limit):
             done = True
             for c in constraints:
-                over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+                over = c.excess(eq.shares, market_size)
                 if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol and not jumps.get(c.name)):
                     done = False
                     shares = eq.shares[c.products]
@@ -219,10 +275,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                     lam[c.name] = float(search[c.name].root(over, eq.prices, markup) if secant else brentq_root(c))
                     eq = equilibrium()
             if done:
-                units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+                units = {c.name: c.units(eq.shares, market_size) for c in constraints}
                 return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 and not jumps.get(c.name)
                                                               for c in constraints}, units, state["solves"],
-                                              {c.name: bool(jumps.get(c.name)) for c in constraints})
+                                              {c.name: bool(jumps.get(c.name)) for c in constraints},
+                                              kernel.evaluations)
         return None
 
     if search == "secant":
