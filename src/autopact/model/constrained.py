@@ -173,6 +173,10 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     first tries the joint solve of prices and the shadow costs binding at the central equilibrium
     (``autopact.model.newton.at_capacity``: 12-21 evaluations of the map on ford-byd-jv's draws,
     where the search took 50-90), and runs the search only where that does not stand.
+
+    The result's ``evaluations`` counts every evaluation of the map that the search made, whichever
+    solver made it (its kernel counts them, ``CountingKernel``; brentq's Newton matrix adds J + 1):
+    ford-geely-jv's JV plant 87, of which its last solve, at the shadow cost found, took 1.
     """
     lam = {c.name: 0.0 for c in constraints}
     jumps: dict[str, bool] = {}
