@@ -287,14 +287,14 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
         start = None if jacobian is None else newton.capacity_for(constraints)
-        result = None
+        result, spent = None, 0
         if kernel is not None and initial is not None:  # a draw: its joint solve, or the search's first trial
-            result, initial = before_search(costs, xi, demand, omega, taxes, constraints, market_size, initial,
-                                            jacobian, start, kernel)
+            result, initial, spent = before_search(costs, xi, demand, omega, taxes, constraints, market_size, initial,
+                                                   jacobian, start, kernel)
         if result is None:
             result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
                                        initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                       search="secant", capacity_start=start if kernel is None else None)
+                                       search="secant", capacity_start=start if kernel is None else None, spent=spent)
         eq = result.equilibrium
         evaluations = eq.iterations if result.evaluations is None else result.evaluations
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],

@@ -75,21 +75,29 @@ class ConstrainedEquilibrium:
     units: dict[str, float]
     solves: int
     jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
-    # Evaluations of the map in all the solves that found it (the shadow-cost search's trials, the leap's
-    # joint solve and check, the last solve); None where not counted (``before_search`` on a draw's kernel).
+    # Evaluations of the map in all the solves that found it (a draw's joint solve, the shadow-cost
+    # search's trials, the leap's joint solve and check, the last solve); None where not counted.
     evaluations: int | None = None
 
 
 class CountingKernel:
-    """A market's ``zeta.FocKernel`` that counts its evaluations (``terms``, one an evaluation of the
-    map): the total that ``ConstrainedEquilibrium.evaluations`` reports, whichever solver asked."""
+    """A market's kernel (``zeta.FocKernel``, a draw's ``SortedKernel`` or compiled map) that counts its
+    evaluations of the map (``terms``, and a compiled map's ``zeta``): the total that
+    ``ConstrainedEquilibrium.evaluations`` reports, whichever solver asked. ``evaluations`` starts at
+    ``spent`` (those of a joint solve before the search that did not stand)."""
 
-    def __init__(self, kernel: FocKernel) -> None:
-        self.kernel, self.evaluations = kernel, 0
+    def __init__(self, kernel: Any, spent: int = 0) -> None:
+        self.kernel, self.evaluations = kernel, spent
+        if hasattr(kernel, "zeta"):  # ``supply.solve_prices`` asks for it: only where the kernel has it
+            self.zeta = self._zeta
 
     def terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.evaluations += 1
         return self.kernel.terms(prices, margin)
+
+    def _zeta(self, *arguments: Any) -> Any:
+        self.evaluations += 1
+        return self.kernel.zeta(*arguments)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.kernel, name)
@@ -99,16 +107,20 @@ def before_search(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: 
                   constraints: list[CapacityConstraint], market_size: float, initial: np.ndarray,
                   inverse_jacobian: np.ndarray, start: CapacityStart | None, kernel: Any, tol: float = 1e-12,
                   capacity_tol: float = 1e-9, max_seconds: float = CONSTRAINED_SOLVE_SECONDS
-                  ) -> tuple[ConstrainedEquilibrium | None, np.ndarray]:
+                  ) -> tuple[ConstrainedEquilibrium | None, np.ndarray, int]:
     """A draw's constrained equilibrium where it needs no shadow-cost search, solved on ``kernel``
-    (the market's ``FocKernel`` or a draw's faster one, ``simulate.draw_kernel``), else (None, the
-    prices the search should start from): what ``solve_constrained`` tries first with a ``capacity_start``.
+    (the market's ``FocKernel`` or a draw's faster one, ``simulate.draw_kernel``), else None and the
+    prices the search should start from; with the evaluations of the map it made (the result's
+    ``evaluations``, or those the search's count starts from: ``solve_constrained``'s ``spent``). What
+    ``solve_constrained`` tries first with a ``capacity_start``.
 
     With a ``start``, ``newton.at_capacity``'s joint solve of prices and the shadow costs binding at
     the central equilibrium. Without one (a central result at a jump, a binding quota), the search's
     first trial, the equilibrium at zero shadow costs: where it leaves every constraint within
     capacity it is the result (as the search's, so a slack draw's record is the same with or without
     a start), else the search starts from its prices."""
+    kernel = CountingKernel(kernel)
+
     def solve(total: np.ndarray, prices: np.ndarray, matrix: np.ndarray) -> Equilibrium:
         return solve_prices(total, xi, demand, ownership, taxes, initial=prices, tol=tol, kernel=kernel,
                             max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
@@ -119,14 +131,14 @@ def before_search(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: 
     else:
         free = solve(costs, initial, inverse_jacobian)
         if any(c.excess(free.shares, market_size) > capacity_tol for c in constraints):
-            return None, free.prices
+            return None, free.prices, kernel.evaluations
         found = replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
     if found is None:
-        return None, initial
+        return None, initial, kernel.evaluations
     eq, shadow = found
     units = {c.name: c.units(eq.shares, market_size) for c in constraints}
     return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
-                                  {c.name: False for c in constraints}), initial
+                                  {c.name: False for c in constraints}, kernel.evaluations), initial, kernel.evaluations
 
 
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
@@ -134,7 +146,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                       capacity_tol: float = 1e-9, max_rounds: int = 200,
                       max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
                       inverse_jacobian: np.ndarray | None = None, search: str = "brentq",
-                      capacity_start: CapacityStart | None = None) -> ConstrainedEquilibrium:
+                      capacity_start: CapacityStart | None = None, spent: int = 0) -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
@@ -174,9 +186,10 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     (``autopact.model.newton.at_capacity``: 12-21 evaluations of the map on ford-byd-jv's draws,
     where the search took 50-90), and runs the search only where that does not stand.
 
-    The result's ``evaluations`` counts every evaluation of the map that the search made, whichever
-    solver made it (its kernel counts them, ``CountingKernel``; brentq's Newton matrix adds J + 1):
-    ford-geely-jv's JV plant 87, of which its last solve, at the shadow cost found, took 1.
+    The result's ``evaluations`` counts every evaluation of the map that found it, whichever solver
+    made it (its kernel counts them, ``CountingKernel``; brentq's Newton matrix adds J + 1), from
+    ``spent`` (a draw's joint solve that did not stand, ``before_search``): ford-geely-jv's JV plant
+    87, of which its last solve, at the shadow cost found, took 1.
     """
     lam = {c.name: 0.0 for c in constraints}
     jumps: dict[str, bool] = {}
@@ -185,11 +198,12 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
     limit_markup = small_share_markup(demand)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
-        found, _ = before_search(costs, xi, demand, ownership, taxes, constraints, market_size, initial,
-                                 inverse_jacobian, capacity_start, kernel, tol, capacity_tol, max_seconds)
+        found, _, used = before_search(costs, xi, demand, ownership, taxes, constraints, market_size, initial,
+                                       inverse_jacobian, capacity_start, kernel, tol, capacity_tol, max_seconds)
         if found is not None:
             return found
-    kernel = CountingKernel(kernel)  # the search's evaluations, whichever solver makes them
+        spent += used
+    kernel = CountingKernel(kernel, spent)  # the search's evaluations, whichever solver makes them
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
