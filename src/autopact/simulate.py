@@ -30,10 +30,10 @@ from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
-from autopact.model.demand import limit_markup as small_share_markup, log_sum
-from autopact.model.newton import CapacityStart, at_capacity, border, jacobians
-from autopact.model.constrained import CapacityConstraint, ConstrainedEquilibrium, solve_constrained
-from autopact.model.supply import SOLVE_SECONDS, ownership_matrix, solve_prices
+from autopact.model.demand import log_sum
+from autopact.model.newton import CapacityStart, border, jacobians
+from autopact.model.constrained import CapacityConstraint, before_search, solve_constrained
+from autopact.model.supply import ownership_matrix, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
 from autopact.policy.launch import launch_gaps
@@ -242,38 +242,6 @@ def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.
     return CompiledMap(xi, demand, ownership, taxes, costs, loops)
 
 
-def draw_at_capacity(costs: np.ndarray, xi: np.ndarray, demand, omega: np.ndarray, taxes,
-                     constraints: list[CapacityConstraint], market_size: float, initial: np.ndarray,
-                     jacobian: np.ndarray, start: CapacityStart | None, kernel: Any, tol: float = 1e-12,
-                     capacity_tol: float = 1e-9) -> tuple[ConstrainedEquilibrium | None, np.ndarray]:
-    """A draw's constrained equilibrium on the draw's ``kernel`` where it needs no shadow-cost search,
-    else (None, the prices the search should start from): what ``solve_constrained`` does before its
-    search (with ``capacity_start``), with the same tolerances and time limit, on the draw's kernel.
-
-    With a ``start``, ``newton.at_capacity``'s joint solve. Without one (a central result at a jump,
-    a binding quota), the search's first trial, the equilibrium at zero shadow costs: where it leaves
-    every constraint within capacity it is the result (as the search's, so a slack draw's record is
-    the same with or without a start), else the search starts from its prices."""
-    def solve_at(total: np.ndarray, prices: np.ndarray, matrix: np.ndarray) -> Any:
-        return solve_prices(total, xi, demand, omega, taxes, initial=prices, tol=tol, kernel=kernel,
-                            max_seconds=SOLVE_SECONDS, inverse_jacobian=matrix)
-
-    if start is not None:
-        found = at_capacity(costs, kernel, taxes, small_share_markup(demand), jacobian, start, constraints,
-                            market_size, initial, tol, capacity_tol, solve_at)
-    else:
-        free = solve_at(costs, initial, jacobian)
-        if any(market_size * free.shares[c.products].sum() / c.capacity - 1.0 > capacity_tol for c in constraints):
-            return None, free.prices
-        found = dataclasses.replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
-    if found is None:
-        return None, initial
-    eq, shadow = found
-    units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-    return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
-                                  {c.name: False for c in constraints}), initial
-
-
 def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     """Solve the Bertrand-Nash equilibrium of the market (with its quotas and capacities) and measure it.
 
@@ -319,21 +287,23 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
     if constraints:
         start = None if jacobian is None else newton.capacity_for(constraints)
-        result = None
+        result, spent = None, 0
         if kernel is not None and initial is not None:  # a draw: its joint solve, or the search's first trial
-            result, initial = draw_at_capacity(costs, xi, demand, omega, taxes, constraints, market_size, initial,
-                                               jacobian, start, kernel)
+            result, initial, spent = before_search(costs, xi, demand, omega, taxes, constraints, market_size, initial,
+                                                   jacobian, start, kernel)
         if result is None:
             result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
                                        initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                       search="secant", capacity_start=start if kernel is None else None)
+                                       search="secant", capacity_start=start if kernel is None else None, spent=spent)
         eq = result.equilibrium
+        evaluations = eq.iterations if result.evaluations is None else result.evaluations
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
                               "capacity": c.capacity, **(JUMP_NOTE if result.jumps.get(c.name) else {})}
                              for c in constraints]
     else:
         eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian, kernel=kernel)
+        evaluations = eq.iterations
         constraint_report = []
     for r in regimes:
         report = next((c for c in constraint_report if c["name"] == f"quota: {r['name']}"), None)
@@ -365,7 +335,9 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         markup=eq.markups, profit=(eq.prices - costs) * units + quota_rent, tariff_revenue=revenue,
         us_assembled_units=us_share * units)}, index=products.index)
     per_household = log_sum(xi - demand.alpha * eq.consumer_prices, eq.consumer_prices, demand) / demand.price_sensitivity
-    solver = {"converged": bool(eq.converged), "iterations": int(eq.iterations),
+    # iterations: the evaluations of the map that found the equilibrium (with a shadow-cost search, all
+    # its solves: ford-geely-jv's JV plant 87, its last solve at the shadow cost found 1)
+    solver = {"converged": bool(eq.converged), "iterations": int(evaluations),
               "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out]}
     for r in regimes:
         r.pop("group"), r.pop("full_rates")

@@ -1,7 +1,10 @@
 """What `autopact simulate` prints for a reader: the solver line says what its count of map
-evaluations counts (for a scenario with a binding plant or quota, the last solve at the shadow
-costs found: a reader saw 'converged in 1 map evaluations' and took it for the whole search)."""
+evaluations counts (for a scenario with a binding plant or quota, every solve of the shadow-cost
+search: a reader saw 'converged in 1 map evaluations', the last solve's, where the search took 89),
+and the JSON's count is the same."""
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,17 +12,21 @@ import pytest
 from cli_checks import run_cli
 
 
-def solver_line(name: str, store: Path) -> str:
-    done = run_cli("simulate", name, "--store", store, env={"COLUMNS": "300"})
+def solver_line(name: str, store: Path, json_path: Path) -> str:
+    done = run_cli("simulate", name, "--store", store, "--json", json_path, env={"COLUMNS": "300"})
     assert done.returncode == 0, done.stderr
     return next(line for line in done.stdout.splitlines() if line.startswith("solver:"))
 
 
 @pytest.mark.parametrize("name, binding", [("ford-geely-jv", True), ("no-section-232", False)])  # its JV plant binds
 def test_the_solver_line_says_what_its_count_counts(name, binding, tmp_path):
-    line = solver_line(name, tmp_path / "store.duckdb")
+    line = solver_line(name, tmp_path / "store.duckdb", tmp_path / "out.json")
     assert line.startswith("solver: converged=True in ") and "max |FOC/s|" in line
-    assert ("(the last solve, at the shadow costs found)" in line) is binding, line
+    assert ("(the shadow-cost search's, all its solves)" in line) is binding, line
+    count = int(re.search(r"in (\d+) map evaluations", line).group(1))
+    assert count == json.loads((tmp_path / "out.json").read_text())["solver"]["iterations"]
+    if binding:  # the search's trials, the leap's joint solve and its check: tens, not the last solve's 1
+        assert count > 20, line
 
 
 @pytest.mark.parametrize("name, expected", [("no-section-232", "caveat: 113 of 114 models whose cost and tax are "

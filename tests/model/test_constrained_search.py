@@ -82,7 +82,8 @@ def test_newton_gmres_finds_the_equilibrium_and_the_shadow_cost_of_the_other_sol
     capacity = 0.8 * size * free.shares[plant].sum()
     searched = solve_constrained(costs, xi, demand, omega, taxes, [CapacityConstraint("plant", plant, capacity)], size,
                                  search="secant")
-    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, plant, capacity, size, free.prices, 0.0, 1.0, 1e-12)
+    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, CapacityConstraint("plant", plant, capacity), size,
+                                       free.prices, 0.0, 1.0, 1e-12)
     assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
     assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
 
@@ -105,8 +106,8 @@ def test_anderson_finds_the_equilibrium_and_the_shadow_cost_of_newton_gmres():
     searched = solve_constrained(costs, xi, demand, omega, taxes, [CapacityConstraint("plant", plant, capacity)], size,
                                  search="secant")
     markup = float(np.mean(free.prices[plant] - costs[plant]))
-    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, plant, capacity, size, free.prices, 0.0, markup,
-                                       1e-12, method="anderson")
+    shadow_cost, joint = solve_jointly(costs, kernel, taxes, limit, CapacityConstraint("plant", plant, capacity), size,
+                                       free.prices, 0.0, markup, 1e-12, method="anderson")
     assert shadow_cost == pytest.approx(searched.shadow_costs["plant"], rel=1e-9)
     assert np.max(np.abs(joint / searched.equilibrium.prices - 1)) < 1e-10
 

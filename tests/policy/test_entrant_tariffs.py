@@ -35,3 +35,14 @@ def test_each_entrants_tariff_is_its_own_rows_and_candidates_are_read_once(monke
     again = entry.entrants(scenario, market, params, hedonic_fit(market))
     assert calls == [] and again.costs == found.costs and again.xi == found.xi
     assert len(apply(scenario, market).products) == len(market.products) + len(found.rows)
+
+
+def test_a_markets_entry_terms_and_candidates_are_kept_in_one_cache_entry():
+    """The review's mend: the candidates met on a market are kept with its other entry terms (one
+    entry of ``market.cache``), not in a cache of their own beside it."""
+    scenario = load_scenario("chinese-imports-mfn")
+    market = market_for(scenario)
+    found = entry.entrants(scenario, market, parameters(scenario, market), hedonic_fit(market))
+    assert "candidates" not in market.cache
+    kept = market.cache["entry_terms"][3]
+    assert {f"entrant--{name}" for name in kept} >= {row["product_id"] for row in found.rows} and found.rows

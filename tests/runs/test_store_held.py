@@ -41,6 +41,22 @@ def test_a_held_run_is_stored_whole(tmp_path):
     assert {r["run_id"] for r in Store(path, create=False).runs()} == {run_id, other}
 
 
+def test_a_held_store_leaves_its_transaction_committed_or_rolled_back_and_its_writes_on_their_own(tmp_path):
+    """After ``held``'s block, stopped or not, the store is out of its transaction: a later ``add``
+    on the same object commits on its own (the flag is cleared in one place, however the block ends)."""
+    path = tmp_path / "store.duckdb"
+    with pytest.raises(RuntimeError):
+        with Store.held(path) as failed:
+            assert failed._in_transaction
+            raise RuntimeError("stopped")
+    with Store.held(path) as store:
+        run_id = store.start("simulate", "s", "definition", {}, 0, 2)
+    for held in (failed, store):
+        assert not held._in_transaction
+    store.add(run_id, [record()])  # its own transaction, committed
+    assert [r["point"] for r in Store(path, create=False).records(run_id)] == [0]
+
+
 def test_dask_chunks_refuse_a_size_or_worker_count_below_one():
     """A negative chunk size looped for ever and no workers divided by zero (review finding)."""
     import pytest

@@ -147,7 +147,9 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
                       f"{per_worker['source']}); supplier jobs are not counted.", highlight=False)
     s = r["solver"]
     binding = any(c.get("binding") or c.get("jump") for c in r.get("constraints") or [])
-    where = " (the last solve, at the shadow costs found)" if binding else ""
+    # with a binding plant or quota the count is the shadow-cost search's, all its trial solves (before,
+    # the last solve's alone: "in 1 map evaluations" where the search took 89)
+    where = " (the shadow-cost search's, all its solves)" if binding else ""
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations{where}, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
 

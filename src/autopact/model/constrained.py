@@ -55,6 +55,15 @@ class CapacityConstraint:
     products: np.ndarray
     capacity: float
 
+    def units(self, shares: np.ndarray, market_size: float) -> float:
+        """The group's units q_G = M sum_{j in G} s_j at ``shares``."""
+        return float(market_size * shares[self.products].sum())
+
+    def excess(self, shares: np.ndarray, market_size: float) -> float:
+        """The excess q_G / K_G - 1 at ``shares``: above zero over capacity, zero at it, below under it.
+        Every search and check of the constraint reads this one expression, so they agree to the bit."""
+        return market_size * shares[self.products].sum() / self.capacity - 1.0
+
 
 @dataclass(frozen=True)
 class ConstrainedEquilibrium:
@@ -66,6 +75,70 @@ class ConstrainedEquilibrium:
     units: dict[str, float]
     solves: int
     jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
+    # Evaluations of the map in all the solves that found it (a draw's joint solve, the shadow-cost
+    # search's trials, the leap's joint solve and check, the last solve); None where not counted.
+    evaluations: int | None = None
+
+
+class CountingKernel:
+    """A market's kernel (``zeta.FocKernel``, a draw's ``SortedKernel`` or compiled map) that counts its
+    evaluations of the map (``terms``, and a compiled map's ``zeta``): the total that
+    ``ConstrainedEquilibrium.evaluations`` reports, whichever solver asked. ``evaluations`` starts at
+    ``spent`` (those of a joint solve before the search that did not stand)."""
+
+    def __init__(self, kernel: Any, spent: int = 0) -> None:
+        self.kernel, self.evaluations = kernel, spent
+        if hasattr(kernel, "zeta"):  # ``supply.solve_prices`` asks for it: only where the kernel has it
+            self.zeta = self._zeta
+
+    def terms(self, prices: np.ndarray, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.evaluations += 1
+        return self.kernel.terms(prices, margin)
+
+    def _zeta(self, *arguments: Any) -> Any:
+        self.evaluations += 1
+        return self.kernel.zeta(*arguments)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kernel, name)
+
+
+def before_search(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
+                  constraints: list[CapacityConstraint], market_size: float, initial: np.ndarray,
+                  inverse_jacobian: np.ndarray, start: CapacityStart | None, kernel: Any, tol: float = 1e-12,
+                  capacity_tol: float = 1e-9, max_seconds: float = CONSTRAINED_SOLVE_SECONDS
+                  ) -> tuple[ConstrainedEquilibrium | None, np.ndarray, int]:
+    """A draw's constrained equilibrium where it needs no shadow-cost search, solved on ``kernel``
+    (the market's ``FocKernel`` or a draw's faster one, ``simulate.draw_kernel``), else None and the
+    prices the search should start from; with the evaluations of the map it made (the result's
+    ``evaluations``, or those the search's count starts from: ``solve_constrained``'s ``spent``). What
+    ``solve_constrained`` tries first with a ``capacity_start``.
+
+    With a ``start``, ``newton.at_capacity``'s joint solve of prices and the shadow costs binding at
+    the central equilibrium. Without one (a central result at a jump, a binding quota), the search's
+    first trial, the equilibrium at zero shadow costs: where it leaves every constraint within
+    capacity it is the result (as the search's, so a slack draw's record is the same with or without
+    a start), else the search starts from its prices."""
+    kernel = CountingKernel(kernel)
+
+    def solve(total: np.ndarray, prices: np.ndarray, matrix: np.ndarray) -> Equilibrium:
+        return solve_prices(total, xi, demand, ownership, taxes, initial=prices, tol=tol, kernel=kernel,
+                            max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
+
+    if start is not None:
+        found = at_capacity(costs, kernel, taxes, small_share_markup(demand), inverse_jacobian, start, constraints,
+                            market_size, initial, tol, capacity_tol, solve)
+    else:
+        free = solve(costs, initial, inverse_jacobian)
+        if any(c.excess(free.shares, market_size) > capacity_tol for c in constraints):
+            return None, free.prices, kernel.evaluations
+        found = replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
+    if found is None:
+        return None, initial, kernel.evaluations
+    eq, shadow = found
+    units = {c.name: c.units(eq.shares, market_size) for c in constraints}
+    return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
+                                  {c.name: False for c in constraints}, kernel.evaluations), initial, kernel.evaluations
 
 
 def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes: Taxes,
@@ -73,7 +146,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                       capacity_tol: float = 1e-9, max_rounds: int = 200,
                       max_seconds: float = CONSTRAINED_SOLVE_SECONDS, initial: np.ndarray | None = None,
                       inverse_jacobian: np.ndarray | None = None, search: str = "brentq",
-                      capacity_start: CapacityStart | None = None) -> ConstrainedEquilibrium:
+                      capacity_start: CapacityStart | None = None, spent: int = 0) -> ConstrainedEquilibrium:
     """Bertrand-Nash equilibrium subject to sum_{j in G} M s_j <= K_G for each constraint G.
 
     Each constraint has a shadow cost lambda_G >= 0 added to the marginal cost of its products
@@ -112,6 +185,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     first tries the joint solve of prices and the shadow costs binding at the central equilibrium
     (``autopact.model.newton.at_capacity``: 12-21 evaluations of the map on ford-byd-jv's draws,
     where the search took 50-90), and runs the search only where that does not stand.
+
+    The result's ``evaluations`` counts every evaluation of the map that found it, whichever solver
+    made it (its kernel counts them, ``CountingKernel``; brentq's Newton matrix adds J + 1), from
+    ``spent`` (a draw's joint solve that did not stand, ``before_search``): ford-geely-jv's JV plant
+    87, of which its last solve, at the shadow cost found, took 1.
     """
     lam = {c.name: 0.0 for c in constraints}
     jumps: dict[str, bool] = {}
@@ -120,17 +198,12 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     kernel = FocKernel(xi, demand, ownership)  # shared by every solve: only costs change between them
     limit_markup = small_share_markup(demand)
     if capacity_start is not None and inverse_jacobian is not None and initial is not None and search == "secant":
-        def solve(total: np.ndarray, start: np.ndarray, matrix: np.ndarray) -> Equilibrium:
-            return solve_prices(total, xi, demand, ownership, taxes, initial=start, tol=tol, kernel=kernel,
-                                max_seconds=min(max_seconds, SOLVE_SECONDS), inverse_jacobian=matrix)
-
-        found = at_capacity(costs, kernel, taxes, limit_markup, inverse_jacobian, capacity_start, constraints,
-                            market_size, initial, tol, capacity_tol, solve)
+        found, _, used = before_search(costs, xi, demand, ownership, taxes, constraints, market_size, initial,
+                                       inverse_jacobian, capacity_start, kernel, tol, capacity_tol, max_seconds)
         if found is not None:
-            eq, shadow = found
-            units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
-            return ConstrainedEquilibrium(eq, shadow, {n: v > 0 for n, v in shadow.items()}, units, 1,
-                                          {c.name: False for c in constraints})
+            return found
+        spent += used
+    kernel = CountingKernel(kernel, spent)  # the search's evaluations, whichever solver makes them
     if inverse_jacobian is not None:  # Broyden's matrix goes on from one solve to the next
         inverse_jacobian = BroydenMatrix(inverse_jacobian)
 
@@ -138,7 +211,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         """Whether a first solve may stop (``DECIDED``): each constraint far from its capacity, one over it."""
         if residual >= DECIDED_TOL:
             return False
-        over = [market_size * shares[c.products].sum() / c.capacity - 1.0 for c in constraints]
+        over = [c.excess(shares, market_size) for c in constraints]
         return max(over) > DECIDED and all(abs(x) > DECIDED for x in over)
 
     def equilibrium(initial: np.ndarray | None = None, trial_tol: float | None = None, cap: int | None = None,
@@ -177,7 +250,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         def excess(value: float) -> float:
             lam[c.name] = value
             eq = equilibrium()
-            over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+            over = c.excess(eq.shares, market_size)
             if over < 0 and value < below["value"]:
                 below.update(value=value, prices=eq.prices)
             return over
@@ -187,6 +260,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         nonlocal inverse_jacobian
         if inverse_jacobian is None:  # the trials by Broyden from the Newton matrix at lambda = 0 (J + 1 evaluations)
             inverse_jacobian = BroydenMatrix(newton_inverse_jacobian(costs, xi, demand, ownership, taxes, state["prices"]))
+            kernel.evaluations += len(costs) + 1  # on a kernel of its own
         high = max(1000.0, 2 * lam[c.name])
         while excess(high) > 0:
             high *= 2
@@ -211,7 +285,7 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
         for _ in range(limit):
             done = True
             for c in constraints:
-                over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+                over = c.excess(eq.shares, market_size)
                 if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol and not jumps.get(c.name)):
                     done = False
                     shares = eq.shares[c.products]
@@ -219,10 +293,11 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                     lam[c.name] = float(search[c.name].root(over, eq.prices, markup) if secant else brentq_root(c))
                     eq = equilibrium()
             if done:
-                units = {c.name: float(market_size * eq.shares[c.products].sum()) for c in constraints}
+                units = {c.name: c.units(eq.shares, market_size) for c in constraints}
                 return ConstrainedEquilibrium(eq, dict(lam), {c.name: lam[c.name] > 0 and not jumps.get(c.name)
                                                               for c in constraints}, units, state["solves"],
-                                              {c.name: bool(jumps.get(c.name)) for c in constraints})
+                                              {c.name: bool(jumps.get(c.name)) for c in constraints},
+                                              kernel.evaluations)
         return None
 
     if search == "secant":

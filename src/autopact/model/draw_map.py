@@ -80,16 +80,9 @@ def compiled_map(xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes, c
 def dask_setup(worker: object = None) -> None:
     """Load numba's compiled loops now (Dask's preload hook, ``runs.execution.WORKER_PRELOAD``): a
     worker then loads them as it starts, not in its first draw (importing numba and loading the
-    loops' cached machine code at their first calls took about half a second). A one-product,
-    one-household market is evaluated once; nothing is kept."""
+    loops' cached machine code at their first calls took about half a second). ``fused.compiled_loops``
+    calls every loop once as it loads them (``fused._compile``: the map's evaluation among them, the
+    one ``CompiledMap.zeta`` runs), so nothing more is evaluated here; nothing is kept."""
     from autopact.model.fused import compiled_loops
 
-    compiled = compiled_loops()
-    if compiled is None:
-        return
-    from autopact.model.supply import Taxes
-
-    demand = Demand(alpha=1.0, pi=0.0, sigma=np.ones(1), rho=0.5, characteristics=np.ones((1, 1)),
-                    nests=np.zeros(1, int), weights=np.ones(1), income=np.ones(1), nu=np.ones((1, 1)))
-    CompiledMap(np.zeros(1), demand, np.ones((1, 1)), Taxes.none(1), np.ones(1), compiled).zeta(
-        np.full(1, 2.0), np.ones(1), 1e-12)
+    compiled_loops()

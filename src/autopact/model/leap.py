@@ -41,8 +41,8 @@ ANDERSON_MEMORY = 12
 ANDERSON_EVALUATIONS = 150
 
 
-def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, products: np.ndarray,
-                  capacity: float, market_size: float, prices: np.ndarray, shadow_cost: float, scale: float,
+def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float, constraint: Any,
+                  market_size: float, prices: np.ndarray, shadow_cost: float, scale: float,
                   tol: float, excess_tol: float = EXCESS_TOL, max_evaluations: int = LEAP_JOINT_EVALUATIONS,
                   method: str = "newton") -> tuple[float, np.ndarray] | None:
     """The shadow cost of one constraint and the equilibrium prices at it, solved together from a
@@ -54,12 +54,13 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
     this whole solve about a hundred. Stops as ``supply.solve_prices`` does (FOC residual relative
     to shares below ``tol``, priced-out products at their limit) with |excess| below ``excess_tol``;
     returns (shadow cost, prices), or None after ``max_evaluations`` evaluations or a step that no
-    backtracking makes better. ``costs`` hold the other constraints' shadow costs; ``kernel`` is the
+    backtracking makes better. ``constraint`` is a ``constrained.CapacityConstraint`` (its products,
+    capacity and ``excess``); ``costs`` hold the other constraints' shadow costs; ``kernel`` is the
     market's ``zeta.FocKernel``, ``taxes`` its ``supply.Taxes``. ``method`` "anderson" solves the same
     system by Anderson acceleration (``_anderson``) instead, with ``scale`` as the step of the shadow cost."""
     count = len(costs)
     group = np.zeros(count)
-    group[products] = 1.0
+    group[constraint.products] = 1.0
     evaluations = 0
 
     def mapped(x: np.ndarray) -> tuple[np.ndarray | None, bool]:
@@ -68,7 +69,7 @@ def solve_jointly(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: floa
         s, step, converged = _fixed_point_step(kernel, taxes, x[:count], costs + x[count] * group, limit_markup, tol)
         if step is None:
             return None, False
-        excess = market_size * s[products].sum() / capacity - 1.0
+        excess = constraint.excess(s, market_size)
         value = np.append(step, scale * excess)
         return (value if np.all(np.isfinite(value)) else None), converged and abs(excess) < excess_tol
 
@@ -230,8 +231,7 @@ def leap_search(costs: np.ndarray, kernel: Any, taxes: Any, limit_markup: float,
             if other is not constraint:
                 others[other.products] += lam[other.name]
         scale = max(float(np.mean(np.abs(prices[products] - others[products] - value))), 1.0)  # dollars per unit of excess
-        arguments = (others, kernel, taxes, limit_markup, products, constraint.capacity, market_size, prices, value,
-                     scale, tol)
+        arguments = (others, kernel, taxes, limit_markup, constraint, market_size, prices, value, scale, tol)
         joint = solve_jointly(*arguments, max_evaluations=ANDERSON_EVALUATIONS, method="anderson") if quick else None
         joint = solve_jointly(*arguments) if joint is None else joint
         if joint is None or joint[0] <= 0:

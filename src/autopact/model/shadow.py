@@ -101,15 +101,14 @@ class ShadowCost:
         self.lam[c.name] = value
         if bracketing:
             def far_under(shares: np.ndarray, residual: float) -> bool:
-                return residual < BRACKET_TOL and self.market_size * shares[c.products].sum() / c.capacity - 1.0 \
-                    <= -BRACKET_EXCESS
+                return residual < BRACKET_TOL and c.excess(shares, self.market_size) <= -BRACKET_EXCESS
 
             eq = self.equilibrium(initial, trial_tol, cap, early_exit=far_under)
         else:
             eq = self.equilibrium(initial, trial_tol, cap)
         self.evaluations = getattr(eq, "iterations", 0)
         self.loose = not getattr(eq, "converged", True)
-        return self.market_size * eq.shares[c.products].sum() / c.capacity - 1.0, eq.prices
+        return c.excess(eq.shares, self.market_size), eq.prices
 
     def root(self, excess: float, prices: np.ndarray, markup: float) -> float:
         """The shadow cost, from the current one's ``excess``, equilibrium ``prices`` and the group's

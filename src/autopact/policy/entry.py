@@ -131,9 +131,11 @@ class Entry:
 TARIFF_COLUMNS = ("nationality", "powertrain", "segment", "assembly_countries", "home_country")
 
 
-def _market_terms(market: MarketModel) -> tuple[np.ndarray, dict[str, Any]]:
-    """(the width-on-length fit of the data's products, each owner's nationality: its first product's),
-    once per market (``market.cache``): the same for every draw of a run."""
+def _market_terms(market: MarketModel
+                  ) -> tuple[np.ndarray, dict[str, Any], dict[str, tuple[pd.Series, dict[str, Any]]]]:
+    """(the width-on-length fit of the data's products, each owner's nationality: its first product's,
+    the candidates met so far with their characteristics: ``_candidate``), once per market
+    (``market.cache``, one entry: every draw of a run enters the same candidates on the same market)."""
     found = market.cache.get("entry_terms")
     if found is None or found[0] is not market.products:
         data = market.data.products
@@ -141,8 +143,8 @@ def _market_terms(market: MarketModel) -> tuple[np.ndarray, dict[str, Any]]:
         nationality_of: dict[str, Any] = {}
         for owner, nationality in zip(market.products["owner"], market.products["nationality"]):
             nationality_of.setdefault(owner, nationality)
-        found = market.cache["entry_terms"] = (market.products, width_fit, nationality_of)
-    return found[1], found[2]
+        found = market.cache["entry_terms"] = (market.products, width_fit, nationality_of, {})
+    return found[1], found[2], found[3]
 
 
 def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], hedonic: Hedonic) -> Entry:
@@ -157,7 +159,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         raise ScenarioError("parameters.chinese_brand_consideration_share: must be above 0 where Chinese models "
                             f"enter (its log is in their mean utility), got {params['chinese_brand_consideration_share']}")
     candidates = load_chinese_candidates()
-    width_fit, nationality_of = _market_terms(market)
+    width_fit, nationality_of, known = _market_terms(market)
     known_firms = set(nationality_of)
     plants: dict[str, tuple[list[str], float]] = {}
     admitted: list[tuple[Any, ...]] = []  # (entrant, candidate row, traits, product row, stakes, owner)
@@ -171,7 +173,7 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
         if scenario.local_production.required and entrant.assembly == "import":
             entry.excluded.append(f"{entrant.candidate} ({entrant.maker}): imports not allowed under local production")
             continue
-        row, traits = _candidate(market, candidates, entrant.candidate, width_fit)
+        row, traits = _candidate(known, candidates, entrant.candidate, width_fit)
         shares = {holder: share for holder, share in entrant.shares().items() if share > 0}
         chinese_share = shares.get(entrant.maker, 0.0)
         owner = next(iter(shares)) if len(shares) == 1 else f"{entrant.partner}-{entrant.maker} JV"
@@ -221,18 +223,15 @@ def entrants(scenario: Scenario, market: MarketModel, params: dict[str, float], 
     return entry
 
 
-def _candidate(market: MarketModel, candidates: pd.DataFrame, candidate: str, width_fit: np.ndarray
-               ) -> tuple[pd.Series, dict[str, Any]]:
+def _candidate(known: dict[str, tuple[pd.Series, dict[str, Any]]], candidates: pd.DataFrame, candidate: str,
+               width_fit: np.ndarray) -> tuple[pd.Series, dict[str, Any]]:
     """The candidate's row of chinese_models.csv and its characteristics (``_candidate_characteristics``),
-    once per market and candidate (``market.cache``: every draw of a run enters the same candidates).
-    Read only."""
-    found = market.cache.get("candidates")
-    if found is None or found[0] is not market.products or found[1] is not width_fit:
-        found = market.cache["candidates"] = (market.products, width_fit, {})
-    if candidate not in found[2]:
+    kept in ``known`` (the market's, from ``_market_terms``, whose ``width_fit`` they use) the first
+    time the market meets the candidate. Read only."""
+    if candidate not in known:
         row = candidates.loc[candidate]
-        found[2][candidate] = (row, _candidate_characteristics(row, width_fit))
-    return found[2][candidate]
+        known[candidate] = (row, _candidate_characteristics(row, width_fit))
+    return known[candidate]
 
 
 def entrant_frame(entry: Entry) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

@@ -174,7 +174,6 @@ class Store:
                 try:
                     yield store
                 except BaseException:
-                    store._in_transaction = False
                     import duckdb  # loaded by _connect already
 
                     try:  # a connection DuckDB already invalidated must not hide the error that stopped the run
@@ -182,8 +181,10 @@ class Store:
                     except duckdb.Error:
                         pass
                     raise
-                store._in_transaction = False
-                db.execute("COMMIT")
+                else:
+                    db.execute("COMMIT")
+                finally:  # committed or rolled back: the store's later writes open their own again
+                    store._in_transaction = False
 
     @contextmanager
     def session(self) -> Iterator["Store"]:
