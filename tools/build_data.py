@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import first_number, range_midpoint  # noqa: E402
-from hybrid_split import DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, split_powertrains  # noqa: E402
+from cells import first_number, range_midpoint, slug  # noqa: E402
+from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
+                          split_powertrains)
+from spec_fill import SPEC_FILLS, check_spec_fill_ids, fill_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "src" / "autopact" / "data" / "bundled"
@@ -83,10 +85,6 @@ MONTHS_ON_OFFER_SOURCES = (
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
-
 
 def reference_parameters() -> pd.DataFrame:
     table = pd.read_csv(TOOLS / "reference_parameters.csv")
@@ -521,14 +519,17 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     df = fill_ranges(df, log)
     df = fill_msrps(df, log)
     df = normalise_prices(df, ref)
+    df = fill_specs(df, log, SPEC_FILLS)
     df = impute(df, log)
     residuals = build_residuals(raw, df, log)
     dropped = df[df["units"].isna()]
     log.append(f"dropped {len(dropped)} named rows without a 2025 volume (their units, where known, "
                "sit in a brand residual): " + "; ".join(dropped["make"] + " " + dropped["model"]))
-    df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), shared, log)
+    split = read_split(shared)
+    df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), split, log)
     df = pd.concat([df, residuals], ignore_index=True)
-    df = derive_hybrids(df, shared, log, hybrid_allocation)
+    df = derive_hybrids(df, split, log, hybrid_allocation)
+    df = check_spec_fill_ids(df, SPEC_FILLS)
     df = fill_assembly(df, shared, log)
     df["assembled_in_us"] = df["assembly_countries"].map(
         lambda s: pd.NA if pd.isna(s) else "United States" in str(s)).astype("boolean")
