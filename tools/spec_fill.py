@@ -119,8 +119,13 @@ def _append(old: object, note: str) -> str:
 
 def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
     """Write the sourced horsepower, length, width and efficiency of the fill files into the nameplate
-    table before ``impute()`` (module docstring: split nameplates, checks), appending a note naming the
-    fill file to spec_source / size_source / efficiency_source; log the counts per file and field."""
+    table before ``impute()``, appending a note naming the fill file to spec_source / size_source /
+    efficiency_source; log the counts per file and field.
+
+    For a split nameplate (ICE + HEV rows), horsepower and size given on either row apply to both (they
+    share the base trim's); efficiency applies to its own row only (the HEV row's through
+    ``efficiency_fill_hev``). Stops on a row matching no product, a field whose raw value is not missing,
+    two different values for one shared field, or a value outside ``SPEC_RANGES`` (module docstring)."""
     fills = read_spec_fills(paths)
     out = df.copy()
     for column in HELPER_COLUMNS:
