@@ -136,6 +136,7 @@ def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_
     ids = out["make"].map(slug) + "--" + out["model"].map(slug) + "--" + out["powertrain"].str.lower()
     set_by: dict[tuple[int, str], tuple[float, str]] = {}
     counts: dict[str, dict[str, int]] = {}
+    rows: dict[str, list[str]] = {}
     for _, r in fills.iterrows():
         j, split_hev = _target(out, ids, r)
         pid = r["product_id"]
@@ -171,10 +172,14 @@ def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_
         tally = counts.setdefault(r["fill_file"], {})
         for field in written:
             tally[field] = tally.get(field, 0) + 1
+        if written:
+            rows.setdefault(r["fill_file"], []).append(f"{r['make']} {r['model']} ({r['powertrain']}) " + ", ".join(
+                f"{SPEC_FIELDS[f][1]} {float(r[f]):g}" for f in written) + f" (MY{r['model_year'].strip()})")
     for name, tally in counts.items():
         part = fills[fills["fill_file"].eq(name)]
         log.append(f"spec fill: {len(part)} rows from {name}: " + ", ".join(
-            f"{field} {tally.get(field, 0)}" for field in SPEC_FIELDS) + " (split nameplates: shared fields once)")
+            f"{field} {tally.get(field, 0)}" for field in SPEC_FIELDS) + " (split nameplates: shared fields once): "
+            + "; ".join(rows.get(name, [])))
     return out
 
 
