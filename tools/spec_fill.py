@@ -75,8 +75,8 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
                 if not (np.isfinite(value) and bounds[0] <= value <= bounds[1]):
                     raise SystemExit(f"{path.name}: {pid} {field}={text!r} is not a number from {bounds[0]:g} "
                                      f"to {bounds[1]:g}")
-            if values and not re.fullmatch(r"20[0-3]\d", r["model_year"].strip()):
-                raise SystemExit(f"{path.name}: {pid} model_year={r['model_year']!r} is not a year")
+            if values and not re.search(r"\b(?:19|20)\d\d\b", r["model_year"]):
+                raise SystemExit(f"{path.name}: {pid} model_year={r['model_year']!r} names no year")
             if values and not r["source"].strip():
                 raise SystemExit(f"{path.name}: {pid} source is empty")
         frames.append(fill.assign(fill_file=path.name))
@@ -110,7 +110,7 @@ def _target(out: pd.DataFrame, ids: pd.Series, r: pd.Series) -> tuple[int, bool]
 def _note(r: pd.Series, fields: list[str]) -> str:
     what = ", ".join(f"{SPEC_FIELDS[f][1]} {float(r[f]):g}" for f in fields)
     note = f" ({r['note'].strip()})" if r["note"].strip() else ""
-    return f"fill {what} (MY{r['model_year'].strip()}, {r['trim'].strip()}): {r['source'].strip()}{note} [{r['fill_file']}]"
+    return f"fill {what} (model year {r['model_year'].strip()}; {r['trim'].strip()}): {r['source'].strip()}{note} [{r['fill_file']}]"
 
 
 def _append(old: object, note: str) -> str:
@@ -174,7 +174,7 @@ def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_
             tally[field] = tally.get(field, 0) + 1
         if written:
             rows.setdefault(r["fill_file"], []).append(f"{r['make']} {r['model']} ({r['powertrain']}) " + ", ".join(
-                f"{SPEC_FIELDS[f][1]} {float(r[f]):g}" for f in written) + f" (MY{r['model_year'].strip()})")
+                f"{SPEC_FIELDS[f][1]} {float(r[f]):g}" for f in written) + f" (model year {r['model_year'].strip()})")
     for name, tally in counts.items():
         part = fills[fills["fill_file"].eq(name)]
         log.append(f"spec fill: {len(part)} rows from {name}: " + ", ".join(

@@ -128,7 +128,7 @@ def test_a_sourced_raw_value_is_not_overwritten(tmp_path, row, message):
     (ENVISTA | {"width_in": "1830"}, r"width_in='1830' is not a number from 60 to 90"),
     (ENVISTA | {"efficiency_mpg_or_mpge": "120"}, r"efficiency_mpg_or_mpge='120' is not a number from 10 to 70"),
     (ENVISTA | {"horsepower": "155", "source": ""}, r"buick--envista--ice source is empty"),
-    (ENVISTA | {"horsepower": "155", "model_year": "MY25"}, r"model_year='MY25' is not a year"),
+    (ENVISTA | {"horsepower": "155", "model_year": "MY25"}, r"model_year='MY25' names no year"),
     (ENVISTA | {"powertrain": "HEV"}, r"product_id='buick--envista--ice' is not .* powertrain='HEV'"),
 ])
 def test_a_bad_fill_value_stops_the_build(tmp_path, row, message):
