@@ -67,7 +67,7 @@ RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
 # Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
 # one row per product_id, read before the hedonic imputation; the second file is optional (sourced separately).
-MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", TOOLS / "msrp_fill_2025_b.csv")
+MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd"))
 MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "trim", "destination_basis",
                      "source", "note"]
 # destination_basis of a fill row -> the raw file's msrp_includes_destination text that destination_basis() reads
@@ -326,7 +326,7 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
     """The sourced-MSRP fill files that exist, stacked, with the file each row came from in `fill_file`.
 
     Stops the build on a wrong header, a bad price, model year or destination basis, or a product_id
-    listed twice (in one file or across the two)."""
+    listed twice (in one file or across the files)."""
     frames = []
     for path in paths:
         if not path.exists():
@@ -357,7 +357,7 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
 
 
 def fill_msrps(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
-    """Sourced base MSRPs (tools/msrp_fill_2025.csv and, if present, msrp_fill_2025_b.csv) for named rows
+    """Sourced base MSRPs (tools/msrp_fill_2025.csv and, where present, msrp_fill_2025_b.csv, _c and _d) for named rows
     whose raw row has no quoted price, written into the raw price columns so that normalise_prices treats
     them as any quoted row (destination removed where included, model-year CPI factor) and the hedonic
     imputation, which runs after, fits on them and skips them. A row that matches no product, or a

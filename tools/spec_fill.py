@@ -31,7 +31,7 @@ import pandas as pd
 from cells import range_midpoint, slug
 
 TOOLS = Path(__file__).resolve().parent
-SPEC_FILLS = tuple(TOOLS / f"spec_fill_2025_{x}.csv" for x in "abcd")
+SPEC_FILLS = tuple(TOOLS / f"spec_fill_2025_{x}.csv" for x in "abcde")
 SPEC_FILL_COLUMNS = ["product_id", "make", "model", "powertrain", "horsepower", "length_in", "width_in",
                      "efficiency_mpg_or_mpge", "model_year", "trim", "source", "note"]
 # field -> the source column its note is appended to, and its label in the note
