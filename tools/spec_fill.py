@@ -53,7 +53,8 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
     """The spec fill files that exist, stacked, with the file each row came from in `fill_file`.
 
     Checks each row on its own: header, product_id against its powertrain, numbers and their ranges,
-    model year and source where a value is set; a product_id listed twice (in one file or across files)."""
+    model year and source where a value is set; a field of one product given twice (in one file or across
+    files; a product may appear in several files with different fields)."""
     frames = []
     for path in paths:
         if not path.exists():
@@ -75,7 +76,7 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
                 if not (np.isfinite(value) and bounds[0] <= value <= bounds[1]):
                     raise SystemExit(f"{path.name}: {pid} {field}={text!r} is not a number from {bounds[0]:g} "
                                      f"to {bounds[1]:g}")
-            if values and not re.search(r"\b(?:19|20)\d\d\b", r["model_year"]):
+            if values and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", r["model_year"]):
                 raise SystemExit(f"{path.name}: {pid} model_year={r['model_year']!r} names no year")
             if values and not r["source"].strip():
                 raise SystemExit(f"{path.name}: {pid} source is empty")
@@ -83,10 +84,12 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=SPEC_FILL_COLUMNS + ["fill_file"])
     fills = pd.concat(frames, ignore_index=True)
-    dup = fills[fills["product_id"].duplicated(keep=False)]
-    if len(dup):
-        raise SystemExit("spec fill: product_id listed twice: " + "; ".join(
-            f"{i} ({f})" for i, f in zip(dup["product_id"], dup["fill_file"])))
+    for field in SPEC_FIELDS:   # a product may be in two files (a later pass), a field filled once
+        given = fills[fills[field].str.strip().ne("")]
+        dup = given[given["product_id"].duplicated(keep=False)]
+        if len(dup):
+            raise SystemExit(f"spec fill: {field} of one product given twice: " + "; ".join(
+                f"{i} ({f})" for i, f in zip(dup["product_id"], dup["fill_file"])))
     return fills
 
 

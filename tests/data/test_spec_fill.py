@@ -149,3 +149,24 @@ def test_split_rows_that_disagree_on_a_shared_field_stop_the_build(tmp_path):
     rows[1]["horsepower"] = "245"   # the same figure on both rows is one fill
     out = build.fill_specs(table, [], (write_fill(tmp_path / "spec_fill_test.csv", rows),))
     assert out.at[0, "horsepower"] == 245.0 and out.at[0, "spec_source"].count("[spec_fill_test.csv]") == 1
+
+
+def test_a_product_in_two_fill_files_takes_each_field_once_and_a_field_given_twice_stops(tmp_path):
+    load_build()   # puts tools/ on the path
+    import spec_fill
+    first = write_fill(tmp_path / "spec_fill_first.csv", [ENVISTA | {"horsepower": "155"}])
+    second = write_fill(tmp_path / "spec_fill_second.csv", [ENVISTA | {"length_in": "182.5", "width_in": "72.0"}])
+    fills = spec_fill.read_spec_fills((first, second))   # disjoint fields: both rows are read
+    assert list(fills["fill_file"]) == ["spec_fill_first.csv", "spec_fill_second.csv"]
+    again = write_fill(tmp_path / "spec_fill_again.csv", [ENVISTA | {"horsepower": "156"}])
+    with pytest.raises(SystemExit, match=r"horsepower of one product given twice: buick--envista--ice "
+                                         r"\(spec_fill_first.csv\); buick--envista--ice \(spec_fill_again.csv\)"):
+        spec_fill.read_spec_fills((first, again))
+
+
+@pytest.mark.parametrize("model_year", ["MY2019 onward (same engine)", "hp 2024; size 2016", "2025"])
+def test_a_model_year_names_a_year_in_any_words(tmp_path, model_year):
+    path = write_fill(tmp_path / "spec_fill_year.csv", [ENVISTA | {"horsepower": "155", "model_year": model_year}])
+    load_build()
+    import spec_fill
+    assert len(spec_fill.read_spec_fills((path,))) == 1
