@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import first_number, range_midpoint  # noqa: E402
-from hybrid_split import DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, split_powertrains  # noqa: E402
+from cells import first_number, range_midpoint, slug  # noqa: E402
+from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
+                          split_powertrains)
+from spec_fill import SPEC_FILLS, check_spec_fill_ids, fill_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "src" / "autopact" / "data" / "bundled"
@@ -65,7 +67,7 @@ RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
 # Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
 # one row per product_id, read before the hedonic imputation; the second file is optional (sourced separately).
-MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", TOOLS / "msrp_fill_2025_b.csv")
+MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd"))
 MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "trim", "destination_basis",
                      "source", "note"]
 # destination_basis of a fill row -> the raw file's msrp_includes_destination text that destination_basis() reads
@@ -83,10 +85,6 @@ MONTHS_ON_OFFER_SOURCES = (
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
 HYUNDAI_BRAND_TOTAL = "Brand total (Hyundai brand"
 HYUNDAI_RESIDUAL = "Residual:"
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
-
 
 def reference_parameters() -> pd.DataFrame:
     table = pd.read_csv(TOOLS / "reference_parameters.csv")
@@ -328,7 +326,7 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
     """The sourced-MSRP fill files that exist, stacked, with the file each row came from in `fill_file`.
 
     Stops the build on a wrong header, a bad price, model year or destination basis, or a product_id
-    listed twice (in one file or across the two)."""
+    listed twice (in one file or across the files)."""
     frames = []
     for path in paths:
         if not path.exists():
@@ -359,7 +357,7 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
 
 
 def fill_msrps(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
-    """Sourced base MSRPs (tools/msrp_fill_2025.csv and, if present, msrp_fill_2025_b.csv) for named rows
+    """Sourced base MSRPs (tools/msrp_fill_2025.csv and, where present, msrp_fill_2025_b.csv, _c and _d) for named rows
     whose raw row has no quoted price, written into the raw price columns so that normalise_prices treats
     them as any quoted row (destination removed where included, model-year CPI factor) and the hedonic
     imputation, which runs after, fits on them and skips them. A row that matches no product, or a
@@ -521,14 +519,17 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     df = fill_ranges(df, log)
     df = fill_msrps(df, log)
     df = normalise_prices(df, ref)
+    df = fill_specs(df, log, SPEC_FILLS)
     df = impute(df, log)
     residuals = build_residuals(raw, df, log)
     dropped = df[df["units"].isna()]
     log.append(f"dropped {len(dropped)} named rows without a 2025 volume (their units, where known, "
                "sit in a brand residual): " + "; ".join(dropped["make"] + " " + dropped["model"]))
-    df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), shared, log)
+    split = read_split(shared)
+    df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), split, log)
     df = pd.concat([df, residuals], ignore_index=True)
-    df = derive_hybrids(df, shared, log, hybrid_allocation)
+    df = derive_hybrids(df, split, log, hybrid_allocation)
+    df = check_spec_fill_ids(df, SPEC_FILLS)
     df = fill_assembly(df, shared, log)
     df["assembled_in_us"] = df["assembly_countries"].map(
         lambda s: pd.NA if pd.isna(s) else "United States" in str(s)).astype("boolean")

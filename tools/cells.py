@@ -22,3 +22,8 @@ def range_midpoint(text) -> float:
         return np.nan
     numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", str(text))]
     return float(np.mean(numbers[:2])) if numbers else np.nan
+
+
+def slug(text: str) -> str:
+    """'Mazda', 'CX-70' -> 'mazda', 'cx-70': the parts of a product_id."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")

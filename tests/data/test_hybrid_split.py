@@ -180,7 +180,7 @@ def test_the_build_stops_on_a_count_above_its_nameplate_or_below_zero(tmp_path, 
     monkeypatch.setattr(split, "BOUNDS", ())
     monkeypatch.setattr(split, "CROSS_CHECKS", ())
     with pytest.raises(SystemExit, match=message):
-        split.derive_hybrids(_table(100_000.0), _shared(tmp_path, toyota_total), [])
+        split.derive_hybrids(_table(100_000.0), split.read_split(_shared(tmp_path, toyota_total)), [])
 
 
 def test_a_small_table_splits_by_hand(tmp_path, monkeypatch):
@@ -189,7 +189,7 @@ def test_a_small_table_splits_by_hand(tmp_path, monkeypatch):
     monkeypatch.setattr(split, "BOUNDS", ())
     monkeypatch.setattr(split, "CROSS_CHECKS", ())
     log: list[str] = []
-    out = split.derive_hybrids(_table(100_000.0), _shared(tmp_path, "340,000"), log)
+    out = split.derive_hybrids(_table(100_000.0), split.read_split(_shared(tmp_path, "340,000")), log)
     # 340,000 - Camry 300,000 = 40,000 hybrids in the RAV4; efficiency from the car-less SUV peers: none,
     # so the nameplate's own, flagged imputed
     assert out["units"].tolist() == [60_000, 40_000, 300_000]

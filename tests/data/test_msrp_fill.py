@@ -1,5 +1,5 @@
 """Sourced base MSRPs for nameplates that had an imputed one (issue 11: imputed prices distort every mean
-utility and cost of the calibration). tools/msrp_fill_2025.csv and msrp_fill_2025_b.csv are read by
+utility and cost of the calibration). tools/msrp_fill_2025.csv and msrp_fill_2025_b.csv (_c and _d where present) are read by
 tools/build_data.py before the hedonic imputation; the bundled table must carry them as quoted prices."""
 
 import importlib.util
@@ -13,7 +13,7 @@ from autopact.data import bundled_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools"
-FILLS = [TOOLS / "msrp_fill_2025.csv", TOOLS / "msrp_fill_2025_b.csv"]
+FILLS = [TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd")]
 
 
 def load_build():

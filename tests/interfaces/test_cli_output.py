@@ -29,7 +29,7 @@ def test_the_solver_line_says_what_its_count_counts(name, binding, tmp_path):
         assert count > 20, line
 
 
-@pytest.mark.parametrize("name, expected", [("no-section-232", "caveat: 113 of 114 models whose cost and tax are "
+@pytest.mark.parametrize("name, expected", [("no-section-232", "caveat: 114 of 114 models whose cost and tax are "
                                                                 "unchanged raise their price"),
                                             ("canada-style-quota", None)])
 def test_a_result_prints_its_caveat_where_the_model_disagrees_with_car_markets(name, expected, tmp_path):

@@ -418,7 +418,7 @@ def test_a_result_shows_its_caveats_and_one_without_shows_none(page):
     load(page, "no-section-232")
     run(page)
     shown = page.locator("#result-caveats p.caveat")
-    assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 113 of 114 models whose cost and tax")
+    assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 114 of 114 models whose cost and tax")
     load(page, "canada-style-quota")
     run(page)
     page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('canada-style-quota')")

@@ -36,13 +36,13 @@ def test_each_wedge_is_its_own_change_less_the_outside_vehicles_over_the_same_mi
     wedge = operating_cost_wedge(products, market_2025, {GASOLINE: GAS, ELECTRICITY: POWER})
     hand = [
         S * CAR * (f[0] * (GAS - 1) - F0 * (GAS - 1)),  # a 30-mpg car: more efficient than the fleet
-        S * TRUCK * (f[1] * (GAS - 1) - F0 * (GAS - 1)),  # a 20-mpg pickup: less efficient
+        S * TRUCK * (f[1] * (GAS - 1) - F0 * (GAS - 1)),  # a 21-mpg pickup: less efficient
         S * CAR * (f[2] * (GAS - 1) - F0 * (GAS - 1)),  # a hybrid car
         S * TRUCK * (f[3] * (POWER - 1) - F0 * (GAS - 1)),  # a BEV: dearer electricity, the outside's cheaper gasoline
     ]
     assert wedge == pytest.approx(hand, rel=1e-12)
     # in dollars: cheaper gasoline favours the fleet vehicle over a Civic, a new F-150 over the fleet vehicle
-    assert wedge == pytest.approx([161.5, -144.6, 373.8, 1081.8], abs=0.1)
+    assert wedge == pytest.approx([161.5, -97.6, 373.8, 1081.8], abs=0.1)
     assert f[0] == pytest.approx(3.10 / 30.0, abs=1e-6) and f[1] == pytest.approx(3.10 / 20.0, abs=1e-6)
 
 
