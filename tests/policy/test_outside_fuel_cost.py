@@ -43,7 +43,7 @@ def test_each_wedge_is_its_own_change_less_the_outside_vehicles_over_the_same_mi
     assert wedge == pytest.approx(hand, rel=1e-12)
     # in dollars: cheaper gasoline favours the fleet vehicle over a Civic, a new F-150 over the fleet vehicle
     assert wedge == pytest.approx([161.5, -97.6, 373.8, 1081.8], abs=0.1)
-    assert f[0] == pytest.approx(3.10 / 30.0, abs=1e-6) and f[1] == pytest.approx(3.10 / 20.0, abs=1e-6)
+    assert f[0] == pytest.approx(3.10 / 30.0, abs=1e-6) and f[1] == pytest.approx(3.10 / 21.0, abs=1e-6)
 
 
 def test_a_new_vehicle_as_efficient_as_the_outside_vehicle_has_no_gasoline_wedge(market_2025, monkeypatch):

@@ -37,7 +37,7 @@ from types import ModuleType
 import numpy as np
 
 from autopact.model.demand import Demand
-from autopact.model.supply import Taxes
+from autopact.model.taxes import Taxes
 from autopact.model.zeta import _direction
 
 # markets whose ownership cells are kept (``_cells``)

@@ -43,6 +43,7 @@ import numpy as np
 
 from autopact.model.demand import Demand, jacobian_parts, limit_markup as small_share_markup
 from autopact.model.newton import BroydenMatrix
+from autopact.model.taxes import Taxes  # noqa: F401  (re-exported: most callers import it from here)
 from autopact.model.zeta import FocKernel
 from autopact.errors import ConvergenceError
 
@@ -51,27 +52,6 @@ from autopact.errors import ConvergenceError
 # with a hundred times the households and stops a solve that is not converging long before its
 # iteration limit.
 SOLVE_SECONDS = 120.0
-
-
-@dataclass(frozen=True)
-class Taxes:
-    """Wedge between producer price p and consumer price p^c = (1 + ad_valorem) p + specific.
-
-    ``specific`` is a per-unit tax minus any point-of-sale credit, in dollars (J,).
-    """
-
-    ad_valorem: np.ndarray
-    specific: np.ndarray
-
-    @classmethod
-    def none(cls, products: int) -> "Taxes":
-        return cls(np.zeros(products), np.zeros(products))
-
-    def consumer_prices(self, producer_prices: np.ndarray) -> np.ndarray:
-        return (1 + self.ad_valorem) * producer_prices + self.specific
-
-    def producer_prices(self, consumer_prices: np.ndarray) -> np.ndarray:
-        return (consumer_prices - self.specific) / (1 + self.ad_valorem)
 
 
 def ownership_matrix(owners: np.ndarray, profit_weights: np.ndarray | None = None) -> np.ndarray:
