@@ -61,15 +61,19 @@ def share_trial(factor, top, weights, log_shares, delta):  # pragma: no cover - 
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def share_matrix(factor, x, denominators):  # pragma: no cover - compiled
-    """``Tastes.shares``: s_ij = F_ij x_j / denominator_i (I, J), one pass."""
+def share_matrix(factor, x, denominators, root):  # pragma: no cover - compiled
+    """``Tastes.shares``, s_ij = F_ij x_j / denominator_i (I, J), and r_i s_ij (``weighted_gram``'s
+    scaled rows, r = ``root``), in one pass."""
     n_i, n_j = factor.shape
     out = np.empty((n_i, n_j))
+    scaled = np.empty((n_i, n_j))
     for i in range(n_i):
-        denominator = denominators[i]
+        denominator, r = denominators[i], root[i]
         for j in range(n_j):
-            out[i, j] = factor[i, j] * x[j] / denominator
-    return out
+            value = factor[i, j] * x[j] / denominator
+            out[i, j] = value
+            scaled[i, j] = r * value
+    return out, scaled
 
 
 @numba.njit(cache=True, fastmath=FAST)

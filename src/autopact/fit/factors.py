@@ -105,15 +105,18 @@ class Symmetric:
         return x if self.sign > 0 else -x
 
 
-def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.ndarray:
+def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray, scaled: np.ndarray | None = None
+                  ) -> np.ndarray:
     """The lower triangle, in Fortran order, of diag(d) - sum_i r_i^2 s_i' s_i (s_i the rows of s):
     ds/d delta with d = sum_i w_i s_i and r_i = sqrt(w_i). One symmetric rank-k update (BLAS
     dsyrk: half the multiplications of the J x I x J product, no symmetrising pass), which
-    ``Symmetric(..., dense=...)`` factors without reading the upper triangle."""
+    ``Symmetric(..., dense=...)`` factors without reading the upper triangle. ``scaled``: r_i s_ij
+    (I, J, C order) where already formed."""
     n = len(diagonal)
     out = np.zeros((n, n), order="F")
     out.flat[::n + 1] = diagonal
-    return blas.dsyrk(-1.0, (root[:, None] * s).T, beta=1.0, c=out, lower=1, overwrite_c=1)
+    return blas.dsyrk(-1.0, (root[:, None] * s if scaled is None else scaled).T, beta=1.0, c=out, lower=1,
+                      overwrite_c=1)
 
 
 def gram_of_columns(diagonal: np.ndarray, scaled: np.ndarray) -> np.ndarray:

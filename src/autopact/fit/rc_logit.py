@@ -142,14 +142,16 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return codes, indicator @ within.T, indicator @ within, np.ascontiguousarray(within)
 
 
-def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
-    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored."""
+def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray, scaled: np.ndarray | None = None
+                   ) -> Symmetric:
+    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored;
+    ``scaled``: sqrt(w_i) s_ij where already formed (``compiled_terms.share_matrix``)."""
     def dense() -> np.ndarray:
         return np.diag(total) - (lm.market.weights[:, None] * s).T @ s
 
     if lm.root is None:
         return Symmetric(dense())
-    return Symmetric(weighted_gram(total, lm.root, s), dense=dense)
+    return Symmetric(weighted_gram(total, lm.root, s, scaled), dense=dense)
 
 
 _LOADED: dict[str, ModuleType | None] = {}  # "terms": the compiled markups' module, or None (``compiled_terms``)
@@ -182,7 +184,7 @@ def _warm(module: ModuleType) -> None:
     ok, a_s, _, u, v, _ = module.markups_setup(s, a, ones / 2, order, np.array([0, 1, 2]), two, two, codes)
     module.markups_gradient(s, v, u, a, a_s, ones, ones, two, two, two, two, two, codes, two)
     x, denominators, *_ = module.share_trial(two, ones, ones / 2, np.log(ones / 4), ones)
-    module.share_matrix(two, x, denominators)
+    module.share_matrix(two, x, denominators, ones)
 
 
 CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
@@ -223,8 +225,15 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
         error = lm.log_shares - np.log(totals) if positive or first else None
         return parts, totals, error, np.abs(error).max() if error is not None else np.inf, positive
 
+    root = None if loops is None else lm.root if lm.root is not None else np.ones(len(weights))
+    scaled = None  # sqrt(w_i) s_ij with ``s`` by the compiled loops, for the Gram matrix of ds/d delta
+
     def shares(parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-        return tastes.shares(parts) if loops is None else loops.share_matrix(tastes.factor, *parts)
+        nonlocal scaled
+        if loops is None:
+            return tastes.shares(parts)
+        out, scaled = loops.share_matrix(tastes.factor, *parts, root)
+        return out
 
     parts, total, error, size, _ = evaluate(delta, first=True)
     s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
@@ -232,14 +241,14 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
 
     def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
         at = shares(parts) if s is None else s
-        return delta, at, share_jacobian(lm, at, total), True
+        return delta, at, share_jacobian(lm, at, total, scaled), True
 
     for _ in range(max_steps):
         if size < tol:
             return solution()
         if factor is None:
             s = shares(parts) if s is None else s
-            factor, fresh = share_jacobian(lm, s, total), True
+            factor, fresh = share_jacobian(lm, s, total, scaled), True
         try:
             direction = factor.solve(total * error)  # ds/d delta is symmetric
         except np.linalg.LinAlgError:
