@@ -25,7 +25,10 @@ and O_jk = K[c_j, c_k] over the G firms c (``_factor``), the cross terms are sum
 of s_ij, ds_ij and (U O^T)_ij, products of J x I x G rather than J x I x J. The objective's
 gradient needs only lambda' dm / d theta for one vector lambda (``Markups.gradient``: one solve
 with the transposed matrix, no J x Q right-hand side); the full dm / d theta
-(``Markups.derivatives``) is formed for the standard errors.
+(``Markups.derivatives``) is formed for the standard errors. ``Markups`` lives in
+``autopact.fit.rc_markups``. With ``LogitMarket.loops`` (``compiled_terms()``, where numba is
+installed) the inversion's share evaluations and the markups' set-up and gradient run in numba's
+compiled loops (``autopact.fit.compiled_terms``); without, by numpy, to the same results to rounding.
 """
 
 from __future__ import annotations
@@ -158,10 +161,11 @@ _LOADED: dict[str, ModuleType | None] = {}  # "terms": the compiled markups' mod
 
 
 def compiled_terms() -> ModuleType | None:
-    """``autopact.fit.compiled_terms`` (numba's loops for the markups' set-up and gradient), imported and
-    compiled (or loaded from numba's cache) on a two-product market the first time in a process; None
-    where numba is not installed or, with a RuntimeWarning, where it cannot compile them: the numpy
-    path of ``Markups`` then serves, with the same estimates to rounding."""
+    """``autopact.fit.compiled_terms`` (numba's loops for the inversion's share evaluations and the
+    markups' set-up and gradient), imported and compiled (or loaded from numba's cache) on a
+    two-product market the first time in a process; None where numba is not installed or, with a
+    RuntimeWarning, where it cannot compile them: the numpy path of ``invert`` and ``Markups`` then
+    serves, with the same estimates to rounding."""
     if "terms" not in _LOADED:
         try:
             module = importlib.import_module("autopact.fit.compiled_terms")
@@ -170,7 +174,7 @@ def compiled_terms() -> ModuleType | None:
             module = None
         except Exception as error:  # numba installed but broken, or its compile errors at a first call
             reason = (str(error).strip().splitlines() or [""])[0][:200]
-            warnings.warn(f"autopact: numba could not compile the estimation's markups loops "
+            warnings.warn(f"autopact: numba could not compile the estimation's loops "
                           f"({type(error).__name__}: {reason}); estimating by numpy", RuntimeWarning, stacklevel=2)
             module = None
         _LOADED["terms"] = module
