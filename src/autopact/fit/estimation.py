@@ -130,7 +130,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
              evaluate_only: bool = False, optimizer: Literal["l-bfgs-b", "bfgs", "trust-constr"] = "l-bfgs-b",
              sigma_bounds: tuple[Any, Any] | None = None, pi_bounds: tuple[Any, Any] | None = None,
              rho_bounds: tuple[Any, Any] | None = None, costs_bounds: tuple[Any, Any] | None = None,
-             initial_update: bool = False, ftol: float = 0.0) -> EstimationResult:
+             initial_update: bool = False, ftol: float = 0.0, compiled: bool = True) -> EstimationResult:
     """GMM estimates; starting values are sigma (diagonal, K2), pi (K2 x D) and rho; zeros stay fixed.
 
     The optimiser settings (``optimizer``, ``gtol``, ``ftol``, ``max_iterations``, the bounds,
@@ -139,7 +139,9 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     the objective, gradient norm, iterations and parameters where the optimiser stopped when it
     does not converge. ``evaluate_only`` skips the optimisation and returns the objective,
     gradient and linear parameters at the starting values (one-step weights), marked
-    ``converged=False``: a check, not an estimate.
+    ``converged=False``: a check, not an estimate. ``compiled`` (default True) computes the markups'
+    terms of RC logit without nesting by numba's loops where numba is installed
+    (``rc_logit.compiled_terms``); False, or numba missing, by numpy: the same estimates to rounding.
     """
     began = time.perf_counter()
     k2, d = len(problem.x2_names), len(problem.demographic_names)
@@ -167,7 +169,8 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
                              "last_cost_target": np.full(2 * n, np.nan), "reverted_costs": 0}
     # without nesting, each market's theta-independent arrays for the fused terms, built once
     fused = None if rho is not None else \
-        [rc_logit.LogitMarket.build(m, start, problem.x2_names, expanded_nodes(m, start)) for m in problem.markets]
+        [rc_logit.LogitMarket.build(m, start, problem.x2_names, expanded_nodes(m, start), loops)
+         for loops in [rc_logit.compiled_terms() if compiled else None] for m in problem.markets]
     prices = np.empty(n)
     for market in problem.markets:
         prices[market.rows] = market.prices

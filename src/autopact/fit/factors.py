@@ -41,15 +41,16 @@ class Blocks:
     placed on the diagonal of one triangular matrix in the blocks' product order (``merged``),
     so that a solve is one LAPACK call on permuted rows instead of one per block: the blocks'
     calls, not their arithmetic, were the cost at BLP 1995's sizes (blocks of 14 to 59 products).
-    The zeros between blocks add exact zeros, so each block's solution is its own.
+    The zeros between blocks add exact zeros, so each block's solution is its own. ``order`` is the
+    blocks' products, block after block (``LogitMarket.block_order``: one source of that order).
     """
 
-    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]]) -> None:
+    def __init__(self, blocks: list[tuple[np.ndarray, "Symmetric"]], order: np.ndarray) -> None:
         self.blocks = blocks
-        self.order, self.merged, self.sign = None, None, 1.0
+        self.order, self.merged, self.sign, self.lower = None, None, 1.0, 1
         factors = [factor for _, factor in blocks]
         if all(f.matrix is None for f in factors) and len({(f.sign, f.lower) for f in factors}) == 1:
-            self.order = np.concatenate([rows for rows, _ in blocks])
+            self.order = order
             size, start = len(self.order), 0
             self.merged = np.zeros((size, size), order="F")
             for rows, factor in blocks:
@@ -57,6 +58,14 @@ class Blocks:
                 self.merged[start:end, start:end] = factor.factor
                 start = end
             self.sign, self.lower = factors[0].sign, factors[0].lower
+
+    @classmethod
+    def merged_factor(cls, order: np.ndarray, merged: np.ndarray, lower: int, sign: float) -> "Blocks":
+        """The blocks' factors already placed on one triangular matrix (Fortran order) in the blocks'
+        product ``order`` (``autopact.fit.compiled_terms.markups_setup``'s)."""
+        out = cls.__new__(cls)
+        out.blocks, out.order, out.merged, out.lower, out.sign = [], order, merged, lower, sign
+        return out
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         out = np.empty_like(rhs)
@@ -96,15 +105,18 @@ class Symmetric:
         return x if self.sign > 0 else -x
 
 
-def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray) -> np.ndarray:
+def weighted_gram(diagonal: np.ndarray, root: np.ndarray, s: np.ndarray, scaled: np.ndarray | None = None
+                  ) -> np.ndarray:
     """The lower triangle, in Fortran order, of diag(d) - sum_i r_i^2 s_i' s_i (s_i the rows of s):
     ds/d delta with d = sum_i w_i s_i and r_i = sqrt(w_i). One symmetric rank-k update (BLAS
     dsyrk: half the multiplications of the J x I x J product, no symmetrising pass), which
-    ``Symmetric(..., dense=...)`` factors without reading the upper triangle."""
+    ``Symmetric(..., dense=...)`` factors without reading the upper triangle. ``scaled``: r_i s_ij
+    (I, J, C order) where already formed."""
     n = len(diagonal)
     out = np.zeros((n, n), order="F")
     out.flat[::n + 1] = diagonal
-    return blas.dsyrk(-1.0, (root[:, None] * s).T, beta=1.0, c=out, lower=1, overwrite_c=1)
+    return blas.dsyrk(-1.0, (root[:, None] * s if scaled is None else scaled).T, beta=1.0, c=out, lower=1,
+                      overwrite_c=1)
 
 
 def gram_of_columns(diagonal: np.ndarray, scaled: np.ndarray) -> np.ndarray:

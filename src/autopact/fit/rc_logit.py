@@ -25,19 +25,25 @@ and O_jk = K[c_j, c_k] over the G firms c (``_factor``), the cross terms are sum
 of s_ij, ds_ij and (U O^T)_ij, products of J x I x G rather than J x I x J. The objective's
 gradient needs only lambda' dm / d theta for one vector lambda (``Markups.gradient``: one solve
 with the transposed matrix, no J x Q right-hand side); the full dm / d theta
-(``Markups.derivatives``) is formed for the standard errors.
+(``Markups.derivatives``) is formed for the standard errors. ``Markups`` lives in
+``autopact.fit.rc_markups``. With ``LogitMarket.loops`` (``compiled_terms()``, where numba is
+installed) the inversion's share evaluations and the markups' set-up and gradient run in numba's
+compiled loops (``autopact.fit.compiled_terms``); without, by numpy, to the same results to rounding.
 """
 
 from __future__ import annotations
 
+import importlib
+import warnings
 from dataclasses import dataclass
-from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 
-from autopact.fit.factors import Blocks, Symmetric, blocks, gram_of_columns, weighted_gram
+from autopact.fit.factors import Symmetric, blocks, weighted_gram
 from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Market, Parameters
+from autopact.fit.rc_markups import Markups
 from autopact.fit.tastes import Tastes, probabilities
 from autopact.model.demand import invert_shares
 
@@ -66,10 +72,16 @@ class LogitMarket:
     x2_one: np.ndarray | None = None  # [X2, 1] (J, K2 + 1), for ``Tastes.of``
     x2_high: np.ndarray | None = None  # each X2 column's largest value (K2,)
     x2_low: np.ndarray | None = None  # and smallest
+    within: np.ndarray | None = None  # K (G, G): O_jk = K[c_j, c_k]
+    block_starts: np.ndarray | None = None  # each block's first position in ``block_order``, and the end
+    block_own: np.ndarray | None = None  # O with rows and columns in ``block_order`` (J, J)
+    loops: ModuleType | None = None  # ``compiled_terms()``: the inversion's and markups' compiled loops; None: numpy
 
     @classmethod
-    def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray) -> "LogitMarket":
-        """The arrays for parameters with ``p``'s free pattern; ``nodes`` as ``_demand`` expands them."""
+    def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray,
+              loops: ModuleType | None = None) -> "LogitMarket":
+        """The arrays for parameters with ``p``'s free pattern; ``nodes`` as ``_demand`` expands them;
+        ``loops``: the compiled loops' module (``compiled_terms()``), or None for the numpy path."""
         price = names.index("prices") if "prices" in names else None
         sigma_free = np.flatnonzero(p.sigma_free)
         pi_free = list(zip(*np.nonzero(p.pi_free)))
@@ -78,18 +90,23 @@ class LogitMarket:
         on = list(sigma_free) + [k for k, _ in pi_free]
         columns = market.x2[:, on] if on else np.zeros((len(market.shares), 0))
         on_price = np.array([k == price for k in on], bool)
-        price_weights = np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0)
-        out = cls(market, nodes, loadings, columns, price_weights, price, np.log(market.shares), list(names))
+        price_weights = np.ascontiguousarray(np.where(on_price[:, None], market.weights[None, :] * loadings.T, 0.0))
+        out = cls(market, nodes, np.ascontiguousarray(loadings), np.ascontiguousarray(columns), price_weights, price,
+                  np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
         out.x2_one = np.column_stack([market.x2, np.ones(len(market.shares))])
         out.x2_high, out.x2_low = market.x2.max(axis=0), market.x2.min(axis=0)
         if market.ownership is not None:
-            out.codes, out.through, out.through_t = _factor(market.ownership)
+            out.codes, out.through, out.through_t, out.within = _factor(market.ownership)
             out.symmetric = bool(np.array_equal(market.ownership, market.ownership.T))
             out.columns_through = (columns[:, :, None] * out.through[:, None, :]).reshape(len(columns), -1)
             out.own_diagonal = np.diag(market.ownership).copy()
             out.blocks = blocks(market.ownership, out.codes) if out.symmetric else None
-            out.block_order = None if out.blocks is None else np.concatenate([rows for rows, _ in out.blocks])
+            if out.blocks is not None:
+                out.block_order = np.concatenate([rows for rows, _ in out.blocks])
+                out.block_starts = np.cumsum([0] + [len(rows) for rows, _ in out.blocks])
+                out.block_own = np.ascontiguousarray(market.ownership[np.ix_(out.block_order, out.block_order)])
+        out.loops = loops
         return out
 
     def coefficients(self, p: Parameters) -> np.ndarray:
@@ -108,8 +125,8 @@ class LogitMarket:
         return self.market.weights * coefficients
 
 
-def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes c (J,), H (J, G) and H' (J, G) with (Y O^T)_ij = (Y H)_{i, c_j} and (Y O)_ij = (Y H')_{i, c_j}.
+def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Codes c (J,), H (J, G), H' (J, G) and K (G, G) with (Y O^T)_ij = (Y H)_{i, c_j} and (Y O)_ij = (Y H')_{i, c_j}.
 
     Products whose rows and columns of O are equal share a code (with O from firm ids: the firms),
     so O_jk = K[c_j, c_k] for the (G, G) matrix K of the codes' entries, and H = F K^T with F the
@@ -125,17 +142,53 @@ def _factor(ownership: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     indicator = np.zeros((len(codes), len(first)))
     indicator[np.arange(len(codes)), codes] = 1.0
     within = ownership[np.ix_(first, first)]
-    return codes, indicator @ within.T, indicator @ within
+    return codes, indicator @ within.T, indicator @ within, np.ascontiguousarray(within)
 
 
-def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray) -> Symmetric:
-    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored."""
+def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray, scaled: np.ndarray | None = None
+                   ) -> Symmetric:
+    """ds/d delta = diag(s) - (w s)'s at the probabilities ``s`` (``total`` = w s), factored;
+    ``scaled``: sqrt(w_i) s_ij where already formed (``compiled_terms.share_matrix``)."""
     def dense() -> np.ndarray:
         return np.diag(total) - (lm.market.weights[:, None] * s).T @ s
 
     if lm.root is None:
         return Symmetric(dense())
-    return Symmetric(weighted_gram(total, lm.root, s), dense=dense)
+    return Symmetric(weighted_gram(total, lm.root, s, scaled), dense=dense)
+
+
+_LOADED: dict[str, ModuleType | None] = {}  # "terms": the compiled markups' module, or None (``compiled_terms``)
+
+
+def compiled_terms() -> ModuleType | None:
+    """``autopact.fit.compiled_terms`` (numba's loops for the inversion's share evaluations and the
+    markups' set-up and gradient), imported and compiled (or loaded from numba's cache) on a
+    two-product market the first time in a process; None where numba is not installed or, with a
+    RuntimeWarning, where it cannot compile them: the numpy path of ``invert`` and ``Markups`` then
+    serves, with the same estimates to rounding."""
+    if "terms" not in _LOADED:
+        try:
+            module = importlib.import_module("autopact.fit.compiled_terms")
+            _warm(module)
+        except ImportError:
+            module = None
+        except Exception as error:  # numba installed but broken, or its compile errors at a first call
+            reason = (str(error).strip().splitlines() or [""])[0][:200]
+            warnings.warn(f"autopact: numba could not compile the estimation's loops "
+                          f"({type(error).__name__}: {reason}); estimating by numpy", RuntimeWarning, stacklevel=2)
+            module = None
+        _LOADED["terms"] = module
+    return _LOADED["terms"]
+
+
+def _warm(module: ModuleType) -> None:
+    """Both loops once, with an estimation's argument types, on two products, two households and two firms."""
+    s, a, ones, two = np.full((2, 2), 0.25), np.array([-1.0, -2.0]), np.ones(2), np.eye(2)
+    order, codes = np.arange(2), np.arange(2)
+    ok, a_s, _, u, v, _ = module.markups_setup(s, a, ones / 2, order, np.array([0, 1, 2]), two, two, codes)
+    module.markups_gradient(s, v, u, a, a_s, ones, ones, two, two, two, two, two, codes, two)
+    x, denominators, *_ = module.share_trial(two, ones, ones / 2, np.log(ones / 4), ones)
+    module.share_matrix(two, x, denominators, ones)
 
 
 CHORD_GAIN = 0.01  # a chord step that leaves more than this fraction of the error: factor afresh
@@ -160,43 +213,62 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
     """
     tastes = mu if isinstance(mu, Tastes) else Tastes(mu)
     weights = lm.market.weights
-    parts = tastes.parts(delta)
-    total = tastes.totals(parts, weights)
+    loops = lm.loops
+
+    def evaluate(at: np.ndarray, first: bool = False) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray,
+                                                                np.ndarray | None, float, bool]:
+        """(parts, totals, error, its size, every total share positive) at delta = ``at``; by numpy, the
+        error of a trial with a share not positive is not formed (None, size infinite), the first's is."""
+        if loops is not None:  # one compiled pass instead of about ten numpy calls
+            x, denominators, totals, error, size, positive = loops.share_trial(tastes.factor, tastes.top, weights,
+                                                                               lm.log_shares, at)
+            return (x, denominators), totals, error, size, positive
+        parts = tastes.parts(at)
+        totals = tastes.totals(parts, weights)
+        positive = bool(totals.min() > 0)  # (a NaN compares False: no share is NaN or zero either)
+        error = lm.log_shares - np.log(totals) if positive or first else None
+        return parts, totals, error, np.abs(error).max() if error is not None else np.inf, positive
+
+    root = None if loops is None else lm.root if lm.root is not None else np.ones(len(weights))
+    scaled = None  # sqrt(w_i) s_ij with ``s`` by the compiled loops, for the Gram matrix of ds/d delta
+
+    def shares(parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        nonlocal scaled
+        if loops is None:
+            return tastes.shares(parts)
+        out, scaled = loops.share_matrix(tastes.factor, *parts, root)
+        return out
+
+    parts, total, error, size, _ = evaluate(delta, first=True)
     s = None  # the probabilities at delta, formed when a factorisation or the caller needs them
-    error = lm.log_shares - np.log(total)
-    size = np.max(np.abs(error))
     fresh = False
 
     def solution() -> tuple[np.ndarray, np.ndarray, Symmetric, bool]:
-        at = tastes.shares(parts) if s is None else s
-        return delta, at, share_jacobian(lm, at, total), True
+        at = shares(parts) if s is None else s
+        return delta, at, share_jacobian(lm, at, total, scaled), True
 
     for _ in range(max_steps):
         if size < tol:
             return solution()
         if factor is None:
-            s = tastes.shares(parts) if s is None else s
-            factor, fresh = share_jacobian(lm, s, total), True
+            s = shares(parts) if s is None else s
+            factor, fresh = share_jacobian(lm, s, total, scaled), True
         try:
             direction = factor.solve(total * error)  # ds/d delta is symmetric
         except np.linalg.LinAlgError:
-            return delta, tastes.shares(parts), None, False
+            return delta, shares(parts), None, False
         length = 1.0
         for _ in range(8 if fresh else 1):
             candidate = delta + length * direction
-            parts_new = tastes.parts(candidate)
-            total_new = tastes.totals(parts_new, weights)
-            if total_new.min() > 0:  # (a NaN compares False: no share is NaN or zero either)
-                error_new = lm.log_shares - np.log(total_new)
-                size_new = np.abs(error_new).max()  # NaN where a share is infinite: not taken below
-            else:
-                size_new = np.inf
+            parts_new, total_new, error_new, size_new, positive = evaluate(candidate)
+            # (size NaN where a share is infinite: not taken below)
+            size_new = size_new if positive else np.inf
             if size_new < (size if fresh else 0.5 * size):
                 break
             length /= 2
         else:
             if fresh:
-                return delta, tastes.shares(parts), None, False
+                return delta, shares(parts), None, False
             factor = None  # the chord step is not taken: Newton's from here
             continue
         if not fresh and size_new > CHORD_GAIN * size:
@@ -205,7 +277,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
         delta, parts, s, total, error, size = candidate, parts_new, None, total_new, error_new, size_new
     if size < tol:
         return solution()
-    return delta, tastes.shares(parts), None, False
+    return delta, shares(parts), None, False
 
 
 def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric,
@@ -220,127 +292,6 @@ def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric,
     inner = lm.loadings * (s @ lm.columns if s_columns is None else s_columns)  # sum_l s_il dV_ilq (I, Q)
     gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
     return -jacobian.solve(gradient)
-
-
-class Markups:
-    """Markups m = -(O o J^T)^{-1} s at observed prices (J_jk = sum_i a_i s_ij (1(j=k) - s_ik)), with
-    what their derivatives in theta need: ``derivatives`` gives dm / d theta (J, Q), ``gradient``
-    only mu' dm / d theta (Q,) for a given mu (the adjoint: no J x Q right-hand side is formed).
-
-    (O o J^T) dm_q = -(O o dJ_q^T) m, and (O o dJ_q^T) m is expanded term by term with
-    ds_qij = s_ij (d_jq + a_iq x_jq - r_iq), r_iq = sum_l s_il dV_ilq, so that no J x J dJ_q is formed.
-    """
-
-    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
-        self.lm, self.s = lm, s
-        self.a = lm.price_slopes(p)
-        self.a_s = self.a @ s  # the diagonal sum_i a_i s_ij
-        self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
-        if lm.symmetric and np.all(self.a < 0):
-            # -(O o J^T) = O o (diag(|a| s) - (|a| s)'s): its lower triangle by ``weighted_gram``, then the
-            # Schur product with O (symmetric; the matrix is then negative definite)
-            root = np.sqrt(-self.a)
-            if lm.blocks is None:
-                lower = weighted_gram(-self.a_s, root, s)
-                self.factored = Symmetric(np.multiply(lower, lm.market.ownership, out=lower), negative=True,
-                                          dense=self._dense)
-            else:  # only the diagonal blocks: about a third of the Gram matrix with BLP 1995's firms
-                # sqrt|a_i| s_ij with the blocks' products side by side, in Fortran order: each block's
-                # columns are then a slice that the rank-k update reads without a copy
-                scaled = s.T[lm.block_order]
-                scaled = np.multiply(scaled, root, out=scaled).T
-                factors, start = [], 0
-                for rows, own in lm.blocks:
-                    end = start + len(rows)
-                    lower = gram_of_columns(-self.a_s[rows], scaled[:, start:end])
-                    factors.append((rows, Symmetric(np.multiply(lower, own, out=lower), negative=True,
-                                                    dense=lambda rows=rows: self._dense()[np.ix_(rows, rows)])))
-                    start = end
-                self.factored = Blocks(factors)
-        else:
-            self.matrix = self._dense()
-            self.factored = Symmetric(self.matrix, negative=True) if lm.symmetric else None
-        self.markups = -self._solve(lm.market.weights @ s)
-        self.u = s * self.markups  # U = s o m
-        self.v = (self.u @ lm.through)[:, lm.codes]  # U O^T (I, J)
-
-    def _dense(self) -> np.ndarray:
-        """O o J^T, formed in full."""
-        return self.lm.market.ownership * (np.diag(self.a_s) - self.weighted.T @ self.s).T
-
-    @cached_property
-    def s_columns(self) -> np.ndarray:
-        """s @ x (I, Q): sum_l s_il x_lq, formed once for d delta / d theta and the markups' terms."""
-        return self.s @ self.lm.columns
-
-    @cached_property
-    def weighted(self) -> np.ndarray:
-        """a_i s_ij (I, J)."""
-        return self.a[:, None] * self.s
-
-    def _solve(self, rhs: np.ndarray) -> np.ndarray:
-        return self.factored.solve(rhs) if self.factored else np.linalg.solve(self.matrix, rhs)
-
-    def _partial(self, d_delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(O o dJ_q^T) m (J, Q) but for its term - sum_i a_i s_ij ((ds_q o m) O^T)_ij, and r (I, Q)."""
-        lm, s, a, weighted = self.lm, self.s, self.a, self.weighted
-        inner = lm.loadings * self.s_columns + s @ d_delta  # r (I, Q)
-        sv = weighted * self.v  # a_i s_ij (U O^T)_ij
-        # the diagonal of dJ_q, sum_i a_i ds_qij + sum_i b_qi s_ij, times O_jj m_j
-        diagonal = d_delta * (a @ s)[:, None] + lm.columns * (weighted.T @ lm.loadings) - weighted.T @ inner \
-            + s.T @ lm.price_weights.T
-        rhs = (lm.own_diagonal * self.markups)[:, None] * diagonal
-        # - sum_k O_jk m_k [(a s)'ds_q]_kj = - sum_i ds_qij a_i (U O^T)_ij
-        rhs -= d_delta * sv.sum(axis=0)[:, None] + lm.columns * (sv.T @ lm.loadings) - sv.T @ inner
-        # the r part of - sum_k O_jk m_k [(a s)'ds_q]_jk, - sum_i a_i s_ij ((ds_q o m) O^T)_ij
-        rhs += sv.T @ inner
-        # - sum_k O_jk m_k [(b_q s)'s]_kj = - sum_i b_qi s_ij (U O^T)_ij
-        rhs -= (s * self.v).T @ lm.price_weights.T
-        return rhs, inner
-
-    def derivatives(self, d_delta: np.ndarray) -> np.ndarray:
-        """dm / d theta (J, Q), given d delta / d theta (J, Q)."""
-        lm, count, groups = self.lm, d_delta.shape[1], self.lm.through.shape[1]
-        if not count:
-            return np.zeros_like(d_delta)
-        rhs, _ = self._partial(d_delta)
-        # the rest of - sum_i a_i s_ij ((ds_q o m) O^T)_ij: U diag(d_q) O^T + a_q o U diag(x_q) O^T, by code
-        both = self.u @ np.hstack([(d_delta[:, :, None] * lm.through[:, None, :]).reshape(len(d_delta), -1),
-                                   lm.columns_through])  # (I, 2 Q G)
-        by_delta, by_columns = both[:, :count * groups], both[:, count * groups:]
-        by_columns *= np.repeat(lm.loadings, groups, axis=1)
-        gathered = (self.weighted.T @ (by_delta + by_columns)).reshape(len(d_delta), count, groups)
-        rhs -= gathered[np.arange(len(d_delta)), :, lm.codes]
-        return -self._solve(rhs)
-
-    def gradient(self, d_delta: np.ndarray, mu: np.ndarray) -> np.ndarray:
-        """mu' dm / d theta (Q,) = -nu' (O o dJ_q^T) m with nu = (O o J^T)^{-T} mu.
-
-        nu' (O o dJ_q^T) m is ``_partial``'s right-hand side contracted with nu term by term
-        before any product over households (k = nu o diag(O) o m; sums over j become products
-        of s with J-vectors), so that its J x I x Q products become I x J x (2 Q + 1 + G) and
-        I x J x (Q + 1) ones and no J x Q intermediate is formed.
-        """
-        lm, s, a = self.lm, self.s, self.a
-        columns, loadings, count = lm.columns, lm.loadings, lm.columns.shape[1]
-        nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
-        k = nu * lm.own_diagonal * self.markups
-        # (I, 2 Q + 1 + G): s times d delta / d theta, k o x, k and nu o F K (s times x is ``s_columns``)
-        left = s @ np.hstack([d_delta, k[:, None] * columns, k[:, None], nu[:, None] * lm.through_t])
-        s_columns, s_delta, s_k_columns, s_k = (self.s_columns, left[:, :count], left[:, count:2 * count],
-                                                left[:, 2 * count])
-        inner = loadings * s_columns + s_delta  # r (I, Q)
-        sv = s * self.v  # s_ij (U O^T)_ij
-        right = sv @ np.column_stack([nu[:, None] * columns, nu])  # (I, Q + 1)
-        sv_columns, sv_nu = right[:, :count], right[:, count]
-        contracted = (k * self.a_s - nu * (a @ sv)) @ d_delta \
-            + (loadings * (a[:, None] * (s_k_columns - sv_columns))).sum(axis=0) \
-            + (a * (2 * sv_nu - s_k)) @ inner + lm.price_weights @ (s_k - sv_nu)
-        # nu' of the rest, sum_ij nu_j a_i s_ij ((U o (d_q' + a_q x_q')) O^T)_ij = sum_ik E_ik (d_kq + a_iq x_kq)
-        # with E = ((a s o nu') O) o U = (a o s (nu o F K))_{i, c_k} U_ik
-        e = self.u * (a[:, None] * left[:, 2 * count + 1:])[:, lm.codes]
-        rest = e.sum(axis=0) @ d_delta + (loadings * (e @ columns)).sum(axis=0)
-        return -(contracted - rest)
 
 
 def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,
