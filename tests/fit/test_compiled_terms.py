@@ -115,3 +115,18 @@ def test_without_numba_the_estimation_takes_the_numpy_path(monkeypatch):
     monkeypatch.setattr(rc_logit, "_warm", broken)
     with pytest.warns(RuntimeWarning, match="RuntimeError: no LLVM here"):
         assert rc_logit.compiled_terms() is None
+
+
+def test_an_inversion_from_a_start_with_no_positive_share_is_not_reported_solved(problem):
+    """A start whose predicted shares are not all positive (a NaN delta) is not a solution on either
+    path (the compiled trial returned size 0 there, so the first check took it as solved); the
+    estimation then falls back to ``invert_shares``."""
+    loops = rc_logit.compiled_terms()
+    p = Parameters(SIGMA.copy(), PI.copy(), None)
+    market = problem.markets[0]
+    nodes = expanded_nodes(market, p)
+    for lm in (rc_logit.LogitMarket.build(market, p, problem.x2_names, nodes),
+               rc_logit.LogitMarket.build(market, p, problem.x2_names, nodes, loops)):
+        start = np.full(len(market.shares), np.nan)
+        *_, solved = rc_logit.invert(lm, rc_logit.Tastes.of(lm, p), start, 1e-12)
+        assert not solved

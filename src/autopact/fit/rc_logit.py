@@ -222,6 +222,8 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
         if loops is not None:  # one compiled pass instead of about ten numpy calls
             x, denominators, totals, error, size, positive = loops.share_trial(tastes.factor, tastes.top, weights,
                                                                                lm.log_shares, at)
+            if not positive:  # the loops stop at a share not positive: no error formed, none solved
+                error, size = (lm.log_shares - np.log(totals) if first else None), np.inf
             return (x, denominators), totals, error, size, positive
         parts = tastes.parts(at)
         totals = tastes.totals(parts, weights)
@@ -261,8 +263,7 @@ def invert(lm: LogitMarket, mu: np.ndarray, delta: np.ndarray, tol: float, facto
         for _ in range(8 if fresh else 1):
             candidate = delta + length * direction
             parts_new, total_new, error_new, size_new, positive = evaluate(candidate)
-            # (size NaN where a share is infinite: not taken below)
-            size_new = size_new if positive else np.inf
+            # (size infinite where a share is not positive, NaN where one is infinite: not taken below)
             if size_new < (size if fresh else 0.5 * size):
                 break
             length /= 2
