@@ -66,7 +66,7 @@ RESIDUAL_BRANDS = {
 RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
 # Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
-# one row per product_id, read before the hedonic imputation; the second file is optional (sourced separately).
+# one row per product_id, read before the hedonic imputation; files after the first are optional (each sourced separately).
 MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd"))
 MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "trim", "destination_basis",
                      "source", "note"]

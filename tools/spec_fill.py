@@ -1,7 +1,7 @@
 """Sourced horsepower, size and efficiency for nameplates whose raw row lacks them (issue 11).
 
 Read by tools/build_data.py (``fill_specs``, ``check_spec_fill_ids``). Each fill file
-(``tools/spec_fill_2025_{a,b,c,d}.csv``, every one optional) has the columns ``SPEC_FILL_COLUMNS``: a
+(``tools/spec_fill_2025_{a,b,c,d,e}.csv``, every one optional) has the columns ``SPEC_FILL_COLUMNS``: a
 ``product_id`` of the built table, the figures found (blank where none was found), the model year and
 trim they are for, and the quoted source. ``fill_specs`` writes them into the raw columns before
 ``impute()``, so the imputation flags these cells as not imputed and the OLS of horsepower fits on them.

@@ -228,18 +228,13 @@ def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.
     draw's prices by less than its solver's tolerance; the central results (the golden files) keep
     FocKernel. Each draw makes its own, so a draw depends on (Shared, Job) alone and serial and Dask
     runs agree to the bit."""
-    from autopact.model.sorted_kernel import SortedKernel, supports  # scipy.sparse: only where draws run
+    from autopact.model.draw_map import compiled_map
+    from autopact.model.sorted_kernel import SortedKernel, supports
 
     if not supports(demand, len(xi)):
         return None
-    from autopact.model.fused import compiled_loops
-
-    loops = compiled_loops() if compiled else None
-    if loops is None:
-        return SortedKernel(xi, demand, ownership)
-    from autopact.model.draw_map import CompiledMap
-
-    return CompiledMap(xi, demand, ownership, taxes, costs, loops)
+    kernel = compiled_map(xi, demand, ownership, taxes, costs) if compiled else None
+    return SortedKernel(xi, demand, ownership) if kernel is None else kernel
 
 
 def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
@@ -296,7 +291,7 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                                        initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
                                        search="secant", capacity_start=start if kernel is None else None, spent=spent)
         eq = result.equilibrium
-        evaluations = eq.iterations if result.evaluations is None else result.evaluations
+        evaluations = result.evaluations
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
                               "capacity": c.capacity, **(JUMP_NOTE if result.jumps.get(c.name) else {})}

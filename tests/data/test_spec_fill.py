@@ -170,3 +170,25 @@ def test_a_model_year_names_a_year_in_any_words(tmp_path, model_year):
     load_build()
     import spec_fill
     assert len(spec_fill.read_spec_fills((path,))) == 1
+
+
+def test_every_committed_spec_fill_value_is_in_the_bundled_table_and_not_imputed():
+    """The bundled products carry each sourced figure of tools/spec_fill_2025_*.csv as it is written there,
+    flagged as not imputed (the counterpart of the MSRP fills' test): a fill file edited without a rebuild,
+    or a build that drops a fill, fails here."""
+    from autopact.data import bundled_path
+
+    load_build()
+    import spec_fill
+
+    products = pd.read_csv(bundled_path("products_2025.csv")).set_index("product_id")
+    flags = {"horsepower": "horsepower_imputed", "length_in": "length_in_imputed", "width_in": "width_in_imputed",
+             "efficiency_mpg_or_mpge": "efficiency_imputed"}
+    fills = spec_fill.read_spec_fills()
+    assert len(fills) > 200
+    for _, r in fills.iterrows():
+        row = products.loc[r["product_id"]]
+        for field, flag in flags.items():
+            if r[field].strip():
+                assert row[field] == pytest.approx(float(r[field]), rel=1e-12), (r["product_id"], field)
+                assert not bool(row[flag]), (r["product_id"], field)

@@ -34,7 +34,7 @@ def test_the_excess_is_the_units_over_capacity_less_one():
     plant = CapacityConstraint("plant", np.array([1, 2]), 50.0)
     shares = np.array([0.1, 0.2, 0.3])
     assert plant.units(shares, 100.0) == pytest.approx(50.0)
-    assert plant.excess(shares, 100.0) == 100.0 * shares[[1, 2]].sum() / 50.0 - 1.0
+    assert plant.excess(shares, 100.0) == pytest.approx(0.0, abs=1e-15)  # 50 units at a capacity of 50
     assert plant.excess(shares, 200.0) == pytest.approx(1.0)
 
 

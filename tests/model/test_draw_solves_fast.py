@@ -126,6 +126,10 @@ def test_a_compiled_solve_from_cold_reaches_the_same_prices():
     compiled map where numba is installed, the numpy kernel's prices to 1e-11 in the same evaluations;
     where the loops cannot serve the market (two levels of nests) it solves by FocKernel, to the bit."""
     demand, xi, omega, central, matrix, drawn = central_and_draw()
+    pytest.importorskip("numba")
+    from autopact.model.draw_map import compiled_map
+
+    assert compiled_map(xi, demand, omega, Taxes.none(10), drawn) is not None  # the compiled map, not FocKernel
     plain = solve_prices(drawn, xi, demand, omega, Taxes.none(10))
     fast = solve_prices(drawn, xi, demand, omega, Taxes.none(10), compiled=True)
     assert fast.prices == pytest.approx(plain.prices, rel=1e-11)

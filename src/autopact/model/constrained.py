@@ -76,8 +76,8 @@ class ConstrainedEquilibrium:
     solves: int
     jumps: dict[str, bool] = field(default_factory=dict)  # below capacity at a jump of q_G(lambda) (see solve_constrained)
     # Evaluations of the map in all the solves that found it (a draw's joint solve, the shadow-cost
-    # search's trials, the leap's joint solve and check, the last solve); None where not counted.
-    evaluations: int | None = None
+    # search's trials, the leap's joint solve and check, the last solve).
+    evaluations: int = 0
 
 
 class CountingKernel:

@@ -64,14 +64,14 @@ class CompiledMap:
 
 def compiled_map(xi: np.ndarray, demand: Demand, ownership: np.ndarray, taxes, costs: np.ndarray
                  ) -> CompiledMap | None:
-    """A ``CompiledMap`` of one market (``supply.solve_prices(compiled=True)``), or None where numba's
-    loops cannot serve it: a second level of nests or more than one block of households (what
-    ``sorted_kernel.supports`` checks, without importing SortedKernel's scipy.sparse), or numba not
-    installed or unable to compile (``fused.compiled_loops``)."""
+    """A ``CompiledMap`` of one market (``supply.solve_prices(compiled=True)``, a draw's
+    ``simulate.draw_kernel``), or None where numba's loops cannot serve it: a second level of nests or
+    more than one block of households (``sorted_kernel.supports``), or numba not installed or unable to
+    compile (``fused.compiled_loops``)."""
     from autopact.model.fused import compiled_loops
-    from autopact.model.zeta import ONE_BLOCK_ELEMENTS
+    from autopact.model.sorted_kernel import supports
 
-    if demand.subnests is not None or len(xi) * len(demand.weights) > ONE_BLOCK_ELEMENTS:
+    if not supports(demand, len(xi)):
         return None
     loops = compiled_loops()
     return None if loops is None else CompiledMap(xi, demand, ownership, taxes, costs, loops)

@@ -169,7 +169,7 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
     borders = list(start.borders)
     if start.slack:
         free = solve(costs, initial, inverse_jacobian)
-        over = {c.name for c in constraints if market_size * free.shares[c.products].sum() / c.capacity - 1.0 > capacity_tol}
+        over = {c.name for c in constraints if c.excess(free.shares, market_size) > capacity_tol}
         if not over:  # slack, as the search's first trial finds it (the same solve, so the same numbers)
             return replace(free, shadow_costs=np.zeros_like(costs)), {c.name: 0.0 for c in constraints}
         borders = [b for b in borders if b.name in over]
@@ -192,7 +192,7 @@ def at_capacity(costs: np.ndarray, kernel: FocKernel, taxes, limit_markup: float
         shadow[c.products] += lam[c.name]
     eq = solve(costs + shadow, prices, matrix)
     for c in constraints:
-        over = market_size * eq.shares[c.products].sum() / c.capacity - 1.0
+        over = c.excess(eq.shares, market_size)
         if over > capacity_tol or (lam[c.name] > 0 and abs(over) > capacity_tol):
             return None
     return replace(eq, shadow_costs=shadow), lam
