@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import first_number, range_midpoint, slug  # noqa: E402
+from cells import first_number, range_midpoint, read_fill_files, slug  # noqa: E402
 from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
                           split_powertrains)
 from spec_fill import SPEC_FILLS, check_spec_fill_ids, fill_specs  # noqa: E402
@@ -327,28 +327,19 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
 
     Stops the build on a wrong header, a bad price, model year or destination basis, or a product_id
     listed twice (in one file or across the files)."""
-    frames = []
-    for path in paths:
-        if not path.exists():
-            continue
-        fill = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if list(fill.columns) != MSRP_FILL_COLUMNS:
-            raise SystemExit(f"{path.name}: columns {list(fill.columns)}, expected {MSRP_FILL_COLUMNS}")
-        for _, r in fill.iterrows():
-            price = pd.to_numeric(r["msrp_usd"], errors="coerce")
-            if not (np.isfinite(price) and price > 0):
-                raise SystemExit(f"{path.name}: {r['product_id']} msrp_usd={r['msrp_usd']!r} is not a positive number")
-            if not re.fullmatch(r"20[0-3]\d", r["model_year"]):
-                raise SystemExit(f"{path.name}: {r['product_id']} model_year={r['model_year']!r} is not a year")
-            if r["destination_basis"] not in MSRP_FILL_DESTINATION:
-                raise SystemExit(f"{path.name}: {r['product_id']} destination_basis={r['destination_basis']!r}, "
-                                 f"expected one of {sorted(MSRP_FILL_DESTINATION)}")
-            if not r["source"].strip():
-                raise SystemExit(f"{path.name}: {r['product_id']} source is empty")
-        frames.append(fill.assign(fill_file=path.name))
-    if not frames:
-        return pd.DataFrame(columns=MSRP_FILL_COLUMNS + ["fill_file"])
-    fills = pd.concat(frames, ignore_index=True)
+    def check(name: str, r: pd.Series) -> None:
+        price = pd.to_numeric(r["msrp_usd"], errors="coerce")
+        if not (np.isfinite(price) and price > 0):
+            raise SystemExit(f"{name}: {r['product_id']} msrp_usd={r['msrp_usd']!r} is not a positive number")
+        if not re.fullmatch(r"20[0-3]\d", r["model_year"]):
+            raise SystemExit(f"{name}: {r['product_id']} model_year={r['model_year']!r} is not a year")
+        if r["destination_basis"] not in MSRP_FILL_DESTINATION:
+            raise SystemExit(f"{name}: {r['product_id']} destination_basis={r['destination_basis']!r}, "
+                             f"expected one of {sorted(MSRP_FILL_DESTINATION)}")
+        if not r["source"].strip():
+            raise SystemExit(f"{name}: {r['product_id']} source is empty")
+
+    fills = read_fill_files(paths, MSRP_FILL_COLUMNS, check)
     dup = fills[fills["product_id"].duplicated(keep=False)]
     if len(dup):
         raise SystemExit("msrp fill: product_id listed twice: " + "; ".join(

@@ -1,8 +1,11 @@
-"""Readers of the raw files' text cells, shared by tools/build_data.py and tools/hybrid_split.py."""
+"""Readers of the raw files' text cells and of the fill files, shared by tools/build_data.py,
+tools/hybrid_split.py and tools/spec_fill.py."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,3 +30,21 @@ def range_midpoint(text) -> float:
 def slug(text: str) -> str:
     """'Mazda', 'CX-70' -> 'mazda', 'cx-70': the parts of a product_id."""
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
+
+
+def read_fill_files(paths: Iterable[Path], columns: list[str],
+                    check_row: Callable[[str, pd.Series], None]) -> pd.DataFrame:
+    """The fill files of ``paths`` that exist (each optional), as text, stacked, with the file each row
+    came from in ``fill_file``. Stops the build on a header other than ``columns``; ``check_row(file
+    name, row)`` stops it on a bad row (each reader's own checks)."""
+    frames = []
+    for path in paths:
+        if not path.exists():
+            continue
+        fill = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if list(fill.columns) != columns:
+            raise SystemExit(f"{path.name}: columns {list(fill.columns)}, expected {columns}")
+        for _, row in fill.iterrows():
+            check_row(path.name, row)
+        frames.append(fill.assign(fill_file=path.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns + ["fill_file"])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cells import range_midpoint, slug
+from cells import range_midpoint, read_fill_files, slug
 
 TOOLS = Path(__file__).resolve().parent
 SPEC_FILLS = tuple(TOOLS / f"spec_fill_2025_{x}.csv" for x in "abcde")
@@ -55,35 +55,26 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
     Checks each row on its own: header, product_id against its powertrain, numbers and their ranges,
     model year and source where a value is set; a field of one product given twice (in one file or across
     files; a product may appear in several files with different fields)."""
-    frames = []
-    for path in paths:
-        if not path.exists():
-            continue
-        fill = pd.read_csv(path, dtype=str, keep_default_na=False)
-        if list(fill.columns) != SPEC_FILL_COLUMNS:
-            raise SystemExit(f"{path.name}: columns {list(fill.columns)}, expected {SPEC_FILL_COLUMNS}")
-        for _, r in fill.iterrows():
-            pid, pt = r["product_id"], r["powertrain"]
-            if not pid.endswith(f"--{pt.lower()}") or pid != f"{slug(r['make'])}--{slug(r['model'])}--{pt.lower()}":
-                raise SystemExit(f"{path.name}: product_id={pid!r} is not make={r['make']!r} model={r['model']!r} "
-                                 f"powertrain={pt!r}")
-            values = {f: r[f].strip() for f in SPEC_FIELDS if r[f].strip()}
-            for field, text in values.items():
-                value = pd.to_numeric(text, errors="coerce")
-                bounds = _range(field, pt)
-                if bounds is None:
-                    raise SystemExit(f"{path.name}: {pid} {field}={text!r}: no sane range is set for powertrain {pt!r}")
-                if not (np.isfinite(value) and bounds[0] <= value <= bounds[1]):
-                    raise SystemExit(f"{path.name}: {pid} {field}={text!r} is not a number from {bounds[0]:g} "
-                                     f"to {bounds[1]:g}")
-            if values and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", r["model_year"]):
-                raise SystemExit(f"{path.name}: {pid} model_year={r['model_year']!r} names no year")
-            if values and not r["source"].strip():
-                raise SystemExit(f"{path.name}: {pid} source is empty")
-        frames.append(fill.assign(fill_file=path.name))
-    if not frames:
-        return pd.DataFrame(columns=SPEC_FILL_COLUMNS + ["fill_file"])
-    fills = pd.concat(frames, ignore_index=True)
+    def check(name: str, r: pd.Series) -> None:
+        pid, pt = r["product_id"], r["powertrain"]
+        if pid != f"{slug(r['make'])}--{slug(r['model'])}--{pt.lower()}":
+            raise SystemExit(f"{name}: product_id={pid!r} is not make={r['make']!r} model={r['model']!r} "
+                             f"powertrain={pt!r}")
+        values = {f: r[f].strip() for f in SPEC_FIELDS if r[f].strip()}
+        for field, text in values.items():
+            value = pd.to_numeric(text, errors="coerce")
+            bounds = _range(field, pt)
+            if bounds is None:
+                raise SystemExit(f"{name}: {pid} {field}={text!r}: no sane range is set for powertrain {pt!r}")
+            if not (np.isfinite(value) and bounds[0] <= value <= bounds[1]):
+                raise SystemExit(f"{name}: {pid} {field}={text!r} is not a number from {bounds[0]:g} "
+                                 f"to {bounds[1]:g}")
+        if values and not re.search(r"(?<!\d)(?:19|20)\d\d(?!\d)", r["model_year"]):
+            raise SystemExit(f"{name}: {pid} model_year={r['model_year']!r} names no year")
+        if values and not r["source"].strip():
+            raise SystemExit(f"{name}: {pid} source is empty")
+
+    fills = read_fill_files(paths, SPEC_FILL_COLUMNS, check)
     for field in SPEC_FIELDS:   # a product may be in two files (a later pass), a field filled once
         given = fills[fills[field].str.strip().ne("")]
         dup = given[given["product_id"].duplicated(keep=False)]
