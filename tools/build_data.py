@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import first_number, range_midpoint, read_fill_files, slug  # noqa: E402
+from cells import fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
 from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
                           split_powertrains)
 from spec_fill import SPEC_FILLS, check_spec_fill_ids, fill_specs  # noqa: E402
@@ -357,13 +357,7 @@ def fill_msrps(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = MSRP_
     out = df.copy()
     ids = out["make"].map(slug) + "--" + out["model"].map(slug) + "--" + out["powertrain"].str.lower()
     for _, r in fills.iterrows():
-        match = out.index[ids == r["product_id"]]
-        if len(match) != 1:
-            raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} matches {len(match)} products")
-        j = match[0]
-        if (out.at[j, "make"], out.at[j, "model"]) != (r["make"], r["model"]):
-            raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} is {out.at[j, 'make']} "
-                             f"{out.at[j, 'model']}, not make={r['make']!r} model={r['model']!r}")
+        j = fill_target(out, ids, r)
         if pd.notna(out.at[j, "msrp_quoted_usd"]) or pd.notna(out.at[j, "msrp_excl_destination_raw"]):
             raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} already has a quoted MSRP "
                              f"({out.at[j, 'msrp_quoted_usd']}): not an imputed product")

@@ -48,3 +48,17 @@ def read_fill_files(paths: Iterable[Path], columns: list[str],
             check_row(path.name, row)
         frames.append(fill.assign(fill_file=path.name))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns + ["fill_file"])
+
+
+def fill_target(out: pd.DataFrame, ids: pd.Series, r: pd.Series, product_id: str | None = None) -> int:
+    """The one row of ``out`` whose id (``ids``) is ``product_id`` (the fill row's own by default) and whose
+    make and model are the fill row's; stops the build otherwise, naming the fill file."""
+    pid = r["product_id"] if product_id is None else product_id
+    match = out.index[ids == pid]
+    if len(match) != 1:
+        raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} matches {len(match)} products")
+    j = match[0]
+    if (out.at[j, "make"], out.at[j, "model"]) != (r["make"], r["model"]):
+        raise SystemExit(f"{r['fill_file']}: product_id={r['product_id']!r} is {out.at[j, 'make']} "
+                         f"{out.at[j, 'model']}, not make={r['make']!r} model={r['model']!r}")
+    return j

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cells import range_midpoint, read_fill_files, slug
+from cells import fill_target, range_midpoint, read_fill_files, slug
 
 TOOLS = Path(__file__).resolve().parent
 SPEC_FILLS = tuple(TOOLS / f"spec_fill_2025_{x}.csv" for x in "abcde")
@@ -87,18 +87,8 @@ def read_spec_fills(paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
 def _target(out: pd.DataFrame, ids: pd.Series, r: pd.Series) -> tuple[int, bool]:
     """The nameplate row a fill row sets, and whether the fill row is a split nameplate's HEV product."""
     pid = r["product_id"]
-    match = out.index[ids == pid]
-    split_hev = False
-    if len(match) == 0 and pid.endswith("--hev"):
-        match = out.index[ids == pid.removesuffix("--hev") + "--ice"]
-        split_hev = True
-    if len(match) != 1:
-        raise SystemExit(f"{r['fill_file']}: product_id={pid!r} matches {len(match)} products")
-    j = match[0]
-    if (out.at[j, "make"], out.at[j, "model"]) != (r["make"], r["model"]):
-        raise SystemExit(f"{r['fill_file']}: product_id={pid!r} is {out.at[j, 'make']} {out.at[j, 'model']}, "
-                         f"not make={r['make']!r} model={r['model']!r}")
-    return j, split_hev
+    split_hev = not (ids == pid).any() and pid.endswith("--hev")
+    return fill_target(out, ids, r, pid.removesuffix("--hev") + "--ice" if split_hev else pid), split_hev
 
 
 def _note(r: pd.Series, fields: list[str]) -> str:
