@@ -7,37 +7,12 @@ by the compiled loops of ``autopact.fit.compiled_terms`` (``LogitMarket.loops``)
 from __future__ import annotations
 
 from functools import cached_property
-from types import ModuleType
-from typing import Any, Protocol
 
 import numpy as np
 
 from autopact.fit.factors import Blocks, Symmetric, gram_of_columns, weighted_gram
+from autopact.fit.logit_market import LogitMarket
 from autopact.fit.problem import Parameters
-
-
-class MarkupInputs(Protocol):
-    """What ``Markups`` reads of a market (``autopact.fit.rc_logit.LogitMarket`` has it, whose fields
-    say what each is; named here by its members, not imported, since rc_logit imports this module)."""
-
-    market: Any  # its ownership (J, J) and household weights (I,)
-    loadings: np.ndarray
-    columns: np.ndarray
-    price_weights: np.ndarray
-    codes: np.ndarray | None
-    through: np.ndarray | None
-    through_t: np.ndarray | None
-    columns_through: np.ndarray | None
-    symmetric: bool
-    own_diagonal: np.ndarray | None
-    blocks: list[tuple[np.ndarray, np.ndarray]] | None
-    block_order: np.ndarray | None
-    within: np.ndarray | None
-    block_starts: np.ndarray | None
-    block_own: np.ndarray | None
-    loops: ModuleType | None
-
-    def price_slopes(self, p: Parameters) -> np.ndarray: ...
 
 
 class Markups:
@@ -49,7 +24,7 @@ class Markups:
     ds_qij = s_ij (d_jq + a_iq x_jq - r_iq), r_iq = sum_l s_il dV_ilq, so that no J x J dJ_q is formed.
     """
 
-    def __init__(self, lm: MarkupInputs, p: Parameters, s: np.ndarray) -> None:
+    def __init__(self, lm: LogitMarket, p: Parameters, s: np.ndarray) -> None:
         self.lm, self.s = lm, s
         self.a = lm.price_slopes(p)
         self.matrix, self.factored = None, None  # (factored: a Symmetric, or Blocks of them)
