@@ -35,7 +35,6 @@ compiled loops (``autopact.fit.compiled_terms``); without, by numpy, to the same
 from __future__ import annotations
 
 import importlib
-import warnings
 from types import ModuleType
 
 import numpy as np
@@ -77,9 +76,9 @@ def compiled_terms() -> ModuleType | None:
         except ImportError:
             module = None
         except Exception as error:  # numba installed but broken, or its compile errors at a first call
-            reason = (str(error).strip().splitlines() or [""])[0][:200]
-            warnings.warn(f"autopact: numba could not compile the estimation's loops "
-                          f"({type(error).__name__}: {reason}); estimating by numpy", RuntimeWarning, stacklevel=2)
+            from autopact.model.fused import warn_not_compiled
+
+            warn_not_compiled(error, "the estimation's loops", "estimating by numpy", stacklevel=3)
             module = None
         _LOADED["terms"] = module
     return _LOADED["terms"]

@@ -111,11 +111,17 @@ def clear_stale_cache(folder: Path = Path(__file__).parent) -> bool:
         return False
 
 
-def _fallback(error: Exception) -> None:
-    """Warn that the compiled loops are not used, and why (the error's first line)."""
+def warn_not_compiled(error: Exception, loops: str, instead: str, stacklevel: int = 4) -> None:
+    """Warn that numba's compiled ``loops`` are not used, and why (the error's first line), and what
+    serves ``instead`` (the caller's numpy path); shared by every loader of compiled loops."""
     reason = (str(error).strip().splitlines() or [""])[0][:200]
-    warnings.warn(f"autopact: numba could not compile solve_prices_markets's loops ({type(error).__name__}: "
-                  f"{reason}); solving by numpy (SortedKernel), the same prices to 1e-12", RuntimeWarning, stacklevel=3)
+    warnings.warn(f"autopact: numba could not compile {loops} ({type(error).__name__}: {reason}); {instead}",
+                  RuntimeWarning, stacklevel=stacklevel)
+
+
+def _fallback(error: Exception) -> None:
+    """Warn that the compiled loops are not used, and why."""
+    warn_not_compiled(error, "solve_prices_markets's loops", "solving by numpy (SortedKernel), the same prices to 1e-12")
 
 
 def _compile(module: ModuleType) -> None:

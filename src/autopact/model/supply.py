@@ -195,47 +195,46 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     residual = np.inf
     deadline = time.monotonic() + max_seconds
     if kernel is None and compiled:
-        from autopact.model.draw_map import compiled_map  # numba's loops: only where asked
+        from autopact.model.draw_map import compiled_map as build_compiled_map  # numba's loops: only where asked
 
-        kernel = compiled_map(xi, demand, ownership, taxes, costs)
+        kernel = build_compiled_map(xi, demand, ownership, taxes, costs)
     kernel = FocKernel(xi, demand, ownership) if kernel is None else kernel
 
     compiled_map = getattr(kernel, "zeta", None)  # a draw's compiled map (``draw_map.CompiledMap``)
 
-    def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
-        """c + zeta(p), and the equilibrium if p already satisfies the FOC."""
-        nonlocal evaluations, residual
-        evaluations += 1
-        if compiled_map is not None:  # the same map from the same terms, in compiled loops
-            mapped, consumer, s, residual, stale_any, finite = compiled_map(p, costs, tol)
-            if not finite:
-                raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
-            if residual < tol and not stale_any:
-                return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, True,
-                                      priced_out=np.flatnonzero(~(s > 0)))
-            if early_exit is not None and early_exit(s, residual):
-                return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, False,
-                                      priced_out=np.flatnonzero(~(s > 0)))
-            return mapped, None
+    def numpy_map(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool, bool]:
+        """What the compiled map returns, by ``kernel.terms``: c + zeta(p), consumer prices, shares, the
+        residual max |FOC/s| over live products, whether a priced-out product is off its limit price (it
+        counts as solved only there), and whether the shares are finite."""
         consumer = taxes.consumer_prices(p)
         margin = p - costs
         s, lam, weighted = kernel.terms(consumer, margin)
         foc = s + t * (lam * margin - weighted)
-        if not np.all(np.isfinite(s)):
-            raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
         live = s > 0
-        residual = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
-        # a priced-out product counts as solved only once it sits at its limit price
+        with np.errstate(invalid="ignore"):
+            value = float(np.max(np.abs(foc[live] / s[live]))) if live.any() else 0.0
         stale = ~live & (np.abs(margin - limit_markup) > tol * limit_markup)
-        if residual < tol and not stale.any():
-            return p, Equilibrium(p, consumer, s, margin, evaluations, residual, True,
-                                  priced_out=np.flatnonzero(~live))
-        if early_exit is not None and early_exit(s, residual):
-            return p, Equilibrium(p, consumer, s, margin, evaluations, residual, False,
-                                  priced_out=np.flatnonzero(~live))
         with np.errstate(divide="ignore", invalid="ignore"):
             zeta = (weighted - s / t) / lam
-        return costs + np.where(live, zeta, limit_markup), None
+        return costs + np.where(live, zeta, limit_markup), consumer, s, value, bool(stale.any()), \
+            bool(np.all(np.isfinite(s)))
+
+    evaluate = numpy_map if compiled_map is None else (lambda p: compiled_map(p, costs, tol))
+
+    def zeta_map(p: np.ndarray) -> tuple[np.ndarray, Equilibrium | None]:
+        """c + zeta(p), and the equilibrium if p already satisfies the FOC (or ``early_exit`` ends the solve)."""
+        nonlocal evaluations, residual
+        evaluations += 1
+        mapped, consumer, s, residual, stale_any, finite = evaluate(p)
+        if not finite:
+            raise ConvergenceError("equilibrium prices: shares are not finite (check costs and mean utilities)")
+        if residual < tol and not stale_any:
+            return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, True,
+                                  priced_out=np.flatnonzero(~(s > 0)))
+        if early_exit is not None and early_exit(s, residual):
+            return p, Equilibrium(p, consumer, s, p - costs, evaluations, residual, False,
+                                  priced_out=np.flatnonzero(~(s > 0)))
+        return mapped, None
 
     def late() -> None:
         if time.monotonic() > deadline:
