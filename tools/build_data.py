@@ -568,8 +568,10 @@ def months_on_offer(df: pd.DataFrame, log: list[str],
 
 
 def build_market_facts(shared: Path, ref: pd.DataFrame) -> pd.DataFrame:
+    """The shared market facts, then the rows sourced here (``market_facts_fill_2025.csv``: KBB's
+    monthly EV transaction prices that the shared table lacks, each with its URL and quoted words)."""
     facts = pd.read_csv(shared / "us_market" / "market_facts.csv")
-    return facts
+    return pd.concat([facts, pd.read_csv(TOOLS / "market_facts_fill_2025.csv")], ignore_index=True)
 
 
 def build_chinese_models(shared: Path, ref: pd.DataFrame) -> pd.DataFrame:

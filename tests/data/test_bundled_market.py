@@ -139,7 +139,17 @@ def test_transaction_price_level_matches_the_average_transaction_price(market):
     assert mean == pytest.approx(market.facts.average_transaction_price)
     msrp = load_market(2025, assumptions={"price_level": "msrp"})
     assert np.allclose(msrp.prices, msrp.products["msrp_usd"])
-    assert np.allclose(market.prices / msrp.prices, market.price_scale)
+    bev = market.products["powertrain"].eq("BEV").to_numpy()
+    # BEVs average KBB's EV transaction price, the rest take the factor that keeps the market's mean
+    assert np.average(market.prices[bev], weights=market.units[bev]) == pytest.approx(
+        market.facts.average_transaction_price_bev)
+    assert np.allclose(market.prices[bev] / msrp.prices[bev], market.price_scales["BEV"])
+    assert np.allclose(market.prices[~bev] / msrp.prices[~bev], market.price_scales["other"])
+    # by hand from the bundled figures: 57,479 / 50,780 and (49,544 N - 57,479 N_BEV) / (36,469 N_other)
+    assert market.price_scales["BEV"] == pytest.approx(57479 / 50780, rel=1e-4)
+    assert market.price_scales["other"] == pytest.approx(1.3402, rel=1e-4)
+    assert market.price_scale == pytest.approx(49544 / np.average(msrp.prices, weights=msrp.units))
+    assert msrp.price_scales == {"BEV": 1.0, "other": 1.0}
 
 
 def test_remainder_rows_are_explicit_products_or_dropped_with_their_share_stated(market):
@@ -176,3 +186,23 @@ def test_summary_has_the_documented_keys(market):
     # Hyundai-brand nameplates now have 2025 volumes; the group total is published rounded ("1.83 million")
     assert recon["Hyundai Motor Group"] == pytest.approx(1.0, abs=5_000 / 1_830_000)
     assert {a["name"] for a in s["assumptions"]} >= {"price_level", "market_size_households", "remainder_rows"}
+
+
+def test_transaction_scales_by_hand(market):
+    """Two BEV and two other rows: s_BEV = A_BEV / m_BEV and the rest's factor keeps the market's mean A."""
+    from autopact.data.market import transaction_scales
+
+    table = pd.DataFrame({"powertrain": ["BEV", "BEV", "ICE", "HEV"], "units": [100, 300, 500, 100],
+                          "msrp_usd": [40_000.0, 50_000.0, 30_000.0, 35_000.0]})
+    facts = market.facts.model_copy(update={"average_transaction_price": 45_000.0,
+                                            "average_transaction_price_bev": 52_000.0})
+    scale, scales = transaction_scales(table, facts)
+    m_bev, m_other = (4e6 + 15e6) / 400, (15e6 + 3.5e6) / 600
+    assert scales["BEV"] == pytest.approx(52_000 / m_bev, rel=1e-12)
+    assert scales["other"] == pytest.approx((45_000 * 1000 - 52_000 * 400) / (m_other * 600), rel=1e-12)
+    assert scale == pytest.approx(45_000 / ((19e6 + 18.5e6) / 1000), rel=1e-12)
+    prices = table["msrp_usd"] * np.where(table["powertrain"].eq("BEV"), scales["BEV"], scales["other"])
+    assert np.average(prices, weights=table["units"]) == pytest.approx(45_000, rel=1e-12)
+    no_bev = table[table["powertrain"] != "BEV"]
+    assert transaction_scales(no_bev, facts)[1] == {"BEV": transaction_scales(no_bev, facts)[0],
+                                                    "other": transaction_scales(no_bev, facts)[0]}

@@ -15,7 +15,7 @@ from autopact.model.demand import aggregate_elasticity, diversion_ratios, shares
 from autopact.model.households import draw_households
 from autopact.data import income_distribution
 
-FIXED = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3}
+FIXED = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3, "bev_income": 0.2}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from autopact.fit.price_forms import FORMS, truncated_normal
 from autopact.model.demand import invert_shares, jacobian_parts, shares
 from autopact.model.households import draw_households
 
-THETA = {"alpha": 2e-5, "pi": 4.0, "sigma_bev": 1.2, "sigma_size": 0.6, "rho": 0.3}
+THETA = {"alpha": 2e-5, "pi": 4.0, "sigma_bev": 1.2, "sigma_size": 0.6, "rho": 0.3, "bev_income": 0.25}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """Agreement with PyBLP on the bundled 2025 US market (RC nested logit by segment, income-dependent
-price sensitivity, taste draws on BEV and size): shares, Jacobian, elasticities, costs, merger prices."""
+price sensitivity, taste draws on BEV and size, the BEV taste correlated with log income): shares,
+Jacobian, elasticities, costs, merger prices."""
 
 import warnings
 
@@ -18,6 +19,9 @@ MODELS = {
     "logit": {"alpha": 1.2e-4, "pi": 0.0, "sigma_bev": 0.0, "sigma_size": 0.0, "rho": 0.0},
     "nested_logit": {"alpha": 8e-5, "pi": 0.0, "sigma_bev": 0.0, "sigma_size": 0.0, "rho": 0.4},
     "rc_nested_logit": {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3},
+    # the BEV taste correlated with log income (households.income_correlated): in PyBLP, sigma_bev sqrt(1 - r^2)
+    # on the BEV draw and a demographic interaction sigma_bev r on standardised log income, computed here
+    "rc_bev_income": {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.2, "sigma_size": 1.5, "rho": 0.3, "bev_income": 0.4},
 }
 TOL = 1e-8
 
@@ -44,16 +48,22 @@ def both(request):
         "bev": arrays.characteristics[:, 0], "size": arrays.characteristics[:, 1], "nesting_ids": arrays.nests})
     if not PARAMETERS["rho"]:
         product_data = product_data.drop(columns="nesting_ids")
+    log_income = np.log(households.income)
+    mean = households.weights @ log_income
+    z = (log_income - mean) / np.sqrt(households.weights @ (log_income - mean) ** 2)
+    r = PARAMETERS.get("bev_income", 0.0)
     agent_data = pd.DataFrame({"market_ids": 2025, "weights": households.weights, "income": households.income,
-                               "nodes0": 0.0, "nodes1": households.nu[:, 0], "nodes2": households.nu[:, 1]})
+                               "z": z, "nodes0": 0.0, "nodes1": households.nu[:, 0], "nodes2": households.nu[:, 1]})
     pyblp.options.verbose = False
     problem = pyblp.Problem((pyblp.Formulation("0 + prices"), pyblp.Formulation("0 + prices + bev + size")),
-                            product_data, pyblp.Formulation("0 + I(1 / income)"), agent_data)
+                            product_data, pyblp.Formulation("0 + I(1 / income) + z"), agent_data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rho = PARAMETERS["rho"] if PARAMETERS["rho"] else None
-        results = problem.solve(sigma=np.diag([0.0, PARAMETERS["sigma_bev"], PARAMETERS["sigma_size"]]),
-                                pi=np.array([[-PARAMETERS["pi"]], [0.0], [0.0]]), rho=rho,
+        results = problem.solve(sigma=np.diag([0.0, PARAMETERS["sigma_bev"] * np.sqrt(1 - r * r),
+                                               PARAMETERS["sigma_size"]]),
+                                pi=np.array([[-PARAMETERS["pi"], 0.0], [0.0, PARAMETERS["sigma_bev"] * r], [0.0, 0.0]]),
+                                rho=rho,
                                 beta=[-PARAMETERS["alpha"]], method="1s",
                                 optimization=pyblp.Optimization("return"),
                                 iteration=pyblp.Iteration("squarem", {"atol": 1e-14}), check_optimality="gradient")

@@ -14,7 +14,9 @@ so the early leap is asked there too, and the first solve at zero shadow cost st
 of 1e-4 (its plant 99% over capacity, ``constrained.DECIDED``) and the first trial under capacity at
 1e-2 (``shadow.BRACKET_TOL``); the joint solve starts from the secant step between the two trials and
 the check from above stops once it reaches the root's equilibrium (``leap.SAME_EQUILIBRIUM``): 89
-evaluations in all (251 on main at 8be674d), the golden file's equilibrium."""
+evaluations in all (251 on main at 8be674d), the golden file's equilibrium. On the eighth session's
+calibration (BEV transaction prices, the BEV taste by income) the same search takes 118 (the E5's
+demand is more elastic near the plant's cap), so the bound is 130."""
 
 import pytest
 
@@ -37,4 +39,4 @@ def test_a_slow_first_bracket_asks_the_leap_search_at_once(monkeypatch):
     (plant,) = result.counterfactual.constraints
     assert plant["binding"] and not plant.get("jump")
     assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
-    assert len(evaluations) < 105
+    assert len(evaluations) < 130

@@ -113,14 +113,14 @@ def _new(name, like, price):
                                       [_new("A", "ford--ranger--ice", 30_000), _new("B", "ford--maverick--ice", 32_000)]],
                          ids=["one", "two"])
 def test_new_products_implied_costs_make_their_focs_vanish(market_2025, products):
-    """At the announced prices (x the market's price scale) and every other product at its 2025
+    """At the announced prices (x the price scale of their powertrain) and every other product at its 2025
     price, the new products' FOC rows vanish with the counterfactual Omega; the two costs of
     siblings are solved jointly (each one's markup enters the other's FOC)."""
     cf = apply(parse_scenario({"name": "new", "new_products": products}, "test"), market_2025)
     new = cf.products["product_id"].str.startswith("new--").to_numpy()
     assert new.sum() == len(products)
     prices = np.r_[market_2025.calibration.arrays.prices,
-                   [p["announced_price_usd"] * market_2025.data.price_scale for p in products]]
+                   [p["announced_price_usd"] * market_2025.data.scale_of(p["powertrain"]) for p in products]]
     omega = ownership_matrix(cf.owners, cf.kappa)
     assert omega[np.ix_(new, new)].min() == 1.0  # Ford's products, one price setter
     residual = foc_residual(prices, cf.costs, cf.xi, cf.demand, omega, cf.taxes)

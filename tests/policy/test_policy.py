@@ -66,7 +66,11 @@ def logit_context():
 def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_context):
     """Under logit every rival loses (prices are strategic complements and entry lowers each
     rival's demand). With income-dependent price sensitivity an entrant can take a rival's most
-    price-sensitive buyers and let it raise prices, so there only the rivals' total must fall."""
+    price-sensitive buyers and let it raise prices, so there the rivals' units must fall (a product
+    added at given prices lowers every household's other shares, and rivals' prices do not fall on
+    the whole) while their profit may not: on the eighth session's calibration a US-built Dolphin
+    raises rivals' total profit by 0.003% (+$5.7 million of $226 billion), their prices rising more
+    than their units fall, the mechanism of ``autopact validate``'s price signs."""
     entrants = [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "own_us_plant"}]
     logit = run(logit_context, entrants=entrants)
     assert logit["change"]["consumer_surplus_usd"] > 0
@@ -75,8 +79,11 @@ def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_
             assert firm["profit_counterfactual_usd"] < firm["profit_baseline_usd"], firm["firm"]
     rc = run(context, entrants=entrants)
     assert rc["change"]["consumer_surplus_usd"] > 0
+    products = [p for p in rc["products"] if p["owner"] != "BYD"]
+    assert sum(p["units"] for p in products) < sum(p["units_baseline"] for p in products)
     rivals = [f for f in rc["firms"] if f["firm"] != "BYD"]
-    assert sum(f["profit_counterfactual_usd"] for f in rivals) < sum(f["profit_baseline_usd"] for f in rivals)
+    change = sum(f["profit_counterfactual_usd"] - f["profit_baseline_usd"] for f in rivals)
+    assert abs(change) < 1e-4 * sum(f["profit_baseline_usd"] for f in rivals)  # measured +2.5e-5
 
 
 @pytest.mark.parametrize("text, expected", [

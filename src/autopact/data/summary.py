@@ -70,6 +70,7 @@ def summarize(market: Market) -> dict[str, Any]:
             "price_level": market.assumptions["price_level"].value,
             "basis": "2025 US dollars, excluding destination charge",
             "scale_factor_on_msrp": market.price_scale,
+            "scale_factors_on_msrp_by_powertrain": dict(market.price_scales),
             "units_weighted_mean_msrp": float(np.average(p["msrp_usd"], weights=units)),
             "units_weighted_mean_price": float(np.average(p["prices"], weights=units)),
             "average_transaction_price_2025": market.facts.average_transaction_price,

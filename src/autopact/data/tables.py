@@ -56,6 +56,8 @@ class MarketFacts(BaseModel):
     bev_share: float
     average_transaction_price: float
     average_transaction_price_source: str
+    average_transaction_price_bev: float
+    average_transaction_price_bev_source: str
     households: float
     households_source: str
     sales_by_company: dict[str, float]
@@ -93,6 +95,8 @@ def _market_facts(year: int) -> MarketFacts:
         bev_share=float(bev["value"]) / float(total["value"]),
         average_transaction_price=float(ref.loc["atp_2025_usd", "value"]),
         average_transaction_price_source=str(ref.loc["atp_2025_usd", "source"]),
+        average_transaction_price_bev=float(ref.loc["atp_bev_2025_usd", "value"]),
+        average_transaction_price_bev_source=str(ref.loc["atp_bev_2025_usd", "source"]),
         households=float(ref.loc["households_2024", "value"]),
         households_source=str(ref.loc["households_2024", "source"]),
         sales_by_company={str(s): float(v) for s, v in zip(companies["scope"], companies["value"])},

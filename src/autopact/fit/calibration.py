@@ -1,8 +1,8 @@
 """Calibration: fit demand's nonlinear parameters to published targets on one market-year.
 
 Mean utilities are always inverted so predicted units equal observed units (Berry 1994); the
-nonlinear parameters theta = (alpha, pi, sigma_bev, sigma_size, rho) are then chosen by weighted
-least squares on the relative distance between model statistics and targets,
+nonlinear parameters theta = (alpha, pi, sigma_bev, sigma_size, rho, bev_income) are then chosen by
+weighted least squares on the relative distance between model statistics and targets,
 
     min_theta  sum_t w_t ((m_t(theta) - target_t) / |target_t|)^2,
 
@@ -24,7 +24,7 @@ import pandas as pd
 from autopact.data import Market, bundled_path, income_distribution, read_bundled
 from autopact.fit.price_forms import FORMS, PriceForm
 from autopact.model.demand import Demand, individual_shares, invert_shares, jacobian_parts, shares
-from autopact.model.households import Households, draw_households
+from autopact.model.households import Households, draw_households, income_correlated
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
 
 # The parameters of the default price form (``price_forms.FORMS``, "income"): alpha_i = alpha + pi / y_i.
@@ -113,10 +113,16 @@ class MarketArrays:
 def build_demand(parameters: dict[str, float], arrays: MarketArrays, households: Households,
                  form: str = "income") -> Demand:
     """The demand of ``parameters`` under a price form (``price_forms.FORMS``): the "income" form
-    through Demand's pi / income, the others through household price deviations alpha_i - alpha."""
+    through Demand's pi / income, the others through household price deviations alpha_i - alpha.
+    The BEV taste draws are correlated with log income by ``bev_income`` (``households.income_correlated``)."""
+    nu = households.nu[:, :2]
+    correlation = parameters.get("bev_income", 0.0)  # absent from a record of the earlier specification: 0
+    if correlation:
+        nu = np.column_stack([income_correlated(nu[:, 0], households.income, households.weights, correlation),
+                              nu[:, 1]])
     taste = dict(sigma=np.array([parameters["sigma_bev"], parameters["sigma_size"]]), rho=parameters["rho"],
                  characteristics=arrays.characteristics, nests=arrays.nests, weights=households.weights,
-                 income=households.income, nu=households.nu[:, :2])
+                 income=households.income, nu=nu)
     if form == "income":
         return Demand(alpha=parameters["alpha"], pi=parameters["pi"], **taste)
     alpha = parameters["alpha"]
@@ -362,8 +368,8 @@ def _bound_warnings(theta: dict[str, float], names: list[str], form: str = "inco
 
 def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int, form: str = "income") -> str:
     """Hash of everything a calibration depends on: products, assumptions, targets, draws, seed and
-    the price form (a form other than "income" enters the hash, so no stored fit of one is reused
-    for another)."""
+    the price form with its parameters and bounds (so no stored fit of one form, or of an earlier
+    parameter set such as the one before ``bev_income``, is reused for another)."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -371,8 +377,7 @@ def fingerprint(market: Market, targets: pd.DataFrame, draws: int, seed: int, fo
     digest.update(repr(sorted((a.name, a.value) for a in market.assumptions.values())).encode())
     digest.update(targets.to_csv(index=False).encode())
     digest.update(f"{draws}:{seed}".encode())
-    if form != "income":
-        digest.update(repr((form, FORMS[form])).encode())
+    digest.update(repr((form, FORMS[form])).encode())
     return digest.hexdigest()[:16]
 
 

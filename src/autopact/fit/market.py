@@ -236,7 +236,10 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
                           "(https://en.wikipedia.org/wiki/Direct-to-consumer_automobile_selling_in_the_United_States ; "
                           "https://teslamotorsclub.com/tmc/threads/direct-sales-laws.63457/ , weak). Not modelled state by "
                           "state: the young-brand residual of direct sellers (Rivian, Lucid) carries the friction"),
-        "entrant_trim_mix": f"entrants' home-based costs scaled by the market's price scale ({market.price_scale:.3f}), as base MSRPs are",
+        "entrant_trim_mix": (f"entrants' home-based costs scaled by the market's price scale ({market.price_scale:.3f}: "
+                             "the 2025 average transaction price over the mean base MSRP, a trim-mix factor); "
+                             f"incumbents' prices by BEVs' own ({market.price_scales['BEV']:.3f}, KBB's EV transaction "
+                             f"price, incentives 13-18%) and the others' ({market.price_scales['other']:.3f})"),
         "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
         "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",
     }

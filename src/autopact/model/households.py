@@ -62,3 +62,25 @@ def household_blocks(households: int, products: int, elements: int | None = None
     count = -(-households // most)
     for block in range(count):
         yield slice(block * households // count, (block + 1) * households // count)
+
+
+def income_correlated(nu: np.ndarray, income: np.ndarray, weights: np.ndarray, correlation: float) -> np.ndarray:
+    """Taste draws whose correlation with the households' standardised log income is ``correlation``:
+
+        nu'_i = sqrt(1 - r^2) nu_i + r z_i,   z_i = (ln y_i - m) / s,
+
+    m and s the weighted mean and standard deviation of ln y. Where nu is standard normal and drawn
+    independently of income, nu' keeps a mean of 0 and a variance of 1 (so sigma still scales a
+    unit-variance taste) and its correlation with ln y is r: a taste that rises with income beyond
+    what income does to price sensitivity. sigma nu' = sigma sqrt(1 - r^2) nu + (sigma r) z is a
+    random coefficient plus a demographic interaction on the characteristic, the Pi of BLP (1995)
+    and Nevo (2001) on standardised log income (PyBLP's ``pi`` on a demographic column z). r = 0
+    returns ``nu`` itself."""
+    if not -1.0 < correlation < 1.0:
+        raise ValueError(f"a correlation with income must lie in (-1, 1), got {correlation}")
+    if correlation == 0.0:
+        return nu
+    log_income = np.log(income)
+    mean = float(weights @ log_income)
+    spread = float(np.sqrt(weights @ (log_income - mean) ** 2))
+    return np.sqrt(1.0 - correlation ** 2) * nu + correlation * (log_income - mean) / spread

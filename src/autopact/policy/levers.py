@@ -210,12 +210,33 @@ def hedonic_fit(market: MarketModel) -> Hedonic | None:
     return market.cache["hedonic"]
 
 
+def fixed_point_start(market: MarketModel, products: pd.DataFrame,
+                      initial_prices: dict[str, float] | None = None) -> np.ndarray | None:
+    """Where the scenario's equilibrium search starts: each product at ``initial_prices`` where named,
+    else at its price in the market before the scenario (``market.initial_prices``: the observed 2025
+    prices of the calibrated market), else (an entrant, a new product) at its cost (NaN here).
+
+    The choice selects the equilibrium where the game has more than one. With price sensitivity
+    from income a cheap model's owner can have two profit peaks (``autopact.runs.best_response``),
+    and the 2025 game then has other equilibria besides the observed prices: from costs the search
+    reached one with the Elantra hybrid $2,550 cheaper under a scenario that changes nothing. Started
+    at the status quo, a scenario that changes nothing returns it, and a scenario's equilibrium is
+    the one its changes lead to from today's prices, as merger simulations start at pre-merger
+    prices (PyBLP's ``compute_prices`` at the current ones). A market whose counterfactuals start at
+    its baseline prices (``start_at_baseline``, an estimated one) keeps that start as it is."""
+    if market.start_at_baseline:
+        return market.initial_prices
+    before = {} if market.initial_prices is None else dict(zip(market.products["product_id"], market.initial_prices))
+    named = initial_prices or {}
+    start = np.array([named.get(pid, before.get(pid, np.nan)) for pid in products["product_id"]], float)
+    return None if np.isnan(start).all() else start
+
+
 def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, float] | None = None) -> MarketModel:
     """The market under the scenario (see the module docstring for each lever).
 
-    ``initial_prices`` (product_id -> price) starts the scenario's fixed point there (products not
-    named start at cost); the equilibrium is the same to the solver's tolerance. A market whose
-    counterfactuals start at its baseline prices (an estimated one) keeps that start.
+    ``initial_prices`` (product_id -> price) starts the scenario's fixed point there; every other
+    product starts at its baseline price, and one new to the market at its cost (``fixed_point_start``).
     """
     scenario = evaluated(scenario)
     params = parameters(scenario, market)
@@ -272,12 +293,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         unknown = products["base_cost"].isna()
         products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
     check_costs(products, cost_all, xi_all, market.money)
-    if market.start_at_baseline:
-        start = market.initial_prices
-    elif initial_prices:
-        start = np.array([initial_prices.get(pid, np.nan) for pid in products["product_id"]])
-    else:
-        start = None
+    start = fixed_point_start(market, products, initial_prices)
     taxes = consumer_wedges(scenario.credits, products, market.money) if scenario.credits else Taxes.none(len(products))
     operating = operating_cost_wedge(products, market, params)
     if operating is not None:  # kept beside the products: averages of purchase prices leave it out (metrics)

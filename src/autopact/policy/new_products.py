@@ -79,7 +79,7 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
 
 def announced_prices(scenario: Scenario, market: MarketModel) -> dict[str, float]:
     """Each new product's announced price at the model's price level (product_id -> price)."""
-    return {product_id(p): p.announced_price_usd * market.data.price_scale for p in scenario.new_products}
+    return {product_id(p): p.announced_price_usd * market.data.scale_of(p.powertrain) for p in scenario.new_products}
 
 
 def implied_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
