@@ -1,5 +1,6 @@
 """A disk cache of derived results that take seconds to compute and never change for given code and
-data: the calibrated market of a scenario and its solved baseline (``autopact.simulate.baseline_for``).
+data: the calibrated market of a scenario with its solved baseline (``autopact.simulate.market_for``),
+and a scenario's solved central equilibrium (``autopact.simulate.solved``).
 
 An entry is a pickle named by the SHA-256 of its key (what the caller's result depends on, such as
 the market year, the market assumptions, households and seed) and of ``code_digest()``: the
@@ -176,11 +177,11 @@ def stored(kind: str, key: dict[str, Any]) -> bool:
     return folder is not None and (folder / entry_name(kind, key)).is_file()
 
 
-def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
+def cached(kind: str, key: dict[str, Any], compute: Callable[[], T], keep: int = KEEP) -> T:
     """``compute()``, or the result a previous call with the same kind, key, code and data stored.
 
     ``key`` must name everything besides the package's code and data that the result depends on;
-    it is hashed as JSON (``repr`` for other values)."""
+    it is hashed as JSON (``repr`` for other values). ``keep``: the entries of this kind kept."""
     folder = cache_dir()
     if folder is None:
         return compute()
@@ -189,7 +190,7 @@ def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
     if found is not None:
         return found[0]
     value = compute()
-    _write(folder, path, kind, value)
+    _write(folder, path, kind, value, keep)
     return value
 
 
@@ -212,16 +213,16 @@ def _read(path: Path) -> tuple[Any] | None:
         return None
 
 
-def _write(folder: Path, path: Path, kind: str, value: Any) -> None:
+def _write(folder: Path, path: Path, kind: str, value: Any, keep: int = KEEP) -> None:
     """Write an entry atomically (a temporary file renamed into place); remove the entries of this
-    kind that other code or data wrote and all but the ``KEEP`` written last. A failure is ignored."""
+    kind that other code or data wrote and all but the ``keep`` written last. A failure is ignored."""
     try:
         if not _replace_atomically(folder, path, SUFFIX,
                                    lambda file: pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL), binary=True):
             return
         current = f"{kind}-{code_digest()[:16]}-"
         entries = sorted(folder.glob(f"{kind}-*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        kept = [p for p in entries if p.name.startswith(current)][:KEEP]
+        kept = [p for p in entries if p.name.startswith(current)][:keep]
         for old in set(entries) - set(kept):
             old.unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - a full disk or a read-only home: the result stands without the cache
