@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import load_market
-from autopact.data.cache import cache_dir, cached, stored
+from autopact.data.cache import blas_signature, cache_dir, cached, stored
 from autopact.data.tariffs import US
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
@@ -72,7 +72,7 @@ def market_cached(scenario: Scenario, households: int = 1000, household_seed: in
 
 def _market_key(scenario: Scenario, households: int, household_seed: int) -> dict:
     return {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
-            "household_seed": household_seed}
+            "household_seed": household_seed, "blas": blas_signature()}  # the baseline's solve rounds by the BLAS
 
 
 def carried(market: MarketModel, year: int, paths: dict[str, float] | None = None) -> MarketModel:
@@ -118,12 +118,13 @@ def _calibrated(scenario: Scenario, households: int, household_seed: int) -> Mar
 # reads no other): the disk-cache key of a solved state (``solve_key``) hashes exactly these.
 SOLVE_INPUTS = ("products", "origin", "xi", "costs", "demand", "taxes", "initial_prices", "market_size", "owners",
                 "kappa", "capacities", "quotas", "money", "stakes")
-SOLVED_KEEP = 64  # solved states kept in the disk cache (about 0.1 MB each): a sweep's or a comparison's variants
+SOLVED_KEEP = 64  # solved states kept in the disk cache (about 0.17 MB each): recent scenarios and their variants
 
 
 def solve_key(market: MarketModel) -> dict[str, Any]:
     """The disk-cache key of ``solve(market)``: the SHA-256 of the ``SOLVE_INPUTS`` pickled without
-    a memo (the package's code and library versions are added by ``autopact.data.cache``).
+    a memo, and the BLAS libraries with their thread counts (``blas_signature``: they round the
+    solve's products); the package's code and library versions are added by ``autopact.data.cache``.
 
     Without a memo every object is written out in full wherever it occurs, so the bytes depend on
     the values alone, not on which equal objects happen to be one object: a market freshly
@@ -133,7 +134,7 @@ def solve_key(market: MarketModel) -> dict[str, Any]:
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.fast = True  # no memo (a cyclic object raises ValueError: ``solved`` then solves)
     pickler.dump(tuple(getattr(market, name) for name in SOLVE_INPUTS))
-    return {"fields": SOLVE_INPUTS, "inputs": hashlib.sha256(buffer.getbuffer()).hexdigest()}
+    return {"fields": SOLVE_INPUTS, "inputs": hashlib.sha256(buffer.getbuffer()).hexdigest(), "blas": blas_signature()}
 
 
 def solved(market: MarketModel) -> State:

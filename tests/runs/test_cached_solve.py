@@ -131,3 +131,17 @@ def test_draws_and_plain_simulations_do_not_use_the_cache(tmp_path, monkeypatch)
     pipeline.simulate(scenario, market, baseline=pipeline.solved_baseline(market))
     assert not list((tmp_path / "cache").glob("solved-state-*"))
     assert cache.stored("solved-state", pipeline.solve_key(apply(scenario, market))) is False
+
+
+def test_the_keys_change_with_the_blas_threads(capacity_market):
+    """A solve on another number of BLAS threads rounds otherwise, so its entries are others."""
+    from threadpoolctl import threadpool_limits
+
+    scenario = load_scenario("ford-byd-jv")
+    before, market_before = pipeline.solve_key(capacity_market), pipeline._market_key(scenario, 1000, 0)
+    if all(threads == "1" for *_, threads in before["blas"]):
+        pytest.skip("the BLAS runs on one thread here already")
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert pipeline.solve_key(capacity_market)["blas"] != before["blas"]
+        assert pipeline._market_key(scenario, 1000, 0) != market_before
+    assert pipeline.solve_key(capacity_market) == before

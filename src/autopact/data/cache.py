@@ -62,6 +62,22 @@ def code_digest() -> str:
     return hashlib.sha256(f"{versions}|{package_digest(Path(__file__).resolve().parents[1])}".encode()).hexdigest()
 
 
+def blas_signature() -> list[list[str]]:
+    """The BLAS libraries loaded in this process: for each, its kind, version, the kernels it chose
+    for this processor and its thread count now (``threadpoolctl``), for the keys of results a
+    BLAS computes. A product split over another number of threads or done by other kernels rounds
+    otherwise: ford-byd-jv's equilibrium differs in its last bits between one and two OpenBLAS
+    threads, so an entry computed under other settings is not what this run would compute."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libraries = ThreadpoolController().info()
+    except Exception:  # noqa: BLE001 - threadpoolctl failing: one key for every setting, as before
+        return [["unknown"]]
+    return sorted({(str(lib.get("internal_api")), str(lib.get("version")), str(lib.get("architecture")),
+                    str(lib.get("num_threads"))) for lib in libraries if lib.get("user_api") == "blas"})
+
+
 def tree_digest(root: Path) -> str:
     """SHA-256 over the relative path and content of every file under ``root`` (compiled bytecode aside)."""
     digest = hashlib.sha256()
