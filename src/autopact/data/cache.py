@@ -63,19 +63,22 @@ def code_digest() -> str:
 
 
 def blas_signature() -> list[list[str]]:
-    """The BLAS libraries loaded in this process: for each, its kind, version, the kernels it chose
-    for this processor and its thread count now (``threadpoolctl``), for the keys of results a
-    BLAS computes. A product split over another number of threads or done by other kernels rounds
-    otherwise: ford-byd-jv's equilibrium differs in its last bits between one and two OpenBLAS
-    threads, so an entry computed under other settings is not what this run would compute."""
+    """The BLAS libraries loaded in this process, each as its kind, the kernels it chose for this
+    processor and its thread count now (``threadpoolctl``; their versions are NumPy's and SciPy's,
+    in ``code_digest``), without repeats: for the keys of results a BLAS computes. A product split
+    over another number of threads or done by other kernels rounds otherwise: ford-byd-jv's
+    equilibrium differs in its last bits between one and two OpenBLAS threads, so an entry computed
+    under other settings is not what this run would compute. Whether SciPy's copy of OpenBLAS is
+    loaded yet (it is in a test session, not yet where ``autopact simulate`` asks) leaves the
+    signature as it is when it runs as NumPy's does."""
     try:
         from threadpoolctl import ThreadpoolController
 
         libraries = ThreadpoolController().info()
     except Exception:  # noqa: BLE001 - threadpoolctl failing: one key for every setting, as before
         return [["unknown"]]
-    return sorted({(str(lib.get("internal_api")), str(lib.get("version")), str(lib.get("architecture")),
-                    str(lib.get("num_threads"))) for lib in libraries if lib.get("user_api") == "blas"})
+    return sorted({(str(lib.get("internal_api")), str(lib.get("architecture")), str(lib.get("num_threads")))
+                   for lib in libraries if lib.get("user_api") == "blas"})
 
 
 def tree_digest(root: Path) -> str:
