@@ -18,13 +18,16 @@ cost (``autopact.model.constrained.solve_constrained``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
+import pickle
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from autopact.data import load_market
-from autopact.data.cache import cache_dir, cached, stored
+from autopact.data.cache import blas_signature, cache_dir, cached, stored
 from autopact.data.tariffs import US
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import calibrated_market
@@ -69,7 +72,7 @@ def market_cached(scenario: Scenario, households: int = 1000, household_seed: in
 
 def _market_key(scenario: Scenario, households: int, household_seed: int) -> dict:
     return {"year": scenario.year, "assumptions": scenario.assumptions, "households": households,
-            "household_seed": household_seed}
+            "household_seed": household_seed, "blas": blas_signature()}  # the baseline's solve rounds by the BLAS
 
 
 def carried(market: MarketModel, year: int, paths: dict[str, float] | None = None) -> MarketModel:
@@ -109,6 +112,45 @@ def _calibrated(scenario: Scenario, households: int, household_seed: int) -> Mar
         launch_gaps(market)
         solved_baseline(market)
     return market
+
+
+# The fields of a MarketModel that ``solve`` reads (``tests/runs/test_cached_solve.py`` checks that it
+# reads no other): the disk-cache key of a solved state (``solve_key``) hashes exactly these.
+SOLVE_INPUTS = ("products", "origin", "xi", "costs", "demand", "taxes", "initial_prices", "market_size", "owners",
+                "kappa", "capacities", "quotas", "money", "stakes")
+SOLVED_KEEP = 64  # solved states kept in the disk cache (about 0.17 MB each): recent scenarios and their variants
+
+
+def solve_key(market: MarketModel) -> dict[str, Any]:
+    """The disk-cache key of ``solve(market)``: the SHA-256 of the ``SOLVE_INPUTS`` pickled without
+    a memo, and the BLAS libraries with their thread counts (``blas_signature``: they round the
+    solve's products); the package's code and library versions are added by ``autopact.data.cache``.
+
+    Without a memo every object is written out in full wherever it occurs, so the bytes depend on
+    the values alone, not on which equal objects happen to be one object: a market freshly
+    calibrated and the same market read back from the cache get one key (with the memo they got
+    two). Equal bytes load as equal inputs, which give the same equilibrium to the bit."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # no memo (a cyclic object raises ValueError: ``solved`` then solves)
+    pickler.dump(tuple(getattr(market, name) for name in SOLVE_INPUTS))
+    return {"fields": SOLVE_INPUTS, "inputs": hashlib.sha256(buffer.getbuffer()).hexdigest(), "blas": blas_signature()}
+
+
+def solved(market: MarketModel) -> State:
+    """``solve(market)``, kept in the disk cache (``autopact.data.cache``) under ``solve_key``.
+
+    A scenario's central equilibrium takes most of a warm ``autopact simulate`` (ford-byd-jv: 65
+    evaluations of the map in the plant's shadow-cost search, about half a second), and the same
+    scenario on the same market is solved again run after run (a report, the web app, a script).
+    The entry holds the State the solve returned, so a run that reads it writes the document a
+    run that solves does, to the bit; a changed scenario, market, calibration or code gives
+    another key and is solved."""
+    try:
+        key = solve_key(market)
+    except (ValueError, TypeError, pickle.PicklingError, RecursionError):  # inputs that cannot be keyed: solve
+        return solve(market)
+    return cached("solved-state", key, lambda: solve(market), keep=SOLVED_KEEP)
 
 
 def solved_baseline(market: MarketModel) -> State:
@@ -197,12 +239,14 @@ def _newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
 
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,
              baseline: State | None = None, households: int = 1000, household_seed: int = 0,
-             newton: NewtonStart | None = None) -> SimulationResult:
+             newton: NewtonStart | None = None, cache: bool = False) -> SimulationResult:
     """The scenario's equilibrium and its baseline's, from one market (``market_for`` by default).
 
     ``initial_prices`` (product_id -> price) starts the scenario's fixed point there; ``baseline``,
     the already solved ``solve(market)``, spares solving it again (variants of one scenario);
-    ``newton`` (a draw: its central result's ``newton_start``) solves by Broyden's method from it.
+    ``newton`` (a draw: its central result's ``newton_start``) solves by Broyden's method from it;
+    ``cache`` reads the scenario's equilibrium from the disk cache, or solves and keeps it there
+    (``solved``: central results, which runs solve again; draws, each solved once, leave it off).
     """
     if market is None:
         market = market_for(scenario, households, household_seed)
@@ -215,7 +259,8 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
             market, baseline = moved, None
     counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
-    return SimulationResult(scenario, market, counterfactual_market, baseline, solve(counterfactual_market, newton))
+    counterfactual = solved(counterfactual_market) if cache and newton is None else solve(counterfactual_market, newton)
+    return SimulationResult(scenario, market, counterfactual_market, baseline, counterfactual)
 
 
 def draw_kernel(xi: np.ndarray, demand, ownership: np.ndarray, taxes, costs: np.ndarray,

@@ -110,6 +110,15 @@ def test_other_code_s_entries_go_and_at_most_keep_stay(folder, monkeypatch):
     assert not list(folder.glob(".partial-*"))
 
 
+def test_a_kind_may_keep_another_number_of_entries(folder):
+    for year in range(5):
+        cache.cached("few", {"year": year}, Counter(year), keep=2)
+        cache.cached("many", {"year": year}, Counter(year), keep=4)
+    names = entries(folder)
+    assert len([n for n in names if n.startswith("few-")]) == 2
+    assert len([n for n in names if n.startswith("many-")]) == 4
+
+
 def test_the_digest_follows_every_file_but_bytecode(tmp_path):
     (tmp_path / "bundled").mkdir()
     (tmp_path / "model.py").write_text("ALPHA = 1\n")

@@ -1,7 +1,7 @@
 """A run that reads its market from the disk cache (``autopact.data.cache``) writes the document a
-run that computes the market writes, to the bit: the cached market, its launch gaps and its
-solved baseline are the objects the computation returned. A warm run loads no data, calibrates
-nothing, fits no launch gap and solves the baseline no more."""
+run that computes the market writes, to the bit: the cached market, its launch gaps, its solved
+baseline and the scenario's solved equilibrium are the objects the computation returned. A warm
+run loads no data, calibrates nothing, fits no launch gap and solves nothing."""
 
 import io
 import json
@@ -41,7 +41,8 @@ def test_a_cached_market_gives_the_computed_document_to_the_bit(tmp_path, monkey
     monkeypatch.setattr(launch, "reentry_prediction", no_work)
     monkeypatch.setattr(pipeline, "solve", lambda market, *rest: solved.append(market) or solve(market, *rest))
     warm = document(tmp_path, "warm")
-    assert len(solved) == 1  # the scenario's equilibrium; the baseline came with the market
+    assert solved == []  # the baseline came with the market, the scenario's equilibrium from its entry
+    assert len(list((tmp_path / "cache").glob("solved-state-*.pickle"))) == 1  # the cold run's, read by the warm
     assert computed == cold == warm
 
 

@@ -1,5 +1,6 @@
 """A disk cache of derived results that take seconds to compute and never change for given code and
-data: the calibrated market of a scenario and its solved baseline (``autopact.simulate.baseline_for``).
+data: the calibrated market of a scenario with its solved baseline (``autopact.simulate.market_for``),
+and a scenario's solved central equilibrium (``autopact.simulate.solved``).
 
 An entry is a pickle named by the SHA-256 of its key (what the caller's result depends on, such as
 the market year, the market assumptions, households and seed) and of ``code_digest()``: the
@@ -59,6 +60,25 @@ def code_digest() -> str:
 
     versions = f"{sys.version}|{numpy.__version__}|{pandas.__version__}|{scipy.__version__}"
     return hashlib.sha256(f"{versions}|{package_digest(Path(__file__).resolve().parents[1])}".encode()).hexdigest()
+
+
+def blas_signature() -> list[list[str]]:
+    """The BLAS libraries loaded in this process, each as its kind, the kernels it chose for this
+    processor and its thread count now (``threadpoolctl``; their versions are NumPy's and SciPy's,
+    in ``code_digest``), without repeats: for the keys of results a BLAS computes. A product split
+    over another number of threads or done by other kernels rounds otherwise: ford-byd-jv's
+    equilibrium differs in its last bits between one and two OpenBLAS threads, so an entry computed
+    under other settings is not what this run would compute. Whether SciPy's copy of OpenBLAS is
+    loaded yet (it is in a test session, not yet where ``autopact simulate`` asks) leaves the
+    signature as it is when it runs as NumPy's does."""
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libraries = ThreadpoolController().info()
+    except Exception:  # noqa: BLE001 - threadpoolctl failing: one key for every setting, as before
+        return [["unknown"]]
+    return sorted({(str(lib.get("internal_api")), str(lib.get("architecture")), str(lib.get("num_threads")))
+                   for lib in libraries if lib.get("user_api") == "blas"})
 
 
 def tree_digest(root: Path) -> str:
@@ -176,11 +196,11 @@ def stored(kind: str, key: dict[str, Any]) -> bool:
     return folder is not None and (folder / entry_name(kind, key)).is_file()
 
 
-def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
+def cached(kind: str, key: dict[str, Any], compute: Callable[[], T], keep: int = KEEP) -> T:
     """``compute()``, or the result a previous call with the same kind, key, code and data stored.
 
     ``key`` must name everything besides the package's code and data that the result depends on;
-    it is hashed as JSON (``repr`` for other values)."""
+    it is hashed as JSON (``repr`` for other values). ``keep``: the entries of this kind kept."""
     folder = cache_dir()
     if folder is None:
         return compute()
@@ -189,7 +209,7 @@ def cached(kind: str, key: dict[str, Any], compute: Callable[[], T]) -> T:
     if found is not None:
         return found[0]
     value = compute()
-    _write(folder, path, kind, value)
+    _write(folder, path, kind, value, keep)
     return value
 
 
@@ -212,16 +232,16 @@ def _read(path: Path) -> tuple[Any] | None:
         return None
 
 
-def _write(folder: Path, path: Path, kind: str, value: Any) -> None:
+def _write(folder: Path, path: Path, kind: str, value: Any, keep: int = KEEP) -> None:
     """Write an entry atomically (a temporary file renamed into place); remove the entries of this
-    kind that other code or data wrote and all but the ``KEEP`` written last. A failure is ignored."""
+    kind that other code or data wrote and all but the ``keep`` written last. A failure is ignored."""
     try:
         if not _replace_atomically(folder, path, SUFFIX,
                                    lambda file: pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL), binary=True):
             return
         current = f"{kind}-{code_digest()[:16]}-"
         entries = sorted(folder.glob(f"{kind}-*{SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        kept = [p for p in entries if p.name.startswith(current)][:KEEP]
+        kept = [p for p in entries if p.name.startswith(current)][:keep]
         for old in set(entries) - set(kept):
             old.unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - a full disk or a read-only home: the result stands without the cache

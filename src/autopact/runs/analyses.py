@@ -133,7 +133,7 @@ def _central(scenario: Scenario, options: RunOptions, console, market: MarketMod
         variants = scenario_variants(scenario)
         for k, (label, variant) in enumerate(variants, 1):
             status.update(f"solving {label} ({k}/{len(variants)}) ...")
-            result = simulate(variant, market, baseline=baseline)
+            result = simulate(variant, market, baseline=baseline, cache=True)
             runs.append((label, variant, result, result_json(result)))
     return market, runs
 
