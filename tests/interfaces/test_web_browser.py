@@ -419,7 +419,9 @@ def test_a_result_shows_its_caveats_and_one_without_shows_none(page):
     run(page)
     shown = page.locator("#result-caveats p.caveat")
     assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 114 of 114 models whose cost and tax")
-    load(page, "canada-style-quota")
+    # geely-volvo-plant carries no caveat on the eighth session's calibration (canada-style-quota,
+    # the result without a caveat before, now has one: 177 of 296 rise by a units-weighted +$3)
+    load(page, "geely-volvo-plant")
     run(page)
-    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('canada-style-quota')")
+    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('geely-volvo-plant')")
     assert page.locator("#result-caveats p").count() == 0
