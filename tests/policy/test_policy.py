@@ -63,6 +63,25 @@ def logit_context():
                                                      "sigma_size": 0.0, "rho": 0.0}))
 
 
+def test_the_equilibrium_search_starts_at_todays_prices(context):
+    """``levers.fixed_point_start``: incumbents at their prices before the scenario (the observed 2025
+    prices), a product new to the market at its cost (NaN, which the solver reads as cost), a named
+    start where given."""
+    from autopact.policy.levers import apply
+
+    scenario = parse_scenario({"name": "t", "entrants": [{"candidate": DOLPHIN, "maker": "BYD", "assembly": "import"}]},
+                              "test")
+    moved = apply(scenario, context)
+    entrant = moved.products["entrant"].to_numpy(bool)
+    assert entrant.sum() == 1 and np.isnan(moved.initial_prices[entrant]).all()
+    observed = dict(zip(context.products["product_id"], context.calibration.arrays.prices))
+    assert [observed[pid] for pid in moved.products.loc[~entrant, "product_id"]] == list(moved.initial_prices[~entrant])
+    first = moved.products["product_id"].iloc[0]
+    named = apply(scenario, context, initial_prices={first: 12_345.0})
+    assert named.initial_prices[0] == 12_345.0 and np.array_equal(named.initial_prices[1:], moved.initial_prices[1:],
+                                                                  equal_nan=True)
+
+
 def test_entry_raises_consumer_surplus_and_lowers_rivals_profits(context, logit_context):
     """Under logit every rival loses (prices are strategic complements and entry lowers each
     rival's demand). With income-dependent price sensitivity an entrant can take a rival's most

@@ -116,7 +116,7 @@ def transaction_scales(table: pd.DataFrame, facts: MarketFacts) -> tuple[float, 
 
     so BEVs average KBB's EV transaction price A_BEV and the whole market still averages A (N units).
     BEVs sold at 13-18% incentives in 2025 against about 7% for all vehicles (``market_facts.csv``),
-    so one common factor put their prices about 14% above what buyers paid. A table with no BEV
+    so one common factor put their prices about 16% above what buyers paid. A table with no BEV
     (or only BEVs) takes the market's factor for every product."""
     units = table["units"].to_numpy(float)
     msrp = table["msrp_usd"].to_numpy(float)
