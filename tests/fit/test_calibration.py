@@ -74,6 +74,11 @@ def test_fixed_parameters_are_held(market):
         calibrate(market, draws=40, fixed={"beta": 1.0})
     with pytest.raises(CalibrationError, match="outside its bounds"):
         calibrate(market, draws=40, fixed={"rho": 1.5})
+    # a bound as the warnings print it is inside: alpha's lower bound is 1e-3 per $10,000, 1e-07 a dollar, which
+    # the product 1e-3 x 1e-4 makes 1.0000000000000002e-07 (refused before)
+    assert calibrate(market, draws=40, fixed={**FIXED, "alpha": 1e-07}).parameters["alpha"] == 1e-07
+    with pytest.raises(CalibrationError, match="outside its bounds"):
+        calibrate(market, draws=40, fixed={"bev_income": -0.96})
 
 
 def test_bad_targets_file_names_line_and_column(tmp_path):

@@ -287,7 +287,9 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     free = [i for i, name in enumerate(names) if name not in fixed]
     for name, value in fixed.items():
         i = names.index(name)
-        if not lower[i] * scale[i] <= value <= upper[i] * scale[i]:
+        low, high = lower[i] * scale[i], upper[i] * scale[i]
+        slack = 1e-12 * max(abs(low), abs(high))  # a bound as printed (1e-07 for 1e-3 x 1e-4 = 1.0000000000000002e-07)
+        if not low - slack <= value <= high + slack:
             raise CalibrationError(f"fixed {name}={value} is outside its bounds "
                                    f"[{lower[i] * scale[i]:g}, {upper[i] * scale[i]:g}]")
     weights = np.sqrt(targets["weight"].to_numpy(float))
