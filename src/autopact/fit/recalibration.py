@@ -5,6 +5,8 @@ parameters to the targets (``parameter_response``) and the parameters it predict
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -40,6 +42,8 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step:
     t = targets["value"].to_numpy(float)
     c = np.sqrt(targets["weight"].to_numpy(float)) / np.abs(t)
     m = cal.achieved
+    if not moving:  # every parameter fixed or at a bound: nothing moves with the targets
+        return [], np.zeros((0, len(t)))
 
     def statistics(x_new: np.ndarray) -> np.ndarray:
         demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, cal.households, cal.form)
@@ -57,26 +61,26 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step:
             low, high = at[i] - 2 * h, at[i]
         return low, high
 
-    def residual_jacobian(at: np.ndarray) -> np.ndarray:
-        jac_m = np.zeros((len(t), len(moving)))
-        for column, i in enumerate(moving):
-            low, high = span(at, i, step)
+    def central_columns(function: Callable[[np.ndarray], np.ndarray], at: np.ndarray, width: float) -> np.ndarray:
+        """The central (or one-sided, ``span``) differences of the vector ``function`` in each moving
+        parameter at ``at``, one column each."""
+        columns = []
+        for i in moving:
+            low, high = span(at, i, width)
             up, down = at.copy(), at.copy()
             up[i], down[i] = high, low
-            jac_m[:, column] = (statistics(up) - statistics(down)) / (high - low)
-        return c[:, None] * jac_m
+            columns.append((function(up) - function(down)) / (high - low))
+        return np.column_stack(columns)
+
+    def residual_jacobian(at: np.ndarray) -> np.ndarray:
+        return c[:, None] * central_columns(statistics, at, step)
 
     def gradient(at: np.ndarray) -> np.ndarray:
         """F = J_r' r at ``at``."""
         return residual_jacobian(at).T @ (c * (statistics(at) - t))
 
     jac_r = residual_jacobian(x)
-    hessian = np.zeros((len(moving), len(moving)))
-    for column, i in enumerate(moving):
-        low, high = span(x, i, hessian_step)
-        up, down = x.copy(), x.copy()
-        up[i], down[i] = high, low
-        hessian[:, column] = (gradient(up) - gradient(down)) / (high - low)
+    hessian = central_columns(gradient, x, hessian_step)
     hessian = 0.5 * (hessian + hessian.T)
     response = np.linalg.solve(hessian, jac_r.T * ((c * (m - t) + c * m) / t)[None, :])
     return [names[i] for i in moving], response * scale[moving][:, None]
