@@ -125,8 +125,8 @@ def _definitions() -> list[Assumption]:
                 "2025 average transaction price is about $49,500 against a units-weighted mean base MSRP "
                 "of about $36,800 in the bundled data. Dollar profits, tariff revenue and consumer surplus "
                 "scale with the price level, so the default uses what buyers actually pay. BEVs sold at "
-                "13-18% incentives in 2025 against about 7% for all vehicles, so they take their own factor "
-                "(about 1.13 against 1.34 for the rest)."
+                "13-18% incentives in 2025 against about 7% for all vehicles (market_facts.csv), so they take "
+                "their own factor (Market.price_scales)."
             ),
             source="Kelley Blue Book (Cox Automotive) monthly ATP reports, 2025 (market_facts.csv)",
         ),

@@ -239,7 +239,8 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
         "entrant_trim_mix": (f"entrants' home-based costs scaled by the market's price scale ({market.price_scale:.3f}: "
                              "the 2025 average transaction price over the mean base MSRP, a trim-mix factor); "
                              f"incumbents' prices by BEVs' own ({market.price_scales['BEV']:.3f}, KBB's EV transaction "
-                             f"price, incentives 13-18%) and the others' ({market.price_scales['other']:.3f})"),
+                             f"price, reference parameter atp_bev_2025_usd) and the others' "
+                             f"({market.price_scales['other']:.3f})"),
         "entrant_home_labour": "home-country labour is not removed when a model is built in the US (overstates US-built cost)",
         "us_production_preference": "none: Cosar et al. (2018) find one, but its size was not found (GAP)",
     }
