@@ -341,7 +341,7 @@ def main() -> None:
     if "b" not in args.kinds:
         return
     targets = load_targets()
-    targets.loc[targets["name"] == "own_elasticity_compact_car", "value"] = -6.4
+    targets.loc[targets["name"] == "own_elasticity_nissan_sentra", "value"] = -6.4
     began = time.perf_counter()
     calibrate(market, targets=targets, start=cal.parameters)
     print(f"one exact re-calibration (--recalibrate exact): {time.perf_counter() - began:.1f} s")

@@ -13,8 +13,8 @@ import sys
 from autopact.data import load_market
 from autopact.fit.calibration import calibrate
 
-SHOWN = ("own_elasticity_luxury", "own_elasticity_compact_car", "aggregate_elasticity", "bev_second_choice_hybrid",
-         "buyers_income_below_100k")
+SHOWN = ("own_elasticity_lexus_ls", "own_elasticity_bmw_7_series", "own_elasticity_nissan_sentra", "aggregate_elasticity",
+         "bev_second_choice_hybrid", "buyers_income_below_100k")
 
 
 def main(values: list[float]) -> None:

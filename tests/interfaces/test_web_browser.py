@@ -283,7 +283,7 @@ def test_the_uncertainty_section_has_generated_controls(page):
     assert control(page, "uncertainty.seed").input_value() == "2026"
     assert control(page, "uncertainty.inputs.0.distribution").input_value() == "uniform"
     assert control(page, "uncertainty.inputs.0.parameter").input_value() == "launch_appeal_quantile"
-    assert control(page, "uncertainty.inputs.3.parameter").input_value() == "assembly_hours_per_vehicle"
+    assert control(page, "uncertainty.inputs.4.parameter").input_value() == "assembly_hours_per_vehicle"
     control(page, "uncertainty.seed").fill("7")
     page.locator("#advanced summary").click()  # the box is refreshed by the details' toggle event, which comes after
     page.wait_for_function("document.querySelector('#advanced').open && "
@@ -419,9 +419,10 @@ def test_a_result_shows_its_caveats_and_one_without_shows_none(page):
     run(page)
     shown = page.locator("#result-caveats p.caveat")
     assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 114 of 114 models whose cost and tax")
-    # geely-volvo-plant carries no caveat on the eighth session's calibration (canada-style-quota,
-    # the result without a caveat before, now has one: 177 of 296 rise by a units-weighted +$3)
-    load(page, "geely-volvo-plant")
+    # baseline-2026 carries no caveat (its rivals do not only get cheaper); on the ninth session's
+    # calibration every bundled scenario with entrants or a lower tariff carries one, geely-volvo-plant,
+    # the result without a caveat before, among them
+    load(page, "baseline-2026")
     run(page)
-    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('geely-volvo-plant')")
+    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('baseline-2026')")
     assert page.locator("#result-caveats p").count() == 0

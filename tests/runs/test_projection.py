@@ -68,7 +68,8 @@ def test_projection_draws_take_the_scenarios_policy_parameters_and_list_the_inpu
     found = projection.path_bands(scenario, 2026, 2026, draws=3, seed=5, serial=True)
     assert found["inputs"] == [i.key for i in scenario.uncertainty.inputs if i.parameter]
     assert "parameter:launch_appeal_quantile" in found["inputs"]
-    assert found["inputs_left_out"] == ["target:own_elasticity_compact_car", "target:own_elasticity_luxury"]
+    assert found["inputs_left_out"] == ["target:own_elasticity_nissan_sentra", "target:own_elasticity_lexus_ls",
+                                       "target:own_elasticity_bmw_7_series"]
     u = np.random.default_rng([5, 1]).uniform(0.0, 1.0, (3, len(found["inputs"])))
     k = found["inputs"].index("parameter:launch_appeal_quantile")
     assert [p["launch_appeal_quantile"] for _, p in seen] == pytest.approx(u[:, k], rel=1e-12)  # uniform on (0, 1)

@@ -115,7 +115,7 @@ def test_bundled_joint_venture_draws_recalibrate_demand(tmp_path):
     assert all("calibration" in r for r in drawn)  # the targets moved, so demand was re-calibrated
     assert drawn[0]["calibration"]["pi"] != drawn[1]["calibration"]["pi"]
     keys = {i["key"] for i in document["uncertainty"]["inputs"]}
-    assert "target:own_elasticity_compact_car" in keys
+    assert "target:own_elasticity_nissan_sentra" in keys
 
 
 def test_sensitivity_tornado(scenario_file, tmp_path):

@@ -90,6 +90,7 @@ class MarketArrays:
     luxury: np.ndarray
     units: np.ndarray
     market_size: float
+    product_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_market(cls, market: Market) -> "MarketArrays":
@@ -107,7 +108,7 @@ class MarketArrays:
                    nests=nest_codes, nest_names=tuple(nest_names), owners=owner_codes,
                    owner_names=tuple(owner_names), segment=p["segment"].to_numpy(str),
                    powertrain=p["powertrain"].to_numpy(str), luxury=luxury, units=market.units,
-                   market_size=market.market_size)
+                   market_size=market.market_size, product_ids=tuple(p["product_id"].astype(str)))
 
 
 def build_demand(parameters: dict[str, float], arrays: MarketArrays, households: Households,
@@ -138,13 +139,20 @@ def form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.
 
 
 def _group(arrays: MarketArrays, group: str) -> np.ndarray:
+    """The products a target's group names: all, luxury, compact_car (non-luxury cars), powertrains or
+    segments, or product ids (``nissan--sentra--ice``; several joined by ";"), as a boolean mask."""
     if group == "all":
         return np.ones(len(arrays.prices), bool)
     if group == "luxury":
         return arrays.luxury
     if group == "compact_car":
         return (arrays.segment == "car") & ~arrays.luxury
-    return np.isin(arrays.powertrain, group.split(";")) | np.isin(arrays.segment, group.split(";"))
+    names = group.split(";")
+    mask = np.isin(arrays.powertrain, names) | np.isin(arrays.segment, names) | np.isin(arrays.product_ids, names)
+    if not mask.any():
+        raise CalibrationError(f"target group {group!r} names no product of this market (a powertrain, a segment "
+                               "or product ids joined by ';')")
+    return mask
 
 
 def _income_range(group: str) -> tuple[float, float]:
@@ -162,7 +170,7 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
     bev = arrays.powertrain == "BEV"
     values = []
     for row in targets.itertuples():
-        mask = _group(arrays, str(row.group))
+        mask = None if row.statistic in ("buyer_income_share", "bev_buyer_income_share") else _group(arrays, str(row.group))
         if row.statistic == "mean_own_elasticity":
             values.append(np.average(own[mask], weights=s[mask]))
         elif row.statistic == "aggregate_elasticity":

@@ -32,7 +32,7 @@ class UncertainInput(Strict):
     and its reason. ``mean`` (normal) and ``median`` (lognormal) default to the input's own value."""
 
     parameter: str | None = Field(None, description="a policy parameter, e.g. shipping_usd_per_vehicle")
-    target: str | None = Field(None, description="a calibration target, e.g. own_elasticity_compact_car")
+    target: str | None = Field(None, description="a calibration target, e.g. own_elasticity_nissan_sentra")
     assumption: str | None = Field(None, description="a numeric market assumption, e.g. market_size_households")
     estimate: Literal["demand"] | None = Field(
         None, description="the estimated demand parameters of the scenario's estimation result, drawn jointly")
