@@ -36,11 +36,12 @@ from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
 from autopact.model.newton import CapacityStart, border, jacobians
 from autopact.model.constrained import CapacityConstraint, before_search, solve_constrained
+from autopact.model.continuation import continued_prices
 from autopact.model.supply import ownership_matrix, solve_prices
 from autopact.outcomes.document import SimulationResult
 from autopact.outcomes.state import State
 from autopact.policy.launch import launch_gaps
-from autopact.policy.levers import apply, check_costs
+from autopact.policy.levers import apply, check_costs, path_inverse
 from autopact.policy.scenario import Scenario
 
 
@@ -97,6 +98,8 @@ def carried(market: MarketModel, year: int, paths: dict[str, float] | None = Non
     if market.data is not None and len(moved.products) != len(market.data.products):  # rows barred by a rule
         kept = market.data.products["product_id"].isin(moved.products["product_id"]).to_numpy()
         changes["data"] = dataclasses.replace(market.data, products=market.data.products[kept].reset_index(drop=True))
+    if moved.before is not None:  # the year's prices: the equilibrium the path from the data year's leads to
+        changes.update(initial_prices=solve(moved).products["price"].to_numpy(float), before=None)
     return moved.with_products(**changes)
 
 
@@ -111,13 +114,14 @@ def _calibrated(scenario: Scenario, households: int, household_seed: int) -> Mar
     if cache_dir() is not None:  # derived now, so the cache entry holds them for every later run
         launch_gaps(market)
         solved_baseline(market)
+        path_inverse(market)
     return market
 
 
 # The fields of a MarketModel that ``solve`` reads (``tests/runs/test_cached_solve.py`` checks that it
 # reads no other): the disk-cache key of a solved state (``solve_key``) hashes exactly these.
 SOLVE_INPUTS = ("products", "origin", "xi", "costs", "demand", "taxes", "initial_prices", "market_size", "owners",
-                "kappa", "capacities", "quotas", "money", "stakes")
+                "kappa", "capacities", "quotas", "money", "stakes", "before")
 SOLVED_KEEP = 64  # solved states kept in the disk cache (about 0.17 MB each): recent scenarios and their variants
 
 
@@ -296,6 +300,21 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     kernel = None if jacobian is None else draw_kernel(xi, demand, omega, taxes, costs, newton.compiled)
     constraints = plant_constraints(market)
     rates = products["tariff_rate"].to_numpy(float).copy()
+    jumps: list[float] = []
+    ended: list[float] = []
+
+    def equilibrium(at_costs: np.ndarray) -> Any:
+        """The equilibrium at ``at_costs``: by continuation from the market before the scenario where
+        there is one and this is not a draw (``autopact.model.continuation``), else from ``initial``."""
+        if market.before is None or jacobian is not None:
+            return solve_prices(at_costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
+                                kernel=kernel)
+        found = continued_prices(at_costs, xi, demand, omega, taxes, market.before, initial)
+        jumps.extend(found.jumps)
+        if found.ended is not None:
+            ended.append(found.ended)
+        return dataclasses.replace(found.equilibrium, iterations=found.evaluations)
+
     regimes = []
     for quota in market.quotas:
         in_group = (origin.get(quota.origin, pd.Series(0.0, index=origin.index)).to_numpy() == 1.0)
@@ -307,14 +326,12 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
         low_cost = costs.copy()
         low_cost[group] = costs[group] + value[group] * (quota.in_quota_pct / 100 - rates[group])
         check_costs(products, low_cost, xi, market.money)
-        low = solve_prices(low_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
-                           kernel=kernel)
+        low = equilibrium(low_cost)
         if market_size * low.shares[group].sum() <= quota.quantity:
             costs, regime = low_cost, "below quota: all imports at the in-quota rate"
             rates[group] = quota.in_quota_pct / 100
         else:
-            high = solve_prices(full_cost, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
-                                kernel=kernel)
+            high = equilibrium(full_cost)
             if market_size * high.shares[group].sum() >= quota.quantity:
                 regime = "above quota: the marginal import pays the full rate"
             else:
@@ -325,6 +342,17 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                         "in_quota_pct": quota.in_quota_pct, "regime": regime, "group": group,
                         **{k: getattr(quota, k) for k in ("price_cap_usd", "price_above_usd") if getattr(quota, k)},
                         "full_rates": products["tariff_rate"].to_numpy(float)[group]})
+    free = None
+    if constraints and jacobian is None and market.before is not None:
+        free = equilibrium(costs)  # the path without the limits: where none binds, it is the equilibrium
+        if all(c.units(free.shares, market_size) <= c.capacity for c in constraints):
+            eq, evaluations = free, free.iterations
+            constraint_report = [{"name": c.name, "binding": False, "shadow_cost_usd": 0.0,
+                                  "units": c.units(free.shares, market_size), "capacity": c.capacity}
+                                 for c in constraints]
+            constraints = []
+        else:
+            initial = free.prices  # the shadow-cost search starts at the path's end
     if constraints:
         start = None if jacobian is None else newton.capacity_for(constraints)
         result, spent = None, 0
@@ -333,16 +361,18 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
                                                    jacobian, start, kernel)
         if result is None:
             result = solve_constrained(costs, xi, demand, omega, taxes, constraints, market_size,
-                                       initial=None if jacobian is None else initial, inverse_jacobian=jacobian,
-                                       search="secant", capacity_start=start if kernel is None else None, spent=spent)
+                                       initial=None if jacobian is None and free is None else initial,
+                                       inverse_jacobian=jacobian, search="secant",
+                                       capacity_start=start if kernel is None else None,
+                                       spent=spent + (0 if free is None else free.iterations))
         eq = result.equilibrium
         evaluations = result.evaluations
         constraint_report = [{"name": c.name, "binding": result.binding[c.name],
                               "shadow_cost_usd": result.shadow_costs[c.name], "units": result.units[c.name],
                               "capacity": c.capacity, **(JUMP_NOTE if result.jumps.get(c.name) else {})}
                              for c in constraints]
-    else:
-        eq = solve_prices(costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian, kernel=kernel)
+    elif free is None:
+        eq = equilibrium(costs)
         evaluations = eq.iterations
         constraint_report = []
     for r in regimes:
@@ -378,7 +408,8 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     # iterations: the evaluations of the map that found the equilibrium (with a shadow-cost search, all
     # its solves: ford-geely-jv's JV plant 87, its last solve at the shadow cost found 1)
     solver = {"converged": bool(eq.converged), "iterations": int(evaluations),
-              "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out]}
+              "max_foc_residual": float(eq.max_foc_residual), "priced_out": [products["name"].iloc[j] for j in eq.priced_out],
+              **({"path_jumps": jumps} if jumps else {}), **({"path_ended": ended} if ended else {})}
     for r in regimes:
         r.pop("group"), r.pop("full_rates")
     return State(solved, per_household, market.stakes, solver, constraint_report + regimes, origin)

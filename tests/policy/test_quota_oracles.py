@@ -71,11 +71,17 @@ def test_below_quota_every_import_pays_the_in_quota_rate(runs):
     assert list(rows["profit"]) == pytest.approx(list((rows["price"] - rows["cost"]) * rows["units"]), rel=1e-12)
 
 
-def test_at_quota_imports_equal_the_quota_and_the_shadow_cost_solves_the_focs(bundled_results):
-    """The bundled canada-style-quota (49,000 Chinese EVs at 2.5%, four BYD and Geely imports) is
-    at its quota (the Dolphin alone would be too, but the shadow-cost search costs ~50 s of CPU, so
-    the bundled run that the scenario checks make anyway serves)."""
-    result = bundled_results["canada-style-quota", "canada-style-quota"]
+def test_at_quota_imports_equal_the_quota_and_the_shadow_cost_solves_the_focs():
+    """canada-style-quota with its quota at 25,000 Chinese EVs at 2.5% (four BYD and Geely imports) is
+    at its quota: a shadow cost of $3,918 (measured; about 15 s). The bundled 49,000 was until the
+    ninth session's calibration; there the imports jump across it as the shadow cost rises (the
+    Galaxy E5's owner moves to its higher-price profit peak), so the bundled run reports the feasible
+    side below it, flagged, which this oracle does not check."""
+    from autopact.policy.scenario import load_scenario
+    from autopact.simulate import simulate
+
+    scenario = load_scenario("canada-style-quota")
+    result = simulate(scenario.model_copy(update={"quotas": [scenario.quotas[0].model_copy(update={"quantity": 25_000})]}))
     spec = result.scenario.quotas[0]
     quota = next(c for c in result.counterfactual.constraints if c["name"] == spec.name)
     assert quota["regime"].startswith("at quota")

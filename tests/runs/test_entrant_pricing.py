@@ -57,9 +57,10 @@ def test_price_is_cost_parts_plus_markup_plus_shadow_cost_and_the_ratio_splits_t
     cf = result.counterfactual.products.set_index("product_id")
     for pid, d in found.items():
         assert sum(d["cost_parts"].values()) == pytest.approx(cf.at[pid, "cost"], rel=1e-9)
-        # both entrants share the binding JV plant: the shadow cost left over is the plant's, as the solve found it
-        plant = next(c for c in result.counterfactual.constraints if c["binding"])
-        assert d["shadow_cost"] == pytest.approx(plant["shadow_cost_usd"], rel=1e-9)
+        # both entrants share the JV plant: the shadow cost left over is the plant's, as the solve found it (0
+        # where it does not bind, as on the ninth session's calibration: the E5 sells 132k of its 150,000)
+        (plant,) = result.counterfactual.constraints
+        assert d["shadow_cost"] == pytest.approx(plant["shadow_cost_usd"], rel=1e-9, abs=1e-6)
         base = d["china_list_usd"] * d["price_scale"]
         assert d["us_costs_ratio"] * base == pytest.approx(
             sum(v for k, v in d["cost_parts"].items() if k not in ("home_cost", "tariff", "tariff_specific")), rel=1e-12)

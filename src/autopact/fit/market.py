@@ -30,6 +30,7 @@ from autopact.data import Market, load_firms, policy_parameters
 from autopact.data.tariffs import origin_weights, tariff_stack
 from autopact.errors import ScenarioError
 from autopact.fit.calibration import SIZE_UNIT_SQFT, CalibrationResult
+from autopact.model.continuation import Origin
 from autopact.model.demand import Demand
 from autopact.model.households import Households
 from autopact.model.supply import Taxes
@@ -82,6 +83,7 @@ class MarketModel:
     notes: list[dict[str, Any]] = field(default_factory=list)  # modelling choices, listed after them
     warnings: list[str] | None = None  # None: the document has no ``warnings`` key
     start_at_baseline: bool = False  # counterfactual fixed point starts at the baseline prices
+    before: Origin | None = None  # a scenario's market: the market before it, where its path starts (continuation)
     excluded: list[str] = field(default_factory=list)  # what a scenario's levers left out, with the reason
     entrant_costs: list[dict[str, Any]] = field(default_factory=list)  # entrants' cost build-ups
     hedonic_r2: float | None = None  # fit of the hedonic regression entrants' mean utilities come from

@@ -146,7 +146,7 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                  max_seconds: float = SOLVE_SECONDS, kernel: FocKernel | None = None,
                  inverse_jacobian: np.ndarray | BroydenMatrix | None = None,
                  early_exit: Callable[[np.ndarray, float], bool] | None = None,
-                 compiled: bool = False) -> Equilibrium:
+                 compiled: bool = False, fallback: bool = True) -> Equilibrium:
     """Bertrand-Nash producer prices by the zeta-markup fixed point (Morrow and Skerlos 2011).
 
     ``xi`` is each product's mean utility net of price (delta_j + alpha p^c_j at the calibrated
@@ -173,6 +173,10 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
     search's first solve, whose constraint is already far over capacity, ``constrained.DECIDED``, and
     its trial far under it, ``shadow.BRACKET_TOL``). A solve it never stops takes the same path to
     the same prices. It is asked on every kernel, the compiled map's included.
+
+    ``fallback`` False ends a Broyden solve that stalls with ConvergenceError instead of handing its
+    best prices to SQUAREM (``autopact.model.continuation``: a step of the path that fails is halved, so
+    that the fixed point cannot leave for another equilibrium unseen).
 
     ``compiled`` (where no ``kernel`` is given) evaluates the map by numba's compiled loops
     (``draw_map.compiled_map``: the 2025 market's cold start in about half of FocKernel's time, README
@@ -265,6 +269,9 @@ def solve_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownership: n
                     inverse.update((move - guess) / denominator, move @ inverse)
                 else:
                     inverse += np.outer(move - guess, move @ inverse) / denominator
+        if not fallback:
+            raise ConvergenceError(f"equilibrium prices: Broyden's method did not converge in {evaluations} "
+                                   f"iterations (max |FOC/s| = {residual:.2e}, tolerance {tol:.0e})")
         prices = best[1]  # SQUAREM from here
         if carried is not None and (stalled >= 8 or not np.all(np.isfinite(step))):
             carried.reset()  # its updates led nowhere: the next solve starts from the central matrix

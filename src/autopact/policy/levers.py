@@ -30,7 +30,9 @@ from autopact.data.tariffs import US, origin_weights
 from autopact.errors import ScenarioError
 from autopact.fit.market import DEMAND_KEY, MarketModel  # DEMAND_KEY: the market.cache entry of ``demand_for``
 from autopact.model.demand import Demand
-from autopact.model.supply import Taxes
+from autopact.model.continuation import Origin, origin
+from autopact.model.newton import inverse_jacobian
+from autopact.model.supply import Taxes, ownership_matrix
 from autopact.policy import entry, new_products
 from autopact.policy.credits import consumer_wedges
 from autopact.policy.dated import evaluated
@@ -232,6 +234,31 @@ def fixed_point_start(market: MarketModel, products: pd.DataFrame,
     return None if np.isnan(start).all() else start
 
 
+def path_origin(market: MarketModel, products: pd.DataFrame, costs: np.ndarray, xi: np.ndarray, taxes: Taxes,
+                owners: np.ndarray, kappa: np.ndarray | None) -> Origin | None:
+    """Where a scenario's equilibrium path starts (``autopact.model.continuation``): the market before
+    it on the scenario's products, with the inverse Jacobian of the equilibrium map at today's prices
+    (computed once per market, J + 1 evaluations of the map, kept in ``market.cache``). None for an
+    estimated market (its counterfactuals start at its baseline prices) or one without today's prices."""
+    if market.kind != "calibrated" or market.initial_prices is None or not np.isfinite(market.initial_prices).all():
+        return None
+    before_taxes = market.taxes if market.taxes is not None else Taxes.none(len(market.costs))
+    return origin(list(market.products["product_id"]), market.costs, market.xi, before_taxes,
+                  ownership_matrix(market.owners, market.kappa), path_inverse(market), list(products["product_id"]),
+                  costs, xi, taxes, ownership_matrix(owners, kappa))
+
+
+def path_inverse(market: MarketModel) -> np.ndarray:
+    """(I - d zeta/dp)^{-1} at the market's own prices (``newton.inverse_jacobian``: J + 1 evaluations of
+    the map, about 0.3 s on the 2025 market), once per market: kept in ``market.cache``, so a market read
+    from the disk cache brings it (``autopact.simulate``)."""
+    if "inverse_jacobian" not in market.cache:
+        market.cache["inverse_jacobian"] = inverse_jacobian(
+            market.costs, market.xi, market.demand, ownership_matrix(market.owners, market.kappa),
+            market.taxes if market.taxes is not None else Taxes.none(len(market.costs)), market.initial_prices)
+    return market.cache["inverse_jacobian"]
+
+
 def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, float] | None = None) -> MarketModel:
     """The market under the scenario (see the module docstring for each lever).
 
@@ -306,4 +333,4 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,
-        taxes=taxes)
+        taxes=taxes, before=path_origin(market, products, cost_all, xi_all, taxes, owners, kappa))
