@@ -42,4 +42,4 @@ def test_a_simulate_on_a_cached_market_loads_no_scipy_stats_or_optimize_dask_or_
     modules = loaded("import sys; sys.argv = ['autopact', 'simulate', 'baseline-2025', '--json', sys.argv[1]]\n"
                      "from autopact.interfaces.cli import main\nmain()", str(tmp_path / "out.json"))
     assert (tmp_path / "out.json").exists()
-    assert not modules & {"scipy.stats", "scipy.optimize", "dask", "distributed", "plotly"}
+    assert not modules & {"scipy.stats", "scipy.optimize", "dask", "distributed", "plotly"}, sorted(m for m in modules if m.startswith(("scipy.stats", "scipy.optimize", "dask", "autopact")))
