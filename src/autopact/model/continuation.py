@@ -114,8 +114,9 @@ def continued_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownershi
     while todo:
         if evaluations > PATH_BUDGET:  # the fixed point goes on from where the path stands, to tau = 1
             eq = solve_prices(costs, xi, demand, ownership, taxes, initial=prices, tol=tol)
+            evaluations += eq.iterations
             eq, more, _ = best_responses(eq, (costs, xi, ownership, taxes), demand, origin.new, tol)
-            return Continued(eq, evaluations + eq.iterations + more, points + 1, tuple(jumps), ended=done)
+            return Continued(eq, evaluations + more, points + 1, tuple(jumps), ended=done)
         tau = todo[0]
         point = _point(tau, costs, xi, ownership, taxes, origin)
         try:
