@@ -418,11 +418,12 @@ def test_a_result_shows_its_caveats_and_one_without_shows_none(page):
     load(page, "no-section-232")
     run(page)
     shown = page.locator("#result-caveats p.caveat")
-    assert shown.count() == 1 and shown.inner_text().startswith("Caveat: 114 of 114 models whose cost and tax")
-    # baseline-2026 carries no caveat (its rivals do not only get cheaper); on the ninth session's
-    # calibration every bundled scenario with entrants or a lower tariff carries one, geely-volvo-plant,
-    # the result without a caveat before, among them
-    load(page, "baseline-2026")
+    # the price rises, then the equilibrium path that ended at 15% of the way (its budget)
+    assert shown.count() == 2 and shown.nth(0).inner_text().startswith("Caveat: 114 of 114 models whose cost and tax")
+    assert shown.nth(1).inner_text().startswith("Caveat: the equilibrium was followed from today's prices to 15%")
+    # baseline-2025 carries no caveat; on the ninth session's calibration every bundled scenario with
+    # entrants or a lower tariff carries one, and the 2026 baseline its path's (it ended at 2%)
+    load(page, "baseline-2025")
     run(page)
-    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('baseline-2026')")
+    page.wait_for_function("document.querySelector('#result-scenario').textContent.startsWith('baseline-2025')")
     assert page.locator("#result-caveats p").count() == 0

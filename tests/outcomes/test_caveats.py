@@ -55,3 +55,24 @@ def test_an_entrant_counts_as_a_new_rival_and_its_partners_models_are_left_out()
     found = incumbent_price_rises(state(BASE), state(after, stakes))
     assert found["rising"] == 1 and found["incumbents_same_cost"] == 2 and found["entrant_partners"] == ["Beta", "Beta-Delta JV"]
     assert "1 new model(s) entered" in found["text"]
+
+
+def test_a_path_that_ended_before_the_scenario_is_a_caveat_naming_the_largest_unchanged_moves():
+    """``solver.path_ended`` (the equilibrium path's budget) and ``path_jumps`` (a fold) make a caveat
+    with where the path ended and the largest moves of models whose cost and tax are unchanged, largest
+    first; a path that reached the scenario makes none."""
+    from dataclasses import replace
+
+    from autopact.outcomes.caveats import equilibrium_path_ended
+
+    after = [("a", "A", "Alpha", 29000.0, 29000.0, 25000.0, 90.0), ("b", "B", "Beta", 43000.0, 43000.0, 33000.0, 290.0),
+             ("c", "C", "Gamma", 15000.0, 18000.0, 14000.0, 80.0)]  # c's cost fell: its move is not listed
+    ended = replace(state(after), solver={"path_ended": [0.125], "path_jumps": [0.5]})
+    found = equilibrium_path_ended(state(BASE), ended)
+    assert found["kind"] == "equilibrium_path_ended" and found["path_ended"] == [0.125, 0.5]
+    assert [m["product_id"] for m in found["largest"]] == ["b", "a"]
+    assert [m["price_change_usd"] for m in found["largest"]] == [3000.0, -1000.0]
+    assert "12%, 50% of the way" in found["text"] and "B +$3,000, A -$1,000" in found["text"]
+    # b's +$3,000 is also a material rise of an unchanged incumbent while c got cheaper: both caveats, rises first
+    assert [c["kind"] for c in caveats(state(BASE), ended)] == ["incumbent_price_rises", "equilibrium_path_ended"]
+    assert equilibrium_path_ended(state(BASE), state(after)) is None

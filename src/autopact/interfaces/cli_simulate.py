@@ -152,13 +152,6 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     where = " (the shadow-cost search's, all its solves)" if binding else ""
     out.print(f"solver: converged={s['converged']} in {s['iterations']} map evaluations{where}, "
               f"max |FOC/s| {s['max_foc_residual']:.1e}")
-    ended = sorted({*s.get("path_jumps", []), *s.get("path_ended", [])})
-    if ended:  # the path from today's prices ended before the scenario (autopact.model.continuation)
-        at = ", ".join(f"{tau:.0%}" for tau in ended)
-        out.print(f"equilibrium path: the equilibrium was followed from today's prices to {at} of the way to the "
-                  "scenario (a fold, or the path's budget of evaluations); the fixed point went on from there, "
-                  "so the result may be another of the price game's equilibria (README, \"Several equilibria\")",
-                  highlight=False)
 
 
 def _print_entrants(products: list[dict[str, Any]], money) -> None:

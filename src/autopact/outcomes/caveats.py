@@ -1,4 +1,5 @@
-"""Caveats a result carries: where the model is known to disagree with what happened in car markets.
+"""Caveats a result carries: where the model is known to disagree with what happened in car markets,
+and where its equilibrium path from today's prices ended before the scenario (``equilibrium_path_ended``).
 
 Incumbents' price rises. When rivals become cheaper (a tariff or cost of theirs falls, a credit
 goes to them) or new rivals enter, an incumbent whose own cost and tax are unchanged should lower or
@@ -81,7 +82,38 @@ def _dollars(value: float) -> str:
     return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
 
 
+def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
+    """The caveat of a result whose equilibrium path from today's prices ended before the scenario
+    (``autopact.model.continuation``: a fold, or the path's budget; ``solver.path_ended`` and
+    ``path_jumps``): the fixed point went on from there and the price game may have settled on another
+    of its equilibria, so some prices moved by the switch, not by the policy. It names the three
+    largest moves among models whose cost and tax are unchanged; None where the path reached the end."""
+    solver = counterfactual.solver or {}
+    ended = sorted({*solver.get("path_ended", []), *solver.get("path_jumps", [])})
+    if not ended:
+        return None
+    base = baseline.products.set_index("product_id")
+    cf = counterfactual.products.set_index("product_id")
+    common = cf.index.intersection(base.index)
+    cost_change = (cf.loc[common, "cost"] - base.loc[common, "cost"]).to_numpy(float)
+    wedge_change = ((cf["consumer_price"] - cf["price"]).reindex(common)
+                    - (base["consumer_price"] - base["price"]).reindex(common)).to_numpy(float)
+    same = common[(np.abs(cost_change) < 1e-6) & (np.abs(wedge_change) < 1e-6)]
+    change = (cf.loc[same, "price"] - base.loc[same, "price"])
+    largest = change.reindex(change.abs().sort_values(ascending=False).index[:3])
+    moves = ", ".join(f"{cf.at[pid, 'name']} {_dollars(value)}" for pid, value in largest.items())
+    text = (f"the equilibrium was followed from today's prices to {', '.join(f'{t:.0%}' for t in ended)} of the way "
+            "to this scenario, where it ceased to exist (a fold: a cheap model's owner has two profit peaks) or the "
+            "path's budget ran out; the price game then settled where the fixed point led, possibly on another of "
+            f"its equilibria. The largest moves of models whose cost and tax are unchanged: {moves or 'none'}; read "
+            "such moves as possibly the switch of equilibrium rather than the policy's effect (README, Several "
+            "equilibria).")
+    return {"kind": "equilibrium_path_ended", "text": text, "path_ended": ended,
+            "largest": [{"product_id": str(pid), "name": str(cf.at[pid, "name"]), "price_change_usd": float(value)}
+                        for pid, value in largest.items()]}
+
+
 def caveats(baseline: Any, counterfactual: Any) -> list[dict[str, Any]]:
     """Every caveat of a result (a list, empty when none applies)."""
-    found = incumbent_price_rises(baseline, counterfactual)
-    return [found] if found else []
+    return [found for found in (incumbent_price_rises(baseline, counterfactual),
+                                equilibrium_path_ended(baseline, counterfactual)) if found]
