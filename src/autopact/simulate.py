@@ -302,18 +302,24 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     rates = products["tariff_rate"].to_numpy(float).copy()
     jumps: list[float] = []
     ended: list[float] = []
+    followed: list[tuple[np.ndarray, Any]] = []  # the last path's costs and equilibrium
 
     def equilibrium(at_costs: np.ndarray) -> Any:
         """The equilibrium at ``at_costs``: by continuation from the market before the scenario where
-        there is one and this is not a draw (``autopact.model.continuation``), else from ``initial``."""
+        there is one and this is not a draw (``autopact.model.continuation``), else from ``initial``.
+        A path is followed once for given costs (a quota at its volume asks the in-quota costs twice:
+        its regime's solve, then the path without limits)."""
         if market.before is None or jacobian is not None:
             return solve_prices(at_costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
                                 kernel=kernel)
+        if followed and np.array_equal(followed[-1][0], at_costs):
+            return followed[-1][1]
         found = continued_prices(at_costs, xi, demand, omega, taxes, market.before, initial)
         jumps.extend(found.jumps)
         if found.ended is not None:
             ended.append(found.ended)
-        return dataclasses.replace(found.equilibrium, iterations=found.evaluations)
+        followed.append((at_costs.copy(), dataclasses.replace(found.equilibrium, iterations=found.evaluations)))
+        return followed[-1][1]
 
     regimes = []
     for quota in market.quotas:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
 # Reporting thresholds (conventions, not estimates): a rise is material when one model rises by more
@@ -35,13 +36,7 @@ def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] 
     ``MATERIAL_MEAN_SHARE`` of their mean price, or one by more than ``MATERIAL_SHARE`` of its
     price); None otherwise. Models of a firm that owns or holds a stake in an entrant are left out:
     they price against their own new model, a reason the model shows."""
-    base = baseline.products.set_index("product_id")
-    cf = counterfactual.products.set_index("product_id")
-    common = cf.index.intersection(base.index)
-    wedge_base = (base["consumer_price"] - base["price"]).reindex(common)
-    wedge_cf = (cf["consumer_price"] - cf["price"]).reindex(common)
-    cost_change = (cf.loc[common, "cost"] - base.loc[common, "cost"]).to_numpy(float)
-    wedge_change = (wedge_cf - wedge_base).to_numpy(float)
+    base, cf, common, cost_change, wedge_change = _compared(baseline, counterfactual)
     new = cf.index.difference(base.index)
     cheaper = int(np.sum((cost_change < -RISE_USD) | (wedge_change < -RISE_USD)))
     dearer = int(np.sum((cost_change > RISE_USD) | (wedge_change > RISE_USD)))
@@ -78,6 +73,18 @@ def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] 
                         "price_change_usd": float(change[top])}}
 
 
+def _compared(baseline: Any, counterfactual: Any) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index, np.ndarray, np.ndarray]:
+    """The two states' products by id, the ids in both, and each one's change in cost and in tax wedge
+    (consumer less producer price), in that order."""
+    base = baseline.products.set_index("product_id")
+    cf = counterfactual.products.set_index("product_id")
+    common = cf.index.intersection(base.index)
+    cost_change = (cf.loc[common, "cost"] - base.loc[common, "cost"]).to_numpy(float)
+    wedge_change = ((cf["consumer_price"] - cf["price"]).reindex(common)
+                    - (base["consumer_price"] - base["price"]).reindex(common)).to_numpy(float)
+    return base, cf, common, cost_change, wedge_change
+
+
 def _dollars(value: float) -> str:
     return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
 
@@ -92,12 +99,7 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
     ended = sorted({*solver.get("path_ended", []), *solver.get("path_jumps", [])})
     if not ended:
         return None
-    base = baseline.products.set_index("product_id")
-    cf = counterfactual.products.set_index("product_id")
-    common = cf.index.intersection(base.index)
-    cost_change = (cf.loc[common, "cost"] - base.loc[common, "cost"]).to_numpy(float)
-    wedge_change = ((cf["consumer_price"] - cf["price"]).reindex(common)
-                    - (base["consumer_price"] - base["price"]).reindex(common)).to_numpy(float)
+    base, cf, common, cost_change, wedge_change = _compared(baseline, counterfactual)
     same = common[(np.abs(cost_change) < 1e-6) & (np.abs(wedge_change) < 1e-6)]
     change = (cf.loc[same, "price"] - base.loc[same, "price"])
     largest = change.reindex(change.abs().sort_values(ascending=False).index[:3])

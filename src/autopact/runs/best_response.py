@@ -11,7 +11,7 @@ deviation, so the unconstrained comparison does not apply), the owner's profit
 
     pi_f(p_j) = M sum_k Omega_jk (p_k - c_k) s_k(p_j, p_-j)
 
-is evaluated over a grid of p_j from its marginal cost to ``GRID_TOP`` times it, every other price
+is evaluated over a grid of p_j from its marginal cost to ``GRID_TOP`` times it (``continuation.owner_profits``), every other price
 held at the equilibrium (a unilateral deviation, Nash's definition), and maximised by a bounded
 scalar search between the best grid point's neighbours. A best profit above the equilibrium's by
 more than ``TOLERANCE`` (relative) means the solver's point is not a global best response. The check
@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from autopact.model.demand import shares
-from autopact.model.supply import ownership_matrix
+from autopact.model.continuation import owner_profits
+from autopact.model.supply import Taxes, ownership_matrix
 
 GRID_TOP = 3.0  # a deviation up to 3x marginal cost: above every entrant's equilibrium price (Lerner < 0.67)
-GRID_POINTS = 41  # a step of 5% of marginal cost; each point is one evaluation of the market's shares
+GRID_POINTS = 41  # a step of 5% of marginal cost; the grid takes sums over households once (owner_profits)
 TOLERANCE = 1e-9
 
 
@@ -53,10 +53,13 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
     if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
         capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
 
-    def owner_profit(p: np.ndarray, j: int) -> float:
-        consumer = p if taxes is None else taxes.consumer_prices(p)
-        s = shares(market.xi - market.demand.alpha * consumer, consumer, market.demand)
-        return float(omega[j] @ ((p - costs) * s)) * market.market_size
+    point = (costs, market.xi, omega, taxes if taxes is not None else Taxes.none(len(costs)))
+
+    def owner_profits_at(j: int, candidates: Any) -> np.ndarray:
+        """The owner's profit at each of ``candidates`` for p_j, others held (``continuation.owner_profits``:
+        only product j's utility moves, so the grid takes the sums over households once)."""
+        return owner_profits(j, prices, np.atleast_1d(np.asarray(candidates, float)), point, market.demand) \
+            * market.market_size
 
     rows = []
     entrants = products["entrant"].fillna(False).to_numpy(bool) if "entrant" in products.columns else []
@@ -64,15 +67,13 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
         pid = str(products["product_id"].iloc[j])
         if pid in capped:
             continue
-        at_equilibrium = owner_profit(prices, j)
+        at_equilibrium = float(owner_profits_at(j, prices[j])[0])
         grid = np.linspace(costs[j], GRID_TOP * costs[j], GRID_POINTS)
 
         def deviation(candidate: float, j: int = j) -> float:
-            trial = prices.copy()
-            trial[j] = candidate
-            return owner_profit(trial, j)
+            return float(owner_profits_at(j, candidate)[0])
 
-        values = [deviation(candidate) for candidate in grid]
+        values = owner_profits_at(j, grid)
         k = int(np.argmax(values))
         best_price, best = float(grid[k]), float(values[k])
         found = minimize_scalar(lambda x: -deviation(x), bounds=(grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]),
