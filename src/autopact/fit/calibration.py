@@ -23,7 +23,8 @@ import pandas as pd
 
 from autopact.data import Market, bundled_path, income_distribution, read_bundled
 from autopact.fit.price_forms import FORMS, PriceForm
-from autopact.model.demand import Demand, individual_shares, invert_shares, jacobian_parts, shares
+from autopact.fit.statistics import STATISTICS, CalibrationError, check_group, model_statistics
+from autopact.model.demand import Demand, invert_shares, jacobian_parts, shares
 from autopact.model.households import Households, draw_households, income_correlated
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
 
@@ -38,8 +39,6 @@ SIZE_UNIT_SQFT = 100.0
 # A Lerner index above this is flagged as implausible (a reporting convention, not an estimate:
 # BLP 1995 and Grieco, Murry and Yurukoglu report average car markups well below one half).
 IMPLAUSIBLE_LERNER = 0.5
-STATISTICS = ("mean_own_elasticity", "aggregate_elasticity", "bev_second_choice",
-              "group_aggregate_elasticity", "buyer_income_share", "bev_buyer_income_share")
 
 
 def least_squares(*args: Any, **kwargs: Any) -> Any:
@@ -48,10 +47,6 @@ def least_squares(*args: Any, **kwargs: Any) -> Any:
     from scipy.optimize import least_squares as fit
 
     return fit(*args, **kwargs)
-
-
-class CalibrationError(ValueError):
-    """Bad calibration input: an unknown target statistic or parameter, or a bad value."""
 
 
 def load_targets(path: str | None = None) -> pd.DataFrame:
@@ -71,6 +66,10 @@ def load_targets(path: str | None = None) -> pd.DataFrame:
                 raise CalibrationError(f"{label}, line {line}, column '{column}': bad value {getattr(row, column)!r}")
         if not str(row.source).strip() or str(row.source) == "nan":
             raise CalibrationError(f"{label}, line {line}, column 'source': every target needs a source")
+        try:
+            check_group(str(row.statistic), str(row.group))
+        except CalibrationError as error:
+            raise CalibrationError(f"{label}, line {line}, column 'group': {error}") from None
     return table
 
 
@@ -136,59 +135,6 @@ def form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.
         raise CalibrationError(f"unknown price form {form!r}; known: {', '.join(FORMS)}")
     f: PriceForm = FORMS[form]
     return f.parameters, np.array(f.scale), np.array(f.lower), np.array(f.upper), np.array(f.start)
-
-
-def _group(arrays: MarketArrays, group: str) -> np.ndarray:
-    """The products a target's group names: all, luxury, compact_car (non-luxury cars), powertrains or
-    segments, or product ids (``nissan--sentra--ice``; several joined by ";"), as a boolean mask."""
-    if group == "all":
-        return np.ones(len(arrays.prices), bool)
-    if group == "luxury":
-        return arrays.luxury
-    if group == "compact_car":
-        return (arrays.segment == "car") & ~arrays.luxury
-    names = group.split(";")
-    mask = np.isin(arrays.powertrain, names) | np.isin(arrays.segment, names) | np.isin(arrays.product_ids, names)
-    if not mask.any():
-        raise CalibrationError(f"target group {group!r} names no product of this market (a powertrain, a segment "
-                               "or product ids joined by ';')")
-    return mask
-
-
-def _income_range(group: str) -> tuple[float, float]:
-    low, _, high = group.partition("-")
-    return float(low), float(high) if high else np.inf
-
-
-def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, arrays: MarketArrays) -> np.ndarray:
-    """Each target's statistic in the model at mean utilities ``delta`` (same order as ``targets``)."""
-    p = arrays.prices
-    s, lam, gamma = jacobian_parts(delta, p, demand)
-    jac = np.diag(lam) - gamma
-    own = np.diag(jac) * p / s
-    individual = individual_shares(delta, p, demand)[0]
-    bev = arrays.powertrain == "BEV"
-    values = []
-    for row in targets.itertuples():
-        mask = None if row.statistic in ("buyer_income_share", "bev_buyer_income_share") else _group(arrays, str(row.group))
-        if row.statistic == "mean_own_elasticity":
-            values.append(np.average(own[mask], weights=s[mask]))
-        elif row.statistic == "aggregate_elasticity":
-            values.append((jac @ p).sum() / s.sum())
-        elif row.statistic == "group_aggregate_elasticity":
-            values.append((jac[np.ix_(mask, mask)] @ p[mask]).sum() / s[mask].sum())
-        elif row.statistic == "bev_second_choice":
-            # D_jk = -J_kj / J_jj; share of BEV j's diversion to inside goods that goes to the group
-            d = -jac[:, bev].T / np.diag(jac)[bev][:, None]
-            d[np.arange(bev.sum()), np.flatnonzero(bev)] = 0.0
-            values.append(np.average(d[:, mask].sum(axis=1) / d.sum(axis=1), weights=s[bev]))
-        else:
-            low, high = _income_range(str(row.group))
-            in_range = (demand.income >= low) & (demand.income < high)
-            chosen = individual[:, bev] if row.statistic == "bev_buyer_income_share" else individual
-            buyers = demand.weights * chosen.sum(axis=1)
-            values.append(buyers[in_range].sum() / buyers.sum())
-    return np.array(values, float)
 
 
 @dataclass

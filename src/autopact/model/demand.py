@@ -297,6 +297,15 @@ def jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand) -> tup
     return _jacobian_parts(delta, prices, demand, -demand.price_sensitivity)
 
 
+def group_jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand, among: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Lambda and Gamma of ``jacobian_parts`` summed over the households ``among`` (a boolean mask,
+    weights not renormalised): the price derivatives of that group's purchases,
+    d/dp_k sum_{i in G} w_i s_ij = 1(j=k) Lambda^G_j - Gamma^G_jk."""
+    slope = -demand.price_sensitivity * np.asarray(among, float)
+    return _jacobian_parts(delta, prices, demand, slope)[1:]
+
+
 def _jacobian_parts(delta: np.ndarray, prices: np.ndarray, demand: Demand, slope: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``jacobian_parts`` for the derivative with respect to a variable that moves household i's

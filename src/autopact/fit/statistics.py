@@ -1,0 +1,134 @@
+"""The statistics a calibration target names, computed in the model (``model_statistics``).
+
+Each row of ``calibration_targets.csv`` names a statistic, a group and a value:
+
+- ``mean_own_elasticity``: the share-weighted mean own-price elasticity e_jj = (ds_j/dp_j) p_j / s_j
+  of a product group;
+- ``aggregate_elasticity``: the elasticity of total inside sales when every price rises by the
+  same percentage, sum_jk (ds_j/dp_k) p_k / sum_j s_j;
+- ``group_aggregate_elasticity``: the same over a product group's prices and sales; a group
+  ``BEV@0-100000`` takes it among the households with income in [0, 100000) only (the population of
+  a study of low- and middle-income buyers), sum_{jk in group} (ds^G_j/dp_k) p_k / sum_{j in group} s^G_j
+  with s^G_j = sum_{i in G} w_i s_ij (``demand.group_jacobian_parts``);
+- ``bev_second_choice``: the share of BEVs' diversion to inside goods that goes to a product group,
+  diversion D_jk = -(ds_k/dp_j) / (ds_j/dp_j), share-weighted over BEVs;
+- ``buyer_income_share`` and ``bev_buyer_income_share``: the share of buyers (of BEV buyers) whose
+  household income lies in the group's range ``low-high`` (``200000-``: no upper limit).
+
+Product groups: ``all``, ``luxury``, ``compact_car`` (non-luxury cars), powertrains, segments or
+product ids, several joined by ";".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autopact.model.demand import Demand, group_jacobian_parts, individual_shares, jacobian_parts
+
+# ``arrays`` below is a ``fit.calibration.MarketArrays`` (typed Any here: that module imports this one)
+MarketArrays = Any
+
+STATISTICS = ("mean_own_elasticity", "aggregate_elasticity", "bev_second_choice",
+              "group_aggregate_elasticity", "buyer_income_share", "bev_buyer_income_share")
+INCOME_STATISTICS = ("buyer_income_share", "bev_buyer_income_share")
+
+
+class CalibrationError(ValueError):
+    """Bad calibration input: an unknown target statistic or parameter, or a bad value."""
+
+
+def product_group(arrays: MarketArrays, group: str) -> np.ndarray:
+    """The products a target's group names: all, luxury, compact_car (non-luxury cars), powertrains or
+    segments, or product ids (``nissan--sentra--ice``; several joined by ";"), as a boolean mask."""
+    if group == "all":
+        return np.ones(len(arrays.prices), bool)
+    if group == "luxury":
+        return arrays.luxury
+    if group == "compact_car":
+        return (arrays.segment == "car") & ~arrays.luxury
+    names = group.split(";")
+    mask = np.isin(arrays.powertrain, names) | np.isin(arrays.segment, names) | np.isin(arrays.product_ids, names)
+    if not mask.any():
+        raise CalibrationError(f"target group {group!r} names no product of this market (a powertrain, a segment "
+                               "or product ids joined by ';')")
+    return mask
+
+
+def income_range(group: str) -> tuple[float, float]:
+    """[low, high) of an income group ``low-high`` (``low-``: no upper limit), dollars."""
+    low, _, high = group.partition("-")
+    try:
+        bounds = float(low), float(high) if high else np.inf
+    except ValueError:
+        raise CalibrationError(f"income group {group!r}: expected low-high in dollars, e.g. 0-100000 or 200000-") from None
+    if not bounds[0] < bounds[1]:
+        raise CalibrationError(f"income group {group!r}: the lower bound must be below the upper one")
+    return bounds
+
+
+def split_group(group: str) -> tuple[str, tuple[float, float] | None]:
+    """A group ``products@low-high`` as (products, income range); without "@" the range is None."""
+    products, at, households = group.partition("@")
+    return products, income_range(households) if at else None
+
+
+def check_group(statistic: str, group: str) -> None:
+    """Refuse a group its statistic cannot read (called when targets are loaded)."""
+    if statistic in INCOME_STATISTICS:
+        income_range(group)
+    elif "@" in group:
+        if statistic != "group_aggregate_elasticity":
+            raise CalibrationError(f"target group {group!r}: a household income range (@low-high) is read by "
+                                   "group_aggregate_elasticity only")
+        split_group(group)
+
+
+def group_elasticity(delta: np.ndarray, prices: np.ndarray, demand: Demand, products: np.ndarray,
+                     among: np.ndarray) -> float:
+    """The elasticity of the purchases of ``products`` (a mask) by the households ``among`` (a mask)
+    to a uniform percentage rise in those products' prices:
+    sum_{j,k in group} (d s^G_j / d p_k) p_k / sum_{j in group} s^G_j, s^G_j = sum_{i in G} w_i s_ij."""
+    lam, gamma = group_jacobian_parts(delta, prices, demand, among)
+    jacobian = (np.diag(lam) - gamma)[np.ix_(products, products)]
+    purchases = demand.weights[among] @ individual_shares(delta, prices, demand)[0][np.ix_(among, products)]
+    return float((jacobian @ prices[products]).sum() / purchases.sum())
+
+
+def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, arrays: MarketArrays) -> np.ndarray:
+    """Each target's statistic in the model at mean utilities ``delta`` (same order as ``targets``)."""
+    p = arrays.prices
+    s, lam, gamma = jacobian_parts(delta, p, demand)
+    jac = np.diag(lam) - gamma
+    own = np.diag(jac) * p / s
+    individual = individual_shares(delta, p, demand)[0]
+    bev = arrays.powertrain == "BEV"
+    values = []
+    for row in targets.itertuples():
+        group = str(row.group)
+        if row.statistic in INCOME_STATISTICS:
+            low, high = income_range(group)
+            in_range = (demand.income >= low) & (demand.income < high)
+            chosen = individual[:, bev] if row.statistic == "bev_buyer_income_share" else individual
+            buyers = demand.weights * chosen.sum(axis=1)
+            values.append(buyers[in_range].sum() / buyers.sum())
+            continue
+        products, households = split_group(group)
+        mask = product_group(arrays, products)
+        if row.statistic == "mean_own_elasticity":
+            values.append(np.average(own[mask], weights=s[mask]))
+        elif row.statistic == "aggregate_elasticity":
+            values.append((jac @ p).sum() / s.sum())
+        elif row.statistic == "group_aggregate_elasticity" and households is None:
+            values.append((jac[np.ix_(mask, mask)] @ p[mask]).sum() / s[mask].sum())
+        elif row.statistic == "group_aggregate_elasticity":
+            among = (demand.income >= households[0]) & (demand.income < households[1])
+            values.append(group_elasticity(delta, p, demand, mask, among))
+        else:  # bev_second_choice
+            # D_jk = -J_kj / J_jj; share of BEV j's diversion to inside goods that goes to the group
+            d = -jac[:, bev].T / np.diag(jac)[bev][:, None]
+            d[np.arange(bev.sum()), np.flatnonzero(bev)] = 0.0
+            values.append(np.average(d[:, mask].sum(axis=1) / d.sum(axis=1), weights=s[bev]))
+    return np.array(values, float)
