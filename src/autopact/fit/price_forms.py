@@ -9,6 +9,12 @@ calibration can fit (issue 11, item 2), each with its parameters, bounds and sta
   alpha_i). Drawn by inversion, a_i = alpha + sigma_price Phi^-1(Phi(-alpha/sigma_price) + u_i (1 -
   Phi(-alpha/sigma_price))) with one fixed uniform u_i per household, so alpha_i is smooth in the
   parameters and sigma_price = 0 is the ``income`` form exactly.
+- ``shifted``: alpha_i = alpha + pi / (y_i + y_0), y_0 = ``income_shift`` dollars: the income form
+  with the poorest households' sensitivity flattened (y_0 = 0 is the income form). Offered to test
+  whether the evidence wants the 1 / y form's steep rise at the bottom of the income distribution,
+  which sets how many of the poorest households a product priced below every 2025 one draws into the
+  market (README, "Cheap entrants: the evidence in conflict"): fitted to the bundled targets, y_0 is
+  $1,026, and 0 with Cox's share of buyers under $75,000 added.
 - ``power``: alpha_i = alpha (y_i / y_bar)^(-lambda), y_bar the households' mean income: lambda
   sets how fast price sensitivity falls with income (lambda = 1 is ``income`` with no
   income-independent part, pi = alpha y_bar; lambda = 0 is one alpha for everyone).
@@ -68,6 +74,8 @@ class PriceForm:
         if self.name == "income_normal":
             return theta["pi"] / income + truncated_normal(theta["alpha"], theta["sigma_price"], households.nu[:, 2]) \
                 - theta["alpha"]
+        if self.name == "shifted":
+            return theta["pi"] / (income + theta["income_shift"])
         if self.name == "power":
             mean = float(households.weights @ income)
             return theta["alpha"] * ((income / mean) ** (-theta["lambda"]) - 1.0)
@@ -96,6 +104,9 @@ FORMS = {
                                (1e-4, 1.0, 1e-4) + _TASTE_SCALE, (1e-3, 0.0, 0.0) + _TASTE_LOWER,
                                (50.0, 200.0, 50.0) + _TASTE_UPPER, (1.0, 5.0, 1.0) + _TASTE_START, 1,
                                "alpha_i = pi / income_i + N(alpha, sigma_price^2) truncated at 0"),
+    "shifted": PriceForm("shifted", ("alpha", "pi", "income_shift") + TASTES, (1e-4, 1.0, 1e4) + _TASTE_SCALE,
+                         (1e-3, 0.0, 0.0) + _TASTE_LOWER, (50.0, 400.0, 50.0) + _TASTE_UPPER,
+                         (1.0, 5.0, 1.0) + _TASTE_START, 0, "alpha_i = alpha + pi / (income_i + income_shift)"),
     "power": PriceForm("power", ("alpha", "lambda") + TASTES, (1e-4, 1.0) + _TASTE_SCALE, (1e-3, 0.0) + _TASTE_LOWER,
                        (50.0, 3.0) + _TASTE_UPPER, (3.0, 0.8) + _TASTE_START, 0,
                        "alpha_i = alpha (income_i / mean income)^(-lambda)"),

@@ -131,7 +131,8 @@ def calibrate_command(
     settings: SetOption = [],  # noqa: B006
     price_form: Annotated[str, typer.Option("--price-form", help="How price sensitivity depends on income: income "
                                             "(alpha + pi / y, bundled), income_normal (plus a normal random "
-                                            "coefficient, sigma_price) or power (alpha (y / mean y)^-lambda).")] = "income",
+                                            "coefficient, sigma_price), shifted (alpha + pi / (y + income_shift)) "
+                                            "or power (alpha (y / mean y)^-lambda).")] = "income",
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
     from autopact.data.assumptions import AssumptionError, parse_settings
