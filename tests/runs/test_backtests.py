@@ -187,6 +187,10 @@ def test_cli_validate_json_contract(tmp_path):
         assert set(signs["larger_term"]) == {"own_demand", "siblings"} and sum(signs["larger_term"].values()) == signs["rising"]
         assert all({"own_term_change_usd", "siblings_term_change_usd"} <= set(row) for row in signs["largest_rises"])
     assert "markup terms: own demand" in done.stdout
+    demand = r["demand_backtest"]
+    assert set(demand) >= {"low_income_bev_elasticity", "buyers_income_below_75k", "buyers_income_150k_plus"}
+    assert r["passed"]["low_income_bev_elasticity"] == demand["low_income_bev_elasticity"]["inside"]
+    assert "Low- and middle-income BEV demand" in done.stdout and "not calibration targets" in done.stdout
     # the 2026 back-test's largest channel: the households' trend since gasoline also moves the outside
     # vehicle's running cost (gasoline alone -0.30%, not +1.46%)
     assert "why, each 2025 -> 2026 change alone: households" in done.stdout
@@ -241,3 +245,34 @@ def test_the_2026_market_back_test_compares_the_2026_baseline_with_the_sourced_2
     before, after = result.metrics()
     assert found["predicted_sales_change"] == pytest.approx(after["total_units"] / before["total_units"] - 1, rel=1e-12)
     assert found["inside"] is (found["range"][0] <= found["predicted_sales_change"] <= found["range"][1])
+
+
+def test_demand_back_test_by_hand(market):
+    """The EFMP income limit from its three sourced numbers, and the two statistics recomputed from
+    each household's choice probabilities: the low-income BEV elasticity by a central difference of
+    the group's BEV purchases, the buyer-income share by summing purchases (an independent path from
+    ``group_jacobian_parts``)."""
+    from autopact.model.demand import individual_shares
+    from autopact.outcomes.low_income import efmp_income_limit as income_limit
+    from autopact.runs.backtest_demand import demand_backtest
+
+    assert income_limit() == pytest.approx(4 * 20780 * 304.702 / 251.107, rel=1e-12)  # $100,861 of 2023
+    result = demand_backtest(market)
+    demand, prices = market.demand, market.data.prices
+    bev = market.products["powertrain"].eq("BEV").to_numpy()
+    among = demand.income < income_limit()
+
+    def purchases(step, group):
+        p = prices * np.where(bev, 1 + step, 1.0)
+        s = individual_shares(market.xi - demand.alpha * p, p, demand)[0]
+        return demand.weights[group] @ s[group][:, bev].sum(axis=1), demand.weights[group] @ s[group].sum(axis=1)
+
+    h = 1e-5
+    numeric = (np.log(purchases(h, among)[0]) - np.log(purchases(-h, among)[0])) / (np.log1p(h) - np.log1p(-h))
+    row = result["low_income_bev_elasticity"]
+    assert row["model"] == pytest.approx(numeric, rel=1e-7)  # measured 1e-10
+    assert row["inside"] == (abs(row["model"] / -2.1 - 1) <= 0.10)
+    everyone = np.ones(len(demand.income), bool)
+    poorer = demand.income < 75000.0
+    share = purchases(0.0, poorer)[1] / purchases(0.0, everyone)[1]
+    assert result["buyers_income_below_75k"]["model"] == pytest.approx(share, rel=1e-12)

@@ -85,6 +85,20 @@ def _print_price_decomposition(y: dict[str, Any]) -> None:
                       f"${b['median_income']:,.0f} (all ${everyone['median_income']:,.0f})", highlight=False)
 
 
+def _print_demand(d: dict[str, Any], passed: dict[str, bool]) -> None:
+    """The demand back-tests (``runs.backtest_demand``): low-income BEV elasticity, untargeted buyer incomes."""
+    e, below, above = d["low_income_bev_elasticity"], d["buyers_income_below_75k"], d["buyers_income_150k_plus"]
+    goal = f"goal within {d['goal_relative']:.0%}"
+    out.print(f"Low- and middle-income BEV demand (households under ${e['income_limit_usd_2023']:,.0f} of 2023, "
+              f"400% of the poverty line): elasticity {e['model']:.2f} against Muehlegger and Rapson's {e['published']:.1f} "
+              f"({goal}) {_mark(passed['low_income_bev_elasticity'])}; all households {e['all_households']:.2f}",
+              highlight=False, markup=True)
+    out.print(f"Buyers' incomes, not calibration targets (Cox 2025): under $75k {below['model']:.1%} against about "
+              f"{below['published']:.0%} {_mark(passed['buyers_income_below_75k'])}; $150k or more {above['model']:.1%} "
+              f"against {above['published']:.0%} {_mark(passed['buyers_income_150k_plus'])} ({goal})",
+              highlight=False, markup=True)
+
+
 def _mark(ok: bool) -> str:
     return "[green]pass[/green]" if ok else "[red]FAIL[/red]"
 
@@ -112,6 +126,7 @@ def _print(r: dict[str, Any]) -> None:
     out.print(f"EV credit ends: BEV share {c['baseline_bev_share']:.2%} -> model {c['predicted_bev_share']:.2%}, "
               f"observed {c['observed_bev_share']:.2%} (Q4 2025; Jan 2026 {c['observed_after']['jan_2026']:.1%}): "
               f"{c['error_pp']:+.2f} pp (goal within 1.5 pp) {_mark(passed['ev_credit'])}", highlight=False, markup=True)
+    _print_demand(r["demand_backtest"], passed)
     t = r["tariff_backtest"]
     lo, hi = t["published"]["sales_change"]
     plo, phi = t["published"]["price_change"]

@@ -2,7 +2,8 @@
 
 Goals (issue 11): entry back-test median |log error| <= 0.4 (within x1.5), bias within +/-0.2, no
 product off by more than x3; EV-credit back-test within 1.5 pp of the observed share; tariff effects
-inside the published ranges.
+inside the published ranges; the demand back-tests (low-income BEV elasticity, untargeted buyer-income
+shares) within 10% of the published numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 from typing import Any
 
 from autopact.fit.market import MarketModel
+from autopact.runs.backtest_demand import demand_backtest
 from autopact.runs.backtest_entry import entry_backtest
 from autopact.runs.best_response import entrant_best_responses
 from autopact.runs.backtest_policy import (bundled_result, entry_yardsticks, ev_credit_backtest, market_2026_backtest,
@@ -30,6 +32,7 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
     if progress:
         progress("entry back-test done")
     credit = ev_credit_backtest(market)
+    demand = demand_backtest(market)
     results: dict[str, Any] = {}  # each bundled scenario solved once for all the back-tests below
     tariff = tariff_backtest(market, results)
     year_2026 = market_2026_backtest(market, results)
@@ -51,9 +54,12 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         "entrant_prices": all(low <= ratio for s in yardsticks["scenarios"].values()
                               for ratio in s["price_to_china_list"].values()),
         "entrant_best_responses": all(row["global_best_response"] for rows in best.values() for row in rows),
+        "low_income_bev_elasticity": demand["low_income_bev_elasticity"]["inside"],
+        "buyers_income_below_75k": demand["buyers_income_below_75k"]["inside"],
+        "buyers_income_150k_plus": demand["buyers_income_150k_plus"]["inside"],
     }
     return {"entry_backtest": entry, "ev_credit_backtest": credit, "tariff_backtest": tariff, "price_signs": signs,
-            "market_2026_backtest": year_2026, "entrant_best_responses": best,
+            "market_2026_backtest": year_2026, "entrant_best_responses": best, "demand_backtest": demand,
             "entry_yardsticks": yardsticks,
             "goals": {**GOALS, "note": "log errors: log(predicted / actual); 0.405 = x1.5, 1.099 = x3"},
             "passed": verdicts, "market": market.document}

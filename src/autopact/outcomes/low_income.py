@@ -1,0 +1,86 @@
+"""Low-income buyers of new BEVs: the caveat of a result whose new BEV sells mostly to households
+where the model's BEV demand is more price-elastic than measured.
+
+The evidence (README, "Cheap entrants: the evidence in conflict"): Muehlegger and Rapson (2022)
+measure an EV demand elasticity of -2.1 among households at or below 400% of the federal poverty
+level (California's EFMP); the calibrated model's BEV demand among households under that income is
+far more elastic (-5.5 on the bundled calibration), because price sensitivity pi / y_i comes from
+income alone and rises steeply at the bottom. A new BEV priced below the BEVs of 2025 sells to those
+households, so its units and its low price are where the model is least trustworthy.
+
+The income limit in the model's 2023 dollars: 400% of the 2018 HHS guideline for a household of
+three, by the CPI-U (``backtest_evidence.csv``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from autopact.data import read_bundled
+from autopact.fit.statistics import group_elasticity
+from autopact.model.demand import individual_shares
+
+
+@lru_cache(maxsize=1)
+def evidence_values() -> dict[str, float]:
+    """The numeric values of ``backtest_evidence.csv`` by name (read once)."""
+    table = read_bundled("backtest_evidence.csv")
+    return {row["name"]: float(row["value"]) for row in table.to_dict(orient="records")}
+
+
+def efmp_income_limit() -> float:
+    """The EFMP income limit in 2023 dollars: multiple x 2018 guideline x CPI-U 2023 / CPI-U 2018."""
+    e = evidence_values()
+    return (e["efmp_income_limit_fpl_multiple"] * e["hhs_poverty_guideline_2018_household_of_3"]
+            * e["cpi_u_annual_2023"] / e["cpi_u_annual_2018"])
+
+
+def bev_elasticity_among(market: Any, prices: np.ndarray, low: float, high: float) -> float:
+    """The elasticity of the BEV purchases of households with income in [low, high) to a uniform rise
+    in BEV prices, on ``market`` (a ``fit.market.MarketModel``) at consumer ``prices``
+    (``fit.statistics.group_elasticity``)."""
+    demand = market.demand
+    bev = market.products["powertrain"].eq("BEV").to_numpy()
+    among = (demand.income >= low) & (demand.income < high)
+    return group_elasticity(market.xi - demand.alpha * prices, prices, demand, bev, among)
+
+
+def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
+    """The caveat for a solved result (``outcomes.document.SimulationResult``) with a new BEV (an
+    entrant or a new product) whose buyers' median income is under the EFMP limit; None otherwise."""
+    base, cf = result.baseline.products, result.counterfactual.products
+    if "powertrain" not in cf.columns or getattr(result.market.demand, "income", None) is None:
+        return None  # a market without powertrains or incomes (the BLP 1995 data) has no BEVs to speak of
+    new = ~cf["product_id"].isin(base["product_id"]).to_numpy() & cf["powertrain"].eq("BEV").to_numpy()
+    if not new.any():
+        return None
+    market, limit = result.market, efmp_income_limit()
+    demand, prices = market.demand, cf["consumer_price"].to_numpy(float)
+    s = individual_shares(market.xi - demand.alpha * prices, prices, demand)[0]
+    rows = []
+    for j in np.flatnonzero(new):
+        buyers = demand.weights * s[:, j]
+        order = np.argsort(demand.income)
+        cumulative = np.cumsum(buyers[order])
+        median = float(demand.income[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+        if median < limit:
+            rows.append({"product_id": str(cf["product_id"].iloc[j]), "name": str(cf["name"].iloc[j]),
+                         "units": float(cf["units"].iloc[j]), "median_buyer_income_usd": median,
+                         "buyers_under_limit": float(buyers[demand.income < limit].sum() / buyers.sum())})
+    if not rows:
+        return None
+    base_prices = base["consumer_price"].to_numpy(float)
+    model = bev_elasticity_among(result.baseline_market, base_prices, 0.0, limit)
+    measured = evidence_values()["mr_low_middle_income_ev_elasticity"]
+    names = "; ".join(f"{r['name']} ({r['units']:,.0f} units, median buyer income ${r['median_buyer_income_usd']:,.0f}, "
+                      f"{r['buyers_under_limit']:.0%} of buyers under the limit)" for r in rows)
+    text = (f"new BEVs selling mostly to households under ${limit:,.0f} a year (2023 dollars; 400% of the poverty "
+            f"line): {names}. Among those households the model's BEV demand has elasticity {model:.1f}, against "
+            f"{measured:.1f} measured (Muehlegger and Rapson 2022): price sensitivity comes from income alone, so a "
+            "BEV priced below the 2025 ones draws in more of them than the evidence supports; read these models' "
+            "units as high and their prices as low (README, Cheap entrants: the evidence in conflict).")
+    return {"kind": "low_income_bev_buyers", "text": text, "income_limit_usd": limit,
+            "model_elasticity": model, "measured_elasticity": measured, "products": rows}
