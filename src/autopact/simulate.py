@@ -261,7 +261,12 @@ def simulate(scenario: Scenario, market: MarketModel | None = None, initial_pric
         moved = carried(market, scenario.baseline_year, scenario.paths)
         if moved is not market:  # a baseline solved on the market given is not this one's
             market, baseline = moved, None
-    counterfactual_market = apply(scenario, market, initial_prices)
+    # a draw solves from its central result's Newton matrix and never takes the equilibrium path, so its
+    # market leaves out the path's start (its own Newton matrix, 0.3 s a re-calibrated draw), unless its
+    # products differ from the central result's (then no matrix applies and it is solved as a central one)
+    counterfactual_market = apply(scenario, market, initial_prices, path=newton is None)
+    if newton is not None and newton.matrix_for(counterfactual_market) is None:
+        counterfactual_market = apply(scenario, market, initial_prices)
     baseline = baseline if baseline is not None else solve(market)
     counterfactual = solved(counterfactual_market) if cache and newton is None else solve(counterfactual_market, newton)
     return SimulationResult(scenario, market, counterfactual_market, baseline, counterfactual)
