@@ -86,29 +86,22 @@ def test_shifted_form_with_no_shift_is_the_income_form_and_a_shift_flattens_the_
     assert shifted[poorest] / shifted[richest] < unshifted[poorest] / unshifted[richest]
 
 
-def test_calibration_recovers_a_known_income_shift(arrays):
-    truth = {**THETA, "income_shift": 15000.0}
-    market = load_market(2025)
-    demand = build_demand(truth, arrays, draw_households(income_distribution(), 200, tastes=2, seed=0), "shifted")
-    delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13)
-    targets = load_targets()
-    targets["value"] = model_statistics(targets, delta, demand, arrays)
-    cal = calibrate(market, targets=targets, draws=200, seed=0, form="shifted", fixed={"rho": truth["rho"]})
-    assert cal.parameters == pytest.approx(truth, rel=1e-9)  # measured 4.7e-11 (income_shift), 10 evaluations
-
-
-def test_calibration_recovers_a_known_price_random_coefficient(arrays):
-    truth = {**THETA, "sigma_price": 0.5e-4}
-    market = load_market(2025)
-    demand = build_demand(truth, arrays, draw_households(income_distribution(), 200, tastes=3, seed=0), "income_normal")
-    delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13)
-    targets = load_targets()
-    targets["value"] = model_statistics(targets, delta, demand, arrays)
-    cal = calibrate(market, targets=targets, draws=200, seed=0, form="income_normal", fixed={"rho": truth["rho"]})
-    assert cal.form == "income_normal"
+@pytest.mark.parametrize("form, extra, tastes, tolerance", [
     # recovered to 2.0e-6 relative (alpha, the smallest) on the table with the sourced specifications and
     # prices of Dec 2026, 1e-6 before: the optimiser's stopping rule, not the model
-    assert cal.parameters == pytest.approx(truth, rel=3e-6)
+    ("income_normal", {"sigma_price": 0.5e-4}, 3, 3e-6),
+    ("shifted", {"income_shift": 15000.0}, 2, 1e-9),  # measured 4.7e-11 (income_shift), 10 evaluations
+])
+def test_calibration_recovers_a_known_price_form(arrays, form, extra, tastes, tolerance):
+    truth = {**THETA, **extra}
+    market = load_market(2025)
+    demand = build_demand(truth, arrays, draw_households(income_distribution(), 200, tastes=tastes, seed=0), form)
+    delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13)
+    targets = load_targets()
+    targets["value"] = model_statistics(targets, delta, demand, arrays)
+    cal = calibrate(market, targets=targets, draws=200, seed=0, form=form, fixed={"rho": truth["rho"]})
+    assert cal.form == form
+    assert cal.parameters == pytest.approx(truth, rel=tolerance)
 
 
 def test_cli_calibrate_takes_a_price_form_and_refuses_an_unknown_one():
