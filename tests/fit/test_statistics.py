@@ -67,3 +67,13 @@ def test_bad_groups_are_refused_with_the_field_named(tmp_path):
     table.to_csv(path, index=False)
     with pytest.raises(CalibrationError, match=r"line \d+, column 'group': income group 'rich-poor'"):
         load_targets(str(path))
+
+
+def test_a_group_with_no_household_or_no_product_is_refused_by_name(small):
+    arrays, demand, delta = small
+    for group, message in (("BEV@5000000-", "no simulated household has income in"),
+                           ("Nope@0-100000", "target group 'Nope@0-100000' names no product")):
+        targets = pd.DataFrame({"name": ["x"], "statistic": ["group_aggregate_elasticity"], "group": [group],
+                                "value": [1.0]})
+        with pytest.raises(CalibrationError, match=message):
+            model_statistics(targets, delta, demand, arrays)

@@ -140,20 +140,31 @@ def test_a_compiled_solve_from_cold_reaches_the_same_prices():
                           solve_prices(drawn, xi, nested, omega, Taxes.none(10)).prices)
 
 
-def test_a_draw_never_pays_for_the_equilibrium_paths_start():
+@pytest.mark.parametrize("capacity", [None, 20000.0])
+def test_a_draw_never_pays_for_the_equilibrium_paths_start(capacity):
     """A draw solves from its central result's Newton matrix, so its market carries no path start
     (``before``: the market's own Newton matrix, 0.3 s of a 0.4 s re-calibrated draw before the tenth
-    session); a draw whose products differ from the central result's, which no matrix fits, keeps it."""
+    session), and its prices are those of the same draw solved on the market with the path's start,
+    to the bit (with the JV plant slack, and binding at 20,000: the shadow-cost search); a draw whose
+    products differ from the central result's, which no matrix fits, keeps it."""
+    from autopact.policy.levers import apply
     from autopact.policy.scenario import load_scenario
-    from autopact.simulate import NewtonStart, market_for, newton_start, simulate
+    from autopact.simulate import NewtonStart, market_for, newton_start, simulate, solve
 
     market = market_for(load_scenario("baseline-2025"))
     scenario = load_scenario("ford-byd-jv")
+    if capacity is not None:
+        scenario = scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": capacity})
+                                                            for e in scenario.entrants]})
     central = simulate(scenario, market)
     assert central.market.before is not None  # a central result follows the path
     start = newton_start(central)
     draw = simulate(scenario, market, newton=start)
     assert draw.market.before is None
-    assert np.array_equal(draw.counterfactual.products["price"], simulate(scenario, market, newton=start).counterfactual.products["price"])
+    with_path = solve(apply(scenario, market), start)
+    assert np.array_equal(draw.counterfactual.products["price"], with_path.products["price"])
+    assert draw.counterfactual.constraints == with_path.constraints
+    if capacity is not None:
+        assert any(c["binding"] for c in draw.counterfactual.constraints)
     other = NewtonStart(start.product_ids[:-1], start.inverse_jacobian[:-1, :-1])
     assert simulate(scenario, market, newton=other).market.before is not None

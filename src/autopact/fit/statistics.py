@@ -40,9 +40,10 @@ class CalibrationError(ValueError):
     """Bad calibration input: an unknown target statistic or parameter, or a bad value."""
 
 
-def product_group(arrays: MarketArrays, group: str) -> np.ndarray:
+def product_group(arrays: MarketArrays, group: str, label: str | None = None) -> np.ndarray:
     """The products a target's group names: all, luxury, compact_car (non-luxury cars), powertrains or
-    segments, or product ids (``nissan--sentra--ice``; several joined by ";"), as a boolean mask."""
+    segments, or product ids (``nissan--sentra--ice``; several joined by ";"), as a boolean mask.
+    ``label``: the group as the target wrote it, for the error (``BEV@0-100000``; default ``group``)."""
     if group == "all":
         return np.ones(len(arrays.prices), bool)
     if group == "luxury":
@@ -52,8 +53,8 @@ def product_group(arrays: MarketArrays, group: str) -> np.ndarray:
     names = group.split(";")
     mask = np.isin(arrays.powertrain, names) | np.isin(arrays.segment, names) | np.isin(arrays.product_ids, names)
     if not mask.any():
-        raise CalibrationError(f"target group {group!r} names no product of this market (a powertrain, a segment "
-                               "or product ids joined by ';')")
+        raise CalibrationError(f"target group {label or group!r} names no product of this market (a powertrain, a "
+                               "segment or product ids joined by ';')")
     return mask
 
 
@@ -91,6 +92,9 @@ def group_elasticity(delta: np.ndarray, prices: np.ndarray, demand: Demand, prod
     """The elasticity of the purchases of ``products`` (a mask) by the households ``among`` (a mask)
     to a uniform percentage rise in those products' prices:
     sum_{j,k in group} (d s^G_j / d p_k) p_k / sum_{j in group} s^G_j, s^G_j = sum_{i in G} w_i s_ij."""
+    if not np.any(among) or not np.any(products):
+        raise CalibrationError(f"group elasticity: no {'simulated household' if not np.any(among) else 'product'} "
+                               "in the group (an income range with no household, or no product of the kind)")
     lam, gamma = group_jacobian_parts(delta, prices, demand, among)
     jacobian = (np.diag(lam) - gamma)[np.ix_(products, products)]
     purchases = demand.weights[among] @ individual_shares(delta, prices, demand)[0][np.ix_(among, products)]
@@ -116,7 +120,7 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
             values.append(buyers[in_range].sum() / buyers.sum())
             continue
         products, households = split_group(group)
-        mask = product_group(arrays, products)
+        mask = product_group(arrays, products, group)
         if row.statistic == "mean_own_elasticity":
             values.append(np.average(own[mask], weights=s[mask]))
         elif row.statistic == "aggregate_elasticity":
@@ -125,6 +129,9 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
             values.append((jac[np.ix_(mask, mask)] @ p[mask]).sum() / s[mask].sum())
         elif row.statistic == "group_aggregate_elasticity":
             among = (demand.income >= households[0]) & (demand.income < households[1])
+            if not among.any():
+                raise CalibrationError(f"target group {group!r}: no simulated household has income in "
+                                       f"[{households[0]:,.0f}, {households[1]:,.0f})")
             values.append(group_elasticity(delta, p, demand, mask, among))
         else:  # bev_second_choice
             # D_jk = -J_kj / J_jj; share of BEV j's diversion to inside goods that goes to the group

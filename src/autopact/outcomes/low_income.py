@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from autopact.data import read_bundled
-from autopact.fit.statistics import group_elasticity
+from autopact.fit.statistics import CalibrationError, group_elasticity
 from autopact.model.demand import individual_shares
 
 
@@ -38,6 +38,14 @@ def efmp_income_limit() -> float:
             * e["cpi_u_annual_2023"] / e["cpi_u_annual_2018"])
 
 
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The weighted (lower) median of ``values``: the first value, in increasing order, at which the
+    cumulative weight reaches half of the total."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+
+
 def bev_elasticity_among(market: Any, prices: np.ndarray, low: float, high: float) -> float:
     """The elasticity of the BEV purchases of households with income in [low, high) to a uniform rise
     in BEV prices, on ``market`` (a ``fit.market.MarketModel``) at consumer ``prices``
@@ -52,8 +60,8 @@ def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
     """The caveat for a solved result (``outcomes.document.SimulationResult``) with a new BEV (an
     entrant or a new product) whose buyers' median income is under the EFMP limit; None otherwise."""
     base, cf = result.baseline.products, result.counterfactual.products
-    if "powertrain" not in cf.columns or getattr(result.market.demand, "income", None) is None:
-        return None  # a market without powertrains or incomes (the BLP 1995 data) has no BEVs to speak of
+    if "powertrain" not in cf.columns or getattr(result.market, "kind", "calibrated") != "calibrated":
+        return None  # the evidence is on the calibrated US market; the BLP 1995 data have no powertrains
     new = ~cf["product_id"].isin(base["product_id"]).to_numpy() & cf["powertrain"].eq("BEV").to_numpy()
     if not new.any():
         return None
@@ -63,9 +71,7 @@ def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
     rows = []
     for j in np.flatnonzero(new):
         buyers = demand.weights * s[:, j]
-        order = np.argsort(demand.income)
-        cumulative = np.cumsum(buyers[order])
-        median = float(demand.income[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+        median = weighted_median(demand.income, buyers)
         if median < limit:
             rows.append({"product_id": str(cf["product_id"].iloc[j]), "name": str(cf["name"].iloc[j]),
                          "units": float(cf["units"].iloc[j]), "median_buyer_income_usd": median,
@@ -73,14 +79,19 @@ def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
     if not rows:
         return None
     base_prices = base["consumer_price"].to_numpy(float)
-    model = bev_elasticity_among(result.baseline_market, base_prices, 0.0, limit)
+    try:
+        model = bev_elasticity_among(result.baseline_market, base_prices, 0.0, limit)
+    except CalibrationError:  # a baseline with no BEV, or no household under the limit
+        model = float("nan")
     measured = evidence_values()["mr_low_middle_income_ev_elasticity"]
     names = "; ".join(f"{r['name']} ({r['units']:,.0f} units, median buyer income ${r['median_buyer_income_usd']:,.0f}, "
                       f"{r['buyers_under_limit']:.0%} of buyers under the limit)" for r in rows)
+    elasticity = f"{model:.1f}" if np.isfinite(model) else "unknown (no BEV before)"
     text = (f"new BEVs selling mostly to households under ${limit:,.0f} a year (2023 dollars; 400% of the poverty "
-            f"line): {names}. Among those households the model's BEV demand has elasticity {model:.1f}, against "
-            f"{measured:.1f} measured (Muehlegger and Rapson 2022): price sensitivity comes from income alone, so a "
-            "BEV priced below the 2025 ones draws in more of them than the evidence supports; read these models' "
-            "units as high and their prices as low (README, Cheap entrants: the evidence in conflict).")
+            f"line): {names}. Among those households the model's BEV demand has elasticity {elasticity}, against "
+            f"{measured:.1f} measured (Muehlegger and Rapson 2022): the model's price sensitivity rises steeply as "
+            "income falls, so a BEV priced below the 2025 ones draws in more of them than the evidence supports; "
+            "read these models' units as high and their prices as low (README, Cheap entrants: the evidence in "
+            "conflict).")
     return {"kind": "low_income_bev_buyers", "text": text, "income_limit_usd": limit,
             "model_elasticity": model, "measured_elasticity": measured, "products": rows}

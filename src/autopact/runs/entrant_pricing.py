@@ -37,6 +37,7 @@ import numpy as np
 
 from autopact.data import load_chinese_candidates
 from autopact.model.demand import individual_shares, jacobian_parts
+from autopact.outcomes.low_income import weighted_median
 
 # the parts of an entrant's cost build-up (policy.entry.entrant_cost) that are selling costs in the US,
 # beyond what the China price already holds; Rhodium's profit abroad does not deduct their like
@@ -49,20 +50,13 @@ NOT_US_COSTS = ("home_cost", "tariff", "tariff_specific")
 PEER_BAND = 0.10  # incumbents priced within +/-10% of the entrant's price are its peers
 
 
-def _median(values: np.ndarray, weights: np.ndarray) -> float:
-    """The weighted median of ``values``: the first value at which the cumulative weight reaches half."""
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
-
-
 def income_mix(buyers: np.ndarray, income: np.ndarray, groups: tuple[tuple[float, float, str], ...]
                ) -> dict[str, float]:
     """Shares of a product's buyers (``buyers``: each household's weight times its choice
     probability) in each income group, and their median income."""
     total = float(buyers.sum())
     mix = {label: float(buyers[(income >= low) & (income < high)].sum()) / total for low, high, label in groups}
-    return {**mix, "median_income": _median(income, buyers)}
+    return {**mix, "median_income": weighted_median(income, buyers)}
 
 
 def price_decomposition(result: Any, peer_band: float = PEER_BAND) -> list[dict[str, Any]]:
