@@ -335,10 +335,15 @@ def load(page, name: str) -> None:
 
 
 def use_json(page, document: dict) -> None:
+    # the box is refreshed from the form by the details' toggle event, which the browser fires on a later
+    # task than the click: fill it only once that has run, or the refresh overwrites the document. Waiting
+    # for the box to equal the form is not enough (it already does from the page's load, so the wait
+    # passed before the event and a run applied the original: "18 of 18 input runs", tenth session), so
+    # the test listens for the event itself.
+    page.evaluate("window.__toggled = false; document.querySelector('#advanced').addEventListener("
+                  "'toggle', () => { window.__toggled = true; }, { once: true })")
     page.locator("#advanced summary").click()
-    # the box is refreshed from the form by the details' toggle event, which comes after the click: fill it
-    # only once that has run, or the refresh overwrites the document (a run under load applied the original)
-    page.wait_for_function("document.querySelector('#advanced').open && "
+    page.wait_for_function("window.__toggled && document.querySelector('#advanced').open && "
                            "document.querySelector('#json').value === JSON.stringify(state.doc, null, 2)",
                            timeout=10_000)
     page.fill("#json", json.dumps(document))
