@@ -293,6 +293,7 @@ def test_cli_simulates_the_estimated_scenario_with_json_and_report(tmp_path):
                     "Solver diagnostics", "Welfare", "HH-2", "not shown"):
         assert section in html, section
     assert "Global BEV sales by quarter" not in html and html.count("Plotly.newPlot") >= 3
+    assert "Back-tests" not in html  # they describe the calibrated 2025 US market, not this one
     listed = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "scenarios"], capture_output=True, text=True, check=False, timeout=600)
     assert SCENARIO in listed.stdout
 

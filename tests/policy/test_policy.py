@@ -152,7 +152,8 @@ def test_html_report_is_self_contained_and_complete(context, tmp_path):
                                 "profit_shares": {"BYD": 0.5, "Ford Motor Co.": 0.5}}])
     page = html_report(r)
     for section in ("Headline numbers", "Share of units by nationality", "Welfare", "Assumptions and sources",
-                    "Solver diagnostics", "Entrants' marginal cost", "Global BEV sales by quarter"):
+                    "Solver diagnostics", "Entrants' marginal cost", "Global BEV sales by quarter",
+                    "Back-tests: the model against what happened", "Muehlegger and Rapson -2.1", "EV credit ends"):
         assert section in page
     import re
     assert not re.search(r"<script[^>]*\bsrc\s*=", page)  # plotly.js is inline, nothing is fetched

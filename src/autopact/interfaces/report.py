@@ -202,6 +202,8 @@ def html_report(r: dict[str, Any]) -> str:
         quarters, rivals = _context()
         sections += ["<h2>Context</h2><div class='grid'>", _figure(quarters, "Global BEV sales by quarter"),
                      _figure(rivals, "BYD and Ford brand: global sales"), "</div>"]
+    if not estimated:
+        sections += _backtests_section()
     hedonic = ("" if solver.get("hedonic_r2") is None else
                f" Hedonic fit of mean utilities for entrants: R<sup>2</sup> {solver['hedonic_r2']:.2f}.")
     sections += [
@@ -215,6 +217,28 @@ def html_report(r: dict[str, Any]) -> str:
         f"{hedonic}</p>",
     ]
     return _page(r["scenario"]["name"], sections)
+
+
+def _backtests_section() -> list[str]:
+    """How the model has done against what happened (``autopact.runs.backtest_summary``): the bundled
+    snapshot of ``autopact validate``, with its date, commit and calibration."""
+    from autopact.runs.backtest_summary import load_snapshot
+
+    snapshot = load_snapshot()
+    if snapshot is None:
+        return ["<h2>Back-tests</h2><p class='muted'>No back-test snapshot is bundled: run "
+                "<code>autopact validate</code>.</p>"]
+    verdict = {True: "pass", False: "FAIL", None: ""}
+    rows = [{**row, "passed": verdict[row["passed"]]} for row in snapshot["rows"]]
+    passed = sum(row["passed"] is True for row in snapshot["rows"])
+    return ["<h2>Back-tests: the model against what happened</h2>",
+            f"<p class='muted'>From <code>autopact validate</code> on the calibrated 2025 market ({snapshot['made']}, "
+            f"code {html.escape(snapshot['commit'])}, calibration {html.escape(snapshot['calibration_fingerprint'])}): "
+            f"{passed} of {len(rows)} pass. They say how far to trust this scenario's numbers; the README's "
+            "\"Back-tests\" section gives each its sources and what was tried. Run <code>autopact validate</code> "
+            "for the code at hand.</p>",
+            _table(rows, [("backtest", "Back-test"), ("result", "Model"), ("goal", "Evidence, goal"),
+                          ("passed", "Verdict")])]
 
 
 def _page(title: str, sections: list[str]) -> str:
