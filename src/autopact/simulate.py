@@ -99,7 +99,7 @@ def carried(market: MarketModel, year: int, paths: dict[str, float] | None = Non
         kept = market.data.products["product_id"].isin(moved.products["product_id"]).to_numpy()
         changes["data"] = dataclasses.replace(market.data, products=market.data.products[kept].reset_index(drop=True))
     if moved.before is not None:  # the year's prices: the equilibrium the path from the data year's leads to
-        changes.update(initial_prices=solve(moved).products["price"].to_numpy(float), before=None)
+        changes.update(initial_prices=solved(moved).products["price"].to_numpy(float), before=None)  # disk-cached
     return moved.with_products(**changes)
 
 
@@ -307,18 +307,19 @@ def solve(market: MarketModel, newton: NewtonStart | None = None) -> State:
     rates = products["tariff_rate"].to_numpy(float).copy()
     jumps: list[float] = []
     ended: list[float] = []
-    followed: list[tuple[np.ndarray, Any]] = []  # the last path's costs and equilibrium
+    followed: list[tuple[np.ndarray, Any]] = []  # each path's costs and equilibrium
 
     def equilibrium(at_costs: np.ndarray) -> Any:
         """The equilibrium at ``at_costs``: by continuation from the market before the scenario where
         there is one and this is not a draw (``autopact.model.continuation``), else from ``initial``.
-        A path is followed once for given costs (a quota at its volume asks the in-quota costs twice:
-        its regime's solve, then the path without limits)."""
+        A path is followed once for given costs (a quota at its volume asks the in-quota costs again
+        after the full costs: its regime's solve, then the path without limits)."""
         if market.before is None or jacobian is not None:
             return solve_prices(at_costs, xi, demand, omega, taxes, initial=initial, inverse_jacobian=jacobian,
                                 kernel=kernel)
-        if followed and np.array_equal(followed[-1][0], at_costs):
-            return followed[-1][1]
+        for costs_followed, found_before in followed:
+            if np.array_equal(costs_followed, at_costs):
+                return found_before
         found = continued_prices(at_costs, xi, demand, omega, taxes, market.before, initial)
         jumps.extend(found.jumps)
         if found.ended is not None:

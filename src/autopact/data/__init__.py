@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from autopact.data.summary import summarize
     from autopact.data.tables import (
         MarketFacts,
+        backtest_evidence,
         bundled_path,
         income_distribution,
         load_chinese_candidates,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
         load_firms,
         load_tariff_parameters,
         market_facts,
+        new_vehicle_buyer_shares,
         policy_parameters,
         read_bundled,
         reference_parameters,
@@ -33,11 +35,12 @@ _HOME = {
     "summarize": "summary",
     **{name: "tables" for name in (
         "MarketFacts", "bundled_path", "income_distribution", "load_chinese_candidates", "load_costs", "load_firms",
-        "load_tariff_parameters", "market_facts", "policy_parameters", "read_bundled", "reference_parameters")},
+        "load_tariff_parameters", "market_facts", "policy_parameters", "read_bundled", "reference_parameters",
+        "backtest_evidence", "new_vehicle_buyer_shares")},
 }
 
 __all__ = [
-    "DataIssue", "Market", "income_distribution", "MarketDataError", "MarketFacts", "bundled_path", "load_chinese_candidates",
+    "DataIssue", "Market", "backtest_evidence", "income_distribution", "new_vehicle_buyer_shares", "MarketDataError", "MarketFacts", "bundled_path", "load_chinese_candidates",
     "load_costs", "load_firms", "load_market", "load_tariff_parameters", "market_facts", "policy_parameters",
     "read_bundled", "reference_parameters", "summarize", "validate_products",
 ]

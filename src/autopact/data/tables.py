@@ -7,10 +7,12 @@ data; ``PROVENANCE.md`` beside them documents every step. Nothing here reads out
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,6 +209,31 @@ def income_distribution() -> IncomeDistribution:
     tail_index = top_mean / (top_mean - incomes[-1])
     return IncomeDistribution(np.array(incomes), np.array(cdf), tail_index,
                               source="US Census Bureau P60-282 Tables A-2, A-4a, A-4b (income year 2023)")
+
+
+def backtest_evidence() -> dict[str, dict[str, Any]]:
+    """The sourced yardsticks of the back-tests (``backtest_evidence.csv``), by name."""
+    return {row["name"]: row for row in _parsed("backtest_evidence.csv").to_dict(orient="records")}
+
+
+def new_vehicle_buyer_shares(year: int = 2025) -> dict[str, dict[str, Any]]:
+    """Published shares of new-vehicle buyers by household income (``consumer_income.csv`` section E,
+    Cox Automotive) of ``year``, by metric: the bracket [low, high) in dollars (high inf for "and
+    over"), the share as a fraction (the leading number of the value: "about 25" is 0.25), whether
+    it is derived rather than published, and its source."""
+    table = _parsed("consumer_income.csv")
+    rows = table[(table["section"] == "E_new_vehicle_buyers") & (table["period"].astype(str) == str(year))
+                 & table["metric"].str.startswith("share_of_new_vehicle_buyers")]
+    found = {}
+    for row in rows.to_dict(orient="records"):
+        number = re.match(r"\s*(?:about\s+)?([0-9.]+)", str(row["value"]))
+        if number is None:
+            raise MarketDataError([DataIssue("consumer_income.csv", None, "value", row["value"], "no leading number")])
+        high = row["bracket_high_usd"]
+        found[row["metric"]] = {"low": float(row["bracket_low_usd"]), "high": float(high) + 1.0 if pd.notna(high) else np.inf,
+                                "share": float(number.group(1)) / 100.0, "derived": str(row["derived"]) != "no",
+                                "source": str(row["source"])}
+    return found
 
 
 def policy_parameters() -> pd.DataFrame:

@@ -88,16 +88,19 @@ def check_group(statistic: str, group: str) -> None:
 
 
 def group_elasticity(delta: np.ndarray, prices: np.ndarray, demand: Demand, products: np.ndarray,
-                     among: np.ndarray) -> float:
+                     among: np.ndarray, individual: np.ndarray | None = None) -> float:
     """The elasticity of the purchases of ``products`` (a mask) by the households ``among`` (a mask)
     to a uniform percentage rise in those products' prices:
-    sum_{j,k in group} (d s^G_j / d p_k) p_k / sum_{j in group} s^G_j, s^G_j = sum_{i in G} w_i s_ij."""
+    sum_{j,k in group} (d s^G_j / d p_k) p_k / sum_{j in group} s^G_j, s^G_j = sum_{i in G} w_i s_ij.
+    ``individual``: the households' choice probabilities s_ij where the caller has them already."""
     if not np.any(among) or not np.any(products):
         raise CalibrationError(f"group elasticity: no {'simulated household' if not np.any(among) else 'product'} "
                                "in the group (an income range with no household, or no product of the kind)")
     lam, gamma = group_jacobian_parts(delta, prices, demand, among)
     jacobian = (np.diag(lam) - gamma)[np.ix_(products, products)]
-    purchases = demand.weights[among] @ individual_shares(delta, prices, demand)[0][np.ix_(among, products)]
+    if individual is None:
+        individual = individual_shares(delta, prices, demand)[0]
+    purchases = demand.weights[among] @ individual[np.ix_(among, products)]
     return float((jacobian @ prices[products]).sum() / purchases.sum())
 
 
@@ -132,7 +135,7 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
             if not among.any():
                 raise CalibrationError(f"target group {group!r}: no simulated household has income in "
                                        f"[{households[0]:,.0f}, {households[1]:,.0f})")
-            values.append(group_elasticity(delta, p, demand, mask, among))
+            values.append(group_elasticity(delta, p, demand, mask, among, individual))
         else:  # bev_second_choice
             # D_jk = -J_kj / J_jj; share of BEV j's diversion to inside goods that goes to the group
             d = -jac[:, bev].T / np.diag(jac)[bev][:, None]

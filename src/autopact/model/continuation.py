@@ -64,8 +64,12 @@ START_MARKUPS = np.linspace(0.02, 2.0, 100)  # 100 prices: a step of 2% of cost
 POLISH_TOLERANCE = 1e-9
 POLISH_ROUNDS = 3
 
+# A step is halved until it is this short (six halvings of the schedule's steps); one that still
+# fails takes Newton's matrix afresh, then the fixed point across the fold (``Continued.jumps``).
 MIN_STEP = 1.0 / 64
 STEP_EVALUATIONS = 25  # Broyden evaluations a step may take before it is halved
+# exp(x) overflows a double above about 709.8: the outside good's term on the shifted scale stays below
+EXP_CAP = 700.0
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,13 @@ def continued_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownershi
         return Continued(eq, eq.iterations, 1, ())
     prices = _new_products_start(prices, _point(SCHEDULE[0], costs, xi, ownership, taxes, origin), demand, origin.new)
     matrix = BroydenMatrix(origin.inverse_jacobian)
-    evaluations, points, jumps, done, refreshed = 0, 0, [], 0.0, False
+    evaluations, points, jumps, done, refreshed, ended = 0, 0, [], 0.0, False, None
     todo = list(SCHEDULE)
     while todo:
         if evaluations > PATH_BUDGET:  # the fixed point goes on from where the path stands, to tau = 1
             eq = solve_prices(costs, xi, demand, ownership, taxes, initial=prices, tol=tol)
-            evaluations += eq.iterations
-            eq, more, _ = best_responses(eq, (costs, xi, ownership, taxes), demand, origin.new, tol)
-            return Continued(eq, evaluations + more, points + 1, tuple(jumps), ended=done)
+            evaluations, points, ended = evaluations + eq.iterations, points + 1, done
+            break
         tau = todo[0]
         point = _point(tau, costs, xi, ownership, taxes, origin)
         try:
@@ -143,7 +146,7 @@ def continued_prices(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownershi
         prices, done, refreshed = eq.prices, tau, False
         todo.pop(0)
     eq, more, _ = best_responses(eq, (costs, xi, ownership, taxes), demand, origin.new, tol)
-    return Continued(eq, evaluations + more, points, tuple(jumps))
+    return Continued(eq, evaluations + more, points, tuple(jumps), ended=ended)
 
 
 def origin(before_ids: list[str], costs: np.ndarray, xi: np.ndarray, taxes: Taxes, ownership: np.ndarray,
@@ -230,7 +233,7 @@ def owner_profits(j: int, prices: np.ndarray, grid: np.ndarray, point: tuple, de
     margin_j = ownership[j, j] * (grid - costs[j])  # (G,)
     live = d_g > 0  # a nest whose every product underflows has no share: its term is 0, not 0 / 0
     inside_g = np.where(live, (margin_j[None, :] * e_j + others[:, [g]]) / np.where(live, d_g, 1.0) * e_g, 0.0)
-    outside = np.exp(np.minimum(-scale * top, 700.0))  # the outside good's exp(0) on the shifted scale
+    outside = np.exp(np.minimum(-scale * top, EXP_CAP))  # the outside good's exp(0) on the shifted scale
     per_household = (inside_g + rest_profit) / (outside + rest_inclusive + e_g)
     return demand.weights @ per_household
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
+SAME_USD = 1e-6  # a cost or tax wedge that moved by less is unchanged (rounding of the same arithmetic)
 # Reporting thresholds (conventions, not estimates): a rise is material when one model rises by more
 # than MATERIAL_SHARE of its price, the size of the US makers' rise BLP (1999) attribute to the VER
 # (about 1%), or the units-weighted mean by more than a tenth of that.
@@ -45,7 +46,7 @@ def incumbent_price_rises(baseline: Any, counterfactual: Any) -> dict[str, Any] 
     stake_rows = counterfactual.stakes.set_index(counterfactual.products["product_id"]).loc[new] \
         if len(new) and counterfactual.stakes is not None else None
     partners = set() if stake_rows is None else {o for o in stake_rows.columns if (stake_rows[o] > 0).any()}
-    unchanged = common[(np.abs(cost_change) < 1e-6) & (np.abs(wedge_change) < 1e-6)]
+    unchanged = common[(np.abs(cost_change) < SAME_USD) & (np.abs(wedge_change) < SAME_USD)]
     same = unchanged[~cf.loc[unchanged, "owner"].isin(partners).to_numpy()]  # a partner prices against its entrant
     change = (cf.loc[same, "price"] - base.loc[same, "price"]).to_numpy(float)
     rising = change > RISE_USD
@@ -100,7 +101,7 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
     if not ended:
         return None
     base, cf, common, cost_change, wedge_change = _compared(baseline, counterfactual)
-    same = common[(np.abs(cost_change) < 1e-6) & (np.abs(wedge_change) < 1e-6)]
+    same = common[(np.abs(cost_change) < SAME_USD) & (np.abs(wedge_change) < SAME_USD)]
     change = (cf.loc[same, "price"] - base.loc[same, "price"])
     largest = change.reindex(change.abs().sort_values(ascending=False).index[:3])
     moves = ", ".join(f"{cf.at[pid, 'name']} {_dollars(value)}" for pid, value in largest.items())

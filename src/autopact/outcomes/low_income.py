@@ -14,26 +14,20 @@ three, by the CPI-U (``backtest_evidence.csv``).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from autopact.data import read_bundled
+from autopact.data import backtest_evidence
 from autopact.fit.statistics import CalibrationError, group_elasticity
 from autopact.model.demand import individual_shares
 
 
-@lru_cache(maxsize=1)
-def evidence_values() -> dict[str, float]:
-    """The numeric values of ``backtest_evidence.csv`` by name (read once)."""
-    table = read_bundled("backtest_evidence.csv")
-    return {row["name"]: float(row["value"]) for row in table.to_dict(orient="records")}
-
-
 def efmp_income_limit() -> float:
     """The EFMP income limit in 2023 dollars: multiple x 2018 guideline x CPI-U 2023 / CPI-U 2018."""
-    e = evidence_values()
+    e = {name: float(backtest_evidence()[name]["value"]) for name in (
+        "efmp_income_limit_fpl_multiple", "hhs_poverty_guideline_2018_household_of_3", "cpi_u_annual_2023",
+        "cpi_u_annual_2018")}
     return (e["efmp_income_limit_fpl_multiple"] * e["hhs_poverty_guideline_2018_household_of_3"]
             * e["cpi_u_annual_2023"] / e["cpi_u_annual_2018"])
 
@@ -54,6 +48,20 @@ def bev_elasticity_among(market: Any, prices: np.ndarray, low: float, high: floa
     bev = market.products["powertrain"].eq("BEV").to_numpy()
     among = (demand.income >= low) & (demand.income < high)
     return group_elasticity(market.xi - demand.alpha * prices, prices, demand, bev, among)
+
+
+def _baseline_elasticity(market: Any, prices: np.ndarray, limit: float) -> float:
+    """``bev_elasticity_among`` households under ``limit`` on the baseline, once per market and prices
+    (``market.cache``: every scenario and variant on one market asks the same); NaN where the baseline
+    has no BEV or no household under the limit."""
+    found = market.cache.get("low_income_bev_elasticity")
+    if found is None or found[0] != limit or not np.array_equal(found[1], prices):
+        try:
+            value = bev_elasticity_among(market, prices, 0.0, limit)
+        except CalibrationError:
+            value = float("nan")
+        found = market.cache["low_income_bev_elasticity"] = (limit, prices.copy(), value)
+    return found[2]
 
 
 def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
@@ -78,12 +86,8 @@ def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
                          "buyers_under_limit": float(buyers[demand.income < limit].sum() / buyers.sum())})
     if not rows:
         return None
-    base_prices = base["consumer_price"].to_numpy(float)
-    try:
-        model = bev_elasticity_among(result.baseline_market, base_prices, 0.0, limit)
-    except CalibrationError:  # a baseline with no BEV, or no household under the limit
-        model = float("nan")
-    measured = evidence_values()["mr_low_middle_income_ev_elasticity"]
+    model = _baseline_elasticity(result.baseline_market, base["consumer_price"].to_numpy(float), limit)
+    measured = float(backtest_evidence()["mr_low_middle_income_ev_elasticity"]["value"])
     names = "; ".join(f"{r['name']} ({r['units']:,.0f} units, median buyer income ${r['median_buyer_income_usd']:,.0f}, "
                       f"{r['buyers_under_limit']:.0%} of buyers under the limit)" for r in rows)
     elasticity = f"{model:.1f}" if np.isfinite(model) else "unknown (no BEV before)"

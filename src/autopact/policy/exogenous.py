@@ -111,6 +111,8 @@ def with_market_size_and_incomes(market: MarketModel, params: dict[str, float]) 
     moved = market.with_products(**changes)
     if "launch_gaps" in market.cache:  # they depend on the products and xi only, not on incomes or size
         moved.cache["launch_gaps"] = market.cache["launch_gaps"]
+    if income == 1.0 and "inverse_jacobian" in market.cache:  # the equilibrium map reads shares, not the size
+        moved.cache["inverse_jacobian"] = market.cache["inverse_jacobian"]  # (``policy.levers.path_inverse``)
     return moved
 
 

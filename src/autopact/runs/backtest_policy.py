@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from autopact.data import read_bundled
+from autopact.data import backtest_evidence, read_bundled
 from autopact.fit.market import MarketModel
 from autopact.model.demand import jacobian_parts
 from autopact.model.supply import ownership_matrix
@@ -76,9 +76,9 @@ def bundled_result(market: MarketModel, name: str, results: dict[str, Any] | Non
 
 
 def evidence() -> dict[str, dict[str, Any]]:
-    """The sourced yardsticks of the back-tests (``backtest_evidence.csv``), by name."""
-    table = read_bundled("backtest_evidence.csv")
-    return {row["name"]: row for row in table.to_dict(orient="records")}
+    """The sourced yardsticks of the back-tests (``backtest_evidence.csv``), by name
+    (``autopact.data.backtest_evidence``)."""
+    return backtest_evidence()
 
 
 def credit_removal(market: MarketModel) -> dict[str, Any]:
