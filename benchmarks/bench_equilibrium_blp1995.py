@@ -20,7 +20,9 @@ prices agree with autopact's to 1e-10 (relative) on this problem; --screen times
 PyBLP's analytic Jacobian) and prints its time and price difference, which is how ``PYBLP`` was
 chosen (about 15 minutes: 'hybr' and 'lm' with PyBLP's analytic Jacobian, built from J x J x J
 tensors, take minutes each). Each tolerance is the loosest of 1e-12, 1e-13, 1e-14 that meets the
-1e-10 agreement.
+1e-10 agreement. --loosest applies that rule to both sides in the run: each at the loosest of 1e-10 ...
+1e-14 whose prices lie within 1e-10 (relative) of a tight reference (autopact at 1e-14, checked against
+PyBLP's SQUAREM at atol 1e-14), chosen by one untimed call each; without it autopact runs at --tol.
 Where numba is installed solve_prices_markets evaluates the maps by compiled loops (autopact.model.compiled):
 the first call of the process imports numba and loads them from numba's cache (about a second; compiling
 them, the first time after an installation or a change to their source, about a minute); that call is
@@ -71,6 +73,11 @@ SCREEN = [("simple", {"atol": 1e-12}, False), ("squarem", {"atol": 1e-12}, False
           ("broyden1", {"fatol": 1e-12, "maxiter": 40}, False), ("broyden2", {"fatol": 1e-12, "maxiter": 40}, False),
           ("anderson", {"fatol": 1e-12, "maxiter": 40}, False),
           ("diagbroyden", {"fatol": 1e-12, "maxiter": 40}, False)]
+# --loosest: tolerances tried, loosest first, and the agreement every side's prices must meet with the
+# tight reference (autopact at REFERENCE_TOL, itself checked against PyBLP's SQUAREM at atol REFERENCE_TOL)
+LADDER = (1e-10, 1e-11, 1e-12, 1e-13, 1e-14)
+AGREEMENT = 1e-10
+REFERENCE_TOL = 1e-14
 
 
 def main() -> None:
@@ -80,6 +87,10 @@ def main() -> None:
     parser.add_argument("--rho", type=float, default=0.4, help="nesting parameter; 0 gives RC logit")
     parser.add_argument("--blas-threads", type=int, default=None)
     parser.add_argument("--screen", action="store_true", help="time every documented PyBLP Iteration method once")
+    parser.add_argument("--loosest", action="store_true",
+                        help="each side at the loosest tolerance of LADDER whose prices agree with a tight reference "
+                             "to AGREEMENT (relative), chosen in the run: the rule PYBLP's tolerances were chosen by, "
+                             "applied to both sides")
     parser.add_argument("--forget-cells", action="store_true",
                         help="drop the ownership cells autopact keeps from one solve to the next before each timed call")
     args = parser.parse_args()
@@ -180,6 +191,7 @@ def main() -> None:
               f"loads the compiled loops from numba's cache (or compiles them, once per installation), took "
               f"{first_call:.2f} s ({first:.2f} s in the solve: each function loads at its first call) and is NOT "
               "in the timings below")
+    reference = loosest_settings(args, run_ours, run_pyblp) if args.loosest else None
     if args.screen:
         print(f"{'PyBLP Iteration (one run each)':<62}{'s':>8}  max relative price difference")
         for method, options, jacobian in SCREEN:
@@ -236,9 +248,53 @@ def main() -> None:
               f" wall, {statistics.median(cpu[name]) / statistics.median(cpu[ours]):6.1f}x CPU; within each repeat"
               f" (median of {args.repeats}): {paired:6.1f}x wall, {paired_cpu:6.1f}x CPU;"
               f" largest relative price difference {difference:.2e}")
+    if reference is not None:
+        print("largest relative price difference from the reference: autopact "
+              f"{relative_difference(ours_prices, reference):.2e}, "
+              + ", ".join(f"PyBLP {name} {relative_difference(found[name], reference):.2e}" for name in PYBLP))
     change = float(np.max(np.abs(ours_prices - observed) / observed))
     print(f"largest relative price change by merger: {change:.2e}   (autopact iterations, all markets: "
           f"{iterations} at once, {squarem_iterations} at once by SQUAREM, {by_market_iterations} by market)")
+
+
+def loosest_settings(args: argparse.Namespace, run_ours, run_pyblp) -> np.ndarray:
+    """--loosest: sets ``args.tol`` and ``PYBLP``'s tolerances to the loosest of ``LADDER`` whose prices
+    agree with the tight reference to ``AGREEMENT`` (one untimed call each) and prints the choices.
+    autopact's tolerance bounds max_j |FOC_j / s_j|, PyBLP's the change of the prices between
+    iterations: the two ladders mean different things, so only the agreement they reach is compared.
+    Returns the reference prices."""
+    tol = args.tol
+    args.tol = REFERENCE_TOL
+    reference = run_ours()[0]
+    check = run_pyblp("squarem", {"atol": REFERENCE_TOL}, False)[0]
+    print(f"--loosest: reference = autopact at tol {REFERENCE_TOL:g}; PyBLP's SQUAREM at atol {REFERENCE_TOL:g} "
+          f"agrees to {relative_difference(check, reference):.1e}; each side at the loosest of "
+          f"{', '.join(f'{t:g}' for t in LADDER)} within {AGREEMENT:g} of the reference:")
+
+    def loosest(solve) -> tuple[float, float]:
+        for candidate in LADDER:
+            difference = relative_difference(solve(candidate), reference)
+            if difference <= AGREEMENT:
+                return candidate, difference
+        return LADDER[-1], difference
+
+    def ours_at(candidate: float) -> np.ndarray:
+        args.tol = candidate
+        return run_ours()[0]
+
+    args.tol, difference = loosest(ours_at)
+    print(f"  autopact: tol {args.tol:g} (max |FOC/s|), {difference:.1e} from the reference (was {tol:g})")
+    for name, (method, options, jacobian) in list(PYBLP.items()):
+        key = "atol" if "atol" in options else next(iter(options))
+        chosen, difference = loosest(lambda t: run_pyblp(method, {**options, key: t}, jacobian)[0])
+        PYBLP[name] = (method, {**options, key: chosen}, jacobian)
+        print(f"  PyBLP {name}: {key} {chosen:g}, {difference:.1e} from the reference (was {options[key]:g})")
+    return reference
+
+
+def relative_difference(prices: np.ndarray, reference: np.ndarray) -> float:
+    """The largest relative difference of two price vectors."""
+    return float(np.max(np.abs(prices - reference) / np.abs(reference)))
 
 
 if __name__ == "__main__":
