@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from autopact.data import income_distribution, load_market
 from autopact.fit.calibration import MarketArrays, build_demand
-from autopact.model.demand import invert_shares
+from autopact.model.inversion import invert_shares
 from autopact.model.fused import compiled_loops
 from autopact.model.households import draw_households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices

@@ -54,7 +54,8 @@ import pandas as pd
 import pyblp
 from threadpoolctl import threadpool_limits
 
-from autopact.model.demand import Demand, invert_shares
+from autopact.model.demand import Demand
+from autopact.model.inversion import invert_shares
 from autopact.model import fused
 from autopact.model.fused import compiled_loops
 from autopact.model.markets import solve_prices_markets

@@ -50,7 +50,7 @@ def test_statistics_agree_with_the_demand_kernels(market):
     arrays = MarketArrays.from_market(market)
     households = draw_households(income_distribution(), 40, 2, seed=1)
     demand = build_demand(FIXED, arrays, households)
-    from autopact.model.demand import invert_shares
+    from autopact.model.inversion import invert_shares
     delta, _ = invert_shares(arrays.shares, arrays.prices, demand)
     targets = load_targets()
     stats = dict(zip(targets["name"], model_statistics(targets, delta, demand, arrays)))

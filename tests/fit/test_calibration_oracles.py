@@ -15,7 +15,7 @@ from autopact.data import income_distribution, load_market
 from autopact.fit.calibration import (PARAMETERS, START, SCALE, MarketArrays, build_demand, calibrate,
                                       load_targets, model_statistics)
 from autopact.fit.recalibration import linear_recalibration, parameter_response
-from autopact.model.demand import invert_shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import draw_households
 
 TRUTH = {"alpha": 5e-5, "pi": 3.0, "sigma_bev": 1.5, "sigma_size": 0.8, "rho": 0.4, "bev_income": 0.3}

@@ -12,7 +12,8 @@ from scipy.stats import norm
 from autopact.data import income_distribution, load_market
 from autopact.fit.calibration import MarketArrays, build_demand, calibrate, load_targets, model_statistics
 from autopact.fit.price_forms import FORMS, truncated_normal
-from autopact.model.demand import invert_shares, jacobian_parts, shares
+from autopact.model.demand import jacobian_parts, shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import draw_households
 
 THETA = {"alpha": 2e-5, "pi": 4.0, "sigma_bev": 1.2, "sigma_size": 0.6, "rho": 0.3, "bev_income": 0.25}

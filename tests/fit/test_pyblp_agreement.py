@@ -39,10 +39,10 @@ from autopact.model.demand import (  # noqa: E402
     consumer_surplus,
     diversion_ratios,
     elasticities,
-    invert_shares,
     price_jacobian,
     shares,
 )
+from autopact.model.inversion import invert_shares  # noqa: E402
 from autopact.model.markets import solve_prices_markets  # noqa: E402
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices  # noqa: E402
 

@@ -8,7 +8,8 @@ import pytest
 from autopact.data import income_distribution, load_market
 from autopact.fit.calibration import MarketArrays, build_demand, load_targets
 from autopact.fit.statistics import CalibrationError, check_group, model_statistics, split_group
-from autopact.model.demand import individual_shares, invert_shares
+from autopact.model.demand import individual_shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import draw_households
 
 FIXED = {"alpha": 2e-5, "pi": 6.0, "sigma_bev": 1.0, "sigma_size": 1.5, "rho": 0.3, "bev_income": 0.2}

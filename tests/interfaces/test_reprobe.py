@@ -106,7 +106,7 @@ def test_an_unknown_outcome_is_one_line_naming_it():
 def test_estimation_settings_of_the_wrong_type_are_refused_naming_the_field(settings, field):
     """`absorb: 5` gave a TypeError traceback and `normalise_agent_weights: "no"` counted as true
     (re-probe of issue 12)."""
-    from autopact.fit.saved import EstimationFileError, check_config
+    from autopact.fit.estimation_settings import EstimationFileError, check_config
 
     with pytest.raises(EstimationFileError, match=f"c.yaml: {field}: must be"):
         check_config(settings, "c.yaml")

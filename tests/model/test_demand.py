@@ -5,9 +5,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from autopact.model.demand import (
-    Demand, aggregate_elasticity, consumer_surplus, diversion_ratios, elasticities, invert_shares,
-    price_jacobian, shares,
+    Demand, aggregate_elasticity, consumer_surplus, diversion_ratios, elasticities, price_jacobian, shares,
 )
+from autopact.model.inversion import invert_shares
 from synthetic import plain_logit, synthetic_demand
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from autopact.fit.calibration import MarketArrays, build_demand
 from autopact.data import income_distribution, load_market
-from autopact.model.demand import elasticities, invert_shares, price_jacobian, shares
+from autopact.model.demand import elasticities, price_jacobian, shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import draw_households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix, solve_prices
 

@@ -27,7 +27,8 @@ from autopact.data.schema import MarketDataError
 from autopact.errors import ConvergenceError, ScenarioError
 from autopact.fit.calibration import load_targets
 from autopact.fit.estimation import EstimationError
-from autopact.fit.saved import CONFIG_KEYS, EstimationFileError, config_choices, config_inputs
+from autopact.fit.estimation_settings import CONFIG_KEYS, config_choices
+from autopact.fit.saved import EstimationFileError, config_inputs
 from autopact.outcomes.document import result_json
 from autopact.policy.scenario import Scenario, chinese_makers, load_scenario
 from autopact.policy.variants import scenario_variants

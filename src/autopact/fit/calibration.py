@@ -24,7 +24,8 @@ import pandas as pd
 from autopact.data import Market, bundled_path, income_distribution, read_bundled
 from autopact.fit.price_forms import FORMS, PriceForm
 from autopact.fit.statistics import STATISTICS, CalibrationError, check_group, model_statistics
-from autopact.model.demand import Demand, invert_shares, jacobian_parts, shares
+from autopact.model.demand import Demand, jacobian_parts, shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import Households, draw_households, income_correlated
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
 

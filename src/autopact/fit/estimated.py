@@ -28,7 +28,8 @@ from autopact.data.inputs import Strict, shown
 from autopact.data.tariffs import NOT_STATED
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
-from autopact.model.demand import invert_shares, shares
+from autopact.model.demand import shares
+from autopact.model.inversion import invert_shares
 from autopact.model.households import Households
 from autopact.model.supply import Taxes, marginal_costs, ownership_matrix
 

@@ -37,7 +37,8 @@ from autopact.fit.optimisation import OptimisationError, minimise, parameter_lim
 from autopact.fit.problem import EstimationError, Market, Parameters, Problem
 from autopact.fit import rc_logit
 from autopact.fit.market_terms import demand_terms, expanded_nodes, nested_supply, share_gradient
-from autopact.model.demand import Demand, _jacobian_parts, invert_shares
+from autopact.model.demand import Demand, _jacobian_parts
+from autopact.model.inversion import invert_shares
 
 
 def market_demand(market: Market, parameters: Parameters, x2_names: list[str],

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from autopact.fit.problem import EstimationError, Market, Parameters
-from autopact.model.demand import Demand, individual_shares, invert_shares
+from autopact.model.demand import Demand, individual_shares
+from autopact.model.inversion import invert_shares
 from autopact.model.supply import Taxes, marginal_costs
 
 

@@ -45,7 +45,7 @@ from autopact.fit.market_terms import demand_terms
 from autopact.fit.problem import Parameters
 from autopact.fit.rc_markups import Markups
 from autopact.fit.tastes import Tastes, probabilities
-from autopact.model.demand import invert_shares
+from autopact.model.inversion import invert_shares
 
 
 def share_jacobian(lm: "LogitMarket", s: np.ndarray, total: np.ndarray, scaled: np.ndarray | None = None

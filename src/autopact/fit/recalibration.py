@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.fit.calibration import CalibrationResult, bound_side, form_bounds, build_demand, model_statistics
-from autopact.model.demand import invert_shares
+from autopact.model.inversion import invert_shares
 
 
 def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step: float = 1e-3
