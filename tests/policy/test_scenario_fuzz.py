@@ -30,7 +30,8 @@ from autopact.fit.estimation import EstimationError
 from autopact.fit.estimation_settings import CONFIG_KEYS, config_choices
 from autopact.fit.saved import EstimationFileError, config_inputs
 from autopact.outcomes.document import result_json
-from autopact.policy.scenario import Scenario, chinese_makers, load_scenario
+from autopact.policy.scenario import Scenario, load_scenario
+from autopact.policy.scenario_levers import chinese_makers
 from autopact.policy.variants import scenario_variants
 from autopact.runs.sweeps import Sweep
 from autopact.simulate import simulate

@@ -23,7 +23,8 @@ from autopact.data.inputs import load_yaml
 from autopact.errors import ScenarioError
 from autopact.outcomes.definitions import definitions
 from autopact.policy.entry import candidate_name
-from autopact.policy.scenario import POSITIVE_PARAMETERS, WHOLE_YEAR_PARAMETERS, Scenario, bundled_scenarios, chinese_makers
+from autopact.policy.scenario import POSITIVE_PARAMETERS, WHOLE_YEAR_PARAMETERS, Scenario, bundled_scenarios
+from autopact.policy.scenario_levers import chinese_makers
 
 # the levers a form shows; the other fields (estimation, assumptions, variants, year, dated fields)
 # stay in the scenario document as loaded and can be edited as JSON

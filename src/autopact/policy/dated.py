@@ -55,7 +55,8 @@ from autopact.data.timeline import (
 )
 from autopact.policy.credits import credit_change
 from autopact.policy.exogenous import exogenous_parameters
-from autopact.policy.scenario import Dated, Entrant, Scenario
+from autopact.policy.dated_fields import Dated
+from autopact.policy.scenario import Entrant, Scenario
 
 BATTERY = "battery_pack_usd_per_kwh"
 WHOLE_LEVERS = ("entrants", "new_products", "mergers")
