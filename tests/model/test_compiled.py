@@ -217,7 +217,7 @@ def test_small_price_moves_update_the_exponentials_as_a_fresh_evaluation_compute
         fresh.evaluate(p, markets_)
         np.testing.assert_allclose(kept.mapped, fresh.mapped, rtol=1e-13, atol=0)
         np.testing.assert_allclose(kept.shares, fresh.shares, rtol=1e-13, atol=0)
-    # rows updated; the priced-far-out one too, its households at the floor taken afresh (``compiled._refresh``)
+    # rows updated; the priced-far-out one too, its households at the floor taken afresh (``compiled_rows._refresh``)
     assert kept.fresh.any() and kept.watched.any(), (kept.fresh, kept.watched)
 
 

@@ -62,21 +62,19 @@ import math
 import numba
 import numpy as np
 
-from autopact.model.compiled_rows import DEGREES, LN2_HI, LN2_LO, _dots, _log_row, _moved_row
+from autopact.model.compiled_rows import (DEGREES, FLOOR, LN2_HI, LN2_LO, MARGIN, _dots, _log_row, _moved_row, _near,
+                                         _refresh)
 from autopact.model.compiled_setup import FAST
 
 __all__ = ["evaluate", "tops"]
 
-FLOOR = -250.0
 LOG2E = 1.4426950408889634  # 1 / ln 2
 SHIFTER = 1.5 * 2.0**52  # x + SHIFTER rounds x to an integer held in the low bits of the mantissa
 SHIFTER_BITS = 0x4338000000000000  # the bits of SHIFTER as a float64
 TINY = math.exp(-200.0)  # a household whose sum of e_ij is below count x TINY has a bound too loose
 # A product's e_ij are updated as e_ij exp(x_ij) where every |x_ij| <= STEP (``compiled_rows.DEGREES``),
-# while its utilities stay MARGIN above the floor
+# while its utilities stay MARGIN above the floor (``compiled_rows``)
 STEP = DEGREES[-1][0]
-MARGIN = 10.0
-CHUNK = 32  # households tested together for utilities near the floor (``_near``)
 
 
 @numba.njit(cache=True, fastmath={"contract"})
@@ -283,42 +281,6 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                 mapped[p0 + j] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
         residual[m], stale[m], finite[m] = worst, off, good
-
-
-@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _near(row, into):
-    """The households whose utility in ``row`` lies within MARGIN of the floor, into ``into``; their
-    count. A chunk of households is tested as a whole (by its least utility, in SIMD) first."""
-    count, n = 0, row.size
-    for start in range(0, n, CHUNK):
-        stop = min(start + CHUNK, n)
-        least = np.inf
-        for i in range(start, stop):
-            least = min(least, row[i])
-        if least < FLOOR + MARGIN:
-            for i in range(start, stop):
-                if row[i] < FLOOR + MARGIN:
-                    into[count] = i
-                    count += 1
-    return count
-
-
-@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _refresh(ej, total, summed, margin, base, rx, snu, h0, sens, price, shift, households, count):
-    """The entries of a row updated by e_ij exp(x_ij) whose utility lay within MARGIN of the floor at its
-    last fresh evaluation (``households[:count]``), each taken afresh (exp(max(r V_ij - top_i, FLOOR))),
-    the row's sums corrected by the difference: where the floor may cut, the update would not equal
-    a fresh evaluation."""
-    for n in range(count):
-        i = households[n]
-        value = base - sens[i] * price + shift[i]
-        for k in range(rx.size):
-            value += rx[k] * snu[k, h0 + i]
-        value = math.exp(max(value, FLOOR))
-        change = value - ej[i]
-        ej[i] = value
-        total[i] += change
-        summed[i] += margin * change
 
 
 @numba.njit(cache=True, fastmath=FAST)

@@ -1,15 +1,21 @@
 """Row kernels of ``autopact.model.compiled``'s zeta map (numba): a row of e_ij updated for a small
-move of its price (``_moved_row``, by the Taylor series of exp to the degree the move needs) and the
-dot products of each row with its nest's and row cell's weights (``_dots``). Loaded with ``compiled``,
+move of its price (``_moved_row``, by the Taylor series of exp to the degree the move needs), the
+entries near the utilities' floor found (``_near``) and taken afresh after such an update
+(``_refresh``), and the dot products of each row with its nest's and row cell's weights (``_dots``). Loaded with ``compiled``,
 only where numba is installed."""
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
 
 from autopact.model.compiled_setup import FAST
 
+FLOOR = -250.0  # the floor of the shifted utilities r V_ij - top_i (``compiled.evaluate``)
+MARGIN = 10.0  # a row whose utilities come within MARGIN of the floor, or moved by more in all, is taken afresh
+CHUNK = 32  # households tested together for utilities near the floor (``_near``)
 # (bound on |x|, degree): exp(x) by its Taylor series to the degree of the first bound at or above the largest
 # |x| of a row; the first term left out is below 6e-19 in each (2^-60 / 2, 2^-60 / 6, 2^-56 / 24, 2^-55 / 120,
 # 2^-49 / 5040, 2^-40 / 10!, 2^-36 / 12!, 2^-28 / 14!), far below a rounding of the result (1.1e-16)
@@ -140,3 +146,39 @@ def _log_row(x, out, high, reduced):
         value = x[i]
         if not (value >= SMALLEST and value <= LARGEST):
             out[i] = np.log(value)
+
+
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _near(row, into):
+    """The households whose utility in ``row`` lies within MARGIN of the floor, into ``into``; their
+    count. A chunk of households is tested as a whole (by its least utility, in SIMD) first."""
+    count, n = 0, row.size
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        least = np.inf
+        for i in range(start, stop):
+            least = min(least, row[i])
+        if least < FLOOR + MARGIN:
+            for i in range(start, stop):
+                if row[i] < FLOOR + MARGIN:
+                    into[count] = i
+                    count += 1
+    return count
+
+
+@numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _refresh(ej, total, summed, margin, base, rx, snu, h0, sens, price, shift, households, count):
+    """The entries of a row updated by e_ij exp(x_ij) whose utility lay within MARGIN of the floor at its
+    last fresh evaluation (``households[:count]``), each taken afresh (exp(max(r V_ij - top_i, FLOOR))),
+    the row's sums corrected by the difference: where the floor may cut, the update would not equal
+    a fresh evaluation."""
+    for n in range(count):
+        i = households[n]
+        value = base - sens[i] * price + shift[i]
+        for k in range(rx.size):
+            value += rx[k] * snu[k, h0 + i]
+        value = math.exp(max(value, FLOOR))
+        change = value - ej[i]
+        ej[i] = value
+        total[i] += change
+        summed[i] += margin * change
