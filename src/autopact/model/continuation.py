@@ -175,11 +175,18 @@ def origin(before_ids: list[str], costs: np.ndarray, xi: np.ndarray, taxes: Taxe
                   mixed_ownership, new, inverse)
 
 
+def response_grid(cost: float) -> np.ndarray:
+    """The prices a product's owner's global best response is sought over: its marginal cost times
+    1 + ``START_MARKUPS`` (up to 3x cost, above every 2025 product's and entrant's price: Lerner < 0.67).
+    The path's start and polish use it, and so does the validation's check (``autopact.runs.best_response``)."""
+    return cost * (1 + START_MARKUPS)
+
+
 def _best_grid_price(j: int, prices: np.ndarray, point: tuple, demand: Demand) -> tuple[float, float, float]:
-    """(best price, its profit, the profit at ``prices[j]``) of product j's owner over its cost times
-    1 + ``START_MARKUPS``, every other price held: sum_k Omega_jk (p_k - c_k) s_k (``owner_profits``)."""
+    """(best price, its profit, the profit at ``prices[j]``) of product j's owner over ``response_grid``,
+    every other price held: sum_k Omega_jk (p_k - c_k) s_k (``owner_profits``)."""
     costs = point[0]
-    grid = np.append(costs[j] * (1 + START_MARKUPS), prices[j])
+    grid = np.append(response_grid(costs[j]), prices[j])
     profits = owner_profits(j, prices, grid, point, demand)
     k = int(np.argmax(profits[:-1]))
     return float(grid[k]), float(profits[k]), float(profits[-1])
@@ -209,7 +216,6 @@ def owner_profits(j: int, prices: np.ndarray, grid: np.ndarray, point: tuple, de
     slope = demand.alpha + demand.deviation  # d V_ij / d p^c_j for each household (I,)
     scale = 1.0 - demand.rho
     nests = demand.nests if demand.rho > 0 else np.zeros(len(prices), int)
-    count = int(nests.max()) + 1
     x = v / scale
     moved_consumer = (1 + taxes.ad_valorem[j]) * grid + taxes.specific[j]  # (G,)
     x_j = x[:, [j]] - np.outer(slope, moved_consumer - consumer[j]) / scale  # (I, G)
@@ -217,8 +223,7 @@ def owner_profits(j: int, prices: np.ndarray, grid: np.ndarray, point: tuple, de
     e = np.exp(x - top)
     weights = ownership[j] * (prices - costs)
     weights[j] = 0.0
-    indicator = np.zeros((len(prices), count))
-    indicator[np.arange(len(prices)), nests] = 1.0
+    indicator = demand.nest_matrix if demand.rho > 0 else np.ones((len(prices), 1))  # (J, H)
     sums = e @ indicator  # D_ih (I, H), shifted
     others = (e * weights) @ indicator  # sum_{k in h, k != j} Omega_jk m_k exp x_ik (I, H)
     g = nests[j]

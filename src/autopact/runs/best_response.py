@@ -11,9 +11,10 @@ deviation, so the unconstrained comparison does not apply), the owner's profit
 
     pi_f(p_j) = M sum_k Omega_jk (p_k - c_k) s_k(p_j, p_-j)
 
-is evaluated over a grid of p_j from its marginal cost to ``GRID_TOP`` times it (``continuation.owner_profits``), every other price
-held at the equilibrium (a unilateral deviation, Nash's definition), and maximised by a bounded
-scalar search between the best grid point's neighbours. A best profit above the equilibrium's by
+is evaluated over the grid of p_j the path's start and polish use (``continuation.response_grid``: its
+marginal cost times 1.02 to 3, 100 prices; ``continuation.owner_profits``), every other price held at
+the equilibrium (a unilateral deviation, Nash's definition), and maximised by a bounded scalar
+search between the best grid point's neighbours. A best profit above the equilibrium's by
 more than ``TOLERANCE`` (relative) means the solver's point is not a global best response. The check
 is a necessary condition only: single-price deviations; a peak narrower than the grid's step could
 be missed.
@@ -26,11 +27,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from autopact.model.continuation import owner_profits
+from autopact.model.continuation import owner_profits, response_grid
 from autopact.model.supply import Taxes, ownership_matrix
 
-GRID_TOP = 3.0  # a deviation up to 3x marginal cost: above every entrant's equilibrium price (Lerner < 0.67)
-GRID_POINTS = 41  # a step of 5% of marginal cost; the grid takes sums over households once (owner_profits)
 TOLERANCE = 1e-9
 
 
@@ -68,7 +67,7 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
         if pid in capped:
             continue
         at_equilibrium = float(owner_profits_at(j, prices[j])[0])
-        grid = np.linspace(costs[j], GRID_TOP * costs[j], GRID_POINTS)
+        grid = response_grid(costs[j])
 
         def deviation(candidate: float, j: int = j) -> float:
             return float(owner_profits_at(j, candidate)[0])
