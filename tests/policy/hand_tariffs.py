@@ -20,8 +20,10 @@ def parameters() -> dict[str, float]:
     return policy_parameters()["value"].astype(float).to_dict()
 
 
-def stack_pct(origin: str, segment: str, powertrain: str, p: dict[str, float] | None = None) -> float:
-    """Percent of customs value an all-``origin`` vehicle pays under the stack in force."""
+def stack_pct(origin: str, segment: str, powertrain: str, p: dict[str, float] | None = None,
+              section_232_only: bool = False) -> float:
+    """Percent of customs value an all-``origin`` vehicle pays under the stack in force (with
+    ``section_232_only``, its Section 232 add-on alone)."""
     p = parameters() if p is None else p
     if origin == "United States":
         return 0.0
@@ -37,7 +39,10 @@ def stack_pct(origin: str, segment: str, powertrain: str, p: dict[str, float] | 
                                + (1 - p["section_232_uk_in_quota_share"]) * general) if car else None}
     eu = {"Austria", "Belgium", "Germany", "Hungary", "Italy", "Netherlands", "Slovakia", "Sweden"}
     rule = deal.get("EU" if origin in eu else origin)
-    rate = mfn + (273 * general / 365 if rule is None else (rule[0] * general + rule[1] * rule[2]) / 365)
+    section_232 = 273 * general / 365 if rule is None else (rule[0] * general + rule[1] * rule[2]) / 365
+    if section_232_only:
+        return section_232
+    rate = mfn + section_232
     if origin == "China":
         rate += p["section_301_china_ev_pct"] if powertrain in ("BEV", "PHEV") else p["section_301_china_vehicle_pct"]
         rate += p["ieepa_china_pct"]

@@ -68,8 +68,11 @@ def test_the_2026_stack_differs_from_2025_exactly_by_the_dated_rows(market_2025)
     base = policy_parameters()["value"].astype(float).to_dict()
     p2026 = {**base, **timeline_parameters(2026)}
     changed = sorted(name for name in base if p2026[name] != base[name])
-    # the rows dated in 2025-2026: IEEPA (10% to 23 Feb 2026, then struck down) and Section 232 by origin
-    assert changed == ["ieepa_china_pct", "section_232_rate_year"]
+    # the rows dated in 2025-2026: IEEPA (10% to 23 Feb 2026, then struck down), Section 232 by origin and the
+    # catch-up of the 2025 duty (a cost, not a rate of the stack: tests/policy/test_tariff_catch_up.py)
+    assert changed == ["ieepa_china_pct", "section_232_2025_catch_up_share", "section_232_rate_year"]
+    assert p2026["section_232_2025_catch_up_share"] == 1.0
+    changed.remove("section_232_2025_catch_up_share")
     assert p2026["ieepa_china_pct"] == pytest.approx(10 * 54 / 365)  # 1 Jan - 23 Feb 2026
     products = market_2025.products
     origin = origin_weights(products["assembly_countries"], products["home_country"], 0.0)

@@ -191,10 +191,12 @@ def test_cli_validate_json_contract(tmp_path):
     assert set(demand) >= {"low_income_bev_elasticity", "buyers_income_below_75k", "buyers_income_150k_plus"}
     assert r["passed"]["low_income_bev_elasticity"] == demand["low_income_bev_elasticity"]["inside"]
     assert "Low- and middle-income BEV demand" in done.stdout and "not calibration targets" in done.stdout
-    # the 2026 back-test's largest channel: the households' trend since gasoline also moves the outside
+    # the 2026 back-test's largest channel: the makers pass on the 2025 duty they absorbed in 2025
+    # (autopact.policy.tariffs); the households' trend next, since gasoline also moves the outside
     # vehicle's running cost (gasoline alone -0.30%, not +1.46%)
-    assert "why, each 2025 -> 2026 change alone: households" in done.stdout
-    assert r["market_2026_backtest"]["decomposition"]["channels"][0]["channel"] == "households"
+    assert "why, each 2025 -> 2026 change alone: 2025's absorbed" in done.stdout
+    channels = [c["channel"] for c in r["market_2026_backtest"]["decomposition"]["channels"]]
+    assert channels[:2] == ["2025's absorbed Section 232 duty passed on", "households"]
     bad = subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", "validate", "--products", "nope"],
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "unknown product 'nope'" in bad.stderr and "Traceback" not in bad.stderr

@@ -183,13 +183,29 @@ def tariff_stack(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
             continue
         # USMCA-qualifying vehicles from Mexico and Canada enter free of MFN duty (their Section 232
         # add-on falls on non-US content only: rule add_on_non_us_content)
-        section_232 = np.where(pickup, section_232_rate(country, True, truck_mfn, params),
-                               section_232_rate(country, False, car_mfn, params))
-        layer = (0.0 if country in USMCA else mfn) + section_232
+        layer = (0.0 if country in USMCA else mfn) + _section_232_of(country, pickup, params)
         if country == "China":
             layer = layer + np.where(ev, params["section_301_china_ev_pct"], params["section_301_china_vehicle_pct"])
             layer = layer + params["ieepa_china_pct"]
         rate += origin[country].to_numpy() * layer
+    return rate / 100.0
+
+
+def _section_232_of(country: str, pickup: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """The Section 232 add-on (%) on ``country``'s vehicles, each product by its class (``pickup``)."""
+    return np.where(pickup, section_232_rate(country, True, params["mfn_light_truck_pct"], params),
+                    section_232_rate(country, False, params["mfn_passenger_pct"], params))
+
+
+def section_232_layer(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, float]) -> np.ndarray:
+    """The Section 232 add-on alone (fraction of customs value) of each product for the year
+    ``section_232_rate_year``: sum_o a_jo x add-on_o over its assembly shares, as in ``tariff_stack``
+    (the calibrated market keeps the data year's duty for later years' catch-up: ``autopact.policy.tariffs``)."""
+    pickup = table["segment"].eq("pickup").to_numpy()
+    rate = np.zeros(len(table))
+    for country in origin.columns:
+        if country != US:
+            rate += origin[country].to_numpy() * _section_232_of(country, pickup, params)
     return rate / 100.0
 
 

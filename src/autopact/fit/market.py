@@ -15,7 +15,8 @@ price), nationality (the controlling owner's), and, where the market has them, m
 home_country, segment, powertrain, luxury, footprint_sqft, horsepower, range_miles (a BEV's EPA
 range), assembly_countries,
 entrant, origin; always tariff_rate (fraction of customs value), tariff_specific (money a
-vehicle), customs_value and base_cost (the cost before tariffs).
+vehicle), customs_value and base_cost (the cost before tariffs); a calibrated market's incumbents
+also section_232_duty (money a vehicle: the data year's Section 232 add-on on the customs value).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import Market, load_firms, policy_parameters
-from autopact.data.tariffs import origin_weights, tariff_stack
+from autopact.data.tariffs import origin_weights, section_232_layer, tariff_stack
 from autopact.errors import ScenarioError
 from autopact.fit.calibration import SIZE_UNIT_SQFT, CalibrationResult
 from autopact.model.continuation import Origin
@@ -193,8 +194,11 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
     # entrant's cost adds the same, policy.entry) is outside it and pays no tariff
     distribution = params.get("us_dealer_gross_usd_per_vehicle", 0.0) + params.get("us_destination_usd_per_vehicle", 0.0)
     customs = (calibration.costs - specific - distribution) / (1 + rate)
+    # the data year's Section 232 duty, kept for the later years that add back the share of it the
+    # year's prices did not carry (``autopact.policy.tariffs.section_232_catch_up``)
     products = table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs,
-                            base_cost=customs + distribution)
+                            base_cost=customs + distribution,
+                            section_232_duty=section_232_layer(table, origin, params) * customs)
     year = market.facts.year
     document = {"kind": "calibrated", "label": f"US new light-vehicle market {year}",
                 "baseline_label": f"{year} baseline",

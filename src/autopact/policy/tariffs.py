@@ -4,6 +4,23 @@ A tariff is levied on the customs value v_j of an imported vehicle; for a vertic
 importer that is the vehicle's cost before tariff, so it raises marginal cost:
 c_j = v_j (1 + tau_j) + T_j, where tau_j averages the rates of the countries that assemble j
 (``autopact.data.tariffs.origin_weights``) and T_j is a specific tariff per vehicle.
+
+The 2025 duty's catch-up. Makers absorbed most of the 2025 Section 232 duty in 2025: Kelley Blue
+Book's average transaction price rose 0.8% from December 2024 to December 2025, against +5.6% from
+the layer at full pass-through, and Cox expected the rises in 2026 (``policy_parameters.csv``,
+``section_232_2025_pass_through_share`` theta). The 2025 market's costs are backed out of 2025's
+prices, so they hold theta of that duty; a later year's costs add the rest back,
+
+    c_j += k (1 - theta) tau^232_2025,j v_j,
+
+with k = ``section_232_2025_catch_up_share`` (0 in 2025, 1 from 2026 by the policy timeline) and
+tau^232_2025,j the 2025 (days-weighted) Section 232 add-on of j's origins. It is a cost before
+tariffs, not a duty: prices that carried theta of the duty make the customs value backed out of
+them, v_j = (c_j - d) / (1 + tau_j), low by about (1 - theta) tau^232_2025,j v_j (the true one is
+v_j (1 + tau_j) / (1 + theta tau^232_2025,j)), so a later year that removes the layer still holds it,
+and no tariff revenue is counted on it. 2025 scenarios keep 2025's costs: a 2025 scenario that
+removes the layer lowers costs by the whole duty (the long-run effect RFF's estimates describe, as
+the tariff back-test compares).
 """
 
 from __future__ import annotations
@@ -21,6 +38,20 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
     the US stack in force at ``params`` (where ``stack``) plus the extra ``rules``."""
     extra, specific = extra_tariff_rates(table, origin, rules)
     return (tariff_stack(table, origin, params) + extra if stack else extra), specific
+
+
+PASS_THROUGH, CATCH_UP = "section_232_2025_pass_through_share", "section_232_2025_catch_up_share"
+
+
+def section_232_catch_up(table: pd.DataFrame, params: dict[str, float]) -> np.ndarray | None:
+    """k (1 - theta) tau^232_2025,j v_j for each product of ``table`` (module docstring): k and theta
+    from ``params`` (the scenario's), tau^232_2025,j v_j the data year's duty its calibration kept
+    (``section_232_duty``; ``autopact.fit.market.calibrated_model``). None where nothing is added
+    (k = 0, theta = 1, or a market that keeps no duty)."""
+    share = params.get(CATCH_UP, 0.0) * (1.0 - params.get(PASS_THROUGH, 1.0))
+    if share == 0.0 or "section_232_duty" not in table:
+        return None
+    return share * table["section_232_duty"].to_numpy(float)
 
 
 def extra_tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, rules: list) -> tuple[np.ndarray, np.ndarray]:
