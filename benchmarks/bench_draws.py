@@ -51,7 +51,8 @@ try:  # --against runs this file on packages without them
 except ImportError:
     CompiledMap = dask_setup = worker_preload = None
 from autopact.model.zeta import FocKernel
-from autopact.simulate import market_for, newton_start, simulate
+from autopact.runs.draw_start import newton_start
+from autopact.simulate import market_for, simulate
 
 
 def jobs_for(scenario, draws: int) -> list[Job]:
@@ -190,7 +191,11 @@ from threadpoolctl import threadpool_limits
 from autopact.runs import analyses
 from autopact.runs.execution import evaluate_chunk, prepare
 from autopact.policy.scenario import load_scenario
-from autopact.simulate import market_for, newton_start, simulate
+from autopact.simulate import market_for, simulate
+try:
+    from autopact.runs.draw_start import newton_start
+except ImportError:  # main before the eleventh session: in autopact.simulate
+    from autopact.simulate import newton_start
 kind, draws, out = sys.argv[2], int(sys.argv[3]), sys.argv[4]
 base = load_scenario("ford-byd-jv")
 scenario = kind_scenarios(base)[kind]

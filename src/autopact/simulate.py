@@ -29,12 +29,12 @@ import pandas as pd
 from autopact.data import load_market
 from autopact.data.cache import blas_signature, cache_dir, cached, stored
 from autopact.data.tariffs import US
-from autopact.errors import ConvergenceError, ScenarioError
+from autopact.errors import ScenarioError
 from autopact.fit.calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum
-from autopact.model.newton import CapacityStart, border, jacobians
+from autopact.model.newton import CapacityStart
 from autopact.model.constrained import CapacityConstraint, before_search, solve_constrained
 from autopact.model.continuation import continued_prices
 from autopact.model.supply import ownership_matrix, solve_prices
@@ -193,52 +193,6 @@ def plant_constraints(market: MarketModel) -> list[CapacityConstraint]:
     ids = market.products["product_id"]
     return [CapacityConstraint(f"plant: {plant}", np.flatnonzero(ids.isin(members).to_numpy()), capacity)
             for plant, members, capacity in market.capacities]
-
-
-def newton_start(result: SimulationResult, free: bool = False, compiled: bool = False) -> NewtonStart:
-    """``_newton_start``; with ``compiled``, the draws solve on numba's compiled map where numba is
-    installed (``draw_kernel``; ``runs.analyses.COMPILED_JOBS``)."""
-    start = _newton_start(result, free)
-    return dataclasses.replace(start, compiled=True) if compiled else start
-
-
-def _newton_start(result: SimulationResult, free: bool = False) -> NewtonStart:
-    """The Newton matrix at a result's counterfactual equilibrium (its marginal costs with any shadow
-    cost: price minus markup), about J + 1 evaluations of the map. Where plant capacities bind there
-    (and no quota does), the ``newton.Border`` of each (one evaluation each), for the joint solve of
-    a draw's prices and shadow costs; with ``free``, also the scenario's equilibrium with every shadow
-    cost at zero and its Newton matrix (one solve and J + 1 evaluations more), for the draws whose
-    capacity leaves the plant slack."""
-    market, solved = result.market, result.counterfactual.products
-    prices = solved["price"].to_numpy(float)
-    costs = prices - solved["markup"].to_numpy(float)
-    omega = ownership_matrix(market.owners, market.kappa)
-    matrix, share_derivative = jacobians(costs, market.xi, market.demand, omega, market.taxes, prices)
-    binding = {c["name"]: c["shadow_cost_usd"] for c in result.counterfactual.constraints if c.get("binding")}
-    plants = {c.name: c for c in plant_constraints(market)} if binding or market.capacities else {}
-    if not binding and plants and not any(c.get("jump") for c in result.counterfactual.constraints):
-        # every plant slack: its border at zero shadow cost, for the draws that take it over capacity
-        slack = tuple(border(name, c.products, 0.0, costs, market.xi, market.demand, omega, market.taxes, prices,
-                             share_derivative, market.market_size) for name, c in plants.items())
-        return NewtonStart(tuple(solved["product_id"]), matrix, CapacityStart(slack, slack=True))
-    if not binding or not all(name in plants for name in binding):
-        return NewtonStart(tuple(solved["product_id"]), matrix)
-    borders = tuple(border(name, plants[name].products, shadow, costs, market.xi, market.demand, omega,
-                           market.taxes, prices, share_derivative, market.market_size)
-                    for name, shadow in binding.items())
-    capacity = CapacityStart(borders)
-    if free:
-        free_costs = costs.copy()
-        for name, shadow in binding.items():
-            free_costs[plants[name].products] -= shadow
-        try:
-            eq = solve_prices(free_costs, market.xi, market.demand, omega, market.taxes, initial=prices,
-                              inverse_jacobian=matrix)
-        except ConvergenceError:  # no free start: the slack draws take the search, as without ``free``
-            return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
-        free_matrix = jacobians(eq.prices - eq.markups, market.xi, market.demand, omega, market.taxes, eq.prices)[0]
-        capacity = CapacityStart(borders, eq.prices, free_matrix)
-    return NewtonStart(tuple(solved["product_id"]), matrix, capacity)
 
 
 def simulate(scenario: Scenario, market: MarketModel | None = None, initial_prices: dict[str, float] | None = None,

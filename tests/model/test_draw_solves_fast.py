@@ -149,7 +149,8 @@ def test_a_draw_never_pays_for_the_equilibrium_paths_start(capacity):
     products differ from the central result's, which no matrix fits, keeps it."""
     from autopact.policy.levers import apply
     from autopact.policy.scenario import load_scenario
-    from autopact.simulate import NewtonStart, market_for, newton_start, simulate, solve
+    from autopact.simulate import NewtonStart, market_for, simulate, solve
+    from autopact.runs.draw_start import newton_start
 
     market = market_for(load_scenario("baseline-2025"))
     scenario = load_scenario("ford-byd-jv")

@@ -139,7 +139,7 @@ def test_a_slack_draw_takes_the_search_and_a_useless_border_is_left_for_it():
 
 def test_a_slack_draw_starts_from_the_central_equilibrium_at_zero_shadow_cost(monkeypatch):
     """With the central scenario's equilibrium at zero shadow cost and its Newton matrix in the start
-    (``simulate.newton_start(free=True)``), a draw whose capacity leaves the plant slack is solved at
+    (``runs.draw_start.newton_start(free=True)``), a draw whose capacity leaves the plant slack is solved at
     zero from there: the search's equilibrium to 1e-11, in no more evaluations than the search's (whose
     first trial solves at zero from the central prices with the central matrix; on ford-byd-jv's draws
     7-15 evaluations against 17-21, here 7 against 7)."""

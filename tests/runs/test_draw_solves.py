@@ -13,7 +13,8 @@ from autopact.model.sorted_kernel import SortedKernel
 from autopact.model.zeta import FocKernel
 from autopact.policy.scenario import load_scenario
 from autopact.runs.execution import evaluate_chunk, prepare
-from autopact.simulate import market_for, newton_start, simulate
+from autopact.simulate import market_for, simulate
+from autopact.runs.draw_start import newton_start
 
 
 

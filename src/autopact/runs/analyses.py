@@ -28,7 +28,8 @@ from autopact.policy.variants import scenario_variants
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store, default_path
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
-from autopact.simulate import market_cached, market_for, newton_start, simulate, solved_baseline
+from autopact.simulate import market_cached, market_for, simulate, solved_baseline
+from autopact.runs.draw_start import newton_start
 
 
 # Draws per variant from which a run computes its central result's Newton matrix (one evaluation of
@@ -37,7 +38,7 @@ from autopact.simulate import market_cached, market_for, newton_start, simulate,
 # for itself after about 20 draws.
 NEWTON_JOBS = 40
 # Jobs from which the Newton start also holds the scenario's equilibrium at zero shadow costs and its
-# matrix (``simulate.newton_start(free=True)``: about J + 20 evaluations more, 290 on ford-byd-jv),
+# matrix (``runs.draw_start.newton_start(free=True)``: about J + 20 evaluations more, 290 on ford-byd-jv),
 # which start the draws whose capacity leaves a binding plant slack: about 9 evaluations fewer each,
 # so with half the draws slack the matrix pays for itself after about 65 draws.
 FREE_JOBS = 80

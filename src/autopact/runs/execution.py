@@ -275,7 +275,7 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
             baseline: State | None = None, newton: dict[int, NewtonStart] | None = None) -> Shared:
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
     input re-calibrates demand (a target or a market assumption) and re-calibration is linear.
-    ``newton`` (point -> ``simulate.newton_start`` of its central result) starts each job's solves."""
+    ``newton`` (point -> ``runs.draw_start.newton_start`` of its central result) starts each job's solves."""
     market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = (parameter_response(market.calibration) if moves_demand and recalibration == "linear" else None)
