@@ -93,7 +93,8 @@ def test_a_plant_at_the_default_capacity_names_its_parameter_and_source(tmp_path
                     if a["name"] == "entrant_plant_capacity")
     line = next(line for line in done.stdout.splitlines() if line.startswith("plant: "))
     assert re.search(rf"of {capacity['value']:,.0f} vehicles a year, (not )?binding", line), line
-    assert line.endswith(f"capacity: parameter entrant_plant_capacity, {capacity['confidence']} confidence "
-                         f"({capacity['source']})")
+    assert line.endswith(f"capacity: the default for a plant the scenario does not size (parameter "
+                         f"entrant_plant_capacity, {capacity['confidence']} confidence: {capacity['source']}; "
+                         "set the entrant's capacity in the scenario to size this plant)")
     duty = next(line for line in done.stdout.splitlines() if line.startswith("tariff revenue "))
     assert "(on imported parts of US-built vehicles)" in duty

@@ -123,8 +123,9 @@ def _print_result(label: str, r: dict[str, Any]) -> None:
     for c in r.get("constraints", []):
         line = _constraint_line(c, money)
         if capacity and "regime" not in c and c["capacity"] == capacity["value"]:  # a plant at the default capacity
-            line += (f"; capacity: parameter entrant_plant_capacity, {capacity['confidence']} confidence "
-                     f"({capacity['source']})")
+            line += (f"; capacity: the default for a plant the scenario does not size (parameter "
+                     f"entrant_plant_capacity, {capacity['confidence']} confidence: {capacity['source']}; "
+                     "set the entrant's capacity in the scenario to size this plant)")
         out.print(line, highlight=False)
     for warning in r.get("warnings", []):
         err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", highlight=False, markup=True)

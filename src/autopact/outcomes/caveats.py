@@ -93,8 +93,8 @@ def _dollars(value: float) -> str:
 def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
     """The caveat of a result whose equilibrium path from today's prices ended before the scenario
     (``autopact.model.continuation``: a fold, or the path's budget; ``solver.path_ended`` and
-    ``path_jumps``): the fixed point went on from there and the price game may have settled on another
-    of its equilibria, so some prices moved by the switch, not by the policy. It names the three
+    ``path_jumps``): the search for prices went on from there and may have settled on another of the
+    market's equilibria, so some prices moved by the switch, not by the policy. It names the three
     largest moves among models whose cost and tax are unchanged; None where the path reached the end."""
     solver = counterfactual.solver or {}
     ended = sorted({*solver.get("path_ended", []), *solver.get("path_jumps", [])})
@@ -106,9 +106,10 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
     largest = change.reindex(change.abs().sort_values(ascending=False).index[:3])
     moves = ", ".join(f"{cf.at[pid, 'name']} {_dollars(value)}" for pid, value in largest.items())
     text = (f"the equilibrium was followed from today's prices to {', '.join(f'{t:.0%}' for t in ended)} of the way "
-            "to this scenario, where it ceased to exist (a fold: a cheap model's owner has two profit peaks) or the "
-            "path's budget ran out; the price game then settled where the fixed point led, possibly on another of "
-            f"its equilibria. The largest moves of models whose cost and tax are unchanged: {moves or 'none'}; read "
+            "to this scenario and stopped there: the prices it followed ceased to be an equilibrium (a cheap model's "
+            "owner came to earn as much at a low price as at a high one: a fold), or the following ran out of steps. "
+            "The search for prices went on from that point and may have settled on another of the market's "
+            f"equilibria. The largest moves of models whose cost and tax are unchanged: {moves or 'none'}; read "
             "such moves as possibly the switch of equilibrium rather than the policy's effect (README, Several "
             "equilibria).")
     return {"kind": "equilibrium_path_ended", "text": text, "path_ended": ended,
