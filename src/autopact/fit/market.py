@@ -16,7 +16,8 @@ home_country, segment, powertrain, luxury, footprint_sqft, horsepower, range_mil
 range), assembly_countries,
 entrant, origin; always tariff_rate (fraction of customs value), tariff_specific (money a
 vehicle), customs_value and base_cost (the cost before tariffs); a calibrated market's incumbents
-also section_232_duty (money a vehicle: the data year's Section 232 add-on on the customs value).
+also tariff_rate_data_year and section_232_rate_data_year (the data year's stack and its Section 232
+add-on, fractions of customs value).
 """
 
 from __future__ import annotations
@@ -194,11 +195,11 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
     # entrant's cost adds the same, policy.entry) is outside it and pays no tariff
     distribution = params.get("us_dealer_gross_usd_per_vehicle", 0.0) + params.get("us_destination_usd_per_vehicle", 0.0)
     customs = (calibration.costs - specific - distribution) / (1 + rate)
-    # the data year's Section 232 duty, kept for the later years that add back the share of it the
-    # year's prices did not carry (``autopact.policy.tariffs.section_232_catch_up``)
+    # the data year's stack and Section 232 add-on, kept for the later years whose prices carry the part
+    # of that duty the data year's prices did not (``autopact.policy.tariffs.customs_catch_up``)
     products = table.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs,
-                            base_cost=customs + distribution,
-                            section_232_duty=section_232_layer(table, origin, params) * customs)
+                            base_cost=customs + distribution, tariff_rate_data_year=rate,
+                            section_232_rate_data_year=section_232_layer(table, origin, params))
     year = market.facts.year
     document = {"kind": "calibrated", "label": f"US new light-vehicle market {year}",
                 "baseline_label": f"{year} baseline",

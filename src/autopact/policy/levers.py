@@ -6,8 +6,8 @@ Each lever transforms the market (the project's economics reference sheet):
   Chinese profit share reaches ``connected_vehicle_threshold``);
 - synergies scale the customs value (cost before tariffs) of a firm's products: v'_j = v_j (1 + g);
 - tariffs: c_j = v_j (1 + tau_j) + T_j with the stack in force at the scenario's rates plus extra
-  rules (``autopact.policy.tariffs``); from 2026 plus the 2025 Section 232 duty that 2025's prices
-  did not carry (``tariffs.section_232_catch_up``);
+  rules (``autopact.policy.tariffs``); from 2026 the customs values of imports priced as 2025's
+  prices did not price them, with the whole 2025 Section 232 duty (``tariffs.customs_catch_up``);
 - entrants and new products add rows (``autopact.policy.entry``, ``autopact.policy.new_products``);
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
@@ -41,7 +41,7 @@ from autopact.policy.exogenous import operating_cost_wedge, with_market_size_and
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.ownership import ownership
 from autopact.policy.scenario import Scenario
-from autopact.policy.tariffs import check_tariff_names, section_232_catch_up, tariff_rates
+from autopact.policy.tariffs import check_tariff_names, customs_catch_up, tariff_rates
 
 
 def parameters(scenario: Scenario, market: MarketModel) -> dict[str, float]:
@@ -287,6 +287,9 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     keep = ~barred
     incumbents, incumbent_origin = kept_incumbents(market, origin, keep)
     customs = incumbents["customs_value"].to_numpy(float).copy()
+    caught_up = customs_catch_up(incumbents, params, market.parameters)
+    if caught_up is not None:  # the 2025 duty 2025's prices did not carry, passed on in a later year
+        customs *= caught_up
     for k, synergy in enumerate(scenario.synergies):
         match = incumbents["owner"].eq(synergy.firm).to_numpy()
         if synergy.powertrain:
@@ -300,21 +303,10 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     specific = specific / (market.money.get("dollars_per_unit") or 1.0)  # dollars -> the market's money unit
     # US distribution (the dealer's gross) sits in each incumbent's cost outside its customs value
     # (``fit.market.calibrated_model``): base_cost = customs value + distribution
-    # a cost before tariffs outside the customs value: the share of the 2025 duty 2025's prices did not carry,
-    # passed on in a later year (``tariffs.section_232_catch_up``; a carried market's own is taken out first)
-    held = incumbents["section_232_catch_up"].to_numpy(float) if "section_232_catch_up" in incumbents else 0.0
-    distribution = (incumbents["base_cost"] - incumbents["customs_value"]).to_numpy(float) - held
-    catch_up = section_232_catch_up(incumbents, params)
-    incumbent_costs, before_tariffs = customs * (1 + rate) + specific + distribution, customs + distribution
-    extra: dict = {}
-    if catch_up is not None:
-        incumbent_costs, before_tariffs = incumbent_costs + catch_up, before_tariffs + catch_up
-        extra["section_232_catch_up"] = catch_up
-    elif "section_232_catch_up" in incumbents:
-        extra["section_232_catch_up"] = 0.0
+    distribution = (incumbents["base_cost"] - incumbents["customs_value"]).to_numpy(float)
     frames = [incumbents.assign(tariff_rate=rate, tariff_specific=specific, customs_value=customs,
-                                base_cost=before_tariffs, **extra)]
-    xis, costs = [market.xi[keep]], [incumbent_costs]
+                                base_cost=customs + distribution)]
+    xis, costs = [market.xi[keep]], [customs * (1 + rate) + specific + distribution]
     if entered.rows:
         frame, xi, cost = entry.entrant_frame(entered)
         frames.append(frame)

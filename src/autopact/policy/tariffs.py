@@ -5,22 +5,23 @@ importer that is the vehicle's cost before tariff, so it raises marginal cost:
 c_j = v_j (1 + tau_j) + T_j, where tau_j averages the rates of the countries that assemble j
 (``autopact.data.tariffs.origin_weights``) and T_j is a specific tariff per vehicle.
 
-The 2025 duty's catch-up. Makers absorbed most of the 2025 Section 232 duty in 2025: Kelley Blue
-Book's average transaction price rose 0.8% from December 2024 to December 2025, against +5.6% from
-the layer at full pass-through, and Cox expected the rises in 2026 (``policy_parameters.csv``,
-``section_232_2025_pass_through_share`` theta). The 2025 market's costs are backed out of 2025's
-prices, so they hold theta of that duty; a later year's costs add the rest back,
+The 2025 duty's catch-up. Makers paid the 2025 Section 232 duty but carried little of it into
+2025's prices: Kelley Blue Book's and J.D. Power's average transaction prices rose 0.8-2.6% year over
+year from June to December 2025 (median 1.3%), against +5.6% from the layer at full pass-through, and
+Cox expected the rises in 2026 (``policy_parameters.csv``, ``section_232_2025_pass_through_share``
+theta = 1.3 / 5.6). The calibration backs each import's customs value out of 2025's prices as if they
+carried the whole stack tau_j, v_j = (c_j - d) / (1 + tau_j); prices that carried only theta of the
+add-on tau^232_j make the true one
 
-    c_j += k (1 - theta) tau^232_2025,j v_j,
+    v*_j = (c_j - d) / (1 + tau_j - (1 - theta) tau^232_j) = f_j v_j,   f_j = (1 + tau_j) / (1 + tau_j - (1 - theta) tau^232_j),
 
-with k = ``section_232_2025_catch_up_share`` (0 in 2025, 1 from 2026 by the policy timeline) and
-tau^232_2025,j the 2025 (days-weighted) Section 232 add-on of j's origins. It is a cost before
-tariffs, not a duty: prices that carried theta of the duty make the customs value backed out of
-them, v_j = (c_j - d) / (1 + tau_j), low by about (1 - theta) tau^232_2025,j v_j (the true one is
-v_j (1 + tau_j) / (1 + theta tau^232_2025,j)), so a later year that removes the layer still holds it,
-and no tariff revenue is counted on it. 2025 scenarios keep 2025's costs: a 2025 scenario that
-removes the layer lowers costs by the whole duty (the long-run effect RFF's estimates describe, as
-the tariff back-test compares).
+with tau_j and tau^232_j the data year's (days-weighted). A year whose makers have caught up by k
+(``section_232_2025_catch_up_share``: 0 in 2025, 1 from 2026 by the policy timeline) prices on
+v_j (1 + k (f_j - 1)): the year's tariffs fall on it (so tariff revenue counts it) and a later year
+that removes the layer still holds it. 2025 scenarios keep 2025's customs values: a 2025 scenario
+that removes the layer lowers costs by the whole duty on v_j, the long-run size of the layer's
+effect RFF's estimates describe (the tariff back-test), though from a level (1 - theta) tau^232_j v_j
+below the true no-tariff cost; a later year's lands on the true level.
 """
 
 from __future__ import annotations
@@ -43,15 +44,27 @@ def tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, fl
 PASS_THROUGH, CATCH_UP = "section_232_2025_pass_through_share", "section_232_2025_catch_up_share"
 
 
-def section_232_catch_up(table: pd.DataFrame, params: dict[str, float]) -> np.ndarray | None:
-    """k (1 - theta) tau^232_2025,j v_j for each product of ``table`` (module docstring): k and theta
-    from ``params`` (the scenario's), tau^232_2025,j v_j the data year's duty its calibration kept
-    (``section_232_duty``; ``autopact.fit.market.calibrated_model``). None where nothing is added
-    (k = 0, theta = 1, or a market that keeps no duty)."""
-    share = params.get(CATCH_UP, 0.0) * (1.0 - params.get(PASS_THROUGH, 1.0))
-    if share == 0.0 or "section_232_duty" not in table:
+def _caught_up(table: pd.DataFrame, params: dict[str, float]) -> np.ndarray:
+    """1 + k (f_j - 1) (module docstring) at ``params``' k and theta."""
+    k = params.get(CATCH_UP, 0.0)
+    if k == 0.0:
+        return np.ones(len(table))
+    stack = table["tariff_rate_data_year"].to_numpy(float)
+    absorbed = (1.0 - params.get(PASS_THROUGH, 1.0)) * table["section_232_rate_data_year"].to_numpy(float)
+    return 1.0 + k * ((1.0 + stack) / (1.0 + stack - absorbed) - 1.0)
+
+
+def customs_catch_up(table: pd.DataFrame, params: dict[str, float], held: dict[str, float]) -> np.ndarray | None:
+    """The factor on each incumbent's customs value of ``table`` (module docstring) from the market's
+    parameters ``held`` to the scenario's ``params``: a market carried to a later year holds its own
+    catch-up in its customs values already. None where it is 1 throughout (no change of k or theta, or
+    a market that keeps no data-year rates: an estimated one)."""
+    if "section_232_rate_data_year" not in table:
         return None
-    return share * table["section_232_duty"].to_numpy(float)
+    if all(params.get(n, 0.0) == held.get(n, 0.0) for n in (CATCH_UP, PASS_THROUGH)) or \
+            params.get(CATCH_UP, 0.0) == held.get(CATCH_UP, 0.0) == 0.0:
+        return None
+    return _caught_up(table, params) / _caught_up(table, held)
 
 
 def extra_tariff_rates(table: pd.DataFrame, origin: pd.DataFrame, rules: list) -> tuple[np.ndarray, np.ndarray]:

@@ -25,11 +25,11 @@ from autopact.outcomes.ranking import rank_partnerships
 from autopact.policy.scenario import Scenario
 from autopact.policy.uncertain_inputs import apply, centrals
 from autopact.policy.variants import scenario_variants
+from autopact.runs.draw_start import newton_start
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store, default_path
 from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_cached, market_for, simulate, solved_baseline
-from autopact.runs.draw_start import newton_start
 
 
 # Draws per variant from which a run computes its central result's Newton matrix (one evaluation of
