@@ -76,3 +76,31 @@ def test_a_path_that_ended_before_the_scenario_is_a_caveat_naming_the_largest_un
     # b's +$3,000 is also a material rise of an unchanged incumbent while c got cheaper: both caveats, rises first
     assert [c["kind"] for c in caveats(state(BASE), ended)] == ["incumbent_price_rises", "equilibrium_path_ended"]
     assert equilibrium_path_ended(state(BASE), state(after)) is None
+
+
+def test_a_large_shift_of_assembly_is_a_caveat_and_a_small_one_is_none():
+    """US-assembled units moving by more than ASSEMBLY_SHIFT_SHARE of the baseline's make a caveat with
+    the change and its share, the idle share of US capacity from the evidence; a smaller move and a
+    market that does not state assembly countries make none."""
+    from dataclasses import replace
+
+    from autopact.data import backtest_evidence
+    from autopact.outcomes.caveats import ASSEMBLY_SHIFT_SHARE, assembly_shift
+
+    before = state(BASE)
+    before = replace(before, products=before.products.assign(us_assembled_units=[100.0, 0.0, 50.0]),
+                     origin=pd.DataFrame({"United States": [1.0, 0.0, 1.0], "Japan": [0.0, 1.0, 0.0]}))
+    assembled = before.products["us_assembled_units"].sum()
+    moved = replace(before, products=before.products.assign(
+        us_assembled_units=before.products["us_assembled_units"] * (1 + 2 * ASSEMBLY_SHIFT_SHARE)))
+    found = assembly_shift(before, moved)
+    assert found["kind"] == "assembly_shift"
+    assert found["us_assembled_units_change"] == pytest.approx(2 * ASSEMBLY_SHIFT_SHARE * assembled)
+    assert found["share_of_baseline"] == pytest.approx(2 * ASSEMBLY_SHIFT_SHARE)
+    idle = float(backtest_evidence()["us_plant_capacity_idle_2024"]["value"])
+    assert f"About {idle:.0%} of US assembly capacity" in found["text"] and "+10.0%" in found["text"]
+    small = replace(before, products=before.products.assign(
+        us_assembled_units=before.products["us_assembled_units"] * (1 + ASSEMBLY_SHIFT_SHARE / 2)))
+    assert assembly_shift(before, small) is None
+    unstated = replace(before, origin=before.origin.assign(**{"not stated": 0.0}))
+    assert assembly_shift(unstated, moved) is None
