@@ -188,3 +188,18 @@ def test_cli_simulate_refuses_a_not_finite_tariff_with_one_line(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "quotas.0.quantity" in result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
+
+
+def test_a_variant_label_that_does_not_print_is_refused_on_one_line():
+    """A variant labelled by a newline (found by the scenario fuzz test in a fresh clone) whose entrant
+    names the wrong maker: the one-line message writes the label as its escape."""
+    from autopact.data.inputs import clipped
+    from autopact.policy.scenario import parse_scenario
+
+    assert clipped("a\nb\tc") == "a\\nb\\tc" and clipped("Škoda") == "Škoda"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario({"name": "x", "variants": {"\n": {"entrants": [{"maker": "Chery",
+                                                                       "candidate": "byd--seagull--active-30-kwh"}]}}},
+                       "fuzz.yaml")
+    message = str(caught.value)
+    assert "\n" not in message and "variants.\\n" in message and "its maker is BYD" in message

@@ -82,8 +82,9 @@ def check_seed(value: object, field: str) -> int:
 
 
 def clipped(text: str, limit: int = 80) -> str:
-    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes)."""
-    text = str(text)
+    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes), on one line:
+    a character that does not print (a newline in a variant's label) is written as its escape."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
