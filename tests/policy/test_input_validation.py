@@ -203,3 +203,6 @@ def test_a_variant_label_that_does_not_print_is_refused_on_one_line():
                        "fuzz.yaml")
     message = str(caught.value)
     assert "\n" not in message and "variants.\\n" in message and "its maker is BYD" in message
+    with pytest.raises(ScenarioError) as caught:  # a mapping's key in the field's path
+        parse_scenario({"name": "x", "parameters": {"a\nb": 1.0}}, "fuzz.yaml")
+    assert "\n" not in str(caught.value) and "a\\nb" in str(caught.value)

@@ -81,10 +81,16 @@ def check_seed(value: object, field: str) -> int:
     return value
 
 
+def one_line(text: str) -> str:
+    """``text`` with each character that does not print (a newline in a variant's label or a mapping's
+    key) written as its escape, so that a message stays on one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+
+
 def clipped(text: str, limit: int = 80) -> str:
-    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes), on one line:
-    a character that does not print (a newline in a variant's label) is written as its escape."""
-    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes), on one line
+    (``one_line``)."""
+    text = one_line(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -97,7 +103,7 @@ def shown(value: Any) -> str:
 def first_error(error: ValidationError, label: str) -> str:
     """One line for the first problem pydantic found: ``label: field.path: message (value: ...)``."""
     first = error.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    where = ".".join(clipped(part) for part in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
