@@ -6,8 +6,8 @@ Each lever transforms the market (the project's economics reference sheet):
   Chinese profit share reaches ``connected_vehicle_threshold``);
 - synergies scale the customs value (cost before tariffs) of a firm's products: v'_j = v_j (1 + g);
 - tariffs: c_j = v_j (1 + tau_j) + T_j with the stack in force at the scenario's rates plus extra
-  rules (``autopact.policy.tariffs``); from 2026 the customs values of imports priced as 2025's
-  prices did not price them, with the whole 2025 Section 232 duty (``tariffs.customs_catch_up``);
+  rules (``autopact.policy.tariffs``); from 2026 each import's customs value is the one its costs
+  have once the whole 2025 Section 232 duty reaches prices (``tariffs.customs_catch_up``);
 - entrants and new products add rows (``autopact.policy.entry``, ``autopact.policy.new_products``);
 - joint ventures and mergers set profit weights (``autopact.policy.ownership``);
 - credits (or surcharges) put a wedge between consumer and producer prices (``autopact.policy.credits``);
