@@ -198,7 +198,7 @@ def main() -> None:
         for method, options, jacobian in SCREEN:
             try:
                 prices, elapsed, _ = run_pyblp(method, options, jacobian)
-                difference = float(np.max(np.abs(prices - ours_prices) / np.abs(ours_prices)))
+                difference = relative_difference(prices, ours_prices)
                 print(f"{method + ' ' + str(options) + (' analytic Jacobian' if jacobian else ''):<62}"
                       f"{elapsed:8.3f}  {difference:.2e}", flush=True)
             except Exception as error:  # a SciPy routine that fails is reported, not fatal
@@ -233,16 +233,16 @@ def main() -> None:
         print(f"{name:<40}{statistics.median(values):>10.4f}{min(values):>10.4f}{max(values):>10.4f}"
               f"{statistics.median(cpu[name]):>14.4f}{min(cpu[name]):>11.4f}")
     ours_median = statistics.median(times[ours])
-    difference = float(np.max(np.abs(ours_prices - found["by market"]) / np.abs(found["by market"])))
+    difference = relative_difference(ours_prices, found["by market"])
     print(f"speed ratio, autopact by market / all markets at once (medians): "
           f"{statistics.median(times['autopact solve_prices, by market']) / ours_median:6.1f}x;"
           f" largest relative price difference {difference:.2e}")
-    difference = float(np.max(np.abs(ours_prices - found["autopact SQUAREM"]) / np.abs(found["autopact SQUAREM"])))
+    difference = relative_difference(ours_prices, found["autopact SQUAREM"])
     print(f"speed ratio, autopact SQUAREM / Anderson (medians): {statistics.median(times[squarem]) / ours_median:6.1f}x;"
           f" largest relative price difference {difference:.2e}")
     observed = products["prices"].to_numpy(float)
     for name in PYBLP:
-        difference = float(np.max(np.abs(ours_prices - found[name]) / np.abs(found[name])))
+        difference = relative_difference(ours_prices, found[name])
         paired = statistics.median(theirs / mine for theirs, mine in zip(times[name], times[ours]))
         paired_cpu = statistics.median(theirs / mine for theirs, mine in zip(cpu[name], cpu[ours]))
         print(f"speed ratio, PyBLP {name} / autopact (medians): {statistics.median(times[name]) / ours_median:6.1f}x"

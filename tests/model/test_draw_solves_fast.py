@@ -144,9 +144,10 @@ def test_a_compiled_solve_from_cold_reaches_the_same_prices():
 def test_a_draw_never_pays_for_the_equilibrium_paths_start(capacity):
     """A draw solves from its central result's Newton matrix, so its market carries no path start
     (``before``: the market's own Newton matrix, 0.3 s of a 0.4 s re-calibrated draw before the tenth
-    session), and its prices are those of the same draw solved on the market with the path's start,
-    to the bit (with the JV plant slack, and binding at 20,000: the shadow-cost search); a draw whose
-    products differ from the central result's, which no matrix fits, keeps it."""
+    session); a draw whose products differ from the central result's, which no matrix fits, keeps it:
+    those two are what this tests. The prices' equality with the same draw solved on the market with
+    the path's start (the JV plant slack, and binding at 20,000: the shadow-cost search) is a guard that
+    ``solve`` keeps ignoring the path wherever a Newton matrix fits, not evidence on its own."""
     from autopact.policy.levers import apply
     from autopact.policy.scenario import load_scenario
     from autopact.simulate import NewtonStart, market_for, simulate, solve

@@ -98,7 +98,9 @@ def test_a_large_shift_of_assembly_is_a_caveat_and_a_small_one_is_none():
     assert found["us_assembled_units_change"] == pytest.approx(2 * ASSEMBLY_SHIFT_SHARE * assembled)
     assert found["share_of_baseline"] == pytest.approx(2 * ASSEMBLY_SHIFT_SHARE)
     idle = float(backtest_evidence()["us_plant_capacity_idle_2024"]["value"])
-    assert f"About {idle:.0%} of US assembly capacity" in found["text"] and "+10.0%" in found["text"]
+    lead = float(backtest_evidence()["us_plant_lead_time_years"]["value"])
+    assert f"About {idle:.0%} of US assembly capacity" in found["text"] and f"a new plant {lead:g} years" in found["text"]
+    assert f"({2 * ASSEMBLY_SHIFT_SHARE:+.1%})" in found["text"]
     small = replace(before, products=before.products.assign(
         us_assembled_units=before.products["us_assembled_units"] * (1 + ASSEMBLY_SHIFT_SHARE / 2)))
     assert assembly_shift(before, small) is None

@@ -60,8 +60,10 @@ def test_summary_rows_read_a_validate_result():
                                  "entrant_best_responses", "price_signs", "buyers_income_150k_plus"), True))
     demand = {"low_income_bev_elasticity": {"model": -5.0, "published": -2.1, "income_limit_usd_2023": 100000.0},
               "buyers_income_below_75k": {"model": 0.2, "published": 0.25},
-              "buyers_income_150k_plus": {"model": 0.43, "published": 0.43}}
-    v = {"entry_backtest": entry, "passed": passed, "demand_backtest": demand,
+              "buyers_income_150k_plus": {"model": 0.43, "published": 0.43}, "goal_relative": 0.10}
+    from autopact.runs.validate import GOALS
+
+    v = {"entry_backtest": entry, "passed": passed, "demand_backtest": demand, "goals": GOALS,
          "ev_credit_backtest": {"predicted_bev_share": 0.05, "observed_bev_share": 0.058},
          "tariff_backtest": {"published": {"sales_change": [-0.06, -0.03], "price_change": [0.04, 0.07]},
                              "sales_change": -0.04, "price_change": 0.05},

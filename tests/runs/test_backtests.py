@@ -14,7 +14,8 @@ from autopact.policy.launch import MIN_CELL_LAUNCHES, band, launch_gaps, launch_
 from autopact.policy.scenario import load_scenario, parse_scenario
 from autopact.model.supply import Taxes
 from autopact.runs.backtest_entry import entry_backtest, reenter, reordered_taxes
-from autopact.runs.backtest_policy import credit_removal, evidence
+from autopact.data import backtest_evidence
+from autopact.runs.backtest_policy import credit_removal
 from autopact.simulate import market_for, simulate
 
 MACH_E = "ford--mustang-mach-e--bev"
@@ -141,7 +142,7 @@ def test_months_on_sale_default_to_the_whole_year_and_must_lie_in_it():
 
 
 def test_a_credit_is_a_consumer_price_wedge_and_its_removal_follows_the_evidence(market):
-    e = evidence()
+    e = backtest_evidence()
     spec = credit_removal(market)
     lease = float(e["ev_lease_share_q3_2025"]["value"])
     in_force = 1 - float(e["bev_units_q4_2025"]["value"]) / float(e["bev_units_2025"]["value"])

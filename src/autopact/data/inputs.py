@@ -81,16 +81,11 @@ def check_seed(value: object, field: str) -> int:
     return value
 
 
-def one_line(text: str) -> str:
-    """``text`` with each character that does not print (a newline in a variant's label or a mapping's
-    key) written as its escape, so that a message stays on one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
-
-
 def clipped(text: str, limit: int = 80) -> str:
-    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes), on one line
-    (``one_line``)."""
-    text = one_line(text)
+    """A name for a message, cut to ``limit`` characters (unlike ``shown``, without quotes), on one line:
+    a character that does not print (a newline in a variant's label or a mapping's key) is written as
+    its escape."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 

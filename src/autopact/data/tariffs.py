@@ -173,22 +173,20 @@ def _section_232_rate(origin: str, pickup: bool, mfn: float, values: tuple[tuple
 def tariff_stack(table: pd.DataFrame, origin: pd.DataFrame, params: dict[str, float]) -> np.ndarray:
     """Ad valorem rate (fraction of customs value) of each product under the US stack in force:
     tau_j = sum_o a_jo tau_o over assembly shares a_jo, with tau_o the layers above by origin o."""
-    rate = np.zeros(len(table))
     ev = table["powertrain"].isin(["BEV", "PHEV"]).to_numpy()
     pickup = table["segment"].eq("pickup").to_numpy()
-    car_mfn, truck_mfn = params["mfn_passenger_pct"], params["mfn_light_truck_pct"]
-    mfn = np.where(pickup, truck_mfn, car_mfn)
-    for country in origin.columns:
-        if country == US:
-            continue
+    mfn = np.where(pickup, params["mfn_light_truck_pct"], params["mfn_passenger_pct"])
+
+    def layer(country: str) -> np.ndarray:
         # USMCA-qualifying vehicles from Mexico and Canada enter free of MFN duty (their Section 232
         # add-on falls on non-US content only: rule add_on_non_us_content)
-        layer = (0.0 if country in USMCA else mfn) + _section_232_of(country, pickup, params)
+        rate = (0.0 if country in USMCA else mfn) + _section_232_of(country, pickup, params)
         if country == "China":
-            layer = layer + np.where(ev, params["section_301_china_ev_pct"], params["section_301_china_vehicle_pct"])
-            layer = layer + params["ieepa_china_pct"]
-        rate += origin[country].to_numpy() * layer
-    return rate / 100.0
+            rate = rate + np.where(ev, params["section_301_china_ev_pct"], params["section_301_china_vehicle_pct"])
+            rate = rate + params["ieepa_china_pct"]
+        return rate
+
+    return _over_origins(origin, layer, len(table))
 
 
 def _section_232_of(country: str, pickup: np.ndarray, params: dict[str, float]) -> np.ndarray:
@@ -202,10 +200,16 @@ def section_232_layer(table: pd.DataFrame, origin: pd.DataFrame, params: dict[st
     ``section_232_rate_year``: sum_o a_jo x add-on_o over its assembly shares, as in ``tariff_stack``
     (the calibrated market keeps the data year's duty for later years' catch-up: ``autopact.policy.tariffs``)."""
     pickup = table["segment"].eq("pickup").to_numpy()
-    rate = np.zeros(len(table))
+    return _over_origins(origin, lambda country: _section_232_of(country, pickup, params), len(table))
+
+
+def _over_origins(origin: pd.DataFrame, layer, count: int) -> np.ndarray:
+    """sum_o a_jo layer_o / 100 over the assembly shares a_jo of the origins other than the US (a
+    fraction of customs value, from a layer in percent)."""
+    rate = np.zeros(count)
     for country in origin.columns:
         if country != US:
-            rate += origin[country].to_numpy() * _section_232_of(country, pickup, params)
+            rate += origin[country].to_numpy() * layer(country)
     return rate / 100.0
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from autopact.model.demand import EXP_CAP
+
 # sums may be reordered (and so vectorised) and products fused, but NaN and infinity keep their meaning: the
 # inversion's tests for a share that is not positive and the Cholesky test for a pivot read them
 FAST = {"reassoc", "contract"}
@@ -41,7 +43,7 @@ def share_trial(factor, top, weights, log_shares, delta):  # pragma: no cover - 
         inside = 0.0
         for j in range(n_j):
             inside += factor[i, j] * x[j]
-        denominator = np.exp(min(-(top[i] + largest), 700.0)) + inside
+        denominator = np.exp(min(-(top[i] + largest), EXP_CAP)) + inside
         denominators[i] = denominator
         ratio = weights[i] / denominator
         for j in range(n_j):

@@ -87,6 +87,16 @@ def check_group(statistic: str, group: str) -> None:
         split_group(group)
 
 
+def buyer_income_share(individual: np.ndarray, demand: Demand, low: float, high: float,
+                       products: np.ndarray | None = None) -> float:
+    """The share of buyers (of ``products``, a mask; of any product where None) whose household income
+    lies in [low, high): sum_{i: low <= y_i < high} w_i sum_j s_ij / sum_i w_i sum_j s_ij, from the
+    households' choice probabilities ``individual`` (I, J)."""
+    chosen = individual if products is None else individual[:, products]
+    buyers = demand.weights * chosen.sum(axis=1)
+    return float(buyers[(demand.income >= low) & (demand.income < high)].sum() / buyers.sum())
+
+
 def group_elasticity(delta: np.ndarray, prices: np.ndarray, demand: Demand, products: np.ndarray,
                      among: np.ndarray, individual: np.ndarray | None = None) -> float:
     """The elasticity of the purchases of ``products`` (a mask) by the households ``among`` (a mask)
@@ -116,11 +126,8 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
     for row in targets.itertuples():
         group = str(row.group)
         if row.statistic in INCOME_STATISTICS:
-            low, high = income_range(group)
-            in_range = (demand.income >= low) & (demand.income < high)
-            chosen = individual[:, bev] if row.statistic == "bev_buyer_income_share" else individual
-            buyers = demand.weights * chosen.sum(axis=1)
-            values.append(buyers[in_range].sum() / buyers.sum())
+            values.append(buyer_income_share(individual, demand, *income_range(group),
+                                             bev if row.statistic == "bev_buyer_income_share" else None))
             continue
         products, households = split_group(group)
         mask = product_group(arrays, products, group)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from autopact.fit.problem import Parameters
+from autopact.model.demand import EXP_CAP
 
 
 class TasteInputs(Protocol):
@@ -77,8 +78,8 @@ class Tastes:
         (F = ``factor``): s_ij = F_ij x_j / denominator_i."""
         largest = delta.max()
         x = np.exp(np.maximum(delta - largest, -250.0))
-        # exp(-M_i - D) capped at exp(700) (no overflow): such a household's inside shares are zero either way
-        return x, np.exp(np.minimum(-(self.top + largest), 700.0)) + self.factor @ x
+        # exp(-M_i - D) capped at exp(EXP_CAP) (no overflow): such a household's inside shares are zero either way
+        return x, np.exp(np.minimum(-(self.top + largest), EXP_CAP)) + self.factor @ x
 
     def shares(self, parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         x, denominators = parts

@@ -87,10 +87,12 @@ def _print_price_decomposition(y: dict[str, Any]) -> None:
 
 def _print_demand(d: dict[str, Any], passed: dict[str, bool]) -> None:
     """The demand back-tests (``runs.backtest_demand``): low-income BEV elasticity, untargeted buyer incomes."""
+    from autopact.outcomes.low_income import poverty_line_multiple
+
     e, below, above = d["low_income_bev_elasticity"], d["buyers_income_below_75k"], d["buyers_income_150k_plus"]
     goal = f"goal within {d['goal_relative']:.0%}"
     out.print(f"Low- and middle-income BEV demand (households under ${e['income_limit_usd_2023']:,.0f} of 2023, "
-              f"400% of the poverty line): elasticity {e['model']:.2f} against Muehlegger and Rapson's {e['published']:.1f} "
+              f"{poverty_line_multiple():.0%} of the poverty line): elasticity {e['model']:.2f} against Muehlegger and Rapson's {e['published']:.1f} "
               f"({goal}) {_mark(passed['low_income_bev_elasticity'])}; all households {e['all_households']:.2f}",
               highlight=False, markup=True)
     out.print(f"Buyers' incomes, not calibration targets (Cox 2025): under $75k {below['model']:.1%} against about "

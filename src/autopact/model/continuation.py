@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autopact.errors import ConvergenceError
-from autopact.model.demand import Demand, shares, utilities
+from autopact.model.demand import EXP_CAP, Demand, shares, utilities
 from autopact.model.newton import BroydenMatrix, inverse_jacobian
 from autopact.model.supply import Equilibrium, solve_prices
 from autopact.model.taxes import Taxes
@@ -68,8 +68,6 @@ POLISH_ROUNDS = 3
 # fails takes Newton's matrix afresh, then the fixed point across the fold (``Continued.jumps``).
 MIN_STEP = 1.0 / 64
 STEP_EVALUATIONS = 25  # Broyden evaluations a step may take before it is halved
-# exp(x) overflows a double above about 709.8: the outside good's term on the shifted scale stays below
-EXP_CAP = 700.0
 
 
 @dataclass(frozen=True)
@@ -182,9 +180,10 @@ def response_grid(cost: float) -> np.ndarray:
     return cost * (1 + START_MARKUPS)
 
 
-def _best_grid_price(j: int, prices: np.ndarray, point: tuple, demand: Demand) -> tuple[float, float, float]:
+def best_grid_price(j: int, prices: np.ndarray, point: tuple, demand: Demand) -> tuple[float, float, float]:
     """(best price, its profit, the profit at ``prices[j]``) of product j's owner over ``response_grid``,
-    every other price held: sum_k Omega_jk (p_k - c_k) s_k (``owner_profits``)."""
+    every other price held: sum_k Omega_jk (p_k - c_k) s_k per household (``owner_profits``), in one call.
+    The path's start and polish use it, and so does the validation's check (``autopact.runs.best_response``)."""
     costs = point[0]
     grid = np.append(response_grid(costs[j]), prices[j])
     profits = owner_profits(j, prices, grid, point, demand)
@@ -247,7 +246,7 @@ def _new_products_start(prices: np.ndarray, point: tuple, demand: Demand, new: n
     """Each new product at its owner's best price over ``START_MARKUPS`` (others held), one by one."""
     prices = prices.copy()
     for j in np.flatnonzero(new):
-        prices[j] = _best_grid_price(j, prices, point, demand)[0]
+        prices[j] = best_grid_price(j, prices, point, demand)[0]
     return prices
 
 
@@ -264,7 +263,7 @@ def best_responses(eq: Equilibrium, point: tuple, demand: Demand, new: np.ndarra
     for rounds in range(POLISH_ROUNDS + 1):
         better = []
         for j in np.flatnonzero(new):
-            best, best_profit, here = _best_grid_price(j, eq.prices, point, demand)
+            best, best_profit, here = best_grid_price(j, eq.prices, point, demand)
             if best_profit > here * (1 + POLISH_TOLERANCE) + POLISH_TOLERANCE:
                 better.append((j, best))
         if not better or rounds == POLISH_ROUNDS:

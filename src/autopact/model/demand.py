@@ -31,6 +31,10 @@ import numpy as np
 from autopact.model.households import household_blocks
 
 
+# exp(x) overflows a double above about 709.8: a household's outside-good term exp(-M_i) on a scale
+# shifted by its largest utility is capped below it (such a household's inside shares are zero anyway)
+EXP_CAP = 700.0
+
 @dataclass(frozen=True)
 class Demand:
     """Parameters, characteristics and simulated households of one market's demand.

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import backtest_evidence
-from autopact.data.tariffs import NOT_STATED
+from autopact.outcomes.low_income import low_income_bev_buyers
+from autopact.outcomes.metrics import us_assembled_units
 
 RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
 SAME_USD = 1e-6  # a cost or tax wedge that moved by less is unchanged (rounding of the same arithmetic)
@@ -33,8 +34,7 @@ SAME_USD = 1e-6  # a cost or tax wedge that moved by less is unchanged (rounding
 MATERIAL_SHARE = 0.01
 MATERIAL_MEAN_SHARE = 0.001
 # A reporting convention, not an estimate: a change of US-assembled units above this share of the
-# baseline's is a shift of production that plants make over years (``assembly_shift``); a fifth of the
-# quarter of US capacity that stood idle at the end of 2024 (backtest_evidence.csv us_plant_capacity_idle_2024)
+# baseline's is a shift of production that plants make over years (``assembly_shift``)
 ASSEMBLY_SHIFT_SHARE = 0.05
 
 
@@ -131,27 +131,25 @@ def assembly_shift(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
     and gives incumbents' US plants no capacity, where re-tooling a plant for another model takes about
     a year and a new plant three or more (``backtest_evidence.csv``). None where the shift is smaller or
     the market does not state assembly countries (an estimated market)."""
-    for state in (baseline, counterfactual):
-        if "us_assembled_units" not in state.products or (state.origin is not None and NOT_STATED in state.origin.columns):
-            return None
-    before = float(baseline.products["us_assembled_units"].sum())
-    after = float(counterfactual.products["us_assembled_units"].sum())
-    if before <= 0 or abs(after - before) <= ASSEMBLY_SHIFT_SHARE * before:
+    before, after = us_assembled_units(baseline), us_assembled_units(counterfactual)
+    if before is None or after is None or before <= 0 or abs(after - before) <= ASSEMBLY_SHIFT_SHARE * before:
         return None
     e = backtest_evidence()
-    idle = float(e["us_plant_capacity_idle_2024"]["value"])
+    idle, lead = float(e["us_plant_capacity_idle_2024"]["value"]), float(e["us_plant_lead_time_years"]["value"])
     text = (f"US-assembled units change by {after - before:+,.0f} ({after / before - 1:+.1%}): the model moves "
             "production between the US and abroad at once, with the prices, and gives incumbents' US plants no "
             f"capacity. About {idle:.0%} of US assembly capacity stood idle at the end of 2024, so a shift this size "
             "fits in existing plants in total but not plant by plant (some makers' plants ran near capacity), and "
-            "re-tooling a plant for another model takes about a year, a new plant three years or more. Read the "
+            f"re-tooling a plant for another model takes about a year, a new plant {lead:g} years or more. Read the "
             "assembly and jobs lines as where the scenario's prices lead over several years, not as one year's change.")
     return {"kind": "assembly_shift", "text": text, "us_assembled_units_change": after - before,
             "share_of_baseline": after / before - 1}
 
 
-def caveats(baseline: Any, counterfactual: Any) -> list[dict[str, Any]]:
-    """Every caveat of a result (a list, empty when none applies)."""
-    return [found for found in (incumbent_price_rises(baseline, counterfactual),
-                                equilibrium_path_ended(baseline, counterfactual),
-                                assembly_shift(baseline, counterfactual)) if found]
+def caveats(baseline: Any, counterfactual: Any, result: Any = None) -> list[dict[str, Any]]:
+    """Every caveat of a result (a list, empty when none applies): those of its two solved states,
+    and with the ``result`` itself (its markets), the low-income buyers' of new BEVs
+    (``autopact.outcomes.low_income``)."""
+    found = [incumbent_price_rises(baseline, counterfactual), equilibrium_path_ended(baseline, counterfactual),
+             assembly_shift(baseline, counterfactual), None if result is None else low_income_bev_buyers(result)]
+    return [caveat for caveat in found if caveat]

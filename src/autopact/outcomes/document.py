@@ -20,7 +20,6 @@ from autopact.data import policy_parameters
 from autopact.data.assumptions import dated_assumptions, projection_assumptions
 from autopact.fit.market import MarketModel
 from autopact.outcomes.caveats import caveats
-from autopact.outcomes.low_income import low_income_bev_buyers
 from autopact.outcomes.metrics import METRIC_PARAMETERS, difference, firm_table, metrics, product_rows
 from autopact.outcomes.state import State
 from autopact.policy.dated import is_dated
@@ -117,8 +116,7 @@ def result_json(result: SimulationResult) -> dict[str, Any]:
     }
     if market.warnings is not None:
         document["warnings"] = list(market.warnings)
-    document["caveats"] = caveats(result.baseline, result.counterfactual) + \
-        [found for found in (low_income_bev_buyers(result),) if found]
+    document["caveats"] = caveats(result.baseline, result.counterfactual, result)
     document["solver"] = {**result.counterfactual.solver, "baseline": result.baseline.solver,
                           "hedonic_r2": market.hedonic_r2}
     return finite_document(document)

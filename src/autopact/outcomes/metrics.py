@@ -86,7 +86,7 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         labels = p[column].to_numpy()
         return {s: value(labels == s) for s in sorted(p[column].unique())}
 
-    assembled = None if NOT_STATED in state.origin.columns else float(p["us_assembled_units"].sum())
+    assembled = us_assembled_units(state)
     per_worker = params.get(METRIC_PARAMETERS[0])
     return {
         "total_units": total,
@@ -111,6 +111,14 @@ def metrics(state: State, market: MarketModel, params: dict[str, float]) -> dict
         "profit_by_firm_usd": dict(zip(owners, profit_by_owner.tolist())),
         "units_by_segment": by("segment", lambda m: float(units[m].sum())),
     }
+
+
+def us_assembled_units(state: State) -> float | None:
+    """Units assembled in the US; None where the market does not state assembly countries (an
+    estimated market) or a state has no such column."""
+    if (state.origin is not None and NOT_STATED in state.origin.columns) or "us_assembled_units" not in state.products:
+        return None
+    return float(state.products["us_assembled_units"].sum())
 
 
 def _nationalities(products: pd.DataFrame, owners: list[str]) -> dict[str, Any]:

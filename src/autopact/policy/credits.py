@@ -40,11 +40,11 @@ def consumer_wedges(credits: list, products: pd.DataFrame, money: dict) -> Taxes
 def credit_2025_in_force() -> tuple[float, str]:
     """The share f of 2025 BEV sales made while the $7,500 credit was in force, f = 1 - Q4 units /
     2025 units (Cox; ``backtest_evidence.csv``): the calibrated 2025 market holds the credit at f."""
-    from autopact.data import read_bundled
+    from autopact.data import backtest_evidence
 
-    e = read_bundled("backtest_evidence.csv").set_index("name")
-    in_force = 1.0 - float(e.at["bev_units_q4_2025", "value"]) / float(e.at["bev_units_2025", "value"])
-    return in_force, "1 - Q4 / year, Cox: " + str(e.at["bev_units_q4_2025", "source"])
+    e = backtest_evidence()
+    in_force = 1.0 - float(e["bev_units_q4_2025"]["value"]) / float(e["bev_units_2025"]["value"])
+    return in_force, "1 - Q4 / year, Cox: " + str(e["bev_units_q4_2025"]["source"])
 
 
 def credit_change(product_ids: set[str] | list[str], share_in_force: float = 0.0) -> list[dict]:
@@ -54,16 +54,16 @@ def credit_change(product_ids: set[str] | list[str], share_in_force: float = 0.0
     (``credit_2025_in_force``), L the share of new EVs leased (lessees of any BEV got 45W through
     the lessor; buyers of listed models, ``ev_credit_eligible_2025.csv``, got 30D). The eligible
     products are those of ``product_ids`` on the list."""
-    from autopact.data import read_bundled
+    from autopact.data import backtest_evidence, read_bundled
 
-    e = read_bundled("backtest_evidence.csv").set_index("name")
+    e = backtest_evidence()
     eligible = read_bundled("ev_credit_eligible_2025.csv")
     listed = sorted(set(eligible.loc[eligible["credit_usd"].eq(7500), "product_id"].dropna()) & set(product_ids))
-    credit = float(e.at["ev_credit_usd", "value"])
-    lease = float(e.at["ev_lease_share_q3_2025", "value"])
+    credit = float(e["ev_credit_usd"]["value"])
+    lease = float(e["ev_lease_share_q3_2025"]["value"])
     in_force, why = credit_2025_in_force()
     amount = credit * (share_in_force - in_force)
-    source = (f"{e.at['ev_credit_usd', 'source']}; credit in force for {in_force:.3f} of 2025 BEV sales "
+    source = (f"{e['ev_credit_usd']['source']}; credit in force for {in_force:.3f} of 2025 BEV sales "
               f"({why.split(':')[0]}); lease share {lease} (Experian Q3 2025)")
     return [{"name": "45W credit on leases of any BEV ends", "powertrain": ["BEV"], "amount_usd": amount,
              "share_of_buyers": lease, "source": source},

@@ -46,23 +46,22 @@ PASS_THROUGH, CATCH_UP = "section_232_2025_pass_through_share", "section_232_202
 
 def _caught_up(table: pd.DataFrame, params: dict[str, float]) -> np.ndarray:
     """1 + k (f_j - 1) (module docstring) at ``params``' k and theta."""
-    k = params.get(CATCH_UP, 0.0)
+    k = params[CATCH_UP]
     if k == 0.0:
         return np.ones(len(table))
     stack = table["tariff_rate_data_year"].to_numpy(float)
-    absorbed = (1.0 - params.get(PASS_THROUGH, 1.0)) * table["section_232_rate_data_year"].to_numpy(float)
+    absorbed = (1.0 - params[PASS_THROUGH]) * table["section_232_rate_data_year"].to_numpy(float)
     return 1.0 + k * ((1.0 + stack) / (1.0 + stack - absorbed) - 1.0)
 
 
 def customs_catch_up(table: pd.DataFrame, params: dict[str, float], held: dict[str, float]) -> np.ndarray | None:
     """The factor on each incumbent's customs value of ``table`` (module docstring) from the market's
-    parameters ``held`` to the scenario's ``params``: a market carried to a later year holds its own
+    parameters ``held`` to the scenario's ``params`` (both a calibrated market's whole set): a market carried to a later year holds its own
     catch-up in its customs values already. None where it is 1 throughout (no change of k or theta, or
     a market that keeps no data-year rates: an estimated one)."""
     if "section_232_rate_data_year" not in table:
         return None
-    if all(params.get(n, 0.0) == held.get(n, 0.0) for n in (CATCH_UP, PASS_THROUGH)) or \
-            params.get(CATCH_UP, 0.0) == held.get(CATCH_UP, 0.0) == 0.0:
+    if all(params[n] == held[n] for n in (CATCH_UP, PASS_THROUGH)) or params[CATCH_UP] == held[CATCH_UP] == 0.0:
         return None
     return _caught_up(table, params) / _caught_up(table, held)
 

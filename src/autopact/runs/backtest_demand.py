@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from autopact.fit.market import MarketModel
+from autopact.fit.statistics import buyer_income_share
 from autopact.model.demand import individual_shares
 from autopact.data import backtest_evidence, new_vehicle_buyer_shares
 from autopact.outcomes.low_income import bev_elasticity_among, efmp_income_limit
@@ -42,13 +43,6 @@ GOAL_RELATIVE = 0.10
 # key the back-test reports them under
 UNTARGETED_BRACKETS = {"buyers_income_below_75k": "share_of_new_vehicle_buyers_household_income_below_75000",
                        "buyers_income_150k_plus": "share_of_new_vehicle_buyers_household_income_150000_plus"}
-
-
-def buyer_income_share(market: MarketModel, low: float, high: float) -> float:
-    """The share of the market's buyers whose household income lies in [low, high)."""
-    demand, prices = market.demand, market.data.prices
-    buyers = demand.weights * individual_shares(market.xi - demand.alpha * prices, prices, demand)[0].sum(axis=1)
-    return float(buyers[(demand.income >= low) & (demand.income < high)].sum() / buyers.sum())
 
 
 def _row(model: float, published: float, source: str, **extra: Any) -> dict[str, Any]:
@@ -62,13 +56,16 @@ def demand_backtest(market: MarketModel) -> dict[str, Any]:
     numbers (module docstring), each with its gap and verdict."""
     e = backtest_evidence()
     limit = efmp_income_limit()
-    prices = market.data.prices
-    low_income = _row(bev_elasticity_among(market, prices, 0.0, limit), float(e["mr_low_middle_income_ev_elasticity"]["value"]),
+    prices, demand = market.data.prices, market.demand
+    individual = individual_shares(market.xi - demand.alpha * prices, prices, demand)[0]  # once, for every row
+    low_income = _row(bev_elasticity_among(market, prices, 0.0, limit, individual),
+                      float(e["mr_low_middle_income_ev_elasticity"]["value"]),
                       f"{e['mr_low_middle_income_ev_elasticity']['source']}; income limit: "
                       f"{e['efmp_income_limit_fpl_multiple']['source']}",
-                      income_limit_usd_2023=limit, all_households=bev_elasticity_among(market, prices, 0.0, np.inf))
+                      income_limit_usd_2023=limit,
+                      all_households=bev_elasticity_among(market, prices, 0.0, np.inf, individual))
     published = new_vehicle_buyer_shares(2025)
-    brackets = {key: _row(buyer_income_share(market, published[metric]["low"], published[metric]["high"]),
+    brackets = {key: _row(buyer_income_share(individual, demand, published[metric]["low"], published[metric]["high"]),
                           published[metric]["share"], f"{published[metric]['source']} (consumer_income.csv: {metric})",
                           income_range_usd=[published[metric]["low"],  # an open bracket's top: null in JSON
                                             published[metric]["high"] if np.isfinite(published[metric]["high"]) else None])

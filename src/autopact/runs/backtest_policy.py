@@ -75,12 +75,6 @@ def bundled_result(market: MarketModel, name: str, results: dict[str, Any] | Non
     return result
 
 
-def evidence() -> dict[str, dict[str, Any]]:
-    """The sourced yardsticks of the back-tests (``backtest_evidence.csv``), by name
-    (``autopact.data.backtest_evidence``)."""
-    return backtest_evidence()
-
-
 def credit_removal(market: MarketModel) -> dict[str, Any]:
     """The scenario that takes the 2025 credit out of the calibrated market (see the module docstring;
     the credits are ``autopact.policy.credits.credit_change``, which the 2026 baseline uses too)."""
@@ -90,7 +84,7 @@ def credit_removal(market: MarketModel) -> dict[str, Any]:
 
 def ev_credit_backtest(market: MarketModel) -> dict[str, Any]:
     """Model BEV share without the credit against the observed share after it ended."""
-    e = evidence()
+    e = backtest_evidence()
     scenario = parse_scenario(credit_removal(market), "ev credit back-test")
     result = simulate(scenario, market)
     base, cf = result.metrics()
@@ -105,7 +99,7 @@ def ev_credit_backtest(market: MarketModel) -> dict[str, Any]:
 
 def tariff_backtest(market: MarketModel, results: dict[str, Any] | None = None) -> dict[str, Any]:
     """The effect of the 2025 Section 232 layer (baseline against ``no-section-232``) against RFF."""
-    e = evidence()
+    e = backtest_evidence()
     result = bundled_result(market, "no-section-232", results)
     with_tariff, without = result.metrics()
     units = with_tariff["total_units"] / without["total_units"] - 1
@@ -126,7 +120,7 @@ def market_2026_backtest(market: MarketModel, results: dict[str, Any] | None = N
     of January 2026 (-2.4%) and the January-February 2026 annual rates (15.2-15.6 million) over 2025's
     16.19 million implied by Cox's own -2.4% to 15.8 million. Inside [lowest rate, Cox] passes. With
     each change from 2025 to 2026 switched on alone (``autopact.runs.year_change``)."""
-    e = evidence()
+    e = backtest_evidence()
     result = bundled_result(market, "baseline-2026", results)
     base, cf = result.metrics()
     change = cf["total_units"] / base["total_units"] - 1
@@ -254,7 +248,7 @@ def entry_yardsticks(market: MarketModel, names: tuple[str, ...] = ENTRY_SCENARI
     price net of the duty it pays over its China list price, and its Lerner index, the maker's and on
     Rhodium's basis (``backtest_evidence.csv``, ``export_prices.csv``), with each entrant's price
     decomposition (``entrant_pricing.price_decomposition``)."""
-    e = {k: float(v["value"]) for k, v in evidence().items() if k.startswith("chinese_")}
+    e = {k: float(v["value"]) for k, v in backtest_evidence().items() if k.startswith("chinese_")}
     out = {}
     for name in names:
         result = bundled_result(market, name, results)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from autopact.model.continuation import owner_profits, response_grid
+from autopact.model.continuation import best_grid_price, owner_profits, response_grid
 from autopact.model.supply import Taxes, ownership_matrix
 
 TOLERANCE = 1e-9
@@ -66,15 +66,14 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
         pid = str(products["product_id"].iloc[j])
         if pid in capped:
             continue
-        at_equilibrium = float(owner_profits_at(j, prices[j])[0])
+        best_price, best, at_equilibrium = best_grid_price(j, prices, point, market.demand)  # profits a household
+        best, at_equilibrium = best * market.market_size, at_equilibrium * market.market_size
         grid = response_grid(costs[j])
+        k = int(np.argmin(np.abs(grid - best_price)))
 
         def deviation(candidate: float, j: int = j) -> float:
             return float(owner_profits_at(j, candidate)[0])
 
-        values = owner_profits_at(j, grid)
-        k = int(np.argmax(values))
-        best_price, best = float(grid[k]), float(values[k])
         found = minimize_scalar(lambda x: -deviation(x), bounds=(grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]),
                                 method="bounded", options={"xatol": 1.0})
         if -found.fun > best:

@@ -29,15 +29,16 @@ from autopact.fit.market import MarketModel
 from autopact.policy.dated import at_year
 from autopact.policy.exogenous import ELECTRICITY, EXOGENOUS, GASOLINE, INCOME, SIZE
 from autopact.policy.scenario import Scenario
+from autopact.policy.tariffs import CATCH_UP, PASS_THROUGH
 from autopact.simulate import simulate, solved_baseline
 
 INDEX_LABELS = {SIZE: "households", INCOME: "real incomes", GASOLINE: "gasoline price", ELECTRICITY: "electricity price"}
 PARAMETER_LABELS = {"section_232_rate_year": "Section 232 at the year's rates", "ieepa_china_pct": "IEEPA on China",
-                    "section_232_2025_catch_up_share": "2025's absorbed Section 232 duty passed on"}
+                    CATCH_UP: "2025's absorbed Section 232 duty passed on"}
 PARAMETER_WHAT = {"section_232_rate_year": "each origin's rate days-weighted over {old:g} ({general}, the deals from "
                                            "their dates) -> over {new:g} (section_232_rates.csv)",
-                  "section_232_2025_catch_up_share": "share {old:g} -> {new:g} of the 2025 duty that 2025's prices did not "
-                                                     "carry (policy parameter section_232_2025_pass_through_share)"}
+                  CATCH_UP: "share {old:g} -> {new:g} of the 2025 duty that 2025's prices did not carry (policy parameter "
+                            f"{PASS_THROUGH})"}
 BATTERY_PARAMETERS = ("battery_pack_lfp_usd_per_kwh", "battery_pack_nmc_usd_per_kwh")
 EXOGENOUS_UNITS = {SIZE: ("{:.2f} million households", 1.0), INCOME: ("index {:.3f}", 1.0),
                    GASOLINE: ("${:.2f} a gallon", 1.0), ELECTRICITY: ("{:.2f} cents a kWh", 100.0)}
