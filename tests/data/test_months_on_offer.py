@@ -3,6 +3,8 @@ carries them (`months_on_offer_2025`, with `months_on_offer_source`), built by t
 sourced launch list (`backtest_launches.csv` months_on_sale_2025) and run-outs (`run_outs_2025.csv`, read
 last), and the hedonic fit reads that column rather than the back-test's files."""
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -61,12 +63,24 @@ def test_months_on_offer_outside_zero_to_twelve_is_a_data_error_naming_the_field
         load_market(path=tmp_path / "bad.csv")
 
 
+def end_of_period(date: str) -> pd.Timestamp:
+    """The last day of a date given as YYYY-MM-DD, YYYY-MM or YYYY."""
+    if re.fullmatch(r"\d{4}", date):
+        return pd.Timestamp(f"{date}-12-31")
+    if re.fullmatch(r"\d{4}-\d{2}", date):
+        return pd.Timestamp(f"{date}-01") + pd.offsets.MonthEnd(0)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", date), date
+    return pd.Timestamp(date)
+
+
 def test_run_outs_months_follow_their_dates_and_the_launch_list_defers_to_them():
     """A run-out's months on offer are the months of 2025 before new orders ended, to the nearest month
-    (3 Apr -> 3, 28 Feb -> 2, 23 Sep -> 9; ended in 2024 -> 0), and its launch-list row leaves
+    (3 Apr -> 3, 28 Feb -> 2, 23 Sep -> 9; ended in 2024 -> 0; a date the source gives as a month or a
+    year only ends at that period's last day, the most months it could have been on offer, as the launch
+    list takes the first month of a season), and its launch-list row leaves
     `months_on_sale_2025` blank so that the entry back-test compares it on the same months."""
     run_outs = read_bundled("run_outs_2025.csv")
-    ended = pd.to_datetime(run_outs["last_new_orders"], format="%Y-%m-%d")
+    ended = run_outs["last_new_orders"].astype(str).map(end_of_period)
     days = (ended - pd.Timestamp("2025-01-01")).dt.days.clip(lower=0)
     assert run_outs["months_on_offer_2025"].tolist() == (days / (365 / 12)).round().astype(int).tolist()
     launches = read_bundled("backtest_launches.csv").set_index("product_id")
