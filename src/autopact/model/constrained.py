@@ -173,6 +173,10 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
     run its trials after the first by Broyden from the Newton matrix at zero shadow costs, J + 1
     evaluations, ``newton``).
 
+    Where the price game has several equilibria, the bracket's ends solved again from other prices can
+    land on other equilibria, with excess of one sign at both (a draw of ford-geely-jv: brentq's
+    "f(a) and f(b) must have different signs"); brentq then runs on the ends as first found.
+
     Where q_G(lambda) jumps across K_G with no root on either side (brentq's bracket closes on the
     jump: above capacity just below it, below capacity just above), no shadow cost meets the capacity
     exactly: the firm's best response leaps from a low-price equilibrium over the capacity to a
@@ -255,18 +259,28 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
                 below.update(value=value, prices=eq.prices)
             return over
 
-        if excess(0.0) <= 0:  # slack without its shadow cost: release it
+        ends: dict[float, float] = {}  # the bracket's ends as first found (docstring, several equilibria)
+
+        def end(value: float) -> float:
+            ends[value] = excess(value)
+            return ends[value]
+
+        if end(0.0) <= 0:  # slack without its shadow cost: release it
             return 0.0
         nonlocal inverse_jacobian
         if inverse_jacobian is None:  # the trials by Broyden from the Newton matrix at lambda = 0 (J + 1 evaluations)
             inverse_jacobian = BroydenMatrix(newton_inverse_jacobian(costs, xi, demand, ownership, taxes, state["prices"]))
             kernel.evaluations += len(costs) + 1  # on a kernel of its own
         high = max(1000.0, 2 * lam[c.name])
-        while excess(high) > 0:
+        while end(high) > 0:
             high *= 2
             if high > 1e9:
                 raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-        root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
+        try:
+            root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
+        except ValueError:  # its ends, solved again from other prices, met other equilibria: keep them as found
+            root = brentq(lambda value: ends[value] if value in ends else excess(value), 0.0, high,
+                          xtol=1e-9, rtol=1e-12)
         if abs(excess(root)) > capacity_tol and below["prices"] is not None \
                 and abs(below["value"] - root) <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
             jumps[c.name] = True
