@@ -53,7 +53,8 @@ def test_every_row_names_its_evidence_and_a_verdict(snapshot):
 def test_summary_rows_read_a_validate_result():
     """The formatting on a small hand-made result: each verdict is the validate result's."""
     entry = {"products": [{}] * 3, "median_abs_log_error": 0.5, "mean_log_error": 0.1, "within_factor_1_5": 0.4,
-             "beyond_factor_3": 1, "worst": {"name": "X", "ratio": 4.0}}
+             "beyond_factor_3": 1, "worst": {"name": "X", "ratio": 4.0},
+             "intervals": {"level": 0.9, "median_abs_log_error": [0.4, 0.61], "mean_log_error": [-0.1, 0.3]}}
     passed = dict.fromkeys(("entry_median_abs_log_error", "entry_worst", "market_2026_sales", "entrant_prices",
                             "low_income_bev_elasticity", "buyers_income_below_75k"), False)
     passed.update(dict.fromkeys(("entry_bias", "ev_credit", "tariff_sales", "tariff_prices", "entry_yardsticks",
@@ -74,7 +75,8 @@ def test_summary_rows_read_a_validate_result():
          "price_signs": {"a": {"rising": 2, "incumbents_same_cost": 10}}}
     rows = summary_rows(v)
     first = rows[0]
-    assert first["result"] == "0.50 (x1.65); 40% within x1.5" and first["passed"] is False  # exp(0.5) = 1.6487
+    assert first["result"] == "0.50 (x1.65; 90% interval over the launches 0.40 to 0.61); 40% within x1.5"  # exp(0.5)
+    assert first["passed"] is False
     assert rows[2]["result"] == "X x4.0; 1 beyond x3"
     by_name = {row["backtest"]: row for row in rows}
     assert by_name["EV credit ends (30 Sep 2025): BEV share"] == {

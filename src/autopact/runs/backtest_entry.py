@@ -118,11 +118,33 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
                                  "and a BEV's log EPA range")}}
 
 
+BOOTSTRAP_RESAMPLES = 2000  # resamples of the launch list for the metrics' intervals
+BOOTSTRAP_LEVEL = 0.90  # the intervals' coverage (5th to 95th percentile)
+
+
+def bootstrap_intervals(errors: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                        level: float = BOOTSTRAP_LEVEL, seed: int = 0) -> dict[str, list[float]]:
+    """Percentile bootstrap intervals (Efron and Tibshirani 1993, ch. 13) of the median |log error| and
+    the mean log error: the launch list is one sample of the launches the machinery could be held
+    against, so each metric is recomputed on ``resamples`` lists of the same size drawn from it with
+    replacement, and the interval is the (1 - level) / 2 and (1 + level) / 2 quantiles of the results.
+    The errors are held fixed: a resampled list would also learn its launch terms from other
+    launches, which this leaves out. Seeded, so a run gives the same interval every time."""
+    errors = np.asarray(errors, float)
+    picks = np.random.default_rng(seed).integers(0, errors.size, size=(resamples, errors.size))
+    drawn = errors[picks]
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    return {"median_abs_log_error": np.quantile(np.median(np.abs(drawn), axis=1), tails).tolist(),
+            "mean_log_error": np.quantile(drawn.mean(axis=1), tails).tolist()}
+
+
 def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median absolute log error, mean log error (bias) and the worst product."""
+    """Median absolute log error, mean log error (bias), the worst product, and the first two's
+    bootstrap intervals over the launches (``bootstrap_intervals``)."""
     errors = np.array([r["log_error"] for r in rows])
     worst = rows[int(np.argmax(np.abs(errors)))]
     return {"median_abs_log_error": float(np.median(np.abs(errors))), "mean_log_error": float(errors.mean()),
+            "intervals": {"level": BOOTSTRAP_LEVEL, "resamples": BOOTSTRAP_RESAMPLES, **bootstrap_intervals(errors)},
             "worst": {"product_id": worst["product_id"], "name": worst["name"], "log_error": worst["log_error"],
                       "ratio": float(np.exp(worst["log_error"]))},
             "within_factor_1_5": float(np.mean(np.abs(errors) <= np.log(1.5))),
