@@ -65,6 +65,10 @@ RESIDUAL_BRANDS = {
 # blank range or replacing the raw value named in `replaces`; GAP rows say why a range stays blank.
 RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
+# Assembly countries of the raw file that a source contradicts (PROVENANCE.md, "Assembly"): one row per (make, model),
+# with the raw value it replaces, so that a change of the raw file stops the build instead of being overwritten.
+ASSEMBLY_CORRECTIONS = TOOLS / "assembly_corrections_2025.csv"
+
 # Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
 # one row per product_id, read before the hedonic imputation; files after the first are optional (each sourced separately).
 MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd"))
@@ -79,7 +83,8 @@ MSRP_FILL_DESTINATION = {"included": "yes", "excluded": "no", "not stated": np.n
 # the date column means, date column); both stay in the package, where the entry back-test reads the launch list.
 MONTHS_ON_OFFER_SOURCES = (
     (BUNDLED / "backtest_launches.csv", "months_on_sale_2025", "first US sales month", "first_us_sales_month"),
-    (BUNDLED / "run_outs_2025.csv", "months_on_offer_2025", "new US orders ended", "last_new_orders"),
+    (BUNDLED / "run_outs_2025.csv", "months_on_offer_2025", "new US orders (or production for the US) ended",
+     "last_new_orders"),
 )
 
 # hyundai_2025.csv: its Hyundai-brand total row and its derived-residual row (matched by the start of `model`).
@@ -446,6 +451,13 @@ def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFram
     gaps = fill[fill["assembly_countries"].str.startswith("GAP")]
     log.append(f"assembly: {len(usable)} rows filled from assembly_fill_2025.csv ({int(units)} units); "
                f"GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
+    for _, r in pd.read_csv(ASSEMBLY_CORRECTIONS).iterrows():  # a raw country contradicted by a source
+        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
+        if len(match) == 0 or not out.loc[match, "assembly_countries"].eq(r["replaces"]).all():
+            raise ValueError(f"assembly correction {r['make']} {r['model']}: no product with {r['replaces']!r}")
+        out.loc[match, "assembly_countries"] = r["assembly_countries"]
+        out.loc[match, "assembly_source"] = f"{r['source']} [assembly_corrections_2025.csv; the raw file said {r['replaces']}]"
+        log.append(f"assembly corrected: {r['make']} {r['model']} {r['replaces']} -> {r['assembly_countries']}")
     return out
 
 

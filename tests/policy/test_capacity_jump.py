@@ -101,7 +101,8 @@ def test_a_draw_whose_bracket_ends_meet_other_equilibria_is_solved(tmp_path, mon
     def spy(f, a, b, **kwargs):
         try:
             return original(f, a, b, **kwargs)
-        except ValueError:
+        except ValueError as error:
+            assert "different signs" in str(error)
             raised.append((a, b))
             raise
 

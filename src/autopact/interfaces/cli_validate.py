@@ -117,11 +117,11 @@ def _print(r: dict[str, Any]) -> None:
                       f"{row['predicted_units']:,.0f}", f"x{ratio:.2f}")
     out.print(table)
     w, band = entry["worst"], entry["intervals"]
-    (mlo, mhi), (blo, bhi) = band["median_abs_log_error"], band["mean_log_error"]
+    intervals = "no intervals (fewer than 5 launches); " if band is None else (
+        "{:.0%} intervals over the launches (bootstrap, errors held fixed): median {:.2f} to {:.2f}, bias {:+.2f} to "
+        "{:+.2f}; ".format(band["level"], *band["median_abs_log_error"], *band["mean_log_error"]))
     out.print(f"median |log error| {entry['median_abs_log_error']:.2f} (goal <= 0.41, x1.5) {_mark(passed['entry_median_abs_log_error'])}; "
-              f"bias {entry['mean_log_error']:+.2f} (goal within +/-0.2) {_mark(passed['entry_bias'])}; "
-              f"{band['level']:.0%} intervals over the launches (bootstrap, errors held fixed): median {mlo:.2f} to {mhi:.2f}, "
-              f"bias {blo:+.2f} to {bhi:+.2f}; "
+              f"bias {entry['mean_log_error']:+.2f} (goal within +/-0.2) {_mark(passed['entry_bias'])}; {intervals}"
               f"worst {escape(str(w['name']))} x{w['ratio']:.2f} (goal within x3) {_mark(passed['entry_worst'])}; "
               f"{entry['within_factor_1_5']:.0%} within x1.5, {entry['beyond_factor_3']} beyond x3", markup=True)
     out.print("by powertrain: " + "; ".join(f"{g} {v['products']} launches, median |log error| {v['median_abs_log_error']:.2f}, "

@@ -276,11 +276,19 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             high *= 2
             if high > 1e9:
                 raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
+        seen = dict(below)
         try:
             root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
-        except ValueError:  # its ends, solved again from other prices, met other equilibria: keep them as found
-            root = brentq(lambda value: ends[value] if value in ends else excess(value), 0.0, high,
-                          xtol=1e-9, rtol=1e-12)
+        except ValueError as error:  # its ends, solved again from other prices, met other equilibria
+            if "different signs" not in str(error):
+                raise
+            below.update(seen)  # what the ends' second solves saw is not the bracket's
+            try:  # the bracket as first found: ``ends`` holds every trial of the doubling, its ends among them
+                root = brentq(lambda value: ends[value] if value in ends else excess(value), 0.0, high,
+                              xtol=1e-9, rtol=1e-12)
+            except (ValueError, RuntimeError) as again:
+                raise ConvergenceError(f"constraint {c.name}: no shadow cost found between $0 and ${high:,.0f} "
+                                       f"({again})") from again
         if abs(excess(root)) > capacity_tol and below["prices"] is not None \
                 and abs(below["value"] - root) <= 1e-6 + 1e-9 * abs(root):  # the bracket closed on a jump
             jumps[c.name] = True

@@ -120,6 +120,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
 
 BOOTSTRAP_RESAMPLES = 2000  # resamples of the launch list for the metrics' intervals
 BOOTSTRAP_LEVEL = 0.90  # the intervals' coverage (5th to 95th percentile)
+BOOTSTRAP_FEWEST = 5  # fewer launches (``validate --products``): no interval, a list that short says nothing of it
 
 
 def bootstrap_intervals(errors: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
@@ -140,11 +141,12 @@ def bootstrap_intervals(errors: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES
 
 def error_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Median absolute log error, mean log error (bias), the worst product, and the first two's
-    bootstrap intervals over the launches (``bootstrap_intervals``)."""
+    bootstrap intervals over the launches (``bootstrap_intervals``; None for fewer than BOOTSTRAP_FEWEST)."""
     errors = np.array([r["log_error"] for r in rows])
     worst = rows[int(np.argmax(np.abs(errors)))]
     return {"median_abs_log_error": float(np.median(np.abs(errors))), "mean_log_error": float(errors.mean()),
-            "intervals": {"level": BOOTSTRAP_LEVEL, "resamples": BOOTSTRAP_RESAMPLES, **bootstrap_intervals(errors)},
+            "intervals": ({"level": BOOTSTRAP_LEVEL, "resamples": BOOTSTRAP_RESAMPLES, **bootstrap_intervals(errors)}
+                          if errors.size >= BOOTSTRAP_FEWEST else None),
             "worst": {"product_id": worst["product_id"], "name": worst["name"], "log_error": worst["log_error"],
                       "ratio": float(np.exp(worst["log_error"]))},
             "within_factor_1_5": float(np.mean(np.abs(errors) <= np.log(1.5))),

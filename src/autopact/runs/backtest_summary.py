@@ -29,8 +29,8 @@ def summary_rows(v: dict[str, Any]) -> list[dict[str, Any]]:
     e, ok, g = v["entry_backtest"], v["passed"], v["goals"]
     rows = [_row(f"Entry: {len(e['products'])} US launches of 2019-2025 removed and re-entered, median |log error|",
                  f"{e['median_abs_log_error']:.2f} (x{math.exp(e['median_abs_log_error']):.2f}"
-                 + "; {:.0%} interval over the launches {:.2f} to {:.2f}".format(
-                     e["intervals"]["level"], *e["intervals"]["median_abs_log_error"])
+                 + ("" if e["intervals"] is None else "; {:.0%} interval over the launches {:.2f} to {:.2f}".format(
+                     e["intervals"]["level"], *e["intervals"]["median_abs_log_error"]))
                  + f"); {e['within_factor_1_5']:.0%} within x1.5",
                  f"<= {g['entry_median_abs_log_error']:.2f} (x{math.exp(g['entry_median_abs_log_error']):.1f})",
                  ok["entry_median_abs_log_error"]),
