@@ -65,7 +65,7 @@ RESIDUAL_BRANDS = {
 # blank range or replacing the raw value named in `replaces`; GAP rows say why a range stays blank.
 RANGE_FILL = TOOLS / "bev_range_fill_2025.csv"
 
-# Assembly countries of the raw file that a source contradicts (PROVENANCE.md, "Assembly"): one row per (make, model),
+# Assembly countries of the raw file that a source contradicts (PROVENANCE.md, "Assembly corrections"): one row a (make, model),
 # with the raw value it replaces, so that a change of the raw file stops the build instead of being overwritten.
 ASSEMBLY_CORRECTIONS = TOOLS / "assembly_corrections_2025.csv"
 
@@ -433,7 +433,8 @@ def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataF
 
 
 def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFrame:
-    """Assembly countries for products without one, from assembly_fill_2025.csv (GAP and n/a rows left blank)."""
+    """Assembly countries for products without one, from assembly_fill_2025.csv (GAP and n/a rows left blank),
+    then the raw countries a source contradicts replaced (ASSEMBLY_CORRECTIONS)."""
     fill = pd.read_csv(shared / "us_market" / "assembly_fill_2025.csv")
     out = df.copy()
     usable = fill[~fill["assembly_countries"].str.startswith(("GAP", "n/a"))]
