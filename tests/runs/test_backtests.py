@@ -184,6 +184,8 @@ def test_cli_validate_json_contract(tmp_path):
     assert 0 < r["ev_credit_backtest"]["predicted_bev_share"] < 1
     assert {"sales_change", "price_change", "published"} <= set(r["tariff_backtest"])
     assert "Entry back-test" in done.stdout and "EV credit ends" in done.stdout
+    assert "months: of 2025 on offer to new orders" in done.stdout  # the table's months column, explained
+    assert entry["intervals"] is None and "no intervals (fewer than 5 launches)" in done.stdout
     for signs in r["price_signs"].values():  # each riser's markup split (issue 11 item 5)
         assert set(signs["larger_term"]) == {"own_demand", "siblings"} and sum(signs["larger_term"].values()) == signs["rising"]
         assert all({"own_term_change_usd", "siblings_term_change_usd"} <= set(row) for row in signs["largest_rises"])

@@ -108,13 +108,14 @@ def _mark(ok: bool) -> str:
 def _print(r: dict[str, Any]) -> None:
     entry, passed = r["entry_backtest"], r["passed"]
     table = Table(title="Entry back-test: US launches 2019-2025, each removed and re-entered as an entrant",
-                  title_justify="left")
-    for column in ("product", "launch", "actual 2025", "predicted", "ratio"):
+                  title_justify="left", caption="months: of 2025 on offer to new orders (a 2025 launch or a run-out); "
+                  "predicted is that share of a year's units", caption_justify="left")
+    for column in ("product", "launch", "months", "actual 2025", "predicted", "ratio"):
         table.add_column(column, justify="left" if column == "product" else "right")
     for row in sorted(entry["products"], key=lambda row: row["log_error"]):
         ratio = row["predicted_units"] / row["actual_units"]
-        table.add_row(row["name"], str(row["launch_year"]), f"{row['actual_units']:,.0f}",
-                      f"{row['predicted_units']:,.0f}", f"x{ratio:.2f}")
+        table.add_row(row["name"], str(row["launch_year"]), f"{row['months_on_sale_2025']:g}",
+                      f"{row['actual_units']:,.0f}", f"{row['predicted_units']:,.0f}", f"x{ratio:.2f}")
     out.print(table)
     w, band = entry["worst"], entry["intervals"]
     intervals = "no intervals (fewer than 5 launches); " if band is None else (
