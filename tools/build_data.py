@@ -292,6 +292,15 @@ def residual_range(row: dict, comps: pd.DataFrame) -> tuple[float, object]:
         f"characteristics: {parts}")
 
 
+def nameplate_rows(df: pd.DataFrame, make: str, model: str, file: str) -> pd.Index:
+    """The rows of ``df`` of a fill or correction file's (make, model); the build stops, naming ``file``,
+    where there are none."""
+    match = df.index[(df["make"] == make) & (df["model"] == model)]
+    if len(match) == 0:
+        raise SystemExit(f"{file}: {make} {model} matches no product")
+    return match
+
+
 def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     """EPA label ranges from tools/bev_range_fill_2025.csv. A row with `replaces` blank fills a nameplate
     whose raw row has no range; a row with `replaces` set replaces that exact raw value (an unverified
@@ -301,9 +310,7 @@ def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     fill["replaces"] = fill["replaces"].fillna("")
     out = df.copy()
     for _, r in fill.iterrows():
-        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
-        if len(match) == 0:
-            raise SystemExit(f"bev_range_fill_2025.csv: {r['make']} {r['model']} matches no product")
+        match = nameplate_rows(out, r["make"], r["model"], RANGE_FILL.name)
         raw = out.loc[match, "range_miles_epa"]
         expected = "blank" if r["replaces"] == "" else r["replaces"]
         if (raw.notna().any() if r["replaces"] == "" else not raw.eq(float(r["replaces"])).all()):
@@ -440,9 +447,7 @@ def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFram
     usable = fill[~fill["assembly_countries"].str.startswith(("GAP", "n/a"))]
     units = 0.0
     for _, r in usable.iterrows():
-        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
-        if len(match) == 0:
-            raise ValueError(f"assembly fill {r['make']} {r['model']} matches no product")
+        match = nameplate_rows(out, r["make"], r["model"], "assembly_fill_2025.csv")
         for j in match:
             if pd.notna(out.at[j, "assembly_countries"]):
                 raise ValueError(f"assembly fill {r['make']} {r['model']}: product already has a country")
@@ -453,9 +458,10 @@ def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFram
     log.append(f"assembly: {len(usable)} rows filled from assembly_fill_2025.csv ({int(units)} units); "
                f"GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
     for _, r in pd.read_csv(ASSEMBLY_CORRECTIONS).iterrows():  # a raw country contradicted by a source
-        match = out.index[(out["make"] == r["make"]) & (out["model"] == r["model"])]
-        if len(match) == 0 or not out.loc[match, "assembly_countries"].eq(r["replaces"]).all():
-            raise ValueError(f"assembly correction {r['make']} {r['model']}: no product with {r['replaces']!r}")
+        match = nameplate_rows(out, r["make"], r["model"], ASSEMBLY_CORRECTIONS.name)
+        if not out.loc[match, "assembly_countries"].eq(r["replaces"]).all():
+            raise SystemExit(f"{ASSEMBLY_CORRECTIONS.name}: {r['make']} {r['model']}: raw country is "
+                             f"{out.at[match[0], 'assembly_countries']}, the file expects {r['replaces']}")
         out.loc[match, "assembly_countries"] = r["assembly_countries"]
         out.loc[match, "assembly_source"] = f"{r['source']} [assembly_corrections_2025.csv; the raw file said {r['replaces']}]"
         log.append(f"assembly corrected: {r['make']} {r['model']} {r['replaces']} -> {r['assembly_countries']}")

@@ -83,6 +83,9 @@ def test_assembly_country_is_blank_only_for_sourced_gaps_and_remainders(bundled_
     # (ICE and HEV rows), both filled
     assert filled.sum() == 39 + 3
     assert p.loc[p["product_id"] == "kia--sportage--ice", "assembly_countries"].item() == "United States; South Korea"
+    # tools/assembly_corrections_2025.csv: the raw AALA parse's "Australia" for the Graz-built I-Pace
+    ipace = p.loc[p["product_id"] == "jaguar--i-pace--bev"].iloc[0]
+    assert ipace["assembly_countries"] == "Austria" and "raw file said Australia" in ipace["assembly_source"]
 
 
 def test_bev_units_match_published_totals_within_3_percent(market):

@@ -3,8 +3,6 @@ carries them (`months_on_offer_2025`, with `months_on_offer_source`), built by t
 sourced launch list (`backtest_launches.csv` months_on_sale_2025) and run-outs (`run_outs_2025.csv`, read
 last), and the hedonic fit reads that column rather than the back-test's files."""
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -64,13 +62,8 @@ def test_months_on_offer_outside_zero_to_twelve_is_a_data_error_naming_the_field
 
 
 def end_of_period(date: str) -> pd.Timestamp:
-    """The last day of a date given as YYYY-MM-DD, YYYY-MM or YYYY."""
-    if re.fullmatch(r"\d{4}", date):
-        return pd.Timestamp(f"{date}-12-31")
-    if re.fullmatch(r"\d{4}-\d{2}", date):
-        return pd.Timestamp(f"{date}-01") + pd.offsets.MonthEnd(0)
-    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", date), date
-    return pd.Timestamp(date)
+    """The last day of a date given as YYYY-MM-DD, YYYY-MM or YYYY (the period pandas reads it as)."""
+    return pd.Period(date).end_time.normalize()
 
 
 def test_run_outs_months_follow_their_dates_and_the_launch_list_defers_to_them():

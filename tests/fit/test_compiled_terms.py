@@ -35,6 +35,15 @@ def _problem(chosen: list[int] | None) -> Problem:
     return Problem.build(products, SPEC["x1"], SPEC["x2"], agents, SPEC["demographics"], x3=SPEC["x3"])
 
 
+def test_the_compiled_exponent_cap_is_the_demands():
+    """compiled_terms writes EXP_CAP itself (numba's cache would keep a value read from another module
+    after that module changed); the two must stay equal."""
+    from autopact.fit import compiled_terms
+    from autopact.model.demand import EXP_CAP
+
+    assert compiled_terms.EXP_CAP == EXP_CAP
+
+
 @pytest.fixture(scope="module")
 def problem():
     return _problem([0, 9, 19])

@@ -290,7 +290,11 @@ def test_bootstrap_intervals_of_the_entry_metrics():
     it covers the law's own value about 90% of the time: over 200 lists of 90 errors drawn from
     N(0, 1), the median |error|'s interval covers 0.6745 (the normal's upper quartile) and the mean's
     covers 0 in 80% to 97% of them."""
+    from scipy import stats
+
     from autopact.runs.backtest_entry import bootstrap_intervals, error_metrics
+
+    median_abs = float(stats.norm.ppf(0.75))  # the median of |e| for e ~ N(0, 1), 0.6745
 
     same = bootstrap_intervals(np.full(30, 0.3))
     assert same["median_abs_log_error"] == pytest.approx([0.3, 0.3]) and same["mean_log_error"] == pytest.approx([0.3, 0.3])
@@ -308,6 +312,26 @@ def test_bootstrap_intervals_of_the_entry_metrics():
     covered = np.zeros(2)
     for k in range(200):
         found = bootstrap_intervals(rng.normal(0.0, 1.0, 90), resamples=500, seed=k)
-        covered += [found["median_abs_log_error"][0] < 0.6745 < found["median_abs_log_error"][1],
+        covered += [found["median_abs_log_error"][0] < median_abs < found["median_abs_log_error"][1],
                     found["mean_log_error"][0] < 0.0 < found["mean_log_error"][1]]
     assert np.all((covered / 200 >= 0.80) & (covered / 200 <= 0.97)), covered / 200
+
+
+def test_the_entry_line_reads_its_goals_and_intervals():
+    """validate's summary line of the entry back-test, on a hand-made result: the goals as
+    runs.validate.GOALS holds them (0.41 = log 1.5, x3 = exp(log 3)), the intervals where there are
+    some, and the count of launches below which there are none."""
+    from autopact.interfaces.cli_validate import _entry_line
+    from autopact.runs.backtest_entry import BOOTSTRAP_FEWEST
+    from autopact.runs.validate import GOALS
+
+    entry = {"median_abs_log_error": 0.47, "mean_log_error": 0.003, "within_factor_1_5": 0.43, "beyond_factor_3": 15,
+             "worst": {"name": "X", "ratio": 7.72},
+             "intervals": {"level": 0.9, "median_abs_log_error": [0.4, 0.58], "mean_log_error": [-0.13, 0.13]}}
+    passed = {"entry_median_abs_log_error": False, "entry_bias": True, "entry_worst": False}
+    line = _entry_line(entry, passed, GOALS)
+    assert "median |log error| 0.47 (goal <= 0.41, x1.5)" in line and "bias +0.00 (goal within +/-0.2)" in line
+    assert "90% intervals over the launches (bootstrap, errors held fixed): median 0.40 to 0.58, bias -0.13 to +0.13" in line
+    assert "worst X x7.72 (goal within x3)" in line and "43% within x1.5, 15 beyond x3" in line
+    short = _entry_line({**entry, "intervals": None}, passed, {**GOALS, "entry_bias": 0.25})
+    assert f"no intervals (fewer than {BOOTSTRAP_FEWEST} launches)" in short and "+/-0.25" in short

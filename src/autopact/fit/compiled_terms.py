@@ -11,7 +11,8 @@ feed, and the larger products over households stay BLAS's (``np.dot``). The arit
 path's, summed in another order: the two agree to rounding (``tests/fit/test_compiled_terms.py``).
 ``autopact.fit.rc_logit.compiled_terms`` imports this module on an estimation's first use, so that
 numba is loaded only by an estimation that uses it. Every loop is in this one file (none inlines
-another module's), so numba's cache, keyed on this file, never serves stale code.
+another module's, nor reads another module's constant: numba freezes a global's value into its cached
+code and watches this file only), so numba's cache, keyed on this file, never serves stale code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from autopact.model.demand import EXP_CAP
+# the largest exponent taken: autopact.model.demand.EXP_CAP, written here (the docstring says why;
+# tests/fit/test_compiled_terms.py holds the two equal)
+EXP_CAP = 700.0
 
 # sums may be reordered (and so vectorised) and products fused, but NaN and infinity keep their meaning: the
 # inversion's tests for a share that is not positive and the Cholesky test for a pivot read them

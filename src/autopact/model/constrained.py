@@ -276,13 +276,17 @@ def solve_constrained(costs: np.ndarray, xi: np.ndarray, demand: Demand, ownersh
             high *= 2
             if high > 1e9:
                 raise ConvergenceError(f"constraint {c.name}: no shadow cost below $1e9 meets capacity")
-        seen = dict(below)
+        seen, start = dict(below), state["prices"]  # what the fallback restores
+        matrix = inverse_jacobian.inverse.copy() if isinstance(inverse_jacobian, BroydenMatrix) else None
         try:
             root = brentq(excess, 0.0, high, xtol=1e-9, rtol=1e-12)
         except ValueError as error:  # its ends, solved again from other prices, met other equilibria
             if "different signs" not in str(error):
                 raise
-            below.update(seen)  # what the ends' second solves saw is not the bracket's
+            below.update(seen)  # what the ends' second solves saw, and where they left the next solve's
+            state["prices"] = start  # start and Broyden's matrix, are not the bracket's as first found
+            if matrix is not None:
+                inverse_jacobian.inverse = matrix
             try:  # the bracket as first found: ``ends`` holds every trial of the doubling, its ends among them
                 root = brentq(lambda value: ends[value] if value in ends else excess(value), 0.0, high,
                               xtol=1e-9, rtol=1e-12)
