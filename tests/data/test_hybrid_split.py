@@ -117,13 +117,38 @@ def test_nameplate_totals_and_the_table_total_are_preserved(products):
         ice, hev = products.loc[f"{name}--ice"], products.loc[f"{name}--hev"]
         assert ice["units"] + hev["units"] == total
         assert (ice["powertrain"], hev["powertrain"]) == ("ICE", "HEV")
-        assert hev["msrp_usd"] == ice["msrp_usd"] and hev["make"] == ice["make"]
-    assert products["units"].sum() == 16_049_159
+        assert hev["make"] == ice["make"]
+        # the hybrid's own price (tools/hybrid_msrp_2025.csv) or, for the Maverick (its hybrid the base
+        # engine) and the 4Runner (no price found), the gasoline base trim's
+        assert hev["msrp_usd"] > ice["msrp_usd"] or (name in UNPRICED and hev["msrp_usd"] == ice["msrp_usd"])
+    assert products["units"].sum() == 16_047_501
     # about 2.0 million US hybrids in 2025 (ANL via Zopoise); the HEV class also holds the plug-in
     # hybrids inside multi-powertrain nameplates and the Niro EVs, none separable
     hev = products.loc[products["powertrain"] == "HEV", "units"].sum()
     assert hev == 2_053_692
     assert 1.9e6 < hev < 2.1e6
+
+
+# HEV rows keeping the gasoline row's price: the Maverick (its hybrid the base engine), the 4Runner (no price
+# found) and the brand remainders (an imputed price for a mix of nameplates)
+UNPRICED = ("ford--maverick", "toyota--4runner", "ford--other-ford", "hyundai--other-hyundai")
+
+
+def test_a_hybrid_row_takes_its_quoted_price_normalised_or_its_premium_over_the_gasoline_row(products):
+    """Hand-computed from tools/hybrid_msrp_2025.csv and reference_parameters.csv's CPI factors: a quote that
+    includes the destination charge loses it, then takes its model year's factor; a premium is added to the
+    ICE row's price, by its model year's factor where the CPI series has that year."""
+    cpi_2022, cpi_2024, cpi_2021 = 0.964367, 0.997009, 0.910639
+    price = lambda pid: float(products.loc[pid, "msrp_usd"])  # noqa: E731
+    assert price("toyota--tundra--hev") == pytest.approx((53_995 - 1_695) / cpi_2022, rel=1e-12)
+    assert price("toyota--tacoma--hev") == pytest.approx(46_300 / cpi_2024, rel=1e-12)
+    assert price("ford--f-series-f-150-super-duty-excl-lightning--hev") == pytest.approx(46_350 / cpi_2021, rel=1e-12)
+    assert price("toyota--rav4--hev") == 31_900  # MY2026, destination excluded: factor 1
+    assert price("lincoln--nautilus--hev") == pytest.approx(price("lincoln--nautilus--ice") + 1_500 / cpi_2024, rel=1e-12)
+    assert price("lexus--lc--hev") == pytest.approx(price("lexus--lc--ice") + 4_510, rel=1e-12)  # MY2018: no factor
+    assert "premium in MY2018 dollars" in products.loc["lexus--lc--hev", "msrp_flags"]
+    assert products.loc["toyota--rav4--ice", "msrp_flags"].endswith("shared by its HEV row except the price "
+                                                                     "(hybrid_msrp_2025.csv)")
 
 
 def load_split():

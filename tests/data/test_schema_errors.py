@@ -105,4 +105,4 @@ def test_cli_summary_json():
     for key in ("products", "units_total", "units_covered_share", "bev_products", "bev_units",
                 "imputed_price_units_share", "units_by_nationality"):
         assert key in s
-    assert s["units_total"] == 16_049_159
+    assert s["units_total"] == 16_047_501
