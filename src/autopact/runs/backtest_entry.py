@@ -107,9 +107,11 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
                        "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price; "
                        "a 2025 launch on sale m months is compared with m/12 of its predicted annual units"),
-            "rule": {"brand_term": ("the mean hedonic residual of the first of: the make's products of the entrant's "
-                                    "powertrain, the firm's of that powertrain, the make's, the firm's (products sold "
-                                    "only from stock left out; partial-year products on a year's basis)"),
+            "rule": {"brand_term": ("the units-weighted mean hedonic residuals of the firm's line, the make's line, the "
+                                    "firm's products of the entrant's powertrain and the make's, pooled from the coarsest "
+                                    "to the finest (each level of n products moves the estimate e of the coarser ones to "
+                                    "(n m + e) / (n + 1)), plus a firm effect (Tesla's); products sold only from stock left "
+                                    "out; partial-year products on a year's basis"),
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
                      "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
                                     "band of years on sale (of all the band's other launches where the class has "
