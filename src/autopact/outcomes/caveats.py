@@ -25,6 +25,7 @@ import pandas as pd
 from autopact.data import backtest_evidence
 from autopact.outcomes.low_income import low_income_bev_buyers
 from autopact.outcomes.metrics import us_assembled_units
+from autopact.outcomes.profit_peaks import near_tied_peaks
 
 RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
 SAME_USD = 1e-6  # a cost or tax wedge that moved by less is unchanged (rounding of the same arithmetic)
@@ -149,7 +150,9 @@ def assembly_shift(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
 def caveats(baseline: Any, counterfactual: Any, result: Any = None) -> list[dict[str, Any]]:
     """Every caveat of a result (a list, empty when none applies): those of its two solved states,
     and with the ``result`` itself (its markets), the low-income buyers' of new BEVs
-    (``autopact.outcomes.low_income``)."""
+    (``autopact.outcomes.low_income``) and new models at a near tie of their owner's profit peaks
+    (``autopact.outcomes.profit_peaks``)."""
     found = [incumbent_price_rises(baseline, counterfactual), equilibrium_path_ended(baseline, counterfactual),
-             assembly_shift(baseline, counterfactual), None if result is None else low_income_bev_buyers(result)]
+             assembly_shift(baseline, counterfactual), None if result is None else low_income_bev_buyers(result),
+             None if result is None else near_tied_peaks(result)]
     return [caveat for caveat in found if caveat]

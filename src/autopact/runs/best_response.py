@@ -29,6 +29,7 @@ from scipy.optimize import minimize_scalar
 
 from autopact.model.continuation import best_grid_price, owner_profits, response_grid
 from autopact.model.supply import Taxes, ownership_matrix
+from autopact.outcomes.profit_peaks import capped_products
 
 TOLERANCE = 1e-9
 
@@ -44,13 +45,7 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
     costs = products["cost"].to_numpy(float)
     omega = ownership_matrix(market.owners, market.kappa)
     taxes = market.taxes
-    capped = set()
-    for plant, ids, _ in market.capacities:
-        constraint = next((c for c in state.constraints if c["name"] == f"plant: {plant}"), None)
-        if constraint is not None and (constraint.get("binding") or constraint.get("jump")):
-            capped |= set(ids)
-    if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
-        capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
+    capped = capped_products(market, state)
 
     point = (costs, market.xi, omega, taxes if taxes is not None else Taxes.none(len(costs)))
 

@@ -1,0 +1,139 @@
+"""New models at a near tie of their owner's profit peaks: the caveat of a result whose entrant could as
+well sell at a very different price.
+
+With price sensitivity from income (the bundled calibration, alpha_i = alpha + pi / y_i), the demand a
+cheap new model faces mixes very price-sensitive low-income households with the rest, and its owner's
+profit in its own price,
+
+    pi_f(p_j) = M sum_k Omega_jk (p_k - c_k) s_k(p_j, p_-j),
+
+can have two peaks: a low price for many buyers and a high one for few (``autopact.model.continuation``).
+The solver reports the higher one, and ``autopact validate`` checks that every unconstrained entrant's
+price is its owner's global best response. Where the other peak's profit is within ``NEAR_TIE`` of the
+reported one, a small change of any input (a cost, a tariff, the data) moves the entrant to the other
+peak, with a very different price and volume: the thirteenth session's hybrid prices moved the Ford
+Universal EV pickup (ford-universal-ev) from 30.9k units at $40.3k to 108.3k at $32.2k and ford-byd-jv's
+BYD Seagull from 6.6k at $18.2k to 1.7k at $25.5k, each one's cost within 2% of before (README,
+"Hybrids at their own prices"). Such a product's central units are one of two answers the model gives
+about equally; the caveat names it, the other peak's price, the owner's profit there against the
+reported one, and the product's units there (every other price held: a unilateral deviation).
+
+The curve compared is what offering the model adds to its owner's profit, pi_f(p_j) - pi_f(no sale)
+(the model at ``WITHOUT`` times its cost, where it sells nothing; cannibalised sales of the owner's other
+models count against it): the owner's whole profit hardly moves with one new model's price (Ford's by
+under 1% over the pickup's whole grid), so peaks of the whole would all look tied. It is taken over the
+grid the path and the validation use (``continuation.response_grid``: cost times 1.02 to 3, a step of 2%
+of cost; ``continuation.owner_profits``). A peak is an interior local maximum of the grid's profits; two
+peaks are apart where the profit between them dips by more than ``VALLEY`` below the lower of the two (a
+flat ridge's ripples are not peaks), and the other peak is another answer where its price differs from the
+reported one by ``APART`` or more. An entrant that a binding plant or a quota at its volume holds
+(``capped_products``) is left out: its capacity, not its demand, sets its price. Reporting conventions,
+not estimates: ``NEAR_TIE`` 10%, because a new model's mean utility is uncertain by the entry back-test's
+launch errors (median |log error| about 0.5, the bands' launch-appeal draws), which move what the model
+adds to its owner's profit at either peak by far more than a tenth.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autopact.model.continuation import owner_profits, response_grid
+from autopact.model.demand import shares
+from autopact.model.supply import ownership_matrix
+from autopact.model.taxes import Taxes
+
+NEAR_TIE = 0.10  # the other peak's profit at least (1 - NEAR_TIE) of the reported one: a near tie
+VALLEY = 0.005  # two grid peaks are apart where the profit between them dips this far below the lower
+APART = 0.10  # and a peak counts as another answer where its price differs from the reported one by this much
+WITHOUT = 100.0  # a price of this many times cost sells nothing: the owner's profit without the model
+
+
+def capped_products(market: Any, state: Any) -> set[str]:
+    """The products of a solved ``state`` whose price a binding plant (or one at a jump of the output)
+    or a quota at its volume sets: a plant's products, and with a quota every imported product."""
+    products = state.products
+    capped: set[str] = set()
+    for plant, ids, _ in market.capacities:
+        constraint = next((c for c in state.constraints if c["name"] == f"plant: {plant}"), None)
+        if constraint is not None and (constraint.get("binding") or constraint.get("jump")):
+            capped |= set(ids)
+    if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
+        capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
+    return capped
+
+
+def grid_peaks(profits: np.ndarray, valley: float = VALLEY) -> list[int]:
+    """Indices of the separate peaks of a profit curve on a grid: interior local maxima (p_k >= p_{k-1}
+    and p_k > p_{k+1}), a lower one dropped where the curve between it and a higher one never falls
+    more than ``valley`` (relative) below the lower."""
+    p = np.asarray(profits, float)
+    found = [k for k in range(1, len(p) - 1) if p[k] >= p[k - 1] and p[k] > p[k + 1]]
+    kept: list[int] = []
+    for k in sorted(found, key=lambda k: -p[k]):  # highest first
+        if all(p[min(k, h):max(k, h) + 1].min() < (1 - valley) * min(p[k], p[h]) for h in kept):
+            kept.append(k)
+    return sorted(kept)
+
+
+def other_peak(grid: np.ndarray, profits: np.ndarray, price: float, valley: float = VALLEY) -> int | None:
+    """Index of the highest grid peak apart from the one ``price`` sits on (the peak its nearest grid
+    point climbs to), None where the curve has one peak."""
+    peaks = grid_peaks(profits, valley)
+    k = int(np.argmin(np.abs(grid - price)))
+    while True:  # climb to the peak of price's own hill
+        step = k + (1 if k + 1 < len(profits) and profits[k + 1] > profits[k] else
+                    -1 if k > 0 and profits[k - 1] > profits[k] else 0)
+        if step == k:
+            break
+        k = step
+    def apart(h: int, g: int) -> bool:
+        return bool(profits[min(h, g):max(h, g) + 1].min() < (1 - valley) * min(profits[h], profits[g]))
+
+    own = next((h for h in peaks if not apart(h, k)), None)  # the kept peak of price's hill, if any
+    others = [h for h in peaks if h != own and (own is None or apart(h, own))]
+    return max(others, key=lambda h: profits[h], default=None)
+
+
+def near_tied_peaks(result: Any) -> dict[str, Any] | None:
+    """The caveat of a solved result (``outcomes.document.SimulationResult``) with a new model outside a
+    binding plant or quota whose owner earns at another profit peak at least (1 - ``NEAR_TIE``) of what it
+    earns at the reported price; None otherwise."""
+    market, base, state = result.market, result.baseline.products, result.counterfactual
+    products = state.products
+    new = ~products["product_id"].isin(base["product_id"]).to_numpy()
+    capped = capped_products(market, state)
+    prices, costs = products["price"].to_numpy(float), products["cost"].to_numpy(float)
+    taxes = market.taxes if market.taxes is not None else Taxes.none(len(costs))
+    point = (costs, market.xi, ownership_matrix(market.owners, market.kappa), taxes)
+    rows = []
+    for j in np.flatnonzero(new):
+        if str(products["product_id"].iloc[j]) in capped:
+            continue
+        grid = response_grid(costs[j])
+        profits = owner_profits(j, prices, np.append(grid, [prices[j], WITHOUT * costs[j]]), point, market.demand)
+        profits = profits[:-1] - profits[-1]  # what offering the model adds to its owner's profit
+        here, profits = profits[-1], profits[:-1]
+        k = other_peak(grid, profits, prices[j])
+        if (k is None or here <= 0 or profits[k] < (1 - NEAR_TIE) * here
+                or abs(grid[k] / prices[j] - 1) < APART):
+            continue
+        trial = prices.copy()
+        trial[j] = grid[k]
+        consumer = taxes.consumer_prices(trial)
+        units = market.market_size * float(shares(market.xi - market.demand.alpha * consumer, consumer, market.demand)[j])
+        rows.append({"product_id": str(products["product_id"].iloc[j]), "name": str(products["name"].iloc[j]),
+                     "units": float(products["units"].iloc[j]), "price": float(prices[j]),
+                     "other_peak_price": float(grid[k]), "other_peak_units": units,
+                     "other_peak_profit_share": float(profits[k] / here)})
+    if not rows:
+        return None
+    names = "; ".join(f"{r['name']}: {r['units']:,.0f} units at ${r['price']:,.0f}, against about "
+                      f"{r['other_peak_units']:,.0f} at ${r['other_peak_price']:,.0f}, where it would add "
+                      f"{r['other_peak_profit_share']:.0%} as much to its owner's profit (other prices held)" for r in rows)
+    text = (f"new models whose owner earns nearly as much at a very different price (another peak of its profit, "
+            f"within {NEAR_TIE:.0%}): {names}. Which of the two the model reports turns on small changes of costs, "
+            "tariffs or data, so read such a model's price and units as either answer; the bands' draws show how "
+            "often each comes up (README, Several equilibria).")
+    return {"kind": "near_tied_profit_peaks", "text": text, "near_tie": NEAR_TIE, "products": rows}
