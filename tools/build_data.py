@@ -21,6 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
 from cells import fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
+from hybrid_trims import price_hybrids  # noqa: E402
 from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
                           split_powertrains)
 from spec_fill import SPEC_FILLS, check_spec_fill_ids, fill_specs  # noqa: E402
@@ -72,10 +73,6 @@ ASSEMBLY_CORRECTIONS = TOOLS / "assembly_corrections_2025.csv"
 # 2025 volumes of the raw file that a stronger source contradicts (PROVENANCE.md, "Sales corrections"): one row a
 # (make, model), with the raw value it replaces, so that a change of the raw file stops the build.
 SALES_CORRECTIONS = TOOLS / "sales_corrections_2025.csv"
-
-# The hybrid's own price for the HEV rows of split nameplates (PROVENANCE.md, "Hybrid prices"): one row per HEV
-# product_id, a quoted base MSRP of the cheapest hybrid configuration or a premium over the row's gasoline base.
-HYBRID_PRICES = TOOLS / "hybrid_msrp_2025.csv"
 
 # Sourced base MSRPs for nameplates whose raw row has no quoted price (PROVENANCE.md, "Sourced MSRP fill"):
 # one row per product_id, read before the hedonic imputation; files after the first are optional (each sourced separately).
@@ -447,60 +444,6 @@ def hyundai_volumes(raw: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataF
     return pd.concat([out, pd.DataFrame([residual])], ignore_index=True)
 
 
-def price_hybrids(df: pd.DataFrame, ref: pd.DataFrame, log: list[str], path: Path = HYBRID_PRICES) -> pd.DataFrame:
-    """The HEV row of a split nameplate takes its hybrid's price instead of the gasoline base trim's (PROVENANCE.md,
-    "Hybrid prices"): the quoted base MSRP of the cheapest hybrid configuration, normalised as every quoted price
-    (``normalise_prices``: the destination charge taken out where the quote includes it, the model year's CPI
-    factor), or, where only the hybrid's premium over the same trim is sourced, the ICE row's price plus that
-    premium (by the CPI factor of its model year where the series has one). The build stops on a row that is not
-    the HEV row of a split nameplate, or that gives both or neither of a price and a premium."""
-    out = df.copy()
-    cpi = {int(n[-4:]): ref.loc[n, "value"] for n in ref.index if n.startswith("cpi_new_vehicles_")}
-    ids = out["make"].map(slug) + "--" + out["model"].map(slug) + "--" + out["powertrain"].str.lower()
-    row = pd.Series(out.index, index=ids)
-    table = pd.read_csv(path, dtype={"msrp_usd": float, "premium_usd": float, "destination_usd": float})
-    for _, r in table.iterrows():
-        pid = r["product_id"]
-        ice = pid.removesuffix("--hev") + "--ice"
-        if not pid.endswith("--hev") or pid not in row.index or ice not in row.index:
-            raise SystemExit(f"{path.name}: {pid} is not the HEV row of a split nameplate")
-        if pd.isna(r["msrp_usd"]) == pd.isna(r["premium_usd"]):
-            raise SystemExit(f"{path.name}: {pid} needs exactly one of msrp_usd and premium_usd")
-        if r["destination_basis"] not in MSRP_FILL_DESTINATION:
-            raise SystemExit(f"{path.name}: {pid} destination_basis={r['destination_basis']!r}")
-        j, year = row[pid], int(r["model_year"])
-        factor = cpi[2025] / cpi[year] if year in cpi else np.nan
-        flags = []
-        if pd.notna(r["msrp_usd"]):
-            included = r["destination_basis"] == "included"
-            destination = (float(r["destination_usd"]) if pd.notna(r["destination_usd"])
-                           else ref.loc["destination_charge_2025_usd", "value"])
-            price = (float(r["msrp_usd"]) - (destination if included else 0.0)) * factor
-            what = f"the cheapest hybrid's base MSRP, ${float(r['msrp_usd']):,.0f} (MY{year}, destination {r['destination_basis']})"
-            if r["destination_basis"] == "not stated":
-                flags.append("destination inclusion not stated: kept as quoted")
-        else:
-            adjusted = np.isfinite(factor)
-            price = float(out.at[row[ice], "msrp_usd"]) + float(r["premium_usd"]) * (factor if adjusted else 1.0)
-            what = f"the ICE row's price plus the hybrid's premium, ${float(r['premium_usd']):,.0f} (MY{year})"
-            if not adjusted:
-                flags.append(f"premium in MY{year} dollars: the CPI series has no {year}")
-        out.at[j, "msrp_usd"] = price
-        out.at[j, "msrp_quoted_usd"] = r["msrp_usd"]
-        out.at[j, "msrp_model_year"] = year
-        out.at[j, "msrp_model_year_raw"] = str(year)
-        out.at[j, "msrp_trim"] = r["trim"]
-        out.at[j, "msrp_destination_basis"] = r["destination_basis"]
-        out.at[j, "msrp_inflation_factor"] = factor
-        out.at[j, "msrp_source"] = f"{r['source']} ({r['note']}; confidence {r['confidence']}) [{path.name}]"
-        out.at[j, "msrp_flags"] = "; ".join([f"hybrid price: {what}", *flags])
-        out.at[row[ice], "msrp_flags"] = str(out.at[row[ice], "msrp_flags"]).replace(
-            "shared by its ICE and HEV rows", f"shared by its HEV row except the price ({path.name})")
-    log.append(f"hybrid prices: {len(table)} HEV rows of split nameplates from {path.name}: " + "; ".join(
-        f"{m} {mo} ${out.at[row[p], 'msrp_usd']:,.0f}" for m, mo, p in zip(table["make"], table["model"], table["product_id"])))
-    return out
-
-
 def correct_sales(raw: pd.DataFrame, log: list[str], path: Path = SALES_CORRECTIONS) -> pd.DataFrame:
     """2025 volumes of named rows that a stronger source contradicts (``SALES_CORRECTIONS``): each row's
     units, basis, confidence and source replace the raw ones; the build stops where a row matches no
@@ -615,7 +558,7 @@ def build_products(shared: Path, ref: pd.DataFrame, firms: pd.DataFrame, log: li
     df = split_powertrains(df[df["units"].notna()].reset_index(drop=True), split, log)
     df = pd.concat([df, residuals], ignore_index=True)
     df = derive_hybrids(df, split, log, hybrid_allocation)
-    df = price_hybrids(df, ref, log)
+    df = price_hybrids(df, ref, log, normalise_prices)
     df = check_spec_fill_ids(df, SPEC_FILLS)
     df = fill_assembly(df, shared, log)
     df["assembled_in_us"] = df["assembly_countries"].map(

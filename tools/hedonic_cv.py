@@ -7,12 +7,11 @@ prints the median and root mean square of |xi - prediction| for the bundled spec
 each variant named on the command line, one extra term (or set) added to the bundled design.
 
     python tools/hedonic_cv.py                    # the bundled specification
-    python tools/hedonic_cv.py without-size-terms lux-bev hp-squared without-sibling
+    python tools/hedonic_cv.py without-size-terms lux-bev hp-squared
 
 Each line gives the criterion twice: over every nameplate on offer, and over those whose units are not
-derived by the hybrid split (a derived HEV row and its ICE twin share price, size and power and split
-their nameplate's units by rule: PROVENANCE "Hybrid splits"). "without-sibling" leaves out the brand
-term's nearest-sibling level (``autopact.policy.hedonic``, "Why the nearest sibling").
+derived by the hybrid split (a derived HEV row and its ICE twin split their nameplate's units by rule:
+PROVENANCE "Hybrid splits").
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def variant(name: str):
     columns (the squared log footprint and luxury x SUV), "square-only" and "luxury-suv-only" keep one."""
     def design(table, log_range_ref):
         x = BUNDLED(table, log_range_ref)
-        if name in ("bundled", "without-sibling"):
+        if name == "bundled":
             return x
         if name == "without-size-terms":
             return x[:, :-2]
@@ -71,10 +70,7 @@ def criterion(name: str) -> tuple[tuple[float, float, int], tuple[float, float, 
             fit = hedonic.Hedonic.fit(table[keep], market.xi[keep], units[keep])
             row = table.iloc[[j]]
             make, firm = str(row["make"].iloc[0]), str(row["owner"].iloc[0])
-            size = {} if name == "without-sibling" else {
-                "footprint_sqft": float(row["footprint_sqft"].iloc[0]), "horsepower": float(row["horsepower"].iloc[0])}
-            brand = fit.brand_term(None if make in NEW_BRAND_MAKES else firm, str(row["powertrain"].iloc[0]), make=make,
-                                   **size)
+            brand = fit.brand_term(None if make in NEW_BRAND_MAKES else firm, str(row["powertrain"].iloc[0]), make=make)
             errors.append(abs(xi_annual[j] - fit.predict(row)[0] - brand))
     finally:
         hedonic._characteristics_design = BUNDLED

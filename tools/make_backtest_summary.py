@@ -24,6 +24,10 @@ def main() -> None:
     market = market_for(load_scenario("baseline-2025"))
     result = validate(market)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                             text=True).stdout.strip()
+    if commit and changed:  # made on a working tree ahead of its commit (the data change it snapshots, often)
+        commit += " with uncommitted changes"
     record = json.loads((ROOT / "src/autopact/data/bundled/calibration_2025.json").read_text())
     snapshot = {"made": date.today().isoformat(), "commit": commit or "unknown",
                 "calibration_fingerprint": record["fingerprint"], "rows": summary_rows(result),

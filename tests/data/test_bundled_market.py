@@ -148,7 +148,7 @@ def test_transaction_price_level_matches_the_average_transaction_price(market):
         market.facts.average_transaction_price_bev)
     assert np.allclose(market.prices[bev] / msrp.prices[bev], market.price_scales["BEV"])
     assert np.allclose(market.prices[~bev] / msrp.prices[~bev], market.price_scales["other"])
-    # by hand from the bundled figures: 57,479 / 50,737 and (49,544 N - 57,479 N_BEV) / (36,469 N_other)
+    # by hand from the bundled figures: 57,479 / 50,737 and (49,544 N - 57,479 N_BEV) / (36,936 N_other)
     assert market.price_scales["BEV"] == pytest.approx(57479 / 50737, rel=1e-4)
     assert market.price_scales["other"] == pytest.approx(1.3232, rel=1e-4)
     assert market.price_scale == pytest.approx(49544 / np.average(msrp.prices, weights=msrp.units))

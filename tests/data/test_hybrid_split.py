@@ -118,7 +118,7 @@ def test_nameplate_totals_and_the_table_total_are_preserved(products):
         assert ice["units"] + hev["units"] == total
         assert (ice["powertrain"], hev["powertrain"]) == ("ICE", "HEV")
         assert hev["make"] == ice["make"]
-        # the hybrid's own price (tools/hybrid_msrp_2025.csv) or, for the Maverick (its hybrid the base
+        # the hybrid's own price (tools/hybrid_trims_2025.csv) or, for the Maverick (its hybrid the base
         # engine) and the 4Runner (no price found), the gasoline base trim's
         assert hev["msrp_usd"] > ice["msrp_usd"] or (name in UNPRICED and hev["msrp_usd"] == ice["msrp_usd"])
     assert products["units"].sum() == 16_047_501
@@ -135,7 +135,7 @@ UNPRICED = ("ford--maverick", "toyota--4runner", "ford--other-ford", "hyundai--o
 
 
 def test_a_hybrid_row_takes_its_quoted_price_normalised_or_its_premium_over_the_gasoline_row(products):
-    """Hand-computed from tools/hybrid_msrp_2025.csv and reference_parameters.csv's CPI factors: a quote that
+    """Hand-computed from tools/hybrid_trims_2025.csv and reference_parameters.csv's CPI factors: a quote that
     includes the destination charge loses it, then takes its model year's factor; a premium is added to the
     ICE row's price, by its model year's factor where the CPI series has that year."""
     cpi_2022, cpi_2024, cpi_2021 = 0.964367, 0.997009, 0.910639
@@ -147,8 +147,13 @@ def test_a_hybrid_row_takes_its_quoted_price_normalised_or_its_premium_over_the_
     assert price("lincoln--nautilus--hev") == pytest.approx(price("lincoln--nautilus--ice") + 1_500 / cpi_2024, rel=1e-12)
     assert price("lexus--lc--hev") == pytest.approx(price("lexus--lc--ice") + 4_510, rel=1e-12)  # MY2018: no factor
     assert "premium in MY2018 dollars" in products.loc["lexus--lc--hev", "msrp_flags"]
-    assert products.loc["toyota--rav4--ice", "msrp_flags"].endswith("shared by its HEV row except the price "
-                                                                     "(hybrid_msrp_2025.csv)")
+    assert products.loc["toyota--rav4--ice", "msrp_flags"].endswith("shared by its HEV row except the price and "
+                                                                     "horsepower (hybrid_trims_2025.csv)")
+    # the priced trim's horsepower: the F-150's PowerBoost, the Tundra's i-FORCE MAX, against their base trims
+    assert products.loc["ford--f-series-f-150-super-duty-excl-lightning--hev", "horsepower"] == 430
+    assert products.loc["toyota--tundra--hev", "horsepower"] == 437
+    assert products.loc["toyota--tundra--ice", "horsepower"] < 437
+    assert "split nameplate" in products.loc["ford--maverick--hev", "msrp_flags"]  # the Maverick's row as split
 
 
 def load_split():

@@ -10,7 +10,8 @@ import pytest
 
 from autopact.model.continuation import response_grid
 from autopact.model.demand import Demand
-from autopact.outcomes.profit_peaks import NEAR_TIE, capped_products, grid_peaks, near_tied_peaks, other_peak
+from autopact.outcomes.profit_peaks import NEAR_TIE, grid_peaks, near_tied_peaks, other_peak
+from autopact.outcomes.state import capped_products
 
 
 def test_peaks_are_interior_maxima_apart_by_a_dip_and_a_ripple_is_not_one():
@@ -25,17 +26,18 @@ def test_peaks_are_interior_maxima_apart_by_a_dip_and_a_ripple_is_not_one():
 
 
 INCOME = np.array([20_000.0, 60_000.0])
-PI, ALPHA, COST, XI = 20.0, 1e-6, 10_000.0, np.array([2.0, 11.0])  # an incumbent at $25k, the new model
+PI, ALPHA, COST = 20.0, 1e-6, 10_000.0
+XI = np.array([2.0, 11.0])  # an incumbent at $25k, the new model
 M = 1_000_000.0
 
 
-def _result(poor_share: float, price: float, capacities=(), constraints=(), owners=(0, 1)):
+def _result(poor_share: float, price: float, capacities=(), constraints=(), owners=(0, 1), xi=XI):
     """A market of an incumbent (firm 0) and a new model (firm 1) with two households, a poor one whose
     price sensitivity is PI / 20,000 and one at 60,000: the new model's profit has two peaks."""
     demand = Demand(alpha=ALPHA, pi=PI, sigma=np.zeros(1), rho=0.0, characteristics=np.zeros((2, 1)),
                     nests=np.zeros(2, int), weights=np.array([poor_share, 1 - poor_share]), income=INCOME,
                     nu=np.zeros((2, 1)))
-    market = SimpleNamespace(xi=XI, demand=demand, owners=np.array(owners), kappa=None, taxes=None,
+    market = SimpleNamespace(xi=np.asarray(xi, float), demand=demand, owners=np.array(owners), kappa=None, taxes=None,
                              capacities=list(capacities), market_size=M)
     products = pd.DataFrame({"product_id": ["inc", "new"], "name": ["Incumbent", "Newcomer"],
                              "price": [25_000.0, price], "cost": [15_000.0, COST], "units": [0.0, 0.0],
@@ -44,21 +46,21 @@ def _result(poor_share: float, price: float, capacities=(), constraints=(), owne
                            counterfactual=SimpleNamespace(products=products, constraints=list(constraints)))
 
 
-def _by_hand(poor_share: float, price: float) -> tuple[np.ndarray, np.ndarray]:
+def _by_hand(poor_share: float, xi=XI) -> tuple[np.ndarray, np.ndarray]:
     """The new model's units and its owner's profit (a one-product firm: nothing cannibalised) at each
     price of the grid, by the logit formula household by household."""
     weights = np.array([poor_share, 1 - poor_share])
     alpha_i = ALPHA + PI / INCOME
     grid = response_grid(COST)
-    incumbent = np.exp(XI[0] - alpha_i * 25_000.0)
-    new = np.exp(XI[1] - np.outer(grid, alpha_i))  # (G, I)
+    incumbent = np.exp(xi[0] - alpha_i * 25_000.0)
+    new = np.exp(xi[1] - np.outer(grid, alpha_i))  # (G, I)
     share = (new / (1 + new + incumbent)) @ weights
     return M * share, M * (grid - COST) * share
 
 
 def test_a_near_tie_is_named_with_the_other_peaks_price_units_and_profit_against_the_logit_formula():
     grid = response_grid(COST)
-    units, profit = _by_hand(0.96, 0.0)
+    units, profit = _by_hand(0.96)
     peaks = [k for k in range(1, len(grid) - 1) if profit[k] >= profit[k - 1] and profit[k] > profit[k + 1]]
     assert len(peaks) == 2  # the low price for the poor household, the high one for the other
     low, high = peaks
@@ -76,7 +78,7 @@ def test_a_near_tie_is_named_with_the_other_peaks_price_units_and_profit_against
 
 def test_no_caveat_where_one_peak_clearly_wins_or_a_plant_sets_the_price():
     grid = response_grid(COST)
-    units, profit = _by_hand(0.94, 0.0)
+    units, profit = _by_hand(0.94)
     peaks = [k for k in range(1, len(grid) - 1) if profit[k] >= profit[k - 1] and profit[k] > profit[k + 1]]
     assert len(peaks) == 2 and min(profit[peaks]) / max(profit[peaks]) < 1 - NEAR_TIE  # 0.70
     assert near_tied_peaks(_result(0.94, grid[int(np.argmax(profit))])) is None
@@ -103,3 +105,15 @@ def test_what_the_model_adds_to_a_multiproduct_owner_counts_the_sales_it_takes_f
     low, high = peaks
     (row,) = near_tied_peaks(_result(0.96, grid[low], owners=(0, 0)))["products"]
     assert row["other_peak_profit_share"] == pytest.approx(added[high] / added[low], rel=1e-9)
+
+
+def test_a_second_peak_just_under_the_near_tie_is_not_named():
+    """A poor household 98% of the weight and the new model's mean utility 9.5: the low-price peak adds
+    0.897 of the high one's profit, just under 1 - NEAR_TIE."""
+    xi = np.array([2.0, 9.5])
+    grid = response_grid(COST)
+    units, profit = _by_hand(0.98, xi)
+    peaks = [k for k in range(1, len(grid) - 1) if profit[k] >= profit[k - 1] and profit[k] > profit[k + 1]]
+    ratio = min(profit[peaks]) / max(profit[peaks])
+    assert len(peaks) == 2 and 1 - NEAR_TIE - 0.01 < ratio < 1 - NEAR_TIE
+    assert near_tied_peaks(_result(0.98, grid[int(np.argmax(profit))], xi=xi)) is None

@@ -46,15 +46,15 @@ def test_a_plant_is_met_or_its_jump_is_reported_below_capacity_and_flagged():
 
 
 def test_a_leap_near_the_root_gives_brentqs_equilibrium_in_fewer_solves(monkeypatch):
-    """ford-geely-jv's JV plant at 120,000 a year (the bundled scenario's 150,000 no longer binds since the
-    ninth session's calibration: its Galaxy E5 sells 138k on the twelfth session's run-outs, 132k
-    before, when this test held the plant at 115,000): the secant search, started where the
-    equilibrium path ends (``autopact.model.continuation``), takes the root on the branch reached from
-    above (``autopact.model.shadow.leap_root``) instead of handing over to brentq from zero. Its
-    equilibrium must be brentq's: the same shadow cost ($292.62) and prices to 1e-9 relative
-    (measured 1.0e-13), in fewer solves (measured 14 against 16). At 115,000, 125,000 and 130,000 the
-    two searches end on different equilibria at the capacity (several equilibria), and at 100,000 to
-    110,000 the plant's output jumps across it."""
+    """ford-geely-jv's JV plant at 125,000 a year (the bundled scenario's 150,000 no longer binds since the
+    ninth session's calibration: its Galaxy E5 sells 134k on the thirteenth session's data, the hybrids
+    at their own prices and power; the test held the plant at 120,000 on the twelfth session's, 115,000
+    before): the secant search, started where the equilibrium path ends (``autopact.model.continuation``),
+    takes the root on the branch reached from above (``autopact.model.shadow.leap_root``) instead of
+    handing over to brentq from zero. Its equilibrium must be brentq's: the same shadow cost ($233.70)
+    and prices to 1e-9 relative (measured 2.1e-13), in fewer solves (measured 13 against 15). At
+    120,000, 122,500, 127,500 and 130,000 the two searches end on different equilibria at the capacity
+    (several equilibria)."""
     import numpy as np
 
     import autopact.simulate as simulate_module
@@ -69,7 +69,7 @@ def test_a_leap_near_the_root_gives_brentqs_equilibrium_in_fewer_solves(monkeypa
 
     monkeypatch.setattr(simulate_module, "solve_constrained", recorded)
     scenario = load_scenario("ford-geely-jv")
-    simulate(scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 120_000})
+    simulate(scenario.model_copy(update={"entrants": [e.model_copy(update={"capacity": 125_000})
                                                       for e in scenario.entrants]}))
     (args, kwargs), = calls
     fast = solve_constrained(*args, **kwargs)

@@ -8,20 +8,18 @@ profit in its own price,
     pi_f(p_j) = M sum_k Omega_jk (p_k - c_k) s_k(p_j, p_-j),
 
 can have two peaks: a low price for many buyers and a high one for few (``autopact.model.continuation``).
-The solver reports the higher one, and ``autopact validate`` checks that every unconstrained entrant's
-price is its owner's global best response. Where the other peak's profit is within ``NEAR_TIE`` of the
-reported one, a small change of any input (a cost, a tariff, the data) moves the entrant to the other
-peak, with a very different price and volume: the thirteenth session's hybrid prices moved the Ford
-Universal EV pickup (ford-universal-ev) from 30.9k units at $40.3k to 108.3k at $32.2k and ford-byd-jv's
-BYD Seagull from 6.6k at $18.2k to 1.7k at $25.5k, each one's cost within 2% of before (README,
-"Hybrids at their own prices"). Such a product's central units are one of two answers the model gives
-about equally; the caveat names it, the other peak's price, the owner's profit there against the
-reported one, and the product's units there (every other price held: a unilateral deviation).
+The solver reports the higher one (``autopact.runs.best_response`` checks that an unconstrained entrant's
+price is its owner's global best response). Where the other peak's profit is within ``NEAR_TIE`` of the
+reported one, a small change of any input (a cost, a tariff, the data) moves the model to the other peak,
+with a very different price and volume (README, "Entrants at a near tie", has the cases met). Such a
+model's central units are one of two answers the model gives about equally; the caveat names it, the
+other peak's price, what the model would add to its owner's profit there against what it adds at the
+reported price, and its units there (every other price held: a unilateral deviation).
 
 The curve compared is what offering the model adds to its owner's profit, pi_f(p_j) - pi_f(no sale)
 (the model at ``WITHOUT`` times its cost, where it sells nothing; cannibalised sales of the owner's other
 models count against it): the owner's whole profit hardly moves with one new model's price (Ford's by
-under 1% over the pickup's whole grid), so peaks of the whole would all look tied. It is taken over the
+about 1% over the Ford Universal EV pickup's whole grid), so peaks of the whole would all look tied. It is taken over the
 grid the path and the validation use (``continuation.response_grid``: cost times 1.02 to 3, a step of 2%
 of cost; ``continuation.owner_profits``). A peak is an interior local maximum of the grid's profits; two
 peaks are apart where the profit between them dips by more than ``VALLEY`` below the lower of the two (a
@@ -43,6 +41,7 @@ from autopact.model.continuation import owner_profits, response_grid
 from autopact.model.demand import shares
 from autopact.model.supply import ownership_matrix
 from autopact.model.taxes import Taxes
+from autopact.outcomes.state import capped_products
 
 NEAR_TIE = 0.10  # the other peak's profit at least (1 - NEAR_TIE) of the reported one: a near tie
 VALLEY = 0.005  # two grid peaks are apart where the profit between them dips this far below the lower
@@ -50,29 +49,21 @@ APART = 0.10  # and a peak counts as another answer where its price differs from
 WITHOUT = 100.0  # a price of this many times cost sells nothing: the owner's profit without the model
 
 
-def capped_products(market: Any, state: Any) -> set[str]:
-    """The products of a solved ``state`` whose price a binding plant (or one at a jump of the output)
-    or a quota at its volume sets: a plant's products, and with a quota every imported product."""
-    products = state.products
-    capped: set[str] = set()
-    for plant, ids, _ in market.capacities:
-        constraint = next((c for c in state.constraints if c["name"] == f"plant: {plant}"), None)
-        if constraint is not None and (constraint.get("binding") or constraint.get("jump")):
-            capped |= set(ids)
-    if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
-        capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
-    return capped
+def apart(profits: np.ndarray, h: int, k: int, valley: float = VALLEY) -> bool:
+    """Whether grid points h and k lie on separate hills: the profit between them falls more than
+    ``valley`` (relative) below the lower of the two. Profits are taken positive (what a model adds to
+    its owner's profit at a peak worth reporting)."""
+    return bool(profits[min(h, k):max(h, k) + 1].min() < (1 - valley) * min(profits[h], profits[k]))
 
 
 def grid_peaks(profits: np.ndarray, valley: float = VALLEY) -> list[int]:
-    """Indices of the separate peaks of a profit curve on a grid: interior local maxima (p_k >= p_{k-1}
-    and p_k > p_{k+1}), a lower one dropped where the curve between it and a higher one never falls
-    more than ``valley`` (relative) below the lower."""
+    """Indices of the separate peaks of a (positive) profit curve on a grid: interior local maxima
+    (p_k >= p_{k-1} and p_k > p_{k+1}), a lower one dropped where it is not ``apart`` from a higher one."""
     p = np.asarray(profits, float)
     found = [k for k in range(1, len(p) - 1) if p[k] >= p[k - 1] and p[k] > p[k + 1]]
     kept: list[int] = []
     for k in sorted(found, key=lambda k: -p[k]):  # highest first
-        if all(p[min(k, h):max(k, h) + 1].min() < (1 - valley) * min(p[k], p[h]) for h in kept):
+        if all(apart(p, k, h, valley) for h in kept):
             kept.append(k)
     return sorted(kept)
 
@@ -88,11 +79,8 @@ def other_peak(grid: np.ndarray, profits: np.ndarray, price: float, valley: floa
         if step == k:
             break
         k = step
-    def apart(h: int, g: int) -> bool:
-        return bool(profits[min(h, g):max(h, g) + 1].min() < (1 - valley) * min(profits[h], profits[g]))
-
-    own = next((h for h in peaks if not apart(h, k)), None)  # the kept peak of price's hill, if any
-    others = [h for h in peaks if h != own and (own is None or apart(h, own))]
+    own = next((h for h in peaks if not apart(profits, h, k, valley)), None)  # the kept peak of price's hill
+    others = [h for h in peaks if h != own and (own is None or apart(profits, h, own, valley))]
     return max(others, key=lambda h: profits[h], default=None)
 
 

@@ -24,3 +24,17 @@ class State:
     solver: dict[str, Any]
     constraints: list[dict[str, Any]] = field(default_factory=list)
     origin: pd.DataFrame | None = None  # (J, countries) assembly weights
+
+
+def capped_products(market: Any, state: Any) -> set[str]:
+    """The products of a solved ``state`` whose price a binding plant (or one at a jump of the output)
+    or a quota at its volume sets: a plant's products, and with a quota every imported product."""
+    products = state.products
+    capped: set[str] = set()
+    for plant, ids, _ in market.capacities:
+        constraint = next((c for c in state.constraints if c["name"] == f"plant: {plant}"), None)
+        if constraint is not None and (constraint.get("binding") or constraint.get("jump")):
+            capped |= set(ids)
+    if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
+        capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
+    return capped

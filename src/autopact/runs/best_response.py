@@ -29,7 +29,7 @@ from scipy.optimize import minimize_scalar
 
 from autopact.model.continuation import best_grid_price, owner_profits, response_grid
 from autopact.model.supply import Taxes, ownership_matrix
-from autopact.outcomes.profit_peaks import capped_products
+from autopact.outcomes.state import capped_products
 
 TOLERANCE = 1e-9
 
