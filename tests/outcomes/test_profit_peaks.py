@@ -117,3 +117,15 @@ def test_a_second_peak_just_under_the_near_tie_is_not_named():
     ratio = min(profit[peaks]) / max(profit[peaks])
     assert len(peaks) == 2 and 1 - NEAR_TIE - 0.01 < ratio < 1 - NEAR_TIE
     assert near_tied_peaks(_result(0.98, grid[int(np.argmax(profit))], xi=xi)) is None
+
+
+def test_a_quota_at_its_volume_caps_every_imported_model_and_a_slack_plant_caps_none():
+    result = _result(0.96, 11_600.0, [("Newcomer plant", ("new",), 5_000.0)],
+                     [{"name": "plant: Newcomer plant", "binding": False},
+                      {"name": "quota: chinese-ev-quota", "binding": True}])
+    # the incumbent is US-built, the newcomer imported from China: the quota rations the import only
+    assert capped_products(result.market, result.counterfactual) == {"new"}
+    slack = _result(0.96, 11_600.0, [("Newcomer plant", ("new",), 5_000.0)],
+                    [{"name": "plant: Newcomer plant", "binding": False}])
+    assert capped_products(slack.market, slack.counterfactual) == set()
+    assert near_tied_peaks(slack) is not None  # a slack plant leaves the near tie to be named
