@@ -86,8 +86,8 @@ def other_peak(grid: np.ndarray, profits: np.ndarray, price: float, valley: floa
 
 def near_tied_peaks(result: Any) -> dict[str, Any] | None:
     """The caveat of a solved result (``outcomes.document.SimulationResult``) with a new model outside a
-    binding plant or quota whose owner earns at another profit peak at least (1 - ``NEAR_TIE``) of what it
-    earns at the reported price; None otherwise."""
+    binding plant or quota that would add to its owner's profit, at another peak ``APART`` or more away in
+    price, at least (1 - ``NEAR_TIE``) of what it adds at the reported price; None otherwise."""
     market, base, state = result.market, result.baseline.products, result.counterfactual
     products = state.products
     new = ~products["product_id"].isin(base["product_id"]).to_numpy()
