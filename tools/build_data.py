@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
+from cells import DESTINATION_TEXT, fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
 from hybrid_trims import price_hybrids  # noqa: E402
 from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
                           split_powertrains)
@@ -79,8 +79,6 @@ SALES_CORRECTIONS = TOOLS / "sales_corrections_2025.csv"
 MSRP_FILLS = (TOOLS / "msrp_fill_2025.csv", *(TOOLS / f"msrp_fill_2025_{x}.csv" for x in "bcd"))
 MSRP_FILL_COLUMNS = ["product_id", "make", "model", "msrp_usd", "model_year", "trim", "destination_basis",
                      "source", "note"]
-# destination_basis of a fill row -> the raw file's msrp_includes_destination text that destination_basis() reads
-MSRP_FILL_DESTINATION = {"included": "yes", "excluded": "no", "not stated": np.nan}
 
 # Months of 2025 each product was on offer to new orders (PROVENANCE.md, "Months on offer"): 12 unless one of
 # these sourced lists says fewer, read in this order (a later file wins): the launch list's months on sale of a
@@ -306,6 +304,17 @@ def nameplate_rows(df: pd.DataFrame, make: str, model: str, file: str) -> pd.Ind
     return match
 
 
+def corrected_rows(df: pd.DataFrame, r: pd.Series, column: str, expected, file: str) -> pd.Index:
+    """The rows of ``df`` of a correction file's row ``r`` (its make and model), whose raw ``column`` must be
+    ``expected`` (the value the file says it replaces); the build stops, naming ``file``, otherwise: a
+    change of the raw file then stops the build instead of being overwritten."""
+    match = nameplate_rows(df, r["make"], r["model"], file)
+    if not df.loc[match, column].eq(expected).all():
+        raise SystemExit(f"{file}: {r['make']} {r['model']}: raw {column} is {df.at[match[0], column]}, "
+                         f"the file expects {expected}")
+    return match
+
+
 def fill_ranges(df: pd.DataFrame, log: list[str]) -> pd.DataFrame:
     """EPA label ranges from tools/bev_range_fill_2025.csv. A row with `replaces` blank fills a nameplate
     whose raw row has no range; a row with `replaces` set replaces that exact raw value (an unverified
@@ -350,9 +359,9 @@ def read_msrp_fills(paths: tuple[Path, ...] = MSRP_FILLS) -> pd.DataFrame:
             raise SystemExit(f"{name}: {r['product_id']} msrp_usd={r['msrp_usd']!r} is not a positive number")
         if not re.fullmatch(r"20[0-3]\d", r["model_year"]):
             raise SystemExit(f"{name}: {r['product_id']} model_year={r['model_year']!r} is not a year")
-        if r["destination_basis"] not in MSRP_FILL_DESTINATION:
+        if r["destination_basis"] not in DESTINATION_TEXT:
             raise SystemExit(f"{name}: {r['product_id']} destination_basis={r['destination_basis']!r}, "
-                             f"expected one of {sorted(MSRP_FILL_DESTINATION)}")
+                             f"expected one of {sorted(DESTINATION_TEXT)}")
         if not r["source"].strip():
             raise SystemExit(f"{name}: {r['product_id']} source is empty")
 
@@ -380,7 +389,7 @@ def fill_msrps(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = MSRP_
                              f"({out.at[j, 'msrp_quoted_usd']}): not an imputed product")
         out.at[j, "msrp_quoted_usd"] = float(r["msrp_usd"])
         out.at[j, "msrp_model_year_raw"] = r["model_year"]
-        out.at[j, "msrp_includes_destination_raw"] = MSRP_FILL_DESTINATION[r["destination_basis"]]
+        out.at[j, "msrp_includes_destination_raw"] = DESTINATION_TEXT[r["destination_basis"]]
         out.at[j, "msrp_trim"] = r["trim"]
         note = f" ({r['note']})" if r["note"].strip() else ""
         out.at[j, "msrp_source"] = f"{r['source']}{note} [{r['fill_file']}]"
@@ -451,10 +460,7 @@ def correct_sales(raw: pd.DataFrame, log: list[str], path: Path = SALES_CORRECTI
     out = raw.copy()
     models = out[out["row_type"] == "model"]
     for _, r in pd.read_csv(path).iterrows():
-        match = nameplate_rows(models, r["make"], r["model"], path.name)
-        if not out.loc[match, "us_sales_units"].eq(float(r["replaces"])).all():
-            raise SystemExit(f"{path.name}: {r['make']} {r['model']}: raw units are "
-                             f"{out.at[match[0], 'us_sales_units']}, the file expects {r['replaces']}")
+        match = corrected_rows(models, r, "us_sales_units", float(r["replaces"]), path.name)
         out.loc[match, "us_sales_units"] = float(r["units"])
         out.loc[match, "sales_basis"] = r["sales_basis"]
         out.loc[match, "sales_confidence"] = r["confidence"]
@@ -482,10 +488,7 @@ def fill_assembly(df: pd.DataFrame, shared: Path, log: list[str]) -> pd.DataFram
     log.append(f"assembly: {len(usable)} rows filled from assembly_fill_2025.csv ({int(units)} units); "
                f"GAP left blank: " + "; ".join(gaps["make"] + " " + gaps["model"]))
     for _, r in pd.read_csv(ASSEMBLY_CORRECTIONS).iterrows():  # a raw country contradicted by a source
-        match = nameplate_rows(out, r["make"], r["model"], ASSEMBLY_CORRECTIONS.name)
-        if not out.loc[match, "assembly_countries"].eq(r["replaces"]).all():
-            raise SystemExit(f"{ASSEMBLY_CORRECTIONS.name}: {r['make']} {r['model']}: raw country is "
-                             f"{out.at[match[0], 'assembly_countries']}, the file expects {r['replaces']}")
+        match = corrected_rows(out, r, "assembly_countries", r["replaces"], ASSEMBLY_CORRECTIONS.name)
         out.loc[match, "assembly_countries"] = r["assembly_countries"]
         out.loc[match, "assembly_source"] = f"{r['source']} [assembly_corrections_2025.csv; the raw file said {r['replaces']}]"
         log.append(f"assembly corrected: {r['make']} {r['model']} {r['replaces']} -> {r['assembly_countries']}")

@@ -11,6 +11,11 @@ import numpy as np
 import pandas as pd
 
 
+# a fill row's destination_basis -> the raw file's msrp_includes_destination text that build_data's
+# destination_basis() reads (the MSRP fills and the hybrid trims write quotes in the raw file's terms)
+DESTINATION_TEXT = {"included": "yes", "excluded": "no", "not stated": np.nan}
+
+
 def first_number(text) -> float:
     """First number in a cell such as '15-26', '72.6-78', '~45000', '>=50000', '1,300'."""
     if pd.isna(text):

@@ -18,13 +18,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from cells import read_fill_files, slug
+from cells import DESTINATION_TEXT, read_fill_files, slug
 
 HYBRID_TRIMS = Path(__file__).resolve().parent / "hybrid_trims_2025.csv"
 COLUMNS = ["product_id", "make", "model", "msrp_usd", "premium_usd", "model_year", "trim", "destination_basis",
            "destination_usd", "horsepower", "horsepower_source", "source", "note", "confidence"]
-# destination_basis of a row -> the raw file's msrp_includes_destination text that the build's destination_basis() reads
-DESTINATION = {"included": "yes", "excluded": "no", "not stated": np.nan}
 
 
 def _number(text: str) -> float:
@@ -49,8 +47,8 @@ def read_hybrid_trims(path: Path, cpi_years: set[int]) -> pd.DataFrame:
             raise SystemExit(f"{name}: {pid} model_year={r['model_year']!r} is not a year")
         if np.isfinite(price) and int(r["model_year"]) not in cpi_years:
             raise SystemExit(f"{name}: {pid} model_year={r['model_year']} has no CPI factor to put its price in 2025 dollars")
-        if r["destination_basis"] not in DESTINATION:
-            raise SystemExit(f"{name}: {pid} destination_basis={r['destination_basis']!r}, expected one of {sorted(DESTINATION)}")
+        if r["destination_basis"] not in DESTINATION_TEXT:
+            raise SystemExit(f"{name}: {pid} destination_basis={r['destination_basis']!r}, expected one of {sorted(DESTINATION_TEXT)}")
         for column in ("destination_usd", "horsepower"):
             if r[column].strip() and not _number(r[column]) > 0:
                 raise SystemExit(f"{name}: {pid} {column}={r[column]!r} is not a positive number")
@@ -90,7 +88,7 @@ def price_hybrids(df: pd.DataFrame, ref: pd.DataFrame, log: list[str],
             included = r["destination_basis"] == "included" and r["destination_usd"].strip()
             out.at[j, "msrp_quoted_usd"] = _number(r["msrp_usd"])
             out.at[j, "msrp_includes_destination_raw"] = (f"yes (includes ${_number(r['destination_usd']):,.0f} destination)"
-                                                          if included else DESTINATION[r["destination_basis"]])
+                                                          if included else DESTINATION_TEXT[r["destination_basis"]])
             out.at[j, "msrp_imputed"], out.at[j, "msrp_imputation"] = False, np.nan
             quoted.append(j)
         else:

@@ -39,9 +39,7 @@ import numpy as np
 
 from autopact.model.continuation import owner_profits, response_grid
 from autopact.model.demand import shares
-from autopact.model.supply import ownership_matrix
-from autopact.model.taxes import Taxes
-from autopact.outcomes.state import capped_products
+from autopact.outcomes.state import capped_products, pricing_point
 
 NEAR_TIE = 0.10  # the other peak's profit at least (1 - NEAR_TIE) of the reported one: a near tie
 VALLEY = 0.005  # two grid peaks are apart where the profit between them dips this far below the lower
@@ -92,9 +90,9 @@ def near_tied_peaks(result: Any) -> dict[str, Any] | None:
     products = state.products
     new = ~products["product_id"].isin(base["product_id"]).to_numpy()
     capped = capped_products(market, state)
-    prices, costs = products["price"].to_numpy(float), products["cost"].to_numpy(float)
-    taxes = market.taxes if market.taxes is not None else Taxes.none(len(costs))
-    point = (costs, market.xi, ownership_matrix(market.owners, market.kappa), taxes)
+    prices = products["price"].to_numpy(float)
+    point = pricing_point(market, state)
+    costs, taxes = point[0], point[3]
     rows = []
     for j in np.flatnonzero(new):
         if str(products["product_id"].iloc[j]) in capped:

@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autopact.model.supply import ownership_matrix
+from autopact.model.taxes import Taxes
+
 
 @dataclass
 class State:
@@ -38,3 +41,11 @@ def capped_products(market: Any, state: Any) -> set[str]:
     if any(c["name"].startswith("quota:") for c in state.constraints):  # a quota at its volume rations imports
         capped |= set(products.loc[~products["assembly_countries"].eq("United States"), "product_id"])
     return capped
+
+
+def pricing_point(market: Any, state: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Taxes]:
+    """(costs, xi, Omega, taxes) of a solved ``state`` on ``market``: what ``model.continuation.owner_profits``
+    takes to price one product against the others held (no taxes: ``Taxes.none``)."""
+    costs = state.products["cost"].to_numpy(float)
+    taxes = market.taxes if market.taxes is not None else Taxes.none(len(costs))
+    return costs, market.xi, ownership_matrix(market.owners, market.kappa), taxes

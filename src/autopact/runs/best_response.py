@@ -28,8 +28,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from autopact.model.continuation import best_grid_price, owner_profits, response_grid
-from autopact.model.supply import Taxes, ownership_matrix
-from autopact.outcomes.state import capped_products
+from autopact.outcomes.state import capped_products, pricing_point
 
 TOLERANCE = 1e-9
 
@@ -42,12 +41,9 @@ def entrant_best_responses(result: Any) -> list[dict[str, Any]]:
     market, state = result.market, result.counterfactual
     products = state.products
     prices = products["price"].to_numpy(float)
-    costs = products["cost"].to_numpy(float)
-    omega = ownership_matrix(market.owners, market.kappa)
-    taxes = market.taxes
     capped = capped_products(market, state)
-
-    point = (costs, market.xi, omega, taxes if taxes is not None else Taxes.none(len(costs)))
+    point = pricing_point(market, state)
+    costs = point[0]
 
     def owner_profits_at(j: int, candidates: Any) -> np.ndarray:
         """The owner's profit at each of ``candidates`` for p_j, others held (``continuation.owner_profits``:
