@@ -59,7 +59,7 @@ def test_an_entrant_counts_as_a_new_rival_and_its_partners_models_are_left_out()
 
 def test_a_path_that_ended_before_the_scenario_is_a_caveat_naming_the_largest_unchanged_moves():
     """``solver.path_ended`` (the equilibrium path's budget) and ``path_jumps`` (a fold) make a caveat
-    with where the path ended and the largest moves of models whose cost and tax are unchanged, largest
+    with where the path ended and the largest moves of models whose own cost is unchanged, largest
     first; a path that reached the scenario makes none."""
     from dataclasses import replace
 
@@ -72,7 +72,8 @@ def test_a_path_that_ended_before_the_scenario_is_a_caveat_naming_the_largest_un
     assert found["kind"] == "equilibrium_path_ended" and found["path_ended"] == [0.125, 0.5]
     assert [m["product_id"] for m in found["largest"]] == ["b", "a"]
     assert [m["price_change_usd"] for m in found["largest"]] == [3000.0, -1000.0]
-    assert "12%, 50% of the way" in found["text"] and "B +$3,000, A -$1,000" in found["text"]
+    assert [(m["units_before"], m["units_after"]) for m in found["largest"]] == [(300.0, 290.0), (100.0, 90.0)]
+    assert "12%, 50% of the way" in found["text"] and "B +$3,000 (300 -> 290 units), A -$1,000 (100 -> 90 units)" in found["text"]
     # b's +$3,000 is also a material rise of an unchanged incumbent while c got cheaper: both caveats, rises first
     assert [c["kind"] for c in caveats(state(BASE), ended)] == ["incumbent_price_rises", "equilibrium_path_ended"]
     assert equilibrium_path_ended(state(BASE), state(after)) is None
@@ -106,3 +107,20 @@ def test_a_large_shift_of_assembly_is_a_caveat_and_a_small_one_is_none():
     assert assembly_shift(before, small) is None
     unstated = replace(before, origin=before.origin.assign(**{"not stated": 0.0}))
     assert assembly_shift(unstated, moved) is None
+
+
+def test_a_path_that_ended_names_moves_beyond_what_each_model_s_own_wedge_explains():
+    """In a later year's baseline every model's tax wedge moves (fuel prices, the EV credit's end), so the
+    caveat compares each unchanged-cost model's price move with its own wedge's change: a $2,000 fall with
+    the wedge up $300 is $1,700 beyond it and listed; a $250 fall with the wedge up $400 is not (2026
+    baseline: the Colorado's -$5,825, with its wedge moved by gasoline's price, had been left out as "none")."""
+    from dataclasses import replace
+
+    from autopact.outcomes.caveats import equilibrium_path_ended
+
+    after = [("a", "A", "Alpha", 28000.0, 28300.0, 25000.0, 300.0), ("b", "B", "Beta", 39750.0, 40150.0, 33000.0, 310.0),
+             ("c", "C", "Gamma", 20500.0, 23500.0, 19500.0, 40.0)]  # c's cost rose: not listed
+    found = equilibrium_path_ended(state(BASE), replace(state(after), solver={"path_jumps": [0.02]}))
+    assert found["largest"] == [{"product_id": "a", "name": "A", "price_change_usd": -2000.0,
+                                 "units_before": 100.0, "units_after": 300.0}]
+    assert "A -$2,000 (100 -> 300 units)" in found["text"]

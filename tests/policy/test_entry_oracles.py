@@ -109,14 +109,16 @@ def _new(name, like, price):
             "announced_price_usd": price, "price_source": "test"}
 
 
-@pytest.mark.parametrize("products", [[_new("A", "ford--ranger--ice", 30_000)],
-                                      [_new("A", "ford--ranger--ice", 30_000), _new("B", "ford--maverick--ice", 32_000)]],
+@pytest.mark.parametrize("products", [[_new("A", "ford--ranger--ice", 42_000)],
+                                      [_new("A", "ford--ranger--ice", 42_000), _new("B", "ford--maverick--ice", 45_000)]],
                          ids=["one", "two"])
 def test_new_products_implied_costs_make_their_focs_vanish(market_2025, products):
     """At the announced prices (x the price scale of their powertrain) and every other product at its 2025
     price, the new products' FOC rows vanish with the counterfactual Omega; the two costs of
-    siblings are solved jointly (each one's markup enters the other's FOC)."""
+    siblings are solved jointly (each one's markup enters the other's FOC). Prices at which each is its
+    owner's best response (a price between two profit peaks takes another cost: test_announced_costs.py)."""
     cf = apply(parse_scenario({"name": "new", "new_products": products}, "test"), market_2025)
+    assert {row["rule"] for row in cf.announced_costs} == {"first-order condition"}
     new = cf.products["product_id"].str.startswith("new--").to_numpy()
     assert new.sum() == len(products)
     prices = np.r_[market_2025.calibration.arrays.prices,

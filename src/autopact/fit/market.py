@@ -88,6 +88,7 @@ class MarketModel:
     before: Origin | None = None  # a scenario's market: the market before it, where its path starts (continuation)
     excluded: list[str] = field(default_factory=list)  # what a scenario's levers left out, with the reason
     entrant_costs: list[dict[str, Any]] = field(default_factory=list)  # entrants' cost build-ups
+    announced_costs: list[dict[str, Any]] = field(default_factory=list)  # new products' costs from announced prices
     hedonic_r2: float | None = None  # fit of the hedonic regression entrants' mean utilities come from
     calibration: CalibrationResult | None = None
     data: Market | None = None  # the data market (the 2025 levers read it)

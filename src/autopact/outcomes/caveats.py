@@ -25,7 +25,7 @@ import pandas as pd
 from autopact.data import backtest_evidence
 from autopact.outcomes.low_income import low_income_bev_buyers
 from autopact.outcomes.metrics import us_assembled_units
-from autopact.outcomes.profit_peaks import near_tied_peaks
+from autopact.outcomes.profit_peaks import announced_between_peaks, near_tied_peaks
 
 RISE_USD = 1.0  # a change above a dollar counts (the solver agrees to ~1e-9 of a price)
 SAME_USD = 1e-6  # a cost or tax wedge that moved by less is unchanged (rounding of the same arithmetic)
@@ -104,26 +104,33 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
     (``autopact.model.continuation``: a fold, or the path's budget; ``solver.path_ended`` and
     ``path_jumps``): the search for prices went on from there and may have settled on another of the
     market's equilibria, so some prices moved by the switch, not by the policy. It names the three
-    largest moves among models whose cost and tax are unchanged; None where the path reached the end."""
+    largest moves among models whose own cost is unchanged, beyond what their own tax wedge could explain
+    (|change of price| - |change of wedge|: a consumer-price wedge moves its product's producer price by
+    less than itself, so a move larger than that has another cause; in a later year's baseline every
+    model's wedge moves with fuel prices and the EV credit), with their units; None where the path reached
+    the end."""
     solver = counterfactual.solver or {}
     ended = sorted({*solver.get("path_ended", []), *solver.get("path_jumps", [])})
     if not ended:
         return None
     base, cf, common, cost_change, wedge_change = _compared(baseline, counterfactual)
-    same = common[(np.abs(cost_change) < SAME_USD) & (np.abs(wedge_change) < SAME_USD)]
-    change = (cf.loc[same, "price"] - base.loc[same, "price"])
-    largest = change.reindex(change.abs().sort_values(ascending=False).index[:3])
-    moves = ", ".join(f"{cf.at[pid, 'name']} {_dollars(value)}" for pid, value in largest.items())
+    same = np.abs(cost_change) < SAME_USD
+    change = (cf.loc[common, "price"] - base.loc[common, "price"]).to_numpy(float)
+    beyond = np.where(same, np.abs(change) - np.abs(wedge_change), -np.inf)
+    order = [k for k in np.argsort(-beyond)[:3] if beyond[k] > RISE_USD]
+    largest = [{"product_id": str(common[k]), "name": str(cf.at[common[k], "name"]), "price_change_usd": float(change[k]),
+                "units_before": float(base.at[common[k], "units"]), "units_after": float(cf.at[common[k], "units"])}
+               for k in order]
+    moves = ", ".join(f"{m['name']} {_dollars(m['price_change_usd'])} ({m['units_before']:,.0f} -> "
+                      f"{m['units_after']:,.0f} units)" for m in largest)
     text = (f"the equilibrium was followed from today's prices to {', '.join(f'{t:.0%}' for t in ended)} of the way "
             "to this scenario and stopped there: the prices it followed ceased to be an equilibrium (a cheap model's "
             "owner came to earn as much at a low price as at a high one: a fold), or the following ran out of steps. "
             "The search for prices went on from that point and may have settled on another of the market's "
-            f"equilibria. The largest moves of models whose cost and tax are unchanged: {moves or 'none'}; read "
+            f"equilibria. The largest moves of models whose own cost is unchanged: {moves or 'none'}; read "
             "such moves as possibly the switch of equilibrium rather than the policy's effect (README, Several "
             "equilibria).")
-    return {"kind": "equilibrium_path_ended", "text": text, "path_ended": ended,
-            "largest": [{"product_id": str(pid), "name": str(cf.at[pid, "name"]), "price_change_usd": float(value)}
-                        for pid, value in largest.items()]}
+    return {"kind": "equilibrium_path_ended", "text": text, "path_ended": ended, "largest": largest}
 
 
 def assembly_shift(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
@@ -150,9 +157,10 @@ def assembly_shift(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
 def caveats(baseline: Any, counterfactual: Any, result: Any = None) -> list[dict[str, Any]]:
     """Every caveat of a result (a list, empty when none applies): those of its two solved states,
     and with the ``result`` itself (its markets), the low-income buyers' of new BEVs
-    (``autopact.outcomes.low_income``) and new models at a near tie of their owner's profit peaks
-    (``autopact.outcomes.profit_peaks``)."""
+    (``autopact.outcomes.low_income``), new models at a near tie of their owner's profit peaks and new
+    products announced at a price between two of them (``autopact.outcomes.profit_peaks``)."""
     found = [incumbent_price_rises(baseline, counterfactual), equilibrium_path_ended(baseline, counterfactual),
              assembly_shift(baseline, counterfactual), None if result is None else low_income_bev_buyers(result),
-             None if result is None else near_tied_peaks(result)]
+             None if result is None else near_tied_peaks(result),
+             None if result is None else announced_between_peaks(result)]
     return [caveat for caveat in found if caveat]

@@ -123,3 +123,25 @@ def near_tied_peaks(result: Any) -> dict[str, Any] | None:
             "tariffs or data, so read such a model's price and units as either answer; the bands' draws show how "
             "often each comes up (README, Several equilibria).")
     return {"kind": "near_tied_profit_peaks", "text": text, "near_tie": NEAR_TIE, "products": rows}
+
+
+def announced_between_peaks(result: Any) -> dict[str, Any] | None:
+    """The caveat of a result with a new product whose announced price is no best response of its owner
+    at any cost (``autopact.policy.new_products.rationalised_costs``, rule ``indifference``): its cost is
+    the one at which its owner is indifferent between the best prices below and above the announcement,
+    so the model reads the announcement as lying between two answers; None where every announced price
+    is a best response at the cost its first-order condition implies."""
+    rows = [row for row in result.market.announced_costs if row.get("rule") == "indifference"]
+    if not rows:
+        return None
+    names = "; ".join(
+        f"{r['name']}, announced at ${r['announced_price']:,.0f} at the model's price level: at no marginal cost would "
+        f"its owner choose that price (the first-order condition there, at a cost of ${r['first_order_cost']:,.0f}, "
+        f"marks a {r['first_order_point']}); the cost taken, ${r['cost']:,.0f}, is the one at which its owner is "
+        f"indifferent between ${r['peaks'][0]['price']:,.0f} (about {r['peaks'][0]['units']:,.0f} units) and "
+        f"${r['peaks'][1]['price']:,.0f} (about {r['peaks'][1]['units']:,.0f}), other prices as before the scenario"
+        for r in rows)
+    text = ("new products announced at a price between two peaks of their owner's profit in this model's demand: "
+            f"{names}. The equilibrium puts such a product at one of the two prices and a small change of any input "
+            "at the other (README, Announced prices between two profit peaks).")
+    return {"kind": "announced_price_between_peaks", "text": text, "products": rows}

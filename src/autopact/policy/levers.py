@@ -23,6 +23,8 @@ a market whose marginal costs or mean utilities it makes non-finite, or whose co
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -322,23 +324,24 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     xi_all, cost_all = np.concatenate(xis), np.concatenate(costs)
     holders = {*market.stakes.columns, *(h for split in entered.stakes.values() for h in split)}
     stakes, owners, owner_names, kappa = ownership(products, entered.stakes, scenario.mergers, list(holders))
-    if scenario.new_products:  # their costs from their FOCs at the announced prices
-        cost_all = new_products.implied_costs(new_products.announced_prices(scenario, market), market, products,
-                                               xi_all, cost_all, owners, kappa)
-        unknown = products["base_cost"].isna()
-        products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
-    check_costs(products, cost_all, xi_all, market.money)
-    start = fixed_point_start(market, products, initial_prices)
     taxes = consumer_wedges(scenario.credits, products, market.money) if scenario.credits else Taxes.none(len(products))
     operating = operating_cost_wedge(products, market, params)
     if operating is not None:  # kept beside the products: averages of purchase prices leave it out (metrics)
         taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
         products = products.assign(operating_cost_wedge=operating)
+    announced: list[dict[str, Any]] = []
+    if scenario.new_products:  # their costs: where their owner's best response reaches the announced prices
+        cost_all, announced = new_products.rationalised_costs(new_products.announced_prices(scenario, market), market,
+                                                              products, xi_all, cost_all, owners, kappa, taxes)
+        unknown = products["base_cost"].isna()
+        products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
+    check_costs(products, cost_all, xi_all, market.money)
+    start = fixed_point_start(market, products, initial_prices)
     return market.with_products(
         products=products, origin=applied_origin(products, market, params, incumbent_origin, keep), xi=xi_all,
         costs=cost_all,
         demand=demand_for(market, products),
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
-        excluded=excluded, entrant_costs=entered.report, hedonic_r2=None if hedonic is None else hedonic.r2,
+        excluded=excluded, entrant_costs=entered.report, announced_costs=announced, hedonic_r2=None if hedonic is None else hedonic.r2,
         taxes=taxes, before=path_origin(market, products, cost_all, xi_all, taxes, owners, kappa) if path else None)

@@ -2,8 +2,10 @@
 
 Characteristics come from a named comparable product (a BEV's range from ``range_miles`` where
 announced); mean utility as for any entrant (hedonic
-fit, its make's residual for the powertrain, else its firm's, the launch term); marginal cost from the product's own
-first-order condition at its announced price (``implied_costs``); output capped by its plant.
+fit, its make's residual for the powertrain, else its firm's, the launch term); marginal cost where its
+owner's best response reaches its announced price (``rationalised_costs``): the product's own first-order
+condition at the announced price (``implied_costs``) where that price is a best response, else the cost at
+which its owner is indifferent between the best prices below and above it; output capped by its plant.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import pandas as pd
 from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
+from autopact.model.continuation import owner_profits
 from autopact.model.demand import price_jacobian, shares
 from autopact.model.supply import ownership_matrix
+from autopact.model.taxes import Taxes
 from autopact.policy.hedonic import Hedonic
 from autopact.policy.launch import appeal_term, launch_term
 from autopact.policy.scenario import NewProduct, Scenario
@@ -82,26 +86,41 @@ def announced_prices(scenario: Scenario, market: MarketModel) -> dict[str, float
     return {product_id(p): p.announced_price_usd * market.data.scale_of(p.powertrain) for p in scenario.new_products}
 
 
+def held_prices(market: MarketModel, products: pd.DataFrame, costs: np.ndarray) -> np.ndarray:
+    """Every product's price before the scenario, where the announced prices are read against: the
+    market's own (``initial_prices``: the observed 2025 prices, or a carried year's equilibrium), else
+    the data's; a product new to the market at its cost plus the calibration's units-weighted mean
+    markup (NaN for the announced products, whose cost is unknown)."""
+    if market.initial_prices is not None:
+        by_id = dict(zip(market.products["product_id"], market.initial_prices))
+    else:  # a market with no start of its own: the data's prices
+        by_id = dict(zip(market.data.products["product_id"], market.data.prices))
+    mean_markup = float(np.average(market.calibration.markups, weights=market.calibration.arrays.units))
+    prices = np.array([by_id.get(pid, np.nan) for pid in products["product_id"]], float)
+    fill = np.isnan(prices)
+    prices[fill] = costs[fill] + mean_markup
+    return prices
+
+
 def implied_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
-                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None) -> np.ndarray:
+                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None,
+                  taxes: Taxes | None = None) -> np.ndarray:
     """Marginal cost of each product with an unknown cost (NaN) from its own first-order condition
-    at its ``announced`` price (model price level), every other product at its baseline price and
-    known cost (entrants at cost plus the baseline's mean markup), solved jointly:
-        s_j + sum_k Omega_jk (p_k - c_k) ds_k/dp_j = 0 for each j with unknown c_j."""
-    cal, data = market.calibration, market.data
+    at its ``announced`` price (model price level), every other product at its price before the
+    scenario (``held_prices``) and known cost, at the consumer prices p^c = (1 + t) p + T the
+    scenario's ``taxes`` make (credits, operating-cost wedges; none where None), solved jointly:
+        s_j + (1 + t_j) sum_k Omega_jk (p_k - c_k) ds_k/dp^c_j = 0 for each j with unknown c_j
+    (BLP 1995, eq. 3.6, for the rows whose price is known and cost is not)."""
     demand = market.demand_over(products)
-    # the market's own rows (a carried market may have fewer than the calibration: rows barred by a rule)
-    by_id = dict(zip(data.products["product_id"], data.prices))
-    prices = np.array([by_id.get(pid, np.nan) for pid in products["product_id"]])
-    mean_markup = float(np.average(cal.markups, weights=cal.arrays.units))  # the calibration's, over its rows
+    prices = held_prices(market, products, costs)
     for j, pid in enumerate(products["product_id"]):
         if pid in announced:
             prices[j] = announced[pid]
-        elif np.isnan(prices[j]):
-            prices[j] = costs[j] + mean_markup
-    delta = xi - demand.alpha * prices
-    s = shares(delta, prices, demand)
-    jac = price_jacobian(delta, prices, demand)
+    taxes = taxes if taxes is not None else Taxes.none(len(prices))
+    consumer = taxes.consumer_prices(prices)
+    delta = xi - demand.alpha * consumer
+    s = shares(delta, consumer, demand)
+    jac = (1 + taxes.ad_valorem)[None, :] * price_jacobian(delta, consumer, demand)  # ds_k / dp_j (producer)
     omega = ownership_matrix(owners, kappa)
     unknown = np.flatnonzero(np.isnan(costs))
     known = np.setdiff1d(np.arange(len(prices)), unknown)
@@ -116,3 +135,84 @@ def implied_costs(announced: dict[str, float], market: MarketModel, products: pd
             raise ScenarioError(f"new product {products.at[j, 'name']!r}: its announced price implies a marginal "
                                 f"cost of ${out[j]:,.0f}; the price is too low for this market's demand")
     return out
+
+
+RESPONSE_GRID = np.exp(np.linspace(np.log(0.5), np.log(3.0), 1201))  # announced price times these (0.15% steps)
+TIE = 1e-9  # a grid price beats the announced one where it adds more than this share of the owner's profit
+
+
+def rationalised_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
+                       costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None,
+                       taxes: Taxes | None = None) -> tuple[np.ndarray, list[dict]]:
+    """Each announced product's marginal cost: the cost at which its owner's best response, every other
+    price held as in ``implied_costs``, reaches the announced price; with a report row per product.
+
+    The first-order condition (``implied_costs``) gives that cost where the announced price p_a is
+    its owner's global best response at it. With price sensitivity from income the owner's profit in
+    the product's own price,
+
+        pi_f(p_j; c_j) = M sum_k Omega_jk (p_k - c_k) s_k(p_j, p_-j),
+
+    can have two peaks, and a price between them is no best response at any cost: the first-order
+    condition there holds at a profit minimum (or a lower peak), and the cost it implies would have the
+    owner price elsewhere. The best response p*(c_j) is nondecreasing in c_j (Topkis 1978: the cross
+    derivative d2 pi_f / dp_j dc_j = -Omega_jj ds_j/dp_j > 0), so it passes through p_a or jumps across
+    it at one cost: the cost c* at which the owner is indifferent between its best price below p_a and
+    its best price above it,
+
+        max_{p < p_a} pi_f(p; c*) = max_{p > p_a} pi_f(p; c*),
+
+    where pi_f(p; c) = pi_f(p; c_0) - M Omega_jj (c - c_0) s_j(p) is linear in c (bisection on the
+    difference, increasing in c). Prices are taken over ``RESPONSE_GRID`` (0.5 to 3 times p_a). Several
+    announced products are solved jointly by their first-order conditions, then each one not at its best
+    response alone, the others' costs held."""
+    costs = implied_costs(announced, market, products, xi, costs, owners, kappa, taxes)
+    demand = market.demand_over(products)
+    prices = held_prices(market, products, costs)
+    ids = list(products["product_id"])
+    for pid, price in announced.items():
+        prices[ids.index(pid)] = price
+    taxes = taxes if taxes is not None else Taxes.none(len(prices))
+    omega = ownership_matrix(owners, kappa)
+    report = []
+    for pid, price in announced.items():
+        j = ids.index(pid)
+        grid = price * RESPONSE_GRID
+        point = (costs, xi, omega, taxes)
+        raised = costs.copy()
+        raised[j] += 1.0
+        at = np.append(grid, price * np.array([1 - 1e-3, 1 + 1e-3, 1]))  # the grid, p_a's two sides, p_a
+        at_cost = owner_profits(j, prices, at, point, demand)
+        sold = (at_cost - owner_profits(j, prices, at, (raised, xi, omega, taxes), demand)) / omega[j, j]
+        at_cost, sold, sides = np.r_[at_cost[:-3], at_cost[-1]], np.r_[sold[:-3], sold[-1]], at_cost[-3:-1]
+        row = {"product_id": pid, "name": str(products.at[j, "name"]), "announced_price": float(price),
+               "first_order_cost": float(costs[j]),
+               "first_order_point": "profit minimum" if sides.min() > at_cost[-1] else "lower profit peak"}
+        best = int(np.argmax(at_cost[:-1]))
+        if at_cost[best] - at_cost[-1] <= TIE * abs(at_cost[-1]):
+            row.pop("first_order_point")
+            report.append({**row, "cost": float(costs[j]), "rule": "first-order condition"})
+            continue
+        below, above = grid < price, grid > price
+
+        def gap(c: float) -> float:  # best profit above p_a less best below it, at cost c (increasing in c)
+            profits = at_cost[:-1] - omega[j, j] * (c - costs[j]) * sold[:-1]
+            return float(profits[above].max() - profits[below].max())
+
+        low, high = 0.0, float(price)  # at c = p_a no price below it pays: the gap is positive
+        if gap(low) > 0:
+            raise ScenarioError(f"new product {row['name']!r}: its owner would price it above its announced price "
+                                f"${price:,.0f} (model level) at any positive marginal cost; the price is too low "
+                                "for this market's demand")
+        while high - low > 0.01:
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if gap(middle) < 0 else (low, middle)
+        cost = 0.5 * (low + high)
+        profits = at_cost[:-1] - omega[j, j] * (cost - costs[j]) * sold[:-1]
+        k_low = int(np.flatnonzero(below)[np.argmax(profits[below])])
+        k_high = int(np.flatnonzero(above)[np.argmax(profits[above])])
+        costs[j] = cost
+        report.append({**row, "cost": float(cost), "rule": "indifference",
+                       "peaks": [{"price": float(grid[k]), "units": float(market.market_size * sold[k])}
+                                 for k in (k_low, k_high)]})
+    return costs, report

@@ -10,8 +10,9 @@ source for its launch year), on the calibrated 2025 market:
    mean for a new brand), plus the launch term of
    its year after launch and its powertrain class computed from the *other* launches
    (``autopact.policy.launch``); its
-   marginal cost comes from its first-order condition at its real 2025 price
-   (``autopact.policy.new_products.implied_costs``, as for an announced new product);
+   marginal cost is the one at which its owner's best response reaches its real 2025 price, its
+   first-order condition's where that price is a best response (``autopact.policy.new_products.
+   rationalised_costs``, as for an announced new product);
 3. solve the equilibrium with it: its predicted units at an annual rate (the launch term is one of
    annual units, ``autopact.policy.launch``); a launch of 2025 on sale m months of the year
    (``months_on_sale_2025``, sourced) is compared with m / 12 of them, like with like.
@@ -33,7 +34,7 @@ from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
 from autopact.model.supply import Taxes
 from autopact.policy.hedonic import months_on_offer
 from autopact.policy.launch import band, launch_term, months_on_sale, reentry_prediction
-from autopact.policy.new_products import implied_costs
+from autopact.policy.new_products import rationalised_costs
 from autopact.simulate import solve
 
 
@@ -56,18 +57,20 @@ def reordered_taxes(market: MarketModel, minus: MarketModel, j: int) -> Taxes | 
 
 def reenter(market: MarketModel, product_id: str, xi: float) -> float:
     """Units of the product when it enters the market without it with mean utility ``xi`` and the
-    marginal cost its first-order condition implies at its real 2025 price."""
+    marginal cost its real 2025 price implies (``rationalised_costs``: its first-order condition's where
+    that price is its owner's best response)."""
     minus, j = market.without(product_id)
     row = market.products.iloc[[j]].reset_index(drop=True)
     products = pd.concat([minus.products, row], ignore_index=True)
     owners = np.append(minus.owners, minus.owner_names.index(str(row.at[0, "owner"])))
     xi_all, costs = np.append(minus.xi, xi), np.append(minus.costs, np.nan)
     price = float(market.data.prices[j])
-    costs = implied_costs({product_id: price}, minus, products, xi_all, costs, owners, None)
+    taxes = reordered_taxes(market, minus, j)
+    costs, _ = rationalised_costs({product_id: price}, minus, products, xi_all, costs, owners, None, taxes)
     entered = minus.with_products(
         products=products, origin=pd.concat([minus.origin, market.origin.iloc[[j]]], ignore_index=True).fillna(0.0),
         xi=xi_all, costs=costs, stakes=pd.concat([minus.stakes, market.stakes.iloc[[j]]], ignore_index=True),
-        owners=owners, taxes=reordered_taxes(market, minus, j), initial_prices=np.append(minus.initial_prices, price))
+        owners=owners, taxes=taxes, initial_prices=np.append(minus.initial_prices, price))
     return float(solve(entered).products["units"].iloc[-1])
 
 
@@ -105,7 +108,7 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
     return {"products": rows, **error_metrics(rows), "by_powertrain": by_powertrain,
             "method": ("leave one out: remove the product, re-enter it with the hedonic prediction of the market "
                        "without it, the scenarios' brand term and the launch term of the other launches of its "
-                       "powertrain class and year band, at the cost its first-order condition implies at its real 2025 price; "
+                       "powertrain class and year band, at the cost at which its owner's best response reaches its real 2025 price (its first-order condition's where that price is a best response); "
                        "a 2025 launch on sale m months is compared with m/12 of its predicted annual units"),
             "rule": {"brand_term": ("the units-weighted mean hedonic residuals of the firm's line, the make's line, the "
                                     "firm's products of the entrant's powertrain and the make's, pooled from the coarsest "
