@@ -56,9 +56,11 @@ def test_summary_rows_read_a_validate_result():
              "beyond_factor_3": 1, "worst": {"name": "X", "ratio": 4.0},
              "intervals": {"level": 0.9, "median_abs_log_error": [0.4, 0.61], "mean_log_error": [-0.1, 0.3]}}
     passed = dict.fromkeys(("entry_median_abs_log_error", "entry_worst", "market_2026_sales", "entrant_prices",
-                            "low_income_bev_elasticity", "buyers_income_below_75k"), False)
+                            "low_income_bev_elasticity", "buyers_income_below_75k", "early_2026_makers",
+                            "tariff_pass_through"), False)
     passed.update(dict.fromkeys(("entry_bias", "ev_credit", "tariff_sales", "tariff_prices", "entry_yardsticks",
-                                 "entrant_best_responses", "price_signs", "buyers_income_150k_plus"), True))
+                                 "entrant_best_responses", "price_signs", "buyers_income_150k_plus",
+                                 "early_2026_prices"), True))
     demand = {"low_income_bev_elasticity": {"model": -5.0, "published": -2.1, "income_limit_usd_2023": 100000.0},
               "buyers_income_below_75k": {"model": 0.2, "published": 0.25},
               "buyers_income_150k_plus": {"model": 0.43, "published": 0.43}, "goal_relative": 0.10}
@@ -69,6 +71,12 @@ def test_summary_rows_read_a_validate_result():
          "tariff_backtest": {"published": {"sales_change": [-0.06, -0.03], "price_change": [0.04, 0.07]},
                              "sales_change": -0.04, "price_change": 0.05},
          "market_2026_backtest": {"predicted_sales_change": -0.004, "range": [-0.061, -0.024]},
+         "early_2026_backtest": {
+             "makers": {"rows": [{}] * 4, "median_abs_gap": 0.195, "within": 1, "goal_gap": 0.10,
+                        "worst": {"label": "Kia K4", "predicted_change": -0.681, "observed_change": 0.03}},
+             "average_price": {"predicted_change": 0.025, "observed_jan_feb_2026": [0.034, 0.019]},
+             "pass_through": {"tariff": "5% on vehicles assembled in Japan", "pass_through": 1.64,
+                              "published": [0.6, 1.0]}},
          "entry_yardsticks": {"scenarios": {"a": {"largest_model_share": 0.01, "price_to_china_list": {"m": 1.5}}},
                               "yardsticks": {"single_model_share": [0.008, 0.018], "export_price_ratio": [1.6, 1.8]}},
          "entrant_best_responses": {"a": [{"global_best_response": True}, {"global_best_response": False}]},
@@ -83,5 +91,9 @@ def test_summary_rows_read_a_validate_result():
         "backtest": "EV credit ends (30 Sep 2025): BEV share", "result": "model 5.00%, observed 5.80% (Q4 2025)",
         "goal": "within 1.5 pp", "passed": True}
     assert [r["result"] for r in rows if "best responses" in r["backtest"]] == ["1 of 2"]
-    assert [r["passed"] for r in rows] == [False, True, False, True, True, True, False, True, False, True, True, False,
-                                           False, True]
+    assert by_name["Early 2026: 4 makers' and models' sales against the same months of 2025"]["result"] == (
+        "median gap 20 points; 1 of 4 within 10; worst Kia K4 model -68%, published +3%")
+    assert by_name["Early 2026: average price against 2025"]["goal"] == "KBB January-February 2026 +1.9% to +3.4%"
+    assert by_name["Pass-through of a tariff (5% on vehicles assembled in Japan)"]["result"] == "1.64"
+    assert [r["passed"] for r in rows] == [False, True, False, True, True, True, False, False, True, False, True,
+                                           False, True, True, False, False, True]

@@ -216,6 +216,24 @@ def backtest_evidence() -> dict[str, dict[str, Any]]:
     return {row["name"]: row for row in _parsed("backtest_evidence.csv").to_dict(orient="records")}
 
 
+def early_2026_sales() -> list[dict[str, Any]]:
+    """Published US sales changes of makers and nameplates in the first months of 2026 against the same
+    months of 2025 (``sales_early_2026.csv``), each with the makes or product-id prefixes it covers in the
+    2025 market (exactly one of the two), the change as a fraction and its source."""
+    rows = []
+    for k, row in enumerate(_parsed("sales_early_2026.csv").to_dict(orient="records")):
+        makes = [m for m in str(row["makes"]).split(";") if m and m != "nan"]
+        prefixes = [m for m in str(row["product_prefixes"]).split(";") if m and m != "nan"]
+        issue = (("makes", "give exactly one of makes and product_prefixes") if bool(makes) == bool(prefixes) else
+                 ("change", "not a finite number") if not np.isfinite(float(row["change"])) else
+                 ("source", "empty") if not str(row["source"]).strip() or str(row["source"]) == "nan" else None)
+        if issue is not None:
+            field, why = issue
+            raise MarketDataError([DataIssue("sales_early_2026.csv", k + 2, field, row.get(field), why)])
+        rows.append({**row, "makes": makes, "product_prefixes": prefixes, "change": float(row["change"])})
+    return rows
+
+
 def new_vehicle_buyer_shares(year: int = 2025) -> dict[str, dict[str, Any]]:
     """Published shares of new-vehicle buyers by household income (``consumer_income.csv`` section E,
     Cox Automotive) of ``year``, by metric: the bracket [low, high) in dollars (high inf for "and

@@ -102,6 +102,23 @@ def _print_demand(d: dict[str, Any], passed: dict[str, bool]) -> None:
               highlight=False, markup=True)
 
 
+def _print_early_2026(a: dict[str, Any], passed: dict[str, bool]) -> None:
+    mk, ap, pt = a["makers"], a["average_price"], a["pass_through"]
+    out.print("Early 2026 against the 2026 baseline (published changes over the same months of 2025; the model's "
+              "whole year): " + "; ".join(f"{escape(row['label'])} ({row['period']}) {row['observed_change']:+.1%}, "
+                                          f"model {row['predicted_change']:+.1%}" for row in mk["rows"])
+              + f"; median gap {100 * mk['median_abs_gap']:.1f} points, {mk['within']} of {len(mk['rows'])} within "
+              f"{100 * mk['goal_gap']:.0f} points {_mark(passed['early_2026_makers'])}", highlight=False, markup=True)
+    out.print("  average price {:+.1%} against KBB's January and February 2026 {:+.1%} and {:+.1%} {}".format(
+        ap["predicted_change"], *ap["observed_jan_feb_2026"], _mark(passed["early_2026_prices"])), highlight=False,
+        markup=True)
+    out.print(f"Pass-through of a tariff ({escape(pt['tariff'])}, {pt['models']} models, 2025 market): "
+              f"{pt['pass_through']:.2f} (median {pt['median']:.2f}; {escape(pt['lowest']['name'])} "
+              f"{pt['lowest']['pass_through']:.2f} to {escape(pt['highest']['name'])} {pt['highest']['pass_through']:.2f}) "
+              "against Feenstra's {:.1f} to {:.1f} {}".format(*pt["published"], _mark(passed["tariff_pass_through"])),
+              highlight=False, markup=True)
+
+
 def _mark(ok: bool) -> str:
     return "[green]pass[/green]" if ok else "[red]FAIL[/red]"
 
@@ -161,6 +178,7 @@ def _print(r: dict[str, Any]) -> None:
               f"{m['predicted_bev_share']:.2%}", highlight=False, markup=True)
     out.print(f"  why, each 2025 -> 2026 change alone: {escape(largest(m['decomposition']))}", highlight=False,
               markup=True)
+    _print_early_2026(r["early_2026_backtest"], passed)
     _print_yardsticks(r["entry_yardsticks"], passed["entry_yardsticks"], passed["entrant_prices"])
     rows = [(name, row) for name, found in r["entrant_best_responses"].items() for row in found]
     off = [f"{escape(row['name'])} in {name} (best grid price ${row['best_grid_price']:,.0f} against "

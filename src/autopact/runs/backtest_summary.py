@@ -49,6 +49,18 @@ def summary_rows(v: dict[str, Any]) -> list[dict[str, Any]]:
     m = v["market_2026_backtest"]
     rows.append(_row("2026 sales against 2025", f"{m['predicted_sales_change']:+.1%}",
                      f"{m['range'][0]:+.1%} to {m['range'][1]:+.1%} (Cox; early-2026 annual rates)", ok["market_2026_sales"]))
+    a = v["early_2026_backtest"]
+    mk, ap, pt = a["makers"], a["average_price"], a["pass_through"]
+    rows += [_row(f"Early 2026: {len(mk['rows'])} makers' and models' sales against the same months of 2025",
+                  f"median gap {100 * mk['median_abs_gap']:.0f} points; {mk['within']} of {len(mk['rows'])} within "
+                  f"{100 * mk['goal_gap']:.0f}; worst {mk['worst']['label']} model {mk['worst']['predicted_change']:+.0%}, "
+                  f"published {mk['worst']['observed_change']:+.0%}", f"each within {100 * mk['goal_gap']:.0f} points",
+                  ok["early_2026_makers"]),
+             _row("Early 2026: average price against 2025", f"{ap['predicted_change']:+.1%}",
+                  "KBB January-February 2026 {:+.1%} to {:+.1%}".format(*sorted(ap["observed_jan_feb_2026"])),
+                  ok["early_2026_prices"]),
+             _row(f"Pass-through of a tariff ({pt['tariff']})", f"{pt['pass_through']:.2f}",
+                  "Feenstra (1989) {:.1f} to {:.1f}".format(*pt["published"]), ok["tariff_pass_through"])]
     y = v["entry_yardsticks"]
     largest = max(s["largest_model_share"] for s in y["scenarios"].values())
     lo, hi = y["yardsticks"]["single_model_share"]

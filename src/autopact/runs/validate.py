@@ -3,7 +3,9 @@
 Goals (issue 11): entry back-test median |log error| <= 0.4 (within x1.5), bias within +/-0.2, no
 product off by more than x3; EV-credit back-test within 1.5 pp of the observed share; tariff effects
 inside the published ranges; the demand back-tests (low-income BEV elasticity, untargeted buyer-income
-shares) within 10% of the published numbers.
+shares) within 10% of the published numbers; the first months of 2026 (makers' and nameplates' sales
+within 10 points, the average price inside KBB's January-February range) and the pass-through of a
+tariff inside Feenstra's range (``autopact.runs.backtest_2026_early``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from typing import Any
 
 from autopact.fit.market import MarketModel
+from autopact.runs.backtest_2026_early import early_2026_backtest
 from autopact.runs.backtest_demand import demand_backtest
 from autopact.runs.backtest_entry import entry_backtest
 from autopact.runs.best_response import entrant_best_responses
@@ -36,6 +39,7 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
     results: dict[str, Any] = {}  # each bundled scenario solved once for all the back-tests below
     tariff = tariff_backtest(market, results)
     year_2026 = market_2026_backtest(market, results)
+    early_2026 = early_2026_backtest(market, results)
     signs = price_signs(market, results=results)
     yardsticks = entry_yardsticks(market, results=results)
     best = {name: entrant_best_responses(bundled_result(market, name, results)) for name in BEST_RESPONSE_SCENARIOS}
@@ -49,6 +53,9 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         "ev_credit": abs(credit["error_pp"]) <= GOALS["ev_credit_pp"],
         "tariff_sales": tariff["sales_inside"], "tariff_prices": tariff["price_inside"],
         "market_2026_sales": year_2026["inside"],
+        "early_2026_makers": early_2026["makers"]["inside"],
+        "early_2026_prices": early_2026["average_price"]["inside"],
+        "tariff_pass_through": early_2026["pass_through"]["inside"],
         "price_signs": all(s["rising"] == s["explained"] for s in signs.values()),
         "entry_yardsticks": all(s["largest_model_share"] <= GOALS["entry_share_factor"] * single_high for s in yardsticks["scenarios"].values()),
         "entrant_prices": all(low <= ratio for s in yardsticks["scenarios"].values()
@@ -59,7 +66,7 @@ def validate(market: MarketModel, products: list[str] | None = None, progress=No
         "buyers_income_150k_plus": demand["buyers_income_150k_plus"]["inside"],
     }
     return {"entry_backtest": entry, "ev_credit_backtest": credit, "tariff_backtest": tariff, "price_signs": signs,
-            "market_2026_backtest": year_2026, "entrant_best_responses": best, "demand_backtest": demand,
+            "market_2026_backtest": year_2026, "early_2026_backtest": early_2026, "entrant_best_responses": best, "demand_backtest": demand,
             "entry_yardsticks": yardsticks,
             "goals": {**GOALS, "note": "log errors: log(predicted / actual); 0.405 = x1.5, 1.099 = x3"},
             "passed": verdicts, "market": market.document}
