@@ -124,3 +124,23 @@ def test_a_path_that_ended_names_moves_beyond_what_each_model_s_own_wedge_explai
     assert found["largest"] == [{"product_id": "a", "name": "A", "price_change_usd": -2000.0,
                                  "units_before": 100.0, "units_after": 300.0}]
     assert "A -$2,000 (100 -> 300 units)" in found["text"]
+
+
+def test_a_pass_through_beyond_the_evidence_is_a_caveat_with_its_rate():
+    """a's cost +$1,000 and price +$1,500 (100 units), b's cost -$2,000 and price -$2,800 (300 units), c's
+    cost +$50 (under 0.5% of its price: not counted): rate = (100 x 1,500 + 300 x 2,800) / (100 x 1,000 +
+    300 x 2,000) = 990,000 / 700,000 = 1.414, beyond Feenstra's 1; at 0.9 times the cost changes, none."""
+    from autopact.outcomes.caveats import cost_pass_through
+
+    after = [("a", "A", "Alpha", 31500.0, 31500.0, 26000.0, 90.0), ("b", "B", "Beta", 37200.0, 37200.0, 31000.0, 330.0),
+             ("c", "C", "Gamma", 20500.0, 23500.0, 19050.0, 50.0)]
+    found = cost_pass_through(state(BASE), state(after))
+    assert found["kind"] == "cost_pass_through" and found["models"] == 2
+    assert found["pass_through"] == pytest.approx(990_000 / 700_000)
+    assert found["published"] == [0.6, 1.0]
+    assert "2 models whose cost this scenario changes move their prices by 1.41 times" in found["text"]
+    assert "1.4 to 2.4 times what that evidence implies" in found["text"]
+    inside = [("a", "A", "Alpha", 30900.0, 30900.0, 26000.0, 95.0), ("b", "B", "Beta", 38200.0, 38200.0, 31000.0, 310.0),
+              ("c", "C", "Gamma", 20000.0, 23000.0, 19000.0, 50.0)]
+    assert cost_pass_through(state(BASE), state(inside)) is None
+    assert cost_pass_through(state(BASE), state(BASE)) is None

@@ -1,6 +1,7 @@
 """Caveats a result carries: where the model is known to disagree with what happened in car markets,
 where its equilibrium path from today's prices ended before the scenario (``equilibrium_path_ended``),
-and where it moves production between the US and abroad faster than plants can (``assembly_shift``).
+where it moves production between the US and abroad faster than plants can (``assembly_shift``), and
+where it passes cost changes into prices beyond the evidence (``cost_pass_through``).
 
 Incumbents' price rises. When rivals become cheaper (a tariff or cost of theirs falls, a credit
 goes to them) or new rivals enter, an incumbent whose own cost and tax are unchanged should lower or
@@ -133,6 +134,42 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
     return {"kind": "equilibrium_path_ended", "text": text, "path_ended": ended, "largest": largest}
 
 
+# A model's cost change counts when it is at least this share of its price (a tariff or a catch-up of one;
+# rounding and tiny wedges of other levers fall below it). A reporting convention, not an estimate.
+PASS_THROUGH_COST_SHARE = 0.005
+
+
+def cost_pass_through(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
+    """The caveat of a result whose models with a changed cost pass it into their prices by more than the
+    evidence's upper end: the units-weighted pass-through in the direction of each cost change,
+
+        rate = sum_j q_j sign(dc_j) dp_j / sum_j q_j |dc_j|     (q_j baseline units; |dc_j| >= 0.5% of p_j),
+
+    against Feenstra's (1989) 0.6 (trucks) to 1 (motorcycles) for tariffs and exchange rates on Japanese
+    imports (``backtest_evidence.csv``; ``autopact validate`` measures 1.64 on a 5% tariff on Japanese-built
+    vehicles). Price sensitivity from income makes a dearer model lose its poorest buyers first and
+    raise its markup with its cost. None where no cost moved or the rate is inside the evidence."""
+    base, cf, common, cost_change, _ = _compared(baseline, counterfactual)
+    price = base.loc[common, "price"].to_numpy(float)
+    moved = np.abs(cost_change) >= PASS_THROUGH_COST_SHARE * price
+    if not moved.any():
+        return None
+    units = base.loc[common, "units"].to_numpy(float)[moved]
+    change = (cf.loc[common, "price"] - base.loc[common, "price"]).to_numpy(float)[moved]
+    rate = float(units @ (np.sign(cost_change[moved]) * change) / (units @ np.abs(cost_change[moved])))
+    e = backtest_evidence()
+    low, high = float(e["tariff_pass_through_low"]["value"]), float(e["tariff_pass_through_high"]["value"])
+    if rate <= high:
+        return None
+    text = (f"the {int(moved.sum())} models whose cost this scenario changes move their prices by {rate:.2f} times "
+            f"their cost change (units-weighted, in the direction of the cost), where the evidence on tariffs and "
+            f"exchange rates puts it at about {low:g} to {high:g} (Feenstra 1989, Japanese imports to the US): read "
+            f"those models' price changes as {rate / high:.1f} to {rate / low:.1f} times what that evidence implies, "
+            "and the sales they lose or gain as too large with them (README, The first months of 2026).")
+    return {"kind": "cost_pass_through", "text": text, "models": int(moved.sum()), "pass_through": rate,
+            "published": [low, high]}
+
+
 def assembly_shift(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
     """The caveat of a result whose US-assembled units move by more than ``ASSEMBLY_SHIFT_SHARE`` of
     the baseline's: the model moves production between the US and abroad at once, with the prices,
@@ -160,7 +197,8 @@ def caveats(baseline: Any, counterfactual: Any, result: Any = None) -> list[dict
     (``autopact.outcomes.low_income``), new models at a near tie of their owner's profit peaks and new
     products announced at a price between two of them (``autopact.outcomes.profit_peaks``)."""
     found = [incumbent_price_rises(baseline, counterfactual), equilibrium_path_ended(baseline, counterfactual),
-             assembly_shift(baseline, counterfactual), None if result is None else low_income_bev_buyers(result),
+             assembly_shift(baseline, counterfactual), cost_pass_through(baseline, counterfactual),
+             None if result is None else low_income_bev_buyers(result),
              None if result is None else near_tied_peaks(result),
              None if result is None else announced_between_peaks(result)]
     return [caveat for caveat in found if caveat]
