@@ -11,59 +11,86 @@ and the demand back-tests. The package is patched in this process only (``fit.ca
     PYTHONPATH=src AUTOPACT_CACHE= python tools/pass_through_frontier.py alpha=3e-5       # alpha held
     PYTHONPATH=src AUTOPACT_CACHE= python tools/pass_through_frontier.py sigma_lux=0 lux_income=0  # the bundled fit
 """
+from __future__ import annotations
+
+import dataclasses
 import sys
 import time
+
 import numpy as np
+
 import autopact.fit.calibration as cal
 import autopact.fit.market as fm
 import autopact.fit.price_forms as pf
 from autopact.model.demand import Demand
 from autopact.model.households import income_correlated
 
-names = ("alpha", "pi", "sigma_bev", "sigma_size", "rho", "bev_income", "sigma_lux", "lux_income")
-base = pf.FORMS["income"]
-pf.FORMS["income_lux"] = pf.PriceForm("income_lux", names, base.scale + (1.0, 1.0), base.lower + (0.0, -0.95),
-                                      base.upper + (20.0, 0.95), base.start + (1.0, 0.5), 1, "income + luxury taste by income")
-orig_from_market = cal.MarketArrays.from_market.__func__
+NAMES = ("alpha", "pi", "sigma_bev", "sigma_size", "rho", "bev_income", "sigma_lux", "lux_income")
+START = {"pi": 8.43, "sigma_bev": 1.3, "sigma_size": 9.0, "bev_income": 0.2}  # near the bundled fit
 
-def from_market(cls, market):
-    arrays = orig_from_market(cls, market)
-    import dataclasses
-    return dataclasses.replace(arrays, characteristics=np.column_stack([arrays.characteristics, arrays.luxury.astype(float)]))
-cal.MarketArrays.from_market = classmethod(from_market)
 
-def build_demand(parameters, arrays, households, form="income"):
-    nu = households.nu[:, :3]
-    cols = [income_correlated(nu[:, 0], households.income, households.weights, parameters.get("bev_income", 0.0)), nu[:, 1],
-            income_correlated(nu[:, 2], households.income, households.weights, parameters.get("lux_income", 0.0))]
-    taste = dict(sigma=np.array([parameters["sigma_bev"], parameters["sigma_size"], parameters.get("sigma_lux", 0.0)]),
-                 rho=parameters["rho"], characteristics=arrays.characteristics, nests=arrays.nests,
-                 weights=households.weights, income=households.income, nu=np.column_stack(cols))
-    return Demand(alpha=parameters["alpha"], pi=parameters["pi"], **taste)
-cal.build_demand = build_demand
+def patch() -> None:
+    """Add the form "income_lux" (the income form with sigma_lux and lux_income) and the luxury indicator
+    as a third random-coefficient characteristic, in this process only."""
+    base = pf.FORMS["income"]
+    pf.FORMS["income_lux"] = pf.PriceForm("income_lux", NAMES, base.scale + (1.0, 1.0), base.lower + (0.0, -0.95),
+                                          base.upper + (20.0, 0.95), base.start + (1.0, 0.5), 1,
+                                          "alpha_i = alpha + pi / income_i, with a luxury taste correlated with income")
+    from_market = cal.MarketArrays.from_market.__func__
 
-orig_chars = fm.characteristics
-def characteristics(products):
-    return np.column_stack([orig_chars(products), products["luxury"].astype(str).str.lower().isin(("true", "1")).astype(float).to_numpy()])
-fm.characteristics = characteristics
+    def with_luxury(cls, market):
+        arrays = from_market(cls, market)
+        return dataclasses.replace(arrays, characteristics=np.column_stack([arrays.characteristics,
+                                                                            arrays.luxury.astype(float)]))
 
-from autopact.data import load_market
-from autopact.fit.market import calibrated_model
-data = load_market(2025)
-fixed = {}
-for arg in sys.argv[1:]:
-    k, v = arg.split("=")
-    fixed[k] = float(v)
-t = time.time()
-result = cal.calibrate(data, form="income_lux", fixed=fixed, start={"pi": 8.43, "sigma_bev": 1.3, "sigma_size": 9.0, "bev_income": 0.2})
-print("calibrated in %.0f s" % (time.time() - t), {k: round(v, 4) for k, v in result.parameters.items()}, "objective", result.optimizer["objective"])
-for row, value in zip(result.targets.itertuples(), result.achieved):
-    print("  %-40s target %8.3f achieved %8.3f" % (row.name[:40], row.value, value))
-market = calibrated_model(data, result)
-from autopact.runs.backtest_2026_early import pass_through
-from autopact.runs.backtest_demand import demand_backtest
-pt = pass_through(market)
-print("pass-through", round(pt["pass_through"], 3), "median", round(pt["median"], 3), pt["lowest"], pt["highest"])
-d = demand_backtest(market)
-print("low-income BEV elasticity", round(d["low_income_bev_elasticity"]["model"], 2), "under 75k", round(d["buyers_income_below_75k"]["model"], 3), "150k+", round(d["buyers_income_150k_plus"]["model"], 3))
-print("median Lerner", round(float(np.median(result.markups / result.arrays.prices)), 3), "above 0.5:", int(np.sum(result.markups / result.arrays.prices > 0.5)))
+    def build_demand(parameters, arrays, households, form="income"):
+        """BEV, size and luxury tastes; the BEV and luxury draws correlated with log income."""
+        nu = households.nu[:, :3]
+        draws = [income_correlated(nu[:, 0], households.income, households.weights, parameters.get("bev_income", 0.0)),
+                 nu[:, 1],
+                 income_correlated(nu[:, 2], households.income, households.weights, parameters.get("lux_income", 0.0))]
+        sigma = np.array([parameters["sigma_bev"], parameters["sigma_size"], parameters.get("sigma_lux", 0.0)])
+        return Demand(alpha=parameters["alpha"], pi=parameters["pi"], sigma=sigma, rho=parameters["rho"],
+                      characteristics=arrays.characteristics, nests=arrays.nests, weights=households.weights,
+                      income=households.income, nu=np.column_stack(draws))
+
+    characteristics = fm.characteristics
+
+    def with_luxury_column(products):
+        luxury = products["luxury"].astype(str).str.lower().isin(("true", "1")).astype(float).to_numpy()
+        return np.column_stack([characteristics(products), luxury])
+
+    cal.MarketArrays.from_market = classmethod(with_luxury)
+    cal.build_demand = build_demand
+    fm.characteristics = with_luxury_column
+
+
+def main(arguments: list[str]) -> None:
+    """Calibrate with the parameters named ``name=value`` held, then print the fit and the back-tests."""
+    patch()
+    from autopact.data import load_market
+    from autopact.fit.market import calibrated_model
+    from autopact.runs.backtest_2026_early import pass_through
+    from autopact.runs.backtest_demand import demand_backtest
+
+    data = load_market(2025)
+    fixed = {name: float(value) for name, value in (argument.split("=") for argument in arguments)}
+    began = time.time()
+    result = cal.calibrate(data, form="income_lux", fixed=fixed, start=START)
+    print(f"calibrated in {time.time() - began:.0f} s", {k: round(v, 6) for k, v in result.parameters.items()},
+          "objective", result.optimizer["objective"])
+    for row, value in zip(result.targets.itertuples(), result.achieved):
+        print(f"  {row.name[:40]:40s} target {row.value:8.3f} achieved {value:8.3f}")
+    market = calibrated_model(data, result)
+    found = pass_through(market)
+    print("pass-through", round(found["pass_through"], 3), "median", round(found["median"], 3), found["lowest"],
+          found["highest"])
+    demand = demand_backtest(market)
+    print("low-income BEV elasticity", round(demand["low_income_bev_elasticity"]["model"], 2), "under 75k",
+          round(demand["buyers_income_below_75k"]["model"], 3), "150k+", round(demand["buyers_income_150k_plus"]["model"], 3))
+    lerner = result.markups / result.arrays.prices
+    print("median Lerner", round(float(np.median(lerner)), 3), "above 0.5:", int(np.sum(lerner > 0.5)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -72,6 +72,7 @@ def test_a_path_that_ended_before_the_scenario_is_a_caveat_naming_the_largest_un
     assert found["kind"] == "equilibrium_path_ended" and found["path_ended"] == [0.125, 0.5]
     assert [m["product_id"] for m in found["largest"]] == ["b", "a"]
     assert [m["price_change_usd"] for m in found["largest"]] == [3000.0, -1000.0]
+    assert [m["wedge_change_usd"] for m in found["largest"]] == [0.0, 0.0]
     assert [(m["units_before"], m["units_after"]) for m in found["largest"]] == [(300.0, 290.0), (100.0, 90.0)]
     assert "12%, 50% of the way" in found["text"] and "B +$3,000 (300 -> 290 units), A -$1,000 (100 -> 90 units)" in found["text"]
     # b's +$3,000 is also a material rise of an unchanged incumbent while c got cheaper: both caveats, rises first
@@ -121,9 +122,9 @@ def test_a_path_that_ended_names_moves_beyond_what_each_model_s_own_wedge_explai
     after = [("a", "A", "Alpha", 28000.0, 28300.0, 25000.0, 300.0), ("b", "B", "Beta", 39750.0, 40150.0, 33000.0, 310.0),
              ("c", "C", "Gamma", 20500.0, 23500.0, 19500.0, 40.0)]  # c's cost rose: not listed
     found = equilibrium_path_ended(state(BASE), replace(state(after), solver={"path_jumps": [0.02]}))
-    assert found["largest"] == [{"product_id": "a", "name": "A", "price_change_usd": -2000.0,
+    assert found["largest"] == [{"product_id": "a", "name": "A", "price_change_usd": -2000.0, "wedge_change_usd": 300.0,
                                  "units_before": 100.0, "units_after": 300.0}]
-    assert "A -$2,000 (100 -> 300 units)" in found["text"]
+    assert "A -$2,000 (100 -> 300 units; its tax wedge +$300)" in found["text"]
 
 
 def test_a_pass_through_beyond_the_evidence_is_a_caveat_with_its_rate():
@@ -138,8 +139,11 @@ def test_a_pass_through_beyond_the_evidence_is_a_caveat_with_its_rate():
     assert found["kind"] == "cost_pass_through" and found["models"] == 2
     assert found["pass_through"] == pytest.approx(990_000 / 700_000)
     assert found["published"] == [0.6, 1.0]
-    assert "2 models whose cost this scenario changes move their prices by 1.41 times" in found["text"]
-    assert "1.4 to 2.4 times what that evidence implies" in found["text"]
+    assert "2 models whose cost this scenario changes move their prices by 1.41 times the cost change" in found["text"]
+    assert "about 0.6 to 1 (Feenstra 1989" in found["text"]
+    one = [("a", "A", "Alpha", 31500.0, 31500.0, 26000.0, 90.0), *BASE[1:]]
+    assert "the 1 model whose cost this scenario changes moves its price by 1.50 times" in \
+        cost_pass_through(state(BASE), state(one))["text"]
     inside = [("a", "A", "Alpha", 30900.0, 30900.0, 26000.0, 95.0), ("b", "B", "Beta", 38200.0, 38200.0, 31000.0, 310.0),
               ("c", "C", "Gamma", 20000.0, 23000.0, 19000.0, 50.0)]
     assert cost_pass_through(state(BASE), state(inside)) is None

@@ -113,12 +113,27 @@ def test_a_result_says_when_an_announced_price_lies_between_two_peaks(market_202
     from autopact.outcomes.profit_peaks import announced_between_peaks
 
     between, _, _ = _announced(market_2025, 30_000)
-    caveat = announced_between_peaks(SimpleNamespace(market=between))
+    solved = SimpleNamespace(products=between.products.assign(price=33_000.0, units=1234.0))  # a stand-in equilibrium
+    caveat = announced_between_peaks(SimpleNamespace(market=between, counterfactual=solved))
     (row,) = between.announced_costs
-    assert caveat["kind"] == "announced_price_between_peaks" and caveat["products"] == [row]
+    assert caveat["kind"] == "announced_price_between_peaks"
+    assert caveat["products"] == [{**row, "price": 33_000.0, "units": 1234.0}]
     for figure in (row["announced_price"], row["first_order_cost"], row["cost"],
-                   row["peaks"][0]["price"], row["peaks"][1]["units"]):
+                   row["peaks"][0]["price"], row["peaks"][1]["units"], 33_000.0, 1234.0):
         assert f"{figure:,.0f}" in caveat["text"]
     assert "profit minimum" in caveat["text"]
     best, _, _ = _announced(market_2025, 42_000)
-    assert announced_between_peaks(SimpleNamespace(market=best)) is None
+    assert announced_between_peaks(SimpleNamespace(market=best, counterfactual=solved)) is None
+
+
+def test_two_announced_products_one_between_peaks_take_their_rules_in_turn(market_2025):
+    """Siblings are costed jointly by their first-order conditions, then each announced price that is no
+    best response takes its indifference cost, the others' costs held: the $30,000 pickup between peaks,
+    a Maverick-sized one at $45,000 at its first-order cost."""
+    cf = apply(parse_scenario({"name": "new", "new_products": [
+        _pickup(30_000), {**_pickup(45_000), "name": "B", "like": "ford--maverick--ice"}]}, "test"), market_2025)
+    rows = {row["name"]: row for row in cf.announced_costs}
+    assert rows["A"]["rule"] == "indifference" and rows["B"]["rule"] == "first-order condition"
+    assert rows["B"]["cost"] == rows["B"]["first_order_cost"]
+    new = cf.products["product_id"].str.startswith("new--").to_numpy()
+    assert list(cf.costs[new]) == [rows["A"]["cost"], rows["B"]["cost"]]

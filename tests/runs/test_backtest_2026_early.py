@@ -51,7 +51,18 @@ def test_the_model_side_sums_the_covered_products_units():
     assert found["Mazda"]["predicted_change"] == pytest.approx(104 / 100 - 1)
     assert found["Kia K4"]["predicted_change"] == pytest.approx(-0.6)
     assert found["Honda Civic"]["predicted_change"] == pytest.approx(90 / 100 - 1)
+    assert found["Mazda CX-50"]["predicted_change"] == pytest.approx(50 / 40 - 1)  # not the CX-5 beside it
     assert found["Kia K4"]["gap"] == pytest.approx(-0.6 - 0.03)  # the K4's February +3%
+
+
+def test_a_row_that_covers_no_product_is_an_error_not_a_division_by_zero(monkeypatch):
+    from autopact.errors import ScenarioError
+
+    monkeypatch.setattr(early, "early_2026_sales", lambda: [{"label": "Nobody", "period": "p", "makes": ["Nomake"],
+                                                            "product_prefixes": [], "change": 0.1, "source": "s"}])
+    state = _state([1.0] * 9)
+    with pytest.raises(ScenarioError, match="'Nobody' covers no product"):
+        early.makers_2026(SimpleNamespace(baseline=state, counterfactual=state))
 
 
 def test_the_pass_through_is_the_units_weighted_ratio_of_the_taxed_models(monkeypatch):
@@ -74,3 +85,4 @@ def test_the_pass_through_is_the_units_weighted_ratio_of_the_taxed_models(monkey
     assert found["highest"] == {"name": "A", "pass_through": pytest.approx(1.5)}
     assert found["published"] == [0.6, 1.0] and found["inside"]
     assert np.isclose(found["median"], 1.15)
+    assert found["untaxed_price_change_usd"] == pytest.approx(50.0)  # c's +$50

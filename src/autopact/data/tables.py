@@ -224,13 +224,14 @@ def early_2026_sales() -> list[dict[str, Any]]:
     for k, row in enumerate(_parsed("sales_early_2026.csv").to_dict(orient="records")):
         makes = [m for m in str(row["makes"]).split(";") if m and m != "nan"]
         prefixes = [m for m in str(row["product_prefixes"]).split(";") if m and m != "nan"]
+        change = pd.to_numeric(pd.Series([row["change"]]), errors="coerce").iloc[0]
         issue = (("makes", "give exactly one of makes and product_prefixes") if bool(makes) == bool(prefixes) else
-                 ("change", "not a finite number") if not np.isfinite(float(row["change"])) else
+                 ("change", "not a finite number") if not np.isfinite(change) else
                  ("source", "empty") if not str(row["source"]).strip() or str(row["source"]) == "nan" else None)
         if issue is not None:
             field, why = issue
             raise MarketDataError([DataIssue("sales_early_2026.csv", k + 2, field, row.get(field), why)])
-        rows.append({**row, "makes": makes, "product_prefixes": prefixes, "change": float(row["change"])})
+        rows.append({**row, "makes": makes, "product_prefixes": prefixes, "change": float(change)})
     return rows
 
 

@@ -1,7 +1,7 @@
 """The result of a scenario and its document (the JSON contract), for any market.
 
 ``compare`` measures the baseline and the counterfactual with the same metrics and writes
-``scenario, market, baseline, counterfactual, change, firms, products, entrant_costs, constraints,
+``scenario, market, baseline, counterfactual, change, firms, products, entrant_costs, announced_costs, constraints,
 assumptions, caveats, solver`` (and ``warnings`` where the market has them). Every money value is in the
 market's unit (``market.money``).
 
@@ -98,7 +98,8 @@ def assumptions(result: SimulationResult) -> list[dict[str, Any]]:
 
 def result_json(result: SimulationResult) -> dict[str, Any]:
     """The JSON contract: scenario, market, baseline, counterfactual, change, firms, products,
-    entrant_costs, constraints, assumptions, caveats (``outcomes.caveats``: where the model is known
+    entrant_costs, announced_costs (new products' costs from their announced prices:
+    ``policy.new_products.rationalised_costs``), constraints, assumptions, caveats (``outcomes.caveats``: where the model is known
     to disagree with car markets), solver (and warnings where the market has them)."""
     base, cf = result.metrics()
     market = result.market
@@ -111,6 +112,7 @@ def result_json(result: SimulationResult) -> dict[str, Any]:
         "firms": firm_table(result.baseline, result.counterfactual),
         "products": product_rows(result.baseline, result.counterfactual, keep),
         "entrant_costs": market.entrant_costs,
+        "announced_costs": market.announced_costs,
         "constraints": result.counterfactual.constraints,
         "assumptions": assumptions(result),
     }

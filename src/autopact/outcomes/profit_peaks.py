@@ -128,20 +128,26 @@ def near_tied_peaks(result: Any) -> dict[str, Any] | None:
 def announced_between_peaks(result: Any) -> dict[str, Any] | None:
     """The caveat of a result with a new product whose announced price is no best response of its owner
     at any cost (``autopact.policy.new_products.rationalised_costs``, rule ``indifference``): its cost is
-    the one at which its owner is indifferent between the best prices below and above the announcement,
-    so the model reads the announcement as lying between two answers; None where every announced price
-    is a best response at the cost its first-order condition implies."""
+    the one at which its owner is indifferent between the best prices below and above the announcement at
+    the prices before the scenario, so the equilibrium, with rivals' responses, settles at or near one of
+    the two; the caveat names both and where the equilibrium put it. None where every announced price is a
+    best response at the cost its first-order condition implies."""
     rows = [row for row in result.market.announced_costs if row.get("rule") == "indifference"]
     if not rows:
         return None
+    solved = result.counterfactual.products.set_index("product_id")
+    rows = [{**r, "price": float(solved.at[r["product_id"], "price"]), "units": float(solved.at[r["product_id"], "units"])}
+            for r in rows]
     names = "; ".join(
         f"{r['name']}, announced at ${r['announced_price']:,.0f} at the model's price level: at no marginal cost would "
         f"its owner choose that price (the first-order condition there, at a cost of ${r['first_order_cost']:,.0f}, "
         f"marks a {r['first_order_point']}); the cost taken, ${r['cost']:,.0f}, is the one at which its owner is "
         f"indifferent between ${r['peaks'][0]['price']:,.0f} (about {r['peaks'][0]['units']:,.0f} units) and "
-        f"${r['peaks'][1]['price']:,.0f} (about {r['peaks'][1]['units']:,.0f}), other prices as before the scenario"
+        f"${r['peaks'][1]['price']:,.0f} (about {r['peaks'][1]['units']:,.0f}), other prices as before the scenario; "
+        f"with rivals' responses the equilibrium puts it at ${r['price']:,.0f} ({r['units']:,.0f} units)"
         for r in rows)
     text = ("new products announced at a price between two peaks of their owner's profit in this model's demand: "
-            f"{names}. The equilibrium puts such a product at one of the two prices and a small change of any input "
-            "at the other (README, Announced prices between two profit peaks).")
+            f"{names}. Which of the two prices the equilibrium settles near turns on rivals' responses to a cost that "
+            "is a tie before them, so read such a product's price and units as one of two answers, both far from its "
+            "announced price in units (README, Announced prices between two profit peaks).")
     return {"kind": "announced_price_between_peaks", "text": text, "products": rows}

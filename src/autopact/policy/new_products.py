@@ -200,6 +200,9 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
             return float(profits[above].max() - profits[below].max())
 
         low, high = 0.0, float(price)  # at c = p_a no price below it pays: the gap is positive
+        if gap(high) <= 0:
+            raise ScenarioError(f"new product {row['name']!r}: its owner's best price stays below its announced price "
+                                f"${price:,.0f} (model level) even at a marginal cost equal to it")
         if gap(low) > 0:
             raise ScenarioError(f"new product {row['name']!r}: its owner would price it above its announced price "
                                 f"${price:,.0f} (model level) at any positive marginal cost; the price is too low "

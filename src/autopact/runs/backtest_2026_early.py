@@ -14,16 +14,22 @@ year-over-year change moves from one month to the next in these data (Kia +13.1%
 February; Mazda -14% and 0%). A year's change and a month's are not the same number; a gap far beyond
 that spread is the model's.
 
-Average price. The model's units-weighted average price of 2026 against 2025's, against Kelley Blue
-Book's average transaction price of January and February 2026 against the same months of 2025
-(+1.9% and +3.4%). Inside that range passes. January and February 2025 held none of the 2025 tariff,
-2025's average held the part of it passed on from April, so the published changes overstate a change
-against 2025's average: a model above the range is above it by more than it shows.
+Average price. The model's units-weighted average transaction price, sum_j q_j p_j / sum_j q_j with
+p_j the producer price (what the buyer pays the dealer before any tax credit, as KBB's transaction
+price; the EV credit's end and fuel prices move the consumer price p^c but not p), of 2026 against
+2025's, against Kelley Blue Book's average transaction price of January and February 2026 against the
+same months of 2025 (+1.9% and +3.4%). Inside that range passes. January and February 2025 held none
+of the 2025 tariff, 2025's average held the part of it passed on from April, so the published changes
+overstate a change against 2025's average: a model above the range is above it by more than it shows.
 
 Pass-through. A 5% tariff on the customs value of vehicles assembled in Japan, on the 2025 market: the
 units-weighted pass-through of the taxed models, sum_j q_j dp_j / sum_j q_j dc_j (q_j their 2025 units,
 dc_j the cost the tariff adds), against Feenstra's (1989) long-run pass-through of tariffs and exchange
 rates to the US prices of Japanese imports, about 0.6 (trucks) to 1 (motorcycles). Inside passes.
+Feenstra's is an elasticity of the import price to the tariff-inclusive cost; the model's, dollars of
+retail price per dollar of cost, is the same number where the US distribution margin is a fixed number
+of dollars per vehicle, as the model takes it (the dealer's gross). The untaxed models' units-weighted
+price change is reported beside it: with strategic complements it should be small and not negative.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data.tables import backtest_evidence, early_2026_sales
+from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
 from autopact.policy.scenario import parse_scenario
 from autopact.runs.backtest_policy import bundled_result
@@ -59,6 +66,8 @@ def makers_2026(result: Any) -> dict[str, Any]:
     rows = []
     for row in early_2026_sales():
         before, after = float(base.loc[covered(base, row), "units"].sum()), float(cf.loc[covered(cf, row), "units"].sum())
+        if before <= 0:
+            raise ScenarioError(f"sales_early_2026.csv: {row['label']!r} covers no product of the 2026 baseline's market")
         predicted = after / before - 1
         rows.append({"label": row["label"], "period": row["period"], "observed_change": row["change"],
                      "predicted_change": predicted, "gap": predicted - row["change"], "units_2025_model": before,
@@ -71,21 +80,23 @@ def makers_2026(result: Any) -> dict[str, Any]:
 
 def average_price_2026(result: Any) -> dict[str, Any]:
     """The 2026 baseline's average price against 2025's, against KBB's January and February 2026 changes."""
-    base, cf = result.metrics()
+    def average(products: pd.DataFrame) -> float:
+        return float(np.average(products["price"].to_numpy(float), weights=products["units"].to_numpy(float)))
+
     e = backtest_evidence()
     observed = [float(e[k]["value"]) for k in ("atp_change_jan_2026_yoy", "atp_change_feb_2026_yoy")]
-    change = cf["average_price_usd"] / base["average_price_usd"] - 1
+    change = average(result.counterfactual.products) / average(result.baseline.products) - 1
     return {"predicted_change": change, "observed_jan_feb_2026": observed,
             "inside": min(observed) <= change <= max(observed),
             "source": f"{e['atp_change_jan_2026_yoy']['source']}; {e['atp_change_feb_2026_yoy']['source']}"}
 
 
-def pass_through(market: MarketModel) -> dict[str, Any]:
-    """The pass-through of a ``PASS_THROUGH_TARIFF_PCT`` tariff on vehicles assembled in
-    ``PASS_THROUGH_ORIGIN`` on ``market`` (module docstring), against Feenstra's range."""
+def pass_through(market: MarketModel, origin: str = PASS_THROUGH_ORIGIN) -> dict[str, Any]:
+    """The pass-through of a ``PASS_THROUGH_TARIFF_PCT`` tariff on vehicles assembled in ``origin`` on
+    ``market`` (module docstring), against Feenstra's range (measured on Japanese imports)."""
     scenario = parse_scenario({"name": "pass-through", "extra_tariffs": [
-        {"name": f"{PASS_THROUGH_TARIFF_PCT:g}% on vehicles assembled in {PASS_THROUGH_ORIGIN}",
-         "origin": [PASS_THROUGH_ORIGIN], "ad_valorem_pct": PASS_THROUGH_TARIFF_PCT}]}, "validate")
+        {"name": f"{PASS_THROUGH_TARIFF_PCT:g}% on vehicles assembled in {origin}",
+         "origin": [origin], "ad_valorem_pct": PASS_THROUGH_TARIFF_PCT}]}, "validate")
     result = simulate(scenario, market)
     base = result.baseline.products.set_index("product_id")
     cf = result.counterfactual.products.set_index("product_id").reindex(base.index)
@@ -98,7 +109,9 @@ def pass_through(market: MarketModel) -> dict[str, Any]:
     rate = float(units @ price[taxed] / (units @ cost[taxed]))
     names = base["name"].to_numpy(str)[taxed]
     order = np.argsort(rates)
+    others = base["units"].to_numpy(float)[~taxed]
     return {"tariff": scenario.extra_tariffs[0].name, "models": int(taxed.sum()), "pass_through": rate,
+            "untaxed_price_change_usd": float(others @ price[~taxed] / others.sum()) if others.sum() > 0 else 0.0,
             "median": float(np.median(rates)), "lowest": {"name": str(names[order[0]]), "pass_through": float(rates[order[0]])},
             "highest": {"name": str(names[order[-1]]), "pass_through": float(rates[order[-1]])},
             "published": [low, high], "inside": low <= rate <= high,
