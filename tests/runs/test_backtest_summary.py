@@ -93,7 +93,7 @@ def test_summary_rows_read_a_validate_result():
     assert [r["result"] for r in rows if "best responses" in r["backtest"]] == ["1 of 2"]
     assert by_name["Early 2026: 4 makers' and models' sales against the same months of 2025"]["result"] == (
         "median gap 20 points; 1 of 4 within 10; worst Kia K4 model -68%, published +3%")
-    assert by_name["Early 2026: average price against 2025"]["goal"] == "KBB January-February 2026 +1.9% to +3.4%"
+    assert by_name["Early 2026: average transaction price against 2025"]["goal"] == "KBB January-February 2026 +1.9% to +3.4%"
     assert by_name["Pass-through of a tariff (5% on vehicles assembled in Japan)"]["result"] == "1.64"
     assert [r["passed"] for r in rows] == [False, True, False, True, True, True, False, False, True, False, True,
                                            False, True, True, False, False, True]

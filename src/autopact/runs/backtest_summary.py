@@ -56,7 +56,7 @@ def summary_rows(v: dict[str, Any]) -> list[dict[str, Any]]:
                   f"{100 * mk['goal_gap']:.0f}; worst {mk['worst']['label']} model {mk['worst']['predicted_change']:+.0%}, "
                   f"published {mk['worst']['observed_change']:+.0%}", f"each within {100 * mk['goal_gap']:.0f} points",
                   ok["early_2026_makers"]),
-             _row("Early 2026: average price against 2025", f"{ap['predicted_change']:+.1%}",
+             _row("Early 2026: average transaction price against 2025", f"{ap['predicted_change']:+.1%}",
                   "KBB January-February 2026 {:+.1%} to {:+.1%}".format(*sorted(ap["observed_jan_feb_2026"])),
                   ok["early_2026_prices"]),
              _row(f"Pass-through of a tariff ({pt['tariff']})", f"{pt['pass_through']:.2f}",
