@@ -182,17 +182,17 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
         raised = costs.copy()
         raised[j] += 1.0
         at = np.append(grid, price * np.array([1 - 1e-3, 1 + 1e-3, 1]))  # the grid, p_a's two sides, p_a
-        at_cost = owner_profits(j, prices, at, point, demand)
-        sold = (at_cost - owner_profits(j, prices, at, (raised, xi, omega, taxes), demand)) / omega[j, j]
-        at_cost, sold, sides = np.r_[at_cost[:-3], at_cost[-1]], np.r_[sold[:-3], sold[-1]], at_cost[-3:-1]
+        profits = owner_profits(j, prices, at, point, demand)
+        at_cost, sides = np.r_[profits[:-3], profits[-1]], profits[-3:-1]
         row = {"product_id": pid, "name": str(products.at[j, "name"]), "announced_price": float(price),
-               "first_order_cost": float(costs[j]),
-               "first_order_point": "profit minimum" if sides.min() > at_cost[-1] else "lower profit peak"}
+               "first_order_cost": float(costs[j])}
         best = int(np.argmax(at_cost[:-1]))
         if at_cost[best] - at_cost[-1] <= TIE * abs(at_cost[-1]):
-            row.pop("first_order_point")
             report.append({**row, "cost": float(costs[j]), "rule": "first-order condition"})
             continue
+        row["first_order_point"] = "profit minimum" if sides.min() > at_cost[-1] else "lower profit peak"
+        sold = (profits - owner_profits(j, prices, at, (raised, xi, omega, taxes), demand)) / omega[j, j]
+        sold = np.r_[sold[:-3], sold[-1]]  # s_j at each grid price and at p_a: d profit / d c_j = -Omega_jj s_j
         below, above = grid < price, grid > price
 
         def gap(c: float) -> float:  # best profit above p_a less best below it, at cost c (increasing in c)
