@@ -137,3 +137,13 @@ def test_two_announced_products_one_between_peaks_take_their_rules_in_turn(marke
     assert rows["B"]["cost"] == rows["B"]["first_order_cost"]
     new = cf.products["product_id"].str.startswith("new--").to_numpy()
     assert list(cf.costs[new]) == [rows["A"]["cost"], rows["B"]["cost"]]
+
+
+@pytest.mark.parametrize("price", [5_000, 10_000])
+def test_an_announced_price_too_low_for_any_positive_cost_is_refused(market_2025, price):
+    """A price its owner would beat even at a zero cost (or one whose first-order cost is negative where it
+    is a best response) is an error naming the product, not a negative cost."""
+    from autopact.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="new product 'A'.*too low for this market's demand"):
+        _announced(market_2025, price)

@@ -66,11 +66,12 @@ def test_a_row_that_covers_no_product_is_an_error_not_a_division_by_zero(monkeyp
 
 
 def test_the_pass_through_is_the_units_weighted_ratio_of_the_taxed_models(monkeypatch):
-    """Two taxed models (costs +$100 and +$300, prices +$150 and +$240) and one untaxed whose price moves:
-    (1,000 x 150 + 3,000 x 240) / (1,000 x 100 + 3,000 x 300) = 0.87, inside Feenstra's 0.6 to 1."""
+    """Two taxed models (costs +$200 and +$300, prices +$300 and +$240) and one untaxed whose price moves:
+    (1,000 x 300 + 3,000 x 240) / (1,000 x 200 + 3,000 x 300) = 0.927, inside Feenstra's 0.6 to 1; a cost
+    change under 0.5% of price does not count (as in the caveat)."""
     base = pd.DataFrame({"product_id": ["a", "b", "c"], "name": ["A", "B", "C"], "units": [1000.0, 3000.0, 500.0],
                          "cost": [20000.0, 30000.0, 25000.0], "price": [25000.0, 36000.0, 30000.0]})
-    after = base.assign(cost=[20100.0, 30300.0, 25000.0], price=[25150.0, 36240.0, 30050.0])
+    after = base.assign(cost=[20200.0, 30300.0, 25100.0], price=[25300.0, 36240.0, 30050.0])  # c: +$100, 0.33%
     seen = {}
 
     def fake(scenario, market):
@@ -80,7 +81,7 @@ def test_the_pass_through_is_the_units_weighted_ratio_of_the_taxed_models(monkey
     monkeypatch.setattr(early, "simulate", fake)
     found = early.pass_through(None)
     assert seen["tariff"].origin == ["Japan"] and seen["tariff"].ad_valorem_pct == 5.0
-    assert found["models"] == 2 and found["pass_through"] == pytest.approx(870_000 / 1_000_000)
+    assert found["models"] == 2 and found["pass_through"] == pytest.approx(1_020_000 / 1_100_000)
     assert found["lowest"] == {"name": "B", "pass_through": pytest.approx(0.8)}
     assert found["highest"] == {"name": "A", "pass_through": pytest.approx(1.5)}
     assert found["published"] == [0.6, 1.0] and found["inside"]

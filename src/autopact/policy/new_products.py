@@ -104,13 +104,14 @@ def held_prices(market: MarketModel, products: pd.DataFrame, costs: np.ndarray) 
 
 def implied_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
                   costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None,
-                  taxes: Taxes | None = None) -> np.ndarray:
+                  taxes: Taxes | None = None, positive: bool = True) -> np.ndarray:
     """Marginal cost of each product with an unknown cost (NaN) from its own first-order condition
     at its ``announced`` price (model price level), every other product at its price before the
     scenario (``held_prices``) and known cost, at the consumer prices p^c = (1 + t) p + T the
     scenario's ``taxes`` make (credits, operating-cost wedges; none where None), solved jointly:
         s_j + (1 + t_j) sum_k Omega_jk (p_k - c_k) ds_k/dp^c_j = 0 for each j with unknown c_j
-    (BLP 1995, eq. 3.6, for the rows whose price is known and cost is not)."""
+    (BLP 1995, eq. 3.6, for the rows whose price is known and cost is not). A cost of 0 or less is an
+    error where ``positive`` (``rationalised_costs`` checks the cost it finally takes instead)."""
     demand = market.demand_over(products)
     prices = held_prices(market, products, costs)
     for j, pid in enumerate(products["product_id"]):
@@ -130,7 +131,7 @@ def implied_costs(announced: dict[str, float], market: MarketModel, products: pd
         + a @ prices[unknown]
     out = costs.copy()
     out[unknown] = np.linalg.solve(a, b)
-    for j in unknown:
+    for j in unknown if positive else ():
         if out[j] <= 0:
             raise ScenarioError(f"new product {products.at[j, 'name']!r}: its announced price implies a marginal "
                                 f"cost of ${out[j]:,.0f}; the price is too low for this market's demand")
@@ -166,7 +167,7 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
     difference, increasing in c). Prices are taken over ``RESPONSE_GRID`` (0.5 to 3 times p_a). Several
     announced products are solved jointly by their first-order conditions, then each one not at its best
     response alone, the others' costs held."""
-    costs = implied_costs(announced, market, products, xi, costs, owners, kappa, taxes)
+    costs = implied_costs(announced, market, products, xi, costs, owners, kappa, taxes, positive=False)
     demand = market.demand_over(products)
     prices = held_prices(market, products, costs)
     ids = list(products["product_id"])
@@ -188,6 +189,9 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
                "first_order_cost": float(costs[j])}
         best = int(np.argmax(at_cost[:-1]))
         if at_cost[best] - at_cost[-1] <= TIE * abs(at_cost[-1]):
+            if costs[j] <= 0:
+                raise ScenarioError(f"new product {row['name']!r}: its announced price implies a marginal cost of "
+                                    f"${costs[j]:,.0f}; the price is too low for this market's demand")
             report.append({**row, "cost": float(costs[j]), "rule": "first-order condition"})
             continue
         row["first_order_point"] = "profit minimum" if sides.min() > at_cost[-1] else "lower profit peak"

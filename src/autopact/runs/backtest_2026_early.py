@@ -42,6 +42,7 @@ import pandas as pd
 from autopact.data.tables import backtest_evidence, early_2026_sales
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
+from autopact.outcomes.caveats import PASS_THROUGH_COST_SHARE
 from autopact.policy.scenario import parse_scenario
 from autopact.runs.backtest_policy import bundled_result
 from autopact.simulate import simulate
@@ -101,7 +102,7 @@ def pass_through(market: MarketModel, origin: str = PASS_THROUGH_ORIGIN) -> dict
     base = result.baseline.products.set_index("product_id")
     cf = result.counterfactual.products.set_index("product_id").reindex(base.index)
     cost, price = (cf["cost"] - base["cost"]).to_numpy(float), (cf["price"] - base["price"]).to_numpy(float)
-    taxed = cost > 1.0  # a dollar or more of added cost
+    taxed = cost >= PASS_THROUGH_COST_SHARE * base["price"].to_numpy(float)  # as the caveat counts a changed cost
     units = base["units"].to_numpy(float)[taxed]
     rates = price[taxed] / cost[taxed]
     e = backtest_evidence()
