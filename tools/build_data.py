@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, also when loaded by path
-from cells import DESTINATION_TEXT, fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
+from cells import DESTINATION_TEXT, cpi_factors, fill_target, first_number, range_midpoint, read_fill_files, slug  # noqa: E402
 from hybrid_trims import price_hybrids  # noqa: E402
 from hybrid_split import (DEFAULT_ALLOCATION, HYBRID_ALLOCATIONS, derive_hybrids, read_split,  # noqa: E402
                           split_powertrains)
@@ -144,7 +144,7 @@ def normalise_prices(products: pd.DataFrame, ref: pd.DataFrame) -> pd.DataFrame:
     average destination charge; quotes that do not say are kept as quoted and flagged.
     """
     out = products.copy()
-    cpi = {int(n[-4:]): ref.loc[n, "value"] for n in ref.index if n.startswith("cpi_new_vehicles_")}
+    cpi = cpi_factors(ref)
     out["msrp_model_year"] = out["msrp_model_year_raw"].map(msrp_year)
     basis = out["msrp_includes_destination_raw"].map(destination_basis)
     out["msrp_destination_basis"] = [b for b, _ in basis]

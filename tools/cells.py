@@ -14,6 +14,19 @@ import pandas as pd
 # a fill row's destination_basis -> the raw file's msrp_includes_destination text that build_data's
 # destination_basis() reads (the MSRP fills and the hybrid trims write quotes in the raw file's terms)
 DESTINATION_TEXT = {"included": "yes", "excluded": "no", "not stated": np.nan}
+# what a split nameplate's rows say they share (hybrid_split.py writes it, hybrid_trims.py rewrites it
+# for the HEV rows priced at their own trim)
+SHARED_BY_BOTH_ROWS = "shared by its ICE and HEV rows"
+
+
+def append_note(old: object, note: str) -> str:
+    """``note`` after a cell's text (``old | note``), or ``note`` where the cell is empty."""
+    return note if pd.isna(old) or not str(old).strip() else f"{old} | {note}"
+
+
+def cpi_factors(ref: pd.DataFrame) -> dict[int, float]:
+    """CPI-U for new vehicles by year (``reference_parameters.csv`` rows cpi_new_vehicles_YYYY)."""
+    return {int(n[-4:]): ref.loc[n, "value"] for n in ref.index if n.startswith("cpi_new_vehicles_")}
 
 
 def first_number(text) -> float:

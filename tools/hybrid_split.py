@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cells import first_number, range_midpoint
+from cells import SHARED_BY_BOTH_ROWS, first_number, range_midpoint
 
 # powertrain_split_2025.csv rows that split a nameplate of products_2025.csv into an ICE and an HEV row:
 # (make, model in the split file) -> (make, model in products_2025.csv). Only rows whose value is a
@@ -156,8 +156,8 @@ def _split(out: pd.DataFrame, j: int, hev: int, peers: pd.DataFrame, ice_text: s
     arithmetic = f"nameplate total {int(total):,} = ICE {int(total - hev):,} + HEV {int(hev):,}"
     trim = out.at[j, "msrp_trim"]
     shared_chars = (f"split nameplate: price, horsepower and size are those of the quoted base trim ({trim}), "
-                    "shared by its ICE and HEV rows" if isinstance(trim, str) else
-                    "split nameplate: price, horsepower and size are the row's (imputed), shared by its ICE and HEV rows")
+                    f"{SHARED_BY_BOTH_ROWS}" if isinstance(trim, str) else
+                    f"split nameplate: price, horsepower and size are the row's (imputed), {SHARED_BY_BOTH_ROWS}")
     flags = out.at[j, "msrp_flags"]
     out.at[j, "msrp_flags"] = "; ".join(x for x in (flags if isinstance(flags, str) else "", shared_chars) if x)
     hev_row = out.loc[[j]].copy()

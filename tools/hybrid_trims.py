@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from cells import DESTINATION_TEXT, read_fill_files, slug
+from cells import DESTINATION_TEXT, SHARED_BY_BOTH_ROWS, append_note, cpi_factors, read_fill_files, slug
 
 HYBRID_TRIMS = Path(__file__).resolve().parent / "hybrid_trims_2025.csv"
 COLUMNS = ["product_id", "make", "model", "msrp_usd", "premium_usd", "model_year", "trim", "destination_basis",
@@ -70,7 +70,7 @@ def price_hybrids(df: pd.DataFrame, ref: pd.DataFrame, log: list[str],
     """``df`` with each listed HEV row at its hybrid trim (module docstring); ``normalise`` is the build's
     ``normalise_prices``. Stops the build on a row that is not the HEV row of a split nameplate."""
     out = df.copy()
-    cpi = {int(n[-4:]): ref.loc[n, "value"] for n in ref.index if n.startswith("cpi_new_vehicles_")}
+    cpi = cpi_factors(ref)
     rows = read_hybrid_trims(path, set(cpi))
     ids = out["make"].map(slug) + "--" + out["model"].map(slug) + "--" + out["powertrain"].str.lower()
     at = pd.Series(out.index, index=ids)
@@ -106,12 +106,13 @@ def price_hybrids(df: pd.DataFrame, ref: pd.DataFrame, log: list[str],
         if r["horsepower"].strip():
             out.at[j, "horsepower"] = _number(r["horsepower"])
             out.at[j, "horsepower_imputed"], out.at[j, "horsepower_imputation"] = False, np.nan
-            before = out.at[j, "spec_source"]
-            note = f"horsepower of the priced hybrid trim: {r['horsepower_source']} [{path.name}]"
-            out.at[j, "spec_source"] = note if pd.isna(before) or not str(before).strip() else f"{before} | {note}"
+            source = f"horsepower of the priced hybrid trim: {r['horsepower_source']} [{path.name}]"
+            out.at[j, "spec_source"] = append_note(out.at[j, "spec_source"], source)
         shared = "the price and horsepower" if r["horsepower"].strip() else "the price"
+        if SHARED_BY_BOTH_ROWS not in str(out.at[i, "msrp_flags"]):
+            raise SystemExit(f"{path.name}: {ice}'s flags do not say what it shares with {pid} (hybrid_split.py)")
         out.at[i, "msrp_flags"] = str(out.at[i, "msrp_flags"]).replace(
-            "shared by its ICE and HEV rows", f"shared by its HEV row except {shared} ({path.name})")
+            SHARED_BY_BOTH_ROWS, f"shared by its HEV row except {shared} ({path.name})")
     if quoted:
         normalised = normalise(out.loc[quoted], ref)
         columns = ["msrp_model_year", "msrp_destination_basis", "msrp_inflation_factor", "msrp_usd", "msrp_flags"]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cells import fill_target, range_midpoint, read_fill_files, slug
+from cells import append_note, fill_target, range_midpoint, read_fill_files, slug
 
 TOOLS = Path(__file__).resolve().parent
 SPEC_FILLS = tuple(TOOLS / f"spec_fill_2025_{x}.csv" for x in "abcde")
@@ -97,10 +97,6 @@ def _note(r: pd.Series, fields: list[str]) -> str:
     return f"fill {what} (model year {r['model_year'].strip()}; {r['trim'].strip()}): {r['source'].strip()}{note} [{r['fill_file']}]"
 
 
-def _append(old: object, note: str) -> str:
-    return note if pd.isna(old) or not str(old).strip() else f"{old} | {note}"
-
-
 def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_FILLS) -> pd.DataFrame:
     """Write the sourced horsepower, length, width and efficiency of the fill files into the nameplate
     table before ``impute()``, appending a note naming the fill file to spec_source / size_source /
@@ -152,7 +148,7 @@ def fill_specs(df: pd.DataFrame, log: list[str], paths: tuple[Path, ...] = SPEC_
             part = [f for f in written if SPEC_FIELDS[f][0] == column]
             if column == "efficiency_source" and split_hev:
                 continue   # the HEV row's own note, given it by hybrid_split._split
-            out.at[j, column] = _append(out.at[j, column], _note(r, part))
+            out.at[j, column] = append_note(out.at[j, column], _note(r, part))
         tally = counts.setdefault(r["fill_file"], {})
         for field in written:
             tally[field] = tally.get(field, 0) + 1

@@ -72,6 +72,7 @@ def test_the_pass_through_is_the_units_weighted_ratio_of_the_taxed_models(monkey
     base = pd.DataFrame({"product_id": ["a", "b", "c"], "name": ["A", "B", "C"], "units": [1000.0, 3000.0, 500.0],
                          "cost": [20000.0, 30000.0, 25000.0], "price": [25000.0, 36000.0, 30000.0]})
     after = base.assign(cost=[20200.0, 30300.0, 25100.0], price=[25300.0, 36240.0, 30050.0])  # c: +$100, 0.33%
+    base, after = base.assign(consumer_price=base["price"]), after.assign(consumer_price=after["price"])  # no wedge
     seen = {}
 
     def fake(scenario, market):

@@ -97,3 +97,12 @@ def test_summary_rows_read_a_validate_result():
     assert by_name["Pass-through of a tariff (5% on vehicles assembled in Japan)"]["result"] == "1.64"
     assert [r["passed"] for r in rows] == [False, True, False, True, True, True, False, False, True, False, True,
                                            False, True, True, False, False, True]
+
+
+def test_the_pass_through_caveat_quotes_the_snapshot_s_measured_pass_through(snapshot):
+    """The cost_pass_through caveat quotes the model's own pass-through to one decimal; a calibration that
+    moves the measured one (the snapshot's row) past that rounding fails here until the constant follows."""
+    from autopact.outcomes.caveats import MODEL_PASS_THROUGH
+
+    (row,) = [r for r in snapshot["rows"] if r["backtest"].startswith("Pass-through of a tariff")]
+    assert round(float(row["result"]), 1) == MODEL_PASS_THROUGH

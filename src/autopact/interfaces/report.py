@@ -137,8 +137,7 @@ def html_report(r: dict[str, Any]) -> str:
                  f"{html.escape(market['money']['unit'])}" + (f"; shown here in {money.note}" if money.note else "")
                  + ".")
     else:
-        baseline = html.escape(market.get("baseline_label") or "2025 baseline")
-        scope = (f"US new light-vehicle market, {baseline} and scenario solved in the same run. "
+        scope = (f"US new light-vehicle market, {html.escape(baseline_label)} and scenario solved in the same run. "
                  f"autopact {__version__}, report of {date.today().isoformat()}. Money in 2025 dollars a year at the "
                  f"model's price level (see assumptions).")
     figures = [_figure(shares, "Share of units by nationality of the controlling owner"),

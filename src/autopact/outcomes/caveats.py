@@ -141,6 +141,35 @@ def equilibrium_path_ended(baseline: Any, counterfactual: Any) -> dict[str, Any]
 # A model's cost change counts when it is at least this share of its price (a tariff or a catch-up of one;
 # rounding and tiny wedges of other levers fall below it). A reporting convention, not an estimate.
 PASS_THROUGH_COST_SHARE = 0.005
+# The model's own pass-through of a tariff alone, as ``autopact validate`` measures it (a 5% tariff on
+# Japanese-built vehicles: 1.64 on the bundled calibration), to one decimal for the caveat's text;
+# tests/runs/test_backtest_summary.py fails when the bundled back-test snapshot says otherwise.
+MODEL_PASS_THROUGH = 1.6
+
+
+def published_pass_through() -> tuple[float, float]:
+    """Feenstra's (1989) pass-through of tariffs and exchange rates to US prices of Japanese imports, the
+    lowest (trucks) and highest (motorcycles) of the products measured (``backtest_evidence.csv``)."""
+    e = backtest_evidence()
+    return float(e["tariff_pass_through_low"]["value"]), float(e["tariff_pass_through_high"]["value"])
+
+
+def cost_pass_through_rows(baseline: Any, counterfactual: Any) -> dict[str, Any]:
+    """The models whose cost changes from ``baseline`` to ``counterfactual`` by ``PASS_THROUGH_COST_SHARE`` of
+    their price or more (``changed``, over ``common``: the ids in both), their cost and price changes, and
+    the units-weighted price change per cost change in the direction of each cost change,
+
+        rate = sum_j q_j sign(dc_j) dp_j / sum_j q_j |dc_j|     (q_j baseline units),
+
+    None where no cost changed."""
+    base, cf, common, cost_change, _ = _compared(baseline, counterfactual)
+    price_change = (cf.loc[common, "price"] - base.loc[common, "price"]).to_numpy(float)
+    changed = np.abs(cost_change) >= PASS_THROUGH_COST_SHARE * base.loc[common, "price"].to_numpy(float)
+    units = base.loc[common, "units"].to_numpy(float)
+    rate = (float(units[changed] @ (np.sign(cost_change[changed]) * price_change[changed])
+                  / (units[changed] @ np.abs(cost_change[changed]))) if changed.any() else None)
+    return {"base": base, "common": common, "changed": changed, "cost_change": cost_change,
+            "price_change": price_change, "units": units, "rate": rate}
 
 
 def cost_pass_through(baseline: Any, counterfactual: Any) -> dict[str, Any] | None:
@@ -152,28 +181,23 @@ def cost_pass_through(baseline: Any, counterfactual: Any) -> dict[str, Any] | No
     with every other change of the scenario (wedges, entrants, another equilibrium) in the same run, so it
     is the scenario's price change per cost change, not a pass-through measured alone. It is set beside the
     evidence on a tariff alone, Feenstra's (1989) 0.6 (trucks) to 1 (motorcycles) for Japanese imports
-    (``backtest_evidence.csv``), and the model's own pass-through of a tariff alone, 1.64 on a 5% tariff on
+    (``backtest_evidence.csv``), and the model's own pass-through of a tariff alone (``MODEL_PASS_THROUGH``),
+    on a 5% tariff on
     Japanese-built vehicles (``autopact validate``). Price sensitivity from income makes a dearer model
     lose its poorest buyers first and raise its markup with its cost. None where no cost moved or the
     rate is at most the evidence's upper end."""
-    base, cf, common, cost_change, _ = _compared(baseline, counterfactual)
-    price = base.loc[common, "price"].to_numpy(float)
-    moved = np.abs(cost_change) >= PASS_THROUGH_COST_SHARE * price
-    if not moved.any():
+    found = cost_pass_through_rows(baseline, counterfactual)
+    rate = found["rate"]
+    low, high = published_pass_through()
+    if rate is None or rate <= high:
         return None
-    units = base.loc[common, "units"].to_numpy(float)[moved]
-    change = (cf.loc[common, "price"] - base.loc[common, "price"]).to_numpy(float)[moved]
-    rate = float(units @ (np.sign(cost_change[moved]) * change) / (units @ np.abs(cost_change[moved])))
-    e = backtest_evidence()
-    low, high = float(e["tariff_pass_through_low"]["value"]), float(e["tariff_pass_through_high"]["value"])
-    if rate <= high:
-        return None
-    count = int(moved.sum())
+    count = int(found["changed"].sum())
     text = (f"the {count} model{'s' if count != 1 else ''} whose cost this scenario changes move{'' if count != 1 else 's'} "
             f"{'their' if count != 1 else 'its'} price{'s' if count != 1 else ''} by {rate:.2f} times the cost change "
             "(units-weighted, in the direction of the cost, with the scenario's other changes in the same run). The "
             f"evidence on a tariff alone puts its pass-through to US car prices at about {low:g} to {high:g} (Feenstra "
-            "1989, Japanese imports), and this model passes a tariff alone through at about 1.6 (autopact validate): "
+            f"1989, Japanese imports), and this model passes a tariff alone through at about {MODEL_PASS_THROUGH:g} "
+            "(autopact validate): "
             "read the price changes of models whose cost changes, and the sales they lose or gain, as larger than the "
             "evidence supports (README, The first months of 2026).")
     return {"kind": "cost_pass_through", "text": text, "models": count, "pass_through": rate,

@@ -47,29 +47,29 @@ APART = 0.10  # and a peak counts as another answer where its price differs from
 WITHOUT = 100.0  # a price of this many times cost sells nothing: the owner's profit without the model
 
 
-def apart(profits: np.ndarray, h: int, k: int, valley: float = VALLEY) -> bool:
+def apart(profits: np.ndarray, h: int, k: int) -> bool:
     """Whether grid points h and k lie on separate hills: the profit between them falls more than
-    ``valley`` (relative) below the lower of the two. Profits are taken positive (what a model adds to
+    ``VALLEY`` (relative) below the lower of the two. Profits are taken positive (what a model adds to
     its owner's profit at a peak worth reporting)."""
-    return bool(profits[min(h, k):max(h, k) + 1].min() < (1 - valley) * min(profits[h], profits[k]))
+    return bool(profits[min(h, k):max(h, k) + 1].min() < (1 - VALLEY) * min(profits[h], profits[k]))
 
 
-def grid_peaks(profits: np.ndarray, valley: float = VALLEY) -> list[int]:
+def grid_peaks(profits: np.ndarray) -> list[int]:
     """Indices of the separate peaks of a (positive) profit curve on a grid: interior local maxima
     (p_k >= p_{k-1} and p_k > p_{k+1}), a lower one dropped where it is not ``apart`` from a higher one."""
     p = np.asarray(profits, float)
     found = [k for k in range(1, len(p) - 1) if p[k] >= p[k - 1] and p[k] > p[k + 1]]
     kept: list[int] = []
     for k in sorted(found, key=lambda k: -p[k]):  # highest first
-        if all(apart(p, k, h, valley) for h in kept):
+        if all(apart(p, k, h) for h in kept):
             kept.append(k)
     return sorted(kept)
 
 
-def other_peak(grid: np.ndarray, profits: np.ndarray, price: float, valley: float = VALLEY) -> int | None:
+def other_peak(grid: np.ndarray, profits: np.ndarray, price: float) -> int | None:
     """Index of the highest grid peak apart from the one ``price`` sits on (the peak its nearest grid
     point climbs to), None where the curve has one peak."""
-    peaks = grid_peaks(profits, valley)
+    peaks = grid_peaks(profits)
     k = int(np.argmin(np.abs(grid - price)))
     while True:  # climb to the peak of price's own hill
         step = k + (1 if k + 1 < len(profits) and profits[k + 1] > profits[k] else
@@ -77,8 +77,8 @@ def other_peak(grid: np.ndarray, profits: np.ndarray, price: float, valley: floa
         if step == k:
             break
         k = step
-    own = next((h for h in peaks if not apart(profits, h, k, valley)), None)  # the kept peak of price's hill
-    others = [h for h in peaks if h != own and (own is None or apart(profits, h, own, valley))]
+    own = next((h for h in peaks if not apart(profits, h, k)), None)  # the kept peak of price's hill
+    others = [h for h in peaks if h != own and (own is None or apart(profits, h, own))]
     return max(others, key=lambda h: profits[h], default=None)
 
 

@@ -329,10 +329,11 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     if operating is not None:  # kept beside the products: averages of purchase prices leave it out (metrics)
         taxes = Taxes(taxes.ad_valorem, taxes.specific + operating)
         products = products.assign(operating_cost_wedge=operating)
+    demand = demand_for(market, products)
     announced: list[dict[str, Any]] = []
     if scenario.new_products:  # their costs: where their owner's best response reaches the announced prices
         cost_all, announced = new_products.rationalised_costs(new_products.announced_prices(scenario, market), market,
-                                                              products, xi_all, cost_all, owners, kappa, taxes)
+                                                              products, xi_all, cost_all, owners, kappa, taxes, demand)
         unknown = products["base_cost"].isna()
         products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
     check_costs(products, cost_all, xi_all, market.money)
@@ -340,7 +341,7 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
     return market.with_products(
         products=products, origin=applied_origin(products, market, params, incumbent_origin, keep), xi=xi_all,
         costs=cost_all,
-        demand=demand_for(market, products),
+        demand=demand,
         stakes=stakes, owners=owners, owner_names=owner_names, kappa=kappa, initial_prices=start,
         quotas=tuple(scenario.quotas), capacities=tuple(entered.capacities), parameters=params,
         excluded=excluded, entrant_costs=entered.report, announced_costs=announced, hedonic_r2=None if hedonic is None else hedonic.r2,

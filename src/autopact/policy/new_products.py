@@ -17,7 +17,7 @@ from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
 from autopact.model.continuation import owner_profits
-from autopact.model.demand import price_jacobian, shares
+from autopact.model.demand import Demand, price_jacobian, shares
 from autopact.model.supply import ownership_matrix
 from autopact.model.taxes import Taxes
 from autopact.policy.hedonic import Hedonic
@@ -102,27 +102,18 @@ def held_prices(market: MarketModel, products: pd.DataFrame, costs: np.ndarray) 
     return prices
 
 
-def implied_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
-                  costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None,
-                  taxes: Taxes | None = None, positive: bool = True) -> np.ndarray:
-    """Marginal cost of each product with an unknown cost (NaN) from its own first-order condition
-    at its ``announced`` price (model price level), every other product at its price before the
-    scenario (``held_prices``) and known cost, at the consumer prices p^c = (1 + t) p + T the
-    scenario's ``taxes`` make (credits, operating-cost wedges; none where None), solved jointly:
+def implied_costs(prices: np.ndarray, demand: Demand, xi: np.ndarray, costs: np.ndarray, omega: np.ndarray,
+                  taxes: Taxes) -> np.ndarray:
+    """Marginal cost of each product with an unknown cost (NaN) from its own first-order condition at
+    ``prices`` (an announced product at its announced price, every other at its price before the scenario,
+    ``held_prices``) and the known costs, at the consumer prices p^c = (1 + t) p + T the scenario's ``taxes``
+    make (credits, operating-cost wedges), solved jointly:
         s_j + (1 + t_j) sum_k Omega_jk (p_k - c_k) ds_k/dp^c_j = 0 for each j with unknown c_j
-    (BLP 1995, eq. 3.6, for the rows whose price is known and cost is not). A cost of 0 or less is an
-    error where ``positive`` (``rationalised_costs`` checks the cost it finally takes instead)."""
-    demand = market.demand_over(products)
-    prices = held_prices(market, products, costs)
-    for j, pid in enumerate(products["product_id"]):
-        if pid in announced:
-            prices[j] = announced[pid]
-    taxes = taxes if taxes is not None else Taxes.none(len(prices))
+    (BLP 1995, eq. 3.6, for the rows whose price is known and cost is not)."""
     consumer = taxes.consumer_prices(prices)
     delta = xi - demand.alpha * consumer
     s = shares(delta, consumer, demand)
     jac = (1 + taxes.ad_valorem)[None, :] * price_jacobian(delta, consumer, demand)  # ds_k / dp_j (producer)
-    omega = ownership_matrix(owners, kappa)
     unknown = np.flatnonzero(np.isnan(costs))
     known = np.setdiff1d(np.arange(len(prices)), unknown)
     # FOC rows of the new products: s_j + sum_k Omega_jk (p_k - c_k) J_kj = 0, linear in their costs
@@ -131,10 +122,6 @@ def implied_costs(announced: dict[str, float], market: MarketModel, products: pd
         + a @ prices[unknown]
     out = costs.copy()
     out[unknown] = np.linalg.solve(a, b)
-    for j in unknown if positive else ():
-        if out[j] <= 0:
-            raise ScenarioError(f"new product {products.at[j, 'name']!r}: its announced price implies a marginal "
-                                f"cost of ${out[j]:,.0f}; the price is too low for this market's demand")
     return out
 
 
@@ -144,9 +131,10 @@ TIE = 1e-9  # a grid price beats the announced one where it adds more than this 
 
 def rationalised_costs(announced: dict[str, float], market: MarketModel, products: pd.DataFrame, xi: np.ndarray,
                        costs: np.ndarray, owners: np.ndarray, kappa: np.ndarray | None,
-                       taxes: Taxes | None = None) -> tuple[np.ndarray, list[dict]]:
+                       taxes: Taxes | None = None, demand: Demand | None = None) -> tuple[np.ndarray, list[dict]]:
     """Each announced product's marginal cost: the cost at which its owner's best response, every other
-    price held as in ``implied_costs``, reaches the announced price; with a report row per product.
+    price held at its price before the scenario (``held_prices``), reaches the announced price; with a
+    report row per product. ``demand`` is the market's demand over ``products`` (made here where None).
 
     The first-order condition (``implied_costs``) gives that cost where the announced price p_a is
     its owner's global best response at it. With price sensitivity from income the owner's profit in
@@ -166,42 +154,44 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
     where pi_f(p; c) = pi_f(p; c_0) - M Omega_jj (c - c_0) s_j(p) is linear in c (bisection on the
     difference, increasing in c). Prices are taken over ``RESPONSE_GRID`` (0.5 to 3 times p_a). Several
     announced products are solved jointly by their first-order conditions, then each one not at its best
-    response alone, the others' costs held."""
-    costs = implied_costs(announced, market, products, xi, costs, owners, kappa, taxes, positive=False)
-    demand = market.demand_over(products)
+    response alone, the others' costs held. A cost of 0 or less where the announced price is a best
+    response, or a positive gap at every positive cost, is an error: the price is too low."""
+    demand = demand if demand is not None else market.demand_over(products)
     prices = held_prices(market, products, costs)
     ids = list(products["product_id"])
     for pid, price in announced.items():
         prices[ids.index(pid)] = price
     taxes = taxes if taxes is not None else Taxes.none(len(prices))
     omega = ownership_matrix(owners, kappa)
+    costs = implied_costs(prices, demand, xi, costs, omega, taxes)
     report = []
     for pid, price in announced.items():
         j = ids.index(pid)
         grid = price * RESPONSE_GRID
-        point = (costs, xi, omega, taxes)
-        raised = costs.copy()
-        raised[j] += 1.0
         at = np.append(grid, price * np.array([1 - 1e-3, 1 + 1e-3, 1]))  # the grid, p_a's two sides, p_a
-        profits = owner_profits(j, prices, at, point, demand)
+        profits = owner_profits(j, prices, at, (costs, xi, omega, taxes), demand)
         at_cost, sides = np.r_[profits[:-3], profits[-1]], profits[-3:-1]
         row = {"product_id": pid, "name": str(products.at[j, "name"]), "announced_price": float(price),
                "first_order_cost": float(costs[j])}
-        best = int(np.argmax(at_cost[:-1]))
-        if at_cost[best] - at_cost[-1] <= TIE * abs(at_cost[-1]):
+        if at_cost[:-1].max() - at_cost[-1] <= TIE * abs(at_cost[-1]):  # p_a is the best response
             if costs[j] <= 0:
                 raise ScenarioError(f"new product {row['name']!r}: its announced price implies a marginal cost of "
                                     f"${costs[j]:,.0f}; the price is too low for this market's demand")
             report.append({**row, "cost": float(costs[j]), "rule": "first-order condition"})
             continue
         row["first_order_point"] = "profit minimum" if sides.min() > at_cost[-1] else "lower profit peak"
-        sold = (profits - owner_profits(j, prices, at, (raised, xi, omega, taxes), demand)) / omega[j, j]
-        sold = np.r_[sold[:-3], sold[-1]]  # s_j at each grid price and at p_a: d profit / d c_j = -Omega_jj s_j
+        raised = costs.copy()
+        raised[j] += 1.0
+        # s_j at each grid price, from d profit / d c_j = -Omega_jj s_j (profit is linear in c_j)
+        sold = (profits[:-3] - owner_profits(j, prices, grid, (raised, xi, omega, taxes), demand)) / omega[j, j]
         below, above = grid < price, grid > price
 
+        def profits_at(c: float) -> np.ndarray:  # the owner's profit over the grid at cost c
+            return at_cost[:-1] - omega[j, j] * (c - costs[j]) * sold
+
         def gap(c: float) -> float:  # best profit above p_a less best below it, at cost c (increasing in c)
-            profits = at_cost[:-1] - omega[j, j] * (c - costs[j]) * sold[:-1]
-            return float(profits[above].max() - profits[below].max())
+            found = profits_at(c)
+            return float(found[above].max() - found[below].max())
 
         low, high = 0.0, float(price)  # at c = p_a no price below it pays: the gap is positive
         if gap(high) <= 0:
@@ -215,11 +205,11 @@ def rationalised_costs(announced: dict[str, float], market: MarketModel, product
             middle = 0.5 * (low + high)
             low, high = (middle, high) if gap(middle) < 0 else (low, middle)
         cost = 0.5 * (low + high)
-        profits = at_cost[:-1] - omega[j, j] * (cost - costs[j]) * sold[:-1]
-        k_low = int(np.flatnonzero(below)[np.argmax(profits[below])])
-        k_high = int(np.flatnonzero(above)[np.argmax(profits[above])])
+        found = profits_at(cost)
+        peaks = (int(np.flatnonzero(below)[np.argmax(found[below])]),
+                 int(np.flatnonzero(above)[np.argmax(found[above])]))
         costs[j] = cost
         report.append({**row, "cost": float(cost), "rule": "indifference",
                        "peaks": [{"price": float(grid[k]), "units": float(market.market_size * sold[k])}
-                                 for k in (k_low, k_high)]})
+                                 for k in peaks]})
     return costs, report

@@ -42,7 +42,7 @@ import pandas as pd
 from autopact.data.tables import backtest_evidence, early_2026_sales
 from autopact.errors import ScenarioError
 from autopact.fit.market import MarketModel
-from autopact.outcomes.caveats import PASS_THROUGH_COST_SHARE
+from autopact.outcomes.caveats import cost_pass_through_rows, published_pass_through
 from autopact.policy.scenario import parse_scenario
 from autopact.runs.backtest_policy import bundled_result
 from autopact.simulate import simulate
@@ -99,24 +99,20 @@ def pass_through(market: MarketModel, origin: str = PASS_THROUGH_ORIGIN) -> dict
         {"name": f"{PASS_THROUGH_TARIFF_PCT:g}% on vehicles assembled in {origin}",
          "origin": [origin], "ad_valorem_pct": PASS_THROUGH_TARIFF_PCT}]}, "validate")
     result = simulate(scenario, market)
-    base = result.baseline.products.set_index("product_id")
-    cf = result.counterfactual.products.set_index("product_id").reindex(base.index)
-    cost, price = (cf["cost"] - base["cost"]).to_numpy(float), (cf["price"] - base["price"]).to_numpy(float)
-    taxed = cost >= PASS_THROUGH_COST_SHARE * base["price"].to_numpy(float)  # as the caveat counts a changed cost
-    units = base["units"].to_numpy(float)[taxed]
+    found = cost_pass_through_rows(result.baseline, result.counterfactual)
+    taxed, cost, price, units = found["changed"], found["cost_change"], found["price_change"], found["units"]
     rates = price[taxed] / cost[taxed]
-    e = backtest_evidence()
-    low, high = float(e["tariff_pass_through_low"]["value"]), float(e["tariff_pass_through_high"]["value"])
-    rate = float(units @ price[taxed] / (units @ cost[taxed]))
-    names = base["name"].to_numpy(str)[taxed]
+    names = found["base"].loc[found["common"], "name"].to_numpy(str)[taxed]
     order = np.argsort(rates)
-    others = base["units"].to_numpy(float)[~taxed]
+    others = units[~taxed]
+    low, high = published_pass_through()
+    rate = found["rate"]  # sign(dc) = 1 for every taxed model: sum q dp / sum q dc
     return {"tariff": scenario.extra_tariffs[0].name, "models": int(taxed.sum()), "pass_through": rate,
             "untaxed_price_change_usd": float(others @ price[~taxed] / others.sum()) if others.sum() > 0 else 0.0,
             "median": float(np.median(rates)), "lowest": {"name": str(names[order[0]]), "pass_through": float(rates[order[0]])},
             "highest": {"name": str(names[order[-1]]), "pass_through": float(rates[order[-1]])},
             "published": [low, high], "inside": low <= rate <= high,
-            "source": e["tariff_pass_through_low"]["source"]}
+            "source": backtest_evidence()["tariff_pass_through_low"]["source"]}
 
 
 def early_2026_backtest(market: MarketModel, results: dict[str, Any] | None = None) -> dict[str, Any]:
