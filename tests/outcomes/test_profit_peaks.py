@@ -31,14 +31,14 @@ XI = np.array([2.0, 11.0])  # an incumbent at $25k, the new model
 M = 1_000_000.0
 
 
-def _result(poor_share: float, price: float, capacities=(), constraints=(), owners=(0, 1), xi=XI):
+def _result(poor_share: float, price: float, capacities=(), constraints=(), owners=(0, 1), xi=XI, announced=()):
     """A market of an incumbent (firm 0) and a new model (firm 1) with two households, a poor one whose
     price sensitivity is PI / 20,000 and one at 60,000: the new model's profit has two peaks."""
     demand = Demand(alpha=ALPHA, pi=PI, sigma=np.zeros(1), rho=0.0, characteristics=np.zeros((2, 1)),
                     nests=np.zeros(2, int), weights=np.array([poor_share, 1 - poor_share]), income=INCOME,
                     nu=np.zeros((2, 1)))
     market = SimpleNamespace(xi=np.asarray(xi, float), demand=demand, owners=np.array(owners), kappa=None, taxes=None,
-                             capacities=list(capacities), market_size=M)
+                             capacities=list(capacities), market_size=M, announced_costs=list(announced))
     products = pd.DataFrame({"product_id": ["inc", "new"], "name": ["Incumbent", "Newcomer"],
                              "price": [25_000.0, price], "cost": [15_000.0, COST], "units": [0.0, 0.0],
                              "assembly_countries": ["United States", "China"]})
@@ -74,6 +74,9 @@ def test_a_near_tie_is_named_with_the_other_peaks_price_units_and_profit_against
     # reported at the other peak, the first is the alternative
     (back,) = near_tied_peaks(_result(0.96, grid[high]))["products"]
     assert back["other_peak_price"] == pytest.approx(grid[low], rel=1e-12)
+    # announced between two peaks, the model has the announced-price caveat (both peaks) instead of this one
+    assert near_tied_peaks(_result(0.96, grid[low], announced=[{"product_id": "new", "rule": "indifference"}])) is None
+    assert near_tied_peaks(_result(0.96, grid[low], announced=[{"product_id": "new", "rule": "first-order condition"}]))
 
 
 def test_no_caveat_where_one_peak_clearly_wins_or_a_plant_sets_the_price():

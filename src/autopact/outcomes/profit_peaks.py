@@ -85,17 +85,21 @@ def other_peak(grid: np.ndarray, profits: np.ndarray, price: float) -> int | Non
 def near_tied_peaks(result: Any) -> dict[str, Any] | None:
     """The caveat of a solved result (``outcomes.document.SimulationResult``) with a new model outside a
     binding plant or quota that would add to its owner's profit, at another peak ``APART`` or more away in
-    price, at least (1 - ``NEAR_TIE``) of what it adds at the reported price; None otherwise."""
+    price, at least (1 - ``NEAR_TIE``) of what it adds at the reported price; None otherwise. A product
+    announced between two peaks is left to ``announced_between_peaks``, which names both."""
     market, base, state = result.market, result.baseline.products, result.counterfactual
     products = state.products
     new = ~products["product_id"].isin(base["product_id"]).to_numpy()
-    capped = capped_products(market, state)
+    # a binding plant or quota sets a capped product's price; a product announced between two peaks has its
+    # own caveat naming both (announced_between_peaks)
+    left_out = capped_products(market, state) | {row["product_id"] for row in market.announced_costs
+                                                 if row.get("rule") == "indifference"}
     prices = products["price"].to_numpy(float)
     point = pricing_point(market, state)
     costs, taxes = point[0], point[3]
     rows = []
     for j in np.flatnonzero(new):
-        if str(products["product_id"].iloc[j]) in capped:
+        if str(products["product_id"].iloc[j]) in left_out:
             continue
         grid = response_grid(costs[j])
         profits = owner_profits(j, prices, np.append(grid, [prices[j], WITHOUT * costs[j]]), point, market.demand)
