@@ -30,7 +30,7 @@ from autopact.data import load_market
 from autopact.data.cache import blas_signature, cache_dir, cached, stored
 from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
-from autopact.fit.calibration import calibrated_market
+from autopact.fit.stored_calibration import calibrated_market
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.model.demand import log_sum

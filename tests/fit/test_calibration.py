@@ -108,10 +108,12 @@ def test_bundled_calibration_matches_the_bundled_market_and_is_reused(market, mo
     """If the bundled data, assumptions or targets change, this fails: re-run
     `autopact calibrate --save src/autopact/data/bundled/calibration_2025.json`."""
     from autopact.fit import calibration
-    from autopact.fit.calibration import calibrated_market, fingerprint
+    from autopact.fit.stored_calibration import calibrated_market, fingerprint
     from autopact.data import bundled_path
     record = json.loads(bundled_path("calibration_2025.json").read_text())
-    assert record["fingerprint"] == fingerprint(market, load_targets(), record["draws"], record["seed"])
+    assert record["fingerprint"] == fingerprint(market, load_targets(), record["draws"], record["seed"],
+                                                fit_draws=record["fit_draws"])
+    assert record["fit_draws"] == calibration.FIT_HOUSEHOLDS > record["draws"]
     def no_fit(*args, **kwargs):
         raise AssertionError("the stored calibration should be reused, not fitted again")
 
@@ -119,3 +121,25 @@ def test_bundled_calibration_matches_the_bundled_market_and_is_reused(market, mo
     result = calibrated_market(market)
     assert result.parameters == record["parameters"] and result.max_share_error < 1e-10
     assert result.optimizer["stored"].endswith("calibration_2025.json")
+    # the targets as fitted are read on the fit's households; the market's own 1,000 give others
+    assert result.fit_draws == record["fit_draws"] and len(result.households.weights) == record["draws"]
+    assert np.allclose(result.achieved, [record["achieved"][name] for name in result.targets["name"]], rtol=1e-9)
+    assert not np.allclose(result.market_achieved, result.achieved, rtol=1e-3)
+
+
+def test_parameters_are_fitted_on_the_fit_households_and_the_market_keeps_its_own(market):
+    """``fit_draws``: the targets are read on more households than the market's (FIT_HOUSEHOLDS): the
+    parameters are exactly those of a calibration on that many households (the market's households
+    are the first of the same Halton sequence), and the market inverts its own shares exactly."""
+    held = {"rho": 0.0, "sigma_bev": 1.2, "bev_income": 0.2, "pi": 6.0}
+    on_fit = calibrate(market, draws=80, seed=2, fixed=held)
+    split = calibrate(market, draws=30, seed=2, fixed=held, fit_draws=80)
+    assert split.parameters == on_fit.parameters
+    assert len(split.households.weights) == 30 and split.fit_draws == 80 and on_fit.fit_draws == 80
+    np.testing.assert_allclose(split.achieved, on_fit.achieved, rtol=1e-9)  # the fit's statistics, as fitted
+    np.testing.assert_allclose(split.households.income, on_fit.households.income[:30], rtol=0)
+    assert split.max_share_error < 1e-10 and on_fit.market_achieved is None
+    own = calibrate(market, draws=30, seed=2, fixed=split.parameters)
+    np.testing.assert_allclose(split.market_achieved, own.achieved, rtol=1e-9)
+    np.testing.assert_allclose(split.delta, own.delta, rtol=1e-10)
+    assert split.to_dict()["households"]["fit_draws"] == 80

@@ -78,3 +78,24 @@ def test_a_group_with_no_household_or_no_product_is_refused_by_name(small):
                                 "value": [1.0]})
         with pytest.raises(CalibrationError, match=message):
             model_statistics(targets, delta, demand, arrays)
+
+
+@pytest.mark.parametrize("group", ["all", "luxury", "SUV-crossover"])
+def test_the_mean_lerner_index_is_the_logit_closed_form(group):
+    """In plain logit (alpha_i = alpha, no random tastes, no nests) every product of firm f carries the
+    markup 1 / (alpha (1 - S_f)), S_f the firm's total share (Anderson and de Palma 1992): the
+    share-weighted mean of markup / price over the group, with the market's real owners."""
+    market = load_market(2025)
+    arrays = MarketArrays.from_market(market)
+    alpha = 1e-4
+    logit = {"alpha": alpha, "pi": 0.0, "sigma_bev": 0.0, "sigma_size": 0.0, "rho": 0.0, "bev_income": 0.0}
+    demand = build_demand(logit, arrays, draw_households(income_distribution(), 5, 2, seed=0))
+    delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13)
+    firm_share = np.bincount(arrays.owners, weights=arrays.shares)[arrays.owners]
+    lerner = 1.0 / (alpha * (1.0 - firm_share)) / arrays.prices
+    mask = np.ones(len(lerner), bool) if group == "all" else (arrays.luxury if group == "luxury"
+                                                               else arrays.segment == group)
+    targets = pd.DataFrame({"name": ["x"], "statistic": ["mean_lerner"], "group": [group], "value": [0.2]})
+    got = model_statistics(targets, delta, demand, arrays)[0]
+    assert 0.05 < got < 0.5
+    assert got == pytest.approx(np.average(lerner[mask], weights=arrays.shares[mask]), rel=1e-10)  # measured 1e-15

@@ -1,7 +1,7 @@
 import pytest
 
 from autopact.data import load_market
-from autopact.fit.calibration import calibrated_market
+from autopact.fit.stored_calibration import calibrated_market
 from autopact.fit.market import calibrated_model
 from autopact.simulate import solve
 

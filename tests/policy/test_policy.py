@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from autopact.data import load_market
-from autopact.fit.calibration import calibrate, calibrated_market
+from autopact.fit.calibration import calibrate
+from autopact.fit.stored_calibration import calibrated_market
 from autopact.fit.market import calibrated_model
 from autopact.outcomes.document import result_json
 from autopact.policy.scenario import ScenarioError, load_scenario, parse_scenario

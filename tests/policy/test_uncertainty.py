@@ -120,7 +120,8 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
 def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance):
     """d theta / d target predicts the moves (not the levels) of an exact re-calibration of the
     bundled 2025 calibration when the Sentra's elasticity target moves from -6.528."""
-    from autopact.fit.calibration import calibrate, calibrated_market, load_targets
+    from autopact.fit.calibration import calibrate, load_targets
+    from autopact.fit.stored_calibration import calibrated_market
     from autopact.fit.recalibration import linear_recalibration, parameter_response
     from autopact.data import load_market
 

@@ -30,7 +30,8 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step:
     linear over exact moves 0.51-1.05 and the wrong sign for bev_income by Gauss-Newton, 0.97-1.04 with
     H; ``tests/policy/test_uncertainty.py``). At an interior optimum that hits every target the two agree.
     Parameters fixed by the user or sitting at a bound are held (active constraints). dm/dtheta is
-    a central difference of ``model_statistics`` with shares re-inverted at each step (one-sided
+    a central difference of ``model_statistics`` with shares re-inverted at each step, on the households
+    the parameters were fitted on (``CalibrationResult.fit_households``; one-sided
     where a step would cross a bound). Returns the moving parameters' names and the (parameters x
     targets) matrix in their natural units.
     """
@@ -45,9 +46,13 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step:
     if not moving:  # every parameter fixed or at a bound: nothing moves with the targets
         return [], np.zeros((0, len(t)))
 
+    # read on the households the parameters were fitted on, where the optimum's condition F = 0 holds
+    households = cal.households if cal.fit_households is None else cal.fit_households
+    start = cal.delta if cal.fit_delta is None else cal.fit_delta
+
     def statistics(x_new: np.ndarray) -> np.ndarray:
-        demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, cal.households, cal.form)
-        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=cal.delta)
+        demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, households, cal.form)
+        delta, _ = invert_shares(cal.arrays.shares, cal.arrays.prices, demand, tol=1e-13, initial=start)
         return model_statistics(targets, delta, demand, cal.arrays)
 
     def span(at: np.ndarray, i: int, width: float) -> tuple[float, float]:

@@ -13,7 +13,11 @@ Each row of ``calibration_targets.csv`` names a statistic, a group and a value:
 - ``bev_second_choice``: the share of BEVs' diversion to inside goods that goes to a product group,
   diversion D_jk = -(ds_k/dp_j) / (ds_j/dp_j), share-weighted over BEVs;
 - ``buyer_income_share`` and ``bev_buyer_income_share``: the share of buyers (of BEV buyers) whose
-  household income lies in the group's range ``low-high`` (``200000-``: no upper limit).
+  household income lies in the group's range ``low-high`` (``200000-``: no upper limit);
+- ``mean_lerner``: the share-weighted mean Lerner index (p_j - c_j) / p_j of a product group, the
+  markups from the multiproduct Bertrand-Nash first-order conditions at the observed prices under
+  the parent companies' ownership, m = -(Omega o J')^-1 s (BLP 1995, eq. 3.6): the statistic of
+  Grieco, Murry and Yurukoglu (2024), Table VII.
 
 Product groups: ``all``, ``luxury``, ``compact_car`` (non-luxury cars), powertrains, segments or
 product ids, several joined by ";".
@@ -27,12 +31,13 @@ import numpy as np
 import pandas as pd
 
 from autopact.model.demand import Demand, group_jacobian_parts, individual_shares, jacobian_parts
+from autopact.model.supply import ownership_matrix
 
 # ``arrays`` below is a ``fit.calibration.MarketArrays`` (typed Any here: that module imports this one)
 MarketArrays = Any
 
 STATISTICS = ("mean_own_elasticity", "aggregate_elasticity", "bev_second_choice",
-              "group_aggregate_elasticity", "buyer_income_share", "bev_buyer_income_share")
+              "group_aggregate_elasticity", "buyer_income_share", "bev_buyer_income_share", "mean_lerner")
 INCOME_STATISTICS = ("buyer_income_share", "bev_buyer_income_share")
 
 
@@ -133,6 +138,9 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
         mask = product_group(arrays, products, group)
         if row.statistic == "mean_own_elasticity":
             values.append(np.average(own[mask], weights=s[mask]))
+        elif row.statistic == "mean_lerner":
+            markups = -np.linalg.solve(ownership_matrix(arrays.owners) * jac.T, s)
+            values.append(np.average(markups[mask] / p[mask], weights=s[mask]))
         elif row.statistic == "aggregate_elasticity":
             values.append((jac @ p).sum() / s.sum())
         elif row.statistic == "group_aggregate_elasticity" and households is None:

@@ -122,6 +122,9 @@ def data_validate(
 def calibrate_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     households: Annotated[int, typer.Option(help="Simulated households (scrambled Halton draws).")] = 1000,
+    fit_households: Annotated[int, typer.Option(help="Households the targets are fitted on (more than --households: "
+                                                "the targets' simulation error on few households is fitted "
+                                                "otherwise).")] = 5000,
     household_seed: Annotated[int, typer.Option(help="Seed of the household draws.")] = 0,
     targets: Annotated[Optional[Path], typer.Option(help="Targets CSV replacing the bundled one.")] = None,
     fix: Annotated[list[str], typer.Option("--fix", help="Hold a parameter fixed: --fix rho=0")] = [],  # noqa: B006
@@ -136,16 +139,17 @@ def calibrate_command(
 ) -> None:
     """Calibrate demand to the market's published targets; report parameters, fit, elasticities and markups."""
     from autopact.data.assumptions import AssumptionError, parse_settings
-    from autopact.fit.calibration import CalibrationError, calibrate, calibration_record, load_targets
+    from autopact.fit.calibration import CalibrationError, calibrate, load_targets
+    from autopact.fit.stored_calibration import calibration_record
 
     outputs = _check_outputs(("--save", save))
     market = _load(year, path, settings)
     try:
         fixed = {k: _fixed(k, v) for k, v in parse_settings(fix).items()}
         table = load_targets(str(targets)) if targets else None
-        with err.status(f"calibrating on {households} simulated households ..."):
+        with err.status(f"calibrating on {max(households, fit_households)} simulated households ..."):
             result = calibrate(market, targets=table, fixed=fixed, draws=households, seed=household_seed,
-                               form=price_form)
+                               form=price_form, fit_draws=fit_households)
     except (CalibrationError, AssumptionError, ConvergenceError, ValueError, OSError) as error:
         _fail(error)
     if "--save" in outputs:
@@ -175,7 +179,8 @@ def _print_calibration(r: dict[str, Any]) -> None:
                         cited.group(0) if cited else t["source"][:60])
     out.print(targets)
     out.print(f"max share error (relative): {r['max_share_error']:.2e}   households: {r['households']['draws']}"
-              f" (seed {r['households']['seed']})   optimiser: {r['optimizer']['message']}")
+              f" (seed {r['households']['seed']}), fitted on {r['households']['fit_draws']}   optimiser: "
+              f"{r['optimizer']['message']}")
     dist = Table(title="Own-price elasticities and Lerner indices (p05 / p25 / p50 / p75 / p95)", title_justify="left")
     dist.add_column("")
     dist.add_column("Distribution")

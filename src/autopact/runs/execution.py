@@ -100,7 +100,7 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
     cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
-                    form=base.form, initial_delta=near)
+                    form=base.form, initial_delta=near, fit_draws=base.fit_draws)
     if not cal.optimizer["success"]:
         raise ConvergenceError(f"re-calibration did not converge: {cal.optimizer['message']}")
     return calibrated_model(data, cal)
