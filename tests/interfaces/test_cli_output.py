@@ -31,7 +31,7 @@ def test_the_solver_line_says_what_its_count_counts(name, binding, tmp_path):
 
 @pytest.mark.parametrize("name, expected", [("no-section-232", "caveat: 114 of 114 models whose cost and tax are "
                                                                 "unchanged raise their price"),
-                                            ("canada-style-quota", "caveat: 39 of 296 models whose cost and "
+                                            ("canada-style-quota", "caveat: 138 of 296 models whose cost and "
                                                                    "tax are unchanged raise their price")])
 def test_a_result_prints_its_caveat_where_the_model_disagrees_with_car_markets(name, expected, tmp_path):
     done = run_cli("simulate", name, "--store", tmp_path / "store.duckdb", env={"COLUMNS": "400"})

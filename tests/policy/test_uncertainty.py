@@ -135,7 +135,7 @@ def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance)
     targets = load_targets()
     targets.loc[targets["name"] == "own_elasticity_nissan_sentra", "value"] = target
     linear = linear_recalibration(cal, response, targets)
-    exact = calibrate(market, targets=targets, start=cal.parameters).parameters
+    exact = calibrate(market, targets=targets, start=cal.parameters, fit_draws=cal.fit_draws).parameters
     for name in response[0]:
         moved = exact[name] - cal.parameters[name]
         assert abs(moved) > 1e-4 * abs(cal.parameters[name])  # the move is real
