@@ -52,9 +52,13 @@ Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might b
 the compiler knows, keeps numba's wrap-around for negative indices and the loop from SIMD (four
 times slower). But a row of a two-dimensional array is read by its two indices (e[j, i]), not as a
 view (e[j]) made for each row: numba counts the references to an array's memory by atomic updates,
-two a view (perf, merger20). The arrays read in SIMD start at a cache line (``fused.aligned``:
-numpy's start 16 or 32 bytes into one, numba's 32, and every other 64-byte load then spans two
-lines). Measured before on BLP 1995's 20 markets (the least of 100 evaluations of all of them,
+two a view (a call of a compiled function, two an array argument), and these took some 30% of a
+market's evaluation (perf, merger20); the arrays ``compiled_rounds.rounds`` passes on and the work
+arrays here carry no count (``compiled_setup.unowned``). The arrays read in SIMD start at a cache
+line (``fused.aligned``: numpy's start 16 or 32 bytes into one, numba's 32, and every other 64-byte
+load then spans two lines). These took a BLP 1995 market's evaluation after a tiny move from 17.3
+to 10.4 us, a fresh one from 28.4 to 20.0 (merger20, ``FusedMarkets.evaluate``, medians of 200).
+Measured before on BLP 1995's 20 markets (the least of 100 evaluations of all of them,
 alternated, load 4-5): 40 us a market evaluation against numpy's SortedKernel's 115, the numbers
 within 4e-16 of it (``tests/model/test_compiled.py``).
 """
@@ -68,7 +72,7 @@ import numpy as np
 
 from autopact.model.compiled_rows import (DEGREES, FLOOR, LN2_HI, LN2_LO, MARGIN, _dots, _log_row, _moved_row, _near,
                                          _refresh)
-from autopact.model.compiled_setup import FAST
+from autopact.model.compiled_setup import FAST, unowned
 
 __all__ = ["evaluate", "tops"]
 
@@ -136,9 +140,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
         # the work arrays, rows of one allocation, in order: 7 rows of households, the nests' totals, the
         # cells' sums, the mixed cells, the rates, the nests' two weights and _ratios' five blocks
         rows_needed = 7 + 8 * nests + cells + (levels + 1) * row_cells
-        owner = np.empty(rows_needed * households + 8)  # from a cache line's start (fused.aligned)
-        start = (-owner.ctypes.data % 64) // 8
-        area = owner[start:start + rows_needed * households].reshape((rows_needed, households))
+        owner = np.empty(rows_needed * households + 8)  # from a cache line's start (fused.aligned), not counted
+        start = (-owner.ctypes.data % 64) // 8  # (unowned: owner is kept alive to the end, where it is read)
+        area = unowned(owner)[start:start + rows_needed * households].reshape((rows_needed, households))
         row, rounded, scale, shift, zero, shifted = area[0], area[1], area[2].view(np.int64), area[3], area[4], area[5]
         bits, factor = rounded.view(np.int64), area[2]
         zero[:] = 0.0
@@ -282,7 +286,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             else:  # priced out: held at the small-share limit (supply.solve_prices)
                 mapped[p0 + j] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
-        residual[m], stale[m], finite[m] = worst, off, good
+        residual[m], stale[m], finite[m] = worst, off, good and owner.size > 0  # owner alive to here (area)
 
 
 @numba.njit(cache=True, fastmath=FAST)
