@@ -50,7 +50,15 @@ equals a fresh set-up's to 1e-13 (``tests/model/test_compiled.py``).
 
 Loops run over views that start at 0 (``x[a:b]``): an index a + i, which might be negative for all
 the compiler knows, keeps numba's wrap-around for negative indices and the loop from SIMD (four
-times slower). Measured on BLP 1995's 20 markets (the least of 100 evaluations of all of them,
+times slower). But a row of a two-dimensional array is read by its two indices (e[j, i]), not as a
+view (e[j]) made for each row: numba counts the references to an array's memory by atomic updates,
+two a view (a call of a compiled function, two an array argument), and these took some 30% of a
+market's evaluation (perf, merger20); the arrays ``compiled_rounds.rounds`` passes on and the work
+arrays here carry no count (``compiled_setup.unowned``). The arrays read in SIMD start at a cache
+line (``fused.aligned``: numpy's start 16 or 32 bytes into one, numba's 32, and every other 64-byte
+load then spans two lines). These took a BLP 1995 market's evaluation after a tiny move from 17.3
+to 10.4 us, a fresh one from 28.4 to 20.0 (merger20, ``FusedMarkets.evaluate``, medians of 200).
+Measured before on BLP 1995's 20 markets (the least of 100 evaluations of all of them,
 alternated, load 4-5): 40 us a market evaluation against numpy's SortedKernel's 115, the numbers
 within 4e-16 of it (``tests/model/test_compiled.py``).
 """
@@ -64,7 +72,7 @@ import numpy as np
 
 from autopact.model.compiled_rows import (DEGREES, FLOOR, LN2_HI, LN2_LO, MARGIN, _dots, _log_row, _moved_row, _near,
                                          _refresh)
-from autopact.model.compiled_setup import FAST
+from autopact.model.compiled_setup import FAST, unowned
 
 __all__ = ["evaluate", "tops"]
 
@@ -132,7 +140,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
         # the work arrays, rows of one allocation, in order: 7 rows of households, the nests' totals, the
         # cells' sums, the mixed cells, the rates, the nests' two weights and _ratios' five blocks
         rows_needed = 7 + 8 * nests + cells + (levels + 1) * row_cells
-        area = np.empty((rows_needed, households))
+        owner = np.empty(rows_needed * households + 8)  # from a cache line's start (fused.aligned), not counted
+        start = (-owner.ctypes.data % 64) // 8  # (unowned: owner is kept alive to the end, where it is read)
+        area = unowned(owner)[start:start + rows_needed * households].reshape((rows_needed, households))
         row, rounded, scale, shift, zero, shifted = area[0], area[1], area[2].view(np.int64), area[3], area[4], area[5]
         bits, factor = rounded.view(np.int64), area[2]
         zero[:] = 0.0
@@ -167,9 +177,8 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             for i in range(households):
                 shifted[i] = shift[i] - shift_before[i]
                 move = max(move, abs(shifted[i]))
-            for j in range(count):
-                ej = e[j]
-                total, summed, margin = totals[nest[p0 + j]], sums[cell[p0 + j]], price[j] - cost[j]
+            for j in range(count):  # rows by two indices, not views (compiled_rows._moved_row)
+                g, c, margin = nest[p0 + j], cell[p0 + j], price[j] - cost[j]
                 step = paid[j] - paid_before[j]
                 reach = abs(step) * steepest[m] + move  # |r V_ij - top_i| moved by at most this since e_j
                 paid_before[j] = paid[j]
@@ -181,15 +190,15 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                         if reach <= bound:
                             degree = order
                             break
-                    _moved_row(ej, total, summed, shifted, sens, step, margin, degree)
+                    _moved_row(e, j, totals, g, sums, c, shifted, sens, step, margin, degree)
                     if watching[j]:  # its entries near the floor, taken afresh
-                        _refresh(ej, total, summed, margin, rxi[p0 + j], rx[p0 + j], snu, h0, sens, paid[j], shift,
-                                 watch[p0 + j], watching[j])
+                        _refresh(e, j, totals, g, sums, c, margin, rxi[p0 + j], rx, snu, h0, sens, paid[j], shift,
+                                 watch, p0 + j, watching[j])
                     continue
                 below = 0  # utilities within MARGIN of the floor: watched, or the row is not updated by e_ij exp(x)
                 if exactly:  # (such a row is never updated: eligible is False below)
                     for i in range(households):
-                        value = max(ej[i] + shift[i], FLOOR)
+                        value = max(e[j, i] + shift[i], FLOOR)
                         row[i] = value
                         rounded[i] = value * LOG2E + SHIFTER
                 elif width == 2:  # _utility_row written out: as a call it took twice as long (7 against 13 us)
@@ -215,9 +224,9 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
                         1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (1 / 3628800 + r * (1 / 39916800 + r * (
                             1 / 479001600 + r * (1 / 6227020800)))))))))))))
                     value = p * factor[i]
-                    ej[i] = value
-                    total[i] += value
-                    summed[i] += margin * value
+                    e[j, i] = value
+                    totals[g, i] += value
+                    sums[c, i] += margin * value
             shift_before[:] = shift
             if exactly or steepest[m] * (high - low) <= 200:
                 break
@@ -232,40 +241,37 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             exact[m] = True
             eligible[:] = False
         share, within = _ratios(totals, shift, rho[m], logit[m], count, ratio_area, area[6])
-        for c in range(cells):
-            summed, ratio = sums[c], share[cell_group[c0 + c]]
+        for c in range(cells):  # here and below rows by two indices, not views (compiled_rows._moved_row)
+            g = cell_group[c0 + c]
             for i in range(households):
-                summed[i] *= ratio[i]
+                sums[c, i] *= share[g, i]
         # mixed: levels x row cells x households, 128 kB in BLP 1995
         k0 = mix_start[m]
         for r in range(levels * row_cells):  # the first entry written, the others added: no pass to zero it
-            target, first, last = mixed[r], mix_indptr[k0 + r], mix_indptr[k0 + r + 1]
+            first, last = mix_indptr[k0 + r], mix_indptr[k0 + r + 1]
             if first == last:
-                target[:] = 0.0
+                mixed[r] = 0.0
                 continue
-            source, value = sums[mix_indices[first]], mix_data[first]
+            source, value = mix_indices[first], mix_data[first]
             for i in range(households):
-                target[i] = value * source[i]
+                mixed[r, i] = value * sums[source, i]
             for k in range(first + 1, last):
-                source, value = sums[mix_indices[k]], mix_data[k]
+                source, value = mix_indices[k], mix_data[k]
                 for i in range(households):
-                    target[i] += value * source[i]
+                    mixed[r, i] += value * sums[source, i]
         for rc in range(row_cells):
-            g = row_cell_group[r0 + rc]
-            rate, first, q = rates[rc], mixed[rc], share[g]
+            g, second = row_cell_group[r0 + rc], row_cells + rc
             if logit[m]:
                 for i in range(households):
-                    rate[i] = rate_of[i] * (q[i] * first[i])
+                    rates[rc, i] = rate_of[i] * (share[g, i] * mixed[rc, i])
             else:
-                second, w = mixed[row_cells + rc], within[g]
                 for i in range(households):
-                    rate[i] = rate_of[i] * (q[i] * first[i] + w[i] * second[i])
+                    rates[rc, i] = rate_of[i] * (share[g, i] * mixed[rc, i] + within[g, i] * mixed[second, i])
         scaled = 1.0 / (1.0 - rho[m])
         for g in range(nests):
-            q, ws, wl = share[g], weighted_share[g], weighted_lambda[g]
             for i in range(households):
-                ws[i] = q[i] * weight[i]
-                wl[i] = q[i] * (rate_of[i] * scaled)
+                weighted_share[g, i] = share[g, i] * weight[i]
+                weighted_lambda[g, i] = share[g, i] * (rate_of[i] * scaled)
         s_of = shares[p0:p1]
         _dots(e, nest[p0:p1], row_cell[p0:p1], weighted_share, weighted_lambda, rates, s_of, lam_of, weighted_of)
         worst, off, good = 0.0, False, True
@@ -280,7 +286,7 @@ def evaluate(markets, prices, costs, t, specific, limit, tol, product_start, hou
             else:  # priced out: held at the small-share limit (supply.solve_prices)
                 mapped[p0 + j] = cost[j] + limit[m]
                 off = off or abs(margin - limit[m]) > tol * limit[m]
-        residual[m], stale[m], finite[m] = worst, off, good
+        residual[m], stale[m], finite[m] = worst, off, good and owner.size > 0  # owner alive to here (area)
 
 
 @numba.njit(cache=True, fastmath=FAST)

@@ -12,7 +12,7 @@ import numpy as np
 
 from autopact.model.compiled import evaluate, tops
 from autopact.model.compiled_anderson import anderson, work_arrays
-from autopact.model.compiled_setup import equal, prepare, same
+from autopact.model.compiled_setup import equal, prepare, same, unowned
 
 __all__ = ["equal", "evaluate", "numba", "prepare", "rounds", "same", "tops"]
 
@@ -35,6 +35,23 @@ def rounds(count, active, evaluations, max_iterations, ridge, diff_f, diff_g, in
     20 markets) stay in the processor's second-level cache from one of its evaluations to the next.
     Each market's iterates are those of rounds across markets, to the bit. Anderson's small arrays are
     made once a call, not once a round."""
+    # the arrays, alive for the call, without reference counts (compiled_setup.unowned): each call of evaluate
+    # and anderson and each view taken in them would otherwise update them atomically
+    (diff_f, diff_g, inner, last_f, last_g, started, filled, steps, prices, costs, t, specific, product_start,
+     household_start, cell_start, row_cell_start, mix_start, groups, logit, rising, exact, rho, steepest, rxi, rx,
+     nest, cell, row_cell, sensitivity, snu, base_top, weights, slope, cell_group, row_cell_group, mix_indptr,
+     mix_indices, mix_data, work, work_start, last_paid, last_shift, fresh, drift, watch, watched, consumer, shares,
+     mapped, residual, stale, finite) = (
+        unowned(diff_f), unowned(diff_g), unowned(inner), unowned(last_f), unowned(last_g), unowned(started),
+        unowned(filled), unowned(steps), unowned(prices), unowned(costs), unowned(t), unowned(specific),
+        unowned(product_start), unowned(household_start), unowned(cell_start), unowned(row_cell_start),
+        unowned(mix_start), unowned(groups), unowned(logit), unowned(rising), unowned(exact), unowned(rho),
+        unowned(steepest), unowned(rxi), unowned(rx), unowned(nest), unowned(cell), unowned(row_cell),
+        unowned(sensitivity), unowned(snu), unowned(base_top), unowned(weights), unowned(slope), unowned(cell_group),
+        unowned(row_cell_group), unowned(mix_indptr), unowned(mix_indices), unowned(mix_data), unowned(work),
+        unowned(work_start), unowned(last_paid), unowned(last_shift), unowned(fresh), unowned(drift), unowned(watch),
+        unowned(watched), unowned(consumer), unowned(shares), unowned(mapped), unowned(residual), unowned(stale),
+        unowned(finite))
     largest = 0
     for m in range(product_start.size - 1):
         largest = max(largest, product_start[m + 1] - product_start[m])

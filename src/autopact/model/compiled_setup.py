@@ -1,13 +1,31 @@
 """Compiled (numba) set-up of one market's ownership cells for ``autopact.model.compiled``: the
 classes of Omega's equal rows and columns, the (class, nest) cells and the sparse mix of cell sums
 by Omega that ``autopact.model.sorted_kernel.SortedKernel`` builds with numpy (about 20 us a BLP
-1995 market here, where the numpy construction of SortedKernel took some 200). Loaded with
-``compiled``, only where numba is installed."""
+1995 market here, where the numpy construction of SortedKernel took some 200), and ``unowned``, an
+array without a reference count for the compiled loops. Loaded with ``compiled``, only where numba
+is installed."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
+
+
+@intrinsic
+def unowned(typingctx, ary):
+    """The array ``ary`` without its memory's reference count (numba's meminfo, NULL here): its views and
+    the calls it is passed to make no atomic updates of the count (two each).
+    Valid only while ``ary`` itself is alive: an argument of the calling function, or a local array
+    read again after the last use of the array returned (numba frees a local after its last use)."""
+    def codegen(context, builder, sig, args):
+        source = context.make_array(sig.args[0])(context, builder, args[0])
+        target = context.make_array(sig.return_type)(context, builder)
+        context.populate_array(target, data=source.data, shape=source.shape, strides=source.strides,
+                               itemsize=source.itemsize, meminfo=None)
+        return target._getvalue()
+    return ary(ary), codegen
+
 
 # fastmath flags: sums may be reassociated (vectorised); NaN and infinities keep their meaning
 FAST = {"reassoc", "contract", "nsz"}

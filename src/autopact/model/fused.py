@@ -192,6 +192,21 @@ def _stacked(found: list[tuple]) -> tuple:
     return stacked
 
 
+def aligned(size: int) -> np.ndarray:
+    """An empty float64 array of ``size`` whose first number starts a cache line (64 bytes): numpy's start
+    16 or 32 bytes into one, where every other 64-byte (AVX-512) load of the compiled loops spans two."""
+    owner = np.empty(size + 8)
+    start = (-owner.ctypes.data % 64) // 8
+    return owner[start:start + size]
+
+
+def aligned_copy(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous float64 copy of ``array`` whose first number starts a cache line (``aligned``)."""
+    copy = aligned(array.size).reshape(array.shape)
+    copy[...] = array
+    return copy
+
+
 def _groups(nests: np.ndarray) -> tuple[np.ndarray, int]:
     """Nest numbers 0..G-1 in the order of the nests' own numbers, and G."""
     nests = np.asarray(nests, np.int64)
@@ -242,18 +257,21 @@ class FusedMarkets:
         sensitivity = cat([d.price_sensitivity for d in demands])
         self.weights = cat([d.weights for d in demands]).astype(float)
         self.sensitivity, self.slope = sensitivity * by_household, -self.weights * sensitivity
+        # the arrays over households, whose markets' rows the compiled loops read in SIMD, from a cache line's start
+        self.snu, self.weights, self.sensitivity, self.slope = (aligned_copy(a) for a in (self.snu, self.weights,
+                                                                                          self.sensitivity, self.slope))
         starts = self.household_start[:-1]
         self.limit = 1.0 / np.add.reduceat(self.weights * sensitivity, starts)  # demand.limit_markup
         self.rising = np.minimum.reduceat(sensitivity, starts) < 0
         self.steepest = np.maximum.reduceat(np.abs(self.sensitivity), starts)
-        self.base_top = np.empty(len(sensitivity))
+        self.base_top = aligned(len(sensitivity))
         compiled.tops(self.product_start, self.household_start, self.rxi, self.rx, self.snu, self.base_top)
         self.exact = np.zeros(count, bool)
         # each market's e_ij, kept from one evaluation to the next (compiled.evaluate updates them where prices
         # moved little), with the consumer prices and -top_i they were computed at
         self.work_start = np.concatenate([[0], np.cumsum(sizes * households)]).astype(np.int64)
-        self.work = np.empty(int(self.work_start[-1]))
-        self.last_paid, self.last_shift = np.full(int(self.product_start[-1]), np.nan), np.zeros(len(by_household))
+        self.work = aligned(int(self.work_start[-1]))
+        self.last_paid, self.last_shift = np.full(int(self.product_start[-1]), np.nan), aligned_copy(np.zeros(len(by_household)))
         self.fresh, self.drift = np.zeros(int(self.product_start[-1]), bool), np.zeros(int(self.product_start[-1]))
         # each row's households within MARGIN of the floor at its last fresh evaluation (compiled.evaluate takes
         # them afresh where it updates the row; a row with more than WATCH is exponentiated afresh)
