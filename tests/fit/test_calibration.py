@@ -143,3 +143,14 @@ def test_parameters_are_fitted_on_the_fit_households_and_the_market_keeps_its_ow
     np.testing.assert_allclose(split.market_achieved, own.achieved, rtol=1e-9)
     np.testing.assert_allclose(split.delta, own.delta, rtol=1e-10)
     assert split.to_dict()["households"]["fit_draws"] == 80
+
+
+def test_the_cli_fits_on_the_package_s_fit_households():
+    """``autopact calibrate --fit-households`` defaults to FIT_HOUSEHOLDS (the CLI module keeps the number
+    itself, so that importing the CLI does not import the calibration)."""
+    import inspect
+
+    from autopact.fit.calibration import FIT_HOUSEHOLDS
+    from autopact.interfaces.cli_data import calibrate_command
+
+    assert inspect.signature(calibrate_command).parameters["fit_households"].default == FIT_HOUSEHOLDS

@@ -305,3 +305,47 @@ def test_the_first_solve_stops_early_only_where_a_plant_is_far_over_capacity(mon
         assert np.array_equal(first.prices, free.prices) and first.iterations == free.iterations
     assert result.shadow_costs["plant"] == pytest.approx(brent.shadow_costs["plant"], rel=1e-9, abs=1e-8)
     assert np.max(np.abs(result.equilibrium.prices / brent.equilibrium.prices - 1)) < 1e-9
+
+
+def test_bracket_ends_that_meet_other_equilibria_when_solved_again_use_the_ends_as_first_found(monkeypatch):
+    """Several equilibria: brentq solves its bracket's ends again, from other prices, and may land on other
+    equilibria with excess of one sign at both ("f(a) and f(b) must have different signs"; a draw of
+    ford-geely-jv on the twelfth session's data stopped so). ``solve_constrained`` then runs brentq on the
+    ends as first found. A stand-in for the other equilibrium: the plant reads over capacity once, at the
+    bracket's upper end when brentq solves it again; the root must be the one found without it."""
+    import scipy.optimize
+
+    demand, xi, omega, costs, free = market()
+    size, plant = 1e6, np.array([2, 3])
+    capacity = 0.8 * size * free.shares[plant].sum()
+    plain = solve_constrained(costs, xi, demand, omega, Taxes.none(10), [CapacityConstraint("plant", plant, capacity)],
+                              size)
+    seen = {"negative": 0, "after": 0}
+
+    class OtherEquilibrium(CapacityConstraint):
+        def excess(self, shares, market_size):
+            value = super().excess(shares, market_size)
+            if seen["negative"] == 1:  # the calls after the doubling's first end under capacity
+                seen["after"] += 1
+                if seen["after"] == 2:  # brentq's f(b), solved again: another equilibrium, over capacity
+                    return abs(value)
+            if value < 0:
+                seen["negative"] += 1
+            return value
+
+    original, messages = scipy.optimize.brentq, []
+
+    def spy(f, a, b, **kwargs):
+        try:
+            return original(f, a, b, **kwargs)
+        except ValueError as error:
+            messages.append(str(error))
+            raise
+
+    monkeypatch.setattr(scipy.optimize, "brentq", spy)
+    result = solve_constrained(costs, xi, demand, omega, Taxes.none(10), [OtherEquilibrium("plant", plant, capacity)],
+                               size)
+    assert len(messages) == 1 and "different signs" in messages[0]
+    assert result.binding["plant"] and result.shadow_costs["plant"] == pytest.approx(plain.shadow_costs["plant"],
+                                                                                     rel=1e-9)
+    assert result.units["plant"] == pytest.approx(capacity, rel=1e-9)

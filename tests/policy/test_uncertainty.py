@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -106,20 +107,17 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
 
 
 @pytest.mark.parametrize("target, tolerance", [
-    pytest.param(-6.45, 0.05, marks=pytest.mark.xfail(strict=True, reason=(
-        "a 1.2% move of the Sentra's elasticity target on the ninth session's calibration, by the full Hessian "
-        "(recalibration.parameter_response): measured linear/exact moves 1.403 (alpha), 1.527 (pi), 1.746 "
-        "(sigma_bev), 1.268 (sigma_size), 1.946 (bev_income). alpha sits just above its bound (2.2e-7 against "
-        "1e-7) and moves by 9.5e-8: so close to the bound the fit is not linear in the target over this move "
-        "(the eighth session's 1.3% move of the compact-car target: 1.03-1.39)"))),
-    # a 2.9% move: measured 1.033 (alpha), 1.006 (pi), 1.008 (sigma_bev), 1.000 (sigma_size), 0.986 (bev_income)
-    (-6.34, 0.04),
-    # a 5.0% move: measured 0.997, 0.994, 0.993, 0.990 and 0.946 (bev_income)
-    (-6.2, 0.06),
-])
-def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance):
-    """d theta / d target predicts the moves (not the levels) of an exact re-calibration of the
-    bundled 2025 calibration when the Sentra's elasticity target moves from -6.528."""
+    # moves of the Sentra's elasticity target from -6.528 by 1.2%, 2.9% and 5.0%: the moved objective's gradient
+    # at the linear re-calibration, relative to its gradient at the unmoved parameters, measured 0.019, 0.046
+    # and 0.078 (fifteenth session, the fit on 5,000 households): second order, it grows with the move
+    (-6.45, 0.03), (-6.34, 0.07), (-6.2, 0.12)])
+def test_first_order_recalibration_meets_the_moved_targets_first_order_condition(target, tolerance):
+    """d theta / d target (``parameter_response``) moves the bundled 2025 calibration to where the moved
+    targets' objective is flat to first order: the gradient over the moving parameters, a central difference
+    of the objective recomputed from the model's statistics on the fit's households (an oracle independent
+    of the response's own Hessian), falls to a few percent of its size before the move. An exact re-fit is
+    no better oracle here: in the fit's flat valley it stops short (at -6.34 its objective 0.3659550 against
+    the linear re-calibration's 0.3659512; its moves 0.65-0.82 of the linear ones, measured)."""
     from autopact.fit.calibration import calibrate, load_targets
     from autopact.fit.stored_calibration import calibrated_market
     from autopact.fit.recalibration import linear_recalibration, parameter_response
@@ -135,8 +133,19 @@ def test_first_order_recalibration_tracks_an_exact_ones_moves(target, tolerance)
     targets = load_targets()
     targets.loc[targets["name"] == "own_elasticity_nissan_sentra", "value"] = target
     linear = linear_recalibration(cal, response, targets)
-    exact = calibrate(market, targets=targets, start=cal.parameters, fit_draws=cal.fit_draws).parameters
-    for name in response[0]:
-        moved = exact[name] - cal.parameters[name]
-        assert abs(moved) > 1e-4 * abs(cal.parameters[name])  # the move is real
-        assert abs((linear[name] - cal.parameters[name]) - moved) <= tolerance * abs(moved), name
+    value, weight = targets["value"].to_numpy(float), targets["weight"].to_numpy(float)
+
+    def objective(parameters):
+        achieved = calibrate(market, targets=targets, fixed=parameters, fit_draws=cal.fit_draws).achieved
+        return float(np.sum(weight * ((achieved - value) / np.abs(value)) ** 2))
+
+    def gradient(parameters):
+        steps = {name: 1e-4 * max(abs(parameters[name]), 1.0) for name in response[0]}
+        return np.array([(objective({**parameters, name: parameters[name] + h})
+                          - objective({**parameters, name: parameters[name] - h})) / (2 * h) * max(abs(parameters[name]), 1.0)
+                         for name, h in steps.items()])
+
+    assert all(abs(linear[name] - cal.parameters[name]) > 1e-4 * abs(cal.parameters[name]) for name in ("pi", "sigma_size"))
+    before, after = gradient(cal.parameters), gradient(linear)
+    assert np.linalg.norm(after) <= tolerance * np.linalg.norm(before)
+    assert objective(linear) < objective(cal.parameters)
