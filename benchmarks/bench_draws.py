@@ -348,7 +348,7 @@ def main() -> None:
     targets = load_targets()
     targets.loc[targets["name"] == "own_elasticity_nissan_sentra", "value"] = -6.4
     began = time.perf_counter()
-    calibrate(market, targets=targets, start=cal.parameters)
+    calibrate(market, targets=targets, start=cal.parameters, fit_draws=cal.fit_draws)
     print(f"one exact re-calibration (--recalibrate exact): {time.perf_counter() - began:.1f} s")
 
 

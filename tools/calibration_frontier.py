@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from autopact.data import load_market
-from autopact.fit.calibration import calibrate
+from autopact.fit.calibration import FIT_HOUSEHOLDS, calibrate
 
 SHOWN = ("own_elasticity_lexus_ls", "own_elasticity_bmw_7_series", "own_elasticity_nissan_sentra", "aggregate_elasticity",
          "bev_second_choice_hybrid", "buyers_income_below_100k")
@@ -22,7 +22,7 @@ def main(values: list[float]) -> None:
     print("alpha per $10k | objective | " + " | ".join(SHOWN) + " | pi | sigma_size")
     for per_10k in values:
         fixed = {} if per_10k == 0 else {"alpha": per_10k * 1e-4}
-        result = calibrate(market, fixed=fixed)
+        result = calibrate(market, fixed=fixed, fit_draws=FIT_HOUSEHOLDS)
         achieved = dict(zip(result.targets["name"], result.achieved))
         label = "free" if per_10k == 0 else f"{per_10k:g}"
         print(f"{label} | {result.optimizer['objective'] or 0:.3f} | " + " | ".join(f"{achieved[k]:.3f}" for k in SHOWN)

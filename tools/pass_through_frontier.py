@@ -76,7 +76,7 @@ def main(arguments: list[str]) -> None:
     data = load_market(2025)
     fixed = {name: float(value) for name, value in (argument.split("=") for argument in arguments)}
     began = time.time()
-    result = cal.calibrate(data, form="income_lux", fixed=fixed, start=START)
+    result = cal.calibrate(data, form="income_lux", fixed=fixed, start=START, fit_draws=cal.FIT_HOUSEHOLDS)
     print(f"calibrated in {time.time() - began:.0f} s", {k: round(v, 6) for k, v in result.parameters.items()},
           "objective", result.optimizer["objective"])
     for row, value in zip(result.targets.itertuples(), result.achieved):

@@ -98,4 +98,5 @@ def test_every_draw_of_a_binding_plant_is_solved(tmp_path):
 
     document, _ = simulate_with_draws(load_scenario("ford-geely-jv"), 32, None,
                                       RunOptions(serial=True, store=tmp_path / "store.duckdb"), Console(file=io.StringIO()))
+    assert any(c["binding"] for c in document["constraints"])  # the central result's plant binds
     assert document["uncertainty"]["draws"] == 32 and document["uncertainty"]["failed"] == 0

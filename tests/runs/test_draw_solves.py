@@ -67,11 +67,8 @@ def test_a_search_that_carries_broydens_matrix_needs_no_more_evaluations_than_on
     searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})
     records = evaluate_chunk(searched, jobs)
     carried, count[0] = count[0], 0
-    assert all(r["status"] == "ok" for r in records)
-    for r in records:
-        [plant] = [c for c in r["counterfactual"].get("constraints", []) if c.get("binding")] or [None]
-        if plant is not None:  # binding: at capacity
-            assert plant["units"] == pytest.approx(plant["capacity"], rel=1e-9)
+    assert all(r["status"] == "ok" for r in records)  # (a draw's record holds no constraints: the evaluation
+    # counts below, which differ when the searches run, are what shows that the plant binds)
     solve_prices = constrained.solve_prices
 
     def restarting(*args, **kwargs):
@@ -81,7 +78,7 @@ def test_a_search_that_carries_broydens_matrix_needs_no_more_evaluations_than_on
 
     monkeypatch.setattr(constrained, "solve_prices", restarting)
     evaluate_chunk(searched, jobs)
-    assert 0 < carried <= count[0], (carried, count[0])
+    assert 0 < carried < count[0], (carried, count[0])
 
 
 def test_a_recalibration_inverts_shares_from_the_central_mean_utilities(monkeypatch):

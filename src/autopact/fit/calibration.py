@@ -256,6 +256,9 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     unknown = set(fixed) - set(names)
     if unknown:
         raise CalibrationError(f"unknown parameter(s) {sorted(unknown)}; known: {', '.join(names)}")
+    if fit_draws is not None and (isinstance(fit_draws, bool) or not isinstance(fit_draws, (int, np.integer))
+                                  or fit_draws < 1):
+        raise CalibrationError(f"fit households must be a whole number from 1, got {fit_draws!r}")
     arrays = MarketArrays.from_market(market)
     households = draw_households(income_distribution(), draws, tastes=2 + FORMS[form].price_draws, seed=seed)
     fitting = households if not fit_draws or fit_draws <= draws else \

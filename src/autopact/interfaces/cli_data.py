@@ -171,7 +171,7 @@ def _print_calibration(r: dict[str, Any]) -> None:
     if "price_form" in r:
         out.print(f"price sensitivity: {r['price_form']}")
     targets = Table(title="Targets (full sources: --json or calibration_targets.csv)", title_justify="left")
-    for column in ("Target", "Value", "Achieved", "Gap", "Source"):
+    for column in ("Target", "Value", f"Achieved ({r['households']['fit_draws']:,} households)", "Gap", "Source"):
         targets.add_column(column, overflow="fold")
     for t in r["targets"]:
         cited = re.match(r"^[^(]*\([^)]*\)", t["source"])

@@ -99,8 +99,9 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
                         form=base.form, initial_delta=near)
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
+    fit_near = base.fit_delta if base.fit_delta is not None and near is not None else near  # the fit's households'
     cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
-                    form=base.form, initial_delta=near, fit_draws=base.fit_draws)
+                    form=base.form, initial_delta=fit_near, fit_draws=base.fit_draws)
     if not cal.optimizer["success"]:
         raise ConvergenceError(f"re-calibration did not converge: {cal.optimizer['message']}")
     return calibrated_model(data, cal)
@@ -278,7 +279,11 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
     ``newton`` (point -> ``runs.draw_start.newton_start`` of its central result) starts each job's solves."""
     market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
-    response = (parameter_response(market.calibration) if moves_demand and recalibration == "linear" else None)
+    response = None
+    if moves_demand and recalibration == "linear":  # a pure function of the calibration: once per market
+        if "parameter_response" not in market.cache:
+            market.cache["parameter_response"] = parameter_response(market.calibration)
+        response = market.cache["parameter_response"]
     return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
                   newton or {})
 
