@@ -1,7 +1,7 @@
 """The fused RC logit estimation's per-market work in compiled (numba) loops: the share inversion's
 trial evaluations (``share_trial``) and share matrix (``share_matrix``) for ``autopact.fit.rc_logit.invert``,
 the set-up of the markups' firm blocks (``markups_setup``) and their adjoint gradient
-(``markups_gradient``) for ``autopact.fit.rc_markups.Markups``.
+(``markups_gradient``) for ``autopact.fit.rc_markups.Markups``, and their sums by firm (``code_sums``).
 
 Their numpy forms take about ten numpy calls a trial evaluation and 30 to 40 a market's markups, on
 arrays of 200 households by 72 to 150 products in BLP 1995: the calls' own cost, not their
@@ -85,13 +85,57 @@ def share_matrix(factor, x, denominators, root):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, fastmath=FAST)
+def code_sums(s, y, codes, n_codes):  # pragma: no cover - compiled
+    """sum_{j: c_j = c} s_ij y_j (I, ``n_codes``): the products' runs of one code summed in registers, four
+    households at a time. Adding s_ij y_j into out[i, c_j] product by product waited on the last addition
+    to the same cell (a firm's products mostly follow one another): 2.5x the time at BLP 1995's sizes."""
+    n_i, n_j = s.shape
+    out = np.zeros((n_i, n_codes))
+    if n_j == 0:
+        return out
+    i = 0
+    while i + 4 <= n_i:
+        t0 = t1 = t2 = t3 = 0.0
+        c = codes[0]
+        for j in range(n_j):
+            if codes[j] != c:
+                out[i, c] += t0
+                out[i + 1, c] += t1
+                out[i + 2, c] += t2
+                out[i + 3, c] += t3
+                t0 = t1 = t2 = t3 = 0.0
+                c = codes[j]
+            x = y[j]
+            t0 += s[i, j] * x
+            t1 += s[i + 1, j] * x
+            t2 += s[i + 2, j] * x
+            t3 += s[i + 3, j] * x
+        out[i, c] += t0
+        out[i + 1, c] += t1
+        out[i + 2, c] += t2
+        out[i + 3, c] += t3
+        i += 4
+    for h in range(i, n_i):
+        total = 0.0
+        c = codes[0]
+        for j in range(n_j):
+            if codes[j] != c:
+                out[h, c] += total
+                total = 0.0
+                c = codes[j]
+            total += s[h, j] * y[j]
+        out[h, c] += total
+    return out
+
+
+@numba.njit(cache=True, fastmath=FAST)
 def markups_setup(s, a, weights, order, starts, own, within, codes):  # pragma: no cover - compiled
     """The markups m = -(O o J^T)^{-1} s of a block-diagonal O (firms' blocks ``starts`` over the products
     in ``order``; ``own``: O with rows and columns in that order), and what their gradient reads.
 
-    Returns (ok, a_s, markups, u, v, factor): a_s = sum_i a_i s_ij; U = s o m; V = U O^T, by codes:
-    V_ij = (A K^T)_{i, c_j} with A_ic = sum_{k: c_k = c} U_ik and O_jk = K[c_j, c_k] (``within`` = K: I x J
-    additions and an I x G x G product instead of an I x J x G one); ``factor`` the block-diagonal lower Cholesky factor, in ``order``,
+    Returns (ok, a_s, markups, u, by_code, factor): a_s = sum_i a_i s_ij; U = s o m; V = U O^T by codes,
+    V_ij = by_code[i, c_j] with by_code = A K^T, A_ic = sum_{k: c_k = c} U_ik and O_jk = K[c_j, c_k] (``within``
+    = K: I x J additions and an I x G x G product instead of an I x J x G one; V itself is not formed); ``factor`` the block-diagonal lower Cholesky factor, in ``order``,
     of -(O o J^T) = O o (diag(|a| s) - (|a| s)'s), J_jk = sum_i a_i s_ij (1(j=k) - s_ik) with every
     a_i < 0 (the caller checks). ok is False where a block is not positive definite: the numpy path
     (an LU factorisation) then serves."""
@@ -145,67 +189,58 @@ def markups_setup(s, a, weights, order, starts, own, within, codes):  # pragma: 
         for p in range(start, end):
             markups[order[p]] = work[p]
     u = np.empty((n_i, n_j))
-    summed = np.zeros((n_i, within.shape[0]))
     for i in range(n_i):
         for j in range(n_j):
-            value = s[i, j] * markups[j]
-            u[i, j] = value
-            summed[i, codes[j]] += value
-    by_code = np.dot(summed, within.T)
-    v = np.empty((n_i, n_j))
-    for i in range(n_i):
-        for j in range(n_j):
-            v[i, j] = by_code[i, codes[j]]
-    return True, a_s, markups, u, v, factor
+            u[i, j] = s[i, j] * markups[j]
+    by_code = np.dot(code_sums(s, markups, codes, within.shape[0]), within.T)
+    return True, a_s, markups, u, by_code, factor
 
 
 @numba.njit(cache=True, fastmath=FAST)
-def markups_gradient(s, v, u, a, a_s, nu, k, d_delta, columns, loadings, price_weights, s_columns, codes,
+def markups_gradient(s, by_code, u, a, a_s, nu, k, d_delta, columns, loadings, price_weights, s_columns, codes,
                      within):  # pragma: no cover - compiled
     """``Markups.gradient``'s -nu' (O o dJ_q^T) m (Q,) given nu = (O o J^T)^{-T} mu and k = nu o diag(O) o m,
-    term by term as there; ``within`` is K, O_jk = K[c_j, c_k]."""
+    term by term as there; ``within`` is K, O_jk = K[c_j, c_k]; (U O^T)_ij = ``by_code``[i, c_j] (``markups_setup``)."""
     n_i, n_j = s.shape
     q = columns.shape[1]
-    right = np.empty((n_j, 2 * q + 1))
+    right = np.empty((n_j, q + 1))
     for j in range(n_j):
         for r in range(q):
             right[j, r] = d_delta[j, r]
-            right[j, q + r] = k[j] * columns[j, r]
-        right[j, 2 * q] = k[j]
-    left = np.dot(s, right)  # s d_delta, s (k o x), s k (I, 2 Q + 1)
-    by_code = np.zeros((n_i, within.shape[0]))
-    for i in range(n_i):
-        for j in range(n_j):
-            by_code[i, codes[j]] += s[i, j] * nu[j]
-    mixed = np.dot(by_code, within)  # (s (nu o F K))_{i, g}
+        right[j, q] = k[j]
+    left = np.dot(s, right)  # s d_delta, s k (I, Q + 1)
+    mixed = np.dot(code_sums(s, nu, codes, within.shape[0]), within)  # (s (nu o F K))_{i, g}
     a_sv = np.zeros(n_j)  # sum_i a_i s_ij (U O^T)_ij
     e_sum = np.zeros(n_j)
-    weighted = np.empty((n_i, n_j))  # s_ij (U O^T)_ij nu_j
-    e = np.empty((n_i, n_j))  # E_ij = a_i (s (nu o F K))_{i, c_j} U_ij
+    # a_i (s_ij k_j - s_ij (U O^T)_ij nu_j) - E_ij, E_ij = a_i (s (nu o F K))_{i, c_j} U_ij: the three
+    # terms that meet x in one array, so that one product with x serves them (not three)
+    combined = np.empty((n_i, n_j))
     sv_nu = np.zeros(n_i)
+    # mixed[i, c_j] and (U O^T)_ij = by_code[i, c_j]: gathered first, so that the pass below is vectorised
+    mixed_row, v_row = np.empty(n_j), np.empty(n_j)
     for i in range(n_i):
         ai = a[i]
+        for j in range(n_j):
+            mixed_row[j] = mixed[i, codes[j]]
+            v_row[j] = by_code[i, codes[j]]
         total = 0.0
         for j in range(n_j):
-            sv = s[i, j] * v[i, j]
+            sv = s[i, j] * v_row[j]
             a_sv[j] += ai * sv
             w = sv * nu[j]
             total += w
-            weighted[i, j] = w
-            value = u[i, j] * ai * mixed[i, codes[j]]
+            value = u[i, j] * ai * mixed_row[j]
             e_sum[j] += value
-            e[i, j] = value
+            combined[i, j] = ai * (s[i, j] * k[j] - w) - value
         sv_nu[i] = total
-    sv_columns = np.dot(weighted, columns)
-    e_columns = np.dot(e, columns)
+    combined_columns = np.dot(combined, columns)
     out = np.zeros(q)
     for i in range(n_i):
-        ai, s_k = a[i], left[i, 2 * q]
+        ai, s_k = a[i], left[i, q]
         factor = ai * (2 * sv_nu[i] - s_k)
         for r in range(q):
             inner = loadings[i, r] * s_columns[i, r] + left[i, r]
-            out[r] += loadings[i, r] * (ai * (left[i, q + r] - sv_columns[i, r]) - e_columns[i, r]) \
-                + factor * inner + price_weights[r, i] * (s_k - sv_nu[i])
+            out[r] += loadings[i, r] * combined_columns[i, r] + factor * inner + price_weights[r, i] * (s_k - sv_nu[i])
     for j in range(n_j):
         c = k[j] * a_s[j] - nu[j] * a_sv[j] - e_sum[j]
         for r in range(q):

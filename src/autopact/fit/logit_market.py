@@ -43,6 +43,7 @@ class LogitMarket:
     block_starts: np.ndarray | None = None  # each block's first position in ``block_order``, and the end
     block_own: np.ndarray | None = None  # O with rows and columns in ``block_order`` (J, J)
     loops: ModuleType | None = None  # ``compiled_terms()``: the inversion's and markups' compiled loops; None: numpy
+    weighted_loadings: np.ndarray | None = None  # w_i a_iq (I, Q), for d delta / d theta
 
     @classmethod
     def build(cls, market: Market, p: Parameters, names: list[str], nodes: np.ndarray,
@@ -61,6 +62,7 @@ class LogitMarket:
         out = cls(market, nodes, np.ascontiguousarray(loadings), np.ascontiguousarray(columns), price_weights, price,
                   np.log(market.shares), list(names))
         out.root = np.sqrt(market.weights) if np.all(market.weights >= 0) else None
+        out.weighted_loadings = market.weights[:, None] * out.loadings
         out.x2_one = np.column_stack([market.x2, np.ones(len(market.shares))])
         out.x2_high, out.x2_low = market.x2.max(axis=0), market.x2.min(axis=0)
         if market.ownership is not None:

@@ -88,8 +88,8 @@ def _warm(module: ModuleType) -> None:
     """Both loops once, with an estimation's argument types, on two products, two households and two firms."""
     s, a, ones, two = np.full((2, 2), 0.25), np.array([-1.0, -2.0]), np.ones(2), np.eye(2)
     order, codes = np.arange(2), np.arange(2)
-    ok, a_s, _, u, v, _ = module.markups_setup(s, a, ones / 2, order, np.array([0, 1, 2]), two, two, codes)
-    module.markups_gradient(s, v, u, a, a_s, ones, ones, two, two, two, two, two, codes, two)
+    ok, a_s, _, u, by_code, _ = module.markups_setup(s, a, ones / 2, order, np.array([0, 1, 2]), two, two, codes)
+    module.markups_gradient(s, by_code, u, a, a_s, ones, ones, two, two, two, two, two, codes, two)
     x, denominators, *_ = module.share_trial(two, ones, ones / 2, np.log(ones / 4), ones)
     module.share_matrix(two, x, denominators, ones)
 
@@ -192,10 +192,13 @@ def delta_jacobian(lm: LogitMarket, s: np.ndarray, jacobian: Symmetric,
 
     With dV_ijq = a_iq x_jq: ds_j/d theta_q = x_jq sum_i w_i a_iq s_ij - sum_i w_i s_ij a_iq (s x_q)_i.
     """
-    weights = lm.market.weights[:, None]
-    inner = lm.loadings * (s @ lm.columns if s_columns is None else s_columns)  # sum_l s_il dV_ilq (I, Q)
-    gradient = lm.columns * (s.T @ (weights * lm.loadings)) - s.T @ (weights * inner)
-    return -jacobian.solve(gradient)
+    # w_i a_iq and w_i a_iq (s x)_iq = w_i sum_l s_il dV_ilq side by side: one product with s' serves both
+    weighted, count = lm.weighted_loadings, lm.columns.shape[1]
+    both = np.empty((len(weighted), 2 * count))
+    both[:, :count] = weighted
+    np.multiply(weighted, s @ lm.columns if s_columns is None else s_columns, out=both[:, count:])
+    summed = s.T @ both
+    return -jacobian.solve(lm.columns * summed[:, :count] - summed[:, count:])
 
 
 def terms(lm: LogitMarket, p: Parameters, initial: np.ndarray | None, want_gradient: bool, with_supply: bool,

@@ -65,14 +65,20 @@ class Markups:
         numpy calls); False, nothing set, where a block is not positive definite (the numpy path then
         serves, with its LU fallback)."""
         lm = self.lm
-        ok, a_s, markups, u, v, factor = lm.loops.markups_setup(s, self.a, lm.market.weights, lm.block_order,
-                                                                lm.block_starts, lm.block_own, lm.within, lm.codes)
+        ok, a_s, markups, u, by_code, factor = lm.loops.markups_setup(s, self.a, lm.market.weights, lm.block_order,
+                                                                      lm.block_starts, lm.block_own, lm.within,
+                                                                      lm.codes)
         if not ok:
             return False
-        self.a_s, self.markups, self.u, self.v = a_s, markups, u, v
+        self.a_s, self.markups, self.u, self.by_code = a_s, markups, u, by_code
         # the factor L (C order) read as Fortran order is L^T, upper: one LAPACK solve over the blocks
         self.factored = Blocks.merged_factor(lm.block_order, factor.T, lower=0, sign=-1.0)
         return True
+
+    @cached_property
+    def v(self) -> np.ndarray:
+        """U O^T (I, J) where the compiled set-up left it by code (``by_code``; the numpy set-up sets it)."""
+        return self.by_code[:, self.lm.codes]
 
     def _dense(self) -> np.ndarray:
         """O o J^T, formed in full."""
@@ -136,7 +142,7 @@ class Markups:
         nu = self._solve(mu) if self.factored else np.linalg.solve(self.matrix.T, mu)
         k = nu * lm.own_diagonal * self.markups
         if lm.loops is not None and lm.blocks is not None:
-            return lm.loops.markups_gradient(s, self.v, self.u, a, self.a_s, nu, k, np.ascontiguousarray(d_delta),
+            return lm.loops.markups_gradient(s, self.by_code, self.u, a, self.a_s, nu, k, np.ascontiguousarray(d_delta),
                                              columns, loadings,
                                              lm.price_weights, self.s_columns, lm.codes, lm.within)
         # (I, 2 Q + 1 + G): s times d delta / d theta, k o x, k and nu o F K (s times x is ``s_columns``)
