@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cells import SHARED_BY_BOTH_ROWS, first_number, range_midpoint
+from cells import SHARED_BY_BOTH_ROWS, append_note, first_number, range_midpoint
 
 # powertrain_split_2025.csv rows that split a nameplate of products_2025.csv into an ICE and an HEV row:
 # (make, model in the split file) -> (make, model in products_2025.csv). Only rows whose value is a
@@ -170,8 +170,8 @@ def _split(out: pd.DataFrame, j: int, hev: int, peers: pd.DataFrame, ice_text: s
         hev_row["efficiency_mpg_or_mpge"] = float(filled)
         hev_row["efficiency_imputed"] = False
         note = out.at[j, "efficiency_fill_hev_source"]
-        old = out.at[j, "efficiency_source"] if "efficiency_source" in out.columns else np.nan
-        hev_row["efficiency_source"] = note if pd.isna(old) or not str(old).strip() else f"{old} | {note}"
+        hev_row["efficiency_source"] = append_note(out.at[j, "efficiency_source"] if "efficiency_source" in out.columns
+                                                   else np.nan, note)
         efficiency_note = "HEV efficiency: sourced in a spec fill file (efficiency_source)"
     elif not np.isnan(hybrid_mpg):
         hev_row["efficiency_mpg_or_mpge"] = hybrid_mpg

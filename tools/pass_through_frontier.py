@@ -14,8 +14,10 @@ and the demand back-tests. The package is patched in this process only (``fit.ca
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -26,7 +28,9 @@ from autopact.model.demand import Demand
 from autopact.model.households import income_correlated
 
 NAMES = ("alpha", "pi", "sigma_bev", "sigma_size", "rho", "bev_income", "sigma_lux", "lux_income")
-START = {"pi": 8.43, "sigma_bev": 1.3, "sigma_size": 9.0, "bev_income": 0.2}  # near the bundled fit
+# the bundled fit's parameters, where every row starts
+START = {k: v for k, v in json.loads((Path(__file__).parents[1] / "src/autopact/data/bundled/calibration_2025.json")
+                                      .read_text())["parameters"].items() if k in ("pi", "sigma_bev", "sigma_size", "bev_income")}
 
 
 def patch() -> None:

@@ -123,7 +123,13 @@ def test_bundled_calibration_matches_the_bundled_market_and_is_reused(market, mo
     assert result.optimizer["stored"].endswith("calibration_2025.json")
     # the targets as fitted are read on the fit's households; the market's own 1,000 give others
     assert result.fit_draws == record["fit_draws"] and len(result.households.weights) == record["draws"]
-    assert np.allclose(result.achieved, [record["achieved"][name] for name in result.targets["name"]], rtol=1e-9)
+    households, delta = result.fit_state()  # recomputed there, the record's statistics come back
+    from autopact.fit.statistics import model_statistics
+    again = model_statistics(result.targets, delta, calibration.build_demand(result.parameters, result.arrays, households),
+                             result.arrays)
+    assert len(households.weights) == record["fit_draws"]
+    np.testing.assert_allclose(again, [record["achieved"][name] for name in result.targets["name"]], rtol=1e-8)
+    np.testing.assert_allclose(result.achieved, again, rtol=1e-8)
     assert not np.allclose(result.market_achieved, result.achieved, rtol=1e-3)
 
 

@@ -139,6 +139,12 @@ def build_demand(parameters: dict[str, float], arrays: MarketArrays, households:
     return Demand(alpha=alpha, pi=0.0, price_deviation=FORMS[form].deviation(parameters, households), **taste)
 
 
+def simulated_households(count: int, form: str, seed: int) -> Households:
+    """``count`` seeded scrambled-Halton households from the Census income distribution, with the taste
+    draws a price form needs (two, and its own price draws): the first n of any count are the same."""
+    return draw_households(income_distribution(), count, tastes=2 + FORMS[form].price_draws, seed=seed)
+
+
 def form_bounds(form: str) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Parameter names, scale, lower and upper bounds (scaled) and start (scaled) of a price form."""
     if form not in FORMS:
@@ -175,7 +181,14 @@ class CalibrationResult:
     @property
     def fit_draws(self) -> int:
         """How many households the parameters were fitted on."""
-        return len((self.fit_households or self.households).weights)
+        return len(self.fit_state()[0].weights)
+
+    def fit_state(self) -> tuple[Households, np.ndarray]:
+        """The households the parameters were fitted on and the mean utilities there (the market's own where
+        the fit used them)."""
+        if self.fit_households is None:
+            return self.households, self.delta
+        return self.fit_households, self.fit_delta
 
     @property
     def xi(self) -> np.ndarray:
@@ -260,9 +273,9 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
                                   or fit_draws < 1):
         raise CalibrationError(f"fit households must be a whole number from 1, got {fit_draws!r}")
     arrays = MarketArrays.from_market(market)
-    households = draw_households(income_distribution(), draws, tastes=2 + FORMS[form].price_draws, seed=seed)
-    fitting = households if not fit_draws or fit_draws <= draws else \
-        draw_households(income_distribution(), fit_draws, tastes=2 + FORMS[form].price_draws, seed=seed)
+    households = simulated_households(draws, form, seed)
+    separate = bool(fit_draws) and fit_draws > draws
+    fitting = simulated_households(fit_draws, form, seed) if separate else households
     x0 = start_x.copy()
     for i, name in enumerate(names):
         if start and name in start:
@@ -302,7 +315,7 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
         optimizer = {"success": True, "message": "all parameters fixed", "evaluations": 0, "objective": None}
         theta = parameters_of(np.array([]))
     fit_delta = market_achieved = None
-    if fitting is not households:  # the targets as fitted, on the fit's households; the market on its own
+    if separate:  # the targets as fitted, on the fit's households; the market on its own
         fit_demand = build_demand(theta, arrays, fitting, form)
         fit_delta, _ = invert_shares(arrays.shares, arrays.prices, fit_demand, tol=1e-13, initial=state["delta"])
         achieved = model_statistics(targets, fit_delta, fit_demand, arrays)
@@ -311,10 +324,10 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     delta, _ = invert_shares(arrays.shares, arrays.prices, demand, tol=1e-13, initial=state["delta"])
     predicted = shares(delta, arrays.prices, demand)
     max_share_error = float(np.max(np.abs(predicted - arrays.shares) / arrays.shares))
-    if fitting is households:
-        achieved = model_statistics(targets, delta, demand, arrays)
-    else:
+    if separate:
         market_achieved = model_statistics(targets, delta, demand, arrays)
+    else:
+        achieved = model_statistics(targets, delta, demand, arrays)
     costs, markups = marginal_costs(arrays.prices, delta, demand, ownership_matrix(arrays.owners),
                                     Taxes.none(len(arrays.prices)))
     labels = product_names or list(market.products["product_id"])

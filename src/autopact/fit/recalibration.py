@@ -49,8 +49,7 @@ def parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step:
         return [], np.zeros((0, len(t)))
 
     # read on the households the parameters were fitted on, where the optimum's condition F = 0 holds
-    households = cal.households if cal.fit_households is None else cal.fit_households
-    start = cal.delta if cal.fit_delta is None else cal.fit_delta
+    households, start = cal.fit_state()
 
     def statistics(x_new: np.ndarray) -> np.ndarray:
         demand = build_demand(dict(zip(names, (x_new * scale).tolist())), cal.arrays, households, cal.form)

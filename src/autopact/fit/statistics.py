@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.model.demand import Demand, group_jacobian_parts, individual_shares, jacobian_parts
-from autopact.model.supply import ownership_matrix
+from autopact.model.supply import first_order_markups, ownership_matrix
 
 # ``arrays`` below is a ``fit.calibration.MarketArrays`` (typed Any here: that module imports this one)
 MarketArrays = Any
@@ -139,7 +139,7 @@ def model_statistics(targets: pd.DataFrame, delta: np.ndarray, demand: Demand, a
         if row.statistic == "mean_own_elasticity":
             values.append(np.average(own[mask], weights=s[mask]))
         elif row.statistic == "mean_lerner":
-            markups = -np.linalg.solve(ownership_matrix(arrays.owners) * jac.T, s)
+            markups = first_order_markups(jac, s, ownership_matrix(arrays.owners))
             values.append(np.average(markups[mask] / p[mask], weights=s[mask]))
         elif row.statistic == "aggregate_elasticity":
             values.append((jac @ p).sum() / s.sum())

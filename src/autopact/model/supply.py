@@ -88,9 +88,16 @@ def marginal_costs(prices: np.ndarray, delta: np.ndarray, demand: Demand, owners
     """
     consumer = taxes.consumer_prices(prices)
     s, lam, gamma = jacobian_parts(delta, consumer, demand)
-    jac = np.diag(lam) - gamma
-    markups = -np.linalg.solve((1 + taxes.ad_valorem)[:, None] * (ownership * jac.T), s)
+    markups = first_order_markups(np.diag(lam) - gamma, s, ownership, taxes.ad_valorem)
     return prices - markups, markups
+
+
+def first_order_markups(jacobian: np.ndarray, shares: np.ndarray, ownership: np.ndarray,
+                        ad_valorem: np.ndarray | None = None) -> np.ndarray:
+    """The Bertrand-Nash first-order markups m = -[diag(1 + t)(Omega o J^T)]^{-1} s (BLP 1995, eq. 3.6),
+    J the shares' price Jacobian ds/dp at the prices paid, t the ad valorem taxes (none by default)."""
+    scale = 1.0 if ad_valorem is None else (1 + ad_valorem)[:, None]
+    return -np.linalg.solve(scale * (ownership * jacobian.T), shares)
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
                         form=base.form, initial_delta=near)
         cal.optimizer = {**cal.optimizer, "recalibration": "linear"}
         return calibrated_model(data, cal)
-    fit_near = base.fit_delta if base.fit_delta is not None and near is not None else near  # the fit's households'
+    fit_near = base.fit_state()[1] if near is not None else near  # the fit's households' mean utilities
     cal = calibrate(data, targets=targets, draws=shared.households, seed=shared.household_seed, start=base.parameters,
                     form=base.form, initial_delta=fit_near, fit_draws=base.fit_draws)
     if not cal.optimizer["success"]:
