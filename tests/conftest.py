@@ -1,5 +1,11 @@
-import os
-from collections.abc import Iterator
+"""Shared fixtures; first, the BLAS kernels the golden files were recorded with (``blas_kernels``)."""
+
+import blas_kernels
+
+blas_kernels.pin()
+
+import os  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path
 
 import pandas as pd

@@ -14,6 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+import blas_kernels  # noqa: E402
+
+blas_kernels.pin()  # the kernels the golden files are recorded with, before numpy loads
+
 from test_golden import GOLDEN, central_document  # noqa: E402
 
 from autopact.policy.scenario import bundled_scenarios  # noqa: E402
