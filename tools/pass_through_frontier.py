@@ -5,7 +5,7 @@ lux_income: income sorting across products, BLP 1995's Pi on a luxury dummy) to 
 form, calibrates to the bundled targets with any parameters held as given on the command line, and
 prints the fit, the pass-through of a 5% tariff on Japanese-built vehicles (``runs.backtest_2026_early``)
 and the demand back-tests. The package is patched in this process only (``fit.calibration.MarketArrays``,
-``build_demand``, ``fit.market.characteristics``). README, "The first months of 2026".
+``build_demand``, ``fit.market.characteristics``). docs/backtests.md, "The first months of 2026".
 
     PYTHONPATH=src AUTOPACT_CACHE= python tools/pass_through_frontier.py                  # all free
     PYTHONPATH=src AUTOPACT_CACHE= python tools/pass_through_frontier.py alpha=3e-5       # alpha held

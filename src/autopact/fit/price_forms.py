@@ -13,7 +13,7 @@ calibration can fit (issue 11, item 2), each with its parameters, bounds and sta
   with the poorest households' sensitivity flattened (y_0 = 0 is the income form). Offered to test
   whether the evidence wants the 1 / y form's steep rise at the bottom of the income distribution,
   which sets how many of the poorest households a product priced below every 2025 one draws into the
-  market (README, "Cheap entrants: the evidence in conflict"): fitted to the bundled targets, y_0 is
+  market (docs/backtests.md, "Cheap entrants: the evidence in conflict"): fitted to the bundled targets, y_0 is
   $1,026, and 0 with Cox's share of buyers under $75,000 added.
 - ``power``: alpha_i = alpha (y_i / y_bar)^(-lambda), y_bar the households' mean income: lambda
   sets how fast price sensitivity falls with income (lambda = 1 is ``income`` with no

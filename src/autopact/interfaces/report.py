@@ -235,8 +235,8 @@ def _backtests_section() -> list[str]:
             f"<p class='muted'>From <code>autopact validate</code> on the calibrated 2025 market ({snapshot['made']}, "
             f"code {html.escape(snapshot['commit'])}, calibration {html.escape(snapshot['calibration_fingerprint'])}): "
             f"{passed} of {len(rows)} pass. They say how far to trust this scenario's numbers; the README's "
-            "\"Back-tests\" section gives each its sources and what was tried. Run <code>autopact validate</code> "
-            "for the code at hand.</p>",
+            "\"Back-tests\" section gives each its sources, docs/backtests.md what was tried. Run "
+            "<code>autopact validate</code> for the code at hand.</p>",
             _table(rows, [("backtest", "Back-test"), ("result", "Model"), ("goal", "Evidence, goal"),
                           ("passed", "Verdict")])]
 

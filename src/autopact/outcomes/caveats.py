@@ -199,7 +199,7 @@ def cost_pass_through(baseline: Any, counterfactual: Any) -> dict[str, Any] | No
             f"1989, Japanese imports), and this model passes a tariff alone through at about {MODEL_PASS_THROUGH:g} "
             "(autopact validate): "
             "read the price changes of models whose cost changes, and the sales they lose or gain, as larger than the "
-            "evidence supports (README, The first months of 2026).")
+            "evidence supports (docs/backtests.md, The first months of 2026).")
     return {"kind": "cost_pass_through", "text": text, "models": count, "pass_through": rate,
             "published": [low, high]}
 

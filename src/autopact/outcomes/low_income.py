@@ -1,7 +1,7 @@
 """Low-income buyers of new BEVs: the caveat of a result whose new BEV sells mostly to households
 where the model's BEV demand is more price-elastic than measured.
 
-The evidence (README, "Cheap entrants: the evidence in conflict"): Muehlegger and Rapson (2022)
+The evidence (docs/backtests.md, "Cheap entrants: the evidence in conflict"): Muehlegger and Rapson (2022)
 measure an EV demand elasticity of -2.1 among households at or below 400% of the federal poverty
 level (California's EFMP); the calibrated model's BEV demand among households under that income is
 far more elastic (-5.5 on the bundled calibration), because price sensitivity pi / y_i comes from
@@ -102,7 +102,7 @@ def low_income_bev_buyers(result: Any) -> dict[str, Any] | None:
             f"{poverty_line_multiple():.0%} of the poverty line): {names}. Among those households the model's BEV demand has elasticity {elasticity}, against "
             f"{measured:.1f} measured (Muehlegger and Rapson 2022): the model's price sensitivity rises steeply as "
             "income falls, so a BEV priced below the 2025 ones draws in more of them than the evidence supports; "
-            "read these models' units as high and their prices as low (README, Cheap entrants: the evidence in "
+            "read these models' units as high and their prices as low (docs/backtests.md, Cheap entrants: the evidence in "
             "conflict).")
     return {"kind": "low_income_bev_buyers", "text": text, "income_limit_usd": limit,
             "model_elasticity": model, "measured_elasticity": measured, "products": rows}

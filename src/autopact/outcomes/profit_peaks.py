@@ -11,7 +11,7 @@ can have two peaks: a low price for many buyers and a high one for few (``autopa
 The solver reports the higher one (``autopact.runs.best_response`` checks that an unconstrained entrant's
 price is its owner's global best response). Where the other peak's profit is within ``NEAR_TIE`` of the
 reported one, a small change of any input (a cost, a tariff, the data) moves the model to the other peak,
-with a very different price and volume (README, "Entrants at a near tie", has the cases met). Such a
+with a very different price and volume (docs/backtests.md, "Entrants at a near tie", has the cases met). Such a
 model's central units are one of two answers the model gives about equally; the caveat names it, the
 other peak's price, what the model would add to its owner's profit there against what it adds at the
 reported price, and its units there (every other price held: a unilateral deviation).
@@ -153,5 +153,5 @@ def announced_between_peaks(result: Any) -> dict[str, Any] | None:
     text = ("new products announced at a price between two peaks of their owner's profit in this model's demand: "
             f"{names}. Which of the two prices the equilibrium settles near turns on rivals' responses to a cost that "
             "is a tie before them, so read such a product's price and units as one of two answers, both far from its "
-            "announced price in units (README, Announced prices between two profit peaks).")
+            "announced price in units (docs/backtests.md, Announced prices between two profit peaks).")
     return {"kind": "announced_price_between_peaks", "text": text, "products": rows}

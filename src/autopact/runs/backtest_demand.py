@@ -1,7 +1,7 @@
 """Demand back-tests: what the calibrated demand says about low-income buyers, against published
 numbers that no calibration target holds, like with like.
 
-Why these two (README, "Cheap entrants: the evidence in conflict"): a new product priced below
+Why these two (docs/backtests.md, "Cheap entrants: the evidence in conflict"): a new product priced below
 every 2025 product of its kind (a US-built Galaxy E5 at $25-27k, a BYD Seagull at $18k) sells to
 the market's poorest households, whose price sensitivity pi / y_i the 1 / income form makes the
 largest. How many of them it draws in is set by how price-elastic low-income demand is, which the
@@ -18,7 +18,8 @@ largest. How many of them it draws in is set by how price-elastic low-income dem
    for a household of three in the model's 2023 dollars by the CPI-U. The calibration target
    ``bev_aggregate_elasticity`` compares the same -2.1 with every household's BEV elasticity at half
    weight; fitted like with like, it moves pi from 8.5 to 2.6 and the Sentra's elasticity from -5.7 to
-   -1.6 (README): the two pieces of evidence ask opposite things of one price coefficient per household.
+   -1.6 (docs/backtests.md, "Cheap entrants: the evidence in conflict"): the two pieces of evidence ask
+   opposite things of one price coefficient per household.
 2. Buyers' incomes below $75,000 and at $150,000 or more (Cox Automotive, 2025; ``consumer_income.csv``
    section E, ``UNTARGETED_BRACKETS``): shares of new-vehicle buyers the calibration does not target (it
    targets under $100,000 and $200,000 or more).
