@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from autopact.data import read_bundled
-from autopact.policy.hedonic import Hedonic, reentry_maps, shrunk_mean
+from autopact.policy.hedonic import WEIGHT_POWER, Hedonic, annual_basis, reentry_maps, shrunk_mean
 
 # intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range,
 # (log footprint - log 100)^2, luxury x SUV
@@ -34,7 +34,7 @@ def _market(with_design: bool = False):
     bev = table["powertrain"].eq("BEV")
     units = rng.uniform(1_000, 300_000, len(table))
     log_range = np.log(table["range_miles"].to_numpy(float))
-    reference = np.average(log_range[bev], weights=units[bev])  # R0: units-weighted over BEVs
+    reference = np.average(log_range[bev], weights=units[bev] ** WEIGHT_POWER)  # R0: over BEVs, the fit's weights
     x = np.column_stack([np.ones(len(table)), np.log(table["footprint_sqft"]), np.log(table["horsepower"]),
                          table["luxury"].astype(float)]
                         + [table["powertrain"].eq(p).astype(float) for p in ("HEV", "PHEV", "BEV")]
@@ -127,8 +127,9 @@ def test_reentry_maps_give_the_fit_and_brand_term_of_the_market_without_the_prod
     rng = np.random.default_rng(3)
     xi = xi + rng.normal(0, 0.5, len(xi))  # residuals that are not zero
     table = table.assign(make=np.where(np.arange(len(table)) % 4 == 0, table["owner"] + " Luxe", table["owner"]))
+    weights = annual_basis(table, xi, units)[1]  # the fit's weights, as launch.launch_gaps passes them
     for j in (0, 1, 5, 9, 12):
-        h, b = reentry_maps(table, units, j)
+        h, b = reentry_maps(table, weights, j)
         keep = np.arange(len(table)) != j
         fit = Hedonic.fit(table[keep], xi[keep], units[keep])
         row = table.iloc[[j]]
@@ -189,3 +190,39 @@ def test_the_brand_groups_and_means_equal_pandas_groupby_to_the_bit():
                 assert np.array_equal(rows, group.index.to_numpy())
                 assert np.average(frame["r"].to_numpy()[rows], weights=frame["w"].to_numpy()[rows]) \
                     == np.average(group["r"], weights=group["w"])
+
+
+def test_harveys_estimator_recovers_the_power_of_units_in_the_residuals_variance():
+    """Oracle: residuals drawn with Var(e_j) = 0.4 units_j^-0.8 around an exact linear xi; the
+    iterated FGLS estimate of gamma lies within four of its standard errors of 0.8 (about 0.04 on
+    2,400 products), and equal residual variances give gamma near 0."""
+    from autopact.policy.hedonic import heteroskedasticity_power
+
+    rng = np.random.default_rng(7)
+    n = 2400
+    table = pd.DataFrame({
+        "product_id": [f"p{k}" for k in range(n)], "owner": "Ford", "make": "Ford",
+        "powertrain": rng.choice(["ICE", "HEV", "BEV"], n), "segment": rng.choice(["car", "SUV-crossover", "pickup"], n),
+        "luxury": rng.random(n) < 0.3, "footprint_sqft": rng.uniform(40, 120, n), "horsepower": rng.uniform(120, 500, n)})
+    table["range_miles"] = np.where(table["powertrain"].eq("BEV"), rng.uniform(150, 420, n), np.nan)
+    units = np.exp(rng.uniform(np.log(500), np.log(400_000), n))
+    exact = 0.3 * np.log(table["horsepower"].to_numpy()) - 0.5 * table["luxury"].to_numpy()
+    for gamma in (0.8, 0.0):
+        noise = np.sqrt(0.4 * units ** -gamma / np.mean(units ** -gamma)) * rng.standard_normal(n)
+        estimate, error = heteroskedasticity_power(table, exact + noise, units)
+        assert 0.02 < error < 0.06
+        assert abs(estimate - gamma) < 4 * error, (gamma, estimate, error)
+
+
+def test_the_bundled_weights_are_the_power_the_2025_residuals_give():
+    """``WEIGHT_POWER`` (the fit's weights units^power) lies within two standard errors of Harvey's
+    iterated FGLS estimate on the calibrated 2025 market (0.50, standard error 0.085, Dec 2026), and
+    the units weights used before (power 1) lie outside it."""
+    from autopact.policy.hedonic import heteroskedasticity_power
+    from autopact.policy.scenario import load_scenario
+    from autopact.simulate import market_for
+
+    market = market_for(load_scenario("baseline-2025"))
+    estimate, error = heteroskedasticity_power(market.products, market.xi, market.data.units)
+    assert abs(WEIGHT_POWER - estimate) < 2 * error
+    assert abs(1.0 - estimate) > 4 * error
