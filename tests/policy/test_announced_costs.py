@@ -71,12 +71,14 @@ def test_the_first_order_cost_is_read_at_the_consumer_prices_the_scenario_makes(
 
 def test_between_two_profit_peaks_the_cost_is_where_its_owner_is_indifferent(market_2025):
     """A Ranger-sized BEV pickup announced at $30,000 lies between the two peaks of Ford's profit in its
-    price (the low-income buyers' peak and the others'): its FOC there marks a profit minimum. The cost
+    price (the low-income buyers' peak and the others'): its FOC there marks a profit minimum or the lower
+    of two peaks (which one moves with the hedonic fit: a minimum with units weights, the lower peak with
+    the square-root weights of Dec 2026; each case checked on its own profits). The cost
     taken makes Ford indifferent between its best price below the announced one and its best price above
     it (to the grids' resolution), and a cost $25 lower or higher puts the best response below or above."""
     cf, held, new = _announced(market_2025, 30_000)
     (row,) = cf.announced_costs
-    assert row["rule"] == "indifference" and row["first_order_point"] == "profit minimum"
+    assert row["rule"] == "indifference" and row["first_order_point"] in ("profit minimum", "lower profit peak")
     j = int(np.flatnonzero(new)[0])
     costs = cf.costs.copy()
     assert costs[j] == pytest.approx(row["cost"], abs=1e-9)
@@ -93,10 +95,15 @@ def test_between_two_profit_peaks_the_cost_is_where_its_owner_is_indifferent(mar
     low, high, _ = sides(row["cost"])
     assert abs(high - low) / low < 5e-5  # measured 5.3e-6: the cost is found on a grid of 0.15% steps
     assert sides(row["cost"] - 25)[2] < held[j] < sides(row["cost"] + 25)[2]
-    # the FOC's own cost: a profit minimum at the announced price (both neighbours pay more)
-    at_foc = _owner_profit(cf, held, j, held[j] * np.array([0.999, 1.0, 1.001]),
-                           np.where(np.arange(len(costs)) == j, row["first_order_cost"], costs))
-    assert at_foc[1] < min(at_foc[0], at_foc[2])
+    # the FOC's own cost: a profit minimum at the announced price (both neighbours pay more), or a lower
+    # peak (both neighbours pay less, a price elsewhere on the grid pays more): no best response either way
+    foc_costs = np.where(np.arange(len(costs)) == j, row["first_order_cost"], costs)
+    at_foc = _owner_profit(cf, held, j, held[j] * np.array([0.999, 1.0, 1.001]), foc_costs)
+    if row["first_order_point"] == "profit minimum":
+        assert at_foc[1] < min(at_foc[0], at_foc[2])
+    else:
+        assert at_foc[1] > max(at_foc[0], at_foc[2])
+        assert _owner_profit(cf, held, j, grid, foc_costs).max() > at_foc[1]
     assert row["peaks"][0]["price"] < held[j] < row["peaks"][1]["price"]
     for peak in row["peaks"]:  # its units there: M s_j with every share recomputed
         trial = held.copy()
@@ -121,7 +128,7 @@ def test_a_result_says_when_an_announced_price_lies_between_two_peaks(market_202
     for figure in (row["announced_price"], row["first_order_cost"], row["cost"],
                    row["peaks"][0]["price"], row["peaks"][1]["units"], 33_000.0, 1234.0):
         assert f"{figure:,.0f}" in caveat["text"]
-    assert "profit minimum" in caveat["text"]
+    assert f"marks a {row['first_order_point']}" in caveat["text"]
     best, _, _ = _announced(market_2025, 42_000)
     assert announced_between_peaks(SimpleNamespace(market=best, counterfactual=solved)) is None
 
