@@ -2,10 +2,10 @@
 
 OLS of the calibrated xi (mean utility net of price) on log footprint and its square, log
 horsepower, luxury, powertrain and segment dummies, a BEV-pickup interaction, a BEV's log EPA range,
-a luxury-SUV interaction and an indicator of Tesla, weighted by units; residuals averaged by firm,
-make, firm and powertrain, and make and powertrain (pooled), and over young US brands give the
-brand terms of entrants (economics reference sheet, "Entry"; Cosar,
-Grieco, Li and Tintelnot 2018 on brand preferences).
+a luxury-SUV interaction and an indicator of Tesla, weighted by the square root of units (below);
+residuals averaged by firm, make, firm and powertrain, and make and powertrain (pooled), and over
+young US brands give the brand terms of entrants (economics reference sheet, "Entry"; Cosar, Grieco,
+Li and Tintelnot 2018 on brand preferences).
 
 Why the two BEV terms (entry back-test, README "Back-tests"): Tesla sells about half of 2025 US
 BEV units with a mean utility far above other BEVs. Without its own indicator the units-weighted

@@ -119,8 +119,9 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
                      "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
                                     "band of years on sale (of all the band's other launches where the class has "
                                     "fewer than 3)"),
-                     "hedonic": ("units-weighted OLS with a Tesla firm effect (in the brand term), a BEV-pickup term "
-                                 "and a BEV's log EPA range")}}
+                     "hedonic": ("least squares weighted by the square root of units (the power the residuals' "
+                                 "variance gives, policy.hedonic) with a Tesla firm effect (in the brand term), a "
+                                 "BEV-pickup term and a BEV's log EPA range")}}
 
 
 BOOTSTRAP_RESAMPLES = 2000  # resamples of the launch list for the metrics' intervals
