@@ -210,7 +210,12 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
     eighth session's calibration, the same numbers to 1e-9. On the ninth session's (the elasticity
     targets like for like) the joint solve takes 58 against the search's 48 on these two draws: not
     faster here, and the same numbers; the guard is that it does not run away (under twice the
-    search's). A draw that leaves the plant slack (draw 0) gives the search's record to the bit."""
+    search's). A draw that leaves the plant slack (draw 0) gives the search's record to the bit.
+    With the hedonic fit's square-root weights (sixteenth session) draw 32 is one where the two paths
+    end on different equilibria (total units 880 apart, both converged; Korean and Japanese makers swap
+    about 1,200 units, README "Several equilibria"), as are 8 of the 11 draws among 9-39 that reach the
+    plant; draw 16 reaches it and both paths give the same numbers (37 evaluations against the
+    search's 66)."""
     import dataclasses
 
     scenario = load_scenario("ford-byd-jv")
@@ -223,14 +228,14 @@ def test_a_draw_over_a_plant_slack_in_its_central_result_solves_its_shadow_cost_
     shared = prepare(market, 1000, 0, scenario.uncertainty.inputs, "linear", warm, central.baseline,
                      {0: newton_start(central)})
     assert shared.newton[0].capacity is not None and shared.newton[0].capacity.slack
-    jobs = cost_draw_jobs(scenario, [0, 32])
+    jobs = cost_draw_jobs(scenario, [0, 16])
     count[0] = 0
     joint = evaluate_chunk(shared, jobs)
     evaluations, count[0] = count[0], 0
     searched = dataclasses.replace(shared, newton={0: dataclasses.replace(shared.newton[0], capacity=None)})
     search = evaluate_chunk(searched, jobs)
     assert joint[0] == search[0]
-    assert evaluations < 2 * count[0], (evaluations, count[0])  # measured 58 against 48
+    assert evaluations < 2 * count[0], (evaluations, count[0])  # measured 58 against 48 (draw 32, ninth session)
     for part in ("counterfactual", "change"):
         for key, value in search[1][part].items():
             if isinstance(value, float):
