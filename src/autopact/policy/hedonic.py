@@ -122,17 +122,16 @@ def heteroskedasticity_power(table: pd.DataFrame, xi: np.ndarray, units: np.ndar
     regressors = np.column_stack([np.ones(log_units.size), log_units])
     gamma = 0.0
     for _ in range(iterations):
-        root = np.sqrt(np.exp(gamma * log_units))
+        root = np.exp(0.5 * gamma * log_units)  # sqrt of the weights units^gamma
         beta = np.linalg.lstsq(x * root[:, None], y * root, rcond=None)[0]
         log_squares = np.log((y - x @ beta) ** 2)
-        (_, slope), *_ = np.linalg.lstsq(regressors, log_squares, rcond=None)
-        if abs(-slope - gamma) < tolerance:
-            gamma = -float(slope)
+        coefficients = np.linalg.lstsq(regressors, log_squares, rcond=None)[0]
+        previous, gamma = gamma, -float(coefficients[1])
+        if abs(gamma - previous) < tolerance:
             break
-        gamma = -float(slope)
-    residual = log_squares - regressors @ np.linalg.lstsq(regressors, log_squares, rcond=None)[0]
-    spread = float(np.sum(residual ** 2) / (log_units.size - 2) / np.sum((log_units - log_units.mean()) ** 2))
-    return gamma, float(np.sqrt(spread))
+    residual = log_squares - regressors @ coefficients
+    variance = np.sum(residual ** 2) / (log_units.size - 2) / np.sum((log_units - log_units.mean()) ** 2)
+    return gamma, float(np.sqrt(variance))
 
 
 def range_column(table: pd.DataFrame) -> np.ndarray:
