@@ -106,26 +106,45 @@ def test_sensitivity_plan_uses_the_5th_and_95th_percentiles():
         ("parameter:shipping_usd_per_vehicle", pytest.approx(1050), pytest.approx(1950))]
 
 
+@pytest.fixture(scope="module")
+def bundled_response():
+    """The bundled 2025 calibration, its target response (``stored_parameter_response``: computed once,
+    then read from the session's disk cache) and the targets' statistics on the fit's households at any
+    parameters, each set computed once: they do not depend on the targets' values, so the three moves
+    below share the gradient before the move (the test took 84 s when each move computed both again)."""
+    from autopact.data import load_market
+    from autopact.fit.calibration import calibrate, load_targets
+    from autopact.fit.recalibration import stored_parameter_response
+    from autopact.fit.stored_calibration import calibrated_market
+
+    market = load_market(2025)
+    cal = calibrated_market(market)
+    seen: dict[tuple, np.ndarray] = {}
+
+    def statistics(parameters: dict[str, float]) -> np.ndarray:
+        key = tuple(sorted(parameters.items()))
+        if key not in seen:
+            seen[key] = calibrate(market, targets=load_targets(), fixed=parameters, fit_draws=cal.fit_draws).achieved
+        return seen[key]
+    return cal, stored_parameter_response(cal), statistics
+
+
 @pytest.mark.parametrize("target, tolerance", [
     # moves of the Sentra's elasticity target from -6.528 by 1.2%, 2.9% and 5.0%: the moved objective's gradient
     # at the linear re-calibration, relative to its gradient at the unmoved parameters, measured 0.019, 0.046
     # and 0.078 (fifteenth session, the fit on 5,000 households): second order, it grows with the move
     (-6.45, 0.03), (-6.34, 0.07), (-6.2, 0.12)])
-def test_first_order_recalibration_meets_the_moved_targets_first_order_condition(target, tolerance):
+def test_first_order_recalibration_meets_the_moved_targets_first_order_condition(bundled_response, target, tolerance):
     """d theta / d target (``parameter_response``) moves the bundled 2025 calibration to where the moved
     targets' objective is flat to first order: the gradient over the moving parameters, a central difference
     of the objective recomputed from the model's statistics on the fit's households (an oracle independent
     of the response's own Hessian), falls to a few percent of its size before the move. An exact re-fit is
     no better oracle here: in the fit's flat valley it stops short (at -6.34 its objective 0.3659550 against
     the linear re-calibration's 0.3659512; its moves 0.65-0.82 of the linear ones, measured)."""
-    from autopact.fit.calibration import calibrate, load_targets
-    from autopact.fit.stored_calibration import calibrated_market
-    from autopact.fit.recalibration import linear_recalibration, parameter_response
-    from autopact.data import load_market
+    from autopact.fit.calibration import load_targets
+    from autopact.fit.recalibration import linear_recalibration
 
-    market = load_market(2025)
-    cal = calibrated_market(market)
-    response = parameter_response(cal)
+    cal, response, statistics = bundled_response
     for name in set(cal.parameters) - set(response[0]):  # held parameters sit at a bound, and say so
         assert any(w.startswith(f"parameter {name} is at its") for w in cal.warnings), name
     unchanged = linear_recalibration(cal, response, load_targets())
@@ -136,8 +155,7 @@ def test_first_order_recalibration_meets_the_moved_targets_first_order_condition
     value, weight = targets["value"].to_numpy(float), targets["weight"].to_numpy(float)
 
     def objective(parameters):
-        achieved = calibrate(market, targets=targets, fixed=parameters, fit_draws=cal.fit_draws).achieved
-        return float(np.sum(weight * ((achieved - value) / np.abs(value)) ** 2))
+        return float(np.sum(weight * ((statistics(parameters) - value) / np.abs(value)) ** 2))
 
     def gradient(parameters):
         steps = {name: 1e-4 * max(abs(parameters[name]), 1.0) for name in response[0]}
@@ -149,3 +167,37 @@ def test_first_order_recalibration_meets_the_moved_targets_first_order_condition
     before, after = gradient(cal.parameters), gradient(linear)
     assert np.linalg.norm(after) <= tolerance * np.linalg.norm(before)
     assert objective(linear) < objective(cal.parameters)
+
+
+def test_the_stored_target_response_is_the_computed_one_and_moves_with_the_calibration(monkeypatch):
+    """``stored_parameter_response`` reads what ``parameter_response`` computed, to the bit, without
+    computing again; a calibration that differs in a target's value, a parameter or the steps has
+    another key (``response_key``), so it is never read for another calibration. On a quick fit to the
+    bundled targets (50 households, seed 3; the bundled fit's response takes 20 s)."""
+    import copy
+
+    from autopact.data import load_market
+    from autopact.fit import recalibration
+    from autopact.fit.calibration import calibrate
+
+    cal = calibrate(load_market(2025), draws=50, seed=3)
+    computed = recalibration.parameter_response(cal)
+    stored = recalibration.stored_parameter_response(cal)
+    assert len(computed[0]) >= 2 and computed[0] == stored[0] and np.array_equal(computed[1], stored[1])
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("the stored response should be read, not computed again")
+
+    monkeypatch.setattr(recalibration, "parameter_response", no_computing)
+    again = recalibration.stored_parameter_response(cal)
+    assert again[0] == computed[0] and np.array_equal(again[1], computed[1])
+    moved = copy.copy(cal)
+    moved.targets = cal.targets.copy()
+    moved.targets.loc[moved.targets["name"] == "own_elasticity_nissan_sentra", "value"] = -6.45
+    other = copy.copy(cal)
+    other.parameters = {**cal.parameters, "pi": cal.parameters["pi"] * (1 + 1e-12)}
+    keys = [recalibration.response_key(c)["inputs"] for c in (cal, moved, other)]
+    keys.append(recalibration.response_key(cal, step=2e-4)["inputs"])
+    assert len(set(keys)) == 4
+    with pytest.raises(AssertionError, match="read, not computed"):  # another calibration is computed, not read
+        recalibration.stored_parameter_response(moved)

@@ -255,8 +255,10 @@ def calibrate(market: Market, targets: pd.DataFrame | None = None, fixed: dict[s
     """Calibrate demand to ``targets`` (bundled by default) with parameters in ``fixed`` held fixed.
 
     ``draws`` simulated households (seeded scrambled Halton) integrate over income and tastes;
-    ``fit_draws`` (more than ``draws``; None: the same) are the households the targets are read on
-    (``FIT_HOUSEHOLDS``), the first ``draws`` of them the market's own (one Halton sequence);
+    ``fit_draws`` (more than ``draws``) are the households the targets are read on, the first ``draws`` of
+    them the market's own (one Halton sequence); ``autopact calibrate`` and ``calibrated_market`` use
+    ``FIT_HOUSEHOLDS``. None reads them on the market's own ``draws``, whose simulation error the
+    optimiser then fits (README, "Households: enough to fit on"): for small test markets and experiments;
     ``form`` names how price sensitivity depends on income (``price_forms.FORMS``).
     ``initial_delta`` (mean utilities of the same products under nearby parameters: a draw's
     central calibration) starts the first share inversion there instead of at the logit closed

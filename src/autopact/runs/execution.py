@@ -23,7 +23,7 @@ from typing import Any, Literal
 from autopact.data import load_market
 from autopact.errors import ConvergenceError, EstimationError
 from autopact.fit.calibration import calibrate, load_targets
-from autopact.fit.recalibration import linear_recalibration, parameter_response
+from autopact.fit.recalibration import linear_recalibration, stored_parameter_response
 from autopact.fit.estimated import estimated_market
 from autopact.fit.market import MarketModel, calibrated_model
 from autopact.outcomes.state import State
@@ -275,14 +275,15 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
             recalibration: Recalibration = "linear", warm_prices: dict[int, dict[str, float]] | None = None,
             baseline: State | None = None, newton: dict[int, NewtonStart] | None = None) -> Shared:
     """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
-    input re-calibrates demand (a target or a market assumption) and re-calibration is linear.
+    input re-calibrates demand (a target or a market assumption) and re-calibration is linear (read
+    from the disk cache where a run on the same calibration computed it: ``stored_parameter_response``).
     ``newton`` (point -> ``runs.draw_start.newton_start`` of its central result) starts each job's solves."""
     market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = None
     if moves_demand and recalibration == "linear":  # a pure function of the calibration: once per market
         if "parameter_response" not in market.cache:
-            market.cache["parameter_response"] = parameter_response(market.calibration)
+            market.cache["parameter_response"] = stored_parameter_response(market.calibration)
         response = market.cache["parameter_response"]
     return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
                   newton or {})
