@@ -3,8 +3,8 @@
 Adds a random taste for the luxury indicator whose draws are correlated with log income (sigma_lux,
 lux_income: income sorting across products, BLP 1995's Pi on a luxury dummy) to the bundled "income"
 form, calibrates to the bundled targets with any parameters held as given on the command line, and
-prints the fit, the pass-through of a 5% tariff on Japanese-built vehicles (``runs.backtest_2026_early``)
-and the demand back-tests. The package is patched in this process only (``fit.calibration.MarketArrays``,
+prints the fit, the pass-through of a 5% tariff on Japanese-built vehicles (``runs.backtest_2026_early``),
+the demand back-tests and the entry back-test. The package is patched in this process only (``fit.calibration.MarketArrays``,
 ``build_demand``, ``fit.market.characteristics``). docs/backtests.md, "The first months of 2026".
 
     PYTHONPATH=src AUTOPACT_CACHE= python tools/pass_through_frontier.py                  # all free
@@ -94,6 +94,12 @@ def main(arguments: list[str]) -> None:
           round(demand["buyers_income_below_75k"]["model"], 3), "150k+", round(demand["buyers_income_150k_plus"]["model"], 3))
     lerner = result.markups / result.arrays.prices
     print("median Lerner", round(float(np.median(lerner)), 3), "above 0.5:", int(np.sum(lerner > 0.5)))
+    from autopact.policy.launch import launch_gaps
+    from autopact.runs.backtest_entry import entry_backtest
+    launch_gaps(market)
+    entry = entry_backtest(market)
+    print("entry back-test: median", round(entry["median_abs_log_error"], 3), "bias", round(entry["mean_log_error"], 3),
+          "beyond x3", entry["beyond_factor_3"], "within x1.5", round(entry["within_factor_1_5"], 2), flush=True)
 
 
 if __name__ == "__main__":
