@@ -18,8 +18,6 @@ cost (``autopact.model.constrained.solve_constrained``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import pickle
 from typing import Any
 
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autopact.data import load_market
-from autopact.data.cache import blas_signature, cache_dir, cached, stored
+from autopact.data.cache import blas_signature, cache_dir, cached, stored, value_digest
 from autopact.data.tariffs import US
 from autopact.errors import ScenarioError
 from autopact.fit.stored_calibration import calibrated_market
@@ -134,11 +132,8 @@ def solve_key(market: MarketModel) -> dict[str, Any]:
     the values alone, not on which equal objects happen to be one object: a market freshly
     calibrated and the same market read back from the cache get one key (with the memo they got
     two). Equal bytes load as equal inputs, which give the same equilibrium to the bit."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True  # no memo (a cyclic object raises ValueError: ``solved`` then solves)
-    pickler.dump(tuple(getattr(market, name) for name in SOLVE_INPUTS))
-    return {"fields": SOLVE_INPUTS, "inputs": hashlib.sha256(buffer.getbuffer()).hexdigest(), "blas": blas_signature()}
+    inputs = value_digest(tuple(getattr(market, name) for name in SOLVE_INPUTS))  # cyclic: ValueError, ``solved`` solves
+    return {"fields": SOLVE_INPUTS, "inputs": inputs, "blas": blas_signature()}
 
 
 def solved(market: MarketModel) -> State:

@@ -22,6 +22,7 @@ corrupt or not ours is computed again, and a failed write is ignored.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -181,6 +182,19 @@ def _write_text(folder: Path, path: Path, text: str) -> None:
             old.unlink(missing_ok=True)
     except Exception:  # noqa: BLE001 - a full disk or a read-only home: the digest stands without its memo
         return
+
+
+def value_digest(value: Any) -> str:
+    """SHA-256 of ``value`` pickled without a memo: every object is written out in full wherever it
+    occurs, so the bytes depend on the values alone, not on which equal objects happen to be one
+    object (a market freshly calibrated and the same market read back from the cache give one
+    digest). For the keys of results computed from arrays (``autopact.simulate.solve_key``,
+    ``autopact.fit.recalibration.response_key``). A cyclic object raises ValueError."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # no memo
+    pickler.dump(value)
+    return hashlib.sha256(buffer.getbuffer()).hexdigest()
 
 
 def entry_name(kind: str, key: dict[str, Any]) -> str:

@@ -6,15 +6,13 @@ by default.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import pickle
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from autopact.data.cache import blas_signature, cached
+from autopact.data.cache import blas_signature, cached, value_digest
 from autopact.fit.calibration import CalibrationResult, bound_side, form_bounds, build_demand, model_statistics
 from autopact.model.inversion import invert_shares
 
@@ -113,18 +111,16 @@ def linear_recalibration(cal: CalibrationResult, response: tuple[list[str], np.n
 
 def response_key(cal: CalibrationResult, step: float = 1e-4, hessian_step: float = 1e-3) -> dict[str, Any]:
     """The disk-cache key of ``parameter_response(cal, step, hessian_step)``: the SHA-256 of everything
-    it reads, pickled without a memo (values only, as ``autopact.simulate.solve_key``): the price form,
+    it reads (``autopact.data.cache.value_digest``: values only, as ``autopact.simulate.solve_key``): the price form,
     parameters, held parameters, targets and their statistics at the optimum, the market's arrays, the
     households the parameters were fitted on with the mean utilities there, and the two steps; with the
     BLAS libraries and their thread counts (``blas_signature``), which round its products. The package's
     code and library versions are added by ``autopact.data.cache``."""
     households, start = cal.fit_state()
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.fast = True  # no memo: equal values give equal bytes, whichever objects hold them
-    pickler.dump((cal.form, sorted(cal.parameters.items()), sorted(cal.fixed.items()), cal.targets.to_csv(index=False),
-                  cal.achieved, cal.arrays, households, start, float(step), float(hessian_step)))
-    return {"inputs": hashlib.sha256(buffer.getbuffer()).hexdigest(), "blas": blas_signature()}
+    inputs = value_digest((cal.form, sorted(cal.parameters.items()), sorted(cal.fixed.items()),
+                           cal.targets.to_csv(index=False), cal.achieved, cal.arrays, households, start,
+                           float(step), float(hessian_step)))
+    return {"inputs": inputs, "blas": blas_signature()}
 
 
 def stored_parameter_response(cal: CalibrationResult, step: float = 1e-4, hessian_step: float = 1e-3
