@@ -203,6 +203,7 @@ def test_a_draws_job_shows_progress_and_bands(page, shots):
                            timeout=300_000)
     assert page.locator("#progress-text").inner_text().startswith("4 of 4 draws")
     assert page.locator("#headline thead th").filter(has_text="change 95%").count() == 1
+    assert "not one of the draws" in page.locator("#bands-note").inner_text()
     page.screenshot(path=str(shots / "6-draws-bands.png"), full_page=True)
 
 

@@ -10,7 +10,7 @@ from scipy import stats
 
 from autopact.policy.scenario import ScenarioError, parse_scenario
 from autopact.policy.uncertain_inputs import UncertainInput, Uncertainty, centrals, quantile
-from autopact.runs.uncertainty import bands, draw_values, flatten, sensitivity_plan, tornado
+from autopact.runs.uncertainty import bands, central_outside_band, draw_values, flatten, sensitivity_plan, tornado
 
 
 def _input(**kw):
@@ -88,6 +88,19 @@ def test_bands_are_percentiles_of_every_leaf():
     assert out["b"]["x"] == {"p05": -95.0, "p50": -50.0, "p95": -5.0}
     assert out["b"]["y"] == {"p05": None, "p50": None, "p95": None}
     assert out["b"]["z"]["p95"] == 0.0 and set(flatten(out)) >= {("a", "p05"), ("b", "z", "p50")}
+
+
+@pytest.mark.parametrize("central, band, outside", [
+    (5.0, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, False),
+    (1.0, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, False),  # on the edge: inside
+    (0.99, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, True),
+    (9.5, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, True),
+    (-7.4e9 * (1 + 1e-12), {"p05": -7.4e9, "p50": -7.4e9, "p95": -7.4e9}, False),  # one repeated value, rounding apart
+    (0.0, {"p05": None, "p50": None, "p95": None}, False),  # a metric undefined in every draw
+    (None, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, False),
+])
+def test_a_central_change_outside_its_band_is_found(central, band, outside):
+    assert central_outside_band(central, band) is outside
 
 
 def test_tornado_sorts_by_swing_and_keeps_failures_last():

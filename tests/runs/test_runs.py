@@ -140,6 +140,16 @@ def test_cli_draws_runs_and_parquet_export(scenario_file, tmp_path):
     document = json.loads(out.read_text())
     assert set(document["bands"]["total_units"]) == {"p05", "p50", "p95"}
     assert "5-95% bands from 2 joint draws" in (tmp_path / "r.html").read_text()
+    # the central change is one run at the inputs' own values; the console and the report say so, and mark
+    # every headline change outside its draws' band (with 2 draws most are)
+    from autopact.outcomes.definitions import HEADLINE
+    from autopact.runs.uncertainty import central_outside_band, node
+
+    outside = [m.label for m in HEADLINE if central_outside_band(node(document["change"], m.key), node(document["bands"], m.key))]
+    console, report = " ".join(done.stdout.split()), " ".join((tmp_path / "r.html").read_text().split())
+    assert "not one of the draws" in console and "not one of the draws" in report
+    assert document["uncertainty"]["central_definition"].startswith("central: every uncertain input at its own value")
+    assert (f"* outside here: {', '.join(outside)}" in console) if outside else ("* outside here" not in console)
     listed = subprocess.run(CLI + ["runs", "--store", str(store)], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=600)
     assert document["run_id"] in listed.stdout and "complete" in listed.stdout
     shown = subprocess.run(CLI + ["runs", "show", document["run_id"], "--store", str(store), "--json"], capture_output=True, text=True, timeout=600)

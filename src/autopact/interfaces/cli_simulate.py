@@ -80,7 +80,7 @@ def _errors() -> tuple[type[BaseException], ...]:
 
 
 def _print_bands(r: dict[str, Any]) -> None:
-    from autopact.runs.uncertainty import node
+    from autopact.runs.uncertainty import CENTRAL_NOTE, central_outside_band, node
 
     _money = Money.of(r)
     u = r["uncertainty"]
@@ -89,12 +89,16 @@ def _print_bands(r: dict[str, Any]) -> None:
                         f"{recalibration}, run {u['run_id']}", title_justify="left")
     for column in ("", "central", "p05", "median", "p95"):
         table.add_column(column, justify="left" if not column else "right")
+    outside = []
     for m in HEADLINE:
         band, central = node(r["bands"], m.key), node(r["change"], m.key)
         if not band or band.get("p05") is None:
             continue
-        table.add_row(m.label, m.change(central or 0.0, _money), *(m.change(band[q], _money) for q in ("p05", "p50", "p95")))
+        mark = "*" if central_outside_band(central, band) else ""
+        outside += [m.label] if mark else []
+        table.add_row(m.label, m.change(central or 0.0, _money) + mark, *(m.change(band[q], _money) for q in ("p05", "p50", "p95")))
     out.print(table)
+    out.print(f"  {CENTRAL_NOTE}" + (f"; * outside here: {', '.join(outside)}" if outside else ""), highlight=False)
     for item in u["inputs"]:
         out.print(f"  uncertain {item['key']}: {item['distribution']} {item['summary']} ({item['source']})", highlight=False)
 

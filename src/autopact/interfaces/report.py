@@ -14,7 +14,7 @@ from autopact.version import __version__
 from autopact.data import read_bundled
 from autopact.interfaces.money import Money
 from autopact.outcomes.definitions import HEADLINE
-from autopact.runs.uncertainty import node
+from autopact.runs.uncertainty import CENTRAL_NOTE, central_outside_band, node
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;line-height:1.45}
@@ -257,7 +257,7 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
              for m in HEADLINE for scale, unit in [m.axis()]
              if isinstance(node(r["bands"], m.key), dict) and node(r["bands"], m.key).get("p05") is not None]
     fig = make_subplots(rows=len(shown), cols=1, vertical_spacing=0.03)
-    rows = []
+    rows, outside = [], []
     for k, (name, path, scale, unit) in enumerate(shown, 1):
         band, central = node(r["bands"], path), node(r["change"], path)
         central = central if isinstance(central, (int, float)) else 0.0
@@ -270,15 +270,18 @@ def _bands_section(r: dict[str, Any]) -> list[str]:
         low, high = min(band["p05"], central) * scale, max(band["p95"], central) * scale
         pad = 0.15 * (high - low) or 0.15 * abs(high) or 1.0
         fig.update_xaxes(title_text=unit, title_standoff=0, range=[low - pad, high + pad], row=k, col=1)
-        rows.append({"metric": name, "unit": unit, "central": central * scale, "p05": band["p05"] * scale,
-                     "p50": band["p50"] * scale, "p95": band["p95"] * scale})
+        outside += [name] if central_outside_band(central, band) else []
+        rows.append({"metric": name + (" *" if name in outside else ""), "unit": unit, "central": central * scale,
+                     "p05": band["p05"] * scale, "p50": band["p50"] * scale, "p95": band["p95"] * scale})
     fig.update_layout(height=110 * len(shown) + 80)
     chart = fig.to_html(full_html=False, include_plotlyjs=False, config={"displayModeBar": False})
     return [f"<h2>Uncertainty: 5-95% bands from {u['draws']} joint draws</h2>",
             f"<p class='muted'>{u['failed']} draws failed to converge and are left out. Seed {u['seed']}; "
             f"targets re-calibrate demand ({html.escape(u['recalibration'])}); run {u['run_id']} in the results store. "
             f"{html.escape(Money.of(r).note)} "
-            "Red: the central run (every input at its own value); bar: 5th to 95th percentile; tick: median.</p>",
+            "Red: the central run; bar: 5th to 95th percentile; tick: median. "
+            f"{html.escape(CENTRAL_NOTE[:1].upper() + CENTRAL_NOTE[1:])}"
+            + (f"; * outside here: {html.escape(', '.join(outside))}." if outside else ".") + "</p>",
             chart, _table(rows, [("metric", "Change in"), ("unit", "Unit"), ("central", "Central"), ("p05", "p05"),
                                  ("p50", "Median"), ("p95", "p95")]),
             _table(u["inputs"], [("key", "Uncertain input"), ("central", "Own value"), ("distribution", "Distribution"),

@@ -28,7 +28,7 @@ from autopact.policy.variants import scenario_variants
 from autopact.runs.draw_start import newton_start
 from autopact.runs.execution import Job, Shared, check_scheduler, prepare, run_jobs
 from autopact.runs.store import Store, default_path
-from autopact.runs.uncertainty import bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
+from autopact.runs.uncertainty import CENTRAL_NOTE, bands, check_outcome, default_outcomes, draw_values, leaf, sensitivity_plan, tornado
 from autopact.simulate import market_cached, market_for, simulate, solved_baseline
 
 
@@ -253,7 +253,8 @@ def _simulate_stored(scenario: Scenario, draws: int, seed: int, options: RunOpti
                                   "recalibration": options.recalibration, "run_id": run_id,
                                   "inputs": describe_inputs(variant),
                                   "failures": [{"draw": r["draw"], "error": r["error"]} for r in mine if r["status"] != "ok"],
-                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change"}
+                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change",
+                                  "central_definition": CENTRAL_NOTE}
         results.append((label, doc))
     document = results[0][1] if len(results) == 1 else {
         **results[0][1], "variants": [{"variant": label, **r} for label, r in results],

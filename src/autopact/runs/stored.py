@@ -16,7 +16,7 @@ from autopact.outcomes.ranking import rank_partnerships
 from autopact.policy.scenario import parse_scenario
 from autopact.runs.analyses import RunOptions, _central, describe_inputs
 from autopact.runs.store import Store, StoreError
-from autopact.runs.uncertainty import bands
+from autopact.runs.uncertainty import CENTRAL_NOTE, bands
 
 
 def stored_document(store: Store, run_id: str, console, markets=None) -> dict[str, Any]:
@@ -46,7 +46,8 @@ def stored_document(store: Store, run_id: str, console, markets=None) -> dict[st
                                   "inputs": describe_inputs(variant),
                                   "failures": [{"draw": r["draw"], "error": r.get("error")} for r in mine
                                                if r["status"] != "ok"],
-                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change"}
+                                  "band_definition": "5th, 50th and 95th percentiles across draws of each change",
+                                  "central_definition": CENTRAL_NOTE}
         results.append((label, doc))
     if len(results) == 1:
         return results[0][1]

@@ -79,6 +79,20 @@ def bands(changes: list[dict[str, Any]]) -> dict[str, Any]:
     return unflatten(out)
 
 
+CENTRAL_NOTE = ("central: every uncertain input at its own value, one run, not one of the draws; where an outcome "
+                "responds unevenly to the inputs (a plant or quota that binds in some draws, a new model at one of "
+                "two profit peaks) or the draws are few, it can lie outside the draws' own 5-95% band")
+
+
+def central_outside_band(central: Any, band: Any) -> bool:
+    """True where a central change lies outside its band [p05, p95] (beyond a relative 1e-9, so a
+    band of one repeated value holds its own central run)."""
+    if not isinstance(central, (int, float)) or not isinstance(band, dict) or band.get("p05") is None:
+        return False
+    slack = 1e-9 * max(abs(central), abs(band["p05"]), abs(band["p95"]), 1.0)
+    return central < band["p05"] - slack or central > band["p95"] + slack
+
+
 def node(tree: dict[str, Any] | None, path: str) -> Any:
     """The entry at ``path`` ("units_by_nationality/China") of a nested document, {} where absent."""
     found: Any = tree or {}

@@ -104,21 +104,27 @@ function showResult(doc) {
   ["metric", "unit", (doc.market && doc.market.baseline_label) || "baseline", "scenario", "change", ...(bands ? ["change 5%", "change 95%"] : [])]
     .forEach((t) => hr.append(cell("th", t, { scope: "col" })));
   head.append(hr);
+  const outside = [];
   for (const m of state.metrics) {
     const b = node(doc.baseline, m.key), c = node(doc.counterfactual, m.key), d = node(doc.change, m.key);
     if (b == null && c == null && d == null) continue;
+    const band = bands ? node(doc.bands, m.key) || {} : {};
+    const out = bands && outsideBand(d, band);
+    if (out) outside.push(m.label);
     const tr = document.createElement("tr");
     tr.append(metricLabel(m), cell("td", UNIT[m.unit], { class: "unit" }),
       cell("td", m.level_shown ? fmtLevel(b, m.unit) : "", { "data-value": m.level_shown ? b : null }),
       cell("td", m.level_shown ? fmtLevel(c, m.unit) : "", { "data-value": m.level_shown ? c : null }),
-      cell("td", fmtChange(d, m.unit), { "data-value": d, "data-key": m.key, class: "change" }));
+      cell("td", fmtChange(d, m.unit) + (out ? " *" : ""), { "data-value": d, "data-key": m.key, class: "change" }));
     if (bands) {
-      const band = node(doc.bands, m.key) || {};
       tr.append(cell("td", fmtChange(band.p05, m.unit), { "data-value": band.p05 }),
         cell("td", fmtChange(band.p95, m.unit), { "data-value": band.p95 }));
     }
     body.append(tr);
   }
+  const note = $("bands-note"), definition = bands && doc.uncertainty && doc.uncertainty.central_definition;
+  note.hidden = !definition;
+  note.textContent = definition ? `Change: the ${definition}` + (outside.length ? `; * outside here: ${outside.join(", ")}.` : ".") : "";
   const rows = $("assumptions").tBodies[0];
   rows.replaceChildren();
   for (const a of doc.assumptions || []) {
@@ -127,6 +133,13 @@ function showResult(doc) {
     rows.append(tr);
   }
   charts(doc);
+}
+
+// As autopact.runs.uncertainty.central_outside_band: a central change outside its draws' 5-95% band.
+function outsideBand(central, band) {
+  if (typeof central !== "number" || band.p05 == null) return false;
+  const slack = 1e-9 * Math.max(Math.abs(central), Math.abs(band.p05), Math.abs(band.p95), 1);
+  return central < band.p05 - slack || central > band.p95 + slack;
 }
 
 function charts(doc) {
