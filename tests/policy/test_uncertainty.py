@@ -90,6 +90,61 @@ def test_bands_are_percentiles_of_every_leaf():
     assert out["b"]["z"]["p95"] == 0.0 and set(flatten(out)) >= {("a", "p05"), ("b", "z", "p50")}
 
 
+def test_a_draw_is_the_documented_scheme_through_scipys_inverse_distributions():
+    """Draw k of seed s: u = default_rng([s, k]).random(n), one uniform per input in order, each pushed
+    through its distribution's inverse (scipy's ppf here, truncated to the input's admissible range for a
+    normal): pinned, so a reordering, a new stream or another inverse changes the test (audit #17)."""
+    items = [_input(parameter="shipping_usd_per_vehicle", distribution="uniform", low=1100, high=1400),
+             _input(parameter="assembly_hours_per_vehicle", distribution="triangular", low=30, mode=31, high=34),
+             _input(target="own_elasticity_nissan_sentra", distribution="normal", sd=0.4),
+             _input(parameter="battery_pack_lfp_usd_per_kwh", distribution="lognormal", log_sd=0.1)]
+    unc = Uncertainty(seed=11, inputs=items)
+    c = {"parameter:shipping_usd_per_vehicle": 1250.0, "parameter:assembly_hours_per_vehicle": 31.73,
+         "target:own_elasticity_nissan_sentra": -6.528, "parameter:battery_pack_lfp_usd_per_kwh": 70.0}
+    for k in (0, 1, 57):
+        u = np.random.default_rng([11, k]).random(4)
+        expected = {"parameter:shipping_usd_per_vehicle": stats.uniform.ppf(u[0], loc=1100, scale=300),
+                    "parameter:assembly_hours_per_vehicle": stats.triang.ppf(u[1], 0.25, loc=30, scale=4),
+                    # a negative elasticity: truncated at 0 from above
+                    "target:own_elasticity_nissan_sentra": stats.truncnorm.ppf(u[2], -np.inf, 6.528 / 0.4, loc=-6.528, scale=0.4),
+                    "parameter:battery_pack_lfp_usd_per_kwh": stats.lognorm.ppf(u[3], 0.1, scale=70.0)}
+        drawn = draw_values(unc, c, k, 11)
+        assert drawn.keys() == expected.keys()
+        for key, value in expected.items():
+            assert drawn[key] == pytest.approx(value, rel=1e-12), (k, key)
+
+
+def test_estimate_draws_have_the_saved_covariance():
+    """``estimate: demand`` draws theta_hat + L z, z from default_rng([seed, draw, 1]): L L' is the saved
+    covariance of the estimates that move a counterfactual (audit #17 and U14), each draw is that formula
+    exactly, and 4,000 draws' sample covariance is the saved one within sampling error; a covariance that
+    is not positive definite takes the eigenvalue square root, which still gives L L' = the matrix."""
+    from autopact.fit.estimated import estimate_distribution
+    from autopact.fit.saved import load_estimation
+
+    saved = load_estimation("blp1995")
+    labels, mean, root = estimate_distribution(saved)
+    record = saved.record["covariance"]
+    index = [record["labels"].index(label) for label in labels]
+    covariance = np.asarray(record["matrix"], float)[np.ix_(index, index)]
+    np.testing.assert_allclose(root @ root.T, covariance, rtol=1e-10, atol=1e-14 * np.abs(covariance).max())
+    unc = Uncertainty(seed=5, inputs=[UncertainInput(estimate="demand", distribution="estimation_covariance",
+                                                     source="the estimation's covariance")])
+    draws = np.array([[draw_values(unc, {}, k, 5, (labels, mean, root))[f"estimate:{label}"] for label in labels]
+                      for k in range(4000)])
+    z = np.random.default_rng([5, 3, 1]).standard_normal(len(labels))
+    np.testing.assert_allclose(draws[3], mean + root @ z, rtol=1e-14)
+    sample = np.cov(draws, rowvar=False)
+    se = np.sqrt((covariance ** 2 + np.outer(np.diag(covariance), np.diag(covariance))) / (len(draws) - 1))
+    assert np.all(np.abs(sample - covariance) < 5 * se)  # each entry within 5 standard errors (Wishart variances)
+    singular = np.array([[4.0, 2.0], [2.0, 1.0]])  # rank 1: no Cholesky factor (load_estimation reads the file again)
+    saved.record["covariance"] = {"labels": labels[:2], "matrix": singular.tolist()}
+    saved.record["nonlinear"] = {label: saved.record["nonlinear"][label] for label in labels[:2]}  # a fresh copy
+    assert "prices" not in saved.record["estimates"]["beta"]  # price enters through pi: no X1 price coefficient
+    _, _, fallback = estimate_distribution(saved)
+    np.testing.assert_allclose(fallback @ fallback.T, singular, atol=1e-12)
+
+
 @pytest.mark.parametrize("central, band, outside", [
     (5.0, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, False),
     (1.0, {"p05": 1.0, "p50": 4.0, "p95": 9.0}, False),  # on the edge: inside

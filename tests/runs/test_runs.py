@@ -62,13 +62,9 @@ def test_bands_are_deterministic_ordered_and_cover_every_change(scenario_file, t
     first = _draws(scenario_file, tmp_path / "a.duckdb", serial=True)
     again = _draws(scenario_file, tmp_path / "b.duckdb", serial=True)
     assert first["bands"] == again["bands"]
-    leaves = flatten(first["change"])
+    # every change has its band (the percentiles themselves: tests/policy/test_uncertainty.py)
     banded = flatten(first["bands"])
-    for path, value in leaves.items():
-        if value is None:
-            continue
-        p05, p50, p95 = (banded[path + (q,)] for q in ("p05", "p50", "p95"))
-        assert p05 <= p50 <= p95, path
+    assert all(path + ("p50",) in banded for path, value in flatten(first["change"]).items() if value is not None)
     assert first["uncertainty"]["draws"] == 3 and first["uncertainty"]["failed"] == 0
     # more assembly hours or dearer cells make the US-built Dolphin dearer: its units vary across draws
     jobs = first["bands"]["us_assembly_jobs"]
@@ -116,6 +112,24 @@ def test_bundled_joint_venture_draws_recalibrate_demand(tmp_path):
     assert drawn[0]["calibration"]["pi"] != drawn[1]["calibration"]["pi"]
     keys = {i["key"] for i in document["uncertainty"]["inputs"]}
     assert "target:own_elasticity_nissan_sentra" in keys
+    # each draw's parameters are the first-order move of the bundled calibration to its drawn targets (audit #19)
+    from autopact.data import load_market
+    from autopact.fit.calibration import load_targets
+    from autopact.fit.recalibration import linear_recalibration, stored_parameter_response
+    from autopact.fit.stored_calibration import calibrated_market
+
+    bundled = calibrated_market(load_market(2025))
+    response = stored_parameter_response(bundled)
+    for record in drawn:
+        targets = load_targets()
+        moved = {k.removeprefix("target:"): v for k, v in record["inputs"].items() if k.startswith("target:")}
+        assert len(moved) == 3
+        for name, value in moved.items():
+            targets.loc[targets["name"] == name, "value"] = value
+        expected = linear_recalibration(bundled, response, targets)
+        assert set(record["calibration"]) == set(expected)
+        for name, value in expected.items():
+            assert record["calibration"][name] == pytest.approx(value, rel=1e-12, abs=1e-300), name
 
 
 def test_sensitivity_tornado(scenario_file, tmp_path):
