@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pyblp = pytest.importorskip("pyblp")
+import pyblp  # noqa: E402  (a declared test dependency: a broken import fails, not skips)
 
 from autopact.model.demand import (  # noqa: E402
     Demand,
@@ -70,7 +70,7 @@ def max_norm_relative(a: np.ndarray, b: np.ndarray) -> float:
 
 
 REL = {
-    "shares": elementwise_relative,
+    "inversion_fit": elementwise_relative,  # our shares at our delta against the data: the inversion, not PyBLP
     "shares_at_pyblp_delta": elementwise_relative,
     "delta": elementwise_relative,
     "jacobian": max_norm_relative,
@@ -220,7 +220,7 @@ def compare(model: Model) -> Comparison:
                                    initial=prices, tol=1e-13)
         new_prices = equilibrium.prices
         together.append((costs, xi, ownership_matrix(merger_ids[rows]), taxes))
-        ours["shares"].append(shares(delta, prices, demand))
+        ours["inversion_fit"].append(shares(delta, prices, demand))
         ours["shares_at_pyblp_delta"].append(shares(theirs_all["delta"][rows], prices, demand))
         ours["delta"].append(delta)
         ours["jacobian"].append(jac)
@@ -236,7 +236,7 @@ def compare(model: Model) -> Comparison:
 
         # PyBLP stacks matrices by market: rows are this market's products, columns padded to max J.
         their_diversion = theirs_all["diversion"][rows][:, :J]
-        theirs["shares"].append(observed)
+        theirs["inversion_fit"].append(observed)
         theirs["shares_at_pyblp_delta"].append(observed)
         theirs["delta"].append(theirs_all["delta"][rows])
         theirs["jacobian"].append(theirs_all["jacobian"][rows][:, :J])

@@ -11,7 +11,8 @@ from autopact.version import __version__
 
 
 def git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True,
+                          timeout=60).stdout.strip()
 
 
 def test_an_installed_copy_inside_some_repository_is_not_stamped_with_its_commit(tmp_path):

@@ -104,7 +104,8 @@ def test_every_timeline_row_has_a_source_url_and_the_check_prints_where_the_stac
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "autopact.interfaces.cli", *args], capture_output=True, text=True,
+                          timeout=600)
 
 
 def test_the_json_says_which_baseline_year(tmp_path):
