@@ -39,4 +39,4 @@ def test_a_tariff_parameter_is_the_number_of_the_row_it_cites(parameter):
 def test_every_policy_parameter_has_a_source_and_a_confidence():
     params = policy_parameters()
     assert params["source"].fillna("").str.strip().str.len().gt(0).all()
-    assert set(params["confidence"]) <= {"high", "medium", "low", "medium-low", "medium-high"}
+    assert set(params["confidence"]) <= {"high", "medium", "low"}
