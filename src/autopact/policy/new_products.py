@@ -81,6 +81,32 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
     return frames, xis, plants
 
 
+def imported_costs(scenario: Scenario, market: MarketModel, products: pd.DataFrame, costs: np.ndarray,
+                   rates: np.ndarray, specific: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Tariffs on the new products built abroad (``assembled_in_us: false``), whose cost the announced
+    price gives (``rationalised_costs``): read against every other price before the scenario, that cost
+    carries the tariff in force before it, its comparable product's (rate tau_0 and specific T_0 of
+    ``like`` in the market), and its US distribution D (the comparable's base cost less its customs value,
+    ``fit.market.calibrated_model``). As for an incumbent, the customs value is
+        v = (c - T_0 - D) / (1 + tau_0),   and the scenario's cost   c' = v (1 + tau) + T + D
+    at the scenario's rate tau and specific T of the product (``rates``, ``specific``: ``tariff_rates`` of
+    its rows). A scenario that changes no tariff leaves c' = c. US-built new products pay none here
+    (a plant of their own). Returns the products with their tariff columns and the costs."""
+    products, costs = products.copy(), costs.copy()
+    table = market.products.set_index("product_id")
+    for product, rate, extra in zip(scenario.new_products, rates, specific):
+        if product.assembled_in_us:
+            continue
+        j = int(np.flatnonzero(products["product_id"].eq(product_id(product)).to_numpy())[0])
+        like = table.loc[product.like]
+        distribution = float(like["base_cost"] - like["customs_value"])
+        customs = (costs[j] - float(like["tariff_specific"]) - distribution) / (1.0 + float(like["tariff_rate"]))
+        costs[j] = customs * (1.0 + rate) + extra + distribution
+        products.loc[j, ["tariff_rate", "tariff_specific", "customs_value", "base_cost"]] = \
+            [float(rate), float(extra), customs, customs + distribution]
+    return products, costs
+
+
 def announced_prices(scenario: Scenario, market: MarketModel) -> dict[str, float]:
     """Each new product's announced price at the model's price level (product_id -> price)."""
     return {product_id(p): p.announced_price_usd * market.data.scale_of(p.powertrain) for p in scenario.new_products}

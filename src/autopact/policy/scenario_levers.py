@@ -122,7 +122,10 @@ class NewProduct(Dated):
 
 
 class Synergy(Dated):
-    """A percentage change in a firm's marginal costs (e.g. cheaper LFP cells under licence)."""
+    """A percentage change in a firm's production cost (e.g. cheaper LFP cells under licence): its
+    products' cost before US distribution, the customs value v, becomes v (1 + g); the dealer's gross
+    per vehicle (US distribution, outside v) does not move, so a marginal cost moves by g v (1 + tau),
+    tau its tariff rate (``autopact.policy.levers``)."""
 
     firm: str
     change_pct: float = Field(ge=-90, le=100)
