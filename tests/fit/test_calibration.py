@@ -104,6 +104,12 @@ def test_cli_calibrate_json():
         assert key in report
     assert report["max_share_error"] < 1e-10
     assert all({"target", "achieved", "source"} <= set(t) for t in report["targets"])
+    # each target's gap is its achieved value against the target, and exactly the targets beyond 10% are warned of
+    for t in report["targets"]:
+        assert t["relative_gap"] == pytest.approx((t["achieved"] - t["target"]) / abs(t["target"]), rel=1e-12)
+    missed = {t["name"] for t in report["targets"] if t["weight"] > 0 and abs(t["relative_gap"]) > 0.10}
+    warned = {w.split()[1] for w in report["warnings"] if w.startswith("target ")}
+    assert missed and warned == missed
 
 
 def test_bundled_calibration_matches_the_bundled_market_and_is_reused(market, monkeypatch):

@@ -140,9 +140,11 @@ def test_cli_estimate_saves_a_result(small_config):
     record = json.loads(out.read_text())
     assert record["converged"] and set(record["estimates"]) >= {"sigma", "pi", "rho", "beta", "gamma"}
     assert record["nonlinear"] == json.loads(done.stdout)["nonlinear"]
-    independent = run_estimation(config_inputs(small_config / "config.yaml"))  # the same fit in this process
+    # the same fit in this process: a check of the CLI's plumbing (PyBLP is the oracle in
+    # tests/fit/test_estimation.py::test_cli_estimate_from_a_config_file)
+    in_process = run_estimation(config_inputs(small_config / "config.yaml"))
     saved = [v["estimate"] for v in record["nonlinear"].values()]
-    np.testing.assert_allclose(saved, independent.theta, rtol=1e-6)
+    np.testing.assert_allclose(saved, in_process.theta, rtol=1e-6)
 
 
 def test_bundled_estimate_is_made_from_the_vendored_data_and_agrees_with_pyblp():
