@@ -114,7 +114,8 @@ def main() -> None:
     b = sentra_bound(market, state)
     print(f"BLP's targets: the LS at ${b['luxury_price']:,.0f} caps the income-free part of the Sentra's (at "
           f"${b['sentra_price']:,.0f}) mean price sensitivity at {b['income_free_share_at_most']:.2f}; 1/income among its buyers has "
-          f"CV^2 {b['c2']:.3f}, so CV_b^2 >= {b['cv2_bound']:.3f} and its pass-through alone >= {b['pass_through_bound']:.2f}")
+          f"CV^2 {b['c2']:.3f}, so CV_b^2 >= {b['cv2_bound']:.3f}: a pass-through alone of {b['pass_through_bound']:.2f} or more "
+          "in the small-share form")
     every = alone["exact"]
     all_units = state.products["units"].to_numpy(float)
     print(f"every model of the market: alone below 1 for {(every < 1).sum()} of {len(every)}; units-weighted {every @ all_units / all_units.sum():.2f}, "
