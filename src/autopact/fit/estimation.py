@@ -12,7 +12,9 @@ where M = I - X1 (X1'ZWZ'X1)^{-1} X1'ZWZ' concentrates out beta and d delta/d th
 difference of the inversion serves rho. Household coefficients on the X2 characteristics are
 sigma_k nu_ik + sum_d pi_kd d_id. One-step GMM uses W = (Z'Z/N)^{-1}; two-step updates it to
 the inverse of the (robust, unadjusted or clustered) moment covariance S at the one-step xi.
-Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta).
+Standard errors: Var = (G'WG)^{-1} G'W S W G (G'WG)^{-1} / N over (theta, beta), robust or clustered S;
+unadjusted, PyBLP's (G'WG)^{-1} / N with the step's W (in one step W = S^{-1}, the unadjusted S at the
+estimate), which equals the sandwich only where W is proportional to S^{-1}.
 
 With a supply side (X3), marginal costs c = p - markups(theta) from Bertrand-Nash FOCs enter
 log(c) = X3 gamma + omega; markup derivatives in theta are analytic for RC logit and central
@@ -39,6 +41,8 @@ from autopact.fit import rc_logit
 from autopact.fit.market_terms import demand_terms, expanded_nodes, nested_supply, share_gradient
 from autopact.model.demand import Demand, _jacobian_parts
 from autopact.model.inversion import invert_shares
+
+FAILED_OBJECTIVE = 1e10  # the objective where the share inversion fails (its gradient: 0); never an estimate
 
 
 def market_demand(market: Market, parameters: Parameters, x2_names: list[str],
@@ -274,12 +278,15 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
             y, jac = targets(p, True, adjoint)
             state["terms_at"] = (theta.copy(), y, jac, list(state["pending"])) if fused is not None else None
         if not np.all(np.isfinite(y)):
-            return 1e10, np.zeros_like(theta)
+            return FAILED_OBJECTIVE, np.zeros_like(theta)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
             h = 1e-6
             up, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] + h]), False)
-            down, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
-            jac[:, -1] = (up - down) / (2 * h)
+            if theta[-1] - h >= 0.0:
+                down, _ = targets(start.with_vector(np.r_[theta[:-1], theta[-1] - h]), False)
+                jac[:, -1] = (up - down) / (2 * h)
+            else:  # rho within h of 0, its lowest value (an optimiser's bound): a forward difference
+                jac[:, -1] = (up - y) / h
             targets(p, False)  # restore warm starts at theta
         normal = xz @ W @ xz.T
         coefficients = np.linalg.solve(normal, xz @ W @ (Z.T @ y))
@@ -345,6 +352,13 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         if step == 0 and steps == 2:
             W = update_weights(theta)  # the one-step residuals, for the two-step weights
     value, gradient = objective(theta, W, full=True)  # the whole dy/dtheta, for the standard errors
+    if value >= FAILED_OBJECTIVE or not np.all(np.isfinite(theta)) or not np.all(np.isfinite(gradient)):
+        # the optimiser stopped where the share inversion failed (or its derivatives did): the failure value's
+        # zero gradient looks stationary to it, so it is refused here, not reported as an estimate
+        raise ConvergenceError(
+            f"the optimiser stopped at {', '.join(f'{k}={v:.6g}' for k, v in zip(labels, theta))}, where the share "
+            "inversion (or its derivatives) did not converge, so there is no estimate; try other starting values "
+            "or a looser inversion_tol (e.g. 1e-12: the rounding floor of log shares can lie above 1e-14)")
     gradient = projected(gradient, theta, limits)  # a component pushing against an active bound does not count
     if len(theta) and np.max(np.abs(gradient)) > 1e-3 * max(1.0, value):
         _stopped("the projected gradient is above 1e-3 x max(1, objective)", steps, optimizer, (value, gradient), theta,
@@ -352,9 +366,11 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
     # standard errors over (theta, beta, gamma): G = [Z' dy/dtheta, -Z'X] / N
     G = np.column_stack([Z.T @ state["jac"] / n, -Z.T @ X / n])
     S = _covariance_of_moments(*split(residuals()), se_type, problem.clusters)
-    bread = np.linalg.inv(G.T @ W @ G)
-    covariance = bread if se_type == "unadjusted" and method == "2s" and weighting == "unadjusted" else \
-        bread @ G.T @ W @ S @ W @ G @ bread
+    if se_type == "unadjusted":  # PyBLP's: (G'WG)^-1 with the step's W, in a first step the inverse of this S
+        covariance = np.linalg.inv(G.T @ (W if steps == 2 else np.linalg.inv(S)) @ G)
+    else:
+        bread = np.linalg.inv(G.T @ W @ G)
+        covariance = bread @ G.T @ W @ S @ W @ G @ bread
     variance = np.diag(covariance) / n
     negative = variance < 0  # the sandwich is not positive definite there (a parameter near its bound, few markets)
     se = np.sqrt(np.where(negative, np.nan, variance))
