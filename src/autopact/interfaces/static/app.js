@@ -124,7 +124,8 @@ function showResult(doc) {
   }
   const note = $("bands-note"), definition = bands && doc.uncertainty && doc.uncertainty.central_definition;
   note.hidden = !definition;
-  note.textContent = definition ? `Change: the ${definition}` + (outside.length ? `; * outside here: ${outside.join(", ")}.` : ".") : "";
+  note.textContent = definition ? `The change column is the central result (${definition.replace(/^central: /, "")})` +
+    (outside.length ? `; * outside here: ${outside.join(", ")}.` : ".") : "";
   const rows = $("assumptions").tBodies[0];
   rows.replaceChildren();
   for (const a of doc.assumptions || []) {
