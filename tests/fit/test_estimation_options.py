@@ -215,6 +215,15 @@ def test_log_costs_at_starting_values_with_non_positive_costs_match_pyblp(blp):
 RCNL_X2 = "0 + prices + hpwt"
 
 
+def _pyblp_rcnl(products, agents, x2, sigma, pi, rho):
+    """PyBLP's one-step RCNL estimate from (sigma, pi, rho), stopped at gradient 1e-6 (ftol 0)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pyblp.Problem((pyblp.Formulation(X1), pyblp.Formulation(x2)), products, pyblp.Formulation(INCOME),
+                             agents).solve(sigma=sigma, pi=pi, rho=rho, method="1s", iteration=SQUAREM,
+                                           optimization=pyblp.Optimization("l-bfgs-b", {"gtol": 1e-6, "ftol": 0}))
+
+
 def _rcnl(products):
     """Two nests by interior space, as in tests/fit/test_estimation.py's nested supply test."""
     return products.assign(nesting_ids=np.where(products["space"] > products["space"].median(), "large", "small"))
@@ -227,12 +236,7 @@ def test_rcnl_estimates_match_pyblp(blp):
     products, agents = blp
     products = _rcnl(products)
     sigma, pi, rho = np.diag([0.0, 1.5]), np.array([[-3.0], [0.0]]), 0.88
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reference = pyblp.Problem((pyblp.Formulation(X1), pyblp.Formulation(RCNL_X2)), products,
-                                  pyblp.Formulation(INCOME), agents).solve(
-            sigma=sigma, pi=pi, rho=rho, method="1s", iteration=SQUAREM,
-            optimization=pyblp.Optimization("l-bfgs-b", {"gtol": 1e-6, "ftol": 0}))
+    reference = _pyblp_rcnl(products, agents, RCNL_X2, sigma, pi, rho)
     ours = estimate(Problem.build(products, X1, RCNL_X2, agents, INCOME), sigma=sigma, pi=pi, rho=rho, method="1s",
                     gtol=1e-6)
     assert ours.converged and reference.converged
@@ -302,12 +306,7 @@ def test_rcnl_with_a_random_taste_for_air_conditioning_matches_pyblp(blp):
     products, agents = blp
     products = _rcnl(products)
     x2, sigma, pi, rho = "0 + prices + air", np.diag([0.0, 1.0]), np.array([[-5.0], [0.0]]), 0.85
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reference = pyblp.Problem((pyblp.Formulation(X1), pyblp.Formulation(x2)), products,
-                                  pyblp.Formulation(INCOME), agents).solve(
-            sigma=sigma, pi=pi, rho=rho, method="1s", iteration=SQUAREM,
-            optimization=pyblp.Optimization("l-bfgs-b", {"gtol": 1e-6, "ftol": 0}))
+    reference = _pyblp_rcnl(products, agents, x2, sigma, pi, rho)
     assert reference.converged
     ours = estimate(Problem.build(products, X1, x2, agents, INCOME), sigma=sigma, pi=pi, rho=rho, method="1s", gtol=1e-6)
     # measured: nothing to measure (autopact stops with an error); the tolerances are those of the RCNL test above
