@@ -42,14 +42,19 @@ from autopact.runs.backtest_2026_early import PASS_THROUGH_ORIGIN, PASS_THROUGH_
 from autopact.simulate import simulate, solved_baseline
 
 
+def choice_probabilities(market, state) -> tuple[np.ndarray, np.ndarray]:
+    """The consumer prices of ``state`` and each household's choice probabilities s_ij there."""
+    demand = market.demand
+    if demand.rho > 1e-8:
+        raise ValueError("the formulas here are those of demand without nests (the bundled rho is 7e-13)")
+    prices = state.products["consumer_price"].to_numpy(float)
+    return prices, individual_shares(market.xi - demand.alpha * prices, prices, demand)[0]
+
+
 def single_product(market, state) -> dict[str, np.ndarray]:
     """dp/dc = 1 / (2 - s s''/s'^2) of each product alone and its small-share form 1 / (1 - CV_b^2)."""
     demand = market.demand
-    prices = state.products["consumer_price"].to_numpy(float)
-    delta = market.xi - demand.alpha * prices
-    s_ij = individual_shares(delta, prices, demand)[0]
-    if demand.rho > 1e-8:
-        raise ValueError("the formulas here are those of demand without nests (the bundled rho is 7e-13)")
+    _, s_ij = choice_probabilities(market, state)
     w, a = demand.weights[:, None], demand.price_sensitivity[:, None]
     first = -(w * a * s_ij * (1 - s_ij)).sum(axis=0)
     second = (w * a ** 2 * s_ij * (1 - s_ij) * (1 - 2 * s_ij)).sum(axis=0)
@@ -70,9 +75,8 @@ def sentra_bound(market, state, sentra: str = "nissan--sentra--ice", luxury: tup
     CV_b,S^2 = pi^2 Var_b,S(1/y) / E_b,S[alpha]^2 >= (1 - (e_LS / p_LS) / (e_S / p_S))^2 c_S^2,
     c_S^2 the squared coefficient of variation of 1/income among the Sentra's buyers (here at the bundled fit)."""
     demand = market.demand
-    prices = state.products["consumer_price"].to_numpy(float)
+    prices, s_ij = choice_probabilities(market, state)
     ids = state.products["product_id"].tolist()
-    s_ij = individual_shares(market.xi - demand.alpha * prices, prices, demand)[0]
     j = ids.index(sentra)
     buyers = demand.weights * s_ij[:, j] / (demand.weights @ s_ij[:, j])
     inverse = 1.0 / demand.income

@@ -277,7 +277,8 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         else:
             y, jac = targets(p, True, adjoint)
             state["terms_at"] = (theta.copy(), y, jac, list(state["pending"])) if fused is not None else None
-        if not np.all(np.isfinite(y)):
+        state["failed"] = not np.all(np.isfinite(y))
+        if state["failed"]:
             return FAILED_OBJECTIVE, np.zeros_like(theta)
         if p.rho is not None:  # d delta / d rho by a central difference of the inversion
             h = 1e-6
@@ -352,7 +353,7 @@ def estimate(problem: Problem, sigma: np.ndarray | None = None, pi: np.ndarray |
         if step == 0 and steps == 2:
             W = update_weights(theta)  # the one-step residuals, for the two-step weights
     value, gradient = objective(theta, W, full=True)  # the whole dy/dtheta, for the standard errors
-    if value >= FAILED_OBJECTIVE or not np.all(np.isfinite(theta)) or not np.all(np.isfinite(gradient)):
+    if state["failed"] or not np.all(np.isfinite(gradient)):
         # the optimiser stopped where the share inversion failed (or its derivatives did): the failure value's
         # zero gradient looks stationary to it, so it is refused here, not reported as an estimate
         raise ConvergenceError(

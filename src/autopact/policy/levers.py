@@ -336,13 +336,15 @@ def apply(scenario: Scenario, market: MarketModel, initial_prices: dict[str, flo
                                                               products, xi_all, cost_all, owners, kappa, taxes, demand)
         unknown = products["base_cost"].isna()
         products.loc[unknown, "base_cost"] = cost_all[unknown.to_numpy()]
-        added = products[products["product_id"].isin([new_products.product_id(p) for p in scenario.new_products])]
-        new_rates, new_specific = tariff_rates(added, origin_weights(added["assembly_countries"], added["home_country"],
-                                                                     params["unknown_assembly_import_share"]),
-                                               params, scenario.extra_tariffs, stack=market.tariff_stack)
-        products, cost_all = new_products.imported_costs(
-            scenario, market, products, cost_all, new_rates,
-            new_specific / (market.money.get("dollars_per_unit") or 1.0))
+        if not all(p.assembled_in_us for p in scenario.new_products):  # imports pay their origin's tariff
+            added = products[products["product_id"].isin([new_products.product_id(p) for p in scenario.new_products])]
+            new_rates, new_specific = tariff_rates(
+                added, origin_weights(added["assembly_countries"], added["home_country"],
+                                      params["unknown_assembly_import_share"]),
+                params, scenario.extra_tariffs, stack=market.tariff_stack)
+            products, cost_all = new_products.imported_costs(
+                scenario, market, products, cost_all, new_rates,
+                new_specific / (market.money.get("dollars_per_unit") or 1.0))
     check_costs(products, cost_all, xi_all, market.money)
     start = fixed_point_start(market, products, initial_prices)
     return market.with_products(
