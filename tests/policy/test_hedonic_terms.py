@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from autopact.data import read_bundled
-from autopact.policy.hedonic import WEIGHT_POWER, Hedonic, annual_basis, reentry_maps, shrunk_mean
+from autopact.policy.hedonic import BRAND_RELIABILITY, WEIGHT_POWER, Hedonic, annual_basis, reentry_maps, shrunk_mean
 
 # intercept, log footprint, log hp, luxury, HEV, PHEV, BEV, SUV, pickup, van, BEV x pickup, BEV x log range,
 # (log footprint - log 100)^2, luxury x SUV
@@ -112,10 +112,13 @@ def test_the_brand_term_pools_the_firm_the_make_the_firms_powertrain_and_the_mak
     firm = (0.4 - 0.6 + 0.2) / 3                    # BMW's line, 3 products
     mini = pool(1, 0.4, firm)                        # Mini's line, 1
     mini_ice = pool(1, 0.4, pool(2, (0.4 + 0.2) / 2, mini))  # BMW's ICE (2), then Mini's ICE (1)
-    assert fit.brand_term("BMW", "ICE", make="Mini") == pytest.approx(mini_ice, abs=1e-6)
-    assert fit.brand_term("BMW", "BEV", make="Mini") == pytest.approx(pool(1, -0.6, mini), abs=1e-6)  # no Mini BEV
-    assert fit.brand_term("BMW", "PHEV", make="Mini") == pytest.approx(mini, abs=1e-6)  # no PHEV at all
-    assert fit.brand_term("BMW", "PHEV") == pytest.approx(firm, abs=1e-6)  # a partner's dealers: the firm's line
+    assert fit.pooled_residual("BMW", "ICE", make="Mini") == pytest.approx(mini_ice, abs=1e-6)
+    assert fit.pooled_residual("BMW", "BEV", make="Mini") == pytest.approx(pool(1, -0.6, mini), abs=1e-6)  # no Mini BEV
+    assert fit.pooled_residual("BMW", "PHEV", make="Mini") == pytest.approx(mini, abs=1e-6)  # no PHEV at all
+    assert fit.pooled_residual("BMW", "PHEV") == pytest.approx(firm, abs=1e-6)  # a partner's dealers: the firm's line
+    # the brand term is the reliability times the pooled mean (BMW has no firm effect)
+    assert fit.brand_term("BMW", "ICE", make="Mini") == pytest.approx(BRAND_RELIABILITY * mini_ice, abs=1e-6)
+    assert fit.brand_term("BMW", "PHEV") == pytest.approx(BRAND_RELIABILITY * firm, abs=1e-6)
     # k = 0: the finest level alone (the rule before partial pooling)
     assert shrunk_mean([(firm, 3), (0.4, 1), (0.3, 2), (0.4, 1)], shrinkage=0.0) == pytest.approx(0.4)
 
@@ -226,3 +229,47 @@ def test_the_bundled_weights_are_the_power_the_2025_residuals_give():
     estimate, error = heteroskedasticity_power(market.products, market.xi, market.data.units)
     assert abs(WEIGHT_POWER - estimate) < 2 * error
     assert abs(1.0 - estimate) > 4 * error
+
+
+def _group_market(firms: int, per_firm: int, spread: float, noise: float, seed: int):
+    """A market of ``firms`` one-make, one-powertrain firms (the first a young brand, which the estimator leaves out) of ``per_firm`` products with equal units,
+    xi = a linear function of the design + a firm effect N(0, spread^2) + a product's N(0, noise^2)."""
+    rng = np.random.default_rng(seed)
+    n = firms * per_firm
+    owner = np.repeat(["Rivian"] + [f"F{k}" for k in range(1, firms)], per_firm)  # a young brand: the fit needs one
+    table = pd.DataFrame({"product_id": [f"p{k}" for k in range(n)], "owner": owner, "make": owner,
+                          "powertrain": "ICE", "segment": rng.choice(["car", "SUV-crossover", "pickup"], n),
+                          "luxury": rng.random(n) < 0.3, "footprint_sqft": rng.uniform(40, 120, n),
+                          "horsepower": rng.uniform(120, 500, n), "range_miles": np.nan})
+    exact = 0.3 * np.log(table["horsepower"].to_numpy()) - 0.5 * table["luxury"].to_numpy()
+    effect = np.repeat(rng.normal(0.0, spread, firms), per_firm)
+    return table, exact + effect + rng.normal(0.0, noise, n), np.full(n, 10_000.0)
+
+
+def test_the_reliability_estimator_recovers_the_attenuation_of_a_noisy_brand_mean():
+    """Oracle (Fuller 1987, 1.1): with firm effects of variance t^2 and product noise of variance s^2,
+    the mean of a firm's m other products predicts a product's residual with slope t^2 / (t^2 + s^2 / m)
+    (0.75 at t = s = 1, m = 3); with no firm effects the slope is 0; with no noise it is 1. Each within
+    four standard errors (0.01 to 0.12 on 240 products)."""
+    from autopact.policy.hedonic import brand_reliability
+
+    for spread, noise, expected in ((1.0, 1.0, 0.75), (0.0, 1.0, 0.0), (1.0, 0.02, 1.0)):
+        table, xi, units = _group_market(60, 4, spread, noise, seed=5)
+        estimate, error = brand_reliability(table, xi, units)
+        assert 0.0 < error < 0.15
+        assert abs(estimate - expected) < 4 * error, (spread, noise, estimate, error)
+
+
+def test_the_bundled_brand_reliability_is_the_slope_the_2025_nameplates_give():
+    """``BRAND_RELIABILITY`` lies within two standard errors of the slope of each 2025 nameplate's residual
+    on its leave-one-out brand mean (0.56, standard error 0.11, Dec 2026), and the whole mean used before
+    (1) lies outside three."""
+    from autopact.policy.hedonic import brand_reliability
+    from autopact.policy.scenario import load_scenario
+    from autopact.simulate import market_for
+
+    market = market_for(load_scenario("baseline-2025"))
+    rows = np.flatnonzero(market.data.products["row_type"].eq("model").to_numpy())
+    estimate, error = brand_reliability(market.products.reset_index(drop=True), market.xi, market.data.units, rows)
+    assert abs(BRAND_RELIABILITY - estimate) < 2 * error
+    assert abs(1.0 - estimate) > 3 * error

@@ -4,7 +4,8 @@ Mean utility: xi_j = x_j' b + brand term + launch term, with b from a hedonic OL
 market's xi on characteristics (``autopact.policy.hedonic``; a BEV's range is its Chinese or
 European test-cycle range converted to the EPA basis, ``range_miles_epa_equivalent``), the brand term the mean residual of
 young US brands (a new brand with its own dealers), or the US partner's residual for the entrant's
-powertrain when the partner's dealers sell the model, and the launch term what US launches of
+powertrain when the partner's dealers sell the model (times the brand term's reliability,
+``autopact.policy.hedonic.BRAND_RELIABILITY``), and the launch term what US launches of
 2019-2025 of the same powertrain class (BEV or not) fell short of that prediction in the same band
 of years after launch (``autopact.policy.launch``),
 plus log(share of buyers who would consider a Chinese brand) (a consideration set: Goeree 2008;

@@ -113,8 +113,10 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
             "rule": {"brand_term": ("the units-weighted mean hedonic residuals of the firm's line, the make's line, the "
                                     "firm's products of the entrant's powertrain and the make's, pooled from the coarsest "
                                     "to the finest (each level of n products moves the estimate e of the coarser ones to "
-                                    "(n m + e) / (n + 1)), plus a firm effect (Tesla's); products sold only from stock left "
-                                    "out; partial-year products on a year's basis"),
+                                    "(n m + e) / (n + 1)), scaled by the brand term's reliability (0.56, the slope of a 2025 "
+                                    "nameplate's residual on its leave-one-out brand mean; policy.hedonic "
+                                    "BRAND_RELIABILITY), plus a firm effect (Tesla's); products sold only from stock "
+                                    "left out; partial-year products on a year's basis"),
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
                      "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
                                     "band of years on sale (of all the band's other launches where the class has "
