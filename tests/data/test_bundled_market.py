@@ -28,6 +28,7 @@ def test_coverage_of_the_2025_market(market):
     # 142,404; hyundai_2025.csv) + 8 brand remainders + the derived Hyundai remainder (161,779).
     # Splitting hybrids out of F-Series, Maverick and 28 nameplates and remainders (ICE + HEV rows)
     # moves no unit.
+    # Recomputed from the raw ../shared/data files in tests/data/test_golden_totals_sources.py.
     assert covered == 16_047_501
     assert 0.98 < covered / facts.total_units < 0.995
     assert market.shares.sum() < 1.0
@@ -158,6 +159,7 @@ def test_transaction_price_level_matches_the_average_transaction_price(market):
 def test_remainder_rows_are_explicit_products_or_dropped_with_their_share_stated(market):
     residual = market.products["row_type"] == "brand_residual"
     # 9 remainders; Ford's and Hyundai's hold hybrids of their brand's remainder: ICE and HEV rows each
+    # (9, 2 and 1,270,914: recomputed from the raw ../shared/data files in test_golden_totals_sources.py)
     assert residual.sum() == 9 + 2
     assert set(market.products.loc[residual, "model"]) >= {"Other Ford", "Other Mercedes-Benz", "Other Hyundai"}
     dropped = load_market(2025, assumptions={"remainder_rows": "drop"})

@@ -105,4 +105,5 @@ def test_cli_summary_json():
     for key in ("products", "units_total", "units_covered_share", "bev_products", "bev_units",
                 "imputed_price_units_share", "units_by_nationality"):
         assert key in s
+    # 16,047,501: recomputed from the raw ../shared/data files in tests/data/test_golden_totals_sources.py
     assert s["units_total"] == 16_047_501
