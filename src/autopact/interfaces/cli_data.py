@@ -283,7 +283,7 @@ def scenarios_command(
     table = Table(show_header=True)
     if candidates:
         for column in ("candidate", "powertrain", "segment", "China price (CNY)"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")  # an id is what a scenario's candidate: takes: never cut
         for _, row in load_chinese_candidates().iterrows():
             table.add_row(row["candidate_id"], str(row["powertrain"]), str(row["segment_body"]),
                           "" if row["price_china_cny_first"] != row["price_china_cny_first"]

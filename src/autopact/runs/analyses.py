@@ -116,9 +116,19 @@ def _existing_store(options: RunOptions, jobs: bool) -> Store | None:
 def _estimated(scenario: Scenario, options: RunOptions) -> MarketModel | None:
     """The market of a scenario on an estimation, built before the store is opened: building it
     verifies the saved result (its hash, settings, data), so a refused one leaves no store behind.
-    None for the calibrated market, whose calibration is the long part and comes after."""
+    None for the calibrated market, whose calibration is the long part and comes after. Households and
+    their seed are the estimation's: other values are refused (ScenarioError naming the option), not ignored."""
     options.check()
-    return market_for(scenario, options.households, options.household_seed) if scenario.estimation else None
+    if scenario.estimation is None:
+        return None
+    defaults = RunOptions()
+    for option, value, default in (("--households", options.households, defaults.households),
+                                   ("--household-seed", options.household_seed, defaults.household_seed)):
+        if value != default:
+            raise ScenarioError(f"{option} {value}: scenario {scenario.name} runs on its estimation's market "
+                                f"({scenario.estimation.result}), whose simulated households the estimation fixed; "
+                                f"{option} applies to the calibrated data-year market only")
+    return market_for(scenario, options.households, options.household_seed)
 
 
 def _central(scenario: Scenario, options: RunOptions, console, market: MarketModel | None = None
