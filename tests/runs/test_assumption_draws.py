@@ -34,7 +34,6 @@ from rich.console import Console
 
 from autopact.data import bundled_path, load_market
 from autopact.data.assumptions import defaults
-from autopact.data.schema import MarketDataError
 from autopact.errors import ScenarioError
 from autopact.fit.calibration import calibrate
 from autopact.fit.market import calibrated_model
@@ -190,12 +189,6 @@ def test_a_draw_of_the_market_total_changes_nothing(tmp_path, monkeypatch):
             _same(r[part], central[part], what=f"draw {r['draw']} {part}")
 
 
-@pytest.mark.xfail(strict=True, raises=MarketDataError, reason=(
-    "bug: a market_total_units (or market_size_households) draw below the data's units total passes the "
-    "scenario's checks (policy.uncertain_inputs.domain gives assumptions [1, inf)), then load_market's "
-    "validation raises MarketDataError inside runs.execution.evaluate, which catches only ConvergenceError "
-    "and EstimationError: the whole run aborts mid-way instead of the input being refused up front or the "
-    "draw being stored as failed"))
 def test_a_draw_below_the_datas_units_is_refused_or_fails_alone(tmp_path, monkeypatch):
     total = float(_csv()["units"].sum())
     try:

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from autopact.runs import execution
 from autopact.runs.analyses import RunOptions, sensitivity, simulate_with_draws
 from autopact.policy.scenario import load_scenario
 from autopact.runs.store import Store
@@ -178,36 +178,81 @@ def test_cli_draws_runs_and_parquet_export(scenario_file, tmp_path):
     assert missing.returncode != 0 and "no run matches 'nope'" in missing.stderr
 
 
-def test_a_killed_run_leaves_whole_jobs_and_resumes_to_the_same_result(scenario_file, tmp_path):
-    draws = "8"
-    reference = tmp_path / "ref.json"
-    subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(tmp_path / "ref.duckdb"),
-                          "--json", str(reference)], check=True, capture_output=True, timeout=600)
-    store = tmp_path / "s.duckdb"
-    process = subprocess.Popen(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        if store.exists() and len(Store(store).done(Store(store).runs()[0]["run_id"]) if Store(store).runs() else []) >= 3:
-            break
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    db = Store(store)
-    run = db.runs()[0]
-    assert run["status"] == "running" and 3 <= run["finished_jobs"] < 9
-    # every stored job is whole: its metrics rows are all there
+# The CLI, naming on stderr each job it evaluates ("evaluated job POINT DRAW"): what a run computes, counted in its
+# own process (a fresh one, as a resumed run's is) whatever the timing
+COUNTED_CLI = [sys.executable, "-c", "\n".join([
+    "import runpy, sys",
+    "from autopact.runs import execution",
+    "evaluate = execution.evaluate",
+    "def counted(shared, job):",
+    "    print('evaluated job', job.point, job.draw, file=sys.stderr, flush=True)",
+    "    return evaluate(shared, job)",
+    "execution.evaluate = counted",
+    "runpy.run_module('autopact.interfaces.cli', run_name='__main__')"])]
+
+
+def _evaluated(stderr: str) -> list[tuple[int, int]]:
+    return [(int(point), int(draw)) for point, draw in (line.split()[2:] for line in stderr.splitlines()
+                                                         if line.startswith("evaluated job "))]
+
+
+def _stored_jobs(store: Path, run_id: str) -> dict[tuple[int, int], tuple[tuple, list[tuple]]]:
+    """The stored jobs of ``run_id``: (point, draw) -> (its results row, its metrics rows in the order stored)."""
     import duckdb
 
     with duckdb.connect(str(store), read_only=True) as con:
-        per_job = con.execute("SELECT point, draw, count(*) FROM metrics GROUP BY ALL").fetchall()
-    assert len(per_job) == run["finished_jobs"] and len({n for *_, n in per_job}) == 1
-    resumed = tmp_path / "resumed.json"
-    done = subprocess.run(CLI + ["simulate", str(scenario_file), "--draws", draws, "--serial", "--store", str(store),
-                                 "--json", str(resumed), "--resume"], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert f"resuming run {run['run_id']}" in done.stderr
-    assert json.loads(resumed.read_text())["bands"] == json.loads(reference.read_text())["bands"]
+        results = con.execute("SELECT point, draw, status, label, inputs, document, error FROM results "
+                              "WHERE run_id = ?", [run_id]).fetchall()
+        metrics = con.execute("SELECT point, draw, metric, baseline, counterfactual, change FROM metrics "
+                              "WHERE run_id = ? ORDER BY rowid", [run_id]).fetchall()
+    return {(p, d): (tuple(row), [m[2:] for m in metrics if m[:2] == (p, d)]) for p, d, *row in results}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[dict, dict]:
+    """An uninterrupted serial run of SCENARIO with 8 draws, in a process of its own: its document, its stored jobs."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    (folder / "test-jv.yaml").write_text(SCENARIO)
+    store, out = folder / "s.duckdb", folder / "out.json"
+    subprocess.run(CLI + ["simulate", str(folder / "test-jv.yaml"), "--draws", "8", "--serial", "--store", str(store),
+                          "--json", str(out)], check=True, capture_output=True, timeout=600)
+    document = json.loads(out.read_text())
+    return document, _stored_jobs(store, document["run_id"])
+
+
+@pytest.mark.parametrize("k", [3, 8])
+def test_a_killed_run_leaves_whole_jobs_and_resumes_to_the_same_result(scenario_file, tmp_path, uninterrupted, k):
+    """A run killed once k of its 8 draws are stored (deterministically, ``execution.TEST_EXIT_AFTER_JOBS``; at
+    k = 8 all are, and it dies before it is marked complete) leaves those k whole and the run unfinished;
+    ``--resume`` evaluates only the other 8 - k, leaves the stored ones as they are (a mark put on them stays) and
+    gives the bands of an uninterrupted run. Every run is a process of its own: in this one, after a local Dask
+    cluster has run (an earlier test), the same jobs came out a last bit apart."""
+    import duckdb
+
+    reference, reference_jobs = uninterrupted
+    store = tmp_path / "s.duckdb"
+    command = ["simulate", str(scenario_file), "--draws", "8", "--serial", "--store", str(store)]
+    killed = subprocess.run(COUNTED_CLI + command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, execution.TEST_EXIT_AFTER_JOBS: str(k)})
+    assert killed.returncode == 137, killed.stderr
+    assert _evaluated(killed.stderr) == [(0, d) for d in range(k)]
+    [run] = Store(store).runs()
+    assert run["status"] == "running" and run["finished_jobs"] == 1 + k  # the central run and k draws
+    before = _stored_jobs(store, run["run_id"])
+    assert sorted(before) == [(0, d) for d in range(-1, k)]
+    # whole: each stored job has the very metrics rows of the same job in the uninterrupted run
+    assert all(metrics == reference_jobs[key][1] for key, (_, metrics) in before.items())
+    with duckdb.connect(str(store)) as con:  # a mark on the stored jobs that only writing them again would remove
+        con.execute("UPDATE results SET label = 'stored before the resume' WHERE run_id = ?", [run["run_id"]])
+    before = _stored_jobs(store, run["run_id"])
+    resumed = subprocess.run(COUNTED_CLI + command + ["--resume", "--json", str(tmp_path / "resumed.json")],
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming run {run['run_id']}" in resumed.stderr
+    assert _evaluated(resumed.stderr) == [(0, d) for d in range(k, 8)]  # the stored draws are not evaluated again
+    after = _stored_jobs(store, run["run_id"])
+    assert sorted(after) == sorted(reference_jobs) and {key: after[key] for key in before} == before  # nor rewritten
+    assert json.loads((tmp_path / "resumed.json").read_text())["bands"] == reference["bands"]
     assert Store(store).runs()[0]["status"] == "complete"
 
 

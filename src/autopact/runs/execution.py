@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from autopact.data import load_market
+from autopact.data.schema import MarketDataError
 from autopact.errors import ConvergenceError, EstimationError
 from autopact.fit.calibration import calibrate, load_targets
 from autopact.fit.recalibration import linear_recalibration, stored_parameter_response
@@ -75,7 +76,7 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
             record["calibration"] = market.calibration.parameters
         result = simulate(scenario, market, initial_prices=shared.warm_prices.get(job.point), baseline=baseline,
                           newton=shared.newton.get(job.point))
-    except (ConvergenceError, EstimationError) as error:
+    except (ConvergenceError, EstimationError, MarketDataError) as error:  # a drawn market assumption the data refuse
         return {**record, "status": "failed", "error": str(error)}
     return {**record, **result.outcome()}
 
@@ -320,9 +321,17 @@ def run_jobs(store, kind: str, name: str, definition: str, options: dict[str, An
                             central)
 
 
+# Test only, for the crash-resume test (tests/runs/test_runs.py): with this variable set to k, the process ends at
+# once, as if killed (``os._exit(137)``: no cleanup, the run not marked complete), as soon as k of the run's jobs
+# (its ``Job``s, not its central records) are in the store; each chunk is committed whole, so they are whole jobs.
+# Unset, as everywhere outside that test, it does nothing (one environment lookup a run).
+TEST_EXIT_AFTER_JOBS = "AUTOPACT_TEST_EXIT_AFTER_JOBS"
+
+
 def _run(store, run_id: str, jobs: list[Job], shared: Shared, labels: dict[int, str] | None, backend, scheduler,
          workers, progress, on_start, central) -> list[dict[str, Any]]:
     """The jobs of a claimed run that are not in the store yet, written as chunks land; all its records."""
+    exit_after = int(os.environ.get(TEST_EXIT_AFTER_JOBS) or 0)
     finished = store.done(run_id)
     missing = [r for r in central or [] if (r["point"], r["draw"]) not in finished]
     if missing:
@@ -334,6 +343,8 @@ def _run(store, run_id: str, jobs: list[Job], shared: Shared, labels: dict[int, 
     for records in execute(shared, todo, backend=backend, scheduler=scheduler, workers=workers, on_start=on_start):
         store.add(run_id, records, labels)
         done += len(records)
+        if exit_after and done >= exit_after:  # TEST_EXIT_AFTER_JOBS
+            os._exit(137)
         if progress:
             progress(done, len(jobs))
     store.finish(run_id)
