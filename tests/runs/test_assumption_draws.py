@@ -19,9 +19,9 @@ v = 1.2 M0 it gave -98,365 units for this tariff against the draw's -102,014 and
 ``--recalibrate exact`` re-fits each draw.) ``market_total_units`` only bounds the data's units (validation, coverage): drawing it above
 the data's total must change no number.
 
-The response matrix costs 20 s (idle 2-core machine) to 4 minutes (loaded) to form, for nothing here:
-``_zero_response`` stands in for it (its product with the zero move of the targets is zero, as the real
-matrix's is; checked against the real matrix when this file was written).
+With no target drawn, ``runs.execution.prepare`` forms no response matrix (20 s on an idle 2-core
+machine, minutes under load): the draws would multiply it by a zero move. ``_no_response`` makes forming
+one an error here, so every draw below also checks that.
 """
 
 import io
@@ -55,10 +55,8 @@ def _csv() -> pd.DataFrame:
     return pd.read_csv(bundled_path("products_2025.csv"))
 
 
-def _zero_response(cal, *args, **kwargs):
-    """d theta / d target for no moving parameter: ``linear_recalibration`` then returns the central
-    parameters, as the real matrix does when no target is drawn (zero move)."""
-    return [], np.zeros((0, len(cal.targets)))
+def _no_response(cal, *args, **kwargs):
+    raise AssertionError("the parameter-response matrix was formed for draws of market assumptions alone")
 
 
 def _scenario(inputs: list[dict] | None = None):
@@ -69,7 +67,7 @@ def _scenario(inputs: list[dict] | None = None):
 
 
 def _run(scenario, store: Path, draws: int, monkeypatch) -> tuple[dict, list[dict]]:
-    monkeypatch.setattr(execution, "stored_parameter_response", _zero_response)
+    monkeypatch.setattr(execution, "stored_parameter_response", _no_response)
     options = RunOptions(store=store, serial=True)
     document = simulate_with_draws(scenario, draws, None, options, Console(file=io.StringIO()))[0]
     return document, Store(store).records(document["run_id"])

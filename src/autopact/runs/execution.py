@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from autopact.data import load_market
 from autopact.data.schema import MarketDataError
 from autopact.errors import ConvergenceError, EstimationError
@@ -282,7 +284,10 @@ def prepare(market: MarketModel, households: int, household_seed: int, uncertain
     market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
     moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
     response = None
-    if moves_demand and recalibration == "linear":  # a pure function of the calibration: once per market
+    if moves_demand and recalibration == "linear" and not any(item.kind == "target" for item in uncertain or []):
+        # market assumptions alone: theta + (d theta / d t) x 0 is the central parameters, so no matrix is formed
+        response = ([], np.zeros((0, len(market.calibration.targets))))
+    elif moves_demand and recalibration == "linear":  # a pure function of the calibration: once per market
         if "parameter_response" not in market.cache:
             market.cache["parameter_response"] = stored_parameter_response(market.calibration)
         response = market.cache["parameter_response"]
