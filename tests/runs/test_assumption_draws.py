@@ -34,7 +34,6 @@ from rich.console import Console
 
 from autopact.data import bundled_path, load_market
 from autopact.data.assumptions import defaults
-from autopact.errors import ScenarioError
 from autopact.fit.calibration import calibrate
 from autopact.fit.market import calibrated_model
 from autopact.policy.scenario import parse_scenario
@@ -187,15 +186,32 @@ def test_a_draw_of_the_market_total_changes_nothing(tmp_path, monkeypatch):
             _same(r[part], central[part], what=f"draw {r['draw']} {part}")
 
 
-def test_a_draw_below_the_datas_units_is_refused_or_fails_alone(tmp_path, monkeypatch):
+def test_a_draw_below_the_datas_units_fails_alone_and_says_why(tmp_path, monkeypatch):
+    """A drawn market total below the data's own units is a failed draw (stored, counted, its error naming
+    the drawn assumption), not an aborted run; the central record is solved."""
     total = float(_csv()["units"].sum())
-    try:
-        scenario = _scenario([{"assumption": "market_total_units", "distribution": "uniform", "low": 0.9 * total,
-                               "high": 0.95 * total, "source": "test: below the data's own units"}])
-    except ScenarioError as error:  # refused up front, naming the input: acceptable
-        assert "market_total_units" in str(error)
-        return
+    scenario = _scenario([{"assumption": "market_total_units", "distribution": "uniform", "low": 0.9 * total,
+                           "high": 0.95 * total, "source": "test: below the data's own units"}])
     document, records = _run(scenario, tmp_path / "f.duckdb", 2, monkeypatch)
     drawn = [r for r in records if r["draw"] >= 0]
     assert len(drawn) == 2 and all(r["status"] == "failed" for r in drawn)
+    assert all("market_total_units" in r["error"] for r in drawn), [r["error"] for r in drawn]
+    assert [r.get("status", "ok") for r in records if r["draw"] < 0] == ["ok"]
     assert document["uncertainty"]["failed"] == 2
+
+
+def test_a_job_that_draws_targets_without_a_response_matrix_stops_the_run():
+    """The guard behind the zero response of assumption-only draws: a job drawing a target where the run
+    formed no response matrix (a variant drawing its own targets, were its inputs not collected) raises
+    instead of keeping the central parameters in silence."""
+    from autopact.runs.execution import Job, _recalibrated, prepare
+    from autopact.policy.uncertain_inputs import UncertainInput
+
+    market = market_for(_scenario())
+    assumption = UncertainInput.model_validate({"assumption": "market_size_households", "distribution": "uniform",
+                                                "low": LOW, "high": HIGH, "source": "test"})
+    shared = prepare(market, 1000, 0, [assumption])
+    assert shared.response is not None and len(shared.response[0]) == 0
+    job = Job(0, 0, _scenario().model_dump(mode="json"), {"own_elasticity_nissan_sentra": -6.0}, {}, {})
+    with pytest.raises(RuntimeError, match="no response matrix"):
+        _recalibrated(shared, job, _scenario())

@@ -157,7 +157,8 @@ def _shared(scenario: Scenario, market: MarketModel, options: RunOptions,
     newton = ({k: newton_start(result, free=jobs >= FREE_JOBS, compiled=jobs >= COMPILED_JOBS)
                for k, (_, _, result, _) in enumerate(runs)}
               if jobs >= NEWTON_JOBS else None)
-    return prepare(market, options.households, options.household_seed, scenario.uncertainty.inputs,
+    inputs = [item for _, variant, _, _ in runs for item in variant.uncertainty.inputs]  # a variant may draw its own
+    return prepare(market, options.households, options.household_seed, inputs,
                    options.recalibration, warm, runs[0][2].baseline, newton)
 
 
@@ -355,8 +356,9 @@ def sweep(path: str, options: RunOptions, console, draws: int | None = None,
             drawn = draw_values(point_scenario.uncertainty, values, d, seed)
             definition, targets, assumptions, _ = apply(point_scenario, drawn)
             jobs.append(Job(point, d, definition, targets, assumptions, drawn))
-    shared = prepare(market, options.households, options.household_seed,
-                     scenario.uncertainty.inputs if draws else [], options.recalibration, baseline=solved_baseline(market))
+    inputs = [item for _, point_scenario in grid for item in point_scenario.uncertainty.inputs] if draws else []
+    shared = prepare(market, options.households, options.household_seed, inputs, options.recalibration,
+                     baseline=solved_baseline(market))
     labels = {k: json.dumps(levers, sort_keys=True) for k, (levers, _) in enumerate(grid)}
     bar = _progress(console, f"sweep {spec.name}") if progress is None else nullcontext(progress)
     with bar as progress:

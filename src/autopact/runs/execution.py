@@ -78,9 +78,14 @@ def evaluate(shared: Shared, job: Job) -> dict[str, Any]:
             record["calibration"] = market.calibration.parameters
         result = simulate(scenario, market, initial_prices=shared.warm_prices.get(job.point), baseline=baseline,
                           newton=shared.newton.get(job.point))
-    except (ConvergenceError, EstimationError, MarketDataError) as error:  # a drawn market assumption the data refuse
+    except (ConvergenceError, EstimationError, AssumptionRefused) as error:
         return {**record, "status": "failed", "error": str(error)}
     return {**record, **result.outcome()}
+
+
+class AssumptionRefused(ValueError):
+    """A draw's market assumptions that the data refuse (e.g. a market smaller than its own units): the
+    draw fails alone, stored and counted, as a draw that does not converge does."""
 
 
 def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
@@ -88,7 +93,10 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
     (``linear_recalibration``) or exactly, from the shared calibration."""
     data = shared.market.data
     if job.assumptions:
-        data = load_market(scenario.year, assumptions={**scenario.assumptions, **job.assumptions})
+        try:
+            data = load_market(scenario.year, assumptions={**scenario.assumptions, **job.assumptions})
+        except MarketDataError as error:
+            raise AssumptionRefused(f"drawn market assumptions {job.assumptions}: {error}") from None
     targets = load_targets()
     for name, value in job.targets.items():
         targets.loc[targets["name"] == name, "value"] = value
@@ -97,6 +105,9 @@ def _recalibrated(shared: Shared, job: Job, scenario: Scenario) -> MarketModel:
     # (about half the Newton steps of a start at the logit closed form)
     near = base.delta if data is shared.market.data else None
     if shared.recalibration == "linear" and shared.response is not None:
+        if job.targets and not len(shared.response[0]):
+            raise RuntimeError(f"job {job.point}/{job.draw} draws targets {sorted(job.targets)} but the run formed "
+                               "no response matrix (prepare was given no target input)")
         theta = linear_recalibration(base, shared.response, targets)
         cal = calibrate(data, targets=targets, fixed=theta, draws=shared.households, seed=shared.household_seed,
                         form=base.form, initial_delta=near)
