@@ -218,7 +218,8 @@ def calibrated_model(market: Market, calibration: CalibrationResult) -> MarketMo
         "entrant_brand_term": ("the US partner's mean hedonic residual for the entrant's powertrain, pooled with its whole "
                                "line (one pseudo-product of the line: BRAND_SHRINKAGE) and scaled by the brand term's "
                                "reliability (BRAND_RELIABILITY 0.56: the slope with which a 2025 nameplate's residual "
-                               "follows its brand's leave-one-out mean, standard error 0.11), when the partner's dealers sell "
+                               "follows its brand's leave-one-out mean, standard error 0.11; an incumbent's new product's "
+                               "brand term is scaled the same way), when the partner's dealers sell "
                                f"the model; young US brands' mean residual ({', '.join(NEW_BRAND_MAKES)}) for a new brand "
                                "with its own dealers; an incumbent's new product: its make's and its firm's residuals, "
                                "for the powertrain and the whole line, pooled (autopact.policy.hedonic)"),

@@ -2,7 +2,8 @@
 
 Characteristics come from a named comparable product (a BEV's range from ``range_miles`` where
 announced); mean utility as for any entrant (hedonic
-fit, its make's residual for the powertrain, else its firm's, the launch term); marginal cost where its
+fit, its make's and firm's residuals by powertrain and whole line, pooled and scaled by the brand term's
+reliability (``autopact.policy.hedonic.Hedonic.brand_term``), the launch term); marginal cost where its
 owner's best response reaches its announced price (``rationalised_costs``): the product's own first-order
 condition at the announced price (``implied_costs``) where that price is a best response, else the cost at
 which its owner is indifferent between the best prices below and above it; output capped by its plant.
@@ -56,7 +57,7 @@ def new_product_rows(scenario: Scenario, market: MarketModel, hedonic: Hedonic, 
                      ) -> tuple[list[pd.DataFrame], list[float], list[tuple[str, tuple[str, ...], float]]]:
     """Product rows (cost unknown: NaN), mean utilities and US plant capacities of the scenario's new
     products. Mean utility as for any entrant (``autopact.policy.entry``): hedonic prediction + the
-    firm's residual for the product's powertrain + the launch term of its year on sale (``years_on_sale``,
+    brand term of its make and firm (``Hedonic.brand_term``) + the launch term of its year on sale (``years_on_sale``,
     set from its launch date in a dated evaluation), else of ``entrant_years_on_sale``."""
     table = market.products
     frames, xis, plants = [], [], []

@@ -5,9 +5,9 @@ source for its launch year), on the calibrated 2025 market:
 
 1. remove the product: the market without it (other products' xi and costs unchanged);
 2. re-enter it through the entrant machinery the scenarios use: its mean utility is the hedonic
-   prediction from the market without it, plus the brand term of the scenarios' rule (its make's
-   residual for its powertrain, else its firm's, ``autopact.policy.hedonic``; the young brands'
-   mean for a new brand), plus the launch term of
+   prediction from the market without it, plus the brand term of the scenarios' rule (its firm's and
+   make's residuals, by powertrain and whole line, pooled and scaled by ``BRAND_RELIABILITY``,
+   ``autopact.policy.hedonic``; the young brands' mean for a new brand), plus the launch term of
    its year after launch and its powertrain class computed from the *other* launches
    (``autopact.policy.launch``); its
    marginal cost is the one at which its owner's best response reaches its real 2025 price, its
@@ -32,7 +32,7 @@ from autopact.data import read_bundled
 from autopact.errors import ScenarioError
 from autopact.fit.market import NEW_BRAND_MAKES, MarketModel
 from autopact.model.supply import Taxes
-from autopact.policy.hedonic import months_on_offer
+from autopact.policy.hedonic import BRAND_RELIABILITY, months_on_offer
 from autopact.policy.launch import band, launch_term, months_on_sale, reentry_prediction
 from autopact.policy.new_products import rationalised_costs
 from autopact.simulate import solve
@@ -113,9 +113,9 @@ def entry_backtest(market: MarketModel, products: list[str] | None = None) -> di
             "rule": {"brand_term": ("the units-weighted mean hedonic residuals of the firm's line, the make's line, the "
                                     "firm's products of the entrant's powertrain and the make's, pooled from the coarsest "
                                     "to the finest (each level of n products moves the estimate e of the coarser ones to "
-                                    "(n m + e) / (n + 1)), scaled by the brand term's reliability (0.56, the slope of a 2025 "
-                                    "nameplate's residual on its leave-one-out brand mean; policy.hedonic "
-                                    "BRAND_RELIABILITY), plus a firm effect (Tesla's); products sold only from stock "
+                                    "(n m + e) / (n + 1)), scaled by the brand term's reliability "
+                                    f"({BRAND_RELIABILITY}, the slope of a 2025 nameplate's residual on its "
+                                    "leave-one-out brand mean; policy.hedonic BRAND_RELIABILITY), plus a firm effect (Tesla's); products sold only from stock "
                                     "left out; partial-year products on a year's basis"),
                      "new_brand": f"young brands' mean residual ({', '.join(NEW_BRAND_MAKES)})",
                      "launch_term": ("mean gap of the other launches of the same powertrain class (BEV or not) in the same "
