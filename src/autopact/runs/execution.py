@@ -288,20 +288,20 @@ def chunks(count: int, workers: int, size: int | None = None) -> list[slice]:
 def prepare(market: MarketModel, households: int, household_seed: int, uncertain: list | None = None,
             recalibration: Recalibration = "linear", warm_prices: dict[int, dict[str, float]] | None = None,
             baseline: State | None = None, newton: dict[int, NewtonStart] | None = None) -> Shared:
-    """``Shared`` for a set of jobs; computes the target-response matrix once when an uncertain
-    input re-calibrates demand (a target or a market assumption) and re-calibration is linear (read
-    from the disk cache where a run on the same calibration computed it: ``stored_parameter_response``).
-    ``newton`` (point -> ``runs.draw_start.newton_start`` of its central result) starts each job's solves."""
+    """``Shared`` for a set of jobs. With linear re-calibration it computes the target-response matrix
+    once when an uncertain input is a calibration target (read from the disk cache where a run on the
+    same calibration computed it: ``stored_parameter_response``); market assumptions alone take an empty
+    one, since theta + (d theta / d t) x 0 is the central parameters. ``newton`` (point ->
+    ``runs.draw_start.newton_start`` of its central result) starts each job's solves."""
     market.cache.pop(DEMAND_KEY, None)  # the jobs make their own demand over their products (levers.demand_for)
-    moves_demand = any(item.kind in ("target", "assumption") for item in uncertain or [])
+    kinds = {item.kind for item in uncertain or []}
     response = None
-    if moves_demand and recalibration == "linear" and not any(item.kind == "target" for item in uncertain or []):
-        # market assumptions alone: theta + (d theta / d t) x 0 is the central parameters, so no matrix is formed
-        response = ([], np.zeros((0, len(market.calibration.targets))))
-    elif moves_demand and recalibration == "linear":  # a pure function of the calibration: once per market
+    if recalibration == "linear" and "target" in kinds:  # a pure function of the calibration: once per market
         if "parameter_response" not in market.cache:
             market.cache["parameter_response"] = stored_parameter_response(market.calibration)
         response = market.cache["parameter_response"]
+    elif recalibration == "linear" and "assumption" in kinds:
+        response = ([], np.zeros((0, len(market.calibration.targets))))
     return Shared(market, households, household_seed, response, recalibration, warm_prices or {}, baseline,
                   newton or {})
 
